@@ -1,0 +1,74 @@
+//! Session helpers shared by every server function: who is calling, is the form genuine,
+//! may they do this.
+
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::db::users::{self, UserRow};
+use crate::error::ConsoleError;
+use crate::model::Role;
+use crate::secrets;
+use crate::state::pool;
+
+const USER_ID: &str = "user_id";
+const CSRF_TOKEN: &str = "csrf_token";
+
+/// The tower-sessions session of the current request.
+pub async fn session() -> Result<Session, ConsoleError> {
+    leptos_axum::extract::<Session>().await.map_err(|error| {
+        tracing::error!(%error, "session layer missing");
+        ConsoleError::Internal
+    })
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn csrf_token(session: &Session) -> Result<String, ConsoleError> {
+    if let Some(token) = session.get::<String>(CSRF_TOKEN).await? {
+        return Ok(token);
+    }
+    let token = secrets::new_csrf_token().map_err(|_| ConsoleError::Internal)?;
+    session.insert(CSRF_TOKEN, &token).await?;
+    Ok(token)
+}
+
+/// Refuses a form whose CSRF token does not match the session's.
+pub async fn check_csrf(session: &Session, given: &str) -> Result<(), ConsoleError> {
+    match session.get::<String>(CSRF_TOKEN).await? {
+        Some(expected) if secrets::tokens_match(&expected, given) => Ok(()),
+        _ => Err(ConsoleError::InvalidCsrf),
+    }
+}
+
+/// The logged-in user, if any (a deleted user's session counts as logged out).
+pub async fn current_user(session: &Session) -> Result<Option<UserRow>, ConsoleError> {
+    let Some(id) = session.get::<Uuid>(USER_ID).await? else {
+        return Ok(None);
+    };
+    Ok(users::find_by_id(&pool()?, id).await?)
+}
+
+/// The logged-in user holding one of `allowed` roles; anything else is refused.
+pub async fn require_role(session: &Session, allowed: &[Role]) -> Result<UserRow, ConsoleError> {
+    let user = current_user(session)
+        .await?
+        .ok_or(ConsoleError::NotLoggedIn)?;
+    match user.role() {
+        Some(role) if allowed.contains(&role) => Ok(user),
+        _ => Err(ConsoleError::Forbidden),
+    }
+}
+
+/// Logs a user in: a new session id (no fixation), a new CSRF token, the user's id.
+pub async fn start_session(session: &Session, user: &UserRow) -> Result<(), ConsoleError> {
+    session.cycle_id().await?;
+    let token = secrets::new_csrf_token().map_err(|_| ConsoleError::Internal)?;
+    session.insert(CSRF_TOKEN, token).await?;
+    session.insert(USER_ID, user.id).await?;
+    Ok(())
+}
+
+/// Logs out: the whole session is deleted.
+pub async fn end_session(session: &Session) -> Result<(), ConsoleError> {
+    session.flush().await?;
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Console server functions: each checks the session, its CSRF token and role, then calls `db`.
+
+pub mod keys;
+pub mod session;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod guard;

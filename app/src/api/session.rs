@@ -1,0 +1,109 @@
+//! Login, logout, first-run setup and the session summary every page reads.
+
+use leptos::prelude::*;
+
+use crate::error::ConsoleError;
+use crate::model::SessionInfo;
+
+/// Shortest console password accepted.
+pub const MIN_PASSWORD_LENGTH: usize = 12;
+
+/// Who is visiting, their CSRF token, and whether first-run setup is still open.
+#[server]
+pub async fn get_session_info() -> Result<SessionInfo, ConsoleError> {
+    use crate::api::guard;
+    use crate::db::users;
+    use crate::model::{Role, UserView};
+
+    let session = guard::session().await?;
+    let csrf_token = guard::csrf_token(&session).await?;
+    let user = guard::current_user(&session).await?.map(|row| UserView {
+        role: row.role().unwrap_or(Role::Viewer),
+        email: row.email,
+    });
+    let needs_setup = user.is_none() && users::count(&crate::state::pool()?).await? == 0;
+    Ok(SessionInfo {
+        user,
+        csrf_token,
+        needs_setup,
+    })
+}
+
+#[server]
+pub async fn login(csrf: String, email: String, password: String) -> Result<(), ConsoleError> {
+    use crate::api::guard;
+    use crate::db::users;
+    use crate::secrets;
+
+    let session = guard::session().await?;
+    guard::check_csrf(&session, &csrf).await?;
+    let user = users::find_by_email(&crate::state::pool()?, email.trim()).await?;
+    let password_ok = tokio::task::spawn_blocking({
+        let stored = user.as_ref().map(|row| row.password_hash.clone());
+        move || secrets::verify_password(&password, stored.as_deref())
+    })
+    .await
+    .map_err(|_| ConsoleError::Internal)?;
+    match user {
+        Some(user) if password_ok => {
+            guard::start_session(&session, &user).await?;
+            tracing::info!(email = %user.email, "console login");
+            leptos_axum::redirect("/keys");
+            Ok(())
+        }
+        _ => {
+            tracing::warn!(email = %email.trim(), "console login refused");
+            Err(ConsoleError::BadCredentials)
+        }
+    }
+}
+
+#[server]
+pub async fn logout(csrf: String) -> Result<(), ConsoleError> {
+    use crate::api::guard;
+
+    let session = guard::session().await?;
+    guard::check_csrf(&session, &csrf).await?;
+    guard::end_session(&session).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// First-run setup: creates the first admin and logs them in; refused once any user exists.
+#[server]
+pub async fn setup_admin(
+    csrf: String,
+    email: String,
+    password: String,
+    password_confirmation: String,
+) -> Result<(), ConsoleError> {
+    use crate::api::guard;
+    use crate::db::users;
+    use crate::secrets;
+
+    let session = guard::session().await?;
+    guard::check_csrf(&session, &csrf).await?;
+    let email = email.trim().to_string();
+    if !email.contains('@') {
+        return Err(ConsoleError::Invalid("Enter a valid email address.".into()));
+    }
+    if password.chars().count() < MIN_PASSWORD_LENGTH {
+        return Err(ConsoleError::Invalid(format!(
+            "The password must be at least {MIN_PASSWORD_LENGTH} characters."
+        )));
+    }
+    if password != password_confirmation {
+        return Err(ConsoleError::Invalid("The passwords do not match.".into()));
+    }
+    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+        .await
+        .map_err(|_| ConsoleError::Internal)?
+        .map_err(|_| ConsoleError::Internal)?;
+    let user = users::insert_first_admin(&crate::state::pool()?, &email, &hash)
+        .await?
+        .ok_or(ConsoleError::AlreadySetUp)?;
+    guard::start_session(&session, &user).await?;
+    tracing::info!(email = %user.email, "first admin created through setup");
+    leptos_axum::redirect("/keys");
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Postgres access, one module per aggregate. Every query binds its parameters.
+
+pub mod keys;
+pub mod spend;
+pub mod users;
+
+/// The schema, embedded; applied at start-up.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -1,0 +1,148 @@
+//! The spend log: batched inserts that also advance each key's accumulated spend, and reads.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+/// One request's metering record. Money in micro-dollars.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SpendRow {
+    pub request_id: String,
+    pub token_hash: String,
+    pub call_type: String,
+    pub model_group: String,
+    pub upstream_model: String,
+    pub provider: String,
+    pub api_base: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_micros: i64,
+    pub latency_ms: i32,
+    pub http_status: i16,
+    pub status: String,
+    pub is_stream: bool,
+    pub usage_estimated: bool,
+    pub end_user: Option<String>,
+    pub started_at: OffsetDateTime,
+    pub ended_at: OffsetDateTime,
+}
+
+/// A key's spend after a batch landed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KeySpend {
+    pub token_hash: String,
+    pub spend_micros: i64,
+}
+
+/// Inserts a batch in one statement and adds the cost of the rows actually inserted to their
+/// keys. Idempotent: rows whose request id already exists are skipped and not counted again.
+pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpend>, sqlx::Error> {
+    let mut request_ids = Vec::with_capacity(rows.len());
+    let mut token_hashes = Vec::with_capacity(rows.len());
+    let mut call_types = Vec::with_capacity(rows.len());
+    let mut model_groups = Vec::with_capacity(rows.len());
+    let mut upstream_models = Vec::with_capacity(rows.len());
+    let mut providers = Vec::with_capacity(rows.len());
+    let mut api_bases = Vec::with_capacity(rows.len());
+    let mut prompt_tokens = Vec::with_capacity(rows.len());
+    let mut completion_tokens = Vec::with_capacity(rows.len());
+    let mut costs = Vec::with_capacity(rows.len());
+    let mut latencies = Vec::with_capacity(rows.len());
+    let mut http_statuses = Vec::with_capacity(rows.len());
+    let mut statuses = Vec::with_capacity(rows.len());
+    let mut streams = Vec::with_capacity(rows.len());
+    let mut estimated = Vec::with_capacity(rows.len());
+    let mut end_users = Vec::with_capacity(rows.len());
+    let mut started = Vec::with_capacity(rows.len());
+    let mut ended = Vec::with_capacity(rows.len());
+    for row in rows {
+        request_ids.push(row.request_id.as_str());
+        token_hashes.push(row.token_hash.as_str());
+        call_types.push(row.call_type.as_str());
+        model_groups.push(row.model_group.as_str());
+        upstream_models.push(row.upstream_model.as_str());
+        providers.push(row.provider.as_str());
+        api_bases.push(row.api_base.as_str());
+        prompt_tokens.push(row.prompt_tokens);
+        completion_tokens.push(row.completion_tokens);
+        costs.push(row.cost_micros);
+        latencies.push(row.latency_ms);
+        http_statuses.push(row.http_status);
+        statuses.push(row.status.as_str());
+        streams.push(row.is_stream);
+        estimated.push(row.usage_estimated);
+        end_users.push(row.end_user.as_deref());
+        started.push(row.started_at);
+        ended.push(row.ended_at);
+    }
+    sqlx::query_as(
+        "WITH inserted AS ( \
+           INSERT INTO spend_logs (request_id, token_hash, call_type, model_group, upstream_model, \
+             provider, api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
+             http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at) \
+           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], \
+             $12::smallint[], $13::text[], $14::bool[], $15::bool[], $16::text[], \
+             $17::timestamptz[], $18::timestamptz[]) \
+           ON CONFLICT (request_id) DO NOTHING \
+           RETURNING token_hash, cost_micros \
+         ), per_key AS ( \
+           SELECT token_hash, sum(cost_micros)::bigint AS total FROM inserted GROUP BY token_hash \
+         ) \
+         UPDATE virtual_keys AS k SET spend_micros = k.spend_micros + per_key.total \
+         FROM per_key WHERE k.token_hash = per_key.token_hash \
+         RETURNING k.token_hash, k.spend_micros",
+    )
+    .bind(&request_ids)
+    .bind(&token_hashes)
+    .bind(&call_types)
+    .bind(&model_groups)
+    .bind(&upstream_models)
+    .bind(&providers)
+    .bind(&api_bases)
+    .bind(&prompt_tokens)
+    .bind(&completion_tokens)
+    .bind(&costs)
+    .bind(&latencies)
+    .bind(&http_statuses)
+    .bind(&statuses)
+    .bind(&streams)
+    .bind(&estimated)
+    .bind(&end_users)
+    .bind(&started)
+    .bind(&ended)
+    .fetch_all(pool)
+    .await
+}
+
+/// Filters for reading the spend log (LiteLLM `/spend/logs` parameters).
+#[derive(Debug, Clone, Default)]
+pub struct SpendFilter {
+    pub token_hash: Option<String>,
+    pub request_id: Option<String>,
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub limit: i64,
+}
+
+/// Spend rows matching the filter, newest first.
+pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT request_id, token_hash, call_type, model_group, upstream_model, provider, \
+           api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, http_status, \
+           status, is_stream, usage_estimated, end_user, started_at, ended_at \
+         FROM spend_logs \
+         WHERE ($1::text IS NULL OR token_hash = $1) \
+           AND ($2::text IS NULL OR request_id = $2) \
+           AND ($3::timestamptz IS NULL OR started_at >= $3) \
+           AND ($4::timestamptz IS NULL OR started_at < $4) \
+         ORDER BY started_at DESC, request_id \
+         LIMIT $5",
+    )
+    .bind(&filter.token_hash)
+    .bind(&filter.request_id)
+    .bind(filter.start)
+    .bind(filter.end)
+    .bind(filter.limit)
+    .fetch_all(pool)
+    .await
+}

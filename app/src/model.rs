@@ -1,0 +1,182 @@
+//! Wasm-safe types shared by the console pages and the server: money, durations, key and
+//! session views.
+
+use serde::{Deserialize, Serialize};
+
+/// Micro-dollars per dollar: all money is an `i64` count of micro-dollars.
+pub const MICROS_PER_DOLLAR: i64 = 1_000_000;
+
+/// Formats micro-dollars as dollars with up to six decimals, trimming trailing zeros past cents.
+pub fn format_usd(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    let dollars = abs / MICROS_PER_DOLLAR as u64;
+    let fraction = format!("{:06}", abs % MICROS_PER_DOLLAR as u64);
+    let trimmed = fraction.trim_end_matches('0');
+    let shown = if trimmed.len() < 2 { &fraction[..2] } else { trimmed };
+    format!("{sign}${dollars}.{shown}")
+}
+
+/// Converts a dollar amount (as LiteLLM's API and the console accept it) to micro-dollars.
+/// Refuses negative, non-finite and absurdly large amounts.
+pub fn dollars_to_micros(dollars: f64) -> Result<i64, String> {
+    if !dollars.is_finite() || dollars < 0.0 {
+        return Err("a budget must be a non-negative number of dollars".into());
+    }
+    let micros = (dollars * MICROS_PER_DOLLAR as f64).round();
+    if micros > 9.0e15 {
+        return Err("a budget must be below $9,000,000,000".into());
+    }
+    Ok(micros as i64)
+}
+
+/// Micro-dollars as floating dollars, for LiteLLM-shaped API responses only.
+pub fn micros_to_dollars(micros: i64) -> f64 {
+    micros as f64 / MICROS_PER_DOLLAR as f64
+}
+
+/// Parses a LiteLLM duration (`30s`, `15m`, `1h`, `7d`, `2w`, `1mo`) into seconds.
+pub fn parse_duration_seconds(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("duration `{text}` needs a unit: s, m, h, d, w or mo"))?;
+    let (number, unit) = text.split_at(split);
+    let count: i64 = number
+        .parse()
+        .map_err(|_| format!("duration `{text}` must start with a whole number"))?;
+    let unit_seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "mo" => 30 * 86_400,
+        _ => return Err(format!("duration `{text}` has unknown unit `{unit}`; use s, m, h, d, w or mo")),
+    };
+    if count <= 0 {
+        return Err(format!("duration `{text}` must be positive"));
+    }
+    count
+        .checked_mul(unit_seconds)
+        .ok_or_else(|| format!("duration `{text}` is too long"))
+}
+
+/// Console roles. Foundation grants key management to admins only; the rest is deny-by-default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    TeamAdmin,
+    Finance,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::TeamAdmin => "team_admin",
+            Role::Finance => "finance",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "team_admin" => Some(Role::TeamAdmin),
+            "finance" => Some(Role::Finance),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// The logged-in console user as pages see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub email: String,
+    pub role: Role,
+}
+
+/// What every page needs to know about the visitor: who they are and the CSRF token its
+/// forms must carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: Option<UserView>,
+    pub csrf_token: String,
+    pub needs_setup: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// One row of the console's Keys table. Never carries the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub token_hash: String,
+    pub key_name: String,
+    pub key_alias: Option<String>,
+    pub models: Vec<String>,
+    pub spend_micros: i64,
+    pub max_budget_micros: Option<i64>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub status: KeyStatus,
+}
+
+/// The answer to creating a key: the secret, shown exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    pub key: String,
+    pub key_name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_micro_dollars() {
+        assert_eq!(format_usd(0), "$0.00");
+        assert_eq!(format_usd(1_500_000), "$1.50");
+        assert_eq!(format_usd(1_234_567), "$1.234567");
+        assert_eq!(format_usd(10), "$0.00001");
+        assert_eq!(format_usd(-2_000_000), "-$2.00");
+    }
+
+    #[test]
+    fn converts_dollars_exactly() {
+        assert_eq!(dollars_to_micros(10.5), Ok(10_500_000));
+        assert_eq!(dollars_to_micros(0.000001), Ok(1));
+        assert!(dollars_to_micros(-1.0).is_err());
+        assert!(dollars_to_micros(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn parses_litellm_durations() {
+        assert_eq!(parse_duration_seconds("30s"), Ok(30));
+        assert_eq!(parse_duration_seconds("1h"), Ok(3_600));
+        assert_eq!(parse_duration_seconds("7d"), Ok(604_800));
+        assert_eq!(parse_duration_seconds("1mo"), Ok(2_592_000));
+        assert!(parse_duration_seconds("5").is_err());
+        assert!(parse_duration_seconds("5y").is_err());
+        assert!(parse_duration_seconds("0d").is_err());
+        assert!(parse_duration_seconds("h").is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! Console pages, one file each, plus the frame they share.
+
+pub mod frame;
+pub mod keys;
+pub mod login;
+pub mod setup;

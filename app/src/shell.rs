@@ -1,0 +1,46 @@
+//! The HTML shell and the console's routes.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::pages::{keys::KeysPage, login::LoginPage, setup::SetupPage};
+
+/// The document around the app, rendered on the server for every console page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Console routes. Every page renders its data inline (`SsrMode::Async`) so it reads without
+/// JavaScript.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
+        <Title text="Gatehouse"/>
+        <Router>
+            <Routes fallback=|| view! { <main class="page"><p>"Page not found."</p></main> }>
+                <Route path=path!("/") view=|| view! { <Redirect path="/keys"/> } ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,50 @@
+//! LiteLLM-compatible management routes (`/key/*`, `/spend/*`) and health probes. Every route
+//! here requires a key except the health probes, which are listed as the only public ones.
+
+pub mod health;
+pub mod keys;
+pub mod spend;
+
+use axum::body::Body;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::proxy::request::read_body;
+use crate::state::SharedGateway;
+
+pub fn routes() -> Router<SharedGateway> {
+    Router::new()
+        .route("/key/generate", post(keys::generate))
+        .route("/key/info", get(keys::info))
+        .route("/key/delete", post(keys::delete))
+        .route("/spend/logs", get(spend::logs))
+        // Public: probes carry no data.
+        .route("/health/liveliness", get(health::liveliness))
+        .route("/health/readiness", get(health::readiness))
+}
+
+/// Reads a JSON request body into `T`, with a 400 naming what is wrong.
+async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
+    let bytes = read_body(body).await?;
+    serde_json::from_slice(&bytes).map_err(|error| {
+        ApiError::bad_request(format!("The request body is not valid: {error}."), None)
+    })
+}
+
+/// RFC 3339 text of a timestamp, as LiteLLM's responses carry them.
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// A key given as its secret (`sk-…`) or as its hash: the hash.
+fn token_hash_of(key: &str) -> String {
+    if key.starts_with("sk-") {
+        app::secrets::hash_key(key)
+    } else {
+        key.to_ascii_lowercase()
+    }
+}

@@ -1,0 +1,426 @@
+//! LiteLLM-compatible `config.yaml`: `model_list`, `general_settings`, `environment_variables`,
+//! with `os.environ/NAME` values. Unknown keys are warned about; malformed ones are refused
+//! with the line they are on.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::metering::prices::{self, Prices};
+use crate::providers::{Deployment, ProviderModel, Secret, UpstreamKind};
+
+/// LiteLLM's default request timeout (seconds).
+const DEFAULT_TIMEOUT_SECONDS: f64 = 600.0;
+/// Default spend batch window when `proxy_batch_write_at` is not set (seconds).
+const DEFAULT_BATCH_WRITE_SECONDS: f64 = 0.5;
+
+/// The parsed configuration the process runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub deployments: Vec<Deployment>,
+    pub master_key: Option<Secret>,
+    pub database_url: Option<Secret>,
+    pub spend_batch_window: Duration,
+    /// Things the file contains that Gatehouse does not use (logged at start-up).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Malformed { path: String, message: String },
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        path: String,
+        field: String,
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    model_list: Vec<RawModel>,
+    #[serde(default)]
+    general_settings: RawGeneralSettings,
+    #[serde(default)]
+    environment_variables: BTreeMap<String, String>,
+    #[serde(default)]
+    litellm_settings: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    router_settings: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawModel {
+    model_name: String,
+    litellm_params: RawLitellmParams,
+    #[serde(default)]
+    model_info: RawModelInfo,
+}
+
+#[derive(Deserialize)]
+struct RawLitellmParams {
+    model: ProviderModel,
+    api_base: Option<String>,
+    api_key: Option<String>,
+    timeout: Option<f64>,
+    stream_timeout: Option<f64>,
+    mock_response: Option<String>,
+    input_cost_per_token: Option<f64>,
+    output_cost_per_token: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawModelInfo {
+    input_cost_per_token: Option<f64>,
+    output_cost_per_token: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawGeneralSettings {
+    master_key: Option<String>,
+    database_url: Option<String>,
+    proxy_batch_write_at: Option<f64>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string(), &|name| std::env::var(name).ok())
+    }
+
+    /// Parses config text; `env` resolves `os.environ/NAME` after `environment_variables`.
+    pub fn parse(
+        text: &str,
+        path: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+        let raw: RawConfig = serde_ignored::deserialize(deserializer, |ignored| {
+            warnings.push(format!("{path}: `{ignored}` is not used by Gatehouse and was ignored"));
+        })
+        .map_err(|error| ConfigError::Malformed {
+            path: path.to_string(),
+            message: describe_yaml_error(&error),
+        })?;
+
+        for (section, value) in [
+            ("litellm_settings", &raw.litellm_settings),
+            ("router_settings", &raw.router_settings),
+        ] {
+            if value.as_ref().is_some_and(|v| !v.is_null()) {
+                warnings.push(format!(
+                    "{path}: `{section}` is not supported in this version and was ignored"
+                ));
+            }
+        }
+
+        let resolver = Resolver {
+            path,
+            overrides: &raw.environment_variables,
+            env,
+        };
+        let mut deployments = Vec::with_capacity(raw.model_list.len());
+        for (index, model) in raw.model_list.into_iter().enumerate() {
+            let field = |name: &str| format!("model_list[{index}].{name}");
+            if model.model_name.trim().is_empty() {
+                return Err(resolver.invalid(field("model_name"), "must not be empty"));
+            }
+            let params = model.litellm_params;
+            let Some(kind) = params.model.kind() else {
+                warnings.push(format!(
+                    "{path}: {}: provider `{}` is not supported yet; deployment `{}` skipped",
+                    field("litellm_params.model"),
+                    params.model.provider,
+                    model.model_name
+                ));
+                continue;
+            };
+            let api_key = params
+                .api_key
+                .as_deref()
+                .map(|value| resolver.resolve(&field("litellm_params.api_key"), value))
+                .transpose()?;
+            let api_base = match params.api_base.as_deref() {
+                Some(value) => resolver.resolve(&field("litellm_params.api_base"), value)?,
+                None => match kind.default_api_base() {
+                    Some(base) => base.to_string(),
+                    None if params.mock_response.is_some() => String::new(),
+                    None => {
+                        return Err(resolver.invalid(
+                            field("litellm_params.api_base"),
+                            &format!("provider `{}` needs an api_base", params.model.provider),
+                        ))
+                    }
+                },
+            };
+            let timeout = seconds(
+                &resolver,
+                &field("litellm_params.timeout"),
+                params.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+            )?;
+            let stream_timeout = match params.stream_timeout {
+                Some(value) => seconds(&resolver, &field("litellm_params.stream_timeout"), value)?,
+                None => timeout,
+            };
+            let input = model.model_info.input_cost_per_token.or(params.input_cost_per_token);
+            let output = model
+                .model_info
+                .output_cost_per_token
+                .or(params.output_cost_per_token);
+            let prices = match (input, output) {
+                (None, None) => prices::builtin(&params.model.model_id),
+                (input, output) => Some(
+                    Prices::from_dollars_per_token(input.unwrap_or(0.0), output.unwrap_or(0.0))
+                        .map_err(|message| {
+                            resolver.invalid(field("model_info"), &message)
+                        })?,
+                ),
+            };
+            if prices.is_none() && params.mock_response.is_none() {
+                warnings.push(format!(
+                    "{path}: {}: no price known for `{}`; its requests will be metered at $0 \
+                     (set model_info.input_cost_per_token / output_cost_per_token)",
+                    field("model_info"),
+                    params.model.model_id
+                ));
+            }
+            let upstream = if params.mock_response.is_some() {
+                UpstreamKind::Mock
+            } else {
+                kind
+            };
+            deployments.push(Deployment {
+                model_group: model.model_name,
+                provider: params.model.provider,
+                upstream_model: params.model.model_id,
+                chat_completions_url: crate::providers::endpoint(&api_base, "chat/completions"),
+                api_base,
+                api_key: api_key.map(Secret::new),
+                upstream,
+                timeout,
+                stream_timeout,
+                prices: prices.unwrap_or_default(),
+                mock_response: params.mock_response,
+            });
+        }
+
+        let master_key = raw
+            .general_settings
+            .master_key
+            .as_deref()
+            .map(|value| resolver.resolve("general_settings.master_key", value))
+            .transpose()?;
+        if let Some(key) = &master_key {
+            if !key.starts_with("sk-") {
+                return Err(resolver.invalid(
+                    "general_settings.master_key".into(),
+                    "must start with `sk-` (LiteLLM's rule)",
+                ));
+            }
+        }
+        let database_url = raw
+            .general_settings
+            .database_url
+            .as_deref()
+            .map(|value| resolver.resolve("general_settings.database_url", value))
+            .transpose()?;
+        let spend_batch_window = seconds(
+            &resolver,
+            "general_settings.proxy_batch_write_at",
+            raw.general_settings
+                .proxy_batch_write_at
+                .unwrap_or(DEFAULT_BATCH_WRITE_SECONDS),
+        )?;
+
+        Ok(Config {
+            deployments,
+            master_key: master_key.map(Secret::new),
+            database_url: database_url.map(Secret::new),
+            spend_batch_window,
+            warnings,
+        })
+    }
+}
+
+/// Resolves `os.environ/NAME` values: `environment_variables` first, then the process.
+struct Resolver<'a> {
+    path: &'a str,
+    overrides: &'a BTreeMap<String, String>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Resolver<'_> {
+    fn resolve(&self, field: &str, value: &str) -> Result<String, ConfigError> {
+        let Some(name) = value.strip_prefix("os.environ/") else {
+            return Ok(value.to_string());
+        };
+        self.overrides
+            .get(name)
+            .cloned()
+            .or_else(|| (self.env)(name))
+            .ok_or_else(|| {
+                self.invalid(
+                    field.to_string(),
+                    &format!("environment variable `{name}` is not set"),
+                )
+            })
+    }
+
+    fn invalid(&self, field: String, message: &str) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_string(),
+            field,
+            message: message.to_string(),
+        }
+    }
+}
+
+fn seconds(resolver: &Resolver<'_>, field: &str, value: f64) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| resolver.invalid(field.to_string(), "must be a positive number of seconds"))
+}
+
+/// `line 7, column 5: invalid type …` — serde_yaml's message with its location first.
+fn describe_yaml_error(error: &serde_yaml_ng::Error) -> String {
+    let message = error.to_string();
+    match error.location() {
+        Some(location) => {
+            let detail = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
+            format!(
+                "line {}, column {}: {detail}",
+                location.line(),
+                location.column()
+            )
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let env = |name: &str| (name == "UPSTREAM_KEY").then(|| "secret-from-env".to_string());
+        Config::parse(text, "config.yaml", &env)
+    }
+
+    #[test]
+    fn reads_a_litellm_config() {
+        let config = parse(
+            r#"
+model_list:
+  - model_name: gpt-4o-mini
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_key: os.environ/UPSTREAM_KEY
+  - model_name: local
+    litellm_params:
+      model: hosted_vllm/meta-llama/Llama-3.1-8B
+      api_base: http://127.0.0.1:8000/v1
+      timeout: 5
+    model_info:
+      input_cost_per_token: 0.0000001
+      output_cost_per_token: 0.0000002
+general_settings:
+  master_key: sk-master
+  proxy_batch_write_at: 0.1
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.deployments.len(), 2);
+        let first = &config.deployments[0];
+        assert_eq!(first.model_group, "gpt-4o-mini");
+        assert_eq!(first.upstream_model, "gpt-4o-mini");
+        assert_eq!(first.api_base, "https://api.openai.com/v1");
+        assert_eq!(first.api_key.as_ref().unwrap().expose(), "secret-from-env");
+        assert_eq!(first.prices, prices::builtin("gpt-4o-mini").unwrap());
+        let second = &config.deployments[1];
+        assert_eq!(second.upstream_model, "meta-llama/Llama-3.1-8B");
+        assert_eq!(second.provider, "hosted_vllm");
+        assert_eq!(second.timeout, Duration::from_secs(5));
+        assert_eq!(second.prices.input_micros_per_mtok, 100_000);
+        assert_eq!(config.master_key.unwrap().expose(), "sk-master");
+        assert_eq!(config.spend_batch_window, Duration::from_millis(100));
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
+    fn warns_about_unknown_keys() {
+        let config = parse(
+            "model_list: []\ngeneral_settings:\n  master_key: sk-x\n  alerting: [slack]\nfoo: 1\n",
+        )
+        .unwrap();
+        let joined = config.warnings.join("\n");
+        assert!(joined.contains("general_settings.alerting"), "{joined}");
+        assert!(joined.contains("`foo`"), "{joined}");
+    }
+
+    #[test]
+    fn names_the_line_of_a_malformed_value() {
+        let error = parse(
+            "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n      timeout: [1, 2]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("line 5"), "{error}");
+    }
+
+    #[test]
+    fn names_the_line_of_a_model_without_provider() {
+        let error = parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: gpt-4o\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 4"), "{error}");
+        assert!(error.contains("provider"), "{error}");
+    }
+
+    #[test]
+    fn refuses_a_missing_environment_variable() {
+        let error = parse(
+            "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n      api_key: os.environ/NOPE\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("NOPE"), "{error}");
+        assert!(error.contains("model_list[0].litellm_params.api_key"), "{error}");
+    }
+
+    #[test]
+    fn skips_unsupported_providers_with_a_warning() {
+        let config = parse(
+            "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-sonnet-4-5\n",
+        )
+        .unwrap();
+        assert!(config.deployments.is_empty());
+        assert!(config.warnings[0].contains("anthropic"));
+    }
+
+    #[test]
+    fn vllm_needs_an_api_base() {
+        let error = parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: hosted_vllm/x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("api_base"), "{error}");
+    }
+}

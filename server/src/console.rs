@@ -1,0 +1,69 @@
+//! The admin console on the gateway's port: Leptos pages and server functions behind
+//! Postgres-backed sessions (HttpOnly, SameSite=Lax, id rotated at login).
+
+use std::net::SocketAddr;
+
+use app::shell::{shell, App};
+use app::state::ConsoleState;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// Idle time after which a console session ends.
+const SESSION_IDLE_HOURS: i64 = 12;
+/// How often expired sessions are deleted.
+const SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+pub struct ConsoleSettings {
+    /// Where `cargo leptos build` put the site (`target/site`).
+    pub site_root: String,
+    pub site_addr: SocketAddr,
+    /// Mark the session cookie `Secure` (set when Gatehouse is served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+/// The console's routes, and the task that sweeps expired sessions.
+pub async fn router(pool: PgPool, settings: ConsoleSettings) -> anyhow::Result<(Router, JoinHandle<()>)> {
+    let store = PostgresStore::new(pool.clone());
+    store.migrate().await?;
+    let sweeper = tokio::spawn({
+        let store = store.clone();
+        async move {
+            if let Err(error) = store.continuously_delete_expired(SESSION_SWEEP).await {
+                tracing::warn!(%error, "session sweeper stopped");
+            }
+        }
+    });
+    let sessions = SessionManagerLayer::new(store)
+        .with_name("gatehouse_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(SESSION_IDLE_HOURS)));
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root(settings.site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(settings.site_addr)
+        .build();
+    let state = ConsoleState {
+        leptos_options: leptos_options.clone(),
+        pool,
+    };
+    let routes = generate_route_list(App);
+    let router = Router::new()
+        .leptos_routes(&state, routes, {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<ConsoleState, _>(shell))
+        .layer(sessions)
+        .with_state(state);
+    Ok((router, sweeper))
+}

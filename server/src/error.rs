@@ -1,0 +1,184 @@
+//! The HTTP API's one error type and its single mapping to OpenAI's error body
+//! `{"error": {"message", "type", "param", "code"}}` with the right status.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use app::model::format_usd;
+
+/// Every way an API request can fail. Messages are safe for clients: no upstream bodies from
+/// 5xx, no database text, no secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("No API key was provided. Send it as `Authorization: Bearer sk-...`.")]
+    MissingKey,
+    #[error("Invalid API key. Check the key, or ask your Gatehouse admin for a new one.")]
+    InvalidKey,
+    #[error("This API key expired. Ask your Gatehouse admin for a new one.")]
+    ExpiredKey,
+    #[error("Only the master key may call this route.")]
+    MasterKeyRequired,
+    #[error("This key is not allowed to use model `{0}`.")]
+    ModelNotAllowed(String),
+    #[error("The model `{0}` does not exist on this gateway.")]
+    UnknownModel(String),
+    #[error("{message}")]
+    BadRequest { message: String, param: Option<&'static str> },
+    #[error("The request body is larger than {0} bytes.")]
+    BodyTooLarge(usize),
+    #[error("Budget has been exceeded: this key has spent {} of its {} budget.", format_usd(*spend_micros), format_usd(*budget_micros))]
+    BudgetExceeded { spend_micros: i64, budget_micros: i64 },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("The upstream rejected the request: {message}")]
+    UpstreamRejected { status: StatusCode, message: String },
+    #[error("The upstream is rate limiting requests; retry later.")]
+    UpstreamRateLimited { retry_after: Option<HeaderValue> },
+    #[error("The upstream provider failed ({0}).")]
+    UpstreamFailed(String),
+    #[error("The upstream did not answer within {0} seconds.")]
+    UpstreamTimeout(u64),
+    #[error("Gatehouse could not complete the request; the details are in the server log.")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> Self {
+        ApiError::BadRequest {
+            message: message.into(),
+            param,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingKey
+            | ApiError::InvalidKey
+            | ApiError::ExpiredKey
+            | ApiError::ModelNotAllowed(_) => StatusCode::UNAUTHORIZED,
+            ApiError::MasterKeyRequired => StatusCode::FORBIDDEN,
+            ApiError::UnknownModel(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest { .. } | ApiError::BudgetExceeded { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UpstreamRejected { status, .. } => *status,
+            ApiError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OpenAI's `type` field.
+    fn kind(&self) -> &'static str {
+        match self {
+            ApiError::MissingKey | ApiError::InvalidKey | ApiError::ExpiredKey => {
+                "authentication_error"
+            }
+            ApiError::MasterKeyRequired | ApiError::ModelNotAllowed(_) => "permission_error",
+            ApiError::BudgetExceeded { .. } => "budget_exceeded",
+            ApiError::UpstreamRateLimited { .. } => "rate_limit_error",
+            ApiError::UpstreamFailed(_) | ApiError::Internal => "api_error",
+            ApiError::UpstreamTimeout(_) => "timeout_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// OpenAI's `code` field.
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            ApiError::MissingKey | ApiError::InvalidKey => Some("invalid_api_key"),
+            ApiError::ExpiredKey => Some("expired_api_key"),
+            ApiError::ModelNotAllowed(_) => Some("key_model_access_denied"),
+            ApiError::UnknownModel(_) => Some("model_not_found"),
+            ApiError::BodyTooLarge(_) => Some("request_too_large"),
+            ApiError::BudgetExceeded { .. } => Some("budget_exceeded"),
+            ApiError::UpstreamRateLimited { .. } => Some("rate_limit_exceeded"),
+            ApiError::UpstreamFailed(_) => Some("upstream_error"),
+            ApiError::UpstreamTimeout(_) => Some("upstream_timeout"),
+            _ => None,
+        }
+    }
+
+    fn param(&self) -> Option<&'static str> {
+        match self {
+            ApiError::BadRequest { param, .. } => *param,
+            ApiError::UnknownModel(_) | ApiError::ModelNotAllowed(_) => Some("model"),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {
+                "message": self.to_string(),
+                "type": self.kind(),
+                "param": self.param(),
+                "code": self.code(),
+            }
+        });
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::UpstreamRateLimited {
+            retry_after: Some(value),
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::error!(%error, "database error in the API");
+        ApiError::Internal
+    }
+}
+
+/// The OpenAI-shaped error object as an SSE event, for failures after a stream has started.
+pub fn sse_error_event(message: &str, kind: &str) -> bytes::Bytes {
+    let body = serde_json::json!({
+        "error": { "message": message, "type": kind, "param": null, "code": null }
+    });
+    bytes::Bytes::from(format!("data: {body}\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn errors_have_openai_shape_and_status() {
+        let (status, body) = body_of(ApiError::InvalidKey).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["type"], "authentication_error");
+        assert_eq!(body["error"]["code"], "invalid_api_key");
+        assert!(body["error"]["param"].is_null());
+
+        let (status, body) = body_of(ApiError::UnknownModel("nope".into())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["param"], "model");
+
+        let (status, body) = body_of(ApiError::BudgetExceeded {
+            spend_micros: 2_000_000,
+            budget_micros: 1_000_000,
+        })
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"]["message"].as_str().unwrap().contains("$2.00"));
+
+        let (status, _) = body_of(ApiError::UpstreamTimeout(3)).await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    }
+}

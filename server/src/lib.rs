@@ -1,0 +1,15 @@
+//! The `gatehouse` process: LiteLLM-compatible configuration, the `/v1/*` data plane, the
+//! management API, background jobs, and the console mounted beside them on one port.
+
+pub mod admin_api;
+pub mod config;
+pub mod console;
+pub mod error;
+pub mod metering;
+pub mod mock_upstream;
+pub mod policy;
+pub mod providers;
+pub mod routing;
+pub mod proxy;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,118 @@
+//! Metering: a call's usage becomes a cost and exactly one spend row, queued for the batched
+//! writer off the request path.
+
+pub mod prices;
+pub mod usage;
+pub mod writer;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::db::spend::SpendRow;
+use time::OffsetDateTime;
+
+use crate::policy::keys::SpendCounter;
+use crate::providers::Deployment;
+use usage::{estimate_tokens, Usage};
+use writer::SpendQueue;
+
+/// LiteLLM's `call_type` for chat completions.
+pub const CALL_TYPE_CHAT: &str = "acompletion";
+
+/// What is known about a call when it starts; turned into its spend row when it ends.
+pub struct MeteredCall {
+    pub request_id: String,
+    pub token_hash: Arc<str>,
+    pub spend: Option<Arc<SpendCounter>>,
+    pub deployment: Arc<Deployment>,
+    pub end_user: Option<String>,
+    pub is_stream: bool,
+    pub prompt_estimate: u64,
+    pub started: Instant,
+    pub started_at: OffsetDateTime,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy)]
+pub struct CallOutcome {
+    pub http_status: u16,
+    pub success: bool,
+    /// Usage the upstream reported, if it did.
+    pub usage: Option<Usage>,
+    /// Text the upstream produced, for an estimate when it reported no usage.
+    pub generated_chars: usize,
+}
+
+impl CallOutcome {
+    /// A call that produced nothing billable (refused or failed before any output).
+    pub fn failed(http_status: u16) -> Self {
+        CallOutcome {
+            http_status,
+            success: false,
+            usage: None,
+            generated_chars: 0,
+        }
+    }
+}
+
+/// Costs calls and queues their spend rows.
+#[derive(Clone)]
+pub struct Meter {
+    queue: SpendQueue,
+}
+
+impl Meter {
+    pub fn new(queue: SpendQueue) -> Self {
+        Meter { queue }
+    }
+
+    /// Records a finished call: charges the key at once (in memory) and queues its row.
+    /// Returns the cost in micro-dollars.
+    pub async fn record(&self, call: MeteredCall, outcome: CallOutcome) -> i64 {
+        let (usage, estimated) = match outcome.usage {
+            Some(usage) => (usage, false),
+            None if outcome.success || outcome.generated_chars > 0 => (
+                Usage {
+                    prompt_tokens: call.prompt_estimate,
+                    completion_tokens: estimate_tokens(outcome.generated_chars),
+                },
+                true,
+            ),
+            None => (Usage::default(), false),
+        };
+        let cost_micros = call
+            .deployment
+            .prices
+            .cost_micros(usage.prompt_tokens, usage.completion_tokens);
+        if let Some(spend) = &call.spend {
+            spend.add_pending(cost_micros);
+        }
+        let ended_at = OffsetDateTime::now_utc();
+        let row = SpendRow {
+            request_id: call.request_id,
+            token_hash: call.token_hash.to_string(),
+            call_type: CALL_TYPE_CHAT.to_string(),
+            model_group: call.deployment.model_group.clone(),
+            upstream_model: call.deployment.upstream_model.clone(),
+            provider: call.deployment.provider.clone(),
+            api_base: call.deployment.api_base.clone(),
+            prompt_tokens: saturating_i64(usage.prompt_tokens),
+            completion_tokens: saturating_i64(usage.completion_tokens),
+            cost_micros,
+            latency_ms: i32::try_from(call.started.elapsed().as_millis()).unwrap_or(i32::MAX),
+            http_status: i16::try_from(outcome.http_status).unwrap_or(i16::MAX),
+            status: if outcome.success { "success" } else { "failure" }.to_string(),
+            is_stream: call.is_stream,
+            usage_estimated: estimated,
+            end_user: call.end_user,
+            started_at: call.started_at,
+            ended_at,
+        };
+        self.queue.push(row).await;
+        cost_micros
+    }
+}
+
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,6 @@
+//! Policy enforced on every data-plane request, from memory: key authentication and
+//! authorization, budgets. Kept in step with Postgres by LISTEN/NOTIFY and a periodic reload.
+
+pub mod auth;
+pub mod keys;
+pub mod sync;

@@ -1,0 +1,74 @@
+//! Keeps the key cache in step with Postgres: LISTEN on `gatehouse_policy` for changes made by
+//! any instance, and a periodic full reload to catch anything missed while disconnected.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::policy::keys::KeyCache;
+
+/// The channel the schema's triggers notify.
+pub const POLICY_CHANNEL: &str = "gatehouse_policy";
+/// Full reload period.
+const RELOAD_EVERY: Duration = Duration::from_secs(5);
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// Runs until `stop` is cancelled.
+pub async fn run(pool: PgPool, keys: Arc<KeyCache>, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if let Err(error) = listener.listen(POLICY_CHANNEL).await {
+                    tracing::warn!(%error, "cannot LISTEN for policy changes");
+                } else {
+                    listen(&mut listener, &keys, &stop).await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "policy listener cannot connect"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RECONNECT_DELAY) => {}
+            () = stop.cancelled() => {}
+        }
+    }
+}
+
+async fn listen(listener: &mut PgListener, keys: &KeyCache, stop: &CancellationToken) {
+    // Anything changed before LISTEN took effect is picked up by this reload.
+    reload(keys).await;
+    let mut reload_timer = tokio::time::interval(RELOAD_EVERY);
+    reload_timer.tick().await;
+    loop {
+        tokio::select! {
+            notification = listener.try_recv() => match notification {
+                Ok(Some(notification)) => {
+                    if let Some(hash) = notification.payload().strip_prefix("key:") {
+                        if let Err(error) = keys.refresh(hash).await {
+                            tracing::warn!(%error, "key refresh failed; the next reload retries");
+                        }
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!("policy listener lost its connection; reconnecting");
+                    reload(keys).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "policy listener failed");
+                    return;
+                }
+            },
+            _ = reload_timer.tick() => reload(keys).await,
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+async fn reload(keys: &KeyCache) {
+    match keys.reload_all().await {
+        Ok(count) => tracing::debug!(keys = count, "key cache reloaded"),
+        Err(error) => tracing::warn!(%error, "key cache reload failed"),
+    }
+}

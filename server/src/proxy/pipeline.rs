@@ -1,0 +1,74 @@
+//! The chat-completions pipeline. The stage order of the data plane is written here, once:
+//! authenticate → authorize → limit → reserve → plan → call → respond → settle → meter.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::metering::MeteredCall;
+use crate::policy::auth::authenticate;
+use crate::proxy::request::ChatRequest;
+use crate::proxy::{stream, unary};
+use crate::state::SharedGateway;
+
+pub async fn chat_completions(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match run(gateway, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn run(gateway: SharedGateway, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let started_at = OffsetDateTime::now_utc();
+
+    // 1. authenticate: the key from memory (one database read for a key never seen here).
+    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
+    let request = ChatRequest::read(body).await?;
+
+    // 2. authorize: the model exists and the key may use it.
+    let group = gateway
+        .models
+        .get(&request.model)
+        .ok_or_else(|| ApiError::UnknownModel(request.model.clone()))?;
+    if !caller.may_use(&request.model) {
+        return Err(ApiError::ModelNotAllowed(request.model.clone()));
+    }
+
+    // 3. limit: rate limits arrive with the governance work; nothing to check yet.
+    // 4. reserve: a key whose spend reached its budget is refused before any upstream call.
+    caller.check_budget()?;
+
+    // 5. plan: the deployment that serves this request.
+    let deployment = group.pick();
+
+    // 6–9. call, respond, settle (the key is charged in memory) and meter (one spend row),
+    // inside a tracked task that outlives a client disconnect.
+    let call = MeteredCall {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        token_hash: caller.token_hash().clone(),
+        spend: caller.spend(),
+        prompt_estimate: request.prompt_token_estimate(),
+        end_user: request.end_user.clone(),
+        is_stream: request.stream,
+        deployment: deployment.clone(),
+        started,
+        started_at,
+    };
+    let client_wants_usage = request.client_wants_usage;
+    let upstream_body = request.into_upstream_body(&deployment)?;
+    if call.is_stream {
+        stream::relay(gateway, call, upstream_body, client_wants_usage).await
+    } else {
+        unary::complete(gateway, call, upstream_body).await
+    }
+}

@@ -1,0 +1,162 @@
+//! Building and running one Gatehouse instance: database, caches, background jobs, the router,
+//! and an orderly shutdown that loses no spend row.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::console::{self, ConsoleSettings};
+use crate::metering::writer::SpendWriter;
+use crate::metering::Meter;
+use crate::policy::auth::MasterKey;
+use crate::policy::keys::KeyCache;
+use crate::policy::sync;
+use crate::routing::ModelGroups;
+use crate::state::Gateway;
+use crate::{admin_api, proxy};
+
+/// Longest wait for in-flight upstream calls at shutdown.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// Idle upstream connections kept per host.
+const UPSTREAM_IDLE_PER_HOST: usize = 1_024;
+
+pub struct Settings {
+    pub config: Config,
+    pub site_root: String,
+    pub secure_cookies: bool,
+    /// The first admin to create if absent: (email, password).
+    pub admin: Option<(String, String)>,
+}
+
+/// A running instance.
+pub struct Running {
+    pub local_addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Begins a graceful shutdown.
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+
+    /// Waits until the instance stopped and its spend rows are written.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("gatehouse task panicked")?
+    }
+}
+
+/// Applies the schema (idempotent; safe with several instances starting together).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    app::db::MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")
+}
+
+/// Starts an instance serving on `listener`.
+pub async fn start(settings: Settings, pool: PgPool, listener: TcpListener) -> anyhow::Result<Running> {
+    migrate(&pool).await?;
+    ensure_first_admin(&pool, settings.admin).await?;
+    let local_addr = listener.local_addr()?;
+    let config = settings.config;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+
+    let keys = Arc::new(KeyCache::new(pool.clone()));
+    let loaded = keys.reload_all().await.context("loading virtual keys")?;
+    tracing::info!(keys = loaded, "virtual keys loaded");
+    let stop = CancellationToken::new();
+    let listener_task = tokio::spawn(sync::run(pool.clone(), keys.clone(), stop.clone()));
+    let (queue, writer) = SpendWriter::spawn(pool.clone(), keys.clone(), config.spend_batch_window);
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(UPSTREAM_IDLE_PER_HOST)
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("building the HTTP client")?;
+    let tasks = TaskTracker::new();
+    let gateway = Arc::new(Gateway {
+        models: ModelGroups::new(config.deployments),
+        keys,
+        master_key: config.master_key.as_ref().map(|key| MasterKey::new(key.expose())),
+        http,
+        meter: Meter::new(queue),
+        tasks: tasks.clone(),
+        pool: pool.clone(),
+        started_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
+    });
+    if gateway.master_key.is_none() {
+        tracing::warn!("no general_settings.master_key: the management API is unusable");
+    }
+
+    let (console, sweeper) = console::router(
+        pool.clone(),
+        ConsoleSettings {
+            site_root: settings.site_root,
+            site_addr: local_addr,
+            secure_cookies: settings.secure_cookies,
+        },
+    )
+    .await?;
+    let app: Router = proxy::routes()
+        .merge(admin_api::routes())
+        .with_state(gateway)
+        .merge(console);
+
+    let task = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .await;
+            tracing::info!("no longer accepting requests; finishing upstream calls");
+            tasks.close();
+            if tokio::time::timeout(DRAIN_LIMIT, tasks.wait()).await.is_err() {
+                tracing::error!("upstream calls still running after {DRAIN_LIMIT:?}");
+            }
+            writer.finish().await;
+            stop.cancel();
+            sweeper.abort();
+            if let Err(error) = listener_task.await {
+                tracing::warn!(%error, "policy listener ended badly");
+            }
+            served.context("serving HTTP")
+        }
+    });
+    Ok(Running {
+        local_addr,
+        stop,
+        task,
+    })
+}
+
+/// Creates the admin named by `GATEHOUSE_ADMIN_EMAIL` / `GATEHOUSE_ADMIN_PASSWORD` if absent.
+async fn ensure_first_admin(pool: &PgPool, admin: Option<(String, String)>) -> anyhow::Result<()> {
+    let Some((email, password)) = admin else {
+        if app::db::users::count(pool).await? == 0 {
+            tracing::info!("no console accounts yet: open /setup to create the first admin");
+        }
+        return Ok(());
+    };
+    let hash = tokio::task::spawn_blocking(move || app::secrets::hash_password(&password))
+        .await?
+        .map_err(|error| anyhow::anyhow!("hashing the admin password: {error}"))?;
+    let created = app::db::users::insert_if_absent(pool, &email, &hash, app::model::Role::Admin).await?;
+    if created.is_some() {
+        tracing::info!(%email, "console admin created from GATEHOUSE_ADMIN_EMAIL");
+    }
+    Ok(())
+}

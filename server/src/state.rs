@@ -1,0 +1,27 @@
+//! The gateway's shared state: everything a data-plane or management request reads.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio_util::task::TaskTracker;
+
+use crate::metering::Meter;
+use crate::policy::auth::MasterKey;
+use crate::policy::keys::KeyCache;
+use crate::routing::ModelGroups;
+
+pub struct Gateway {
+    pub models: ModelGroups,
+    pub keys: Arc<KeyCache>,
+    pub master_key: Option<MasterKey>,
+    pub http: reqwest::Client,
+    pub meter: Meter,
+    /// Upstream calls run here so a client disconnect cannot cancel their metering; shutdown
+    /// waits for them.
+    pub tasks: TaskTracker,
+    pub pool: PgPool,
+    /// Unix time the process started (the `created` of `/v1/models`).
+    pub started_unix: i64,
+}
+
+pub type SharedGateway = Arc<Gateway>;
