@@ -31,6 +31,8 @@ pub enum ApiError {
     BudgetExceeded { spend_micros: i64, budget_micros: i64 },
     #[error("{0}")]
     NotFound(String),
+    #[error("This route does not accept that HTTP method.")]
+    MethodNotAllowed,
     #[error("The upstream rejected the request: {message}")]
     UpstreamRejected { status: StatusCode, message: String },
     #[error("The upstream is rate limiting requests; retry later.")]
@@ -59,6 +61,7 @@ impl ApiError {
             | ApiError::ModelNotAllowed(_) => StatusCode::UNAUTHORIZED,
             ApiError::MasterKeyRequired => StatusCode::FORBIDDEN,
             ApiError::UnknownModel(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest { .. } | ApiError::BudgetExceeded { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpstreamRejected { status, .. } => *status,

@@ -202,7 +202,7 @@ fn stream_response(model: &str, prompt_tokens: u64, include_usage: bool) -> Resp
         ),
         "mock-cut-stream" => (
             REPLY_WORDS.iter().take(2).map(|word| word.to_string()).collect(),
-            Duration::ZERO,
+            Duration::from_millis(20),
             true,
         ),
         _ => (REPLY_WORDS.iter().map(|word| word.to_string()).collect(), Duration::ZERO, false),

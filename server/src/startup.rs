@@ -113,6 +113,7 @@ pub async fn start(settings: Settings, pool: PgPool, listener: TcpListener) -> a
     .await?;
     let app: Router = proxy::routes()
         .merge(admin_api::routes())
+        .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
         .with_state(gateway)
         .merge(console);
 

@@ -80,11 +80,11 @@ impl MasterKey {
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
         let text = value.to_str().ok()?.trim();
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .unwrap_or(text)
-            .trim();
+        let token = match text.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            _ if text.eq_ignore_ascii_case("bearer") => "",
+            _ => text,
+        };
         return (!token.is_empty()).then_some(token);
     }
     ["x-api-key", "api-key"]

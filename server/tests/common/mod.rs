@@ -1,0 +1,194 @@
+//! Test harness: Gatehouse in-process on port 0 against a fresh database and a loopback mock
+//! OpenAI upstream.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use server::config::Config;
+use server::mock_upstream::{self, MockUpstream};
+use server::startup::{self, Running, Settings};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+pub const MASTER_KEY: &str = "sk-test-master-key";
+/// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
+pub const PRICED_INPUT_MICROS: i64 = 10;
+pub const PRICED_OUTPUT_MICROS: i64 = 30;
+
+pub struct TestApp {
+    pub base: String,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    pub running: Running,
+}
+
+pub async fn mock() -> MockUpstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    mock_upstream::spawn(listener).unwrap()
+}
+
+pub fn config_yaml(mock: &MockUpstream, batch_seconds: f64) -> String {
+    let base = mock.api_base();
+    format!(
+        r#"
+model_list:
+  - model_name: priced
+    litellm_params: {{ model: openai/priced-model, api_base: "{base}", api_key: sk-upstream }}
+    model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }}
+  - model_name: gpt-4o-mini
+    litellm_params: {{ model: openai/gpt-4o-mini, api_base: "{base}" }}
+  - model_name: fail-500
+    litellm_params: {{ model: openai/mock-fail-500, api_base: "{base}" }}
+  - model_name: fail-429
+    litellm_params: {{ model: openai/mock-fail-429, api_base: "{base}" }}
+  - model_name: fail-400
+    litellm_params: {{ model: openai/mock-fail-400, api_base: "{base}" }}
+  - model_name: hang
+    litellm_params: {{ model: openai/mock-hang, api_base: "{base}", timeout: 1, stream_timeout: 1 }}
+  - model_name: cut
+    litellm_params: {{ model: openai/mock-cut-stream, api_base: "{base}" }}
+    model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }}
+  - model_name: slow
+    litellm_params: {{ model: openai/mock-slow-stream, api_base: "{base}" }}
+    model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }}
+  - model_name: demo
+    litellm_params: {{ model: openai/demo, mock_response: "Hi from the built-in mock" }}
+general_settings:
+  master_key: {MASTER_KEY}
+  proxy_batch_write_at: {batch_seconds}
+"#
+    )
+}
+
+pub async fn spawn_app(pool: PgPool, mock: &MockUpstream) -> TestApp {
+    spawn_app_with(pool, mock, 0.05).await
+}
+
+pub async fn spawn_app_with(pool: PgPool, mock: &MockUpstream, batch_seconds: f64) -> TestApp {
+    let config = Config::parse(&config_yaml(mock, batch_seconds), "test.yaml", &|_| None).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = startup::start(
+        Settings {
+            config,
+            site_root: "target/site".into(),
+            secure_cookies: false,
+            admin: None,
+        },
+        pool.clone(),
+        listener,
+    )
+    .await
+    .unwrap();
+    TestApp {
+        base: format!("http://{}", running.local_addr),
+        pool,
+        http: reqwest::Client::new(),
+        running,
+    }
+}
+
+pub fn hello(model: &str) -> Value {
+    json!({ "model": model, "messages": [{ "role": "user", "content": "Say hello" }] })
+}
+
+impl TestApp {
+    pub async fn generate_key(&self, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/key/generate", self.base))
+            .bearer_auth(MASTER_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    /// A new key's secret.
+    pub async fn new_key(&self, body: Value) -> String {
+        self.generate_key(body).await["key"].as_str().unwrap().to_string()
+    }
+
+    pub async fn chat(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/chat/completions", self.base))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn key_info(&self, key: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/key/info", self.base))
+            .query(&[("key", key)])
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn spend_logs(&self, key: &str) -> Vec<Value> {
+        let response = self
+            .http
+            .get(format!("{}/spend/logs", self.base))
+            .query(&[("api_key", key)])
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn shutdown(self) {
+        self.running.shutdown();
+        self.running.wait().await.unwrap();
+    }
+}
+
+/// Waits until the spend log holds `count` rows for a key (hash), then returns them.
+pub async fn wait_for_rows(pool: &PgPool, key_secret: &str, count: usize) -> Vec<(i64, i64, i64, String, bool)> {
+    let hash = app::secrets::hash_key(key_secret);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows: Vec<(i64, i64, i64, String, bool)> = sqlx::query_as(
+            "SELECT cost_micros, prompt_tokens, completion_tokens, status, usage_estimated \
+             FROM spend_logs WHERE token_hash = $1 ORDER BY started_at",
+        )
+        .bind(&hash)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        if rows.len() >= count || Instant::now() > deadline {
+            assert_eq!(rows.len(), count, "spend rows for the key");
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `data:` payloads of an SSE body.
+pub fn sse_payloads(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.trim().strip_prefix("data: ").map(str::to_string))
+        .collect()
+}
+
+pub async fn assert_openai_error(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    let error = &body["error"];
+    assert!(error["message"].is_string(), "{body}");
+    assert!(error["type"].is_string(), "{body}");
+    assert!(error.get("param").is_some(), "{body}");
+    assert!(error.get("code").is_some(), "{body}");
+    body
+}

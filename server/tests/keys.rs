@@ -1,0 +1,211 @@
+//! Virtual keys through the management API: budgets, deletion across instances, validation,
+//! expiry, who may read what.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+#[sqlx::test(migrations = false)]
+async fn a_key_over_budget_is_refused(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    // Each `priced` call costs 250 µ$; the budget allows four.
+    let generated = app.generate_key(json!({ "max_budget": 0.001 })).await;
+    assert_eq!(generated["max_budget"], 0.001);
+    let key = generated["key"].as_str().unwrap().to_string();
+    for _ in 0..4 {
+        assert_eq!(app.chat(&key, &hello("priced")).await.status(), 200);
+    }
+    let refused = app.chat(&key, &hello("priced")).await;
+    let body = assert_openai_error(refused, 400).await;
+    assert_eq!(body["error"]["type"], "budget_exceeded");
+    assert!(body["error"]["message"].as_str().unwrap().contains("$0.001"), "{body}");
+    assert_eq!(mock.record.requests(), 4, "the refused call never reached the upstream");
+    wait_for_rows(&pool, &key, 4).await;
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_deleted_key_is_refused_here_at_once_and_on_other_instances_within_a_second(pool: PgPool) {
+    let mock = mock().await;
+    let first = spawn_app(pool.clone(), &mock).await;
+    let second = spawn_app(pool.clone(), &mock).await;
+    let key = first.new_key(json!({ "key_alias": "doomed" })).await;
+    // A key created on one instance works on the other straight away.
+    assert_eq!(second.chat(&key, &hello("priced")).await.status(), 200);
+    assert_eq!(first.chat(&key, &hello("priced")).await.status(), 200);
+
+    let deleted: Value = first
+        .http
+        .post(format!("{}/key/delete", first.base))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({ "keys": [key] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deleted["deleted_keys"], json!([key]));
+    let deleted_at = Instant::now();
+    assert_openai_error(first.chat(&key, &hello("priced")).await, 401).await;
+
+    loop {
+        let status = second.chat(&key, &hello("priced")).await.status();
+        if status == 401 {
+            break;
+        }
+        assert!(deleted_at.elapsed() < Duration::from_secs(1), "still accepted after a second");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(deleted_at.elapsed() < Duration::from_secs(1));
+
+    let info = first
+        .http
+        .get(format!("{}/key/info", first.base))
+        .query(&[("key", &key)])
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_openai_error(info, 404).await;
+    let again = first
+        .http
+        .post(format!("{}/key/delete", first.base))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({ "key_aliases": ["doomed"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_openai_error(again, 404).await;
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn keys_are_stored_hashed(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    assert!(key.starts_with("sk-") && key.len() >= 60);
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws(' ', token_hash, key_name, key_alias, metadata::text) FROM virtual_keys",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(&key[3..]), "the secret is not stored");
+    assert!(stored[0].starts_with(&app::secrets::hash_key(&key)));
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn key_generation_validates_its_input_and_requires_the_master_key(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let url = format!("{}/key/generate", app.base);
+    let post = |body: Value, bearer: &'static str| {
+        app.http.post(&url).bearer_auth(bearer).json(&body).send()
+    };
+    assert_openai_error(post(json!({ "duration": "5y" }), MASTER_KEY).await.unwrap(), 400).await;
+    assert_openai_error(post(json!({ "max_budget": -1 }), MASTER_KEY).await.unwrap(), 400).await;
+    assert_openai_error(post(json!({ "rpm_limit": 10 }), MASTER_KEY).await.unwrap(), 400).await;
+    assert_openai_error(post(json!({ "metadata": [1] }), MASTER_KEY).await.unwrap(), 400).await;
+    assert_openai_error(post(json!({ "key": "short" }), MASTER_KEY).await.unwrap(), 400).await;
+    let not_json = app.http.post(&url).bearer_auth(MASTER_KEY).body("nope").send().await.unwrap();
+    assert_openai_error(not_json, 400).await;
+    assert_openai_error(post(json!({}), "sk-wrong-master-key-123").await.unwrap(), 401).await;
+
+    let custom = app
+        .generate_key(json!({ "key": "sk-my-custom-key-0123456789", "key_alias": "custom", "metadata": { "team": "search" } }))
+        .await;
+    assert_eq!(custom["key"], "sk-my-custom-key-0123456789");
+    assert_eq!(custom["metadata"]["team"], "search");
+    let duplicate = post(json!({ "key_alias": "custom" }), MASTER_KEY).await.unwrap();
+    assert_openai_error(duplicate, 400).await;
+
+    let key = app.new_key(json!({})).await;
+    let by_key = app.http.post(&url).bearer_auth(&key).json(&json!({})).send().await.unwrap();
+    assert_openai_error(by_key, 403).await;
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_expired_key_is_refused(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let generated = app.generate_key(json!({ "duration": "1s" })).await;
+    assert!(generated["expires"].is_string());
+    let key = generated["key"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let body = assert_openai_error(app.chat(key, &hello("priced")).await, 401).await;
+    assert_eq!(body["error"]["code"], "expired_api_key");
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_key_reads_only_its_own_info_and_spend(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let mine = app.new_key(json!({})).await;
+    let theirs = app.new_key(json!({})).await;
+    assert_eq!(app.chat(&mine, &hello("priced")).await.status(), 200);
+    wait_for_rows(&pool, &mine, 1).await;
+
+    let own_info: Value = app
+        .http
+        .get(format!("{}/key/info", app.base))
+        .bearer_auth(&mine)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own_info["info"]["spend_micros"], 250);
+    let other_info = app
+        .http
+        .get(format!("{}/key/info", app.base))
+        .query(&[("key", &theirs)])
+        .bearer_auth(&mine)
+        .send()
+        .await
+        .unwrap();
+    assert_openai_error(other_info, 403).await;
+
+    let own_logs: Vec<Value> = app
+        .http
+        .get(format!("{}/spend/logs", app.base))
+        .bearer_auth(&mine)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own_logs.len(), 1);
+    let other_logs = app
+        .http
+        .get(format!("{}/spend/logs", app.base))
+        .query(&[("api_key", &mine)])
+        .bearer_auth(&theirs)
+        .send()
+        .await
+        .unwrap();
+    assert_openai_error(other_logs, 403).await;
+    let bad_date = app
+        .http
+        .get(format!("{}/spend/logs", app.base))
+        .query(&[("start_date", "yesterday")])
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_openai_error(bad_date, 400).await;
+    app.shutdown().await;
+}
