@@ -13,7 +13,11 @@ pub fn format_usd(micros: i64) -> String {
     let dollars = abs / MICROS_PER_DOLLAR as u64;
     let fraction = format!("{:06}", abs % MICROS_PER_DOLLAR as u64);
     let trimmed = fraction.trim_end_matches('0');
-    let shown = if trimmed.len() < 2 { &fraction[..2] } else { trimmed };
+    let shown = if trimmed.len() < 2 {
+        &fraction[..2]
+    } else {
+        trimmed
+    };
     format!("{sign}${dollars}.{shown}")
 }
 
@@ -52,7 +56,11 @@ pub fn parse_duration_seconds(text: &str) -> Result<i64, String> {
         "d" => 86_400,
         "w" => 7 * 86_400,
         "mo" => 30 * 86_400,
-        _ => return Err(format!("duration `{text}` has unknown unit `{unit}`; use s, m, h, d, w or mo")),
+        _ => {
+            return Err(format!(
+                "duration `{text}` has unknown unit `{unit}`; use s, m, h, d, w or mo"
+            ))
+        }
     };
     if count <= 0 {
         return Err(format!("duration `{text}` must be positive"));

@@ -55,7 +55,9 @@ pub fn display_name(secret: &str) -> String {
 
 /// Hashes a console password with Argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
-    Ok(Argon2::default().hash_password(password.as_bytes())?.to_string())
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes())?
+        .to_string())
 }
 
 /// An Argon2 hash of a random password, verified against when the user is unknown so that

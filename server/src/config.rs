@@ -98,7 +98,9 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Config::parse(&text, &path.display().to_string(), &|name| std::env::var(name).ok())
+        Config::parse(&text, &path.display().to_string(), &|name| {
+            std::env::var(name).ok()
+        })
     }
 
     /// Parses config text; `env` resolves `os.environ/NAME` after `environment_variables`.
@@ -110,7 +112,9 @@ impl Config {
         let mut warnings = Vec::new();
         let deserializer = serde_yaml_ng::Deserializer::from_str(text);
         let raw: RawConfig = serde_ignored::deserialize(deserializer, |ignored| {
-            warnings.push(format!("{path}: `{ignored}` is not used by Gatehouse and was ignored"));
+            warnings.push(format!(
+                "{path}: `{ignored}` is not used by Gatehouse and was ignored"
+            ));
         })
         .map_err(|error| ConfigError::Malformed {
             path: path.to_string(),
@@ -176,7 +180,10 @@ impl Config {
                 Some(value) => seconds(&resolver, &field("litellm_params.stream_timeout"), value)?,
                 None => timeout,
             };
-            let input = model.model_info.input_cost_per_token.or(params.input_cost_per_token);
+            let input = model
+                .model_info
+                .input_cost_per_token
+                .or(params.input_cost_per_token);
             let output = model
                 .model_info
                 .output_cost_per_token
@@ -185,9 +192,7 @@ impl Config {
                 (None, None) => prices::builtin(&params.model.model_id),
                 (input, output) => Some(
                     Prices::from_dollars_per_token(input.unwrap_or(0.0), output.unwrap_or(0.0))
-                        .map_err(|message| {
-                            resolver.invalid(field("model_info"), &message)
-                        })?,
+                        .map_err(|message| resolver.invalid(field("model_info"), &message))?,
                 ),
             };
             if prices.is_none() && params.mock_response.is_none() {
@@ -388,9 +393,10 @@ general_settings:
 
     #[test]
     fn names_the_line_of_a_model_without_provider() {
-        let error = parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: gpt-4o\n")
-            .unwrap_err()
-            .to_string();
+        let error =
+            parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: gpt-4o\n")
+                .unwrap_err()
+                .to_string();
         assert!(error.contains("line 4"), "{error}");
         assert!(error.contains("provider"), "{error}");
     }
@@ -403,7 +409,10 @@ general_settings:
         .unwrap_err()
         .to_string();
         assert!(error.contains("NOPE"), "{error}");
-        assert!(error.contains("model_list[0].litellm_params.api_key"), "{error}");
+        assert!(
+            error.contains("model_list[0].litellm_params.api_key"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -418,9 +427,11 @@ general_settings:
 
     #[test]
     fn vllm_needs_an_api_base() {
-        let error = parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: hosted_vllm/x\n")
-            .unwrap_err()
-            .to_string();
+        let error = parse(
+            "model_list:\n  - model_name: a\n    litellm_params:\n      model: hosted_vllm/x\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("api_base"), "{error}");
     }
 }

@@ -28,7 +28,10 @@ pub struct ConsoleSettings {
 }
 
 /// The console's routes, and the task that sweeps expired sessions.
-pub async fn router(pool: PgPool, settings: ConsoleSettings) -> anyhow::Result<(Router, JoinHandle<()>)> {
+pub async fn router(
+    pool: PgPool,
+    settings: ConsoleSettings,
+) -> anyhow::Result<(Router, JoinHandle<()>)> {
     let store = PostgresStore::new(pool.clone());
     store.migrate().await?;
     let sweeper = tokio::spawn({
@@ -44,7 +47,9 @@ pub async fn router(pool: PgPool, settings: ConsoleSettings) -> anyhow::Result<(
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(SESSION_IDLE_HOURS)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(
+            SESSION_IDLE_HOURS,
+        )));
 
     let leptos_options = LeptosOptions::builder()
         .output_name("gatehouse")
@@ -62,7 +67,9 @@ pub async fn router(pool: PgPool, settings: ConsoleSettings) -> anyhow::Result<(
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<ConsoleState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<ConsoleState, _>(
+            shell,
+        ))
         .layer(sessions)
         .with_state(state);
     Ok((router, sweeper))

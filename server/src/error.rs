@@ -24,11 +24,17 @@ pub enum ApiError {
     #[error("The model `{0}` does not exist on this gateway.")]
     UnknownModel(String),
     #[error("{message}")]
-    BadRequest { message: String, param: Option<&'static str> },
+    BadRequest {
+        message: String,
+        param: Option<&'static str>,
+    },
     #[error("The request body is larger than {0} bytes.")]
     BodyTooLarge(usize),
     #[error("Budget has been exceeded: this key has spent {} of its {} budget.", format_usd(*spend_micros), format_usd(*budget_micros))]
-    BudgetExceeded { spend_micros: i64, budget_micros: i64 },
+    BudgetExceeded {
+        spend_micros: i64,
+        budget_micros: i64,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("This route does not accept that HTTP method.")]
@@ -62,7 +68,9 @@ impl ApiError {
             ApiError::MasterKeyRequired => StatusCode::FORBIDDEN,
             ApiError::UnknownModel(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::BadRequest { .. } | ApiError::BudgetExceeded { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { .. } | ApiError::BudgetExceeded { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpstreamRejected { status, .. } => *status,
             ApiError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -157,7 +165,9 @@ mod tests {
     async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value) {
         let response = error.into_response();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 

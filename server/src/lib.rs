@@ -9,7 +9,7 @@ pub mod metering;
 pub mod mock_upstream;
 pub mod policy;
 pub mod providers;
-pub mod routing;
 pub mod proxy;
+pub mod routing;
 pub mod startup;
 pub mod state;

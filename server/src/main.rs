@@ -45,7 +45,12 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(&cli.config)?;
     let database_url = std::env::var("DATABASE_URL")
         .ok()
-        .or_else(|| config.database_url.as_ref().map(|url| url.expose().to_string()))
+        .or_else(|| {
+            config
+                .database_url
+                .as_ref()
+                .map(|url| url.expose().to_string())
+        })
         .context("set DATABASE_URL (or general_settings.database_url) to a Postgres URL")?;
     let pool = PgPoolOptions::new()
         .max_connections(cli.db_pool)
@@ -57,10 +62,13 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("GATEHOUSE_ADMIN_EMAIL"),
         std::env::var("GATEHOUSE_ADMIN_PASSWORD"),
     ) {
-        (Ok(email), Ok(password)) if !email.is_empty() && !password.is_empty() => Some((email, password)),
+        (Ok(email), Ok(password)) if !email.is_empty() && !password.is_empty() => {
+            Some((email, password))
+        }
         _ => None,
     };
-    let secure_cookies = std::env::var("GATEHOUSE_SECURE_COOKIES").is_ok_and(|value| value == "true");
+    let secure_cookies =
+        std::env::var("GATEHOUSE_SECURE_COOKIES").is_ok_and(|value| value == "true");
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(cli.host, cli.port))
         .await
         .with_context(|| format!("binding {}:{}", cli.host, cli.port))?;

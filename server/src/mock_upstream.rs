@@ -124,7 +124,11 @@ async fn chat_completions(State(record): State<Arc<MockRecord>>, body: Bytes) ->
         *last = Some(body.clone());
     }
     let Ok(request) = serde_json::from_slice::<MockRequest>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "mock: invalid JSON body", "invalid_request_error");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "mock: invalid JSON body",
+            "invalid_request_error",
+        );
     };
     let prompt_tokens = PROMPT_TOKENS_PER_MESSAGE * request.messages.len() as u64;
     match request.model.as_str() {
@@ -134,7 +138,11 @@ async fn chat_completions(State(record): State<Arc<MockRecord>>, body: Bytes) ->
             "server_error",
         ),
         "mock-fail-429" => {
-            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "mock: slow down", "rate_limit_error");
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "mock: slow down",
+                "rate_limit_error",
+            );
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("7"));
@@ -150,7 +158,9 @@ async fn chat_completions(State(record): State<Arc<MockRecord>>, body: Bytes) ->
             error(StatusCode::GATEWAY_TIMEOUT, "mock: hung", "timeout")
         }
         _ if request.stream => {
-            let include_usage = request.stream_options.is_some_and(|options| options.include_usage);
+            let include_usage = request
+                .stream_options
+                .is_some_and(|options| options.include_usage);
             stream_response(&request.model, prompt_tokens, include_usage)
         }
         model => completion_response(model, prompt_tokens),
@@ -196,20 +206,38 @@ fn chunk(model: &str, delta: serde_json::Value, finish: Option<&str>) -> Bytes {
 fn stream_response(model: &str, prompt_tokens: u64, include_usage: bool) -> Response {
     let (words, pause, cut): (Vec<String>, Duration, bool) = match model {
         "mock-slow-stream" => (
-            (0..SLOW_STREAM_CHUNKS).map(|index| format!("w{index} ")).collect(),
+            (0..SLOW_STREAM_CHUNKS)
+                .map(|index| format!("w{index} "))
+                .collect(),
             Duration::from_millis(50),
             false,
         ),
         "mock-cut-stream" => (
-            REPLY_WORDS.iter().take(2).map(|word| word.to_string()).collect(),
+            REPLY_WORDS
+                .iter()
+                .take(2)
+                .map(|word| word.to_string())
+                .collect(),
             Duration::from_millis(20),
             true,
         ),
-        _ => (REPLY_WORDS.iter().map(|word| word.to_string()).collect(), Duration::ZERO, false),
+        _ => (
+            REPLY_WORDS.iter().map(|word| word.to_string()).collect(),
+            Duration::ZERO,
+            false,
+        ),
     };
     let completion_tokens = words.len() as u64;
-    let mut frames = vec![chunk(model, json!({ "role": "assistant", "content": "" }), None)];
-    frames.extend(words.iter().map(|word| chunk(model, json!({ "content": word }), None)));
+    let mut frames = vec![chunk(
+        model,
+        json!({ "role": "assistant", "content": "" }),
+        None,
+    )];
+    frames.extend(
+        words
+            .iter()
+            .map(|word| chunk(model, json!({ "content": word }), None)),
+    );
     if !cut {
         frames.push(chunk(model, json!({}), Some("stop")));
         if include_usage {
@@ -234,7 +262,10 @@ fn stream_response(model: &str, prompt_tokens: u64, include_usage: bool) -> Resp
             Ok::<Bytes, std::io::Error>(frame)
         })
         .chain(futures::stream::iter(cut.then(|| {
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock: cut"))
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "mock: cut",
+            ))
         })));
     (
         [(header::CONTENT_TYPE, "text/event-stream")],

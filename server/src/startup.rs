@@ -65,7 +65,11 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 /// Starts an instance serving on `listener`.
-pub async fn start(settings: Settings, pool: PgPool, listener: TcpListener) -> anyhow::Result<Running> {
+pub async fn start(
+    settings: Settings,
+    pool: PgPool,
+    listener: TcpListener,
+) -> anyhow::Result<Running> {
     migrate(&pool).await?;
     ensure_first_admin(&pool, settings.admin).await?;
     let local_addr = listener.local_addr()?;
@@ -91,7 +95,10 @@ pub async fn start(settings: Settings, pool: PgPool, listener: TcpListener) -> a
     let gateway = Arc::new(Gateway {
         models: ModelGroups::new(config.deployments),
         keys,
-        master_key: config.master_key.as_ref().map(|key| MasterKey::new(key.expose())),
+        master_key: config
+            .master_key
+            .as_ref()
+            .map(|key| MasterKey::new(key.expose())),
         http,
         meter: Meter::new(queue),
         tasks: tasks.clone(),
@@ -125,7 +132,10 @@ pub async fn start(settings: Settings, pool: PgPool, listener: TcpListener) -> a
                 .await;
             tracing::info!("no longer accepting requests; finishing upstream calls");
             tasks.close();
-            if tokio::time::timeout(DRAIN_LIMIT, tasks.wait()).await.is_err() {
+            if tokio::time::timeout(DRAIN_LIMIT, tasks.wait())
+                .await
+                .is_err()
+            {
                 tracing::error!("upstream calls still running after {DRAIN_LIMIT:?}");
             }
             writer.finish().await;
@@ -155,7 +165,8 @@ async fn ensure_first_admin(pool: &PgPool, admin: Option<(String, String)>) -> a
     let hash = tokio::task::spawn_blocking(move || app::secrets::hash_password(&password))
         .await?
         .map_err(|error| anyhow::anyhow!("hashing the admin password: {error}"))?;
-    let created = app::db::users::insert_if_absent(pool, &email, &hash, app::model::Role::Admin).await?;
+    let created =
+        app::db::users::insert_if_absent(pool, &email, &hash, app::model::Role::Admin).await?;
     if created.is_some() {
         tracing::info!(%email, "console admin created from GATEHOUSE_ADMIN_EMAIL");
     }

@@ -1,6 +1,8 @@
 //! Virtual keys through the management API: budgets, deletion across instances, validation,
 //! expiry, who may read what.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -23,14 +25,26 @@ async fn a_key_over_budget_is_refused(pool: PgPool) {
     let refused = app.chat(&key, &hello("priced")).await;
     let body = assert_openai_error(refused, 400).await;
     assert_eq!(body["error"]["type"], "budget_exceeded");
-    assert!(body["error"]["message"].as_str().unwrap().contains("$0.001"), "{body}");
-    assert_eq!(mock.record.requests(), 4, "the refused call never reached the upstream");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("$0.001"),
+        "{body}"
+    );
+    assert_eq!(
+        mock.record.requests(),
+        4,
+        "the refused call never reached the upstream"
+    );
     wait_for_rows(&pool, &key, 4).await;
     app.shutdown().await;
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_deleted_key_is_refused_here_at_once_and_on_other_instances_within_a_second(pool: PgPool) {
+async fn a_deleted_key_is_refused_here_at_once_and_on_other_instances_within_a_second(
+    pool: PgPool,
+) {
     let mock = mock().await;
     let first = spawn_app(pool.clone(), &mock).await;
     let second = spawn_app(pool.clone(), &mock).await;
@@ -59,7 +73,10 @@ async fn a_deleted_key_is_refused_here_at_once_and_on_other_instances_within_a_s
         if status == 401 {
             break;
         }
-        assert!(deleted_at.elapsed() < Duration::from_secs(1), "still accepted after a second");
+        assert!(
+            deleted_at.elapsed() < Duration::from_secs(1),
+            "still accepted after a second"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(deleted_at.elapsed() < Duration::from_secs(1));
@@ -112,25 +129,65 @@ async fn key_generation_validates_its_input_and_requires_the_master_key(pool: Pg
     let post = |body: Value, bearer: &'static str| {
         app.http.post(&url).bearer_auth(bearer).json(&body).send()
     };
-    assert_openai_error(post(json!({ "duration": "5y" }), MASTER_KEY).await.unwrap(), 400).await;
-    assert_openai_error(post(json!({ "max_budget": -1 }), MASTER_KEY).await.unwrap(), 400).await;
-    assert_openai_error(post(json!({ "rpm_limit": 10 }), MASTER_KEY).await.unwrap(), 400).await;
-    assert_openai_error(post(json!({ "metadata": [1] }), MASTER_KEY).await.unwrap(), 400).await;
-    assert_openai_error(post(json!({ "key": "short" }), MASTER_KEY).await.unwrap(), 400).await;
-    let not_json = app.http.post(&url).bearer_auth(MASTER_KEY).body("nope").send().await.unwrap();
+    assert_openai_error(
+        post(json!({ "duration": "5y" }), MASTER_KEY).await.unwrap(),
+        400,
+    )
+    .await;
+    assert_openai_error(
+        post(json!({ "max_budget": -1 }), MASTER_KEY).await.unwrap(),
+        400,
+    )
+    .await;
+    assert_openai_error(
+        post(json!({ "rpm_limit": 10 }), MASTER_KEY).await.unwrap(),
+        400,
+    )
+    .await;
+    assert_openai_error(
+        post(json!({ "metadata": [1] }), MASTER_KEY).await.unwrap(),
+        400,
+    )
+    .await;
+    assert_openai_error(
+        post(json!({ "key": "short" }), MASTER_KEY).await.unwrap(),
+        400,
+    )
+    .await;
+    let not_json = app
+        .http
+        .post(&url)
+        .bearer_auth(MASTER_KEY)
+        .body("nope")
+        .send()
+        .await
+        .unwrap();
     assert_openai_error(not_json, 400).await;
-    assert_openai_error(post(json!({}), "sk-wrong-master-key-123").await.unwrap(), 401).await;
+    assert_openai_error(
+        post(json!({}), "sk-wrong-master-key-123").await.unwrap(),
+        401,
+    )
+    .await;
 
     let custom = app
         .generate_key(json!({ "key": "sk-my-custom-key-0123456789", "key_alias": "custom", "metadata": { "team": "search" } }))
         .await;
     assert_eq!(custom["key"], "sk-my-custom-key-0123456789");
     assert_eq!(custom["metadata"]["team"], "search");
-    let duplicate = post(json!({ "key_alias": "custom" }), MASTER_KEY).await.unwrap();
+    let duplicate = post(json!({ "key_alias": "custom" }), MASTER_KEY)
+        .await
+        .unwrap();
     assert_openai_error(duplicate, 400).await;
 
     let key = app.new_key(json!({})).await;
-    let by_key = app.http.post(&url).bearer_auth(&key).json(&json!({})).send().await.unwrap();
+    let by_key = app
+        .http
+        .post(&url)
+        .bearer_auth(&key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_openai_error(by_key, 403).await;
     app.shutdown().await;
 }

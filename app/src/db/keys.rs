@@ -141,7 +141,11 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
 
 /// A key by its hash, whatever its status.
 pub async fn find_by_hash(pool: &PgPool, token_hash: &str) -> Result<Option<KeyRow>, sqlx::Error> {
-    let query = concat!("SELECT ", key_columns!(), " FROM virtual_keys WHERE token_hash = $1");
+    let query = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM virtual_keys WHERE token_hash = $1"
+    );
     sqlx::query_as(query)
         .bind(token_hash)
         .fetch_optional(pool)
@@ -150,7 +154,11 @@ pub async fn find_by_hash(pool: &PgPool, token_hash: &str) -> Result<Option<KeyR
 
 /// Every key that is not revoked (expired keys included: expiry is checked per request).
 pub async fn list_unrevoked(pool: &PgPool) -> Result<Vec<KeyRow>, sqlx::Error> {
-    let query = concat!("SELECT ", key_columns!(), " FROM virtual_keys WHERE revoked_at IS NULL");
+    let query = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM virtual_keys WHERE revoked_at IS NULL"
+    );
     sqlx::query_as(query).fetch_all(pool).await
 }
 

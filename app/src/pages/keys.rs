@@ -113,8 +113,15 @@ fn keys_table(rows: Vec<KeyView>, revoke: ServerAction<RevokeKey>, csrf: String)
 }
 
 fn key_row(key: KeyView, revoke: ServerAction<RevokeKey>, csrf: String) -> impl IntoView {
-    let models = if key.models.is_empty() { "all".to_string() } else { key.models.join(", ") };
-    let budget = key.max_budget_micros.map(format_usd).unwrap_or_else(|| "—".into());
+    let models = if key.models.is_empty() {
+        "all".to_string()
+    } else {
+        key.models.join(", ")
+    };
+    let budget = key
+        .max_budget_micros
+        .map(format_usd)
+        .unwrap_or_else(|| "—".into());
     let status = key.status;
     let key_name = key.key_name.clone();
     view! {

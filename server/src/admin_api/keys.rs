@@ -60,10 +60,12 @@ pub async fn generate(
 ) -> Result<Json<Value>, ApiError> {
     master(&gateway, &headers).await?;
     let request: GenerateKeyRequest = json_body(body).await?;
-    if let Some(field) = NOT_YET_ENFORCED
-        .iter()
-        .find(|field| request.other.get(**field).is_some_and(|value| !value.is_null()))
-    {
+    if let Some(field) = NOT_YET_ENFORCED.iter().find(|field| {
+        request
+            .other
+            .get(**field)
+            .is_some_and(|value| !value.is_null())
+    }) {
         return Err(ApiError::bad_request(
             format!("`{field}` is not supported by this version of Gatehouse yet."),
             None,
@@ -94,15 +96,17 @@ pub async fn generate(
         metadata,
         created_by: "master_key".into(),
     };
-    let (secret, row) = keys::create(&gateway.pool, spec).await.map_err(|error| match error {
-        CreateKeyError::BadCustomKey | CreateKeyError::Duplicate => {
-            ApiError::bad_request(error.to_string(), None)
-        }
-        CreateKeyError::Random(_) | CreateKeyError::Database(_) => {
-            tracing::error!(%error, "key generation failed");
-            ApiError::Internal
-        }
-    })?;
+    let (secret, row) = keys::create(&gateway.pool, spec)
+        .await
+        .map_err(|error| match error {
+            CreateKeyError::BadCustomKey | CreateKeyError::Duplicate => {
+                ApiError::bad_request(error.to_string(), None)
+            }
+            CreateKeyError::Random(_) | CreateKeyError::Database(_) => {
+                tracing::error!(%error, "key generation failed");
+                ApiError::Internal
+            }
+        })?;
     let mut body = key_fields(&row);
     body["key"] = json!(secret);
     body["token_id"] = json!(row.token_hash);
@@ -148,7 +152,10 @@ pub async fn info(
         (Some(key), _) => token_hash_of(key),
         (None, Caller::Key(key)) => key.token_hash.to_string(),
         (None, Caller::Master { .. }) => {
-            return Err(ApiError::bad_request("Pass the key to look up as `?key=`.", Some("key")))
+            return Err(ApiError::bad_request(
+                "Pass the key to look up as `?key=`.",
+                Some("key"),
+            ))
         }
     };
     if !caller.is_master() && caller.token_hash().as_ref() != token_hash {
@@ -158,7 +165,9 @@ pub async fn info(
         .await?
         .filter(|row| row.revoked_at.is_none())
         .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
-    Ok(Json(json!({ "key": row.token_hash, "info": key_fields(&row) })))
+    Ok(Json(
+        json!({ "key": row.token_hash, "info": key_fields(&row) }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -178,7 +187,10 @@ pub async fn delete(
     master(&gateway, &headers).await?;
     let request: DeleteKeysRequest = json_body(body).await?;
     if request.keys.is_empty() && request.key_aliases.is_empty() {
-        return Err(ApiError::bad_request("Pass `keys` or `key_aliases` to delete.", Some("keys")));
+        return Err(ApiError::bad_request(
+            "Pass `keys` or `key_aliases` to delete.",
+            Some("keys"),
+        ));
     }
     let hashes: Vec<String> = request.keys.iter().map(|key| token_hash_of(key)).collect();
     let revoked = keys::revoke(&gateway.pool, &hashes, &request.key_aliases).await?;
@@ -194,12 +206,11 @@ pub async fn delete(
         .zip(&hashes)
         .filter(|(_, hash)| revoked.iter().any(|key| &key.token_hash == *hash))
         .map(|(given, _)| given)
-        .chain(
-            request
-                .key_aliases
+        .chain(request.key_aliases.iter().filter(|alias| {
+            revoked
                 .iter()
-                .filter(|alias| revoked.iter().any(|key| key.key_alias.as_ref() == Some(*alias))),
-        )
+                .any(|key| key.key_alias.as_ref() == Some(*alias))
+        }))
         .collect();
     Ok(Json(json!({ "deleted_keys": deleted })))
 }

@@ -65,9 +65,17 @@ pub async fn logs(
 }
 
 /// `2026-11-24` (a whole day; an end date includes it) or an RFC 3339 timestamp.
-fn parse_moment(text: &str, param: &'static str, end_of_day: bool) -> Result<OffsetDateTime, ApiError> {
+fn parse_moment(
+    text: &str,
+    param: &'static str,
+    end_of_day: bool,
+) -> Result<OffsetDateTime, ApiError> {
     if let Ok(date) = Date::parse(text, format_description!("[year]-[month]-[day]")) {
-        let day = if end_of_day { date.next_day().unwrap_or(date) } else { date };
+        let day = if end_of_day {
+            date.next_day().unwrap_or(date)
+        } else {
+            date
+        };
         return Ok(day.midnight().assume_utc());
     }
     OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {

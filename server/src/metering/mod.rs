@@ -101,7 +101,12 @@ impl Meter {
             cost_micros,
             latency_ms: i32::try_from(call.started.elapsed().as_millis()).unwrap_or(i32::MAX),
             http_status: i16::try_from(outcome.http_status).unwrap_or(i16::MAX),
-            status: if outcome.success { "success" } else { "failure" }.to_string(),
+            status: if outcome.success {
+                "success"
+            } else {
+                "failure"
+            }
+            .to_string(),
             is_stream: call.is_stream,
             usage_estimated: estimated,
             end_user: call.end_user,

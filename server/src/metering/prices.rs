@@ -32,8 +32,10 @@ impl Prices {
 }
 
 fn dollars_to_micros_per_mtok(dollars_per_mtok: f64) -> Result<i64, String> {
-    if !dollars_per_mtok.is_finite() || dollars_per_mtok < 0.0 || dollars_per_mtok > 1e9 {
-        return Err(format!("price {dollars_per_mtok} $/M tokens is not a sensible price"));
+    if !dollars_per_mtok.is_finite() || !(0.0..=1e9).contains(&dollars_per_mtok) {
+        return Err(format!(
+            "price {dollars_per_mtok} $/M tokens is not a sensible price"
+        ));
     }
     Ok((dollars_per_mtok * 1e6).round() as i64)
 }

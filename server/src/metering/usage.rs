@@ -99,7 +99,10 @@ mod tests {
         let body = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
         assert_eq!(
             usage_of_body(body),
-            Some(Usage { prompt_tokens: 12, completion_tokens: 5 })
+            Some(Usage {
+                prompt_tokens: 12,
+                completion_tokens: 5
+            })
         );
         assert_eq!(usage_of_body(br#"{"id":"x"}"#), None);
         assert_eq!(usage_of_body(b"not json"), None);
@@ -116,7 +119,13 @@ mod tests {
         let usage = br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#;
         let facts = inspect_chunk(usage).unwrap();
         assert!(facts.usage_only);
-        assert_eq!(facts.usage, Some(Usage { prompt_tokens: 3, completion_tokens: 2 }));
+        assert_eq!(
+            facts.usage,
+            Some(Usage {
+                prompt_tokens: 3,
+                completion_tokens: 2
+            })
+        );
 
         let tool = br#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}}]}"#;
         assert_eq!(inspect_chunk(tool).unwrap().generated_chars, 7);

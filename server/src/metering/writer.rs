@@ -106,7 +106,12 @@ async fn run(
 }
 
 /// Writes one batch, retrying with backoff; settles the keys' in-memory spend afterwards.
-async fn write(pool: &PgPool, keys: &KeyCache, batch: &mut Vec<SpendRow>, stop: &CancellationToken) {
+async fn write(
+    pool: &PgPool,
+    keys: &KeyCache,
+    batch: &mut Vec<SpendRow>,
+    stop: &CancellationToken,
+) {
     let mut attempt: u32 = 0;
     loop {
         match spend::insert_batch(pool, batch).await {

@@ -14,7 +14,9 @@ use crate::policy::keys::{CachedKey, KeyCache, SpendCounter};
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// `general_settings.master_key`: every model, every management route.
-    Master { token_hash: Arc<str> },
+    Master {
+        token_hash: Arc<str>,
+    },
     Key(Arc<CachedKey>),
 }
 

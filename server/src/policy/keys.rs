@@ -167,7 +167,9 @@ impl KeyCache {
                 continue;
             };
             if let Some(entry) = self.entries.get(&hash) {
-                entry.spend.settle(*micros, persisted.get(hex_hash).copied());
+                entry
+                    .spend
+                    .settle(*micros, persisted.get(hex_hash).copied());
             }
         }
     }
@@ -224,6 +226,10 @@ mod tests {
         counter.settle(30, Some(130));
         assert_eq!(counter.current(), 130);
         counter.observe_persisted(90);
-        assert_eq!(counter.current(), 130, "a stale reload must not lower spend");
+        assert_eq!(
+            counter.current(),
+            130,
+            "a stale reload must not lower spend"
+        );
     }
 }

@@ -39,7 +39,9 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpstreamKind {
     /// An OpenAI-compatible HTTP API; some providers have a well-known base URL.
-    OpenAiCompatible { default_api_base: Option<&'static str> },
+    OpenAiCompatible {
+        default_api_base: Option<&'static str>,
+    },
     /// LiteLLM's `mock_response`: answered locally, never leaves the process.
     Mock,
 }
@@ -68,7 +70,10 @@ const OPENAI_COMPATIBLE: &[(&str, Option<&str>)] = &[
     ("xai", Some("https://api.x.ai/v1")),
     ("together_ai", Some("https://api.together.xyz/v1")),
     ("openrouter", Some("https://openrouter.ai/api/v1")),
-    ("fireworks_ai", Some("https://api.fireworks.ai/inference/v1")),
+    (
+        "fireworks_ai",
+        Some("https://api.fireworks.ai/inference/v1"),
+    ),
     ("perplexity", Some("https://api.perplexity.ai")),
     ("mistral", Some("https://api.mistral.ai/v1")),
     ("deepinfra", Some("https://api.deepinfra.com/v1/openai")),
@@ -152,10 +157,17 @@ mod tests {
         assert!(ProviderModel::parse("gpt-4o").is_err());
         assert!(ProviderModel::parse("openai/").is_err());
         assert_eq!(
-            ProviderModel::parse("groq/llama").unwrap().kind().unwrap().default_api_base(),
+            ProviderModel::parse("groq/llama")
+                .unwrap()
+                .kind()
+                .unwrap()
+                .default_api_base(),
             Some("https://api.groq.com/openai/v1")
         );
-        assert!(ProviderModel::parse("anthropic/claude").unwrap().kind().is_none());
+        assert!(ProviderModel::parse("anthropic/claude")
+            .unwrap()
+            .kind()
+            .is_none());
     }
 
     #[test]
@@ -166,7 +178,13 @@ mod tests {
 
     #[test]
     fn joins_endpoints() {
-        assert_eq!(endpoint("http://x/v1/", "chat/completions"), "http://x/v1/chat/completions");
-        assert_eq!(endpoint("http://x/v1", "chat/completions"), "http://x/v1/chat/completions");
+        assert_eq!(
+            endpoint("http://x/v1/", "chat/completions"),
+            "http://x/v1/chat/completions"
+        );
+        assert_eq!(
+            endpoint("http://x/v1", "chat/completions"),
+            "http://x/v1/chat/completions"
+        );
     }
 }

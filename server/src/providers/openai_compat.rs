@@ -17,7 +17,11 @@ use crate::providers::{ByteStream, Deployment};
 const MAX_UPSTREAM_MESSAGE: usize = 1_000;
 
 /// A non-streaming completion: the upstream's JSON body, unchanged.
-pub async fn complete(http: &reqwest::Client, deployment: &Deployment, body: Bytes) -> Result<Bytes, ApiError> {
+pub async fn complete(
+    http: &reqwest::Client,
+    deployment: &Deployment,
+    body: Bytes,
+) -> Result<Bytes, ApiError> {
     let response = post(http, deployment, body)
         .timeout(deployment.timeout)
         .send()
@@ -38,15 +42,20 @@ pub async fn open_stream(
     deployment: &Deployment,
     body: Bytes,
 ) -> Result<ByteStream, ApiError> {
-    let response = tokio::time::timeout(deployment.stream_timeout, post(http, deployment, body).send())
-        .await
-        .map_err(|_| ApiError::UpstreamTimeout(deployment.stream_timeout.as_secs().max(1)))?
-        .map_err(|error| transport_error(&error, deployment.stream_timeout))?;
+    let response = tokio::time::timeout(
+        deployment.stream_timeout,
+        post(http, deployment, body).send(),
+    )
+    .await
+    .map_err(|_| ApiError::UpstreamTimeout(deployment.stream_timeout.as_secs().max(1)))?
+    .map_err(|error| transport_error(&error, deployment.stream_timeout))?;
     if !response.status().is_success() {
         return Err(
             tokio::time::timeout(deployment.stream_timeout, error_from_response(response))
                 .await
-                .unwrap_or(ApiError::UpstreamTimeout(deployment.stream_timeout.as_secs().max(1))),
+                .unwrap_or(ApiError::UpstreamTimeout(
+                    deployment.stream_timeout.as_secs().max(1),
+                )),
         );
     }
     Ok(response
@@ -89,7 +98,10 @@ struct ErrorDetail {
 
 /// The `error.message` of an OpenAI-shaped error body, shortened.
 fn upstream_message(body: &[u8]) -> Option<String> {
-    let message = serde_json::from_slice::<ErrorEnvelope>(body).ok()?.error.message?;
+    let message = serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()?
+        .error
+        .message?;
     Some(message.chars().take(MAX_UPSTREAM_MESSAGE).collect())
 }
 
@@ -139,7 +151,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let server = map_upstream_status(StatusCode::INTERNAL_SERVER_ERROR, None, b"secret stack trace");
+        let server = map_upstream_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            b"secret stack trace",
+        );
         assert_eq!(server.status(), axum::http::StatusCode::BAD_GATEWAY);
         assert!(!server.to_string().contains("stack"));
         let auth = map_upstream_status(StatusCode::UNAUTHORIZED, None, body);

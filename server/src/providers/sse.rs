@@ -84,7 +84,10 @@ mod tests {
         splitter.push(b"event: x\r\ndata: 1\r\n\r\ndata: 2\r\n\r\n");
         let first = splitter.next_event().unwrap();
         assert_eq!(&data_payload(&first).unwrap()[..], b"1");
-        assert_eq!(&data_payload(&splitter.next_event().unwrap()).unwrap()[..], b"2");
+        assert_eq!(
+            &data_payload(&splitter.next_event().unwrap()).unwrap()[..],
+            b"2"
+        );
     }
 
     #[test]

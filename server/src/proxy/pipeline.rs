@@ -27,7 +27,11 @@ pub async fn chat_completions(
     }
 }
 
-async fn run(gateway: SharedGateway, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn run(
+    gateway: SharedGateway,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
 

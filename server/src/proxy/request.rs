@@ -76,7 +76,10 @@ impl ChatRequest {
             None | Some(Value::Null) => None,
             Some(Value::String(user)) => Some(user.clone()),
             Some(_) => {
-                return Err(ApiError::bad_request("`user` must be a string.", Some("user")))
+                return Err(ApiError::bad_request(
+                    "`user` must be a string.",
+                    Some("user"),
+                ))
             }
         };
         Ok(ChatRequest {
@@ -127,14 +130,19 @@ impl ChatRequest {
                 *options = serde_json::json!({ "include_usage": true });
             }
         }
-        serde_json::to_vec(&self.body).map(Bytes::from).map_err(|error| {
-            tracing::error!(%error, "cannot serialise an upstream request");
-            ApiError::Internal
-        })
+        serde_json::to_vec(&self.body)
+            .map(Bytes::from)
+            .map_err(|error| {
+                tracing::error!(%error, "cannot serialise an upstream request");
+                ApiError::Internal
+            })
     }
 }
 
-fn optional_bool(object: &Map<String, Value>, field: &'static str) -> Result<Option<bool>, ApiError> {
+fn optional_bool(
+    object: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<bool>, ApiError> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(value)) => Ok(Some(*value)),
@@ -188,11 +196,19 @@ mod tests {
     fn refuses_malformed_requests_with_the_parameter() {
         assert_eq!(error_param("not json"), None);
         assert_eq!(error_param("[1]"), None);
-        assert_eq!(error_param(r#"{"messages":[{"role":"user","content":"hi"}]}"#), Some("model"));
-        assert_eq!(error_param(r#"{"model":"x"}"#), Some("messages"));
-        assert_eq!(error_param(r#"{"model":"x","messages":[]}"#), Some("messages"));
         assert_eq!(
-            error_param(r#"{"model":"x","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#),
+            error_param(r#"{"messages":[{"role":"user","content":"hi"}]}"#),
+            Some("model")
+        );
+        assert_eq!(error_param(r#"{"model":"x"}"#), Some("messages"));
+        assert_eq!(
+            error_param(r#"{"model":"x","messages":[]}"#),
+            Some("messages")
+        );
+        assert_eq!(
+            error_param(
+                r#"{"model":"x","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#
+            ),
             Some("stream")
         );
     }
@@ -204,7 +220,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.prompt_token_estimate(), 3);
-        let body: Value = serde_json::from_slice(&request.into_upstream_body(&deployment()).unwrap()).unwrap();
+        let body: Value =
+            serde_json::from_slice(&request.into_upstream_body(&deployment()).unwrap()).unwrap();
         assert_eq!(body["model"], "gpt-4o-mini");
         assert_eq!(body["x_custom"]["a"], 1);
         assert_eq!(body["temperature"], 0.2);
@@ -219,7 +236,8 @@ mod tests {
         .unwrap();
         assert!(request.stream);
         assert!(!request.client_wants_usage);
-        let body: Value = serde_json::from_slice(&request.into_upstream_body(&deployment()).unwrap()).unwrap();
+        let body: Value =
+            serde_json::from_slice(&request.into_upstream_body(&deployment()).unwrap()).unwrap();
         assert_eq!(body["stream_options"]["include_usage"], true);
 
         let asked = ChatRequest::parse(

@@ -30,9 +30,13 @@ pub async fn relay(
     let request_id = call.request_id.clone();
     let (opened_sender, opened) = oneshot::channel();
     let task_gateway = gateway.clone();
-    gateway
-        .tasks
-        .spawn(pump(task_gateway, call, body, client_wants_usage, opened_sender));
+    gateway.tasks.spawn(pump(
+        task_gateway,
+        call,
+        body,
+        client_wants_usage,
+        opened_sender,
+    ));
     let events = opened.await.map_err(|_| ApiError::Internal)??;
     Ok(sse_response(events, &request_id))
 }
@@ -53,14 +57,21 @@ fn sse_response(mut events: mpsc::Receiver<Bytes>, request_id: &str) -> Response
     });
     let mut response = Response::new(axum::body::Body::from_stream(body));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     insert_call_headers(headers, request_id);
     response
 }
 
-async fn open(gateway: &SharedGateway, call: &MeteredCall, body: Bytes) -> Result<ByteStream, ApiError> {
+async fn open(
+    gateway: &SharedGateway,
+    call: &MeteredCall,
+    body: Bytes,
+) -> Result<ByteStream, ApiError> {
     let deployment = &call.deployment;
     match deployment.upstream {
         UpstreamKind::Mock => Ok(mock_response::stream(
@@ -173,7 +184,7 @@ fn should_forward(event: &[u8], client_wants_usage: bool, tally: &mut StreamTall
     if facts.usage.is_some() {
         tally.usage = facts.usage;
     }
-    !(facts.usage_only && !client_wants_usage)
+    !facts.usage_only || client_wants_usage
 }
 
 #[cfg(test)]
@@ -184,12 +195,19 @@ mod tests {
     fn strips_only_the_unrequested_usage_chunk() {
         let mut tally = StreamTally::default();
         let text = b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n";
-        let usage = b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\n\n";
+        let usage =
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\n\n";
         assert!(should_forward(text, false, &mut tally));
         assert!(!should_forward(usage, false, &mut tally));
         assert!(should_forward(b"data: [DONE]\n\n", false, &mut tally));
         assert_eq!(tally.generated_chars, 2);
-        assert_eq!(tally.usage, Some(Usage { prompt_tokens: 4, completion_tokens: 1 }));
+        assert_eq!(
+            tally.usage,
+            Some(Usage {
+                prompt_tokens: 4,
+                completion_tokens: 1
+            })
+        );
         assert!(should_forward(usage, true, &mut StreamTally::default()));
     }
 }

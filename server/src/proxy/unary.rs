@@ -13,7 +13,11 @@ use crate::state::SharedGateway;
 
 /// Runs the call in a tracked task: if the client disconnects, the call still completes and is
 /// billed.
-pub async fn complete(gateway: SharedGateway, call: MeteredCall, body: Bytes) -> Result<Response, ApiError> {
+pub async fn complete(
+    gateway: SharedGateway,
+    call: MeteredCall,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let task_gateway = gateway.clone();
     gateway
         .tasks
@@ -25,7 +29,11 @@ pub async fn complete(gateway: SharedGateway, call: MeteredCall, body: Bytes) ->
         })?
 }
 
-async fn call_and_meter(gateway: SharedGateway, call: MeteredCall, body: Bytes) -> Result<Response, ApiError> {
+async fn call_and_meter(
+    gateway: SharedGateway,
+    call: MeteredCall,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let deployment = call.deployment.clone();
     let reply = match deployment.upstream {
         UpstreamKind::Mock => Ok(mock_response::completion(
@@ -63,9 +71,13 @@ async fn call_and_meter(gateway: SharedGateway, call: MeteredCall, body: Bytes) 
 fn json_response(body: Bytes, request_id: &str, cost_micros: i64) -> Response {
     let mut response = Response::new(axum::body::Body::from(body));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     super::stream::insert_call_headers(headers, request_id);
-    if let Ok(cost) = HeaderValue::from_str(&app::model::micros_to_dollars(cost_micros).to_string()) {
+    if let Ok(cost) = HeaderValue::from_str(&app::model::micros_to_dollars(cost_micros).to_string())
+    {
         headers.insert("x-litellm-response-cost", cost);
     }
     response

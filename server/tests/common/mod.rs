@@ -1,7 +1,7 @@
 //! Test harness: Gatehouse in-process on port 0 against a fresh database and a loopback mock
 //! OpenAI upstream.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
@@ -109,7 +109,10 @@ impl TestApp {
 
     /// A new key's secret.
     pub async fn new_key(&self, body: Value) -> String {
-        self.generate_key(body).await["key"].as_str().unwrap().to_string()
+        self.generate_key(body).await["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub async fn chat(&self, key: &str, body: &Value) -> reqwest::Response {
@@ -155,7 +158,11 @@ impl TestApp {
 }
 
 /// Waits until the spend log holds `count` rows for a key (hash), then returns them.
-pub async fn wait_for_rows(pool: &PgPool, key_secret: &str, count: usize) -> Vec<(i64, i64, i64, String, bool)> {
+pub async fn wait_for_rows(
+    pool: &PgPool,
+    key_secret: &str,
+    count: usize,
+) -> Vec<(i64, i64, i64, String, bool)> {
     let hash = app::secrets::hash_key(key_secret);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -1,0 +1,97 @@
+# Shared helpers for Gatehouse's scripts: tool installation (idempotent) and a local Postgres.
+# Sourced, not run.
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}"
+TOOLS_DIR="${GATEHOUSE_TOOLS_DIR:-$HOME/.cache/gatehouse/tools}"
+export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  local missing=()
+  for package in "$@"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} (apt)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# Rust targets and the cargo-leptos toolchain, pinned to versions that build here.
+ensure_rust_tools() {
+  rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  if ! cargo leptos --version 2>/dev/null | grep -q '0.3.10'; then
+    log "installing cargo-leptos 0.3.10 (about 11 minutes, once per machine)"
+    cargo install cargo-leptos --version 0.3.10 --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q '0.2.130'; then
+    log "installing wasm-bindgen-cli 0.2.130"
+    cargo install wasm-bindgen-cli --version 0.2.130
+  fi
+}
+
+# wasm-opt from npm's binaryen (Debian's is too old to produce hydratable output).
+ensure_wasm_opt() {
+  if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
+    log "installing binaryen@132 (npm) for wasm-opt"
+    mkdir -p "$TOOLS_DIR"
+    npm install --prefix "$TOOLS_DIR" --no-audit --no-fund binaryen@132 >/dev/null
+  fi
+}
+
+pg_reachable() {
+  psql "$1" -Atqc 'SELECT 1' >/dev/null 2>&1
+}
+
+# Sets DATABASE_URL: the given one, else a local server (started, or installed, if needed) with
+# a database named "$1".
+ensure_postgres() {
+  local database="$1"
+  if [ -n "${DATABASE_URL:-}" ]; then
+    return
+  fi
+  apt_install postgresql-client
+  local admin_url="postgres://postgres@127.0.0.1:5432/postgres"
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+      apt_install postgresql
+    fi
+    log "starting the local PostgreSQL"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  if ! pg_reachable "$admin_url"; then
+    # A fresh Debian server refuses passwordless TCP logins: give the postgres role a local password.
+    as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+    admin_url="postgres://postgres:postgres@127.0.0.1:5432/postgres"
+  fi
+  local base="${admin_url%/postgres}"
+  if ! psql "$admin_url" -Atqc "SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1; then
+    psql "$admin_url" -qc "CREATE DATABASE \"$database\"" >/dev/null
+  fi
+  export DATABASE_URL="$base/$database"
+}
+
+# Waits until a URL answers.
+wait_for_http() {
+  local url="$1"
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "timed out waiting for $url" >&2
+  return 1
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
