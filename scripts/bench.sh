@@ -27,10 +27,15 @@ general_settings:
 YAML
 taskset -c 1 "$CARGO_TARGET_DIR/release/mock-openai" --port "$mock_port" >"$work/mock.log" 2>&1 &
 mock_pid=$!
+# The same mock on Gatehouse's CPU: the cost of one cross-core round trip, for reading the
+# 1-connection latency (the path through Gatehouse crosses cores twice).
+cross_port="$(free_port)"
+taskset -c 0 "$CARGO_TARGET_DIR/release/mock-openai" --port "$cross_port" >"$work/mock-cross.log" 2>&1 &
+cross_pid=$!
 DATABASE_URL="$bench_url" RUST_LOG=warn taskset -c 0 "$CARGO_TARGET_DIR/release/gatehouse" \
   --config "$work/config.yaml" --port "$gate_port" >"$work/gatehouse.log" 2>&1 &
 gate_pid=$!
-trap 'kill $gate_pid $mock_pid 2>/dev/null; wait $gate_pid $mock_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $gate_pid $mock_pid $cross_pid 2>/dev/null; wait $gate_pid $mock_pid $cross_pid 2>/dev/null; rm -rf "$work"' EXIT
 wait_for_http "http://127.0.0.1:$gate_port/health/liveliness"
 
 BENCH_KEY="$(curl -fsS "http://127.0.0.1:$gate_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
@@ -68,6 +73,7 @@ log "direct, 32 connections";    read -r d32_rps d32_p50 d32_p99 d32_err _ < <(r
 log "gatehouse, 32 connections"; rss_before="$(awk '/VmRSS/ {print $2}' /proc/$gate_pid/status)"
 read -r g32_rps g32_p50 g32_p99 g32_err g32_total < <(run gate32 "$gate" 32)
 log "direct, 1 connection";      read -r d1_rps d1_p50 d1_p99 d1_err _ < <(run direct1 "$mock" 1)
+log "direct cross-core, 1 connection"; read -r x1_rps x1_p50 x1_p99 x1_err _ < <(run cross1 "http://127.0.0.1:$cross_port" 1)
 log "gatehouse, 1 connection";   read -r g1_rps g1_p50 g1_p99 g1_err g1_total < <(run gate1 "$gate" 1)
 peak_rss_kb="$(awk '/VmHWM/ {print $2}' /proc/$gate_pid/status)"
 
@@ -75,6 +81,7 @@ peak_rss_kb="$(awk '/VmHWM/ {print $2}' /proc/$gate_pid/status)"
 sleep 2
 rows="$(psql "$bench_url" -Atc 'SELECT count(*) FROM spend_logs')"
 added_p50="$(python3 -c "print(round($(to_ms "$g1_p50") - $(to_ms "$d1_p50"), 3))")"
+hop_p50="$(python3 -c "print(round($(to_ms "$x1_p50") - $(to_ms "$d1_p50"), 3))")"
 
 mkdir -p docs
 cat >docs/BENCHMARKS.md <<MD
@@ -97,10 +104,13 @@ from the reply, is costed and gets a spend row. Each run lasts $DURATION.
 | **through Gatehouse** | 32 | **$g32_rps** | $g32_p50 | $g32_p99 | $g32_err |
 | mock directly | 1 | $d1_rps | $d1_p50 | $d1_p99 | $d1_err |
 | **through Gatehouse** | 1 | $g1_rps | $g1_p50 | $g1_p99 | $g1_err |
+| mock directly, on CPU 0 (cross-core) | 1 | $x1_rps | $x1_p50 | $x1_p99 | $x1_err |
 
-- Median latency Gatehouse adds at 1 connection: **$added_p50 ms**.
+- Median latency Gatehouse adds at 1 connection: **$added_p50 ms**. Of this, the topology
+  accounts for about two cross-core round trips (client→Gatehouse, Gatehouse→mock): one costs
+  $hop_p50 ms here (last row against the same-core direct row), which the direct baseline never pays.
 - Gatehouse resident memory: $((rss_before / 1024)) MB before the 32-connection run, **$((peak_rss_kb / 1024)) MB peak** (VmHWM) over the whole run.
-- Spend rows in Postgres after the run: **$rows**; requests wrk saw completed (warm-up included): $((warmup_total + g32_total + g1_total)). Requests still in flight when wrk stopped are metered too, so the first may exceed the second by at most the connection count.
+- Spend rows in Postgres after the run: **$rows**; requests wrk saw completed (warm-up included): $((warmup_total + g32_total + g1_total)). Requests still in flight when wrk stopped are metered too, so the first may exceed the second by at most the connection count of each run.
 
 Targets for the foundation: ≥ 15,000 req/s at 32 connections, ≤ 0.15 ms added median latency at
 1 connection, RSS ≤ 64 MB under load.

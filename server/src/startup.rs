@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use axum::Router;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -127,6 +128,12 @@ pub async fn start(
     let task = tokio::spawn({
         let stop = stop.clone();
         async move {
+            // Responses are written whole; never hold a segment back (Nagle).
+            let listener = listener.tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+            });
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(stop.clone().cancelled_owned())
                 .await;
