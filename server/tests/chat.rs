@@ -338,16 +338,7 @@ async fn models_lists_what_the_key_may_use(pool: PgPool) {
     let mock = mock().await;
     let app = spawn_app(pool.clone(), &mock).await;
     let key = app.new_key(json!({ "models": ["priced", "demo"] })).await;
-    let list: Value = app
-        .http
-        .get(format!("{}/v1/models", app.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get("/v1/models", &key).await.json().await.unwrap();
     let ids: Vec<&str> = list["data"]
         .as_array()
         .unwrap()
@@ -356,16 +347,7 @@ async fn models_lists_what_the_key_may_use(pool: PgPool) {
         .collect();
     assert_eq!(ids, ["demo", "priced"]);
     assert_eq!(list["object"], "list");
-    let all: Value = app
-        .http
-        .get(format!("{}/models", app.base))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get("/models", MASTER_KEY).await.json().await.unwrap();
     assert_eq!(all["data"].as_array().unwrap().len(), 9);
     app.shutdown().await;
 }

@@ -81,14 +81,7 @@ async fn a_deleted_key_is_refused_here_at_once_and_on_other_instances_within_a_s
     }
     assert!(deleted_at.elapsed() < Duration::from_secs(1));
 
-    let info = first
-        .http
-        .get(format!("{}/key/info", first.base))
-        .query(&[("key", &key)])
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap();
+    let info = first.get(&format!("/key/info?key={key}"), MASTER_KEY).await;
     assert_openai_error(info, 404).await;
     let again = first
         .http
@@ -214,55 +207,22 @@ async fn a_key_reads_only_its_own_info_and_spend(pool: PgPool) {
     assert_eq!(app.chat(&mine, &hello("priced")).await.status(), 200);
     wait_for_rows(&pool, &mine, 1).await;
 
-    let own_info: Value = app
-        .http
-        .get(format!("{}/key/info", app.base))
-        .bearer_auth(&mine)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let own_info: Value = app.get("/key/info", &mine).await.json().await.unwrap();
     assert_eq!(own_info["info"]["spend_micros"], 250);
-    let other_info = app
-        .http
-        .get(format!("{}/key/info", app.base))
-        .query(&[("key", &theirs)])
-        .bearer_auth(&mine)
-        .send()
-        .await
-        .unwrap();
+    let other_info = app.get(&format!("/key/info?key={theirs}"), &mine).await;
     assert_openai_error(other_info, 403).await;
 
-    let own_logs: Vec<Value> = app
-        .http
-        .get(format!("{}/spend/logs", app.base))
-        .bearer_auth(&mine)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let own_logs: Vec<Value> = app.get("/spend/logs", &mine).await.json().await.unwrap();
     assert_eq!(own_logs.len(), 1);
     let other_logs = app
-        .http
-        .get(format!("{}/spend/logs", app.base))
-        .query(&[("api_key", &mine)])
-        .bearer_auth(&theirs)
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/spend/logs?api_key={mine}"), &theirs)
+        .await;
     assert_openai_error(other_logs, 403).await;
     let bad_date = app
-        .http
-        .get(format!("{}/spend/logs", app.base))
-        .query(&[("start_date", "yesterday")])
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap();
+        .get("/spend/logs?start_date=yesterday", MASTER_KEY)
+        .await;
     assert_openai_error(bad_date, 400).await;
+    let bad_limit = app.get("/spend/logs?limit=lots", MASTER_KEY).await;
+    assert_openai_error(bad_limit, 400).await;
     app.shutdown().await;
 }

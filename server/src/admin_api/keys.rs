@@ -1,7 +1,7 @@
 //! `/key/generate`, `/key/info`, `/key/delete` in LiteLLM's request and response shapes.
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use app::db::keys::{self, CreateKeyError, KeyRow, KeySpec};
 use app::model::{dollars_to_micros, micros_to_dollars, parse_duration_seconds, KeyStatus};
 
-use super::{json_body, rfc3339, token_hash_of};
+use super::{json_body, rfc3339, token_hash_of, ApiQuery};
 use crate::error::ApiError;
 use crate::policy::auth::{authenticate, Caller};
 use crate::state::SharedGateway;
@@ -145,7 +145,7 @@ pub struct KeyInfoQuery {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
-    Query(query): Query<KeyInfoQuery>,
+    ApiQuery(query): ApiQuery<KeyInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
     let token_hash = match (&query.key, &caller) {

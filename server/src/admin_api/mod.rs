@@ -35,6 +35,32 @@ async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     })
 }
 
+/// Query parameters, with a 400 in OpenAI's shape when they do not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection| {
+                ApiError::bad_request(
+                    format!("The query string is not valid: {}.", rejection.body_text()),
+                    None,
+                )
+            })
+    }
+}
+
 /// RFC 3339 text of a timestamp, as LiteLLM's responses carry them.
 fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()

@@ -1,6 +1,6 @@
 //! `GET /spend/logs` in LiteLLM's shape. The master key reads any key's rows; a key its own.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use time::{Date, OffsetDateTime};
 use app::db::spend::{self, SpendFilter, SpendRow};
 use app::model::micros_to_dollars;
 
-use super::{rfc3339, token_hash_of};
+use super::{rfc3339, token_hash_of, ApiQuery};
 use crate::error::ApiError;
 use crate::policy::auth::authenticate;
 use crate::state::SharedGateway;
@@ -32,7 +32,7 @@ pub struct SpendLogsQuery {
 pub async fn logs(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
-    Query(query): Query<SpendLogsQuery>,
+    ApiQuery(query): ApiQuery<SpendLogsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
     let token_hash = query.api_key.as_deref().map(token_hash_of);

@@ -125,28 +125,26 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn key_info(&self, key: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}/key/info", self.base))
-            .query(&[("key", key)])
-            .bearer_auth(MASTER_KEY)
+    /// `GET path` (query included) with a bearer key.
+    pub async fn get(&self, path_and_query: &str, bearer: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path_and_query}", self.base))
+            .bearer_auth(bearer)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn key_info(&self, key: &str) -> Value {
+        let response = self.get(&format!("/key/info?key={key}"), MASTER_KEY).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
 
     pub async fn spend_logs(&self, key: &str) -> Vec<Value> {
         let response = self
-            .http
-            .get(format!("{}/spend/logs", self.base))
-            .query(&[("api_key", key)])
-            .bearer_auth(MASTER_KEY)
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/spend/logs?api_key={key}"), MASTER_KEY)
+            .await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
