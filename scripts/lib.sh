@@ -39,13 +39,16 @@ ensure_rust_tools() {
   fi
 }
 
-# wasm-opt from npm's binaryen (Debian's is too old to produce hydratable output).
-ensure_wasm_opt() {
-  if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
-    log "installing binaryen@132 (npm) for wasm-opt"
+# What the console build needs from npm: wasm-opt from binaryen (Debian's is too old to produce
+# hydratable output) and ECharts for the charming charts, copied into public/vendor/.
+ensure_console_tools() {
+  if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ] || [ ! -f "$TOOLS_DIR/node_modules/echarts/dist/echarts.min.js" ]; then
+    log "installing binaryen@132 and echarts@5.5.1 (npm)"
     mkdir -p "$TOOLS_DIR"
-    npm install --prefix "$TOOLS_DIR" --no-audit --no-fund binaryen@132 >/dev/null
+    npm install --prefix "$TOOLS_DIR" --no-audit --no-fund binaryen@132 echarts@5.5.1 >/dev/null
   fi
+  mkdir -p "$REPO_ROOT/public/vendor"
+  cp "$TOOLS_DIR/node_modules/echarts/dist/echarts.min.js" "$REPO_ROOT/public/vendor/echarts.min.js"
 }
 
 pg_reachable() {

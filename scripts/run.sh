@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 ensure_rust_tools
-ensure_wasm_opt
+ensure_console_tools
 ensure_postgres gatehouse
 export GATEHOUSE_ADMIN_EMAIL="${GATEHOUSE_ADMIN_EMAIL:-admin@localhost}"
 export GATEHOUSE_ADMIN_PASSWORD="${GATEHOUSE_ADMIN_PASSWORD:-gatehouse-admin}"

@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 ensure_rust_tools
+ensure_console_tools
 apt_install chromium curl
 ensure_postgres gatehouse_test
 export RUST_LOG="${RUST_LOG:-warn}"

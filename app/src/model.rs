@@ -155,6 +155,16 @@ pub struct CreatedKey {
     pub key_name: String,
 }
 
+/// Spend of one UTC day across all keys, for the console's charts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct DailySpend {
+    /// `YYYY-MM-DD`
+    pub day: String,
+    pub spend_micros: i64,
+    pub requests: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <AutoReload options=options.clone()/>
+                // ECharts for the charming charts; deferred, so it runs before hydration starts.
+                <script defer src="/vendor/echarts.min.js"></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

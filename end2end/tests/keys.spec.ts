@@ -38,7 +38,7 @@ test('an admin logs in, creates a key, sees it listed, uses it and revokes it', 
   const secret = (await page.getByTestId('new-key-secret').textContent()) ?? '';
   expect(secret).toMatch(/^sk-[0-9a-f]{64}$/);
 
-  const row = page.locator('tbody tr', { hasText: alias });
+  const row = page.locator('table.keys tbody tr', { hasText: alias });
   await expect(row).toContainText('active');
   await expect(row).toContainText('$5.00');
   await expect(row).not.toContainText(secret.slice(10, 50));
@@ -71,7 +71,7 @@ test('a form post without the session CSRF token is refused', async ({ page }) =
   expect(forged.ok()).toBe(false);
   expect(await forged.text()).toContain('InvalidCsrf');
   await page.reload();
-  await expect(page.locator('tbody tr', { hasText: 'forged-key' })).toHaveCount(0);
+  await expect(page.locator('table.keys tbody tr', { hasText: 'forged-key' })).toHaveCount(0);
 });
 
 test('logging out ends the session', async ({ page }) => {
@@ -91,7 +91,50 @@ test('the keys page reads without JavaScript', async ({ browser }) => {
   await page.getByLabel('Password').fill(admin.password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page).toHaveURL(/\/keys$/);
-  await expect(page.getByRole('columnheader', { name: 'Spend' })).toBeVisible();
-  await expect(page.locator('tbody tr').first()).toBeVisible();
+  await expect(page.locator('table.keys').getByRole('columnheader', { name: 'Spend' })).toBeVisible();
+  await expect(page.locator('table.keys tbody tr').first()).toBeVisible();
+  // Without JavaScript the daily spend shows as its table, one row per day.
+  await expect(page.getByTestId('daily-spend').locator('tbody tr')).toHaveCount(14);
+  await expect(page.locator('#daily-spend-chart')).not.toHaveAttribute('data-drawn', 'true');
   await context.close();
+});
+
+test('the daily spend chart is drawn with the figures of the spend log', async ({ page, request }) => {
+  const master = { Authorization: `Bearer ${process.env.GATEHOUSE_MASTER_KEY ?? ''}` };
+  const created = await request.post('/key/generate', {
+    headers: master,
+    data: { key_alias: `chart-${Date.now()}` },
+  });
+  expect(created.status()).toBe(200);
+  const key: string = (await created.json()).key;
+  for (let call = 0; call < 3; call++) {
+    expect((await chat(request, key)).status()).toBe(200);
+  }
+  const keySpend = async () => {
+    const info = await request.get(`/key/info?key=${key}`, { headers: master });
+    return (await info.json()).info.spend_micros as number;
+  };
+  await expect.poll(keySpend).toBeGreaterThan(0);
+
+  await logIn(page);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  const today = new Date().toISOString().slice(0, 10);
+  const todayRow = page.getByTestId('daily-spend').locator(`tbody tr[data-day="${today}"]`);
+  const todaySpendMicros = Number(await todayRow.getAttribute('data-spend-micros'));
+  expect(todaySpendMicros).toBeGreaterThanOrEqual(await keySpend());
+  expect(Number(await todayRow.locator('td').nth(2).textContent())).toBeGreaterThanOrEqual(3);
+
+  const chart = page.locator('#daily-spend-chart');
+  await expect(chart).toHaveAttribute('data-drawn', 'true');
+  await expect(chart.locator('canvas')).toHaveCount(1);
+  const drawn = await chart.evaluate((element) => {
+    const option = (window as any).echarts.getInstanceByDom(element).getOption();
+    return { days: option.xAxis[0].data as string[], dollars: option.series[0].data as number[] };
+  });
+  const rows = await page.getByTestId('daily-spend').locator('tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => ({ day: tr.getAttribute('data-day'), micros: Number(tr.getAttribute('data-spend-micros')) })),
+  );
+  expect(drawn.days).toEqual(rows.map((row) => row.day).reverse());
+  expect(drawn.dollars).toEqual(rows.map((row) => row.micros / 1e6).reverse());
+  expect(drawn.days[drawn.days.length - 1]).toBe(today);
 });

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::metering::prices::{self, Prices};
-use crate::providers::{Deployment, ProviderModel, Secret, UpstreamKind};
+use crate::providers::{Deployment, ProviderModel, Secret, Upstream};
 
 /// LiteLLM's default request timeout (seconds).
 const DEFAULT_TIMEOUT_SECONDS: f64 = 600.0;
@@ -144,7 +144,7 @@ impl Config {
                 return Err(resolver.invalid(field("model_name"), "must not be empty"));
             }
             let params = model.litellm_params;
-            let Some(kind) = params.model.kind() else {
+            let Some(provider) = params.model.known_provider() else {
                 warnings.push(format!(
                     "{path}: {}: provider `{}` is not supported yet; deployment `{}` skipped",
                     field("litellm_params.model"),
@@ -160,7 +160,7 @@ impl Config {
                 .transpose()?;
             let api_base = match params.api_base.as_deref() {
                 Some(value) => resolver.resolve(&field("litellm_params.api_base"), value)?,
-                None => match kind.default_api_base() {
+                None => match provider.default_api_base {
                     Some(base) => base.to_string(),
                     None if params.mock_response.is_some() => String::new(),
                     None => {
@@ -204,15 +204,34 @@ impl Config {
                 ));
             }
             let upstream = if params.mock_response.is_some() {
-                UpstreamKind::Mock
+                Upstream::Mock
             } else {
-                kind
+                let url = crate::providers::endpoint(&api_base, "chat/completions");
+                match reqwest::Url::parse(&url) {
+                    Ok(chat_completions_url)
+                        if matches!(chat_completions_url.scheme(), "http" | "https")
+                            && chat_completions_url.has_host() =>
+                    {
+                        Upstream::OpenAiCompatible {
+                            chat_completions_url,
+                        }
+                    }
+                    Ok(_) => {
+                        return Err(resolver
+                            .invalid(field("litellm_params.api_base"), "is not an http(s) URL"))
+                    }
+                    Err(error) => {
+                        return Err(resolver.invalid(
+                            field("litellm_params.api_base"),
+                            &format!("is not a URL ({error})"),
+                        ))
+                    }
+                }
             };
             deployments.push(Deployment {
                 model_group: model.model_name,
                 provider: params.model.provider,
                 upstream_model: params.model.model_id,
-                chat_completions_url: crate::providers::endpoint(&api_base, "chat/completions"),
                 api_base,
                 api_key: api_key.map(Secret::new),
                 upstream,
@@ -433,5 +452,20 @@ general_settings:
         .unwrap_err()
         .to_string();
         assert!(error.contains("api_base"), "{error}");
+    }
+
+    #[test]
+    fn refuses_an_api_base_that_is_not_a_url() {
+        for api_base in ["localhost:8000/v1", "not a url", "file:///tmp/v1"] {
+            let error = parse(&format!(
+                "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_base: \"{api_base}\"\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                error.contains("model_list[0].litellm_params.api_base"),
+                "{error}"
+            );
+        }
     }
 }

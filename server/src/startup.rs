@@ -89,6 +89,8 @@ pub async fn start(
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(UPSTREAM_IDLE_PER_HOST)
         .tcp_nodelay(true)
+        // An upstream that redirects is misconfigured; never follow it with our credentials.
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .build()
         .context("building the HTTP client")?;

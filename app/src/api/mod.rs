@@ -2,6 +2,7 @@
 
 pub mod keys;
 pub mod session;
+pub mod spend;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;

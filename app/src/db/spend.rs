@@ -3,6 +3,8 @@
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
+use crate::model::DailySpend;
+
 /// One request's metering record. Money in micro-dollars.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SpendRow {
@@ -143,6 +145,30 @@ pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, 
     .bind(filter.start)
     .bind(filter.end)
     .bind(filter.limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Spend and request count per UTC day for the `days` days ending with `last_day`, oldest
+/// first; days without requests are present with zeros.
+pub async fn daily_totals(
+    pool: &PgPool,
+    last_day: time::Date,
+    days: i32,
+) -> Result<Vec<DailySpend>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT to_char(day, 'YYYY-MM-DD') AS day, \
+           coalesce(sum(s.cost_micros), 0)::bigint AS spend_micros, \
+           count(s.request_id) AS requests \
+         FROM generate_series($1::date - ($2::int - 1), $1::date, interval '1 day') AS day \
+         LEFT JOIN spend_logs s \
+           ON s.started_at >= day AT TIME ZONE 'UTC' \
+          AND s.started_at < (day + interval '1 day') AT TIME ZONE 'UTC' \
+         GROUP BY day \
+         ORDER BY day",
+    )
+    .bind(last_day)
+    .bind(days)
     .fetch_all(pool)
     .await
 }

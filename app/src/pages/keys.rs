@@ -6,8 +6,10 @@ use leptos_router::components::Redirect;
 
 use crate::api::keys::{list_keys, CreateKey, RevokeKey};
 use crate::api::session::get_session_info;
+use crate::api::spend::{spend_per_day, DAILY_SPEND_DAYS};
 use crate::model::{format_usd, CreatedKey, KeyStatus, KeyView};
 use crate::pages::frame::{error_message, Header};
+use crate::pages::spend_chart::DailySpendChart;
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
@@ -38,10 +40,22 @@ fn KeysBody(csrf: String) -> impl IntoView {
         move || (create.version().get(), revoke.version().get()),
         |_| list_keys(),
     );
+    let spend = Resource::new(|| (), |_| spend_per_day());
     let revoke_csrf = csrf.clone();
     view! {
         <main class="page">
             <h1>"Keys"</h1>
+            <section class="card">
+                <h2>{format!("Spend, last {DAILY_SPEND_DAYS} days")}</h2>
+                <Suspense fallback=|| view! { <p>"Loading spend…"</p> }>
+                    {move || Suspend::new(async move {
+                        match spend.await {
+                            Err(error) => error_message(error).into_any(),
+                            Ok(days) => view! { <DailySpendChart days=days/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
             <section class="card">
                 <h2>"Create a key"</h2>
                 <ActionForm action=create attr:class="grid-form">

@@ -4,3 +4,4 @@ pub mod frame;
 pub mod keys;
 pub mod login;
 pub mod setup;
+pub mod spend_chart;

@@ -35,24 +35,20 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How a deployment is reached.
+/// A provider Gatehouse speaks, as named by a `model:` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamKind {
-    /// An OpenAI-compatible HTTP API; some providers have a well-known base URL.
-    OpenAiCompatible {
-        default_api_base: Option<&'static str>,
-    },
-    /// LiteLLM's `mock_response`: answered locally, never leaves the process.
-    Mock,
+pub struct KnownProvider {
+    /// Where its API lives when the config gives no `api_base`.
+    pub default_api_base: Option<&'static str>,
 }
 
-impl UpstreamKind {
-    pub fn default_api_base(self) -> Option<&'static str> {
-        match self {
-            UpstreamKind::OpenAiCompatible { default_api_base } => default_api_base,
-            UpstreamKind::Mock => None,
-        }
-    }
+/// Where a configured deployment's requests go.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// An OpenAI-compatible HTTP API, at this chat-completions URL (parsed once, at start-up).
+    OpenAiCompatible { chat_completions_url: reqwest::Url },
+    /// LiteLLM's `mock_response`: answered locally.
+    Mock,
 }
 
 /// LiteLLM provider prefixes that speak the OpenAI chat API, with their default base URL.
@@ -101,12 +97,13 @@ impl ProviderModel {
         }
     }
 
-    /// The wire format for this provider, or `None` when Gatehouse does not speak it yet.
-    pub fn kind(&self) -> Option<UpstreamKind> {
+    /// The provider, or `None` when Gatehouse does not speak its API yet (every known one
+    /// speaks the OpenAI-compatible wire format for now).
+    pub fn known_provider(&self) -> Option<KnownProvider> {
         OPENAI_COMPATIBLE
             .iter()
             .find(|(name, _)| *name == self.provider)
-            .map(|(_, base)| UpstreamKind::OpenAiCompatible {
+            .map(|(_, base)| KnownProvider {
                 default_api_base: *base,
             })
     }
@@ -129,9 +126,8 @@ pub struct Deployment {
     /// The model id sent upstream.
     pub upstream_model: String,
     pub api_base: String,
-    pub chat_completions_url: String,
     pub api_key: Option<Secret>,
-    pub upstream: UpstreamKind,
+    pub upstream: Upstream,
     /// Whole-request limit.
     pub timeout: Duration,
     /// Limit to the first byte of a stream, and between its chunks.
@@ -159,14 +155,14 @@ mod tests {
         assert_eq!(
             ProviderModel::parse("groq/llama")
                 .unwrap()
-                .kind()
+                .known_provider()
                 .unwrap()
-                .default_api_base(),
+                .default_api_base,
             Some("https://api.groq.com/openai/v1")
         );
         assert!(ProviderModel::parse("anthropic/claude")
             .unwrap()
-            .kind()
+            .known_provider()
             .is_none());
     }
 

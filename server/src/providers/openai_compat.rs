@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
-use reqwest::StatusCode;
+use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -20,9 +20,10 @@ const MAX_UPSTREAM_MESSAGE: usize = 1_000;
 pub async fn complete(
     http: &reqwest::Client,
     deployment: &Deployment,
+    url: &Url,
     body: Bytes,
 ) -> Result<Bytes, ApiError> {
-    let response = post(http, deployment, body)
+    let response = post(http, deployment, url, body)
         .timeout(deployment.timeout)
         .send()
         .await
@@ -40,11 +41,12 @@ pub async fn complete(
 pub async fn open_stream(
     http: &reqwest::Client,
     deployment: &Deployment,
+    url: &Url,
     body: Bytes,
 ) -> Result<ByteStream, ApiError> {
     let response = tokio::time::timeout(
         deployment.stream_timeout,
-        post(http, deployment, body).send(),
+        post(http, deployment, url, body).send(),
     )
     .await
     .map_err(|_| ApiError::UpstreamTimeout(deployment.stream_timeout.as_secs().max(1)))?
@@ -64,9 +66,14 @@ pub async fn open_stream(
         .boxed())
 }
 
-fn post(http: &reqwest::Client, deployment: &Deployment, body: Bytes) -> reqwest::RequestBuilder {
+fn post(
+    http: &reqwest::Client,
+    deployment: &Deployment,
+    url: &Url,
+    body: Bytes,
+) -> reqwest::RequestBuilder {
     let request = http
-        .post(&deployment.chat_completions_url)
+        .post(url.clone())
         .header(CONTENT_TYPE, "application/json")
         .body(body);
     match &deployment.api_key {

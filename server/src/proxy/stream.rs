@@ -15,7 +15,7 @@ use crate::error::{sse_error_event, ApiError};
 use crate::metering::usage::{inspect_chunk, Usage};
 use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::sse::{data_payload, SseSplitter};
-use crate::providers::{mock_response, openai_compat, ByteStream, UpstreamKind};
+use crate::providers::{mock_response, openai_compat, ByteStream, Upstream};
 use crate::state::SharedGateway;
 
 /// Events buffered between the relay task and a slow client.
@@ -73,14 +73,16 @@ async fn open(
     body: Bytes,
 ) -> Result<ByteStream, ApiError> {
     let deployment = &call.deployment;
-    match deployment.upstream {
-        UpstreamKind::Mock => Ok(mock_response::stream(
+    match &deployment.upstream {
+        Upstream::Mock => Ok(mock_response::stream(
             deployment,
             &call.request_id,
             call.prompt_estimate,
         )),
-        UpstreamKind::OpenAiCompatible { .. } => {
-            openai_compat::open_stream(&gateway.http, deployment, body).await
+        Upstream::OpenAiCompatible {
+            chat_completions_url,
+        } => {
+            openai_compat::open_stream(&gateway.http, deployment, chat_completions_url, body).await
         }
     }
 }

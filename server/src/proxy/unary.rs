@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::error::ApiError;
 use crate::metering::usage::usage_of_body;
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::{mock_response, openai_compat, UpstreamKind};
+use crate::providers::{mock_response, openai_compat, Upstream};
 use crate::state::SharedGateway;
 
 /// Runs the call in a tracked task: if the client disconnects, the call still completes and is
@@ -35,15 +35,15 @@ async fn call_and_meter(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let deployment = call.deployment.clone();
-    let reply = match deployment.upstream {
-        UpstreamKind::Mock => Ok(mock_response::completion(
+    let reply = match &deployment.upstream {
+        Upstream::Mock => Ok(mock_response::completion(
             &deployment,
             &call.request_id,
             call.prompt_estimate,
         )),
-        UpstreamKind::OpenAiCompatible { .. } => {
-            openai_compat::complete(&gateway.http, &deployment, body).await
-        }
+        Upstream::OpenAiCompatible {
+            chat_completions_url,
+        } => openai_compat::complete(&gateway.http, &deployment, chat_completions_url, body).await,
     };
     match reply {
         Ok(reply) => {

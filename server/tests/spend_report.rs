@@ -1,0 +1,75 @@
+//! The console's daily spend figures: UTC day buckets, zero-filled, from the spend log.
+
+#![allow(clippy::unwrap_used)]
+
+use app::db::spend::{daily_totals, insert_batch, SpendRow};
+use app::model::DailySpend;
+use server::startup::migrate;
+use sqlx::PgPool;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+fn row(request_id: &str, cost_micros: i64, started_at: OffsetDateTime) -> SpendRow {
+    SpendRow {
+        request_id: request_id.into(),
+        token_hash: "hash-of-some-key".into(),
+        call_type: "acompletion".into(),
+        model_group: "priced".into(),
+        upstream_model: "priced-model".into(),
+        provider: "openai".into(),
+        api_base: "http://127.0.0.1:1/v1".into(),
+        prompt_tokens: 10,
+        completion_tokens: 5,
+        cost_micros,
+        latency_ms: 3,
+        http_status: 200,
+        status: "success".into(),
+        is_stream: false,
+        usage_estimated: false,
+        end_user: None,
+        started_at,
+        ended_at: started_at,
+    }
+}
+
+fn day(day: &str, spend_micros: i64, requests: i64) -> DailySpend {
+    DailySpend {
+        day: day.into(),
+        spend_micros,
+        requests,
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn days_are_utc_buckets_with_empty_days_as_zero(pool: PgPool) {
+    migrate(&pool).await.unwrap();
+    insert_batch(
+        &pool,
+        &[
+            row("before-window", 999, datetime!(2026-11-19 23:59:59.999 UTC)),
+            row("first-day", 1_000, datetime!(2026-11-20 00:00:00 UTC)),
+            row("last-second", 250, datetime!(2026-11-22 23:59:59.999 UTC)),
+            // 01:30 in UTC+02:00 is still the previous UTC day.
+            row("offset", 50, datetime!(2026-11-23 01:30 +02:00)),
+            row("last-day-a", 7, datetime!(2026-11-23 12:00 UTC)),
+            row("last-day-b", 3, datetime!(2026-11-23 23:00 UTC)),
+            row("after-window", 999, datetime!(2026-11-24 00:00 UTC)),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let days = daily_totals(&pool, time::macros::date!(2026 - 11 - 23), 4)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        days,
+        vec![
+            day("2026-11-20", 1_000, 1),
+            day("2026-11-21", 0, 0),
+            day("2026-11-22", 300, 2),
+            day("2026-11-23", 10, 2),
+        ]
+    );
+}
