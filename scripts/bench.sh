@@ -35,7 +35,15 @@ cross_pid=$!
 DATABASE_URL="$bench_url" RUST_LOG=warn taskset -c 0 "$CARGO_TARGET_DIR/release/gatehouse" \
   --config "$work/config.yaml" --port "$gate_port" >"$work/gatehouse.log" 2>&1 &
 gate_pid=$!
-trap 'kill $gate_pid $mock_pid $cross_pid 2>/dev/null; wait $gate_pid $mock_pid $cross_pid 2>/dev/null; rm -rf "$work"' EXIT
+halt_poll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+halt_poll_before=""
+cleanup() {
+  if [ -n "$halt_poll_before" ]; then echo "$halt_poll_before" >"$halt_poll"; fi
+  kill "$gate_pid" "$mock_pid" "$cross_pid" 2>/dev/null || true
+  wait "$gate_pid" "$mock_pid" "$cross_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 wait_for_http "http://127.0.0.1:$gate_port/health/liveliness"
 
 BENCH_KEY="$(curl -fsS "http://127.0.0.1:$gate_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
@@ -81,14 +89,13 @@ one_connection_runs _vm
 # The same three runs with the guest kernel's default idle polling (cpuidle-haltpoll polls up to
 # 200 µs before halting a vCPU); this VM boots with it off, so every wake-up of an idle vCPU is
 # a full halt exit. Restored afterwards.
-halt_poll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 polled=0
 if [ -w "$halt_poll" ]; then
   halt_poll_before="$(cat "$halt_poll")"
-  trap 'echo "$halt_poll_before" >"$halt_poll"; kill $gate_pid $mock_pid $cross_pid 2>/dev/null; wait $gate_pid $mock_pid $cross_pid 2>/dev/null; rm -rf "$work"' EXIT
   echo 200000 >"$halt_poll"
   one_connection_runs _poll
   echo "$halt_poll_before" >"$halt_poll"
+  halt_poll_before=""
   polled=1
 fi
 peak_rss_kb="$(awk '/VmHWM/ {print $2}' /proc/$gate_pid/status)"
