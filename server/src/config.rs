@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::metering::prices::{self, Prices};
-use crate::providers::{Deployment, ProviderModel, Secret, Upstream};
+use crate::metering::prices::{dollars_per_token_to_micros, Prices};
+use crate::providers::capabilities::{Capabilities, CapabilityOverrides};
+use crate::providers::credentials::Credentials;
+use crate::providers::{catalog, upstream_for, Deployment, ProviderModel, Secret, Upstream};
 
 /// LiteLLM's default request timeout (seconds).
 const DEFAULT_TIMEOUT_SECONDS: f64 = 600.0;
@@ -71,17 +73,34 @@ struct RawLitellmParams {
     model: ProviderModel,
     api_base: Option<String>,
     api_key: Option<String>,
+    /// Azure's `api-version`.
+    api_version: Option<String>,
+    /// An Azure Entra ID token, sent as a bearer token instead of the `api-key` header.
+    azure_ad_token: Option<String>,
     timeout: Option<f64>,
     stream_timeout: Option<f64>,
     mock_response: Option<String>,
+    #[serde(flatten)]
+    prices: RawPrices,
+}
+
+/// LiteLLM's per-token price fields, in `litellm_params` or `model_info`.
+#[derive(Deserialize, Default)]
+struct RawPrices {
     input_cost_per_token: Option<f64>,
     output_cost_per_token: Option<f64>,
+    cache_read_input_token_cost: Option<f64>,
+    cache_creation_input_token_cost: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
 struct RawModelInfo {
-    input_cost_per_token: Option<f64>,
-    output_cost_per_token: Option<f64>,
+    /// The catalog model an Azure deployment name stands for (`azure/gpt-4o`).
+    base_model: Option<String>,
+    #[serde(flatten)]
+    prices: RawPrices,
+    #[serde(flatten)]
+    capabilities: CapabilityOverrides,
 }
 
 #[derive(Deserialize, Default)]
@@ -180,21 +199,17 @@ impl Config {
                 Some(value) => seconds(&resolver, &field("litellm_params.stream_timeout"), value)?,
                 None => timeout,
             };
-            let input = model
-                .model_info
-                .input_cost_per_token
-                .or(params.input_cost_per_token);
-            let output = model
-                .model_info
-                .output_cost_per_token
-                .or(params.output_cost_per_token);
-            let prices = match (input, output) {
-                (None, None) => prices::builtin(&params.model.model_id),
-                (input, output) => Some(
-                    Prices::from_dollars_per_token(input.unwrap_or(0.0), output.unwrap_or(0.0))
-                        .map_err(|message| resolver.invalid(field("model_info"), &message))?,
-                ),
-            };
+            let entry = catalog::lookup(
+                &params.model.provider,
+                &params.model.model_id,
+                model.model_info.base_model.as_deref(),
+            );
+            let prices = deployment_prices(
+                entry.and_then(|entry| entry.prices().ok()),
+                &model.model_info.prices,
+                &params.prices,
+            )
+            .map_err(|message| resolver.invalid(field("model_info"), &message))?;
             if prices.is_none() && params.mock_response.is_none() {
                 warnings.push(format!(
                     "{path}: {}: no price known for `{}`; its requests will be metered at $0 \
@@ -203,41 +218,53 @@ impl Config {
                     params.model.model_id
                 ));
             }
+            let mut capabilities = entry.map_or_else(
+                Capabilities::unknown_chat_model,
+                catalog::CatalogEntry::capabilities,
+            );
+            capabilities.override_with(&model.model_info.capabilities);
+            let resolve_optional = |name: &str, value: &Option<String>| {
+                value
+                    .as_deref()
+                    .map(|value| resolver.resolve(&field(name), value))
+                    .transpose()
+            };
+            let azure_ad_token =
+                resolve_optional("litellm_params.azure_ad_token", &params.azure_ad_token)?;
+            let api_version = resolve_optional("litellm_params.api_version", &params.api_version)?;
+            let credentials = match (azure_ad_token, api_key) {
+                (Some(token), _) => Credentials::Bearer(Secret::new(token)),
+                (None, Some(key)) => match provider.key_header() {
+                    Some(name) => Credentials::Header {
+                        name,
+                        secret: Secret::new(key),
+                    },
+                    None => Credentials::Bearer(Secret::new(key)),
+                },
+                (None, None) => Credentials::None,
+            };
             let upstream = if params.mock_response.is_some() {
                 Upstream::Mock
             } else {
-                let url = crate::providers::endpoint(&api_base, "chat/completions");
-                match reqwest::Url::parse(&url) {
-                    Ok(chat_completions_url)
-                        if matches!(chat_completions_url.scheme(), "http" | "https")
-                            && chat_completions_url.has_host() =>
-                    {
-                        Upstream::OpenAiCompatible {
-                            chat_completions_url,
-                        }
-                    }
-                    Ok(_) => {
-                        return Err(resolver
-                            .invalid(field("litellm_params.api_base"), "is not an http(s) URL"))
-                    }
-                    Err(error) => {
-                        return Err(resolver.invalid(
-                            field("litellm_params.api_base"),
-                            &format!("is not a URL ({error})"),
-                        ))
-                    }
-                }
+                upstream_for(
+                    provider.wire,
+                    &api_base,
+                    &params.model.model_id,
+                    api_version.as_deref(),
+                )
+                .map_err(|message| resolver.invalid(field("litellm_params.api_base"), &message))?
             };
             deployments.push(Deployment {
                 model_group: model.model_name,
                 provider: params.model.provider,
                 upstream_model: params.model.model_id,
                 api_base,
-                api_key: api_key.map(Secret::new),
+                credentials,
                 upstream,
                 timeout,
                 stream_timeout,
                 prices: prices.unwrap_or_default(),
+                capabilities,
                 mock_response: params.mock_response,
             });
         }
@@ -278,6 +305,38 @@ impl Config {
             warnings,
         })
     }
+}
+
+/// A deployment's prices: the catalog's, with each price `model_info` or `litellm_params` sets
+/// replacing the catalog's figure (`None` when nothing at all is known).
+fn deployment_prices(
+    catalog: Option<Prices>,
+    info: &RawPrices,
+    params: &RawPrices,
+) -> Result<Option<Prices>, String> {
+    let pick = |info: Option<f64>, params: Option<f64>| {
+        info.or(params).map(dollars_per_token_to_micros).transpose()
+    };
+    let input = pick(info.input_cost_per_token, params.input_cost_per_token)?;
+    let output = pick(info.output_cost_per_token, params.output_cost_per_token)?;
+    let cached = pick(
+        info.cache_read_input_token_cost,
+        params.cache_read_input_token_cost,
+    )?;
+    let written = pick(
+        info.cache_creation_input_token_cost,
+        params.cache_creation_input_token_cost,
+    )?;
+    if catalog.is_none() && [input, output, cached, written].iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let base = catalog.unwrap_or_default();
+    Ok(Some(Prices {
+        input_micros_per_mtok: input.unwrap_or(base.input_micros_per_mtok),
+        output_micros_per_mtok: output.unwrap_or(base.output_micros_per_mtok),
+        cached_input_micros_per_mtok: cached.or(base.cached_input_micros_per_mtok),
+        cache_write_micros_per_mtok: written.or(base.cache_write_micros_per_mtok),
+    }))
 }
 
 /// Resolves `os.environ/NAME` values: `environment_variables` first, then the process.
@@ -377,8 +436,18 @@ general_settings:
         assert_eq!(first.model_group, "gpt-4o-mini");
         assert_eq!(first.upstream_model, "gpt-4o-mini");
         assert_eq!(first.api_base, "https://api.openai.com/v1");
-        assert_eq!(first.api_key.as_ref().unwrap().expose(), "secret-from-env");
-        assert_eq!(first.prices, prices::builtin("gpt-4o-mini").unwrap());
+        match &first.credentials {
+            Credentials::Bearer(secret) => assert_eq!(secret.expose(), "secret-from-env"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            first.prices,
+            catalog::lookup("openai", "gpt-4o-mini", None)
+                .unwrap()
+                .prices()
+                .unwrap()
+        );
+        assert!(first.capabilities.tools && first.capabilities.vision);
         let second = &config.deployments[1];
         assert_eq!(second.upstream_model, "meta-llama/Llama-3.1-8B");
         assert_eq!(second.provider, "hosted_vllm");
@@ -437,11 +506,56 @@ general_settings:
     #[test]
     fn skips_unsupported_providers_with_a_warning() {
         let config = parse(
-            "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-sonnet-4-5\n",
+            "model_list:\n  - model_name: sm\n    litellm_params:\n      model: sagemaker/some-endpoint\n",
         )
         .unwrap();
         assert!(config.deployments.is_empty());
-        assert!(config.warnings[0].contains("anthropic"));
+        assert!(config.warnings[0].contains("sagemaker"));
+    }
+
+    #[test]
+    fn native_providers_get_their_credentials_prices_and_overrides() {
+        let config = parse(
+            r#"
+model_list:
+  - model_name: claude
+    litellm_params: { model: anthropic/claude-sonnet-4-5-20250929, api_key: os.environ/UPSTREAM_KEY }
+  - model_name: azure-gpt
+    litellm_params:
+      model: azure/prod-gpt4o
+      api_base: https://example.openai.azure.com
+      api_version: "2025-01-01-preview"
+      api_key: os.environ/UPSTREAM_KEY
+    model_info:
+      base_model: azure/gpt-4o
+      supports_vision: false
+      cache_read_input_token_cost: 0.000001
+  - model_name: entra
+    litellm_params: { model: azure/prod, api_base: "https://e.openai.azure.com", azure_ad_token: os.environ/UPSTREAM_KEY }
+    model_info: { base_model: gpt-4o-mini }
+"#,
+        )
+        .unwrap();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        let [claude, azure, entra] = &config.deployments[..] else {
+            panic!("three deployments");
+        };
+        match &claude.credentials {
+            Credentials::Header { name, secret } => {
+                assert_eq!(name, "x-api-key");
+                assert_eq!(secret.expose(), "secret-from-env");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(claude.api_base, "https://api.anthropic.com");
+        assert_eq!(claude.prices.cache_write_micros_per_mtok, Some(3_750_000));
+        assert!(
+            matches!(&azure.credentials, Credentials::Header { name, .. } if name == "api-key")
+        );
+        assert_eq!(azure.prices.input_micros_per_mtok, 2_500_000);
+        assert_eq!(azure.prices.cached_input_micros_per_mtok, Some(1_000_000));
+        assert!(!azure.capabilities.vision && azure.capabilities.tools);
+        assert!(matches!(&entra.credentials, Credentials::Bearer(_)));
     }
 
     #[test]

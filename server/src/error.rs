@@ -7,6 +7,8 @@ use axum::Json;
 
 use app::model::format_usd;
 
+use crate::providers::capabilities::Missing;
+
 /// Every way an API request can fail. Messages are safe for clients: no upstream bodies from
 /// 5xx, no database text, no secrets.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,8 @@ pub enum ApiError {
         message: String,
         param: Option<&'static str>,
     },
+    #[error("The model `{model}` cannot serve this request: it does not support {}. Change the request or use a model that supports it.", missing.describe())]
+    Unsupported { model: String, missing: Missing },
     #[error("The request body is larger than {0} bytes.")]
     BodyTooLarge(usize),
     #[error("Budget has been exceeded: this key has spent {} of its {} budget.", format_usd(*spend_micros), format_usd(*budget_micros))]
@@ -68,9 +72,9 @@ impl ApiError {
             ApiError::MasterKeyRequired => StatusCode::FORBIDDEN,
             ApiError::UnknownModel(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::BadRequest { .. } | ApiError::BudgetExceeded { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::BadRequest { .. }
+            | ApiError::BudgetExceeded { .. }
+            | ApiError::Unsupported { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpstreamRejected { status, .. } => *status,
             ApiError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -103,6 +107,7 @@ impl ApiError {
             ApiError::ModelNotAllowed(_) => Some("key_model_access_denied"),
             ApiError::UnknownModel(_) => Some("model_not_found"),
             ApiError::BodyTooLarge(_) => Some("request_too_large"),
+            ApiError::Unsupported { .. } => Some("unsupported_capability"),
             ApiError::BudgetExceeded { .. } => Some("budget_exceeded"),
             ApiError::UpstreamRateLimited { .. } => Some("rate_limit_exceeded"),
             ApiError::UpstreamFailed(_) => Some("upstream_error"),
@@ -114,6 +119,7 @@ impl ApiError {
     fn param(&self) -> Option<&'static str> {
         match self {
             ApiError::BadRequest { param, .. } => *param,
+            ApiError::Unsupported { missing, .. } => missing.param(),
             ApiError::UnknownModel(_) | ApiError::ModelNotAllowed(_) => Some("model"),
             _ => None,
         }
@@ -190,6 +196,19 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body["error"]["message"].as_str().unwrap().contains("$2.00"));
+
+        let (status, body) = body_of(ApiError::Unsupported {
+            model: "small".into(),
+            missing: Missing::Tools,
+        })
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["param"], "tools");
+        assert_eq!(body["error"]["code"], "unsupported_capability");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tools (function calling)"));
 
         let (status, _) = body_of(ApiError::UpstreamTimeout(3)).await;
         assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);

@@ -348,7 +348,7 @@ async fn models_lists_what_the_key_may_use(pool: PgPool) {
     assert_eq!(ids, ["demo", "priced"]);
     assert_eq!(list["object"], "list");
     let all: Value = app.get("/models", MASTER_KEY).await.json().await.unwrap();
-    assert_eq!(all["data"].as_array().unwrap().len(), 9);
+    assert_eq!(all["data"].as_array().unwrap().len(), MODEL_COUNT);
     app.shutdown().await;
 }
 

@@ -17,6 +17,12 @@ pub struct SpendRow {
     pub api_base: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+    /// Prompt tokens read from the provider's cache (part of `prompt_tokens`).
+    pub cached_tokens: i64,
+    /// Prompt tokens written to the provider's cache (part of `prompt_tokens`).
+    pub cache_write_tokens: i64,
+    /// Completion tokens spent on reasoning (part of `completion_tokens`).
+    pub reasoning_tokens: i64,
     pub cost_micros: i64,
     pub latency_ms: i32,
     pub http_status: i16,
@@ -47,6 +53,9 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
     let mut api_bases = Vec::with_capacity(rows.len());
     let mut prompt_tokens = Vec::with_capacity(rows.len());
     let mut completion_tokens = Vec::with_capacity(rows.len());
+    let mut cached_tokens = Vec::with_capacity(rows.len());
+    let mut cache_write_tokens = Vec::with_capacity(rows.len());
+    let mut reasoning_tokens = Vec::with_capacity(rows.len());
     let mut costs = Vec::with_capacity(rows.len());
     let mut latencies = Vec::with_capacity(rows.len());
     let mut http_statuses = Vec::with_capacity(rows.len());
@@ -66,6 +75,9 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
         api_bases.push(row.api_base.as_str());
         prompt_tokens.push(row.prompt_tokens);
         completion_tokens.push(row.completion_tokens);
+        cached_tokens.push(row.cached_tokens);
+        cache_write_tokens.push(row.cache_write_tokens);
+        reasoning_tokens.push(row.reasoning_tokens);
         costs.push(row.cost_micros);
         latencies.push(row.latency_ms);
         http_statuses.push(row.http_status);
@@ -80,11 +92,13 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
         "WITH inserted AS ( \
            INSERT INTO spend_logs (request_id, token_hash, call_type, model_group, upstream_model, \
              provider, api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
-             http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at) \
+             http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
+             cached_tokens, cache_write_tokens, reasoning_tokens) \
            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], \
              $12::smallint[], $13::text[], $14::bool[], $15::bool[], $16::text[], \
-             $17::timestamptz[], $18::timestamptz[]) \
+             $17::timestamptz[], $18::timestamptz[], $19::bigint[], $20::bigint[], \
+             $21::bigint[]) \
            ON CONFLICT (request_id) DO NOTHING \
            RETURNING token_hash, cost_micros \
          ), per_key AS ( \
@@ -112,6 +126,9 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
     .bind(&end_users)
     .bind(&started)
     .bind(&ended)
+    .bind(&cached_tokens)
+    .bind(&cache_write_tokens)
+    .bind(&reasoning_tokens)
     .fetch_all(pool)
     .await
 }
@@ -130,7 +147,8 @@ pub struct SpendFilter {
 pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT request_id, token_hash, call_type, model_group, upstream_model, provider, \
-           api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, http_status, \
+           api_base, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, \
+           reasoning_tokens, cost_micros, latency_ms, http_status, \
            status, is_stream, usage_estimated, end_user, started_at, ended_at \
          FROM spend_logs \
          WHERE ($1::text IS NULL OR token_hash = $1) \

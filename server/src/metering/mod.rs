@@ -32,6 +32,17 @@ pub struct MeteredCall {
     pub started_at: OffsetDateTime,
 }
 
+impl MeteredCall {
+    /// What an adapter needs to give a translated reply its id, model and time.
+    pub fn reply_context(&self) -> crate::providers::adapter::ReplyContext {
+        crate::providers::adapter::ReplyContext {
+            completion_id: format!("chatcmpl-{}", self.request_id),
+            model: self.deployment.upstream_model.clone(),
+            created: self.started_at.unix_timestamp(),
+        }
+    }
+}
+
 /// How a call ended.
 #[derive(Debug, Clone, Copy)]
 pub struct CallOutcome {
@@ -70,20 +81,24 @@ impl Meter {
     /// Returns the cost in micro-dollars.
     pub async fn record(&self, call: MeteredCall, outcome: CallOutcome) -> i64 {
         let (usage, estimated) = match outcome.usage {
+            // A stream cut midway reported usage only up to its start: bill what it produced.
+            Some(mut usage) if !outcome.success => {
+                let produced = estimate_tokens(outcome.generated_chars);
+                let estimated = produced > usage.completion_tokens;
+                usage.completion_tokens = usage.completion_tokens.max(produced);
+                (usage, estimated)
+            }
             Some(usage) => (usage, false),
             None if outcome.success || outcome.generated_chars > 0 => (
-                Usage {
-                    prompt_tokens: call.prompt_estimate,
-                    completion_tokens: estimate_tokens(outcome.generated_chars),
-                },
+                Usage::new(
+                    call.prompt_estimate,
+                    estimate_tokens(outcome.generated_chars),
+                ),
                 true,
             ),
             None => (Usage::default(), false),
         };
-        let cost_micros = call
-            .deployment
-            .prices
-            .cost_micros(usage.prompt_tokens, usage.completion_tokens);
+        let cost_micros = call.deployment.prices.cost_micros(&usage);
         if let Some(spend) = &call.spend {
             spend.add_pending(cost_micros);
         }
@@ -98,6 +113,9 @@ impl Meter {
             api_base: call.deployment.api_base.clone(),
             prompt_tokens: saturating_i64(usage.prompt_tokens),
             completion_tokens: saturating_i64(usage.completion_tokens),
+            cached_tokens: saturating_i64(usage.cached_tokens),
+            cache_write_tokens: saturating_i64(usage.cache_write_tokens),
+            reasoning_tokens: saturating_i64(usage.reasoning_tokens),
             cost_micros,
             latency_ms: i32::try_from(call.started.elapsed().as_millis()).unwrap_or(i32::MAX),
             http_status: i16::try_from(outcome.http_status).unwrap_or(i16::MAX),

@@ -1,8 +1,8 @@
-//! Token prices as integer micro-dollars per million tokens, and exact cost arithmetic.
-//! The built-in table is `prices.json`, embedded in the binary.
+//! Token prices as integer micro-dollars per million tokens, and exact cost arithmetic: cached
+//! input and cache writes at their own prices, reasoning at the output price, one rounding per
+//! request.
 
-use std::collections::HashMap;
-use std::sync::LazyLock;
+use crate::metering::usage::Usage;
 
 const TOKENS_PER_MILLION: i128 = 1_000_000;
 
@@ -11,27 +11,32 @@ const TOKENS_PER_MILLION: i128 = 1_000_000;
 pub struct Prices {
     pub input_micros_per_mtok: i64,
     pub output_micros_per_mtok: i64,
+    /// Input read from the prompt cache; the input price when the provider has none.
+    pub cached_input_micros_per_mtok: Option<i64>,
+    /// Input written to the prompt cache; the input price when the provider has none.
+    pub cache_write_micros_per_mtok: Option<i64>,
 }
 
 impl Prices {
-    /// From LiteLLM's `*_cost_per_token` dollar values.
-    pub fn from_dollars_per_token(input: f64, output: f64) -> Result<Prices, String> {
-        Ok(Prices {
-            input_micros_per_mtok: dollars_to_micros_per_mtok(input * 1e6)?,
-            output_micros_per_mtok: dollars_to_micros_per_mtok(output * 1e6)?,
-        })
-    }
-
-    /// Cost of a request in micro-dollars, rounded half up once per request.
-    pub fn cost_micros(&self, prompt_tokens: u64, completion_tokens: u64) -> i64 {
-        let total = i128::from(prompt_tokens) * i128::from(self.input_micros_per_mtok)
-            + i128::from(completion_tokens) * i128::from(self.output_micros_per_mtok);
+    /// Cost of a request in micro-dollars, rounded half up once per request. Cached and
+    /// cache-write tokens are part of the prompt count; reasoning tokens are part of the
+    /// completion count and cost the output price.
+    pub fn cost_micros(&self, usage: &Usage) -> i64 {
+        let cached = usage.cached_tokens.min(usage.prompt_tokens);
+        let written = usage.cache_write_tokens.min(usage.prompt_tokens - cached);
+        let fresh = usage.prompt_tokens - cached - written;
+        let input = i128::from(self.input_micros_per_mtok);
+        let total = i128::from(fresh) * input
+            + i128::from(cached) * self.cached_input_micros_per_mtok.map_or(input, i128::from)
+            + i128::from(written) * self.cache_write_micros_per_mtok.map_or(input, i128::from)
+            + i128::from(usage.completion_tokens) * i128::from(self.output_micros_per_mtok);
         let micros = (total + TOKENS_PER_MILLION / 2) / TOKENS_PER_MILLION;
         i64::try_from(micros).unwrap_or(i64::MAX)
     }
 }
 
-fn dollars_to_micros_per_mtok(dollars_per_mtok: f64) -> Result<i64, String> {
+/// Dollars per million tokens (the catalog's unit) as micro-dollars per million tokens.
+pub fn dollars_per_mtok_to_micros(dollars_per_mtok: f64) -> Result<i64, String> {
     if !dollars_per_mtok.is_finite() || !(0.0..=1e9).contains(&dollars_per_mtok) {
         return Err(format!(
             "price {dollars_per_mtok} $/M tokens is not a sensible price"
@@ -40,65 +45,85 @@ fn dollars_to_micros_per_mtok(dollars_per_mtok: f64) -> Result<i64, String> {
     Ok((dollars_per_mtok * 1e6).round() as i64)
 }
 
-static BUILTIN: LazyLock<HashMap<String, Prices>> = LazyLock::new(|| {
-    let table: HashMap<String, serde_json::Value> =
-        serde_json::from_str(include_str!("prices.json")).unwrap_or_default();
-    table
-        .into_iter()
-        .filter_map(|(model, value)| {
-            let pair: (f64, f64) = serde_json::from_value(value).ok()?;
-            let prices = Prices {
-                input_micros_per_mtok: dollars_to_micros_per_mtok(pair.0).ok()?,
-                output_micros_per_mtok: dollars_to_micros_per_mtok(pair.1).ok()?,
-            };
-            Some((model, prices))
-        })
-        .collect()
-});
-
-/// The built-in price of a model id, if the table knows it.
-pub fn builtin(model_id: &str) -> Option<Prices> {
-    BUILTIN.get(model_id).copied()
+/// LiteLLM's `*_cost_per_token` dollars as micro-dollars per million tokens.
+pub fn dollars_per_token_to_micros(dollars_per_token: f64) -> Result<i64, String> {
+    dollars_per_mtok_to_micros(dollars_per_token * 1e6)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_table_entry_parses() {
-        let raw: HashMap<String, serde_json::Value> =
-            serde_json::from_str(include_str!("prices.json")).unwrap();
-        let models = raw.keys().filter(|key| !key.starts_with('_')).count();
-        assert_eq!(BUILTIN.len(), models);
-        assert!(models >= 20);
+    fn gpt_4o() -> Prices {
+        Prices {
+            input_micros_per_mtok: 2_500_000,
+            output_micros_per_mtok: 10_000_000,
+            cached_input_micros_per_mtok: Some(1_250_000),
+            cache_write_micros_per_mtok: None,
+        }
     }
 
     #[test]
-    fn prices_convert_exactly() {
-        let gpt_4o = builtin("gpt-4o").unwrap();
-        assert_eq!(gpt_4o.input_micros_per_mtok, 2_500_000);
-        assert_eq!(gpt_4o.output_micros_per_mtok, 10_000_000);
-        let per_token = Prices::from_dollars_per_token(0.0000025, 0.00001).unwrap();
-        assert_eq!(per_token, gpt_4o);
+    fn converts_dollars_exactly() {
+        assert_eq!(dollars_per_token_to_micros(0.0000025), Ok(2_500_000));
+        assert_eq!(dollars_per_token_to_micros(1.5e-7), Ok(150_000));
+        assert_eq!(dollars_per_mtok_to_micros(0.075), Ok(75_000));
+        assert!(dollars_per_token_to_micros(-1.0).is_err());
+        assert!(dollars_per_mtok_to_micros(f64::INFINITY).is_err());
     }
 
     #[test]
     fn cost_is_integer_and_rounded_half_up() {
-        let gpt_4o = builtin("gpt-4o").unwrap();
         // 1,000 in × $2.50/M + 500 out × $10/M = $0.0025 + $0.005 = 7,500 µ$
-        assert_eq!(gpt_4o.cost_micros(1_000, 500), 7_500);
-        let mini = builtin("gpt-4o-mini").unwrap();
-        // 10 × 0.15 = 1.5 µ$ → 2
-        assert_eq!(mini.cost_micros(10, 0), 2);
-        // 3 × 0.15 = 0.45 µ$ → 0
-        assert_eq!(mini.cost_micros(3, 0), 0);
-        assert_eq!(Prices::default().cost_micros(1_000_000, 1_000_000), 0);
+        assert_eq!(gpt_4o().cost_micros(&Usage::new(1_000, 500)), 7_500);
+        let mini = Prices {
+            input_micros_per_mtok: 150_000,
+            ..Prices::default()
+        };
+        // 10 × 0.15 = 1.5 µ$ → 2;  3 × 0.15 = 0.45 µ$ → 0
+        assert_eq!(mini.cost_micros(&Usage::new(10, 0)), 2);
+        assert_eq!(mini.cost_micros(&Usage::new(3, 0)), 0);
+        assert_eq!(
+            Prices::default().cost_micros(&Usage::new(1_000_000, 1_000_000)),
+            0
+        );
     }
 
     #[test]
-    fn refuses_nonsense_prices() {
-        assert!(Prices::from_dollars_per_token(-1.0, 0.0).is_err());
-        assert!(Prices::from_dollars_per_token(f64::INFINITY, 0.0).is_err());
+    fn cached_and_cache_write_tokens_have_their_own_prices() {
+        let sonnet = Prices {
+            input_micros_per_mtok: 3_000_000,
+            output_micros_per_mtok: 15_000_000,
+            cached_input_micros_per_mtok: Some(300_000),
+            cache_write_micros_per_mtok: Some(3_750_000),
+        };
+        let usage = Usage {
+            prompt_tokens: 10_000,
+            completion_tokens: 1_000,
+            cached_tokens: 6_000,
+            cache_write_tokens: 2_000,
+            reasoning_tokens: 400,
+        };
+        // fresh 2,000 × 3 = 6,000,000; cached 6,000 × 0.3 = 1,800,000;
+        // written 2,000 × 3.75 = 7,500,000; out 1,000 × 15 = 15,000,000 → 30,300,000 / 1e6
+        assert_eq!(sonnet.cost_micros(&usage), 30_300);
+        // Without a cache price, cached input costs the input price.
+        assert_eq!(
+            Prices {
+                cached_input_micros_per_mtok: None,
+                cache_write_micros_per_mtok: None,
+                ..sonnet
+            }
+            .cost_micros(&usage),
+            45_000
+        );
+        // Inconsistent counts never underflow: at most the whole prompt is cached.
+        let odd = Usage {
+            prompt_tokens: 10,
+            cached_tokens: 50,
+            cache_write_tokens: 50,
+            ..Usage::default()
+        };
+        assert_eq!(sonnet.cost_micros(&odd), 3);
     }
 }

@@ -1,15 +1,100 @@
-//! Token usage: read from an upstream's response or final stream chunk, or estimated when an
-//! upstream did not report it (a cut stream, a provider without usage).
+//! Token usage: read from an OpenAI-format response or final stream chunk (including cached and
+//! reasoning token details), or estimated when an upstream did not report it (a cut stream, a
+//! provider without usage).
 
 use serde::Deserialize;
 
-/// Tokens of one request.
+/// Tokens of one request. Like OpenAI's usage, the prompt count includes cached input and the
+/// completion count includes reasoning.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "WireUsage")]
 pub struct Usage {
-    #[serde(default)]
+    /// Every input token, including those read from or written to a prompt cache.
     pub prompt_tokens: u64,
-    #[serde(default)]
+    /// Every output token, including reasoning.
     pub completion_tokens: u64,
+    /// Input tokens read from the provider's prompt cache.
+    pub cached_tokens: u64,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_write_tokens: u64,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Usage {
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            ..Usage::default()
+        }
+    }
+
+    /// The OpenAI `usage` object, with the details OpenAI and LiteLLM report.
+    pub fn to_openai(&self) -> serde_json::Value {
+        let mut usage = serde_json::json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": { "cached_tokens": self.cached_tokens },
+            "completion_tokens_details": { "reasoning_tokens": self.reasoning_tokens },
+        });
+        if self.cache_write_tokens > 0 || self.cached_tokens > 0 {
+            usage["cache_creation_input_tokens"] = self.cache_write_tokens.into();
+            usage["cache_read_input_tokens"] = self.cached_tokens.into();
+        }
+        usage
+    }
+}
+
+/// OpenAI's usage object and the variants compatible servers send.
+#[derive(Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+    /// Anthropic-style cache write count (LiteLLM and Anthropic-backed servers).
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    /// DeepSeek's cache hits.
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(wire: WireUsage) -> Self {
+        let cached = wire
+            .prompt_tokens_details
+            .and_then(|details| details.cached_tokens)
+            .or(wire.prompt_cache_hit_tokens);
+        Usage {
+            prompt_tokens: wire.prompt_tokens.unwrap_or(0),
+            completion_tokens: wire.completion_tokens.unwrap_or(0),
+            cached_tokens: cached.unwrap_or(0),
+            cache_write_tokens: wire.cache_creation_input_tokens.unwrap_or(0),
+            reasoning_tokens: wire
+                .completion_tokens_details
+                .and_then(|details| details.reasoning_tokens)
+                .unwrap_or(0),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -97,15 +182,45 @@ mod tests {
     #[test]
     fn reads_usage_from_a_body() {
         let body = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
-        assert_eq!(
-            usage_of_body(body),
-            Some(Usage {
-                prompt_tokens: 12,
-                completion_tokens: 5
-            })
-        );
+        assert_eq!(usage_of_body(body), Some(Usage::new(12, 5)));
         assert_eq!(usage_of_body(br#"{"id":"x"}"#), None);
         assert_eq!(usage_of_body(b"not json"), None);
+    }
+
+    #[test]
+    fn reads_cached_and_reasoning_details() {
+        let body = br#"{"usage":{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,
+            "prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0},
+            "completion_tokens_details":{"reasoning_tokens":192,"audio_tokens":0}}}"#;
+        let usage = usage_of_body(body).unwrap();
+        assert_eq!(usage.cached_tokens, 1920);
+        assert_eq!(usage.reasoning_tokens, 192);
+        assert_eq!(usage.cache_write_tokens, 0);
+
+        let deepseek = br#"{"usage":{"prompt_tokens":100,"completion_tokens":5,"prompt_cache_hit_tokens":64,"prompt_cache_miss_tokens":36}}"#;
+        assert_eq!(usage_of_body(deepseek).unwrap().cached_tokens, 64);
+
+        let nulls =
+            br#"{"usage":{"prompt_tokens":3,"completion_tokens":1,"prompt_tokens_details":null}}"#;
+        assert_eq!(usage_of_body(nulls), Some(Usage::new(3, 1)));
+    }
+
+    #[test]
+    fn writes_openai_usage_with_details() {
+        let usage = Usage {
+            prompt_tokens: 100,
+            completion_tokens: 20,
+            cached_tokens: 60,
+            cache_write_tokens: 10,
+            reasoning_tokens: 5,
+        };
+        let written = usage.to_openai();
+        assert_eq!(written["total_tokens"], 120);
+        assert_eq!(written["prompt_tokens_details"]["cached_tokens"], 60);
+        assert_eq!(written["completion_tokens_details"]["reasoning_tokens"], 5);
+        assert_eq!(written["cache_creation_input_tokens"], 10);
+        let round_trip: Usage = serde_json::from_value(written).unwrap();
+        assert_eq!(round_trip, usage);
     }
 
     #[test]
@@ -119,13 +234,7 @@ mod tests {
         let usage = br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#;
         let facts = inspect_chunk(usage).unwrap();
         assert!(facts.usage_only);
-        assert_eq!(
-            facts.usage,
-            Some(Usage {
-                prompt_tokens: 3,
-                completion_tokens: 2
-            })
-        );
+        assert_eq!(facts.usage, Some(Usage::new(3, 2)));
 
         let tool = br#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}}]}"#;
         assert_eq!(inspect_chunk(tool).unwrap().generated_chars, 7);

@@ -1,11 +1,20 @@
-//! Upstream deployments and the wire formats Gatehouse speaks to them. Foundation speaks the
-//! OpenAI-compatible family (OpenAI, vLLM, Groq, DeepSeek, …) plus LiteLLM's `mock_response`.
+//! Upstream deployments and the wire formats Gatehouse speaks to them: one adapter module per
+//! format behind one trait (`adapter`), shared sending (`transport`) and stream framing (`sse`),
+//! the model catalog and capability declarations, plus LiteLLM's `mock_response`.
 
+pub mod adapter;
+pub mod anthropic;
+pub mod capabilities;
+pub mod catalog;
+pub mod credentials;
+pub mod gemini;
 pub mod mock_response;
 pub mod openai_compat;
 pub mod sse;
+pub mod transport;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer};
@@ -14,6 +23,10 @@ use serde::de::{self, Deserialize, Deserializer};
 pub type ByteStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, String>>;
 
 use crate::metering::prices::Prices;
+use adapter::ChatAdapter;
+use capabilities::Capabilities;
+use credentials::Credentials;
+use openai_compat::Quirks;
 
 /// A secret value (upstream key, master key, database URL) that never prints itself.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,9 +48,23 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireFormat {
+    /// OpenAI's chat API, with the server's quirks.
+    OpenAi(Quirks),
+    /// Azure OpenAI: OpenAI's format at a deployment URL with `api-version` and `api-key`.
+    Azure,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini API (AI Studio, API key).
+    Gemini,
+}
+
 /// A provider Gatehouse speaks, as named by a `model:` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownProvider {
+    pub wire: WireFormat,
     /// Where its API lives when the config gives no `api_base`.
     pub default_api_base: Option<&'static str>,
 }
@@ -45,35 +72,126 @@ pub struct KnownProvider {
 /// Where a configured deployment's requests go.
 #[derive(Debug, Clone)]
 pub enum Upstream {
-    /// An OpenAI-compatible HTTP API, at this chat-completions URL (parsed once, at start-up).
-    OpenAiCompatible { chat_completions_url: reqwest::Url },
+    /// An HTTP API, spoken through this adapter (its URLs parsed once, at start-up).
+    Http(Arc<dyn ChatAdapter>),
     /// LiteLLM's `mock_response`: answered locally.
     Mock,
 }
 
-/// LiteLLM provider prefixes that speak the OpenAI chat API, with their default base URL.
-const OPENAI_COMPATIBLE: &[(&str, Option<&str>)] = &[
-    ("openai", Some("https://api.openai.com/v1")),
-    ("text-completion-openai", Some("https://api.openai.com/v1")),
-    ("custom_openai", None),
-    ("openai_like", None),
-    ("hosted_vllm", None),
-    ("vllm", None),
-    ("lm_studio", Some("http://127.0.0.1:1234/v1")),
-    ("ollama_chat", Some("http://127.0.0.1:11434/v1")),
-    ("groq", Some("https://api.groq.com/openai/v1")),
-    ("deepseek", Some("https://api.deepseek.com/v1")),
-    ("xai", Some("https://api.x.ai/v1")),
-    ("together_ai", Some("https://api.together.xyz/v1")),
-    ("openrouter", Some("https://openrouter.ai/api/v1")),
+/// LiteLLM provider prefixes, their wire format and default base URL.
+const PROVIDERS: &[(&str, WireFormat, Option<&str>)] = &[
+    ("openai", OPENAI, Some("https://api.openai.com/v1")),
+    (
+        "text-completion-openai",
+        OPENAI,
+        Some("https://api.openai.com/v1"),
+    ),
+    ("custom_openai", OPENAI, None),
+    ("openai_like", OPENAI, None),
+    ("hosted_vllm", OPENAI, None),
+    ("vllm", OPENAI, None),
+    ("lm_studio", OPENAI, Some("http://127.0.0.1:1234/v1")),
+    ("ollama_chat", OPENAI, Some("http://127.0.0.1:11434/v1")),
+    ("ollama", OPENAI, Some("http://127.0.0.1:11434/v1")),
+    ("groq", OPENAI, Some("https://api.groq.com/openai/v1")),
+    ("deepseek", OPENAI, Some("https://api.deepseek.com/v1")),
+    ("xai", OPENAI, Some("https://api.x.ai/v1")),
+    ("together_ai", OPENAI, Some("https://api.together.xyz/v1")),
+    ("openrouter", OPENAI, Some("https://openrouter.ai/api/v1")),
     (
         "fireworks_ai",
+        OPENAI,
         Some("https://api.fireworks.ai/inference/v1"),
     ),
-    ("perplexity", Some("https://api.perplexity.ai")),
-    ("mistral", Some("https://api.mistral.ai/v1")),
-    ("deepinfra", Some("https://api.deepinfra.com/v1/openai")),
+    ("perplexity", OPENAI, Some("https://api.perplexity.ai")),
+    (
+        "deepinfra",
+        OPENAI,
+        Some("https://api.deepinfra.com/v1/openai"),
+    ),
+    (
+        "mistral",
+        WireFormat::OpenAi(Quirks::MISTRAL),
+        Some("https://api.mistral.ai/v1"),
+    ),
+    ("azure", WireFormat::Azure, None),
+    (
+        "anthropic",
+        WireFormat::Anthropic,
+        Some("https://api.anthropic.com"),
+    ),
+    (
+        "gemini",
+        WireFormat::Gemini,
+        Some("https://generativelanguage.googleapis.com"),
+    ),
 ];
+
+const OPENAI: WireFormat = WireFormat::OpenAi(Quirks::STANDARD);
+
+/// Azure's `api-version` when the config sets none (the current GA version).
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+impl KnownProvider {
+    /// The header an API key travels in, when it is not `Authorization: Bearer`.
+    pub fn key_header(&self) -> Option<reqwest::header::HeaderName> {
+        match self.wire {
+            WireFormat::OpenAi(_) => None,
+            WireFormat::Azure => Some(reqwest::header::HeaderName::from_static("api-key")),
+            WireFormat::Anthropic => Some(anthropic::API_KEY_HEADER),
+            WireFormat::Gemini => Some(gemini::API_KEY_HEADER),
+        }
+    }
+}
+
+/// The adapter for a deployment, with its URL parsed and checked once.
+pub fn upstream_for(
+    wire: WireFormat,
+    api_base: &str,
+    model_id: &str,
+    api_version: Option<&str>,
+) -> Result<Upstream, String> {
+    let adapter: Arc<dyn ChatAdapter> = match wire {
+        WireFormat::OpenAi(quirks) => Arc::new(openai_compat::OpenAiCompatible {
+            chat_completions_url: http_url(&endpoint(api_base, "chat/completions"))?,
+            quirks,
+        }),
+        WireFormat::Azure => {
+            let mut url = http_url(&endpoint(
+                api_base,
+                &format!("openai/deployments/{model_id}/chat/completions"),
+            ))?;
+            url.query_pairs_mut().append_pair(
+                "api-version",
+                api_version.unwrap_or(AZURE_DEFAULT_API_VERSION),
+            );
+            Arc::new(openai_compat::OpenAiCompatible {
+                chat_completions_url: url,
+                quirks: Quirks::STANDARD,
+            })
+        }
+        WireFormat::Anthropic => Arc::new(anthropic::Anthropic {
+            messages_url: http_url(&anthropic::Anthropic::messages_url(api_base))?,
+        }),
+        WireFormat::Gemini => {
+            let (generate, stream) = gemini::Gemini::urls(api_base, model_id);
+            Arc::new(gemini::Gemini {
+                generate_url: http_url(&generate)?,
+                stream_url: http_url(&stream)?,
+            })
+        }
+    };
+    Ok(Upstream::Http(adapter))
+}
+
+/// Parses an upstream URL, refusing anything but http(s) with a host.
+fn http_url(text: &str) -> Result<reqwest::Url, String> {
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
+        Ok(_) => Err("is not an http(s) URL".into()),
+        Err(error) => Err(format!("is not a URL ({error})")),
+    }
+}
 
 /// A `litellm_params.model` value: `provider/model-id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,13 +215,13 @@ impl ProviderModel {
         }
     }
 
-    /// The provider, or `None` when Gatehouse does not speak its API yet (every known one
-    /// speaks the OpenAI-compatible wire format for now).
+    /// The provider, or `None` when Gatehouse does not speak its API yet.
     pub fn known_provider(&self) -> Option<KnownProvider> {
-        OPENAI_COMPATIBLE
+        PROVIDERS
             .iter()
-            .find(|(name, _)| *name == self.provider)
-            .map(|(_, base)| KnownProvider {
+            .find(|(name, _, _)| *name == self.provider)
+            .map(|(_, wire, base)| KnownProvider {
+                wire: *wire,
                 default_api_base: *base,
             })
     }
@@ -126,13 +244,14 @@ pub struct Deployment {
     /// The model id sent upstream.
     pub upstream_model: String,
     pub api_base: String,
-    pub api_key: Option<Secret>,
+    pub credentials: Credentials,
     pub upstream: Upstream,
     /// Whole-request limit.
     pub timeout: Duration,
     /// Limit to the first byte of a stream, and between its chunks.
     pub stream_timeout: Duration,
     pub prices: Prices,
+    pub capabilities: Capabilities,
     pub mock_response: Option<String>,
 }
 
@@ -160,7 +279,15 @@ mod tests {
                 .default_api_base,
             Some("https://api.groq.com/openai/v1")
         );
-        assert!(ProviderModel::parse("anthropic/claude")
+        assert_eq!(
+            ProviderModel::parse("anthropic/claude")
+                .unwrap()
+                .known_provider()
+                .unwrap()
+                .wire,
+            WireFormat::Anthropic
+        );
+        assert!(ProviderModel::parse("sagemaker/x")
             .unwrap()
             .known_provider()
             .is_none());
@@ -170,6 +297,25 @@ mod tests {
     fn secrets_do_not_print() {
         let secret = Secret::new("sk-very-secret".into());
         assert!(!format!("{secret:?}").contains("very"));
+    }
+
+    #[test]
+    fn azure_urls_carry_the_deployment_and_api_version() {
+        let Upstream::Http(adapter) = upstream_for(
+            WireFormat::Azure,
+            "https://example.openai.azure.com/",
+            "gpt4o-prod",
+            None,
+        )
+        .unwrap() else {
+            panic!("not an HTTP upstream");
+        };
+        let request = adapter.chat_request(serde_json::Map::new(), false).unwrap();
+        assert_eq!(
+            request.url.as_str(),
+            "https://example.openai.azure.com/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
+        );
+        assert!(upstream_for(WireFormat::Anthropic, "ftp://x", "m", None).is_err());
     }
 
     #[test]

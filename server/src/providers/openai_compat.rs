@@ -1,146 +1,160 @@
-//! The OpenAI-compatible wire format: one POST to `{api_base}/chat/completions`, upstream
-//! failures mapped to the gateway's errors (4xx the client caused keep their status and
-//! message; credentials, 5xx and transport failures become 502/504 without upstream text).
-
-use std::time::Duration;
+//! The OpenAI wire format, spoken by OpenAI, Azure OpenAI and the OpenAI-compatible family
+//! (Groq, DeepSeek, xAI, Together, OpenRouter, vLLM, Ollama, …). Requests and replies pass
+//! through unchanged apart from the model id and a request for the stream's usage; the relay
+//! only reads each chunk for usage and strips the usage chunk the client did not ask for.
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
-use serde::Deserialize;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use reqwest::Url;
+use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::providers::{ByteStream, Deployment};
+use crate::metering::usage::{inspect_chunk, usage_of_body, Usage};
+use crate::providers::adapter::{
+    to_body, ChatAdapter, ChatBody, ChatReply, Frame, ReplyContext, StreamTranslator,
+    UpstreamRequest,
+};
+use crate::providers::sse::data_payload;
 
-/// Longest upstream error message passed on to a client.
-const MAX_UPSTREAM_MESSAGE: usize = 1_000;
+/// Differences between servers that speak the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quirks {
+    /// The server accepts `stream_options.include_usage` (Mistral reports usage unasked and
+    /// refuses the field).
+    pub accepts_stream_options: bool,
+    /// The server spells `tool_choice: "required"` as `"any"` (Mistral).
+    pub tool_choice_required_is_any: bool,
+}
 
-/// A non-streaming completion: the upstream's JSON body, unchanged.
-pub async fn complete(
-    http: &reqwest::Client,
-    deployment: &Deployment,
-    url: &Url,
-    body: Bytes,
-) -> Result<Bytes, ApiError> {
-    let response = post(http, deployment, url, body)
-        .timeout(deployment.timeout)
-        .send()
-        .await
-        .map_err(|error| transport_error(&error, deployment.timeout))?;
-    if !response.status().is_success() {
-        return Err(error_from_response(response).await);
+impl Quirks {
+    pub const STANDARD: Quirks = Quirks {
+        accepts_stream_options: true,
+        tool_choice_required_is_any: false,
+    };
+    pub const MISTRAL: Quirks = Quirks {
+        accepts_stream_options: false,
+        tool_choice_required_is_any: true,
+    };
+}
+
+#[derive(Debug)]
+pub struct OpenAiCompatible {
+    /// The chat-completions URL, parsed once at start-up (Azure's carries `api-version`).
+    pub chat_completions_url: Url,
+    pub quirks: Quirks,
+}
+
+impl ChatAdapter for OpenAiCompatible {
+    fn chat_request(
+        &self,
+        mut request: ChatBody,
+        stream: bool,
+    ) -> Result<UpstreamRequest, ApiError> {
+        if stream && self.quirks.accepts_stream_options {
+            let options = request
+                .entry("stream_options")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(options) = options {
+                options.insert("include_usage".into(), Value::Bool(true));
+            } else {
+                *options = serde_json::json!({ "include_usage": true });
+            }
+        }
+        if !self.quirks.accepts_stream_options {
+            request.remove("stream_options");
+        }
+        if self.quirks.tool_choice_required_is_any
+            && request.get("tool_choice").and_then(Value::as_str) == Some("required")
+        {
+            request.insert("tool_choice".into(), Value::String("any".into()));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(UpstreamRequest {
+            url: self.chat_completions_url.clone(),
+            headers,
+            body: to_body(&Value::Object(request))?,
+        })
     }
-    response
-        .bytes()
-        .await
-        .map_err(|error| transport_error(&error, deployment.timeout))
-}
 
-/// Opens a streaming completion: waits at most `stream_timeout` for the response headers.
-pub async fn open_stream(
-    http: &reqwest::Client,
-    deployment: &Deployment,
-    url: &Url,
-    body: Bytes,
-) -> Result<ByteStream, ApiError> {
-    let response = tokio::time::timeout(
-        deployment.stream_timeout,
-        post(http, deployment, url, body).send(),
-    )
-    .await
-    .map_err(|_| ApiError::UpstreamTimeout(deployment.stream_timeout.as_secs().max(1)))?
-    .map_err(|error| transport_error(&error, deployment.stream_timeout))?;
-    if !response.status().is_success() {
-        return Err(
-            tokio::time::timeout(deployment.stream_timeout, error_from_response(response))
-                .await
-                .unwrap_or(ApiError::UpstreamTimeout(
-                    deployment.stream_timeout.as_secs().max(1),
-                )),
-        );
+    fn chat_reply(&self, body: Bytes, _context: &ReplyContext) -> Result<ChatReply, ApiError> {
+        Ok(ChatReply {
+            usage: usage_of_body(&body),
+            body,
+        })
     }
-    Ok(response
-        .bytes_stream()
-        .map_err(|error| error.to_string())
-        .boxed())
-}
 
-fn post(
-    http: &reqwest::Client,
-    deployment: &Deployment,
-    url: &Url,
-    body: Bytes,
-) -> reqwest::RequestBuilder {
-    let request = http
-        .post(url.clone())
-        .header(CONTENT_TYPE, "application/json")
-        .body(body);
-    match &deployment.api_key {
-        Some(key) => request.bearer_auth(key.expose()),
-        None => request,
+    fn stream_translator(
+        &self,
+        _context: ReplyContext,
+        client_wants_usage: bool,
+    ) -> Box<dyn StreamTranslator> {
+        pass_through(client_wants_usage)
     }
 }
 
-fn transport_error(error: &reqwest::Error, limit: Duration) -> ApiError {
-    if error.is_timeout() {
-        ApiError::UpstreamTimeout(limit.as_secs().max(1))
-    } else if error.is_connect() {
-        ApiError::UpstreamFailed("could not connect to the upstream".into())
-    } else {
-        tracing::warn!(%error, "upstream transport error");
-        ApiError::UpstreamFailed("the connection to the upstream failed".into())
+/// A translator that relays OpenAI chunks unchanged (also used for `mock_response` streams).
+pub fn pass_through(client_wants_usage: bool) -> Box<dyn StreamTranslator> {
+    Box::new(PassThrough {
+        client_wants_usage,
+        usage: None,
+        generated_chars: 0,
+        error: None,
+    })
+}
+
+/// Relays OpenAI chunks as they are.
+struct PassThrough {
+    client_wants_usage: bool,
+    usage: Option<Usage>,
+    generated_chars: usize,
+    error: Option<String>,
+}
+
+impl StreamTranslator for PassThrough {
+    fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
+        let Frame::Sse(event) = frame;
+        if self.should_forward(&event) {
+            out.push(event);
+        }
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Bytes>) {}
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    fn generated_chars(&self) -> usize {
+        self.generated_chars
+    }
+
+    fn upstream_error(&self) -> Option<&str> {
+        self.error.as_deref()
     }
 }
 
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    message: Option<String>,
-}
-
-/// The `error.message` of an OpenAI-shaped error body, shortened.
-fn upstream_message(body: &[u8]) -> Option<String> {
-    let message = serde_json::from_slice::<ErrorEnvelope>(body)
-        .ok()?
-        .error
-        .message?;
-    Some(message.chars().take(MAX_UPSTREAM_MESSAGE).collect())
-}
-
-/// Maps an upstream error response to the gateway's error.
-pub async fn error_from_response(response: reqwest::Response) -> ApiError {
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|value| axum::http::HeaderValue::from_bytes(value.as_bytes()).ok());
-    let body = response.bytes().await.unwrap_or_default();
-    map_upstream_status(status, retry_after, &body)
-}
-
-fn map_upstream_status(
-    status: StatusCode,
-    retry_after: Option<axum::http::HeaderValue>,
-    body: &[u8],
-) -> ApiError {
-    match status {
-        StatusCode::TOO_MANY_REQUESTS => ApiError::UpstreamRateLimited { retry_after },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ApiError::UpstreamFailed(format!(
-            "the upstream refused Gatehouse's credentials (HTTP {})",
-            status.as_u16()
-        )),
-        StatusCode::REQUEST_TIMEOUT => ApiError::UpstreamFailed("HTTP 408".into()),
-        status if status.is_client_error() => ApiError::UpstreamRejected {
-            status: axum::http::StatusCode::from_u16(status.as_u16())
-                .unwrap_or(axum::http::StatusCode::BAD_REQUEST),
-            message: upstream_message(body).unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
-        },
-        status => ApiError::UpstreamFailed(format!("HTTP {}", status.as_u16())),
+impl PassThrough {
+    /// Records what an event tells about usage; false for the usage-only chunk the client did
+    /// not ask for.
+    fn should_forward(&mut self, event: &[u8]) -> bool {
+        let Some(data) = data_payload(event) else {
+            return true;
+        };
+        if data.as_ref() == b"[DONE]" {
+            return true;
+        }
+        let Some(facts) = inspect_chunk(&data) else {
+            if let Some(message) = crate::providers::transport::upstream_message(&data) {
+                self.error = Some(message);
+            }
+            return true;
+        };
+        self.generated_chars += facts.generated_chars;
+        if facts.usage.is_some() {
+            self.usage = facts.usage;
+        }
+        !facts.usage_only || self.client_wants_usage
     }
 }
 
@@ -148,30 +162,97 @@ fn map_upstream_status(
 mod tests {
     use super::*;
 
-    #[test]
-    fn maps_upstream_statuses() {
-        let body = br#"{"error":{"message":"context too long","type":"invalid_request_error"}}"#;
-        match map_upstream_status(StatusCode::BAD_REQUEST, None, body) {
-            ApiError::UpstreamRejected { status, message } => {
-                assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
-                assert_eq!(message, "context too long");
-            }
-            other => panic!("{other:?}"),
+    fn adapter(quirks: Quirks) -> OpenAiCompatible {
+        OpenAiCompatible {
+            chat_completions_url: "http://upstream.test/v1/chat/completions".parse().unwrap(),
+            quirks,
         }
-        let server = map_upstream_status(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            None,
-            b"secret stack trace",
+    }
+
+    fn body(json: Value) -> ChatBody {
+        match json {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    fn context() -> ReplyContext {
+        ReplyContext {
+            completion_id: "chatcmpl-1".into(),
+            model: "m".into(),
+            created: 0,
+        }
+    }
+
+    #[test]
+    fn streams_ask_the_upstream_for_usage() {
+        let request = adapter(Quirks::STANDARD)
+            .chat_request(
+                body(serde_json::json!({"model":"m","messages":[],"stream":true,"x_custom":1})),
+                true,
+            )
+            .unwrap();
+        let sent: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(sent["stream_options"]["include_usage"], true);
+        assert_eq!(sent["x_custom"], 1);
+        assert_eq!(request.url.path(), "/v1/chat/completions");
+    }
+
+    #[test]
+    fn mistral_gets_its_spelling() {
+        let request = adapter(Quirks::MISTRAL)
+            .chat_request(
+                body(serde_json::json!({"model":"m","messages":[],"stream":true,
+                    "stream_options":{"include_usage":true},"tool_choice":"required"})),
+                true,
+            )
+            .unwrap();
+        let sent: Value = serde_json::from_slice(&request.body).unwrap();
+        assert!(sent.get("stream_options").is_none());
+        assert_eq!(sent["tool_choice"], "any");
+    }
+
+    #[test]
+    fn strips_only_the_unrequested_usage_chunk() {
+        let text =
+            Bytes::from_static(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+        let usage = Bytes::from_static(
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\n\n",
         );
-        assert_eq!(server.status(), axum::http::StatusCode::BAD_GATEWAY);
-        assert!(!server.to_string().contains("stack"));
-        let auth = map_upstream_status(StatusCode::UNAUTHORIZED, None, body);
-        assert_eq!(auth.status(), axum::http::StatusCode::BAD_GATEWAY);
-        let limited = map_upstream_status(
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(axum::http::HeaderValue::from_static("7")),
-            b"",
+        let mut translator = adapter(Quirks::STANDARD).stream_translator(context(), false);
+        let mut out = Vec::new();
+        translator.push(Frame::Sse(text.clone()), &mut out);
+        translator.push(Frame::Sse(usage.clone()), &mut out);
+        translator.push(
+            Frame::Sse(Bytes::from_static(b"data: [DONE]\n\n")),
+            &mut out,
         );
-        assert_eq!(limited.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(out, vec![text, Bytes::from_static(b"data: [DONE]\n\n")]);
+        assert_eq!(translator.generated_chars(), 2);
+        assert_eq!(translator.usage(), Some(Usage::new(4, 1)));
+
+        let mut wants = adapter(Quirks::STANDARD).stream_translator(context(), true);
+        let mut out = Vec::new();
+        wants.push(Frame::Sse(usage.clone()), &mut out);
+        assert_eq!(out, vec![usage]);
+    }
+
+    #[test]
+    fn golden_tool_call_stream_is_relayed_with_its_usage() {
+        let fixture = include_str!("../../tests/fixtures/openai/stream_tool_calls.sse");
+        let mut splitter = crate::providers::sse::SseSplitter::default();
+        splitter.push(fixture.as_bytes());
+        let mut translator = adapter(Quirks::STANDARD).stream_translator(context(), false);
+        let mut out = Vec::new();
+        let mut events = 0;
+        while let Some(event) = splitter.next_event() {
+            events += 1;
+            translator.push(Frame::Sse(event), &mut out);
+        }
+        // Everything but the usage-only chunk reaches the client.
+        assert_eq!(out.len(), events - 1);
+        let usage = translator.usage().unwrap();
+        assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0);
+        assert!(translator.generated_chars() > 0);
     }
 }

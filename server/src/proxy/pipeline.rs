@@ -52,8 +52,13 @@ async fn run(
     // 4. reserve: a key whose spend reached its budget is refused before any upstream call.
     caller.check_budget()?;
 
-    // 5. plan: the deployment that serves this request.
-    let deployment = group.pick();
+    // 5. plan: a deployment whose declared capabilities cover the request.
+    let deployment = group
+        .pick(&request.needs())
+        .map_err(|missing| ApiError::Unsupported {
+            model: request.model.clone(),
+            missing,
+        })?;
 
     // 6–9. call, respond, settle (the key is charged in memory) and meter (one spend row),
     // inside a tracked task that outlives a client disconnect.
@@ -69,7 +74,7 @@ async fn run(
         started_at,
     };
     let client_wants_usage = request.client_wants_usage;
-    let upstream_body = request.into_upstream_body(&deployment)?;
+    let upstream_body = request.into_body_for(&deployment);
     if call.is_stream {
         stream::relay(gateway, call, upstream_body, client_wants_usage).await
     } else {

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
+use crate::providers::adapter::ChatBody;
+use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::Deployment;
 
 /// Largest request body accepted (images inline as base64 can be large).
@@ -112,30 +114,54 @@ impl ChatRequest {
         estimate_tokens(bytes)
     }
 
-    /// The body for the upstream: its model id, and for streams a request for the final usage
-    /// chunk (stripped again if the client did not ask for it).
-    pub fn into_upstream_body(mut self, deployment: &Deployment) -> Result<Bytes, ApiError> {
+    /// What a deployment must be able to do to serve this request.
+    pub fn needs(&self) -> Needs {
+        let non_empty = |field: &str| {
+            self.body
+                .get(field)
+                .and_then(Value::as_array)
+                .is_some_and(|items| !items.is_empty())
+        };
+        let has_image = || {
+            let Some(Value::Array(messages)) = self.body.get("messages") else {
+                return false;
+            };
+            messages.iter().any(|message| {
+                message
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .is_some_and(|parts| {
+                        parts.iter().any(|part| {
+                            part.get("type").and_then(Value::as_str) == Some("image_url")
+                        })
+                    })
+            })
+        };
+        let tools = non_empty("tools") || non_empty("functions");
+        Needs {
+            mode: Mode::Chat,
+            streaming: self.stream,
+            tools,
+            parallel_tool_calls: tools
+                && self.body.get("parallel_tool_calls") == Some(&Value::Bool(true)),
+            vision: has_image(),
+            json_schema: self
+                .body
+                .get("response_format")
+                .and_then(|format| format.get("type"))
+                .and_then(Value::as_str)
+                == Some("json_schema"),
+            prompt_tokens: self.prompt_token_estimate(),
+        }
+    }
+
+    /// The request for the chosen deployment: OpenAI's format with the upstream model id.
+    pub fn into_body_for(mut self, deployment: &Deployment) -> ChatBody {
         self.body.insert(
             "model".into(),
             Value::String(deployment.upstream_model.clone()),
         );
-        if self.stream {
-            let options = self
-                .body
-                .entry("stream_options")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(options) = options {
-                options.insert("include_usage".into(), Value::Bool(true));
-            } else {
-                *options = serde_json::json!({ "include_usage": true });
-            }
-        }
-        serde_json::to_vec(&self.body)
-            .map(Bytes::from)
-            .map_err(|error| {
-                tracing::error!(%error, "cannot serialise an upstream request");
-                ApiError::Internal
-            })
+        self.body
     }
 }
 
@@ -220,30 +246,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.prompt_token_estimate(), 3);
-        let body: Value =
-            serde_json::from_slice(&request.into_upstream_body(&deployment()).unwrap()).unwrap();
+        let body = request.into_body_for(&deployment());
         assert_eq!(body["model"], "gpt-4o-mini");
         assert_eq!(body["x_custom"]["a"], 1);
         assert_eq!(body["temperature"], 0.2);
-        assert!(body.get("stream_options").is_none());
     }
 
     #[test]
-    fn streams_ask_the_upstream_for_usage() {
-        let request = ChatRequest::parse(
-            br#"{"model":"small","messages":[{"role":"user","content":"hi"}],"stream":true}"#,
+    fn reads_what_a_request_needs() {
+        let plain = ChatRequest::parse(
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#,
         )
         .unwrap();
-        assert!(request.stream);
-        assert!(!request.client_wants_usage);
-        let body: Value =
-            serde_json::from_slice(&request.into_upstream_body(&deployment()).unwrap()).unwrap();
-        assert_eq!(body["stream_options"]["include_usage"], true);
+        assert!(plain.client_wants_usage);
+        let needs = plain.needs();
+        assert!(needs.streaming && !needs.tools && !needs.vision && !needs.json_schema);
 
-        let asked = ChatRequest::parse(
-            br#"{"model":"small","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#,
+        let rich = ChatRequest::parse(
+            br#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"what"},
+                {"type":"image_url","image_url":{"url":"https://x/a.png"}}]}],
+                "tools":[{"type":"function","function":{"name":"f"}}],"parallel_tool_calls":true,
+                "response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}}"#,
         )
         .unwrap();
-        assert!(asked.client_wants_usage);
+        let needs = rich.needs();
+        assert!(needs.tools && needs.parallel_tool_calls && needs.vision && needs.json_schema);
+        assert!(!needs.streaming);
+        let empty_tools = ChatRequest::parse(
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#,
+        )
+        .unwrap();
+        assert!(!empty_tools.needs().tools);
     }
 }

@@ -1,7 +1,7 @@
-//! Streaming completions: upstream SSE events are relayed one by one as they arrive. The relay
-//! runs in a tracked task that keeps reading the upstream to its final usage even after the
-//! client left, strips the usage chunk the client did not ask for, and ends a stream that fails
-//! midway with an explicit error event. Exactly one spend row either way.
+//! Streaming completions: upstream events are translated (or, for OpenAI-format upstreams,
+//! relayed as they are) one by one as they arrive. The relay runs in a tracked task that keeps
+//! reading the upstream to its final usage even after the client left, and ends a stream that
+//! fails midway with an explicit error event. Exactly one spend row either way.
 
 use std::convert::Infallible;
 
@@ -12,10 +12,10 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{sse_error_event, ApiError};
-use crate::metering::usage::{inspect_chunk, Usage};
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::sse::{data_payload, SseSplitter};
-use crate::providers::{mock_response, openai_compat, ByteStream, Upstream};
+use crate::providers::adapter::{ChatBody, Frame, StreamTranslator};
+use crate::providers::sse::SseSplitter;
+use crate::providers::{mock_response, openai_compat, transport, ByteStream, Upstream};
 use crate::state::SharedGateway;
 
 /// Events buffered between the relay task and a slow client.
@@ -24,7 +24,7 @@ const CLIENT_BUFFER_EVENTS: usize = 64;
 pub async fn relay(
     gateway: SharedGateway,
     call: MeteredCall,
-    body: Bytes,
+    body: ChatBody,
     client_wants_usage: bool,
 ) -> Result<Response, ApiError> {
     let request_id = call.request_id.clone();
@@ -67,43 +67,40 @@ fn sse_response(mut events: mpsc::Receiver<Bytes>, request_id: &str) -> Response
     response
 }
 
+/// Opens the upstream stream and the translator for its events.
 async fn open(
     gateway: &SharedGateway,
     call: &MeteredCall,
-    body: Bytes,
-) -> Result<ByteStream, ApiError> {
+    body: ChatBody,
+    client_wants_usage: bool,
+) -> Result<(ByteStream, Box<dyn StreamTranslator>), ApiError> {
     let deployment = &call.deployment;
     match &deployment.upstream {
-        Upstream::Mock => Ok(mock_response::stream(
-            deployment,
-            &call.request_id,
-            call.prompt_estimate,
+        Upstream::Mock => Ok((
+            mock_response::stream(deployment, &call.request_id, call.prompt_estimate),
+            openai_compat::pass_through(client_wants_usage),
         )),
-        Upstream::OpenAiCompatible {
-            chat_completions_url,
-        } => {
-            openai_compat::open_stream(&gateway.http, deployment, chat_completions_url, body).await
+        Upstream::Http(adapter) => {
+            let request = adapter.chat_request(body, true)?;
+            let upstream = transport::open_stream(&gateway.http, deployment, request).await?;
+            Ok((
+                upstream,
+                adapter.stream_translator(call.reply_context(), client_wants_usage),
+            ))
         }
     }
-}
-
-/// What the relay learned by the end of the stream.
-#[derive(Default)]
-struct StreamTally {
-    usage: Option<Usage>,
-    generated_chars: usize,
-    failure: Option<String>,
 }
 
 async fn pump(
     gateway: SharedGateway,
     call: MeteredCall,
-    body: Bytes,
+    body: ChatBody,
     client_wants_usage: bool,
     opened: oneshot::Sender<Result<mpsc::Receiver<Bytes>, ApiError>>,
 ) {
-    let mut upstream = match open(&gateway, &call, body).await {
-        Ok(upstream) => upstream,
+    let (mut upstream, mut translator) = match open(&gateway, &call, body, client_wants_usage).await
+    {
+        Ok(opened) => opened,
         Err(error) => {
             gateway
                 .meter
@@ -119,97 +116,59 @@ async fn pump(
 
     let idle_limit = call.deployment.stream_timeout;
     let mut splitter = SseSplitter::default();
-    let mut tally = StreamTally::default();
+    let mut transport_failure = None;
+    let mut out = Vec::new();
     loop {
         let piece = match tokio::time::timeout(idle_limit, upstream.next()).await {
             Err(_) => {
-                tally.failure = Some("the upstream stopped sending".into());
+                transport_failure = Some("the upstream stopped sending");
                 break;
             }
             Ok(None) => break,
             Ok(Some(Err(error))) => {
                 tracing::warn!(%error, request_id = %call.request_id, "upstream stream failed");
-                tally.failure = Some("the upstream connection failed mid-stream".into());
+                transport_failure = Some("the upstream connection failed mid-stream");
                 break;
             }
             Ok(Some(Ok(piece))) => piece,
         };
         splitter.push(&piece);
         while let Some(event) = splitter.next_event() {
-            if !should_forward(&event, client_wants_usage, &mut tally) {
-                continue;
+            translator.push(Frame::Sse(event), &mut out);
+        }
+        send_all(&mut client, &mut out).await;
+    }
+    match transport_failure {
+        Some(message) => out.push(sse_error_event(message, "api_error")),
+        None => {
+            if !splitter.remainder().is_empty() {
+                // A last event the upstream did not terminate with a blank line.
+                let mut last = splitter.remainder().to_vec();
+                last.extend_from_slice(b"\n\n");
+                translator.push(Frame::Sse(Bytes::from(last)), &mut out);
             }
-            if let Some(live) = &client {
-                if live.send(event).await.is_err() {
-                    // The client left: keep reading so the request is billed in full.
-                    client = None;
-                }
-            }
+            translator.finish(&mut out);
         }
     }
-    if tally.failure.is_none() && !splitter.remainder().is_empty() {
-        // A last event the upstream did not terminate with a blank line.
-        let mut last = splitter.remainder().to_vec();
-        last.extend_from_slice(b"\n\n");
-        if should_forward(&last, client_wants_usage, &mut tally) {
-            if let Some(live) = &client {
-                let _ = live.send(Bytes::from(last)).await;
-            }
-        }
-    }
-    if let (Some(message), Some(live)) = (&tally.failure, &client) {
-        let _ = live.send(sse_error_event(message, "api_error")).await;
-    }
+    send_all(&mut client, &mut out).await;
     drop(client);
     let outcome = CallOutcome {
         http_status: 200,
-        success: tally.failure.is_none(),
-        usage: tally.usage,
-        generated_chars: tally.generated_chars,
+        success: transport_failure.is_none() && translator.upstream_error().is_none(),
+        usage: translator.usage(),
+        generated_chars: translator.generated_chars(),
     };
     gateway.meter.record(call, outcome).await;
 }
 
-/// Records what an event tells about usage; false for the usage-only chunk the client did not
-/// ask for.
-fn should_forward(event: &[u8], client_wants_usage: bool, tally: &mut StreamTally) -> bool {
-    let Some(data) = data_payload(event) else {
-        return true;
-    };
-    if data.as_ref() == b"[DONE]" {
-        return true;
-    }
-    let Some(facts) = inspect_chunk(&data) else {
-        return true;
-    };
-    tally.generated_chars += facts.generated_chars;
-    if facts.usage.is_some() {
-        tally.usage = facts.usage;
-    }
-    !facts.usage_only || client_wants_usage
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_only_the_unrequested_usage_chunk() {
-        let mut tally = StreamTally::default();
-        let text = b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n";
-        let usage =
-            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\n\n";
-        assert!(should_forward(text, false, &mut tally));
-        assert!(!should_forward(usage, false, &mut tally));
-        assert!(should_forward(b"data: [DONE]\n\n", false, &mut tally));
-        assert_eq!(tally.generated_chars, 2);
-        assert_eq!(
-            tally.usage,
-            Some(Usage {
-                prompt_tokens: 4,
-                completion_tokens: 1
-            })
-        );
-        assert!(should_forward(usage, true, &mut StreamTally::default()));
+/// Sends translated events to the client while it listens; after it left, they are dropped and
+/// the upstream is still read to the end so the request is billed in full.
+async fn send_all(client: &mut Option<mpsc::Sender<Bytes>>, out: &mut Vec<Bytes>) {
+    for event in out.drain(..) {
+        if let Some(live) = client {
+            if live.send(event).await.is_err() {
+                *client = None;
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Non-streaming completions: call the upstream, meter the reply, return it unchanged with the
-//! gateway's headers.
+//! Non-streaming completions: call the upstream through its adapter, meter the reply, return it
+//! in OpenAI's format with the gateway's headers.
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -8,7 +8,8 @@ use bytes::Bytes;
 use crate::error::ApiError;
 use crate::metering::usage::usage_of_body;
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::{mock_response, openai_compat, Upstream};
+use crate::providers::adapter::{ChatBody, ChatReply};
+use crate::providers::{mock_response, transport, Upstream};
 use crate::state::SharedGateway;
 
 /// Runs the call in a tracked task: if the client disconnects, the call still completes and is
@@ -16,7 +17,7 @@ use crate::state::SharedGateway;
 pub async fn complete(
     gateway: SharedGateway,
     call: MeteredCall,
-    body: Bytes,
+    body: ChatBody,
 ) -> Result<Response, ApiError> {
     let task_gateway = gateway.clone();
     gateway
@@ -32,31 +33,23 @@ pub async fn complete(
 async fn call_and_meter(
     gateway: SharedGateway,
     call: MeteredCall,
-    body: Bytes,
+    body: ChatBody,
 ) -> Result<Response, ApiError> {
-    let deployment = call.deployment.clone();
-    let reply = match &deployment.upstream {
-        Upstream::Mock => Ok(mock_response::completion(
-            &deployment,
-            &call.request_id,
-            call.prompt_estimate,
-        )),
-        Upstream::OpenAiCompatible {
-            chat_completions_url,
-        } => openai_compat::complete(&gateway.http, &deployment, chat_completions_url, body).await,
-    };
-    match reply {
+    match call_upstream(&gateway, &call, body).await {
         Ok(reply) => {
-            let usage = usage_of_body(&reply);
             let request_id = call.request_id.clone();
             let outcome = CallOutcome {
                 http_status: 200,
                 success: true,
-                usage,
-                generated_chars: if usage.is_none() { reply.len() } else { 0 },
+                usage: reply.usage,
+                generated_chars: if reply.usage.is_none() {
+                    reply.body.len()
+                } else {
+                    0
+                },
             };
             let cost_micros = gateway.meter.record(call, outcome).await;
-            Ok(json_response(reply, &request_id, cost_micros))
+            Ok(json_response(reply.body, &request_id, cost_micros))
         }
         Err(error) => {
             gateway
@@ -64,6 +57,29 @@ async fn call_and_meter(
                 .record(call, CallOutcome::failed(error.status().as_u16()))
                 .await;
             Err(error)
+        }
+    }
+}
+
+async fn call_upstream(
+    gateway: &SharedGateway,
+    call: &MeteredCall,
+    body: ChatBody,
+) -> Result<ChatReply, ApiError> {
+    let deployment = &call.deployment;
+    match &deployment.upstream {
+        Upstream::Mock => {
+            let body =
+                mock_response::completion(deployment, &call.request_id, call.prompt_estimate);
+            Ok(ChatReply {
+                usage: usage_of_body(&body),
+                body,
+            })
+        }
+        Upstream::Http(adapter) => {
+            let request = adapter.chat_request(body, false)?;
+            let reply = transport::fetch(&gateway.http, deployment, request).await?;
+            adapter.chat_reply(reply, &call.reply_context())
         }
     }
 }

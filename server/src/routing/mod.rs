@@ -1,10 +1,12 @@
 //! Model groups: the `model_list` entries that share a `model_name`, and which deployment
-//! serves the next request (round robin until the routing strategies land).
+//! serves the next request: only deployments whose declared capabilities cover the request,
+//! in turn (round robin until the routing strategies land).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::providers::capabilities::{Missing, Needs};
 use crate::providers::Deployment;
 
 pub struct ModelGroup {
@@ -13,10 +15,22 @@ pub struct ModelGroup {
 }
 
 impl ModelGroup {
-    /// The deployment for the next request.
-    pub fn pick(&self) -> Arc<Deployment> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.deployments.len();
-        self.deployments[index].clone()
+    /// The next deployment able to serve a request with these needs, or what the group's
+    /// deployments lack (the first one's, when none can).
+    pub fn pick(&self, needs: &Needs) -> Result<Arc<Deployment>, Missing> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let count = self.deployments.len();
+        let mut first_missing = None;
+        for offset in 0..count {
+            let deployment = &self.deployments[(start + offset) % count];
+            match deployment.capabilities.missing(needs) {
+                None => return Ok(deployment.clone()),
+                Some(missing) => {
+                    first_missing.get_or_insert(missing);
+                }
+            }
+        }
+        Err(first_missing.unwrap_or(Missing::Mode(needs.mode)))
     }
 }
 
@@ -55,6 +69,7 @@ impl ModelGroups {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::providers::capabilities::Mode;
 
     #[test]
     fn groups_share_a_name_and_alternate() {
@@ -70,9 +85,47 @@ mod tests {
         let groups = ModelGroups::new(config.deployments);
         assert_eq!(groups.names().collect::<Vec<_>>(), ["a", "b"]);
         let group = groups.get("a").unwrap();
-        let first = group.pick().api_base.clone();
-        let second = group.pick().api_base.clone();
+        let first = group.pick(&chat()).unwrap().api_base.clone();
+        let second = group.pick(&chat()).unwrap().api_base.clone();
         assert_ne!(first, second);
         assert!(groups.get("c").is_none());
+    }
+
+    fn chat() -> Needs {
+        Needs {
+            mode: Mode::Chat,
+            streaming: false,
+            tools: false,
+            parallel_tool_calls: false,
+            vision: false,
+            json_schema: false,
+            prompt_tokens: 1,
+        }
+    }
+
+    #[test]
+    fn only_capable_deployments_are_picked() {
+        let config = Config::parse(
+            "model_list:\n\
+             - {model_name: a, litellm_params: {model: openai/x, api_base: 'http://plain'}, model_info: {supports_function_calling: false}}\n\
+             - {model_name: a, litellm_params: {model: openai/y, api_base: 'http://tools'}}\n\
+             - {model_name: b, litellm_params: {model: openai/z, api_base: 'http://none'}, model_info: {supports_function_calling: false}}\n",
+            "test",
+            &|_| None,
+        )
+        .unwrap();
+        let groups = ModelGroups::new(config.deployments);
+        let with_tools = Needs {
+            tools: true,
+            ..chat()
+        };
+        for _ in 0..4 {
+            let picked = groups.get("a").unwrap().pick(&with_tools).unwrap();
+            assert_eq!(picked.api_base, "http://tools");
+        }
+        assert_eq!(
+            groups.get("b").unwrap().pick(&with_tools).unwrap_err(),
+            Missing::Tools
+        );
     }
 }

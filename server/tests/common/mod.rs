@@ -1,5 +1,5 @@
 //! Test harness: Gatehouse in-process on port 0 against a fresh database and a loopback mock
-//! OpenAI upstream.
+//! upstream speaking OpenAI's and Anthropic's wire formats.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -13,6 +13,12 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 pub const MASTER_KEY: &str = "sk-test-master-key";
+/// The upstream key of the Anthropic deployments.
+pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
+/// The number of models in the test config.
+pub const MODEL_COUNT: usize = 18;
+/// The upstream key of the Gemini deployments.
+pub const GEMINI_KEY: &str = "gemini-upstream-test-key";
 /// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
 pub const PRICED_INPUT_MICROS: i64 = 10;
 pub const PRICED_OUTPUT_MICROS: i64 = 30;
@@ -31,6 +37,7 @@ pub async fn mock() -> MockUpstream {
 
 pub fn config_yaml(mock: &MockUpstream, batch_seconds: f64) -> String {
     let base = mock.api_base();
+    let root = mock.root();
     format!(
         r#"
 model_list:
@@ -55,6 +62,28 @@ model_list:
     model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }}
   - model_name: demo
     litellm_params: {{ model: openai/demo, mock_response: "Hi from the built-in mock" }}
+  - model_name: no-tools
+    litellm_params: {{ model: openai/gpt-4o-mini, api_base: "{base}" }}
+    model_info: {{ supports_function_calling: false }}
+  - model_name: claude
+    litellm_params: {{ model: anthropic/claude-sonnet-4-5-20250929, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
+  - model_name: claude-cached
+    litellm_params: {{ model: anthropic/mock-cached, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
+    model_info: {{ input_cost_per_token: 0.000003, output_cost_per_token: 0.000015, cache_read_input_token_cost: 0.0000003, cache_creation_input_token_cost: 0.00000375 }}
+  - model_name: claude-fail-500
+    litellm_params: {{ model: anthropic/mock-fail-500, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
+  - model_name: claude-fail-400
+    litellm_params: {{ model: anthropic/mock-fail-400, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
+  - model_name: claude-cut
+    litellm_params: {{ model: anthropic/mock-cut-stream, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
+    model_info: {{ input_cost_per_token: 0.000003, output_cost_per_token: 0.000015 }}
+  - model_name: gemini
+    litellm_params: {{ model: gemini/gemini-2.5-flash, api_base: "{root}", api_key: {GEMINI_KEY} }}
+  - model_name: gemini-cached
+    litellm_params: {{ model: gemini/mock-cached, api_base: "{root}", api_key: {GEMINI_KEY} }}
+    model_info: {{ input_cost_per_token: 0.000001, output_cost_per_token: 0.000002, cache_read_input_token_cost: 0.0000001 }}
+  - model_name: gemini-fail-429
+    litellm_params: {{ model: gemini/mock-fail-429, api_base: "{root}", api_key: {GEMINI_KEY} }}
 general_settings:
   master_key: {MASTER_KEY}
   proxy_batch_write_at: {batch_seconds}

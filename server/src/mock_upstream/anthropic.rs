@@ -1,0 +1,290 @@
+//! The mock's Anthropic Messages API, after Anthropic's API reference: the `x-api-key` and
+//! `anthropic-version` headers required, unknown fields refused as the real API refuses them,
+//! `tool_use` replies when tools are offered, the documented event stream, and Anthropic's
+//! error bodies (`{"type":"error","error":{"type","message"}}`).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::{
+    hang, paced_sse, with_retry_after, Behaviour, MockRecord, StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
+};
+
+/// Top-level request fields the Messages API accepts.
+const KNOWN_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "metadata",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_k",
+    "top_p",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "service_tier",
+];
+
+/// Cache counts `mock-cached` reports.
+const CACHE_READ_TOKENS: u64 = 1_000;
+const CACHE_WRITE_TOKENS: u64 = 200;
+
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "type": "error", "error": { "type": kind, "message": message } })),
+    )
+        .into_response()
+}
+
+pub async fn messages(
+    State(record): State<Arc<MockRecord>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record.remember(&headers, &body);
+    if headers.get("x-api-key").is_none_or(|key| key.is_empty()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "x-api-key header is required",
+        );
+    }
+    if headers.get("anthropic-version").is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+        );
+    }
+    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "mock: invalid JSON body",
+        );
+    };
+    if let Some(problem) = validate(&request) {
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &problem);
+    }
+    let model = request["model"].as_str().unwrap_or_default().to_string();
+    let messages = request["messages"].as_array().map_or(0, Vec::len) as u64;
+    let usage = Usage {
+        input: PROMPT_TOKENS_PER_MESSAGE * messages,
+        cached: model == "mock-cached",
+    };
+    match Behaviour::of(&model) {
+        Behaviour::Fail500 => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "mock internal failure: db password hunter2 in stack trace",
+        ),
+        Behaviour::Fail429 => with_retry_after(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "mock: slow down",
+        )),
+        Behaviour::Fail400 => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "mock: prompt is too long",
+        ),
+        Behaviour::Hang => hang().await,
+        Behaviour::Reply(plan) => {
+            let tool = offered_tool(&request);
+            if request.get("stream") == Some(&Value::Bool(true)) {
+                stream(&model, plan, tool, usage)
+            } else {
+                message(&model, &plan.words.concat(), tool, usage)
+            }
+        }
+    }
+}
+
+fn validate(request: &Map<String, Value>) -> Option<String> {
+    if let Some(extra) = request
+        .keys()
+        .find(|key| !KNOWN_FIELDS.contains(&key.as_str()))
+    {
+        return Some(format!("{extra}: Extra inputs are not permitted"));
+    }
+    if !request.get("model").is_some_and(Value::is_string) {
+        return Some("model: Field required".into());
+    }
+    if !request.get("max_tokens").is_some_and(Value::is_u64) {
+        return Some("max_tokens: Field required".into());
+    }
+    let Some(messages) = request.get("messages").and_then(Value::as_array) else {
+        return Some("messages: Field required".into());
+    };
+    for (index, message) in messages.iter().enumerate() {
+        match message["role"].as_str() {
+            Some("user" | "assistant") => {}
+            _ => {
+                return Some(format!(
+                    "messages.{index}.role: Input should be 'user' or 'assistant'"
+                ))
+            }
+        }
+    }
+    None
+}
+
+/// The tool to call: the first one offered, unless the conversation already holds its result.
+fn offered_tool(request: &Map<String, Value>) -> Option<(String, Value)> {
+    let tool = request.get("tools")?.as_array()?.first()?;
+    let answered = request["messages"]
+        .as_array()?
+        .last()?
+        .get("content")?
+        .as_array()
+        .is_some_and(|blocks| blocks.iter().any(|block| block["type"] == "tool_result"));
+    if answered {
+        return None;
+    }
+    let input: Map<String, Value> = tool["input_schema"]["properties"]
+        .as_object()
+        .map(|properties| {
+            properties
+                .iter()
+                .map(|(name, schema)| {
+                    let value = match schema["type"].as_str() {
+                        Some("number" | "integer") => json!(1),
+                        Some("boolean") => json!(true),
+                        _ => json!("Paris"),
+                    };
+                    (name.clone(), value)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((tool["name"].as_str()?.to_string(), Value::Object(input)))
+}
+
+struct Usage {
+    input: u64,
+    cached: bool,
+}
+
+impl Usage {
+    fn json(&self, output: u64) -> Value {
+        let (read, written) = if self.cached {
+            (CACHE_READ_TOKENS, CACHE_WRITE_TOKENS)
+        } else {
+            (0, 0)
+        };
+        json!({
+            "input_tokens": self.input,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
+            "output_tokens": output,
+        })
+    }
+}
+
+fn message(model: &str, text: &str, tool: Option<(String, Value)>, usage: Usage) -> Response {
+    let mut content = vec![json!({ "type": "text", "text": text })];
+    let words = text.split_inclusive(' ').count() as u64;
+    let stop_reason = match tool {
+        Some((name, input)) => {
+            content.push(
+                json!({ "type": "tool_use", "id": "toolu_mock_1", "name": name, "input": input }),
+            );
+            "tool_use"
+        }
+        None => "end_turn",
+    };
+    Json(json!({
+        "id": "msg_mock_1",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": null,
+        "usage": usage.json(words),
+    }))
+    .into_response()
+}
+
+fn event(kind: &str, data: Value) -> Bytes {
+    Bytes::from(format!("event: {kind}\ndata: {data}\n\n"))
+}
+
+fn stream(model: &str, plan: StreamPlan, tool: Option<(String, Value)>, usage: Usage) -> Response {
+    let StreamPlan { words, pause, cut } = plan;
+    let mut frames = vec![
+        event(
+            "message_start",
+            json!({ "type": "message_start", "message": {
+                "id": "msg_mock_1", "type": "message", "role": "assistant", "model": model,
+                "content": [], "stop_reason": null, "stop_sequence": null, "usage": usage.json(1),
+            }}),
+        ),
+        event(
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": 0,
+                    "content_block": { "type": "text", "text": "" } }),
+        ),
+        event("ping", json!({ "type": "ping" })),
+    ];
+    frames.extend(words.iter().map(|word| {
+        event(
+            "content_block_delta",
+            json!({ "type": "content_block_delta", "index": 0,
+                    "delta": { "type": "text_delta", "text": word } }),
+        )
+    }));
+    if !cut {
+        frames.push(event(
+            "content_block_stop",
+            json!({ "type": "content_block_stop", "index": 0 }),
+        ));
+        let stop_reason = match tool {
+            Some((name, input)) => {
+                frames.push(event(
+                    "content_block_start",
+                    json!({ "type": "content_block_start", "index": 1, "content_block": {
+                        "type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {} } }),
+                ));
+                let arguments = input.to_string();
+                let middle = arguments.len() / 2;
+                let (first, second) = arguments.split_at(
+                    (middle..arguments.len())
+                        .find(|index| arguments.is_char_boundary(*index))
+                        .unwrap_or(arguments.len()),
+                );
+                for piece in ["", first, second] {
+                    frames.push(event(
+                        "content_block_delta",
+                        json!({ "type": "content_block_delta", "index": 1,
+                                "delta": { "type": "input_json_delta", "partial_json": piece } }),
+                    ));
+                }
+                frames.push(event(
+                    "content_block_stop",
+                    json!({ "type": "content_block_stop", "index": 1 }),
+                ));
+                "tool_use"
+            }
+            None => "end_turn",
+        };
+        frames.push(event(
+            "message_delta",
+            json!({ "type": "message_delta",
+                    "delta": { "stop_reason": stop_reason, "stop_sequence": null },
+                    "usage": { "output_tokens": words.len() } }),
+        ));
+        frames.push(event("message_stop", json!({ "type": "message_stop" })));
+    }
+    paced_sse(frames, pause, cut)
+}

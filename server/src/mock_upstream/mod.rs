@@ -1,0 +1,215 @@
+//! Loopback mocks of the providers' real wire formats, for tests, benchmarks and demos: OpenAI's
+//! chat completions (`openai`), Anthropic's Messages API (`anthropic`) and Google's Gemini API
+//! (`gemini`), on one port. The
+//! requested model id chooses the behaviour, in every format:
+//!
+//! | model id            | behaviour                                                        |
+//! |---------------------|------------------------------------------------------------------|
+//! | `mock-fail-500`     | 500 with an error body holding a detail no client may see         |
+//! | `mock-fail-429`     | 429 with `Retry-After: 7`                                         |
+//! | `mock-fail-400`     | 400 with the provider's error message                             |
+//! | `mock-hang`         | never answers                                                     |
+//! | `mock-cut-stream`   | streams two words, then drops the connection                      |
+//! | `mock-slow-stream`  | streams 20 words 50 ms apart                                      |
+//! | `mock-cached`       | reports prompt-cache reads (and Anthropic cache writes, Gemini    |
+//! |                     | thinking tokens) in its usage                                     |
+//! | anything else       | answers at once                                                   |
+//!
+//! Usage is deterministic: 10 prompt tokens per message, one completion token per word.
+
+mod anthropic;
+mod gemini;
+mod openai;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+/// The reply of a normal completion, one word per stream chunk.
+pub const REPLY_WORDS: [&str; 5] = ["Hello ", "from ", "the ", "mock ", "upstream."];
+/// Prompt tokens the mock reports per message.
+pub const PROMPT_TOKENS_PER_MESSAGE: u64 = 10;
+/// Chunks of `mock-slow-stream`.
+pub const SLOW_STREAM_CHUNKS: usize = 20;
+
+#[derive(Default)]
+pub struct MockRecord {
+    requests: AtomicU64,
+    last_body: Mutex<Option<Bytes>>,
+    last_headers: Mutex<Option<HeaderMap>>,
+}
+
+impl MockRecord {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The JSON body of the last request.
+    pub fn last_request(&self) -> Option<serde_json::Value> {
+        let body = self.last_body.lock().ok()?.clone()?;
+        serde_json::from_slice(&body).ok()
+    }
+
+    /// A header of the last request.
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        let headers = self.last_headers.lock().ok()?;
+        headers
+            .as_ref()?
+            .get(name)?
+            .to_str()
+            .ok()
+            .map(str::to_string)
+    }
+
+    fn remember(&self, headers: &HeaderMap, body: &Bytes) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_body.lock() {
+            *last = Some(body.clone());
+        }
+        if let Ok(mut last) = self.last_headers.lock() {
+            *last = Some(headers.clone());
+        }
+    }
+}
+
+/// A mock serving in the background.
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    pub record: Arc<MockRecord>,
+}
+
+impl MockUpstream {
+    /// `http://addr/v1`, the `api_base` to configure for OpenAI-format deployments.
+    pub fn api_base(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://addr`, the `api_base` to configure for native-format deployments.
+    pub fn root(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Serves the mock on `listener` until the runtime stops.
+pub fn spawn(listener: TcpListener) -> std::io::Result<MockUpstream> {
+    let addr = listener.local_addr()?;
+    let record = Arc::new(MockRecord::default());
+    let app = router(record.clone());
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "mock upstream stopped");
+        }
+    });
+    Ok(MockUpstream { addr, record })
+}
+
+pub fn router(record: Arc<MockRecord>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/chat/completions", post(openai::chat_completions))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1beta/models/{model_and_method}", post(gemini::models))
+        .route("/mock/last-request", get(last_request))
+        .with_state(record)
+}
+
+async fn last_request(State(record): State<Arc<MockRecord>>) -> Json<serde_json::Value> {
+    Json(json!({ "requests": record.requests(), "last": record.last_request() }))
+}
+
+/// What the mock does for a model id.
+enum Behaviour {
+    Fail500,
+    Fail429,
+    Fail400,
+    Hang,
+    Reply(StreamPlan),
+}
+
+/// The words a reply streams, the pause before each, and whether the connection drops after.
+struct StreamPlan {
+    words: Vec<String>,
+    pause: Duration,
+    cut: bool,
+}
+
+impl Behaviour {
+    fn of(model: &str) -> Behaviour {
+        let words = |count: usize| {
+            REPLY_WORDS
+                .iter()
+                .take(count)
+                .map(|word| word.to_string())
+                .collect()
+        };
+        match model {
+            "mock-fail-500" => Behaviour::Fail500,
+            "mock-fail-429" => Behaviour::Fail429,
+            "mock-fail-400" => Behaviour::Fail400,
+            "mock-hang" => Behaviour::Hang,
+            "mock-slow-stream" => Behaviour::Reply(StreamPlan {
+                words: (0..SLOW_STREAM_CHUNKS)
+                    .map(|index| format!("w{index} "))
+                    .collect(),
+                pause: Duration::from_millis(50),
+                cut: false,
+            }),
+            "mock-cut-stream" => Behaviour::Reply(StreamPlan {
+                words: words(2),
+                pause: Duration::from_millis(20),
+                cut: true,
+            }),
+            _ => Behaviour::Reply(StreamPlan {
+                words: words(REPLY_WORDS.len()),
+                pause: Duration::ZERO,
+                cut: false,
+            }),
+        }
+    }
+}
+
+async fn hang() -> Response {
+    tokio::time::sleep(Duration::from_secs(3_600)).await;
+    StatusCode::GATEWAY_TIMEOUT.into_response()
+}
+
+fn with_retry_after(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("7"));
+    response
+}
+
+/// An SSE response sending `frames` with `pause` before each, dropping the connection after
+/// the last one when `cut`.
+fn paced_sse(frames: Vec<Bytes>, pause: Duration, cut: bool) -> Response {
+    let body = futures::stream::iter(frames)
+        .then(move |frame| async move {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            Ok::<Bytes, std::io::Error>(frame)
+        })
+        .chain(futures::stream::iter(cut.then(|| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "mock: cut",
+            ))
+        })));
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}

@@ -1,0 +1,248 @@
+//! The mock's OpenAI chat-completions API: `chat.completion`, `chat.completion.chunk` SSE,
+//! `stream_options.include_usage`, OpenAI error bodies.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{
+    hang, paced_sse, with_retry_after, Behaviour, MockRecord, StreamPlan,
+    PROMPT_TOKENS_PER_MESSAGE, REPLY_WORDS,
+};
+use axum::http::header;
+
+#[derive(Deserialize)]
+struct MockRequest {
+    model: String,
+    #[serde(default)]
+    messages: Vec<MessageProbe>,
+    #[serde(default)]
+    stream: bool,
+    stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    tools: Vec<ToolProbe>,
+}
+
+#[derive(Deserialize)]
+struct MessageProbe {
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ToolProbe {
+    function: FunctionProbe,
+}
+
+#[derive(Deserialize)]
+struct FunctionProbe {
+    name: String,
+    parameters: Option<serde_json::Value>,
+}
+
+impl MockRequest {
+    /// `(name, arguments)` of a call of the first tool, unless the last message answers one.
+    fn tool_call(&self) -> Option<(String, String)> {
+        let tool = self.tools.first()?;
+        if self.messages.last()?.role.as_deref() == Some("tool") {
+            return None;
+        }
+        let arguments: serde_json::Map<String, serde_json::Value> = tool
+            .function
+            .parameters
+            .as_ref()
+            .and_then(|schema| schema["properties"].as_object())
+            .map(|properties| {
+                properties
+                    .keys()
+                    .map(|name| (name.clone(), json!("Paris")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some((
+            tool.function.name.clone(),
+            serde_json::Value::Object(arguments).to_string(),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+fn error(status: StatusCode, message: &str, kind: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "message": message, "type": kind, "param": null, "code": null } })),
+    )
+        .into_response()
+}
+
+pub async fn chat_completions(
+    State(record): State<Arc<MockRecord>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record.remember(&headers, &body);
+    let Ok(request) = serde_json::from_slice::<MockRequest>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "mock: invalid JSON body",
+            "invalid_request_error",
+        );
+    };
+    let prompt_tokens = PROMPT_TOKENS_PER_MESSAGE * request.messages.len() as u64;
+    match Behaviour::of(&request.model) {
+        Behaviour::Fail500 => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "mock internal failure: db password hunter2 in stack trace",
+            "server_error",
+        ),
+        Behaviour::Fail429 => with_retry_after(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "mock: slow down",
+            "rate_limit_error",
+        )),
+        Behaviour::Fail400 => error(
+            StatusCode::BAD_REQUEST,
+            "mock: max_tokens is too large for this model",
+            "invalid_request_error",
+        ),
+        Behaviour::Hang => hang().await,
+        Behaviour::Reply(plan) if request.stream => {
+            let include_usage = request
+                .stream_options
+                .as_ref()
+                .is_some_and(|options| options.include_usage);
+            stream_response(
+                &request.model,
+                prompt_tokens,
+                include_usage,
+                plan,
+                request.tool_call(),
+            )
+        }
+        Behaviour::Reply(_) => {
+            completion_response(&request.model, prompt_tokens, request.tool_call())
+        }
+    }
+}
+
+fn completion_response(
+    model: &str,
+    prompt_tokens: u64,
+    tool_call: Option<(String, String)>,
+) -> Response {
+    let completion_tokens = REPLY_WORDS.len() as u64;
+    let (message, finish_reason) = match tool_call {
+        Some((name, arguments)) => (
+            json!({ "role": "assistant", "content": null, "refusal": null, "tool_calls": [{
+                "id": "call_mock_1", "type": "function",
+                "function": { "name": name, "arguments": arguments } }] }),
+            "tool_calls",
+        ),
+        None => (
+            json!({ "role": "assistant", "content": REPLY_WORDS.concat(), "refusal": null }),
+            "stop",
+        ),
+    };
+    let body = json!({
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "created": 1_764_000_000,
+        "model": model,
+        "system_fingerprint": "fp_mock",
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "logprobs": null,
+            "finish_reason": finish_reason,
+        }],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn chunk(model: &str, delta: serde_json::Value, finish: Option<&str>) -> Bytes {
+    let body = json!({
+        "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_764_000_000,
+        "model": model, "system_fingerprint": "fp_mock",
+        "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+    });
+    Bytes::from(format!("data: {body}\n\n"))
+}
+
+fn stream_response(
+    model: &str,
+    prompt_tokens: u64,
+    include_usage: bool,
+    plan: StreamPlan,
+    tool_call: Option<(String, String)>,
+) -> Response {
+    let StreamPlan { words, pause, cut } = plan;
+    let completion_tokens = words.len() as u64;
+    let mut frames = vec![chunk(
+        model,
+        json!({ "role": "assistant", "content": "" }),
+        None,
+    )];
+    frames.extend(
+        words
+            .iter()
+            .map(|word| chunk(model, json!({ "content": word }), None)),
+    );
+    if !cut {
+        let finish_reason = match tool_call {
+            Some((name, arguments)) => {
+                frames.push(chunk(
+                    model,
+                    json!({ "tool_calls": [{ "index": 0, "id": "call_mock_1", "type": "function",
+                        "function": { "name": name, "arguments": "" } }] }),
+                    None,
+                ));
+                let middle = (arguments.len() / 2..arguments.len())
+                    .find(|index| arguments.is_char_boundary(*index))
+                    .unwrap_or(arguments.len());
+                for piece in [&arguments[..middle], &arguments[middle..]] {
+                    frames.push(chunk(
+                        model,
+                        json!({ "tool_calls": [{ "index": 0, "function": { "arguments": piece } }] }),
+                        None,
+                    ));
+                }
+                "tool_calls"
+            }
+            None => "stop",
+        };
+        frames.push(chunk(model, json!({}), Some(finish_reason)));
+        if include_usage {
+            let usage = json!({
+                "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_764_000_000,
+                "model": model, "choices": [],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            });
+            frames.push(Bytes::from(format!("data: {usage}\n\n")));
+        }
+        frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    }
+    paced_sse(frames, pause, cut)
+}

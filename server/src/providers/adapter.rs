@@ -1,0 +1,137 @@
+//! The one interface every upstream wire format implements: build the upstream request from a
+//! chat request in OpenAI's format, translate the reply and the stream back to it. Sending,
+//! credentials, timeouts and error statuses are shared (`transport`), so an adapter is only
+//! its translations.
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::Url;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::metering::usage::Usage;
+
+/// A chat request in OpenAI's format, already validated, with the upstream model id set.
+pub type ChatBody = Map<String, Value>;
+
+/// An HTTP request ready to be signed and sent.
+#[derive(Debug)]
+pub struct UpstreamRequest {
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A whole reply translated to an OpenAI `chat.completion` body.
+#[derive(Debug)]
+pub struct ChatReply {
+    pub body: Bytes,
+    /// Usage the upstream reported, if it did.
+    pub usage: Option<Usage>,
+}
+
+/// What the gateway knows about the call when it translates a reply.
+#[derive(Debug, Clone)]
+pub struct ReplyContext {
+    /// The id given to translated replies (`chatcmpl-…`).
+    pub completion_id: String,
+    /// The model id reported to the client.
+    pub model: String,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+/// One framed event of an upstream stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole server-sent event, including its terminating blank line.
+    Sse(Bytes),
+}
+
+/// Translates one upstream stream into OpenAI `chat.completion.chunk` server-sent events.
+pub trait StreamTranslator: Send {
+    /// Appends the client events this upstream frame becomes (possibly none).
+    fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>);
+    /// Appends what ends the client stream after the upstream ended normally.
+    fn finish(&mut self, out: &mut Vec<Bytes>);
+    /// Usage the upstream reported so far.
+    fn usage(&self) -> Option<Usage>;
+    /// Bytes of generated text and tool arguments, for an estimate when usage is missing.
+    fn generated_chars(&self) -> usize;
+    /// An error the upstream reported inside the stream, if it did.
+    fn upstream_error(&self) -> Option<&str>;
+}
+
+/// One wire format.
+pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
+    /// Builds the upstream request for an OpenAI-format chat request (`stream` says whether the
+    /// client asked for a stream).
+    fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError>;
+
+    /// Translates a whole successful reply.
+    fn chat_reply(&self, body: Bytes, context: &ReplyContext) -> Result<ChatReply, ApiError>;
+
+    /// A translator for one streamed reply. `client_wants_usage` is OpenAI's
+    /// `stream_options.include_usage`.
+    fn stream_translator(
+        &self,
+        context: ReplyContext,
+        client_wants_usage: bool,
+    ) -> Box<dyn StreamTranslator>;
+}
+
+/// A `data: {json}` server-sent event.
+pub fn sse_data(value: &Value) -> Bytes {
+    let mut event = Vec::with_capacity(256);
+    event.extend_from_slice(b"data: ");
+    // Writing a `Value` to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut event, value);
+    event.extend_from_slice(b"\n\n");
+    Bytes::from(event)
+}
+
+/// The `data: [DONE]` event that ends an OpenAI stream.
+pub fn sse_done() -> Bytes {
+    Bytes::from_static(b"data: [DONE]\n\n")
+}
+
+/// Serialises a translated body.
+pub fn to_body(value: &Value) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(|error| {
+        tracing::error!(%error, "cannot serialise a translated body");
+        ApiError::Internal
+    })
+}
+
+/// A reply body the adapter could not read: the upstream broke its own format.
+pub fn unreadable_reply(provider: &str, error: &serde_json::Error) -> ApiError {
+    tracing::warn!(%error, provider, "unreadable upstream reply");
+    ApiError::UpstreamFailed(format!("{provider} sent a reply Gatehouse could not read"))
+}
+
+/// The media type and base64 data of a `data:<media type>;base64,<data>` URL.
+pub fn parse_data_url(url: &str) -> Option<(&str, &str)> {
+    let (media_type, data) = url.strip_prefix("data:")?.split_once(";base64,")?;
+    (!media_type.is_empty()).then_some((media_type, data))
+}
+
+/// A request field's parameter error.
+pub fn invalid_request(message: impl Into<String>, param: &'static str) -> ApiError {
+    ApiError::bad_request(message, Some(param))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_data_urls() {
+        assert_eq!(
+            parse_data_url("data:image/png;base64,iVBOR"),
+            Some(("image/png", "iVBOR"))
+        );
+        assert_eq!(parse_data_url("data:;base64,x"), None);
+        assert_eq!(parse_data_url("https://x/a.png"), None);
+        assert_eq!(parse_data_url("data:image/png,rawtext"), None);
+    }
+}

@@ -1,0 +1,221 @@
+//! Anthropic Message → OpenAI `chat.completion`: text blocks joined, `tool_use` blocks as tool
+//! calls, thinking as `reasoning_content`, stop reasons and cache-aware usage mapped.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::metering::usage::Usage;
+use crate::providers::adapter::{to_body, unreadable_reply, ChatReply, ReplyContext};
+
+#[derive(Deserialize)]
+struct Message {
+    id: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    content: Vec<Value>,
+    stop_reason: Option<String>,
+    usage: Option<AnthropicUsage>,
+}
+
+/// Anthropic's usage: input excludes cache reads and writes.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct AnthropicUsage {
+    #[serde(default)]
+    pub input_tokens: Option<u64>,
+    #[serde(default)]
+    pub output_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_read_input_tokens: Option<u64>,
+}
+
+impl AnthropicUsage {
+    /// In OpenAI's terms: the prompt count includes cached input.
+    pub fn to_usage(self) -> Usage {
+        let cached = self.cache_read_input_tokens.unwrap_or(0);
+        let written = self.cache_creation_input_tokens.unwrap_or(0);
+        Usage {
+            prompt_tokens: self.input_tokens.unwrap_or(0) + cached + written,
+            completion_tokens: self.output_tokens.unwrap_or(0),
+            cached_tokens: cached,
+            cache_write_tokens: written,
+            reasoning_tokens: 0,
+        }
+    }
+
+    /// Later counts (a stream's `message_delta`) replace earlier ones where present.
+    pub fn update(&mut self, later: AnthropicUsage) {
+        let keep = |current: &mut Option<u64>, newer: Option<u64>| {
+            if newer.is_some() {
+                *current = newer;
+            }
+        };
+        keep(&mut self.input_tokens, later.input_tokens);
+        keep(&mut self.output_tokens, later.output_tokens);
+        keep(
+            &mut self.cache_creation_input_tokens,
+            later.cache_creation_input_tokens,
+        );
+        keep(
+            &mut self.cache_read_input_tokens,
+            later.cache_read_input_tokens,
+        );
+    }
+}
+
+/// OpenAI's `finish_reason` for an Anthropic `stop_reason`.
+pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
+    match stop_reason {
+        Some("max_tokens") | Some("model_context_window_exceeded") => "length",
+        Some("tool_use") => "tool_calls",
+        Some("refusal") => "content_filter",
+        _ => "stop",
+    }
+}
+
+pub fn to_chat_completion(body: &[u8], context: &ReplyContext) -> Result<ChatReply, ApiError> {
+    let message: Message =
+        serde_json::from_slice(body).map_err(|error| unreadable_reply("anthropic", &error))?;
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut tool_calls = Vec::new();
+    for block in &message.content {
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => text.push_str(block["text"].as_str().unwrap_or_default()),
+            Some("thinking") => reasoning.push_str(block["thinking"].as_str().unwrap_or_default()),
+            Some("tool_use") => tool_calls.push(json!({
+                "id": block["id"],
+                "type": "function",
+                "function": {
+                    "name": block["name"],
+                    "arguments": block.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
+                },
+            })),
+            _ => {}
+        }
+    }
+    let mut reply_message = json!({
+        "role": "assistant",
+        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { Value::String(text) },
+    });
+    if !tool_calls.is_empty() {
+        reply_message["tool_calls"] = Value::Array(tool_calls);
+    }
+    if !reasoning.is_empty() {
+        reply_message["reasoning_content"] = Value::String(reasoning);
+    }
+    let usage = message.usage.map(AnthropicUsage::to_usage);
+    let completion = json!({
+        "id": message.id.unwrap_or_else(|| context.completion_id.clone()),
+        "object": "chat.completion",
+        "created": context.created,
+        "model": message.model.unwrap_or_else(|| context.model.clone()),
+        "choices": [{
+            "index": 0,
+            "message": reply_message,
+            "finish_reason": finish_reason(message.stop_reason.as_deref()),
+        }],
+        "usage": usage.unwrap_or_default().to_openai(),
+    });
+    Ok(ChatReply {
+        body: to_body(&completion)?,
+        usage,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> ReplyContext {
+        ReplyContext {
+            completion_id: "chatcmpl-x".into(),
+            model: "claude".into(),
+            created: 1_700_000_000,
+        }
+    }
+
+    fn translate(fixture: &str) -> (Value, Value, Option<Usage>) {
+        let golden: Value = serde_json::from_str(fixture).unwrap();
+        let reply = to_chat_completion(fixture.as_bytes(), &context()).unwrap();
+        (
+            golden,
+            serde_json::from_slice(&reply.body).unwrap(),
+            reply.usage,
+        )
+    }
+
+    #[test]
+    fn golden_text_reply_with_cache_usage() {
+        let (golden, body, usage) = translate(include_str!(
+            "../../../tests/fixtures/anthropic/response_text.json"
+        ));
+        assert_eq!(body["object"], "chat.completion");
+        assert_eq!(body["id"], golden["id"]);
+        assert_eq!(body["model"], golden["model"]);
+        assert_eq!(body["choices"][0]["finish_reason"], "stop");
+        assert_eq!(
+            body["choices"][0]["message"]["content"],
+            golden["content"][0]["text"]
+        );
+        let raw = &golden["usage"];
+        let cached = raw["cache_read_input_tokens"].as_u64().unwrap();
+        let written = raw["cache_creation_input_tokens"].as_u64().unwrap();
+        assert!(
+            cached > 0 && written > 0,
+            "the fixture exercises cache usage"
+        );
+        let usage = usage.unwrap();
+        assert_eq!(
+            usage.prompt_tokens,
+            raw["input_tokens"].as_u64().unwrap() + cached + written
+        );
+        assert_eq!(usage.cached_tokens, cached);
+        assert_eq!(usage.cache_write_tokens, written);
+        assert_eq!(
+            usage.completion_tokens,
+            raw["output_tokens"].as_u64().unwrap()
+        );
+        assert_eq!(
+            body["usage"]["prompt_tokens_details"]["cached_tokens"],
+            cached
+        );
+    }
+
+    #[test]
+    fn golden_tool_use_reply() {
+        let (golden, body, _) = translate(include_str!(
+            "../../../tests/fixtures/anthropic/response_tool_use.json"
+        ));
+        let tool_use = golden["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|block| block["type"] == "tool_use")
+            .unwrap();
+        let call = &body["choices"][0]["message"]["tool_calls"][0];
+        assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(call["id"], tool_use["id"]);
+        assert_eq!(call["function"]["name"], tool_use["name"]);
+        let arguments: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(arguments, tool_use["input"]);
+    }
+
+    #[test]
+    fn maps_stop_reasons() {
+        assert_eq!(finish_reason(Some("end_turn")), "stop");
+        assert_eq!(finish_reason(Some("stop_sequence")), "stop");
+        assert_eq!(finish_reason(Some("max_tokens")), "length");
+        assert_eq!(finish_reason(Some("tool_use")), "tool_calls");
+        assert_eq!(finish_reason(Some("refusal")), "content_filter");
+    }
+
+    #[test]
+    fn a_broken_reply_is_a_bad_gateway() {
+        let error = to_chat_completion(b"{\"content\": 5}", &context()).unwrap_err();
+        assert_eq!(error.status(), axum::http::StatusCode::BAD_GATEWAY);
+    }
+}

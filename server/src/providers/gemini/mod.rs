@@ -1,0 +1,104 @@
+//! Google's Gemini API (`gemini/` models, Google AI Studio): `generateContent` and
+//! `streamGenerateContent?alt=sse` with an API key. The request is translated from OpenAI's chat
+//! format (system instruction, `user`/`model` contents of parts, function declarations and
+//! responses, inline images, JSON schema output, thinking budgets); replies and chunks back.
+
+mod reply;
+mod request;
+mod stream;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::Url;
+
+use crate::error::ApiError;
+use crate::providers::adapter::{
+    to_body, ChatAdapter, ChatBody, ChatReply, ReplyContext, StreamTranslator, UpstreamRequest,
+};
+
+/// The header that carries the API key.
+pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-goog-api-key");
+/// Joins a tool-call id and the Gemini thought signature it carries (LiteLLM's convention), so
+/// the signature returns to Gemini with the call in the next turn.
+pub const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
+
+#[derive(Debug)]
+pub struct Gemini {
+    /// `…/models/{model}:generateContent`.
+    pub generate_url: Url,
+    /// `…/models/{model}:streamGenerateContent?alt=sse`.
+    pub stream_url: Url,
+}
+
+impl Gemini {
+    /// The two method URLs under `{api_base}/v1beta/models/{model}`. An `api_base` that already
+    /// names a version (`…/v1` or `…/v1beta`) is used as it is.
+    pub fn urls(api_base: &str, model_id: &str) -> (String, String) {
+        let base = api_base.trim_end_matches('/');
+        let versioned = base.ends_with("/v1") || base.ends_with("/v1beta");
+        let prefix = if versioned {
+            format!("{base}/models/{model_id}")
+        } else {
+            format!("{base}/v1beta/models/{model_id}")
+        };
+        (
+            format!("{prefix}:generateContent"),
+            format!("{prefix}:streamGenerateContent?alt=sse"),
+        )
+    }
+}
+
+impl ChatAdapter for Gemini {
+    fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError> {
+        let body = request::to_generate_content(request)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(UpstreamRequest {
+            url: if stream {
+                self.stream_url.clone()
+            } else {
+                self.generate_url.clone()
+            },
+            headers,
+            body: to_body(&body)?,
+        })
+    }
+
+    fn chat_reply(&self, body: Bytes, context: &ReplyContext) -> Result<ChatReply, ApiError> {
+        reply::to_chat_completion(&body, context)
+    }
+
+    fn stream_translator(
+        &self,
+        context: ReplyContext,
+        client_wants_usage: bool,
+    ) -> Box<dyn StreamTranslator> {
+        Box::new(stream::GenerateStream::new(context, client_wants_usage))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_method_urls() {
+        let (generate, stream) = Gemini::urls(
+            "https://generativelanguage.googleapis.com",
+            "gemini-2.5-flash",
+        );
+        assert_eq!(
+            generate,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
+        );
+        assert_eq!(
+            stream,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        );
+        let (generate, _) = Gemini::urls("http://127.0.0.1:9/v1beta/", "m");
+        assert_eq!(
+            generate,
+            "http://127.0.0.1:9/v1beta/models/m:generateContent"
+        );
+    }
+}

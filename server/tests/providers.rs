@@ -1,0 +1,380 @@
+//! Native provider adapters end to end: OpenAI-format requests through the gateway to a
+//! loopback mock speaking the provider's own wire format, translated both ways and metered.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+fn weather_tool() -> Value {
+    json!([{ "type": "function", "function": {
+        "name": "get_weather", "description": "The weather in a city now",
+        "parameters": { "type": "object", "properties": { "city": { "type": "string" } },
+                        "required": ["city"] } } }])
+}
+
+/// Cost, prompt, completion, cached and cache-write tokens of a key's rows.
+async fn usage_rows(pool: &PgPool, key: &str, count: usize) -> Vec<(i64, i64, i64, i64, i64)> {
+    wait_for_rows(pool, key, count).await;
+    sqlx::query_as(
+        "SELECT cost_micros, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens \
+         FROM spend_logs WHERE token_hash = $1 ORDER BY started_at",
+    )
+    .bind(app::secrets::hash_key(key))
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn anthropic_chat_is_translated_both_ways_and_metered(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    let response = app
+        .chat(
+            &key,
+            &json!({
+                "model": "claude", "temperature": 0.5, "seed": 7, "user": "alice",
+                "messages": [
+                    { "role": "system", "content": "Answer briefly." },
+                    { "role": "user", "content": "Weather in Paris?" }
+                ],
+                "tools": weather_tool(),
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+
+    // What Anthropic received: its own format, its own headers, no OpenAI-only fields.
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(sent["model"], "claude-sonnet-4-5-20250929");
+    assert_eq!(sent["system"][0]["text"], "Answer briefly.");
+    assert_eq!(sent["max_tokens"], 4096);
+    assert_eq!(sent["metadata"]["user_id"], "alice");
+    assert_eq!(sent["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        sent["tools"][0]["input_schema"]["required"],
+        json!(["city"])
+    );
+    assert!(sent.get("seed").is_none());
+    assert_eq!(mock.record.last_header("x-api-key").unwrap(), ANTHROPIC_KEY);
+    assert_eq!(
+        mock.record.last_header("anthropic-version").unwrap(),
+        "2023-06-01"
+    );
+    assert!(mock.record.last_header("authorization").is_none());
+
+    // What the client got: OpenAI's format.
+    assert_eq!(body["object"], "chat.completion");
+    let choice = &body["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    assert_eq!(
+        choice["message"]["content"],
+        "Hello from the mock upstream."
+    );
+    let call = &choice["message"]["tool_calls"][0];
+    assert_eq!(call["type"], "function");
+    assert_eq!(call["function"]["name"], "get_weather");
+    let arguments: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(arguments, json!({ "city": "Paris" }));
+    assert_eq!(body["usage"]["prompt_tokens"], 10);
+    assert_eq!(body["usage"]["completion_tokens"], 5);
+
+    // Metered at the catalog price of claude-sonnet-4-5: $3/M in, $15/M out.
+    let rows = usage_rows(&pool, &key, 1).await;
+    assert_eq!(rows[0], (10 * 3 + 5 * 15, 10, 5, 0, 0));
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_tool_result_goes_back_as_a_tool_result_block(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    let response = app
+        .chat(
+            &key,
+            &json!({
+                "model": "claude", "tools": weather_tool(),
+                "messages": [
+                    { "role": "user", "content": "Weather in Paris?" },
+                    { "role": "assistant", "content": null, "tool_calls": [{ "id": "toolu_9",
+                      "type": "function", "function": { "name": "get_weather", "arguments": "{\"city\":\"Paris\"}" } }] },
+                    { "role": "tool", "tool_call_id": "toolu_9", "content": "18°C and sunny" }
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    let sent = mock.record.last_request().unwrap();
+    let turns = sent["messages"].as_array().unwrap();
+    assert_eq!(turns.len(), 3);
+    assert_eq!(turns[1]["content"][0]["type"], "tool_use");
+    assert_eq!(turns[1]["content"][0]["input"], json!({ "city": "Paris" }));
+    assert_eq!(turns[2]["role"], "user");
+    assert_eq!(
+        turns[2]["content"][0],
+        json!({ "type": "tool_result", "tool_use_id": "toolu_9", "content": "18°C and sunny" })
+    );
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn anthropic_streams_become_openai_chunks_with_tool_call_deltas(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    let response = app
+        .chat(
+            &key,
+            &json!({
+                "model": "claude", "stream": true, "stream_options": { "include_usage": true },
+                "messages": [{ "role": "user", "content": "Weather in Paris?" }],
+                "tools": weather_tool(),
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let text = response.text().await.unwrap();
+    let payloads = sse_payloads(&text);
+    assert_eq!(payloads.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
+        .iter()
+        .map(|payload| serde_json::from_str(payload).unwrap())
+        .collect();
+    assert!(chunks
+        .iter()
+        .all(|chunk| chunk["object"] == "chat.completion.chunk"));
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let content: String = chunks
+        .iter()
+        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(content, "Hello from the mock upstream.");
+    let arguments: String = chunks
+        .iter()
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+        })
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).unwrap(),
+        json!({ "city": "Paris" })
+    );
+    assert!(chunks
+        .iter()
+        .any(|chunk| chunk["choices"][0]["finish_reason"] == "tool_calls"));
+    let usage = &chunks.last().unwrap()["usage"];
+    assert_eq!(usage["prompt_tokens"], 10);
+    assert_eq!(usage["completion_tokens"], 5);
+    let rows = usage_rows(&pool, &key, 1).await;
+    assert_eq!(rows[0], (10 * 3 + 5 * 15, 10, 5, 0, 0));
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn prompt_cache_reads_and_writes_are_billed_at_their_own_prices(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    for stream in [false, true] {
+        let mut request = hello("claude-cached");
+        request["stream"] = json!(stream);
+        let response = app.chat(&key, &request).await;
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        if !stream {
+            let body: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(body["usage"]["prompt_tokens"], 10 + 1_000 + 200);
+            assert_eq!(
+                body["usage"]["prompt_tokens_details"]["cached_tokens"],
+                1_000
+            );
+        }
+    }
+    // 10 fresh × $3/M + 1,000 cache reads × $0.30/M + 200 cache writes × $3.75/M
+    //   + 5 out × $15/M = 30 + 300 + 750 + 75 µ$.
+    let expected = (1_155, 1_210, 5, 1_000, 200);
+    assert_eq!(usage_rows(&pool, &key, 2).await, vec![expected, expected]);
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn anthropic_failures_become_openai_errors(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+
+    let failed = assert_openai_error(app.chat(&key, &hello("claude-fail-500")).await, 502).await;
+    assert!(!failed.to_string().contains("hunter2"));
+    let rejected = assert_openai_error(app.chat(&key, &hello("claude-fail-400")).await, 400).await;
+    assert!(rejected["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("prompt is too long"));
+    // What Anthropic cannot take is refused before the call.
+    let before = mock.record.requests();
+    let mut two_choices = hello("claude");
+    two_choices["n"] = json!(2);
+    let refused = assert_openai_error(app.chat(&key, &two_choices).await, 400).await;
+    assert_eq!(refused["error"]["param"], "n");
+    assert_eq!(mock.record.requests(), before);
+
+    // A stream cut midway ends with an error event and is billed for what was produced.
+    let mut cut = hello("claude-cut");
+    cut["stream"] = json!(true);
+    let text = app.chat(&key, &cut).await.text().await.unwrap();
+    let last: Value = serde_json::from_str(sse_payloads(&text).last().unwrap()).unwrap();
+    assert!(last["error"]["message"].is_string(), "{text}");
+    let rows = wait_for_rows(&pool, &key, 4).await;
+    let statuses: Vec<&str> = rows.iter().map(|row| row.3.as_str()).collect();
+    assert_eq!(statuses, ["failure", "failure", "failure", "failure"]);
+    let cut_row = &rows[3];
+    assert!(cut_row.0 > 0, "the cut stream is billed: {cut_row:?}");
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn tools_to_a_deployment_without_tool_support_get_a_400_naming_the_capability(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    let before = mock.record.requests();
+    let mut request = hello("no-tools");
+    request["tools"] = weather_tool();
+    let body = assert_openai_error(app.chat(&key, &request).await, 400).await;
+    assert_eq!(body["error"]["param"], "tools");
+    assert_eq!(body["error"]["code"], "unsupported_capability");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no-tools") && message.contains("tools (function calling)"),
+        "{message}"
+    );
+    assert_eq!(
+        mock.record.requests(),
+        before,
+        "no upstream call was wasted"
+    );
+    // Without tools the same deployment serves the request.
+    assert_eq!(app.chat(&key, &hello("no-tools")).await.status(), 200);
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn gemini_chat_and_tool_calls_are_translated_both_ways(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+
+    let response = app.chat(&key, &hello("gemini")).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from the mock upstream."
+    );
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert_eq!(
+        mock.record.last_header("x-goog-api-key").unwrap(),
+        GEMINI_KEY
+    );
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(
+        sent["contents"],
+        json!([{ "role": "user", "parts": [{ "text": "Say hello" }] }])
+    );
+
+    let response = app
+        .chat(
+            &key,
+            &json!({
+                "model": "gemini", "tools": weather_tool(), "tool_choice": "required",
+                "messages": [{ "role": "system", "content": "Use tools." },
+                             { "role": "user", "content": "Weather in Paris?" }],
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(sent["systemInstruction"]["parts"][0]["text"], "Use tools.");
+    assert_eq!(sent["toolConfig"]["functionCallingConfig"]["mode"], "ANY");
+    assert_eq!(
+        sent["tools"][0]["functionDeclarations"][0]["name"],
+        "get_weather"
+    );
+    let call = &body["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(call["function"]["name"], "get_weather");
+    assert_eq!(call["function"]["arguments"], "{\"city\":\"Paris\"}");
+
+    // The result goes back as a functionResponse named after the call.
+    let call_id = call["id"].as_str().unwrap();
+    let response = app
+        .chat(
+            &key,
+            &json!({
+                "model": "gemini", "tools": weather_tool(),
+                "messages": [
+                    { "role": "user", "content": "Weather in Paris?" },
+                    { "role": "assistant", "content": null, "tool_calls": [call] },
+                    { "role": "tool", "tool_call_id": call_id, "content": "18°C" }
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(
+        sent["contents"][2]["parts"][0]["functionResponse"],
+        json!({ "name": "get_weather", "response": { "content": "18°C" } })
+    );
+    // gemini-2.5-flash at the catalog's $0.30/M in, $2.50/M out: 10 × 0.3 + 5 × 2.5 = 15.5 → 16.
+    let rows = usage_rows(&pool, &key, 3).await;
+    assert_eq!(rows[0], (16, 10, 5, 0, 0));
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn gemini_streams_become_openai_chunks_and_bill_thoughts_and_cache(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    let mut request = hello("gemini-cached");
+    request["stream"] = json!(true);
+    request["stream_options"] = json!({ "include_usage": true });
+    let response = app.chat(&key, &request).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let payloads = sse_payloads(&text);
+    assert_eq!(payloads.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
+        .iter()
+        .map(|payload| serde_json::from_str(payload).unwrap())
+        .collect();
+    let content: String = chunks
+        .iter()
+        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(content, "Hello from the mock upstream.");
+    let usage = &chunks.last().unwrap()["usage"];
+    assert_eq!(usage["prompt_tokens"], 1_010);
+    assert_eq!(usage["completion_tokens"], 55);
+    assert_eq!(usage["completion_tokens_details"]["reasoning_tokens"], 50);
+    // 10 fresh × $1/M + 1,000 cached × $0.10/M + (5 + 50 thinking) out × $2/M = 10 + 100 + 110.
+    let rows = usage_rows(&pool, &key, 1).await;
+    assert_eq!(rows[0], (220, 1_010, 55, 1_000, 0));
+
+    let limited = assert_openai_error(app.chat(&key, &hello("gemini-fail-429")).await, 429).await;
+    assert_eq!(limited["error"]["type"], "rate_limit_error");
+    app.shutdown().await;
+}
