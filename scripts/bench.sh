@@ -11,7 +11,7 @@ ensure_rust_tools
 ensure_console_tools
 ensure_postgres gatehouse_bench_admin
 cargo leptos build --release >/dev/null
-cargo build --release -p server --bin mock-openai >/dev/null
+cargo build --release -p server --bin mock-upstream >/dev/null
 psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench' >/dev/null
 bench_url="${DATABASE_URL%/*}/gatehouse_bench"
 
@@ -25,12 +25,12 @@ model_list:
 general_settings:
   master_key: sk-bench-master
 YAML
-taskset -c 1 "$CARGO_TARGET_DIR/release/mock-openai" --port "$mock_port" >"$work/mock.log" 2>&1 &
+taskset -c 1 "$CARGO_TARGET_DIR/release/mock-upstream" --port "$mock_port" >"$work/mock.log" 2>&1 &
 mock_pid=$!
 # The same mock on Gatehouse's CPU: the cost of one cross-core round trip, for reading the
 # 1-connection latency (the path through Gatehouse crosses cores twice).
 cross_port="$(free_port)"
-taskset -c 0 "$CARGO_TARGET_DIR/release/mock-openai" --port "$cross_port" >"$work/mock-cross.log" 2>&1 &
+taskset -c 0 "$CARGO_TARGET_DIR/release/mock-upstream" --port "$cross_port" >"$work/mock-cross.log" 2>&1 &
 cross_pid=$!
 DATABASE_URL="$bench_url" RUST_LOG=warn taskset -c 0 "$CARGO_TARGET_DIR/release/gatehouse" \
   --config "$work/config.yaml" --port "$gate_port" >"$work/gatehouse.log" 2>&1 &
@@ -117,7 +117,7 @@ Reproduce with \`bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` 
 
 Measured $(date -u +"%Y-%m-%d %H:%M UTC") on this machine ($(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)).
 Gatehouse (release) is pinned to CPU 0 with \`taskset\`; the loopback OpenAI mock
-(\`mock-openai\`) and the load generator (\`wrk\`, one thread) share CPU 1. PostgreSQL is not
+(\`mock-upstream\`) and the load generator (\`wrk\`, one thread) share CPU 1. PostgreSQL is not
 pinned and receives the batched spend rows during the run. Each request carries a virtual key
 (\`Authorization: Bearer sk-…\`), is checked against the in-memory key cache, has its usage read
 from the reply, is costed and gets a spend row. Each run lasts $DURATION.

@@ -21,7 +21,7 @@ cargo test -p server -p app --features app/ssr
 
 log "building the console and the mock upstream (debug)"
 cargo leptos build
-cargo build -p server --bin mock-openai
+cargo build -p server --bin mock-upstream
 
 # A fresh database for the end-to-end run.
 e2e_url="${DATABASE_URL%/*}/gatehouse_e2e"
@@ -29,14 +29,15 @@ psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_e2e WI
 
 mock_port="$(free_port)"
 gate_port="$(free_port)"
-export MOCK_API_BASE="http://127.0.0.1:$mock_port/v1"
+export MOCK_ROOT="http://127.0.0.1:$mock_port"
+export MOCK_API_BASE="$MOCK_ROOT/v1"
 export GATEHOUSE_URL="http://127.0.0.1:$gate_port"
 export GATEHOUSE_MASTER_KEY="sk-e2e-master-$(date +%s)"
 export GATEHOUSE_ADMIN_EMAIL="admin@e2e.test"
 export GATEHOUSE_ADMIN_PASSWORD="e2e-admin-password"
 logs="$CARGO_TARGET_DIR/e2e-logs"
 mkdir -p "$logs"
-"$CARGO_TARGET_DIR/debug/mock-openai" --port "$mock_port" >"$logs/mock.log" 2>&1 &
+"$CARGO_TARGET_DIR/debug/mock-upstream" --port "$mock_port" >"$logs/mock.log" 2>&1 &
 mock_pid=$!
 DATABASE_URL="$e2e_url" RUST_LOG=info "$CARGO_TARGET_DIR/debug/gatehouse" \
   --config end2end/gatehouse.e2e.yaml --port "$gate_port" >"$logs/gatehouse.log" 2>&1 &
@@ -48,7 +49,7 @@ stop_servers() {
 trap stop_servers EXIT
 wait_for_http "$GATEHOUSE_URL/health/readiness" || { cat "$logs/gatehouse.log"; exit 1; }
 
-log "official OpenAI Python SDK"
+log "official OpenAI and Anthropic Python SDKs"
 venv="$HOME/.cache/gatehouse/venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r end2end/sdk/requirements.txt

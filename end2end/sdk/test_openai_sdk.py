@@ -1,5 +1,6 @@
 """The official `openai` Python SDK against a running Gatehouse (started by scripts/test.sh)."""
 
+import json
 import os
 import time
 
@@ -101,3 +102,99 @@ def test_n_requests_give_n_spend_rows_adding_up_to_the_key_spend():
     info = httpx.get(f"{BASE}/key/info", params={"key": key}, headers=headers).json()["info"]
     assert sum(row["spend_micros"] for row in logs) == info["spend_micros"]
     assert info["spend_micros"] > 0
+
+
+# The same OpenAI-SDK calls against three wire formats behind the gateway: OpenAI, Anthropic
+# Messages and Gemini generateContent (each a loopback mock of that provider's API).
+BACKENDS = ["gpt-4o-mini", "claude", "gemini"]
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city now",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+WEATHER_QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+
+@pytest.mark.parametrize("model", BACKENDS)
+def test_chat_with_tools_round_trip(model):
+    sdk = client(new_key())
+    reply = sdk.chat.completions.create(
+        model=model, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL]
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+
+    answered = sdk.chat.completions.create(
+        model=model,
+        tools=[WEATHER_TOOL],
+        messages=WEATHER_QUESTION
+        + [
+            choice.message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "18°C and sunny"},
+        ],
+    )
+    assert answered.choices[0].finish_reason == "stop"
+    assert answered.choices[0].message.content == REPLY
+
+
+@pytest.mark.parametrize("model", BACKENDS)
+def test_stream_with_tools(model):
+    stream = client(new_key()).chat.completions.create(
+        model=model,
+        messages=WEATHER_QUESTION,
+        tools=[WEATHER_TOOL],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    calls = {}
+    finish = None
+    for chunk in chunks:
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        for call in delta.tool_calls or []:
+            entry = calls.setdefault(call.index, {"name": "", "arguments": ""})
+            if call.function.name:
+                entry["name"] = call.function.name
+            entry["arguments"] += call.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls"
+    assert calls[0]["name"] == "get_weather"
+    assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}
+    assert chunks[-1].usage.prompt_tokens > 0
+
+
+@pytest.mark.parametrize("model", BACKENDS)
+def test_plain_stream_and_usage(model):
+    chunks = list(
+        client(new_key()).chat.completions.create(
+            model=model,
+            messages=HELLO,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert text == REPLY
+    assert chunks[-1].usage.completion_tokens == 5
+
+
+def test_a_capability_the_model_lacks_is_a_bad_request():
+    with pytest.raises(openai.BadRequestError) as raised:
+        client(new_key()).chat.completions.create(
+            model="no-tools", messages=WEATHER_QUESTION, tools=[WEATHER_TOOL]
+        )
+    assert raised.value.body["param"] == "tools"
+    assert "tools (function calling)" in raised.value.body["message"]

@@ -149,6 +149,37 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error in Anthropic's shape, for `/v1/messages` callers:
+    /// `{"type": "error", "error": {"type", "message"}}` with the same status.
+    pub fn into_anthropic_response(self) -> Response {
+        let status = self.status();
+        let kind = match status.as_u16() {
+            400 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            _ => "api_error",
+        };
+        let body = serde_json::json!({
+            "type": "error",
+            "error": { "type": kind, "message": self.to_string() },
+        });
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::UpstreamRateLimited {
+            retry_after: Some(value),
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         tracing::error!(%error, "database error in the API");

@@ -60,6 +60,11 @@ pub trait StreamTranslator: Send {
     fn generated_chars(&self) -> usize;
     /// An error the upstream reported inside the stream, if it did.
     fn upstream_error(&self) -> Option<&str>;
+    /// Appends the event that ends a stream the gateway could not finish (the upstream stopped
+    /// or its connection failed).
+    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
+        out.push(crate::error::sse_error_event(message, "api_error"));
+    }
 }
 
 /// One wire format.

@@ -1,6 +1,7 @@
 //! The data plane: `/v1/*` routes. `pipeline` states the stage order; the other modules are
 //! its stages' parts.
 
+pub mod messages;
 pub mod models;
 pub mod pipeline;
 pub mod request;
@@ -17,6 +18,8 @@ pub fn routes() -> Router<SharedGateway> {
     Router::new()
         .route("/v1/chat/completions", post(pipeline::chat_completions))
         .route("/chat/completions", post(pipeline::chat_completions))
+        .route("/v1/messages", post(pipeline::messages))
+        .route("/messages", post(pipeline::messages))
         .route("/v1/models", get(models::list_models))
         .route("/models", get(models::list_models))
         .route("/v1/{*rest}", any(unknown_route))

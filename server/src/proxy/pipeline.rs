@@ -13,17 +13,37 @@ use crate::error::ApiError;
 use crate::metering::MeteredCall;
 use crate::policy::auth::authenticate;
 use crate::proxy::request::ChatRequest;
-use crate::proxy::{stream, unary};
+use crate::proxy::{messages, stream, unary};
 use crate::state::SharedGateway;
+
+/// The API shape a caller speaks: requests are read from it, replies and errors written in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Egress {
+    /// OpenAI chat completions (`/v1/chat/completions`).
+    OpenAi,
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
+}
 
 pub async fn chat_completions(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match run(gateway, &headers, body).await {
+    match run(gateway, &headers, body, Egress::OpenAi).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    }
+}
+
+pub async fn messages(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match run(gateway, &headers, body, Egress::Anthropic).await {
+        Ok(response) => response,
+        Err(error) => error.into_anthropic_response(),
     }
 }
 
@@ -31,13 +51,17 @@ async fn run(
     gateway: SharedGateway,
     headers: &HeaderMap,
     body: Body,
+    egress: Egress,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
 
     // 1. authenticate: the key from memory (one database read for a key never seen here).
     let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
-    let request = ChatRequest::read(body).await?;
+    let request = match egress {
+        Egress::OpenAi => ChatRequest::read(body).await?,
+        Egress::Anthropic => messages::read(body).await?,
+    };
 
     // 2. authorize: the model exists and the key may use it.
     let group = gateway
@@ -76,8 +100,8 @@ async fn run(
     let client_wants_usage = request.client_wants_usage;
     let upstream_body = request.into_body_for(&deployment);
     if call.is_stream {
-        stream::relay(gateway, call, upstream_body, client_wants_usage).await
+        stream::relay(gateway, call, upstream_body, client_wants_usage, egress).await
     } else {
-        unary::complete(gateway, call, upstream_body).await
+        unary::complete(gateway, call, upstream_body, egress).await
     }
 }

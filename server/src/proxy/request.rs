@@ -43,6 +43,11 @@ impl ChatRequest {
                 None,
             ));
         };
+        ChatRequest::from_object(body)
+    }
+
+    /// Validates a chat request already read as a JSON object.
+    pub fn from_object(body: Map<String, Value>) -> Result<ChatRequest, ApiError> {
         let model = match body.get("model") {
             Some(Value::String(model)) if !model.is_empty() => model.clone(),
             _ => {

@@ -11,11 +11,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{sse_error_event, ApiError};
+use crate::error::ApiError;
 use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{ChatBody, Frame, StreamTranslator};
 use crate::providers::sse::SseSplitter;
 use crate::providers::{mock_response, openai_compat, transport, ByteStream, Upstream};
+use crate::proxy::messages::stream::AnthropicEgress;
+use crate::proxy::pipeline::Egress;
 use crate::state::SharedGateway;
 
 /// Events buffered between the relay task and a slow client.
@@ -26,6 +28,7 @@ pub async fn relay(
     call: MeteredCall,
     body: ChatBody,
     client_wants_usage: bool,
+    egress: Egress,
 ) -> Result<Response, ApiError> {
     let request_id = call.request_id.clone();
     let (opened_sender, opened) = oneshot::channel();
@@ -35,6 +38,7 @@ pub async fn relay(
         call,
         body,
         client_wants_usage,
+        egress,
         opened_sender,
     ));
     let events = opened.await.map_err(|_| ApiError::Internal)??;
@@ -73,22 +77,33 @@ async fn open(
     call: &MeteredCall,
     body: ChatBody,
     client_wants_usage: bool,
+    egress: Egress,
 ) -> Result<(ByteStream, Box<dyn StreamTranslator>), ApiError> {
     let deployment = &call.deployment;
-    match &deployment.upstream {
-        Upstream::Mock => Ok((
+    // Anthropic's events carry the usage at the end, so that egress always asks for it.
+    let wants_usage = client_wants_usage || egress == Egress::Anthropic;
+    let (upstream, translator) = match &deployment.upstream {
+        Upstream::Mock => (
             mock_response::stream(deployment, &call.request_id, call.prompt_estimate),
-            openai_compat::pass_through(client_wants_usage),
-        )),
+            openai_compat::pass_through(wants_usage),
+        ),
         Upstream::Http(adapter) => {
             let request = adapter.chat_request(body, true)?;
             let upstream = transport::open_stream(&gateway.http, deployment, request).await?;
-            Ok((
+            (
                 upstream,
-                adapter.stream_translator(call.reply_context(), client_wants_usage),
-            ))
+                adapter.stream_translator(call.reply_context(), wants_usage),
+            )
         }
-    }
+    };
+    let translator: Box<dyn StreamTranslator> = match egress {
+        Egress::OpenAi => translator,
+        Egress::Anthropic => Box::new(AnthropicEgress::new(
+            translator,
+            call.deployment.model_group.clone(),
+        )),
+    };
+    Ok((upstream, translator))
 }
 
 async fn pump(
@@ -96,21 +111,22 @@ async fn pump(
     call: MeteredCall,
     body: ChatBody,
     client_wants_usage: bool,
+    egress: Egress,
     opened: oneshot::Sender<Result<mpsc::Receiver<Bytes>, ApiError>>,
 ) {
-    let (mut upstream, mut translator) = match open(&gateway, &call, body, client_wants_usage).await
-    {
-        Ok(opened) => opened,
-        Err(error) => {
-            gateway
-                .meter
-                .record(call, CallOutcome::failed(error.status().as_u16()))
-                .await;
-            // The client may already be gone; then there is nobody to tell.
-            let _ = opened.send(Err(error));
-            return;
-        }
-    };
+    let (mut upstream, mut translator) =
+        match open(&gateway, &call, body, client_wants_usage, egress).await {
+            Ok(opened) => opened,
+            Err(error) => {
+                gateway
+                    .meter
+                    .record(call, CallOutcome::failed(error.status().as_u16()))
+                    .await;
+                // The client may already be gone; then there is nobody to tell.
+                let _ = opened.send(Err(error));
+                return;
+            }
+        };
     let (sender, receiver) = mpsc::channel(CLIENT_BUFFER_EVENTS);
     let mut client = opened.send(Ok(receiver)).ok().map(|()| sender);
 
@@ -139,7 +155,7 @@ async fn pump(
         send_all(&mut client, &mut out).await;
     }
     match transport_failure {
-        Some(message) => out.push(sse_error_event(message, "api_error")),
+        Some(message) => translator.fail(message, &mut out),
         None => {
             if !splitter.remainder().is_empty() {
                 // A last event the upstream did not terminate with a blank line.

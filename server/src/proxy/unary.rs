@@ -8,8 +8,10 @@ use bytes::Bytes;
 use crate::error::ApiError;
 use crate::metering::usage::usage_of_body;
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::adapter::{ChatBody, ChatReply};
+use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply};
 use crate::providers::{mock_response, transport, Upstream};
+use crate::proxy::messages;
+use crate::proxy::pipeline::Egress;
 use crate::state::SharedGateway;
 
 /// Runs the call in a tracked task: if the client disconnects, the call still completes and is
@@ -18,11 +20,12 @@ pub async fn complete(
     gateway: SharedGateway,
     call: MeteredCall,
     body: ChatBody,
+    egress: Egress,
 ) -> Result<Response, ApiError> {
     let task_gateway = gateway.clone();
     gateway
         .tasks
-        .spawn(call_and_meter(task_gateway, call, body))
+        .spawn(call_and_meter(task_gateway, call, body, egress))
         .await
         .map_err(|error| {
             tracing::error!(%error, "completion task failed");
@@ -34,10 +37,12 @@ async fn call_and_meter(
     gateway: SharedGateway,
     call: MeteredCall,
     body: ChatBody,
+    egress: Egress,
 ) -> Result<Response, ApiError> {
     match call_upstream(&gateway, &call, body).await {
         Ok(reply) => {
             let request_id = call.request_id.clone();
+            let model_group = call.deployment.model_group.clone();
             let outcome = CallOutcome {
                 http_status: 200,
                 success: true,
@@ -49,7 +54,20 @@ async fn call_and_meter(
                 },
             };
             let cost_micros = gateway.meter.record(call, outcome).await;
-            Ok(json_response(reply.body, &request_id, cost_micros))
+            let body = match egress {
+                Egress::OpenAi => reply.body,
+                Egress::Anthropic => {
+                    let completion: serde_json::Value = serde_json::from_slice(&reply.body)
+                        .map_err(|error| unreadable_reply("the adapter", &error))?;
+                    let usage = reply.usage.unwrap_or_default();
+                    to_body(&messages::reply::to_message(
+                        &completion,
+                        &usage,
+                        &model_group,
+                    ))?
+                }
+            };
+            Ok(json_response(body, &request_id, cost_micros))
         }
         Err(error) => {
             gateway

@@ -1,5 +1,5 @@
-//! `mock-openai --port 9100`: the loopback OpenAI mock as a process, for the Python SDK tests,
-//! the browser tests and the benchmark.
+//! `mock-upstream --port 9100`: the loopback provider mocks (OpenAI, Anthropic and Gemini wire
+//! formats) as a process, for the Python SDK tests, the browser tests and the benchmark.
 
 use clap::Parser;
 
@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let listener = tokio::net::TcpListener::bind((cli.host, cli.port)).await?;
     let mock = server::mock_upstream::spawn(listener)?;
-    println!("mock OpenAI upstream listening on {}", mock.api_base());
+    println!("mock upstream listening on {}", mock.root());
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
