@@ -378,3 +378,67 @@ async fn gemini_streams_become_openai_chunks_and_bill_thoughts_and_cache(pool: P
     assert_eq!(limited["error"]["type"], "rate_limit_error");
     app.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn model_info_shows_prices_and_capabilities_but_no_secrets(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app
+        .new_key(json!({ "models": ["claude", "no-tools"] }))
+        .await;
+
+    let info: Value = app.get("/v1/model/info", &key).await.json().await.unwrap();
+    let data = info["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    let claude = data
+        .iter()
+        .find(|entry| entry["model_name"] == "claude")
+        .unwrap();
+    assert_eq!(
+        claude["litellm_params"]["model"],
+        "anthropic/claude-sonnet-4-5-20250929"
+    );
+    let model_info = &claude["model_info"];
+    assert_eq!(model_info["litellm_provider"], "anthropic");
+    assert_eq!(model_info["mode"], "chat");
+    assert!((model_info["input_cost_per_token"].as_f64().unwrap() - 3e-6).abs() < 1e-15);
+    assert!(
+        (model_info["cache_creation_input_token_cost"]
+            .as_f64()
+            .unwrap()
+            - 3.75e-6)
+            .abs()
+            < 1e-15
+    );
+    assert_eq!(model_info["supports_function_calling"], true);
+    assert_eq!(model_info["max_input_tokens"], 200_000);
+    let no_tools = data
+        .iter()
+        .find(|entry| entry["model_name"] == "no-tools")
+        .unwrap();
+    assert_eq!(no_tools["model_info"]["supports_function_calling"], false);
+    assert!(
+        !info.to_string().contains(ANTHROPIC_KEY),
+        "upstream keys never shown"
+    );
+
+    let all: Value = app
+        .get("/model/info", MASTER_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["data"].as_array().unwrap().len(), MODEL_COUNT);
+
+    let model: Value = app
+        .get("/v1/models/claude", &key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(model["id"], "claude");
+    assert_eq!(model["object"], "model");
+    assert_openai_error(app.get("/v1/models/gemini", &key).await, 404).await;
+    assert_openai_error(app.get("/models/no-such/model", MASTER_KEY).await, 404).await;
+    app.shutdown().await;
+}

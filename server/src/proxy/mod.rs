@@ -22,6 +22,10 @@ pub fn routes() -> Router<SharedGateway> {
         .route("/messages", post(pipeline::messages))
         .route("/v1/models", get(models::list_models))
         .route("/models", get(models::list_models))
+        .route("/v1/models/{*model}", get(models::retrieve_model))
+        .route("/models/{*model}", get(models::retrieve_model))
+        .route("/v1/model/info", get(models::model_info))
+        .route("/model/info", get(models::model_info))
         .route("/v1/{*rest}", any(unknown_route))
 }
 

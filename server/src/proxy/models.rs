@@ -1,13 +1,25 @@
-//! `GET /v1/models`: the models the calling key may use, in OpenAI's list format.
+//! The model listings: `GET /v1/models` and `/v1/models/{id}` (OpenAI's format) and
+//! `GET /model/info` (LiteLLM's: each deployment with its provider, prices and capabilities),
+//! each showing only the models the calling key may use. Upstream credentials are never shown.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::policy::auth::authenticate;
+use crate::providers::Deployment;
 use crate::state::SharedGateway;
+
+fn model_object(gateway: &SharedGateway, name: &str) -> Value {
+    json!({
+        "id": name,
+        "object": "model",
+        "created": gateway.started_unix,
+        "owned_by": "gatehouse",
+    })
+}
 
 pub async fn list_models(
     State(gateway): State<SharedGateway>,
@@ -18,14 +30,72 @@ pub async fn list_models(
         .models
         .names()
         .filter(|name| caller.may_use(name))
-        .map(|name| {
-            json!({
-                "id": name,
-                "object": "model",
-                "created": gateway.started_unix,
-                "owned_by": "gatehouse",
-            })
-        })
+        .map(|name| model_object(&gateway, name))
         .collect();
     Ok(Json(json!({ "object": "list", "data": data })))
+}
+
+pub async fn retrieve_model(
+    State(gateway): State<SharedGateway>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
+    if gateway.models.get(&model).is_none() || !caller.may_use(&model) {
+        return Err(ApiError::UnknownModel(model));
+    }
+    Ok(Json(model_object(&gateway, &model)))
+}
+
+/// Micro-dollars per million tokens as LiteLLM's dollars per token.
+fn dollars_per_token(micros_per_mtok: i64) -> f64 {
+    micros_per_mtok as f64 / 1e12
+}
+
+fn deployment_info(deployment: &Deployment) -> Value {
+    let prices = &deployment.prices;
+    let capabilities = &deployment.capabilities;
+    json!({
+        "model_name": deployment.model_group,
+        "litellm_params": {
+            "model": format!("{}/{}", deployment.provider, deployment.upstream_model),
+            "api_base": deployment.api_base,
+        },
+        "model_info": {
+            "litellm_provider": deployment.provider,
+            "mode": capabilities.mode.as_str(),
+            "input_cost_per_token": dollars_per_token(prices.input_micros_per_mtok),
+            "output_cost_per_token": dollars_per_token(prices.output_micros_per_mtok),
+            "cache_read_input_token_cost": prices.cached_input_micros_per_mtok.map(dollars_per_token),
+            "cache_creation_input_token_cost": prices.cache_write_micros_per_mtok.map(dollars_per_token),
+            "max_input_tokens": capabilities.max_input_tokens,
+            "max_output_tokens": capabilities.max_output_tokens,
+            "supports_native_streaming": capabilities.streaming,
+            "supports_function_calling": capabilities.tools,
+            "supports_parallel_function_calling": capabilities.parallel_tool_calls,
+            "supports_vision": capabilities.vision,
+            "supports_response_schema": capabilities.json_schema,
+            "supports_reasoning": capabilities.reasoning,
+        },
+    })
+}
+
+pub async fn model_info(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
+    let data: Vec<Value> = gateway
+        .models
+        .names()
+        .filter(|name| caller.may_use(name))
+        .filter_map(|name| gateway.models.get(name))
+        .flat_map(|group| {
+            group
+                .deployments()
+                .iter()
+                .map(|deployment| deployment_info(deployment))
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
 }

@@ -15,6 +15,11 @@ pub struct ModelGroup {
 }
 
 impl ModelGroup {
+    /// The group's deployments, in config order.
+    pub fn deployments(&self) -> &[Arc<Deployment>] {
+        &self.deployments
+    }
+
     /// The next deployment able to serve a request with these needs, or what the group's
     /// deployments lack (the first one's, when none can).
     pub fn pick(&self, needs: &Needs) -> Result<Arc<Deployment>, Missing> {

@@ -36,6 +36,17 @@ pub fn to_messages_request(mut request: ChatBody, stream: bool) -> Result<Value,
     }
     body.insert("messages".into(), Value::Array(turns));
 
+    if request
+        .get("response_format")
+        .and_then(|format| format.get("type"))
+        .and_then(Value::as_str)
+        == Some("json_schema")
+    {
+        return Err(invalid(
+            "`response_format: json_schema` is not supported for Anthropic deployments yet.",
+            "response_format",
+        ));
+    }
     if let Some(n) = request.get("n").and_then(Value::as_u64) {
         if n > 1 {
             return Err(invalid(
