@@ -9,9 +9,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::metering::prices::{dollars_per_token_to_micros, Prices};
+use crate::providers::bedrock::{self, Bedrock};
 use crate::providers::capabilities::{Capabilities, CapabilityOverrides};
-use crate::providers::credentials::Credentials;
-use crate::providers::{catalog, upstream_for, Deployment, ProviderModel, Secret, Upstream};
+use crate::providers::credentials::{AwsSigning, Credentials};
+use crate::providers::{
+    catalog, upstream_for, Deployment, ProviderModel, Secret, Upstream, WireFormat,
+};
 
 /// LiteLLM's default request timeout (seconds).
 const DEFAULT_TIMEOUT_SECONDS: f64 = 600.0;
@@ -77,6 +80,13 @@ struct RawLitellmParams {
     api_version: Option<String>,
     /// An Azure Entra ID token, sent as a bearer token instead of the `api-key` header.
     azure_ad_token: Option<String>,
+    /// Bedrock: AWS credentials and region (else `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`, `AWS_REGION_NAME`/`AWS_REGION`/`AWS_DEFAULT_REGION`).
+    aws_access_key_id: Option<String>,
+    aws_secret_access_key: Option<String>,
+    aws_session_token: Option<String>,
+    aws_region_name: Option<String>,
+    aws_bedrock_runtime_endpoint: Option<String>,
     timeout: Option<f64>,
     stream_timeout: Option<f64>,
     mock_response: Option<String>,
@@ -177,12 +187,23 @@ impl Config {
                 .as_deref()
                 .map(|value| resolver.resolve(&field("litellm_params.api_key"), value))
                 .transpose()?;
-            let api_base = match params.api_base.as_deref() {
+            let aws = match provider.wire {
+                WireFormat::Bedrock if params.mock_response.is_none() => {
+                    Some(aws_signing(&resolver, &field, &params)?)
+                }
+                _ => None,
+            };
+            let api_base = match params
+                .api_base
+                .as_deref()
+                .or(params.aws_bedrock_runtime_endpoint.as_deref())
+            {
                 Some(value) => resolver.resolve(&field("litellm_params.api_base"), value)?,
-                None => match provider.default_api_base {
-                    Some(base) => base.to_string(),
-                    None if params.mock_response.is_some() => String::new(),
-                    None => {
+                None => match (provider.default_api_base, &aws) {
+                    (Some(base), _) => base.to_string(),
+                    (None, Some(aws)) => Bedrock::default_api_base(&aws.region),
+                    (None, None) if params.mock_response.is_some() => String::new(),
+                    (None, None) => {
                         return Err(resolver.invalid(
                             field("litellm_params.api_base"),
                             &format!("provider `{}` needs an api_base", params.model.provider),
@@ -232,16 +253,17 @@ impl Config {
             let azure_ad_token =
                 resolve_optional("litellm_params.azure_ad_token", &params.azure_ad_token)?;
             let api_version = resolve_optional("litellm_params.api_version", &params.api_version)?;
-            let credentials = match (azure_ad_token, api_key) {
-                (Some(token), _) => Credentials::Bearer(Secret::new(token)),
-                (None, Some(key)) => match provider.key_header() {
+            let credentials = match (aws, azure_ad_token, api_key) {
+                (Some(aws), _, _) => Credentials::SigV4(aws),
+                (None, Some(token), _) => Credentials::Bearer(Secret::new(token)),
+                (None, None, Some(key)) => match provider.key_header() {
                     Some(name) => Credentials::Header {
                         name,
                         secret: Secret::new(key),
                     },
                     None => Credentials::Bearer(Secret::new(key)),
                 },
-                (None, None) => Credentials::None,
+                (None, None, None) => Credentials::None,
             };
             let upstream = if params.mock_response.is_some() {
                 Upstream::Mock
@@ -307,6 +329,54 @@ impl Config {
     }
 }
 
+/// A Bedrock deployment's signing credentials: `litellm_params` first, then the usual AWS
+/// environment variables.
+fn aws_signing(
+    resolver: &Resolver<'_>,
+    field: &dyn Fn(&str) -> String,
+    params: &RawLitellmParams,
+) -> Result<AwsSigning, ConfigError> {
+    let value = |name: &str, given: &Option<String>, env_names: &[&str]| match given {
+        Some(value) => resolver.resolve(&field(name), value).map(Some),
+        None => Ok(env_names.iter().find_map(|env| resolver.variable(env))),
+    };
+    let required = |name: &str, found: Option<String>| {
+        found.ok_or_else(|| {
+            resolver.invalid(
+                field(name),
+                "is required for bedrock/ models (or set the AWS environment variable)",
+            )
+        })
+    };
+    let access_key_id = value(
+        "litellm_params.aws_access_key_id",
+        &params.aws_access_key_id,
+        &["AWS_ACCESS_KEY_ID"],
+    )?;
+    let secret = value(
+        "litellm_params.aws_secret_access_key",
+        &params.aws_secret_access_key,
+        &["AWS_SECRET_ACCESS_KEY"],
+    )?;
+    let session_token = value(
+        "litellm_params.aws_session_token",
+        &params.aws_session_token,
+        &["AWS_SESSION_TOKEN"],
+    )?;
+    let region = value(
+        "litellm_params.aws_region_name",
+        &params.aws_region_name,
+        &["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"],
+    )?;
+    Ok(AwsSigning {
+        access_key_id: required("litellm_params.aws_access_key_id", access_key_id)?,
+        secret_access_key: Secret::new(required("litellm_params.aws_secret_access_key", secret)?),
+        session_token: session_token.map(Secret::new),
+        region: required("litellm_params.aws_region_name", region)?,
+        service: bedrock::SIGNING_NAME,
+    })
+}
+
 /// A deployment's prices: the catalog's, with each price `model_info` or `litellm_params` sets
 /// replacing the catalog's figure (`None` when nothing at all is known).
 fn deployment_prices(
@@ -347,20 +417,24 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    fn resolve(&self, field: &str, value: &str) -> Result<String, ConfigError> {
-        let Some(name) = value.strip_prefix("os.environ/") else {
-            return Ok(value.to_string());
-        };
+    /// An environment variable: `environment_variables` first, then the process.
+    fn variable(&self, name: &str) -> Option<String> {
         self.overrides
             .get(name)
             .cloned()
             .or_else(|| (self.env)(name))
-            .ok_or_else(|| {
-                self.invalid(
-                    field.to_string(),
-                    &format!("environment variable `{name}` is not set"),
-                )
-            })
+    }
+
+    fn resolve(&self, field: &str, value: &str) -> Result<String, ConfigError> {
+        let Some(name) = value.strip_prefix("os.environ/") else {
+            return Ok(value.to_string());
+        };
+        self.variable(name).ok_or_else(|| {
+            self.invalid(
+                field.to_string(),
+                &format!("environment variable `{name}` is not set"),
+            )
+        })
     }
 
     fn invalid(&self, field: String, message: &str) -> ConfigError {
@@ -556,6 +630,45 @@ model_list:
         assert_eq!(azure.prices.cached_input_micros_per_mtok, Some(1_000_000));
         assert!(!azure.capabilities.vision && azure.capabilities.tools);
         assert!(matches!(&entra.credentials, Credentials::Bearer(_)));
+    }
+
+    #[test]
+    fn bedrock_signs_with_params_or_the_aws_environment() {
+        let env = |name: &str| match name {
+            "AWS_ACCESS_KEY_ID" => Some("AKIDFROMENV".to_string()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret-from-env".to_string()),
+            "AWS_REGION" => Some("eu-central-1".to_string()),
+            _ => None,
+        };
+        let config = Config::parse(
+            "model_list:\n  - model_name: nova\n    litellm_params:\n      model: bedrock/amazon.nova-pro-v1:0\n",
+            "config.yaml",
+            &env,
+        )
+        .unwrap();
+        let nova = &config.deployments[0];
+        assert_eq!(
+            nova.api_base,
+            "https://bedrock-runtime.eu-central-1.amazonaws.com"
+        );
+        match &nova.credentials {
+            Credentials::SigV4(signing) => {
+                assert_eq!(signing.access_key_id, "AKIDFROMENV");
+                assert_eq!(signing.region, "eu-central-1");
+                assert!(signing.session_token.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(nova.prices.input_micros_per_mtok, 800_000);
+
+        let error = Config::parse(
+            "model_list:\n  - model_name: nova\n    litellm_params:\n      model: bedrock/amazon.nova-pro-v1:0\n      aws_access_key_id: AKID\n      aws_secret_access_key: s\n",
+            "config.yaml",
+            &|_| None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("aws_region_name"), "{error}");
     }
 
     #[test]

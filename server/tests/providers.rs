@@ -442,3 +442,75 @@ async fn model_info_shows_prices_and_capabilities_but_no_secrets(pool: PgPool) {
     assert_openai_error(app.get("/models/no-such/model", MASTER_KEY).await, 404).await;
     app.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn bedrock_converse_is_signed_translated_and_metered(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+
+    // The mock recomputes every SigV4 signature; a 200 means it matched.
+    let response = app
+        .chat(
+            &key,
+            &json!({
+                "model": "bedrock", "max_tokens": 100, "tools": weather_tool(),
+                "messages": [{ "role": "system", "content": "Use tools." },
+                             { "role": "user", "content": "Weather in Paris?" }],
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let authorization = mock.record.last_header("authorization").unwrap();
+    assert!(
+        authorization.contains("/eu-west-1/bedrock/aws4_request"),
+        "{authorization}"
+    );
+    assert_eq!(
+        mock.record.last_header("x-amz-security-token").unwrap(),
+        "session-token-1"
+    );
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(sent["system"], json!([{ "text": "Use tools." }]));
+    assert_eq!(sent["inferenceConfig"]["maxTokens"], 100);
+    assert_eq!(
+        sent["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "get_weather"
+    );
+    let call = &body["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(call["function"]["arguments"], "{\"city\":\"Paris\"}");
+
+    // Streams arrive as AWS event-stream frames and leave as OpenAI chunks.
+    let mut request = hello("bedrock");
+    request["stream"] = json!(true);
+    request["stream_options"] = json!({ "include_usage": true });
+    let text = app.chat(&key, &request).await.text().await.unwrap();
+    let payloads = sse_payloads(&text);
+    assert_eq!(payloads.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
+        .iter()
+        .map(|payload| serde_json::from_str(payload).unwrap())
+        .collect();
+    let content: String = chunks
+        .iter()
+        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(content, "Hello from the mock upstream.");
+    assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 5);
+
+    // Bedrock's Claude Sonnet 4.5 at $3/M in, $15/M out (the system prompt is hoisted, so one
+    // message of 10 tokens each time).
+    let expected = (10 * 3 + 5 * 15, 10, 5, 0, 0);
+    assert_eq!(usage_rows(&pool, &key, 2).await, vec![expected, expected]);
+
+    // A wrong secret gives a signature the service refuses: a 502, never the upstream's text.
+    let refused =
+        assert_openai_error(app.chat(&key, &hello("bedrock-wrong-secret")).await, 502).await;
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("credentials"));
+    app.shutdown().await;
+}

@@ -1,6 +1,6 @@
 //! Loopback mocks of the providers' real wire formats, for tests, benchmarks and demos: OpenAI's
-//! chat completions (`openai`), Anthropic's Messages API (`anthropic`) and Google's Gemini API
-//! (`gemini`), on one port. The
+//! chat completions (`openai`), Anthropic's Messages API (`anthropic`), Google's Gemini API
+//! (`gemini`) and Bedrock's Converse API with SigV4 verification (`bedrock`), on one port. The
 //! requested model id chooses the behaviour, in every format:
 //!
 //! | model id            | behaviour                                                        |
@@ -18,6 +18,7 @@
 //! Usage is deterministic: 10 prompt tokens per message, one completion token per word.
 
 mod anthropic;
+mod bedrock;
 mod gemini;
 mod openai;
 
@@ -35,6 +36,8 @@ use axum::{Json, Router};
 use futures::StreamExt;
 use serde_json::json;
 use tokio::net::TcpListener;
+
+pub use bedrock::{MOCK_AWS_ACCESS_KEY_ID, MOCK_AWS_SECRET_ACCESS_KEY};
 
 /// The reply of a normal completion, one word per stream chunk.
 pub const REPLY_WORDS: [&str; 5] = ["Hello ", "from ", "the ", "mock ", "upstream."];
@@ -120,6 +123,7 @@ pub fn router(record: Arc<MockRecord>) -> Router {
         .route("/chat/completions", post(openai::chat_completions))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1beta/models/{model_and_method}", post(gemini::models))
+        .route("/model/{model_id}/{operation}", post(bedrock::converse))
         .route("/mock/last-request", get(last_request))
         .with_state(record)
 }
@@ -194,6 +198,11 @@ fn with_retry_after(mut response: Response) -> Response {
 /// An SSE response sending `frames` with `pause` before each, dropping the connection after
 /// the last one when `cut`.
 fn paced_sse(frames: Vec<Bytes>, pause: Duration, cut: bool) -> Response {
+    paced(frames, pause, cut, "text/event-stream")
+}
+
+/// A streamed response of `content_type`, sent as `paced_sse` sends its frames.
+fn paced(frames: Vec<Bytes>, pause: Duration, cut: bool, content_type: &'static str) -> Response {
     let body = futures::stream::iter(frames)
         .then(move |frame| async move {
             if !pause.is_zero() {
@@ -208,7 +217,7 @@ fn paced_sse(frames: Vec<Bytes>, pause: Duration, cut: bool) -> Response {
             ))
         })));
     (
-        [(header::CONTENT_TYPE, "text/event-stream")],
+        [(header::CONTENT_TYPE, content_type)],
         Body::from_stream(body),
     )
         .into_response()

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
+use crate::providers::framing::Framing;
 
 /// A chat request in OpenAI's format, already validated, with the upstream model id set.
 pub type ChatBody = Map<String, Value>;
@@ -46,6 +47,13 @@ pub struct ReplyContext {
 pub enum Frame {
     /// A whole server-sent event, including its terminating blank line.
     Sse(Bytes),
+    /// An AWS event-stream message: its `:event-type` (or, for an exception, its
+    /// `:exception-type`) and JSON payload.
+    Aws {
+        exception: bool,
+        event_type: String,
+        payload: Bytes,
+    },
 }
 
 /// Translates one upstream stream into OpenAI `chat.completion.chunk` server-sent events.
@@ -83,6 +91,11 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
         context: ReplyContext,
         client_wants_usage: bool,
     ) -> Box<dyn StreamTranslator>;
+
+    /// How this upstream frames its stream.
+    fn framing(&self) -> Framing {
+        Framing::ServerSentEvents
+    }
 }
 
 /// A `data: {json}` server-sent event.

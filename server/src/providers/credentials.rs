@@ -1,5 +1,6 @@
-//! How a deployment proves itself to its upstream: a bearer token, or a provider-specific key
-//! header. Applied to the finished request, so signatures can cover the final bytes.
+//! How a deployment proves itself to its upstream: a bearer token, a provider-specific key
+//! header, or an AWS SigV4 signature (`aws-sigv4`). Applied to the finished request, so the
+//! signature covers the final method, URL, headers and body.
 
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 
@@ -14,6 +15,79 @@ pub enum Credentials {
     Bearer(Secret),
     /// The secret in a header of its own (`x-api-key`, Azure's `api-key`, `x-goog-api-key`).
     Header { name: HeaderName, secret: Secret },
+    /// AWS Signature Version 4 (Bedrock).
+    SigV4(AwsSigning),
+}
+
+/// What signs a request for an AWS service.
+#[derive(Debug, Clone)]
+pub struct AwsSigning {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+    pub region: String,
+    /// The signing name of the service (`bedrock`).
+    pub service: &'static str,
+}
+
+impl AwsSigning {
+    fn sign(&self, request: &mut reqwest::Request) -> Result<(), ApiError> {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        use aws_sigv4::sign::v4;
+
+        let failed = |error: &dyn std::fmt::Display| {
+            tracing::error!(%error, "cannot sign an AWS request");
+            ApiError::UpstreamFailed("the request could not be signed".into())
+        };
+        let identity = aws_credential_types::Credentials::new(
+            &self.access_key_id,
+            self.secret_access_key.expose(),
+            self.session_token
+                .as_ref()
+                .map(|token| token.expose().to_string()),
+            None,
+            "gatehouse",
+        )
+        .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(self.service)
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|error| failed(&error))?
+            .into();
+        let headers: Vec<(&str, &str)> = request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let body = request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .unwrap_or_default();
+        let signable = SignableRequest::new(
+            request.method().as_str(),
+            request.url().as_str(),
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|error| failed(&error))?;
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|error| failed(&error))?
+            .into_parts();
+        let (signed_headers, _query) = instructions.into_parts();
+        for header in signed_headers {
+            let name =
+                HeaderName::from_bytes(header.name().as_bytes()).map_err(|error| failed(&error))?;
+            let mut value =
+                HeaderValue::from_str(header.value()).map_err(|error| failed(&error))?;
+            value.set_sensitive(header.sensitive());
+            request.headers_mut().insert(name, value);
+        }
+        Ok(())
+    }
 }
 
 impl Credentials {
@@ -21,6 +95,7 @@ impl Credentials {
     pub fn apply(&self, request: &mut reqwest::Request) -> Result<(), ApiError> {
         let (name, value) = match self {
             Credentials::None => return Ok(()),
+            Credentials::SigV4(signing) => return signing.sign(request),
             Credentials::Bearer(secret) => (
                 AUTHORIZATION,
                 sensitive_value(&format!("Bearer {}", secret.expose()))?,
@@ -79,5 +154,30 @@ mod tests {
         assert!(Credentials::Bearer(Secret::new("bad\nkey".into()))
             .apply(&mut request())
             .is_err());
+    }
+
+    #[test]
+    fn sigv4_signs_the_final_request() {
+        let mut signed = request();
+        *signed.body_mut() = Some(reqwest::Body::from(r#"{"messages":[]}"#));
+        signed
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        Credentials::SigV4(AwsSigning {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into()),
+            session_token: Some(Secret::new("session-token".into())),
+            region: "us-east-1".into(),
+            service: "bedrock",
+        })
+        .apply(&mut signed)
+        .unwrap();
+        let authorization = signed.headers()[AUTHORIZATION].to_str().unwrap();
+        assert!(authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+        assert!(authorization.contains("/us-east-1/bedrock/aws4_request"));
+        assert!(authorization.contains("content-type"));
+        assert!(signed.headers().contains_key("x-amz-date"));
+        assert_eq!(signed.headers()["x-amz-security-token"], "session-token");
+        assert!(!authorization.contains("wJalr"));
     }
 }

@@ -4,9 +4,11 @@
 
 pub mod adapter;
 pub mod anthropic;
+pub mod bedrock;
 pub mod capabilities;
 pub mod catalog;
 pub mod credentials;
+pub mod framing;
 pub mod gemini;
 pub mod mock_response;
 pub mod openai_compat;
@@ -59,6 +61,8 @@ pub enum WireFormat {
     Anthropic,
     /// Google's Gemini API (AI Studio, API key).
     Gemini,
+    /// Amazon Bedrock's Converse API, SigV4-signed.
+    Bedrock,
 }
 
 /// A provider Gatehouse speaks, as named by a `model:` prefix.
@@ -125,6 +129,8 @@ const PROVIDERS: &[(&str, WireFormat, Option<&str>)] = &[
         WireFormat::Gemini,
         Some("https://generativelanguage.googleapis.com"),
     ),
+    // The runtime endpoint of the deployment's region.
+    ("bedrock", WireFormat::Bedrock, None),
 ];
 
 const OPENAI: WireFormat = WireFormat::OpenAi(Quirks::STANDARD);
@@ -140,6 +146,7 @@ impl KnownProvider {
             WireFormat::Azure => Some(reqwest::header::HeaderName::from_static("api-key")),
             WireFormat::Anthropic => Some(anthropic::API_KEY_HEADER),
             WireFormat::Gemini => Some(gemini::API_KEY_HEADER),
+            WireFormat::Bedrock => None,
         }
     }
 }
@@ -173,6 +180,13 @@ pub fn upstream_for(
         WireFormat::Anthropic => Arc::new(anthropic::Anthropic {
             messages_url: http_url(&anthropic::Anthropic::messages_url(api_base))?,
         }),
+        WireFormat::Bedrock => {
+            let (converse, stream) = bedrock::Bedrock::urls(api_base, model_id);
+            Arc::new(bedrock::Bedrock {
+                converse_url: http_url(&converse)?,
+                stream_url: http_url(&stream)?,
+            })
+        }
         WireFormat::Gemini => {
             let (generate, stream) = gemini::Gemini::urls(api_base, model_id);
             Arc::new(gemini::Gemini {

@@ -113,7 +113,9 @@ struct PassThrough {
 
 impl StreamTranslator for PassThrough {
     fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
-        let Frame::Sse(event) = frame;
+        let Frame::Sse(event) = frame else {
+            return;
+        };
         if self.should_forward(&event) {
             out.push(event);
         }

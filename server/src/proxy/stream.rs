@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::adapter::{ChatBody, Frame, StreamTranslator};
-use crate::providers::sse::SseSplitter;
+use crate::providers::adapter::{ChatBody, StreamTranslator};
+use crate::providers::framing::{Deframer, Framing};
 use crate::providers::{mock_response, openai_compat, transport, ByteStream, Upstream};
 use crate::proxy::messages::stream::AnthropicEgress;
 use crate::proxy::pipeline::Egress;
@@ -71,6 +71,13 @@ fn sse_response(mut events: mpsc::Receiver<Bytes>, request_id: &str) -> Response
     response
 }
 
+/// An open upstream stream: its bytes, how they are framed, and the translator of its frames.
+struct OpenStream {
+    upstream: ByteStream,
+    framing: Framing,
+    translator: Box<dyn StreamTranslator>,
+}
+
 /// Opens the upstream stream and the translator for its events.
 async fn open(
     gateway: &SharedGateway,
@@ -78,13 +85,14 @@ async fn open(
     body: ChatBody,
     client_wants_usage: bool,
     egress: Egress,
-) -> Result<(ByteStream, Box<dyn StreamTranslator>), ApiError> {
+) -> Result<OpenStream, ApiError> {
     let deployment = &call.deployment;
     // Anthropic's events carry the usage at the end, so that egress always asks for it.
     let wants_usage = client_wants_usage || egress == Egress::Anthropic;
-    let (upstream, translator) = match &deployment.upstream {
+    let (upstream, framing, translator) = match &deployment.upstream {
         Upstream::Mock => (
             mock_response::stream(deployment, &call.request_id, call.prompt_estimate),
+            Framing::ServerSentEvents,
             openai_compat::pass_through(wants_usage),
         ),
         Upstream::Http(adapter) => {
@@ -92,6 +100,7 @@ async fn open(
             let upstream = transport::open_stream(&gateway.http, deployment, request).await?;
             (
                 upstream,
+                adapter.framing(),
                 adapter.stream_translator(call.reply_context(), wants_usage),
             )
         }
@@ -103,7 +112,11 @@ async fn open(
             call.deployment.model_group.clone(),
         )),
     };
-    Ok((upstream, translator))
+    Ok(OpenStream {
+        upstream,
+        framing,
+        translator,
+    })
 }
 
 async fn pump(
@@ -114,24 +127,27 @@ async fn pump(
     egress: Egress,
     opened: oneshot::Sender<Result<mpsc::Receiver<Bytes>, ApiError>>,
 ) {
-    let (mut upstream, mut translator) =
-        match open(&gateway, &call, body, client_wants_usage, egress).await {
-            Ok(opened) => opened,
-            Err(error) => {
-                gateway
-                    .meter
-                    .record(call, CallOutcome::failed(error.status().as_u16()))
-                    .await;
-                // The client may already be gone; then there is nobody to tell.
-                let _ = opened.send(Err(error));
-                return;
-            }
-        };
+    let OpenStream {
+        mut upstream,
+        framing,
+        mut translator,
+    } = match open(&gateway, &call, body, client_wants_usage, egress).await {
+        Ok(opened) => opened,
+        Err(error) => {
+            gateway
+                .meter
+                .record(call, CallOutcome::failed(error.status().as_u16()))
+                .await;
+            // The client may already be gone; then there is nobody to tell.
+            let _ = opened.send(Err(error));
+            return;
+        }
+    };
     let (sender, receiver) = mpsc::channel(CLIENT_BUFFER_EVENTS);
     let mut client = opened.send(Ok(receiver)).ok().map(|()| sender);
 
     let idle_limit = call.deployment.stream_timeout;
-    let mut splitter = SseSplitter::default();
+    let mut deframer = Deframer::new(framing);
     let mut transport_failure = None;
     let mut out = Vec::new();
     loop {
@@ -148,20 +164,28 @@ async fn pump(
             }
             Ok(Some(Ok(piece))) => piece,
         };
-        splitter.push(&piece);
-        while let Some(event) = splitter.next_event() {
-            translator.push(Frame::Sse(event), &mut out);
+        deframer.push(&piece);
+        while let Some(frame) = deframer.next_frame() {
+            match frame {
+                Ok(frame) => translator.push(frame, &mut out),
+                Err(error) => {
+                    tracing::warn!(%error, request_id = %call.request_id, "unreadable upstream stream");
+                    transport_failure = Some("the upstream sent a malformed stream");
+                    break;
+                }
+            }
         }
         send_all(&mut client, &mut out).await;
+        if transport_failure.is_some() {
+            break;
+        }
     }
     match transport_failure {
         Some(message) => translator.fail(message, &mut out),
         None => {
-            if !splitter.remainder().is_empty() {
-                // A last event the upstream did not terminate with a blank line.
-                let mut last = splitter.remainder().to_vec();
-                last.extend_from_slice(b"\n\n");
-                translator.push(Frame::Sse(Bytes::from(last)), &mut out);
+            // A last event the upstream did not terminate with a blank line.
+            if let Some(last) = deframer.remainder() {
+                translator.push(last, &mut out);
             }
             translator.finish(&mut out);
         }

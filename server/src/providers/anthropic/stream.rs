@@ -198,7 +198,9 @@ impl MessageStream {
 
 impl StreamTranslator for MessageStream {
     fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
-        let Frame::Sse(event) = frame;
+        let Frame::Sse(event) = frame else {
+            return;
+        };
         let Some(data) = data_payload(&event) else {
             return;
         };

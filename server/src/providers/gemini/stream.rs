@@ -99,7 +99,9 @@ impl GenerateStream {
 
 impl StreamTranslator for GenerateStream {
     fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
-        let Frame::Sse(event) = frame;
+        let Frame::Sse(event) = frame else {
+            return;
+        };
         let Some(data) = data_payload(&event) else {
             return;
         };

@@ -1,0 +1,198 @@
+//! Bedrock Converse response → OpenAI `chat.completion`: text blocks joined, `toolUse` blocks as
+//! tool calls, reasoning as `reasoning_content`, stop reasons and cache-aware usage mapped.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::metering::usage::Usage;
+use crate::providers::adapter::{to_body, unreadable_reply, ChatReply, ReplyContext};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConverseResponse {
+    output: Output,
+    stop_reason: Option<String>,
+    usage: Option<TokenUsage>,
+}
+
+#[derive(Deserialize)]
+struct Output {
+    message: Message,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: Vec<Value>,
+}
+
+/// Bedrock's token counts: `inputTokens` excludes cache reads and writes.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+    #[serde(default)]
+    cache_read_input_tokens: u64,
+    #[serde(default)]
+    cache_write_input_tokens: u64,
+}
+
+impl TokenUsage {
+    pub fn to_usage(self) -> Usage {
+        Usage {
+            prompt_tokens: self.input_tokens
+                + self.cache_read_input_tokens
+                + self.cache_write_input_tokens,
+            completion_tokens: self.output_tokens,
+            cached_tokens: self.cache_read_input_tokens,
+            cache_write_tokens: self.cache_write_input_tokens,
+            reasoning_tokens: 0,
+        }
+    }
+}
+
+/// OpenAI's `finish_reason` for a Converse `stopReason`.
+pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
+    match stop_reason {
+        Some("max_tokens") | Some("model_context_window_exceeded") => "length",
+        Some("tool_use") => "tool_calls",
+        Some("guardrail_intervened") | Some("content_filtered") => "content_filter",
+        _ => "stop",
+    }
+}
+
+pub fn to_chat_completion(body: &[u8], context: &ReplyContext) -> Result<ChatReply, ApiError> {
+    let response: ConverseResponse =
+        serde_json::from_slice(body).map_err(|error| unreadable_reply("bedrock", &error))?;
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut tool_calls = Vec::new();
+    for block in &response.output.message.content {
+        if let Some(piece) = block["text"].as_str() {
+            text.push_str(piece);
+        } else if let Some(tool_use) = block.get("toolUse") {
+            tool_calls.push(json!({
+                "id": tool_use["toolUseId"],
+                "type": "function",
+                "function": {
+                    "name": tool_use["name"],
+                    "arguments": tool_use.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
+                },
+            }));
+        } else if let Some(piece) = block["reasoningContent"]["reasoningText"]["text"].as_str() {
+            reasoning.push_str(piece);
+        }
+    }
+    let mut message = json!({
+        "role": "assistant",
+        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { Value::String(text) },
+    });
+    if !tool_calls.is_empty() {
+        message["tool_calls"] = Value::Array(tool_calls);
+    }
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = Value::String(reasoning);
+    }
+    let usage = response.usage.map(TokenUsage::to_usage);
+    let completion = json!({
+        "id": context.completion_id,
+        "object": "chat.completion",
+        "created": context.created,
+        "model": context.model,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "finish_reason": finish_reason(response.stop_reason.as_deref()),
+        }],
+        "usage": usage.unwrap_or_default().to_openai(),
+    });
+    Ok(ChatReply {
+        body: to_body(&completion)?,
+        usage,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> ReplyContext {
+        ReplyContext {
+            completion_id: "chatcmpl-x".into(),
+            model: "anthropic.claude".into(),
+            created: 1,
+        }
+    }
+
+    fn translate(fixture: &str) -> (Value, Value, Usage) {
+        let golden: Value = serde_json::from_str(fixture).unwrap();
+        let reply = to_chat_completion(fixture.as_bytes(), &context()).unwrap();
+        (
+            golden,
+            serde_json::from_slice(&reply.body).unwrap(),
+            reply.usage.unwrap(),
+        )
+    }
+
+    #[test]
+    fn golden_text_reply_counts_cache_reads_and_writes_as_prompt() {
+        let (golden, body, usage) = translate(include_str!(
+            "../../../tests/fixtures/bedrock/converse_response_text.json"
+        ));
+        assert_eq!(
+            body["choices"][0]["message"]["content"],
+            golden["output"]["message"]["content"][0]["text"]
+        );
+        assert_eq!(body["choices"][0]["finish_reason"], "stop");
+        let raw = &golden["usage"];
+        assert_eq!(
+            usage.prompt_tokens + usage.completion_tokens,
+            raw["totalTokens"].as_u64().unwrap()
+        );
+        assert_eq!(
+            usage.cached_tokens,
+            raw["cacheReadInputTokens"].as_u64().unwrap()
+        );
+        assert_eq!(
+            usage.cache_write_tokens,
+            raw["cacheWriteInputTokens"].as_u64().unwrap()
+        );
+        assert_eq!(
+            usage.completion_tokens,
+            raw["outputTokens"].as_u64().unwrap()
+        );
+    }
+
+    #[test]
+    fn golden_tool_use_reply() {
+        let (golden, body, _) = translate(include_str!(
+            "../../../tests/fixtures/bedrock/converse_response_tool_use.json"
+        ));
+        let tool_use = &golden["output"]["message"]["content"][1]["toolUse"];
+        let call = &body["choices"][0]["message"]["tool_calls"][0];
+        assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(call["id"], tool_use["toolUseId"]);
+        assert_eq!(call["function"]["name"], tool_use["name"]);
+        let arguments: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(arguments, tool_use["input"]);
+        assert_eq!(
+            body["choices"][0]["message"]["content"],
+            golden["output"]["message"]["content"][0]["text"]
+        );
+    }
+
+    #[test]
+    fn maps_stop_reasons() {
+        assert_eq!(finish_reason(Some("end_turn")), "stop");
+        assert_eq!(finish_reason(Some("max_tokens")), "length");
+        assert_eq!(
+            finish_reason(Some("guardrail_intervened")),
+            "content_filter"
+        );
+    }
+}

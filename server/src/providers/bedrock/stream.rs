@@ -1,0 +1,282 @@
+//! Bedrock ConverseStream events → OpenAI chunks: text and reasoning deltas, `toolUse` block
+//! starts and their input pieces as tool-call deltas, `messageStop` as the finish reason, and the
+//! `metadata` event's usage (which arrives after `messageStop`) at the end. Exceptions inside
+//! the stream end it with an error event.
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::reply::{finish_reason, TokenUsage};
+use crate::error::sse_error_event;
+use crate::metering::usage::Usage;
+use crate::providers::adapter::{sse_data, sse_done, Frame, ReplyContext, StreamTranslator};
+
+pub struct ConverseStream {
+    context: ReplyContext,
+    client_wants_usage: bool,
+    /// Bedrock content-block index → OpenAI tool-call index, for `toolUse` blocks.
+    tool_blocks: Vec<(u64, usize)>,
+    finish: Option<&'static str>,
+    usage: Option<TokenUsage>,
+    generated_chars: usize,
+    error: Option<String>,
+}
+
+impl ConverseStream {
+    pub fn new(context: ReplyContext, client_wants_usage: bool) -> Self {
+        ConverseStream {
+            context,
+            client_wants_usage,
+            tool_blocks: Vec::new(),
+            finish: None,
+            usage: None,
+            generated_chars: 0,
+            error: None,
+        }
+    }
+
+    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Bytes {
+        sse_data(&json!({
+            "id": self.context.completion_id,
+            "object": "chat.completion.chunk",
+            "created": self.context.created,
+            "model": self.context.model,
+            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }],
+        }))
+    }
+
+    fn on_event(&mut self, event_type: &str, payload: Value, out: &mut Vec<Bytes>) {
+        let block = payload["contentBlockIndex"].as_u64().unwrap_or(0);
+        match event_type {
+            "messageStart" => {
+                out.push(self.chunk(json!({ "role": "assistant", "content": "" }), None));
+            }
+            "contentBlockStart" => {
+                if let Some(tool_use) = payload["start"].get("toolUse") {
+                    let tool = self.tool_blocks.len();
+                    self.tool_blocks.push((block, tool));
+                    out.push(self.chunk(
+                        json!({ "tool_calls": [{
+                            "index": tool, "id": tool_use["toolUseId"], "type": "function",
+                            "function": { "name": tool_use["name"], "arguments": "" },
+                        }]}),
+                        None,
+                    ));
+                }
+            }
+            "contentBlockDelta" => {
+                let delta = &payload["delta"];
+                if let Some(text) = delta["text"].as_str() {
+                    self.generated_chars += text.len();
+                    out.push(self.chunk(json!({ "content": text }), None));
+                } else if let Some(input) = delta["toolUse"]["input"].as_str() {
+                    self.generated_chars += input.len();
+                    let tool = self
+                        .tool_blocks
+                        .iter()
+                        .find(|(index, _)| *index == block)
+                        .map(|(_, tool)| *tool);
+                    if let (Some(tool), false) = (tool, input.is_empty()) {
+                        out.push(self.chunk(
+                            json!({ "tool_calls": [{ "index": tool, "function": { "arguments": input } }] }),
+                            None,
+                        ));
+                    }
+                } else if let Some(text) = delta["reasoningContent"]["text"].as_str() {
+                    self.generated_chars += text.len();
+                    out.push(self.chunk(json!({ "reasoning_content": text }), None));
+                }
+            }
+            "messageStop" => {
+                let finish = finish_reason(payload["stopReason"].as_str());
+                self.finish = Some(finish);
+                out.push(self.chunk(json!({}), Some(finish)));
+            }
+            "metadata" => {
+                self.usage = serde_json::from_value(payload["usage"].clone()).ok();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl StreamTranslator for ConverseStream {
+    fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
+        let Frame::Aws {
+            exception,
+            event_type,
+            payload,
+        } = frame
+        else {
+            return;
+        };
+        let payload: Value = serde_json::from_slice(&payload).unwrap_or(Value::Null);
+        if exception {
+            let message = payload["message"]
+                .as_str()
+                .map_or_else(|| format!("Bedrock reported {event_type}"), str::to_string);
+            let kind = if event_type.starts_with("throttling") {
+                "rate_limit_error"
+            } else {
+                "api_error"
+            };
+            out.push(sse_error_event(&message, kind));
+            self.error = Some(message);
+            return;
+        }
+        self.on_event(&event_type, payload, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<Bytes>) {
+        if self.error.is_some() {
+            return;
+        }
+        if self.finish.is_none() {
+            let message = "the upstream stream ended before messageStop";
+            out.push(sse_error_event(message, "api_error"));
+            self.error = Some(message.into());
+            return;
+        }
+        if self.client_wants_usage {
+            out.push(sse_data(&json!({
+                "id": self.context.completion_id,
+                "object": "chat.completion.chunk",
+                "created": self.context.created,
+                "model": self.context.model,
+                "choices": [],
+                "usage": self.usage.unwrap_or_default().to_usage().to_openai(),
+            })));
+        }
+        out.push(sse_done());
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage.map(TokenUsage::to_usage)
+    }
+
+    fn generated_chars(&self) -> usize {
+        self.generated_chars
+    }
+
+    fn upstream_error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::framing::{aws_event, aws_exception, Deframer, Framing};
+    use crate::providers::sse::data_payload;
+
+    fn run(bytes: &[u8], client_wants_usage: bool) -> (Vec<Value>, ConverseStream) {
+        let mut translator = ConverseStream::new(
+            ReplyContext {
+                completion_id: "chatcmpl-x".into(),
+                model: "claude".into(),
+                created: 1,
+            },
+            client_wants_usage,
+        );
+        let mut deframer = Deframer::new(Framing::AwsEventStream);
+        let mut out = Vec::new();
+        for piece in bytes.chunks(13) {
+            deframer.push(piece);
+            while let Some(frame) = deframer.next_frame() {
+                translator.push(frame.unwrap(), &mut out);
+            }
+        }
+        translator.finish(&mut out);
+        let chunks = out
+            .iter()
+            .map(|event| {
+                serde_json::from_slice(&data_payload(event).unwrap())
+                    .unwrap_or(Value::String("[DONE]".into()))
+            })
+            .collect();
+        (chunks, translator)
+    }
+
+    #[test]
+    fn golden_event_stream_becomes_chunks_with_tool_deltas_and_usage() {
+        let events: Vec<Value> = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/bedrock/converse_stream_events.json"
+        ))
+        .unwrap();
+        let bytes: Vec<u8> = events
+            .iter()
+            .flat_map(|event| {
+                aws_event(event["event_type"].as_str().unwrap(), &event["payload"]).to_vec()
+            })
+            .collect();
+        let (chunks, translator) = run(&bytes, true);
+        let text: String = chunks
+            .iter()
+            .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        let expected: String = events
+            .iter()
+            .filter_map(|event| event["payload"]["delta"]["text"].as_str())
+            .collect();
+        assert_eq!(text, expected);
+        let tool_start = events
+            .iter()
+            .find(|event| event["event_type"] == "contentBlockStart")
+            .unwrap();
+        let opening = chunks
+            .iter()
+            .find(|chunk| chunk["choices"][0]["delta"]["tool_calls"][0]["id"].is_string())
+            .unwrap();
+        assert_eq!(
+            opening["choices"][0]["delta"]["tool_calls"][0]["id"],
+            tool_start["payload"]["start"]["toolUse"]["toolUseId"]
+        );
+        let arguments: String = chunks
+            .iter()
+            .filter_map(|chunk| {
+                chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+            })
+            .collect();
+        assert!(serde_json::from_str::<Value>(&arguments)
+            .unwrap()
+            .is_object());
+        assert!(chunks
+            .iter()
+            .any(|chunk| chunk["choices"][0]["finish_reason"] == "tool_calls"));
+        let metadata = &events.last().unwrap()["payload"]["usage"];
+        let usage = translator.usage().unwrap();
+        assert_eq!(
+            usage.prompt_tokens,
+            metadata["inputTokens"].as_u64().unwrap()
+        );
+        assert_eq!(
+            usage.completion_tokens,
+            metadata["outputTokens"].as_u64().unwrap()
+        );
+        let count = chunks.len();
+        assert_eq!(
+            chunks[count - 2]["usage"]["completion_tokens"],
+            usage.completion_tokens
+        );
+        assert_eq!(chunks[count - 1], "[DONE]");
+    }
+
+    #[test]
+    fn exceptions_and_unfinished_streams_end_with_an_error() {
+        let mut bytes = aws_event("messageStart", &json!({"role": "assistant"})).to_vec();
+        bytes.extend_from_slice(&aws_exception(
+            "throttlingException",
+            &json!({"message": "Too many requests"}),
+        ));
+        let (chunks, translator) = run(&bytes, false);
+        assert_eq!(chunks.last().unwrap()["error"]["type"], "rate_limit_error");
+        assert_eq!(translator.upstream_error(), Some("Too many requests"));
+
+        let (chunks, translator) = run(
+            &aws_event("messageStart", &json!({"role": "assistant"})),
+            false,
+        );
+        assert!(chunks.last().unwrap()["error"].is_object());
+        assert!(translator.upstream_error().is_some());
+    }
+}
