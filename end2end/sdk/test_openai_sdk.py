@@ -199,3 +199,15 @@ def test_a_capability_the_model_lacks_is_a_bad_request():
         )
     assert raised.value.body["param"] == "tools"
     assert "tools (function calling)" in raised.value.body["message"]
+
+
+def test_embeddings():
+    result = client(new_key()).embeddings.create(
+        model="embed", input=["a cat", "a dog", "a bird"], dimensions=16
+    )
+    assert [item.index for item in result.data] == [0, 1, 2]
+    assert all(len(item.embedding) == 16 for item in result.data)
+    assert result.usage.prompt_tokens == 30
+    with pytest.raises(openai.BadRequestError) as raised:
+        client(new_key()).embeddings.create(model="gpt-4o-mini", input="x")
+    assert raised.value.body["code"] == "unsupported_capability"

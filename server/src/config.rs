@@ -240,7 +240,7 @@ impl Config {
                 ));
             }
             let mut capabilities = entry.map_or_else(
-                Capabilities::unknown_chat_model,
+                Capabilities::unknown_model,
                 catalog::CatalogEntry::capabilities,
             );
             capabilities.override_with(&model.model_info.capabilities);

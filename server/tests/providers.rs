@@ -514,3 +514,86 @@ async fn bedrock_converse_is_signed_translated_and_metered(pool: PgPool) {
         .contains("credentials"));
     app.shutdown().await;
 }
+
+async fn embed(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .post(format!("{}/v1/embeddings", app.base))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn embeddings_are_proxied_metered_and_kept_to_embedding_models(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+
+    let response = embed(
+        &app,
+        &key,
+        &json!({ "model": "embed", "input": ["a cat", "a dog"], "dimensions": 4 }),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-litellm-call-id"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(body["data"][1]["embedding"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        mock.record.last_request().unwrap()["model"],
+        "text-embedding-3-small"
+    );
+
+    // The wrong kind of model for the endpoint is refused before any upstream call.
+    let before = mock.record.requests();
+    let chat_model = assert_openai_error(
+        embed(&app, &key, &json!({ "model": "claude", "input": "x" })).await,
+        400,
+    )
+    .await;
+    assert_eq!(chat_model["error"]["code"], "unsupported_capability");
+    let embedding_model = assert_openai_error(app.chat(&key, &hello("embed")).await, 400).await;
+    assert!(embedding_model["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("embedding"));
+    assert_openai_error(
+        embed(&app, &key, &json!({ "model": "embed", "input": [] })).await,
+        400,
+    )
+    .await;
+    assert_eq!(mock.record.requests(), before);
+    assert_openai_error(
+        embed(
+            &app,
+            &key,
+            &json!({ "model": "embed-fail-500", "input": "x" }),
+        )
+        .await,
+        502,
+    )
+    .await;
+
+    // One row each, `aembedding`, 2 inputs × 10 tokens at $10/M = 200 µ$.
+    wait_for_rows(&pool, &key, 2).await;
+    let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(
+        "SELECT call_type, cost_micros, prompt_tokens, status FROM spend_logs \
+         WHERE token_hash = $1 ORDER BY started_at",
+    )
+    .bind(app::secrets::hash_key(&key))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("aembedding".to_string(), 200, 20, "success".to_string()),
+            ("aembedding".to_string(), 0, 0, "failure".to_string()),
+        ]
+    );
+    app.shutdown().await;
+}

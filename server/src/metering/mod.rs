@@ -18,10 +18,14 @@ use writer::SpendQueue;
 
 /// LiteLLM's `call_type` for chat completions.
 pub const CALL_TYPE_CHAT: &str = "acompletion";
+/// LiteLLM's `call_type` for embeddings.
+pub const CALL_TYPE_EMBEDDING: &str = "aembedding";
 
 /// What is known about a call when it starts; turned into its spend row when it ends.
 pub struct MeteredCall {
     pub request_id: String,
+    /// LiteLLM's name for the endpoint (`acompletion`, `aembedding`).
+    pub call_type: &'static str,
     pub token_hash: Arc<str>,
     pub spend: Option<Arc<SpendCounter>>,
     pub deployment: Arc<Deployment>,
@@ -106,7 +110,7 @@ impl Meter {
         let row = SpendRow {
             request_id: call.request_id,
             token_hash: call.token_hash.to_string(),
-            call_type: CALL_TYPE_CHAT.to_string(),
+            call_type: call.call_type.to_string(),
             model_group: call.deployment.model_group.clone(),
             upstream_model: call.deployment.upstream_model.clone(),
             provider: call.deployment.provider.clone(),

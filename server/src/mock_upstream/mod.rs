@@ -121,6 +121,7 @@ pub fn router(record: Arc<MockRecord>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
+        .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1beta/models/{model_and_method}", post(gemini::models))
         .route("/model/{model_id}/{operation}", post(bedrock::converse))

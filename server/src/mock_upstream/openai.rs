@@ -1,5 +1,5 @@
-//! The mock's OpenAI chat-completions API: `chat.completion`, `chat.completion.chunk` SSE,
-//! `stream_options.include_usage`, OpenAI error bodies.
+//! The mock's OpenAI API: chat completions (`chat.completion`, `chat.completion.chunk` SSE,
+//! `stream_options.include_usage`, tool calls), embeddings, and OpenAI error bodies.
 
 use std::sync::Arc;
 
@@ -245,4 +245,56 @@ fn stream_response(
         frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
     }
     paced_sse(frames, pause, cut)
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsProbe {
+    model: String,
+    input: serde_json::Value,
+    dimensions: Option<usize>,
+}
+
+/// `POST /v1/embeddings`: one deterministic vector per input (8 dimensions unless `dimensions`
+/// says otherwise), 10 prompt tokens per input.
+pub async fn embeddings(
+    State(record): State<Arc<MockRecord>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record.remember(&headers, &body);
+    let Ok(request) = serde_json::from_slice::<EmbeddingsProbe>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "mock: invalid embeddings request",
+            "invalid_request_error",
+        );
+    };
+    if let Behaviour::Fail500 = Behaviour::of(&request.model) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "mock internal failure",
+            "server_error",
+        );
+    }
+    let inputs = match &request.input {
+        serde_json::Value::Array(items) => items.len(),
+        _ => 1,
+    };
+    let dimensions = request.dimensions.unwrap_or(8);
+    let data: Vec<serde_json::Value> = (0..inputs)
+        .map(|index| {
+            let vector: Vec<f64> = (0..dimensions)
+                .map(|dimension| ((index * dimensions + dimension) % 7) as f64 / 7.0)
+                .collect();
+            json!({ "object": "embedding", "index": index, "embedding": vector })
+        })
+        .collect();
+    let prompt_tokens = PROMPT_TOKENS_PER_MESSAGE * inputs as u64;
+    Json(json!({
+        "object": "list",
+        "data": data,
+        "model": request.model,
+        "usage": { "prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens },
+    }))
+    .into_response()
 }

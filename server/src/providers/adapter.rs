@@ -96,6 +96,19 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
     fn framing(&self) -> Framing {
         Framing::ServerSentEvents
     }
+
+    /// The format's embeddings API, if it has one Gatehouse speaks.
+    fn embeddings(&self) -> Option<&dyn EmbeddingsAdapter> {
+        None
+    }
+}
+
+/// An embeddings API: OpenAI's `/v1/embeddings` request in, OpenAI's embedding list out.
+pub trait EmbeddingsAdapter: Send + Sync {
+    /// Builds the upstream request (the model id already set).
+    fn embeddings_request(&self, request: ChatBody) -> Result<UpstreamRequest, ApiError>;
+    /// Translates a whole successful reply.
+    fn embeddings_reply(&self, body: Bytes) -> Result<ChatReply, ApiError>;
 }
 
 /// A `data: {json}` server-sent event.

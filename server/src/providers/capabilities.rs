@@ -35,7 +35,8 @@ impl Mode {
 /// A deployment's declared capabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
-    pub mode: Mode,
+    /// `None` for a model nothing is known about: it may serve any endpoint.
+    pub mode: Option<Mode>,
     pub streaming: bool,
     pub tools: bool,
     pub parallel_tool_calls: bool,
@@ -47,11 +48,11 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    /// A chat model nothing is known about (a self-hosted model, say): everything allowed, as
+    /// A model nothing is known about (a self-hosted model, say): everything allowed, as
     /// LiteLLM does; `model_info` narrows it.
-    pub fn unknown_chat_model() -> Capabilities {
+    pub fn unknown_model() -> Capabilities {
         Capabilities {
-            mode: Mode::Chat,
+            mode: None,
             streaming: true,
             tools: true,
             parallel_tool_calls: true,
@@ -70,8 +71,8 @@ impl Capabilities {
                 *field = value;
             }
         };
-        if let Some(mode) = info.mode {
-            self.mode = mode;
+        if info.mode.is_some() {
+            self.mode = info.mode;
         }
         set(&mut self.streaming, info.supports_native_streaming);
         set(&mut self.tools, info.supports_function_calling);
@@ -92,8 +93,8 @@ impl Capabilities {
 
     /// The first thing `needs` asks for that this deployment lacks.
     pub fn missing(&self, needs: &Needs) -> Option<Missing> {
-        if self.mode != needs.mode {
-            return Some(Missing::Mode(self.mode));
+        if let Some(mode) = self.mode.filter(|mode| *mode != needs.mode) {
+            return Some(Missing::Mode(mode));
         }
         let lacks = [
             (needs.streaming && !self.streaming, Missing::Streaming),
@@ -131,6 +132,21 @@ pub struct CapabilityOverrides {
     pub max_input_tokens: Option<u64>,
     pub max_output_tokens: Option<u64>,
     pub max_tokens: Option<u64>,
+}
+
+impl Needs {
+    /// A request of this mode that needs nothing else.
+    pub fn plain(mode: Mode, prompt_tokens: u64) -> Needs {
+        Needs {
+            mode,
+            streaming: false,
+            tools: false,
+            parallel_tool_calls: false,
+            vision: false,
+            json_schema: false,
+            prompt_tokens,
+        }
+    }
 }
 
 /// What one request needs from the deployment that serves it.
@@ -205,8 +221,10 @@ mod tests {
 
     #[test]
     fn names_the_first_missing_capability() {
-        let mut declared = Capabilities::unknown_chat_model();
+        let mut declared = Capabilities::unknown_model();
         assert_eq!(declared.missing(&chat_needs()), None);
+        assert_eq!(declared.missing(&Needs::plain(Mode::Embedding, 1)), None);
+        declared.mode = Some(Mode::Chat);
         declared.override_with(&CapabilityOverrides {
             supports_function_calling: Some(false),
             max_input_tokens: Some(100),
@@ -246,9 +264,9 @@ mod tests {
             "mode": "embedding", "supports_vision": false, "max_tokens": 4096
         }))
         .unwrap();
-        let mut declared = Capabilities::unknown_chat_model();
+        let mut declared = Capabilities::unknown_model();
         declared.override_with(&info);
-        assert_eq!(declared.mode, Mode::Embedding);
+        assert_eq!(declared.mode, Some(Mode::Embedding));
         assert!(!declared.vision);
         assert_eq!(declared.max_output_tokens, Some(4096));
     }

@@ -54,7 +54,7 @@ impl CatalogEntry {
     /// The entry's capabilities; what it does not state is assumed absent.
     pub fn capabilities(&self) -> Capabilities {
         Capabilities {
-            mode: self.mode,
+            mode: Some(self.mode),
             streaming: true,
             tools: self.tools.unwrap_or(false),
             parallel_tool_calls: self.parallel_tool_calls.unwrap_or(false),

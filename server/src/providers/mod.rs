@@ -161,19 +161,24 @@ pub fn upstream_for(
     let adapter: Arc<dyn ChatAdapter> = match wire {
         WireFormat::OpenAi(quirks) => Arc::new(openai_compat::OpenAiCompatible {
             chat_completions_url: http_url(&endpoint(api_base, "chat/completions"))?,
+            embeddings_url: http_url(&endpoint(api_base, "embeddings"))?,
             quirks,
         }),
         WireFormat::Azure => {
-            let mut url = http_url(&endpoint(
-                api_base,
-                &format!("openai/deployments/{model_id}/chat/completions"),
-            ))?;
-            url.query_pairs_mut().append_pair(
-                "api-version",
-                api_version.unwrap_or(AZURE_DEFAULT_API_VERSION),
-            );
+            let azure_url = |operation: &str| -> Result<reqwest::Url, String> {
+                let mut url = http_url(&endpoint(
+                    api_base,
+                    &format!("openai/deployments/{model_id}/{operation}"),
+                ))?;
+                url.query_pairs_mut().append_pair(
+                    "api-version",
+                    api_version.unwrap_or(AZURE_DEFAULT_API_VERSION),
+                );
+                Ok(url)
+            };
             Arc::new(openai_compat::OpenAiCompatible {
-                chat_completions_url: url,
+                chat_completions_url: azure_url("chat/completions")?,
+                embeddings_url: azure_url("embeddings")?,
                 quirks: Quirks::STANDARD,
             })
         }

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::metering::usage::{inspect_chunk, usage_of_body, Usage};
 use crate::providers::adapter::{
-    to_body, ChatAdapter, ChatBody, ChatReply, Frame, ReplyContext, StreamTranslator,
-    UpstreamRequest,
+    to_body, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, Frame, ReplyContext,
+    StreamTranslator, UpstreamRequest,
 };
 use crate::providers::sse::data_payload;
 
@@ -41,6 +41,8 @@ impl Quirks {
 pub struct OpenAiCompatible {
     /// The chat-completions URL, parsed once at start-up (Azure's carries `api-version`).
     pub chat_completions_url: Url,
+    /// The embeddings URL, likewise.
+    pub embeddings_url: Url,
     pub quirks: Quirks,
 }
 
@@ -90,6 +92,29 @@ impl ChatAdapter for OpenAiCompatible {
         client_wants_usage: bool,
     ) -> Box<dyn StreamTranslator> {
         pass_through(client_wants_usage)
+    }
+
+    fn embeddings(&self) -> Option<&dyn EmbeddingsAdapter> {
+        Some(self)
+    }
+}
+
+impl EmbeddingsAdapter for OpenAiCompatible {
+    fn embeddings_request(&self, request: ChatBody) -> Result<UpstreamRequest, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(UpstreamRequest {
+            url: self.embeddings_url.clone(),
+            headers,
+            body: to_body(&Value::Object(request))?,
+        })
+    }
+
+    fn embeddings_reply(&self, body: Bytes) -> Result<ChatReply, ApiError> {
+        Ok(ChatReply {
+            usage: usage_of_body(&body),
+            body,
+        })
     }
 }
 
@@ -167,6 +192,7 @@ mod tests {
     fn adapter(quirks: Quirks) -> OpenAiCompatible {
         OpenAiCompatible {
             chat_completions_url: "http://upstream.test/v1/chat/completions".parse().unwrap(),
+            embeddings_url: "http://upstream.test/v1/embeddings".parse().unwrap(),
             quirks,
         }
     }

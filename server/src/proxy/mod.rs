@@ -1,6 +1,7 @@
 //! The data plane: `/v1/*` routes. `pipeline` states the stage order; the other modules are
 //! its stages' parts.
 
+pub mod embeddings;
 pub mod messages;
 pub mod models;
 pub mod pipeline;
@@ -18,6 +19,8 @@ pub fn routes() -> Router<SharedGateway> {
     Router::new()
         .route("/v1/chat/completions", post(pipeline::chat_completions))
         .route("/chat/completions", post(pipeline::chat_completions))
+        .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/embeddings", post(embeddings::embeddings))
         .route("/v1/messages", post(pipeline::messages))
         .route("/messages", post(pipeline::messages))
         .route("/v1/models", get(models::list_models))

@@ -63,7 +63,7 @@ fn deployment_info(deployment: &Deployment) -> Value {
         },
         "model_info": {
             "litellm_provider": deployment.provider,
-            "mode": capabilities.mode.as_str(),
+            "mode": capabilities.mode.map(|mode| mode.as_str()),
             "input_cost_per_token": dollars_per_token(prices.input_micros_per_mtok),
             "output_cost_per_token": dollars_per_token(prices.output_micros_per_mtok),
             "cache_read_input_token_cost": prices.cached_input_micros_per_mtok.map(dollars_per_token),

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
-use crate::metering::MeteredCall;
+use crate::metering::{MeteredCall, CALL_TYPE_CHAT};
 use crate::policy::auth::authenticate;
 use crate::proxy::request::ChatRequest;
 use crate::proxy::{messages, stream, unary};
@@ -88,6 +88,7 @@ async fn run(
     // inside a tracked task that outlives a client disconnect.
     let call = MeteredCall {
         request_id: uuid::Uuid::new_v4().to_string(),
+        call_type: CALL_TYPE_CHAT,
         token_hash: caller.token_hash().clone(),
         spend: caller.spend(),
         prompt_estimate: request.prompt_token_estimate(),

@@ -102,7 +102,7 @@ async fn call_upstream(
     }
 }
 
-fn json_response(body: Bytes, request_id: &str, cost_micros: i64) -> Response {
+pub fn json_response(body: Bytes, request_id: &str, cost_micros: i64) -> Response {
     let mut response = Response::new(axum::body::Body::from(body));
     let headers = response.headers_mut();
     headers.insert(

@@ -16,7 +16,7 @@ pub const MASTER_KEY: &str = "sk-test-master-key";
 /// The upstream key of the Anthropic deployments.
 pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
 /// The number of models in the test config.
-pub const MODEL_COUNT: usize = 20;
+pub const MODEL_COUNT: usize = 22;
 /// The upstream key of the Gemini deployments.
 pub const GEMINI_KEY: &str = "gemini-upstream-test-key";
 /// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
@@ -67,6 +67,12 @@ model_list:
   - model_name: no-tools
     litellm_params: {{ model: openai/gpt-4o-mini, api_base: "{base}" }}
     model_info: {{ supports_function_calling: false }}
+  - model_name: embed
+    litellm_params: {{ model: openai/text-embedding-3-small, api_base: "{base}" }}
+    model_info: {{ input_cost_per_token: 0.00001 }}
+  - model_name: embed-fail-500
+    litellm_params: {{ model: openai/mock-fail-500, api_base: "{base}" }}
+    model_info: {{ mode: embedding }}
   - model_name: claude
     litellm_params: {{ model: anthropic/claude-sonnet-4-5-20250929, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
   - model_name: claude-cached
