@@ -597,3 +597,66 @@ async fn embeddings_are_proxied_metered_and_kept_to_embedding_models(pool: PgPoo
     );
     app.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn cohere_chat_streams_tools_and_embeddings(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+
+    let mut request = json!({
+        "model": "cohere", "tools": weather_tool(), "tool_choice": "required", "user": "u1",
+        "messages": [{ "role": "user", "content": "Weather in Paris?" }],
+    });
+    let body: Value = app.chat(&key, &request).await.json().await.unwrap();
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(sent["tool_choice"], "REQUIRED");
+    assert!(sent.get("user").is_none());
+    assert_eq!(
+        mock.record.last_header("authorization").unwrap(),
+        "Bearer co-upstream-key"
+    );
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+        "{\"city\":\"Paris\"}"
+    );
+
+    request["stream"] = json!(true);
+    request["stream_options"] = json!({ "include_usage": true });
+    let text = app.chat(&key, &request).await.text().await.unwrap();
+    let payloads = sse_payloads(&text);
+    assert_eq!(payloads.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
+        .iter()
+        .map(|payload| serde_json::from_str(payload).unwrap())
+        .collect();
+    let arguments: String = chunks
+        .iter()
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+        })
+        .collect();
+    assert_eq!(arguments, "{\"city\":\"Paris\"}");
+    assert_eq!(chunks.last().unwrap()["usage"]["prompt_tokens"], 10);
+
+    let embedded: Value = embed(
+        &app,
+        &key,
+        &json!({ "model": "cohere-embed", "input": ["a", "b", "c"] }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(embedded["data"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        mock.record.last_request().unwrap()["texts"],
+        json!(["a", "b", "c"])
+    );
+    // command-a at $2.50/M in, $10/M out: 10 × 2.5 + 5 × 10 = 75 µ$ a chat; 30 embedded tokens × $10/M.
+    let rows = usage_rows(&pool, &key, 3).await;
+    assert_eq!(rows[0], (75, 10, 5, 0, 0));
+    assert_eq!(rows[2], (300, 30, 0, 0, 0));
+    app.shutdown().await;
+}

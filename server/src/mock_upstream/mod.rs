@@ -1,6 +1,7 @@
 //! Loopback mocks of the providers' real wire formats, for tests, benchmarks and demos: OpenAI's
 //! chat completions (`openai`), Anthropic's Messages API (`anthropic`), Google's Gemini API
-//! (`gemini`) and Bedrock's Converse API with SigV4 verification (`bedrock`), on one port. The
+//! (`gemini`), Bedrock's Converse API with SigV4 verification (`bedrock`) and Cohere's v2 chat
+//! and embed (`cohere`), on one port. The
 //! requested model id chooses the behaviour, in every format:
 //!
 //! | model id            | behaviour                                                        |
@@ -19,6 +20,7 @@
 
 mod anthropic;
 mod bedrock;
+mod cohere;
 mod gemini;
 mod openai;
 
@@ -125,6 +127,8 @@ pub fn router(record: Arc<MockRecord>) -> Router {
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1beta/models/{model_and_method}", post(gemini::models))
         .route("/model/{model_id}/{operation}", post(bedrock::converse))
+        .route("/v2/chat", post(cohere::chat))
+        .route("/v2/embed", post(cohere::embed))
         .route("/mock/last-request", get(last_request))
         .with_state(record)
 }

@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod capabilities;
 pub mod catalog;
+pub mod cohere;
 pub mod credentials;
 pub mod framing;
 pub mod gemini;
@@ -63,6 +64,8 @@ pub enum WireFormat {
     Gemini,
     /// Amazon Bedrock's Converse API, SigV4-signed.
     Bedrock,
+    /// Cohere's v2 chat and embed API.
+    Cohere,
 }
 
 /// A provider Gatehouse speaks, as named by a `model:` prefix.
@@ -131,6 +134,12 @@ const PROVIDERS: &[(&str, WireFormat, Option<&str>)] = &[
     ),
     // The runtime endpoint of the deployment's region.
     ("bedrock", WireFormat::Bedrock, None),
+    ("cohere", WireFormat::Cohere, Some("https://api.cohere.com")),
+    (
+        "cohere_chat",
+        WireFormat::Cohere,
+        Some("https://api.cohere.com"),
+    ),
 ];
 
 const OPENAI: WireFormat = WireFormat::OpenAi(Quirks::STANDARD);
@@ -142,7 +151,7 @@ impl KnownProvider {
     /// The header an API key travels in, when it is not `Authorization: Bearer`.
     pub fn key_header(&self) -> Option<reqwest::header::HeaderName> {
         match self.wire {
-            WireFormat::OpenAi(_) => None,
+            WireFormat::OpenAi(_) | WireFormat::Cohere => None,
             WireFormat::Azure => Some(reqwest::header::HeaderName::from_static("api-key")),
             WireFormat::Anthropic => Some(anthropic::API_KEY_HEADER),
             WireFormat::Gemini => Some(gemini::API_KEY_HEADER),
@@ -185,6 +194,13 @@ pub fn upstream_for(
         WireFormat::Anthropic => Arc::new(anthropic::Anthropic {
             messages_url: http_url(&anthropic::Anthropic::messages_url(api_base))?,
         }),
+        WireFormat::Cohere => {
+            let (chat, embed) = cohere::Cohere::urls(api_base);
+            Arc::new(cohere::Cohere {
+                chat_url: http_url(&chat)?,
+                embed_url: http_url(&embed)?,
+            })
+        }
         WireFormat::Bedrock => {
             let (converse, stream) = bedrock::Bedrock::urls(api_base, model_id);
             Arc::new(bedrock::Bedrock {

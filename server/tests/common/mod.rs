@@ -16,7 +16,7 @@ pub const MASTER_KEY: &str = "sk-test-master-key";
 /// The upstream key of the Anthropic deployments.
 pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
 /// The number of models in the test config.
-pub const MODEL_COUNT: usize = 22;
+pub const MODEL_COUNT: usize = 24;
 /// The upstream key of the Gemini deployments.
 pub const GEMINI_KEY: &str = "gemini-upstream-test-key";
 /// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
@@ -92,6 +92,11 @@ model_list:
     model_info: {{ input_cost_per_token: 0.000001, output_cost_per_token: 0.000002, cache_read_input_token_cost: 0.0000001 }}
   - model_name: gemini-fail-429
     litellm_params: {{ model: gemini/mock-fail-429, api_base: "{root}", api_key: {GEMINI_KEY} }}
+  - model_name: cohere
+    litellm_params: {{ model: cohere/command-a-03-2025, api_base: "{root}", api_key: co-upstream-key }}
+  - model_name: cohere-embed
+    litellm_params: {{ model: cohere/embed-v4.0, api_base: "{root}", api_key: co-upstream-key }}
+    model_info: {{ input_cost_per_token: 0.00001 }}
   - model_name: bedrock
     litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_session_token: session-token-1, aws_region_name: eu-west-1 }}
   - model_name: bedrock-wrong-secret

@@ -1,0 +1,95 @@
+//! Cohere's v2 API (`cohere/` models): `/v2/chat` (streamed as typed SSE events) and
+//! `/v2/embed`. Its chat format is close to OpenAI's, so requests keep their messages and tools
+//! and drop what Cohere refuses; replies, stream events and usage (the billed units) are mapped.
+
+mod embed;
+mod reply;
+mod request;
+mod stream;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use reqwest::Url;
+
+use crate::error::ApiError;
+use crate::providers::adapter::{
+    to_body, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext, StreamTranslator,
+    UpstreamRequest,
+};
+
+#[derive(Debug)]
+pub struct Cohere {
+    /// `{api_base}/v2/chat`.
+    pub chat_url: Url,
+    /// `{api_base}/v2/embed`.
+    pub embed_url: Url,
+}
+
+impl Cohere {
+    /// The operation URLs under an `api_base` given as the host or `…/v2`.
+    pub fn urls(api_base: &str) -> (String, String) {
+        let base = api_base.trim_end_matches('/');
+        let base = base.strip_suffix("/v2").unwrap_or(base);
+        (format!("{base}/v2/chat"), format!("{base}/v2/embed"))
+    }
+}
+
+fn json_request(url: &Url, body: &serde_json::Value) -> Result<UpstreamRequest, ApiError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(UpstreamRequest {
+        url: url.clone(),
+        headers,
+        body: to_body(body)?,
+    })
+}
+
+impl ChatAdapter for Cohere {
+    fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError> {
+        json_request(&self.chat_url, &request::to_cohere_chat(request, stream)?)
+    }
+
+    fn chat_reply(&self, body: Bytes, context: &ReplyContext) -> Result<ChatReply, ApiError> {
+        reply::to_chat_completion(&body, context)
+    }
+
+    fn stream_translator(
+        &self,
+        context: ReplyContext,
+        client_wants_usage: bool,
+    ) -> Box<dyn StreamTranslator> {
+        Box::new(stream::ChatStream::new(context, client_wants_usage))
+    }
+
+    fn embeddings(&self) -> Option<&dyn EmbeddingsAdapter> {
+        Some(self)
+    }
+}
+
+impl EmbeddingsAdapter for Cohere {
+    fn embeddings_request(&self, request: ChatBody) -> Result<UpstreamRequest, ApiError> {
+        json_request(&self.embed_url, &embed::to_cohere_embed(request)?)
+    }
+
+    fn embeddings_reply(&self, body: Bytes) -> Result<ChatReply, ApiError> {
+        embed::to_embedding_list(&body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_operation_urls() {
+        for base in ["https://api.cohere.com", "https://api.cohere.com/v2/"] {
+            assert_eq!(
+                Cohere::urls(base),
+                (
+                    "https://api.cohere.com/v2/chat".to_string(),
+                    "https://api.cohere.com/v2/embed".to_string()
+                )
+            );
+        }
+    }
+}
