@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod capabilities;
 pub mod catalog;
+pub mod chunks;
 pub mod cohere;
 pub mod credentials;
 pub mod framing;

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::reply::{finish_reason, AnthropicUsage};
-use crate::error::sse_error_event;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{sse_data, sse_done, Frame, ReplyContext, StreamTranslator};
+use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
+use crate::providers::chunks::ChunkWriter;
 use crate::providers::sse::data_payload;
 
 #[derive(Deserialize)]
@@ -53,37 +53,23 @@ struct MessageDeltaBody {
 }
 
 pub struct MessageStream {
-    context: ReplyContext,
-    client_wants_usage: bool,
+    chunks: ChunkWriter,
     usage: Option<AnthropicUsage>,
     /// Anthropic content-block index → OpenAI tool-call index, for `tool_use` blocks.
     tool_blocks: Vec<(u64, usize)>,
     generated_chars: usize,
     stopped: bool,
-    error: Option<String>,
 }
 
 impl MessageStream {
     pub fn new(context: ReplyContext, client_wants_usage: bool) -> Self {
         MessageStream {
-            context,
-            client_wants_usage,
+            chunks: ChunkWriter::new(context, client_wants_usage),
             usage: None,
             tool_blocks: Vec::new(),
             generated_chars: 0,
             stopped: false,
-            error: None,
         }
-    }
-
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Bytes {
-        sse_data(&json!({
-            "id": self.context.completion_id,
-            "object": "chat.completion.chunk",
-            "created": self.context.created,
-            "model": self.context.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }],
-        }))
     }
 
     fn tool_index(&self, block: u64) -> Option<usize> {
@@ -97,13 +83,16 @@ impl MessageStream {
         match event {
             Event::MessageStart { message } => {
                 if let Some(id) = message.id {
-                    self.context.completion_id = id;
+                    self.chunks.context.completion_id = id;
                 }
                 if let Some(model) = message.model {
-                    self.context.model = model;
+                    self.chunks.context.model = model;
                 }
                 self.usage = message.usage;
-                out.push(self.chunk(json!({ "role": "assistant", "content": "" }), None));
+                out.push(
+                    self.chunks
+                        .delta(json!({ "role": "assistant", "content": "" }), None),
+                );
             }
             Event::ContentBlockStart {
                 index,
@@ -112,7 +101,7 @@ impl MessageStream {
                 if content_block["type"] == "tool_use" {
                     let tool = self.tool_blocks.len();
                     self.tool_blocks.push((index, tool));
-                    out.push(self.chunk(
+                    out.push(self.chunks.delta(
                         json!({ "tool_calls": [{
                             "index": tool, "id": content_block["id"], "type": "function",
                             "function": { "name": content_block["name"], "arguments": "" },
@@ -122,7 +111,7 @@ impl MessageStream {
                 } else if let Some(text) = content_block["text"].as_str().filter(|t| !t.is_empty())
                 {
                     self.generated_chars += text.len();
-                    out.push(self.chunk(json!({ "content": text }), None));
+                    out.push(self.chunks.delta(json!({ "content": text }), None));
                 }
             }
             Event::ContentBlockDelta { index, delta } => {
@@ -140,7 +129,7 @@ impl MessageStream {
                     Some(("arguments", partial)) => {
                         self.generated_chars += partial.len();
                         if let Some(tool) = self.tool_index(index) {
-                            out.push(self.chunk(
+                            out.push(self.chunks.delta(
                                 json!({ "tool_calls": [{
                                     "index": tool, "function": { "arguments": partial },
                                 }]}),
@@ -150,7 +139,7 @@ impl MessageStream {
                     }
                     Some((field, text)) => {
                         self.generated_chars += text.len();
-                        out.push(self.chunk(json!({ field: text }), None));
+                        out.push(self.chunks.delta(json!({ field: text }), None));
                     }
                     None => {}
                 }
@@ -161,23 +150,13 @@ impl MessageStream {
                         .get_or_insert_with(AnthropicUsage::default)
                         .update(later);
                 }
-                out.push(self.chunk(json!({}), Some(finish_reason(delta.stop_reason.as_deref()))));
+                out.push(
+                    self.chunks
+                        .delta(json!({}), Some(finish_reason(delta.stop_reason.as_deref()))),
+                );
             }
-            Event::MessageStop {} => {
-                self.stopped = true;
-                if self.client_wants_usage {
-                    let usage = self.usage.unwrap_or_default().to_usage();
-                    out.push(sse_data(&json!({
-                        "id": self.context.completion_id,
-                        "object": "chat.completion.chunk",
-                        "created": self.context.created,
-                        "model": self.context.model,
-                        "choices": [],
-                        "usage": usage.to_openai(),
-                    })));
-                }
-                out.push(sse_done());
-            }
+            // Usage and `[DONE]` follow when the stream closes (`finish`).
+            Event::MessageStop {} => self.stopped = true,
             Event::Error { error } => {
                 let message = error["message"]
                     .as_str()
@@ -188,8 +167,7 @@ impl MessageStream {
                     Some("rate_limit_error") => "rate_limit_error",
                     _ => "invalid_request_error",
                 };
-                out.push(sse_error_event(&message, kind));
-                self.error = Some(message);
+                self.chunks.fail(message, kind, out);
             }
             Event::ContentBlockStop {} | Event::Ping {} => {}
         }
@@ -211,11 +189,8 @@ impl StreamTranslator for MessageStream {
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
-        if !self.stopped && self.error.is_none() {
-            let message = "the upstream stream ended before message_stop";
-            out.push(sse_error_event(message, "api_error"));
-            self.error = Some(message.into());
-        }
+        let usage = self.usage();
+        self.chunks.end(self.stopped, "message_stop", usage, out);
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -227,14 +202,15 @@ impl StreamTranslator for MessageStream {
     }
 
     fn upstream_error(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.chunks.error()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::sse::SseSplitter;
+    use crate::providers::chunks::translate_in_pieces;
+    use crate::providers::framing::Framing;
 
     fn run(fixture: &str, client_wants_usage: bool) -> (Vec<Value>, MessageStream) {
         let mut translator = MessageStream::new(
@@ -245,27 +221,13 @@ mod tests {
             },
             client_wants_usage,
         );
-        let mut splitter = SseSplitter::default();
-        let mut out = Vec::new();
         // Byte by byte: events split anywhere must still translate.
-        for byte in fixture.as_bytes() {
-            splitter.push(std::slice::from_ref(byte));
-            while let Some(event) = splitter.next_event() {
-                translator.push(Frame::Sse(event), &mut out);
-            }
-        }
-        translator.finish(&mut out);
-        let payloads = out
-            .iter()
-            .map(|event| {
-                let data = data_payload(event).unwrap();
-                if data.as_ref() == b"[DONE]" {
-                    Value::String("[DONE]".into())
-                } else {
-                    serde_json::from_slice(&data).unwrap()
-                }
-            })
-            .collect();
+        let payloads = translate_in_pieces(
+            &mut translator,
+            Framing::ServerSentEvents,
+            fixture.as_bytes(),
+            1,
+        );
         (payloads, translator)
     }
 

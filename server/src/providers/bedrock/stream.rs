@@ -7,55 +7,44 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::reply::{finish_reason, TokenUsage};
-use crate::error::sse_error_event;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{sse_data, sse_done, Frame, ReplyContext, StreamTranslator};
+use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
+use crate::providers::chunks::ChunkWriter;
 
 pub struct ConverseStream {
-    context: ReplyContext,
-    client_wants_usage: bool,
+    chunks: ChunkWriter,
     /// Bedrock content-block index → OpenAI tool-call index, for `toolUse` blocks.
     tool_blocks: Vec<(u64, usize)>,
     finish: Option<&'static str>,
     usage: Option<TokenUsage>,
     generated_chars: usize,
-    error: Option<String>,
 }
 
 impl ConverseStream {
     pub fn new(context: ReplyContext, client_wants_usage: bool) -> Self {
         ConverseStream {
-            context,
-            client_wants_usage,
+            chunks: ChunkWriter::new(context, client_wants_usage),
             tool_blocks: Vec::new(),
             finish: None,
             usage: None,
             generated_chars: 0,
-            error: None,
         }
-    }
-
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Bytes {
-        sse_data(&json!({
-            "id": self.context.completion_id,
-            "object": "chat.completion.chunk",
-            "created": self.context.created,
-            "model": self.context.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }],
-        }))
     }
 
     fn on_event(&mut self, event_type: &str, payload: Value, out: &mut Vec<Bytes>) {
         let block = payload["contentBlockIndex"].as_u64().unwrap_or(0);
         match event_type {
             "messageStart" => {
-                out.push(self.chunk(json!({ "role": "assistant", "content": "" }), None));
+                out.push(
+                    self.chunks
+                        .delta(json!({ "role": "assistant", "content": "" }), None),
+                );
             }
             "contentBlockStart" => {
                 if let Some(tool_use) = payload["start"].get("toolUse") {
                     let tool = self.tool_blocks.len();
                     self.tool_blocks.push((block, tool));
-                    out.push(self.chunk(
+                    out.push(self.chunks.delta(
                         json!({ "tool_calls": [{
                             "index": tool, "id": tool_use["toolUseId"], "type": "function",
                             "function": { "name": tool_use["name"], "arguments": "" },
@@ -68,7 +57,7 @@ impl ConverseStream {
                 let delta = &payload["delta"];
                 if let Some(text) = delta["text"].as_str() {
                     self.generated_chars += text.len();
-                    out.push(self.chunk(json!({ "content": text }), None));
+                    out.push(self.chunks.delta(json!({ "content": text }), None));
                 } else if let Some(input) = delta["toolUse"]["input"].as_str() {
                     self.generated_chars += input.len();
                     let tool = self
@@ -77,20 +66,23 @@ impl ConverseStream {
                         .find(|(index, _)| *index == block)
                         .map(|(_, tool)| *tool);
                     if let (Some(tool), false) = (tool, input.is_empty()) {
-                        out.push(self.chunk(
+                        out.push(self.chunks.delta(
                             json!({ "tool_calls": [{ "index": tool, "function": { "arguments": input } }] }),
                             None,
                         ));
                     }
                 } else if let Some(text) = delta["reasoningContent"]["text"].as_str() {
                     self.generated_chars += text.len();
-                    out.push(self.chunk(json!({ "reasoning_content": text }), None));
+                    out.push(
+                        self.chunks
+                            .delta(json!({ "reasoning_content": text }), None),
+                    );
                 }
             }
             "messageStop" => {
                 let finish = finish_reason(payload["stopReason"].as_str());
                 self.finish = Some(finish);
-                out.push(self.chunk(json!({}), Some(finish)));
+                out.push(self.chunks.delta(json!({}), Some(finish)));
             }
             "metadata" => {
                 self.usage = serde_json::from_value(payload["usage"].clone()).ok();
@@ -120,34 +112,16 @@ impl StreamTranslator for ConverseStream {
             } else {
                 "api_error"
             };
-            out.push(sse_error_event(&message, kind));
-            self.error = Some(message);
+            self.chunks.fail(message, kind, out);
             return;
         }
         self.on_event(&event_type, payload, out);
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
-        if self.error.is_some() {
-            return;
-        }
-        if self.finish.is_none() {
-            let message = "the upstream stream ended before messageStop";
-            out.push(sse_error_event(message, "api_error"));
-            self.error = Some(message.into());
-            return;
-        }
-        if self.client_wants_usage {
-            out.push(sse_data(&json!({
-                "id": self.context.completion_id,
-                "object": "chat.completion.chunk",
-                "created": self.context.created,
-                "model": self.context.model,
-                "choices": [],
-                "usage": self.usage.unwrap_or_default().to_usage().to_openai(),
-            })));
-        }
-        out.push(sse_done());
+        let usage = self.usage();
+        self.chunks
+            .end(self.finish.is_some(), "messageStop", usage, out);
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -159,15 +133,15 @@ impl StreamTranslator for ConverseStream {
     }
 
     fn upstream_error(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.chunks.error()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::framing::{aws_event, aws_exception, Deframer, Framing};
-    use crate::providers::sse::data_payload;
+    use crate::providers::chunks::translate_in_pieces;
+    use crate::providers::framing::{aws_event, aws_exception, Framing};
 
     fn run(bytes: &[u8], client_wants_usage: bool) -> (Vec<Value>, ConverseStream) {
         let mut translator = ConverseStream::new(
@@ -178,22 +152,7 @@ mod tests {
             },
             client_wants_usage,
         );
-        let mut deframer = Deframer::new(Framing::AwsEventStream);
-        let mut out = Vec::new();
-        for piece in bytes.chunks(13) {
-            deframer.push(piece);
-            while let Some(frame) = deframer.next_frame() {
-                translator.push(frame.unwrap(), &mut out);
-            }
-        }
-        translator.finish(&mut out);
-        let chunks = out
-            .iter()
-            .map(|event| {
-                serde_json::from_slice(&data_payload(event).unwrap())
-                    .unwrap_or(Value::String("[DONE]".into()))
-            })
-            .collect();
+        let chunks = translate_in_pieces(&mut translator, Framing::AwsEventStream, bytes, 13);
         (chunks, translator)
     }
 

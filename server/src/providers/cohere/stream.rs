@@ -5,43 +5,29 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::reply::{finish_reason, CohereUsage};
-use crate::error::sse_error_event;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{sse_data, sse_done, Frame, ReplyContext, StreamTranslator};
+use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
+use crate::providers::chunks::ChunkWriter;
 use crate::providers::sse::data_payload;
 use crate::providers::transport::upstream_message;
 
 pub struct ChatStream {
-    context: ReplyContext,
-    client_wants_usage: bool,
+    chunks: ChunkWriter,
     tool_calls: usize,
     usage: Option<CohereUsage>,
     ended: bool,
     generated_chars: usize,
-    error: Option<String>,
 }
 
 impl ChatStream {
     pub fn new(context: ReplyContext, client_wants_usage: bool) -> Self {
         ChatStream {
-            context,
-            client_wants_usage,
+            chunks: ChunkWriter::new(context, client_wants_usage),
             tool_calls: 0,
             usage: None,
             ended: false,
             generated_chars: 0,
-            error: None,
         }
-    }
-
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Bytes {
-        sse_data(&json!({
-            "id": self.context.completion_id,
-            "object": "chat.completion.chunk",
-            "created": self.context.created,
-            "model": self.context.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }],
-        }))
     }
 
     fn on_event(&mut self, event: Value, out: &mut Vec<Bytes>) {
@@ -49,21 +35,24 @@ impl ChatStream {
         match event["type"].as_str() {
             Some("message-start") => {
                 if let Some(id) = event["id"].as_str() {
-                    self.context.completion_id = id.to_string();
+                    self.chunks.context.completion_id = id.to_string();
                 }
-                out.push(self.chunk(json!({ "role": "assistant", "content": "" }), None));
+                out.push(
+                    self.chunks
+                        .delta(json!({ "role": "assistant", "content": "" }), None),
+                );
             }
             Some("content-delta") => {
                 if let Some(text) = message["content"]["text"].as_str() {
                     self.generated_chars += text.len();
-                    out.push(self.chunk(json!({ "content": text }), None));
+                    out.push(self.chunks.delta(json!({ "content": text }), None));
                 }
             }
             Some("tool-call-start") => {
                 let call = &message["tool_calls"];
                 let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
                 self.generated_chars += arguments.len();
-                out.push(self.chunk(
+                out.push(self.chunks.delta(
                     json!({ "tool_calls": [{
                         "index": self.tool_calls, "id": call["id"], "type": "function",
                         "function": { "name": call["function"]["name"], "arguments": arguments },
@@ -75,7 +64,7 @@ impl ChatStream {
             Some("tool-call-delta") => {
                 if let Some(arguments) = message["tool_calls"]["function"]["arguments"].as_str() {
                     self.generated_chars += arguments.len();
-                    out.push(self.chunk(
+                    out.push(self.chunks.delta(
                         json!({ "tool_calls": [{
                             "index": self.tool_calls.saturating_sub(1),
                             "function": { "arguments": arguments },
@@ -88,7 +77,7 @@ impl ChatStream {
                 self.ended = true;
                 self.usage = serde_json::from_value(event["delta"]["usage"].clone()).ok();
                 let reason = finish_reason(event["delta"]["finish_reason"].as_str());
-                out.push(self.chunk(json!({}), Some(reason)));
+                out.push(self.chunks.delta(json!({}), Some(reason)));
             }
             _ => {}
         }
@@ -111,33 +100,14 @@ impl StreamTranslator for ChatStream {
             _ => {
                 let message = upstream_message(&data)
                     .unwrap_or_else(|| "Cohere sent an event Gatehouse could not read".into());
-                out.push(sse_error_event(&message, "api_error"));
-                self.error = Some(message);
+                self.chunks.fail(message, "api_error", out);
             }
         }
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
-        if self.error.is_some() {
-            return;
-        }
-        if !self.ended {
-            let message = "the upstream stream ended before message-end";
-            out.push(sse_error_event(message, "api_error"));
-            self.error = Some(message.into());
-            return;
-        }
-        if self.client_wants_usage {
-            out.push(sse_data(&json!({
-                "id": self.context.completion_id,
-                "object": "chat.completion.chunk",
-                "created": self.context.created,
-                "model": self.context.model,
-                "choices": [],
-                "usage": self.usage.unwrap_or_default().to_usage().to_openai(),
-            })));
-        }
-        out.push(sse_done());
+        let usage = self.usage();
+        self.chunks.end(self.ended, "message-end", usage, out);
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -149,14 +119,15 @@ impl StreamTranslator for ChatStream {
     }
 
     fn upstream_error(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.chunks.error()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::sse::SseSplitter;
+    use crate::providers::chunks::translate_in_pieces;
+    use crate::providers::framing::Framing;
 
     fn run(fixture: &str) -> (Vec<Value>, ChatStream) {
         let mut translator = ChatStream::new(
@@ -167,22 +138,12 @@ mod tests {
             },
             true,
         );
-        let mut splitter = SseSplitter::default();
-        let mut out = Vec::new();
-        for piece in fixture.as_bytes().chunks(5) {
-            splitter.push(piece);
-            while let Some(event) = splitter.next_event() {
-                translator.push(Frame::Sse(event), &mut out);
-            }
-        }
-        translator.finish(&mut out);
-        let chunks = out
-            .iter()
-            .map(|event| {
-                serde_json::from_slice(&data_payload(event).unwrap())
-                    .unwrap_or(Value::String("[DONE]".into()))
-            })
-            .collect();
+        let chunks = translate_in_pieces(
+            &mut translator,
+            Framing::ServerSentEvents,
+            fixture.as_bytes(),
+            5,
+        );
         (chunks, translator)
     }
 

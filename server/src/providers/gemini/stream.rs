@@ -6,57 +6,46 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::reply::{finish_reason, read_parts, tool_calls_json, GenerateResponse, UsageMetadata};
-use crate::error::sse_error_event;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{sse_data, sse_done, Frame, ReplyContext, StreamTranslator};
+use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
+use crate::providers::chunks::ChunkWriter;
 use crate::providers::sse::data_payload;
 use crate::providers::transport::upstream_message;
 
 pub struct GenerateStream {
-    context: ReplyContext,
-    client_wants_usage: bool,
+    chunks: ChunkWriter,
     started: bool,
     tool_calls: usize,
     finish: Option<&'static str>,
     usage: Option<UsageMetadata>,
     generated_chars: usize,
-    error: Option<String>,
 }
 
 impl GenerateStream {
     pub fn new(context: ReplyContext, client_wants_usage: bool) -> Self {
         GenerateStream {
-            context,
-            client_wants_usage,
+            chunks: ChunkWriter::new(context, client_wants_usage),
             started: false,
             tool_calls: 0,
             finish: None,
             usage: None,
             generated_chars: 0,
-            error: None,
         }
-    }
-
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Bytes {
-        sse_data(&json!({
-            "id": self.context.completion_id,
-            "object": "chat.completion.chunk",
-            "created": self.context.created,
-            "model": self.context.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }],
-        }))
     }
 
     fn on_response(&mut self, response: GenerateResponse, out: &mut Vec<Bytes>) {
         if !self.started {
             self.started = true;
             if let Some(id) = response.response_id {
-                self.context.completion_id = id;
+                self.chunks.context.completion_id = id;
             }
             if let Some(model) = response.model_version {
-                self.context.model = model;
+                self.chunks.context.model = model;
             }
-            out.push(self.chunk(json!({ "role": "assistant", "content": "" }), None));
+            out.push(
+                self.chunks
+                    .delta(json!({ "role": "assistant", "content": "" }), None),
+            );
         }
         if response.usage_metadata.is_some() {
             self.usage = response.usage_metadata;
@@ -73,11 +62,14 @@ impl GenerateStream {
             .unwrap_or_default();
         if !parts.reasoning.is_empty() {
             self.generated_chars += parts.reasoning.len();
-            out.push(self.chunk(json!({ "reasoning_content": parts.reasoning }), None));
+            out.push(
+                self.chunks
+                    .delta(json!({ "reasoning_content": parts.reasoning }), None),
+            );
         }
         if !parts.text.is_empty() {
             self.generated_chars += parts.text.len();
-            out.push(self.chunk(json!({ "content": parts.text }), None));
+            out.push(self.chunks.delta(json!({ "content": parts.text }), None));
         }
         if !parts.calls.is_empty() {
             let mut calls = tool_calls_json(&parts.calls, true);
@@ -89,7 +81,7 @@ impl GenerateStream {
             }
             self.generated_chars += parts.calls.iter().map(|call| call.2.len()).sum::<usize>();
             self.tool_calls += parts.calls.len();
-            out.push(self.chunk(json!({ "tool_calls": calls }), None));
+            out.push(self.chunks.delta(json!({ "tool_calls": calls }), None));
         }
         if let Some(reason) = candidate.finish_reason {
             self.finish = Some(finish_reason(&reason, self.tool_calls > 0));
@@ -110,34 +102,19 @@ impl StreamTranslator for GenerateStream {
             _ => {
                 let message = upstream_message(&data)
                     .unwrap_or_else(|| "Gemini sent an event Gatehouse could not read".into());
-                out.push(sse_error_event(&message, "api_error"));
-                self.error = Some(message);
+                self.chunks.fail(message, "api_error", out);
             }
         }
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
-        if self.error.is_some() {
-            return;
+        // Gemini's stream simply ends; its last event carried the finish reason.
+        if let (Some(finish), None) = (self.finish, self.chunks.error()) {
+            out.push(self.chunks.delta(json!({}), Some(finish)));
         }
-        let Some(finish) = self.finish else {
-            let message = "the upstream stream ended without a finish reason";
-            out.push(sse_error_event(message, "api_error"));
-            self.error = Some(message.into());
-            return;
-        };
-        out.push(self.chunk(json!({}), Some(finish)));
-        if self.client_wants_usage {
-            out.push(sse_data(&json!({
-                "id": self.context.completion_id,
-                "object": "chat.completion.chunk",
-                "created": self.context.created,
-                "model": self.context.model,
-                "choices": [],
-                "usage": self.usage.unwrap_or_default().to_usage().to_openai(),
-            })));
-        }
-        out.push(sse_done());
+        let usage = self.usage();
+        self.chunks
+            .end(self.finish.is_some(), "a finish reason", usage, out);
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -149,14 +126,15 @@ impl StreamTranslator for GenerateStream {
     }
 
     fn upstream_error(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.chunks.error()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::sse::SseSplitter;
+    use crate::providers::chunks::translate_in_pieces;
+    use crate::providers::framing::Framing;
 
     fn run(fixture: &str, client_wants_usage: bool) -> (Vec<Value>, GenerateStream) {
         let mut translator = GenerateStream::new(
@@ -167,23 +145,13 @@ mod tests {
             },
             client_wants_usage,
         );
-        let mut splitter = SseSplitter::default();
-        let mut out = Vec::new();
-        for piece in fixture.as_bytes().chunks(7) {
-            splitter.push(piece);
-            while let Some(event) = splitter.next_event() {
-                translator.push(Frame::Sse(event), &mut out);
-            }
-        }
-        translator.finish(&mut out);
-        let payloads = out
-            .iter()
-            .map(|event| {
-                let data = data_payload(event).unwrap();
-                serde_json::from_slice(&data).unwrap_or(Value::String("[DONE]".into()))
-            })
-            .collect();
-        (payloads, translator)
+        let chunks = translate_in_pieces(
+            &mut translator,
+            Framing::ServerSentEvents,
+            fixture.as_bytes(),
+            7,
+        );
+        (chunks, translator)
     }
 
     #[test]
