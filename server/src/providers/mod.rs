@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod capabilities;
 pub mod catalog;
+pub mod chat_request;
 pub mod chunks;
 pub mod cohere;
 pub mod credentials;

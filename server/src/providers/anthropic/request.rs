@@ -5,7 +5,10 @@ use serde_json::{json, Map, Value};
 
 use super::DEFAULT_MAX_TOKENS;
 use crate::error::ApiError;
-use crate::providers::adapter::ChatBody;
+use crate::providers::adapter::{invalid_request as invalid, parse_data_url, ChatBody};
+use crate::providers::chat_request::{
+    content_parts, push_turn, stop_sequences, turns, ToolCall, Turn,
+};
 
 /// Thinking budgets for OpenAI's `reasoning_effort` (LiteLLM's mapping).
 fn thinking_budget(effort: &str) -> Option<u64> {
@@ -17,8 +20,6 @@ fn thinking_budget(effort: &str) -> Option<u64> {
     }
 }
 
-use crate::providers::adapter::{invalid_request as invalid, parse_data_url};
-
 pub fn to_messages_request(mut request: ChatBody, stream: bool) -> Result<Value, ApiError> {
     let mut body = Map::new();
     body.insert(
@@ -26,15 +27,11 @@ pub fn to_messages_request(mut request: ChatBody, stream: bool) -> Result<Value,
         request.remove("model").unwrap_or(Value::Null),
     );
 
-    let messages = match request.remove("messages") {
-        Some(Value::Array(messages)) => messages,
-        _ => return Err(invalid("`messages` must be an array.", "messages")),
-    };
-    let (system, turns) = translate_messages(messages)?;
+    let (system, messages) = translate_messages(&mut request)?;
     if !system.is_empty() {
         body.insert("system".into(), Value::Array(system));
     }
-    body.insert("messages".into(), Value::Array(turns));
+    body.insert("messages".into(), Value::Array(messages));
 
     if request
         .get("response_format")
@@ -86,14 +83,8 @@ pub fn to_messages_request(mut request: ChatBody, stream: bool) -> Result<Value,
             body.insert(field.into(), value);
         }
     }
-    match request.remove("stop") {
-        Some(Value::String(stop)) => {
-            body.insert("stop_sequences".into(), json!([stop]));
-        }
-        Some(Value::Array(stops)) if !stops.is_empty() => {
-            body.insert("stop_sequences".into(), Value::Array(stops));
-        }
-        _ => {}
+    if let Some(stops) = stop_sequences(&mut request) {
+        body.insert("stop_sequences".into(), stops);
     }
     if let Some(Value::String(user)) = request.remove("user") {
         let metadata = body.entry("metadata").or_insert_with(|| json!({}));
@@ -134,74 +125,61 @@ pub fn to_messages_request(mut request: ChatBody, stream: bool) -> Result<Value,
 
 /// Splits out system messages and turns the rest into alternating user/assistant turns of
 /// content blocks (tool results travel in user turns).
-fn translate_messages(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+fn translate_messages(request: &mut ChatBody) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
     let mut system = Vec::new();
-    let mut turns: Vec<Value> = Vec::new();
-    for message in messages {
-        let Value::Object(mut message) = message else {
-            return Err(invalid("Each message must be an object.", "messages"));
-        };
-        let role = message
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let (role, blocks) = match role.as_str() {
-            "system" | "developer" => {
-                system.extend(content_blocks(message.remove("content"), false)?);
+    let mut messages = Vec::new();
+    for turn in turns(request, "Anthropic")? {
+        let (role, blocks) = match turn {
+            Turn::System(content) => {
+                system.extend(content_blocks(content, false)?);
                 continue;
             }
-            "user" => ("user", content_blocks(message.remove("content"), true)?),
-            "assistant" => ("assistant", assistant_blocks(&mut message)?),
-            "tool" => ("user", vec![tool_result(&mut message)?]),
-            other => {
-                return Err(invalid(
-                    format!("Anthropic models do not accept messages with role `{other}`."),
-                    "messages",
-                ))
+            Turn::User(content) => ("user", content_blocks(content, true)?),
+            Turn::Assistant {
+                content,
+                tool_calls,
+            } => {
+                let mut blocks = content_blocks(content, false)?;
+                blocks.extend(tool_calls.into_iter().map(tool_use));
+                ("assistant", blocks)
+            }
+            Turn::Tool {
+                call_id, content, ..
+            } => {
+                let content = match content {
+                    Some(Value::String(text)) => Value::String(text),
+                    other => Value::Array(content_blocks(other, true)?),
+                };
+                let result =
+                    json!({ "type": "tool_result", "tool_use_id": call_id, "content": content });
+                ("user", vec![result])
             }
         };
-        if blocks.is_empty() {
-            continue;
-        }
-        match turns.last_mut() {
-            Some(last) if last["role"] == role => {
-                if let Some(Value::Array(existing)) = last.get_mut("content") {
-                    existing.extend(blocks);
-                }
-            }
-            _ => turns.push(json!({ "role": role, "content": blocks })),
-        }
+        push_turn(&mut messages, role, "content", blocks);
     }
-    Ok((system, turns))
+    Ok((system, messages))
 }
 
-/// A message's `content` (a string or content parts) as Anthropic blocks. Images only where
-/// Anthropic accepts them (user turns).
+fn tool_use(call: ToolCall) -> Value {
+    json!({ "type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments })
+}
+
+/// A message's `content` as Anthropic blocks. Images only where Anthropic accepts them (user
+/// turns and tool results).
 fn content_blocks(content: Option<Value>, images: bool) -> Result<Vec<Value>, ApiError> {
-    match content {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(text)) if text.is_empty() => Ok(Vec::new()),
-        Some(Value::String(text)) => Ok(vec![json!({ "type": "text", "text": text })]),
-        Some(Value::Array(parts)) => parts
-            .into_iter()
-            .filter_map(|part| translate_part(part, images).transpose())
-            .collect(),
-        Some(_) => Err(invalid(
-            "A message's `content` must be a string or an array of parts.",
-            "messages",
-        )),
-    }
+    content_parts(content)?
+        .into_iter()
+        .map(|part| translate_part(part, images))
+        .collect()
 }
 
-fn translate_part(part: Value, images: bool) -> Result<Option<Value>, ApiError> {
+fn translate_part(part: Value, images: bool) -> Result<Value, ApiError> {
     let Value::Object(mut part) = part else {
         return Err(invalid("Each content part must be an object.", "messages"));
     };
     let cache_control = part.remove("cache_control");
     let mut block = match part.get("type").and_then(Value::as_str) {
         Some("text") => match part.remove("text") {
-            Some(Value::String(text)) if text.is_empty() => return Ok(None),
             Some(Value::String(text)) => json!({ "type": "text", "text": text }),
             _ => return Err(invalid("A text part needs a `text` string.", "messages")),
         },
@@ -232,7 +210,7 @@ fn translate_part(part: Value, images: bool) -> Result<Option<Value>, ApiError> 
     if let Some(cache_control) = cache_control.filter(|value| !value.is_null()) {
         block["cache_control"] = cache_control;
     }
-    Ok(Some(block))
+    Ok(block)
 }
 
 /// An image or document source: inline base64 from a `data:` URL, otherwise a URL source.
@@ -249,52 +227,6 @@ fn media_source(url: &str) -> Result<Value, ApiError> {
             "messages",
         )),
     }
-}
-
-fn assistant_blocks(message: &mut Map<String, Value>) -> Result<Vec<Value>, ApiError> {
-    let mut blocks = content_blocks(message.remove("content"), false)?;
-    if let Some(Value::Array(calls)) = message.remove("tool_calls") {
-        for call in calls {
-            let id = call.get("id").and_then(Value::as_str);
-            let function = call.get("function");
-            let name = function
-                .and_then(|function| function.get("name"))
-                .and_then(Value::as_str);
-            let (Some(id), Some(name)) = (id, name) else {
-                return Err(invalid(
-                    "Each assistant tool call needs an `id` and `function.name`.",
-                    "messages",
-                ));
-            };
-            let arguments = function
-                .and_then(|function| function.get("arguments"))
-                .and_then(Value::as_str)
-                .unwrap_or("{}");
-            let input: Value = if arguments.trim().is_empty() {
-                json!({})
-            } else {
-                serde_json::from_str(arguments).map_err(|_| {
-                    invalid(
-                        format!("The arguments of tool call `{id}` are not valid JSON."),
-                        "messages",
-                    )
-                })?
-            };
-            blocks.push(json!({ "type": "tool_use", "id": id, "name": name, "input": input }));
-        }
-    }
-    Ok(blocks)
-}
-
-fn tool_result(message: &mut Map<String, Value>) -> Result<Value, ApiError> {
-    let Some(Value::String(id)) = message.remove("tool_call_id") else {
-        return Err(invalid("A tool message needs `tool_call_id`.", "messages"));
-    };
-    let content = match message.remove("content") {
-        Some(Value::String(text)) => Value::String(text),
-        other => Value::Array(content_blocks(other, true)?),
-    };
-    Ok(json!({ "type": "tool_result", "tool_use_id": id, "content": content }))
 }
 
 fn translate_tool(tool: Value) -> Result<Value, ApiError> {

@@ -6,18 +6,17 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::providers::adapter::{invalid_request as invalid, parse_data_url, ChatBody};
+use crate::providers::chat_request::{
+    content_parts, push_turn, stop_sequences, text_of, turns, Turn,
+};
 
 pub fn to_converse(mut request: ChatBody) -> Result<Value, ApiError> {
-    let messages = match request.remove("messages") {
-        Some(Value::Array(messages)) => messages,
-        _ => return Err(invalid("`messages` must be an array.", "messages")),
-    };
     let mut body = Map::new();
-    let (system, turns) = translate_messages(messages)?;
+    let (system, messages) = translate_messages(&mut request)?;
     if !system.is_empty() {
         body.insert("system".into(), Value::Array(system));
     }
-    body.insert("messages".into(), Value::Array(turns));
+    body.insert("messages".into(), Value::Array(messages));
 
     let mut inference = Map::new();
     if let Some(max) = request
@@ -32,14 +31,8 @@ pub fn to_converse(mut request: ChatBody) -> Result<Value, ApiError> {
             inference.insert(bedrock.into(), value);
         }
     }
-    match request.remove("stop") {
-        Some(Value::String(stop)) => {
-            inference.insert("stopSequences".into(), json!([stop]));
-        }
-        Some(Value::Array(stops)) if !stops.is_empty() => {
-            inference.insert("stopSequences".into(), Value::Array(stops));
-        }
-        _ => {}
+    if let Some(stops) = stop_sequences(&mut request) {
+        inference.insert("stopSequences".into(), stops);
     }
     if !inference.is_empty() {
         body.insert("inferenceConfig".into(), Value::Object(inference));
@@ -73,67 +66,44 @@ pub fn to_converse(mut request: ChatBody) -> Result<Value, ApiError> {
     Ok(Value::Object(body))
 }
 
-fn translate_messages(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+fn translate_messages(request: &mut ChatBody) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
     let mut system = Vec::new();
-    let mut turns: Vec<Value> = Vec::new();
-    for message in messages {
-        let Value::Object(mut message) = message else {
-            return Err(invalid("Each message must be an object.", "messages"));
-        };
-        let role = message
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let (role, blocks) = match role.as_str() {
-            "system" | "developer" => {
-                system.extend(content_blocks(message.remove("content"), false)?);
+    let mut messages = Vec::new();
+    for turn in turns(request, "Bedrock")? {
+        let (role, blocks) = match turn {
+            Turn::System(content) => {
+                system.extend(content_blocks(content, false)?);
                 continue;
             }
-            "user" => ("user", content_blocks(message.remove("content"), true)?),
-            "assistant" => {
-                let mut blocks = content_blocks(message.remove("content"), false)?;
-                blocks.extend(tool_uses(&mut message)?);
+            Turn::User(content) => ("user", content_blocks(content, true)?),
+            Turn::Assistant {
+                content,
+                tool_calls,
+            } => {
+                let mut blocks = content_blocks(content, false)?;
+                blocks.extend(tool_calls.into_iter().map(|call| {
+                    json!({ "toolUse": { "toolUseId": call.id, "name": call.name, "input": call.arguments } })
+                }));
                 ("assistant", blocks)
             }
-            "tool" => ("user", vec![tool_result(&mut message)?]),
-            other => {
-                return Err(invalid(
-                    format!("Bedrock models do not accept messages with role `{other}`."),
-                    "messages",
-                ))
+            Turn::Tool {
+                call_id, content, ..
+            } => {
+                let result = json!({ "toolResult": {
+                    "toolUseId": call_id, "content": [{ "text": text_of(content) }] } });
+                ("user", vec![result])
             }
         };
-        if blocks.is_empty() {
-            continue;
-        }
-        match turns.last_mut() {
-            Some(last) if last["role"] == role => {
-                if let Some(Value::Array(existing)) = last.get_mut("content") {
-                    existing.extend(blocks);
-                }
-            }
-            _ => turns.push(json!({ "role": role, "content": blocks })),
-        }
+        push_turn(&mut messages, role, "content", blocks);
     }
-    Ok((system, turns))
+    Ok((system, messages))
 }
 
 fn content_blocks(content: Option<Value>, images: bool) -> Result<Vec<Value>, ApiError> {
-    match content {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(text)) if text.is_empty() => Ok(Vec::new()),
-        Some(Value::String(text)) => Ok(vec![json!({ "text": text })]),
-        Some(Value::Array(parts)) => parts
-            .into_iter()
-            .filter(|part| part["type"] != "text" || part["text"] != "")
-            .map(|part| content_block(part, images))
-            .collect(),
-        Some(_) => Err(invalid(
-            "A message's `content` must be a string or an array of parts.",
-            "messages",
-        )),
-    }
+    content_parts(content)?
+        .into_iter()
+        .map(|part| content_block(part, images))
+        .collect()
 }
 
 fn content_block(part: Value, images: bool) -> Result<Value, ApiError> {
@@ -170,52 +140,6 @@ fn content_block(part: Value, images: bool) -> Result<Value, ApiError> {
         )),
         None => Err(invalid("Each content part needs a `type`.", "messages")),
     }
-}
-
-fn tool_uses(message: &mut Map<String, Value>) -> Result<Vec<Value>, ApiError> {
-    let Some(Value::Array(calls)) = message.remove("tool_calls") else {
-        return Ok(Vec::new());
-    };
-    calls
-        .into_iter()
-        .map(|call| {
-            let (Some(id), Some(name)) = (call["id"].as_str(), call["function"]["name"].as_str())
-            else {
-                return Err(invalid(
-                    "Each assistant tool call needs an `id` and `function.name`.",
-                    "messages",
-                ));
-            };
-            let arguments = call["function"]["arguments"].as_str().unwrap_or("{}");
-            let input: Value = if arguments.trim().is_empty() {
-                json!({})
-            } else {
-                serde_json::from_str(arguments).map_err(|_| {
-                    invalid(
-                        format!("The arguments of tool call `{id}` are not valid JSON."),
-                        "messages",
-                    )
-                })?
-            };
-            Ok(json!({ "toolUse": { "toolUseId": id, "name": name, "input": input } }))
-        })
-        .collect()
-}
-
-fn tool_result(message: &mut Map<String, Value>) -> Result<Value, ApiError> {
-    let Some(Value::String(id)) = message.remove("tool_call_id") else {
-        return Err(invalid("A tool message needs `tool_call_id`.", "messages"));
-    };
-    let text = match message.remove("content") {
-        Some(Value::String(text)) => text,
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|part| part["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    };
-    Ok(json!({ "toolResult": { "toolUseId": id, "content": [{ "text": text }] } }))
 }
 
 fn tool_spec(tool: Value) -> Result<Value, ApiError> {

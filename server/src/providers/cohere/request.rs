@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::providers::adapter::{invalid_request as invalid, ChatBody};
+use crate::providers::chat_request::stop_sequences;
 
 /// Message fields Cohere accepts.
 const MESSAGE_FIELDS: &[&str] = &["role", "content", "tool_calls", "tool_call_id", "tool_plan"];
@@ -50,14 +51,8 @@ pub fn to_cohere_chat(mut request: ChatBody, stream: bool) -> Result<Value, ApiE
             body.entry(cohere).or_insert(value);
         }
     }
-    match request.remove("stop") {
-        Some(Value::String(stop)) => {
-            body.insert("stop_sequences".into(), json!([stop]));
-        }
-        Some(Value::Array(stops)) if !stops.is_empty() => {
-            body.insert("stop_sequences".into(), Value::Array(stops));
-        }
-        _ => {}
+    if let Some(stops) = stop_sequences(&mut request) {
+        body.insert("stop_sequences".into(), stops);
     }
     match request.remove("tool_choice") {
         None | Some(Value::Null) => {}

@@ -9,6 +9,9 @@ use serde_json::{json, Map, Value};
 use super::THOUGHT_SIGNATURE_SEPARATOR;
 use crate::error::ApiError;
 use crate::providers::adapter::{invalid_request as invalid, parse_data_url, ChatBody};
+use crate::providers::chat_request::{
+    content_parts, push_turn, stop_sequences, text_of, turns, ToolCall, Turn,
+};
 
 /// Thinking budgets for OpenAI's `reasoning_effort`.
 fn thinking_budget(effort: &str) -> Option<i64> {
@@ -22,12 +25,8 @@ fn thinking_budget(effort: &str) -> Option<i64> {
 }
 
 pub fn to_generate_content(mut request: ChatBody) -> Result<Value, ApiError> {
-    let messages = match request.remove("messages") {
-        Some(Value::Array(messages)) => messages,
-        _ => return Err(invalid("`messages` must be an array.", "messages")),
-    };
     let mut body = Map::new();
-    let (system, contents) = translate_messages(messages)?;
+    let (system, contents) = translate_messages(&mut request)?;
     if !system.is_empty() {
         body.insert("systemInstruction".into(), json!({ "parts": system }));
     }
@@ -54,14 +53,8 @@ pub fn to_generate_content(mut request: ChatBody) -> Result<Value, ApiError> {
     {
         config.insert("maxOutputTokens".into(), max);
     }
-    match request.remove("stop") {
-        Some(Value::String(stop)) => {
-            config.insert("stopSequences".into(), json!([stop]));
-        }
-        Some(Value::Array(stops)) if !stops.is_empty() => {
-            config.insert("stopSequences".into(), Value::Array(stops));
-        }
-        _ => {}
+    if let Some(stops) = stop_sequences(&mut request) {
+        config.insert("stopSequences".into(), stops);
     }
     if let Some(format) = request.remove("response_format") {
         match format.get("type").and_then(Value::as_str) {
@@ -126,65 +119,55 @@ pub fn to_generate_content(mut request: ChatBody) -> Result<Value, ApiError> {
     Ok(Value::Object(body))
 }
 
-fn translate_messages(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+fn translate_messages(request: &mut ChatBody) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
     let mut system = Vec::new();
-    let mut contents: Vec<Value> = Vec::new();
+    let mut contents = Vec::new();
     // Tool-call id → function name, for the `functionResponse` that answers it.
     let mut call_names: HashMap<String, String> = HashMap::new();
-    for message in messages {
-        let Value::Object(mut message) = message else {
-            return Err(invalid("Each message must be an object.", "messages"));
-        };
-        let role = message
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let (role, parts) = match role.as_str() {
-            "system" | "developer" => {
-                system.extend(content_parts(message.remove("content"))?);
+    for turn in turns(request, "Gemini")? {
+        let (role, parts) = match turn {
+            Turn::System(content) => {
+                system.extend(gemini_parts(content)?);
                 continue;
             }
-            "user" => ("user", content_parts(message.remove("content"))?),
-            "assistant" => {
-                let mut parts = content_parts(message.remove("content"))?;
-                parts.extend(function_calls(&mut message, &mut call_names)?);
+            Turn::User(content) => ("user", gemini_parts(content)?),
+            Turn::Assistant {
+                content,
+                tool_calls,
+            } => {
+                let mut parts = gemini_parts(content)?;
+                for call in tool_calls {
+                    call_names.insert(call.id.clone(), call.name.clone());
+                    parts.push(function_call(call));
+                }
                 ("model", parts)
             }
-            "tool" => ("user", vec![function_response(&mut message, &call_names)?]),
-            other => {
-                return Err(invalid(
-                    format!("Gemini models do not accept messages with role `{other}`."),
-                    "messages",
-                ))
+            Turn::Tool {
+                call_id,
+                name,
+                content,
+            } => {
+                let name = name
+                    .or_else(|| call_names.get(&call_id).cloned())
+                    .ok_or_else(|| {
+                        invalid(
+                            format!("Tool result `{call_id}` answers no earlier tool call."),
+                            "messages",
+                        )
+                    })?;
+                ("user", vec![function_response(name, text_of(content))])
             }
         };
-        if parts.is_empty() {
-            continue;
-        }
-        match contents.last_mut() {
-            Some(last) if last["role"] == role => {
-                if let Some(Value::Array(existing)) = last.get_mut("parts") {
-                    existing.extend(parts);
-                }
-            }
-            _ => contents.push(json!({ "role": role, "parts": parts })),
-        }
+        push_turn(&mut contents, role, "parts", parts);
     }
     Ok((system, contents))
 }
 
-fn content_parts(content: Option<Value>) -> Result<Vec<Value>, ApiError> {
-    match content {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(text)) if text.is_empty() => Ok(Vec::new()),
-        Some(Value::String(text)) => Ok(vec![json!({ "text": text })]),
-        Some(Value::Array(parts)) => parts.into_iter().map(content_part).collect(),
-        Some(_) => Err(invalid(
-            "A message's `content` must be a string or an array of parts.",
-            "messages",
-        )),
-    }
+fn gemini_parts(content: Option<Value>) -> Result<Vec<Value>, ApiError> {
+    content_parts(content)?
+        .into_iter()
+        .map(content_part)
+        .collect()
 }
 
 fn content_part(part: Value) -> Result<Value, ApiError> {
@@ -234,78 +217,23 @@ fn mime_type_of(url: &str) -> &'static str {
     }
 }
 
-fn function_calls(
-    message: &mut Map<String, Value>,
-    call_names: &mut HashMap<String, String>,
-) -> Result<Vec<Value>, ApiError> {
-    let Some(Value::Array(calls)) = message.remove("tool_calls") else {
-        return Ok(Vec::new());
-    };
-    calls
-        .into_iter()
-        .map(|call| {
-            let id = call["id"].as_str().unwrap_or_default();
-            let name = call["function"]["name"].as_str().ok_or_else(|| {
-                invalid(
-                    "Each assistant tool call needs `function.name`.",
-                    "messages",
-                )
-            })?;
-            let arguments = call["function"]["arguments"].as_str().unwrap_or("{}");
-            let args: Value = if arguments.trim().is_empty() {
-                json!({})
-            } else {
-                serde_json::from_str(arguments).map_err(|_| {
-                    invalid(
-                        format!("The arguments of tool call `{id}` are not valid JSON."),
-                        "messages",
-                    )
-                })?
-            };
-            call_names.insert(id.to_string(), name.to_string());
-            let mut part = json!({ "functionCall": { "name": name, "args": args } });
-            if let Some((_, signature)) = id.split_once(THOUGHT_SIGNATURE_SEPARATOR) {
-                part["thoughtSignature"] = json!(signature);
-            }
-            Ok(part)
-        })
-        .collect()
+/// A `functionCall` part, carrying back the thought signature its id holds.
+fn function_call(call: ToolCall) -> Value {
+    let mut part = json!({ "functionCall": { "name": call.name, "args": call.arguments } });
+    if let Some((_, signature)) = call.id.split_once(THOUGHT_SIGNATURE_SEPARATOR) {
+        part["thoughtSignature"] = json!(signature);
+    }
+    part
 }
 
-fn function_response(
-    message: &mut Map<String, Value>,
-    call_names: &HashMap<String, String>,
-) -> Result<Value, ApiError> {
-    let id = message
-        .get("tool_call_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("A tool message needs `tool_call_id`.", "messages"))?;
-    let name = message
-        .get("name")
-        .and_then(Value::as_str)
-        .or_else(|| call_names.get(id).map(String::as_str))
-        .ok_or_else(|| {
-            invalid(
-                format!("Tool result `{id}` answers no earlier tool call."),
-                "messages",
-            )
-        })?
-        .to_string();
-    let text = match message.remove("content") {
-        Some(Value::String(text)) => text,
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|part| part["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    };
-    // Gemini wants an object: a JSON object result as it is, anything else under `content`.
+/// A `functionResponse` part. Gemini wants an object: a JSON object result as it is, anything
+/// else under `content`.
+fn function_response(name: String, text: String) -> Value {
     let response = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(object)) => Value::Object(object),
         _ => json!({ "content": text }),
     };
-    Ok(json!({ "functionResponse": { "name": name, "response": response } }))
+    json!({ "functionResponse": { "name": name, "response": response } })
 }
 
 fn function_declaration(tool: Value) -> Result<Value, ApiError> {
