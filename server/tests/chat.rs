@@ -113,20 +113,12 @@ async fn streams_relay_chunks_and_strip_the_usage_chunk_nobody_asked_for(pool: P
     let response = app.chat(&key, &body).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let payloads = sse_payloads(&response.text().await.unwrap());
-    assert_eq!(payloads.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
-        .iter()
-        .map(|payload| serde_json::from_str(payload).unwrap())
-        .collect();
+    let chunks = stream_chunks(&response.text().await.unwrap());
     assert!(
         chunks.iter().all(|chunk| chunk.get("usage").is_none()),
         "usage chunk stripped"
     );
-    let text: String = chunks
-        .iter()
-        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let text = streamed_text(&chunks);
     assert_eq!(text, "Hello from the mock upstream.");
     assert_eq!(
         mock.record.last_request().unwrap()["stream_options"]["include_usage"],

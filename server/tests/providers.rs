@@ -145,27 +145,14 @@ async fn anthropic_streams_become_openai_chunks_with_tool_call_deltas(pool: PgPo
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let text = response.text().await.unwrap();
-    let payloads = sse_payloads(&text);
-    assert_eq!(payloads.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
-        .iter()
-        .map(|payload| serde_json::from_str(payload).unwrap())
-        .collect();
+    let chunks = stream_chunks(&text);
     assert!(chunks
         .iter()
         .all(|chunk| chunk["object"] == "chat.completion.chunk"));
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    let content: String = chunks
-        .iter()
-        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let content = streamed_text(&chunks);
     assert_eq!(content, "Hello from the mock upstream.");
-    let arguments: String = chunks
-        .iter()
-        .filter_map(|chunk| {
-            chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
-        })
-        .collect();
+    let arguments = streamed_arguments(&chunks);
     assert_eq!(
         serde_json::from_str::<Value>(&arguments).unwrap(),
         json!({ "city": "Paris" })
@@ -355,16 +342,8 @@ async fn gemini_streams_become_openai_chunks_and_bill_thoughts_and_cache(pool: P
     let response = app.chat(&key, &request).await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
-    let payloads = sse_payloads(&text);
-    assert_eq!(payloads.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
-        .iter()
-        .map(|payload| serde_json::from_str(payload).unwrap())
-        .collect();
-    let content: String = chunks
-        .iter()
-        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let chunks = stream_chunks(&text);
+    let content = streamed_text(&chunks);
     assert_eq!(content, "Hello from the mock upstream.");
     let usage = &chunks.last().unwrap()["usage"];
     assert_eq!(usage["prompt_tokens"], 1_010);
@@ -487,16 +466,8 @@ async fn bedrock_converse_is_signed_translated_and_metered(pool: PgPool) {
     request["stream"] = json!(true);
     request["stream_options"] = json!({ "include_usage": true });
     let text = app.chat(&key, &request).await.text().await.unwrap();
-    let payloads = sse_payloads(&text);
-    assert_eq!(payloads.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
-        .iter()
-        .map(|payload| serde_json::from_str(payload).unwrap())
-        .collect();
-    let content: String = chunks
-        .iter()
-        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let chunks = stream_chunks(&text);
+    let content = streamed_text(&chunks);
     assert_eq!(content, "Hello from the mock upstream.");
     assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 5);
 
@@ -625,18 +596,8 @@ async fn cohere_chat_streams_tools_and_embeddings(pool: PgPool) {
     request["stream"] = json!(true);
     request["stream_options"] = json!({ "include_usage": true });
     let text = app.chat(&key, &request).await.text().await.unwrap();
-    let payloads = sse_payloads(&text);
-    assert_eq!(payloads.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = payloads[..payloads.len() - 1]
-        .iter()
-        .map(|payload| serde_json::from_str(payload).unwrap())
-        .collect();
-    let arguments: String = chunks
-        .iter()
-        .filter_map(|chunk| {
-            chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
-        })
-        .collect();
+    let chunks = stream_chunks(&text);
+    let arguments = streamed_arguments(&chunks);
     assert_eq!(arguments, "{\"city\":\"Paris\"}");
     assert_eq!(chunks.last().unwrap()["usage"]["prompt_tokens"], 10);
 

@@ -233,6 +233,38 @@ pub fn sse_payloads(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// The chunks of a whole OpenAI stream body, which must end with `data: [DONE]`.
+pub fn stream_chunks(body: &str) -> Vec<Value> {
+    let payloads = sse_payloads(body);
+    assert_eq!(
+        payloads.last().map(String::as_str),
+        Some("[DONE]"),
+        "{body}"
+    );
+    payloads[..payloads.len() - 1]
+        .iter()
+        .map(|payload| serde_json::from_str(payload).unwrap())
+        .collect()
+}
+
+/// The text streamed in chunks' `delta.content`.
+pub fn streamed_text(chunks: &[Value]) -> String {
+    chunks
+        .iter()
+        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+/// The first tool call's arguments, joined from the chunks' deltas.
+pub fn streamed_arguments(chunks: &[Value]) -> String {
+    chunks
+        .iter()
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+        })
+        .collect()
+}
+
 pub async fn assert_openai_error(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
