@@ -77,8 +77,9 @@ async fn run(
     caller.check_budget()?;
 
     // 5. plan: a deployment whose declared capabilities cover the request.
+    let needs = request.needs();
     let deployment = group
-        .pick(&request.needs())
+        .pick(&needs)
         .map_err(|missing| ApiError::Unsupported {
             model: request.model.clone(),
             missing,
@@ -91,7 +92,7 @@ async fn run(
         call_type: CALL_TYPE_CHAT,
         token_hash: caller.token_hash().clone(),
         spend: caller.spend(),
-        prompt_estimate: request.prompt_token_estimate(),
+        prompt_estimate: needs.prompt_tokens,
         end_user: request.end_user.clone(),
         is_stream: request.stream,
         deployment: deployment.clone(),
