@@ -94,13 +94,31 @@ struct RawLitellmParams {
     prices: RawPrices,
 }
 
-/// LiteLLM's per-token price fields, in `litellm_params` or `model_info`.
+/// LiteLLM's price fields (dollars per token, image, second, character or query), in
+/// `litellm_params` or `model_info`.
 #[derive(Deserialize, Default)]
 struct RawPrices {
     input_cost_per_token: Option<f64>,
     output_cost_per_token: Option<f64>,
     cache_read_input_token_cost: Option<f64>,
     cache_creation_input_token_cost: Option<f64>,
+    input_cost_per_image: Option<f64>,
+    output_cost_per_image: Option<f64>,
+    input_cost_per_second: Option<f64>,
+    output_cost_per_second: Option<f64>,
+    input_cost_per_character: Option<f64>,
+    input_cost_per_query: Option<f64>,
+}
+
+impl RawPrices {
+    /// The per-image price, whichever side LiteLLM's data puts it on.
+    fn per_image(&self) -> Option<f64> {
+        self.output_cost_per_image.or(self.input_cost_per_image)
+    }
+
+    fn per_second(&self) -> Option<f64> {
+        self.input_cost_per_second.or(self.output_cost_per_second)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -397,7 +415,17 @@ fn deployment_prices(
         info.cache_creation_input_token_cost,
         params.cache_creation_input_token_cost,
     )?;
-    if catalog.is_none() && [input, output, cached, written].iter().all(Option::is_none) {
+    let image = pick(info.per_image(), params.per_image())?;
+    let second = pick(info.per_second(), params.per_second())?;
+    let character = pick(
+        info.input_cost_per_character,
+        params.input_cost_per_character,
+    )?;
+    let query = pick(info.input_cost_per_query, params.input_cost_per_query)?;
+    let overrides = [
+        input, output, cached, written, image, second, character, query,
+    ];
+    if catalog.is_none() && overrides.iter().all(Option::is_none) {
         return Ok(None);
     }
     let base = catalog.unwrap_or_default();
@@ -406,6 +434,10 @@ fn deployment_prices(
         output_micros_per_mtok: output.unwrap_or(base.output_micros_per_mtok),
         cached_input_micros_per_mtok: cached.or(base.cached_input_micros_per_mtok),
         cache_write_micros_per_mtok: written.or(base.cache_write_micros_per_mtok),
+        image_micros_per_m: image.unwrap_or(base.image_micros_per_m),
+        audio_second_micros_per_m: second.unwrap_or(base.audio_second_micros_per_m),
+        character_micros_per_m: character.unwrap_or(base.character_micros_per_m),
+        request_micros_per_m: query.unwrap_or(base.request_micros_per_m),
     }))
 }
 

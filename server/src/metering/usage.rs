@@ -19,6 +19,27 @@ pub struct Usage {
     pub cache_write_tokens: u64,
     /// Output tokens spent on reasoning.
     pub reasoning_tokens: u64,
+    /// What non-token endpoints bill by (images, audio seconds, characters, requests).
+    pub units: Units,
+}
+
+/// Billable quantities that are not tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Units {
+    /// Images generated.
+    pub images: u64,
+    /// Milliseconds of audio transcribed.
+    pub audio_millis: u64,
+    /// Characters of text turned into speech.
+    pub characters: u64,
+    /// Requests billed per request (rerank search units).
+    pub requests: u64,
+}
+
+impl Units {
+    pub fn is_zero(&self) -> bool {
+        *self == Units::default()
+    }
 }
 
 impl Usage {
@@ -47,9 +68,21 @@ impl Usage {
     }
 }
 
-/// OpenAI's usage object and the variants compatible servers send.
+/// OpenAI's usage object and the variants compatible servers send: chat completions'
+/// `prompt_tokens`, the Responses, Images and audio APIs' `input_tokens`, and transcriptions'
+/// `{"type": "duration", "seconds": …}`.
 #[derive(Deserialize)]
 struct WireUsage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    input_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    output_tokens_details: Option<CompletionDetails>,
+    #[serde(default)]
+    seconds: Option<f64>,
     #[serde(default)]
     prompt_tokens: Option<u64>,
     #[serde(default)]
@@ -82,17 +115,27 @@ impl From<WireUsage> for Usage {
     fn from(wire: WireUsage) -> Self {
         let cached = wire
             .prompt_tokens_details
+            .or(wire.input_tokens_details)
             .and_then(|details| details.cached_tokens)
             .or(wire.prompt_cache_hit_tokens);
+        let audio_millis = wire
+            .seconds
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+            .map_or(0, |seconds| (seconds * 1000.0).round() as u64);
         Usage {
-            prompt_tokens: wire.prompt_tokens.unwrap_or(0),
-            completion_tokens: wire.completion_tokens.unwrap_or(0),
+            prompt_tokens: wire.prompt_tokens.or(wire.input_tokens).unwrap_or(0),
+            completion_tokens: wire.completion_tokens.or(wire.output_tokens).unwrap_or(0),
             cached_tokens: cached.unwrap_or(0),
             cache_write_tokens: wire.cache_creation_input_tokens.unwrap_or(0),
             reasoning_tokens: wire
                 .completion_tokens_details
+                .or(wire.output_tokens_details)
                 .and_then(|details| details.reasoning_tokens)
                 .unwrap_or(0),
+            units: Units {
+                audio_millis,
+                ..Units::default()
+            },
         }
     }
 }
@@ -127,6 +170,8 @@ struct ChunkProbe {
 #[derive(Deserialize)]
 struct ChoiceProbe {
     delta: Option<DeltaProbe>,
+    /// A text-completion chunk's text.
+    text: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -152,15 +197,17 @@ pub fn inspect_chunk(data: &[u8]) -> Option<ChunkFacts> {
     let generated_chars = chunk
         .choices
         .iter()
-        .filter_map(|choice| choice.delta.as_ref())
-        .map(|delta| {
-            delta.content.as_deref().map_or(0, str::len)
-                + delta
-                    .tool_calls
-                    .iter()
-                    .filter_map(|call| call.function.as_ref()?.arguments.as_deref())
-                    .map(str::len)
-                    .sum::<usize>()
+        .map(|choice| {
+            let text = choice.text.as_deref().map_or(0, str::len);
+            text + choice.delta.as_ref().map_or(0, |delta| {
+                delta.content.as_deref().map_or(0, str::len)
+                    + delta
+                        .tool_calls
+                        .iter()
+                        .filter_map(|call| call.function.as_ref()?.arguments.as_deref())
+                        .map(str::len)
+                        .sum::<usize>()
+            })
         })
         .sum();
     Some(ChunkFacts {
@@ -213,6 +260,7 @@ mod tests {
             cached_tokens: 60,
             cache_write_tokens: 10,
             reasoning_tokens: 5,
+            ..Usage::default()
         };
         let written = usage.to_openai();
         assert_eq!(written["total_tokens"], 120);

@@ -213,3 +213,64 @@ pub async fn embed(
     }))
     .into_response()
 }
+
+/// `/v2/rerank`: documents scored by how many query words they contain, best first, one search
+/// unit billed.
+pub async fn rerank(
+    State(record): State<Arc<MockRecord>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record.remember(&headers, &body);
+    if !authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "no api key supplied");
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid request: body must be JSON",
+        );
+    };
+    if let Behaviour::Fail400 = Behaviour::of(request["model"].as_str().unwrap_or_default()) {
+        return error(StatusCode::BAD_REQUEST, "mock: too many documents");
+    }
+    let (Some(query), Some(documents)) =
+        (request["query"].as_str(), request["documents"].as_array())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid request: query and documents are required",
+        );
+    };
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    let mut results: Vec<(usize, f64)> = documents
+        .iter()
+        .enumerate()
+        .map(|(index, document)| {
+            let text = document
+                .as_str()
+                .or_else(|| document["text"].as_str())
+                .unwrap_or_default()
+                .to_lowercase();
+            let hits = words
+                .iter()
+                .filter(|word| text.contains(word.as_str()))
+                .count();
+            (index, hits as f64 / words.len().max(1) as f64)
+        })
+        .collect();
+    results.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    if let Some(top_n) = request["top_n"].as_u64() {
+        results.truncate(top_n as usize);
+    }
+    Json(json!({
+        "id": "mock-rerank-1",
+        "results": results
+            .into_iter()
+            .map(|(index, score)| json!({ "index": index, "relevance_score": score }))
+            .collect::<Vec<_>>(),
+        "meta": { "api_version": { "version": "2", "is_experimental": false },
+                  "billed_units": { "search_units": 1 } },
+    }))
+    .into_response()
+}

@@ -1,7 +1,8 @@
 //! Loopback mocks of the providers' real wire formats, for tests, benchmarks and demos: OpenAI's
-//! chat completions (`openai`), Anthropic's Messages API (`anthropic`), Google's Gemini API
-//! (`gemini`), Bedrock's Converse API with SigV4 verification (`bedrock`) and Cohere's v2 chat
-//! and embed (`cohere`), on one port. The
+//! chat completions (`openai`) and its other endpoints (`openai_endpoints`: completions,
+//! responses, moderations, images, speech, transcriptions), Anthropic's Messages API (`anthropic`), Google's Gemini API
+//! (`gemini`), Bedrock's Converse API with SigV4 verification (`bedrock`) and Cohere's v2 chat,
+//! embed and rerank (`cohere`), on one port. The
 //! requested model id chooses the behaviour, in every format:
 //!
 //! | model id            | behaviour                                                        |
@@ -23,6 +24,7 @@ mod bedrock;
 mod cohere;
 mod gemini;
 mod openai;
+mod openai_endpoints;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +42,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use bedrock::{MOCK_AWS_ACCESS_KEY_ID, MOCK_AWS_SECRET_ACCESS_KEY};
+pub use openai_endpoints::{speech_bytes, AUDIO_BYTES_PER_SECOND};
 
 /// The reply of a normal completion, one word per stream chunk.
 pub const REPLY_WORDS: [&str; 5] = ["Hello ", "from ", "the ", "mock ", "upstream."];
@@ -124,11 +127,24 @@ pub fn router(record: Arc<MockRecord>) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/completions", post(openai_endpoints::completions))
+        .route("/v1/responses", post(openai_endpoints::responses))
+        .route("/v1/moderations", post(openai_endpoints::moderations))
+        .route(
+            "/v1/images/generations",
+            post(openai_endpoints::image_generations),
+        )
+        .route("/v1/audio/speech", post(openai_endpoints::speech))
+        .route(
+            "/v1/audio/transcriptions",
+            post(openai_endpoints::transcriptions),
+        )
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1beta/models/{model_and_method}", post(gemini::models))
         .route("/model/{model_id}/{operation}", post(bedrock::converse))
         .route("/v2/chat", post(cohere::chat))
         .route("/v2/embed", post(cohere::embed))
+        .route("/v2/rerank", post(cohere::rerank))
         .route("/mock/last-request", get(last_request))
         .with_state(record)
 }

@@ -77,7 +77,7 @@ struct StreamOptions {
     include_usage: bool,
 }
 
-fn error(status: StatusCode, message: &str, kind: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str, kind: &str) -> Response {
     (
         status,
         Json(json!({ "error": { "message": message, "type": kind, "param": null, "code": null } })),

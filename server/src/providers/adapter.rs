@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
 use crate::providers::framing::Framing;
+use crate::providers::native::NativeEndpoint;
 
 /// A chat request in OpenAI's format, already validated, with the upstream model id set.
 pub type ChatBody = Map<String, Value>;
@@ -99,6 +100,11 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
 
     /// The format's embeddings API, if it has one Gatehouse speaks.
     fn embeddings(&self) -> Option<&dyn EmbeddingsAdapter> {
+        None
+    }
+
+    /// Where this upstream serves `endpoint` in OpenAI's own format, if it does.
+    fn native_url(&self, _endpoint: NativeEndpoint) -> Option<&Url> {
         None
     }
 }

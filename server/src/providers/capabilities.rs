@@ -18,6 +18,12 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Whether a model of `model_mode` can serve a request of this mode: text completions are
+    /// also served by chat models (translated), everything else only by its own kind.
+    pub fn is_served_by(self, model_mode: Mode) -> bool {
+        self == model_mode || (self == Mode::Completion && model_mode == Mode::Chat)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Chat => "chat",
@@ -93,7 +99,7 @@ impl Capabilities {
 
     /// The first thing `needs` asks for that this deployment lacks.
     pub fn missing(&self, needs: &Needs) -> Option<Missing> {
-        if let Some(mode) = self.mode.filter(|mode| *mode != needs.mode) {
+        if let Some(mode) = self.mode.filter(|mode| !needs.mode.is_served_by(*mode)) {
             return Some(Missing::Mode(mode));
         }
         let lacks = [

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use crate::metering::prices::{dollars_per_mtok_to_micros, Prices};
+use crate::metering::prices::{dollars_per_mtok_to_micros, dollars_per_token_to_micros, Prices};
 use crate::providers::capabilities::{Capabilities, Mode};
 
 /// One model's row in the catalog. Prices are US dollars per million tokens.
@@ -23,6 +23,18 @@ pub struct CatalogEntry {
     pub cached_input: Option<f64>,
     #[serde(default)]
     pub cache_write: Option<f64>,
+    /// Dollars per generated image.
+    #[serde(default)]
+    pub per_image: Option<f64>,
+    /// Dollars per second of transcribed audio.
+    #[serde(default)]
+    pub per_second: Option<f64>,
+    /// Dollars per million characters turned into speech.
+    #[serde(default)]
+    pub per_million_characters: Option<f64>,
+    /// Dollars per thousand requests (rerank searches).
+    #[serde(default)]
+    pub per_thousand_requests: Option<f64>,
     #[serde(default)]
     pub max_input_tokens: Option<u64>,
     #[serde(default)]
@@ -40,14 +52,24 @@ pub struct CatalogEntry {
 }
 
 impl CatalogEntry {
-    /// The entry's token prices in micro-dollars.
+    /// The entry's prices in micro-dollars per million units.
     pub fn prices(&self) -> Result<Prices, String> {
         let micros = |dollars: Option<f64>| dollars.map(dollars_per_mtok_to_micros).transpose();
+        let per_unit = |dollars: Option<f64>| {
+            dollars
+                .map(dollars_per_token_to_micros)
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
         Ok(Prices {
             input_micros_per_mtok: micros(self.input)?.unwrap_or(0),
             output_micros_per_mtok: micros(self.output)?.unwrap_or(0),
             cached_input_micros_per_mtok: micros(self.cached_input)?,
             cache_write_micros_per_mtok: micros(self.cache_write)?,
+            image_micros_per_m: per_unit(self.per_image)?,
+            audio_second_micros_per_m: per_unit(self.per_second)?,
+            character_micros_per_m: micros(self.per_million_characters)?.unwrap_or(0),
+            request_micros_per_m: per_unit(self.per_thousand_requests.map(|per_k| per_k / 1e3))?,
         })
     }
 

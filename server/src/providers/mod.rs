@@ -14,7 +14,9 @@ pub mod credentials;
 pub mod framing;
 pub mod gemini;
 pub mod mock_response;
+pub mod native;
 pub mod openai_compat;
+pub mod openai_responses;
 pub mod sse;
 pub mod transport;
 
@@ -31,6 +33,7 @@ use crate::metering::prices::Prices;
 use adapter::ChatAdapter;
 use capabilities::Capabilities;
 use credentials::Credentials;
+use native::NativeEndpoint;
 use openai_compat::Quirks;
 
 /// A secret value (upstream key, master key, database URL) that never prints itself.
@@ -148,6 +151,9 @@ const OPENAI: WireFormat = WireFormat::OpenAi(Quirks::STANDARD);
 
 /// Azure's `api-version` when the config sets none (the current GA version).
 pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+/// Azure's `api-version` for the Responses API when the config sets none (it is not in GA
+/// versions before the v1 API).
+pub const AZURE_RESPONSES_API_VERSION: &str = "2025-04-01-preview";
 
 impl KnownProvider {
     /// The header an API key travels in, when it is not `Authorization: Bearer`.
@@ -170,26 +176,51 @@ pub fn upstream_for(
     api_version: Option<&str>,
 ) -> Result<Upstream, String> {
     let adapter: Arc<dyn ChatAdapter> = match wire {
-        WireFormat::OpenAi(quirks) => Arc::new(openai_compat::OpenAiCompatible {
-            chat_completions_url: http_url(&endpoint(api_base, "chat/completions"))?,
-            embeddings_url: http_url(&endpoint(api_base, "embeddings"))?,
-            quirks,
-        }),
+        WireFormat::OpenAi(quirks) => {
+            let url = |path: &str| http_url(&endpoint(api_base, path));
+            Arc::new(openai_compat::OpenAiCompatible {
+                chat_completions_url: url("chat/completions")?,
+                embeddings_url: url("embeddings")?,
+                native_urls: NativeEndpoint::ALL
+                    .into_iter()
+                    .map(|native| Ok((native, url(native.path())?)))
+                    .collect::<Result<_, String>>()?,
+                quirks,
+            })
+        }
         WireFormat::Azure => {
-            let azure_url = |operation: &str| -> Result<reqwest::Url, String> {
-                let mut url = http_url(&endpoint(
-                    api_base,
-                    &format!("openai/deployments/{model_id}/{operation}"),
-                ))?;
-                url.query_pairs_mut().append_pair(
-                    "api-version",
-                    api_version.unwrap_or(AZURE_DEFAULT_API_VERSION),
-                );
+            let azure_url = |path: &str, version: &str| -> Result<reqwest::Url, String> {
+                let mut url = http_url(&endpoint(api_base, path))?;
+                url.query_pairs_mut().append_pair("api-version", version);
                 Ok(url)
             };
+            let version = api_version.unwrap_or(AZURE_DEFAULT_API_VERSION);
+            let deployment_url = |operation: &str| {
+                azure_url(
+                    &format!("openai/deployments/{model_id}/{operation}"),
+                    version,
+                )
+            };
+            let mut native_urls = [
+                NativeEndpoint::Completions,
+                NativeEndpoint::ImageGenerations,
+                NativeEndpoint::AudioSpeech,
+                NativeEndpoint::AudioTranscriptions,
+            ]
+            .into_iter()
+            .map(|native| Ok((native, deployment_url(native.path())?)))
+            .collect::<Result<Vec<_>, String>>()?;
+            native_urls.push((
+                NativeEndpoint::Responses,
+                azure_url(
+                    "openai/responses",
+                    api_version.unwrap_or(AZURE_RESPONSES_API_VERSION),
+                )?,
+            ));
             Arc::new(openai_compat::OpenAiCompatible {
-                chat_completions_url: azure_url("chat/completions")?,
-                embeddings_url: azure_url("embeddings")?,
+                chat_completions_url: deployment_url("chat/completions")?,
+                embeddings_url: deployment_url("embeddings")?,
+                native_urls,
                 quirks: Quirks::STANDARD,
             })
         }
@@ -197,10 +228,11 @@ pub fn upstream_for(
             messages_url: http_url(&anthropic::Anthropic::messages_url(api_base))?,
         }),
         WireFormat::Cohere => {
-            let (chat, embed) = cohere::Cohere::urls(api_base);
+            let [chat, embed, rerank] = cohere::Cohere::urls(api_base);
             Arc::new(cohere::Cohere {
                 chat_url: http_url(&chat)?,
                 embed_url: http_url(&embed)?,
+                rerank_url: http_url(&rerank)?,
             })
         }
         WireFormat::Bedrock => {
@@ -352,6 +384,18 @@ mod tests {
             request.url.as_str(),
             "https://example.openai.azure.com/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
         );
+        let url = |native| adapter.native_url(native).map(reqwest::Url::as_str);
+        assert_eq!(
+            url(NativeEndpoint::ImageGenerations),
+            Some("https://example.openai.azure.com/openai/deployments/gpt4o-prod/images/generations?api-version=2024-10-21")
+        );
+        assert_eq!(
+            url(NativeEndpoint::Responses),
+            Some(
+                "https://example.openai.azure.com/openai/responses?api-version=2025-04-01-preview"
+            )
+        );
+        assert_eq!(url(NativeEndpoint::Moderations), None);
         assert!(upstream_for(WireFormat::Anthropic, "ftp://x", "m", None).is_err());
     }
 

@@ -14,6 +14,7 @@ use crate::providers::adapter::{
     to_body, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, Frame, ReplyContext,
     StreamTranslator, UpstreamRequest,
 };
+use crate::providers::native::NativeEndpoint;
 use crate::providers::sse::data_payload;
 
 /// Differences between servers that speak the format.
@@ -43,6 +44,8 @@ pub struct OpenAiCompatible {
     pub chat_completions_url: Url,
     /// The embeddings URL, likewise.
     pub embeddings_url: Url,
+    /// The other OpenAI endpoints this server is asked to serve in their own format.
+    pub native_urls: Vec<(NativeEndpoint, Url)>,
     pub quirks: Quirks,
 }
 
@@ -96,6 +99,13 @@ impl ChatAdapter for OpenAiCompatible {
 
     fn embeddings(&self) -> Option<&dyn EmbeddingsAdapter> {
         Some(self)
+    }
+
+    fn native_url(&self, endpoint: NativeEndpoint) -> Option<&Url> {
+        self.native_urls
+            .iter()
+            .find(|(served, _)| *served == endpoint)
+            .map(|(_, url)| url)
     }
 }
 
@@ -193,6 +203,7 @@ mod tests {
         OpenAiCompatible {
             chat_completions_url: "http://upstream.test/v1/chat/completions".parse().unwrap(),
             embeddings_url: "http://upstream.test/v1/embeddings".parse().unwrap(),
+            native_urls: Vec::new(),
             quirks,
         }
     }

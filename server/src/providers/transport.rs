@@ -26,7 +26,14 @@ pub async fn fetch(
 ) -> Result<Bytes, ApiError> {
     let limit = deployment.timeout;
     let exchange = async {
-        let response = send(http, deployment, request).await?;
+        let response = send(
+            http,
+            deployment,
+            request.url,
+            request.headers,
+            request.body.into(),
+        )
+        .await?;
         if !response.status().is_success() {
             return Err(error_from_response(response).await);
         }
@@ -46,31 +53,75 @@ pub async fn open_stream(
     deployment: &Deployment,
     request: UpstreamRequest,
 ) -> Result<ByteStream, ApiError> {
+    let response = open_response(http, deployment, request).await?;
+    Ok(response
+        .bytes_stream()
+        .map_err(|error| error.to_string())
+        .boxed())
+}
+
+/// Sends a request and returns the successful response as soon as its headers arrive (within
+/// `stream_timeout`), its body still to be read.
+pub async fn open_response(
+    http: &reqwest::Client,
+    deployment: &Deployment,
+    request: UpstreamRequest,
+) -> Result<reqwest::Response, ApiError> {
+    open_with_body(
+        http,
+        deployment,
+        request.url,
+        request.headers,
+        request.body.into(),
+    )
+    .await
+}
+
+/// `open_response` for a body that is itself a stream (a multipart upload being relayed).
+pub async fn open_with_body(
+    http: &reqwest::Client,
+    deployment: &Deployment,
+    url: reqwest::Url,
+    headers: reqwest::header::HeaderMap,
+    body: reqwest::Body,
+) -> Result<reqwest::Response, ApiError> {
     let limit = deployment.stream_timeout;
     let opening = async {
-        let response = send(http, deployment, request).await?;
+        let response = send(http, deployment, url, headers, body).await?;
         if !response.status().is_success() {
             return Err(error_from_response(response).await);
         }
-        Ok(response
-            .bytes_stream()
-            .map_err(|error| error.to_string())
-            .boxed())
+        Ok(response)
     };
     tokio::time::timeout(limit, opening)
         .await
         .unwrap_or(Err(timed_out(limit)))
 }
 
+/// Reads a whole successful response's body within the deployment's `timeout`.
+pub async fn read_whole(
+    deployment: &Deployment,
+    response: reqwest::Response,
+) -> Result<Bytes, ApiError> {
+    let limit = deployment.timeout;
+    match tokio::time::timeout(limit, response.bytes()).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => Err(transport_error(&error, limit)),
+        Err(_) => Err(timed_out(limit)),
+    }
+}
+
 async fn send(
     http: &reqwest::Client,
     deployment: &Deployment,
-    request: UpstreamRequest,
+    url: reqwest::Url,
+    headers: reqwest::header::HeaderMap,
+    body: reqwest::Body,
 ) -> Result<reqwest::Response, ApiError> {
     let mut outgoing = http
-        .post(request.url)
-        .headers(request.headers)
-        .body(request.body)
+        .post(url)
+        .headers(headers)
+        .body(body)
         .build()
         .map_err(|error| {
             tracing::error!(%error, "cannot build an upstream request");

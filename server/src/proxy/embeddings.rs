@@ -1,23 +1,21 @@
 //! `/v1/embeddings`: OpenAI's embeddings API to any deployment whose format has one. The same
 //! stages as chat (authenticate → authorize → reserve → plan → call → meter), without streams.
 
-use std::time::Instant;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
-use crate::metering::{CallOutcome, MeteredCall, CALL_TYPE_EMBEDDING};
-use crate::policy::auth::authenticate;
+use crate::metering::CALL_TYPE_EMBEDDING;
 use crate::providers::capabilities::{Mode, Needs};
-use crate::providers::{transport, Upstream};
+use crate::providers::transport;
+use crate::proxy::native::http_adapter;
+use crate::proxy::pipeline::admit;
 use crate::proxy::request::read_body;
-use crate::proxy::unary::json_response;
+use crate::proxy::unary::metered;
 use crate::state::SharedGateway;
 
 pub async fn embeddings(
@@ -97,31 +95,14 @@ async fn run(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let started_at = OffsetDateTime::now_utc();
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
+    let admitted = admit(&gateway, headers).await?;
     let mut request = parse(&read_body(body).await?)?;
-    let group = gateway
-        .models
-        .get(&request.model)
-        .ok_or_else(|| ApiError::UnknownModel(request.model.clone()))?;
-    if !caller.may_use(&request.model) {
-        return Err(ApiError::ModelNotAllowed(request.model.clone()));
-    }
-    caller.check_budget()?;
-    let deployment = group
-        .pick(&Needs::plain(Mode::Embedding, request.prompt_tokens))
-        .map_err(|missing| ApiError::Unsupported {
-            model: request.model.clone(),
-            missing,
-        })?;
-    let Upstream::Http(adapter) = &deployment.upstream else {
-        return Err(ApiError::bad_request(
-            format!("The model `{}` answers chat requests only.", request.model),
-            Some("model"),
-        ));
-    };
-    let adapter = adapter.clone();
+    let deployment = admitted.plan(
+        &gateway,
+        &request.model,
+        &Needs::plain(Mode::Embedding, request.prompt_tokens),
+    )?;
+    let adapter = http_adapter(&deployment, &request.model)?;
     if adapter.embeddings().is_none() {
         return Err(ApiError::bad_request(
             format!(
@@ -135,59 +116,22 @@ async fn run(
         "model".into(),
         Value::String(deployment.upstream_model.clone()),
     );
-    let call = MeteredCall {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        call_type: CALL_TYPE_EMBEDDING,
-        token_hash: caller.token_hash().clone(),
-        spend: caller.spend(),
-        prompt_estimate: request.prompt_tokens,
-        end_user: request.end_user,
-        is_stream: false,
-        deployment,
-        started,
-        started_at,
-    };
-    let task_gateway = gateway.clone();
+    let call = admitted.metered_call(
+        CALL_TYPE_EMBEDDING,
+        deployment.clone(),
+        request.prompt_tokens,
+        request.end_user,
+        false,
+    );
     let body = request.body;
-    // A tracked task: a client that leaves cannot cancel the metering.
-    gateway
-        .tasks
-        .spawn(async move {
-            let gateway = task_gateway;
-            let reply = async {
-                let embeddings = adapter.embeddings().ok_or(ApiError::Internal)?;
-                let upstream_request = embeddings.embeddings_request(body)?;
-                let reply =
-                    transport::fetch(&gateway.http, &call.deployment, upstream_request).await?;
-                embeddings.embeddings_reply(reply)
-            }
-            .await;
-            match reply {
-                Ok(reply) => {
-                    let request_id = call.request_id.clone();
-                    let outcome = CallOutcome {
-                        http_status: 200,
-                        success: true,
-                        usage: reply.usage,
-                        generated_chars: 0,
-                    };
-                    let cost_micros = gateway.meter.record(call, outcome).await;
-                    Ok(json_response(reply.body, &request_id, cost_micros))
-                }
-                Err(error) => {
-                    gateway
-                        .meter
-                        .record(call, CallOutcome::failed(error.status().as_u16()))
-                        .await;
-                    Err(error)
-                }
-            }
-        })
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "embeddings task failed");
-            ApiError::Internal
-        })?
+    let http = gateway.http.clone();
+    let exchange = async move {
+        let embeddings = adapter.embeddings().ok_or(ApiError::Internal)?;
+        let upstream_request = embeddings.embeddings_request(body)?;
+        let reply = transport::fetch(&http, &deployment, upstream_request).await?;
+        embeddings.embeddings_reply(reply)
+    };
+    metered(gateway, call, exchange).await
 }
 
 #[cfg(test)]

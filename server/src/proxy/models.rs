@@ -52,6 +52,11 @@ fn dollars_per_token(micros_per_mtok: i64) -> f64 {
     micros_per_mtok as f64 / 1e12
 }
 
+/// A unit price in LiteLLM's dollars, or `null` when the model has none.
+fn unit_price(micros_per_m: i64) -> Option<f64> {
+    (micros_per_m > 0).then(|| dollars_per_token(micros_per_m))
+}
+
 fn deployment_info(deployment: &Deployment) -> Value {
     let prices = &deployment.prices;
     let capabilities = &deployment.capabilities;
@@ -68,6 +73,10 @@ fn deployment_info(deployment: &Deployment) -> Value {
             "output_cost_per_token": dollars_per_token(prices.output_micros_per_mtok),
             "cache_read_input_token_cost": prices.cached_input_micros_per_mtok.map(dollars_per_token),
             "cache_creation_input_token_cost": prices.cache_write_micros_per_mtok.map(dollars_per_token),
+            "output_cost_per_image": unit_price(prices.image_micros_per_m),
+            "input_cost_per_second": unit_price(prices.audio_second_micros_per_m),
+            "input_cost_per_character": unit_price(prices.character_micros_per_m),
+            "input_cost_per_query": unit_price(prices.request_micros_per_m),
             "max_input_tokens": capabilities.max_input_tokens,
             "max_output_tokens": capabilities.max_output_tokens,
             "supports_native_streaming": capabilities.streaming,

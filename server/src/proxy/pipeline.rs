@@ -1,6 +1,9 @@
-//! The chat-completions pipeline. The stage order of the data plane is written here, once:
+//! The data plane's stage order, written here once for every endpoint:
 //! authenticate → authorize → limit → reserve → plan → call → respond → settle → meter.
+//! Chat completions and `/v1/messages` run all of it here; the other endpoints use `admit` and
+//! `plan` and then call in their own format.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -11,8 +14,11 @@ use time::OffsetDateTime;
 
 use crate::error::ApiError;
 use crate::metering::{MeteredCall, CALL_TYPE_CHAT};
-use crate::policy::auth::authenticate;
+use crate::policy::auth::{authenticate, Caller};
+use crate::providers::capabilities::Needs;
+use crate::providers::Deployment;
 use crate::proxy::request::ChatRequest;
+use crate::proxy::stream::Source;
 use crate::proxy::{messages, stream, unary};
 use crate::state::SharedGateway;
 
@@ -23,6 +29,10 @@ pub enum Egress {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`).
     Anthropic,
+    /// OpenAI Responses (`/v1/responses`) served by a chat upstream.
+    Responses,
+    /// OpenAI text completions (`/v1/completions`) served by a chat upstream.
+    TextCompletion,
 }
 
 pub async fn chat_completions(
@@ -30,10 +40,19 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match run(gateway, &headers, body, Egress::OpenAi).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
+    let run = async {
+        let admitted = admit(&gateway, &headers).await?;
+        let request = ChatRequest::read(body).await?;
+        call_chat(
+            gateway.clone(),
+            admitted,
+            request,
+            Egress::OpenAi,
+            CALL_TYPE_CHAT,
+        )
+        .await
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn messages(
@@ -41,69 +60,145 @@ pub async fn messages(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match run(gateway, &headers, body, Egress::Anthropic).await {
-        Ok(response) => response,
-        Err(error) => error.into_anthropic_response(),
+    let run = async {
+        let admitted = admit(&gateway, &headers).await?;
+        let request = messages::read(body).await?;
+        call_chat(
+            gateway.clone(),
+            admitted,
+            request,
+            Egress::Anthropic,
+            CALL_TYPE_CHAT,
+        )
+        .await
+    };
+    run.await.unwrap_or_else(ApiError::into_anthropic_response)
+}
+
+/// A request whose caller is known: who, and when it started.
+pub struct Admitted {
+    pub caller: Caller,
+    started: Instant,
+    started_at: OffsetDateTime,
+}
+
+/// 1. authenticate: the key from memory (one database read for a key never seen here).
+pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admitted, ApiError> {
+    let started = Instant::now();
+    let started_at = OffsetDateTime::now_utc();
+    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
+    Ok(Admitted {
+        caller,
+        started,
+        started_at,
+    })
+}
+
+impl Admitted {
+    /// 2. authorize: the model exists and the key may use it.
+    /// 3. limit: rate limits arrive with the governance work; nothing to check yet.
+    /// 4. reserve: a key whose spend reached its budget is refused before any upstream call.
+    /// 5. plan: a deployment whose declared capabilities cover the request.
+    pub fn plan(
+        &self,
+        gateway: &SharedGateway,
+        model: &str,
+        needs: &Needs,
+    ) -> Result<Arc<Deployment>, ApiError> {
+        let group = gateway
+            .models
+            .get(model)
+            .ok_or_else(|| ApiError::UnknownModel(model.to_string()))?;
+        if !self.caller.may_use(model) {
+            return Err(ApiError::ModelNotAllowed(model.to_string()));
+        }
+        self.caller.check_budget()?;
+        group.pick(needs).map_err(|missing| ApiError::Unsupported {
+            model: model.to_string(),
+            missing,
+        })
+    }
+
+    /// What the call's spend row will say, known before the call.
+    pub fn metered_call(
+        &self,
+        call_type: &'static str,
+        deployment: Arc<Deployment>,
+        prompt_estimate: u64,
+        end_user: Option<String>,
+        is_stream: bool,
+    ) -> MeteredCall {
+        MeteredCall {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            call_type,
+            token_hash: self.caller.token_hash().clone(),
+            spend: self.caller.spend(),
+            prompt_estimate,
+            end_user,
+            is_stream,
+            deployment,
+            started: self.started,
+            started_at: self.started_at,
+        }
     }
 }
 
-async fn run(
+/// Steps 2–9 for a chat request, whatever API shape it arrived in.
+pub async fn call_chat(
     gateway: SharedGateway,
-    headers: &HeaderMap,
-    body: Body,
+    admitted: Admitted,
+    request: ChatRequest,
     egress: Egress,
+    call_type: &'static str,
 ) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let started_at = OffsetDateTime::now_utc();
-
-    // 1. authenticate: the key from memory (one database read for a key never seen here).
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
-    let request = match egress {
-        Egress::OpenAi => ChatRequest::read(body).await?,
-        Egress::Anthropic => messages::read(body).await?,
-    };
-
-    // 2. authorize: the model exists and the key may use it.
-    let group = gateway
-        .models
-        .get(&request.model)
-        .ok_or_else(|| ApiError::UnknownModel(request.model.clone()))?;
-    if !caller.may_use(&request.model) {
-        return Err(ApiError::ModelNotAllowed(request.model.clone()));
-    }
-
-    // 3. limit: rate limits arrive with the governance work; nothing to check yet.
-    // 4. reserve: a key whose spend reached its budget is refused before any upstream call.
-    caller.check_budget()?;
-
-    // 5. plan: a deployment whose declared capabilities cover the request.
     let needs = request.needs();
-    let deployment = group
-        .pick(&needs)
-        .map_err(|missing| ApiError::Unsupported {
-            model: request.model.clone(),
-            missing,
-        })?;
-
-    // 6–9. call, respond, settle (the key is charged in memory) and meter (one spend row),
-    // inside a tracked task that outlives a client disconnect.
-    let call = MeteredCall {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        call_type: CALL_TYPE_CHAT,
-        token_hash: caller.token_hash().clone(),
-        spend: caller.spend(),
+    let deployment = admitted.plan(&gateway, &request.model, &needs)?;
+    let planned = Planned {
+        deployment,
         prompt_estimate: needs.prompt_tokens,
-        end_user: request.end_user.clone(),
-        is_stream: request.stream,
-        deployment: deployment.clone(),
-        started,
-        started_at,
     };
+    call_chat_on(gateway, admitted, request, egress, call_type, planned).await
+}
+
+/// A deployment chosen for a request, and the request's estimated prompt tokens (the metering
+/// fallback when the upstream reports no usage).
+pub struct Planned {
+    pub deployment: Arc<Deployment>,
+    pub prompt_estimate: u64,
+}
+
+/// Steps 6–9 for a chat request on a planned deployment: call, respond, settle (the key is
+/// charged in memory) and meter (one spend row), inside a tracked task that outlives a client
+/// disconnect.
+pub async fn call_chat_on(
+    gateway: SharedGateway,
+    admitted: Admitted,
+    request: ChatRequest,
+    egress: Egress,
+    call_type: &'static str,
+    planned: Planned,
+) -> Result<Response, ApiError> {
+    let Planned {
+        deployment,
+        prompt_estimate,
+    } = planned;
+    let call = admitted.metered_call(
+        call_type,
+        deployment.clone(),
+        prompt_estimate,
+        request.end_user.clone(),
+        request.stream,
+    );
     let client_wants_usage = request.client_wants_usage;
-    let upstream_body = request.into_body_for(&deployment);
+    let body = request.into_body_for(&deployment);
     if call.is_stream {
-        stream::relay(gateway, call, upstream_body, client_wants_usage, egress).await
+        let source = Source::Chat {
+            body,
+            client_wants_usage,
+            egress,
+        };
+        stream::relay(gateway, call, source).await
     } else {
-        unary::complete(gateway, call, upstream_body, egress).await
+        unary::complete(gateway, call, body, egress).await
     }
 }

@@ -13,34 +13,44 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::adapter::{ChatBody, StreamTranslator};
+use crate::providers::adapter::{ChatBody, StreamTranslator, UpstreamRequest};
 use crate::providers::framing::{Deframer, Framing};
 use crate::providers::{mock_response, openai_compat, transport, ByteStream, Upstream};
+use crate::proxy::completions::TextCompletionEgress;
 use crate::proxy::messages::stream::AnthropicEgress;
 use crate::proxy::pipeline::Egress;
+use crate::proxy::responses::stream::ResponsesEgress;
 use crate::state::SharedGateway;
 
 /// Events buffered between the relay task and a slow client.
 const CLIENT_BUFFER_EVENTS: usize = 64;
 
+/// What a relay opens upstream.
+pub enum Source {
+    /// A chat request through the deployment's adapter, its chunks re-expressed for `egress`.
+    Chat {
+        body: ChatBody,
+        client_wants_usage: bool,
+        egress: Egress,
+    },
+    /// A request in the upstream's own format, its events relayed by `translator`.
+    Native {
+        request: Box<UpstreamRequest>,
+        translator: Box<dyn StreamTranslator>,
+    },
+}
+
 pub async fn relay(
     gateway: SharedGateway,
     call: MeteredCall,
-    body: ChatBody,
-    client_wants_usage: bool,
-    egress: Egress,
+    source: Source,
 ) -> Result<Response, ApiError> {
     let request_id = call.request_id.clone();
     let (opened_sender, opened) = oneshot::channel();
     let task_gateway = gateway.clone();
-    gateway.tasks.spawn(pump(
-        task_gateway,
-        call,
-        body,
-        client_wants_usage,
-        egress,
-        opened_sender,
-    ));
+    gateway
+        .tasks
+        .spawn(pump(task_gateway, call, source, opened_sender));
     let events = opened.await.map_err(|_| ApiError::Internal)??;
     Ok(sse_response(events, &request_id))
 }
@@ -82,13 +92,28 @@ struct OpenStream {
 async fn open(
     gateway: &SharedGateway,
     call: &MeteredCall,
-    body: ChatBody,
-    client_wants_usage: bool,
-    egress: Egress,
+    source: Source,
 ) -> Result<OpenStream, ApiError> {
     let deployment = &call.deployment;
-    // Anthropic's events carry the usage at the end, so that egress always asks for it.
-    let wants_usage = client_wants_usage || egress == Egress::Anthropic;
+    let (body, client_wants_usage, egress) = match source {
+        Source::Chat {
+            body,
+            client_wants_usage,
+            egress,
+        } => (body, client_wants_usage, egress),
+        Source::Native {
+            request,
+            translator,
+        } => {
+            return Ok(OpenStream {
+                upstream: transport::open_stream(&gateway.http, deployment, *request).await?,
+                framing: Framing::ServerSentEvents,
+                translator,
+            })
+        }
+    };
+    // Other APIs' events carry the usage at the end, so their egress always asks for it.
+    let wants_usage = client_wants_usage || egress != Egress::OpenAi;
     let (upstream, framing, translator) = match &deployment.upstream {
         Upstream::Mock => (
             mock_response::stream(deployment, &call.request_id, call.prompt_estimate),
@@ -105,11 +130,19 @@ async fn open(
             )
         }
     };
+    let model = call.deployment.model_group.clone();
     let translator: Box<dyn StreamTranslator> = match egress {
         Egress::OpenAi => translator,
-        Egress::Anthropic => Box::new(AnthropicEgress::new(
+        Egress::Anthropic => Box::new(AnthropicEgress::new(translator, model)),
+        Egress::Responses => Box::new(ResponsesEgress::new(
             translator,
-            call.deployment.model_group.clone(),
+            model,
+            call.reply_context(),
+        )),
+        Egress::TextCompletion => Box::new(TextCompletionEgress::new(
+            translator,
+            model,
+            client_wants_usage,
         )),
     };
     Ok(OpenStream {
@@ -122,16 +155,14 @@ async fn open(
 async fn pump(
     gateway: SharedGateway,
     call: MeteredCall,
-    body: ChatBody,
-    client_wants_usage: bool,
-    egress: Egress,
+    source: Source,
     opened: oneshot::Sender<Result<mpsc::Receiver<Bytes>, ApiError>>,
 ) {
     let OpenStream {
         mut upstream,
         framing,
         mut translator,
-    } = match open(&gateway, &call, body, client_wants_usage, egress).await {
+    } = match open(&gateway, &call, source).await {
         Ok(opened) => opened,
         Err(error) => {
             gateway

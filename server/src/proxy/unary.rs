@@ -1,118 +1,150 @@
-//! Non-streaming completions: call the upstream through its adapter, meter the reply, return it
-//! in OpenAI's format with the gateway's headers.
+//! Whole-reply calls: the exchange runs in a tracked task (a client that disconnects cannot
+//! cancel it or its metering), is metered once, and answers with the gateway's headers. Chat
+//! replies are re-expressed in the caller's API shape here.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
+use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::metering::usage::usage_of_body;
+use crate::metering::usage::{usage_of_body, Usage};
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply};
-use crate::providers::{mock_response, transport, Upstream};
-use crate::proxy::messages;
+use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply, ReplyContext};
+use crate::providers::{mock_response, transport, Deployment, Upstream};
 use crate::proxy::pipeline::Egress;
+use crate::proxy::{completions, messages, responses};
 use crate::state::SharedGateway;
 
-/// Runs the call in a tracked task: if the client disconnects, the call still completes and is
-/// billed.
+/// Runs `exchange` in a tracked task and meters its outcome: the reply's usage on success
+/// (estimated from its size when it reports none), a failed row otherwise.
+pub async fn metered(
+    gateway: SharedGateway,
+    call: MeteredCall,
+    exchange: impl Future<Output = Result<ChatReply, ApiError>> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let task_gateway = gateway.clone();
+    gateway
+        .tasks
+        .spawn(async move {
+            let gateway = task_gateway;
+            match exchange.await {
+                Ok(reply) => {
+                    let request_id = call.request_id.clone();
+                    let outcome = CallOutcome {
+                        http_status: 200,
+                        success: true,
+                        usage: reply.usage,
+                        generated_chars: if reply.usage.is_none() {
+                            reply.body.len()
+                        } else {
+                            0
+                        },
+                    };
+                    let cost_micros = gateway.meter.record(call, outcome).await;
+                    Ok(json_response(reply.body, &request_id, cost_micros))
+                }
+                Err(error) => {
+                    gateway
+                        .meter
+                        .record(call, CallOutcome::failed(error.status().as_u16()))
+                        .await;
+                    Err(error)
+                }
+            }
+        })
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "call task failed");
+            ApiError::Internal
+        })?
+}
+
+/// A chat call through the deployment's adapter, its reply in the caller's API shape.
 pub async fn complete(
     gateway: SharedGateway,
     call: MeteredCall,
     body: ChatBody,
     egress: Egress,
 ) -> Result<Response, ApiError> {
-    let task_gateway = gateway.clone();
-    gateway
-        .tasks
-        .spawn(call_and_meter(task_gateway, call, body, egress))
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "completion task failed");
-            ApiError::Internal
-        })?
+    let exchange = chat_exchange(
+        gateway.clone(),
+        call.deployment.clone(),
+        call.request_id.clone(),
+        call.reply_context(),
+        call.prompt_estimate,
+        body,
+        egress,
+    );
+    metered(gateway, call, exchange).await
 }
 
-async fn call_and_meter(
+/// A `chat.completion` re-expressed in another API's shape (completion, usage, public model
+/// name, ids).
+type ReExpress = fn(&Value, &Usage, &str, &ReplyContext) -> Value;
+
+async fn chat_exchange(
     gateway: SharedGateway,
-    call: MeteredCall,
+    deployment: Arc<Deployment>,
+    request_id: String,
+    context: ReplyContext,
+    prompt_estimate: u64,
     body: ChatBody,
     egress: Egress,
-) -> Result<Response, ApiError> {
-    match call_upstream(&gateway, &call, body).await {
-        Ok(reply) => {
-            let request_id = call.request_id.clone();
-            let model_group = call.deployment.model_group.clone();
-            let outcome = CallOutcome {
-                http_status: 200,
-                success: true,
-                usage: reply.usage,
-                generated_chars: if reply.usage.is_none() {
-                    reply.body.len()
-                } else {
-                    0
-                },
-            };
-            let cost_micros = gateway.meter.record(call, outcome).await;
-            let body = match egress {
-                Egress::OpenAi => reply.body,
-                Egress::Anthropic => {
-                    let completion: serde_json::Value = serde_json::from_slice(&reply.body)
-                        .map_err(|error| unreadable_reply("the adapter", &error))?;
-                    let usage = reply.usage.unwrap_or_default();
-                    to_body(&messages::reply::to_message(
-                        &completion,
-                        &usage,
-                        &model_group,
-                    ))?
-                }
-            };
-            Ok(json_response(body, &request_id, cost_micros))
-        }
-        Err(error) => {
-            gateway
-                .meter
-                .record(call, CallOutcome::failed(error.status().as_u16()))
-                .await;
-            Err(error)
-        }
-    }
-}
-
-async fn call_upstream(
-    gateway: &SharedGateway,
-    call: &MeteredCall,
-    body: ChatBody,
 ) -> Result<ChatReply, ApiError> {
-    let deployment = &call.deployment;
-    match &deployment.upstream {
+    let reply = match &deployment.upstream {
         Upstream::Mock => {
-            let body =
-                mock_response::completion(deployment, &call.request_id, call.prompt_estimate);
-            Ok(ChatReply {
+            let body = mock_response::completion(&deployment, &request_id, prompt_estimate);
+            ChatReply {
                 usage: usage_of_body(&body),
                 body,
-            })
+            }
         }
         Upstream::Http(adapter) => {
             let request = adapter.chat_request(body, false)?;
-            let reply = transport::fetch(&gateway.http, deployment, request).await?;
-            adapter.chat_reply(reply, &call.reply_context())
+            let reply = transport::fetch(&gateway.http, &deployment, request).await?;
+            adapter.chat_reply(reply, &context)?
         }
-    }
+    };
+    let reexpress: ReExpress = match egress {
+        Egress::OpenAi => return Ok(reply),
+        Egress::Anthropic => {
+            |completion, usage, model, _| messages::reply::to_message(completion, usage, model)
+        }
+        Egress::Responses => responses::reply::to_response,
+        Egress::TextCompletion => {
+            |completion, usage, model, _| completions::to_text_completion(completion, usage, model)
+        }
+    };
+    let completion: Value = serde_json::from_slice(&reply.body)
+        .map_err(|error| unreadable_reply("the adapter", &error))?;
+    let usage = reply.usage.unwrap_or_default();
+    let body = reexpress(&completion, &usage, &deployment.model_group, &context);
+    Ok(ChatReply {
+        body: to_body(&body)?,
+        usage: reply.usage,
+    })
 }
 
 pub fn json_response(body: Bytes, request_id: &str, cost_micros: i64) -> Response {
     let mut response = Response::new(axum::body::Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(
+    response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    insert_cost_headers(&mut response, request_id, cost_micros);
+    response
+}
+
+/// The call id and, LiteLLM-style, its cost.
+pub fn insert_cost_headers(response: &mut Response, request_id: &str, cost_micros: i64) {
+    let headers = response.headers_mut();
     super::stream::insert_call_headers(headers, request_id);
     if let Ok(cost) = HeaderValue::from_str(&app::model::micros_to_dollars(cost_micros).to_string())
     {
         headers.insert("x-litellm-response-cost", cost);
     }
-    response
 }

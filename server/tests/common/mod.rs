@@ -16,7 +16,7 @@ pub const MASTER_KEY: &str = "sk-test-master-key";
 /// The upstream key of the Anthropic deployments.
 pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
 /// The number of models in the test config.
-pub const MODEL_COUNT: usize = 24;
+pub const MODEL_COUNT: usize = 31;
 /// The upstream key of the Gemini deployments.
 pub const GEMINI_KEY: &str = "gemini-upstream-test-key";
 /// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
@@ -97,6 +97,20 @@ model_list:
   - model_name: cohere-embed
     litellm_params: {{ model: cohere/embed-v4.0, api_base: "{root}", api_key: co-upstream-key }}
     model_info: {{ input_cost_per_token: 0.00001 }}
+  - model_name: instruct
+    litellm_params: {{ model: openai/gpt-3.5-turbo-instruct, api_base: "{base}" }}
+  - model_name: dall-e
+    litellm_params: {{ model: openai/dall-e-3, api_base: "{base}" }}
+  - model_name: gpt-image
+    litellm_params: {{ model: openai/gpt-image-1, api_base: "{base}" }}
+  - model_name: tts
+    litellm_params: {{ model: openai/tts-1, api_base: "{base}" }}
+  - model_name: whisper
+    litellm_params: {{ model: openai/whisper-1, api_base: "{base}" }}
+  - model_name: omni-moderation-latest
+    litellm_params: {{ model: openai/omni-moderation-latest, api_base: "{base}" }}
+  - model_name: rerank
+    litellm_params: {{ model: cohere/rerank-v3.5, api_base: "{root}", api_key: co-upstream-key }}
   - model_name: bedrock
     litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_session_token: session-token-1, aws_region_name: eu-west-1 }}
   - model_name: bedrock-wrong-secret
@@ -263,6 +277,30 @@ pub fn streamed_arguments(chunks: &[Value]) -> String {
             chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
         })
         .collect()
+}
+
+/// `POST path` with a bearer key and a JSON body.
+pub async fn post_json(app: &TestApp, path: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Call type, cost, prompt and completion tokens of a key's spend rows.
+pub async fn call_rows(pool: &PgPool, key: &str, count: usize) -> Vec<(String, i64, i64, i64)> {
+    wait_for_rows(pool, key, count).await;
+    sqlx::query_as(
+        "SELECT call_type, cost_micros, prompt_tokens, completion_tokens \
+         FROM spend_logs WHERE token_hash = $1 ORDER BY started_at",
+    )
+    .bind(app::secrets::hash_key(key))
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 pub async fn assert_openai_error(response: reqwest::Response, status: u16) -> Value {

@@ -42,6 +42,7 @@ impl AnthropicUsage {
             cached_tokens: cached,
             cache_write_tokens: written,
             reasoning_tokens: 0,
+            ..Usage::default()
         }
     }
 

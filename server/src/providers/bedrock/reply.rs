@@ -51,6 +51,7 @@ impl TokenUsage {
             cached_tokens: self.cache_read_input_tokens,
             cache_write_tokens: self.cache_write_input_tokens,
             reasoning_tokens: 0,
+            ..Usage::default()
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::providers::adapter::{
     to_body, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext, StreamTranslator,
     UpstreamRequest,
 };
+use crate::providers::native::NativeEndpoint;
 
 #[derive(Debug)]
 pub struct Cohere {
@@ -23,14 +24,16 @@ pub struct Cohere {
     pub chat_url: Url,
     /// `{api_base}/v2/embed`.
     pub embed_url: Url,
+    /// `{api_base}/v2/rerank`, which takes and returns the format of `/v1/rerank` as it is.
+    pub rerank_url: Url,
 }
 
 impl Cohere {
-    /// The operation URLs under an `api_base` given as the host or `…/v2`.
-    pub fn urls(api_base: &str) -> (String, String) {
+    /// The chat, embed and rerank URLs under an `api_base` given as the host or `…/v2`.
+    pub fn urls(api_base: &str) -> [String; 3] {
         let base = api_base.trim_end_matches('/');
         let base = base.strip_suffix("/v2").unwrap_or(base);
-        (format!("{base}/v2/chat"), format!("{base}/v2/embed"))
+        ["chat", "embed", "rerank"].map(|operation| format!("{base}/v2/{operation}"))
     }
 }
 
@@ -64,6 +67,10 @@ impl ChatAdapter for Cohere {
     fn embeddings(&self) -> Option<&dyn EmbeddingsAdapter> {
         Some(self)
     }
+
+    fn native_url(&self, endpoint: NativeEndpoint) -> Option<&Url> {
+        (endpoint == NativeEndpoint::Rerank).then_some(&self.rerank_url)
+    }
 }
 
 impl EmbeddingsAdapter for Cohere {
@@ -85,10 +92,11 @@ mod tests {
         for base in ["https://api.cohere.com", "https://api.cohere.com/v2/"] {
             assert_eq!(
                 Cohere::urls(base),
-                (
-                    "https://api.cohere.com/v2/chat".to_string(),
-                    "https://api.cohere.com/v2/embed".to_string()
-                )
+                [
+                    "https://api.cohere.com/v2/chat",
+                    "https://api.cohere.com/v2/embed",
+                    "https://api.cohere.com/v2/rerank"
+                ]
             );
         }
     }

@@ -58,6 +58,7 @@ impl UsageMetadata {
             cached_tokens: self.cached_content_token_count,
             cache_write_tokens: 0,
             reasoning_tokens: self.thoughts_token_count,
+            ..Usage::default()
         }
     }
 }

@@ -1,0 +1,429 @@
+//! OpenAI endpoints beyond chat with JSON bodies — `/v1/completions`, `/v1/responses`,
+//! `/v1/moderations`, `/v1/images/generations` and `/v1/rerank` — relayed in their own format to
+//! upstreams that serve them (OpenAI, Azure, the compatible family, Cohere's rerank). Text
+//! completions and responses are translated to chat for every other provider.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+use crate::metering::usage::estimate_tokens;
+use crate::providers::adapter::{
+    to_body, ChatAdapter, ChatReply, StreamTranslator, UpstreamRequest,
+};
+use crate::providers::capabilities::{Mode, Needs};
+use crate::providers::native::NativeEndpoint;
+use crate::providers::openai_responses::ResponsesRelay;
+use crate::providers::{openai_compat, transport, Deployment, Upstream};
+use crate::proxy::pipeline::{admit, call_chat_on, Admitted, Egress, Planned};
+use crate::proxy::request::read_body;
+use crate::proxy::stream::{self, Source};
+use crate::proxy::unary::metered;
+use crate::proxy::{completions, responses};
+use crate::state::SharedGateway;
+
+/// Providers whose Responses API is called as it is; the others get it translated to chat.
+const NATIVE_RESPONSES_PROVIDERS: &[&str] = &["openai", "azure"];
+
+/// The model `/v1/moderations` uses when the request names none (OpenAI's default).
+const DEFAULT_MODERATION_MODEL: &str = "omni-moderation-latest";
+
+pub async fn completions(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(run(gateway, &headers, body, NativeEndpoint::Completions).await)
+}
+
+pub async fn responses(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(run(gateway, &headers, body, NativeEndpoint::Responses).await)
+}
+
+pub async fn moderations(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(run(gateway, &headers, body, NativeEndpoint::Moderations).await)
+}
+
+pub async fn image_generations(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(run(gateway, &headers, body, NativeEndpoint::ImageGenerations).await)
+}
+
+pub async fn rerank(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(run(gateway, &headers, body, NativeEndpoint::Rerank).await)
+}
+
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A validated request to a native JSON endpoint.
+pub struct NativeRequest {
+    pub model: String,
+    pub body: Map<String, Value>,
+    pub stream: bool,
+    pub client_wants_usage: bool,
+    pub end_user: Option<String>,
+    pub prompt_tokens: u64,
+}
+
+async fn run(
+    gateway: SharedGateway,
+    headers: &HeaderMap,
+    body: Body,
+    endpoint: NativeEndpoint,
+) -> Result<Response, ApiError> {
+    let admitted = admit(&gateway, headers).await?;
+    let request = NativeRequest::parse(endpoint, &read_body(body).await?)?;
+    // Completions and responses can also be served by any chat model, translated.
+    let as_chat = match endpoint {
+        NativeEndpoint::Completions => Some(
+            completions::to_chat_request(request.body.clone())
+                .map(|chat| (chat, Egress::TextCompletion)),
+        ),
+        NativeEndpoint::Responses => Some(
+            responses::to_chat_request(request.body.clone()).map(|chat| (chat, Egress::Responses)),
+        ),
+        _ => None,
+    };
+    let needs = match &as_chat {
+        Some(Ok((chat, _))) => Needs {
+            mode: endpoint.mode(),
+            ..chat.needs()
+        },
+        _ => Needs {
+            streaming: request.stream,
+            ..Needs::plain(endpoint.mode(), request.prompt_tokens)
+        },
+    };
+    let deployment = admitted.plan(&gateway, &request.model, &needs)?;
+    if serves_natively(&deployment, endpoint) {
+        return call_native(gateway, admitted, endpoint, deployment, request).await;
+    }
+    match as_chat {
+        Some(translated) => {
+            let (chat, egress) = translated?;
+            let planned = Planned {
+                deployment,
+                prompt_estimate: needs.prompt_tokens,
+            };
+            call_chat_on(
+                gateway,
+                admitted,
+                chat,
+                egress,
+                endpoint.call_type(),
+                planned,
+            )
+            .await
+        }
+        None => Err(ApiError::bad_request(
+            format!(
+                "The model `{}` is served by `{}`, whose {} API Gatehouse does not speak.",
+                request.model,
+                deployment.provider,
+                endpoint.path()
+            ),
+            Some("model"),
+        )),
+    }
+}
+
+/// Whether the deployment is called at `endpoint` in its own format (rather than translated).
+fn serves_natively(deployment: &Deployment, endpoint: NativeEndpoint) -> bool {
+    let Upstream::Http(adapter) = &deployment.upstream else {
+        return false;
+    };
+    if adapter.native_url(endpoint).is_none() {
+        return false;
+    }
+    match endpoint {
+        // OpenAI's chat models do not serve the legacy completions endpoint.
+        NativeEndpoint::Completions => deployment.capabilities.mode != Some(Mode::Chat),
+        NativeEndpoint::Responses => {
+            NATIVE_RESPONSES_PROVIDERS.contains(&deployment.provider.as_str())
+        }
+        _ => true,
+    }
+}
+
+/// The deployment's HTTP adapter; a `mock_response` deployment answers chat only.
+pub fn http_adapter(
+    deployment: &Deployment,
+    model: &str,
+) -> Result<Arc<dyn ChatAdapter>, ApiError> {
+    match &deployment.upstream {
+        Upstream::Http(adapter) => Ok(adapter.clone()),
+        Upstream::Mock => Err(ApiError::bad_request(
+            format!("The model `{model}` answers chat requests only."),
+            Some("model"),
+        )),
+    }
+}
+
+async fn call_native(
+    gateway: SharedGateway,
+    admitted: Admitted,
+    endpoint: NativeEndpoint,
+    deployment: Arc<Deployment>,
+    mut request: NativeRequest,
+) -> Result<Response, ApiError> {
+    let adapter = http_adapter(&deployment, &request.model)?;
+    let url = adapter
+        .native_url(endpoint)
+        .ok_or(ApiError::Internal)?
+        .clone();
+    request.body.insert(
+        "model".into(),
+        Value::String(deployment.upstream_model.clone()),
+    );
+    if request.stream && endpoint == NativeEndpoint::Completions {
+        // The final usage chunk bills the stream; it reaches the client only if it asked.
+        request
+            .body
+            .insert("stream_options".into(), json!({ "include_usage": true }));
+    }
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let upstream_request = UpstreamRequest {
+        url,
+        headers,
+        body: to_body(&Value::Object(request.body))?,
+    };
+    let call = admitted.metered_call(
+        endpoint.call_type(),
+        deployment.clone(),
+        request.prompt_tokens,
+        request.end_user,
+        request.stream,
+    );
+    if request.stream {
+        let translator: Box<dyn StreamTranslator> = match endpoint {
+            NativeEndpoint::Responses => Box::new(ResponsesRelay::default()),
+            _ => openai_compat::pass_through(request.client_wants_usage),
+        };
+        let source = Source::Native {
+            request: Box::new(upstream_request),
+            translator,
+        };
+        return stream::relay(gateway, call, source).await;
+    }
+    let http = gateway.http.clone();
+    let exchange = async move {
+        let reply = transport::fetch(&http, &deployment, upstream_request).await?;
+        Ok(ChatReply {
+            usage: endpoint.reply_usage(&reply),
+            body: reply,
+        })
+    };
+    metered(gateway, call, exchange).await
+}
+
+impl NativeRequest {
+    /// Reads and validates a request body for `endpoint`.
+    pub fn parse(endpoint: NativeEndpoint, bytes: &[u8]) -> Result<NativeRequest, ApiError> {
+        let body = match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(body)) => body,
+            Ok(_) => return Err(bad("The request body must be a JSON object.", None)),
+            Err(error) => {
+                return Err(bad(
+                    format!("We could not parse the JSON body of your request: {error}."),
+                    None,
+                ))
+            }
+        };
+        let model = match (body.get("model"), endpoint) {
+            (Some(Value::String(model)), _) if !model.is_empty() => model.clone(),
+            (None | Some(Value::Null), NativeEndpoint::Moderations) => {
+                DEFAULT_MODERATION_MODEL.to_string()
+            }
+            _ => {
+                return Err(bad(
+                    "You must provide a model parameter (a non-empty string).",
+                    Some("model"),
+                ))
+            }
+        };
+        let stream = match body.get("stream") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) => true,
+            Some(_) => return Err(bad("`stream` must be a boolean.", Some("stream"))),
+        };
+        if stream
+            && !matches!(
+                endpoint,
+                NativeEndpoint::Completions | NativeEndpoint::Responses
+            )
+        {
+            return Err(bad(
+                format!(
+                    "Gatehouse does not stream `/v1/{}` replies.",
+                    endpoint.path()
+                ),
+                Some("stream"),
+            ));
+        }
+        let client_wants_usage = body
+            .get("stream_options")
+            .and_then(|options| options.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let end_user = body.get("user").and_then(Value::as_str).map(str::to_string);
+        let prompt_tokens = prompt_tokens(endpoint, &body)?;
+        Ok(NativeRequest {
+            model,
+            body,
+            stream,
+            client_wants_usage,
+            end_user,
+            prompt_tokens,
+        })
+    }
+}
+
+fn bad(message: impl Into<String>, param: Option<&'static str>) -> ApiError {
+    ApiError::bad_request(message, param)
+}
+
+/// Checks the endpoint's required input and estimates its tokens.
+fn prompt_tokens(endpoint: NativeEndpoint, body: &Map<String, Value>) -> Result<u64, ApiError> {
+    let (field, input) = match endpoint {
+        NativeEndpoint::Completions => ("prompt", body.get("prompt")),
+        NativeEndpoint::Responses => ("input", body.get("input")),
+        NativeEndpoint::Moderations => ("input", body.get("input")),
+        NativeEndpoint::ImageGenerations => ("prompt", body.get("prompt")),
+        NativeEndpoint::Rerank => {
+            let query = body.get("query").and_then(Value::as_str).unwrap_or("");
+            if query.is_empty() {
+                return Err(bad("`query` must be a non-empty string.", Some("query")));
+            }
+            match body.get("documents") {
+                Some(Value::Array(documents)) if !documents.is_empty() => {
+                    return Ok(estimate_tokens(
+                        query.len() + documents.iter().map(text_bytes).sum::<usize>(),
+                    ))
+                }
+                _ => {
+                    return Err(bad(
+                        "`documents` must be a non-empty array.",
+                        Some("documents"),
+                    ))
+                }
+            }
+        }
+        NativeEndpoint::AudioSpeech | NativeEndpoint::AudioTranscriptions => {
+            return Err(ApiError::Internal)
+        }
+    };
+    let bytes = match input {
+        Some(Value::String(text)) if !text.is_empty() => text.len(),
+        Some(Value::Array(items))
+            if !items.is_empty() && endpoint != NativeEndpoint::ImageGenerations =>
+        {
+            items.iter().map(text_bytes).sum()
+        }
+        _ => {
+            let shape = if endpoint == NativeEndpoint::ImageGenerations {
+                "a non-empty string"
+            } else {
+                "a non-empty string or array"
+            };
+            return Err(ApiError::BadRequest {
+                message: format!("`{field}` must be {shape}."),
+                param: Some(if field == "prompt" { "prompt" } else { "input" }),
+            });
+        }
+    };
+    Ok(estimate_tokens(bytes))
+}
+
+/// Bytes of text in a JSON value (strings anywhere inside it; a token id counts four).
+fn text_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.len(),
+        Value::Number(_) => 4,
+        Value::Array(items) => items.iter().map(text_bytes).sum(),
+        Value::Object(fields) => fields.values().map(text_bytes).sum(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(endpoint: NativeEndpoint, body: &str) -> Option<&'static str> {
+        match NativeRequest::parse(endpoint, body.as_bytes()) {
+            Err(ApiError::BadRequest { param, .. }) => param,
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted {body}"),
+        }
+    }
+
+    #[test]
+    fn validates_each_endpoints_input() {
+        use NativeEndpoint::*;
+        let ok = NativeRequest::parse(
+            Completions,
+            br#"{"model":"m","prompt":"abcdefgh","stream":true}"#,
+        )
+        .unwrap();
+        assert_eq!((ok.prompt_tokens, ok.stream), (2, true));
+        assert_eq!(refused(Completions, r#"{"model":"m"}"#), Some("prompt"));
+        assert_eq!(refused(Completions, r#"{"prompt":"x"}"#), Some("model"));
+        let moderation = NativeRequest::parse(Moderations, br#"{"input":["a","b"]}"#).unwrap();
+        assert_eq!(moderation.model, DEFAULT_MODERATION_MODEL);
+        assert_eq!(refused(Moderations, r#"{"input":""}"#), Some("input"));
+        assert_eq!(
+            refused(ImageGenerations, r#"{"model":"m","prompt":["x"]}"#),
+            Some("prompt")
+        );
+        assert_eq!(
+            refused(
+                ImageGenerations,
+                r#"{"model":"m","prompt":"x","stream":true}"#
+            ),
+            Some("stream")
+        );
+        assert_eq!(
+            refused(Rerank, r#"{"model":"m","documents":["a"]}"#),
+            Some("query")
+        );
+        assert_eq!(
+            refused(Rerank, r#"{"model":"m","query":"q","documents":[]}"#),
+            Some("documents")
+        );
+        let rerank = NativeRequest::parse(
+            Rerank,
+            br#"{"model":"m","query":"abcd","documents":["abcd",{"text":"abcdefgh"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(rerank.prompt_tokens, 4);
+        assert_eq!(
+            refused(Responses, r#"{"model":"m","input":[]}"#),
+            Some("input")
+        );
+        assert_eq!(refused(Responses, "[1]"), None);
+    }
+}
