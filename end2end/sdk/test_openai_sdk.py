@@ -211,3 +211,127 @@ def test_embeddings():
     with pytest.raises(openai.BadRequestError) as raised:
         client(new_key()).embeddings.create(model="gpt-4o-mini", input="x")
     assert raised.value.body["code"] == "unsupported_capability"
+
+
+RESPONSES_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city now",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
+@pytest.mark.parametrize("model", BACKENDS)
+def test_responses_text_and_streamed_text(model):
+    sdk = client(new_key())
+    response = sdk.responses.create(model=model, input="Hello", instructions="Be brief.")
+    assert response.status == "completed"
+    assert response.output_text == REPLY
+    assert response.usage.input_tokens > 0
+    assert response.usage.output_tokens == 5
+
+    deltas = []
+    with sdk.responses.stream(model=model, input="Hello") as stream:
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                deltas.append(event.delta)
+        final = stream.get_final_response()
+    assert "".join(deltas) == REPLY
+    assert final.output_text == REPLY
+    assert final.usage.output_tokens == 5
+
+
+@pytest.mark.parametrize("model", BACKENDS)
+def test_responses_function_call_round_trip_streamed(model):
+    sdk = client(new_key())
+    with sdk.responses.stream(
+        model=model, input="What is the weather in Paris?", tools=[RESPONSES_TOOL]
+    ) as stream:
+        argument_deltas = [
+            event.delta
+            for event in stream
+            if event.type == "response.function_call_arguments.delta"
+        ]
+        final = stream.get_final_response()
+    call = next(item for item in final.output if item.type == "function_call")
+    assert call.name == "get_weather"
+    assert json.loads(call.arguments) == {"city": "Paris"}
+    assert "".join(argument_deltas) == call.arguments
+
+    answered = sdk.responses.create(
+        model=model,
+        tools=[RESPONSES_TOOL],
+        input=[
+            {"role": "user", "content": "What is the weather in Paris?"},
+            {
+                "type": "function_call",
+                "call_id": call.call_id,
+                "name": call.name,
+                "arguments": call.arguments,
+            },
+            {"type": "function_call_output", "call_id": call.call_id, "output": "18°C"},
+        ],
+    )
+    assert answered.output_text == REPLY
+
+
+@pytest.mark.parametrize("model", ["instruct", "claude"])
+def test_completions_whole_and_streamed(model):
+    sdk = client(new_key())
+    completion = sdk.completions.create(model=model, prompt="Say hello", max_tokens=20)
+    assert completion.choices[0].text == REPLY
+    assert completion.usage.completion_tokens == 5
+    chunks = list(
+        sdk.completions.create(
+            model=model,
+            prompt="Say hello",
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert "".join(chunk.choices[0].text for chunk in chunks if chunk.choices) == REPLY
+    assert chunks[-1].usage.completion_tokens == 5
+
+
+def test_images():
+    result = client(new_key()).images.generate(model="dall-e", prompt="a lighthouse", n=2)
+    assert len(result.data) == 2
+    assert result.data[0].url.startswith("https://")
+
+
+def test_speech_streams_and_transcription_uploads():
+    sdk = client(new_key())
+    text = "Hello there"
+    with sdk.audio.speech.with_streaming_response.create(
+        model="tts", voice="alloy", input=text
+    ) as response:
+        audio = b"".join(response.iter_bytes())
+        assert response.headers["content-type"] == "audio/mpeg"
+    assert audio == b"ID3" + text.encode() * 1000
+
+    transcription = sdk.audio.transcriptions.create(
+        model="whisper", file=("hello.wav", b"\x00" * 64_000, "audio/wav")
+    )
+    assert transcription.text == REPLY
+
+
+def test_moderations_and_rerank():
+    key = new_key()
+    moderation = client(key).moderations.create(input=["hello", "I will kill it"])
+    assert [result.flagged for result in moderation.results] == [False, True]
+
+    rerank = httpx.post(
+        f"{BASE}/v1/rerank",
+        headers={"Authorization": f"Bearer {key}"},
+        json={
+            "model": "rerank",
+            "query": "capital of France",
+            "documents": ["Berlin is in Germany", "Paris is the capital of France"],
+        },
+    )
+    rerank.raise_for_status()
+    assert rerank.json()["results"][0]["index"] == 1
