@@ -621,3 +621,54 @@ async fn cohere_chat_streams_tools_and_embeddings(pool: PgPool) {
     assert_eq!(rows[2], (300, 30, 0, 0, 0));
     app.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn anthropic_answers_json_schema_through_a_forced_tool_returned_as_content(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    let schema = json!({ "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] });
+    let request = json!({
+        "model": "claude",
+        "messages": [{ "role": "user", "content": "Which city is the capital of France?" }],
+        "response_format": { "type": "json_schema", "json_schema": { "name": "answer", "schema": schema } },
+    });
+    let response = app.chat(&key, &request).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(sent["tools"][0]["input_schema"], schema);
+    assert_eq!(sent["tool_choice"]["type"], "tool");
+    assert_eq!(sent["tool_choice"]["name"], sent["tools"][0]["name"]);
+    assert!(sent.get("response_format").is_none());
+    let choice = &body["choices"][0];
+    assert_eq!(choice["finish_reason"], "stop");
+    assert!(choice["message"].get("tool_calls").is_none());
+    let content: Value =
+        serde_json::from_str(choice["message"]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(content, json!({ "city": "Paris" }));
+
+    // Streamed: the tool's argument deltas arrive as content.
+    let mut streamed = request.clone();
+    streamed["stream"] = json!(true);
+    let chunks = stream_chunks(&app.chat(&key, &streamed).await.text().await.unwrap());
+    let text = streamed_text(&chunks);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({ "city": "Paris" })
+    );
+    assert!(chunks
+        .iter()
+        .all(|chunk| chunk["choices"][0]["delta"].get("tool_calls").is_none()));
+    let finish = chunks
+        .iter()
+        .find_map(|chunk| chunk["choices"][0]["finish_reason"].as_str());
+    assert_eq!(finish, Some("stop"));
+
+    // With tools as well, it is a clear 400.
+    let mut with_tools = request.clone();
+    with_tools["tools"] = json!([{ "type": "function", "function": { "name": "f", "parameters": { "type": "object" } } }]);
+    let refused = assert_openai_error(app.chat(&key, &with_tools).await, 400).await;
+    assert_eq!(refused["error"]["param"], "response_format");
+    app.shutdown().await;
+}

@@ -99,8 +99,18 @@ pub async fn messages(
             "mock: prompt is too long",
         ),
         Behaviour::Hang => hang().await,
-        Behaviour::Reply(plan) => {
+        Behaviour::Reply(mut plan) => {
             let tool = offered_tool(&request);
+            // A forced tool call comes without text before it.
+            let forced = matches!(
+                request
+                    .get("tool_choice")
+                    .and_then(|choice| choice["type"].as_str()),
+                Some("tool" | "any")
+            );
+            if forced && tool.is_some() {
+                plan.words.clear();
+            }
             if request.get("stream") == Some(&Value::Bool(true)) {
                 stream(&model, plan, tool, usage)
             } else {
@@ -192,7 +202,10 @@ impl Usage {
 }
 
 fn message(model: &str, text: &str, tool: Option<(String, Value)>, usage: Usage) -> Response {
-    let mut content = vec![json!({ "type": "text", "text": text })];
+    let mut content = Vec::new();
+    if !text.is_empty() {
+        content.push(json!({ "type": "text", "text": text }));
+    }
     let words = text.split_inclusive(' ').count() as u64;
     let stop_reason = match tool {
         Some((name, input)) => {
@@ -230,13 +243,19 @@ fn stream(model: &str, plan: StreamPlan, tool: Option<(String, Value)>, usage: U
                 "content": [], "stop_reason": null, "stop_sequence": null, "usage": usage.json(1),
             }}),
         ),
-        event(
-            "content_block_start",
-            json!({ "type": "content_block_start", "index": 0,
-                    "content_block": { "type": "text", "text": "" } }),
-        ),
         event("ping", json!({ "type": "ping" })),
     ];
+    let has_text = !words.is_empty();
+    if has_text {
+        frames.insert(
+            1,
+            event(
+                "content_block_start",
+                json!({ "type": "content_block_start", "index": 0,
+                        "content_block": { "type": "text", "text": "" } }),
+            ),
+        );
+    }
     frames.extend(words.iter().map(|word| {
         event(
             "content_block_delta",
@@ -245,15 +264,18 @@ fn stream(model: &str, plan: StreamPlan, tool: Option<(String, Value)>, usage: U
         )
     }));
     if !cut {
-        frames.push(event(
-            "content_block_stop",
-            json!({ "type": "content_block_stop", "index": 0 }),
-        ));
+        if has_text {
+            frames.push(event(
+                "content_block_stop",
+                json!({ "type": "content_block_stop", "index": 0 }),
+            ));
+        }
+        let tool_index = u64::from(has_text);
         let stop_reason = match tool {
             Some((name, input)) => {
                 frames.push(event(
                     "content_block_start",
-                    json!({ "type": "content_block_start", "index": 1, "content_block": {
+                    json!({ "type": "content_block_start", "index": tool_index, "content_block": {
                         "type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {} } }),
                 ));
                 let arguments = input.to_string();
@@ -266,13 +288,13 @@ fn stream(model: &str, plan: StreamPlan, tool: Option<(String, Value)>, usage: U
                 for piece in ["", first, second] {
                     frames.push(event(
                         "content_block_delta",
-                        json!({ "type": "content_block_delta", "index": 1,
+                        json!({ "type": "content_block_delta", "index": tool_index,
                                 "delta": { "type": "input_json_delta", "partial_json": piece } }),
                     ));
                 }
                 frames.push(event(
                     "content_block_stop",
-                    json!({ "type": "content_block_stop", "index": 1 }),
+                    json!({ "type": "content_block_stop", "index": tool_index }),
                 ));
                 "tool_use"
             }

@@ -19,6 +19,9 @@ use crate::providers::adapter::{
 pub const API_VERSION: &str = "2023-06-01";
 /// `max_tokens` when the client sets none (Anthropic requires it; LiteLLM's default).
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+/// The tool a `response_format: json_schema` request makes Anthropic call; its input is the
+/// reply's JSON content.
+pub const JSON_SCHEMA_TOOL: &str = "gatehouse_json_response";
 /// The header that carries the API key.
 pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::JSON_SCHEMA_TOOL;
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
 use crate::providers::adapter::{to_body, unreadable_reply, ChatReply, ReplyContext};
@@ -82,10 +83,16 @@ pub fn to_chat_completion(body: &[u8], context: &ReplyContext) -> Result<ChatRep
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
+    let mut json_reply = false;
     for block in &message.content {
         match block.get("type").and_then(Value::as_str) {
             Some("text") => text.push_str(block["text"].as_str().unwrap_or_default()),
             Some("thinking") => reasoning.push_str(block["thinking"].as_str().unwrap_or_default()),
+            // A JSON-schema reply, given as the input of the tool it was made to call.
+            Some("tool_use") if block["name"] == JSON_SCHEMA_TOOL => {
+                json_reply = true;
+                text = block.get("input").map_or_else(|| "{}".to_string(), Value::to_string);
+            }
             Some("tool_use") => tool_calls.push(json!({
                 "id": block["id"],
                 "type": "function",
@@ -116,7 +123,7 @@ pub fn to_chat_completion(body: &[u8], context: &ReplyContext) -> Result<ChatRep
         "choices": [{
             "index": 0,
             "message": reply_message,
-            "finish_reason": finish_reason(message.stop_reason.as_deref()),
+            "finish_reason": if json_reply { "stop" } else { finish_reason(message.stop_reason.as_deref()) },
         }],
         "usage": usage.unwrap_or_default().to_openai(),
     });

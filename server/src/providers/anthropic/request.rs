@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::DEFAULT_MAX_TOKENS;
+use super::{DEFAULT_MAX_TOKENS, JSON_SCHEMA_TOOL};
 use crate::error::ApiError;
 use crate::providers::adapter::{invalid_request as invalid, parse_data_url, ChatBody};
 use crate::providers::chat_request::{
@@ -33,17 +33,7 @@ pub fn to_messages_request(mut request: ChatBody, stream: bool) -> Result<Value,
     }
     body.insert("messages".into(), Value::Array(messages));
 
-    if request
-        .get("response_format")
-        .and_then(|format| format.get("type"))
-        .and_then(Value::as_str)
-        == Some("json_schema")
-    {
-        return Err(invalid(
-            "`response_format: json_schema` is not supported for Anthropic deployments yet.",
-            "response_format",
-        ));
-    }
+    let json_schema = json_schema_tool(&mut request)?;
     if let Some(n) = request.get("n").and_then(Value::as_u64) {
         if n > 1 {
             return Err(invalid(
@@ -120,7 +110,56 @@ pub fn to_messages_request(mut request: ChatBody, stream: bool) -> Result<Value,
     if let Some(choice) = tool_choice {
         body.insert("tool_choice".into(), choice);
     }
+    if let Some(tool) = json_schema {
+        // Anthropic refuses a forced tool while thinking; then the model is asked, not forced.
+        let choice = if body.contains_key("thinking") {
+            json!({ "type": "auto" })
+        } else {
+            json!({ "type": "tool", "name": JSON_SCHEMA_TOOL })
+        };
+        body.insert("tools".into(), json!([tool]));
+        body.insert("tool_choice".into(), choice);
+    }
     Ok(Value::Object(body))
+}
+
+/// `response_format: json_schema` as the tool Anthropic is made to call (LiteLLM's approach):
+/// its input is the JSON reply, which the reply and stream translators turn back into content.
+fn json_schema_tool(request: &mut ChatBody) -> Result<Option<Value>, ApiError> {
+    let is_schema = request
+        .get("response_format")
+        .and_then(|format| format.get("type"))
+        .and_then(Value::as_str)
+        == Some("json_schema");
+    if !is_schema {
+        return Ok(None);
+    }
+    let has_tools = request
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|tools| !tools.is_empty());
+    if has_tools {
+        return Err(invalid(
+            "Anthropic deployments answer `response_format: json_schema` through a tool, so it cannot be combined with `tools`.",
+            "response_format",
+        ));
+    }
+    let format = request.remove("response_format").unwrap_or_default();
+    let schema = &format["json_schema"]["schema"];
+    if schema["type"] != "object" {
+        return Err(invalid(
+            "For Anthropic deployments the JSON schema's root must be `{\"type\": \"object\"}`.",
+            "response_format",
+        ));
+    }
+    let description = format["json_schema"]["description"]
+        .as_str()
+        .unwrap_or("Respond with a JSON object that matches this schema.");
+    Ok(Some(json!({
+        "name": JSON_SCHEMA_TOOL,
+        "description": description,
+        "input_schema": schema,
+    })))
 }
 
 /// Splits out system messages and turns the rest into alternating user/assistant turns of

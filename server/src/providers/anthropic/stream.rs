@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::reply::{finish_reason, AnthropicUsage};
+use super::JSON_SCHEMA_TOOL;
 use crate::metering::usage::Usage;
 use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
 use crate::providers::chunks::ChunkWriter;
@@ -57,6 +58,8 @@ pub struct MessageStream {
     usage: Option<AnthropicUsage>,
     /// Anthropic content-block index → OpenAI tool-call index, for `tool_use` blocks.
     tool_blocks: Vec<(u64, usize)>,
+    /// The content-block index of a JSON-schema reply's tool call, streamed as content.
+    json_block: Option<u64>,
     generated_chars: usize,
     stopped: bool,
 }
@@ -67,6 +70,7 @@ impl MessageStream {
             chunks: ChunkWriter::new(context, client_wants_usage),
             usage: None,
             tool_blocks: Vec::new(),
+            json_block: None,
             generated_chars: 0,
             stopped: false,
         }
@@ -98,7 +102,10 @@ impl MessageStream {
                 index,
                 content_block,
             } => {
-                if content_block["type"] == "tool_use" {
+                if content_block["type"] == "tool_use" && content_block["name"] == JSON_SCHEMA_TOOL
+                {
+                    self.json_block = Some(index);
+                } else if content_block["type"] == "tool_use" {
                     let tool = self.tool_blocks.len();
                     self.tool_blocks.push((index, tool));
                     out.push(self.chunks.delta(
@@ -126,6 +133,10 @@ impl MessageStream {
                     _ => None,
                 };
                 match piece {
+                    Some(("arguments", partial)) if self.json_block == Some(index) => {
+                        self.generated_chars += partial.len();
+                        out.push(self.chunks.delta(json!({ "content": partial }), None));
+                    }
                     Some(("arguments", partial)) => {
                         self.generated_chars += partial.len();
                         if let Some(tool) = self.tool_index(index) {
@@ -150,10 +161,12 @@ impl MessageStream {
                         .get_or_insert_with(AnthropicUsage::default)
                         .update(later);
                 }
-                out.push(
-                    self.chunks
-                        .delta(json!({}), Some(finish_reason(delta.stop_reason.as_deref()))),
-                );
+                let finish = if self.json_block.is_some() {
+                    "stop"
+                } else {
+                    finish_reason(delta.stop_reason.as_deref())
+                };
+                out.push(self.chunks.delta(json!({}), Some(finish)));
             }
             // Usage and `[DONE]` follow when the stream closes (`finish`).
             Event::MessageStop {} => self.stopped = true,
