@@ -37,6 +37,10 @@ export GATEHOUSE_ADMIN_EMAIL="admin@e2e.test"
 export GATEHOUSE_ADMIN_PASSWORD="e2e-admin-password"
 logs="$CARGO_TARGET_DIR/e2e-logs"
 mkdir -p "$logs"
+# The test service account, its token endpoint on the mock.
+export VERTEX_CREDENTIALS_FILE="$logs/vertex-service-account.json"
+python3 -c 'import json, sys; key = json.load(open(sys.argv[1])); key["token_uri"] = sys.argv[2]; json.dump(key, open(sys.argv[3], "w"))' \
+  server/tests/fixtures/vertex/test-service-account.json "$MOCK_ROOT/token" "$VERTEX_CREDENTIALS_FILE"
 "$CARGO_TARGET_DIR/debug/mock-upstream" --port "$mock_port" >"$logs/mock.log" 2>&1 &
 mock_pid=$!
 DATABASE_URL="$e2e_url" RUST_LOG=info "$CARGO_TARGET_DIR/debug/gatehouse" \

@@ -107,7 +107,7 @@ def test_n_requests_give_n_spend_rows_adding_up_to_the_key_spend():
 # The same OpenAI-SDK calls against four wire formats behind the gateway: OpenAI, Anthropic
 # Messages, Gemini generateContent and Bedrock Converse (each a loopback mock of that
 # provider's API; Bedrock's checks every SigV4 signature).
-BACKENDS = ["gpt-4o-mini", "claude", "gemini", "bedrock"]
+BACKENDS = ["gpt-4o-mini", "claude", "gemini", "vertex", "bedrock"]
 
 WEATHER_TOOL = {
     "type": "function",

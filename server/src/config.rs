@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use crate::metering::prices::{dollars_per_token_to_micros, Prices};
 use crate::providers::bedrock::{self, Bedrock};
 use crate::providers::capabilities::{Capabilities, CapabilityOverrides};
 use crate::providers::credentials::{AwsSigning, Credentials};
+use crate::providers::google_auth::GoogleTokenSource;
 use crate::providers::{
     catalog, upstream_for, Deployment, ProviderModel, Secret, Upstream, WireFormat,
 };
@@ -87,6 +89,11 @@ struct RawLitellmParams {
     aws_session_token: Option<String>,
     aws_region_name: Option<String>,
     aws_bedrock_runtime_endpoint: Option<String>,
+    /// Vertex AI: the project, region and service-account key (a key file's path or its JSON;
+    /// else `VERTEXAI_PROJECT`, `VERTEXAI_LOCATION`, `GOOGLE_APPLICATION_CREDENTIALS`).
+    vertex_project: Option<String>,
+    vertex_location: Option<String>,
+    vertex_credentials: Option<String>,
     timeout: Option<f64>,
     stream_timeout: Option<f64>,
     mock_response: Option<String>,
@@ -211,13 +218,22 @@ impl Config {
                 }
                 _ => None,
             };
-            let api_base = match params
+            let vertex = match provider.wire {
+                WireFormat::Vertex if params.mock_response.is_none() => {
+                    Some(vertex_target(&resolver, &field, &params)?)
+                }
+                _ => None,
+            };
+            let given_api_base = params
                 .api_base
                 .as_deref()
-                .or(params.aws_bedrock_runtime_endpoint.as_deref())
-            {
-                Some(value) => resolver.resolve(&field("litellm_params.api_base"), value)?,
-                None => match (provider.default_api_base, &aws) {
+                .or(params.aws_bedrock_runtime_endpoint.as_deref());
+            let api_base = match (&vertex, given_api_base) {
+                (Some(vertex), _) => vertex.publisher_base.clone(),
+                (None, Some(value)) => {
+                    resolver.resolve(&field("litellm_params.api_base"), value)?
+                }
+                (None, None) => match (provider.default_api_base, &aws) {
                     (Some(base), _) => base.to_string(),
                     (None, Some(aws)) => Bedrock::default_api_base(&aws.region),
                     (None, None) if params.mock_response.is_some() => String::new(),
@@ -271,17 +287,18 @@ impl Config {
             let azure_ad_token =
                 resolve_optional("litellm_params.azure_ad_token", &params.azure_ad_token)?;
             let api_version = resolve_optional("litellm_params.api_version", &params.api_version)?;
-            let credentials = match (aws, azure_ad_token, api_key) {
-                (Some(aws), _, _) => Credentials::SigV4(aws),
-                (None, Some(token), _) => Credentials::Bearer(Secret::new(token)),
-                (None, None, Some(key)) => match provider.key_header() {
+            let credentials = match (vertex, aws, azure_ad_token, api_key) {
+                (Some(vertex), _, _, _) => Credentials::GoogleServiceAccount(vertex.token_source),
+                (None, Some(aws), _, _) => Credentials::SigV4(aws),
+                (None, None, Some(token), _) => Credentials::Bearer(Secret::new(token)),
+                (None, None, None, Some(key)) => match provider.key_header() {
                     Some(name) => Credentials::Header {
                         name,
                         secret: Secret::new(key),
                     },
                     None => Credentials::Bearer(Secret::new(key)),
                 },
-                (None, None, None) => Credentials::None,
+                (None, None, None, None) => Credentials::None,
             };
             let upstream = if params.mock_response.is_some() {
                 Upstream::Mock
@@ -349,6 +366,92 @@ impl Config {
 
 /// A Bedrock deployment's signing credentials: `litellm_params` first, then the usual AWS
 /// environment variables.
+/// Where a Vertex AI deployment's requests go and who signs them in.
+struct VertexTarget {
+    /// `{host}/v1/projects/{project}/locations/{location}/publishers/google`.
+    publisher_base: String,
+    token_source: Arc<GoogleTokenSource>,
+}
+
+/// Vertex AI's project, location and service account, from `litellm_params` or the
+/// environment; `api_base` replaces the regional host.
+fn vertex_target(
+    resolver: &Resolver<'_>,
+    field: &dyn Fn(&str) -> String,
+    params: &RawLitellmParams,
+) -> Result<VertexTarget, ConfigError> {
+    let value = |name: &str, given: &Option<String>, env: &str| match given {
+        Some(value) => resolver.resolve(&field(name), value).map(Some),
+        None => Ok(resolver.variable(env)),
+    };
+    let credentials_field = field("litellm_params.vertex_credentials");
+    let key = value(
+        "litellm_params.vertex_credentials",
+        &params.vertex_credentials,
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    )?
+    .ok_or_else(|| {
+        resolver.invalid(
+            credentials_field.clone(),
+            "vertex_ai/ models need a service-account key: vertex_credentials (a key file's path or its JSON) or GOOGLE_APPLICATION_CREDENTIALS",
+        )
+    })?;
+    let key_json = if key.trim_start().starts_with('{') {
+        key
+    } else {
+        std::fs::read_to_string(&key).map_err(|error| {
+            resolver.invalid(
+                credentials_field.clone(),
+                &format!("cannot read the key file {key}: {error}"),
+            )
+        })?
+    };
+    let token_source = GoogleTokenSource::from_key_json(&key_json)
+        .map_err(|message| resolver.invalid(credentials_field.clone(), &message))?;
+    let project = value(
+        "litellm_params.vertex_project",
+        &params.vertex_project,
+        "VERTEXAI_PROJECT",
+    )?
+    .or_else(|| token_source.project_id().map(str::to_string))
+    .ok_or_else(|| {
+        resolver.invalid(
+            field("litellm_params.vertex_project"),
+            "is required for vertex_ai/ models (or VERTEXAI_PROJECT, or a key file with project_id)",
+        )
+    })?;
+    let location = value(
+        "litellm_params.vertex_location",
+        &params.vertex_location,
+        "VERTEXAI_LOCATION",
+    )?
+    .unwrap_or_else(|| "us-central1".into());
+    let is_name = |text: &str| {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if !is_name(&project) || !is_name(&location) {
+        return Err(resolver.invalid(
+            field("litellm_params.vertex_project"),
+            "vertex_project and vertex_location take lowercase letters, digits and dashes",
+        ));
+    }
+    let host = match params.api_base.as_deref() {
+        Some(value) => resolver.resolve(&field("litellm_params.api_base"), value)?,
+        None if location == "global" => "https://aiplatform.googleapis.com".into(),
+        None => format!("https://{location}-aiplatform.googleapis.com"),
+    };
+    Ok(VertexTarget {
+        publisher_base: format!(
+            "{}/v1/projects/{project}/locations/{location}/publishers/google",
+            host.trim_end_matches('/')
+        ),
+        token_source: Arc::new(token_source),
+    })
+}
+
 fn aws_signing(
     resolver: &Resolver<'_>,
     field: &dyn Fn(&str) -> String,
@@ -726,5 +829,42 @@ model_list:
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn vertex_reads_its_key_project_and_region() {
+        let key_file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/vertex/test-service-account.json"
+        );
+        let config = parse(&format!(
+            "model_list:\n  - model_name: v\n    litellm_params:\n      model: vertex_ai/gemini-2.5-flash\n      vertex_credentials: {key_file}\n      vertex_location: global\n"
+        ))
+        .unwrap();
+        let vertex = &config.deployments[0];
+        assert_eq!(
+            vertex.api_base,
+            "https://aiplatform.googleapis.com/v1/projects/gatehouse-test/locations/global/publishers/google"
+        );
+        assert!(matches!(
+            vertex.credentials,
+            Credentials::GoogleServiceAccount(_)
+        ));
+        assert!(!format!("{:?}", vertex.credentials).contains("PRIVATE KEY"));
+        // Catalog prices of gemini-2.5-flash.
+        assert_eq!(vertex.prices.input_micros_per_mtok, 300_000);
+
+        let missing = parse(
+            "model_list:\n  - model_name: v\n    litellm_params:\n      model: vertex_ai/gemini-2.5-flash\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(missing.contains("vertex_credentials"), "{missing}");
+        let injected = parse(&format!(
+            "model_list:\n  - model_name: v\n    litellm_params:\n      model: vertex_ai/g\n      vertex_credentials: {key_file}\n      vertex_project: a/../b\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(injected.contains("vertex_project"), "{injected}");
     }
 }

@@ -672,3 +672,50 @@ async fn anthropic_answers_json_schema_through_a_forced_tool_returned_as_content
     assert_eq!(refused["error"]["param"], "response_format");
     app.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn vertex_signs_in_with_the_service_account_once_and_speaks_gemini(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+
+    let response = app.chat(&key, &hello("vertex")).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from the mock upstream."
+    );
+    assert_eq!(
+        mock.record.last_header("authorization").unwrap(),
+        "Bearer ya29.mock-1"
+    );
+    assert!(mock.record.last_header("x-goog-api-key").is_none());
+    assert!(mock.record.last_request().unwrap()["contents"].is_array());
+
+    // A streamed call with tools reuses the cached token.
+    let mut streamed = json!({
+        "model": "vertex", "stream": true, "stream_options": { "include_usage": true },
+        "messages": [{ "role": "user", "content": "Weather in Paris?" }],
+        "tools": weather_tool(),
+    });
+    let chunks = stream_chunks(&app.chat(&key, &streamed).await.text().await.unwrap());
+    let arguments: Value = serde_json::from_str(&streamed_arguments(&chunks)).unwrap();
+    assert_eq!(arguments["city"], "Paris");
+    assert_eq!(mock.record.tokens_issued(), 1);
+
+    // A token endpoint that refuses the assertion (wrong audience) is a 502, not a leak.
+    streamed["model"] = json!("vertex-wrong-audience");
+    let refused = app.chat(&key, &hello("vertex-wrong-audience")).await;
+    let error = assert_openai_error(refused, 502).await;
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("service account"));
+    assert_eq!(mock.record.tokens_issued(), 1);
+
+    // Billed at the catalog's gemini-2.5-flash prices.
+    let rows = usage_rows(&pool, &key, 3).await;
+    assert!(rows[0].0 > 0);
+    app.shutdown().await;
+}

@@ -39,14 +39,36 @@ fn error(status: StatusCode, google_status: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// `POST /v1beta/models/{model}:{generateContent|streamGenerateContent}`.
+/// `POST /v1beta/models/{model}:{generateContent|streamGenerateContent}` with an API key.
 pub async fn models(
     State(record): State<Arc<MockRecord>>,
     Path(model_and_method): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record.remember(&headers, &body);
+    if headers
+        .get("x-goog-api-key")
+        .is_none_or(|key| key.is_empty())
+    {
+        record.remember(&headers, &body);
+        return error(
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            "Method doesn't allow unregistered callers. Please use an API key.",
+        );
+    }
+    generate(&record, &model_and_method, &headers, &body).await
+}
+
+/// `{model}:{method}` answered for a caller already authenticated (by API key here, by OAuth
+/// token on Vertex).
+pub async fn generate(
+    record: &MockRecord,
+    model_and_method: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    record.remember(headers, body);
     let Some((model, method)) = model_and_method.rsplit_once(':') else {
         return error(
             StatusCode::NOT_FOUND,
@@ -59,17 +81,7 @@ pub async fn models(
         "streamGenerateContent" => true,
         _ => return error(StatusCode::NOT_FOUND, "NOT_FOUND", "mock: unknown method"),
     };
-    if headers
-        .get("x-goog-api-key")
-        .is_none_or(|key| key.is_empty())
-    {
-        return error(
-            StatusCode::FORBIDDEN,
-            "PERMISSION_DENIED",
-            "Method doesn't allow unregistered callers. Please use an API key.",
-        );
-    }
-    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(body) else {
         return error(
             StatusCode::BAD_REQUEST,
             "INVALID_ARGUMENT",

@@ -2,7 +2,8 @@
 //! chat completions (`openai`) and its other endpoints (`openai_endpoints`: completions,
 //! responses, moderations, images, speech, transcriptions), Anthropic's Messages API (`anthropic`), Google's Gemini API
 //! (`gemini`), Bedrock's Converse API with SigV4 verification (`bedrock`) and Cohere's v2 chat,
-//! embed and rerank (`cohere`), on one port. The
+//! embed and rerank (`cohere`), and Vertex AI's OAuth token endpoint and publisher-model paths
+//! (`vertex`), on one port. The
 //! requested model id chooses the behaviour, in every format:
 //!
 //! | model id            | behaviour                                                        |
@@ -25,6 +26,7 @@ mod cohere;
 mod gemini;
 mod openai;
 mod openai_endpoints;
+mod vertex;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +58,8 @@ pub struct MockRecord {
     requests: AtomicU64,
     last_body: Mutex<Option<Bytes>>,
     last_headers: Mutex<Option<HeaderMap>>,
+    /// Access tokens the Vertex OAuth endpoint issued.
+    tokens: Mutex<Vec<String>>,
 }
 
 impl MockRecord {
@@ -78,6 +82,27 @@ impl MockRecord {
             .to_str()
             .ok()
             .map(str::to_string)
+    }
+
+    /// Issues a Vertex access token, remembered so that requests can present it.
+    fn issue_token(&self) -> String {
+        let Ok(mut tokens) = self.tokens.lock() else {
+            return String::new();
+        };
+        let token = format!("ya29.mock-{}", tokens.len() + 1);
+        tokens.push(token.clone());
+        token
+    }
+
+    fn issued(&self, token: &str) -> bool {
+        self.tokens
+            .lock()
+            .is_ok_and(|tokens| tokens.iter().any(|issued| issued == token))
+    }
+
+    /// How many access tokens the Vertex OAuth endpoint issued.
+    pub fn tokens_issued(&self) -> usize {
+        self.tokens.lock().map_or(0, |tokens| tokens.len())
     }
 
     fn remember(&self, headers: &HeaderMap, body: &Bytes) {
@@ -142,6 +167,11 @@ pub fn router(record: Arc<MockRecord>) -> Router {
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1beta/models/{model_and_method}", post(gemini::models))
         .route("/model/{model_id}/{operation}", post(bedrock::converse))
+        .route("/token", post(vertex::token))
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{model_and_method}",
+            post(vertex::publisher_model),
+        )
         .route("/v2/chat", post(cohere::chat))
         .route("/v2/embed", post(cohere::embed))
         .route("/v2/rerank", post(cohere::rerank))

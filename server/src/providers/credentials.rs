@@ -4,7 +4,10 @@
 
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
+use crate::providers::google_auth::GoogleTokenSource;
 use crate::providers::Secret;
 
 #[derive(Debug, Clone)]
@@ -17,6 +20,8 @@ pub enum Credentials {
     Header { name: HeaderName, secret: Secret },
     /// AWS Signature Version 4 (Bedrock).
     SigV4(AwsSigning),
+    /// A Google service account's OAuth access token as a bearer token (Vertex AI).
+    GoogleServiceAccount(Arc<GoogleTokenSource>),
 }
 
 /// What signs a request for an AWS service.
@@ -91,11 +96,23 @@ impl AwsSigning {
 }
 
 impl Credentials {
-    /// Adds the credentials to a request about to be sent.
-    pub fn apply(&self, request: &mut reqwest::Request) -> Result<(), ApiError> {
+    /// Adds the credentials to a request about to be sent (fetching a Google access token
+    /// first when the cached one is about to expire).
+    pub async fn apply(
+        &self,
+        http: &reqwest::Client,
+        request: &mut reqwest::Request,
+    ) -> Result<(), ApiError> {
         let (name, value) = match self {
             Credentials::None => return Ok(()),
             Credentials::SigV4(signing) => return signing.sign(request),
+            Credentials::GoogleServiceAccount(source) => {
+                let token = source.access_token(http).await?;
+                (
+                    AUTHORIZATION,
+                    sensitive_value(&format!("Bearer {}", token.expose()))?,
+                )
+            }
             Credentials::Bearer(secret) => (
                 AUTHORIZATION,
                 sensitive_value(&format!("Bearer {}", secret.expose()))?,
@@ -122,6 +139,10 @@ fn sensitive_value(text: &str) -> Result<HeaderValue, ApiError> {
 mod tests {
     use super::*;
 
+    fn http() -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
     fn request() -> reqwest::Request {
         reqwest::Request::new(
             reqwest::Method::POST,
@@ -129,11 +150,12 @@ mod tests {
         )
     }
 
-    #[test]
-    fn applies_each_kind() {
+    #[tokio::test]
+    async fn applies_each_kind() {
         let mut bearer = request();
         Credentials::Bearer(Secret::new("sk-1".into()))
-            .apply(&mut bearer)
+            .apply(&http(), &mut bearer)
+            .await
             .unwrap();
         assert_eq!(bearer.headers()[AUTHORIZATION], "Bearer sk-1");
         assert!(bearer.headers()[AUTHORIZATION].is_sensitive());
@@ -143,21 +165,23 @@ mod tests {
             name: HeaderName::from_static("x-api-key"),
             secret: Secret::new("ant-1".into()),
         }
-        .apply(&mut header)
+        .apply(&http(), &mut header)
+        .await
         .unwrap();
         assert_eq!(header.headers()["x-api-key"], "ant-1");
         assert!(header.headers().get(AUTHORIZATION).is_none());
 
         let mut none = request();
-        Credentials::None.apply(&mut none).unwrap();
+        Credentials::None.apply(&http(), &mut none).await.unwrap();
         assert!(none.headers().is_empty());
         assert!(Credentials::Bearer(Secret::new("bad\nkey".into()))
-            .apply(&mut request())
+            .apply(&http(), &mut request())
+            .await
             .is_err());
     }
 
-    #[test]
-    fn sigv4_signs_the_final_request() {
+    #[tokio::test]
+    async fn sigv4_signs_the_final_request() {
         let mut signed = request();
         *signed.body_mut() = Some(reqwest::Body::from(r#"{"messages":[]}"#));
         signed
@@ -170,7 +194,8 @@ mod tests {
             region: "us-east-1".into(),
             service: "bedrock",
         })
-        .apply(&mut signed)
+        .apply(&http(), &mut signed)
+        .await
         .unwrap();
         let authorization = signed.headers()[AUTHORIZATION].to_str().unwrap();
         assert!(authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));

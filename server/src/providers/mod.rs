@@ -13,6 +13,7 @@ pub mod cohere;
 pub mod credentials;
 pub mod framing;
 pub mod gemini;
+pub mod google_auth;
 pub mod mock_response;
 pub mod native;
 pub mod openai_compat;
@@ -67,6 +68,8 @@ pub enum WireFormat {
     Anthropic,
     /// Google's Gemini API (AI Studio, API key).
     Gemini,
+    /// The Gemini API on Vertex AI (service-account OAuth tokens, publisher-model paths).
+    Vertex,
     /// Amazon Bedrock's Converse API, SigV4-signed.
     Bedrock,
     /// Cohere's v2 chat and embed API.
@@ -139,6 +142,8 @@ const PROVIDERS: &[(&str, WireFormat, Option<&str>)] = &[
     ),
     // The runtime endpoint of the deployment's region.
     ("bedrock", WireFormat::Bedrock, None),
+    // The regional endpoint of `vertex_location`.
+    ("vertex_ai", WireFormat::Vertex, None),
     ("cohere", WireFormat::Cohere, Some("https://api.cohere.com")),
     (
         "cohere_chat",
@@ -163,7 +168,7 @@ impl KnownProvider {
             WireFormat::Azure => Some(reqwest::header::HeaderName::from_static("api-key")),
             WireFormat::Anthropic => Some(anthropic::API_KEY_HEADER),
             WireFormat::Gemini => Some(gemini::API_KEY_HEADER),
-            WireFormat::Bedrock => None,
+            WireFormat::Bedrock | WireFormat::Vertex => None,
         }
     }
 }
@@ -239,6 +244,13 @@ pub fn upstream_for(
             let (converse, stream) = bedrock::Bedrock::urls(api_base, model_id);
             Arc::new(bedrock::Bedrock {
                 converse_url: http_url(&converse)?,
+                stream_url: http_url(&stream)?,
+            })
+        }
+        WireFormat::Vertex => {
+            let (generate, stream) = gemini::Gemini::vertex_urls(api_base, model_id);
+            Arc::new(gemini::Gemini {
+                generate_url: http_url(&generate)?,
                 stream_url: http_url(&stream)?,
             })
         }

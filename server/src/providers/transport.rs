@@ -127,7 +127,7 @@ async fn send(
             tracing::error!(%error, "cannot build an upstream request");
             ApiError::Internal
         })?;
-    deployment.credentials.apply(&mut outgoing)?;
+    deployment.credentials.apply(http, &mut outgoing).await?;
     http.execute(outgoing)
         .await
         .map_err(|error| transport_error(&error, deployment.timeout))

@@ -16,7 +16,7 @@ pub const MASTER_KEY: &str = "sk-test-master-key";
 /// The upstream key of the Anthropic deployments.
 pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
 /// The number of models in the test config.
-pub const MODEL_COUNT: usize = 31;
+pub const MODEL_COUNT: usize = 33;
 /// The upstream key of the Gemini deployments.
 pub const GEMINI_KEY: &str = "gemini-upstream-test-key";
 /// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
@@ -35,9 +35,19 @@ pub async fn mock() -> MockUpstream {
     mock_upstream::spawn(listener).unwrap()
 }
 
+/// The test service account's key file as JSON text, its token endpoint at `token_uri`.
+pub fn vertex_key_json(token_uri: &str) -> String {
+    let mut key: Value =
+        serde_json::from_str(include_str!("../fixtures/vertex/test-service-account.json")).unwrap();
+    key["token_uri"] = json!(token_uri);
+    key.to_string()
+}
+
 pub fn config_yaml(mock: &MockUpstream, batch_seconds: f64) -> String {
     let base = mock.api_base();
     let root = mock.root();
+    let vertex_key = vertex_key_json(&format!("{root}/token"));
+    let vertex_wrong_audience = vertex_key_json(&format!("{root}/token?audience=wrong"));
     let aws_key = mock_upstream::MOCK_AWS_ACCESS_KEY_ID;
     let aws_secret = mock_upstream::MOCK_AWS_SECRET_ACCESS_KEY;
     format!(
@@ -111,6 +121,10 @@ model_list:
     litellm_params: {{ model: openai/omni-moderation-latest, api_base: "{base}" }}
   - model_name: rerank
     litellm_params: {{ model: cohere/rerank-v3.5, api_base: "{root}", api_key: co-upstream-key }}
+  - model_name: vertex
+    litellm_params: {{ model: vertex_ai/gemini-2.5-flash, vertex_project: gatehouse-test, vertex_location: europe-west4, api_base: "{root}", vertex_credentials: '{vertex_key}' }}
+  - model_name: vertex-wrong-audience
+    litellm_params: {{ model: vertex_ai/gemini-2.5-flash, api_base: "{root}", vertex_credentials: '{vertex_wrong_audience}' }}
   - model_name: bedrock
     litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_session_token: session-token-1, aws_region_name: eu-west-1 }}
   - model_name: bedrock-wrong-secret

@@ -33,6 +33,16 @@ pub struct Gemini {
 impl Gemini {
     /// The two method URLs under `{api_base}/v1beta/models/{model}`. An `api_base` that already
     /// names a version (`…/v1` or `…/v1beta`) is used as it is.
+    /// Vertex AI's method URLs under a publisher base
+    /// (`https://{location}-aiplatform.googleapis.com/v1/projects/{p}/locations/{l}/publishers/google`).
+    pub fn vertex_urls(publisher_base: &str, model_id: &str) -> (String, String) {
+        let prefix = format!("{}/models/{model_id}", publisher_base.trim_end_matches('/'));
+        (
+            format!("{prefix}:generateContent"),
+            format!("{prefix}:streamGenerateContent?alt=sse"),
+        )
+    }
+
     pub fn urls(api_base: &str, model_id: &str) -> (String, String) {
         let base = api_base.trim_end_matches('/');
         let versioned = base.ends_with("/v1") || base.ends_with("/v1beta");
