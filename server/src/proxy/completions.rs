@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{invalid_request as invalid, sse_data, Frame, StreamTranslator};
-use crate::providers::sse::data_payload;
+use crate::providers::adapter::{invalid_request as invalid, sse_data, sse_done};
+use crate::proxy::egress::ChunkEgress;
 use crate::proxy::request::ChatRequest;
 
 /// Text-completion fields a chat request takes under the same name.
@@ -101,108 +101,73 @@ pub fn to_text_completion(completion: &Value, usage: &Usage, model: &str) -> Val
 
 /// Re-expresses a provider's chat chunks as text-completion chunks.
 pub struct TextCompletionEgress {
-    inner: Box<dyn StreamTranslator>,
     model: String,
     client_wants_usage: bool,
-    scratch: Vec<Bytes>,
 }
 
 impl TextCompletionEgress {
-    /// Wraps a provider translator, which must include the usage chunk.
-    pub fn new(inner: Box<dyn StreamTranslator>, model: String, client_wants_usage: bool) -> Self {
+    pub fn new(model: String, client_wants_usage: bool) -> Self {
         TextCompletionEgress {
-            inner,
             model,
             client_wants_usage,
-            scratch: Vec::new(),
-        }
-    }
-
-    fn translate(&mut self, openai_events: &[Bytes], out: &mut Vec<Bytes>) {
-        for event in openai_events {
-            let Some(data) = data_payload(event) else {
-                continue;
-            };
-            let Ok(chunk) = serde_json::from_slice::<Value>(&data) else {
-                // `[DONE]` and anything else that is not a chunk pass as they are.
-                out.push(event.clone());
-                continue;
-            };
-            if chunk.get("error").is_some() {
-                out.push(event.clone());
-                continue;
-            }
-            let choices: Vec<Value> = chunk["choices"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|choice| {
-                    json!({
-                        "index": choice["index"],
-                        "text": choice["delta"]["content"].as_str().unwrap_or_default(),
-                        "logprobs": null,
-                        "finish_reason": choice["finish_reason"],
-                    })
-                })
-                .collect();
-            let usage = chunk.get("usage").filter(|usage| !usage.is_null());
-            if choices.is_empty() && (usage.is_none() || !self.client_wants_usage) {
-                continue;
-            }
-            let mut translated = json!({
-                "id": completion_id(chunk["id"].as_str().unwrap_or_default()),
-                "object": "text_completion",
-                "created": chunk["created"],
-                "model": self.model,
-                "choices": choices,
-            });
-            if let Some(usage) = usage.filter(|_| self.client_wants_usage) {
-                translated["usage"] = usage.clone();
-            }
-            out.push(sse_data(&translated));
         }
     }
 }
 
-impl StreamTranslator for TextCompletionEgress {
-    fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
-        let mut openai_events = std::mem::take(&mut self.scratch);
-        self.inner.push(frame, &mut openai_events);
-        self.translate(&openai_events, out);
-        openai_events.clear();
-        self.scratch = openai_events;
+impl ChunkEgress for TextCompletionEgress {
+    fn on_chunk(&mut self, chunk: &Value, out: &mut Vec<Bytes>) {
+        if chunk.get("error").is_some() {
+            out.push(sse_data(chunk));
+            return;
+        }
+        let choices: Vec<Value> = chunk["choices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|choice| {
+                json!({
+                    "index": choice["index"],
+                    "text": choice["delta"]["content"].as_str().unwrap_or_default(),
+                    "logprobs": null,
+                    "finish_reason": choice["finish_reason"],
+                })
+            })
+            .collect();
+        let usage = chunk
+            .get("usage")
+            .filter(|usage| !usage.is_null() && self.client_wants_usage);
+        if choices.is_empty() && usage.is_none() {
+            return;
+        }
+        let mut translated = json!({
+            "id": completion_id(chunk["id"].as_str().unwrap_or_default()),
+            "object": "text_completion",
+            "created": chunk["created"],
+            "model": self.model,
+            "choices": choices,
+        });
+        if let Some(usage) = usage {
+            translated["usage"] = usage.clone();
+        }
+        out.push(sse_data(&translated));
     }
 
-    fn finish(&mut self, out: &mut Vec<Bytes>) {
-        let mut openai_events = std::mem::take(&mut self.scratch);
-        self.inner.finish(&mut openai_events);
-        self.translate(&openai_events, out);
-        openai_events.clear();
-        self.scratch = openai_events;
+    fn end(&mut self, _usage: Option<Usage>, out: &mut Vec<Bytes>) {
+        out.push(sse_done());
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
-        self.inner.fail(message, out);
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.inner.usage()
-    }
-
-    fn generated_chars(&self) -> usize {
-        self.inner.generated_chars()
-    }
-
-    fn upstream_error(&self) -> Option<&str> {
-        self.inner.upstream_error()
+        out.push(crate::error::sse_error_event(message, "api_error"));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::adapter::{Frame, StreamTranslator};
     use crate::providers::openai_compat::pass_through;
-    use crate::providers::sse::SseSplitter;
+    use crate::providers::sse::{data_payload, SseSplitter};
+    use crate::proxy::egress::Egressed;
 
     #[test]
     fn prompt_becomes_one_user_message() {
@@ -243,7 +208,10 @@ mod tests {
         );
         assert_eq!(text["usage"]["total_tokens"], 7);
 
-        let mut egress = TextCompletionEgress::new(pass_through(true), "legacy".into(), true);
+        let mut egress = Egressed::new(
+            pass_through(true),
+            TextCompletionEgress::new("legacy".into(), true),
+        );
         let mut splitter = SseSplitter::default();
         splitter.push(b"data: {\"id\":\"chatcmpl-9\",\"created\":5,\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":null}]}\n\ndata: {\"id\":\"chatcmpl-9\",\"created\":5,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\ndata: {\"id\":\"chatcmpl-9\",\"created\":5,\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":2,\"total_tokens\":4}}\n\ndata: [DONE]\n\n");
         let mut out = Vec::new();

@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod completions;
+pub mod egress;
 pub mod embeddings;
 pub mod messages;
 pub mod models;

@@ -17,6 +17,7 @@ use crate::providers::adapter::{ChatBody, StreamTranslator, UpstreamRequest};
 use crate::providers::framing::{Deframer, Framing};
 use crate::providers::{mock_response, openai_compat, transport, ByteStream, Upstream};
 use crate::proxy::completions::TextCompletionEgress;
+use crate::proxy::egress::Egressed;
 use crate::proxy::messages::stream::AnthropicEgress;
 use crate::proxy::pipeline::Egress;
 use crate::proxy::responses::stream::ResponsesEgress;
@@ -133,16 +134,14 @@ async fn open(
     let model = call.deployment.model_group.clone();
     let translator: Box<dyn StreamTranslator> = match egress {
         Egress::OpenAi => translator,
-        Egress::Anthropic => Box::new(AnthropicEgress::new(translator, model)),
-        Egress::Responses => Box::new(ResponsesEgress::new(
+        Egress::Anthropic => Box::new(Egressed::new(translator, AnthropicEgress::new(model))),
+        Egress::Responses => Box::new(Egressed::new(
             translator,
-            model,
-            call.reply_context(),
+            ResponsesEgress::new(model, call.reply_context()),
         )),
-        Egress::TextCompletion => Box::new(TextCompletionEgress::new(
+        Egress::TextCompletion => Box::new(Egressed::new(
             translator,
-            model,
-            client_wants_usage,
+            TextCompletionEgress::new(model, client_wants_usage),
         )),
     };
     Ok(OpenStream {

@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 
 use super::reply::{anthropic_usage, message_id, stop_reason};
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{Frame, StreamTranslator};
-use crate::providers::sse::data_payload;
+use crate::proxy::egress::ChunkEgress;
 
 /// The content block being streamed.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -19,7 +18,6 @@ enum Block {
 }
 
 pub struct AnthropicEgress {
-    inner: Box<dyn StreamTranslator>,
     model: String,
     started: bool,
     /// The open block and its Anthropic index.
@@ -28,8 +26,6 @@ pub struct AnthropicEgress {
     stop_reason: Option<&'static str>,
     usage: Option<Usage>,
     finished: bool,
-    /// The inner translator's OpenAI events, reused between frames.
-    scratch: Vec<Bytes>,
 }
 
 fn event(kind: &str, data: &Value) -> Bytes {
@@ -37,10 +33,8 @@ fn event(kind: &str, data: &Value) -> Bytes {
 }
 
 impl AnthropicEgress {
-    /// Wraps a provider translator, which must include the usage chunk.
-    pub fn new(inner: Box<dyn StreamTranslator>, model: String) -> Self {
+    pub fn new(model: String) -> Self {
         AnthropicEgress {
-            inner,
             model,
             started: false,
             open: None,
@@ -48,7 +42,6 @@ impl AnthropicEgress {
             stop_reason: None,
             usage: None,
             finished: false,
-            scratch: Vec::new(),
         }
     }
 
@@ -93,7 +86,9 @@ impl AnthropicEgress {
         self.open = Some((block, index));
         index
     }
+}
 
+impl ChunkEgress for AnthropicEgress {
     fn on_chunk(&mut self, chunk: &Value, out: &mut Vec<Bytes>) {
         if let Some(error) = chunk.get("error") {
             out.push(event(
@@ -147,17 +142,14 @@ impl AnthropicEgress {
         }
     }
 
-    fn end(&mut self, out: &mut Vec<Bytes>) {
+    fn end(&mut self, usage: Option<Usage>, out: &mut Vec<Bytes>) {
         if self.finished {
             return;
         }
         self.finished = true;
         self.start("gatehouse", out);
         self.close_block(out);
-        let usage = self
-            .usage
-            .or_else(|| self.inner.usage())
-            .unwrap_or_default();
+        let usage = self.usage.or(usage).unwrap_or_default();
         out.push(event(
             "message_delta",
             &json!({ "type": "message_delta",
@@ -165,37 +157,6 @@ impl AnthropicEgress {
                      "usage": anthropic_usage(&usage) }),
         ));
         out.push(event("message_stop", &json!({ "type": "message_stop" })));
-    }
-
-    fn translate(&mut self, openai_events: &[Bytes], out: &mut Vec<Bytes>) {
-        for openai_event in openai_events {
-            let Some(data) = data_payload(openai_event) else {
-                continue;
-            };
-            if data.as_ref() == b"[DONE]" {
-                self.end(out);
-            } else if let Ok(chunk) = serde_json::from_slice::<Value>(&data) {
-                self.on_chunk(&chunk, out);
-            }
-        }
-    }
-}
-
-impl StreamTranslator for AnthropicEgress {
-    fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
-        let mut openai_events = std::mem::take(&mut self.scratch);
-        self.inner.push(frame, &mut openai_events);
-        self.translate(&openai_events, out);
-        openai_events.clear();
-        self.scratch = openai_events;
-    }
-
-    fn finish(&mut self, out: &mut Vec<Bytes>) {
-        let mut openai_events = std::mem::take(&mut self.scratch);
-        self.inner.finish(&mut openai_events);
-        self.translate(&openai_events, out);
-        openai_events.clear();
-        self.scratch = openai_events;
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
@@ -207,30 +168,20 @@ impl StreamTranslator for AnthropicEgress {
             ));
         }
     }
-
-    fn usage(&self) -> Option<Usage> {
-        self.inner.usage()
-    }
-
-    fn generated_chars(&self) -> usize {
-        self.inner.generated_chars()
-    }
-
-    fn upstream_error(&self) -> Option<&str> {
-        self.inner.upstream_error()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::adapter::{Frame, StreamTranslator};
     use crate::providers::openai_compat::pass_through;
     use crate::providers::sse::SseSplitter;
+    use crate::proxy::egress::Egressed;
 
     #[test]
     fn golden_openai_tool_stream_becomes_anthropic_events() {
         let fixture = include_str!("../../../tests/fixtures/openai/stream_tool_calls.sse");
-        let mut egress = AnthropicEgress::new(pass_through(true), "claude".into());
+        let mut egress = Egressed::new(pass_through(true), AnthropicEgress::new("claude".into()));
         let mut splitter = SseSplitter::default();
         splitter.push(fixture.as_bytes());
         let mut out = Vec::new();

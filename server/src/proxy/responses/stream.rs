@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::reply::{function_call_item, message_item, response_id, response_object};
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
-use crate::providers::sse::data_payload;
+use crate::providers::adapter::ReplyContext;
+use crate::proxy::egress::ChunkEgress;
 
 /// The output item being streamed.
 enum OpenItem {
@@ -27,7 +27,6 @@ enum OpenItem {
 }
 
 pub struct ResponsesEgress {
-    inner: Box<dyn StreamTranslator>,
     model: String,
     context: ReplyContext,
     response_id: String,
@@ -39,15 +38,11 @@ pub struct ResponsesEgress {
     finish_reason: Option<String>,
     usage: Option<Usage>,
     finished: bool,
-    /// The inner translator's OpenAI events, reused between frames.
-    scratch: Vec<Bytes>,
 }
 
 impl ResponsesEgress {
-    /// Wraps a provider translator, which must include the usage chunk.
-    pub fn new(inner: Box<dyn StreamTranslator>, model: String, context: ReplyContext) -> Self {
+    pub fn new(model: String, context: ReplyContext) -> Self {
         ResponsesEgress {
-            inner,
             model,
             response_id: response_id(&context),
             context,
@@ -58,7 +53,6 @@ impl ResponsesEgress {
             finish_reason: None,
             usage: None,
             finished: false,
-            scratch: Vec::new(),
         }
     }
 
@@ -206,6 +200,19 @@ impl ResponsesEgress {
         }
     }
 
+    fn error_event(&mut self, message: &str, out: &mut Vec<Bytes>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.event(
+            json!({ "type": "error", "code": "api_error", "message": message, "param": null }),
+            out,
+        );
+    }
+}
+
+impl ChunkEgress for ResponsesEgress {
     fn on_chunk(&mut self, chunk: &Value, out: &mut Vec<Bytes>) {
         if let Some(error) = chunk.get("error") {
             let message = error["message"].as_str().unwrap_or("the upstream failed");
@@ -231,28 +238,14 @@ impl ResponsesEgress {
         }
     }
 
-    fn error_event(&mut self, message: &str, out: &mut Vec<Bytes>) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        self.event(
-            json!({ "type": "error", "code": "api_error", "message": message, "param": null }),
-            out,
-        );
-    }
-
-    fn end(&mut self, out: &mut Vec<Bytes>) {
+    fn end(&mut self, usage: Option<Usage>, out: &mut Vec<Bytes>) {
         if self.finished {
             return;
         }
         self.finished = true;
         self.start(out);
         self.close_item(out);
-        let usage = self
-            .usage
-            .or_else(|| self.inner.usage())
-            .unwrap_or_default();
+        let usage = self.usage.or(usage).unwrap_or_default();
         let finish_reason = self.finish_reason.clone().unwrap_or_else(|| "stop".into());
         let response = response_object(
             &self.context,
@@ -269,59 +262,18 @@ impl ResponsesEgress {
         self.event(json!({ "type": kind, "response": response }), out);
     }
 
-    fn translate(&mut self, openai_events: &[Bytes], out: &mut Vec<Bytes>) {
-        for openai_event in openai_events {
-            let Some(data) = data_payload(openai_event) else {
-                continue;
-            };
-            if data.as_ref() == b"[DONE]" {
-                self.end(out);
-            } else if let Ok(chunk) = serde_json::from_slice::<Value>(&data) {
-                self.on_chunk(&chunk, out);
-            }
-        }
-    }
-}
-
-impl StreamTranslator for ResponsesEgress {
-    fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
-        let mut openai_events = std::mem::take(&mut self.scratch);
-        self.inner.push(frame, &mut openai_events);
-        self.translate(&openai_events, out);
-        openai_events.clear();
-        self.scratch = openai_events;
-    }
-
-    fn finish(&mut self, out: &mut Vec<Bytes>) {
-        let mut openai_events = std::mem::take(&mut self.scratch);
-        self.inner.finish(&mut openai_events);
-        self.translate(&openai_events, out);
-        openai_events.clear();
-        self.scratch = openai_events;
-    }
-
     fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
         self.error_event(message, out);
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.inner.usage()
-    }
-
-    fn generated_chars(&self) -> usize {
-        self.inner.generated_chars()
-    }
-
-    fn upstream_error(&self) -> Option<&str> {
-        self.inner.upstream_error()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::adapter::{Frame, StreamTranslator};
     use crate::providers::openai_compat::pass_through;
     use crate::providers::sse::SseSplitter;
+    use crate::proxy::egress::Egressed;
 
     #[test]
     fn golden_openai_tool_stream_becomes_response_events() {
@@ -331,7 +283,10 @@ mod tests {
             model: "upstream".into(),
             created: 1,
         };
-        let mut egress = ResponsesEgress::new(pass_through(true), "smart".into(), context);
+        let mut egress = Egressed::new(
+            pass_through(true),
+            ResponsesEgress::new("smart".into(), context),
+        );
         let mut splitter = SseSplitter::default();
         splitter.push(fixture.as_bytes());
         let mut out = Vec::new();
