@@ -117,6 +117,68 @@ pub trait EmbeddingsAdapter: Send + Sync {
     fn embeddings_reply(&self, body: Bytes) -> Result<ChatReply, ApiError>;
 }
 
+/// The assistant message of a translated reply, gathered from a provider's content blocks.
+#[derive(Debug, Default)]
+pub struct AssistantMessage {
+    pub text: String,
+    pub reasoning: String,
+    /// OpenAI tool calls: `{id, type: "function", function: {name, arguments}}`.
+    pub tool_calls: Vec<Value>,
+}
+
+impl AssistantMessage {
+    /// Adds a tool call whose arguments are the provider's `input` object (`{}` when absent).
+    pub fn push_tool_call(&mut self, id: &Value, name: &Value, input: Option<&Value>) {
+        self.tool_calls.push(serde_json::json!({
+            "id": id,
+            "type": "function",
+            "function": {
+                "name": name,
+                "arguments": input.map_or_else(|| "{}".to_string(), Value::to_string),
+            },
+        }));
+    }
+
+    /// OpenAI's message: `content` is null when the reply only calls tools.
+    fn into_json(self) -> Value {
+        let calls_only = self.text.is_empty() && !self.tool_calls.is_empty();
+        let mut message = serde_json::json!({
+            "role": "assistant",
+            "content": if calls_only { Value::Null } else { Value::String(self.text) },
+        });
+        if !self.tool_calls.is_empty() {
+            message["tool_calls"] = Value::Array(self.tool_calls);
+        }
+        if !self.reasoning.is_empty() {
+            message["reasoning_content"] = Value::String(self.reasoning);
+        }
+        message
+    }
+}
+
+/// A translated whole reply: a one-choice `chat.completion` body and the usage it reports.
+pub fn chat_completion(
+    id: &str,
+    model: &str,
+    created: i64,
+    message: AssistantMessage,
+    finish_reason: &str,
+    usage: Option<Usage>,
+) -> Result<ChatReply, ApiError> {
+    let completion = serde_json::json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{ "index": 0, "message": message.into_json(), "finish_reason": finish_reason }],
+        "usage": usage.unwrap_or_default().to_openai(),
+    });
+    Ok(ChatReply {
+        body: to_body(&completion)?,
+        usage,
+    })
+}
+
 /// A `data: {json}` server-sent event.
 pub fn sse_data(value: &Value) -> Bytes {
     let mut event = Vec::with_capacity(256);

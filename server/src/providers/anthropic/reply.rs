@@ -2,12 +2,14 @@
 //! calls, thinking as `reasoning_content`, stop reasons and cache-aware usage mapped.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::JSON_SCHEMA_TOOL;
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{to_body, unreadable_reply, ChatReply, ReplyContext};
+use crate::providers::adapter::{
+    chat_completion, unreadable_reply, AssistantMessage, ChatReply, ReplyContext,
+};
 
 #[derive(Deserialize)]
 struct Message {
@@ -80,57 +82,42 @@ pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
 pub fn to_chat_completion(body: &[u8], context: &ReplyContext) -> Result<ChatReply, ApiError> {
     let message: Message =
         serde_json::from_slice(body).map_err(|error| unreadable_reply("anthropic", &error))?;
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut tool_calls = Vec::new();
+    let mut reply = AssistantMessage::default();
     let mut json_reply = false;
     for block in &message.content {
         match block.get("type").and_then(Value::as_str) {
-            Some("text") => text.push_str(block["text"].as_str().unwrap_or_default()),
-            Some("thinking") => reasoning.push_str(block["thinking"].as_str().unwrap_or_default()),
+            Some("text") => reply
+                .text
+                .push_str(block["text"].as_str().unwrap_or_default()),
+            Some("thinking") => reply
+                .reasoning
+                .push_str(block["thinking"].as_str().unwrap_or_default()),
             // A JSON-schema reply, given as the input of the tool it was made to call.
             Some("tool_use") if block["name"] == JSON_SCHEMA_TOOL => {
                 json_reply = true;
-                text = block.get("input").map_or_else(|| "{}".to_string(), Value::to_string);
+                reply.text = block
+                    .get("input")
+                    .map_or_else(|| "{}".to_string(), Value::to_string);
             }
-            Some("tool_use") => tool_calls.push(json!({
-                "id": block["id"],
-                "type": "function",
-                "function": {
-                    "name": block["name"],
-                    "arguments": block.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
-                },
-            })),
+            Some("tool_use") => {
+                reply.push_tool_call(&block["id"], &block["name"], block.get("input"))
+            }
             _ => {}
         }
     }
-    let mut reply_message = json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { Value::String(text) },
-    });
-    if !tool_calls.is_empty() {
-        reply_message["tool_calls"] = Value::Array(tool_calls);
-    }
-    if !reasoning.is_empty() {
-        reply_message["reasoning_content"] = Value::String(reasoning);
-    }
-    let usage = message.usage.map(AnthropicUsage::to_usage);
-    let completion = json!({
-        "id": message.id.unwrap_or_else(|| context.completion_id.clone()),
-        "object": "chat.completion",
-        "created": context.created,
-        "model": message.model.unwrap_or_else(|| context.model.clone()),
-        "choices": [{
-            "index": 0,
-            "message": reply_message,
-            "finish_reason": if json_reply { "stop" } else { finish_reason(message.stop_reason.as_deref()) },
-        }],
-        "usage": usage.unwrap_or_default().to_openai(),
-    });
-    Ok(ChatReply {
-        body: to_body(&completion)?,
-        usage,
-    })
+    let finish = if json_reply {
+        "stop"
+    } else {
+        finish_reason(message.stop_reason.as_deref())
+    };
+    chat_completion(
+        message.id.as_deref().unwrap_or(&context.completion_id),
+        message.model.as_deref().unwrap_or(&context.model),
+        context.created,
+        reply,
+        finish,
+        message.usage.map(AnthropicUsage::to_usage),
+    )
 }
 
 #[cfg(test)]

@@ -2,11 +2,13 @@
 //! tool calls, reasoning as `reasoning_content`, stop reasons and cache-aware usage mapped.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{to_body, unreadable_reply, ChatReply, ReplyContext};
+use crate::providers::adapter::{
+    chat_completion, unreadable_reply, AssistantMessage, ChatReply, ReplyContext,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,52 +71,28 @@ pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
 pub fn to_chat_completion(body: &[u8], context: &ReplyContext) -> Result<ChatReply, ApiError> {
     let response: ConverseResponse =
         serde_json::from_slice(body).map_err(|error| unreadable_reply("bedrock", &error))?;
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut tool_calls = Vec::new();
+    let mut reply = AssistantMessage::default();
     for block in &response.output.message.content {
         if let Some(piece) = block["text"].as_str() {
-            text.push_str(piece);
+            reply.text.push_str(piece);
         } else if let Some(tool_use) = block.get("toolUse") {
-            tool_calls.push(json!({
-                "id": tool_use["toolUseId"],
-                "type": "function",
-                "function": {
-                    "name": tool_use["name"],
-                    "arguments": tool_use.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
-                },
-            }));
+            reply.push_tool_call(
+                &tool_use["toolUseId"],
+                &tool_use["name"],
+                tool_use.get("input"),
+            );
         } else if let Some(piece) = block["reasoningContent"]["reasoningText"]["text"].as_str() {
-            reasoning.push_str(piece);
+            reply.reasoning.push_str(piece);
         }
     }
-    let mut message = json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { Value::String(text) },
-    });
-    if !tool_calls.is_empty() {
-        message["tool_calls"] = Value::Array(tool_calls);
-    }
-    if !reasoning.is_empty() {
-        message["reasoning_content"] = Value::String(reasoning);
-    }
-    let usage = response.usage.map(TokenUsage::to_usage);
-    let completion = json!({
-        "id": context.completion_id,
-        "object": "chat.completion",
-        "created": context.created,
-        "model": context.model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "finish_reason": finish_reason(response.stop_reason.as_deref()),
-        }],
-        "usage": usage.unwrap_or_default().to_openai(),
-    });
-    Ok(ChatReply {
-        body: to_body(&completion)?,
-        usage,
-    })
+    chat_completion(
+        &context.completion_id,
+        &context.model,
+        context.created,
+        reply,
+        finish_reason(response.stop_reason.as_deref()),
+        response.usage.map(TokenUsage::to_usage),
+    )
 }
 
 #[cfg(test)]

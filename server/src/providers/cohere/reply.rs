@@ -1,11 +1,13 @@
 //! Cohere v2 chat response → OpenAI `chat.completion`, billed on Cohere's billed units.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{to_body, unreadable_reply, ChatReply, ReplyContext};
+use crate::providers::adapter::{
+    chat_completion, unreadable_reply, AssistantMessage, ChatReply, ReplyContext,
+};
 
 #[derive(Deserialize)]
 struct ChatResponse {
@@ -64,30 +66,19 @@ pub fn to_chat_completion(body: &[u8], context: &ReplyContext) -> Result<ChatRep
         .iter()
         .filter_map(|block| block["text"].as_str())
         .collect();
-    let mut message = json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !response.message.tool_calls.is_empty() { Value::Null } else { Value::String(text) },
-    });
-    if !response.message.tool_calls.is_empty() {
-        message["tool_calls"] = Value::Array(response.message.tool_calls);
-    }
-    let usage = response.usage.map(CohereUsage::to_usage);
-    let completion = json!({
-        "id": response.id.unwrap_or_else(|| context.completion_id.clone()),
-        "object": "chat.completion",
-        "created": context.created,
-        "model": context.model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "finish_reason": finish_reason(response.finish_reason.as_deref()),
-        }],
-        "usage": usage.unwrap_or_default().to_openai(),
-    });
-    Ok(ChatReply {
-        body: to_body(&completion)?,
-        usage,
-    })
+    let reply = AssistantMessage {
+        text,
+        reasoning: String::new(),
+        tool_calls: response.message.tool_calls,
+    };
+    chat_completion(
+        response.id.as_deref().unwrap_or(&context.completion_id),
+        &context.model,
+        context.created,
+        reply,
+        finish_reason(response.finish_reason.as_deref()),
+        response.usage.map(CohereUsage::to_usage),
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use super::THOUGHT_SIGNATURE_SEPARATOR;
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{to_body, unreadable_reply, ChatReply, ReplyContext};
+use crate::providers::adapter::{
+    chat_completion, unreadable_reply, AssistantMessage, ChatReply, ReplyContext,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -144,29 +146,26 @@ pub fn to_chat_completion(body: &[u8], context: &ReplyContext) -> Result<ChatRep
         None if response.prompt_feedback.is_some() => "content_filter",
         None => "stop",
     };
-    let mut message = json!({
-        "role": "assistant",
-        "content": if parts.text.is_empty() && !parts.calls.is_empty() { Value::Null } else { Value::String(parts.text) },
-    });
-    if !parts.calls.is_empty() {
-        message["tool_calls"] = tool_calls_json(&parts.calls, false);
-    }
-    if !parts.reasoning.is_empty() {
-        message["reasoning_content"] = Value::String(parts.reasoning);
-    }
-    let usage = response.usage_metadata.map(UsageMetadata::to_usage);
-    let completion = json!({
-        "id": response.response_id.unwrap_or_else(|| context.completion_id.clone()),
-        "object": "chat.completion",
-        "created": context.created,
-        "model": response.model_version.unwrap_or_else(|| context.model.clone()),
-        "choices": [{ "index": 0, "message": message, "finish_reason": finish }],
-        "usage": usage.unwrap_or_default().to_openai(),
-    });
-    Ok(ChatReply {
-        body: to_body(&completion)?,
-        usage,
-    })
+    let tool_calls = match tool_calls_json(&parts.calls, false) {
+        Value::Array(calls) => calls,
+        _ => Vec::new(),
+    };
+    let reply = AssistantMessage {
+        text: parts.text,
+        reasoning: parts.reasoning,
+        tool_calls,
+    };
+    chat_completion(
+        response
+            .response_id
+            .as_deref()
+            .unwrap_or(&context.completion_id),
+        response.model_version.as_deref().unwrap_or(&context.model),
+        context.created,
+        reply,
+        finish,
+        response.usage_metadata.map(UsageMetadata::to_usage),
+    )
 }
 
 #[cfg(test)]
