@@ -13,7 +13,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::{
-    hang, paced_sse, with_retry_after, Behaviour, MockRecord, StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
+    hang, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
+    PROMPT_TOKENS_PER_MESSAGE,
 };
 
 /// Top-level request fields the Messages API accepts.
@@ -161,22 +162,7 @@ fn offered_tool(request: &Map<String, Value>) -> Option<(String, Value)> {
     if answered {
         return None;
     }
-    let input: Map<String, Value> = tool["input_schema"]["properties"]
-        .as_object()
-        .map(|properties| {
-            properties
-                .iter()
-                .map(|(name, schema)| {
-                    let value = match schema["type"].as_str() {
-                        Some("number" | "integer") => json!(1),
-                        Some("boolean") => json!(true),
-                        _ => json!("Paris"),
-                    };
-                    (name.clone(), value)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let input = tool_arguments(&tool["input_schema"]);
     Some((tool["name"].as_str()?.to_string(), Value::Object(input)))
 }
 

@@ -16,7 +16,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{
-    hang, paced, with_retry_after, Behaviour, MockRecord, StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
+    hang, paced, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
+    PROMPT_TOKENS_PER_MESSAGE,
 };
 use crate::providers::framing::aws_event;
 
@@ -149,15 +150,7 @@ fn configured_tool(request: &Map<String, Value>) -> Option<(String, Value)> {
     if answered {
         return None;
     }
-    let input: Map<String, Value> = spec["inputSchema"]["json"]["properties"]
-        .as_object()
-        .map(|properties| {
-            properties
-                .keys()
-                .map(|name| (name.clone(), json!("Paris")))
-                .collect()
-        })
-        .unwrap_or_default();
+    let input = tool_arguments(&spec["inputSchema"]["json"]);
     Some((spec["name"].as_str()?.to_string(), Value::Object(input)))
 }
 

@@ -12,7 +12,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::{
-    hang, paced_sse, with_retry_after, Behaviour, MockRecord, StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
+    hang, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
+    PROMPT_TOKENS_PER_MESSAGE,
 };
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -43,15 +44,7 @@ fn offered_tool(request: &Map<String, Value>) -> Option<(String, String)> {
     if request["messages"].as_array()?.last()?["role"] == "tool" {
         return None;
     }
-    let arguments: Map<String, Value> = tool["function"]["parameters"]["properties"]
-        .as_object()
-        .map(|properties| {
-            properties
-                .keys()
-                .map(|name| (name.clone(), json!("Paris")))
-                .collect()
-        })
-        .unwrap_or_default();
+    let arguments = tool_arguments(&tool["function"]["parameters"]);
     Some((
         tool["function"]["name"].as_str()?.to_string(),
         Value::Object(arguments).to_string(),

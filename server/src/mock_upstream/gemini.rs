@@ -13,7 +13,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::{
-    hang, paced_sse, with_retry_after, Behaviour, MockRecord, StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
+    hang, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
+    PROMPT_TOKENS_PER_MESSAGE,
 };
 
 /// Top-level request fields `generateContent` accepts.
@@ -171,15 +172,7 @@ fn declared_function(request: &Map<String, Value>) -> Option<Value> {
     let schema = declaration
         .get("parametersJsonSchema")
         .or_else(|| declaration.get("parameters"))?;
-    let args: Map<String, Value> = schema["properties"]
-        .as_object()
-        .map(|properties| {
-            properties
-                .keys()
-                .map(|name| (name.clone(), json!("Paris")))
-                .collect()
-        })
-        .unwrap_or_default();
+    let args = tool_arguments(schema);
     Some(json!({ "name": declaration["name"], "args": args }))
 }
 

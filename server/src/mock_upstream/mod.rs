@@ -183,6 +183,27 @@ async fn last_request(State(record): State<Arc<MockRecord>>) -> Json<serde_json:
     Json(json!({ "requests": record.requests(), "last": record.last_request() }))
 }
 
+/// The arguments the mock calls a tool with: each property of its JSON schema filled in
+/// (`"Paris"` for strings, 1 for numbers, true for booleans).
+fn tool_arguments(schema: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    schema["properties"]
+        .as_object()
+        .map(|properties| {
+            properties
+                .iter()
+                .map(|(name, property)| {
+                    let value = match property["type"].as_str() {
+                        Some("number" | "integer") => json!(1),
+                        Some("boolean") => json!(true),
+                        _ => json!("Paris"),
+                    };
+                    (name.clone(), value)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// What the mock does for a model id.
 enum Behaviour {
     Fail500,

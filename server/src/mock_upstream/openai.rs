@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    hang, paced_sse, with_retry_after, Behaviour, MockRecord, StreamPlan,
+    hang, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
     PROMPT_TOKENS_PER_MESSAGE, REPLY_WORDS,
 };
 use axum::http::header;
@@ -52,17 +52,11 @@ impl MockRequest {
         if self.messages.last()?.role.as_deref() == Some("tool") {
             return None;
         }
-        let arguments: serde_json::Map<String, serde_json::Value> = tool
+        let arguments = tool
             .function
             .parameters
             .as_ref()
-            .and_then(|schema| schema["properties"].as_object())
-            .map(|properties| {
-                properties
-                    .keys()
-                    .map(|name| (name.clone(), json!("Paris")))
-                    .collect()
-            })
+            .map(tool_arguments)
             .unwrap_or_default();
         Some((
             tool.function.name.clone(),

@@ -14,7 +14,9 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::openai::error;
-use super::{hang, paced, paced_sse, with_retry_after, Behaviour, MockRecord, REPLY_WORDS};
+use super::{
+    hang, paced, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, REPLY_WORDS,
+};
 
 /// Prompt tokens the mock reports per prompt or input item.
 const PROMPT_TOKENS: u64 = 10;
@@ -131,15 +133,7 @@ fn responses_tool_call(request: &Value) -> Option<(String, String)> {
     if last_is_output {
         return None;
     }
-    let arguments: serde_json::Map<String, Value> = tool["parameters"]["properties"]
-        .as_object()
-        .map(|properties| {
-            properties
-                .keys()
-                .map(|name| (name.clone(), json!("Paris")))
-                .collect()
-        })
-        .unwrap_or_default();
+    let arguments = tool_arguments(&tool["parameters"]);
     Some((
         tool["name"].as_str()?.to_string(),
         Value::Object(arguments).to_string(),
