@@ -465,5 +465,24 @@ async fn audio_streams_both_ways_and_is_billed_by_characters_and_seconds(pool: P
     // tts-1: 11 characters × $15/M = 165 µ$; whisper-1: 2 s × $0.0001 = 200 µ$.
     assert_eq!(rows[0].1, 165);
     assert_eq!(rows[1].1, 200);
+
+    // A form the client breaks off mid-file is the client's error (400), still metered once.
+    let mut truncated = multipart(
+        boundary,
+        &[("model", None, b"whisper"), ("file", Some("c.wav"), &audio)],
+    );
+    truncated.truncate(truncated.len() - 40);
+    let broken = upload(truncated).await.unwrap();
+    assert_openai_error(broken, 400).await;
+    let rows = call_rows(&pool, &key, 4).await;
+    assert_eq!(rows[3].0, "atranscription");
+    let status: i16 = sqlx::query_scalar(
+        "SELECT http_status FROM spend_logs WHERE token_hash = $1 ORDER BY started_at DESC LIMIT 1",
+    )
+    .bind(app::secrets::hash_key(&key))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, 400);
     app.shutdown().await;
 }

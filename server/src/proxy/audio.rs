@@ -4,6 +4,8 @@
 //! with the upstream's model id. Speech is billed by input characters, transcription by the
 //! seconds (or tokens) the upstream reports.
 
+use std::sync::{Arc, Mutex};
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -274,7 +276,7 @@ async fn run_transcription(
         reqwest::header::CONTENT_TYPE,
         reqwest::header::HeaderValue::from_str(&content_type).map_err(|_| ApiError::Internal)?,
     );
-    let upload = relay_form(boundary, fields, file, form);
+    let (upload, upload_failure) = relay_form(boundary, fields, file, form);
     let call = admitted.metered_call(
         NativeEndpoint::AudioTranscriptions.call_type(),
         deployment.clone(),
@@ -284,9 +286,21 @@ async fn run_transcription(
     );
     let http = gateway.http.clone();
     let exchange = async move {
-        let response =
-            transport::open_with_body(&http, &deployment, url, upstream_headers, upload).await?;
-        let reply = transport::read_whole(&deployment, response).await?;
+        let relayed = async {
+            let response =
+                transport::open_with_body(&http, &deployment, url, upstream_headers, upload)
+                    .await?;
+            transport::read_whole(&deployment, response).await
+        };
+        // An upload the client broke off (or made too large) is the client's error, not the
+        // upstream's.
+        let reply = relayed.await.map_err(|upstream_error| {
+            upload_failure
+                .lock()
+                .ok()
+                .and_then(|mut failure| failure.take())
+                .unwrap_or(upstream_error)
+        })?;
         Ok(ChatReply {
             usage: NativeEndpoint::AudioTranscriptions.reply_usage(&reply),
             body: reply,
@@ -341,15 +355,20 @@ fn part_head(boundary: &str, name: &str, file: Option<&UploadedFile>) -> Bytes {
     Bytes::from(head)
 }
 
+/// Why the client's upload could not be relayed, once it is known.
+type UploadFailure = Arc<Mutex<Option<ApiError>>>;
+
 /// The upstream's form as a body that streams: the fields read so far, the file as it arrives,
-/// then the fields after it. A client that stops sending ends the upload with an error, which
-/// fails the upstream call (and is metered as a failure).
+/// then the fields after it. A client that stops sending (or sends too much) ends the upload
+/// with an error, which fails the upstream call; the reason is left in the `UploadFailure`.
 fn relay_form(
     boundary: String,
     fields: Vec<(String, Bytes)>,
     file: UploadedFile,
     mut form: multer::Multipart<'static>,
-) -> reqwest::Body {
+) -> (reqwest::Body, UploadFailure) {
+    let failure = UploadFailure::default();
+    let failure_slot = failure.clone();
     let (sender, mut receiver) =
         mpsc::channel::<Result<Bytes, std::io::Error>>(UPLOAD_BUFFER_PIECES);
     tokio::spawn(async move {
@@ -357,12 +376,14 @@ fn relay_form(
             let sender = sender.clone();
             async move { sender.send(Ok(piece)).await.is_ok() }
         };
-        let fail = |error: multer::Error| {
+        let fail = |error: ApiError| {
             let sender = sender.clone();
+            let message = error.to_string();
+            if let Ok(mut slot) = failure_slot.lock() {
+                *slot = Some(error);
+            }
             async move {
-                let _ = sender
-                    .send(Err(std::io::Error::other(error.to_string())))
-                    .await;
+                let _ = sender.send(Err(std::io::Error::other(message))).await;
             }
         };
         for (name, value) in &fields {
@@ -393,7 +414,7 @@ fn relay_form(
                         }
                     }
                     Ok(None) => break,
-                    Err(error) => return fail(error).await,
+                    Err(error) => return fail(form_error(error)).await,
                 }
             },
         }
@@ -404,8 +425,9 @@ fn relay_form(
             match form.next_field().await {
                 Ok(Some(field)) => {
                     let name = field.name().unwrap_or_default().to_string();
-                    let Ok(value) = read_text_field(field).await else {
-                        return fail(multer::Error::IncompleteStream).await;
+                    let value = match read_text_field(field).await {
+                        Ok(value) => value,
+                        Err(error) => return fail(error).await,
                     };
                     for piece in [
                         part_head(&boundary, &name, None),
@@ -418,11 +440,11 @@ fn relay_form(
                     }
                 }
                 Ok(None) => break,
-                Err(error) => return fail(error).await,
+                Err(error) => return fail(form_error(error)).await,
             }
         }
         send(Bytes::from(format!("--{boundary}--\r\n"))).await;
     });
     let pieces = futures::stream::poll_fn(move |context| receiver.poll_recv(context));
-    reqwest::Body::wrap_stream(pieces)
+    (reqwest::Body::wrap_stream(pieces), failure)
 }

@@ -86,16 +86,25 @@ pub fn to_chat_request(mut request: Map<String, Value>) -> Result<ChatRequest, A
     chat.insert("messages".into(), Value::Array(messages));
 
     if let Some(max) = request.remove("max_output_tokens").filter(|v| !v.is_null()) {
+        if max.as_u64().is_none_or(|max| max == 0) {
+            return Err(invalid(
+                "`max_output_tokens` must be a positive integer.",
+                "max_output_tokens",
+            ));
+        }
         chat.insert("max_tokens".into(), max);
     }
-    if let Some(Value::Array(tools)) = request.remove("tools") {
-        if !tools.is_empty() {
+    match request.remove("tools") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(tools)) if tools.is_empty() => {}
+        Some(Value::Array(tools)) => {
             let tools = tools
                 .into_iter()
                 .map(chat_tool)
                 .collect::<Result<Vec<_>, _>>()?;
             chat.insert("tools".into(), Value::Array(tools));
         }
+        Some(_) => return Err(invalid("`tools` must be an array.", "tools")),
     }
     if let Some(choice) = request.remove("tool_choice").filter(|v| !v.is_null()) {
         chat.insert("tool_choice".into(), chat_tool_choice(choice)?);
@@ -103,7 +112,11 @@ pub fn to_chat_request(mut request: Map<String, Value>) -> Result<ChatRequest, A
     if let Some(format) = request
         .remove("text")
         .and_then(|mut text| text.get_mut("format").map(Value::take))
+        .filter(|format| !format.is_null())
     {
+        if !format.is_object() {
+            return Err(invalid("`text.format` must be an object.", "text"));
+        }
         if let Some(response_format) = chat_response_format(format)? {
             chat.insert("response_format".into(), response_format);
         }
@@ -392,5 +405,17 @@ mod tests {
             None
         );
         assert_eq!(param(json!({ "model": "m" })), Some("input"));
+        assert_eq!(
+            param(json!({ "model": "m", "input": "x", "tools": "t" })),
+            Some("tools")
+        );
+        assert_eq!(
+            param(json!({ "model": "m", "input": "x", "max_output_tokens": "9" })),
+            Some("max_output_tokens")
+        );
+        assert_eq!(
+            param(json!({ "model": "m", "input": "x", "text": { "format": "x" } })),
+            Some("text")
+        );
     }
 }
