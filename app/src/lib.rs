@@ -12,6 +12,8 @@ pub mod shell;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod sealing;
+#[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]
 pub mod state;

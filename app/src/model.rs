@@ -1,5 +1,5 @@
 //! Wasm-safe types shared by the console pages and the server: money, durations, key and
-//! session views.
+//! session views, deployments.
 
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +163,58 @@ pub struct DailySpend {
     pub day: String,
     pub spend_micros: i64,
     pub requests: i64,
+}
+
+/// One deployment on the console's Models page: what it serves, what it can do and what it
+/// costs. Never carries a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    pub id: String,
+    pub model_name: String,
+    pub provider: String,
+    pub upstream_model: String,
+    pub api_base: String,
+    /// Stored in the database (editable in the console) rather than read from config.yaml.
+    pub stored: bool,
+    pub mode: Option<String>,
+    /// Declared capabilities, as short labels (`streaming`, `tools`, `vision`, …).
+    pub capabilities: Vec<String>,
+    pub max_input_tokens: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+    pub input_micros_per_mtok: i64,
+    pub output_micros_per_mtok: i64,
+    pub cached_input_micros_per_mtok: Option<i64>,
+    /// Why a stored deployment is not being served.
+    pub problem: Option<String>,
+    /// A stored deployment's current values for its edit form.
+    pub form: Option<DeploymentForm>,
+}
+
+/// The fields of the add/edit deployment form, as text. Credentials are write-only: the form
+/// only says whether some are stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentForm {
+    pub model_name: String,
+    /// `provider/model-id`, as LiteLLM's `litellm_params.model`.
+    pub model: String,
+    pub api_base: String,
+    pub api_version: String,
+    /// Dollars per million tokens; empty means the built-in price.
+    pub input_cost: String,
+    pub output_cost: String,
+    pub cached_input_cost: String,
+    pub has_credentials: bool,
+    /// Any other `litellm_params` as a JSON object (empty when there are none).
+    pub extra_params: String,
+}
+
+/// The outcome of the Models page's "Test connection": a one-token request to the deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionTest {
+    pub deployment_id: String,
+    pub ok: bool,
+    pub latency_ms: u64,
+    pub message: String,
 }
 
 #[cfg(test)]

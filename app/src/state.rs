@@ -1,16 +1,50 @@
 //! Server-side state the console's server functions read from the Leptos context.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 
+use crate::db::deployments::DeploymentSpec;
 use crate::error::ConsoleError;
+use crate::model::{ConnectionTest, DeploymentView};
+use crate::sealing::Sealer;
 
-/// Everything a console request needs: the Leptos options and the database pool.
-#[derive(Clone, Debug)]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the console asks of the gateway about deployments. The server implements it; the
+/// console never sees provider code.
+pub trait ModelRuntime: Send + Sync {
+    /// Every deployment this instance serves, and stored ones it could not load.
+    fn deployments(&self) -> Vec<DeploymentView>;
+    /// Refuses a deployment the gateway could not serve, saying which field is wrong.
+    fn check(&self, spec: &DeploymentSpec) -> Result<(), String>;
+    /// Applies the stored deployments on this instance now (the others follow the NOTIFY).
+    fn reload(&self) -> BoxFuture<'_, ()>;
+    /// Sends a one-token request to a deployment this instance serves.
+    fn test_connection(&self, id: String) -> BoxFuture<'_, ConnectionTest>;
+}
+
+/// Everything a console request needs.
+#[derive(Clone)]
 pub struct ConsoleState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
+    /// Seals provider credentials; `None` when no secrets key is configured.
+    pub sealer: Option<Arc<Sealer>>,
+    pub models: Arc<dyn ModelRuntime>,
+}
+
+impl std::fmt::Debug for ConsoleState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ConsoleState")
+            .field("sealer", &self.sealer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FromRef<ConsoleState> for LeptosOptions {
@@ -19,12 +53,15 @@ impl FromRef<ConsoleState> for LeptosOptions {
     }
 }
 
+/// The console state of the current server-function call.
+pub fn console_state() -> Result<ConsoleState, ConsoleError> {
+    leptos::prelude::use_context::<ConsoleState>().ok_or_else(|| {
+        tracing::error!("console state missing from the Leptos context");
+        ConsoleError::Internal
+    })
+}
+
 /// The database pool of the current server-function call.
 pub fn pool() -> Result<PgPool, ConsoleError> {
-    leptos::prelude::use_context::<ConsoleState>()
-        .map(|state| state.pool)
-        .ok_or_else(|| {
-            tracing::error!("console state missing from the Leptos context");
-            ConsoleError::Internal
-        })
+    console_state().map(|state| state.pool)
 }

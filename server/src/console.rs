@@ -2,9 +2,11 @@
 //! Postgres-backed sessions (HttpOnly, SameSite=Lax, id rotated at login).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use app::sealing::Sealer;
 use app::shell::{shell, App};
-use app::state::ConsoleState;
+use app::state::{ConsoleState, ModelRuntime};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -25,6 +27,8 @@ pub struct ConsoleSettings {
     pub site_addr: SocketAddr,
     /// Mark the session cookie `Secure` (set when Gatehouse is served over HTTPS).
     pub secure_cookies: bool,
+    pub sealer: Option<Arc<Sealer>>,
+    pub models: Arc<dyn ModelRuntime>,
 }
 
 /// The console's routes, and the task that sweeps expired sessions.
@@ -60,6 +64,8 @@ pub async fn router(
     let state = ConsoleState {
         leptos_options: leptos_options.clone(),
         pool,
+        sealer: settings.sealer,
+        models: settings.models,
     };
     let routes = generate_route_list(App);
     let router = Router::new()

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use app::sealing::Sealer;
 use clap::Parser;
 use server::config::Config;
 use server::startup::{self, Settings};
@@ -69,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let secure_cookies =
         std::env::var("GATEHOUSE_SECURE_COOKIES").is_ok_and(|value| value == "true");
+    let sealer = secrets_sealer()?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(cli.host, cli.port))
         .await
         .with_context(|| format!("binding {}:{}", cli.host, cli.port))?;
@@ -78,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
             site_root: cli.site_root,
             secure_cookies,
             admin,
+            sealer,
         },
         pool,
         listener,
@@ -88,6 +91,21 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("shutting down");
     running.shutdown();
     running.wait().await
+}
+
+/// The sealer of stored provider credentials: `GATEHOUSE_SECRETS_KEY` (else LiteLLM's
+/// `LITELLM_SALT_KEY`), with `GATEHOUSE_SECRETS_KEY_PREVIOUS` still opening what an earlier key
+/// sealed.
+fn secrets_sealer() -> anyhow::Result<Option<Sealer>> {
+    let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let Some(current) = variable("GATEHOUSE_SECRETS_KEY").or_else(|| variable("LITELLM_SALT_KEY"))
+    else {
+        return Ok(None);
+    };
+    let previous = variable("GATEHOUSE_SECRETS_KEY_PREVIOUS");
+    Sealer::new(&current, previous.as_deref())
+        .map(Some)
+        .context("GATEHOUSE_SECRETS_KEY")
 }
 
 /// Ctrl-C or SIGTERM.

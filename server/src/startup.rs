@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use app::sealing::Sealer;
 use axum::serve::ListenerExt;
 use axum::Router;
 use sqlx::PgPool;
@@ -16,12 +17,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::console::{self, ConsoleSettings};
+use crate::console_models::ConsoleModels;
 use crate::metering::writer::SpendWriter;
 use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
 use crate::policy::keys::KeyCache;
-use crate::policy::sync;
-use crate::routing::ModelGroups;
+use crate::policy::sync::{self, Synced};
+use crate::routing::live::LiveModels;
 use crate::state::Gateway;
 use crate::{admin_api, proxy};
 
@@ -36,6 +38,9 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// The first admin to create if absent: (email, password).
     pub admin: Option<(String, String)>,
+    /// Seals provider credentials stored from the console or `/model/new`
+    /// (`GATEHOUSE_SECRETS_KEY`); without it only credential-free deployments can be stored.
+    pub sealer: Option<Sealer>,
 }
 
 /// A running instance.
@@ -82,8 +87,31 @@ pub async fn start(
     let keys = Arc::new(KeyCache::new(pool.clone()));
     let loaded = keys.reload_all().await.context("loading virtual keys")?;
     tracing::info!(keys = loaded, "virtual keys loaded");
+    let sealer = settings.sealer.map(Arc::new);
+    if sealer.is_none() {
+        tracing::warn!(
+            "GATEHOUSE_SECRETS_KEY is not set: deployments with credentials cannot be stored \
+             from the console or /model/new"
+        );
+    }
+    let models = Arc::new(LiveModels::new(
+        config.deployments,
+        pool.clone(),
+        sealer.clone(),
+    ));
+    models
+        .reload()
+        .await
+        .context("loading stored deployments")?;
     let stop = CancellationToken::new();
-    let listener_task = tokio::spawn(sync::run(pool.clone(), keys.clone(), stop.clone()));
+    let listener_task = tokio::spawn(sync::run(
+        pool.clone(),
+        Synced {
+            keys: keys.clone(),
+            models: models.clone(),
+        },
+        stop.clone(),
+    ));
     let (queue, writer) = SpendWriter::spawn(pool.clone(), keys.clone(), config.spend_batch_window);
 
     let http = reqwest::Client::builder()
@@ -96,7 +124,7 @@ pub async fn start(
         .context("building the HTTP client")?;
     let tasks = TaskTracker::new();
     let gateway = Arc::new(Gateway {
-        models: ModelGroups::new(config.deployments),
+        models: models.clone(),
         keys,
         master_key: config
             .master_key
@@ -118,6 +146,11 @@ pub async fn start(
             site_root: settings.site_root,
             site_addr: local_addr,
             secure_cookies: settings.secure_cookies,
+            sealer,
+            models: Arc::new(ConsoleModels {
+                models,
+                http: gateway.http.clone(),
+            }),
         },
     )
     .await?;

@@ -8,10 +8,11 @@ use tokio_util::task::TaskTracker;
 use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
 use crate::policy::keys::KeyCache;
-use crate::routing::ModelGroups;
+use crate::routing::live::LiveModels;
 
 pub struct Gateway {
-    pub models: ModelGroups,
+    /// config.yaml's deployments and the stored ones, kept current.
+    pub models: Arc<LiveModels>,
     pub keys: Arc<KeyCache>,
     pub master_key: Option<MasterKey>,
     pub http: reqwest::Client,

@@ -1,8 +1,11 @@
 //! Console server functions: each checks the session, its CSRF token and role, then calls `db`.
 
 pub mod keys;
+pub mod models;
 pub mod session;
 pub mod spend;
 
+#[cfg(feature = "ssr")]
+pub(crate) mod deployment_form;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;

@@ -15,6 +15,7 @@ pub fn Header(user: UserView, csrf: String) -> impl IntoView {
             <span class="brand">"Gatehouse"</span>
             <nav>
                 <a href="/keys">"Keys"</a>
+                <a href="/deployments">"Models & providers"</a>
             </nav>
             <span class="who">{user.email} " · " {user.role.as_str()}</span>
             <ActionForm action=logout attr:class="inline">

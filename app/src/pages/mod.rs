@@ -3,5 +3,6 @@
 pub mod frame;
 pub mod keys;
 pub mod login;
+pub mod models;
 pub mod setup;
 pub mod spend_chart;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use app::db::keys::{self, CreateKeyError, KeyRow, KeySpec};
 use app::model::{dollars_to_micros, micros_to_dollars, parse_duration_seconds, KeyStatus};
 
-use super::{json_body, rfc3339, token_hash_of, ApiQuery};
+use super::{json_body, master, rfc3339, token_hash_of, ApiQuery};
 use crate::error::ApiError;
 use crate::policy::auth::{authenticate, Caller};
 use crate::state::SharedGateway;
@@ -41,16 +41,6 @@ pub struct GenerateKeyRequest {
     key: Option<String>,
     #[serde(flatten)]
     other: serde_json::Map<String, Value>,
-}
-
-/// Only the master key manages keys in this version.
-async fn master(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
-    if caller.is_master() {
-        Ok(caller)
-    } else {
-        Err(ApiError::MasterKeyRequired)
-    }
 }
 
 pub async fn generate(

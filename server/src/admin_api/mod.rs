@@ -1,18 +1,21 @@
-//! LiteLLM-compatible management routes (`/key/*`, `/spend/*`) and health probes. Every route
+//! LiteLLM-compatible management routes (`/key/*`, `/model/*`, `/spend/*`) and health probes. Every route
 //! here requires a key except the health probes, which are listed as the only public ones.
 
 pub mod health;
 pub mod keys;
+pub mod models;
 pub mod spend;
 
 use axum::body::Body;
-use axum::routing::{get, post};
+use axum::http::HeaderMap;
+use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
+use crate::policy::auth::{authenticate, Caller};
 use crate::proxy::request::read_body;
 use crate::state::SharedGateway;
 
@@ -22,9 +25,23 @@ pub fn routes() -> Router<SharedGateway> {
         .route("/key/info", get(keys::info))
         .route("/key/delete", post(keys::delete))
         .route("/spend/logs", get(spend::logs))
+        .route("/model/new", post(models::create))
+        .route("/model/update", post(models::update))
+        .route("/model/{model_id}/update", patch(models::patch))
+        .route("/model/delete", post(models::delete))
         // Public: probes carry no data.
         .route("/health/liveliness", get(health::liveliness))
         .route("/health/readiness", get(health::readiness))
+}
+
+/// Only the master key manages keys and deployments in this version.
+async fn master(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
+    if caller.is_master() {
+        Ok(caller)
+    } else {
+        Err(ApiError::MasterKeyRequired)
+    }
 }
 
 /// Reads a JSON request body into `T`, with a 400 naming what is wrong.

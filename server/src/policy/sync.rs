@@ -1,5 +1,6 @@
-//! Keeps the key cache in step with Postgres: LISTEN on `gatehouse_policy` for changes made by
-//! any instance, and a periodic full reload to catch anything missed while disconnected.
+//! Keeps the key cache and the stored deployments in step with Postgres: LISTEN on
+//! `gatehouse_policy` for changes made by any instance, and a periodic full reload to catch
+//! anything missed while disconnected.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,13 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::policy::keys::KeyCache;
+use crate::routing::live::LiveModels;
+
+/// What the listener keeps current.
+pub struct Synced {
+    pub keys: Arc<KeyCache>,
+    pub models: Arc<LiveModels>,
+}
 
 /// The channel the schema's triggers notify.
 pub const POLICY_CHANNEL: &str = "gatehouse_policy";
@@ -17,14 +25,14 @@ const RELOAD_EVERY: Duration = Duration::from_secs(5);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 /// Runs until `stop` is cancelled.
-pub async fn run(pool: PgPool, keys: Arc<KeyCache>, stop: CancellationToken) {
+pub async fn run(pool: PgPool, synced: Synced, stop: CancellationToken) {
     while !stop.is_cancelled() {
         match PgListener::connect_with(&pool).await {
             Ok(mut listener) => {
                 if let Err(error) = listener.listen(POLICY_CHANNEL).await {
                     tracing::warn!(%error, "cannot LISTEN for policy changes");
                 } else {
-                    listen(&mut listener, &keys, &stop).await;
+                    listen(&mut listener, &synced, &stop).await;
                 }
             }
             Err(error) => tracing::warn!(%error, "policy listener cannot connect"),
@@ -36,39 +44,49 @@ pub async fn run(pool: PgPool, keys: Arc<KeyCache>, stop: CancellationToken) {
     }
 }
 
-async fn listen(listener: &mut PgListener, keys: &KeyCache, stop: &CancellationToken) {
+async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationToken) {
     // Anything changed before LISTEN took effect is picked up by this reload.
-    reload(keys).await;
+    reload(synced).await;
     let mut reload_timer = tokio::time::interval(RELOAD_EVERY);
     reload_timer.tick().await;
     loop {
         tokio::select! {
             notification = listener.try_recv() => match notification {
                 Ok(Some(notification)) => {
-                    if let Some(hash) = notification.payload().strip_prefix("key:") {
-                        if let Err(error) = keys.refresh(hash).await {
+                    let payload = notification.payload();
+                    if let Some(hash) = payload.strip_prefix("key:") {
+                        if let Err(error) = synced.keys.refresh(hash).await {
                             tracing::warn!(%error, "key refresh failed; the next reload retries");
                         }
+                    } else if payload == "deployments" {
+                        reload_models(&synced.models).await;
                     }
                 }
                 Ok(None) => {
                     tracing::warn!("policy listener lost its connection; reconnecting");
-                    reload(keys).await;
+                    reload(synced).await;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "policy listener failed");
                     return;
                 }
             },
-            _ = reload_timer.tick() => reload(keys).await,
+            _ = reload_timer.tick() => reload(synced).await,
             () = stop.cancelled() => return,
         }
     }
 }
 
-async fn reload(keys: &KeyCache) {
-    match keys.reload_all().await {
+async fn reload(synced: &Synced) {
+    match synced.keys.reload_all().await {
         Ok(count) => tracing::debug!(keys = count, "key cache reloaded"),
         Err(error) => tracing::warn!(%error, "key cache reload failed"),
+    }
+    reload_models(&synced.models).await;
+}
+
+async fn reload_models(models: &LiveModels) {
+    if let Err(error) = models.reload().await {
+        tracing::warn!(%error, "stored deployments reload failed; the next reload retries");
     }
 }

@@ -318,6 +318,10 @@ impl<'de> Deserialize<'de> for ProviderModel {
 /// One configured upstream model: a `model_list` entry.
 #[derive(Debug, Clone)]
 pub struct Deployment {
+    /// LiteLLM's `model_info.id`: a stored deployment's UUID, or a config entry's digest.
+    pub id: String,
+    /// Stored in the database (console, `/model/new`) rather than read from config.yaml.
+    pub stored: bool,
     /// The public name clients ask for (`model_name`).
     pub model_group: String,
     /// The LiteLLM provider prefix (`openai`, `hosted_vllm`, …).

@@ -26,8 +26,8 @@ pub async fn list_models(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
-    let data: Vec<Value> = gateway
-        .models
+    let groups = gateway.models.groups();
+    let data: Vec<Value> = groups
         .names()
         .filter(|name| caller.may_use(name))
         .map(|name| model_object(&gateway, name))
@@ -41,7 +41,7 @@ pub async fn retrieve_model(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
-    if gateway.models.get(&model).is_none() || !caller.may_use(&model) {
+    if gateway.models.groups().get(&model).is_none() || !caller.may_use(&model) {
         return Err(ApiError::UnknownModel(model));
     }
     Ok(Json(model_object(&gateway, &model)))
@@ -67,6 +67,8 @@ fn deployment_info(deployment: &Deployment) -> Value {
             "api_base": deployment.api_base,
         },
         "model_info": {
+            "id": deployment.id,
+            "db_model": deployment.stored,
             "litellm_provider": deployment.provider,
             "mode": capabilities.mode.map(|mode| mode.as_str()),
             "input_cost_per_token": dollars_per_token(prices.input_micros_per_mtok),
@@ -94,11 +96,11 @@ pub async fn model_info(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
-    let data: Vec<Value> = gateway
-        .models
+    let groups = gateway.models.groups();
+    let data: Vec<Value> = groups
         .names()
         .filter(|name| caller.may_use(name))
-        .filter_map(|name| gateway.models.get(name))
+        .filter_map(|name| groups.get(name))
         .flat_map(|group| {
             group
                 .deployments()

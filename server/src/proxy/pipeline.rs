@@ -105,8 +105,8 @@ impl Admitted {
         model: &str,
         needs: &Needs,
     ) -> Result<Arc<Deployment>, ApiError> {
-        let group = gateway
-            .models
+        let groups = gateway.models.groups();
+        let group = groups
             .get(model)
             .ok_or_else(|| ApiError::UnknownModel(model.to_string()))?;
         if !self.caller.may_use(model) {

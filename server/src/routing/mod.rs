@@ -9,6 +9,8 @@ use std::sync::Arc;
 use crate::providers::capabilities::{Missing, Needs};
 use crate::providers::Deployment;
 
+pub mod live;
+
 pub struct ModelGroup {
     deployments: Vec<Arc<Deployment>>,
     next: AtomicUsize,
@@ -46,7 +48,7 @@ pub struct ModelGroups {
 }
 
 impl ModelGroups {
-    pub fn new(deployments: Vec<Deployment>) -> Self {
+    pub fn new(deployments: impl IntoIterator<Item = Arc<Deployment>>) -> Self {
         let mut groups: BTreeMap<String, ModelGroup> = BTreeMap::new();
         for deployment in deployments {
             groups
@@ -56,7 +58,7 @@ impl ModelGroups {
                     next: AtomicUsize::new(0),
                 })
                 .deployments
-                .push(Arc::new(deployment));
+                .push(deployment);
         }
         ModelGroups { groups }
     }
@@ -67,6 +69,13 @@ impl ModelGroups {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.groups.keys().map(String::as_str)
+    }
+
+    /// Every deployment, group by group.
+    pub fn deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
+        self.groups
+            .values()
+            .flat_map(|group| group.deployments.iter())
     }
 }
 
@@ -87,7 +96,7 @@ mod tests {
             &|_| None,
         )
         .unwrap();
-        let groups = ModelGroups::new(config.deployments);
+        let groups = ModelGroups::new(config.deployments.into_iter().map(Arc::new));
         assert_eq!(groups.names().collect::<Vec<_>>(), ["a", "b"]);
         let group = groups.get("a").unwrap();
         let first = group.pick(&chat()).unwrap().api_base.clone();
@@ -119,7 +128,7 @@ mod tests {
             &|_| None,
         )
         .unwrap();
-        let groups = ModelGroups::new(config.deployments);
+        let groups = ModelGroups::new(config.deployments.into_iter().map(Arc::new));
         let with_tools = Needs {
             tools: true,
             ..chat()

@@ -13,6 +13,8 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 pub const MASTER_KEY: &str = "sk-test-master-key";
+/// The key that seals stored provider credentials.
+pub const SECRETS_KEY: &str = "test-secrets-key-0123456789abcdef0123456789";
 /// The upstream key of the Anthropic deployments.
 pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
 /// The number of models in the test config.
@@ -149,6 +151,7 @@ pub async fn spawn_app_with(pool: PgPool, mock: &MockUpstream, batch_seconds: f6
             site_root: "target/site".into(),
             secure_cookies: false,
             admin: None,
+            sealer: Some(app::sealing::Sealer::new(SECRETS_KEY, None).unwrap()),
         },
         pool.clone(),
         listener,

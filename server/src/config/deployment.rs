@@ -1,0 +1,493 @@
+//! One `model_list` entry (from config.yaml, the console or `/model/new`) into a deployment
+//! the gateway can call: provider, credentials, upstream URLs, timeouts, prices and declared
+//! capabilities.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{seconds, ConfigError, Resolver};
+use crate::metering::prices::{dollars_per_token_to_micros, Prices};
+use crate::providers::bedrock::{self, Bedrock};
+use crate::providers::capabilities::{Capabilities, CapabilityOverrides};
+use crate::providers::credentials::{AwsSigning, Credentials};
+use crate::providers::google_auth::GoogleTokenSource;
+use crate::providers::{
+    catalog, upstream_for, Deployment, ProviderModel, Secret, Upstream, WireFormat,
+};
+
+/// LiteLLM's default request timeout (seconds).
+const DEFAULT_TIMEOUT_SECONDS: f64 = 600.0;
+
+#[derive(Deserialize)]
+pub(super) struct RawModel {
+    model_name: String,
+    litellm_params: RawLitellmParams,
+    #[serde(default)]
+    model_info: RawModelInfo,
+}
+
+#[derive(Deserialize)]
+struct RawLitellmParams {
+    model: ProviderModel,
+    api_base: Option<String>,
+    api_key: Option<String>,
+    /// Azure's `api-version`.
+    api_version: Option<String>,
+    /// An Azure Entra ID token, sent as a bearer token instead of the `api-key` header.
+    azure_ad_token: Option<String>,
+    /// Bedrock: AWS credentials and region (else `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`, `AWS_REGION_NAME`/`AWS_REGION`/`AWS_DEFAULT_REGION`).
+    aws_access_key_id: Option<String>,
+    aws_secret_access_key: Option<String>,
+    aws_session_token: Option<String>,
+    aws_region_name: Option<String>,
+    aws_bedrock_runtime_endpoint: Option<String>,
+    /// Vertex AI: the project, region and service-account key (a key file's path or its JSON;
+    /// else `VERTEXAI_PROJECT`, `VERTEXAI_LOCATION`, `GOOGLE_APPLICATION_CREDENTIALS`).
+    vertex_project: Option<String>,
+    vertex_location: Option<String>,
+    vertex_credentials: Option<String>,
+    timeout: Option<f64>,
+    stream_timeout: Option<f64>,
+    mock_response: Option<String>,
+    #[serde(flatten)]
+    prices: RawPrices,
+}
+
+/// LiteLLM's price fields (dollars per token, image, second, character or query), in
+/// `litellm_params` or `model_info`.
+#[derive(Deserialize, Default)]
+struct RawPrices {
+    input_cost_per_token: Option<f64>,
+    output_cost_per_token: Option<f64>,
+    cache_read_input_token_cost: Option<f64>,
+    cache_creation_input_token_cost: Option<f64>,
+    input_cost_per_image: Option<f64>,
+    output_cost_per_image: Option<f64>,
+    input_cost_per_second: Option<f64>,
+    output_cost_per_second: Option<f64>,
+    input_cost_per_character: Option<f64>,
+    input_cost_per_query: Option<f64>,
+}
+
+impl RawPrices {
+    /// The per-image price, whichever side LiteLLM's data puts it on.
+    fn per_image(&self) -> Option<f64> {
+        self.output_cost_per_image.or(self.input_cost_per_image)
+    }
+
+    fn per_second(&self) -> Option<f64> {
+        self.input_cost_per_second.or(self.output_cost_per_second)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct RawModelInfo {
+    /// A caller-chosen deployment id (LiteLLM's `model_info.id`).
+    id: Option<String>,
+    /// The catalog model an Azure deployment name stands for (`azure/gpt-4o`).
+    base_model: Option<String>,
+    #[serde(flatten)]
+    prices: RawPrices,
+    #[serde(flatten)]
+    capabilities: CapabilityOverrides,
+}
+
+/// A config entry's deployment id: its `model_info.id`, else a digest of its place and target,
+/// stable across restarts of the same file.
+pub(super) fn config_deployment_id(index: usize, model: &RawModel) -> String {
+    if let Some(id) = &model.model_info.id {
+        return id.clone();
+    }
+    let digest = Sha256::new()
+        .chain_update(index.to_le_bytes())
+        .chain_update(model.model_name.as_bytes())
+        .chain_update([0])
+        .chain_update(model.litellm_params.model.provider.as_bytes())
+        .chain_update([0])
+        .chain_update(model.litellm_params.model.model_id.as_bytes())
+        .chain_update([0])
+        .chain_update(
+            model
+                .litellm_params
+                .api_base
+                .as_deref()
+                .unwrap_or("")
+                .as_bytes(),
+        )
+        .finalize();
+    hex::encode(&digest[..16])
+}
+
+/// A stored deployment (the console's or `/model/new`'s), built exactly as a config entry is.
+/// `os.environ/NAME` values come from `env`. Unused params are returned as warnings.
+pub fn stored_deployment(
+    id: &str,
+    model_name: &str,
+    litellm_params: &Map<String, Value>,
+    model_info: &Map<String, Value>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Deployment, Vec<String>), ConfigError> {
+    let path = format!("deployment `{model_name}`");
+    let mut warnings = Vec::new();
+    let mut document = Map::new();
+    document.insert("model_name".into(), Value::String(model_name.to_string()));
+    document.insert(
+        "litellm_params".into(),
+        Value::Object(litellm_params.clone()),
+    );
+    document.insert("model_info".into(), Value::Object(model_info.clone()));
+    let model: RawModel = serde_ignored::deserialize(Value::Object(document), |ignored| {
+        warnings.push(format!("{path}: `{ignored}` is not used by Gatehouse"));
+    })
+    .map_err(|error| ConfigError::Malformed {
+        path: path.clone(),
+        message: error.to_string(),
+    })?;
+    let overrides = std::collections::BTreeMap::new();
+    let resolver = Resolver {
+        path: &path,
+        overrides: &overrides,
+        env,
+    };
+    let provider = model.litellm_params.model.provider.clone();
+    match build(
+        model,
+        &resolver,
+        &|name| name.to_string(),
+        id.to_string(),
+        true,
+        &mut warnings,
+    )? {
+        Some(deployment) => Ok((deployment, warnings)),
+        None => Err(resolver.invalid(
+            "litellm_params.model".into(),
+            &format!("provider `{provider}` is not supported"),
+        )),
+    }
+}
+
+/// Builds one entry; `None` (with a warning) when its provider is not supported.
+pub(super) fn build(
+    model: RawModel,
+    resolver: &Resolver<'_>,
+    field: &dyn Fn(&str) -> String,
+    id: String,
+    stored: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Deployment>, ConfigError> {
+    if model.model_name.trim().is_empty() {
+        return Err(resolver.invalid(field("model_name"), "must not be empty"));
+    }
+    let params = model.litellm_params;
+    let Some(provider) = params.model.known_provider() else {
+        warnings.push(format!(
+            "{}: {}: provider `{}` is not supported yet; deployment `{}` skipped",
+            resolver.path,
+            field("litellm_params.model"),
+            params.model.provider,
+            model.model_name
+        ));
+        return Ok(None);
+    };
+    let api_key = params
+        .api_key
+        .as_deref()
+        .map(|value| resolver.resolve(&field("litellm_params.api_key"), value))
+        .transpose()?;
+    let aws = match provider.wire {
+        WireFormat::Bedrock if params.mock_response.is_none() => {
+            Some(aws_signing(&resolver, &field, &params)?)
+        }
+        _ => None,
+    };
+    let vertex = match provider.wire {
+        WireFormat::Vertex if params.mock_response.is_none() => {
+            Some(vertex_target(&resolver, &field, &params)?)
+        }
+        _ => None,
+    };
+    let given_api_base = params
+        .api_base
+        .as_deref()
+        .or(params.aws_bedrock_runtime_endpoint.as_deref());
+    let api_base = match (&vertex, given_api_base) {
+        (Some(vertex), _) => vertex.publisher_base.clone(),
+        (None, Some(value)) => resolver.resolve(&field("litellm_params.api_base"), value)?,
+        (None, None) => match (provider.default_api_base, &aws) {
+            (Some(base), _) => base.to_string(),
+            (None, Some(aws)) => Bedrock::default_api_base(&aws.region),
+            (None, None) if params.mock_response.is_some() => String::new(),
+            (None, None) => {
+                return Err(resolver.invalid(
+                    field("litellm_params.api_base"),
+                    &format!("provider `{}` needs an api_base", params.model.provider),
+                ))
+            }
+        },
+    };
+    let timeout = seconds(
+        &resolver,
+        &field("litellm_params.timeout"),
+        params.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+    )?;
+    let stream_timeout = match params.stream_timeout {
+        Some(value) => seconds(&resolver, &field("litellm_params.stream_timeout"), value)?,
+        None => timeout,
+    };
+    let entry = catalog::lookup(
+        &params.model.provider,
+        &params.model.model_id,
+        model.model_info.base_model.as_deref(),
+    );
+    let prices = deployment_prices(
+        entry.and_then(|entry| entry.prices().ok()),
+        &model.model_info.prices,
+        &params.prices,
+    )
+    .map_err(|message| resolver.invalid(field("model_info"), &message))?;
+    if prices.is_none() && params.mock_response.is_none() {
+        warnings.push(format!(
+            "{}: {}: no price known for `{}`; its requests will be metered at $0 \
+             (set model_info.input_cost_per_token / output_cost_per_token)",
+            resolver.path,
+            field("model_info"),
+            params.model.model_id
+        ));
+    }
+    let mut capabilities = entry.map_or_else(
+        Capabilities::unknown_model,
+        catalog::CatalogEntry::capabilities,
+    );
+    capabilities.override_with(&model.model_info.capabilities);
+    let resolve_optional = |name: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|value| resolver.resolve(&field(name), value))
+            .transpose()
+    };
+    let azure_ad_token = resolve_optional("litellm_params.azure_ad_token", &params.azure_ad_token)?;
+    let api_version = resolve_optional("litellm_params.api_version", &params.api_version)?;
+    let credentials = match (vertex, aws, azure_ad_token, api_key) {
+        (Some(vertex), _, _, _) => Credentials::GoogleServiceAccount(vertex.token_source),
+        (None, Some(aws), _, _) => Credentials::SigV4(aws),
+        (None, None, Some(token), _) => Credentials::Bearer(Secret::new(token)),
+        (None, None, None, Some(key)) => match provider.key_header() {
+            Some(name) => Credentials::Header {
+                name,
+                secret: Secret::new(key),
+            },
+            None => Credentials::Bearer(Secret::new(key)),
+        },
+        (None, None, None, None) => Credentials::None,
+    };
+    let upstream = if params.mock_response.is_some() {
+        Upstream::Mock
+    } else {
+        upstream_for(
+            provider.wire,
+            &api_base,
+            &params.model.model_id,
+            api_version.as_deref(),
+        )
+        .map_err(|message| resolver.invalid(field("litellm_params.api_base"), &message))?
+    };
+    Ok(Some(Deployment {
+        id,
+        stored,
+        model_group: model.model_name,
+        provider: params.model.provider,
+        upstream_model: params.model.model_id,
+        api_base,
+        credentials,
+        upstream,
+        timeout,
+        stream_timeout,
+        prices: prices.unwrap_or_default(),
+        capabilities,
+        mock_response: params.mock_response,
+    }))
+}
+
+/// Where a Vertex AI deployment's requests go and who signs them in.
+struct VertexTarget {
+    /// `{host}/v1/projects/{project}/locations/{location}/publishers/google`.
+    publisher_base: String,
+    token_source: Arc<GoogleTokenSource>,
+}
+
+/// Vertex AI's project, location and service account, from `litellm_params` or the
+/// environment; `api_base` replaces the regional host.
+fn vertex_target(
+    resolver: &Resolver<'_>,
+    field: &dyn Fn(&str) -> String,
+    params: &RawLitellmParams,
+) -> Result<VertexTarget, ConfigError> {
+    let value = |name: &str, given: &Option<String>, env: &str| match given {
+        Some(value) => resolver.resolve(&field(name), value).map(Some),
+        None => Ok(resolver.variable(env)),
+    };
+    let credentials_field = field("litellm_params.vertex_credentials");
+    let key = value(
+        "litellm_params.vertex_credentials",
+        &params.vertex_credentials,
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    )?
+    .ok_or_else(|| {
+        resolver.invalid(
+            credentials_field.clone(),
+            "vertex_ai/ models need a service-account key: vertex_credentials (a key file's path or its JSON) or GOOGLE_APPLICATION_CREDENTIALS",
+        )
+    })?;
+    let key_json = if key.trim_start().starts_with('{') {
+        key
+    } else {
+        std::fs::read_to_string(&key).map_err(|error| {
+            resolver.invalid(
+                credentials_field.clone(),
+                &format!("cannot read the key file {key}: {error}"),
+            )
+        })?
+    };
+    let token_source = GoogleTokenSource::from_key_json(&key_json)
+        .map_err(|message| resolver.invalid(credentials_field.clone(), &message))?;
+    let project = value(
+        "litellm_params.vertex_project",
+        &params.vertex_project,
+        "VERTEXAI_PROJECT",
+    )?
+    .or_else(|| token_source.project_id().map(str::to_string))
+    .ok_or_else(|| {
+        resolver.invalid(
+            field("litellm_params.vertex_project"),
+            "is required for vertex_ai/ models (or VERTEXAI_PROJECT, or a key file with project_id)",
+        )
+    })?;
+    let location = value(
+        "litellm_params.vertex_location",
+        &params.vertex_location,
+        "VERTEXAI_LOCATION",
+    )?
+    .unwrap_or_else(|| "us-central1".into());
+    let is_name = |text: &str| {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if !is_name(&project) || !is_name(&location) {
+        return Err(resolver.invalid(
+            field("litellm_params.vertex_project"),
+            "vertex_project and vertex_location take lowercase letters, digits and dashes",
+        ));
+    }
+    let host = match params.api_base.as_deref() {
+        Some(value) => resolver.resolve(&field("litellm_params.api_base"), value)?,
+        None if location == "global" => "https://aiplatform.googleapis.com".into(),
+        None => format!("https://{location}-aiplatform.googleapis.com"),
+    };
+    Ok(VertexTarget {
+        publisher_base: format!(
+            "{}/v1/projects/{project}/locations/{location}/publishers/google",
+            host.trim_end_matches('/')
+        ),
+        token_source: Arc::new(token_source),
+    })
+}
+
+/// A Bedrock deployment's signing credentials: `litellm_params` first, then the usual AWS
+/// environment variables.
+fn aws_signing(
+    resolver: &Resolver<'_>,
+    field: &dyn Fn(&str) -> String,
+    params: &RawLitellmParams,
+) -> Result<AwsSigning, ConfigError> {
+    let value = |name: &str, given: &Option<String>, env_names: &[&str]| match given {
+        Some(value) => resolver.resolve(&field(name), value).map(Some),
+        None => Ok(env_names.iter().find_map(|env| resolver.variable(env))),
+    };
+    let required = |name: &str, found: Option<String>| {
+        found.ok_or_else(|| {
+            resolver.invalid(
+                field(name),
+                "is required for bedrock/ models (or set the AWS environment variable)",
+            )
+        })
+    };
+    let access_key_id = value(
+        "litellm_params.aws_access_key_id",
+        &params.aws_access_key_id,
+        &["AWS_ACCESS_KEY_ID"],
+    )?;
+    let secret = value(
+        "litellm_params.aws_secret_access_key",
+        &params.aws_secret_access_key,
+        &["AWS_SECRET_ACCESS_KEY"],
+    )?;
+    let session_token = value(
+        "litellm_params.aws_session_token",
+        &params.aws_session_token,
+        &["AWS_SESSION_TOKEN"],
+    )?;
+    let region = value(
+        "litellm_params.aws_region_name",
+        &params.aws_region_name,
+        &["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"],
+    )?;
+    Ok(AwsSigning {
+        access_key_id: required("litellm_params.aws_access_key_id", access_key_id)?,
+        secret_access_key: Secret::new(required("litellm_params.aws_secret_access_key", secret)?),
+        session_token: session_token.map(Secret::new),
+        region: required("litellm_params.aws_region_name", region)?,
+        service: bedrock::SIGNING_NAME,
+    })
+}
+
+/// A deployment's prices: the catalog's, with each price `model_info` or `litellm_params` sets
+/// replacing the catalog's figure (`None` when nothing at all is known).
+fn deployment_prices(
+    catalog: Option<Prices>,
+    info: &RawPrices,
+    params: &RawPrices,
+) -> Result<Option<Prices>, String> {
+    let pick = |info: Option<f64>, params: Option<f64>| {
+        info.or(params).map(dollars_per_token_to_micros).transpose()
+    };
+    let input = pick(info.input_cost_per_token, params.input_cost_per_token)?;
+    let output = pick(info.output_cost_per_token, params.output_cost_per_token)?;
+    let cached = pick(
+        info.cache_read_input_token_cost,
+        params.cache_read_input_token_cost,
+    )?;
+    let written = pick(
+        info.cache_creation_input_token_cost,
+        params.cache_creation_input_token_cost,
+    )?;
+    let image = pick(info.per_image(), params.per_image())?;
+    let second = pick(info.per_second(), params.per_second())?;
+    let character = pick(
+        info.input_cost_per_character,
+        params.input_cost_per_character,
+    )?;
+    let query = pick(info.input_cost_per_query, params.input_cost_per_query)?;
+    let overrides = [
+        input, output, cached, written, image, second, character, query,
+    ];
+    if catalog.is_none() && overrides.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let base = catalog.unwrap_or_default();
+    Ok(Some(Prices {
+        input_micros_per_mtok: input.unwrap_or(base.input_micros_per_mtok),
+        output_micros_per_mtok: output.unwrap_or(base.output_micros_per_mtok),
+        cached_input_micros_per_mtok: cached.or(base.cached_input_micros_per_mtok),
+        cache_write_micros_per_mtok: written.or(base.cache_write_micros_per_mtok),
+        image_micros_per_m: image.unwrap_or(base.image_micros_per_m),
+        audio_second_micros_per_m: second.unwrap_or(base.audio_second_micros_per_m),
+        character_micros_per_m: character.unwrap_or(base.character_micros_per_m),
+        request_micros_per_m: query.unwrap_or(base.request_micros_per_m),
+    }))
+}
