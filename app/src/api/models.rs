@@ -1,6 +1,9 @@
 //! The Models page's server functions: every signed-in role sees the deployments and their
 //! prices; admins add, edit and delete stored deployments and test connections.
 
+// A server function's arguments are its form's fields; `#[server]` drops a function-level allow.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
@@ -33,7 +36,6 @@ pub async fn list_deployments() -> Result<Vec<DeploymentView>, ConsoleError> {
 /// Adds a deployment (`id` empty) or replaces a stored one. A blank `api_key` keeps the
 /// stored credentials.
 #[server]
-#[allow(clippy::too_many_arguments)]
 pub async fn save_deployment(
     csrf: String,
     id: String,

@@ -200,13 +200,13 @@ pub(super) fn build(
         .transpose()?;
     let aws = match provider.wire {
         WireFormat::Bedrock if params.mock_response.is_none() => {
-            Some(aws_signing(&resolver, &field, &params)?)
+            Some(aws_signing(resolver, field, &params)?)
         }
         _ => None,
     };
     let vertex = match provider.wire {
         WireFormat::Vertex if params.mock_response.is_none() => {
-            Some(vertex_target(&resolver, &field, &params)?)
+            Some(vertex_target(resolver, field, &params)?)
         }
         _ => None,
     };
@@ -230,12 +230,12 @@ pub(super) fn build(
         },
     };
     let timeout = seconds(
-        &resolver,
+        resolver,
         &field("litellm_params.timeout"),
         params.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
     )?;
     let stream_timeout = match params.stream_timeout {
-        Some(value) => seconds(&resolver, &field("litellm_params.stream_timeout"), value)?,
+        Some(value) => seconds(resolver, &field("litellm_params.stream_timeout"), value)?,
         None => timeout,
     };
     let entry = catalog::lookup(

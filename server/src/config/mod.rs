@@ -530,8 +530,20 @@ model_list:
         assert!(
             matches!(&deployment.credentials, Credentials::Bearer(secret) if secret.expose() == "from-env")
         );
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].contains("surprise"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let unpriced = serde_json::json!({"model": "openai/house-model", "api_base": "http://h"});
+        let (_, warnings) = stored_deployment(
+            "2",
+            "house",
+            unpriced.as_object().unwrap(),
+            &Map::new(),
+            &env,
+        )
+        .unwrap();
+        assert!(
+            warnings[0].starts_with("deployment `house`: model_info: no price known"),
+            "{warnings:?}"
+        );
 
         let unknown = serde_json::json!({"model": "nowhere/x"});
         let error = stored_deployment("1", "x", unknown.as_object().unwrap(), &Map::new(), &env)
