@@ -9,6 +9,17 @@ ensure_console_tools
 ensure_postgres gatehouse
 export GATEHOUSE_ADMIN_EMAIL="${GATEHOUSE_ADMIN_EMAIL:-admin@localhost}"
 export GATEHOUSE_ADMIN_PASSWORD="${GATEHOUSE_ADMIN_PASSWORD:-gatehouse-admin}"
+# Provider credentials stored from the console are sealed with this key: made once, kept
+# (owner-only) so that a restart still opens them.
+if [ -z "${GATEHOUSE_SECRETS_KEY:-}" ] && [ -z "${LITELLM_SALT_KEY:-}" ]; then
+  secrets_file="${XDG_CONFIG_HOME:-$HOME/.config}/gatehouse/secrets-key"
+  if [ ! -s "$secrets_file" ]; then
+    mkdir -p "$(dirname "$secrets_file")"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$secrets_file")
+  fi
+  GATEHOUSE_SECRETS_KEY="$(cat "$secrets_file")"
+  export GATEHOUSE_SECRETS_KEY
+fi
 
 log "building Gatehouse (release)"
 cargo leptos build --release

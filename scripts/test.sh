@@ -35,6 +35,8 @@ export GATEHOUSE_URL="http://127.0.0.1:$gate_port"
 export GATEHOUSE_MASTER_KEY="sk-e2e-master-$(date +%s)"
 export GATEHOUSE_ADMIN_EMAIL="admin@e2e.test"
 export GATEHOUSE_ADMIN_PASSWORD="e2e-admin-password"
+# Seals the provider credentials the console stores.
+export GATEHOUSE_SECRETS_KEY="e2e-secrets-key-$(date +%s)-0123456789abcdef"
 logs="$CARGO_TARGET_DIR/e2e-logs"
 mkdir -p "$logs"
 # The test service account, its token endpoint on the mock.
