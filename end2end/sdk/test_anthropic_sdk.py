@@ -107,6 +107,38 @@ def test_streamed_tool_use(model):
     assert tool_use.input == {"city": "Paris"}
 
 
+def test_extended_thinking_round_trip_keeps_the_signed_thinking():
+    """To an Anthropic backend the request and reply are relayed as they are, so a thinking
+    block comes back with its signature and goes back up with the tool result (the mock, like
+    Anthropic, refuses an unsigned one)."""
+    sdk = client(new_key())
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    message = sdk.messages.create(
+        model="claude", max_tokens=2048, thinking=thinking, tools=[WEATHER_TOOL], messages=QUESTION
+    )
+    assert message.content[0].type == "thinking"
+    assert message.content[0].signature
+    tool_use = next(block for block in message.content if block.type == "tool_use")
+    answered = sdk.messages.create(
+        model="claude",
+        max_tokens=2048,
+        thinking=thinking,
+        tools=[WEATHER_TOOL],
+        messages=QUESTION
+        + [
+            {"role": "assistant", "content": [block.model_dump() for block in message.content]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": tool_use.id, "content": "18°C"}
+                ],
+            },
+        ],
+    )
+    assert answered.stop_reason == "end_turn"
+    assert answered.content[0].type == "thinking"
+
+
 def test_errors_have_anthropics_shape():
     with pytest.raises(anthropic.AuthenticationError) as raised:
         client("sk-not-a-real-key-0000000000").messages.create(

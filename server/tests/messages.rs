@@ -51,7 +51,13 @@ async fn messages_reach_anthropic_and_openai_backends(pool: PgPool) {
         let message: Value = response.json().await.unwrap();
         assert_eq!(message["type"], "message");
         assert_eq!(message["role"], "assistant");
-        assert_eq!(message["model"], model);
+        // Anthropic's reply is relayed as it is, naming the upstream model.
+        let reported = if model == "claude" {
+            "claude-sonnet-4-5-20250929"
+        } else {
+            model
+        };
+        assert_eq!(message["model"], reported);
         assert_eq!(
             message["content"],
             json!([{ "type": "text", "text": "Hello from the mock upstream." }])
@@ -166,5 +172,110 @@ async fn messages_errors_have_anthropics_shape(pool: PgPool) {
         assert_eq!(body["error"]["type"], kind, "{body}");
         assert!(body["error"]["message"].is_string());
     }
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn messages_to_anthropic_are_relayed_as_written_with_thinking_intact(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    // A second turn of an extended-thinking tool conversation, as Claude Code sends it: the
+    // earlier thinking block must go back with its signature.
+    let request = json!({
+        "model": "claude",
+        "max_tokens": 2048,
+        "thinking": { "type": "enabled", "budget_tokens": 1024 },
+        "metadata": { "user_id": "dev-1" },
+        "system": [{ "type": "text", "text": "Be brief.", "cache_control": { "type": "ephemeral" } }],
+        "tools": [{ "name": "read_file", "input_schema": { "type": "object",
+                    "properties": { "path": { "type": "string" } }, "required": ["path"] } }],
+        "messages": [
+            { "role": "user", "content": "What is in README.md?" },
+            { "role": "assistant", "content": [
+                { "type": "thinking", "thinking": "I should read it.", "signature": "sig-from-turn-1" },
+                { "type": "tool_use", "id": "toolu_1", "name": "read_file", "input": { "path": "README.md" } },
+            ]},
+            { "role": "user", "content": [
+                { "type": "tool_result", "tool_use_id": "toolu_1", "content": "# Gatehouse" },
+            ]},
+        ],
+    });
+    let response = app
+        .http
+        .post(format!("{}/v1/messages", app.base))
+        .header("authorization", format!("Bearer {key}"))
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", "interleaved-thinking-2025-05-14")
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let message: Value = response.json().await.unwrap();
+    assert_eq!(
+        message["content"][0],
+        json!({ "type": "thinking", "thinking": "The user greets me; greet back.",
+                "signature": server::mock_upstream::MOCK_THINKING_SIGNATURE })
+    );
+    assert_eq!(message["content"][1]["type"], "text");
+
+    // Upstream got the request exactly as written, but for the model id; the beta header too.
+    let mut expected = request.clone();
+    expected["model"] = json!("claude-sonnet-4-5-20250929");
+    assert_eq!(mock.record.last_request().unwrap(), expected);
+    assert_eq!(
+        mock.record.last_header("anthropic-beta").unwrap(),
+        "interleaved-thinking-2025-05-14"
+    );
+    assert_eq!(mock.record.last_header("x-api-key").unwrap(), ANTHROPIC_KEY);
+
+    // Streamed: Anthropic's own events, metered from their usage.
+    let mut streamed = request.clone();
+    streamed["stream"] = json!(true);
+    let response = messages(&app, &key, &streamed).await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    let kinds: Vec<String> = events(&body).into_iter().map(|(kind, _)| kind).collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("message_start"));
+    assert_eq!(kinds.last().map(String::as_str), Some("message_stop"));
+    assert!(
+        kinds.iter().any(|kind| kind == "ping"),
+        "pings relayed: {kinds:?}"
+    );
+
+    let rows: Vec<(String, i64, i64, bool, String)> = {
+        wait_for_rows(&pool, &key, 2).await;
+        sqlx::query_as(
+            "SELECT call_type, prompt_tokens, completion_tokens, is_stream, end_user \
+             FROM spend_logs WHERE token_hash = $1 ORDER BY started_at",
+        )
+        .bind(app::secrets::hash_key(&key))
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    // The mock bills 10 input tokens a message.
+    assert_eq!(
+        rows[0],
+        ("acompletion".into(), 30, 5, false, "dev-1".into())
+    );
+    assert_eq!(rows[1].1, 30);
+    assert!(rows[1].3);
+
+    // A thinking block without its signature is the upstream's 400, in Anthropic's shape.
+    let mut unsigned = request.clone();
+    unsigned["messages"][1]["content"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("signature");
+    let response = messages(&app, &key, &unsigned).await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("signature"));
     app.shutdown().await;
 }

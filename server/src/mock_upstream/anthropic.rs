@@ -115,7 +115,10 @@ pub async fn messages(
             if request.get("stream") == Some(&Value::Bool(true)) {
                 stream(&model, plan, tool, usage)
             } else {
-                message(&model, &plan.words.concat(), tool, usage)
+                let thinking = request
+                    .get("thinking")
+                    .is_some_and(|thinking| thinking["type"] == "enabled");
+                message(&model, &plan.words.concat(), tool, thinking, usage)
             }
         }
     }
@@ -144,6 +147,15 @@ fn validate(request: &Map<String, Value>) -> Option<String> {
                 return Some(format!(
                     "messages.{index}.role: Input should be 'user' or 'assistant'"
                 ))
+            }
+        }
+        // Earlier thinking must come back with its signature, as the real API checks.
+        let blocks = message["content"].as_array().map_or(&[][..], Vec::as_slice);
+        for (block_index, block) in blocks.iter().enumerate() {
+            if block["type"] == "thinking" && !block["signature"].is_string() {
+                return Some(format!(
+                    "messages.{index}.content.{block_index}.thinking.signature: Field required"
+                ));
             }
         }
     }
@@ -187,8 +199,23 @@ impl Usage {
     }
 }
 
-fn message(model: &str, text: &str, tool: Option<(String, Value)>, usage: Usage) -> Response {
+/// The signed thinking block of a reply to a request with `thinking` enabled.
+pub const MOCK_THINKING_SIGNATURE: &str = "mock-thinking-signature-EqQBCgIYAhIM";
+
+fn message(
+    model: &str,
+    text: &str,
+    tool: Option<(String, Value)>,
+    thinking: bool,
+    usage: Usage,
+) -> Response {
     let mut content = Vec::new();
+    if thinking {
+        content.push(
+            json!({ "type": "thinking", "thinking": "The user greets me; greet back.",
+                             "signature": MOCK_THINKING_SIGNATURE }),
+        );
+    }
     if !text.is_empty() {
         content.push(json!({ "type": "text", "text": text }));
     }

@@ -43,6 +43,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+pub use anthropic::MOCK_THINKING_SIGNATURE;
 pub use bedrock::{MOCK_AWS_ACCESS_KEY_ID, MOCK_AWS_SECRET_ACCESS_KEY};
 pub use openai_endpoints::{speech_bytes, AUDIO_BYTES_PER_SECOND};
 

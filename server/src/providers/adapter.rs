@@ -103,6 +103,12 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Where this upstream serves Anthropic's Messages API as it is, if it does: `/v1/messages`
+    /// is then relayed rather than translated.
+    fn anthropic_messages_url(&self) -> Option<&Url> {
+        None
+    }
+
     /// Where this upstream serves `endpoint` in OpenAI's own format, if it does.
     fn native_url(&self, _endpoint: NativeEndpoint) -> Option<&Url> {
         None

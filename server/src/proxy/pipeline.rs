@@ -62,13 +62,33 @@ pub async fn messages(
 ) -> Response {
     let run = async {
         let admitted = admit(&gateway, &headers).await?;
-        let request = messages::read(body).await?;
-        call_chat(
+        let (request, body_bytes) = messages::read(body).await?;
+        let probe = messages::native::probe(&request, body_bytes)?;
+        let deployment = admitted.plan(&gateway, &probe.model, &probe.needs)?;
+        if let Some(url) = messages::native::messages_url(&deployment) {
+            return messages::native::relay(
+                gateway.clone(),
+                admitted,
+                deployment,
+                url,
+                request,
+                &headers,
+                probe,
+            )
+            .await;
+        }
+        let chat = ChatRequest::from_object(messages::request::to_chat_request(request)?)?;
+        let planned = Planned {
+            deployment,
+            prompt_estimate: chat.needs().prompt_tokens,
+        };
+        call_chat_on(
             gateway.clone(),
             admitted,
-            request,
+            chat,
             Egress::Anthropic,
             CALL_TYPE_CHAT,
+            planned,
         )
         .await
     };

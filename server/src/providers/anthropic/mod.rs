@@ -2,15 +2,19 @@
 //! format (system messages hoisted, `max_tokens` defaulted, tools, tool results and images as
 //! content blocks), the reply and the event stream translated back.
 
+mod relay;
 mod reply;
 mod request;
 mod stream;
+
+pub use relay::{error_event, MessagesRelay};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 
 use crate::error::ApiError;
+use crate::metering::usage::Usage;
 use crate::providers::adapter::{
     to_body, ChatAdapter, ChatBody, ChatReply, ReplyContext, StreamTranslator, UpstreamRequest,
 };
@@ -45,7 +49,21 @@ impl Anthropic {
     }
 }
 
+/// What a whole Messages reply is billed by: its usage, in OpenAI's terms.
+pub fn messages_usage(body: &[u8]) -> Option<Usage> {
+    #[derive(serde::Deserialize)]
+    struct UsageProbe {
+        usage: Option<reply::AnthropicUsage>,
+    }
+    let probe: UsageProbe = serde_json::from_slice(body).ok()?;
+    probe.usage.map(reply::AnthropicUsage::to_usage)
+}
+
 impl ChatAdapter for Anthropic {
+    fn anthropic_messages_url(&self) -> Option<&Url> {
+        Some(&self.messages_url)
+    }
+
     fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError> {
         let body = request::to_messages_request(request, stream)?;
         let mut headers = HeaderMap::new();

@@ -1,0 +1,215 @@
+//! `/v1/messages` to a deployment that speaks Anthropic's Messages API: the request relayed as
+//! the client wrote it (the model replaced; `anthropic-version` and `anthropic-beta`
+//! forwarded), the reply and the event stream unchanged — so thinking blocks and their
+//! signatures, documents, citations and server tools survive, as Claude Code needs. Usage is
+//! read on the way for metering.
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::Url;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::metering::usage::estimate_tokens;
+use crate::metering::CALL_TYPE_CHAT;
+use crate::providers::adapter::{invalid_request as invalid, to_body, ChatReply, UpstreamRequest};
+use crate::providers::anthropic::{self, MessagesRelay};
+use crate::providers::capabilities::{Mode, Needs};
+use crate::providers::{transport, Deployment, Upstream};
+use crate::proxy::pipeline::Admitted;
+use crate::proxy::stream::{self, Source};
+use crate::proxy::unary::metered;
+use crate::state::SharedGateway;
+
+/// Client headers forwarded to Anthropic as they are.
+const FORWARDED_HEADERS: [&str; 2] = ["anthropic-version", "anthropic-beta"];
+
+/// What routing needs to know of a Messages request, read without translating it.
+pub struct MessagesProbe {
+    pub model: String,
+    pub needs: Needs,
+    pub end_user: Option<String>,
+}
+
+/// Checks the fields every Messages request needs and reads what routing uses.
+pub fn probe(request: &Map<String, Value>, body_bytes: usize) -> Result<MessagesProbe, ApiError> {
+    let model = match request.get("model") {
+        Some(Value::String(model)) if !model.is_empty() => model.clone(),
+        _ => {
+            return Err(invalid(
+                "model: Field required (a non-empty string).",
+                "model",
+            ))
+        }
+    };
+    if !request.get("max_tokens").is_some_and(Value::is_u64) {
+        return Err(invalid(
+            "max_tokens: Field required (a positive integer).",
+            "max_tokens",
+        ));
+    }
+    let Some(Value::Array(turns)) = request.get("messages") else {
+        return Err(invalid("messages: Field required (an array).", "messages"));
+    };
+    if turns.is_empty() {
+        return Err(invalid(
+            "messages: at least one message is required.",
+            "messages",
+        ));
+    }
+    let streaming = match request.get("stream") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err(invalid("stream: must be a boolean.", "stream")),
+    };
+    let tools = request
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|tools| !tools.is_empty());
+    let vision = turns.iter().any(|turn| {
+        turn.get("content")
+            .and_then(Value::as_array)
+            .is_some_and(|blocks| blocks.iter().any(|block| block["type"] == "image"))
+    });
+    Ok(MessagesProbe {
+        model,
+        needs: Needs {
+            mode: Mode::Chat,
+            streaming,
+            tools,
+            parallel_tool_calls: false,
+            vision,
+            json_schema: false,
+            prompt_tokens: estimate_tokens(body_bytes),
+        },
+        end_user: request
+            .get("metadata")
+            .and_then(|metadata| metadata.get("user_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+/// The deployment's own Messages URL, when it speaks Anthropic's API.
+pub fn messages_url(deployment: &Deployment) -> Option<Url> {
+    match &deployment.upstream {
+        Upstream::Http(adapter) => adapter.anthropic_messages_url().cloned(),
+        Upstream::Mock => None,
+    }
+}
+
+/// Steps 6–9 for a relayed Messages request: call, respond unchanged, settle, meter.
+pub async fn relay(
+    gateway: SharedGateway,
+    admitted: Admitted,
+    deployment: Arc<Deployment>,
+    url: Url,
+    mut request: Map<String, Value>,
+    client_headers: &HeaderMap,
+    probe: MessagesProbe,
+) -> Result<Response, ApiError> {
+    request.insert(
+        "model".into(),
+        Value::String(deployment.upstream_model.clone()),
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        HeaderName::from_static("anthropic-version"),
+        HeaderValue::from_static(anthropic::API_VERSION),
+    );
+    for name in FORWARDED_HEADERS {
+        if let Some(value) = client_headers.get(name) {
+            headers.insert(HeaderName::from_static(name), value.clone());
+        }
+    }
+    let upstream_request = UpstreamRequest {
+        url,
+        headers,
+        body: to_body(&Value::Object(request))?,
+    };
+    let call = admitted.metered_call(
+        CALL_TYPE_CHAT,
+        deployment.clone(),
+        probe.needs.prompt_tokens,
+        probe.end_user,
+        probe.needs.streaming,
+    );
+    if probe.needs.streaming {
+        let source = Source::Native {
+            request: Box::new(upstream_request),
+            translator: Box::new(MessagesRelay::default()),
+        };
+        return stream::relay(gateway, call, source).await;
+    }
+    let http = gateway.http.clone();
+    let exchange = async move {
+        let reply = transport::fetch(&http, &deployment, upstream_request).await?;
+        Ok(ChatReply {
+            usage: anthropic::messages_usage(&reply),
+            body: reply,
+        })
+    };
+    metered(gateway, call, exchange).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn probed(body: Value) -> Result<MessagesProbe, ApiError> {
+        let bytes = body.to_string().len();
+        probe(body.as_object().unwrap(), bytes)
+    }
+
+    #[test]
+    fn reads_what_routing_needs_without_translating() {
+        let found = probed(json!({
+            "model": "claude", "max_tokens": 10, "stream": true,
+            "metadata": { "user_id": "u-1" },
+            "tools": [{ "name": "t", "input_schema": { "type": "object" } }],
+            "messages": [
+                { "role": "user", "content": [{ "type": "image", "source": { "type": "url", "url": "https://x/y.png" } }] },
+                { "role": "assistant", "content": [{ "type": "thinking", "thinking": "…", "signature": "sig" }] },
+            ],
+        }))
+        .unwrap();
+        assert_eq!(found.model, "claude");
+        assert!(found.needs.streaming && found.needs.tools && found.needs.vision);
+        assert_eq!(found.end_user.as_deref(), Some("u-1"));
+        assert!(found.needs.prompt_tokens > 10);
+    }
+
+    #[test]
+    fn refuses_what_every_messages_request_needs() {
+        let param = |body: Value| match probed(body) {
+            Err(ApiError::BadRequest { param, .. }) => param,
+            other => panic!("accepted: {}", other.is_ok()),
+        };
+        let turn = json!([{ "role": "user", "content": "x" }]);
+        assert_eq!(
+            param(json!({ "max_tokens": 1, "messages": turn })),
+            Some("model")
+        );
+        assert_eq!(
+            param(json!({ "model": "m", "messages": turn })),
+            Some("max_tokens")
+        );
+        assert_eq!(
+            param(json!({ "model": "m", "max_tokens": 1 })),
+            Some("messages")
+        );
+        assert_eq!(
+            param(json!({ "model": "m", "max_tokens": 1, "messages": [] })),
+            Some("messages")
+        );
+        assert_eq!(
+            param(json!({ "model": "m", "max_tokens": 1, "messages": turn, "stream": "yes" })),
+            Some("stream")
+        );
+    }
+}
