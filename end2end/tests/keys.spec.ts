@@ -1,19 +1,5 @@
-import { test, expect, Page, APIRequestContext } from '@playwright/test';
-
-const admin = {
-  email: process.env.GATEHOUSE_ADMIN_EMAIL ?? '',
-  password: process.env.GATEHOUSE_ADMIN_PASSWORD ?? '',
-};
-
-async function logIn(page: Page) {
-  await page.goto('/login');
-  await page.waitForSelector('body[data-hydrated="true"]');
-  await page.getByLabel('Email').fill(admin.email);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page).toHaveURL(/\/keys$/);
-  await expect(page.getByRole('heading', { name: 'Keys', exact: true })).toBeVisible();
-}
+import { test, expect, APIRequestContext } from '@playwright/test';
+import { admin, logIn } from './session';
 
 function chat(request: APIRequestContext, key: string) {
   return request.post('/v1/chat/completions', {

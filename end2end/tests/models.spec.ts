@@ -1,20 +1,12 @@
 import { test, expect, Page, APIRequestContext } from '@playwright/test';
+import { logIn } from './session';
 
-const admin = {
-  email: process.env.GATEHOUSE_ADMIN_EMAIL ?? '',
-  password: process.env.GATEHOUSE_ADMIN_PASSWORD ?? '',
-};
 const masterKey = process.env.GATEHOUSE_MASTER_KEY ?? '';
 const mockApiBase = process.env.MOCK_API_BASE ?? '';
 const upstreamKey = 'sk-e2e-upstream-credential';
 
 async function openModelsPage(page: Page) {
-  await page.goto('/login');
-  await page.waitForSelector('body[data-hydrated="true"]');
-  await page.getByLabel('Email').fill(admin.email);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page).toHaveURL(/\/keys$/);
+  await logIn(page);
   await page.getByRole('link', { name: 'Models & providers' }).click();
   await expect(page).toHaveURL(/\/deployments$/);
   await expect(page.getByRole('heading', { name: 'Models & providers' })).toBeVisible();
