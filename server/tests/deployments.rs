@@ -168,6 +168,24 @@ async fn bad_deployments_and_callers_are_refused(pool: PgPool) {
         let message = refused["error"]["message"].as_str().unwrap();
         assert!(message.contains(named), "{body}: {message}");
     }
+    // A caller-chosen id is kept; choosing it twice is the caller's error, not the server's.
+    let chosen = uuid::Uuid::new_v4();
+    let with_id = json!({ "model_name": "x",
+        "litellm_params": { "model": "openai/x", "api_base": mock.api_base() },
+        "model_info": { "id": chosen } });
+    let created: Value = post_master(&app, "/model/new", &with_id)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["model_id"], chosen.to_string());
+    let twice = assert_openai_error(post_master(&app, "/model/new", &with_id).await, 400).await;
+    assert!(twice["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already exists"));
+    post_master(&app, "/model/delete", &json!({ "id": chosen })).await;
+
     let unknown = post_master(
         &app,
         "/model/update",

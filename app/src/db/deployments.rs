@@ -53,6 +53,8 @@ pub enum DeploymentError {
     Seal(#[from] SealError),
     #[error("the stored credentials are not a JSON object")]
     Unreadable,
+    #[error("a deployment with this id already exists")]
+    DuplicateId,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -160,7 +162,7 @@ pub async fn insert(
     created_by: &str,
 ) -> Result<StoredDeployment, DeploymentError> {
     let sealed = seal_secrets(sealer, id, &mut spec.litellm_params)?;
-    Ok(sqlx::query_as(concat!(
+    sqlx::query_as(concat!(
         "INSERT INTO deployments (id, model_name, litellm_params, model_info, sealed_secrets, \
          created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
         deployment_columns!()
@@ -172,7 +174,11 @@ pub async fn insert(
     .bind(sealed)
     .bind(created_by)
     .fetch_one(pool)
-    .await?)
+    .await
+    .map_err(|error| match error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => DeploymentError::DuplicateId,
+        other => DeploymentError::Database(other),
+    })
 }
 
 /// Replaces a deployment's definition (secrets re-sealed under the current key); `None` when

@@ -217,6 +217,10 @@ fn storage_error(error: DeploymentError) -> ApiError {
             tracing::error!(%error, "deployment storage failed");
             ApiError::Internal
         }
+        DeploymentError::DuplicateId => ApiError::bad_request(
+            "A deployment with this `model_info.id` already exists; use /model/update.",
+            Some("model_info"),
+        ),
         DeploymentError::NoSecretsKey => ApiError::bad_request(
             "This gateway cannot store credentials: set GATEHOUSE_SECRETS_KEY (at least 32 \
              characters) on every instance, or give the credential as os.environ/NAME in \

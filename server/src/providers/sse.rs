@@ -41,6 +41,11 @@ fn event_end(buffer: &[u8]) -> Option<usize> {
     None
 }
 
+/// The event's JSON data read as `T` (the parts a relay looks at), if it is that.
+pub fn parse_data<T: serde::de::DeserializeOwned>(event: &[u8]) -> Option<T> {
+    serde_json::from_slice(&data_payload(event)?).ok()
+}
+
 /// The event's `data:` lines joined by newlines (one allocation only for multi-line data).
 pub fn data_payload(event: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     let mut lines = event

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::reply::AnthropicUsage;
 use crate::metering::usage::Usage;
 use crate::providers::adapter::{Frame, StreamTranslator};
-use crate::providers::sse::data_payload;
+use crate::providers::sse::parse_data;
 
 #[derive(Default)]
 pub struct MessagesRelay {
@@ -84,10 +84,8 @@ impl StreamTranslator for MessagesRelay {
         let Frame::Sse(event) = frame else {
             return;
         };
-        if let Some(data) = data_payload(&event) {
-            if let Ok(probe) = serde_json::from_slice::<EventProbe>(&data) {
-                self.read(probe);
-            }
+        if let Some(probe) = parse_data::<EventProbe>(&event) {
+            self.read(probe);
         }
         out.push(event);
     }
