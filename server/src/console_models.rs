@@ -121,9 +121,11 @@ async fn probe(http: &reqwest::Client, deployment: &Deployment) -> Result<String
             ApiError::bad_request("this provider's embeddings API is not spoken yet", None)
         })?;
         body.insert("input".into(), json!("ping"));
-        let request = embeddings.embeddings_request(body)?;
-        let reply =
-            embeddings.embeddings_reply(transport::fetch(http, deployment, request).await?)?;
+        let mut replies = Vec::new();
+        for request in embeddings.embeddings_requests(body)? {
+            replies.push(transport::fetch(http, deployment, request).await?);
+        }
+        let reply = embeddings.embeddings_reply(replies, 1)?;
         let vectors: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
         let dimensions = vectors["data"][0]["embedding"]
             .as_array()

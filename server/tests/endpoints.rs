@@ -296,6 +296,26 @@ async fn moderations_images_and_rerank_are_relayed_and_billed_by_their_units(poo
     .await;
     assert_eq!(v2.status(), 200);
 
+    // An OpenAI-compatible server's rerank (vLLM here) at its own /v1/rerank, relayed with its
+    // documents and billed by the tokens it reports: 10 × (query + 3 documents) at $1/M.
+    let vllm = post_json(&app, "/v1/rerank", &key, &json!({
+        "model": "vllm-rerank", "query": "capital of France", "top_n": 1,
+        "documents": ["Berlin is in Germany", "Paris is the capital of France", "France borders Spain"],
+    }))
+    .await;
+    assert_eq!(vllm.status(), 200);
+    let vllm: Value = vllm.json().await.unwrap();
+    assert_eq!(vllm["results"].as_array().unwrap().len(), 1);
+    assert_eq!(vllm["results"][0]["index"], 1);
+    assert_eq!(
+        vllm["results"][0]["document"]["text"],
+        "Paris is the capital of France"
+    );
+    assert_eq!(
+        mock.record.last_request().unwrap()["model"],
+        "BAAI/bge-reranker-v2-m3"
+    );
+
     // Wrong input and wrong models are 400s that name the problem.
     let empty = post_json(
         &app,
@@ -318,7 +338,7 @@ async fn moderations_images_and_rerank_are_relayed_and_billed_by_their_units(poo
     let error = assert_openai_error(chat_model, 400).await;
     assert_eq!(error["error"]["code"], "unsupported_capability");
 
-    let rows = call_rows(&pool, &key, 5).await;
+    let rows = call_rows(&pool, &key, 6).await;
     let kinds: Vec<&str> = rows
         .iter()
         .map(|(call_type, ..)| call_type.as_str())
@@ -330,12 +350,14 @@ async fn moderations_images_and_rerank_are_relayed_and_billed_by_their_units(poo
             "aimage_generation",
             "aimage_generation",
             "arerank",
+            "arerank",
             "arerank"
         ]
     );
     assert_eq!(rows[1].1, 80_000);
     assert_eq!(rows[2].1, 42_290);
     assert_eq!(rows[3].1, 2_000);
+    assert_eq!((rows[5].1, rows[5].2), (40, 40));
     app.shutdown().await;
 }
 
@@ -439,6 +461,28 @@ async fn audio_streams_both_ways_and_is_billed_by_characters_and_seconds(pool: P
         late_model.text().await.unwrap(),
         "Hello from the mock upstream."
     );
+    // A text transcript carries no usage, so the upstream is asked for JSON.
+    assert_eq!(
+        mock.record.last_request().unwrap()["response_format"],
+        "json"
+    );
+
+    // Subtitles are relayed as written and billed by the end of their last cue.
+    let subtitles = upload(multipart(
+        boundary,
+        &[
+            ("model", None, b"whisper"),
+            ("response_format", None, b"srt"),
+            ("file", Some("d.wav"), &audio[..AUDIO_BYTES_PER_SECOND]),
+        ],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(subtitles.status(), 200);
+    assert_eq!(
+        subtitles.text().await.unwrap(),
+        "1\n00:00:00,000 --> 00:00:01,000\nHello from the mock upstream.\n\n"
+    );
 
     let no_file = upload(multipart(boundary, &[("model", None, b"whisper")]))
         .await
@@ -456,15 +500,24 @@ async fn audio_streams_both_ways_and_is_billed_by_characters_and_seconds(pool: P
     .await;
     assert_openai_error(not_a_form, 400).await;
 
-    let rows = call_rows(&pool, &key, 3).await;
+    let rows = call_rows(&pool, &key, 4).await;
     let kinds: Vec<&str> = rows
         .iter()
         .map(|(call_type, ..)| call_type.as_str())
         .collect();
-    assert_eq!(kinds, ["aspeech", "atranscription", "atranscription"]);
-    // tts-1: 11 characters × $15/M = 165 µ$; whisper-1: 2 s × $0.0001 = 200 µ$.
-    assert_eq!(rows[0].1, 165);
-    assert_eq!(rows[1].1, 200);
+    assert_eq!(
+        kinds,
+        [
+            "aspeech",
+            "atranscription",
+            "atranscription",
+            "atranscription"
+        ]
+    );
+    // tts-1: 11 characters × $15/M = 165 µ$; whisper-1: 2 s × $0.0001 = 200 µ$ as JSON and as
+    // text, 1 s as subtitles.
+    let costs: Vec<i64> = rows.iter().map(|row| row.1).collect();
+    assert_eq!(costs, [165, 200, 200, 100]);
 
     // A form the client breaks off mid-file is the client's error (400), still metered once.
     let mut truncated = multipart(
@@ -474,8 +527,8 @@ async fn audio_streams_both_ways_and_is_billed_by_characters_and_seconds(pool: P
     truncated.truncate(truncated.len() - 40);
     let broken = upload(truncated).await.unwrap();
     assert_openai_error(broken, 400).await;
-    let rows = call_rows(&pool, &key, 4).await;
-    assert_eq!(rows[3].0, "atranscription");
+    let rows = call_rows(&pool, &key, 5).await;
+    assert_eq!(rows[4].0, "atranscription");
     let status: i16 = sqlx::query_scalar(
         "SELECT http_status FROM spend_logs WHERE token_hash = $1 ORDER BY started_at DESC LIMIT 1",
     )

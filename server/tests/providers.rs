@@ -570,6 +570,108 @@ async fn embeddings_are_proxied_metered_and_kept_to_embedding_models(pool: PgPoo
 }
 
 #[sqlx::test(migrations = false)]
+async fn gemini_vertex_and_bedrock_embed_in_their_own_formats_and_are_metered(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    let inputs = ["a cat", "a dog", "a bird"];
+    // Deployment, dimensions asked, upstream calls made, tokens billed: 10 per input where the
+    // upstream counts them (Vertex, Titan), the gateway's estimate (2 per input here) where not.
+    let cases = [
+        ("gemini-embed", 16, 1, 6),
+        ("vertex-embed", 16, 1, 30),
+        ("vertex-gemini-embed", 16, 3, 30),
+        ("titan-embed", 256, 3, 30),
+        ("bedrock-cohere-embed", 16, 1, 6),
+    ];
+    for (model, dimensions, calls, _) in cases {
+        let before = mock.record.requests();
+        let response = embed(
+            &app,
+            &key,
+            &json!({ "model": model, "input": inputs, "dimensions": dimensions }),
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{model}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["object"], "list");
+        let data = body["data"].as_array().unwrap();
+        assert_eq!(data.len(), inputs.len(), "{model}");
+        for (index, (item, input)) in data.iter().zip(inputs).enumerate() {
+            assert_eq!(item["index"], index);
+            // Each vector is the one the upstream made for that input, in the client's order.
+            assert_eq!(
+                item["embedding"],
+                json!(server::mock_upstream::mock_vector(input, dimensions)),
+                "{model} input {index}"
+            );
+        }
+        assert_eq!(mock.record.requests() - before, calls, "{model}");
+        // What the upstream received (the last of its calls), in its own format.
+        let sent = mock.record.last_request().unwrap();
+        match model {
+            "gemini-embed" => {
+                assert_eq!(sent["requests"][2]["model"], "models/gemini-embedding-001");
+                assert_eq!(sent["requests"][2]["content"]["parts"][0]["text"], "a bird");
+                assert_eq!(sent["requests"][2]["outputDimensionality"], 16);
+                assert_eq!(
+                    mock.record.last_header("x-goog-api-key").unwrap(),
+                    GEMINI_KEY
+                );
+            }
+            "vertex-embed" => {
+                assert_eq!(sent["instances"][1], json!({ "content": "a dog" }));
+                assert_eq!(sent["parameters"]["outputDimensionality"], 16);
+                assert!(mock
+                    .record
+                    .last_header("authorization")
+                    .unwrap()
+                    .starts_with("Bearer "));
+            }
+            "vertex-gemini-embed" => assert_eq!(sent["instances"].as_array().unwrap().len(), 1),
+            "titan-embed" => {
+                assert!(inputs.contains(&sent["inputText"].as_str().unwrap()));
+                assert_eq!(sent["dimensions"], 256);
+            }
+            _ => {
+                assert_eq!(sent["texts"], json!(inputs));
+                assert_eq!(sent["input_type"], "search_document");
+                assert!(mock
+                    .record
+                    .last_header("authorization")
+                    .unwrap()
+                    .starts_with("AWS4-HMAC-SHA256 Credential=AKIDGATEHOUSEMOCK/"));
+            }
+        }
+    }
+
+    // Token arrays cannot be embedded as text: a 400 on `input`, no upstream call.
+    let before = mock.record.requests();
+    let tokens = assert_openai_error(
+        embed(
+            &app,
+            &key,
+            &json!({ "model": "titan-embed", "input": [[1, 2, 3]] }),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(tokens["error"]["param"], "input");
+    assert_eq!(mock.record.requests(), before);
+
+    // One spend row per request, whatever the number of upstream calls, at $10/M.
+    let rows = usage_rows(&pool, &key, cases.len()).await;
+    let billed: Vec<(i64, i64)> = rows.iter().map(|row| (row.0, row.1)).collect();
+    let expected: Vec<(i64, i64)> = cases
+        .iter()
+        .map(|(_, _, _, tokens)| (tokens * 10, *tokens))
+        .collect();
+    assert_eq!(billed, expected);
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
 async fn cohere_chat_streams_tools_and_embeddings(pool: PgPool) {
     let mock = mock().await;
     let app = spawn_app(pool.clone(), &mock).await;

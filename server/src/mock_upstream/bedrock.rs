@@ -16,8 +16,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{
-    hang, paced, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
-    PROMPT_TOKENS_PER_MESSAGE,
+    bedrock_invoke, hang, paced, tool_arguments, with_retry_after, Behaviour, MockRecord,
+    StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
 };
 use crate::providers::framing::aws_event;
 
@@ -39,7 +39,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "requestMetadata",
 ];
 
-fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     let mut response = (status, Json(json!({ "message": message }))).into_response();
     if let Ok(value) = kind.parse() {
         response.headers_mut().insert("x-amzn-errortype", value);
@@ -47,7 +47,7 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     response
 }
 
-/// `POST /model/{model id}/converse` and `/converse-stream`.
+/// `POST /model/{model id}/converse`, `/converse-stream` and `/invoke`.
 pub async fn converse(
     State(record): State<Arc<MockRecord>>,
     Path((model, operation)): Path<(String, String)>,
@@ -60,6 +60,7 @@ pub async fn converse(
         return error(StatusCode::FORBIDDEN, "InvalidSignatureException", &problem);
     }
     let streaming = match operation.as_str() {
+        "invoke" => return bedrock_invoke::invoke(&model, &body),
         "converse" => false,
         "converse-stream" => true,
         _ => {

@@ -12,8 +12,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::{
-    hang, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
-    PROMPT_TOKENS_PER_MESSAGE,
+    hang, mock_vector, paced_sse, ranked, tool_arguments, with_retry_after, Behaviour, MockRecord,
+    StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
 };
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -189,12 +189,9 @@ pub async fn embed(
         return error(StatusCode::BAD_REQUEST, "mock: only float embeddings");
     }
     let dimensions = request["output_dimension"].as_u64().unwrap_or(8) as usize;
-    let vectors: Vec<Vec<f64>> = (0..texts.len())
-        .map(|index| {
-            (0..dimensions)
-                .map(|d| ((index + d) % 5) as f64 / 5.0)
-                .collect()
-        })
+    let vectors: Vec<Vec<f64>> = texts
+        .iter()
+        .map(|text| mock_vector(text.as_str().unwrap_or_default(), dimensions))
         .collect();
     Json(json!({
         "id": "mock-embed-1",
@@ -235,27 +232,7 @@ pub async fn rerank(
             "invalid request: query and documents are required",
         );
     };
-    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-    let mut results: Vec<(usize, f64)> = documents
-        .iter()
-        .enumerate()
-        .map(|(index, document)| {
-            let text = document
-                .as_str()
-                .or_else(|| document["text"].as_str())
-                .unwrap_or_default()
-                .to_lowercase();
-            let hits = words
-                .iter()
-                .filter(|word| text.contains(word.as_str()))
-                .count();
-            (index, hits as f64 / words.len().max(1) as f64)
-        })
-        .collect();
-    results.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    if let Some(top_n) = request["top_n"].as_u64() {
-        results.truncate(top_n as usize);
-    }
+    let results = ranked(query, documents, request["top_n"].as_u64());
     Json(json!({
         "id": "mock-rerank-1",
         "results": results

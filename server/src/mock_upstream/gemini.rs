@@ -13,8 +13,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::{
-    hang, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
-    PROMPT_TOKENS_PER_MESSAGE,
+    google_embed, hang, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord,
+    StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
 };
 
 /// Top-level request fields `generateContent` accepts.
@@ -40,7 +40,8 @@ fn error(status: StatusCode, google_status: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// `POST /v1beta/models/{model}:{generateContent|streamGenerateContent}` with an API key.
+/// `POST /v1beta/models/{model}:{generateContent|streamGenerateContent|batchEmbedContents}` with
+/// an API key.
 pub async fn models(
     State(record): State<Arc<MockRecord>>,
     Path(model_and_method): Path<String>,
@@ -57,6 +58,10 @@ pub async fn models(
             "PERMISSION_DENIED",
             "Method doesn't allow unregistered callers. Please use an API key.",
         );
+    }
+    if let Some(model) = model_and_method.strip_suffix(":batchEmbedContents") {
+        record.remember(&headers, &body);
+        return google_embed::batch_embed_contents(model, &body);
     }
     generate(&record, &model_and_method, &headers, &body).await
 }

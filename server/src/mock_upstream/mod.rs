@@ -1,7 +1,8 @@
 //! Loopback mocks of the providers' real wire formats, for tests, benchmarks and demos: OpenAI's
 //! chat completions (`openai`) and its other endpoints (`openai_endpoints`: completions,
 //! responses, moderations, images, speech, transcriptions), Anthropic's Messages API (`anthropic`), Google's Gemini API
-//! (`gemini`), Bedrock's Converse API with SigV4 verification (`bedrock`) and Cohere's v2 chat,
+//! (`gemini`) with its embedding methods (`google_embed`), Bedrock's Converse API with SigV4
+//! verification (`bedrock`) and InvokeModel for embeddings (`bedrock_invoke`), Cohere's v2 chat,
 //! embed and rerank (`cohere`), and Vertex AI's OAuth token endpoint and publisher-model paths
 //! (`vertex`), on one port. The
 //! requested model id chooses the behaviour, in every format:
@@ -18,12 +19,16 @@
 //! |                     | thinking tokens) in its usage                                     |
 //! | anything else       | answers at once                                                   |
 //!
-//! Usage is deterministic: 10 prompt tokens per message, one completion token per word.
+//! Usage is deterministic: 10 prompt tokens per message (or embedded input), one completion
+//! token per word. Embedding vectors are `mock_vector`s of their input, 8 dimensions unless asked
+//! otherwise.
 
 mod anthropic;
 mod bedrock;
+mod bedrock_invoke;
 mod cohere;
 mod gemini;
+mod google_embed;
 mod openai;
 mod openai_endpoints;
 mod vertex;
@@ -156,6 +161,7 @@ pub fn router(record: Arc<MockRecord>) -> Router {
         .route("/v1/completions", post(openai_endpoints::completions))
         .route("/v1/responses", post(openai_endpoints::responses))
         .route("/v1/moderations", post(openai_endpoints::moderations))
+        .route("/v1/rerank", post(openai_endpoints::rerank))
         .route(
             "/v1/images/generations",
             post(openai_endpoints::image_generations),
@@ -254,6 +260,42 @@ impl Behaviour {
             }),
         }
     }
+}
+
+/// The deterministic vector the mock gives an embedded input (a text, or the JSON of a token
+/// array), so tests can tell which input each vector belongs to.
+pub fn mock_vector(input: &str, dimensions: usize) -> Vec<f64> {
+    let seed = input.bytes().map(usize::from).sum::<usize>();
+    (0..dimensions)
+        .map(|dimension| ((seed * (dimension + 1)) % 97) as f64 / 97.0)
+        .collect()
+}
+
+/// Rerank results, best first: each document (a string or `{text}`) scored by the share of the
+/// query's words it contains, ties in document order, at most `top_n`.
+fn ranked(query: &str, documents: &[serde_json::Value], top_n: Option<u64>) -> Vec<(usize, f64)> {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    let mut results: Vec<(usize, f64)> = documents
+        .iter()
+        .enumerate()
+        .map(|(index, document)| {
+            let text = document
+                .as_str()
+                .or_else(|| document["text"].as_str())
+                .unwrap_or_default()
+                .to_lowercase();
+            let hits = words
+                .iter()
+                .filter(|word| text.contains(word.as_str()))
+                .count();
+            (index, hits as f64 / words.len().max(1) as f64)
+        })
+        .collect();
+    results.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    if let Some(top_n) = top_n {
+        results.truncate(top_n as usize);
+    }
+    results
 }
 
 async fn hang() -> Response {

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    hang, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, StreamPlan,
-    PROMPT_TOKENS_PER_MESSAGE, REPLY_WORDS,
+    hang, mock_vector, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord,
+    StreamPlan, PROMPT_TOKENS_PER_MESSAGE, REPLY_WORDS,
 };
 use axum::http::header;
 
@@ -270,20 +270,28 @@ pub async fn embeddings(
             "server_error",
         );
     }
-    let inputs = match &request.input {
-        serde_json::Value::Array(items) => items.len(),
-        _ => 1,
+    // One input: a string or one token array; several: an array of those.
+    let inputs: Vec<String> = match &request.input {
+        serde_json::Value::Array(items) if !items.iter().all(serde_json::Value::is_u64) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map_or_else(|| item.to_string(), str::to_string)
+            })
+            .collect(),
+        serde_json::Value::String(text) => vec![text.clone()],
+        other => vec![other.to_string()],
     };
     let dimensions = request.dimensions.unwrap_or(8);
-    let data: Vec<serde_json::Value> = (0..inputs)
-        .map(|index| {
-            let vector: Vec<f64> = (0..dimensions)
-                .map(|dimension| ((index * dimensions + dimension) % 7) as f64 / 7.0)
-                .collect();
-            json!({ "object": "embedding", "index": index, "embedding": vector })
+    let data: Vec<serde_json::Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, input)| {
+            json!({ "object": "embedding", "index": index,
+                    "embedding": mock_vector(input, dimensions) })
         })
         .collect();
-    let prompt_tokens = PROMPT_TOKENS_PER_MESSAGE * inputs as u64;
+    let prompt_tokens = PROMPT_TOKENS_PER_MESSAGE * inputs.len() as u64;
     Json(json!({
         "object": "list",
         "data": data,

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use super::openai::error;
 use super::{
-    hang, paced, paced_sse, tool_arguments, with_retry_after, Behaviour, MockRecord, REPLY_WORDS,
+    hang, paced, paced_sse, ranked, tool_arguments, with_retry_after, Behaviour, MockRecord,
+    REPLY_WORDS,
 };
 
 /// Prompt tokens the mock reports per prompt or input item.
@@ -241,6 +242,55 @@ pub async fn responses(
     paced_sse(frames, Duration::ZERO, false)
 }
 
+/// `/v1/rerank` as the OpenAI-compatible servers serve it (vLLM, Together, Jina, Infinity):
+/// Cohere's request, results with their documents, and token usage instead of search units.
+pub async fn rerank(
+    State(record): State<Arc<MockRecord>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record.remember(&headers, &body);
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "mock: body must be JSON",
+            "invalid_request_error",
+        );
+    };
+    if let Some(response) = failure(request["model"].as_str().unwrap_or_default()).await {
+        return response;
+    }
+    let (Some(query), Some(documents)) = (
+        request["query"].as_str(),
+        request["documents"]
+            .as_array()
+            .filter(|documents| !documents.is_empty()),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "mock: query and documents are required",
+            "invalid_request_error",
+        );
+    };
+    let results: Vec<Value> = ranked(query, documents, request["top_n"].as_u64())
+        .into_iter()
+        .map(|(index, score)| {
+            let text = documents[index]
+                .as_str()
+                .or_else(|| documents[index]["text"].as_str());
+            json!({ "index": index, "relevance_score": score, "document": { "text": text } })
+        })
+        .collect();
+    let tokens = PROMPT_TOKENS * (1 + documents.len() as u64);
+    Json(json!({
+        "id": "rerank-mock-1",
+        "model": request["model"],
+        "results": results,
+        "usage": { "prompt_tokens": tokens, "total_tokens": tokens },
+    }))
+    .into_response()
+}
+
 pub async fn moderations(
     State(record): State<Arc<MockRecord>>,
     headers: HeaderMap,
@@ -416,6 +466,18 @@ pub async fn transcriptions(
     let text = REPLY_WORDS.concat();
     match summary["response_format"].as_str() {
         Some("text") => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        Some(subtitles @ ("srt" | "vtt")) => {
+            // One cue spanning the whole audio, in the format's own timestamp style.
+            let millis = (seconds * 1000.0).round() as u64;
+            let (hours, minutes) = (millis / 3_600_000, millis / 60_000 % 60);
+            let (whole, fraction) = (millis / 1000 % 60, millis % 1000);
+            let subtitles = if subtitles == "srt" {
+                format!("1\n00:00:00,000 --> {hours:02}:{minutes:02}:{whole:02},{fraction:03}\n{text}\n\n")
+            } else {
+                format!("WEBVTT\n\n00:00:00.000 --> {hours:02}:{minutes:02}:{whole:02}.{fraction:03}\n{text}\n\n")
+            };
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], subtitles).into_response()
+        }
         Some("verbose_json") => Json(json!({
             "task": "transcribe", "language": "english", "duration": seconds, "text": text, "segments": [],
         }))

@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{gemini, MockRecord};
+use super::{gemini, google_embed, MockRecord};
 
 /// The public half of the test service account's key (`tests/fixtures/vertex/`).
 const TEST_PUBLIC_KEY: &str = include_str!("vertex_test_key.pub.pem");
@@ -91,6 +91,10 @@ pub async fn publisher_model(
                 "message": "Request had invalid authentication credentials." } })),
         )
             .into_response();
+    }
+    if let Some(model) = model_and_method.strip_suffix(":predict") {
+        record.remember(&headers, &body);
+        return google_embed::predict(model, &body);
     }
     gemini::generate(&record, &model_and_method, &headers, &body).await
 }

@@ -117,10 +117,30 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
 
 /// An embeddings API: OpenAI's `/v1/embeddings` request in, OpenAI's embedding list out.
 pub trait EmbeddingsAdapter: Send + Sync {
-    /// Builds the upstream request (the model id already set).
-    fn embeddings_request(&self, request: ChatBody) -> Result<UpstreamRequest, ApiError>;
-    /// Translates a whole successful reply.
-    fn embeddings_reply(&self, body: Bytes) -> Result<ChatReply, ApiError>;
+    /// Builds the upstream requests (the model id already set): usually one, or one per batch of
+    /// inputs where the upstream takes fewer inputs per call than OpenAI.
+    fn embeddings_requests(&self, request: ChatBody) -> Result<Vec<UpstreamRequest>, ApiError>;
+    /// Translates the successful replies, in request order, into one embedding list.
+    /// `estimated_prompt_tokens` is billed where the upstream reports no usage.
+    fn embeddings_reply(
+        &self,
+        replies: Vec<Bytes>,
+        estimated_prompt_tokens: u64,
+    ) -> Result<ChatReply, ApiError>;
+}
+
+/// A JSON `POST` to `url`.
+pub fn json_request(url: &Url, body: &Value) -> Result<UpstreamRequest, ApiError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(UpstreamRequest {
+        url: url.clone(),
+        headers,
+        body: to_body(body)?,
+    })
 }
 
 /// The assistant message of a translated reply, gathered from a provider's content blocks.

@@ -11,6 +11,7 @@ pub mod chat_request;
 pub mod chunks;
 pub mod cohere;
 pub mod credentials;
+pub mod embedding_list;
 pub mod framing;
 pub mod gemini;
 pub mod google_auth;
@@ -241,24 +242,31 @@ pub fn upstream_for(
             })
         }
         WireFormat::Bedrock => {
-            let (converse, stream) = bedrock::Bedrock::urls(api_base, model_id);
+            let [converse, stream, invoke] = bedrock::Bedrock::urls(api_base, model_id);
             Arc::new(bedrock::Bedrock {
                 converse_url: http_url(&converse)?,
                 stream_url: http_url(&stream)?,
+                invoke_url: http_url(&invoke)?,
+                embedding: bedrock::BedrockEmbedding::of(model_id),
             })
         }
         WireFormat::Vertex => {
-            let (generate, stream) = gemini::Gemini::vertex_urls(api_base, model_id);
+            let [generate, stream, predict] = gemini::Gemini::vertex_urls(api_base, model_id);
             Arc::new(gemini::Gemini {
                 generate_url: http_url(&generate)?,
                 stream_url: http_url(&stream)?,
+                embedding: gemini::GeminiEmbedding::vertex(http_url(&predict)?, model_id),
             })
         }
         WireFormat::Gemini => {
-            let (generate, stream) = gemini::Gemini::urls(api_base, model_id);
+            let [generate, stream, embed] = gemini::Gemini::urls(api_base, model_id);
             Arc::new(gemini::Gemini {
                 generate_url: http_url(&generate)?,
                 stream_url: http_url(&stream)?,
+                embedding: gemini::GeminiEmbedding::Batch {
+                    url: http_url(&embed)?,
+                    model: format!("models/{model_id}"),
+                },
             })
         }
     };

@@ -4,16 +4,16 @@
 //! only reads each chunk for usage and strips the usage chunk the client did not ask for.
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::metering::usage::{inspect_chunk, usage_of_body, Usage};
 use crate::providers::adapter::{
-    to_body, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, Frame, ReplyContext,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, Frame, ReplyContext,
     StreamTranslator, UpstreamRequest,
 };
+use crate::providers::embedding_list::only_reply;
 use crate::providers::native::NativeEndpoint;
 use crate::providers::sse::data_payload;
 
@@ -73,13 +73,7 @@ impl ChatAdapter for OpenAiCompatible {
         {
             request.insert("tool_choice".into(), Value::String("any".into()));
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Ok(UpstreamRequest {
-            url: self.chat_completions_url.clone(),
-            headers,
-            body: to_body(&Value::Object(request))?,
-        })
+        json_request(&self.chat_completions_url, &Value::Object(request))
     }
 
     fn chat_reply(&self, body: Bytes, _context: &ReplyContext) -> Result<ChatReply, ApiError> {
@@ -110,17 +104,19 @@ impl ChatAdapter for OpenAiCompatible {
 }
 
 impl EmbeddingsAdapter for OpenAiCompatible {
-    fn embeddings_request(&self, request: ChatBody) -> Result<UpstreamRequest, ApiError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Ok(UpstreamRequest {
-            url: self.embeddings_url.clone(),
-            headers,
-            body: to_body(&Value::Object(request))?,
-        })
+    fn embeddings_requests(&self, request: ChatBody) -> Result<Vec<UpstreamRequest>, ApiError> {
+        Ok(vec![json_request(
+            &self.embeddings_url,
+            &Value::Object(request),
+        )?])
     }
 
-    fn embeddings_reply(&self, body: Bytes) -> Result<ChatReply, ApiError> {
+    fn embeddings_reply(
+        &self,
+        replies: Vec<Bytes>,
+        _estimated_prompt_tokens: u64,
+    ) -> Result<ChatReply, ApiError> {
+        let body = only_reply(replies)?;
         Ok(ChatReply {
             usage: usage_of_body(&body),
             body,

@@ -2,7 +2,7 @@
 //! audio API without holding whole bodies in memory: generated speech streams to the client as
 //! it arrives, and uploaded audio streams to the upstream as it is read, the form re-encoded
 //! with the upstream's model id. Speech is billed by input characters, transcription by the
-//! seconds (or tokens) the upstream reports.
+//! seconds (or tokens) the upstream reports (`transcript`).
 
 use std::sync::{Arc, Mutex};
 
@@ -17,13 +17,14 @@ use tokio::sync::mpsc;
 use crate::error::ApiError;
 use crate::metering::usage::{Units, Usage};
 use crate::metering::CallOutcome;
-use crate::providers::adapter::{to_body, ChatReply, UpstreamRequest};
+use crate::providers::adapter::{to_body, UpstreamRequest};
 use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::native::NativeEndpoint;
 use crate::providers::{transport, Deployment};
 use crate::proxy::native::http_adapter;
 use crate::proxy::pipeline::admit;
 use crate::proxy::request::{read_body, MAX_BODY_BYTES};
+use crate::proxy::transcript::TranscriptFormat;
 use crate::proxy::unary::{insert_cost_headers, metered};
 use crate::state::SharedGateway;
 
@@ -256,10 +257,12 @@ async fn run_transcription(
         .filter(|model| !model.is_empty())
         .map(str::to_string)
         .ok_or_else(|| bad("You must provide a model parameter.", Some("model")))?;
-    let text_reply = fields
-        .iter()
-        .find(|(name, _)| name == "response_format")
-        .is_some_and(|(_, format)| matches!(format.as_ref(), b"text" | b"srt" | b"vtt"));
+    let format = TranscriptFormat::of(
+        fields
+            .iter()
+            .find(|(name, _)| name == "response_format")
+            .map(|(_, format)| format.as_ref()),
+    );
     let end_user = None;
 
     let deployment = admitted.plan(&gateway, &model, &Needs::plain(Mode::AudioTranscription, 0))?;
@@ -267,6 +270,10 @@ async fn run_transcription(
     for (name, value) in &mut fields {
         if name == "model" {
             *value = Bytes::from(deployment.upstream_model.clone());
+        } else if let ("response_format", Some(upstream)) =
+            (name.as_str(), format.upstream_response_format())
+        {
+            *value = Bytes::from_static(upstream.as_bytes());
         }
     }
     let boundary = format!("gatehouse-{}", uuid::Uuid::new_v4().simple());
@@ -301,13 +308,10 @@ async fn run_transcription(
                 .and_then(|mut failure| failure.take())
                 .unwrap_or(upstream_error)
         })?;
-        Ok(ChatReply {
-            usage: NativeEndpoint::AudioTranscriptions.reply_usage(&reply),
-            body: reply,
-        })
+        format.reply(reply)
     };
     let mut response = metered(gateway, call, exchange).await?;
-    if text_reply {
+    if format.is_text() {
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),

@@ -1,10 +1,13 @@
 //! `/v1/embeddings`: OpenAI's embeddings API to any deployment whose format has one. The same
-//! stages as chat (authenticate → authorize → reserve → plan → call → meter), without streams.
+//! stages as chat (authenticate → authorize → reserve → plan → call → meter), without streams;
+//! an upstream that embeds fewer inputs per call is called several times, as one metered call.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -17,6 +20,10 @@ use crate::proxy::pipeline::admit;
 use crate::proxy::request::read_body;
 use crate::proxy::unary::metered;
 use crate::state::SharedGateway;
+
+/// Upstream calls one request may have in flight, where the upstream takes fewer inputs per
+/// call than the client sent (Titan embeds one text per call).
+const CALLS_IN_FLIGHT: usize = 8;
 
 pub async fn embeddings(
     State(gateway): State<SharedGateway>,
@@ -103,7 +110,7 @@ async fn run(
         &Needs::plain(Mode::Embedding, request.prompt_tokens),
     )?;
     let adapter = http_adapter(&deployment, &request.model)?;
-    if adapter.embeddings().is_none() {
+    let Some(embeddings) = adapter.embeddings() else {
         return Err(ApiError::bad_request(
             format!(
                 "The model `{}` is served by `{}`, whose embeddings API Gatehouse does not speak yet.",
@@ -111,11 +118,13 @@ async fn run(
             ),
             Some("model"),
         ));
-    }
+    };
     request.body.insert(
         "model".into(),
         Value::String(deployment.upstream_model.clone()),
     );
+    // Built before metering: input the upstream cannot take is the client's 400, not a call.
+    let upstream_requests = embeddings.embeddings_requests(request.body)?;
     let call = admitted.metered_call(
         CALL_TYPE_EMBEDDING,
         deployment.clone(),
@@ -123,13 +132,16 @@ async fn run(
         request.end_user,
         false,
     );
-    let body = request.body;
+    let prompt_tokens = request.prompt_tokens;
     let http = gateway.http.clone();
     let exchange = async move {
+        let replies: Vec<Bytes> = stream::iter(upstream_requests)
+            .map(|upstream_request| transport::fetch(&http, &deployment, upstream_request))
+            .buffered(CALLS_IN_FLIGHT)
+            .try_collect()
+            .await?;
         let embeddings = adapter.embeddings().ok_or(ApiError::Internal)?;
-        let upstream_request = embeddings.embeddings_request(body)?;
-        let reply = transport::fetch(&http, &deployment, upstream_request).await?;
-        embeddings.embeddings_reply(reply)
+        embeddings.embeddings_reply(replies, prompt_tokens)
     };
     metered(gateway, call, exchange).await
 }

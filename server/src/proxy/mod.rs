@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod request;
 pub mod responses;
 pub mod stream;
+pub mod transcript;
 pub mod unary;
 
 use axum::routing::{any, get, post, MethodRouter};

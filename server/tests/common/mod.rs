@@ -18,7 +18,7 @@ pub const SECRETS_KEY: &str = "test-secrets-key-0123456789abcdef0123456789";
 /// The upstream key of the Anthropic deployments.
 pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
 /// The number of models in the test config.
-pub const MODEL_COUNT: usize = 33;
+pub const MODEL_COUNT: usize = 39;
 /// The upstream key of the Gemini deployments.
 pub const GEMINI_KEY: &str = "gemini-upstream-test-key";
 /// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
@@ -123,6 +123,9 @@ model_list:
     litellm_params: {{ model: openai/omni-moderation-latest, api_base: "{base}" }}
   - model_name: rerank
     litellm_params: {{ model: cohere/rerank-v3.5, api_base: "{root}", api_key: co-upstream-key }}
+  - model_name: vllm-rerank
+    litellm_params: {{ model: hosted_vllm/BAAI/bge-reranker-v2-m3, api_base: "{base}" }}
+    model_info: {{ mode: rerank, input_cost_per_token: 0.000001 }}
   - model_name: vertex
     litellm_params: {{ model: vertex_ai/gemini-2.5-flash, vertex_project: gatehouse-test, vertex_location: europe-west4, api_base: "{root}", vertex_credentials: '{vertex_key}' }}
   - model_name: vertex-wrong-audience
@@ -131,6 +134,21 @@ model_list:
     litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_session_token: session-token-1, aws_region_name: eu-west-1 }}
   - model_name: bedrock-wrong-secret
     litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: not-the-secret, aws_region_name: eu-west-1 }}
+  - model_name: gemini-embed
+    litellm_params: {{ model: gemini/gemini-embedding-001, api_base: "{root}", api_key: {GEMINI_KEY} }}
+    model_info: {{ input_cost_per_token: 0.00001 }}
+  - model_name: vertex-embed
+    litellm_params: {{ model: vertex_ai/text-embedding-005, vertex_project: gatehouse-test, vertex_location: europe-west4, api_base: "{root}", vertex_credentials: '{vertex_key}' }}
+    model_info: {{ input_cost_per_token: 0.00001 }}
+  - model_name: vertex-gemini-embed
+    litellm_params: {{ model: vertex_ai/gemini-embedding-001, vertex_project: gatehouse-test, vertex_location: europe-west4, api_base: "{root}", vertex_credentials: '{vertex_key}' }}
+    model_info: {{ input_cost_per_token: 0.00001 }}
+  - model_name: titan-embed
+    litellm_params: {{ model: "bedrock/amazon.titan-embed-text-v2:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_region_name: eu-west-1 }}
+    model_info: {{ input_cost_per_token: 0.00001 }}
+  - model_name: bedrock-cohere-embed
+    litellm_params: {{ model: bedrock/cohere.embed-english-v3, api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_region_name: eu-west-1 }}
+    model_info: {{ input_cost_per_token: 0.00001 }}
 general_settings:
   master_key: {MASTER_KEY}
   proxy_batch_write_at: {batch_seconds}

@@ -3,18 +3,23 @@
 //! OpenAI's chat format (system blocks, text/image/tool-use/tool-result content blocks, inference
 //! and tool configuration); replies and stream events back.
 
+mod embed;
 mod reply;
 mod request;
 mod stream;
 
+pub use embed::BedrockEmbedding;
+
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, ACCEPT};
 use reqwest::Url;
 
 use crate::error::ApiError;
 use crate::providers::adapter::{
-    to_body, ChatAdapter, ChatBody, ChatReply, ReplyContext, StreamTranslator, UpstreamRequest,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext,
+    StreamTranslator, UpstreamRequest,
 };
+use crate::providers::embedding_list::embedding_list;
 use crate::providers::framing::Framing;
 
 /// The SigV4 signing name of Bedrock's runtime API.
@@ -26,6 +31,10 @@ pub struct Bedrock {
     pub converse_url: Url,
     /// `{base}/model/{model id}/converse-stream`.
     pub stream_url: Url,
+    /// `{base}/model/{model id}/invoke`, for the model's own body format.
+    pub invoke_url: Url,
+    /// How the model embeds, if it is an embedding model.
+    pub embedding: Option<BedrockEmbedding>,
 }
 
 impl Bedrock {
@@ -34,9 +43,10 @@ impl Bedrock {
         format!("https://bedrock-runtime.{region}.amazonaws.com")
     }
 
-    /// The two operation URLs; the model id is one percent-encoded path segment (its `:` too,
-    /// as AWS's SDKs send it, so the signature's canonical path matches the service's).
-    pub fn urls(api_base: &str, model_id: &str) -> (String, String) {
+    /// The converse, converse-stream and invoke URLs; the model id is one percent-encoded path
+    /// segment (its `:` too, as AWS's SDKs send it, so the signature's canonical path matches
+    /// the service's).
+    pub fn urls(api_base: &str, model_id: &str) -> [String; 3] {
         let encoded: String = model_id
             .bytes()
             .map(|byte| match byte {
@@ -47,33 +57,22 @@ impl Bedrock {
             })
             .collect();
         let base = format!("{}/model/{encoded}", api_base.trim_end_matches('/'));
-        (
-            format!("{base}/converse"),
-            format!("{base}/converse-stream"),
-        )
+        ["converse", "converse-stream", "invoke"].map(|operation| format!("{base}/{operation}"))
     }
 }
 
 impl ChatAdapter for Bedrock {
     fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError> {
         let body = request::to_converse(request)?;
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if stream {
-            headers.insert(
-                ACCEPT,
-                HeaderValue::from_static("application/vnd.amazon.eventstream"),
-            );
+        if !stream {
+            return json_request(&self.converse_url, &body);
         }
-        Ok(UpstreamRequest {
-            url: if stream {
-                self.stream_url.clone()
-            } else {
-                self.converse_url.clone()
-            },
-            headers,
-            body: to_body(&body)?,
-        })
+        let mut request = json_request(&self.stream_url, &body)?;
+        request.headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/vnd.amazon.eventstream"),
+        );
+        Ok(request)
     }
 
     fn chat_reply(&self, body: Bytes, context: &ReplyContext) -> Result<ChatReply, ApiError> {
@@ -91,6 +90,30 @@ impl ChatAdapter for Bedrock {
     fn framing(&self) -> Framing {
         Framing::AwsEventStream
     }
+
+    fn embeddings(&self) -> Option<&dyn EmbeddingsAdapter> {
+        self.embedding.map(|_| self as &dyn EmbeddingsAdapter)
+    }
+}
+
+impl EmbeddingsAdapter for Bedrock {
+    fn embeddings_requests(&self, request: ChatBody) -> Result<Vec<UpstreamRequest>, ApiError> {
+        self.embedding
+            .ok_or(ApiError::Internal)?
+            .requests(&self.invoke_url, request)
+    }
+
+    fn embeddings_reply(
+        &self,
+        replies: Vec<Bytes>,
+        estimated_prompt_tokens: u64,
+    ) -> Result<ChatReply, ApiError> {
+        let (vectors, reported_tokens) = self
+            .embedding
+            .ok_or(ApiError::Internal)?
+            .vectors(&replies)?;
+        embedding_list(vectors, reported_tokens.unwrap_or(estimated_prompt_tokens))
+    }
 }
 
 #[cfg(test)]
@@ -99,7 +122,7 @@ mod tests {
 
     #[test]
     fn model_ids_are_one_encoded_segment() {
-        let (converse, stream) = Bedrock::urls(
+        let [converse, stream, invoke] = Bedrock::urls(
             &Bedrock::default_api_base("eu-west-1"),
             "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
         );
@@ -108,7 +131,8 @@ mod tests {
             "https://bedrock-runtime.eu-west-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse"
         );
         assert!(stream.ends_with("-v1%3A0/converse-stream"));
-        let (arn, _) = Bedrock::urls(
+        assert!(invoke.ends_with("-v1%3A0/invoke"));
+        let [arn, ..] = Bedrock::urls(
             "http://x",
             "arn:aws:bedrock:us-east-1:1:inference-profile/p",
         );

@@ -5,32 +5,24 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::metering::usage::Usage;
-use crate::providers::adapter::{
-    invalid_request as invalid, to_body, unreadable_reply, ChatBody, ChatReply,
-};
+use crate::providers::adapter::{unreadable_reply, ChatBody, ChatReply};
+use crate::providers::embedding_list::{dimensions, embedding_list, passed_option, take_texts};
 
 pub fn to_cohere_embed(mut request: ChatBody) -> Result<Value, ApiError> {
-    let texts = match request.remove("input") {
-        Some(Value::String(text)) => vec![Value::String(text)],
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items,
-        _ => {
-            return Err(invalid(
-                "Cohere embeds text: `input` must be a string or an array of strings.",
-                "input",
-            ))
-        }
-    };
+    let texts = take_texts(&mut request, "Cohere")?;
     let mut body = Map::new();
     body.insert(
         "model".into(),
         request.remove("model").unwrap_or(Value::Null),
     );
-    body.insert("texts".into(), Value::Array(texts));
-    body.insert("input_type".into(), json!("search_document"));
+    body.insert("texts".into(), json!(texts));
+    body.insert(
+        "input_type".into(),
+        passed_option(&request, "input_type").unwrap_or_else(|| json!("search_document")),
+    );
     body.insert("embedding_types".into(), json!(["float"]));
-    if let Some(dimensions) = request.remove("dimensions").filter(Value::is_u64) {
-        body.insert("output_dimension".into(), dimensions);
+    if let Some(dimensions) = dimensions(&request) {
+        body.insert("output_dimension".into(), json!(dimensions));
     }
     Ok(Value::Object(body))
 }
@@ -58,42 +50,26 @@ struct BilledUnits {
     input_tokens: f64,
 }
 
-pub fn to_embedding_list(body: &[u8]) -> Result<ChatReply, ApiError> {
+pub fn to_embedding_list(body: &[u8], estimated_prompt_tokens: u64) -> Result<ChatReply, ApiError> {
     let response: EmbedResponse =
         serde_json::from_slice(body).map_err(|error| unreadable_reply("cohere", &error))?;
     let prompt_tokens = response
         .meta
         .and_then(|meta| meta.billed_units)
-        .map(|units| units.input_tokens as u64);
-    let data: Vec<Value> = response
-        .embeddings
-        .float
-        .into_iter()
-        .enumerate()
-        .map(
-            |(index, vector)| json!({ "object": "embedding", "index": index, "embedding": vector }),
-        )
-        .collect();
-    let list = json!({
-        "object": "list",
-        "data": data,
-        "usage": { "prompt_tokens": prompt_tokens.unwrap_or(0), "total_tokens": prompt_tokens.unwrap_or(0) },
-    });
-    Ok(ChatReply {
-        body: to_body(&list)?,
-        usage: prompt_tokens.map(|tokens| Usage::new(tokens, 0)),
-    })
+        .map_or(estimated_prompt_tokens, |units| units.input_tokens as u64);
+    embedding_list(response.embeddings.float, prompt_tokens)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metering::usage::Usage;
 
     #[test]
     fn golden_embed_reply_becomes_an_embedding_list() {
         let fixture = include_str!("../../../tests/fixtures/cohere/embed_v2_response.json");
         let golden: Value = serde_json::from_str(fixture).unwrap();
-        let reply = to_embedding_list(fixture.as_bytes()).unwrap();
+        let reply = to_embedding_list(fixture.as_bytes(), 1).unwrap();
         let body: Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(body["data"][1]["index"], 1);
         assert_eq!(

@@ -8,14 +8,14 @@ mod request;
 mod stream;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 
 use crate::error::ApiError;
 use crate::providers::adapter::{
-    to_body, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext, StreamTranslator,
-    UpstreamRequest,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext,
+    StreamTranslator, UpstreamRequest,
 };
+use crate::providers::embedding_list::only_reply;
 use crate::providers::native::NativeEndpoint;
 
 #[derive(Debug)]
@@ -35,16 +35,6 @@ impl Cohere {
         let base = base.strip_suffix("/v2").unwrap_or(base);
         ["chat", "embed", "rerank"].map(|operation| format!("{base}/v2/{operation}"))
     }
-}
-
-fn json_request(url: &Url, body: &serde_json::Value) -> Result<UpstreamRequest, ApiError> {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(UpstreamRequest {
-        url: url.clone(),
-        headers,
-        body: to_body(body)?,
-    })
 }
 
 impl ChatAdapter for Cohere {
@@ -74,12 +64,19 @@ impl ChatAdapter for Cohere {
 }
 
 impl EmbeddingsAdapter for Cohere {
-    fn embeddings_request(&self, request: ChatBody) -> Result<UpstreamRequest, ApiError> {
-        json_request(&self.embed_url, &embed::to_cohere_embed(request)?)
+    fn embeddings_requests(&self, request: ChatBody) -> Result<Vec<UpstreamRequest>, ApiError> {
+        Ok(vec![json_request(
+            &self.embed_url,
+            &embed::to_cohere_embed(request)?,
+        )?])
     }
 
-    fn embeddings_reply(&self, body: Bytes) -> Result<ChatReply, ApiError> {
-        embed::to_embedding_list(&body)
+    fn embeddings_reply(
+        &self,
+        replies: Vec<Bytes>,
+        estimated_prompt_tokens: u64,
+    ) -> Result<ChatReply, ApiError> {
+        embed::to_embedding_list(&only_reply(replies)?, estimated_prompt_tokens)
     }
 }
 

@@ -3,18 +3,23 @@
 //! format (system instruction, `user`/`model` contents of parts, function declarations and
 //! responses, inline images, JSON schema output, thinking budgets); replies and chunks back.
 
+mod embed;
 mod reply;
 mod request;
 mod stream;
 
+pub use embed::GeminiEmbedding;
+
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::HeaderName;
 use reqwest::Url;
 
 use crate::error::ApiError;
 use crate::providers::adapter::{
-    to_body, ChatAdapter, ChatBody, ChatReply, ReplyContext, StreamTranslator, UpstreamRequest,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext,
+    StreamTranslator, UpstreamRequest,
 };
+use crate::providers::embedding_list::embedding_list;
 
 /// The header that carries the API key.
 pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-goog-api-key");
@@ -28,22 +33,21 @@ pub struct Gemini {
     pub generate_url: Url,
     /// `…/models/{model}:streamGenerateContent?alt=sse`.
     pub stream_url: Url,
+    /// `…/models/{model}:batchEmbedContents` (AI Studio) or `:predict` (Vertex AI).
+    pub embedding: GeminiEmbedding,
 }
 
 impl Gemini {
-    /// The two method URLs under `{api_base}/v1beta/models/{model}`. An `api_base` that already
-    /// names a version (`…/v1` or `…/v1beta`) is used as it is.
-    /// Vertex AI's method URLs under a publisher base
+    /// Vertex AI's generate, stream and embed URLs under a publisher base
     /// (`https://{location}-aiplatform.googleapis.com/v1/projects/{p}/locations/{l}/publishers/google`).
-    pub fn vertex_urls(publisher_base: &str, model_id: &str) -> (String, String) {
+    pub fn vertex_urls(publisher_base: &str, model_id: &str) -> [String; 3] {
         let prefix = format!("{}/models/{model_id}", publisher_base.trim_end_matches('/'));
-        (
-            format!("{prefix}:generateContent"),
-            format!("{prefix}:streamGenerateContent?alt=sse"),
-        )
+        Self::method_urls(&prefix, "predict")
     }
 
-    pub fn urls(api_base: &str, model_id: &str) -> (String, String) {
+    /// The generate, stream and embed URLs under `{api_base}/v1beta/models/{model}`. An
+    /// `api_base` that already names a version (`…/v1` or `…/v1beta`) is used as it is.
+    pub fn urls(api_base: &str, model_id: &str) -> [String; 3] {
         let base = api_base.trim_end_matches('/');
         let versioned = base.ends_with("/v1") || base.ends_with("/v1beta");
         let prefix = if versioned {
@@ -51,27 +55,26 @@ impl Gemini {
         } else {
             format!("{base}/v1beta/models/{model_id}")
         };
-        (
-            format!("{prefix}:generateContent"),
-            format!("{prefix}:streamGenerateContent?alt=sse"),
-        )
+        Self::method_urls(&prefix, "batchEmbedContents")
+    }
+
+    fn method_urls(model_prefix: &str, embed_method: &str) -> [String; 3] {
+        [
+            format!("{model_prefix}:generateContent"),
+            format!("{model_prefix}:streamGenerateContent?alt=sse"),
+            format!("{model_prefix}:{embed_method}"),
+        ]
     }
 }
 
 impl ChatAdapter for Gemini {
     fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError> {
-        let body = request::to_generate_content(request)?;
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Ok(UpstreamRequest {
-            url: if stream {
-                self.stream_url.clone()
-            } else {
-                self.generate_url.clone()
-            },
-            headers,
-            body: to_body(&body)?,
-        })
+        let url = if stream {
+            &self.stream_url
+        } else {
+            &self.generate_url
+        };
+        json_request(url, &request::to_generate_content(request)?)
     }
 
     fn chat_reply(&self, body: Bytes, context: &ReplyContext) -> Result<ChatReply, ApiError> {
@@ -85,6 +88,25 @@ impl ChatAdapter for Gemini {
     ) -> Box<dyn StreamTranslator> {
         Box::new(stream::GenerateStream::new(context, client_wants_usage))
     }
+
+    fn embeddings(&self) -> Option<&dyn EmbeddingsAdapter> {
+        Some(self)
+    }
+}
+
+impl EmbeddingsAdapter for Gemini {
+    fn embeddings_requests(&self, request: ChatBody) -> Result<Vec<UpstreamRequest>, ApiError> {
+        self.embedding.requests(request)
+    }
+
+    fn embeddings_reply(
+        &self,
+        replies: Vec<Bytes>,
+        estimated_prompt_tokens: u64,
+    ) -> Result<ChatReply, ApiError> {
+        let (vectors, reported_tokens) = self.embedding.vectors(&replies)?;
+        embedding_list(vectors, reported_tokens.unwrap_or(estimated_prompt_tokens))
+    }
 }
 
 #[cfg(test)]
@@ -93,9 +115,13 @@ mod tests {
 
     #[test]
     fn builds_method_urls() {
-        let (generate, stream) = Gemini::urls(
+        let [generate, stream, embed] = Gemini::urls(
             "https://generativelanguage.googleapis.com",
             "gemini-2.5-flash",
+        );
+        assert_eq!(
+            embed,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:batchEmbedContents"
         );
         assert_eq!(
             generate,
@@ -105,7 +131,7 @@ mod tests {
             stream,
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         );
-        let (generate, _) = Gemini::urls("http://127.0.0.1:9/v1beta/", "m");
+        let [generate, ..] = Gemini::urls("http://127.0.0.1:9/v1beta/", "m");
         assert_eq!(
             generate,
             "http://127.0.0.1:9/v1beta/models/m:generateContent"

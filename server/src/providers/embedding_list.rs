@@ -1,0 +1,116 @@
+//! What every translated embeddings API shares: the texts of OpenAI's `input` (providers other
+//! than OpenAI embed text, not token ids) and the OpenAI embedding list built from vectors.
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::metering::usage::Usage;
+use crate::providers::adapter::{invalid_request, to_body, ChatBody, ChatReply};
+
+/// The texts of the request's `input` (a string or an array of strings), removed from it.
+pub fn take_texts(request: &mut ChatBody, provider: &str) -> Result<Vec<String>, ApiError> {
+    let texts = match request.remove("input") {
+        Some(Value::String(text)) => Some(vec![text]),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(text) => Some(text),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    };
+    texts.ok_or_else(|| {
+        invalid_request(
+            format!("{provider} embeds text: `input` must be a string or an array of strings."),
+            "input",
+        )
+    })
+}
+
+/// The request's `dimensions`, if it asked for a size.
+pub fn dimensions(request: &ChatBody) -> Option<u64> {
+    request.get("dimensions").and_then(Value::as_u64)
+}
+
+/// A provider option the client passed through (`input_type`, `task_type`), as LiteLLM lets it.
+pub fn passed_option(request: &ChatBody, name: &str) -> Option<Value> {
+    request.get(name).filter(|value| value.is_string()).cloned()
+}
+
+/// OpenAI's embedding list of `vectors`, in order; `prompt_tokens` is what the upstream
+/// reported or, failing that, the gateway's estimate.
+pub fn embedding_list(vectors: Vec<Value>, prompt_tokens: u64) -> Result<ChatReply, ApiError> {
+    let data: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(
+            |(index, vector)| json!({ "object": "embedding", "index": index, "embedding": vector }),
+        )
+        .collect();
+    let list = json!({
+        "object": "list",
+        "data": data,
+        "usage": { "prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens },
+    });
+    Ok(ChatReply {
+        body: to_body(&list)?,
+        usage: Some(Usage::new(prompt_tokens, 0)),
+    })
+}
+
+/// The one reply of an upstream called once.
+pub fn only_reply(replies: Vec<Bytes>) -> Result<Bytes, ApiError> {
+    let mut replies = replies.into_iter();
+    match (replies.next(), replies.next()) {
+        (Some(reply), None) => Ok(reply),
+        _ => {
+            tracing::error!("an embeddings upstream called once got a different number of replies");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(value: Value) -> ChatBody {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn takes_text_inputs_only() {
+        let mut one = body(json!({"input": "a"}));
+        assert_eq!(take_texts(&mut one, "X").unwrap(), ["a"]);
+        assert!(one.get("input").is_none());
+        let mut many = body(json!({"input": ["a", "b"]}));
+        assert_eq!(take_texts(&mut many, "X").unwrap(), ["a", "b"]);
+        let mut tokens = body(json!({"input": [[1, 2]]}));
+        match take_texts(&mut tokens, "Gemini") {
+            Err(ApiError::BadRequest { message, param }) => {
+                assert_eq!(param, Some("input"));
+                assert!(message.starts_with("Gemini embeds text"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lists_vectors_in_order_with_usage() {
+        let reply = embedding_list(vec![json!([0.1]), json!([0.2])], 7).unwrap();
+        let list: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(
+            list["data"][1],
+            json!({"object": "embedding", "index": 1, "embedding": [0.2]})
+        );
+        assert_eq!(list["usage"]["prompt_tokens"], 7);
+        assert_eq!(reply.usage, Some(Usage::new(7, 0)));
+        assert!(only_reply(vec![]).is_err());
+        assert_eq!(only_reply(vec![Bytes::from_static(b"x")]).unwrap(), "x");
+    }
+}
