@@ -201,13 +201,25 @@ def test_a_capability_the_model_lacks_is_a_bad_request():
     assert "tools (function calling)" in raised.value.body["message"]
 
 
-def test_embeddings():
+# OpenAI itself, and Gemini, Vertex AI and Bedrock Titan embeddings translated from their own
+# formats (Titan embeds one text per call); each reports 10 prompt tokens per input but Gemini,
+# which reports none and is billed the gateway's estimate.
+EMBEDDING_BACKENDS = [("embed", 30), ("gemini-embed", 6), ("vertex-embed", 30), ("titan-embed", 30)]
+
+
+@pytest.mark.parametrize("model,prompt_tokens", EMBEDDING_BACKENDS)
+def test_embeddings(model, prompt_tokens):
+    dimensions = 256 if model == "titan-embed" else 16
     result = client(new_key()).embeddings.create(
-        model="embed", input=["a cat", "a dog", "a bird"], dimensions=16
+        model=model, input=["a cat", "a dog", "a bird"], dimensions=dimensions
     )
     assert [item.index for item in result.data] == [0, 1, 2]
-    assert all(len(item.embedding) == 16 for item in result.data)
-    assert result.usage.prompt_tokens == 30
+    assert all(len(item.embedding) == dimensions for item in result.data)
+    assert len({tuple(item.embedding) for item in result.data}) == 3
+    assert result.usage.prompt_tokens == prompt_tokens
+
+
+def test_embeddings_need_an_embedding_model():
     with pytest.raises(openai.BadRequestError) as raised:
         client(new_key()).embeddings.create(model="gpt-4o-mini", input="x")
     assert raised.value.body["code"] == "unsupported_capability"

@@ -11,7 +11,7 @@ use app::state::{BoxFuture, ModelRuntime};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::providers::adapter::ReplyContext;
+use crate::providers::adapter::{EmbeddingsWanted, ReplyContext};
 use crate::providers::capabilities::Mode;
 use crate::providers::{transport, Deployment, Upstream};
 use crate::routing::live::{build_stored, LiveModels};
@@ -125,7 +125,7 @@ async fn probe(http: &reqwest::Client, deployment: &Deployment) -> Result<String
         for request in embeddings.embeddings_requests(body)? {
             replies.push(transport::fetch(http, deployment, request).await?);
         }
-        let reply = embeddings.embeddings_reply(replies, 1)?;
+        let reply = embeddings.embeddings_reply(replies, &EmbeddingsWanted::default())?;
         let vectors: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
         let dimensions = vectors["data"][0]["embedding"]
             .as_array()

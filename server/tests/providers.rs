@@ -645,6 +645,32 @@ async fn gemini_vertex_and_bedrock_embed_in_their_own_formats_and_are_metered(po
         }
     }
 
+    // `encoding_format: base64` (the OpenAI SDKs' default) holds for translated replies too:
+    // little-endian f32s, as OpenAI encodes them.
+    let encoded: Value = embed(
+        &app,
+        &key,
+        &json!({ "model": "gemini-embed", "input": "a cat", "dimensions": 4,
+                 "encoding_format": "base64" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    let floats: Vec<f32> = bytes
+        .chunks(4)
+        .map(|chunk| f32::from_le_bytes(chunk.try_into().unwrap()))
+        .collect();
+    let expected: Vec<f32> = server::mock_upstream::mock_vector("a cat", 4)
+        .into_iter()
+        .map(|value| value as f32)
+        .collect();
+    assert_eq!(floats, expected);
+
     // Token arrays cannot be embedded as text: a 400 on `input`, no upstream call.
     let before = mock.record.requests();
     let tokens = assert_openai_error(
@@ -661,12 +687,13 @@ async fn gemini_vertex_and_bedrock_embed_in_their_own_formats_and_are_metered(po
     assert_eq!(mock.record.requests(), before);
 
     // One spend row per request, whatever the number of upstream calls, at $10/M.
-    let rows = usage_rows(&pool, &key, cases.len()).await;
+    let rows = usage_rows(&pool, &key, cases.len() + 1).await;
     let billed: Vec<(i64, i64)> = rows.iter().map(|row| (row.0, row.1)).collect();
-    let expected: Vec<(i64, i64)> = cases
+    let mut expected: Vec<(i64, i64)> = cases
         .iter()
         .map(|(_, _, _, tokens)| (tokens * 10, *tokens))
         .collect();
+    expected.push((20, 2));
     assert_eq!(billed, expected);
     app.shutdown().await;
 }

@@ -121,12 +121,20 @@ pub trait EmbeddingsAdapter: Send + Sync {
     /// inputs where the upstream takes fewer inputs per call than OpenAI.
     fn embeddings_requests(&self, request: ChatBody) -> Result<Vec<UpstreamRequest>, ApiError>;
     /// Translates the successful replies, in request order, into one embedding list.
-    /// `estimated_prompt_tokens` is billed where the upstream reports no usage.
     fn embeddings_reply(
         &self,
         replies: Vec<Bytes>,
-        estimated_prompt_tokens: u64,
+        wanted: &EmbeddingsWanted,
     ) -> Result<ChatReply, ApiError>;
+}
+
+/// What the client's embeddings request asked of the reply, beyond its inputs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmbeddingsWanted {
+    /// Billed where the upstream reports no usage.
+    pub estimated_prompt_tokens: u64,
+    /// `encoding_format: "base64"`: each vector as base64 of little-endian `f32`s.
+    pub base64: bool,
 }
 
 /// A JSON `POST` to `url`.

@@ -1,12 +1,14 @@
 //! What every translated embeddings API shares: the texts of OpenAI's `input` (providers other
-//! than OpenAI embed text, not token ids) and the OpenAI embedding list built from vectors.
+//! than OpenAI embed text, not token ids) and the OpenAI embedding list built from vectors, as
+//! floats or, when asked, as base64 like OpenAI's.
 
+use base64::Engine;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::metering::usage::Usage;
-use crate::providers::adapter::{invalid_request, to_body, ChatBody, ChatReply};
+use crate::providers::adapter::{invalid_request, to_body, ChatBody, ChatReply, EmbeddingsWanted};
 
 /// The texts of the request's `input` (a string or an array of strings), removed from it.
 pub fn take_texts(request: &mut ChatBody, provider: &str) -> Result<Vec<String>, ApiError> {
@@ -39,16 +41,26 @@ pub fn passed_option(request: &ChatBody, name: &str) -> Option<Value> {
     request.get(name).filter(|value| value.is_string()).cloned()
 }
 
-/// OpenAI's embedding list of `vectors`, in order; `prompt_tokens` is what the upstream
-/// reported or, failing that, the gateway's estimate.
-pub fn embedding_list(vectors: Vec<Value>, prompt_tokens: u64) -> Result<ChatReply, ApiError> {
-    let data: Vec<Value> = vectors
+/// OpenAI's embedding list of `vectors`, in order; `reported_tokens` is the usage the upstream
+/// reported, if it did.
+pub fn embedding_list(
+    vectors: Vec<Value>,
+    reported_tokens: Option<u64>,
+    wanted: &EmbeddingsWanted,
+) -> Result<ChatReply, ApiError> {
+    let prompt_tokens = reported_tokens.unwrap_or(wanted.estimated_prompt_tokens);
+    let data = vectors
         .into_iter()
         .enumerate()
-        .map(
-            |(index, vector)| json!({ "object": "embedding", "index": index, "embedding": vector }),
-        )
-        .collect();
+        .map(|(index, vector)| {
+            let embedding = if wanted.base64 {
+                base64_floats(&vector)?
+            } else {
+                vector
+            };
+            Ok(json!({ "object": "embedding", "index": index, "embedding": embedding }))
+        })
+        .collect::<Result<Vec<Value>, ApiError>>()?;
     let list = json!({
         "object": "list",
         "data": data,
@@ -58,6 +70,21 @@ pub fn embedding_list(vectors: Vec<Value>, prompt_tokens: u64) -> Result<ChatRep
         body: to_body(&list)?,
         usage: Some(Usage::new(prompt_tokens, 0)),
     })
+}
+
+/// A vector of numbers as OpenAI's base64 encoding: little-endian `f32`s.
+fn base64_floats(vector: &Value) -> Result<Value, ApiError> {
+    let not_a_vector =
+        || ApiError::UpstreamFailed("an embedding the upstream sent is not a vector".into());
+    let numbers = vector.as_array().ok_or_else(not_a_vector)?;
+    let mut bytes = Vec::with_capacity(numbers.len() * 4);
+    for number in numbers {
+        let number = number.as_f64().ok_or_else(not_a_vector)?;
+        bytes.extend_from_slice(&(number as f32).to_le_bytes());
+    }
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
 }
 
 /// The one reply of an upstream called once.
@@ -102,7 +129,11 @@ mod tests {
 
     #[test]
     fn lists_vectors_in_order_with_usage() {
-        let reply = embedding_list(vec![json!([0.1]), json!([0.2])], 7).unwrap();
+        let wanted = EmbeddingsWanted {
+            estimated_prompt_tokens: 3,
+            base64: false,
+        };
+        let reply = embedding_list(vec![json!([0.1]), json!([0.2])], Some(7), &wanted).unwrap();
         let list: Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(
             list["data"][1],
@@ -110,7 +141,28 @@ mod tests {
         );
         assert_eq!(list["usage"]["prompt_tokens"], 7);
         assert_eq!(reply.usage, Some(Usage::new(7, 0)));
+        let estimated = embedding_list(vec![json!([0.1])], None, &wanted).unwrap();
+        assert_eq!(estimated.usage, Some(Usage::new(3, 0)));
         assert!(only_reply(vec![]).is_err());
         assert_eq!(only_reply(vec![Bytes::from_static(b"x")]).unwrap(), "x");
+    }
+
+    #[test]
+    fn encodes_base64_as_little_endian_f32s() {
+        let wanted = EmbeddingsWanted {
+            estimated_prompt_tokens: 1,
+            base64: true,
+        };
+        let reply = embedding_list(vec![json!([1.0, -0.5])], None, &wanted).unwrap();
+        let list: Value = serde_json::from_slice(&reply.body).unwrap();
+        let encoded = list["data"][0]["embedding"].as_str().unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(
+            bytes,
+            [1.0f32.to_le_bytes(), (-0.5f32).to_le_bytes()].concat()
+        );
+        assert!(embedding_list(vec![json!("x")], None, &wanted).is_err());
     }
 }

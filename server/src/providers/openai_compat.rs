@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::metering::usage::{inspect_chunk, usage_of_body, Usage};
 use crate::providers::adapter::{
-    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, Frame, ReplyContext,
-    StreamTranslator, UpstreamRequest,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted, Frame,
+    ReplyContext, StreamTranslator, UpstreamRequest,
 };
 use crate::providers::embedding_list::only_reply;
 use crate::providers::native::NativeEndpoint;
@@ -114,7 +114,7 @@ impl EmbeddingsAdapter for OpenAiCompatible {
     fn embeddings_reply(
         &self,
         replies: Vec<Bytes>,
-        _estimated_prompt_tokens: u64,
+        _wanted: &EmbeddingsWanted,
     ) -> Result<ChatReply, ApiError> {
         let body = only_reply(replies)?;
         Ok(ChatReply {

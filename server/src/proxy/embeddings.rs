@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
 use crate::metering::CALL_TYPE_EMBEDDING;
+use crate::providers::adapter::EmbeddingsWanted;
 use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::transport;
 use crate::proxy::native::http_adapter;
@@ -123,6 +124,10 @@ async fn run(
         "model".into(),
         Value::String(deployment.upstream_model.clone()),
     );
+    let wanted = EmbeddingsWanted {
+        estimated_prompt_tokens: request.prompt_tokens,
+        base64: request.body.get("encoding_format").and_then(Value::as_str) == Some("base64"),
+    };
     // Built before metering: input the upstream cannot take is the client's 400, not a call.
     let upstream_requests = embeddings.embeddings_requests(request.body)?;
     let call = admitted.metered_call(
@@ -132,7 +137,6 @@ async fn run(
         request.end_user,
         false,
     );
-    let prompt_tokens = request.prompt_tokens;
     let http = gateway.http.clone();
     let exchange = async move {
         let replies: Vec<Bytes> = stream::iter(upstream_requests)
@@ -141,7 +145,7 @@ async fn run(
             .try_collect()
             .await?;
         let embeddings = adapter.embeddings().ok_or(ApiError::Internal)?;
-        embeddings.embeddings_reply(replies, prompt_tokens)
+        embeddings.embeddings_reply(replies, &wanted)
     };
     metered(gateway, call, exchange).await
 }

@@ -16,8 +16,8 @@ use reqwest::Url;
 
 use crate::error::ApiError;
 use crate::providers::adapter::{
-    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext,
-    StreamTranslator, UpstreamRequest,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted,
+    ReplyContext, StreamTranslator, UpstreamRequest,
 };
 use crate::providers::embedding_list::embedding_list;
 use crate::providers::framing::Framing;
@@ -106,13 +106,13 @@ impl EmbeddingsAdapter for Bedrock {
     fn embeddings_reply(
         &self,
         replies: Vec<Bytes>,
-        estimated_prompt_tokens: u64,
+        wanted: &EmbeddingsWanted,
     ) -> Result<ChatReply, ApiError> {
         let (vectors, reported_tokens) = self
             .embedding
             .ok_or(ApiError::Internal)?
             .vectors(&replies)?;
-        embedding_list(vectors, reported_tokens.unwrap_or(estimated_prompt_tokens))
+        embedding_list(vectors, reported_tokens, wanted)
     }
 }
 

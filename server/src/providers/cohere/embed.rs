@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::providers::adapter::{unreadable_reply, ChatBody, ChatReply};
+use crate::providers::adapter::{unreadable_reply, ChatBody, ChatReply, EmbeddingsWanted};
 use crate::providers::embedding_list::{dimensions, embedding_list, passed_option, take_texts};
 
 pub fn to_cohere_embed(mut request: ChatBody) -> Result<Value, ApiError> {
@@ -50,14 +50,14 @@ struct BilledUnits {
     input_tokens: f64,
 }
 
-pub fn to_embedding_list(body: &[u8], estimated_prompt_tokens: u64) -> Result<ChatReply, ApiError> {
+pub fn to_embedding_list(body: &[u8], wanted: &EmbeddingsWanted) -> Result<ChatReply, ApiError> {
     let response: EmbedResponse =
         serde_json::from_slice(body).map_err(|error| unreadable_reply("cohere", &error))?;
     let prompt_tokens = response
         .meta
         .and_then(|meta| meta.billed_units)
-        .map_or(estimated_prompt_tokens, |units| units.input_tokens as u64);
-    embedding_list(response.embeddings.float, prompt_tokens)
+        .map(|units| units.input_tokens as u64);
+    embedding_list(response.embeddings.float, prompt_tokens, wanted)
 }
 
 #[cfg(test)]
@@ -69,7 +69,7 @@ mod tests {
     fn golden_embed_reply_becomes_an_embedding_list() {
         let fixture = include_str!("../../../tests/fixtures/cohere/embed_v2_response.json");
         let golden: Value = serde_json::from_str(fixture).unwrap();
-        let reply = to_embedding_list(fixture.as_bytes(), 1).unwrap();
+        let reply = to_embedding_list(fixture.as_bytes(), &EmbeddingsWanted::default()).unwrap();
         let body: Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(body["data"][1]["index"], 1);
         assert_eq!(

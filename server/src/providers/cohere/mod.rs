@@ -12,8 +12,8 @@ use reqwest::Url;
 
 use crate::error::ApiError;
 use crate::providers::adapter::{
-    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext,
-    StreamTranslator, UpstreamRequest,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted,
+    ReplyContext, StreamTranslator, UpstreamRequest,
 };
 use crate::providers::embedding_list::only_reply;
 use crate::providers::native::NativeEndpoint;
@@ -74,9 +74,9 @@ impl EmbeddingsAdapter for Cohere {
     fn embeddings_reply(
         &self,
         replies: Vec<Bytes>,
-        estimated_prompt_tokens: u64,
+        wanted: &EmbeddingsWanted,
     ) -> Result<ChatReply, ApiError> {
-        embed::to_embedding_list(&only_reply(replies)?, estimated_prompt_tokens)
+        embed::to_embedding_list(&only_reply(replies)?, wanted)
     }
 }
 

@@ -16,8 +16,8 @@ use reqwest::Url;
 
 use crate::error::ApiError;
 use crate::providers::adapter::{
-    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, ReplyContext,
-    StreamTranslator, UpstreamRequest,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted,
+    ReplyContext, StreamTranslator, UpstreamRequest,
 };
 use crate::providers::embedding_list::embedding_list;
 
@@ -102,10 +102,10 @@ impl EmbeddingsAdapter for Gemini {
     fn embeddings_reply(
         &self,
         replies: Vec<Bytes>,
-        estimated_prompt_tokens: u64,
+        wanted: &EmbeddingsWanted,
     ) -> Result<ChatReply, ApiError> {
         let (vectors, reported_tokens) = self.embedding.vectors(&replies)?;
-        embedding_list(vectors, reported_tokens.unwrap_or(estimated_prompt_tokens))
+        embedding_list(vectors, reported_tokens, wanted)
     }
 }
 
