@@ -1,8 +1,10 @@
-//! LiteLLM-compatible `config.yaml`: `model_list`, `general_settings`, `environment_variables`,
-//! with `os.environ/NAME` values. Unknown keys are warned about; malformed ones are refused
+//! LiteLLM-compatible `config.yaml`: `model_list`, `router_settings` (and the routing keys of
+//! `litellm_settings`), `general_settings`, `environment_variables`, with `os.environ/NAME`
+//! values. Unknown keys are warned about; malformed ones are refused
 //! with the line they are on.
 
 mod deployment;
+mod router;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +16,7 @@ use crate::providers::{Deployment, Secret};
 
 pub use deployment::stored_deployment;
 use deployment::RawModel;
+pub use router::{Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
 
 /// Default spend batch window when `proxy_batch_write_at` is not set (seconds).
 const DEFAULT_BATCH_WRITE_SECONDS: f64 = 0.5;
@@ -25,6 +28,7 @@ pub struct Config {
     pub master_key: Option<Secret>,
     pub database_url: Option<Secret>,
     pub spend_batch_window: Duration,
+    pub router: RouterSettings,
     /// Things the file contains that Gatehouse does not use (logged at start-up).
     pub warnings: Vec<String>,
 }
@@ -55,9 +59,9 @@ struct RawConfig {
     #[serde(default)]
     environment_variables: BTreeMap<String, String>,
     #[serde(default)]
-    litellm_settings: Option<serde_yaml_ng::Value>,
+    litellm_settings: Option<router::RawRouting>,
     #[serde(default)]
-    router_settings: Option<serde_yaml_ng::Value>,
+    router_settings: Option<router::RawRouting>,
 }
 
 #[derive(Deserialize, Default)]
@@ -88,25 +92,16 @@ impl Config {
         let mut warnings = Vec::new();
         let deserializer = serde_yaml_ng::Deserializer::from_str(text);
         let raw: RawConfig = serde_ignored::deserialize(deserializer, |ignored| {
+            // Optional sections show as `section.?.key`.
+            let key = ignored.to_string().replace(".?.", ".");
             warnings.push(format!(
-                "{path}: `{ignored}` is not used by Gatehouse and was ignored"
+                "{path}: `{key}` is not used by Gatehouse and was ignored"
             ));
         })
         .map_err(|error| ConfigError::Malformed {
             path: path.to_string(),
             message: describe_yaml_error(&error),
         })?;
-
-        for (section, value) in [
-            ("litellm_settings", &raw.litellm_settings),
-            ("router_settings", &raw.router_settings),
-        ] {
-            if value.as_ref().is_some_and(|v| !v.is_null()) {
-                warnings.push(format!(
-                    "{path}: `{section}` is not supported in this version and was ignored"
-                ));
-            }
-        }
 
         let resolver = Resolver {
             path,
@@ -152,8 +147,18 @@ impl Config {
                 .unwrap_or(DEFAULT_BATCH_WRITE_SECONDS),
         )?;
 
+        let router = router::settings(
+            raw.router_settings.unwrap_or_default(),
+            raw.litellm_settings.unwrap_or_default(),
+            &resolver,
+            &mut warnings,
+        )?;
+        let group_names: Vec<&str> = deployments.iter().map(|d| d.model_group.as_str()).collect();
+        warnings.extend(router.check_fallbacks(&group_names, path));
+
         Ok(Config {
             deployments,
+            router,
             master_key: master_key.map(Secret::new),
             database_url: database_url.map(Secret::new),
             spend_batch_window,

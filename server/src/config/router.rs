@@ -1,0 +1,379 @@
+//! `router_settings`, and the routing keys LiteLLM also reads from `litellm_settings`: the
+//! strategy that orders a group's deployments, retries and their policy, fallback chains and
+//! cooldowns. `router_settings` wins where both set a key.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, Resolver};
+
+/// LiteLLM's defaults: a deployment failing 3 times within a minute cools down for 5 s.
+const DEFAULT_ALLOWED_FAILS: u32 = 3;
+const DEFAULT_COOLDOWN_SECONDS: f64 = 5.0;
+const DEFAULT_MAX_FALLBACKS: u32 = 5;
+
+/// How a model group orders its deployments for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum RoutingStrategy {
+    /// Random, weighted by `weight` (or `rpm`, or `tpm`) where given.
+    #[default]
+    #[serde(rename = "simple-shuffle")]
+    SimpleShuffle,
+    /// Fewest requests in flight first.
+    #[serde(rename = "least-busy")]
+    LeastBusy,
+    /// Lowest moving average of latency (time to first token for streams) first.
+    #[serde(rename = "latency-based-routing")]
+    LatencyBased,
+    /// Cheapest price per token first.
+    #[serde(rename = "cost-based-routing")]
+    CostBased,
+    /// Most rpm/tpm headroom first.
+    #[serde(rename = "usage-based-routing", alias = "usage-based-routing-v2")]
+    UsageBased,
+}
+
+/// Retries per kind of failure, overriding `num_retries` (LiteLLM's `retry_policy`). Only
+/// failures worth retrying have a count: other 4xx are never retried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub timeout: Option<u32>,
+    pub rate_limit: Option<u32>,
+    pub internal_server: Option<u32>,
+}
+
+/// Where a group's traffic goes when its own deployments cannot serve it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fallbacks {
+    /// After retryable failures (`fallbacks`).
+    pub general: BTreeMap<String, Vec<String>>,
+    /// When the prompt is too long for the group (`context_window_fallbacks`).
+    pub context_window: BTreeMap<String, Vec<String>>,
+    /// When the upstream refused the content (`content_policy_fallbacks`).
+    pub content_policy: BTreeMap<String, Vec<String>>,
+    /// For every group without its own general fallbacks (`default_fallbacks`).
+    pub default: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterSettings {
+    pub strategy: RoutingStrategy,
+    pub num_retries: u32,
+    pub retry_policy: RetryPolicy,
+    /// The least a retry waits (`retry_after`).
+    pub min_retry_wait: Duration,
+    /// Failures within a minute that put a deployment in cooldown.
+    pub allowed_fails: u32,
+    pub cooldown: Duration,
+    pub cooldowns_enabled: bool,
+    pub fallbacks: Fallbacks,
+    /// Fallback groups one request may try at most.
+    pub max_fallbacks: u32,
+    /// Per-deployment defaults when a deployment sets none.
+    pub timeout: Option<Duration>,
+    pub stream_timeout: Option<Duration>,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        RouterSettings {
+            strategy: RoutingStrategy::default(),
+            num_retries: 0,
+            retry_policy: RetryPolicy::default(),
+            min_retry_wait: Duration::ZERO,
+            allowed_fails: DEFAULT_ALLOWED_FAILS,
+            cooldown: Duration::from_secs_f64(DEFAULT_COOLDOWN_SECONDS),
+            cooldowns_enabled: true,
+            fallbacks: Fallbacks::default(),
+            max_fallbacks: DEFAULT_MAX_FALLBACKS,
+            timeout: None,
+            stream_timeout: None,
+        }
+    }
+}
+
+/// One list of `{group: [fallback groups]}` maps, as LiteLLM writes them.
+type RawFallbacks = Vec<BTreeMap<String, Vec<String>>>;
+
+/// The routing keys of `router_settings` (all of them) and `litellm_settings` (the shared ones).
+#[derive(Deserialize, Default)]
+pub(super) struct RawRouting {
+    routing_strategy: Option<RoutingStrategy>,
+    num_retries: Option<u32>,
+    retry_policy: Option<RawRetryPolicy>,
+    retry_after: Option<f64>,
+    allowed_fails: Option<u32>,
+    cooldown_time: Option<f64>,
+    disable_cooldowns: Option<bool>,
+    fallbacks: Option<RawFallbacks>,
+    context_window_fallbacks: Option<RawFallbacks>,
+    content_policy_fallbacks: Option<RawFallbacks>,
+    default_fallbacks: Option<Vec<String>>,
+    max_fallbacks: Option<u32>,
+    timeout: Option<f64>,
+    request_timeout: Option<f64>,
+    stream_timeout: Option<f64>,
+    /// Gatehouse always filters by capability before routing; accepted for compatibility.
+    #[serde(rename = "enable_pre_call_checks")]
+    _enable_pre_call_checks: Option<bool>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "PascalCase")]
+struct RawRetryPolicy {
+    timeout_error_retries: Option<u32>,
+    rate_limit_error_retries: Option<u32>,
+    internal_server_error_retries: Option<u32>,
+    bad_request_error_retries: Option<u32>,
+    authentication_error_retries: Option<u32>,
+    content_policy_violation_error_retries: Option<u32>,
+}
+
+/// Merges `router_settings` over `litellm_settings` and checks the values.
+pub(super) fn settings(
+    router: RawRouting,
+    litellm: RawRouting,
+    resolver: &Resolver<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<RouterSettings, ConfigError> {
+    let defaults = RouterSettings::default();
+    let seconds = |field: &str, value: Option<f64>| -> Result<Option<Duration>, ConfigError> {
+        value
+            .map(|value| {
+                Duration::try_from_secs_f64(value).map_err(|_| {
+                    resolver.invalid(
+                        format!("router_settings.{field}"),
+                        "must be a number of seconds, zero or more",
+                    )
+                })
+            })
+            .transpose()
+    };
+    let policy = router
+        .retry_policy
+        .or(litellm.retry_policy)
+        .unwrap_or_default();
+    for (name, count) in [
+        ("BadRequestErrorRetries", policy.bad_request_error_retries),
+        (
+            "AuthenticationErrorRetries",
+            policy.authentication_error_retries,
+        ),
+        (
+            "ContentPolicyViolationErrorRetries",
+            policy.content_policy_violation_error_retries,
+        ),
+    ] {
+        if count.is_some_and(|count| count > 0) {
+            warnings.push(format!(
+                "{}: router_settings.retry_policy.{name} is ignored: Gatehouse never retries a \
+                 client error, which would fail the same way again",
+                resolver.path
+            ));
+        }
+    }
+    let timeout = seconds(
+        "timeout",
+        router
+            .timeout
+            .or(litellm.request_timeout)
+            .or(litellm.timeout),
+    )?;
+    Ok(RouterSettings {
+        strategy: router
+            .routing_strategy
+            .or(litellm.routing_strategy)
+            .unwrap_or_default(),
+        num_retries: router
+            .num_retries
+            .or(litellm.num_retries)
+            .unwrap_or(defaults.num_retries),
+        retry_policy: RetryPolicy {
+            timeout: policy.timeout_error_retries,
+            rate_limit: policy.rate_limit_error_retries,
+            internal_server: policy.internal_server_error_retries,
+        },
+        min_retry_wait: seconds("retry_after", router.retry_after.or(litellm.retry_after))?
+            .unwrap_or(defaults.min_retry_wait),
+        allowed_fails: router
+            .allowed_fails
+            .or(litellm.allowed_fails)
+            .unwrap_or(defaults.allowed_fails),
+        cooldown: seconds(
+            "cooldown_time",
+            router.cooldown_time.or(litellm.cooldown_time),
+        )?
+        .unwrap_or(defaults.cooldown),
+        cooldowns_enabled: !router
+            .disable_cooldowns
+            .or(litellm.disable_cooldowns)
+            .unwrap_or(false),
+        fallbacks: Fallbacks {
+            general: merged(router.fallbacks.or(litellm.fallbacks)),
+            context_window: merged(
+                router
+                    .context_window_fallbacks
+                    .or(litellm.context_window_fallbacks),
+            ),
+            content_policy: merged(
+                router
+                    .content_policy_fallbacks
+                    .or(litellm.content_policy_fallbacks),
+            ),
+            default: router
+                .default_fallbacks
+                .or(litellm.default_fallbacks)
+                .unwrap_or_default(),
+        },
+        max_fallbacks: router
+            .max_fallbacks
+            .or(litellm.max_fallbacks)
+            .unwrap_or(defaults.max_fallbacks),
+        timeout,
+        stream_timeout: seconds(
+            "stream_timeout",
+            router.stream_timeout.or(litellm.stream_timeout),
+        )?,
+    })
+}
+
+/// LiteLLM's list of one-key maps as one map (a group named twice keeps its chains in order).
+fn merged(lists: Option<RawFallbacks>) -> BTreeMap<String, Vec<String>> {
+    let mut chains: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in lists.unwrap_or_default() {
+        for (group, targets) in entry {
+            chains.entry(group).or_default().extend(targets);
+        }
+    }
+    chains
+}
+
+impl RouterSettings {
+    /// Warnings for fallback chains that cannot work as written: a group falling back to itself,
+    /// or to a group no deployment in the file serves (it may still be stored in the database).
+    pub fn check_fallbacks(&self, groups: &[&str], path: &str) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let chains = [
+            ("fallbacks", &self.fallbacks.general),
+            ("context_window_fallbacks", &self.fallbacks.context_window),
+            ("content_policy_fallbacks", &self.fallbacks.content_policy),
+        ];
+        for (name, chain) in chains {
+            for (group, targets) in chain {
+                for target in targets {
+                    if target == group {
+                        warnings.push(format!(
+                            "{path}: router_settings.{name}: `{group}` falls back to itself; that step is skipped"
+                        ));
+                    } else if !groups.contains(&target.as_str()) {
+                        warnings.push(format!(
+                            "{path}: router_settings.{name}: `{group}` falls back to `{target}`, which no model_list entry serves"
+                        ));
+                    }
+                }
+            }
+        }
+        for target in &self.fallbacks.default {
+            if !groups.contains(&target.as_str()) {
+                warnings.push(format!(
+                    "{path}: router_settings.default_fallbacks: `{target}` is not served by any model_list entry"
+                ));
+            }
+        }
+        warnings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ConfigError};
+
+    const GROUPS: &str = "model_list:\n\
+        - {model_name: gpt-4o, litellm_params: {model: openai/gpt-4o, api_base: 'http://a'}}\n\
+        - {model_name: claude, litellm_params: {model: anthropic/claude-sonnet-4-5, api_key: k}}\n";
+
+    fn parse(extra: &str) -> Result<Config, ConfigError> {
+        Config::parse(&format!("{GROUPS}{extra}"), "test.yaml", &|_| None)
+    }
+
+    #[test]
+    fn reads_litellms_router_settings() {
+        let config = parse(
+            "router_settings:\n\
+             \x20 routing_strategy: latency-based-routing\n\
+             \x20 num_retries: 2\n\
+             \x20 retry_after: 0.5\n\
+             \x20 allowed_fails: 1\n\
+             \x20 cooldown_time: 30\n\
+             \x20 timeout: 20\n\
+             \x20 fallbacks: [{gpt-4o: [claude]}, {gpt-4o: [claude-haiku]}]\n\
+             \x20 context_window_fallbacks: [{gpt-4o: [claude]}]\n\
+             \x20 retry_policy: {RateLimitErrorRetries: 4, BadRequestErrorRetries: 2}\n\
+             \x20 enable_pre_call_checks: true\n",
+        )
+        .unwrap();
+        let router = &config.router;
+        assert_eq!(router.strategy, RoutingStrategy::LatencyBased);
+        assert_eq!(router.num_retries, 2);
+        assert_eq!(router.min_retry_wait, Duration::from_millis(500));
+        assert_eq!(router.allowed_fails, 1);
+        assert_eq!(router.cooldown, Duration::from_secs(30));
+        assert_eq!(router.timeout, Some(Duration::from_secs(20)));
+        assert_eq!(
+            router.fallbacks.general["gpt-4o"],
+            ["claude", "claude-haiku"]
+        );
+        assert_eq!(router.fallbacks.context_window["gpt-4o"], ["claude"]);
+        assert_eq!(router.retry_policy.rate_limit, Some(4));
+        // A client error is never retried, whatever the policy says; an unknown target is named.
+        let warnings = config.warnings.join("\n");
+        assert!(
+            warnings.contains("BadRequestErrorRetries is ignored"),
+            "{warnings}"
+        );
+        assert!(warnings.contains("falls back to `claude-haiku`, which no model_list entry serves"));
+        assert_eq!(config.warnings.len(), 2, "{warnings}");
+    }
+
+    #[test]
+    fn litellm_settings_fill_in_and_router_settings_win() {
+        let config = parse(
+            "litellm_settings:\n  num_retries: 3\n  request_timeout: 60\n  default_fallbacks: [claude]\n  drop_params: true\n\
+             router_settings:\n  num_retries: 1\n",
+        )
+        .unwrap();
+        assert_eq!(config.router.num_retries, 1);
+        assert_eq!(config.router.timeout, Some(Duration::from_secs(60)));
+        assert_eq!(config.router.fallbacks.default, ["claude"]);
+        assert_eq!(config.router.strategy, RoutingStrategy::SimpleShuffle);
+        assert!(
+            config.warnings[0].contains("litellm_settings.drop_params"),
+            "{:?}",
+            config.warnings
+        );
+        let defaults = parse("").unwrap().router;
+        assert_eq!(defaults, RouterSettings::default());
+        assert_eq!(
+            (defaults.allowed_fails, defaults.cooldown),
+            (3, Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn refuses_bad_values_with_their_place() {
+        let strategy = parse("router_settings:\n  routing_strategy: fastest\n").unwrap_err();
+        assert!(strategy.to_string().contains("line 5"), "{strategy}");
+        let cooldown = parse("router_settings:\n  cooldown_time: -1\n").unwrap_err();
+        assert!(
+            cooldown
+                .to_string()
+                .contains("router_settings.cooldown_time"),
+            "{cooldown}"
+        );
+        let self_loop = parse("router_settings:\n  fallbacks: [{claude: [claude]}]\n").unwrap();
+        assert!(self_loop.warnings[0].contains("falls back to itself"));
+    }
+}
