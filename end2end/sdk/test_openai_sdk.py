@@ -107,7 +107,7 @@ def test_n_requests_give_n_spend_rows_adding_up_to_the_key_spend():
 # The same OpenAI-SDK calls against four wire formats behind the gateway: OpenAI, Anthropic
 # Messages, Gemini generateContent and Bedrock Converse (each a loopback mock of that
 # provider's API; Bedrock's checks every SigV4 signature).
-BACKENDS = ["gpt-4o-mini", "claude", "gemini", "vertex", "bedrock"]
+BACKENDS = ["gpt-4o-mini", "azure", "claude", "gemini", "vertex", "bedrock"]
 
 WEATHER_TOOL = {
     "type": "function",
@@ -309,8 +309,9 @@ def test_completions_whole_and_streamed(model):
     assert chunks[-1].usage.completion_tokens == 5
 
 
-def test_images():
-    result = client(new_key()).images.generate(model="dall-e", prompt="a lighthouse", n=2)
+@pytest.mark.parametrize("model", ["dall-e", "azure-dall-e"])
+def test_images(model):
+    result = client(new_key()).images.generate(model=model, prompt="a lighthouse", n=2)
     assert len(result.data) == 2
     assert result.data[0].url.startswith("https://")
 

@@ -570,6 +570,44 @@ async fn embeddings_are_proxied_metered_and_kept_to_embedding_models(pool: PgPoo
 }
 
 #[sqlx::test(migrations = false)]
+async fn azure_deployments_are_called_at_their_urls_with_the_api_key_header(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+
+    // The mock answers 404 without `api-version` and 401 without `api-key`, as Azure does.
+    let chat = app.chat(&key, &hello("azure")).await;
+    assert_eq!(chat.status(), 200);
+    let body: Value = chat.json().await.unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from the mock upstream."
+    );
+    assert_eq!(
+        mock.record.last_header("api-key").unwrap(),
+        "azure-upstream-key"
+    );
+    assert!(mock.record.last_header("authorization").is_none());
+
+    let image = app
+        .http
+        .post(format!("{}/v1/images/generations", app.base))
+        .bearer_auth(&key)
+        .json(&json!({ "model": "azure-dall-e", "prompt": "a lighthouse" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(mock.record.last_request().unwrap()["model"], "dall-e-3");
+
+    // Metered at the catalog prices: gpt-4o-mini tokens, dall-e-3 $0.04 per image.
+    let rows = usage_rows(&pool, &key, 2).await;
+    assert_eq!(rows[1].0, 40_000);
+    assert!(rows[0].0 > 0);
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
 async fn gemini_vertex_and_bedrock_embed_in_their_own_formats_and_are_metered(pool: PgPool) {
     let mock = mock().await;
     let app = spawn_app(pool.clone(), &mock).await;

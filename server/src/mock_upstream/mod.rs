@@ -1,6 +1,7 @@
 //! Loopback mocks of the providers' real wire formats, for tests, benchmarks and demos: OpenAI's
 //! chat completions (`openai`) and its other endpoints (`openai_endpoints`: completions,
-//! responses, moderations, images, speech, transcriptions), Anthropic's Messages API (`anthropic`), Google's Gemini API
+//! responses, moderations, images, speech, transcriptions) and Azure OpenAI's deployment URLs
+//! (`azure`), Anthropic's Messages API (`anthropic`), Google's Gemini API
 //! (`gemini`) with its embedding methods (`google_embed`), Bedrock's Converse API with SigV4
 //! verification (`bedrock`) and InvokeModel for embeddings (`bedrock_invoke`), Cohere's v2 chat,
 //! embed and rerank (`cohere`), and Vertex AI's OAuth token endpoint and publisher-model paths
@@ -24,6 +25,7 @@
 //! otherwise.
 
 mod anthropic;
+mod azure;
 mod bedrock;
 mod bedrock_invoke;
 mod cohere;
@@ -172,6 +174,11 @@ pub fn router(record: Arc<MockRecord>) -> Router {
             post(openai_endpoints::transcriptions),
         )
         .route("/v1/messages", post(anthropic::messages))
+        .route(
+            "/openai/deployments/{deployment}/{*operation}",
+            post(azure::deployment),
+        )
+        .route("/openai/responses", post(azure::responses))
         .route("/v1beta/models/{model_and_method}", post(gemini::models))
         .route("/model/{model_id}/{operation}", post(bedrock::converse))
         .route("/token", post(vertex::token))

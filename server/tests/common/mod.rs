@@ -18,7 +18,7 @@ pub const SECRETS_KEY: &str = "test-secrets-key-0123456789abcdef0123456789";
 /// The upstream key of the Anthropic deployments.
 pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
 /// The number of models in the test config.
-pub const MODEL_COUNT: usize = 39;
+pub const MODEL_COUNT: usize = 41;
 /// The upstream key of the Gemini deployments.
 pub const GEMINI_KEY: &str = "gemini-upstream-test-key";
 /// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
@@ -134,6 +134,10 @@ model_list:
     litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_session_token: session-token-1, aws_region_name: eu-west-1 }}
   - model_name: bedrock-wrong-secret
     litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: not-the-secret, aws_region_name: eu-west-1 }}
+  - model_name: azure
+    litellm_params: {{ model: azure/gpt-4o-mini, api_base: "{root}", api_key: azure-upstream-key, api_version: "2024-10-21" }}
+  - model_name: azure-dall-e
+    litellm_params: {{ model: azure/dall-e-3, api_base: "{root}", api_key: azure-upstream-key }}
   - model_name: gemini-embed
     litellm_params: {{ model: gemini/gemini-embedding-001, api_base: "{root}", api_key: {GEMINI_KEY} }}
     model_info: {{ input_cost_per_token: 0.00001 }}
