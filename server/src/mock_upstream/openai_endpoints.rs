@@ -249,13 +249,9 @@ pub async fn rerank(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record.remember(&headers, &body);
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "mock: body must be JSON",
-            "invalid_request_error",
-        );
+    let request = match read_json(&record, &headers, &body) {
+        Ok(request) => request,
+        Err(response) => return *response,
     };
     if let Some(response) = failure(request["model"].as_str().unwrap_or_default()).await {
         return response;

@@ -99,16 +99,31 @@ pub fn only_reply(replies: Vec<Bytes>) -> Result<Bytes, ApiError> {
     }
 }
 
+/// Helpers for the embeddings adapters' tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub mod test_support {
+    use serde_json::Value;
 
-    fn body(value: Value) -> ChatBody {
+    use crate::providers::adapter::{ChatBody, UpstreamRequest};
+
+    /// A request body from a JSON object literal.
+    pub fn body(value: Value) -> ChatBody {
         match value {
             Value::Object(map) => map,
-            _ => unreachable!(),
+            _ => unreachable!("not an object"),
         }
     }
+
+    /// The JSON an upstream request carries.
+    pub fn sent(request: &UpstreamRequest) -> Value {
+        serde_json::from_slice(&request.body).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::body;
+    use super::*;
 
     #[test]
     fn takes_text_inputs_only() {

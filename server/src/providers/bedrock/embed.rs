@@ -136,20 +136,10 @@ enum CohereEmbeddings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::embedding_list::test_support::{body as request, sent};
 
     fn invoke_url() -> Url {
         Url::parse("http://b/model/amazon.titan-embed-text-v2%3A0/invoke").unwrap()
-    }
-
-    fn request(value: Value) -> ChatBody {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        }
-    }
-
-    fn sent(request: &UpstreamRequest) -> Value {
-        serde_json::from_slice(&request.body).unwrap()
     }
 
     #[test]

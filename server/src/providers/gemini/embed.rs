@@ -146,20 +146,10 @@ struct Statistics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::embedding_list::test_support::{body as request, sent};
 
     fn url(text: &str) -> Url {
         Url::parse(text).unwrap()
-    }
-
-    fn request(value: Value) -> ChatBody {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        }
-    }
-
-    fn sent(request: &UpstreamRequest) -> Value {
-        serde_json::from_slice(&request.body).unwrap()
     }
 
     #[test]
