@@ -10,6 +10,7 @@ use crate::providers::capabilities::{Missing, Needs};
 use crate::providers::Deployment;
 
 pub mod live;
+pub mod retry;
 
 pub struct ModelGroup {
     deployments: Vec<Arc<Deployment>>,

@@ -1,0 +1,316 @@
+//! What a failed upstream attempt means for the next one: whether it may be retried (only
+//! timeouts, 408, 429 and 5xx — never another 4xx), how long to wait (exponential backoff with
+//! full jitter, or the upstream's `Retry-After` up to a cap), which fallback chain applies, and
+//! whether it counts against the deployment's health. Plus the retry budget that keeps a failing
+//! upstream from being hammered.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+
+use crate::config::RouterSettings;
+use crate::error::ApiError;
+
+/// The first retry waits up to this long; each further one doubles it.
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+/// No backoff waits longer.
+const BACKOFF_CAP: Duration = Duration::from_secs(8);
+/// A `Retry-After` longer than this is not waited for: the request moves on instead.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(10);
+/// Retries in flight may be this share of the requests in flight…
+const RETRY_BUDGET_RATIO: f64 = 0.2;
+/// …but never fewer than this many.
+const RETRY_BUDGET_MIN: u64 = 3;
+
+/// What kind of failure an attempt ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer in time (or 408): retryable, counts against health.
+    Timeout,
+    /// 429: retryable after `Retry-After`, counts against health.
+    RateLimited { retry_after: Option<Duration> },
+    /// 5xx, a refused connection or a reply that broke its own format: retryable, counts
+    /// against health.
+    Server,
+    /// The prompt is longer than the deployment's context window: not retried, but
+    /// `context_window_fallbacks` apply.
+    ContextWindow,
+    /// The upstream refused the content: not retried, `content_policy_fallbacks` apply.
+    ContentPolicy,
+    /// Any other client error: the same request would fail the same way anywhere.
+    Final,
+}
+
+impl Failure {
+    pub fn of(error: &ApiError) -> Failure {
+        match error {
+            ApiError::UpstreamTimeout(_) => Failure::Timeout,
+            ApiError::UpstreamRateLimited { retry_after } => Failure::RateLimited {
+                retry_after: retry_after
+                    .as_ref()
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().parse::<f64>().ok())
+                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok()),
+            },
+            ApiError::UpstreamFailed(_) => Failure::Server,
+            ApiError::UpstreamRejected { status, message } => {
+                if *status == StatusCode::REQUEST_TIMEOUT {
+                    Failure::Timeout
+                } else if mentions_any(message, CONTEXT_WINDOW_PHRASES) {
+                    Failure::ContextWindow
+                } else if mentions_any(message, CONTENT_POLICY_PHRASES) {
+                    Failure::ContentPolicy
+                } else {
+                    Failure::Final
+                }
+            }
+            _ => Failure::Final,
+        }
+    }
+
+    /// Whether the same request may be tried again (on this or another deployment of the
+    /// group).
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            Failure::Timeout | Failure::RateLimited { .. } | Failure::Server
+        )
+    }
+
+    /// Whether it says something about the deployment's health (a 400 or 404 never does).
+    pub fn counts_against_health(self) -> bool {
+        self.retryable()
+    }
+
+    /// Retries allowed for this kind: its `retry_policy` count, else `num_retries`.
+    pub fn retries_allowed(self, settings: &RouterSettings) -> u32 {
+        let policy = settings.retry_policy;
+        let specific = match self {
+            Failure::Timeout => policy.timeout,
+            Failure::RateLimited { .. } => policy.rate_limit,
+            Failure::Server => policy.internal_server,
+            Failure::ContextWindow | Failure::ContentPolicy | Failure::Final => return 0,
+        };
+        specific.unwrap_or(settings.num_retries)
+    }
+
+    /// How long to wait before retry number `retry` (1 for the first), given a jitter draw in
+    /// `[0, 1)`; `None` when the upstream asked for a longer pause than the cap, so the request
+    /// should move on rather than wait.
+    pub fn wait_before(self, retry: u32, min_wait: Duration, jitter: f64) -> Option<Duration> {
+        if let Failure::RateLimited {
+            retry_after: Some(asked),
+        } = self
+        {
+            return (asked <= RETRY_AFTER_CAP).then(|| asked.max(min_wait));
+        }
+        let ceiling = BACKOFF_BASE
+            .saturating_mul(1 << retry.saturating_sub(1).min(16))
+            .min(BACKOFF_CAP);
+        Some(ceiling.mul_f64(jitter.clamp(0.0, 1.0)).max(min_wait))
+    }
+}
+
+/// Lower-case phrases providers use when a prompt exceeds the context window (OpenAI's
+/// `context_length_exceeded`, Anthropic's "prompt is too long", Gemini's and Bedrock's
+/// "input token count exceeds" / "input is too long").
+const CONTEXT_WINDOW_PHRASES: &[&str] = &[
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "input is too long",
+    "token count exceeds",
+    "exceeds the maximum number of tokens",
+    "maximum context",
+    "too many tokens",
+];
+
+/// Lower-case phrases of content-policy refusals.
+const CONTENT_POLICY_PHRASES: &[&str] = &[
+    "content_policy_violation",
+    "content policy",
+    "content management policy",
+    "responsibleaipolicyviolation",
+    "safety system",
+];
+
+fn mentions_any(message: &str, phrases: &[&str]) -> bool {
+    let message = message.to_lowercase();
+    phrases.iter().any(|phrase| message.contains(phrase))
+}
+
+/// Retries one gateway may have in flight: at most 20 % of its requests in flight, at least 3.
+#[derive(Debug, Default)]
+pub struct RetryBudget {
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl RetryBudget {
+    /// Counts a request in flight until the guard drops.
+    pub fn request(&self) -> InFlight<'_> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            counter: &self.requests,
+        }
+    }
+
+    /// A retry in flight until the guard drops, or `None` when the budget is spent.
+    pub fn retry(&self) -> Option<InFlight<'_>> {
+        let requests = self.requests.load(Ordering::Relaxed);
+        let allowed = ((requests as f64 * RETRY_BUDGET_RATIO) as u64).max(RETRY_BUDGET_MIN);
+        let taken = self
+            .retries
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |retries| {
+                (retries < allowed).then_some(retries + 1)
+            });
+        taken.ok().map(|_| InFlight {
+            counter: &self.retries,
+        })
+    }
+}
+
+/// Decrements its counter when dropped.
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    counter: &'a AtomicU64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RetryPolicy;
+    use axum::http::HeaderValue;
+
+    fn rejected(status: u16, message: &str) -> ApiError {
+        ApiError::UpstreamRejected {
+            status: StatusCode::from_u16(status).unwrap(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn only_timeouts_rate_limits_and_server_errors_are_retried() {
+        assert_eq!(
+            Failure::of(&ApiError::UpstreamTimeout(30)),
+            Failure::Timeout
+        );
+        assert_eq!(Failure::of(&rejected(408, "slow")), Failure::Timeout);
+        assert_eq!(
+            Failure::of(&ApiError::UpstreamFailed("HTTP 503".into())),
+            Failure::Server
+        );
+        let limited = ApiError::UpstreamRateLimited {
+            retry_after: Some(HeaderValue::from_static("7")),
+        };
+        assert_eq!(
+            Failure::of(&limited),
+            Failure::RateLimited {
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
+        for error in [
+            rejected(400, "invalid tool schema"),
+            rejected(404, "model not found"),
+            rejected(422, "bad"),
+            ApiError::bad_request("x", None),
+            ApiError::InvalidKey,
+        ] {
+            let failure = Failure::of(&error);
+            assert_eq!(failure, Failure::Final, "{error:?}");
+            assert!(!failure.retryable() && !failure.counts_against_health());
+        }
+        assert!(Failure::Server.retryable() && Failure::Server.counts_against_health());
+    }
+
+    #[test]
+    fn context_window_and_content_policy_refusals_are_recognised() {
+        for message in [
+            "This model's maximum context length is 128000 tokens (context_length_exceeded)",
+            "prompt is too long: 210000 tokens > 200000 maximum",
+            "The input token count (1200000) exceeds the maximum number of tokens allowed",
+            "Input is too long for requested model.",
+        ] {
+            assert_eq!(
+                Failure::of(&rejected(400, message)),
+                Failure::ContextWindow,
+                "{message}"
+            );
+        }
+        let filtered = "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.";
+        assert_eq!(
+            Failure::of(&rejected(400, filtered)),
+            Failure::ContentPolicy
+        );
+        assert_eq!(
+            Failure::ContextWindow.retries_allowed(&RouterSettings::default()),
+            0
+        );
+    }
+
+    #[test]
+    fn retry_counts_come_from_the_policy_or_num_retries() {
+        let settings = RouterSettings {
+            num_retries: 2,
+            retry_policy: RetryPolicy {
+                rate_limit: Some(5),
+                ..RetryPolicy::default()
+            },
+            ..RouterSettings::default()
+        };
+        let limited = Failure::RateLimited { retry_after: None };
+        assert_eq!(limited.retries_allowed(&settings), 5);
+        assert_eq!(Failure::Server.retries_allowed(&settings), 2);
+        assert_eq!(Failure::Final.retries_allowed(&settings), 0);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after_up_to_the_cap() {
+        let none = Duration::ZERO;
+        assert_eq!(
+            Failure::Server.wait_before(1, none, 0.999),
+            Some(BACKOFF_BASE.mul_f64(0.999))
+        );
+        assert_eq!(
+            Failure::Server.wait_before(3, none, 0.5),
+            Some(BACKOFF_BASE * 2)
+        );
+        assert_eq!(
+            Failure::Server.wait_before(30, none, 1.0),
+            Some(BACKOFF_CAP)
+        );
+        assert_eq!(
+            Failure::Server.wait_before(1, Duration::from_secs(1), 0.0),
+            Some(Duration::from_secs(1))
+        );
+        let asked = |seconds| Failure::RateLimited {
+            retry_after: Some(Duration::from_secs(seconds)),
+        };
+        assert_eq!(
+            asked(2).wait_before(1, none, 0.0),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(asked(60).wait_before(1, none, 0.0), None);
+    }
+
+    #[test]
+    fn the_retry_budget_is_a_fifth_of_requests_in_flight_and_at_least_three() {
+        let budget = RetryBudget::default();
+        let requests: Vec<_> = (0..20).map(|_| budget.request()).collect();
+        let retries: Vec<_> = (0..4).map_while(|_| budget.retry()).collect();
+        assert_eq!(retries.len(), 4);
+        assert!(budget.retry().is_none());
+        drop(retries);
+        drop(requests);
+        let few: Vec<_> = (0..5).map_while(|_| budget.retry()).collect();
+        assert_eq!(few.len(), RETRY_BUDGET_MIN as usize);
+    }
+}
