@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::metering::usage::Usage;
 use crate::providers::adapter::{Frame, StreamTranslator};
-use crate::providers::sse::parse_data;
+use crate::providers::sse::relay_event;
 
 #[derive(Default)]
 pub struct ResponsesRelay {
@@ -49,13 +49,9 @@ struct ErrorProbe {
 
 impl StreamTranslator for ResponsesRelay {
     fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
-        let Frame::Sse(event) = frame else {
-            return;
-        };
-        if let Some(probe) = parse_data::<EventProbe>(&event) {
+        if let Some(probe) = relay_event::<EventProbe>(frame, out) {
             self.read(probe);
         }
-        out.push(event);
     }
 
     fn finish(&mut self, _out: &mut Vec<Bytes>) {}

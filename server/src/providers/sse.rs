@@ -41,6 +41,20 @@ fn event_end(buffer: &[u8]) -> Option<usize> {
     None
 }
 
+/// Relays an upstream frame unchanged (a server-sent event; anything else is dropped) and
+/// returns its JSON data read as `T`, the parts the relay looks at, if it is that.
+pub fn relay_event<T: serde::de::DeserializeOwned>(
+    frame: crate::providers::adapter::Frame,
+    out: &mut Vec<Bytes>,
+) -> Option<T> {
+    let crate::providers::adapter::Frame::Sse(event) = frame else {
+        return None;
+    };
+    let probe = parse_data(&event);
+    out.push(event);
+    probe
+}
+
 /// The event's JSON data read as `T` (the parts a relay looks at), if it is that.
 pub fn parse_data<T: serde::de::DeserializeOwned>(event: &[u8]) -> Option<T> {
     serde_json::from_slice(&data_payload(event)?).ok()

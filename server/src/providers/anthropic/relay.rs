@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::reply::AnthropicUsage;
 use crate::metering::usage::Usage;
 use crate::providers::adapter::{Frame, StreamTranslator};
-use crate::providers::sse::parse_data;
+use crate::providers::sse::relay_event;
 
 #[derive(Default)]
 pub struct MessagesRelay {
@@ -81,13 +81,9 @@ impl MessagesRelay {
 
 impl StreamTranslator for MessagesRelay {
     fn push(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
-        let Frame::Sse(event) = frame else {
-            return;
-        };
-        if let Some(probe) = parse_data::<EventProbe>(&event) {
+        if let Some(probe) = relay_event::<EventProbe>(frame, out) {
             self.read(probe);
         }
-        out.push(event);
     }
 
     /// A stream that ended without `message_stop` (or an error event) was cut short.
