@@ -51,6 +51,13 @@ pub enum ApiError {
     UpstreamFailed(String),
     #[error("The upstream did not answer within {0} seconds.")]
     UpstreamTimeout(u64),
+    #[error("The upstream refused Gatehouse's credentials (HTTP {0}); the admin must fix the deployment.")]
+    UpstreamCredentials(u16),
+    #[error("No deployment of `{model}` is available right now (all are cooling down after failures); retry in {} s.", retry_in_seconds(*retry_in))]
+    NoDeploymentAvailable {
+        model: String,
+        retry_in: std::time::Duration,
+    },
     #[error("Gatehouse could not complete the request; the details are in the server log.")]
     Internal,
 }
@@ -78,7 +85,10 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpstreamRejected { status, .. } => *status,
             ApiError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamFailed(_) | ApiError::UpstreamCredentials(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+            ApiError::NoDeploymentAvailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,7 +103,10 @@ impl ApiError {
             ApiError::MasterKeyRequired | ApiError::ModelNotAllowed(_) => "permission_error",
             ApiError::BudgetExceeded { .. } => "budget_exceeded",
             ApiError::UpstreamRateLimited { .. } => "rate_limit_error",
-            ApiError::UpstreamFailed(_) | ApiError::Internal => "api_error",
+            ApiError::UpstreamFailed(_)
+            | ApiError::UpstreamCredentials(_)
+            | ApiError::NoDeploymentAvailable { .. }
+            | ApiError::Internal => "api_error",
             ApiError::UpstreamTimeout(_) => "timeout_error",
             _ => "invalid_request_error",
         }
@@ -110,7 +123,10 @@ impl ApiError {
             ApiError::Unsupported { .. } => Some("unsupported_capability"),
             ApiError::BudgetExceeded { .. } => Some("budget_exceeded"),
             ApiError::UpstreamRateLimited { .. } => Some("rate_limit_exceeded"),
-            ApiError::UpstreamFailed(_) => Some("upstream_error"),
+            ApiError::UpstreamFailed(_) | ApiError::UpstreamCredentials(_) => {
+                Some("upstream_error")
+            }
+            ApiError::NoDeploymentAvailable { .. } => Some("no_deployment_available"),
             ApiError::UpstreamTimeout(_) => Some("upstream_timeout"),
             _ => None,
         }
@@ -126,6 +142,20 @@ impl ApiError {
     }
 }
 
+fn with_retry_after(mut response: Response, retry_after: Option<HeaderValue>) -> Response {
+    if let Some(value) = retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Whole seconds to wait, rounded up.
+fn retry_in_seconds(retry_in: std::time::Duration) -> u64 {
+    retry_in.as_secs() + u64::from(retry_in.subsec_nanos() > 0)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({
@@ -136,16 +166,8 @@ impl IntoResponse for ApiError {
                 "code": self.code(),
             }
         });
-        let mut response = (self.status(), Json(body)).into_response();
-        if let ApiError::UpstreamRateLimited {
-            retry_after: Some(value),
-        } = self
-        {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, value);
-        }
-        response
+        let retry_after = self.retry_after();
+        with_retry_after((self.status(), Json(body)).into_response(), retry_after)
     }
 }
 
@@ -167,16 +189,19 @@ impl ApiError {
             "type": "error",
             "error": { "type": kind, "message": self.to_string() },
         });
-        let mut response = (status, Json(body)).into_response();
-        if let ApiError::UpstreamRateLimited {
-            retry_after: Some(value),
-        } = self
-        {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, value);
+        let retry_after = self.retry_after();
+        with_retry_after((status, Json(body)).into_response(), retry_after)
+    }
+
+    /// The `Retry-After` a client should honour, if any.
+    fn retry_after(&self) -> Option<HeaderValue> {
+        match self {
+            ApiError::UpstreamRateLimited { retry_after } => retry_after.clone(),
+            ApiError::NoDeploymentAvailable { retry_in, .. } => {
+                HeaderValue::from_str(&retry_in_seconds(*retry_in).to_string()).ok()
+            }
+            _ => None,
         }
-        response
     }
 }
 

@@ -24,6 +24,7 @@ use crate::policy::auth::MasterKey;
 use crate::policy::keys::KeyCache;
 use crate::policy::sync::{self, Synced};
 use crate::routing::live::LiveModels;
+use crate::routing::retry::RetryBudget;
 use crate::state::Gateway;
 use crate::{admin_api, proxy};
 
@@ -96,6 +97,7 @@ pub async fn start(
     }
     let models = Arc::new(LiveModels::new(
         config.deployments,
+        config.router,
         pool.clone(),
         sealer.clone(),
     ));
@@ -135,6 +137,7 @@ pub async fn start(
         tasks: tasks.clone(),
         pool: pool.clone(),
         started_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
+        retry_budget: RetryBudget::default(),
     });
     if gateway.master_key.is_none() {
         tracing::warn!("no general_settings.master_key: the management API is unusable");

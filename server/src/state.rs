@@ -9,6 +9,7 @@ use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
 use crate::policy::keys::KeyCache;
 use crate::routing::live::LiveModels;
+use crate::routing::retry::RetryBudget;
 
 pub struct Gateway {
     /// config.yaml's deployments and the stored ones, kept current.
@@ -23,6 +24,8 @@ pub struct Gateway {
     pub pool: PgPool,
     /// Unix time the process started (the `created` of `/v1/models`).
     pub started_unix: i64,
+    /// Keeps retries to a share of the requests in flight.
+    pub retry_budget: RetryBudget,
 }
 
 pub type SharedGateway = Arc<Gateway>;

@@ -32,6 +32,8 @@ fn row(request_id: &str, cost_micros: i64, started_at: OffsetDateTime) -> SpendR
         end_user: None,
         started_at,
         ended_at: started_at,
+        model_id: "deployment-1".into(),
+        attempts: serde_json::json!([{ "deployment_id": "deployment-1", "outcome": "success" }]),
     }
 }
 

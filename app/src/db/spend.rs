@@ -32,6 +32,11 @@ pub struct SpendRow {
     pub end_user: Option<String>,
     pub started_at: OffsetDateTime,
     pub ended_at: OffsetDateTime,
+    /// The deployment that served (or last failed) the request.
+    pub model_id: String,
+    /// Every upstream attempt, in order: `[{model_group, deployment_id, api_base, outcome,
+    /// status, latency_ms}]`.
+    pub attempts: serde_json::Value,
 }
 
 /// A key's spend after a batch landed.
@@ -65,6 +70,8 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
     let mut end_users = Vec::with_capacity(rows.len());
     let mut started = Vec::with_capacity(rows.len());
     let mut ended = Vec::with_capacity(rows.len());
+    let mut model_ids = Vec::with_capacity(rows.len());
+    let mut attempts = Vec::with_capacity(rows.len());
     for row in rows {
         request_ids.push(row.request_id.as_str());
         token_hashes.push(row.token_hash.as_str());
@@ -87,18 +94,20 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
         end_users.push(row.end_user.as_deref());
         started.push(row.started_at);
         ended.push(row.ended_at);
+        model_ids.push(row.model_id.as_str());
+        attempts.push(&row.attempts);
     }
     sqlx::query_as(
         "WITH inserted AS ( \
            INSERT INTO spend_logs (request_id, token_hash, call_type, model_group, upstream_model, \
              provider, api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
              http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
-             cached_tokens, cache_write_tokens, reasoning_tokens) \
+             cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts) \
            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], \
              $12::smallint[], $13::text[], $14::bool[], $15::bool[], $16::text[], \
              $17::timestamptz[], $18::timestamptz[], $19::bigint[], $20::bigint[], \
-             $21::bigint[]) \
+             $21::bigint[], $22::text[], $23::jsonb[]) \
            ON CONFLICT (request_id) DO NOTHING \
            RETURNING token_hash, cost_micros \
          ), per_key AS ( \
@@ -129,6 +138,8 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
     .bind(&cached_tokens)
     .bind(&cache_write_tokens)
     .bind(&reasoning_tokens)
+    .bind(&model_ids)
+    .bind(&attempts)
     .fetch_all(pool)
     .await
 }
@@ -149,7 +160,8 @@ pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, 
         "SELECT request_id, token_hash, call_type, model_group, upstream_model, provider, \
            api_base, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, \
            reasoning_tokens, cost_micros, latency_ms, http_status, \
-           status, is_stream, usage_estimated, end_user, started_at, ended_at \
+           status, is_stream, usage_estimated, end_user, started_at, ended_at, model_id, \
+           attempts \
          FROM spend_logs \
          WHERE ($1::text IS NULL OR token_hash = $1) \
            AND ($2::text IS NULL OR request_id = $2) \

@@ -113,7 +113,8 @@ fn litellm_row(row: &SpendRow) -> Value {
         "stream": row.is_stream,
         "usage_estimated": row.usage_estimated,
         "cache_hit": "False",
-        "metadata": {},
+        "model_id": row.model_id,
+        "metadata": { "attempts": row.attempts },
     })
 }
 

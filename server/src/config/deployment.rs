@@ -3,6 +3,7 @@
 //! capabilities.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -15,7 +16,7 @@ use crate::providers::capabilities::{Capabilities, CapabilityOverrides};
 use crate::providers::credentials::{AwsSigning, Credentials};
 use crate::providers::google_auth::GoogleTokenSource;
 use crate::providers::{
-    catalog, upstream_for, Deployment, ProviderModel, Secret, Upstream, WireFormat,
+    catalog, upstream_for, Balance, Deployment, ProviderModel, Secret, Upstream, WireFormat,
 };
 
 /// LiteLLM's default request timeout (seconds).
@@ -53,6 +54,10 @@ struct RawLitellmParams {
     timeout: Option<f64>,
     stream_timeout: Option<f64>,
     mock_response: Option<String>,
+    weight: Option<f64>,
+    rpm: Option<u64>,
+    tpm: Option<u64>,
+    order: Option<u32>,
     #[serde(flatten)]
     prices: RawPrices,
 }
@@ -156,6 +161,7 @@ pub fn stored_deployment(
     let provider = model.litellm_params.model.provider.clone();
     match build(
         model,
+        TimeoutDefaults::default(),
         &resolver,
         &|name| name.to_string(),
         id.to_string(),
@@ -171,8 +177,16 @@ pub fn stored_deployment(
 }
 
 /// Builds one entry; `None` (with a warning) when its provider is not supported.
+/// `router_settings`' timeouts, for deployments that set none.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct TimeoutDefaults {
+    pub timeout: Option<Duration>,
+    pub stream_timeout: Option<Duration>,
+}
+
 pub(super) fn build(
     model: RawModel,
+    defaults: TimeoutDefaults,
     resolver: &Resolver<'_>,
     field: &dyn Fn(&str) -> String,
     id: String,
@@ -229,14 +243,15 @@ pub(super) fn build(
             }
         },
     };
-    let timeout = seconds(
-        resolver,
-        &field("litellm_params.timeout"),
-        params.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
-    )?;
+    let timeout = match params.timeout {
+        Some(value) => seconds(resolver, &field("litellm_params.timeout"), value)?,
+        None => defaults
+            .timeout
+            .unwrap_or(Duration::from_secs_f64(DEFAULT_TIMEOUT_SECONDS)),
+    };
     let stream_timeout = match params.stream_timeout {
         Some(value) => seconds(resolver, &field("litellm_params.stream_timeout"), value)?,
-        None => timeout,
+        None => defaults.stream_timeout.unwrap_or(timeout),
     };
     let entry = catalog::lookup(
         &params.model.provider,
@@ -309,6 +324,13 @@ pub(super) fn build(
         prices: prices.unwrap_or_default(),
         capabilities,
         mock_response: params.mock_response,
+        balance: Balance {
+            weight: params.weight,
+            rpm: params.rpm,
+            tpm: params.tpm,
+            order: params.order,
+        },
+        state: Arc::default(),
     }))
 }
 

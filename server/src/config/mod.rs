@@ -16,7 +16,7 @@ use crate::providers::{Deployment, Secret};
 
 pub use deployment::stored_deployment;
 use deployment::RawModel;
-pub use router::{Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
+pub use router::{FallbackKind, Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
 
 /// Default spend batch window when `proxy_batch_write_at` is not set (seconds).
 const DEFAULT_BATCH_WRITE_SECONDS: f64 = 0.5;
@@ -108,13 +108,29 @@ impl Config {
             overrides: &raw.environment_variables,
             env,
         };
+        let router = router::settings(
+            raw.router_settings.unwrap_or_default(),
+            raw.litellm_settings.unwrap_or_default(),
+            &resolver,
+            &mut warnings,
+        )?;
+        let timeout_defaults = deployment::TimeoutDefaults {
+            timeout: router.timeout,
+            stream_timeout: router.stream_timeout,
+        };
         let mut deployments = Vec::with_capacity(raw.model_list.len());
         for (index, model) in raw.model_list.into_iter().enumerate() {
             let field = |name: &str| format!("model_list[{index}].{name}");
             let id = deployment::config_deployment_id(index, &model);
-            if let Some(built) =
-                deployment::build(model, &resolver, &field, id, false, &mut warnings)?
-            {
+            if let Some(built) = deployment::build(
+                model,
+                timeout_defaults,
+                &resolver,
+                &field,
+                id,
+                false,
+                &mut warnings,
+            )? {
                 deployments.push(built);
             }
         }
@@ -147,12 +163,6 @@ impl Config {
                 .unwrap_or(DEFAULT_BATCH_WRITE_SECONDS),
         )?;
 
-        let router = router::settings(
-            raw.router_settings.unwrap_or_default(),
-            raw.litellm_settings.unwrap_or_default(),
-            &resolver,
-            &mut warnings,
-        )?;
         let group_names: Vec<&str> = deployments.iter().map(|d| d.model_group.as_str()).collect();
         warnings.extend(router.check_fallbacks(&group_names, path));
 

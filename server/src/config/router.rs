@@ -57,6 +57,27 @@ pub struct Fallbacks {
     pub default: Vec<String>,
 }
 
+/// Which fallback chain a failure calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FallbackKind {
+    General,
+    ContextWindow,
+    ContentPolicy,
+}
+
+impl Fallbacks {
+    /// The groups to fall back to from `group`, in order: its own chain of that kind; for
+    /// general failures without one, `default_fallbacks`.
+    pub fn chain(&self, group: &str, kind: FallbackKind) -> &[String] {
+        let (map, default): (_, &[String]) = match kind {
+            FallbackKind::General => (&self.general, &self.default),
+            FallbackKind::ContextWindow => (&self.context_window, &[]),
+            FallbackKind::ContentPolicy => (&self.content_policy, &[]),
+        };
+        map.get(group).map_or(default, Vec::as_slice)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouterSettings {
     pub strategy: RoutingStrategy,

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::policy::keys::SpendCounter;
 use crate::providers::Deployment;
+use crate::routing::attempts::Trail;
 use usage::{estimate_tokens, Usage};
 use writer::SpendQueue;
 
@@ -32,6 +33,8 @@ pub struct MeteredCall {
     pub end_user: Option<String>,
     pub is_stream: bool,
     pub prompt_estimate: u64,
+    /// The upstream attempts made, filled in when the route ends.
+    pub trail: Trail,
     pub started: Instant,
     pub started_at: OffsetDateTime,
 }
@@ -103,6 +106,11 @@ impl Meter {
             None => (Usage::default(), false),
         };
         let cost_micros = call.deployment.prices.cost_micros(&usage);
+        call.deployment
+            .state
+            .count_tokens(usage.prompt_tokens + usage.completion_tokens);
+        let attempts = serde_json::to_value(&call.trail.attempts)
+            .unwrap_or_else(|_| serde_json::Value::Array(Vec::new()));
         if let Some(spend) = &call.spend {
             spend.add_pending(cost_micros);
         }
@@ -134,6 +142,8 @@ impl Meter {
             end_user: call.end_user,
             started_at: call.started_at,
             ended_at,
+            model_id: call.deployment.id.clone(),
+            attempts,
         };
         self.queue.push(row).await;
         cost_micros

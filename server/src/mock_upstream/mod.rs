@@ -20,6 +20,10 @@
 //! |                     | thinking tokens) in its usage                                     |
 //! | anything else       | answers at once                                                   |
 //!
+//! A test can also script failures for a mock's next OpenAI chat requests whatever their model
+//! (`MockRecord::script`: a status, 429 with `Retry-After`, a reset, a hang, a slow first token)
+//! and slow down all its chat replies (`MockRecord::set_latency`).
+//!
 //! Usage is deterministic: 10 prompt tokens per message (or embedded input), one completion
 //! token per word. Embedding vectors are `mock_vector`s of their input, 8 dimensions unless asked
 //! otherwise.
@@ -61,9 +65,30 @@ pub const PROMPT_TOKENS_PER_MESSAGE: u64 = 10;
 /// Chunks of `mock-slow-stream`.
 pub const SLOW_STREAM_CHUNKS: usize = 20;
 
+/// A failure scripted for one of a mock's next chat requests (OpenAI format), whatever model
+/// they ask for: how tests make an upstream fail on demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scripted {
+    /// This status with an OpenAI error body.
+    Status(u16),
+    /// 400 with this message (a context-window or content-policy refusal).
+    BadRequest(&'static str),
+    /// 429 with `Retry-After` in seconds.
+    RateLimited { retry_after_seconds: u64 },
+    /// Headers, then the connection drops before any body byte.
+    Reset,
+    /// Never answers.
+    Hang,
+    /// Answers normally after this pause (a slow first token).
+    Delay(Duration),
+}
+
 #[derive(Default)]
 pub struct MockRecord {
     requests: AtomicU64,
+    script: Mutex<std::collections::VecDeque<Scripted>>,
+    /// A pause before every chat reply, in milliseconds.
+    latency_ms: AtomicU64,
     last_body: Mutex<Option<Bytes>>,
     last_headers: Mutex<Option<HeaderMap>>,
     /// Access tokens the Vertex OAuth endpoint issued.
@@ -73,6 +98,78 @@ pub struct MockRecord {
 impl MockRecord {
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Queues failures for the next chat requests, in order.
+    pub fn script(&self, steps: impl IntoIterator<Item = Scripted>) {
+        if let Ok(mut script) = self.script.lock() {
+            script.extend(steps);
+        }
+    }
+
+    /// Pauses every chat reply this long (a slower upstream).
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_ms
+            .store(latency.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// The scripted response for this request, if a failure is queued; `None` to answer
+    /// normally (after the configured latency).
+    async fn scripted(&self) -> Option<Response> {
+        let step = self
+            .script
+            .lock()
+            .ok()
+            .and_then(|mut script| script.pop_front());
+        let latency = Duration::from_millis(self.latency_ms.load(Ordering::Relaxed));
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        match step? {
+            Scripted::Status(code) => {
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let body = json!({ "error": { "message": format!("mock: scripted {code}"),
+                    "type": "server_error", "param": null, "code": null } });
+                Some((status, Json(body)).into_response())
+            }
+            Scripted::BadRequest(message) => {
+                let body = json!({ "error": { "message": message,
+                    "type": "invalid_request_error", "param": null, "code": null } });
+                Some((StatusCode::BAD_REQUEST, Json(body)).into_response())
+            }
+            Scripted::RateLimited {
+                retry_after_seconds,
+            } => {
+                let body = json!({ "error": { "message": "mock: scripted rate limit",
+                    "type": "rate_limit_error", "param": null, "code": null } });
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+                if let Ok(value) = header::HeaderValue::from_str(&retry_after_seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                Some(response)
+            }
+            Scripted::Reset => {
+                let broken = futures::stream::once(async {
+                    Err::<Bytes, _>(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "mock: scripted reset",
+                    ))
+                });
+                Some(
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        Body::from_stream(broken),
+                    )
+                        .into_response(),
+                )
+            }
+            Scripted::Hang => Some(hang().await),
+            Scripted::Delay(pause) => {
+                tokio::time::sleep(pause).await;
+                None
+            }
+        }
     }
 
     /// The JSON body of the last request.

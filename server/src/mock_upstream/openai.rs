@@ -85,6 +85,9 @@ pub async fn chat_completions(
     body: Bytes,
 ) -> Response {
     record.remember(&headers, &body);
+    if let Some(scripted) = record.scripted().await {
+        return scripted;
+    }
     let Ok(request) = serde_json::from_slice::<MockRequest>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,

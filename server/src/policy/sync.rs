@@ -60,6 +60,8 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
                         }
                     } else if payload == "deployments" {
                         reload_models(&synced.models).await;
+                    } else {
+                        synced.models.apply_cooldown_notice(payload);
                     }
                 }
                 Ok(None) => {

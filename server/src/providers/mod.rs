@@ -346,6 +346,20 @@ pub struct Deployment {
     pub prices: Prices,
     pub capabilities: Capabilities,
     pub mock_response: Option<String>,
+    /// How it shares its group's traffic.
+    pub balance: Balance,
+    /// What the router has seen of it: load, latency, usage, health.
+    pub state: std::sync::Arc<crate::routing::health::DeploymentState>,
+}
+
+/// How a deployment shares its group's traffic: LiteLLM's `weight`, `rpm` and `tpm` (used by
+/// the shuffle and usage strategies) and `order` (its priority tier: lower first).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Balance {
+    pub weight: Option<f64>,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub order: Option<u32>,
 }
 
 /// `{api_base}/{path}` without doubled slashes.

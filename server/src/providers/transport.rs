@@ -179,10 +179,9 @@ pub fn map_upstream_status(
 ) -> ApiError {
     match status {
         StatusCode::TOO_MANY_REQUESTS => ApiError::UpstreamRateLimited { retry_after },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ApiError::UpstreamFailed(format!(
-            "the upstream refused Gatehouse's credentials (HTTP {})",
-            status.as_u16()
-        )),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            ApiError::UpstreamCredentials(status.as_u16())
+        }
         StatusCode::REQUEST_TIMEOUT => ApiError::UpstreamFailed("HTTP 408".into()),
         status if status.is_client_error() => ApiError::UpstreamRejected {
             status: axum::http::StatusCode::from_u16(status.as_u16())

@@ -16,11 +16,12 @@ use tokio::sync::mpsc;
 
 use crate::error::ApiError;
 use crate::metering::usage::{Units, Usage};
-use crate::metering::CallOutcome;
+use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{to_body, UpstreamRequest};
 use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::native::NativeEndpoint;
 use crate::providers::{transport, Deployment};
+use crate::proxy::call_headers::RouteHeaders;
 use crate::proxy::native::http_adapter;
 use crate::proxy::pipeline::admit;
 use crate::proxy::request::{read_body, MAX_BODY_BYTES};
@@ -101,7 +102,11 @@ async fn run_speech(
         Some(Value::String(input)) if !input.is_empty() => input.chars().count() as u64,
         _ => return Err(bad("`input` must be a non-empty string.", Some("input"))),
     };
-    let deployment = admitted.plan(&gateway, &model, &Needs::plain(Mode::AudioSpeech, 0))?;
+    // Speech answers as it is produced, so one attempt: the route only chooses the deployment.
+    let route = admitted
+        .plan(&gateway, &model, &Needs::plain(Mode::AudioSpeech, 0))?
+        .single_attempt();
+    let deployment = route.first().clone();
     let url = audio_url(&deployment, &model, NativeEndpoint::AudioSpeech)?;
     request.insert(
         "model".into(),
@@ -133,9 +138,23 @@ async fn run_speech(
         .tasks
         .spawn(async move {
             let gateway = task_gateway;
-            let opened =
-                transport::open_response(&gateway.http, &deployment, upstream_request).await;
-            let upstream = match opened {
+            let mut upstream_request = Some(upstream_request);
+            let routed = route
+                .run(&gateway.retry_budget, &*gateway.models, |deployment| {
+                    let http = gateway.http.clone();
+                    let upstream_request = upstream_request.take();
+                    async move {
+                        let upstream_request = upstream_request.ok_or(ApiError::Internal)?;
+                        transport::open_response(&http, &deployment, upstream_request).await
+                    }
+                })
+                .await;
+            let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
+            let call = MeteredCall {
+                trail: routed.trail,
+                ..call
+            };
+            let upstream = match routed.result {
                 Ok(upstream) => upstream,
                 Err(error) => {
                     let outcome = CallOutcome::failed(error.status().as_u16());
@@ -168,6 +187,7 @@ async fn run_speech(
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, content_type);
             insert_cost_headers(&mut response, &request_id, cost_micros);
+            route_headers.insert(response.headers_mut());
             Ok(response)
         })
         .await
@@ -265,7 +285,11 @@ async fn run_transcription(
     );
     let end_user = None;
 
-    let deployment = admitted.plan(&gateway, &model, &Needs::plain(Mode::AudioTranscription, 0))?;
+    // The upload is relayed as it arrives and cannot be sent twice: one attempt.
+    let route = admitted
+        .plan(&gateway, &model, &Needs::plain(Mode::AudioTranscription, 0))?
+        .single_attempt();
+    let deployment = route.first().clone();
     let url = audio_url(&deployment, &model, NativeEndpoint::AudioTranscriptions)?;
     for (name, value) in &mut fields {
         if name == "model" {
@@ -292,23 +316,42 @@ async fn run_transcription(
         false,
     );
     let http = gateway.http.clone();
+    let exchange_gateway = gateway.clone();
     let exchange = async move {
-        let relayed = async {
-            let response =
-                transport::open_with_body(&http, &deployment, url, upstream_headers, upload)
-                    .await?;
-            transport::read_whole(&deployment, response).await
-        };
-        // An upload the client broke off (or made too large) is the client's error, not the
-        // upstream's.
-        let reply = relayed.await.map_err(|upstream_error| {
-            upload_failure
-                .lock()
-                .ok()
-                .and_then(|mut failure| failure.take())
-                .unwrap_or(upstream_error)
-        })?;
-        format.reply(reply)
+        let gateway = exchange_gateway;
+        let mut upload = Some(upload);
+        route
+            .run(&gateway.retry_budget, &*gateway.models, |deployment| {
+                let (http, url, upstream_headers) =
+                    (http.clone(), url.clone(), upstream_headers.clone());
+                let upload = upload.take();
+                let upload_failure = upload_failure.clone();
+                async move {
+                    let relayed = async {
+                        let upload = upload.ok_or(ApiError::Internal)?;
+                        let response = transport::open_with_body(
+                            &http,
+                            &deployment,
+                            url,
+                            upstream_headers,
+                            upload,
+                        )
+                        .await?;
+                        transport::read_whole(&deployment, response).await
+                    };
+                    // An upload the client broke off (or made too large) is the client's
+                    // error, not the upstream's.
+                    let reply = relayed.await.map_err(|upstream_error| {
+                        upload_failure
+                            .lock()
+                            .ok()
+                            .and_then(|mut failure| failure.take())
+                            .unwrap_or(upstream_error)
+                    })?;
+                    format.reply(reply)
+                }
+            })
+            .await
     };
     let mut response = metered(gateway, call, exchange).await?;
     if format.is_text() {

@@ -13,13 +13,14 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
 use crate::metering::CALL_TYPE_EMBEDDING;
-use crate::providers::adapter::EmbeddingsWanted;
+use crate::providers::adapter::{EmbeddingsWanted, UpstreamRequest};
 use crate::providers::capabilities::{Mode, Needs};
-use crate::providers::transport;
+use crate::providers::{transport, Deployment};
 use crate::proxy::native::http_adapter;
 use crate::proxy::pipeline::admit;
 use crate::proxy::request::read_body;
 use crate::proxy::unary::metered;
+use crate::routing::attempts::Reusable;
 use crate::state::SharedGateway;
 
 /// Upstream calls one request may have in flight, where the upstream takes fewer inputs per
@@ -104,48 +105,72 @@ async fn run(
     body: Body,
 ) -> Result<Response, ApiError> {
     let admitted = admit(&gateway, headers).await?;
-    let mut request = parse(&read_body(body).await?)?;
-    let deployment = admitted.plan(
+    let request = parse(&read_body(body).await?)?;
+    let route = admitted.plan(
         &gateway,
         &request.model,
         &Needs::plain(Mode::Embedding, request.prompt_tokens),
     )?;
-    let adapter = http_adapter(&deployment, &request.model)?;
-    let Some(embeddings) = adapter.embeddings() else {
-        return Err(ApiError::bad_request(
-            format!(
-                "The model `{}` is served by `{}`, whose embeddings API Gatehouse does not speak yet.",
-                request.model, deployment.provider
-            ),
-            Some("model"),
-        ));
-    };
-    request.body.insert(
-        "model".into(),
-        Value::String(deployment.upstream_model.clone()),
-    );
     let wanted = EmbeddingsWanted {
         estimated_prompt_tokens: request.prompt_tokens,
         base64: request.body.get("encoding_format").and_then(Value::as_str) == Some("base64"),
     };
-    // Built before metering: input the upstream cannot take is the client's 400, not a call.
-    let upstream_requests = embeddings.embeddings_requests(request.body)?;
+    let model = request.model.clone();
+    let mut body = Reusable::new(request.body, route.may_retry());
+    // Built before any call: input the upstream cannot take is the client's 400, not a call.
+    let mut build = move |deployment: &Deployment| -> Result<Vec<UpstreamRequest>, ApiError> {
+        let adapter = http_adapter(deployment, &model)?;
+        let Some(embeddings) = adapter.embeddings() else {
+            return Err(ApiError::bad_request(
+                format!(
+                    "The model `{model}` is served by `{}`, whose embeddings API Gatehouse does not speak yet.",
+                    deployment.provider
+                ),
+                Some("model"),
+            ));
+        };
+        let mut body = body.for_attempt().ok_or(ApiError::Internal)?;
+        body.insert(
+            "model".into(),
+            Value::String(deployment.upstream_model.clone()),
+        );
+        embeddings.embeddings_requests(body)
+    };
+    let first_requests = build(route.first())?;
     let call = admitted.metered_call(
         CALL_TYPE_EMBEDDING,
-        deployment.clone(),
+        route.first().clone(),
         request.prompt_tokens,
         request.end_user,
         false,
     );
-    let http = gateway.http.clone();
+    let exchange_gateway = gateway.clone();
     let exchange = async move {
-        let replies: Vec<Bytes> = stream::iter(upstream_requests)
-            .map(|upstream_request| transport::fetch(&http, &deployment, upstream_request))
-            .buffered(CALLS_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        let embeddings = adapter.embeddings().ok_or(ApiError::Internal)?;
-        embeddings.embeddings_reply(replies, &wanted)
+        let gateway = exchange_gateway;
+        let models = gateway.models.clone();
+        let mut first_requests = Some(first_requests);
+        route
+            .run(&gateway.retry_budget, &*models, |deployment| {
+                let upstream_requests = match first_requests.take() {
+                    Some(requests) => Ok(requests),
+                    None => build(&deployment),
+                };
+                let http = gateway.http.clone();
+                async move {
+                    let upstream_requests = upstream_requests?;
+                    let replies: Vec<Bytes> = stream::iter(upstream_requests)
+                        .map(|upstream_request| {
+                            transport::fetch(&http, &deployment, upstream_request)
+                        })
+                        .buffered(CALLS_IN_FLIGHT)
+                        .try_collect()
+                        .await?;
+                    let adapter = http_adapter(&deployment, &deployment.model_group)?;
+                    let embeddings = adapter.embeddings().ok_or(ApiError::Internal)?;
+                    embeddings.embeddings_reply(replies, &wanted)
+                }
+            })
+            .await
     };
     metered(gateway, call, exchange).await
 }

@@ -2,6 +2,7 @@
 //! its stages' parts.
 
 pub mod audio;
+pub mod call_headers;
 pub mod completions;
 pub mod egress;
 pub mod embeddings;

@@ -21,11 +21,12 @@ use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::native::NativeEndpoint;
 use crate::providers::openai_responses::ResponsesRelay;
 use crate::providers::{openai_compat, transport, Deployment, Upstream};
-use crate::proxy::pipeline::{admit, call_chat_on, Admitted, Egress, Planned};
+use crate::proxy::pipeline::{admit, call_chat_on, Admitted, Egress};
 use crate::proxy::request::read_body;
 use crate::proxy::stream::{self, Source};
 use crate::proxy::unary::metered;
 use crate::proxy::{completions, responses};
+use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
 
 /// Providers whose Responses API is called as it is; the others get it translated to chat.
@@ -117,32 +118,20 @@ async fn run(
             ..Needs::plain(endpoint.mode(), request.prompt_tokens)
         },
     };
-    let deployment = admitted.plan(&gateway, &request.model, &needs)?;
-    if serves_natively(&deployment, endpoint) {
-        return call_native(gateway, admitted, endpoint, deployment, request).await;
+    let route = admitted.plan(&gateway, &request.model, &needs)?;
+    if serves_natively(route.first(), endpoint) {
+        return call_native(gateway, admitted, endpoint, route, request).await;
     }
     match as_chat {
         Some(translated) => {
             let (chat, egress) = translated?;
-            let planned = Planned {
-                deployment,
-                prompt_estimate: needs.prompt_tokens,
-            };
-            call_chat_on(
-                gateway,
-                admitted,
-                chat,
-                egress,
-                endpoint.call_type(),
-                planned,
-            )
-            .await
+            call_chat_on(gateway, admitted, chat, egress, endpoint.call_type(), route).await
         }
         None => Err(ApiError::bad_request(
             format!(
                 "The model `{}` is served by `{}`, whose {} API Gatehouse does not speak.",
                 request.model,
-                deployment.provider,
+                route.first().provider,
                 endpoint.path()
             ),
             Some("model"),
@@ -186,56 +175,80 @@ async fn call_native(
     gateway: SharedGateway,
     admitted: Admitted,
     endpoint: NativeEndpoint,
-    deployment: Arc<Deployment>,
+    route: Route,
     mut request: NativeRequest,
 ) -> Result<Response, ApiError> {
-    let adapter = http_adapter(&deployment, &request.model)?;
-    let url = adapter
-        .native_url(endpoint)
-        .ok_or(ApiError::Internal)?
-        .clone();
-    request.body.insert(
-        "model".into(),
-        Value::String(deployment.upstream_model.clone()),
-    );
     if request.stream && endpoint == NativeEndpoint::Completions {
         // The final usage chunk bills the stream; it reaches the client only if it asked.
         request
             .body
             .insert("stream_options".into(), json!({ "include_usage": true }));
     }
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let upstream_request = UpstreamRequest {
-        url,
-        headers,
-        body: to_body(&Value::Object(request.body))?,
+    let model = request.model.clone();
+    let mut body = Reusable::new(request.body, route.may_retry());
+    // Each attempt goes to a deployment that serves the endpoint in its own format.
+    let mut build = move |deployment: &Deployment| -> Result<UpstreamRequest, ApiError> {
+        if !serves_natively(deployment, endpoint) {
+            return Err(ApiError::bad_request(
+                format!(
+                    "A fallback of `{model}` does not serve {} in its own format.",
+                    endpoint.path()
+                ),
+                Some("model"),
+            ));
+        }
+        let url = http_adapter(deployment, &model)?
+            .native_url(endpoint)
+            .ok_or(ApiError::Internal)?
+            .clone();
+        let mut body = body.for_attempt().ok_or(ApiError::Internal)?;
+        body.insert(
+            "model".into(),
+            Value::String(deployment.upstream_model.clone()),
+        );
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(UpstreamRequest {
+            url,
+            headers,
+            body: to_body(&Value::Object(body))?,
+        })
     };
     let call = admitted.metered_call(
         endpoint.call_type(),
-        deployment.clone(),
+        route.first().clone(),
         request.prompt_tokens,
         request.end_user,
         request.stream,
     );
     if request.stream {
-        let translator: Box<dyn StreamTranslator> = match endpoint {
-            NativeEndpoint::Responses => Box::new(ResponsesRelay::default()),
-            _ => openai_compat::pass_through(request.client_wants_usage),
+        let client_wants_usage = request.client_wants_usage;
+        let builder = move |deployment: &Deployment| {
+            let translator: Box<dyn StreamTranslator> = match endpoint {
+                NativeEndpoint::Responses => Box::new(ResponsesRelay::default()),
+                _ => openai_compat::pass_through(client_wants_usage),
+            };
+            Ok((build(deployment)?, translator))
         };
-        let source = Source::Native {
-            request: Box::new(upstream_request),
-            translator,
-        };
-        return stream::relay(gateway, call, source).await;
+        return stream::relay(gateway, call, route, Source::Native(Box::new(builder))).await;
     }
-    let http = gateway.http.clone();
+    let exchange_gateway = gateway.clone();
     let exchange = async move {
-        let reply = transport::fetch(&http, &deployment, upstream_request).await?;
-        Ok(ChatReply {
-            usage: endpoint.reply_usage(&reply),
-            body: reply,
-        })
+        let gateway = exchange_gateway;
+        let models = gateway.models.clone();
+        route
+            .run(&gateway.retry_budget, &*models, |deployment| {
+                let upstream_request = build(&deployment);
+                let http = gateway.http.clone();
+                async move {
+                    let reply = transport::fetch(&http, &deployment, upstream_request?).await?;
+                    Ok(ChatReply {
+                        usage: endpoint.reply_usage(&reply),
+                        body: reply,
+                    })
+                }
+            })
+            .await
     };
     metered(gateway, call, exchange).await
 }

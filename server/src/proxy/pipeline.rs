@@ -4,7 +4,7 @@
 //! `plan` and then call in their own format.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -20,6 +20,7 @@ use crate::providers::Deployment;
 use crate::proxy::request::ChatRequest;
 use crate::proxy::stream::Source;
 use crate::proxy::{messages, stream, unary};
+use crate::routing::attempts::{Reusable, Route, Trail};
 use crate::state::SharedGateway;
 
 /// The API shape a caller speaks: requests are read from it, replies and errors written in it.
@@ -64,13 +65,12 @@ pub async fn messages(
         let admitted = admit(&gateway, &headers).await?;
         let (request, body_bytes) = messages::read(body).await?;
         let probe = messages::native::probe(&request, body_bytes)?;
-        let deployment = admitted.plan(&gateway, &probe.model, &probe.needs)?;
-        if let Some(url) = messages::native::messages_url(&deployment) {
+        let route = admitted.plan(&gateway, &probe.model, &probe.needs)?;
+        if messages::native::messages_url(route.first()).is_some() {
             return messages::native::relay(
                 gateway.clone(),
                 admitted,
-                deployment,
-                url,
+                route,
                 request,
                 &headers,
                 probe,
@@ -78,28 +78,28 @@ pub async fn messages(
             .await;
         }
         let chat = ChatRequest::from_object(messages::request::to_chat_request(request)?)?;
-        let planned = Planned {
-            deployment,
-            prompt_estimate: chat.needs().prompt_tokens,
-        };
         call_chat_on(
             gateway.clone(),
             admitted,
             chat,
             Egress::Anthropic,
             CALL_TYPE_CHAT,
-            planned,
+            route,
         )
         .await
     };
     run.await.unwrap_or_else(ApiError::into_anthropic_response)
 }
 
-/// A request whose caller is known: who, and when it started.
+/// Headers by which a client limits each upstream attempt (seconds): LiteLLM's name and ours.
+const TIMEOUT_HEADERS: [&str; 2] = ["x-litellm-timeout", "x-gatehouse-timeout"];
+
+/// A request whose caller is known: who, when it started, and the time limit it set.
 pub struct Admitted {
     pub caller: Caller,
     started: Instant,
     started_at: OffsetDateTime,
+    timeout_override: Option<Duration>,
 }
 
 /// 1. authenticate: the key from memory (one database read for a key never seen here).
@@ -111,32 +111,60 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
         caller,
         started,
         started_at,
+        timeout_override: timeout_override(headers)?,
     })
+}
+
+/// The client's per-attempt time limit, from `x-litellm-timeout` or `x-gatehouse-timeout`.
+fn timeout_override(headers: &HeaderMap) -> Result<Option<Duration>, ApiError> {
+    let Some((name, value)) = TIMEOUT_HEADERS
+        .iter()
+        .find_map(|name| headers.get(*name).map(|value| (*name, value)))
+    else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|seconds| *seconds > 0.0)
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                format!("The `{name}` header must be a positive number of seconds."),
+                None,
+            )
+        })
 }
 
 impl Admitted {
     /// 2. authorize: the model exists and the key may use it.
     /// 3. limit: rate limits arrive with the governance work; nothing to check yet.
     /// 4. reserve: a key whose spend reached its budget is refused before any upstream call.
-    /// 5. plan: a deployment whose declared capabilities cover the request.
+    /// 5. plan: the route through the group and its fallbacks, starting at a deployment whose
+    ///    declared capabilities cover the request and that is not cooling down.
     pub fn plan(
         &self,
         gateway: &SharedGateway,
         model: &str,
         needs: &Needs,
-    ) -> Result<Arc<Deployment>, ApiError> {
-        let groups = gateway.models.groups();
-        let group = groups
-            .get(model)
-            .ok_or_else(|| ApiError::UnknownModel(model.to_string()))?;
+    ) -> Result<Route, ApiError> {
+        let groups = gateway.models.groups_owned();
+        if groups.get(model).is_none() {
+            return Err(ApiError::UnknownModel(model.to_string()));
+        }
         if !self.caller.may_use(model) {
             return Err(ApiError::ModelNotAllowed(model.to_string()));
         }
         self.caller.check_budget()?;
-        group.pick(needs).map_err(|missing| ApiError::Unsupported {
-            model: model.to_string(),
-            missing,
-        })
+        Route::plan(
+            groups,
+            gateway.models.router(),
+            model,
+            *needs,
+            self.timeout_override,
+        )
     }
 
     /// What the call's spend row will say, known before the call.
@@ -157,6 +185,7 @@ impl Admitted {
             end_user,
             is_stream,
             deployment,
+            trail: Trail::default(),
             started: self.started,
             started_at: self.started_at,
         }
@@ -171,54 +200,38 @@ pub async fn call_chat(
     egress: Egress,
     call_type: &'static str,
 ) -> Result<Response, ApiError> {
-    let needs = request.needs();
-    let deployment = admitted.plan(&gateway, &request.model, &needs)?;
-    let planned = Planned {
-        deployment,
-        prompt_estimate: needs.prompt_tokens,
-    };
-    call_chat_on(gateway, admitted, request, egress, call_type, planned).await
+    let route = admitted.plan(&gateway, &request.model, &request.needs())?;
+    call_chat_on(gateway, admitted, request, egress, call_type, route).await
 }
 
-/// A deployment chosen for a request, and the request's estimated prompt tokens (the metering
-/// fallback when the upstream reports no usage).
-pub struct Planned {
-    pub deployment: Arc<Deployment>,
-    pub prompt_estimate: u64,
-}
-
-/// Steps 6–9 for a chat request on a planned deployment: call, respond, settle (the key is
-/// charged in memory) and meter (one spend row), inside a tracked task that outlives a client
-/// disconnect.
+/// Steps 6–9 for a chat request on a planned route: call (attempt by attempt), respond, settle
+/// (the key is charged in memory) and meter (one spend row), inside a tracked task that
+/// outlives a client disconnect.
 pub async fn call_chat_on(
     gateway: SharedGateway,
     admitted: Admitted,
     request: ChatRequest,
     egress: Egress,
     call_type: &'static str,
-    planned: Planned,
+    route: Route,
 ) -> Result<Response, ApiError> {
-    let Planned {
-        deployment,
-        prompt_estimate,
-    } = planned;
     let call = admitted.metered_call(
         call_type,
-        deployment.clone(),
-        prompt_estimate,
+        route.first().clone(),
+        route.needs().prompt_tokens,
         request.end_user.clone(),
         request.stream,
     );
     let client_wants_usage = request.client_wants_usage;
-    let body = request.into_body_for(&deployment);
+    let body = Reusable::new(request.into_body(), route.may_retry());
     if call.is_stream {
         let source = Source::Chat {
             body,
             client_wants_usage,
             egress,
         };
-        stream::relay(gateway, call, source).await
+        stream::relay(gateway, call, route, source).await
     } else {
-        unary::complete(gateway, call, body, egress).await
+        unary::complete(gateway, call, route, body, egress).await
     }
 }

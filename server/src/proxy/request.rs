@@ -161,13 +161,19 @@ impl ChatRequest {
     }
 
     /// The request for the chosen deployment: OpenAI's format with the upstream model id.
-    pub fn into_body_for(mut self, deployment: &Deployment) -> ChatBody {
-        self.body.insert(
-            "model".into(),
-            Value::String(deployment.upstream_model.clone()),
-        );
+    /// The body to send, its `model` still the client's (see `for_deployment`).
+    pub fn into_body(self) -> ChatBody {
         self.body
     }
+}
+
+/// A chat body addressed to a deployment: its upstream model id in `model`.
+pub fn for_deployment(mut body: ChatBody, deployment: &Deployment) -> ChatBody {
+    body.insert(
+        "model".into(),
+        Value::String(deployment.upstream_model.clone()),
+    );
+    body
 }
 
 fn optional_bool(
@@ -251,7 +257,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.prompt_token_estimate(), 3);
-        let body = request.into_body_for(&deployment());
+        let body = for_deployment(request.into_body(), &deployment());
         assert_eq!(body["model"], "gpt-4o-mini");
         assert_eq!(body["x_custom"]["a"], 1);
         assert_eq!(body["temperature"], 0.2);

@@ -4,8 +4,9 @@
 //! fails midway with an explicit error event. Exactly one spend row either way.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -13,37 +14,62 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::adapter::{ChatBody, StreamTranslator, UpstreamRequest};
+use crate::providers::adapter::{ChatBody, ReplyContext, StreamTranslator, UpstreamRequest};
 use crate::providers::framing::{Deframer, Framing};
-use crate::providers::{mock_response, openai_compat, transport, ByteStream, Upstream};
+use crate::providers::{mock_response, openai_compat, transport, ByteStream, Deployment, Upstream};
+use crate::proxy::call_headers::{insert_call_id, RouteHeaders};
 use crate::proxy::completions::TextCompletionEgress;
 use crate::proxy::egress::Egressed;
 use crate::proxy::messages::stream::AnthropicEgress;
 use crate::proxy::pipeline::Egress;
+use crate::proxy::request::for_deployment;
 use crate::proxy::responses::stream::ResponsesEgress;
+use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
 
 /// Events buffered between the relay task and a slow client.
 const CLIENT_BUFFER_EVENTS: usize = 64;
 
-/// What a relay opens upstream.
+/// What a relay opens upstream, for whichever deployment an attempt goes to.
 pub enum Source {
     /// A chat request through the deployment's adapter, its chunks re-expressed for `egress`.
     Chat {
-        body: ChatBody,
+        body: Reusable<ChatBody>,
         client_wants_usage: bool,
         egress: Egress,
     },
-    /// A request in the upstream's own format, its events relayed by `translator`.
-    Native {
-        request: Box<UpstreamRequest>,
-        translator: Box<dyn StreamTranslator>,
-    },
+    /// A request in the upstream's own format, built for the deployment, its events relayed by
+    /// the translator built with it.
+    Native(Box<dyn NativeStreamBuilder>),
 }
+
+/// Builds a native stream request and its translator for a deployment.
+pub trait NativeStreamBuilder: Send {
+    fn build(
+        &mut self,
+        deployment: &Deployment,
+    ) -> Result<(UpstreamRequest, Box<dyn StreamTranslator>), ApiError>;
+}
+
+impl<F> NativeStreamBuilder for F
+where
+    F: FnMut(&Deployment) -> Result<(UpstreamRequest, Box<dyn StreamTranslator>), ApiError> + Send,
+{
+    fn build(
+        &mut self,
+        deployment: &Deployment,
+    ) -> Result<(UpstreamRequest, Box<dyn StreamTranslator>), ApiError> {
+        self(deployment)
+    }
+}
+
+/// What the call's stream was opened with: the response headers' parts known when it starts.
+type Opened = Result<(mpsc::Receiver<Bytes>, RouteHeaders), ApiError>;
 
 pub async fn relay(
     gateway: SharedGateway,
     call: MeteredCall,
+    route: Route,
     source: Source,
 ) -> Result<Response, ApiError> {
     let request_id = call.request_id.clone();
@@ -51,17 +77,11 @@ pub async fn relay(
     let task_gateway = gateway.clone();
     gateway
         .tasks
-        .spawn(pump(task_gateway, call, source, opened_sender));
-    let events = opened.await.map_err(|_| ApiError::Internal)??;
-    Ok(sse_response(events, &request_id))
-}
-
-/// The gateway's identifying headers on every completion response.
-pub fn insert_call_headers(headers: &mut HeaderMap, request_id: &str) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", value.clone());
-        headers.insert("x-litellm-call-id", value);
-    }
+        .spawn(pump(task_gateway, call, route, source, opened_sender));
+    let (events, route_headers) = opened.await.map_err(|_| ApiError::Internal)??;
+    let mut response = sse_response(events, &request_id);
+    route_headers.insert(response.headers_mut());
+    Ok(response)
 }
 
 fn sse_response(mut events: mpsc::Receiver<Bytes>, request_id: &str) -> Response {
@@ -78,73 +98,128 @@ fn sse_response(mut events: mpsc::Receiver<Bytes>, request_id: &str) -> Response
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    insert_call_headers(headers, request_id);
+    insert_call_id(headers, request_id);
     response
 }
 
-/// An open upstream stream: its bytes, how they are framed, and the translator of its frames.
+/// An upstream stream that has sent its first bytes: those bytes, the rest, how they are
+/// framed, and the translator of its frames.
 struct OpenStream {
+    first: Bytes,
     upstream: ByteStream,
     framing: Framing,
     translator: Box<dyn StreamTranslator>,
 }
 
-/// Opens the upstream stream and the translator for its events.
-async fn open(
-    gateway: &SharedGateway,
-    call: &MeteredCall,
-    source: Source,
-) -> Result<OpenStream, ApiError> {
-    let deployment = &call.deployment;
-    let (body, client_wants_usage, egress) = match source {
-        Source::Chat {
-            body,
-            client_wants_usage,
-            egress,
-        } => (body, client_wants_usage, egress),
-        Source::Native {
-            request,
-            translator,
-        } => {
-            return Ok(OpenStream {
-                upstream: transport::open_stream(&gateway.http, deployment, *request).await?,
-                framing: Framing::ServerSentEvents,
-                translator,
-            })
-        }
-    };
-    // Other APIs' events carry the usage at the end, so their egress always asks for it.
-    let wants_usage = client_wants_usage || egress != Egress::OpenAi;
-    let (upstream, framing, translator) = match &deployment.upstream {
-        Upstream::Mock => (
-            mock_response::stream(deployment, &call.request_id, call.prompt_estimate),
-            Framing::ServerSentEvents,
-            openai_compat::pass_through(wants_usage),
-        ),
-        Upstream::Http(adapter) => {
-            let request = adapter.chat_request(body, true)?;
-            let upstream = transport::open_stream(&gateway.http, deployment, request).await?;
-            (
-                upstream,
+/// A stream ready to open on one deployment.
+struct Opening {
+    /// `None` for a `mock_response` deployment, which streams from memory.
+    request: Option<UpstreamRequest>,
+    framing: Framing,
+    translator: Box<dyn StreamTranslator>,
+}
+
+/// What every attempt of one call shares.
+#[derive(Clone)]
+struct CallInfo {
+    request_id: String,
+    context: ReplyContext,
+    prompt_estimate: u64,
+}
+
+impl Source {
+    /// The request and translator for an attempt on `deployment`.
+    fn prepare(&mut self, deployment: &Deployment, call: &CallInfo) -> Result<Opening, ApiError> {
+        let (body, client_wants_usage, egress) = match self {
+            Source::Chat {
+                body,
+                client_wants_usage,
+                egress,
+            } => (body.for_attempt(), *client_wants_usage, *egress),
+            Source::Native(builder) => {
+                let (request, translator) = builder.build(deployment)?;
+                return Ok(Opening {
+                    request: Some(request),
+                    framing: Framing::ServerSentEvents,
+                    translator,
+                });
+            }
+        };
+        let body = for_deployment(body.ok_or(ApiError::Internal)?, deployment);
+        // Other APIs' events carry the usage at the end, so their egress always asks for it.
+        let wants_usage = client_wants_usage || egress != Egress::OpenAi;
+        let context = ReplyContext {
+            model: deployment.upstream_model.clone(),
+            ..call.context.clone()
+        };
+        let (request, framing, translator) = match &deployment.upstream {
+            Upstream::Mock => (
+                None,
+                Framing::ServerSentEvents,
+                openai_compat::pass_through(wants_usage),
+            ),
+            Upstream::Http(adapter) => (
+                Some(adapter.chat_request(body, true)?),
                 adapter.framing(),
-                adapter.stream_translator(call.reply_context(), wants_usage),
-            )
-        }
+                adapter.stream_translator(context.clone(), wants_usage),
+            ),
+        };
+        let model = deployment.model_group.clone();
+        let translator: Box<dyn StreamTranslator> = match egress {
+            Egress::OpenAi => translator,
+            Egress::Anthropic => Box::new(Egressed::new(translator, AnthropicEgress::new(model))),
+            Egress::Responses => Box::new(Egressed::new(
+                translator,
+                ResponsesEgress::new(model, context),
+            )),
+            Egress::TextCompletion => Box::new(Egressed::new(
+                translator,
+                TextCompletionEgress::new(model, client_wants_usage),
+            )),
+        };
+        Ok(Opening {
+            request,
+            framing,
+            translator,
+        })
+    }
+}
+
+/// Opens the stream and waits for its first bytes, within the deployment's `stream_timeout`:
+/// until then the attempt may still fail over, after them it may not.
+async fn open_first(
+    gateway: SharedGateway,
+    deployment: Arc<Deployment>,
+    opening: Opening,
+    call: CallInfo,
+) -> Result<OpenStream, ApiError> {
+    let Opening {
+        request,
+        framing,
+        translator,
+    } = opening;
+    let mut upstream = match request {
+        None => mock_response::stream(&deployment, &call.request_id, call.prompt_estimate),
+        Some(request) => transport::open_stream(&gateway.http, &deployment, request).await?,
     };
-    let model = call.deployment.model_group.clone();
-    let translator: Box<dyn StreamTranslator> = match egress {
-        Egress::OpenAi => translator,
-        Egress::Anthropic => Box::new(Egressed::new(translator, AnthropicEgress::new(model))),
-        Egress::Responses => Box::new(Egressed::new(
-            translator,
-            ResponsesEgress::new(model, call.reply_context()),
-        )),
-        Egress::TextCompletion => Box::new(Egressed::new(
-            translator,
-            TextCompletionEgress::new(model, client_wants_usage),
-        )),
+    let limit = deployment.stream_timeout;
+    let first = match tokio::time::timeout(limit, upstream.next()).await {
+        Err(_) => return Err(ApiError::UpstreamTimeout(limit.as_secs().max(1))),
+        Ok(None) => {
+            return Err(ApiError::UpstreamFailed(
+                "the upstream closed the stream before sending anything".into(),
+            ))
+        }
+        Ok(Some(Err(error))) => {
+            tracing::warn!(%error, request_id = %call.request_id, "upstream stream failed at once");
+            return Err(ApiError::UpstreamFailed(
+                "the upstream connection failed before the first byte".into(),
+            ));
+        }
+        Ok(Some(Ok(first))) => first,
     };
     Ok(OpenStream {
+        first,
         upstream,
         framing,
         translator,
@@ -154,14 +229,38 @@ async fn open(
 async fn pump(
     gateway: SharedGateway,
     call: MeteredCall,
-    source: Source,
-    opened: oneshot::Sender<Result<mpsc::Receiver<Bytes>, ApiError>>,
+    route: Route,
+    mut source: Source,
+    opened: oneshot::Sender<Opened>,
 ) {
+    let info = CallInfo {
+        request_id: call.request_id.clone(),
+        context: call.reply_context(),
+        prompt_estimate: call.prompt_estimate,
+    };
+    let models = gateway.models.clone();
+    let routed = route
+        .run(&gateway.retry_budget, &*models, |deployment| {
+            let opening = source.prepare(&deployment, &info);
+            let gateway = gateway.clone();
+            let info = info.clone();
+            async move { open_first(gateway, deployment, opening?, info).await }
+        })
+        .await;
+    let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
+    let call = MeteredCall {
+        deployment: routed.deployment,
+        trail: routed.trail,
+        ..call
+    };
+    // Counted in flight on its deployment until the stream ends.
+    let _busy = routed.busy;
     let OpenStream {
+        first,
         mut upstream,
         framing,
         mut translator,
-    } = match open(&gateway, &call, source).await {
+    } = match routed.result {
         Ok(opened) => opened,
         Err(error) => {
             gateway
@@ -174,14 +273,35 @@ async fn pump(
         }
     };
     let (sender, receiver) = mpsc::channel(CLIENT_BUFFER_EVENTS);
-    let mut client = opened.send(Ok(receiver)).ok().map(|()| sender);
+    let mut client = opened
+        .send(Ok((receiver, route_headers)))
+        .ok()
+        .map(|()| sender);
 
     let idle_limit = call.deployment.stream_timeout;
     let mut deframer = Deframer::new(framing);
     let mut transport_failure = None;
     let mut out = Vec::new();
+    let mut piece = Some(first);
     loop {
-        let piece = match tokio::time::timeout(idle_limit, upstream.next()).await {
+        if let Some(piece) = piece.take() {
+            deframer.push(&piece);
+            while let Some(frame) = deframer.next_frame() {
+                match frame {
+                    Ok(frame) => translator.push(frame, &mut out),
+                    Err(error) => {
+                        tracing::warn!(%error, request_id = %call.request_id, "unreadable upstream stream");
+                        transport_failure = Some("the upstream sent a malformed stream");
+                        break;
+                    }
+                }
+            }
+            send_all(&mut client, &mut out).await;
+            if transport_failure.is_some() {
+                break;
+            }
+        }
+        piece = match tokio::time::timeout(idle_limit, upstream.next()).await {
             Err(_) => {
                 transport_failure = Some("the upstream stopped sending");
                 break;
@@ -192,23 +312,8 @@ async fn pump(
                 transport_failure = Some("the upstream connection failed mid-stream");
                 break;
             }
-            Ok(Some(Ok(piece))) => piece,
+            Ok(Some(Ok(piece))) => Some(piece),
         };
-        deframer.push(&piece);
-        while let Some(frame) = deframer.next_frame() {
-            match frame {
-                Ok(frame) => translator.push(frame, &mut out),
-                Err(error) => {
-                    tracing::warn!(%error, request_id = %call.request_id, "unreadable upstream stream");
-                    transport_failure = Some("the upstream sent a malformed stream");
-                    break;
-                }
-            }
-        }
-        send_all(&mut client, &mut out).await;
-        if transport_failure.is_some() {
-            break;
-        }
     }
     match transport_failure {
         Some(message) => translator.fail(message, &mut out),

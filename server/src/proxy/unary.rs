@@ -15,23 +15,33 @@ use crate::metering::usage::{usage_of_body, Usage};
 use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply, ReplyContext};
 use crate::providers::{mock_response, transport, Deployment, Upstream};
+use crate::proxy::call_headers::{insert_call_id, insert_cost, RouteHeaders};
 use crate::proxy::pipeline::Egress;
+use crate::proxy::request::for_deployment;
 use crate::proxy::{completions, messages, responses};
+use crate::routing::attempts::{Reusable, Route, Routed};
 use crate::state::SharedGateway;
 
-/// Runs `exchange` in a tracked task and meters its outcome: the reply's usage on success
-/// (estimated from its size when it reports none), a failed row otherwise.
+/// Runs `exchange` (a route's attempts) in a tracked task and meters its outcome: the reply's
+/// usage on success (estimated from its size when it reports none), a failed row otherwise.
 pub async fn metered(
     gateway: SharedGateway,
     call: MeteredCall,
-    exchange: impl Future<Output = Result<ChatReply, ApiError>> + Send + 'static,
+    exchange: impl Future<Output = Routed<ChatReply>> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let task_gateway = gateway.clone();
     gateway
         .tasks
         .spawn(async move {
             let gateway = task_gateway;
-            match exchange.await {
+            let routed = exchange.await;
+            let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
+            let call = MeteredCall {
+                deployment: routed.deployment,
+                trail: routed.trail,
+                ..call
+            };
+            match routed.result {
                 Ok(reply) => {
                     let request_id = call.request_id.clone();
                     let outcome = CallOutcome {
@@ -45,7 +55,9 @@ pub async fn metered(
                         },
                     };
                     let cost_micros = gateway.meter.record(call, outcome).await;
-                    Ok(json_response(reply.body, &request_id, cost_micros))
+                    let mut response = json_response(reply.body, &request_id, cost_micros);
+                    route_headers.insert(response.headers_mut());
+                    Ok(response)
                 }
                 Err(error) => {
                     gateway
@@ -63,22 +75,41 @@ pub async fn metered(
         })?
 }
 
-/// A chat call through the deployment's adapter, its reply in the caller's API shape.
+/// A chat call through each attempted deployment's adapter, the reply in the caller's API
+/// shape.
 pub async fn complete(
     gateway: SharedGateway,
     call: MeteredCall,
-    body: ChatBody,
+    route: Route,
+    mut body: Reusable<ChatBody>,
     egress: Egress,
 ) -> Result<Response, ApiError> {
-    let exchange = chat_exchange(
-        gateway.clone(),
-        call.deployment.clone(),
-        call.request_id.clone(),
-        call.reply_context(),
-        call.prompt_estimate,
-        body,
-        egress,
-    );
+    let exchange_gateway = gateway.clone();
+    let request_id = call.request_id.clone();
+    let context = call.reply_context();
+    let prompt_estimate = call.prompt_estimate;
+    let exchange = async move {
+        let gateway = exchange_gateway;
+        let models = gateway.models.clone();
+        route
+            .run(&gateway.retry_budget, &*models, |deployment| {
+                let body = body.for_attempt();
+                let context = ReplyContext {
+                    model: deployment.upstream_model.clone(),
+                    ..context.clone()
+                };
+                chat_exchange(
+                    gateway.clone(),
+                    deployment,
+                    request_id.clone(),
+                    context,
+                    prompt_estimate,
+                    body,
+                    egress,
+                )
+            })
+            .await
+    };
     metered(gateway, call, exchange).await
 }
 
@@ -92,9 +123,10 @@ async fn chat_exchange(
     request_id: String,
     context: ReplyContext,
     prompt_estimate: u64,
-    body: ChatBody,
+    body: Option<ChatBody>,
     egress: Egress,
 ) -> Result<ChatReply, ApiError> {
+    let body = for_deployment(body.ok_or(ApiError::Internal)?, &deployment);
     let reply = match &deployment.upstream {
         Upstream::Mock => {
             let body = mock_response::completion(&deployment, &request_id, prompt_estimate);
@@ -142,9 +174,6 @@ pub fn json_response(body: Bytes, request_id: &str, cost_micros: i64) -> Respons
 /// The call id and, LiteLLM-style, its cost.
 pub fn insert_cost_headers(response: &mut Response, request_id: &str, cost_micros: i64) {
     let headers = response.headers_mut();
-    super::stream::insert_call_headers(headers, request_id);
-    if let Ok(cost) = HeaderValue::from_str(&app::model::micros_to_dollars(cost_micros).to_string())
-    {
-        headers.insert("x-litellm-response-cost", cost);
-    }
+    insert_call_id(headers, request_id);
+    insert_cost(headers, cost_micros);
 }

@@ -1,20 +1,37 @@
 //! Model groups: the `model_list` entries that share a `model_name`, and which deployment
 //! serves the next request: only deployments whose declared capabilities cover the request,
-//! in turn (round robin until the routing strategies land).
+//! that are not cooling down, in the best priority tier (`order`), chosen by the strategy.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::config::RoutingStrategy;
 use crate::providers::capabilities::{Missing, Needs};
 use crate::providers::Deployment;
+use health::Availability;
+use strategy::RequestShape;
 
+pub mod attempts;
+pub mod health;
 pub mod live;
 pub mod retry;
+pub mod strategy;
+
+/// Why a group has no deployment for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoDeployment {
+    /// None of its deployments can serve this kind of request (the first one's gap).
+    Missing(Missing),
+    /// Every capable deployment is cooling down or at its usage limit; the first recovers in
+    /// about this long.
+    Unavailable { retry_in: Duration },
+}
 
 pub struct ModelGroup {
     deployments: Vec<Arc<Deployment>>,
-    next: AtomicUsize,
+    turn: AtomicUsize,
 }
 
 impl ModelGroup {
@@ -23,23 +40,100 @@ impl ModelGroup {
         &self.deployments
     }
 
-    /// The next deployment able to serve a request with these needs, or what the group's
-    /// deployments lack (the first one's, when none can).
-    pub fn pick(&self, needs: &Needs) -> Result<Arc<Deployment>, Missing> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let count = self.deployments.len();
+    /// The deployment to try next for a request with these needs. Deployments in `tried`
+    /// (ids) are passed over while any other is available. A deployment whose cooldown ended
+    /// is probed by one request before it takes traffic again.
+    pub fn pick(
+        &self,
+        needs: &Needs,
+        strategy: RoutingStrategy,
+        tried: &[String],
+    ) -> Result<Arc<Deployment>, NoDeployment> {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         let mut first_missing = None;
-        for offset in 0..count {
-            let deployment = &self.deployments[(start + offset) % count];
+        let mut capable = Vec::with_capacity(self.deployments.len());
+        for deployment in &self.deployments {
             match deployment.capabilities.missing(needs) {
-                None => return Ok(deployment.clone()),
+                None => capable.push(deployment),
                 Some(missing) => {
                     first_missing.get_or_insert(missing);
                 }
             }
         }
-        Err(first_missing.unwrap_or(Missing::Mode(needs.mode)))
+        if capable.is_empty() {
+            return Err(NoDeployment::Missing(
+                first_missing.unwrap_or(Missing::Mode(needs.mode)),
+            ));
+        }
+        let mut soonest = Duration::MAX;
+        let mut available = Vec::with_capacity(capable.len());
+        for deployment in capable {
+            match deployment.state.availability() {
+                Availability::CoolingDown(left) => soonest = soonest.min(left),
+                Availability::Probing => soonest = soonest.min(Duration::from_secs(1)),
+                Availability::Healthy | Availability::HalfOpen => available.push(deployment),
+            }
+        }
+        let untried: Vec<&Arc<Deployment>> = available
+            .iter()
+            .copied()
+            .filter(|deployment| !tried.contains(&deployment.id))
+            .collect();
+        let mut pool = if untried.is_empty() {
+            available
+        } else {
+            untried
+        };
+        let shape = RequestShape {
+            stream: needs.streaming,
+        };
+        while !pool.is_empty() {
+            let tier = pool
+                .iter()
+                .map(|deployment| deployment.balance.order.unwrap_or(u32::MAX))
+                .min()
+                .unwrap_or(u32::MAX);
+            let (in_tier, rest): (Vec<_>, Vec<_>) = pool
+                .into_iter()
+                .partition(|deployment| deployment.balance.order.unwrap_or(u32::MAX) == tier);
+            if let Some(chosen) = choose_in_tier(&in_tier, strategy, shape, turn) {
+                chosen.state.count_request();
+                return Ok(chosen.clone());
+            }
+            pool = rest;
+        }
+        if soonest == Duration::MAX {
+            // Every available deployment is at its rpm/tpm limit: the next minute resets it.
+            soonest = Duration::from_secs(60);
+        }
+        Err(NoDeployment::Unavailable { retry_in: soonest })
     }
+}
+
+/// A half-open deployment of the tier takes its probe first; otherwise the strategy chooses
+/// among the healthy ones.
+fn choose_in_tier<'a>(
+    tier: &[&'a Arc<Deployment>],
+    strategy: RoutingStrategy,
+    shape: RequestShape,
+    turn: usize,
+) -> Option<&'a Arc<Deployment>> {
+    for deployment in tier {
+        if deployment.state.availability() == Availability::HalfOpen
+            && deployment.state.take_probe()
+        {
+            return Some(deployment);
+        }
+    }
+    let healthy: Vec<&Arc<Deployment>> = tier
+        .iter()
+        .copied()
+        .filter(|deployment| deployment.state.availability() == Availability::Healthy)
+        .collect();
+    if healthy.is_empty() {
+        return None;
+    }
+    strategy::choose(strategy, &healthy, shape, turn).map(|index| healthy[index])
 }
 
 /// Every public model name, in name order.
@@ -56,7 +150,7 @@ impl ModelGroups {
                 .entry(deployment.model_group.clone())
                 .or_insert_with(|| ModelGroup {
                     deployments: Vec::new(),
-                    next: AtomicUsize::new(0),
+                    turn: AtomicUsize::new(0),
                 })
                 .deployments
                 .push(deployment);
@@ -70,6 +164,11 @@ impl ModelGroups {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.groups.keys().map(String::as_str)
+    }
+
+    /// The deployment with this id, in whichever group.
+    pub fn deployment(&self, id: &str) -> Option<&Arc<Deployment>> {
+        self.deployments().find(|deployment| deployment.id == id)
     }
 
     /// Every deployment, group by group.
@@ -87,7 +186,7 @@ mod tests {
     use crate::providers::capabilities::Mode;
 
     #[test]
-    fn groups_share_a_name_and_alternate() {
+    fn groups_share_a_name_and_a_retry_prefers_an_untried_deployment() {
         let config = Config::parse(
             "model_list:\n\
              - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://one'}}\n\
@@ -100,9 +199,24 @@ mod tests {
         let groups = ModelGroups::new(config.deployments.into_iter().map(Arc::new));
         assert_eq!(groups.names().collect::<Vec<_>>(), ["a", "b"]);
         let group = groups.get("a").unwrap();
-        let first = group.pick(&chat()).unwrap().api_base.clone();
-        let second = group.pick(&chat()).unwrap().api_base.clone();
-        assert_ne!(first, second);
+        for _ in 0..10 {
+            let first = group
+                .pick(&chat(), RoutingStrategy::SimpleShuffle, &[])
+                .unwrap();
+            let second = group
+                .pick(
+                    &chat(),
+                    RoutingStrategy::SimpleShuffle,
+                    std::slice::from_ref(&first.id),
+                )
+                .unwrap();
+            assert_ne!(first.api_base, second.api_base);
+            let both = [first.id.clone(), second.id.clone()];
+            // With every deployment tried, a retry may go back to one of them.
+            assert!(group
+                .pick(&chat(), RoutingStrategy::SimpleShuffle, &both)
+                .is_ok());
+        }
         assert!(groups.get("c").is_none());
     }
 
@@ -135,12 +249,20 @@ mod tests {
             ..chat()
         };
         for _ in 0..4 {
-            let picked = groups.get("a").unwrap().pick(&with_tools).unwrap();
+            let picked = groups
+                .get("a")
+                .unwrap()
+                .pick(&with_tools, RoutingStrategy::SimpleShuffle, &[])
+                .unwrap();
             assert_eq!(picked.api_base, "http://tools");
         }
         assert_eq!(
-            groups.get("b").unwrap().pick(&with_tools).unwrap_err(),
-            Missing::Tools
+            groups
+                .get("b")
+                .unwrap()
+                .pick(&with_tools, RoutingStrategy::SimpleShuffle, &[])
+                .unwrap_err(),
+            NoDeployment::Missing(Missing::Tools)
         );
     }
 }

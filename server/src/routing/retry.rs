@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use crate::config::RouterSettings;
+use crate::config::{FallbackKind, RouterSettings};
 use crate::error::ApiError;
 
 /// The first retry waits up to this long; each further one doubles it.
@@ -38,6 +38,12 @@ pub enum Failure {
     ContextWindow,
     /// The upstream refused the content: not retried, `content_policy_fallbacks` apply.
     ContentPolicy,
+    /// The upstream refused the deployment's credentials (401/403): not retried, counts against
+    /// health, general fallbacks apply.
+    Credentials,
+    /// The upstream does not know the deployment's model or route (404): not retried, never
+    /// against health, general fallbacks apply.
+    NotFound,
     /// Any other client error: the same request would fail the same way anywhere.
     Final,
 }
@@ -54,9 +60,12 @@ impl Failure {
                     .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok()),
             },
             ApiError::UpstreamFailed(_) => Failure::Server,
+            ApiError::UpstreamCredentials(_) => Failure::Credentials,
             ApiError::UpstreamRejected { status, message } => {
                 if *status == StatusCode::REQUEST_TIMEOUT {
                     Failure::Timeout
+                } else if *status == StatusCode::NOT_FOUND {
+                    Failure::NotFound
                 } else if mentions_any(message, CONTEXT_WINDOW_PHRASES) {
                     Failure::ContextWindow
                 } else if mentions_any(message, CONTENT_POLICY_PHRASES) {
@@ -80,7 +89,36 @@ impl Failure {
 
     /// Whether it says something about the deployment's health (a 400 or 404 never does).
     pub fn counts_against_health(self) -> bool {
-        self.retryable()
+        self.retryable() || self == Failure::Credentials
+    }
+
+    /// The fallback chain that applies once the group cannot serve the request, if any: a
+    /// client error fails the same way anywhere, so it has none.
+    pub fn fallback_kind(self) -> Option<FallbackKind> {
+        match self {
+            Failure::Timeout
+            | Failure::RateLimited { .. }
+            | Failure::Server
+            | Failure::Credentials
+            | Failure::NotFound => Some(FallbackKind::General),
+            Failure::ContextWindow => Some(FallbackKind::ContextWindow),
+            Failure::ContentPolicy => Some(FallbackKind::ContentPolicy),
+            Failure::Final => None,
+        }
+    }
+
+    /// How the attempt ended, as the spend row's attempt list names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Failure::Timeout => "timeout",
+            Failure::RateLimited { .. } => "rate_limited",
+            Failure::Server => "server_error",
+            Failure::ContextWindow => "context_window_exceeded",
+            Failure::ContentPolicy => "content_policy_violation",
+            Failure::Credentials => "upstream_auth_error",
+            Failure::NotFound => "not_found",
+            Failure::Final => "rejected",
+        }
     }
 
     /// Retries allowed for this kind: its `retry_policy` count, else `num_retries`.
@@ -90,7 +128,11 @@ impl Failure {
             Failure::Timeout => policy.timeout,
             Failure::RateLimited { .. } => policy.rate_limit,
             Failure::Server => policy.internal_server,
-            Failure::ContextWindow | Failure::ContentPolicy | Failure::Final => return 0,
+            Failure::ContextWindow
+            | Failure::ContentPolicy
+            | Failure::Credentials
+            | Failure::NotFound
+            | Failure::Final => return 0,
         };
         specific.unwrap_or(settings.num_retries)
     }
@@ -217,9 +259,16 @@ mod tests {
                 retry_after: Some(Duration::from_secs(7))
             }
         );
+        assert_eq!(
+            Failure::of(&rejected(404, "no such model")),
+            Failure::NotFound
+        );
+        assert!(!Failure::NotFound.counts_against_health() && !Failure::NotFound.retryable());
+        let credentials = Failure::of(&ApiError::UpstreamCredentials(401));
+        assert!(credentials.counts_against_health() && !credentials.retryable());
+        assert_eq!(Failure::Final.fallback_kind(), None);
         for error in [
             rejected(400, "invalid tool schema"),
-            rejected(404, "model not found"),
             rejected(422, "bad"),
             ApiError::bad_request("x", None),
             ApiError::InvalidKey,

@@ -165,7 +165,12 @@ pub async fn spawn_app(pool: PgPool, mock: &MockUpstream) -> TestApp {
 }
 
 pub async fn spawn_app_with(pool: PgPool, mock: &MockUpstream, batch_seconds: f64) -> TestApp {
-    let config = Config::parse(&config_yaml(mock, batch_seconds), "test.yaml", &|_| None).unwrap();
+    spawn_app_from_yaml(pool, &config_yaml(mock, batch_seconds)).await
+}
+
+/// Gatehouse serving this config.yaml.
+pub async fn spawn_app_from_yaml(pool: PgPool, yaml: &str) -> TestApp {
+    let config = Config::parse(yaml, "test.yaml", &|_| None).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = startup::start(
         Settings {

@@ -4,8 +4,6 @@
 //! signatures, documents, citations and server tools survive, as Claude Code needs. Usage is
 //! read on the way for metering.
 
-use std::sync::Arc;
-
 use axum::http::HeaderMap;
 use axum::response::Response;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
@@ -15,13 +13,16 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
 use crate::metering::CALL_TYPE_CHAT;
-use crate::providers::adapter::{invalid_request as invalid, to_body, ChatReply, UpstreamRequest};
+use crate::providers::adapter::{
+    invalid_request as invalid, to_body, ChatReply, StreamTranslator, UpstreamRequest,
+};
 use crate::providers::anthropic::{self, MessagesRelay};
 use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::{transport, Deployment, Upstream};
 use crate::proxy::pipeline::Admitted;
 use crate::proxy::stream::{self, Source};
 use crate::proxy::unary::metered;
+use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
 
 /// Client headers forwarded to Anthropic as they are.
@@ -101,20 +102,16 @@ pub fn messages_url(deployment: &Deployment) -> Option<Url> {
     }
 }
 
-/// Steps 6–9 for a relayed Messages request: call, respond unchanged, settle, meter.
+/// Steps 6–9 for a relayed Messages request: call (attempt by attempt, each to a deployment
+/// that speaks Messages), respond unchanged, settle, meter.
 pub async fn relay(
     gateway: SharedGateway,
     admitted: Admitted,
-    deployment: Arc<Deployment>,
-    url: Url,
-    mut request: Map<String, Value>,
+    route: Route,
+    request: Map<String, Value>,
     client_headers: &HeaderMap,
     probe: MessagesProbe,
 ) -> Result<Response, ApiError> {
-    request.insert(
-        "model".into(),
-        Value::String(deployment.upstream_model.clone()),
-    );
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(
@@ -126,32 +123,57 @@ pub async fn relay(
             headers.insert(HeaderName::from_static(name), value.clone());
         }
     }
-    let upstream_request = UpstreamRequest {
-        url,
-        headers,
-        body: to_body(&Value::Object(request))?,
+    let mut request = Reusable::new(request, route.may_retry());
+    let mut build = move |deployment: &Deployment| -> Result<UpstreamRequest, ApiError> {
+        let url = messages_url(deployment).ok_or_else(|| {
+            invalid(
+                "model: a fallback deployment does not speak Anthropic's Messages API.",
+                "model",
+            )
+        })?;
+        let mut body = request.for_attempt().ok_or(ApiError::Internal)?;
+        body.insert(
+            "model".into(),
+            Value::String(deployment.upstream_model.clone()),
+        );
+        Ok(UpstreamRequest {
+            url,
+            headers: headers.clone(),
+            body: to_body(&Value::Object(body))?,
+        })
     };
     let call = admitted.metered_call(
         CALL_TYPE_CHAT,
-        deployment.clone(),
+        route.first().clone(),
         probe.needs.prompt_tokens,
         probe.end_user,
         probe.needs.streaming,
     );
     if probe.needs.streaming {
-        let source = Source::Native {
-            request: Box::new(upstream_request),
-            translator: Box::new(MessagesRelay::default()),
+        let builder = move |deployment: &Deployment| {
+            let translator: Box<dyn StreamTranslator> = Box::new(MessagesRelay::default());
+            Ok((build(deployment)?, translator))
         };
-        return stream::relay(gateway, call, source).await;
+        let source = Source::Native(Box::new(builder));
+        return stream::relay(gateway, call, route, source).await;
     }
-    let http = gateway.http.clone();
+    let exchange_gateway = gateway.clone();
     let exchange = async move {
-        let reply = transport::fetch(&http, &deployment, upstream_request).await?;
-        Ok(ChatReply {
-            usage: anthropic::messages_usage(&reply),
-            body: reply,
-        })
+        let gateway = exchange_gateway;
+        let models = gateway.models.clone();
+        route
+            .run(&gateway.retry_budget, &*models, |deployment| {
+                let upstream_request = build(&deployment);
+                let http = gateway.http.clone();
+                async move {
+                    let reply = transport::fetch(&http, &deployment, upstream_request?).await?;
+                    Ok(ChatReply {
+                        usage: anthropic::messages_usage(&reply),
+                        body: reply,
+                    })
+                }
+            })
+            .await
     };
     metered(gateway, call, exchange).await
 }

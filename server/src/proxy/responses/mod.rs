@@ -328,7 +328,10 @@ mod tests {
         .unwrap()
         .deployments
         .remove(0);
-        Value::Object(request.into_body_for(&deployment))
+        Value::Object(crate::proxy::request::for_deployment(
+            request.into_body(),
+            &deployment,
+        ))
     }
 
     #[test]

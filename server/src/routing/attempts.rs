@@ -1,0 +1,352 @@
+//! One request's way through its model group and fallbacks: attempts in the order the strategy
+//! picks, retries of retryable failures (with backoff, within the retry budget), then the
+//! fallback chain the failure calls for, each fallback group re-checked for capability. Every
+//! attempt is recorded for the response headers and the spend row. An attempt ends before the
+//! first byte reaches the client, so nothing is retried after that.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{FallbackKind, RouterSettings};
+use crate::error::ApiError;
+use crate::providers::capabilities::Needs;
+use crate::providers::Deployment;
+use crate::routing::health::Busy;
+use crate::routing::retry::{Failure, RetryBudget};
+use crate::routing::{ModelGroups, NoDeployment};
+
+/// One attempt, as the spend row records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptRecord {
+    pub model_group: String,
+    pub deployment_id: String,
+    pub api_base: String,
+    /// `success`, or the kind of failure (`server_error`, `timeout`, `rate_limited`, …).
+    pub outcome: &'static str,
+    /// The HTTP status the attempt ended in (200 on success).
+    pub status: u16,
+    pub latency_ms: u64,
+}
+
+/// Every attempt of a request and what they cost in time.
+#[derive(Debug, Clone, Default)]
+pub struct Trail {
+    pub attempts: Vec<AttemptRecord>,
+    /// Retries within a group.
+    pub retries: u32,
+    /// Fallback groups tried.
+    pub fallbacks: u32,
+    /// Time spent waiting on upstreams and between retries: the rest is the gateway's own.
+    pub upstream_time: Duration,
+}
+
+/// Where a cooldown started here is announced, so other instances cool the deployment down too.
+pub trait CooldownAnnouncer: Send + Sync {
+    fn announce(&self, deployment_id: &str, cooldown: Duration);
+}
+
+/// A request's planned route: its group, the deployment chosen first, and what every attempt
+/// must honour.
+pub struct Route {
+    groups: Arc<ModelGroups>,
+    settings: Arc<RouterSettings>,
+    /// The model group the client asked for.
+    model: String,
+    needs: Needs,
+    /// The first attempt's deployment, chosen when the request was planned, and its group (a
+    /// fallback when every deployment of the requested group is cooling down).
+    first: Arc<Deployment>,
+    first_group: String,
+    /// The client's per-attempt time limit (`x-litellm-timeout`), if it set one.
+    timeout_override: Option<Duration>,
+    single_attempt: bool,
+}
+
+/// How a route ended: the last attempt's result and deployment, the trail, and the successful
+/// deployment's in-flight count (held while the reply is still being relayed).
+pub struct Routed<T> {
+    pub result: Result<T, ApiError>,
+    pub deployment: Arc<Deployment>,
+    pub trail: Trail,
+    pub busy: Option<Busy>,
+}
+
+impl Route {
+    /// Chooses the first deployment: the requested group's, or when all of its capable
+    /// deployments are cooling down, the first general fallback group's that can serve the
+    /// request. A request no deployment of the group can serve is refused here, before any
+    /// upstream call.
+    pub fn plan(
+        groups: Arc<ModelGroups>,
+        settings: Arc<RouterSettings>,
+        model: &str,
+        needs: Needs,
+        timeout_override: Option<Duration>,
+    ) -> Result<Route, ApiError> {
+        let (first_group, first) = match pick(&groups, &settings, &needs, model, &[]) {
+            Ok(first) => (model.to_string(), first),
+            Err(unavailable @ ApiError::NoDeploymentAvailable { .. }) => settings
+                .fallbacks
+                .chain(model, FallbackKind::General)
+                .iter()
+                .filter(|group| group.as_str() != model)
+                .take(settings.max_fallbacks as usize)
+                .find_map(|group| {
+                    let first = pick(&groups, &settings, &needs, group, &[]).ok()?;
+                    tracing::info!(from = %model, to = %group, "every deployment cooling down; falling back");
+                    Some((group.clone(), first))
+                })
+                .ok_or(unavailable)?,
+            Err(other) => return Err(other),
+        };
+        Ok(Route {
+            groups,
+            settings,
+            model: model.to_string(),
+            needs,
+            first,
+            first_group,
+            timeout_override,
+            single_attempt: false,
+        })
+    }
+
+    /// Whether the route may make more than one attempt (so the request must be kept for it).
+    pub fn may_retry(&self) -> bool {
+        let settings = &self.settings;
+        let policy = settings.retry_policy;
+        let fallbacks = &settings.fallbacks;
+        !self.single_attempt
+            && (settings.num_retries > 0
+                || [policy.timeout, policy.rate_limit, policy.internal_server]
+                    .iter()
+                    .any(|count| count.is_some_and(|count| count > 0))
+                || [
+                    FallbackKind::General,
+                    FallbackKind::ContextWindow,
+                    FallbackKind::ContentPolicy,
+                ]
+                .iter()
+                .any(|kind| !fallbacks.chain(&self.model, *kind).is_empty()))
+    }
+
+    /// This route with one attempt only: for a request whose body cannot be replayed.
+    pub fn single_attempt(mut self) -> Route {
+        self.single_attempt = true;
+        self
+    }
+
+    /// The deployment of the first attempt.
+    pub fn first(&self) -> &Arc<Deployment> {
+        &self.first
+    }
+
+    pub fn needs(&self) -> &Needs {
+        &self.needs
+    }
+
+    /// Runs `attempt` on deployment after deployment until one succeeds or the route is
+    /// exhausted.
+    pub async fn run<T, F, Fut>(
+        self,
+        budget: &RetryBudget,
+        announcer: &dyn CooldownAnnouncer,
+        mut attempt: F,
+    ) -> Routed<T>
+    where
+        F: FnMut(Arc<Deployment>) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let _in_flight = budget.request();
+        let settings = self.settings.clone();
+        let mut trail = Trail::default();
+        let mut group = self.first_group.clone();
+        let mut next = Some(self.first.clone());
+        let mut last = (self.first.clone(), ApiError::Internal);
+        let mut fallbacks: Option<Vec<String>> = None;
+        let mut visited = HashSet::from([self.model.clone(), group.clone()]);
+        if group != self.model {
+            trail.fallbacks = 1;
+        }
+        loop {
+            let mut tried: Vec<String> = Vec::new();
+            let mut retries = 0;
+            let mut _retry_slot = None;
+            let failure = loop {
+                let deployment = match next.take() {
+                    Some(deployment) => deployment,
+                    None => {
+                        match pick(&self.groups, &settings, &self.needs, &group, &tried) {
+                            Ok(deployment) => deployment,
+                            // The client hears of the last upstream failure, not of this.
+                            Err(error) => {
+                                tracing::debug!(%error, group = %group, "no deployment to try");
+                                break None;
+                            }
+                        }
+                    }
+                };
+                tried.push(deployment.id.clone());
+                let busy = deployment.state.busy();
+                let started = Instant::now();
+                let limited = attempt(deployment.clone());
+                let result = match self.timeout_override {
+                    Some(limit) => tokio::time::timeout(limit, limited)
+                        .await
+                        .unwrap_or(Err(ApiError::UpstreamTimeout(limit.as_secs().max(1)))),
+                    None => limited.await,
+                };
+                let elapsed = started.elapsed();
+                trail.upstream_time += elapsed;
+                let record = |outcome, status| AttemptRecord {
+                    model_group: group.clone(),
+                    deployment_id: deployment.id.clone(),
+                    api_base: deployment.api_base.clone(),
+                    outcome,
+                    status,
+                    latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                };
+                let error = match result {
+                    Ok(value) => {
+                        deployment.state.succeeded(elapsed, self.needs.streaming);
+                        trail.attempts.push(record("success", 200));
+                        return Routed {
+                            result: Ok(value),
+                            deployment,
+                            trail,
+                            busy: Some(busy),
+                        };
+                    }
+                    Err(error) => error,
+                };
+                drop(busy);
+                let failure = Failure::of(&error);
+                trail
+                    .attempts
+                    .push(record(failure.label(), error.status().as_u16()));
+                if let Some(cooldown) = deployment.state.failed(failure, &settings) {
+                    tracing::warn!(
+                        deployment = %deployment.id,
+                        group = %group,
+                        cooldown_ms = cooldown.as_millis() as u64,
+                        "deployment cooling down after failures"
+                    );
+                    announcer.announce(&deployment.id, cooldown);
+                }
+                last = (deployment, error);
+                if self.single_attempt {
+                    break None;
+                }
+                if !failure.retryable() || retries >= failure.retries_allowed(&settings) {
+                    break Some(failure);
+                }
+                let Some(wait) =
+                    failure.wait_before(retries + 1, settings.min_retry_wait, fastrand::f64())
+                else {
+                    break Some(failure);
+                };
+                let Some(slot) = budget.retry() else {
+                    tracing::warn!(group = %group, "retry budget spent; not retrying");
+                    break Some(failure);
+                };
+                _retry_slot = Some(slot);
+                tokio::time::sleep(wait).await;
+                trail.upstream_time += wait;
+                retries += 1;
+                trail.retries += 1;
+            };
+            // The chain is the requested group's, chosen by the first failure that ends a group.
+            if self.single_attempt {
+                break;
+            }
+            let kind = match failure {
+                Some(failure) => failure.fallback_kind(),
+                None => Some(FallbackKind::General),
+            };
+            let Some(kind) = kind else { break };
+            if trail.fallbacks >= settings.max_fallbacks {
+                break;
+            }
+            let chain = fallbacks.get_or_insert_with(|| {
+                let chain = settings.fallbacks.chain(&self.model, kind);
+                chain.iter().rev().cloned().collect()
+            });
+            let Some(following) = next_unvisited(chain, &mut visited) else {
+                break;
+            };
+            tracing::info!(from = %group, to = %following, "falling back");
+            trail.fallbacks += 1;
+            group = following;
+        }
+        Routed {
+            result: Err(last.1),
+            deployment: last.0,
+            trail,
+            busy: None,
+        }
+    }
+}
+
+/// The deployment of `group` to try next, or why there is none.
+fn pick(
+    groups: &ModelGroups,
+    settings: &RouterSettings,
+    needs: &Needs,
+    group: &str,
+    tried: &[String],
+) -> Result<Arc<Deployment>, ApiError> {
+    let Some(model_group) = groups.get(group) else {
+        return Err(ApiError::UnknownModel(group.to_string()));
+    };
+    model_group
+        .pick(needs, settings.strategy, tried)
+        .map_err(|reason| match reason {
+            NoDeployment::Missing(missing) => ApiError::Unsupported {
+                model: group.to_string(),
+                missing,
+            },
+            NoDeployment::Unavailable { retry_in } => ApiError::NoDeploymentAvailable {
+                model: group.to_string(),
+                retry_in,
+            },
+        })
+}
+
+/// A value each attempt needs its own copy of: cloned while another attempt may follow,
+/// otherwise handed over as it is.
+pub struct Reusable<T> {
+    value: Option<T>,
+    keep: bool,
+}
+
+impl<T: Clone> Reusable<T> {
+    pub fn new(value: T, keep: bool) -> Self {
+        Reusable {
+            value: Some(value),
+            keep,
+        }
+    }
+
+    /// The value for the next attempt; `None` once a single-use value was taken.
+    pub fn for_attempt(&mut self) -> Option<T> {
+        if self.keep {
+            self.value.clone()
+        } else {
+            self.value.take()
+        }
+    }
+}
+
+/// The next group of the chain (kept in reverse) not tried yet in this request.
+fn next_unvisited(chain: &mut Vec<String>, visited: &mut HashSet<String>) -> Option<String> {
+    while let Some(group) = chain.pop() {
+        if visited.insert(group.clone()) {
+            return Some(group);
+        }
+    }
+    None
+}

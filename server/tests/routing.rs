@@ -1,0 +1,408 @@
+//! Routing on live traffic against loopback mocks that fail on demand: which deployments are
+//! attempted and in what order, retries (only of retryable failures, honouring Retry-After),
+//! fallbacks of each kind, cooldowns that eject and recover (and reach other instances),
+//! strategies, and what the response headers and the spend row say about the attempts.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use server::mock_upstream::{MockUpstream, Scripted};
+use sqlx::PgPool;
+
+/// A `model_list` entry on a mock, with extra `litellm_params`.
+fn entry(group: &str, mock: &MockUpstream, id: &str, params: &str) -> String {
+    format!(
+        "  - model_name: {group}\n    litellm_params: {{ model: openai/gpt-4o-mini, api_base: \"{}\"{params} }}\n    model_info: {{ id: {id} }}\n",
+        mock.api_base()
+    )
+}
+
+async fn app_with(pool: PgPool, model_list: &str, router_settings: &str) -> TestApp {
+    let yaml = format!(
+        "model_list:\n{model_list}router_settings:\n{router_settings}general_settings:\n  master_key: {MASTER_KEY}\n  proxy_batch_write_at: 0.05\n"
+    );
+    let config = server::config::Config::parse(&yaml, "routing.yaml", &|_| None).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    spawn_app_from_yaml(pool, &yaml).await
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The attempts recorded on the key's spend rows, oldest row first.
+async fn attempts(app: &TestApp, key: &str, rows: usize) -> Vec<Vec<Value>> {
+    wait_for_rows(&app.pool, key, rows).await;
+    let hash = app::secrets::hash_key(key);
+    let recorded: Vec<(Value,)> =
+        sqlx::query_as("SELECT attempts FROM spend_logs WHERE token_hash = $1 ORDER BY started_at")
+            .bind(hash)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    recorded
+        .into_iter()
+        .map(|(attempts,)| attempts.as_array().unwrap().clone())
+        .collect()
+}
+
+fn outcomes(attempts: &[Value]) -> Vec<(String, String)> {
+    attempts
+        .iter()
+        .map(|attempt| {
+            (
+                attempt["deployment_id"].as_str().unwrap().to_string(),
+                attempt["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[sqlx::test(migrations = false)]
+async fn retryable_failures_move_to_the_next_deployment_and_client_errors_are_never_retried(
+    pool: PgPool,
+) {
+    let (first, second) = (mock().await, mock().await);
+    let models =
+        entry("g", &first, "first", ", order: 1") + &entry("g", &second, "second", ", order: 2");
+    let app = app_with(pool, &models, "  num_retries: 3\n").await;
+    let key = app.new_key(json!({})).await;
+
+    first
+        .record
+        .script([Scripted::Status(500), Scripted::Reset]);
+    let response = app.chat(&key, &hello("g")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), "second");
+    assert_eq!(header(&response, "x-litellm-attempted-retries"), "1");
+    assert_eq!(header(&response, "x-gatehouse-attempts"), "2");
+    assert_eq!(header(&response, "x-litellm-attempted-fallbacks"), "0");
+    assert!(header(&response, "x-litellm-overhead-duration-ms")
+        .parse::<u64>()
+        .is_ok());
+    assert_eq!((first.record.requests(), second.record.requests()), (1, 1));
+
+    // The reset is the next failure: the first deployment again fails over to the second.
+    let response = app.chat(&key, &hello("g")).await;
+    assert_eq!(header(&response, "x-litellm-model-id"), "second");
+    assert_eq!((first.record.requests(), second.record.requests()), (2, 2));
+
+    // A 400 and a 401 are answered as they are, after exactly one attempt.
+    first.record.script([Scripted::Status(400)]);
+    let response = app.chat(&key, &hello("g")).await;
+    assert_eq!(response.status(), 400);
+    first.record.script([Scripted::Status(401)]);
+    let response = app.chat(&key, &hello("g")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!((first.record.requests(), second.record.requests()), (4, 2));
+
+    let recorded = attempts(&app, &key, 4).await;
+    let expected = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        outcomes(&recorded[0]),
+        expected(&[("first", "server_error"), ("second", "success")])
+    );
+    assert_eq!(recorded[0][0]["status"], 502);
+    assert_eq!(
+        outcomes(&recorded[1]),
+        expected(&[("first", "server_error"), ("second", "success")])
+    );
+    assert_eq!(outcomes(&recorded[2]), expected(&[("first", "rejected")]));
+    assert_eq!(
+        outcomes(&recorded[3]),
+        expected(&[("first", "upstream_auth_error")])
+    );
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn rate_limits_wait_for_retry_after_up_to_the_cap(pool: PgPool) {
+    let solo = mock().await;
+    let app = app_with(
+        pool,
+        &entry("solo", &solo, "solo", ""),
+        "  num_retries: 1\n",
+    )
+    .await;
+    let key = app.new_key(json!({})).await;
+
+    solo.record.script([Scripted::RateLimited {
+        retry_after_seconds: 1,
+    }]);
+    let started = Instant::now();
+    let response = app.chat(&key, &hello("solo")).await;
+    assert_eq!(response.status(), 200);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(solo.record.requests(), 2);
+
+    // A pause longer than the cap is not waited for: the client hears the 429 at once.
+    solo.record.script([Scripted::RateLimited {
+        retry_after_seconds: 60,
+    }]);
+    let started = Instant::now();
+    let response = app.chat(&key, &hello("solo")).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(header(&response, "retry-after"), "60");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(solo.record.requests(), 3);
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_hang_times_out_per_the_request_header_and_fails_over(pool: PgPool) {
+    let (first, second) = (mock().await, mock().await);
+    let models =
+        entry("g", &first, "first", ", order: 1") + &entry("g", &second, "second", ", order: 2");
+    let app = app_with(pool, &models, "  num_retries: 1\n").await;
+    let key = app.new_key(json!({})).await;
+    first.record.script([Scripted::Hang]);
+    let started = Instant::now();
+    let response = app
+        .http
+        .post(format!("{}/v1/chat/completions", app.base))
+        .bearer_auth(&key)
+        .header("x-litellm-timeout", "0.3")
+        .json(&hello("g"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), "second");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let recorded = attempts(&app, &key, 1).await;
+    assert_eq!(recorded[0][0]["outcome"], "timeout");
+
+    let response = app
+        .http
+        .post(format!("{}/v1/chat/completions", app.base))
+        .bearer_auth(&key)
+        .header("x-litellm-timeout", "soon")
+        .json(&hello("g"))
+        .send()
+        .await
+        .unwrap();
+    assert_openai_error(response, 400).await;
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn fallbacks_follow_the_failure_kind_and_skip_groups_that_cannot_serve(pool: PgPool) {
+    let (primary, backup, plain, long) = (mock().await, mock().await, mock().await, mock().await);
+    let models = entry("primary", &primary, "primary", "")
+        + &entry("backup", &backup, "backup", "")
+        + "  - model_name: plain\n    litellm_params: { model: openai/gpt-4o-mini, api_base: \""
+        + &plain.api_base()
+        + "\" }\n    model_info: { id: plain, supports_function_calling: false }\n"
+        + &entry("long", &long, "long", "");
+    let settings = "  fallbacks: [{primary: [plain, backup]}]\n  context_window_fallbacks: [{primary: [long]}]\n";
+    let app = app_with(pool, &models, settings).await;
+    let key = app.new_key(json!({})).await;
+
+    primary.record.script([Scripted::Status(503)]);
+    let response = app.chat(&key, &hello("primary")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), "plain");
+    assert_eq!(header(&response, "x-litellm-attempted-fallbacks"), "1");
+
+    // A request with tools passes over the group without tool support.
+    primary.record.script([Scripted::Status(503)]);
+    let tools = json!({
+        "model": "primary",
+        "messages": [{ "role": "user", "content": "weather?" }],
+        "tools": [{ "type": "function", "function": { "name": "weather", "parameters": { "type": "object", "properties": {} } } }],
+    });
+    let response = app.chat(&key, &tools).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), "backup");
+    assert_eq!(plain.record.requests(), 1);
+
+    // Too long a prompt goes down the context-window chain, not the general one.
+    primary.record.script([Scripted::BadRequest(
+        "This model's maximum context length is 128000 tokens (context_length_exceeded)",
+    )]);
+    let response = app.chat(&key, &hello("primary")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), "long");
+
+    // Any other 400 falls back nowhere.
+    primary
+        .record
+        .script([Scripted::BadRequest("max_tokens is too large")]);
+    let response = app.chat(&key, &hello("primary")).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        (
+            backup.record.requests(),
+            plain.record.requests(),
+            long.record.requests()
+        ),
+        (1, 1, 1)
+    );
+    let recorded = attempts(&app, &key, 4).await;
+    assert_eq!(
+        outcomes(&recorded[2]),
+        [
+            ("primary".to_string(), "context_window_exceeded".to_string()),
+            ("long".to_string(), "success".to_string())
+        ]
+    );
+    assert_eq!(recorded[2][1]["model_group"], "long");
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn cooldown_ejects_after_allowed_fails_recovers_after_a_probe_and_ignores_404s(pool: PgPool) {
+    let (flaky, steady, missing) = (mock().await, mock().await, mock().await);
+    let models = entry("g", &flaky, "flaky", ", order: 1")
+        + &entry("g", &steady, "steady", ", order: 2")
+        + &entry("gone", &missing, "gone", "");
+    let app = app_with(pool, &models, "  allowed_fails: 1\n  cooldown_time: 1\n").await;
+    let key = app.new_key(json!({})).await;
+
+    flaky
+        .record
+        .script([Scripted::Status(500), Scripted::Status(500)]);
+    assert_eq!(app.chat(&key, &hello("g")).await.status(), 502);
+    assert_eq!(app.chat(&key, &hello("g")).await.status(), 502);
+    // Two failures within the minute exceed allowed_fails = 1: the lower tier takes over.
+    for _ in 0..3 {
+        let response = app.chat(&key, &hello("g")).await;
+        assert_eq!(header(&response, "x-litellm-model-id"), "steady");
+    }
+    assert_eq!(flaky.record.requests(), 2);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // One probe, which succeeds: the deployment is back.
+    for _ in 0..2 {
+        let response = app.chat(&key, &hello("g")).await;
+        assert_eq!(header(&response, "x-litellm-model-id"), "flaky");
+    }
+    assert_eq!(flaky.record.requests(), 4);
+
+    // A 404 says nothing about health: it never cools a deployment down.
+    missing.record.script([Scripted::Status(404); 6]);
+    for _ in 0..6 {
+        assert_eq!(app.chat(&key, &hello("gone")).await.status(), 404);
+    }
+    assert_eq!(missing.record.requests(), 6);
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_cooldown_reaches_the_other_instances(pool: PgPool) {
+    let (flaky, steady) = (mock().await, mock().await);
+    let models =
+        entry("g", &flaky, "flaky", ", order: 1") + &entry("g", &steady, "steady", ", order: 2");
+    let settings = "  allowed_fails: 0\n  cooldown_time: 30\n";
+    let one = app_with(pool.clone(), &models, settings).await;
+    let two = app_with(pool, &models, settings).await;
+    let key = one.new_key(json!({})).await;
+    // Instance two has seen the key once, so its next request needs no database read.
+    assert_eq!(
+        header(&two.chat(&key, &hello("g")).await, "x-litellm-model-id"),
+        "flaky"
+    );
+    flaky.record.script([Scripted::Status(500)]);
+    assert_eq!(one.chat(&key, &hello("g")).await.status(), 502);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = two.chat(&key, &hello("g")).await;
+        if header(&response, "x-litellm-model-id") == "steady" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "instance two never cooled down");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(flaky.record.requests(), 2);
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn latency_routing_moves_traffic_to_the_faster_deployment(pool: PgPool) {
+    let (slow, fast) = (mock().await, mock().await);
+    slow.record.set_latency(Duration::from_millis(120));
+    let models = entry("g", &slow, "slow", "") + &entry("g", &fast, "fast", "");
+    let app = app_with(pool, &models, "  routing_strategy: latency-based-routing\n").await;
+    let key = app.new_key(json!({})).await;
+    for _ in 0..10 {
+        assert_eq!(app.chat(&key, &hello("g")).await.status(), 200);
+    }
+    let before = fast.record.requests();
+    for _ in 0..10 {
+        assert_eq!(app.chat(&key, &hello("g")).await.status(), 200);
+    }
+    // Of the last ten, all but the one exploring request went to the faster deployment.
+    assert!(
+        fast.record.requests() - before >= 9,
+        "{}",
+        fast.record.requests() - before
+    );
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn streams_fail_over_before_the_first_byte_and_never_after_it(pool: PgPool) {
+    let (first, second) = (mock().await, mock().await);
+    let models = entry("g", &first, "first", ", order: 1")
+        + &entry("g", &second, "second", ", order: 2")
+        + "  - model_name: cut\n    litellm_params: { model: openai/mock-cut-stream, api_base: \""
+        + &first.api_base()
+        + "\" }\n    model_info: { id: cut, input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }\n";
+    let app = app_with(
+        pool,
+        &models,
+        "  num_retries: 2\n  fallbacks: [{cut: [g]}]\n",
+    )
+    .await;
+    let key = app.new_key(json!({})).await;
+    let streamed = |model: &str| json!({ "model": model, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+
+    first.record.script([Scripted::Status(502)]);
+    let response = app.chat(&key, &streamed("g")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), "second");
+    let chunks = stream_chunks(&response.text().await.unwrap());
+    assert_eq!(
+        streamed_text(&chunks),
+        server::mock_upstream::REPLY_WORDS.concat()
+    );
+
+    // Cut after two words: the client gets them and an error event; nothing is retried.
+    let before = (first.record.requests(), second.record.requests());
+    let response = app.chat(&key, &streamed("cut")).await;
+    let body = response.text().await.unwrap();
+    let payloads = sse_payloads(&body);
+    assert!(
+        payloads.iter().any(|payload| payload.contains("\"error\"")),
+        "{body}"
+    );
+    assert_eq!(
+        before,
+        (first.record.requests() - 1, second.record.requests())
+    );
+    let recorded = attempts(&app, &key, 2).await;
+    assert_eq!(recorded[1].len(), 1);
+    let status: String = sqlx::query_scalar(
+        "SELECT status FROM spend_logs WHERE token_hash = $1 AND model_group = 'cut'",
+    )
+    .bind(app::secrets::hash_key(&key))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "failure");
+    app.shutdown().await;
+}
