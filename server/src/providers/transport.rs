@@ -182,7 +182,6 @@ pub fn map_upstream_status(
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             ApiError::UpstreamCredentials(status.as_u16())
         }
-        StatusCode::REQUEST_TIMEOUT => ApiError::UpstreamFailed("HTTP 408".into()),
         status if status.is_client_error() => ApiError::UpstreamRejected {
             status: axum::http::StatusCode::from_u16(status.as_u16())
                 .unwrap_or(axum::http::StatusCode::BAD_REQUEST),

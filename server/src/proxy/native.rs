@@ -17,7 +17,7 @@ use crate::metering::usage::estimate_tokens;
 use crate::providers::adapter::{
     to_body, ChatAdapter, ChatReply, StreamTranslator, UpstreamRequest,
 };
-use crate::providers::capabilities::{Mode, Needs};
+use crate::providers::capabilities::{Missing, Mode, Needs};
 use crate::providers::native::NativeEndpoint;
 use crate::providers::openai_responses::ResponsesRelay;
 use crate::providers::{openai_compat, transport, Deployment, Upstream};
@@ -189,13 +189,11 @@ async fn call_native(
     // Each attempt goes to a deployment that serves the endpoint in its own format.
     let mut build = move |deployment: &Deployment| -> Result<UpstreamRequest, ApiError> {
         if !serves_natively(deployment, endpoint) {
-            return Err(ApiError::bad_request(
-                format!(
-                    "A fallback of `{model}` does not serve {} in its own format.",
-                    endpoint.path()
-                ),
-                Some("model"),
-            ));
+            // Passed over for the route's next deployment.
+            return Err(ApiError::Unsupported {
+                model: deployment.model_group.clone(),
+                missing: Missing::Mode(endpoint.mode()),
+            });
         }
         let url = http_adapter(deployment, &model)?
             .native_url(endpoint)

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::{FallbackKind, RouterSettings};
 use crate::error::ApiError;
-use crate::providers::capabilities::Needs;
+use crate::providers::capabilities::{Missing, Needs};
 use crate::providers::Deployment;
 use crate::routing::health::Busy;
 use crate::routing::retry::{Failure, RetryBudget};
@@ -89,18 +89,32 @@ impl Route {
     ) -> Result<Route, ApiError> {
         let (first_group, first) = match pick(&groups, &settings, &needs, model, &[]) {
             Ok(first) => (model.to_string(), first),
-            Err(unavailable @ ApiError::NoDeploymentAvailable { .. }) => settings
-                .fallbacks
-                .chain(model, FallbackKind::General)
-                .iter()
+            Err(
+                refusal @ (ApiError::NoDeploymentAvailable { .. }
+                | ApiError::Unsupported {
+                    missing: Missing::ContextWindow { .. },
+                    ..
+                }),
+            ) => {
+                // Every deployment cooling down calls for the general chain; a prompt too long
+                // for every deployment, for the context-window chain.
+                let kind = match refusal {
+                    ApiError::NoDeploymentAvailable { .. } => FallbackKind::General,
+                    _ => FallbackKind::ContextWindow,
+                };
+                settings
+                    .fallbacks
+                    .chain(model, kind)
+                    .iter()
                 .filter(|group| group.as_str() != model)
                 .take(settings.max_fallbacks as usize)
-                .find_map(|group| {
-                    let first = pick(&groups, &settings, &needs, group, &[]).ok()?;
-                    tracing::info!(from = %model, to = %group, "every deployment cooling down; falling back");
-                    Some((group.clone(), first))
-                })
-                .ok_or(unavailable)?,
+                    .find_map(|group| {
+                        let first = pick(&groups, &settings, &needs, group, &[]).ok()?;
+                        tracing::info!(from = %model, to = %group, "falling back before any attempt");
+                        Some((group.clone(), first))
+                    })
+                    .ok_or(refusal)?
+            }
             Err(other) => return Err(other),
         };
         Ok(Route {
@@ -194,10 +208,15 @@ impl Route {
                 let busy = deployment.state.busy();
                 let started = Instant::now();
                 let limited = attempt(deployment.clone());
+                let mut client_limit_hit = false;
                 let result = match self.timeout_override {
-                    Some(limit) => tokio::time::timeout(limit, limited)
-                        .await
-                        .unwrap_or(Err(ApiError::UpstreamTimeout(limit.as_secs().max(1)))),
+                    Some(limit) => match tokio::time::timeout(limit, limited).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            client_limit_hit = true;
+                            Err(ApiError::UpstreamTimeout(limit.as_secs().max(1)))
+                        }
+                    },
                     None => limited.await,
                 };
                 let elapsed = started.elapsed();
@@ -228,7 +247,13 @@ impl Route {
                 trail
                     .attempts
                     .push(record(failure.label(), error.status().as_u16()));
-                if let Some(cooldown) = deployment.state.failed(failure, &settings) {
+                // A limit the client chose says nothing about the deployment's health.
+                let judged = if client_limit_hit {
+                    None
+                } else {
+                    deployment.state.failed(failure, &settings)
+                };
+                if let Some(cooldown) = judged {
                     tracing::warn!(
                         deployment = %deployment.id,
                         group = %group,
@@ -249,6 +274,7 @@ impl Route {
                 else {
                     break Some(failure);
                 };
+                _retry_slot = None;
                 let Some(slot) = budget.retry() else {
                     tracing::warn!(group = %group, "retry budget spent; not retrying");
                     break Some(failure);

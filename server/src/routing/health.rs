@@ -2,7 +2,7 @@
 //! of latency and time to first token, this minute's requests and tokens, and the circuit
 //! breaker (failures within a minute or in a row → cooldown → one half-open probe → healthy).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,9 @@ const LATENCY_SMOOTHING: f64 = 0.3;
 pub const CONSECUTIVE_FAILURES_EJECT: u32 = 5;
 /// The window `allowed_fails` counts failures in.
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// A probe that has not reported back after this long (its request never reached the upstream,
+/// say) lets another request probe.
+const PROBE_EXPIRY: Duration = Duration::from_secs(30);
 
 /// Milliseconds since the process's first reading, so instants fit in an atomic.
 fn now_millis() -> u64 {
@@ -57,7 +60,8 @@ pub struct DeploymentState {
     minute_tokens: AtomicU64,
     /// When the cooldown ends, in `now_millis` (0: not cooling down).
     cooled_until: AtomicU64,
-    probe_taken: AtomicBool,
+    /// When the half-open probe was claimed, in `now_millis` (0: not claimed).
+    probe_claimed: AtomicU64,
     breaker: Mutex<Breaker>,
 }
 
@@ -70,7 +74,7 @@ impl DeploymentState {
         let now = now_millis();
         if now < until {
             Availability::CoolingDown(Duration::from_millis(until - now))
-        } else if self.probe_taken.load(Ordering::Acquire) {
+        } else if probe_pending(self.probe_claimed.load(Ordering::Acquire), now) {
             Availability::Probing
         } else {
             Availability::HalfOpen
@@ -83,9 +87,20 @@ impl DeploymentState {
         until != 0 && now_millis() >= until
     }
 
-    /// Claims the half-open probe; false when another request took it first.
+    /// Claims the half-open probe; false when another request holds it.
     pub fn take_probe(&self) -> bool {
-        !self.probe_taken.swap(true, Ordering::AcqRel)
+        let now = now_millis();
+        self.probe_claimed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |claimed| {
+                (!probe_pending(claimed, now)).then_some(now)
+            })
+            .is_ok()
+    }
+
+    /// Closes the breaker: the deployment answered.
+    fn close(&self) {
+        self.cooled_until.store(0, Ordering::Release);
+        self.probe_claimed.store(0, Ordering::Release);
     }
 
     /// When its cooldown ends, if it is cooling down.
@@ -181,8 +196,7 @@ impl DeploymentState {
         // Only a request sent after the cooldown (the probe) closes the breaker: one still in
         // flight from before proves nothing.
         if self.cooldown_over() {
-            self.cooled_until.store(0, Ordering::Release);
-            self.probe_taken.store(false, Ordering::Release);
+            self.close();
         }
         let mut breaker = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
         breaker.consecutive = 0;
@@ -194,9 +208,17 @@ impl DeploymentState {
     /// cooldown started, if any.
     pub fn failed(&self, failure: Failure, settings: &RouterSettings) -> Option<Duration> {
         if !failure.counts_against_health() {
+            // A probe answered with the client's error: the deployment itself is up.
+            if self.cooldown_over() {
+                self.close();
+            }
             return None;
         }
         let now = now_millis();
+        if self.cooling_for().is_some() {
+            // Requests still in flight from before the cooldown: it is already known.
+            return None;
+        }
         let mut breaker = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
         if now.saturating_sub(breaker.window_started) >= FAILURE_WINDOW.as_millis() as u64 {
             breaker.window_started = now;
@@ -209,6 +231,10 @@ impl DeploymentState {
             || breaker.fails_in_window > settings.allowed_fails
             || breaker.consecutive >= CONSECUTIVE_FAILURES_EJECT;
         if !(trips && settings.cooldowns_enabled && !settings.cooldown.is_zero()) {
+            if probe_failed {
+                // Cooled down by another instance's announcement; this one keeps no cooldowns.
+                self.close();
+            }
             return None;
         }
         breaker.fails_in_window = 0;
@@ -219,7 +245,7 @@ impl DeploymentState {
     /// Cools the deployment down until `until` (in `now_millis`), as another instance did.
     fn cool_down_until(&self, until: u64) {
         self.cooled_until.store(until.max(1), Ordering::Release);
-        self.probe_taken.store(false, Ordering::Release);
+        self.probe_claimed.store(0, Ordering::Release);
     }
 
     /// Applies a cooldown another instance started, `left` from now.
@@ -229,6 +255,11 @@ impl DeploymentState {
             self.cool_down_until(until);
         }
     }
+}
+
+/// Whether a probe claimed at `claimed` (0: never) still holds the half-open slot at `now`.
+fn probe_pending(claimed: u64, now: u64) -> bool {
+    claimed != 0 && now.saturating_sub(claimed) < PROBE_EXPIRY.as_millis() as u64
 }
 
 /// A request in flight on a deployment; counted until dropped.
@@ -288,6 +319,17 @@ mod tests {
         assert!(state.take_probe());
         assert!(state.failed(Failure::Server, &settings).is_some());
         assert!(matches!(state.availability(), Availability::CoolingDown(_)));
+    }
+
+    #[test]
+    fn a_probe_answered_with_a_client_error_closes_the_breaker() {
+        let state = DeploymentState::default();
+        let settings = settings(0, 20);
+        assert!(state.failed(Failure::Server, &settings).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(state.take_probe());
+        assert!(state.failed(Failure::Final, &settings).is_none());
+        assert_eq!(state.availability(), Availability::Healthy);
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub enum Failure {
     /// The upstream does not know the deployment's model or route (404): not retried, never
     /// against health, general fallbacks apply.
     NotFound,
+    /// The deployment an attempt reached cannot serve this request's format (a native-format
+    /// endpoint on a deployment that speaks another): passed over, never against health,
+    /// general fallbacks apply.
+    Unsuitable,
     /// Any other client error: the same request would fail the same way anywhere.
     Final,
 }
@@ -61,6 +65,7 @@ impl Failure {
             },
             ApiError::UpstreamFailed(_) => Failure::Server,
             ApiError::UpstreamCredentials(_) => Failure::Credentials,
+            ApiError::Unsupported { .. } => Failure::Unsuitable,
             ApiError::UpstreamRejected { status, message } => {
                 if *status == StatusCode::REQUEST_TIMEOUT {
                     Failure::Timeout
@@ -100,7 +105,8 @@ impl Failure {
             | Failure::RateLimited { .. }
             | Failure::Server
             | Failure::Credentials
-            | Failure::NotFound => Some(FallbackKind::General),
+            | Failure::NotFound
+            | Failure::Unsuitable => Some(FallbackKind::General),
             Failure::ContextWindow => Some(FallbackKind::ContextWindow),
             Failure::ContentPolicy => Some(FallbackKind::ContentPolicy),
             Failure::Final => None,
@@ -117,6 +123,7 @@ impl Failure {
             Failure::ContentPolicy => "content_policy_violation",
             Failure::Credentials => "upstream_auth_error",
             Failure::NotFound => "not_found",
+            Failure::Unsuitable => "unsuitable",
             Failure::Final => "rejected",
         }
     }
@@ -132,6 +139,7 @@ impl Failure {
             | Failure::ContentPolicy
             | Failure::Credentials
             | Failure::NotFound
+            | Failure::Unsuitable
             | Failure::Final => return 0,
         };
         specific.unwrap_or(settings.num_retries)

@@ -17,7 +17,7 @@ use crate::providers::adapter::{
     invalid_request as invalid, to_body, ChatReply, StreamTranslator, UpstreamRequest,
 };
 use crate::providers::anthropic::{self, MessagesRelay};
-use crate::providers::capabilities::{Mode, Needs};
+use crate::providers::capabilities::{Missing, Mode, Needs};
 use crate::providers::{transport, Deployment, Upstream};
 use crate::proxy::pipeline::Admitted;
 use crate::proxy::stream::{self, Source};
@@ -125,11 +125,10 @@ pub async fn relay(
     }
     let mut request = Reusable::new(request, route.may_retry());
     let mut build = move |deployment: &Deployment| -> Result<UpstreamRequest, ApiError> {
-        let url = messages_url(deployment).ok_or_else(|| {
-            invalid(
-                "model: a fallback deployment does not speak Anthropic's Messages API.",
-                "model",
-            )
+        // A deployment that does not speak Messages is passed over for the route's next one.
+        let url = messages_url(deployment).ok_or_else(|| ApiError::Unsupported {
+            model: deployment.model_group.clone(),
+            missing: Missing::Mode(Mode::Chat),
         })?;
         let mut body = request.for_attempt().ok_or(ApiError::Internal)?;
         body.insert(
