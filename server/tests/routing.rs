@@ -42,16 +42,16 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 /// The attempts recorded on the key's spend rows, oldest row first.
 async fn attempts(app: &TestApp, key: &str, rows: usize) -> Vec<Vec<Value>> {
     wait_for_rows(&app.pool, key, rows).await;
-    let hash = app::secrets::hash_key(key);
-    let recorded: Vec<(Value,)> =
-        sqlx::query_as("SELECT attempts FROM spend_logs WHERE token_hash = $1 ORDER BY started_at")
-            .bind(hash)
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    let filter = app::db::spend::SpendFilter {
+        token_hash: Some(app::secrets::hash_key(key)),
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut recorded = app::db::spend::list(&app.pool, &filter).await.unwrap();
+    recorded.sort_by_key(|row| row.started_at);
     recorded
         .into_iter()
-        .map(|(attempts,)| attempts.as_array().unwrap().clone())
+        .map(|row| row.attempt_list().as_array().unwrap().clone())
         .collect()
 }
 
@@ -410,5 +410,166 @@ async fn streams_fail_over_before_the_first_byte_and_never_after_it(pool: PgPool
     .await
     .unwrap();
     assert_eq!(status, "failure");
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn wildcard_groups_route_by_the_requested_model(pool: PgPool) {
+    let (wild, exact, catch_all) = (mock().await, mock().await, mock().await);
+    let models = format!(
+        "  - model_name: \"mock/*\"\n    litellm_params: {{ model: \"openai/*\", api_base: \"{}\" }}\n    model_info: {{ id: wild }}\n\
+         \x20 - model_name: \"mock/claude-*\"\n    litellm_params: {{ model: \"openai/claude-*\", api_base: \"{}\" }}\n    model_info: {{ id: claude, supports_function_calling: false }}\n",
+        wild.api_base(),
+        catch_all.api_base(),
+    ) + &entry("mock/gpt-4o", &exact, "exact", "");
+    let settings = "  fallbacks: [{\"mock/gpt-4o\": [\"mock/gpt-4o-mini\"]}]\n";
+    let app = app_with(pool, &models, settings).await;
+    let key = app.new_key(json!({ "models": ["mock/*"] })).await;
+
+    // The upstream is asked for what the `*` matched, priced as that model.
+    let response = app.chat(&key, &hello("mock/gpt-4o-mini")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), "wild");
+    assert_eq!(
+        header(&response, "x-litellm-model-group"),
+        "mock/gpt-4o-mini"
+    );
+    assert_eq!(wild.record.last_request().unwrap()["model"], "gpt-4o-mini");
+    let body: Value = response.json().await.unwrap();
+    let (prompt, completion) = (
+        body["usage"]["prompt_tokens"].as_i64().unwrap(),
+        body["usage"]["completion_tokens"].as_i64().unwrap(),
+    );
+
+    // A name the config lists itself beats any pattern; the most specific pattern beats `mock/*`.
+    let response = app.chat(&key, &hello("mock/gpt-4o")).await;
+    assert_eq!(header(&response, "x-litellm-model-id"), "exact");
+    let response = app.chat(&key, &hello("mock/claude-haiku")).await;
+    assert_eq!(header(&response, "x-litellm-model-id"), "claude");
+    assert_eq!(
+        catch_all.record.last_request().unwrap()["model"],
+        "claude-haiku"
+    );
+
+    // The pattern's model_info applies to every model it serves.
+    let tools = json!({
+        "model": "mock/claude-haiku",
+        "messages": [{ "role": "user", "content": "weather?" }],
+        "tools": [{ "type": "function", "function": { "name": "weather", "parameters": { "type": "object", "properties": {} } } }],
+    });
+    let refused = assert_openai_error(app.chat(&key, &tools).await, 400).await;
+    assert_eq!(refused["error"]["param"], "tools");
+
+    // A fallback may name a model only a pattern serves.
+    exact.record.script([Scripted::Status(500)]);
+    let response = app.chat(&key, &hello("mock/gpt-4o")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), "wild");
+    assert_eq!(header(&response, "x-litellm-attempted-fallbacks"), "1");
+
+    // Nothing matches: the OpenAI-shaped 404 of an unknown model; a key limited to the pattern
+    // may not leave it.
+    assert_openai_error(app.chat(&key, &hello("other/gpt-4o")).await, 404).await;
+    let master = app.chat(MASTER_KEY, &hello("mock/")).await;
+    assert_openai_error(master, 404).await;
+
+    // The spend row names the model asked for and the upstream model, at the catalog's price
+    // of gpt-4o-mini ($0.15 / $0.60 per million tokens).
+    // Four rows: the tools request was refused before any call.
+    wait_for_rows(&app.pool, &key, 4).await;
+    let logs = app.spend_logs(&key).await;
+    let first = logs
+        .iter()
+        .find(|row| row["model_group"] == "mock/gpt-4o-mini")
+        .unwrap();
+    assert_eq!(first["model"], "gpt-4o-mini");
+    let micros = (prompt * 150_000 + completion * 600_000 + 500_000) / 1_000_000;
+    assert!(micros > 0);
+    assert!((first["spend"].as_f64().unwrap() - micros as f64 / 1e6).abs() < 1e-12);
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn request_classes_choose_the_route_and_degrade_on_budget_use(pool: PgPool) {
+    let (premium, cheap) = (mock().await, mock().await);
+    let models = entry("premium", &premium, "premium", "") + &entry("cheap", &cheap, "cheap", "");
+    let yaml = format!(
+        "model_list:\n{models}request_classes:\n\
+         \x20 standard: {{default: true, degrade: {{budget_used: 0.01, to: batch-cheap}}}}\n\
+         \x20 batch-cheap: {{model_groups: {{premium: cheap}}, routing_strategy: cost-based-routing}}\n\
+         \x20 realtime-critical: {{num_retries: 2}}\n\
+         general_settings:\n  master_key: {MASTER_KEY}\n  proxy_batch_write_at: 0.05\n"
+    );
+    let app = spawn_app_from_yaml(pool, &yaml).await;
+    let key = app.new_key(json!({})).await;
+    let chat_with = |key: &str, name: &'static str, value: &'static str| {
+        app.http
+            .post(format!("{}/v1/chat/completions", app.base))
+            .bearer_auth(key.to_string())
+            .header(name, value)
+            .json(&hello("premium"))
+            .send()
+    };
+
+    // Nothing asked: the default class, on the group asked for.
+    let response = app.chat(&key, &hello("premium")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-gatehouse-request-class"), "standard");
+    assert_eq!(header(&response, "x-litellm-model-id"), "premium");
+    // The header or a tag asks for a class, whose group serves the model.
+    let response = chat_with(&key, "x-gatehouse-request-class", "batch-cheap")
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&response, "x-gatehouse-request-class"),
+        "batch-cheap"
+    );
+    assert_eq!(header(&response, "x-litellm-model-id"), "cheap");
+    assert_eq!(header(&response, "x-litellm-model-group"), "cheap");
+    let response = chat_with(&key, "x-litellm-tags", "team-a, batch-cheap")
+        .await
+        .unwrap();
+    assert_eq!(header(&response, "x-litellm-model-id"), "cheap");
+    assert_eq!((premium.record.requests(), cheap.record.requests()), (1, 2));
+    let refused = chat_with(&key, "x-gatehouse-request-class", "gold")
+        .await
+        .unwrap();
+    let body = assert_openai_error(refused, 400).await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`gold` is not a request class"));
+
+    // A key's class is pinned: the header cannot move it; the class's retries apply.
+    let pinned = app
+        .new_key(json!({ "metadata": { "request_class": "realtime-critical" } }))
+        .await;
+    premium.record.script([Scripted::Status(500)]);
+    let response = chat_with(&pinned, "x-gatehouse-request-class", "batch-cheap")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "x-gatehouse-request-class"),
+        "realtime-critical"
+    );
+    assert_eq!(header(&response, "x-litellm-model-id"), "premium");
+    assert_eq!(header(&response, "x-litellm-attempted-retries"), "1");
+
+    // Once a key has spent 1 % of its budget, its default class degrades to the cheap route.
+    let budgeted = app.new_key(json!({ "max_budget": 0.0001 })).await;
+    let response = app.chat(&budgeted, &hello("premium")).await;
+    assert_eq!(header(&response, "x-litellm-model-id"), "premium");
+    assert_eq!(header(&response, "x-gatehouse-degraded"), "");
+    let spent = wait_for_rows(&app.pool, &budgeted, 1).await[0].0;
+    assert!((1..100).contains(&spent), "{spent} µ$ of a 100 µ$ budget");
+    let response = app.chat(&budgeted, &hello("premium")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "x-gatehouse-request-class"),
+        "batch-cheap"
+    );
+    assert_eq!(header(&response, "x-gatehouse-degraded"), "true");
+    assert_eq!(header(&response, "x-litellm-model-id"), "cheap");
     app.shutdown().await;
 }

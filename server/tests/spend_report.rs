@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use app::db::spend::{daily_totals, insert_batch, SpendRow};
+use app::db::spend::{daily_totals, insert_batch, list, SpendFilter, SpendRow};
 use app::model::DailySpend;
 use server::startup::migrate;
 use sqlx::PgPool;
@@ -33,7 +33,7 @@ fn row(request_id: &str, cost_micros: i64, started_at: OffsetDateTime) -> SpendR
         started_at,
         ended_at: started_at,
         model_id: "deployment-1".into(),
-        attempts: serde_json::json!([{ "deployment_id": "deployment-1", "outcome": "success" }]),
+        attempts: None,
     }
 }
 
@@ -77,4 +77,33 @@ async fn days_are_utc_buckets_with_empty_days_as_zero(pool: PgPool) {
             day("2026-11-23", 10, 2),
         ]
     );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_row_served_by_its_first_attempt_lists_that_attempt(pool: PgPool) {
+    migrate(&pool).await.unwrap();
+    let at = datetime!(2026-11-20 10:00 UTC);
+    let rerouted_attempts = serde_json::json!([
+        { "model_group": "priced", "deployment_id": "deployment-0", "api_base": "http://a", "outcome": "server_error", "status": 502, "latency_ms": 1 },
+        { "model_group": "priced", "deployment_id": "deployment-1", "api_base": "http://127.0.0.1:1/v1", "outcome": "success", "status": 200, "latency_ms": 2 },
+    ]);
+    let rerouted = SpendRow {
+        attempts: Some(rerouted_attempts.clone()),
+        ..row("rerouted", 1, at)
+    };
+    insert_batch(&pool, &[row("direct", 1, at), rerouted])
+        .await
+        .unwrap();
+    let filter = SpendFilter {
+        limit: 10,
+        ..SpendFilter::default()
+    };
+    let rows = list(&pool, &filter).await.unwrap();
+    let by_id = |id: &str| rows.iter().find(|row| row.request_id == id).unwrap();
+    assert_eq!(by_id("direct").attempts, None);
+    assert_eq!(
+        by_id("direct").attempt_list(),
+        serde_json::json!([{ "model_group": "priced", "deployment_id": "deployment-1", "api_base": "http://127.0.0.1:1/v1", "outcome": "success", "status": 200, "latency_ms": 3 }])
+    );
+    assert_eq!(by_id("rerouted").attempt_list(), rerouted_attempts);
 }

@@ -35,8 +35,27 @@ pub struct SpendRow {
     /// The deployment that served (or last failed) the request.
     pub model_id: String,
     /// Every upstream attempt, in order: `[{model_group, deployment_id, api_base, outcome,
-    /// status, latency_ms}]`.
-    pub attempts: serde_json::Value,
+    /// status, latency_ms}]`; `None` when the first attempt served the request (see
+    /// [`SpendRow::attempt_list`]).
+    pub attempts: Option<serde_json::Value>,
+}
+
+impl SpendRow {
+    /// Every upstream attempt, in order. A request its first attempt served stores none: that
+    /// attempt is the row's own deployment, status and latency.
+    pub fn attempt_list(&self) -> serde_json::Value {
+        match &self.attempts {
+            Some(list) => list.clone(),
+            None => serde_json::json!([{
+                "model_group": self.model_group,
+                "deployment_id": self.model_id,
+                "api_base": self.api_base,
+                "outcome": "success",
+                "status": self.http_status,
+                "latency_ms": self.latency_ms,
+            }]),
+        }
+    }
 }
 
 /// A key's spend after a batch landed.
@@ -95,7 +114,7 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
         started.push(row.started_at);
         ended.push(row.ended_at);
         model_ids.push(row.model_id.as_str());
-        attempts.push(&row.attempts);
+        attempts.push(row.attempts.as_ref());
     }
     sqlx::query_as(
         "WITH inserted AS ( \

@@ -114,7 +114,7 @@ fn litellm_row(row: &SpendRow) -> Value {
         "usage_estimated": row.usage_estimated,
         "cache_hit": "False",
         "model_id": row.model_id,
-        "metadata": { "attempts": row.attempts },
+        "metadata": { "attempts": row.attempt_list() },
     })
 }
 

@@ -64,7 +64,7 @@ struct RawLitellmParams {
 
 /// LiteLLM's price fields (dollars per token, image, second, character or query), in
 /// `litellm_params` or `model_info`.
-#[derive(Deserialize, Default)]
+#[derive(Debug, Deserialize, Default)]
 struct RawPrices {
     input_cost_per_token: Option<f64>,
     output_cost_per_token: Option<f64>,
@@ -264,7 +264,8 @@ pub(super) fn build(
         &params.prices,
     )
     .map_err(|message| resolver.invalid(field("model_info"), &message))?;
-    if prices.is_none() && params.mock_response.is_none() {
+    let wildcard = model.model_name.contains('*');
+    if prices.is_none() && params.mock_response.is_none() && !wildcard {
         warnings.push(format!(
             "{}: {}: no price known for `{}`; its requests will be metered at $0 \
              (set model_info.input_cost_per_token / output_cost_per_token)",
@@ -310,6 +311,14 @@ pub(super) fn build(
         )
         .map_err(|message| resolver.invalid(field("litellm_params.api_base"), &message))?
     };
+    let wildcard = wildcard.then(|| {
+        Arc::new(WildcardRecipe {
+            api_version: api_version.clone(),
+            info_prices: model.model_info.prices,
+            params_prices: params.prices,
+            capabilities: model.model_info.capabilities,
+        })
+    });
     Ok(Some(Deployment {
         id,
         stored,
@@ -331,7 +340,74 @@ pub(super) fn build(
             order: params.order,
         },
         state: Arc::default(),
+        wildcard,
     }))
+}
+
+/// What a wildcard entry (`model_name: anthropic/*`) keeps to serve each model it matches: the
+/// prices and capabilities it was given, laid over the catalog's entry for that model.
+#[derive(Debug)]
+pub struct WildcardRecipe {
+    api_version: Option<String>,
+    info_prices: RawPrices,
+    params_prices: RawPrices,
+    capabilities: CapabilityOverrides,
+}
+
+/// The deployment a wildcard entry becomes for one requested model: `upstream_model` is the
+/// entry's model with its `*` replaced by what the requested name's `*` matched, and prices and
+/// capabilities are that model's. It shares the entry's id and health.
+pub fn specialize(
+    template: &Deployment,
+    recipe: &WildcardRecipe,
+    requested: &str,
+    captured: &[&str],
+) -> Result<Deployment, String> {
+    let upstream_model = crate::routing::wildcard::substitute(&template.upstream_model, captured);
+    let upstream = match &template.upstream {
+        Upstream::Mock => Upstream::Mock,
+        Upstream::Http(_) => {
+            let model = ProviderModel {
+                provider: template.provider.clone(),
+                model_id: upstream_model.clone(),
+            };
+            let provider = model
+                .known_provider()
+                .ok_or_else(|| format!("provider `{}` is not supported", template.provider))?;
+            upstream_for(
+                provider.wire,
+                &template.api_base,
+                &upstream_model,
+                recipe.api_version.as_deref(),
+            )?
+        }
+    };
+    let entry = catalog::lookup(&template.provider, &upstream_model, None);
+    let prices = deployment_prices(
+        entry.and_then(|entry| entry.prices().ok()),
+        &recipe.info_prices,
+        &recipe.params_prices,
+    )?;
+    if prices.is_none() && template.mock_response.is_none() {
+        tracing::warn!(
+            model = %requested,
+            "no price known for `{upstream_model}`; its requests will be metered at $0"
+        );
+    }
+    let mut capabilities = entry.map_or_else(
+        Capabilities::unknown_model,
+        catalog::CatalogEntry::capabilities,
+    );
+    capabilities.override_with(&recipe.capabilities);
+    Ok(Deployment {
+        model_group: requested.to_string(),
+        upstream_model,
+        upstream,
+        prices: prices.unwrap_or_default(),
+        capabilities,
+        wildcard: None,
+        ..template.clone()
+    })
 }
 
 /// Where a Vertex AI deployment's requests go and who signs them in.

@@ -3,6 +3,7 @@
 //! values. Unknown keys are warned about; malformed ones are refused
 //! with the line they are on.
 
+mod classes;
 mod deployment;
 mod router;
 
@@ -14,8 +15,9 @@ use serde::Deserialize;
 
 use crate::providers::{Deployment, Secret};
 
-pub use deployment::stored_deployment;
+pub use classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
 use deployment::RawModel;
+pub use deployment::{specialize, stored_deployment, WildcardRecipe};
 pub use router::{FallbackKind, Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
 
 /// Default spend batch window when `proxy_batch_write_at` is not set (seconds).
@@ -62,6 +64,9 @@ struct RawConfig {
     litellm_settings: Option<router::RawRouting>,
     #[serde(default)]
     router_settings: Option<router::RawRouting>,
+    /// Gatehouse's route policies per request class.
+    #[serde(default)]
+    request_classes: Option<BTreeMap<String, classes::RawClass>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -108,12 +113,14 @@ impl Config {
             overrides: &raw.environment_variables,
             env,
         };
-        let router = router::settings(
+        let mut router = router::settings(
             raw.router_settings.unwrap_or_default(),
             raw.litellm_settings.unwrap_or_default(),
             &resolver,
             &mut warnings,
         )?;
+        router.classes =
+            classes::classes(raw.request_classes.unwrap_or_default(), &router, &resolver)?;
         let timeout_defaults = deployment::TimeoutDefaults {
             timeout: router.timeout,
             stream_timeout: router.stream_timeout,
@@ -165,6 +172,13 @@ impl Config {
 
         let group_names: Vec<&str> = deployments.iter().map(|d| d.model_group.as_str()).collect();
         warnings.extend(router.check_fallbacks(&group_names, path));
+        for (field, group) in router.classes.named_groups() {
+            if !router::served(&group_names, group) {
+                warnings.push(format!(
+                    "{path}: {field}: `{group}` is not served by any model_list entry"
+                ));
+            }
+        }
 
         Ok(Config {
             deployments,

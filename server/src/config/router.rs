@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::classes::RequestClasses;
 use super::{ConfigError, Resolver};
 
 /// LiteLLM's defaults: a deployment failing 3 times within a minute cools down for 5 s.
@@ -95,6 +96,8 @@ pub struct RouterSettings {
     /// Per-deployment defaults when a deployment sets none.
     pub timeout: Option<Duration>,
     pub stream_timeout: Option<Duration>,
+    /// Route policies per request class (`request_classes`).
+    pub classes: RequestClasses,
 }
 
 impl Default for RouterSettings {
@@ -111,12 +114,13 @@ impl Default for RouterSettings {
             max_fallbacks: DEFAULT_MAX_FALLBACKS,
             timeout: None,
             stream_timeout: None,
+            classes: RequestClasses::default(),
         }
     }
 }
 
 /// One list of `{group: [fallback groups]}` maps, as LiteLLM writes them.
-type RawFallbacks = Vec<BTreeMap<String, Vec<String>>>;
+pub(super) type RawFallbacks = Vec<BTreeMap<String, Vec<String>>>;
 
 /// The routing keys of `router_settings` (all of them) and `litellm_settings` (the shared ones).
 #[derive(Deserialize, Default)]
@@ -257,11 +261,20 @@ pub(super) fn settings(
             "stream_timeout",
             router.stream_timeout.or(litellm.stream_timeout),
         )?,
+        classes: RequestClasses::default(),
+    })
+}
+
+/// Whether a model_list entry serves `target`: by its name, or through a wildcard pattern.
+pub(super) fn served(groups: &[&str], target: &str) -> bool {
+    groups.iter().any(|group| {
+        *group == target
+            || (group.contains('*') && crate::routing::wildcard::captures(group, target).is_some())
     })
 }
 
 /// LiteLLM's list of one-key maps as one map (a group named twice keeps its chains in order).
-fn merged(lists: Option<RawFallbacks>) -> BTreeMap<String, Vec<String>> {
+pub(super) fn merged(lists: Option<RawFallbacks>) -> BTreeMap<String, Vec<String>> {
     let mut chains: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for entry in lists.unwrap_or_default() {
         for (group, targets) in entry {
@@ -276,6 +289,7 @@ impl RouterSettings {
     /// or to a group no deployment in the file serves (it may still be stored in the database).
     pub fn check_fallbacks(&self, groups: &[&str], path: &str) -> Vec<String> {
         let mut warnings = Vec::new();
+        let served = |target: &str| served(groups, target);
         let chains = [
             ("fallbacks", &self.fallbacks.general),
             ("context_window_fallbacks", &self.fallbacks.context_window),
@@ -288,7 +302,7 @@ impl RouterSettings {
                         warnings.push(format!(
                             "{path}: router_settings.{name}: `{group}` falls back to itself; that step is skipped"
                         ));
-                    } else if !groups.contains(&target.as_str()) {
+                    } else if !served(target) {
                         warnings.push(format!(
                             "{path}: router_settings.{name}: `{group}` falls back to `{target}`, which no model_list entry serves"
                         ));
@@ -297,7 +311,7 @@ impl RouterSettings {
             }
         }
         for target in &self.fallbacks.default {
-            if !groups.contains(&target.as_str()) {
+            if !served(target) {
                 warnings.push(format!(
                     "{path}: router_settings.default_fallbacks: `{target}` is not served by any model_list entry"
                 ));

@@ -109,8 +109,15 @@ impl Meter {
         call.deployment
             .state
             .count_tokens(usage.prompt_tokens + usage.completion_tokens);
-        let attempts = serde_json::to_value(&call.trail.attempts)
-            .unwrap_or_else(|_| serde_json::Value::Array(Vec::new()));
+        // A request its first attempt served needs no list: the row itself says it all.
+        let attempts = match call.trail.attempts.as_slice() {
+            [only] if only.outcome == "success" && outcome.success && call.trail.fallbacks == 0 => {
+                None
+            }
+            list => Some(
+                serde_json::to_value(list).unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
+            ),
+        };
         if let Some(spend) = &call.spend {
             spend.add_pending(cost_micros);
         }

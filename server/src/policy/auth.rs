@@ -46,6 +46,23 @@ impl Caller {
         }
     }
 
+    /// The share of its budget the key has spent (0 upwards); `None` without a budget.
+    pub fn budget_used(&self) -> Option<f64> {
+        let Caller::Key(key) = self else {
+            return None;
+        };
+        key.max_budget_micros
+            .map(|budget| key.spend.current() as f64 / budget.max(1) as f64)
+    }
+
+    /// The request class the key pins, and the key's tags.
+    pub fn class_hints(&self) -> (Option<&str>, &[String]) {
+        match self {
+            Caller::Master { .. } => (None, &[]),
+            Caller::Key(key) => (key.request_class.as_deref(), &key.tags),
+        }
+    }
+
     /// Refuses a key whose spend has reached its budget.
     pub fn check_budget(&self) -> Result<(), ApiError> {
         let Caller::Key(key) = self else {

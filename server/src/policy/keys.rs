@@ -55,6 +55,10 @@ pub struct CachedKey {
     pub max_budget_micros: Option<i64>,
     pub expires_at: Option<OffsetDateTime>,
     pub spend: Arc<SpendCounter>,
+    /// `metadata.request_class`: the request class every request of the key runs in.
+    pub request_class: Option<String>,
+    /// `metadata.tags` (LiteLLM keeps a key's tags there).
+    pub tags: Vec<String>,
 }
 
 impl CachedKey {
@@ -182,12 +186,26 @@ impl KeyCache {
             .map(|existing| existing.spend.clone())
             .unwrap_or_default();
         spend.observe_persisted(row.spend_micros);
+        let metadata = &row.metadata;
         let entry = Arc::new(CachedKey {
             token_hash: Arc::from(row.token_hash.as_str()),
             models: row.models,
             max_budget_micros: row.max_budget_micros,
             expires_at: row.expires_at,
             spend,
+            request_class: metadata
+                .get("request_class")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+            tags: metadata
+                .get("tags")
+                .and_then(serde_json::Value::as_array)
+                .map(|tags| {
+                    tags.iter()
+                        .filter_map(|tag| tag.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
         self.entries.insert(hash, entry.clone());
         Some(entry)
@@ -205,6 +223,8 @@ mod tests {
             max_budget_micros: None,
             expires_at: None,
             spend: Arc::default(),
+            request_class: None,
+            tags: Vec::new(),
         }
     }
 

@@ -350,6 +350,8 @@ pub struct Deployment {
     pub balance: Balance,
     /// What the router has seen of it: load, latency, usage, health.
     pub state: std::sync::Arc<crate::routing::health::DeploymentState>,
+    /// Set on a wildcard entry (`model_name: anthropic/*`): how it serves each model it matches.
+    pub wildcard: Option<std::sync::Arc<crate::config::WildcardRecipe>>,
 }
 
 /// How a deployment shares its group's traffic: LiteLLM's `weight`, `rpm` and `tpm` (used by

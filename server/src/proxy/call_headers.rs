@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
@@ -28,52 +28,96 @@ pub fn insert_cost(headers: &mut HeaderMap, cost_micros: i64) {
 /// How a call was routed, as it stands when its response starts.
 #[derive(Debug, Clone)]
 pub struct RouteHeaders {
-    model_id: String,
-    model_group: String,
-    api_base: String,
+    model_id: Option<HeaderValue>,
+    model_group: Option<HeaderValue>,
+    api_base: Option<HeaderValue>,
     attempts: usize,
     retries: u32,
     fallbacks: u32,
     overhead_ms: u128,
     duration_ms: u128,
+    request_class: Option<HeaderValue>,
+    degraded: bool,
+}
+
+/// A number as a header value.
+fn number(value: impl TryInto<u64>) -> HeaderValue {
+    HeaderValue::from(value.try_into().unwrap_or(u64::MAX))
 }
 
 impl RouteHeaders {
     pub fn of(deployment: &Deployment, trail: &Trail, started: Instant) -> Self {
         let elapsed = started.elapsed();
+        let text = |value: &str| HeaderValue::from_str(value).ok();
         RouteHeaders {
-            model_id: deployment.id.clone(),
-            model_group: deployment.model_group.clone(),
-            api_base: deployment.api_base.clone(),
+            model_id: text(&deployment.id),
+            model_group: text(&deployment.model_group),
+            api_base: text(&deployment.api_base),
             attempts: trail.attempts.len(),
             retries: trail.retries,
             fallbacks: trail.fallbacks,
             overhead_ms: elapsed.saturating_sub(trail.upstream_time).as_millis(),
             duration_ms: elapsed.as_millis(),
+            request_class: trail
+                .request_class
+                .as_ref()
+                .and_then(|chosen| text(&chosen.class.name)),
+            degraded: trail
+                .request_class
+                .as_ref()
+                .is_some_and(|chosen| chosen.degraded),
         }
     }
 
     pub fn insert(&self, headers: &mut HeaderMap) {
-        let overhead = self.overhead_ms.to_string();
-        let pairs: [(&'static str, String); 11] = [
-            ("x-litellm-model-id", self.model_id.clone()),
-            ("x-litellm-model-group", self.model_group.clone()),
-            ("x-litellm-model-api-base", self.api_base.clone()),
-            ("x-litellm-attempted-retries", self.retries.to_string()),
-            ("x-litellm-attempted-fallbacks", self.fallbacks.to_string()),
-            ("x-litellm-overhead-duration-ms", overhead.clone()),
-            (
-                "x-litellm-response-duration-ms",
-                self.duration_ms.to_string(),
-            ),
-            ("x-gatehouse-deployment", self.model_id.clone()),
-            ("x-gatehouse-model-group", self.model_group.clone()),
-            ("x-gatehouse-attempts", self.attempts.to_string()),
-            ("x-gatehouse-overhead-ms", overhead),
-        ];
-        for (name, value) in pairs {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
+        headers.reserve(11);
+        let both = |headers: &mut HeaderMap, names: [&'static str; 2], value: &HeaderValue| {
+            headers.insert(HeaderName::from_static(names[0]), value.clone());
+            headers.insert(HeaderName::from_static(names[1]), value.clone());
+        };
+        if let Some(id) = &self.model_id {
+            both(
+                headers,
+                ["x-litellm-model-id", "x-gatehouse-deployment"],
+                id,
+            );
+        }
+        if let Some(group) = &self.model_group {
+            both(
+                headers,
+                ["x-litellm-model-group", "x-gatehouse-model-group"],
+                group,
+            );
+        }
+        if let Some(api_base) = &self.api_base {
+            headers.insert(
+                HeaderName::from_static("x-litellm-model-api-base"),
+                api_base.clone(),
+            );
+        }
+        both(
+            headers,
+            ["x-litellm-overhead-duration-ms", "x-gatehouse-overhead-ms"],
+            &number(self.overhead_ms),
+        );
+        for (name, value) in [
+            ("x-litellm-attempted-retries", number(self.retries)),
+            ("x-litellm-attempted-fallbacks", number(self.fallbacks)),
+            ("x-litellm-response-duration-ms", number(self.duration_ms)),
+            ("x-gatehouse-attempts", number(self.attempts)),
+        ] {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+        if let Some(class) = &self.request_class {
+            headers.insert(
+                HeaderName::from_static("x-gatehouse-request-class"),
+                class.clone(),
+            );
+            if self.degraded {
+                headers.insert(
+                    HeaderName::from_static("x-gatehouse-degraded"),
+                    HeaderValue::from_static("true"),
+                );
             }
         }
     }

@@ -41,7 +41,7 @@ pub async fn retrieve_model(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
-    if gateway.models.groups().get(&model).is_none() || !caller.may_use(&model) {
+    if !gateway.models.groups().serves(&model) || !caller.may_use(&model) {
         return Err(ApiError::UnknownModel(model));
     }
     Ok(Json(model_object(&gateway, &model)))
@@ -100,7 +100,7 @@ pub async fn model_info(
     let data: Vec<Value> = groups
         .names()
         .filter(|name| caller.may_use(name))
-        .filter_map(|name| groups.get(name))
+        .filter_map(|name| groups.named(name))
         .flat_map(|group| {
             group
                 .deployments()

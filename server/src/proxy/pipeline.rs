@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
+use crate::config::{ChosenClass, ClassHints, RequestClasses, RouterSettings};
 use crate::error::ApiError;
 use crate::metering::{MeteredCall, CALL_TYPE_CHAT};
 use crate::policy::auth::{authenticate, Caller};
@@ -93,26 +94,79 @@ pub async fn messages(
 
 /// Headers by which a client limits each upstream attempt (seconds): LiteLLM's name and ours.
 const TIMEOUT_HEADERS: [&str; 2] = ["x-litellm-timeout", "x-gatehouse-timeout"];
+/// The header by which a client asks for a request class.
+const CLASS_HEADER: &str = "x-gatehouse-request-class";
+/// LiteLLM's request tags, comma-separated.
+const TAGS_HEADER: &str = "x-litellm-tags";
 
-/// A request whose caller is known: who, when it started, and the time limit it set.
+/// A request whose caller is known: who, when it started, the time limit it set, and the
+/// request class it runs in with that class's router settings.
 pub struct Admitted {
     pub caller: Caller,
     started: Instant,
     started_at: OffsetDateTime,
     timeout_override: Option<Duration>,
+    router: Arc<RouterSettings>,
+    class: Option<ChosenClass>,
 }
 
-/// 1. authenticate: the key from memory (one database read for a key never seen here).
+/// 1. authenticate: the key from memory (one database read for a key never seen here); then
+///    the request class (the key's, the header's, a tag's or the default, degraded when the
+///    key's budget is mostly spent).
 pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admitted, ApiError> {
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
     let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
+    let mut router = gateway.models.router();
+    let class = request_class(&router.classes, &caller, headers)?;
+    if let Some(chosen) = &class {
+        router = chosen.class.settings.clone();
+    }
     Ok(Admitted {
         caller,
         started,
         started_at,
         timeout_override: timeout_override(headers)?,
+        router,
+        class,
     })
+}
+
+/// The class a request runs in, if the config has classes.
+fn request_class(
+    classes: &RequestClasses,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Result<Option<ChosenClass>, ApiError> {
+    if classes.is_empty() {
+        return Ok(None);
+    }
+    let asked = headers
+        .get(CLASS_HEADER)
+        .map(|value| {
+            value.to_str().map(str::trim).map_err(|_| {
+                ApiError::bad_request(format!("The `{CLASS_HEADER}` header must be text."), None)
+            })
+        })
+        .transpose()?;
+    let (pinned, key_tags) = caller.class_hints();
+    let mut tags: Vec<&str> = headers
+        .get_all(TAGS_HEADER)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    tags.extend(key_tags.iter().map(String::as_str));
+    let hints = ClassHints {
+        pinned,
+        asked,
+        tags: &tags,
+    };
+    classes
+        .choose(hints, caller.budget_used())
+        .map_err(|message| ApiError::bad_request(format!("{message}."), None))
 }
 
 /// The client's per-attempt time limit, from `x-litellm-timeout` or `x-gatehouse-timeout`.
@@ -142,8 +196,9 @@ impl Admitted {
     /// 2. authorize: the model exists and the key may use it.
     /// 3. limit: rate limits arrive with the governance work; nothing to check yet.
     /// 4. reserve: a key whose spend reached its budget is refused before any upstream call.
-    /// 5. plan: the route through the group and its fallbacks, starting at a deployment whose
-    ///    declared capabilities cover the request and that is not cooling down.
+    /// 5. plan: the route through the group (the request class's group for the model) and its
+    ///    fallbacks, starting at a deployment whose declared capabilities cover the request and
+    ///    that is not cooling down.
     pub fn plan(
         &self,
         gateway: &SharedGateway,
@@ -151,7 +206,11 @@ impl Admitted {
         needs: &Needs,
     ) -> Result<Route, ApiError> {
         let groups = gateway.models.groups_owned();
-        if groups.get(model).is_none() {
+        let group = self
+            .class
+            .as_ref()
+            .map_or(model, |chosen| chosen.class.group_for(model));
+        if groups.get(group).is_none() {
             return Err(ApiError::UnknownModel(model.to_string()));
         }
         if !self.caller.may_use(model) {
@@ -160,11 +219,12 @@ impl Admitted {
         self.caller.check_budget()?;
         Route::plan(
             groups,
-            gateway.models.router(),
-            model,
+            self.router.clone(),
+            group,
             *needs,
             self.timeout_override,
         )
+        .map(|route| route.in_class(self.class.clone()))
     }
 
     /// What the call's spend row will say, known before the call.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{FallbackKind, RouterSettings};
+use crate::config::{ChosenClass, FallbackKind, RouterSettings};
 use crate::error::ApiError;
 use crate::providers::capabilities::{Missing, Needs};
 use crate::providers::Deployment;
@@ -42,6 +42,8 @@ pub struct Trail {
     pub fallbacks: u32,
     /// Time spent waiting on upstreams and between retries: the rest is the gateway's own.
     pub upstream_time: Duration,
+    /// The request class the route was planned in.
+    pub request_class: Option<ChosenClass>,
 }
 
 /// Where a cooldown started here is announced, so other instances cool the deployment down too.
@@ -64,6 +66,7 @@ pub struct Route {
     /// The client's per-attempt time limit (`x-litellm-timeout`), if it set one.
     timeout_override: Option<Duration>,
     single_attempt: bool,
+    request_class: Option<ChosenClass>,
 }
 
 /// How a route ended: the last attempt's result and deployment, the trail, and the successful
@@ -126,7 +129,14 @@ impl Route {
             first_group,
             timeout_override,
             single_attempt: false,
+            request_class: None,
         })
+    }
+
+    /// This route, planned in a request class (reported with the response).
+    pub fn in_class(mut self, class: Option<ChosenClass>) -> Route {
+        self.request_class = class;
+        self
     }
 
     /// Whether the route may make more than one attempt (so the request must be kept for it).
@@ -177,12 +187,16 @@ impl Route {
     {
         let _in_flight = budget.request();
         let settings = self.settings.clone();
-        let mut trail = Trail::default();
-        let mut group = self.first_group.clone();
+        let mut trail = Trail {
+            request_class: self.request_class,
+            ..Trail::default()
+        };
+        let mut group = self.first_group;
         let mut next = Some(self.first.clone());
-        let mut last = (self.first.clone(), ApiError::Internal);
+        let mut last = (self.first, ApiError::Internal);
         let mut fallbacks: Option<Vec<String>> = None;
-        let mut visited = HashSet::from([self.model.clone(), group.clone()]);
+        // The groups this request went to, filled in when it first falls back.
+        let mut visited: Option<HashSet<String>> = None;
         if group != self.model {
             trail.fallbacks = 1;
         }
@@ -301,7 +315,9 @@ impl Route {
                 let chain = settings.fallbacks.chain(&self.model, kind);
                 chain.iter().rev().cloned().collect()
             });
-            let Some(following) = next_unvisited(chain, &mut visited) else {
+            let visited = visited.get_or_insert_with(|| HashSet::from([self.model.clone()]));
+            visited.insert(group.clone());
+            let Some(following) = next_unvisited(chain, visited) else {
                 break;
             };
             tracing::info!(from = %group, to = %following, "falling back");

@@ -2,7 +2,7 @@
 //! of latency and time to first token, this minute's requests and tokens, and the circuit
 //! breaker (failures within a minute or in a row → cooldown → one half-open probe → healthy).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,8 @@ pub struct DeploymentState {
     /// When the half-open probe was claimed, in `now_millis` (0: not claimed).
     probe_claimed: AtomicU64,
     breaker: Mutex<Breaker>,
+    /// Whether the breaker counts failures in a row (so a success must reset it).
+    failing: AtomicBool,
 }
 
 impl DeploymentState {
@@ -198,8 +200,12 @@ impl DeploymentState {
         if self.cooldown_over() {
             self.close();
         }
-        let mut breaker = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
-        breaker.consecutive = 0;
+        // Most successes follow successes: the lock is taken only to end a run of failures.
+        if self.failing.load(Ordering::Acquire) {
+            let mut breaker = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
+            breaker.consecutive = 0;
+            self.failing.store(false, Ordering::Release);
+        }
     }
 
     /// A failed attempt. Failures that say nothing about the deployment (a 400, a 404) leave it
@@ -226,6 +232,7 @@ impl DeploymentState {
         }
         breaker.fails_in_window += 1;
         breaker.consecutive += 1;
+        self.failing.store(true, Ordering::Release);
         let probe_failed = self.cooldown_over();
         let trips = probe_failed
             || breaker.fails_in_window > settings.allowed_fails

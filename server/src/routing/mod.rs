@@ -18,6 +18,7 @@ pub mod health;
 pub mod live;
 pub mod retry;
 pub mod strategy;
+pub mod wildcard;
 
 /// Why a group has no deployment for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,17 @@ impl ModelGroup {
         strategy: RoutingStrategy,
         tried: &[String],
     ) -> Result<Arc<Deployment>, NoDeployment> {
+        // A group of one healthy deployment has nothing to choose (usage-based routing still
+        // checks its limits below).
+        if let [only] = self.deployments.as_slice() {
+            if strategy != RoutingStrategy::UsageBased
+                && only.state.availability() == Availability::Healthy
+                && only.capabilities.missing(needs).is_none()
+            {
+                only.state.count_request();
+                return Ok(only.clone());
+            }
+        }
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         let mut first_missing = None;
         let mut capable = Vec::with_capacity(self.deployments.len());
@@ -136,10 +148,41 @@ fn choose_in_tier<'a>(
     strategy::choose(strategy, &healthy, shape, turn).map(|index| healthy[index])
 }
 
-/// Every public model name, in name order.
-#[derive(Default)]
+/// Most distinct models a generation of groups keeps resolved through wildcards; beyond it,
+/// the least used are built again when next asked for.
+const RESOLVED_WILDCARD_MODELS: u64 = 4096;
+
+/// Every public model name, in name order, and the wildcard patterns among them.
 pub struct ModelGroups {
     groups: BTreeMap<String, ModelGroup>,
+    /// Names with a `*` (`anthropic/*`), most specific first.
+    patterns: Vec<String>,
+    /// Models asked for that matched a pattern, each with its group.
+    resolved: moka::sync::Cache<String, Arc<ModelGroup>>,
+}
+
+impl Default for ModelGroups {
+    fn default() -> Self {
+        ModelGroups::new([])
+    }
+}
+
+/// A model group as a request sees it: named in the config, or made for a model a wildcard
+/// pattern matched.
+pub enum GroupRef<'a> {
+    Named(&'a ModelGroup),
+    Resolved(Arc<ModelGroup>),
+}
+
+impl std::ops::Deref for GroupRef<'_> {
+    type Target = ModelGroup;
+
+    fn deref(&self) -> &ModelGroup {
+        match self {
+            GroupRef::Named(group) => group,
+            GroupRef::Resolved(group) => group,
+        }
+    }
 }
 
 impl ModelGroups {
@@ -155,15 +198,75 @@ impl ModelGroups {
                 .deployments
                 .push(deployment);
         }
-        ModelGroups { groups }
+        let mut patterns: Vec<String> = groups
+            .keys()
+            .filter(|name| name.contains('*'))
+            .cloned()
+            .collect();
+        patterns.sort_by_key(|pattern| std::cmp::Reverse(wildcard::specificity(pattern)));
+        ModelGroups {
+            groups,
+            patterns,
+            resolved: moka::sync::Cache::new(RESOLVED_WILDCARD_MODELS),
+        }
     }
 
-    pub fn get(&self, model: &str) -> Option<&ModelGroup> {
-        self.groups.get(model)
+    /// The group serving `model`: the one of that name, else one made from the most specific
+    /// wildcard pattern it matches (kept for the next request).
+    pub fn get(&self, model: &str) -> Option<GroupRef<'_>> {
+        if let Some(group) = self.groups.get(model) {
+            return Some(GroupRef::Named(group));
+        }
+        if self.patterns.is_empty() {
+            return None;
+        }
+        if let Some(group) = self.resolved.get(model) {
+            return Some(GroupRef::Resolved(group));
+        }
+        let (pattern, captured) = self.patterns.iter().find_map(|pattern| {
+            wildcard::captures(pattern, model).map(|captured| (pattern, captured))
+        })?;
+        let deployments: Vec<Arc<Deployment>> = self.groups[pattern]
+            .deployments
+            .iter()
+            .filter_map(|template| {
+                let recipe = template.wildcard.as_ref()?;
+                crate::config::specialize(template, recipe, model, &captured)
+                    .map_err(|error| {
+                        tracing::warn!(deployment = %template.id, model, "wildcard cannot serve the model: {error}");
+                    })
+                    .ok()
+                    .map(Arc::new)
+            })
+            .collect();
+        if deployments.is_empty() {
+            return None;
+        }
+        let group = Arc::new(ModelGroup {
+            deployments,
+            turn: AtomicUsize::new(0),
+        });
+        self.resolved.insert(model.to_string(), group.clone());
+        Some(GroupRef::Resolved(group))
     }
 
+    /// Whether `model` is served: by name, or through a wildcard pattern.
+    pub fn serves(&self, model: &str) -> bool {
+        self.groups.contains_key(model)
+            || self
+                .patterns
+                .iter()
+                .any(|pattern| wildcard::captures(pattern, model).is_some())
+    }
+
+    /// The names in the config (wildcard patterns as written), in name order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.groups.keys().map(String::as_str)
+    }
+
+    /// The deployments of the group named `name` in the config.
+    pub fn named(&self, name: &str) -> Option<&ModelGroup> {
+        self.groups.get(name)
     }
 
     /// The deployment with this id, in whichever group.
