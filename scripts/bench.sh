@@ -2,6 +2,8 @@
 # Benchmark: non-streaming chat completions through Gatehouse (with a virtual key, metering on)
 # beside the same loopback mock called directly, in one run. Gatehouse is pinned to CPU 0; the
 # mock and the load generator (wrk) share CPU 1. Writes docs/BENCHMARKS.md.
+# BENCH_BASELINE=<git ref> also builds that commit's gatehouse and measures it in the same run
+# (32 connections), so a change's cost is read side by side on one machine.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -10,6 +12,17 @@ apt_install wrk util-linux
 ensure_rust_tools
 ensure_console_tools
 ensure_postgres gatehouse_bench_admin
+BASELINE="${BENCH_BASELINE:-}"
+baseline_bin=""
+if [ -n "$BASELINE" ]; then
+  log "building the baseline $BASELINE"
+  baseline_src="$(mktemp -d)"
+  git -C "$REPO_ROOT" worktree add --detach "$baseline_src" "$BASELINE" >/dev/null
+  (cd "$baseline_src" && cargo build --release -p server --bin gatehouse >/dev/null)
+  baseline_bin="$(mktemp)"
+  cp "$CARGO_TARGET_DIR/release/gatehouse" "$baseline_bin"
+  git -C "$REPO_ROOT" worktree remove --force "$baseline_src"
+fi
 cargo leptos build --release >/dev/null
 cargo build --release -p server --bin mock-upstream >/dev/null
 psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench' >/dev/null
@@ -35,13 +48,21 @@ cross_pid=$!
 DATABASE_URL="$bench_url" RUST_LOG=warn taskset -c 0 "$CARGO_TARGET_DIR/release/gatehouse" \
   --config "$work/config.yaml" --port "$gate_port" >"$work/gatehouse.log" 2>&1 &
 gate_pid=$!
+base_pid=""
+if [ -n "$baseline_bin" ]; then
+  psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench_baseline WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench_baseline' >/dev/null
+  base_port="$(free_port)"
+  DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_baseline" RUST_LOG=warn taskset -c 0 "$baseline_bin" \
+    --config "$work/config.yaml" --port "$base_port" >"$work/baseline.log" 2>&1 &
+  base_pid=$!
+fi
 halt_poll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 halt_poll_before=""
 cleanup() {
   if [ -n "$halt_poll_before" ]; then echo "$halt_poll_before" >"$halt_poll"; fi
-  kill "$gate_pid" "$mock_pid" "$cross_pid" 2>/dev/null || true
-  wait "$gate_pid" "$mock_pid" "$cross_pid" 2>/dev/null || true
-  rm -rf "$work"
+  kill "$gate_pid" "$mock_pid" "$cross_pid" $base_pid 2>/dev/null || true
+  wait "$gate_pid" "$mock_pid" "$cross_pid" $base_pid 2>/dev/null || true
+  rm -rf "$work" $baseline_bin
 }
 trap cleanup EXIT
 wait_for_http "http://127.0.0.1:$gate_port/health/liveliness"
@@ -80,6 +101,17 @@ warmup_total="$(taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "$gate/v1/cha
 log "direct, 32 connections";    read -r d32_rps d32_p50 d32_p99 d32_err _ < <(run direct32 "$mock" 32)
 log "gatehouse, 32 connections"; rss_before="$(awk '/VmRSS/ {print $2}' /proc/$gate_pid/status)"
 read -r g32_rps g32_p50 g32_p99 g32_err g32_total < <(run gate32 "$gate" 32)
+if [ -n "$base_pid" ]; then
+  wait_for_http "http://127.0.0.1:$base_port/health/liveliness"
+  base_key="$(curl -fsS "http://127.0.0.1:$base_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
+    -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
+  sleep 3 # the spend rows of the run before land first
+  log "baseline $BASELINE, 32 connections"
+  BENCH_KEY="$base_key" taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "http://127.0.0.1:$base_port/v1/chat/completions" >/dev/null
+  read -r b32_rps b32_p50 b32_p99 b32_err _ < <(BENCH_KEY="$base_key" run base32 "http://127.0.0.1:$base_port" 32)
+  base_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$base_pid/status)"
+  kill "$base_pid"; wait "$base_pid" 2>/dev/null || true; base_pid=""
+fi
 one_connection_runs() { # SUFFIX: direct, cross-core direct and Gatehouse at 1 connection
   log "1 connection ($1): direct";     read -r "d1_rps$1" "d1_p50$1" "d1_p99$1" "d1_err$1" _ < <(run "direct1$1" "$mock" 1)
   log "1 connection ($1): cross-core"; read -r "x1_rps$1" "x1_p50$1" "x1_p99$1" "x1_err$1" _ < <(run "cross1$1" "http://127.0.0.1:$cross_port" 1)
@@ -111,7 +143,7 @@ mkdir -p docs
 cat >docs/BENCHMARKS.md <<MD
 # Benchmarks
 
-Reproduce with \`bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` by default).
+Reproduce with \`$(if [ -n "$BASELINE" ]; then echo "BENCH_BASELINE=$BASELINE "; fi)bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` by default).
 
 ## Non-streaming chat completions through Gatehouse vs. the upstream called directly
 
@@ -129,7 +161,9 @@ from the reply, is costed and gets a spend row. Each run lasts $DURATION.
 | mock directly | 1 | $d1_rps_vm | $d1_p50_vm | $d1_p99_vm | $d1_err_vm |
 | **through Gatehouse** | 1 | $g1_rps_vm | $g1_p50_vm | $g1_p99_vm | $g1_err_vm |
 | mock directly, on CPU 0 (cross-core) | 1 | $x1_rps_vm | $x1_p50_vm | $x1_p99_vm | $x1_err_vm |
+$(if [ -n "$BASELINE" ]; then echo "| Gatehouse at \`$BASELINE\` (baseline, same run) | 32 | $b32_rps | $b32_p50 | $b32_p99 | $b32_err |"; fi)
 
+$(if [ -n "$BASELINE" ]; then echo "- The baseline row is commit \`$BASELINE\` ($(git -C "$REPO_ROOT" log -1 --format=%s "$BASELINE" | cut -c1-72)…), built and measured in this run after a 3 s warm-up, against the same mock and config; its peak RSS was $((base_peak_kb / 1024)) MB."; fi)
 - Median latency Gatehouse adds at 1 connection: **$added_p50_vm ms** with this VM's idle
   setting. At one connection every hop wakes an idle vCPU, and this VM boots with the guest's
   halt polling off (\`haltpoll.guest_halt_poll_ns=0\`), so each wake-up is a full halt exit: a
