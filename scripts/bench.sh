@@ -16,15 +16,22 @@ BASELINE="${BENCH_BASELINE:-}"
 baseline_bin=""
 if [ -n "$BASELINE" ]; then
   log "building the baseline $BASELINE"
+  BASELINE="$(git -C "$REPO_ROOT" rev-parse --short "$BASELINE")"
   baseline_src="$(mktemp -d)"
+  trap 'git -C "$REPO_ROOT" worktree remove --force "$baseline_src" 2>/dev/null || true' EXIT
   git -C "$REPO_ROOT" worktree add --detach "$baseline_src" "$BASELINE" >/dev/null
   (cd "$baseline_src" && cargo build --release -p server --bin gatehouse >/dev/null)
   baseline_bin="$(mktemp)"
   cp "$CARGO_TARGET_DIR/release/gatehouse" "$baseline_bin"
   git -C "$REPO_ROOT" worktree remove --force "$baseline_src"
+  trap - EXIT
 fi
 cargo leptos build --release >/dev/null
 cargo build --release -p server --bin mock-upstream >/dev/null
+if [ -n "$baseline_bin" ] && cmp -s "$baseline_bin" "$CARGO_TARGET_DIR/release/gatehouse"; then
+  echo "the baseline binary is the one being measured: nothing to compare" >&2
+  exit 1
+fi
 psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench' >/dev/null
 bench_url="${DATABASE_URL%/*}/gatehouse_bench"
 
@@ -49,13 +56,6 @@ DATABASE_URL="$bench_url" RUST_LOG=warn taskset -c 0 "$CARGO_TARGET_DIR/release/
   --config "$work/config.yaml" --port "$gate_port" >"$work/gatehouse.log" 2>&1 &
 gate_pid=$!
 base_pid=""
-if [ -n "$baseline_bin" ]; then
-  psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench_baseline WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench_baseline' >/dev/null
-  base_port="$(free_port)"
-  DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_baseline" RUST_LOG=warn taskset -c 0 "$baseline_bin" \
-    --config "$work/config.yaml" --port "$base_port" >"$work/baseline.log" 2>&1 &
-  base_pid=$!
-fi
 halt_poll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 halt_poll_before=""
 cleanup() {
@@ -101,7 +101,12 @@ warmup_total="$(taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "$gate/v1/cha
 log "direct, 32 connections";    read -r d32_rps d32_p50 d32_p99 d32_err _ < <(run direct32 "$mock" 32)
 log "gatehouse, 32 connections"; rss_before="$(awk '/VmRSS/ {print $2}' /proc/$gate_pid/status)"
 read -r g32_rps g32_p50 g32_p99 g32_err g32_total < <(run gate32 "$gate" 32)
-if [ -n "$base_pid" ]; then
+if [ -n "$baseline_bin" ]; then
+  psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench_baseline WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench_baseline' >/dev/null
+  base_port="$(free_port)"
+  DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_baseline" RUST_LOG=warn taskset -c 0 "$baseline_bin" \
+    --config "$work/config.yaml" --port "$base_port" >"$work/baseline.log" 2>&1 &
+  base_pid=$!
   wait_for_http "http://127.0.0.1:$base_port/health/liveliness"
   base_key="$(curl -fsS "http://127.0.0.1:$base_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
     -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
@@ -109,8 +114,10 @@ if [ -n "$base_pid" ]; then
   log "baseline $BASELINE, 32 connections"
   BENCH_KEY="$base_key" taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "http://127.0.0.1:$base_port/v1/chat/completions" >/dev/null
   read -r b32_rps b32_p50 b32_p99 b32_err _ < <(BENCH_KEY="$base_key" run base32 "http://127.0.0.1:$base_port" 32)
-  base_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$base_pid/status)"
-  kill "$base_pid"; wait "$base_pid" 2>/dev/null || true; base_pid=""
+  base_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$base_pid/status 2>/dev/null || echo 0)"
+  kill "$base_pid" 2>/dev/null || true
+  wait "$base_pid" 2>/dev/null || true
+  base_pid=""
 fi
 one_connection_runs() { # SUFFIX: direct, cross-core direct and Gatehouse at 1 connection
   log "1 connection ($1): direct";     read -r "d1_rps$1" "d1_p50$1" "d1_p99$1" "d1_err$1" _ < <(run "direct1$1" "$mock" 1)
@@ -139,6 +146,10 @@ difference() { python3 -c "print(round($(to_ms "$1") - $(to_ms "$2"), 3))"; }
 added_p50_vm="$(difference "$g1_p50_vm" "$d1_p50_vm")"
 hop_p50_vm="$(difference "$x1_p50_vm" "$d1_p50_vm")"
 
+baseline_row=""
+if [ -n "$BASELINE" ]; then
+  baseline_row=$'\n'"| Gatehouse at \`$BASELINE\` (baseline, same run) | 32 | $b32_rps | $b32_p50 | $b32_p99 | $b32_err |"
+fi
 mkdir -p docs
 cat >docs/BENCHMARKS.md <<MD
 # Benchmarks
@@ -157,13 +168,12 @@ from the reply, is costed and gets a spend row. Each run lasts $DURATION.
 | target | connections | requests/s | p50 latency | p99 latency | non-2xx |
 |---|---:|---:|---:|---:|---:|
 | mock directly | 32 | $d32_rps | $d32_p50 | $d32_p99 | $d32_err |
-| **through Gatehouse** | 32 | **$g32_rps** | $g32_p50 | $g32_p99 | $g32_err |
+| **through Gatehouse** | 32 | **$g32_rps** | $g32_p50 | $g32_p99 | $g32_err |$baseline_row
 | mock directly | 1 | $d1_rps_vm | $d1_p50_vm | $d1_p99_vm | $d1_err_vm |
 | **through Gatehouse** | 1 | $g1_rps_vm | $g1_p50_vm | $g1_p99_vm | $g1_err_vm |
 | mock directly, on CPU 0 (cross-core) | 1 | $x1_rps_vm | $x1_p50_vm | $x1_p99_vm | $x1_err_vm |
-$(if [ -n "$BASELINE" ]; then echo "| Gatehouse at \`$BASELINE\` (baseline, same run) | 32 | $b32_rps | $b32_p50 | $b32_p99 | $b32_err |"; fi)
 
-$(if [ -n "$BASELINE" ]; then echo "- The baseline row is commit \`$BASELINE\` ($(git -C "$REPO_ROOT" log -1 --format=%s "$BASELINE" | cut -c1-72)…), built and measured in this run after a 3 s warm-up, against the same mock and config; its peak RSS was $((base_peak_kb / 1024)) MB."; fi)
+$(if [ -n "$BASELINE" ]; then echo "- The baseline row is commit \`$BASELINE\`, built and measured in this run (after a 3 s warm-up and once the run before it has stopped) against the same mock and config; its peak RSS was $((base_peak_kb / 1024)) MB."; fi)
 - Median latency Gatehouse adds at 1 connection: **$added_p50_vm ms** with this VM's idle
   setting. At one connection every hop wakes an idle vCPU, and this VM boots with the guest's
   halt polling off (\`haltpoll.guest_halt_poll_ns=0\`), so each wake-up is a full halt exit: a

@@ -467,11 +467,23 @@ async fn wildcard_groups_route_by_the_requested_model(pool: PgPool) {
     assert_eq!(header(&response, "x-litellm-model-id"), "wild");
     assert_eq!(header(&response, "x-litellm-attempted-fallbacks"), "1");
 
-    // Nothing matches: the OpenAI-shaped 404 of an unknown model; a key limited to the pattern
-    // may not leave it.
-    assert_openai_error(app.chat(&key, &hello("other/gpt-4o")).await, 404).await;
-    let master = app.chat(MASTER_KEY, &hello("mock/")).await;
-    assert_openai_error(master, 404).await;
+    // Nothing matches: the OpenAI-shaped 404 of an unknown model. A pattern is not a model, and
+    // a name that would put more than a model id into the upstream URL matches nothing.
+    for unknown in [
+        "other/gpt-4o",
+        "mock/",
+        "mock/*",
+        "mock/../../admin",
+        "mock/a?b",
+    ] {
+        let response = app.chat(MASTER_KEY, &hello(unknown)).await;
+        assert_openai_error(response, 404).await;
+    }
+    // A key limited to part of the pattern may not leave that part.
+    let claude_only = app.new_key(json!({ "models": ["mock/claude-*"] })).await;
+    let refused = app.chat(&claude_only, &hello("mock/gpt-4o-mini")).await;
+    assert_openai_error(refused, 401).await;
+    assert_eq!(wild.record.requests(), 2);
 
     // The spend row names the model asked for and the upstream model, at the catalog's price
     // of gpt-4o-mini ($0.15 / $0.60 per million tokens).
@@ -480,9 +492,21 @@ async fn wildcard_groups_route_by_the_requested_model(pool: PgPool) {
     let logs = app.spend_logs(&key).await;
     let first = logs
         .iter()
+        .rev()
         .find(|row| row["model_group"] == "mock/gpt-4o-mini")
         .unwrap();
     assert_eq!(first["model"], "gpt-4o-mini");
+    // The row of a request its first attempt served stores no attempts list (listed from the
+    // row itself); the fallen-back request stores both attempts.
+    let stored: Vec<(Option<Value>,)> =
+        sqlx::query_as("SELECT attempts FROM spend_logs WHERE token_hash = $1 ORDER BY started_at")
+            .bind(app::secrets::hash_key(&key))
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored[0].0, None);
+    assert_eq!(stored[3].0.as_ref().unwrap().as_array().unwrap().len(), 2);
+    assert_eq!(first["metadata"]["attempts"][0]["deployment_id"], "wild");
     let micros = (prompt * 150_000 + completion * 600_000 + 500_000) / 1_000_000;
     assert!(micros > 0);
     assert!((first["spend"].as_f64().unwrap() - micros as f64 / 1e6).abs() < 1e-12);
@@ -556,8 +580,18 @@ async fn request_classes_choose_the_route_and_degrade_on_budget_use(pool: PgPool
     assert_eq!(header(&response, "x-litellm-model-id"), "premium");
     assert_eq!(header(&response, "x-litellm-attempted-retries"), "1");
 
-    // Once a key has spent 1 % of its budget, its default class degrades to the cheap route.
-    let budgeted = app.new_key(json!({ "max_budget": 0.0001 })).await;
+    // A class the request asks for may not take it to a group its key may not use.
+    let premium_only = app.new_key(json!({ "models": ["premium"] })).await;
+    let refused = chat_with(&premium_only, "x-gatehouse-request-class", "batch-cheap")
+        .await
+        .unwrap();
+    assert_openai_error(refused, 401).await;
+
+    // Once a key has spent 1 % of its budget, its default class degrades to the cheap route,
+    // an operator's choice that holds even for a key allowed only the group it asked for.
+    let budgeted = app
+        .new_key(json!({ "max_budget": 0.0001, "models": ["premium"] }))
+        .await;
     let response = app.chat(&budgeted, &hello("premium")).await;
     assert_eq!(header(&response, "x-litellm-model-id"), "premium");
     assert_eq!(header(&response, "x-gatehouse-degraded"), "");
@@ -570,6 +604,16 @@ async fn request_classes_choose_the_route_and_degrade_on_budget_use(pool: PgPool
         "batch-cheap"
     );
     assert_eq!(header(&response, "x-gatehouse-degraded"), "true");
+    assert_eq!(header(&response, "x-litellm-model-id"), "cheap");
+    // Asking for a class without a degrade of its own does not escape it.
+    let response = chat_with(&budgeted, "x-gatehouse-request-class", "realtime-critical")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "x-gatehouse-request-class"),
+        "batch-cheap"
+    );
     assert_eq!(header(&response, "x-litellm-model-id"), "cheap");
     app.shutdown().await;
 }

@@ -82,11 +82,14 @@ pub struct ClassHints<'a> {
     pub tags: &'a [&'a str],
 }
 
-/// The class a request runs in, and whether it got there by degrading.
+/// The class a request runs in, whether it got there by degrading, and whether the request
+/// itself (a header or tag, not its key or the config) chose it.
 #[derive(Debug, Clone)]
 pub struct ChosenClass {
     pub class: Arc<RequestClass>,
     pub degraded: bool,
+    /// The key must then also be allowed the group the class routes to.
+    pub asked_by_request: bool,
 }
 
 impl RequestClasses {
@@ -98,30 +101,52 @@ impl RequestClasses {
         self.classes.get(name)
     }
 
+    fn named(&self, name: &str) -> Result<&Arc<RequestClass>, String> {
+        self.classes
+            .get(name)
+            .ok_or_else(|| format!("`{name}` is not a request class"))
+    }
+
     /// The request's class: the key's pinned class, else the one the header asks for, else the
     /// first tag naming a class, else the default class. Then, while the class degrades at a
-    /// budget share the key has spent (`budget_used`, 0–1), the class it degrades to. A name
-    /// that is not a class is the error.
+    /// budget share the key has spent (`budget_used`, 0–1), the class it degrades to. A class
+    /// the request asked for cannot escape degrading: once the default class would degrade,
+    /// the request runs where the default degrades to. A name that is not a class is the error.
     pub fn choose(
         &self,
         hints: ClassHints<'_>,
         budget_used: Option<f64>,
     ) -> Result<Option<ChosenClass>, String> {
-        let named = match hints.pinned.or(hints.asked) {
-            Some(name) => Some(
-                self.classes
-                    .get(name)
-                    .ok_or_else(|| format!("`{name}` is not a request class"))?,
-            ),
-            None => hints
-                .tags
-                .iter()
-                .find_map(|tag| self.classes.get(*tag))
-                .or(self.default.as_ref()),
+        let (start, asked_by_request) = match hints.pinned {
+            Some(name) => (self.named(name)?, false),
+            None => {
+                let asked = match hints.asked {
+                    Some(name) => Some(self.named(name)?),
+                    None => hints.tags.iter().find_map(|tag| self.classes.get(*tag)),
+                };
+                match (asked, &self.default) {
+                    (Some(class), _) => (class, true),
+                    (None, Some(default)) => (default, false),
+                    (None, None) => return Ok(None),
+                }
+            }
         };
-        let Some(mut class) = named.cloned() else {
-            return Ok(None);
-        };
+        let mut chosen = self.degraded(start, budget_used);
+        if asked_by_request && !chosen.degraded {
+            if let Some(default) = &self.default {
+                let floor = self.degraded(default, budget_used);
+                if floor.degraded {
+                    chosen = floor;
+                }
+            }
+        }
+        chosen.asked_by_request = asked_by_request && !chosen.degraded;
+        Ok(Some(chosen))
+    }
+
+    /// `class`, or the class its degrade chain reaches at this budget share.
+    fn degraded(&self, class: &Arc<RequestClass>, budget_used: Option<f64>) -> ChosenClass {
+        let mut class = class.clone();
         let mut degraded = false;
         // Degrade chains have no cycles (checked at load), so this ends.
         while let (Some(degrade), Some(used)) = (&class.degrade, budget_used) {
@@ -134,7 +159,11 @@ impl RequestClasses {
             class = next.clone();
             degraded = true;
         }
-        Ok(Some(ChosenClass { class, degraded }))
+        ChosenClass {
+            class,
+            degraded,
+            asked_by_request: false,
+        }
     }
 }
 
@@ -219,7 +248,7 @@ pub(super) fn classes(
 }
 
 impl RequestClasses {
-    /// Every group a class routes to or falls back to, with where it is named.
+    /// Every group a class routes a model to, with where it is named.
     pub fn named_groups(&self) -> Vec<(String, &str)> {
         let mut named = Vec::new();
         for class in self.classes.values() {
@@ -254,7 +283,8 @@ mod tests {
 
     const CLASSES: &str = "  realtime-critical:\n    routing_strategy: latency-based-routing\n    num_retries: 3\n    degrade: {budget_used: 0.8, to: standard}\n\
         \x20 standard:\n    default: true\n    degrade: {budget_used: 0.95, to: batch-cheap}\n\
-        \x20 batch-cheap:\n    model_groups: {gpt-4o: gpt-4o-mini}\n    routing_strategy: cost-based-routing\n    fallbacks: []\n";
+        \x20 batch-cheap:\n    model_groups: {gpt-4o: gpt-4o-mini}\n    routing_strategy: cost-based-routing\n    fallbacks: []\n\
+        \x20 high-quality: {}\n";
 
     fn chosen(
         classes: &RequestClasses,

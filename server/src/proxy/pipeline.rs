@@ -216,6 +216,14 @@ impl Admitted {
         if !self.caller.may_use(model) {
             return Err(ApiError::ModelNotAllowed(model.to_string()));
         }
+        // A class the request chose itself may not take it to a model its key may not use.
+        let asked_by_request = self
+            .class
+            .as_ref()
+            .is_some_and(|chosen| chosen.asked_by_request);
+        if asked_by_request && group != model && !self.caller.may_use(group) {
+            return Err(ApiError::ModelNotAllowed(group.to_string()));
+        }
         self.caller.check_budget()?;
         Route::plan(
             groups,

@@ -150,7 +150,9 @@ fn choose_in_tier<'a>(
 
 /// Most distinct models a generation of groups keeps resolved through wildcards; beyond it,
 /// the least used are built again when next asked for.
-const RESOLVED_WILDCARD_MODELS: u64 = 4096;
+const RESOLVED_WILDCARD_MODELS: u64 = 1024;
+/// The longest model name a wildcard pattern serves.
+const MAX_WILDCARD_MODEL_LEN: usize = 256;
 
 /// Every public model name, in name order, and the wildcard patterns among them.
 pub struct ModelGroups {
@@ -212,10 +214,13 @@ impl ModelGroups {
     }
 
     /// The group serving `model`: the one of that name, else one made from the most specific
-    /// wildcard pattern it matches (kept for the next request).
+    /// wildcard pattern it matches (kept for the next request). A pattern itself is not a
+    /// model: asking for `anthropic/*` finds nothing.
     pub fn get(&self, model: &str) -> Option<GroupRef<'_>> {
-        if let Some(group) = self.groups.get(model) {
-            return Some(GroupRef::Named(group));
+        if self.patterns.is_empty() || !model.contains('*') {
+            if let Some(group) = self.groups.get(model) {
+                return Some(GroupRef::Named(group));
+            }
         }
         if self.patterns.is_empty() {
             return None;
@@ -223,9 +228,7 @@ impl ModelGroups {
         if let Some(group) = self.resolved.get(model) {
             return Some(GroupRef::Resolved(group));
         }
-        let (pattern, captured) = self.patterns.iter().find_map(|pattern| {
-            wildcard::captures(pattern, model).map(|captured| (pattern, captured))
-        })?;
+        let (pattern, captured) = self.matching_pattern(model)?;
         let deployments: Vec<Arc<Deployment>> = self.groups[pattern]
             .deployments
             .iter()
@@ -250,13 +253,27 @@ impl ModelGroups {
         Some(GroupRef::Resolved(group))
     }
 
+    /// The most specific pattern `model` matches, with what its `*`s matched. Only names of
+    /// model-id characters (letters, digits, `.`, `_`, `-`, `:`, `@`, `/`, no `..`) up to
+    /// 256 long are matched: what a `*` matched becomes part of an upstream URL.
+    fn matching_pattern<'m>(&self, model: &'m str) -> Option<(&String, Vec<&'m str>)> {
+        let safe = model.len() <= MAX_WILDCARD_MODEL_LEN
+            && !model.contains("..")
+            && model
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "._-:@/".contains(ch));
+        if !safe {
+            return None;
+        }
+        self.patterns.iter().find_map(|pattern| {
+            wildcard::captures(pattern, model).map(|captured| (pattern, captured))
+        })
+    }
+
     /// Whether `model` is served: by name, or through a wildcard pattern.
     pub fn serves(&self, model: &str) -> bool {
-        self.groups.contains_key(model)
-            || self
-                .patterns
-                .iter()
-                .any(|pattern| wildcard::captures(pattern, model).is_some())
+        (!model.contains('*') && self.groups.contains_key(model))
+            || self.matching_pattern(model).is_some()
     }
 
     /// The names in the config (wildcard patterns as written), in name order.
