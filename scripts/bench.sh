@@ -17,14 +17,16 @@ baseline_bin=""
 if [ -n "$BASELINE" ]; then
   log "building the baseline $BASELINE"
   BASELINE="$(git -C "$REPO_ROOT" rev-parse --short "$BASELINE")"
-  baseline_src="$(mktemp -d)"
-  trap 'git -C "$REPO_ROOT" worktree remove --force "$baseline_src" 2>/dev/null || true' EXIT
-  git -C "$REPO_ROOT" worktree add --detach "$baseline_src" "$BASELINE" >/dev/null
+  # A fixed checkout, kept between runs so its build is reused.
+  baseline_src="$HOME/.cache/gatehouse/bench-baseline"
+  if [ "$(git -C "$baseline_src" rev-parse --short HEAD 2>/dev/null)" != "$BASELINE" ]; then
+    git -C "$REPO_ROOT" worktree remove --force "$baseline_src" 2>/dev/null || rm -rf "$baseline_src"
+    git -C "$REPO_ROOT" worktree prune
+    git -C "$REPO_ROOT" worktree add --detach "$baseline_src" "$BASELINE" >/dev/null
+  fi
   (cd "$baseline_src" && cargo build --release -p server --bin gatehouse >/dev/null)
   baseline_bin="$(mktemp)"
   cp "$CARGO_TARGET_DIR/release/gatehouse" "$baseline_bin"
-  git -C "$REPO_ROOT" worktree remove --force "$baseline_src"
-  trap - EXIT
 fi
 cargo leptos build --release >/dev/null
 cargo build --release -p server --bin mock-upstream >/dev/null
