@@ -24,9 +24,12 @@ if [ -n "$BASELINE" ]; then
     git -C "$REPO_ROOT" worktree prune
     git -C "$REPO_ROOT" worktree add --detach "$baseline_src" "$BASELINE" >/dev/null
   fi
-  (cd "$baseline_src" && cargo build --release -p server --bin gatehouse >/dev/null)
+  # Its own build directory: cargo judges a workspace crate fresh by file times, so in the
+  # shared one the baseline checkout would reuse the artifacts of the working tree.
+  baseline_target="$HOME/.cache/gatehouse/bench-baseline-target"
+  (cd "$baseline_src" && CARGO_TARGET_DIR="$baseline_target" cargo build --release -p server --bin gatehouse >/dev/null)
   baseline_bin="$(mktemp)"
-  cp "$CARGO_TARGET_DIR/release/gatehouse" "$baseline_bin"
+  install -m 755 "$baseline_target/release/gatehouse" "$baseline_bin"
 fi
 cargo leptos build --release >/dev/null
 cargo build --release -p server --bin mock-upstream >/dev/null
@@ -109,7 +112,7 @@ if [ -n "$baseline_bin" ]; then
   DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_baseline" RUST_LOG=warn taskset -c 0 "$baseline_bin" \
     --config "$work/config.yaml" --port "$base_port" >"$work/baseline.log" 2>&1 &
   base_pid=$!
-  wait_for_http "http://127.0.0.1:$base_port/health/liveliness"
+  wait_for_http "http://127.0.0.1:$base_port/health/liveliness" || { cat "$work/baseline.log" >&2; exit 1; }
   base_key="$(curl -fsS "http://127.0.0.1:$base_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
     -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
   sleep 3 # the spend rows of the run before land first
