@@ -7,6 +7,7 @@ pub mod api;
 pub mod error;
 pub mod model;
 pub mod pages;
+pub mod route_policy;
 pub mod shell;
 
 #[cfg(feature = "ssr")]

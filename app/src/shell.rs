@@ -5,7 +5,9 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::pages::{keys::KeysPage, login::LoginPage, models::ModelsPage, setup::SetupPage};
+use crate::pages::{
+    keys::KeysPage, login::LoginPage, models::ModelsPage, routes::RoutesPage, setup::SetupPage,
+};
 
 /// The document around the app, rendered on the server for every console page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -44,6 +46,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/deployments") view=ModelsPage ssr=SsrMode::Async/>
+                <Route path=path!("/routes") view=RoutesPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use crate::db::deployments::DeploymentSpec;
 use crate::error::ConsoleError;
 use crate::model::{ConnectionTest, DeploymentView};
+use crate::route_policy::{RouteOverrides, RoutesView};
 use crate::sealing::Sealer;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,6 +29,18 @@ pub trait ModelRuntime: Send + Sync {
     fn test_connection(&self, id: String) -> BoxFuture<'_, ConnectionTest>;
 }
 
+/// What the console asks of the gateway about routing.
+pub trait RouteRuntime: Send + Sync {
+    /// The routing in force on this instance: groups with their deployments' health, settings,
+    /// fallback chains and request classes.
+    fn routes(&self) -> RoutesView;
+    /// Refuses `proposed` route policy changes if they cannot be applied, or if they add a
+    /// problem (a circle, a missing or incompatible target) that `current` does not have.
+    fn check(&self, current: &RouteOverrides, proposed: &RouteOverrides) -> Result<(), String>;
+    /// Applies the stored route policy on this instance now (the others follow the NOTIFY).
+    fn reload(&self) -> BoxFuture<'_, ()>;
+}
+
 /// Everything a console request needs.
 #[derive(Clone)]
 pub struct ConsoleState {
@@ -36,6 +49,7 @@ pub struct ConsoleState {
     /// Seals provider credentials; `None` when no secrets key is configured.
     pub sealer: Option<Arc<Sealer>>,
     pub models: Arc<dyn ModelRuntime>,
+    pub routes: Arc<dyn RouteRuntime>,
 }
 
 impl std::fmt::Debug for ConsoleState {

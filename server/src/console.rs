@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use app::sealing::Sealer;
 use app::shell::{shell, App};
-use app::state::{ConsoleState, ModelRuntime};
+use app::state::{ConsoleState, ModelRuntime, RouteRuntime};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -29,6 +29,7 @@ pub struct ConsoleSettings {
     pub secure_cookies: bool,
     pub sealer: Option<Arc<Sealer>>,
     pub models: Arc<dyn ModelRuntime>,
+    pub routes: Arc<dyn RouteRuntime>,
 }
 
 /// The console's routes, and the task that sweeps expired sessions.
@@ -66,6 +67,7 @@ pub async fn router(
         pool,
         sealer: settings.sealer,
         models: settings.models,
+        routes: settings.routes,
     };
     let routes = generate_route_list(App);
     let router = Router::new()

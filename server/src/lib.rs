@@ -5,6 +5,7 @@ pub mod admin_api;
 pub mod config;
 pub mod console;
 pub mod console_models;
+pub mod console_routes;
 pub mod error;
 pub mod metering;
 pub mod mock_upstream;

@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::console::{self, ConsoleSettings};
 use crate::console_models::ConsoleModels;
+use crate::console_routes::ConsoleRoutes;
 use crate::metering::writer::SpendWriter;
 use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
@@ -98,6 +99,7 @@ pub async fn start(
     let models = Arc::new(LiveModels::new(
         config.deployments,
         config.router,
+        config.routing_base,
         pool.clone(),
         sealer.clone(),
     ));
@@ -151,9 +153,10 @@ pub async fn start(
             secure_cookies: settings.secure_cookies,
             sealer,
             models: Arc::new(ConsoleModels {
-                models,
+                models: models.clone(),
                 http: gateway.http.clone(),
             }),
+            routes: Arc::new(ConsoleRoutes { models }),
         },
     )
     .await?;

@@ -2,6 +2,7 @@
 
 pub mod keys;
 pub mod models;
+pub mod routes;
 pub mod session;
 pub mod spend;
 
@@ -9,3 +10,5 @@ pub mod spend;
 pub(crate) mod deployment_form;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
+#[cfg(feature = "ssr")]
+pub(crate) mod route_form;

@@ -2,6 +2,7 @@
 
 pub mod deployments;
 pub mod keys;
+pub mod routes;
 pub mod spend;
 pub mod users;
 

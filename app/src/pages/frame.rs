@@ -16,6 +16,7 @@ pub fn Header(user: UserView, csrf: String) -> impl IntoView {
             <nav>
                 <a href="/keys">"Keys"</a>
                 <a href="/deployments">"Models & providers"</a>
+                <a href="/routes">"Routes"</a>
             </nav>
             <span class="who">{user.email} " · " {user.role.as_str()}</span>
             <ActionForm action=logout attr:class="inline">

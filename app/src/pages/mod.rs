@@ -4,5 +4,6 @@ pub mod frame;
 pub mod keys;
 pub mod login;
 pub mod models;
+pub mod routes;
 pub mod setup;
 pub mod spend_chart;

@@ -6,35 +6,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use app::route_policy::ClassPolicy;
 
-use super::router::{merged, RawFallbacks, RouterSettings, RoutingStrategy};
+use super::router::{merged, RouterSettings, RoutingStrategy};
 use super::{ConfigError, Resolver};
 
 /// The model key of `model_groups` that stands for every model the class does not name.
 const EVERY_OTHER_MODEL: &str = "*";
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawClass {
-    #[serde(default)]
-    default: bool,
-    #[serde(default)]
-    model_groups: BTreeMap<String, String>,
-    routing_strategy: Option<RoutingStrategy>,
-    num_retries: Option<u32>,
-    fallbacks: Option<RawFallbacks>,
-    degrade: Option<RawDegrade>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDegrade {
-    /// The fraction of the budget spent (0 < f ≤ 1) from which the class degrades.
-    budget_used: f64,
-    /// The class traffic moves to.
-    to: String,
-}
 
 /// One class's route policy.
 #[derive(Debug, PartialEq)]
@@ -55,6 +33,11 @@ pub struct Degrade {
 }
 
 impl RequestClass {
+    /// Requested model → the group that serves it in this class (`*`: every other model).
+    pub fn model_groups(&self) -> &BTreeMap<String, String> {
+        &self.model_groups
+    }
+
     /// The group that serves `model` in this class.
     pub fn group_for<'a>(&'a self, model: &'a str) -> &'a str {
         self.model_groups
@@ -99,6 +82,11 @@ impl RequestClasses {
 
     pub fn get(&self, name: &str) -> Option<&Arc<RequestClass>> {
         self.classes.get(name)
+    }
+
+    /// Every class, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<RequestClass>> {
+        self.classes.values()
     }
 
     fn named(&self, name: &str) -> Result<&Arc<RequestClass>, String> {
@@ -170,14 +158,14 @@ impl RequestClasses {
 /// Builds the classes over the router settings and checks them: degrade targets exist, degrade
 /// chains end, at most one default.
 pub(super) fn classes(
-    raw: BTreeMap<String, RawClass>,
+    raw: &BTreeMap<String, ClassPolicy>,
     router: &RouterSettings,
     resolver: &Resolver<'_>,
 ) -> Result<RequestClasses, ConfigError> {
     let field = |name: &str, key: &str| format!("request_classes.{name}.{key}");
     let mut classes = BTreeMap::new();
     let mut default = None;
-    for (name, class) in &raw {
+    for (name, class) in raw {
         if let Some(degrade) = &class.degrade {
             if !(degrade.budget_used > 0.0 && degrade.budget_used <= 1.0) {
                 return Err(resolver.invalid(
@@ -202,8 +190,9 @@ pub(super) fn classes(
             default = Some(name.clone());
         }
         let mut settings = router.clone();
-        if let Some(strategy) = class.routing_strategy {
-            settings.strategy = strategy;
+        if let Some(strategy) = &class.routing_strategy {
+            settings.strategy = RoutingStrategy::parse(strategy)
+                .map_err(|message| resolver.invalid(field(name, "routing_strategy"), &message))?;
         }
         if let Some(retries) = class.num_retries {
             settings.num_retries = retries;

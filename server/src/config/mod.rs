@@ -5,6 +5,7 @@
 
 mod classes;
 mod deployment;
+mod overrides;
 mod router;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use crate::providers::{Deployment, Secret};
 pub use classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
 use deployment::RawModel;
 pub use deployment::{specialize, stored_deployment, WildcardRecipe};
+pub use overrides::RoutingBase;
 pub use router::{FallbackKind, Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
 
 /// Default spend batch window when `proxy_batch_write_at` is not set (seconds).
@@ -31,6 +33,8 @@ pub struct Config {
     pub database_url: Option<Secret>,
     pub spend_batch_window: Duration,
     pub router: RouterSettings,
+    /// The file's routing, for the console's route policy to apply its changes over.
+    pub routing_base: RoutingBase,
     /// Things the file contains that Gatehouse does not use (logged at start-up).
     pub warnings: Vec<String>,
 }
@@ -66,7 +70,7 @@ struct RawConfig {
     router_settings: Option<router::RawRouting>,
     /// Gatehouse's route policies per request class.
     #[serde(default)]
-    request_classes: Option<BTreeMap<String, classes::RawClass>>,
+    request_classes: Option<BTreeMap<String, app::route_policy::ClassPolicy>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -119,8 +123,9 @@ impl Config {
             &resolver,
             &mut warnings,
         )?;
-        router.classes =
-            classes::classes(raw.request_classes.unwrap_or_default(), &router, &resolver)?;
+        let file_classes = raw.request_classes.unwrap_or_default();
+        let routing_base = RoutingBase::new(router.clone(), file_classes.clone());
+        router.classes = classes::classes(&file_classes, &router, &resolver)?;
         let timeout_defaults = deployment::TimeoutDefaults {
             timeout: router.timeout,
             stream_timeout: router.stream_timeout,
@@ -183,6 +188,7 @@ impl Config {
         Ok(Config {
             deployments,
             router,
+            routing_base,
             master_key: master_key.map(Secret::new),
             database_url: database_url.map(Secret::new),
             spend_batch_window,

@@ -36,6 +36,29 @@ pub enum RoutingStrategy {
     UsageBased,
 }
 
+impl RoutingStrategy {
+    /// The strategy of a LiteLLM name (`latency-based-routing`).
+    pub fn parse(name: &str) -> Result<RoutingStrategy, String> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| {
+            format!(
+                "`{name}` is not a routing strategy ({})",
+                app::route_policy::STRATEGIES.join(", ")
+            )
+        })
+    }
+
+    /// Its LiteLLM name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutingStrategy::SimpleShuffle => "simple-shuffle",
+            RoutingStrategy::LeastBusy => "least-busy",
+            RoutingStrategy::LatencyBased => "latency-based-routing",
+            RoutingStrategy::CostBased => "cost-based-routing",
+            RoutingStrategy::UsageBased => "usage-based-routing",
+        }
+    }
+}
+
 /// Retries per kind of failure, overriding `num_retries` (LiteLLM's `retry_policy`). Only
 /// failures worth retrying have a count: other 4xx are never retried.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -395,6 +418,20 @@ mod tests {
             (defaults.allowed_fails, defaults.cooldown),
             (3, Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn every_strategy_the_console_offers_is_one() {
+        for name in app::route_policy::STRATEGIES {
+            assert_eq!(RoutingStrategy::parse(name).unwrap().as_str(), *name);
+        }
+        assert_eq!(
+            RoutingStrategy::parse("usage-based-routing-v2"),
+            Ok(RoutingStrategy::UsageBased)
+        );
+        assert!(RoutingStrategy::parse("fastest")
+            .unwrap_err()
+            .contains("simple-shuffle, least-busy"));
     }
 
     #[test]

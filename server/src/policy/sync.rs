@@ -1,6 +1,6 @@
-//! Keeps the key cache and the stored deployments in step with Postgres: LISTEN on
-//! `gatehouse_policy` for changes made by any instance, and a periodic full reload to catch
-//! anything missed while disconnected.
+//! Keeps the key cache, the stored deployments and the route policy in step with Postgres:
+//! LISTEN on `gatehouse_policy` for changes made by any instance, and a periodic full reload to
+//! catch anything missed while disconnected.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +58,7 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
                         if let Err(error) = synced.keys.refresh(hash).await {
                             tracing::warn!(%error, "key refresh failed; the next reload retries");
                         }
-                    } else if payload == "deployments" {
+                    } else if payload == "deployments" || payload == "routes" {
                         reload_models(&synced.models).await;
                     } else {
                         synced.models.apply_cooldown_notice(payload);

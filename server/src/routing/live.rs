@@ -1,19 +1,22 @@
 //! The deployments this instance serves: config.yaml's, plus those stored in Postgres (the
 //! console, `/model/new`), rebuilt into new model groups whenever the stored set changes (a
-//! kept deployment keeps its live state); the router settings they are routed by; and the
-//! cooldowns instances announce to each other over NOTIFY.
+//! kept deployment keeps its live state); the router settings they are routed by (config.yaml's
+//! with the console's route policy over them); and the cooldowns instances announce to each
+//! other over NOTIFY.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use app::db::deployments::{self, DeploymentSpec, StoredDeployment};
+use app::db::routes::{self, RoutePolicyError, StoredRoutePolicy};
+use app::route_policy::RouteOverrides;
 use app::sealing::Sealer;
 use arc_swap::{ArcSwap, Guard};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::config::{stored_deployment, RouterSettings};
+use crate::config::{stored_deployment, RouterSettings, RoutingBase};
 use crate::policy::sync::POLICY_CHANNEL;
 use crate::providers::Deployment;
 use crate::routing::attempts::CooldownAnnouncer;
@@ -35,21 +38,32 @@ pub struct LiveModels {
     config: Vec<Arc<Deployment>>,
     groups: ArcSwap<ModelGroups>,
     router: ArcSwap<RouterSettings>,
+    routing_base: RoutingBase,
+    /// The console's route policy as last loaded, and why it is not applied, if it is not.
+    route_policy: Mutex<(Option<StoredRoutePolicy>, Option<String>)>,
     /// This process's id in cooldown announcements, so it skips its own.
     instance: String,
     problems: Mutex<Vec<StoredProblem>>,
     pool: PgPool,
     sealer: Option<Arc<Sealer>>,
-    /// `(id, updated_at)` of the stored rows the groups were built from. Held across a reload,
-    /// so reloads never interleave.
-    loaded: tokio::sync::Mutex<Option<Vec<(Uuid, OffsetDateTime)>>>,
+    /// What the groups and router settings were built from. Held across a reload, so reloads
+    /// never interleave.
+    loaded: tokio::sync::Mutex<Option<Loaded>>,
+}
+
+/// `(id, updated_at)` of the stored deployments, and when the route policy was changed.
+#[derive(PartialEq)]
+struct Loaded {
+    deployments: Vec<(Uuid, OffsetDateTime)>,
+    route_policy: Option<OffsetDateTime>,
 }
 
 impl LiveModels {
-    /// Serves config.yaml's deployments until the first `reload`.
+    /// Serves config.yaml's deployments and routing until the first `reload`.
     pub fn new(
         config: Vec<Deployment>,
         router: RouterSettings,
+        routing_base: RoutingBase,
         pool: PgPool,
         sealer: Option<Arc<Sealer>>,
     ) -> Self {
@@ -57,6 +71,8 @@ impl LiveModels {
         LiveModels {
             groups: ArcSwap::from_pointee(ModelGroups::new(config.iter().cloned())),
             router: ArcSwap::from_pointee(router),
+            routing_base,
+            route_policy: Mutex::new((None, None)),
             instance: Uuid::new_v4().simple().to_string(),
             config,
             problems: Mutex::new(Vec::new()),
@@ -117,19 +133,53 @@ impl LiveModels {
             .clone()
     }
 
-    /// Re-reads the stored deployments and rebuilds the groups if they changed; whether they
-    /// did.
+    /// The console's route policy as last loaded, and why it is not applied, if it is not.
+    pub fn route_policy(&self) -> (Option<StoredRoutePolicy>, Option<String>) {
+        self.route_policy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// config.yaml's routing, which the route policy changes.
+    pub fn routing_base(&self) -> &RoutingBase {
+        &self.routing_base
+    }
+
+    /// Re-reads the stored deployments and the route policy, and rebuilds the groups and the
+    /// router settings where they changed; whether anything did.
     pub async fn reload(&self) -> Result<bool, sqlx::Error> {
         let mut loaded = self.loaded.lock().await;
         let rows = deployments::list(&self.pool).await?;
-        let fingerprint: Vec<_> = rows.iter().map(|row| (row.id, row.updated_at)).collect();
-        if loaded.as_ref() == Some(&fingerprint) {
+        let (policy, unreadable) = match routes::load(&self.pool).await {
+            Ok(policy) => (policy, None),
+            Err(RoutePolicyError::Database(error)) => return Err(error),
+            Err(error @ RoutePolicyError::Unreadable(_)) => (None, Some(error.to_string())),
+        };
+        let now = Loaded {
+            deployments: rows.iter().map(|row| (row.id, row.updated_at)).collect(),
+            route_policy: policy.as_ref().map(|policy| policy.updated_at),
+        };
+        if loaded.as_ref() == Some(&now) && unreadable.is_none() {
             return Ok(false);
         }
+        if loaded.as_ref().map(|loaded| &loaded.deployments) != Some(&now.deployments) {
+            self.rebuild_groups(&rows);
+        }
+        if loaded.as_ref().map(|loaded| loaded.route_policy) != Some(now.route_policy)
+            || unreadable.is_some()
+        {
+            self.apply_route_policy(policy, unreadable);
+        }
+        *loaded = Some(now);
+        Ok(true)
+    }
+
+    fn rebuild_groups(&self, rows: &[StoredDeployment]) {
         let mut serving = self.config.clone();
         let mut problems = Vec::new();
         let previous = self.groups.load_full();
-        for row in &rows {
+        for row in rows {
             match self.build(row) {
                 Ok(mut deployment) => {
                     if let Some(kept) = previous.deployment(&deployment.id) {
@@ -160,8 +210,41 @@ impl LiveModels {
         );
         self.groups.store(Arc::new(ModelGroups::new(serving)));
         *self.problems.lock().unwrap_or_else(PoisonError::into_inner) = problems;
-        *loaded = Some(fingerprint);
-        Ok(true)
+    }
+
+    /// Routes by config.yaml's routing with the policy's changes; by the file's alone when the
+    /// policy cannot be applied (it was checked when saved, so only a changed config.yaml or
+    /// a newer Gatehouse's document gets here).
+    fn apply_route_policy(&self, policy: Option<StoredRoutePolicy>, unreadable: Option<String>) {
+        let overrides = policy
+            .as_ref()
+            .map(|policy| policy.overrides.clone())
+            .unwrap_or_default();
+        let applied = match unreadable {
+            Some(problem) => Err(problem),
+            None => self.routing_base.apply(&overrides),
+        };
+        let problem = match applied {
+            Ok(settings) => {
+                tracing::info!(
+                    changed_in_console = policy.is_some(),
+                    "router settings applied"
+                );
+                self.router.store(Arc::new(settings));
+                None
+            }
+            Err(problem) => {
+                tracing::warn!("the console's route policy is not applied: {problem}");
+                if let Ok(file) = self.routing_base.apply(&RouteOverrides::default()) {
+                    self.router.store(Arc::new(file));
+                }
+                Some(problem)
+            }
+        };
+        *self
+            .route_policy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = (policy, problem);
     }
 
     fn build(&self, row: &StoredDeployment) -> Result<Deployment, String> {

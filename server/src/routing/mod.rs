@@ -16,6 +16,7 @@ use strategy::RequestShape;
 pub mod attempts;
 pub mod health;
 pub mod live;
+pub mod policy_check;
 pub mod retry;
 pub mod strategy;
 pub mod wildcard;

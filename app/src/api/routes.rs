@@ -1,0 +1,196 @@
+//! The Routes page's server functions: every signed-in role sees the routing in force; admins
+//! change router settings, a group's fallback chains and request classes, each change checked
+//! against the model groups served and applied on every instance without a restart.
+
+// A server function's arguments are its form's fields; `#[server]` drops a function-level allow.
+#![allow(clippy::too_many_arguments)]
+
+use leptos::prelude::*;
+
+use crate::error::ConsoleError;
+use crate::route_policy::RoutesView;
+
+#[server]
+pub async fn list_routes() -> Result<RoutesView, ConsoleError> {
+    use crate::api::guard;
+    use crate::model::Role;
+
+    let session = guard::session().await?;
+    guard::require_role(
+        &session,
+        &[Role::Admin, Role::TeamAdmin, Role::Finance, Role::Viewer],
+    )
+    .await?;
+    Ok(crate::state::console_state()?.routes.routes())
+}
+
+#[server]
+pub async fn save_router_settings(
+    csrf: String,
+    routing_strategy: String,
+    num_retries: String,
+    allowed_fails: String,
+    cooldown_time: String,
+    default_fallbacks: String,
+) -> Result<(), ConsoleError> {
+    use crate::api::route_form::{apply_settings, SettingsForm};
+
+    let form = SettingsForm {
+        routing_strategy,
+        num_retries,
+        allowed_fails,
+        cooldown_time,
+        default_fallbacks,
+    };
+    change_routes(&csrf, "router settings", move |shown, overrides| {
+        apply_settings(&form, &shown.settings, overrides)
+    })
+    .await
+}
+
+#[server]
+pub async fn save_group_routes(
+    csrf: String,
+    group: String,
+    fallbacks: String,
+    no_fallbacks: Option<String>,
+    context_window_fallbacks: String,
+    content_policy_fallbacks: String,
+) -> Result<(), ConsoleError> {
+    use crate::api::route_form::{apply_group, GroupForm};
+
+    let form = GroupForm {
+        fallbacks,
+        no_fallbacks: no_fallbacks.is_some(),
+        context_window_fallbacks,
+        content_policy_fallbacks,
+    };
+    change_routes(&csrf, "group fallbacks", move |shown, overrides| {
+        let group = shown
+            .groups
+            .iter()
+            .find(|shown| shown.name == group)
+            .ok_or_else(|| format!("`{group}` is not a model group."))?;
+        let default_set = !shown.settings.default_fallbacks.is_empty();
+        apply_group(&form, group, default_set, overrides);
+        Ok(())
+    })
+    .await
+}
+
+/// Adds a class (`original_name` empty), or replaces one (renaming it if the name changed).
+#[server]
+pub async fn save_request_class(
+    csrf: String,
+    original_name: String,
+    name: String,
+    is_default: Option<String>,
+    routing_strategy: String,
+    num_retries: String,
+    model_groups: String,
+    fallbacks: String,
+    degrade_at: String,
+    degrade_to: String,
+) -> Result<(), ConsoleError> {
+    use crate::api::route_form::{class_policy, ClassForm};
+
+    let (name, class) = class_policy(&ClassForm {
+        name,
+        is_default: is_default.is_some(),
+        routing_strategy,
+        num_retries,
+        model_groups,
+        fallbacks,
+        degrade_at,
+        degrade_to,
+    })
+    .map_err(ConsoleError::Invalid)?;
+    change_routes(&csrf, "request class", move |shown, overrides| {
+        let original = original_name.trim();
+        let exists = |name: &str| shown.classes.iter().any(|class| class.name == name);
+        if original.is_empty() && exists(&name) {
+            return Err(format!("A request class named `{name}` exists already."));
+        }
+        if !original.is_empty() && original != name {
+            if exists(&name) {
+                return Err(format!("A request class named `{name}` exists already."));
+            }
+            overrides.request_classes.insert(original.to_string(), None);
+        }
+        overrides.request_classes.insert(name, Some(class));
+        Ok(())
+    })
+    .await
+}
+
+#[server]
+pub async fn delete_request_class(csrf: String, name: String) -> Result<(), ConsoleError> {
+    change_routes(&csrf, "request class deleted", move |shown, overrides| {
+        if !shown.classes.iter().any(|class| class.name == name) {
+            return Err(format!("`{name}` is not a request class."));
+        }
+        overrides.request_classes.insert(name, None);
+        Ok(())
+    })
+    .await
+}
+
+/// Drops every change made on the Routes page: config.yaml's routing applies again.
+#[server]
+pub async fn reset_routes(csrf: String) -> Result<(), ConsoleError> {
+    use crate::api::guard;
+    use crate::model::Role;
+
+    let session = guard::session().await?;
+    guard::check_csrf(&session, &csrf).await?;
+    let user = guard::require_role(&session, &[Role::Admin]).await?;
+    let state = crate::state::console_state()?;
+    crate::db::routes::reset(&state.pool).await?;
+    tracing::info!(by = %user.email, "route policy reset to config.yaml in console");
+    state.routes.reload().await;
+    Ok(())
+}
+
+/// Checks the caller may change routing, applies `edit` to the stored policy under its lock,
+/// refuses the result if it cannot be applied or adds a problem, then applies it here now.
+#[cfg(feature = "ssr")]
+async fn change_routes(
+    csrf: &str,
+    what: &str,
+    edit: impl FnOnce(&RoutesView, &mut crate::route_policy::RouteOverrides) -> Result<(), String>,
+) -> Result<(), ConsoleError> {
+    use crate::api::guard;
+    use crate::db::routes::{self, RoutePolicyError};
+    use crate::model::Role;
+
+    let session = guard::session().await?;
+    guard::check_csrf(&session, csrf).await?;
+    let user = guard::require_role(&session, &[Role::Admin]).await?;
+    let state = crate::state::console_state()?;
+    let shown = state.routes.routes();
+    let runtime = state.routes.clone();
+    let saved = routes::update(&state.pool, &user.email, |current| {
+        let mut proposed = current.clone();
+        edit(&shown, &mut proposed)?;
+        runtime
+            .check(&current, &proposed)
+            .map_err(|problem| format!("Not saved: {problem}."))?;
+        Ok(proposed)
+    })
+    .await;
+    match saved {
+        Ok(Ok(_)) => {}
+        Ok(Err(refused)) => return Err(ConsoleError::Invalid(refused)),
+        Err(RoutePolicyError::Database(error)) => return Err(error.into()),
+        Err(RoutePolicyError::Unreadable(_)) => {
+            return Err(ConsoleError::Invalid(
+                "The stored route policy is not readable by this Gatehouse; reset it to \
+                 config.yaml's routing first."
+                    .into(),
+            ))
+        }
+    }
+    tracing::info!(by = %user.email, change = what, "route policy changed in console");
+    state.routes.reload().await;
+    Ok(())
+}
