@@ -623,3 +623,119 @@ async fn request_classes_choose_the_route_and_degrade_on_budget_use(pool: PgPool
     );
     app.shutdown().await;
 }
+
+/// Sends chat requests (with an extra header, if given) until `ready` holds for a response,
+/// at most `limit`; how long it took.
+async fn until_routed(
+    app: &TestApp,
+    key: &str,
+    extra: Option<(&str, &str)>,
+    limit: Duration,
+    ready: impl Fn(&reqwest::Response) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mut request = app
+            .http
+            .post(format!("{}/v1/chat/completions", app.base))
+            .bearer_auth(key)
+            .json(&hello("primary"));
+        if let Some((name, value)) = extra {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        if ready(&response) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "not routed as expected within {limit:?}: {} {:?}",
+            response.status(),
+            response.headers()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_route_policy_saved_once_applies_on_every_instance_within_a_second(pool: PgPool) {
+    use app::route_policy::{ClassPolicy, RouteOverrides};
+
+    let (failing, backup) = (mock().await, mock().await);
+    let models = format!(
+        "  - model_name: primary\n    litellm_params: {{ model: openai/mock-fail-500, api_base: \"{}\" }}\n    model_info: {{ id: primary, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 }}\n",
+        failing.api_base()
+    ) + &entry("backup", &backup, "backup", "");
+    let settings = "  disable_cooldowns: true\n";
+    let one = app_with(pool.clone(), &models, settings).await;
+    let two = app_with(pool.clone(), &models, settings).await;
+    let key = one.new_key(json!({})).await;
+    assert!(two
+        .chat(&key, &hello("primary"))
+        .await
+        .status()
+        .is_server_error());
+
+    // The console's change, as its server functions store it.
+    let saved = app::db::routes::update(&pool, "admin@test", |mut overrides: RouteOverrides| {
+        overrides
+            .fallbacks
+            .insert("primary".into(), Some(vec!["backup".into()]));
+        overrides.request_classes.insert(
+            "cheap".into(),
+            Some(ClassPolicy {
+                model_groups: [("*".to_string(), "backup".to_string())].into(),
+                ..ClassPolicy::default()
+            }),
+        );
+        Ok::<_, ()>(overrides)
+    })
+    .await
+    .unwrap();
+    assert!(saved.is_ok());
+    for app in [&one, &two] {
+        let took = until_routed(app, &key, None, Duration::from_secs(1), |response| {
+            header(response, "x-litellm-model-id") == "backup"
+        })
+        .await;
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+    // The class the console added routes there too, without trying the failing group.
+    let seen = failing.record.requests();
+    let response = two
+        .http
+        .post(format!("{}/v1/chat/completions", two.base))
+        .bearer_auth(&key)
+        .header("x-gatehouse-request-class", "cheap")
+        .json(&hello("primary"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        class_and_deployment(&response),
+        ("cheap".into(), "backup".into())
+    );
+    assert_eq!(failing.record.requests(), seen);
+    let stored = app::db::routes::load(&pool).await.unwrap().unwrap();
+    assert_eq!(stored.updated_by, "admin@test");
+
+    // Reset: config.yaml's routing again, everywhere (no classes: the header means nothing).
+    assert!(app::db::routes::reset(&pool).await.unwrap());
+    for app in [&one, &two] {
+        until_routed(
+            app,
+            &key,
+            Some(("x-gatehouse-request-class", "cheap")),
+            Duration::from_secs(1),
+            |response| response.status().is_server_error(),
+        )
+        .await;
+        assert!(app
+            .chat(&key, &hello("primary"))
+            .await
+            .status()
+            .is_server_error());
+    }
+    one.shutdown().await;
+    two.shutdown().await;
+}

@@ -131,12 +131,12 @@ fn routes_view(routes: RoutesView, editing: Option<Editing>) -> impl IntoView {
     let default_set = !routes.settings.default_fallbacks.is_empty();
     view! {
         <p data-testid="route-origin">{origin} " " {reset}</p>
-        {editing.as_ref().map(|editing| outcome(editing.reset.value()))}
+        {editing.as_ref().map(|editing| outcome(editing.reset.value(), "reset-outcome"))}
         {problems}
         {settings_card(routes.settings, editing.clone())}
         <section class="card">
             <h2>"Model groups"</h2>
-            {editing.as_ref().map(|editing| outcome(editing.group.value()))}
+            {editing.as_ref().map(|editing| outcome(editing.group.value(), "groups-outcome"))}
             {routes.groups.into_iter().map(|group| group_section(group, default_set, editing.clone())).collect_view()}
         </section>
         {classes_card(routes.classes, editing)}
@@ -146,12 +146,17 @@ fn routes_view(routes: RoutesView, editing: Option<Editing>) -> impl IntoView {
 /// "Saved" or the refusal of a form's last submission.
 fn outcome(
     value: impl Get<Value = Option<Result<(), ConsoleError>>> + Send + Sync + 'static,
+    test_id: &'static str,
 ) -> impl IntoView {
-    move || {
-        value.get().map(|result| match result {
-            Ok(()) => view! { <p class="hint" role="status">"Saved: every instance routes by it now."</p> }.into_any(),
-            Err(error) => error_message(error).into_any(),
-        })
+    view! {
+        <div data-testid=test_id>
+            {move || {
+                value.get().map(|result| match result {
+                    Ok(()) => view! { <p class="hint" role="status">"Saved: every instance routes by it now."</p> }.into_any(),
+                    Err(error) => error_message(error).into_any(),
+                })
+            }}
+        </div>
     }
 }
 
@@ -175,7 +180,7 @@ fn settings_card(settings: RouterSettingsView, editing: Option<Editing>) -> impl
     };
     let cooldown = if settings.cooldowns_enabled {
         format!(
-            "{} failures within a minute cool a deployment down for {} s",
+            "more than {} failures within a minute cool a deployment down for {} s",
             settings.allowed_fails, settings.cooldown_seconds
         )
     } else {
@@ -211,7 +216,7 @@ fn settings_card(settings: RouterSettingsView, editing: Option<Editing>) -> impl
                     <label>"Default fallbacks (groups, comma-separated)" <input type="text" name="default_fallbacks" value=settings.default_fallbacks.join(", ")/></label>
                     <button type="submit">"Save settings"</button>
                 </ActionForm>
-                {outcome(editing.settings.value())}
+                {outcome(editing.settings.value(), "settings-outcome")}
             </details>
         }
     });
@@ -318,8 +323,8 @@ fn classes_card(classes: Vec<ClassView>, editing: Option<Editing>) -> impl IntoV
                 <summary>"Add a request class"</summary>
                 {class_form(&editing, None)}
             </details>
-            {outcome(editing.class.value())}
-            {outcome(editing.delete_class.value())}
+            {outcome(editing.class.value(), "class-outcome")}
+            {outcome(editing.delete_class.value(), "class-delete-outcome")}
         }
     });
     let list = if classes.is_empty() {
