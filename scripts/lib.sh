@@ -84,6 +84,22 @@ ensure_postgres() {
   export DATABASE_URL="$base/$database"
 }
 
+# Makes sure a Redis answers (starting a local one if none does) and exports REDIS_URL, which
+# the tests of cooldowns shared through Redis use.
+ensure_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then
+    return
+  fi
+  apt_install redis-tools
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    command -v redis-server >/dev/null || apt_install redis-server
+    log "starting a local Redis"
+    redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null
+    for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
+  fi
+  export REDIS_URL="redis://127.0.0.1:6379/"
+}
+
 # Waits until a URL answers.
 wait_for_http() {
   local url="$1"

@@ -9,6 +9,7 @@ ensure_rust_tools
 ensure_console_tools
 apt_install chromium curl
 ensure_postgres gatehouse_test
+ensure_redis
 export RUST_LOG="${RUST_LOG:-warn}"
 
 log "formatting and lints"

@@ -9,6 +9,7 @@ use anyhow::Context;
 use app::sealing::Sealer;
 use axum::serve::ListenerExt;
 use axum::Router;
+use futures::future::OptionFuture;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -25,6 +26,7 @@ use crate::policy::auth::MasterKey;
 use crate::policy::keys::KeyCache;
 use crate::policy::sync::{self, Synced};
 use crate::routing::live::LiveModels;
+use crate::routing::redis_cooldowns::RedisCooldowns;
 use crate::routing::retry::RetryBudget;
 use crate::state::Gateway;
 use crate::{admin_api, proxy};
@@ -96,12 +98,21 @@ pub async fn start(
              from the console or /model/new"
         );
     }
+    let redis = match &config.redis_url {
+        None => None,
+        Some(url) => Some(Arc::new(
+            RedisCooldowns::connect(url.expose())
+                .await
+                .context("connecting to the Redis router_settings names")?,
+        )),
+    };
     let models = Arc::new(LiveModels::new(
         config.deployments,
         config.router,
         config.routing_base,
         pool.clone(),
         sealer.clone(),
+        redis.clone(),
     ));
     models
         .reload()
@@ -116,6 +127,14 @@ pub async fn start(
         },
         stop.clone(),
     ));
+    if let Some(redis) = &redis {
+        redis
+            .apply_in_force(&models)
+            .await
+            .context("reading the cooldowns in force from Redis")?;
+        tracing::info!("cooldowns are shared through Redis");
+    }
+    let redis_task = redis.map(|redis| tokio::spawn(redis.follow(models.clone(), stop.clone())));
     let (queue, writer) = SpendWriter::spawn(pool.clone(), keys.clone(), config.spend_batch_window);
 
     let http = reqwest::Client::builder()
@@ -191,6 +210,9 @@ pub async fn start(
             sweeper.abort();
             if let Err(error) = listener_task.await {
                 tracing::warn!(%error, "policy listener ended badly");
+            }
+            if let Some(Err(error)) = OptionFuture::from(redis_task).await {
+                tracing::warn!(%error, "Redis cooldown follower ended badly");
             }
             served.context("serving HTTP")
         }

@@ -739,3 +739,44 @@ async fn a_route_policy_saved_once_applies_on_every_instance_within_a_second(poo
     one.shutdown().await;
     two.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn with_redis_a_cooldown_reaches_running_instances_and_ones_started_later(pool: PgPool) {
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let (flaky, steady) = (mock().await, mock().await);
+    // Redis outlives the test database: ids of this run only.
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (flaky_id, steady_id) = (format!("flaky-{run}"), format!("steady-{run}"));
+    let models = entry("g", &flaky, &flaky_id, ", order: 1")
+        + &entry("g", &steady, &steady_id, ", order: 2");
+    let settings = format!("  allowed_fails: 0\n  cooldown_time: 30\n  redis_url: {redis}\n");
+    let one = app_with(pool.clone(), &models, &settings).await;
+    let two = app_with(pool.clone(), &models, &settings).await;
+    let key = one.new_key(json!({})).await;
+    assert_eq!(
+        header(&two.chat(&key, &hello("g")).await, "x-litellm-model-id"),
+        flaky_id
+    );
+    flaky.record.script([Scripted::Status(500)]);
+    assert_eq!(one.chat(&key, &hello("g")).await.status(), 502);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = two.chat(&key, &hello("g")).await;
+        if header(&response, "x-litellm-model-id") == steady_id {
+            break;
+        }
+        assert!(Instant::now() < deadline, "instance two never cooled down");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An instance started after the cooldown learns it from Redis, before its first request.
+    let three = app_with(pool, &models, &settings).await;
+    let seen = flaky.record.requests();
+    for _ in 0..3 {
+        let response = three.chat(&key, &hello("g")).await;
+        assert_eq!(header(&response, "x-litellm-model-id"), steady_id);
+    }
+    assert_eq!(flaky.record.requests(), seen);
+    for app in [one, two, three] {
+        app.shutdown().await;
+    }
+}

@@ -31,6 +31,8 @@ pub struct Config {
     pub deployments: Vec<Deployment>,
     pub master_key: Option<Secret>,
     pub database_url: Option<Secret>,
+    /// Redis, when `router_settings` names one: cooldowns are shared through it.
+    pub redis_url: Option<Secret>,
     pub spend_batch_window: Duration,
     pub router: RouterSettings,
     /// The file's routing, for the console's route policy to apply its changes over.
@@ -117,8 +119,10 @@ impl Config {
             overrides: &raw.environment_variables,
             env,
         };
+        let router_settings = raw.router_settings.unwrap_or_default();
+        let redis_url = router::redis_url(&router_settings, &resolver)?;
         let mut router = router::settings(
-            raw.router_settings.unwrap_or_default(),
+            router_settings,
             raw.litellm_settings.unwrap_or_default(),
             &resolver,
             &mut warnings,
@@ -191,6 +195,7 @@ impl Config {
             routing_base,
             master_key: master_key.map(Secret::new),
             database_url: database_url.map(Secret::new),
+            redis_url: redis_url.map(Secret::new),
             spend_batch_window,
             warnings,
         })

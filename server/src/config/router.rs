@@ -166,6 +166,61 @@ pub(super) struct RawRouting {
     /// Gatehouse always filters by capability before routing; accepted for compatibility.
     #[serde(rename = "enable_pre_call_checks")]
     _enable_pre_call_checks: Option<bool>,
+    /// LiteLLM's Redis: cooldowns are shared through it (`redis_url`, or host, port, password).
+    redis_url: Option<String>,
+    redis_host: Option<String>,
+    redis_port: Option<NumberOrText>,
+    redis_password: Option<String>,
+}
+
+/// A port written as a number or as text (`os.environ/REDIS_PORT`).
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum NumberOrText {
+    Number(u16),
+    Text(String),
+}
+
+/// The Redis `router_settings` names, as a URL (`redis://:password@host:port/`).
+pub(super) fn redis_url(
+    router: &RawRouting,
+    resolver: &Resolver<'_>,
+) -> Result<Option<String>, ConfigError> {
+    let resolve = |field: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|value| resolver.resolve(&format!("router_settings.{field}"), value))
+            .transpose()
+    };
+    if let Some(url) = resolve("redis_url", &router.redis_url)? {
+        return Ok(Some(url));
+    }
+    let Some(host) = resolve("redis_host", &router.redis_host)? else {
+        return Ok(None);
+    };
+    let port = match &router.redis_port {
+        None => 6379,
+        Some(NumberOrText::Number(port)) => *port,
+        Some(NumberOrText::Text(text)) => resolver
+            .resolve("router_settings.redis_port", text)?
+            .parse()
+            .map_err(|_| {
+                resolver.invalid("router_settings.redis_port".into(), "must be a port number")
+            })?,
+    };
+    let invalid_host = || {
+        resolver.invalid(
+            "router_settings.redis_host".into(),
+            "must be a host name or address",
+        )
+    };
+    let mut url =
+        reqwest::Url::parse(&format!("redis://{host}:{port}/")).map_err(|_| invalid_host())?;
+    if let Some(password) = resolve("redis_password", &router.redis_password)? {
+        url.set_password(Some(&password))
+            .map_err(|_| invalid_host())?;
+    }
+    Ok(Some(url.to_string()))
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -417,6 +472,34 @@ mod tests {
         assert_eq!(
             (defaults.allowed_fails, defaults.cooldown),
             (3, Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn reads_litellms_redis_settings_as_a_url() {
+        let env = |name: &str| (name == "REDIS_PASSWORD").then(|| "p@ss/word".to_string());
+        let config = Config::parse(
+            &format!(
+                "{GROUPS}router_settings:\n  redis_host: cache.internal\n  redis_port: \"6380\"\n  \
+                 redis_password: os.environ/REDIS_PASSWORD\n"
+            ),
+            "test.yaml",
+            &env,
+        )
+        .unwrap();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        assert_eq!(
+            config.redis_url.unwrap().expose(),
+            "redis://:p%40ss%2Fword@cache.internal:6380/"
+        );
+        let url = parse("router_settings:\n  redis_url: redis://localhost:6379/2\n").unwrap();
+        assert_eq!(url.redis_url.unwrap().expose(), "redis://localhost:6379/2");
+        assert!(parse("").unwrap().redis_url.is_none());
+        let bad_port =
+            parse("router_settings:\n  redis_host: h\n  redis_port: lots\n").unwrap_err();
+        assert!(
+            bad_port.to_string().contains("router_settings.redis_port"),
+            "{bad_port}"
         );
     }
 

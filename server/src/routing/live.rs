@@ -2,7 +2,7 @@
 //! console, `/model/new`), rebuilt into new model groups whenever the stored set changes (a
 //! kept deployment keeps its live state); the router settings they are routed by (config.yaml's
 //! with the console's route policy over them); and the cooldowns instances announce to each
-//! other over NOTIFY.
+//! other (over NOTIFY, or Redis when configured).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -20,6 +20,7 @@ use crate::config::{stored_deployment, RouterSettings, RoutingBase};
 use crate::policy::sync::POLICY_CHANNEL;
 use crate::providers::Deployment;
 use crate::routing::attempts::CooldownAnnouncer;
+use crate::routing::redis_cooldowns::RedisCooldowns;
 use crate::routing::ModelGroups;
 
 /// The NOTIFY payload prefix of a cooldown: `cooldown:{instance}:{milliseconds}:{deployment}`.
@@ -43,6 +44,8 @@ pub struct LiveModels {
     route_policy: Mutex<(Option<StoredRoutePolicy>, Option<String>)>,
     /// This process's id in cooldown announcements, so it skips its own.
     instance: String,
+    /// Shares cooldowns when configured; otherwise they are announced over NOTIFY.
+    redis: Option<Arc<RedisCooldowns>>,
     problems: Mutex<Vec<StoredProblem>>,
     pool: PgPool,
     sealer: Option<Arc<Sealer>>,
@@ -66,6 +69,7 @@ impl LiveModels {
         routing_base: RoutingBase,
         pool: PgPool,
         sealer: Option<Arc<Sealer>>,
+        redis: Option<Arc<RedisCooldowns>>,
     ) -> Self {
         let config: Vec<Arc<Deployment>> = config.into_iter().map(Arc::new).collect();
         LiveModels {
@@ -74,6 +78,7 @@ impl LiveModels {
             routing_base,
             route_policy: Mutex::new((None, None)),
             instance: Uuid::new_v4().simple().to_string(),
+            redis,
             config,
             problems: Mutex::new(Vec::new()),
             pool,
@@ -114,16 +119,19 @@ impl LiveModels {
         if instance == self.instance {
             return true;
         }
-        let (Ok(millis), Some(deployment)) =
-            (millis.parse::<u64>(), self.groups().deployment(id).cloned())
-        else {
-            return true;
-        };
-        tracing::info!(deployment = %id, cooldown_ms = millis, "cooldown announced by another instance");
-        deployment
-            .state
-            .cool_down_for(Duration::from_millis(millis));
+        if let Ok(millis) = millis.parse::<u64>() {
+            self.cool_down(id, Duration::from_millis(millis));
+        }
         true
+    }
+
+    /// Cools a deployment down for another instance (it failed there).
+    pub fn cool_down(&self, deployment_id: &str, left: Duration) {
+        if let Some(deployment) = self.groups().deployment(deployment_id) {
+            tracing::info!(deployment = %deployment_id, cooldown_ms = left.as_millis(),
+                "cooldown announced by another instance");
+            deployment.state.cool_down_for(left);
+        }
     }
 
     pub fn problems(&self) -> Vec<StoredProblem> {
@@ -260,13 +268,18 @@ impl LiveModels {
 }
 
 impl CooldownAnnouncer for LiveModels {
-    /// NOTIFYs the other instances (in the background: a cooldown never waits on the database).
+    /// Tells the other instances, through Redis when configured, else by NOTIFY (in the
+    /// background: a cooldown never waits on either).
     fn announce(&self, deployment_id: &str, cooldown: Duration) {
         let payload = format!(
             "{COOLDOWN_PREFIX}{}:{}:{deployment_id}",
             self.instance,
             cooldown.as_millis()
         );
+        if let Some(redis) = &self.redis {
+            redis.announce(payload, deployment_id, cooldown);
+            return;
+        }
         let pool = self.pool.clone();
         tokio::spawn(async move {
             let sent = sqlx::query("SELECT pg_notify($1, $2)")

@@ -17,6 +17,7 @@ pub mod attempts;
 pub mod health;
 pub mod live;
 pub mod policy_check;
+pub mod redis_cooldowns;
 pub mod retry;
 pub mod strategy;
 pub mod wildcard;

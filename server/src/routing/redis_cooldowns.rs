@@ -1,0 +1,137 @@
+//! Cooldowns shared through Redis, when `router_settings` names one. Each cooldown is kept in a
+//! sorted set (deployment id, scored by when it ends), so an instance that starts or reconnects
+//! learns the cooldowns in force, and published on a channel, so running instances apply it at
+//! once. Without Redis, instances announce cooldowns over Postgres NOTIFY instead.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
+
+use crate::routing::live::LiveModels;
+
+/// Deployment ids scored by the Unix time in milliseconds their cooldown ends.
+const COOLDOWNS_KEY: &str = "gatehouse:cooldowns";
+/// Where cooldown notices are published, in the NOTIFY payload format.
+const CHANNEL: &str = "gatehouse:cooldown-notices";
+/// Wait before subscribing again after the connection dropped.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+pub struct RedisCooldowns {
+    client: redis::Client,
+    connection: ConnectionManager,
+}
+
+impl RedisCooldowns {
+    pub async fn connect(url: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let connection = client.get_connection_manager().await?;
+        Ok(RedisCooldowns { client, connection })
+    }
+
+    /// Stores a cooldown and publishes its notice, in the background (routing never waits on
+    /// Redis).
+    pub fn announce(&self, notice: String, deployment_id: &str, cooldown: Duration) {
+        let mut connection = self.connection.clone();
+        let now = unix_millis();
+        let until = now.saturating_add(u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX));
+        let deployment_id = deployment_id.to_string();
+        tokio::spawn(async move {
+            let stored: redis::RedisResult<()> = redis::pipe()
+                .cmd("ZADD")
+                .arg(COOLDOWNS_KEY)
+                .arg(until)
+                .arg(&deployment_id)
+                .ignore()
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(COOLDOWNS_KEY)
+                .arg("-inf")
+                .arg(now)
+                .ignore()
+                .cmd("PUBLISH")
+                .arg(CHANNEL)
+                .arg(&notice)
+                .ignore()
+                .query_async(&mut connection)
+                .await;
+            if let Err(error) = stored {
+                tracing::warn!(%error, "cannot share a cooldown through Redis");
+            }
+        });
+    }
+
+    /// Applies other instances' cooldowns until `stop`: those in force whenever it
+    /// (re)subscribes, then each one announced.
+    pub async fn follow(self: Arc<Self>, models: Arc<LiveModels>, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                ended = self.subscribe(&models) => {
+                    tracing::warn!("Redis cooldown subscription ended ({}); subscribing again",
+                        ended.err().map_or_else(|| "closed".to_string(), |error| error.to_string()));
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(RESUBSCRIBE_AFTER) => {}
+            }
+        }
+    }
+
+    /// Cools down here the deployments cooling down anywhere (at start-up, before serving).
+    pub async fn apply_in_force(&self, models: &LiveModels) -> redis::RedisResult<()> {
+        let now = unix_millis();
+        let mut connection = self.connection.clone();
+        let in_force: Vec<(String, u64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg(COOLDOWNS_KEY)
+            .arg(now)
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .query_async(&mut connection)
+            .await?;
+        for (deployment_id, until) in in_force {
+            models.cool_down(
+                &deployment_id,
+                Duration::from_millis(until.saturating_sub(now)),
+            );
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, models: &LiveModels) -> redis::RedisResult<()> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(CHANNEL).await?;
+        // Subscribed first, so no cooldown falls between reading the set and listening.
+        let now = unix_millis();
+        let mut connection = self.connection.clone();
+        let in_force: Vec<(String, u64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg(COOLDOWNS_KEY)
+            .arg(now)
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .query_async(&mut connection)
+            .await?;
+        for (deployment_id, until) in in_force {
+            models.cool_down(
+                &deployment_id,
+                Duration::from_millis(until.saturating_sub(now)),
+            );
+        }
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let notice: String = message.get_payload()?;
+            models.apply_cooldown_notice(&notice);
+        }
+        Ok(())
+    }
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
