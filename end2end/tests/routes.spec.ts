@@ -106,6 +106,15 @@ test('an admin changes routing on the Routes page and the gateway routes by it a
   await row.getByRole('button', { name: 'Save class' }).click();
   await expect(page.getByTestId('class-outcome').getByRole('alert')).toContainText('`nowhere` is not a request class');
 
+  // A class a key is pinned to cannot be deleted while the key works.
+  const admin = { Authorization: `Bearer ${masterKey}` };
+  const pinned = await request.post('/key/generate', { headers: admin, data: { metadata: { request_class: 'batch-cheap' } } });
+  expect(pinned.status()).toBe(200);
+  await page.locator('tr[data-class="batch-cheap"]').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByTestId('class-delete-outcome').getByRole('alert')).toContainText('pinned to `batch-cheap`');
+  const revoked = await request.post('/key/delete', { headers: admin, data: { keys: [(await pinned.json()).key] } });
+  expect(revoked.status()).toBe(200);
+
   await page.locator('tr[data-class="batch-cheap"]').getByRole('button', { name: 'Delete' }).click();
   await expect(page.locator('tr[data-class="batch-cheap"]')).toHaveCount(0);
 

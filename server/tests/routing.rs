@@ -573,6 +573,19 @@ async fn request_classes_choose_the_route_and_degrade_on_budget_use(pool: PgPool
         .unwrap()
         .contains("`gold` is not a request class"));
 
+    // A key cannot be pinned to a class that does not exist.
+    for class in [json!("gold"), json!(3)] {
+        let refused = app
+            .http
+            .post(format!("{}/key/generate", app.base))
+            .bearer_auth(MASTER_KEY)
+            .json(&json!({ "metadata": { "request_class": class } }))
+            .send()
+            .await
+            .unwrap();
+        assert_openai_error(refused, 400).await;
+    }
+
     // A key's class is pinned: the header cannot move it; the class's retries apply.
     let pinned = app
         .new_key(json!({ "metadata": { "request_class": "realtime-critical" } }))

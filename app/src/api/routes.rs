@@ -105,6 +105,9 @@ pub async fn save_request_class(
         degrade_to,
     })
     .map_err(ConsoleError::Invalid)?;
+    if !original_name.trim().is_empty() && original_name.trim() != name {
+        refuse_if_pinned(&csrf, original_name.trim()).await?;
+    }
     change_routes(&csrf, "request class", move |shown, overrides| {
         let original = original_name.trim();
         let exists = |name: &str| shown.classes.iter().any(|class| class.name == name);
@@ -125,6 +128,7 @@ pub async fn save_request_class(
 
 #[server]
 pub async fn delete_request_class(csrf: String, name: String) -> Result<(), ConsoleError> {
+    refuse_if_pinned(&csrf, &name).await?;
     change_routes(&csrf, "request class deleted", move |shown, overrides| {
         if !shown.classes.iter().any(|class| class.name == name) {
             return Err(format!("`{name}` is not a request class."));
@@ -148,6 +152,25 @@ pub async fn reset_routes(csrf: String) -> Result<(), ConsoleError> {
     crate::db::routes::reset(&state.pool).await?;
     tracing::info!(by = %user.email, "route policy reset to config.yaml in console");
     state.routes.reload().await;
+    Ok(())
+}
+
+/// Refuses to remove a class keys are pinned to: every request of theirs would fail.
+#[cfg(feature = "ssr")]
+async fn refuse_if_pinned(csrf: &str, class: &str) -> Result<(), ConsoleError> {
+    use crate::api::guard;
+    use crate::model::Role;
+
+    let session = guard::session().await?;
+    guard::check_csrf(&session, csrf).await?;
+    guard::require_role(&session, &[Role::Admin]).await?;
+    let pinned = crate::db::keys::count_pinned_to_class(&crate::state::pool()?, class).await?;
+    if pinned > 0 {
+        return Err(ConsoleError::Invalid(format!(
+            "{pinned} key(s) are pinned to `{class}` (metadata.request_class): change or revoke \
+             them first."
+        )));
+    }
     Ok(())
 }
 

@@ -196,3 +196,14 @@ pub async fn revoke(
     .fetch_all(pool)
     .await
 }
+
+/// How many keys that still work are pinned to a request class (`metadata.request_class`).
+pub async fn count_pinned_to_class(pool: &PgPool, class: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM virtual_keys \
+         WHERE revoked_at IS NULL AND metadata->>'request_class' = $1",
+    )
+    .bind(class)
+    .fetch_one(pool)
+    .await
+}

@@ -43,6 +43,27 @@ pub struct GenerateKeyRequest {
     other: serde_json::Map<String, Value>,
 }
 
+/// Refuses a `metadata.request_class` that names no request class: every request of the key
+/// would fail.
+fn check_request_class(gateway: &SharedGateway, metadata: &Value) -> Result<(), ApiError> {
+    let Some(class) = metadata.get("request_class") else {
+        return Ok(());
+    };
+    let name = class.as_str().ok_or_else(|| {
+        ApiError::bad_request(
+            "`metadata.request_class` must be a request class's name.",
+            None,
+        )
+    })?;
+    if gateway.models.router().classes.get(name).is_none() {
+        return Err(ApiError::bad_request(
+            format!("`metadata.request_class`: `{name}` is not a request class."),
+            None,
+        ));
+    }
+    Ok(())
+}
+
 pub async fn generate(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
@@ -77,6 +98,7 @@ pub async fn generate(
         Some(Value::Object(object)) => Value::Object(object),
         Some(_) => return Err(ApiError::bad_request("`metadata` must be an object.", None)),
     };
+    check_request_class(&gateway, &metadata)?;
     let spec = KeySpec {
         secret: request.key,
         key_alias: request.key_alias,
