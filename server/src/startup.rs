@@ -9,7 +9,6 @@ use anyhow::Context;
 use app::sealing::Sealer;
 use axum::serve::ListenerExt;
 use axum::Router;
-use futures::future::OptionFuture;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -27,6 +26,7 @@ use crate::policy::keys::KeyCache;
 use crate::policy::sync::{self, Synced};
 use crate::routing::live::LiveModels;
 use crate::routing::redis_cooldowns::RedisCooldowns;
+use crate::routing::redis_usage;
 use crate::routing::retry::RetryBudget;
 use crate::state::Gateway;
 use crate::{admin_api, proxy};
@@ -132,9 +132,18 @@ pub async fn start(
             .apply_in_force(&models)
             .await
             .context("reading the cooldowns in force from Redis")?;
-        tracing::info!("cooldowns are shared through Redis");
+        tracing::info!("cooldowns and usage counts are shared through Redis");
     }
-    let redis_task = redis.map(|redis| tokio::spawn(redis.follow(models.clone(), stop.clone())));
+    let redis_tasks = redis.map(|redis| {
+        (
+            tokio::spawn(redis_usage::share_usage(
+                redis.connection(),
+                models.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(redis.follow(models.clone(), stop.clone())),
+        )
+    });
     let (queue, writer) = SpendWriter::spawn(pool.clone(), keys.clone(), config.spend_batch_window);
 
     let http = reqwest::Client::builder()
@@ -211,8 +220,12 @@ pub async fn start(
             if let Err(error) = listener_task.await {
                 tracing::warn!(%error, "policy listener ended badly");
             }
-            if let Some(Err(error)) = OptionFuture::from(redis_task).await {
-                tracing::warn!(%error, "Redis cooldown follower ended badly");
+            if let Some((usage, cooldowns)) = redis_tasks {
+                for ended in [usage.await, cooldowns.await] {
+                    if let Err(error) = ended {
+                        tracing::warn!(%error, "a Redis sharing task ended badly");
+                    }
+                }
             }
             served.context("serving HTTP")
         }

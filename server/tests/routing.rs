@@ -793,3 +793,41 @@ async fn with_redis_a_cooldown_reaches_running_instances_and_ones_started_later(
         app.shutdown().await;
     }
 }
+
+#[sqlx::test(migrations = false)]
+async fn with_redis_usage_based_routing_counts_every_instances_requests(pool: PgPool) {
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let (limited, spill) = (mock().await, mock().await);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (limited_id, spill_id) = (format!("limited-{run}"), format!("spill-{run}"));
+    let models =
+        entry("g", &limited, &limited_id, ", rpm: 3") + &entry("spill", &spill, &spill_id, "");
+    let settings = format!(
+        "  routing_strategy: usage-based-routing\n  fallbacks: [{{g: [spill]}}]\n  redis_url: {redis}\n"
+    );
+    let one = app_with(pool.clone(), &models, &settings).await;
+    let two = app_with(pool, &models, &settings).await;
+    let key = one.new_key(json!({})).await;
+    // Counts are per Unix minute: keep the test inside one.
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if into_minute > 50 {
+        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
+    }
+    for _ in 0..3 {
+        let response = one.chat(&key, &hello("g")).await;
+        assert_eq!(header(&response, "x-litellm-model-id"), limited_id);
+    }
+    // Instance two has routed nothing to the deployment, but once the sharing rounds (a
+    // quarter second each, on both instances) have passed it sees the 3 of its rpm of 3 that
+    // instance one used, and sends the request down the fallback chain.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let response = two.chat(&key, &hello("g")).await;
+    assert_eq!(header(&response, "x-litellm-model-id"), spill_id);
+    assert_eq!(limited.record.requests(), 3);
+    one.shutdown().await;
+    two.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! What the router knows about each deployment at run time: requests in flight, moving averages
-//! of latency and time to first token, this minute's requests and tokens, and the circuit
-//! breaker (failures within a minute or in a row → cooldown → one half-open probe → healthy).
+//! of latency and time to first token, this minute's requests and tokens (with the other
+//! instances' where Redis shares them), and the circuit breaker (failures within a minute or in
+//! a row → cooldown → one half-open probe → healthy).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -26,6 +27,13 @@ fn now_millis() -> u64 {
     u64::try_from(epoch.elapsed().as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
+}
+
+/// The minute of Unix time: usage counts per minute line up across instances.
+pub fn unix_minute() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() / 60)
 }
 
 /// Whether a deployment may take a request now.
@@ -54,10 +62,14 @@ pub struct DeploymentState {
     /// Moving averages in microseconds, as `f64` bits (0: no sample yet).
     latency: AtomicU64,
     first_token: AtomicU64,
-    /// The minute (since the process epoch) the counters below count.
+    /// The Unix minute the counters below count (aligned across instances).
     minute: AtomicU64,
     minute_requests: AtomicU64,
     minute_tokens: AtomicU64,
+    /// What other instances counted in `others_minute` (shared through Redis).
+    others_minute: AtomicU64,
+    others_requests: AtomicU64,
+    others_tokens: AtomicU64,
     /// When the cooldown ends, in `now_millis` (0: not cooling down).
     cooled_until: AtomicU64,
     /// When the half-open probe was claimed, in `now_millis` (0: not claimed).
@@ -140,15 +152,35 @@ impl DeploymentState {
         (bits != 0).then(|| Duration::from_secs_f64(f64::from_bits(bits) / 1e6))
     }
 
-    /// This minute's requests and tokens.
+    /// This minute's requests and tokens, here and (where shared) on the other instances.
     pub fn minute_usage(&self) -> (u64, u64) {
-        if self.minute.load(Ordering::Relaxed) != now_millis() / 60_000 {
+        let minute = unix_minute();
+        let (requests, tokens) = self.own_minute_usage(minute);
+        if self.others_minute.load(Ordering::Relaxed) != minute {
+            return (requests, tokens);
+        }
+        (
+            requests + self.others_requests.load(Ordering::Relaxed),
+            tokens + self.others_tokens.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The requests and tokens this instance counted in Unix minute `minute`.
+    pub fn own_minute_usage(&self, minute: u64) -> (u64, u64) {
+        if self.minute.load(Ordering::Relaxed) != minute {
             return (0, 0);
         }
         (
             self.minute_requests.load(Ordering::Relaxed),
             self.minute_tokens.load(Ordering::Relaxed),
         )
+    }
+
+    /// What the other instances counted in Unix minute `minute`.
+    pub fn set_others_usage(&self, minute: u64, requests: u64, tokens: u64) {
+        self.others_requests.store(requests, Ordering::Relaxed);
+        self.others_tokens.store(tokens, Ordering::Relaxed);
+        self.others_minute.store(minute, Ordering::Relaxed);
     }
 
     /// Counts a request routed here this minute.
@@ -164,7 +196,7 @@ impl DeploymentState {
     }
 
     fn roll_minute(&self) {
-        let minute = now_millis() / 60_000;
+        let minute = unix_minute();
         let seen = self.minute.load(Ordering::Relaxed);
         if seen != minute
             && self
@@ -381,6 +413,13 @@ mod tests {
         assert_eq!(state.in_flight(), 0);
         state.count_request();
         state.count_tokens(50);
+        assert_eq!(state.minute_usage(), (1, 50));
+        // Other instances' counts join while they are of the same minute.
+        let minute = unix_minute();
+        state.set_others_usage(minute, 4, 100);
+        assert_eq!(state.minute_usage(), (5, 150));
+        assert_eq!(state.own_minute_usage(minute), (1, 50));
+        state.set_others_usage(minute - 1, 4, 100);
         assert_eq!(state.minute_usage(), (1, 50));
     }
 }

@@ -31,6 +31,11 @@ impl RedisCooldowns {
         Ok(RedisCooldowns { client, connection })
     }
 
+    /// A connection to the same Redis, for the usage counts.
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
     /// Stores a cooldown and publishes its notice, in the background (routing never waits on
     /// Redis).
     pub fn announce(&self, notice: String, deployment_id: &str, cooldown: Duration) {
