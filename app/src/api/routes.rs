@@ -70,7 +70,8 @@ pub async fn save_group_routes(
             .groups
             .iter()
             .find(|shown| shown.name == group)
-            .ok_or_else(|| format!("`{group}` is not a model group."))?;
+            .filter(|shown| !shown.name.contains('*'))
+            .ok_or_else(|| format!("`{group}` is not a model group (wildcard patterns have no chains of their own)."))?;
         let default_set = !shown.settings.default_fallbacks.is_empty();
         apply_group(&form, group, default_set, overrides);
         Ok(())

@@ -216,8 +216,8 @@ fn settings_card(settings: RouterSettingsView, editing: Option<Editing>) -> impl
                     <label>"Default fallbacks (groups, comma-separated)" <input type="text" name="default_fallbacks" value=settings.default_fallbacks.join(", ")/></label>
                     <button type="submit">"Save settings"</button>
                 </ActionForm>
-                {outcome(editing.settings.value(), "settings-outcome")}
             </details>
+            {outcome(editing.settings.value(), "settings-outcome")}
         }
     });
     view! {
@@ -254,7 +254,10 @@ fn group_section(
         }
     });
     let name = group.name.clone();
-    let form = editing.map(|editing| {
+    // A wildcard pattern is never a requested model, so a chain keyed by it would never apply:
+    // chains go on the models it serves.
+    let is_pattern = group.name.contains('*');
+    let form = editing.filter(|_| !is_pattern).map(|editing| {
         let own_general = if group.fallbacks.uses_default {
             String::new()
         } else {

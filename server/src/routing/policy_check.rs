@@ -3,7 +3,7 @@
 //! kind of request, context-window fallbacks to no larger context, and request classes routing
 //! to missing or incompatible groups. The Routes page refuses a change that adds any of these.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::config::{FallbackKind, Fallbacks, RouterSettings};
 use crate::providers::capabilities::Mode;
@@ -88,7 +88,7 @@ fn chain_problems(
                 }
             }
         }
-        if let Some(circle) = circle(fallbacks, kind, groups) {
+        for circle in circles(chains) {
             problems.push(format!(
                 "{prefix}{name} go round in a circle: {}",
                 circle.join(" → ")
@@ -132,65 +132,80 @@ fn context_window(groups: &ModelGroups, name: &str) -> Option<u64> {
     windows?.into_iter().max()
 }
 
-/// A circle in the chains of one kind (`default_fallbacks` included for general failures),
-/// as the groups it passes through, first repeated at the end. A group's step to itself is
-/// reported on its own and not counted here.
-fn circle(fallbacks: &Fallbacks, kind: FallbackKind, groups: &ModelGroups) -> Option<Vec<String>> {
-    let keys = match kind {
-        FallbackKind::General => &fallbacks.general,
-        FallbackKind::ContextWindow => &fallbacks.context_window,
-        FallbackKind::ContentPolicy => &fallbacks.content_policy,
-    };
-    let mut nodes: BTreeSet<&str> = keys.keys().map(String::as_str).collect();
-    if kind == FallbackKind::General {
-        nodes.extend(groups.names().filter(|name| !name.contains('*')));
-        nodes.extend(fallbacks.default.iter().map(String::as_str));
-    }
-    let edges: BTreeMap<&str, Vec<&str>> = nodes
+/// The circles in the groups' own chains of one kind, each as the groups it passes through
+/// from its first group (by name) back to it: one per set of groups that reach each other, so
+/// the same circle reads the same whatever else changes. A group's step to itself is reported
+/// on its own; `default_fallbacks` are not followed (they are every group's last resort, and
+/// two default groups reaching each other is what they are for).
+fn circles(chains: &BTreeMap<String, Vec<String>>) -> Vec<Vec<String>> {
+    let edges: BTreeMap<&str, Vec<&str>> = chains
         .iter()
-        .map(|node| {
-            let targets = fallbacks
-                .chain(node, kind)
+        .map(|(group, targets)| {
+            let targets = targets
                 .iter()
                 .map(String::as_str)
-                .filter(|target| target != node)
+                .filter(|target| target != group)
                 .collect();
-            (*node, targets)
+            (group.as_str(), targets)
         })
         .collect();
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    for start in &nodes {
-        let mut path = Vec::new();
-        if let Some(circle) = walk(start, &edges, &mut path, &mut done) {
-            return Some(circle);
+    let mut in_a_circle: BTreeSet<&str> = BTreeSet::new();
+    let mut found = Vec::new();
+    for start in edges.keys() {
+        if in_a_circle.contains(start) {
+            continue;
         }
+        let Some(circle) = shortest_circle(start, &edges) else {
+            continue;
+        };
+        let reached = reachable(start, &edges);
+        in_a_circle.extend(
+            reached
+                .iter()
+                .filter(|group| reachable(group, &edges).contains(start)),
+        );
+        found.push(circle);
     }
-    None
+    found
 }
 
-/// Depth-first from `node`; the circle found, if one.
-fn walk<'a>(
-    node: &'a str,
-    edges: &BTreeMap<&'a str, Vec<&'a str>>,
-    path: &mut Vec<&'a str>,
-    done: &mut BTreeSet<&'a str>,
-) -> Option<Vec<String>> {
-    if let Some(at) = path.iter().position(|seen| *seen == node) {
-        let mut circle: Vec<String> = path[at..].iter().map(|name| name.to_string()).collect();
-        circle.push(node.to_string());
-        return Some(circle);
-    }
-    if done.contains(node) {
-        return None;
-    }
-    path.push(node);
-    for next in edges.get(node).into_iter().flatten() {
-        if let Some(circle) = walk(next, edges, path, done) {
-            return Some(circle);
+/// Every group `start` reaches through the chains.
+fn reachable<'a>(start: &'a str, edges: &BTreeMap<&'a str, Vec<&'a str>>) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(group) = queue.pop_front() {
+        for next in edges.get(group).into_iter().flatten() {
+            if seen.insert(*next) {
+                queue.push_back(next);
+            }
         }
     }
-    path.pop();
-    done.insert(node);
+    seen
+}
+
+/// The shortest way from `start` back to itself, if there is one.
+fn shortest_circle(start: &str, edges: &BTreeMap<&str, Vec<&str>>) -> Option<Vec<String>> {
+    let mut came_from: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(group) = queue.pop_front() {
+        for next in edges.get(group).into_iter().flatten() {
+            if *next == start {
+                let mut back = vec![start.to_string()];
+                let mut at = group;
+                while at != start {
+                    back.push(at.to_string());
+                    at = came_from[at];
+                }
+                back.push(start.to_string());
+                back.reverse();
+                return Some(back);
+            }
+            if !came_from.contains_key(next) {
+                came_from.insert(next, group);
+                queue.push_back(next);
+            }
+        }
+    }
     None
 }
 
@@ -252,22 +267,28 @@ mod tests {
     }
 
     #[test]
-    fn default_fallbacks_count_for_groups_without_their_own_chain() {
-        // small has no chain of its own, so it falls back by default to big, which falls back
-        // to small.
-        let circle = problems_of(
-            "router_settings:\n  fallbacks: [{big: [small]}]\n  default_fallbacks: [big]\n",
+    fn default_fallbacks_make_no_circle() {
+        let problems = problems_of(
+            "router_settings:\n  fallbacks: [{big: [small]}]\n  default_fallbacks: [big, huge]\n",
         );
-        assert!(
-            circle
-                .iter()
-                .any(|problem| problem.contains("big → small → big")),
-            "{circle:?}"
+        assert_eq!(problems, Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_circle_is_named_once_from_its_first_group() {
+        let problems = problems_of(
+            "router_settings:\n  fallbacks: [{small: [huge]}, {huge: [big]}, {big: [small]}]\n  \
+             content_policy_fallbacks: [{big: [small]}, {small: [big]}, {huge: [anthropic/claude-x]}, {anthropic/claude-x: [huge]}]\n",
         );
-        // An empty chain of its own ends it.
-        let none = problems_of(
-            "router_settings:\n  fallbacks: [{big: [small]}, {small: []}]\n  default_fallbacks: [big]\n",
+        let circles: Vec<&String> = problems.iter().filter(|p| p.contains("circle")).collect();
+        assert_eq!(
+            circles,
+            [
+                "fallbacks go round in a circle: big → small → huge → big",
+                "content_policy_fallbacks go round in a circle: anthropic/claude-x → huge → anthropic/claude-x",
+                "content_policy_fallbacks go round in a circle: big → small → big",
+            ],
+            "{problems:#?}"
         );
-        assert_eq!(none, Vec::<String>::new());
     }
 }

@@ -45,8 +45,10 @@ impl RedisCooldowns {
         let deployment_id = deployment_id.to_string();
         tokio::spawn(async move {
             let stored: redis::RedisResult<()> = redis::pipe()
+                // GT: a shorter cooldown never cuts a longer one short.
                 .cmd("ZADD")
                 .arg(COOLDOWNS_KEY)
+                .arg("GT")
                 .arg(until)
                 .arg(&deployment_id)
                 .ignore()
@@ -70,12 +72,21 @@ impl RedisCooldowns {
     /// Applies other instances' cooldowns until `stop`: those in force whenever it
     /// (re)subscribes, then each one announced.
     pub async fn follow(self: Arc<Self>, models: Arc<LiveModels>, stop: CancellationToken) {
+        let mut in_outage = false;
         loop {
+            let subscribed = std::time::Instant::now();
             tokio::select! {
                 _ = stop.cancelled() => return,
                 ended = self.subscribe(&models) => {
-                    tracing::warn!("Redis cooldown subscription ended ({}); subscribing again",
-                        ended.err().map_or_else(|| "closed".to_string(), |error| error.to_string()));
+                    // Warn once per outage, not once per retry.
+                    if subscribed.elapsed() > 5 * RESUBSCRIBE_AFTER {
+                        in_outage = false;
+                    }
+                    if !in_outage {
+                        let reason = ended.err().map_or_else(|| "closed".to_string(), |error| error.to_string());
+                        tracing::warn!("Redis cooldown subscription ended ({reason}); subscribing again every second");
+                    }
+                    in_outage = true;
                 }
             }
             tokio::select! {
@@ -109,25 +120,12 @@ impl RedisCooldowns {
         let mut pubsub = self.client.get_async_pubsub().await?;
         pubsub.subscribe(CHANNEL).await?;
         // Subscribed first, so no cooldown falls between reading the set and listening.
-        let now = unix_millis();
-        let mut connection = self.connection.clone();
-        let in_force: Vec<(String, u64)> = redis::cmd("ZRANGEBYSCORE")
-            .arg(COOLDOWNS_KEY)
-            .arg(now)
-            .arg("+inf")
-            .arg("WITHSCORES")
-            .query_async(&mut connection)
-            .await?;
-        for (deployment_id, until) in in_force {
-            models.cool_down(
-                &deployment_id,
-                Duration::from_millis(until.saturating_sub(now)),
-            );
-        }
+        self.apply_in_force(models).await?;
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
-            let notice: String = message.get_payload()?;
-            models.apply_cooldown_notice(&notice);
+            if let Ok(notice) = message.get_payload::<String>() {
+                models.apply_cooldown_notice(&notice);
+            }
         }
         Ok(())
     }
