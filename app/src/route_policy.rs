@@ -95,6 +95,9 @@ pub struct RoutesView {
     pub problems: Vec<String>,
     /// Who last changed the route policy in the console, and when (UTC).
     pub edited: Option<(String, String)>,
+    /// The stored policy's version the page shows (0: none); a form saved from an older one is
+    /// refused.
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +130,8 @@ pub struct ChainView {
     /// The group has no chain of its own and uses `default_fallbacks` (general chains only).
     pub uses_default: bool,
     pub source: Source,
+    /// config.yaml has a chain of this kind for the group.
+    pub in_file: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +178,8 @@ pub struct ClassView {
     pub name: String,
     pub policy: ClassPolicy,
     pub source: Source,
+    /// config.yaml defines a class of this name.
+    pub in_file: bool,
 }
 
 /// Parses a comma-separated list of group names (blank items dropped).

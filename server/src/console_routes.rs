@@ -12,7 +12,7 @@ use app::route_policy::{
 use app::state::{BoxFuture, RouteRuntime};
 use time::OffsetDateTime;
 
-use crate::config::{FallbackKind, RouterSettings};
+use crate::config::{FallbackKind, RouterSettings, RoutingStrategy};
 use crate::providers::Deployment;
 use crate::routing::health::Availability;
 use crate::routing::live::LiveModels;
@@ -31,6 +31,7 @@ impl RouteRuntime for ConsoleRoutes {
             .as_ref()
             .map(|policy| policy.overrides.clone())
             .unwrap_or_default();
+        let base = self.models.routing_base();
         let mut problems = policy_check::problems(&settings, &groups);
         if let Some(problem) = not_applied {
             problems.insert(
@@ -54,35 +55,49 @@ impl RouteRuntime for ConsoleRoutes {
                         .iter()
                         .map(|d| deployment_view(d))
                         .collect(),
-                    fallbacks: chain_view(&settings, &overrides, name, FallbackKind::General),
+                    fallbacks: chain_view(
+                        &settings,
+                        &overrides,
+                        base.file_router(),
+                        name,
+                        FallbackKind::General,
+                    ),
                     context_window_fallbacks: chain_view(
                         &settings,
                         &overrides,
+                        base.file_router(),
                         name,
                         FallbackKind::ContextWindow,
                     ),
                     content_policy_fallbacks: chain_view(
                         &settings,
                         &overrides,
+                        base.file_router(),
                         name,
                         FallbackKind::ContentPolicy,
                     ),
                 })
             })
             .collect();
-        let classes = self
-            .models
-            .routing_base()
+        let classes = base
             .classes_with(&overrides)
             .into_iter()
-            .map(|(name, policy)| ClassView {
-                source: if overrides.request_classes.contains_key(&name) {
-                    Source::Console
-                } else {
-                    Source::ConfigFile
-                },
-                name,
-                policy,
+            .map(|(name, mut policy)| {
+                // The name the page offers, for an alias such as usage-based-routing-v2.
+                policy.routing_strategy = policy.routing_strategy.map(|strategy| {
+                    RoutingStrategy::parse(&strategy)
+                        .map_or(strategy, |parsed| parsed.as_str().to_string())
+                });
+                ClassView {
+                    source: if overrides.request_classes.contains_key(&name) {
+                        Source::Console
+                    } else {
+                        Source::ConfigFile
+                    },
+                    in_file: base.file_classes().contains_key(&name),
+                    name,
+                    policy,
+                }
             })
             .collect();
         RoutesView {
@@ -90,13 +105,14 @@ impl RouteRuntime for ConsoleRoutes {
             groups: group_views,
             classes,
             problems,
+            version: policy.as_ref().map_or(0, |policy| policy.version),
             edited: policy.map(|policy| (policy.updated_by, minute_of(policy.updated_at))),
         }
     }
 
     fn check(&self, current: &RouteOverrides, proposed: &RouteOverrides) -> Result<(), String> {
         let base = self.models.routing_base();
-        let settings = base.apply(proposed)?;
+        let settings = base.apply(proposed).map_err(|error| error.to_string())?;
         let groups = self.models.groups();
         let before: HashSet<String> = base
             .apply(current)
@@ -151,18 +167,25 @@ fn settings_view(settings: &RouterSettings, overrides: &RouteOverrides) -> Route
 fn chain_view(
     settings: &RouterSettings,
     overrides: &RouteOverrides,
+    file: &RouterSettings,
     group: &str,
     kind: FallbackKind,
 ) -> ChainView {
-    let (own, changed) = match kind {
-        FallbackKind::General => (&settings.fallbacks.general, &overrides.fallbacks),
+    let (own, changed, in_file) = match kind {
+        FallbackKind::General => (
+            &settings.fallbacks.general,
+            &overrides.fallbacks,
+            &file.fallbacks.general,
+        ),
         FallbackKind::ContextWindow => (
             &settings.fallbacks.context_window,
             &overrides.context_window_fallbacks,
+            &file.fallbacks.context_window,
         ),
         FallbackKind::ContentPolicy => (
             &settings.fallbacks.content_policy,
             &overrides.content_policy_fallbacks,
+            &file.fallbacks.content_policy,
         ),
     };
     ChainView {
@@ -175,6 +198,7 @@ fn chain_view(
         } else {
             Source::ConfigFile
         },
+        in_file: in_file.contains_key(group),
     }
 }
 

@@ -690,7 +690,13 @@ async fn a_route_policy_saved_once_applies_on_every_instance_within_a_second(poo
         .is_server_error());
 
     // The console's change, as its server functions store it.
-    let saved = app::db::routes::update(&pool, "admin@test", |mut overrides: RouteOverrides| {
+    // Nothing changed stores nothing.
+    let unchanged = app::db::routes::update(&pool, "admin@test", 0, Ok::<_, ()>)
+        .await
+        .unwrap();
+    assert!(unchanged.is_ok());
+    assert!(app::db::routes::load(&pool).await.unwrap().is_none());
+    let saved = app::db::routes::update(&pool, "admin@test", 0, |mut overrides: RouteOverrides| {
         overrides
             .fallbacks
             .insert("primary".into(), Some(vec!["backup".into()]));
@@ -731,6 +737,16 @@ async fn a_route_policy_saved_once_applies_on_every_instance_within_a_second(poo
     assert_eq!(failing.record.requests(), seen);
     let stored = app::db::routes::load(&pool).await.unwrap().unwrap();
     assert_eq!(stored.updated_by, "admin@test");
+    // A change made from the page as it was before that save is refused, not lost in between.
+    let stale = app::db::routes::update(&pool, "other@test", 0, |mut overrides: RouteOverrides| {
+        overrides.num_retries = Some(1);
+        Ok::<_, ()>(overrides)
+    })
+    .await;
+    assert!(matches!(
+        stale,
+        Err(app::db::routes::RoutePolicyError::ChangedMeanwhile { updated_by }) if updated_by == "admin@test"
+    ));
 
     // Reset: config.yaml's routing again, everywhere (no classes: the header means nothing).
     assert!(app::db::routes::reset(&pool).await.unwrap());

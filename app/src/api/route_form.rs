@@ -30,7 +30,8 @@ pub fn apply_settings(
         return Err(format!("`{strategy}` is not a routing strategy."));
     }
     let retries = whole_number("Retries", &form.num_retries)?;
-    if retries > MAX_RETRIES {
+    // config.yaml may say more; the page only refuses raising it past the cap.
+    if retries > MAX_RETRIES && retries != shown.num_retries {
         return Err(format!("Retries: at most {MAX_RETRIES}."));
     }
     let fails = whole_number("Allowed fails", &form.allowed_fails)?;
@@ -85,9 +86,12 @@ pub fn apply_group(
     shown: &RouteGroupView,
     default_set: bool,
     overrides: &mut RouteOverrides,
-) {
+) -> Result<(), String> {
     let group = &shown.name;
     let general = parse_names(&form.fallbacks);
+    if form.no_fallbacks && !general.is_empty() {
+        return Err("Either list fallbacks or tick \"No fallbacks\", not both.".into());
+    }
     let wanted = if form.no_fallbacks {
         Some(Vec::new())
     } else if general.is_empty() {
@@ -100,7 +104,12 @@ pub fn apply_group(
     let routes_nowhere =
         |own: &Option<Vec<String>>| own.as_ref().map_or(!default_set, Vec::is_empty);
     if wanted != current && !(routes_nowhere(&wanted) && routes_nowhere(&current)) {
-        overrides.fallbacks.insert(group.clone(), wanted);
+        set_chain(
+            &mut overrides.fallbacks,
+            group,
+            wanted,
+            shown.fallbacks.in_file,
+        );
     }
     for (text, shown, chains) in [
         (
@@ -116,8 +125,24 @@ pub fn apply_group(
     ] {
         let targets = parse_names(text);
         if targets != shown.targets {
-            chains.insert(group.clone(), (!targets.is_empty()).then_some(targets));
+            let wanted = (!targets.is_empty()).then_some(targets);
+            set_chain(chains, group, wanted, shown.in_file);
         }
+    }
+    Ok(())
+}
+
+/// Records a group's chain; no chain where config.yaml has none needs no override at all.
+fn set_chain(
+    chains: &mut std::collections::BTreeMap<String, Option<Vec<String>>>,
+    group: &str,
+    wanted: Option<Vec<String>>,
+    in_file: bool,
+) {
+    if wanted.is_none() && !in_file {
+        chains.remove(group);
+    } else {
+        chains.insert(group.to_string(), wanted);
     }
 }
 
@@ -252,6 +277,7 @@ mod tests {
             targets: targets.iter().map(|t| t.to_string()).collect(),
             uses_default: false,
             source: Source::ConfigFile,
+            in_file: !targets.is_empty(),
         };
         RouteGroupView {
             name: "g".into(),
@@ -283,7 +309,8 @@ mod tests {
             &group(&["a", "b"], false),
             true,
             &mut overrides,
-        );
+        )
+        .unwrap();
         assert_eq!(overrides, RouteOverrides::default());
         // No chain and an empty one route alike without default_fallbacks.
         apply_group(
@@ -291,7 +318,8 @@ mod tests {
             &group(&[], false),
             false,
             &mut overrides,
-        );
+        )
+        .unwrap();
         assert_eq!(overrides, RouteOverrides::default());
 
         apply_group(
@@ -299,7 +327,8 @@ mod tests {
             &group(&["a", "b"], false),
             true,
             &mut overrides,
-        );
+        )
+        .unwrap();
         assert_eq!(overrides.fallbacks["g"], Some(vec!["b".to_string()]));
         assert_eq!(overrides.context_window_fallbacks["g"], None);
 
@@ -310,7 +339,8 @@ mod tests {
             &group(&["a"], false),
             true,
             &mut to_default,
-        );
+        )
+        .unwrap();
         assert_eq!(to_default.fallbacks["g"], None);
         let mut none = RouteOverrides::default();
         apply_group(
@@ -318,7 +348,8 @@ mod tests {
             &group(&["d"], true),
             true,
             &mut none,
-        );
+        )
+        .unwrap();
         assert_eq!(none.fallbacks["g"], Some(vec![]));
         let mut unchanged = RouteOverrides::default();
         apply_group(
@@ -326,8 +357,28 @@ mod tests {
             &group(&["d"], true),
             true,
             &mut unchanged,
-        );
+        )
+        .unwrap();
         assert!(unchanged.fallbacks.is_empty());
+
+        // Removing a chain config.yaml never had leaves no override behind.
+        let mut console_only = RouteOverrides::default();
+        console_only
+            .context_window_fallbacks
+            .insert("g".into(), Some(vec!["big".into()]));
+        let mut shown = group(&["a"], false);
+        shown.context_window_fallbacks.in_file = false;
+        apply_group(&group_form("a", false, ""), &shown, true, &mut console_only).unwrap();
+        assert!(console_only.context_window_fallbacks.is_empty());
+        // Targets and "no fallbacks" together are refused.
+        assert!(apply_group(
+            &group_form("a", true, "big"),
+            &group(&["a"], false),
+            true,
+            &mut RouteOverrides::default()
+        )
+        .unwrap_err()
+        .contains("not both"));
     }
 
     #[test]

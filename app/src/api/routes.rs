@@ -27,6 +27,7 @@ pub async fn list_routes() -> Result<RoutesView, ConsoleError> {
 #[server]
 pub async fn save_router_settings(
     csrf: String,
+    seen_version: i64,
     routing_strategy: String,
     num_retries: String,
     allowed_fails: String,
@@ -42,15 +43,19 @@ pub async fn save_router_settings(
         cooldown_time,
         default_fallbacks,
     };
-    change_routes(&csrf, "router settings", move |shown, overrides| {
-        apply_settings(&form, &shown.settings, overrides)
-    })
+    change_routes(
+        &csrf,
+        seen_version,
+        "router settings",
+        move |shown, overrides| apply_settings(&form, &shown.settings, overrides),
+    )
     .await
 }
 
 #[server]
 pub async fn save_group_routes(
     csrf: String,
+    seen_version: i64,
     group: String,
     fallbacks: String,
     no_fallbacks: Option<String>,
@@ -65,7 +70,7 @@ pub async fn save_group_routes(
         context_window_fallbacks,
         content_policy_fallbacks,
     };
-    change_routes(&csrf, "group fallbacks", move |shown, overrides| {
+    change_routes(&csrf, seen_version, "group fallbacks", move |shown, overrides| {
         let group = shown
             .groups
             .iter()
@@ -73,8 +78,7 @@ pub async fn save_group_routes(
             .filter(|shown| !shown.name.contains('*'))
             .ok_or_else(|| format!("`{group}` is not a model group (wildcard patterns have no chains of their own)."))?;
         let default_set = !shown.settings.default_fallbacks.is_empty();
-        apply_group(&form, group, default_set, overrides);
-        Ok(())
+        apply_group(&form, group, default_set, overrides)
     })
     .await
 }
@@ -83,6 +87,7 @@ pub async fn save_group_routes(
 #[server]
 pub async fn save_request_class(
     csrf: String,
+    seen_version: i64,
     original_name: String,
     name: String,
     is_default: Option<String>,
@@ -109,35 +114,63 @@ pub async fn save_request_class(
     if !original_name.trim().is_empty() && original_name.trim() != name {
         refuse_if_pinned(&csrf, original_name.trim()).await?;
     }
-    change_routes(&csrf, "request class", move |shown, overrides| {
-        let original = original_name.trim();
-        let exists = |name: &str| shown.classes.iter().any(|class| class.name == name);
-        if original.is_empty() && exists(&name) {
-            return Err(format!("A request class named `{name}` exists already."));
-        }
-        if !original.is_empty() && original != name {
-            if exists(&name) {
+    change_routes(
+        &csrf,
+        seen_version,
+        "request class",
+        move |shown, overrides| {
+            let original = original_name.trim();
+            let exists = |name: &str| shown.classes.iter().any(|class| class.name == name);
+            if original.is_empty() && exists(&name) {
                 return Err(format!("A request class named `{name}` exists already."));
             }
-            overrides.request_classes.insert(original.to_string(), None);
-        }
-        overrides.request_classes.insert(name, Some(class));
-        Ok(())
-    })
+            if !original.is_empty() && original != name {
+                if exists(&name) {
+                    return Err(format!("A request class named `{name}` exists already."));
+                }
+                remove_class(shown, overrides, original)?;
+            }
+            overrides.request_classes.insert(name, Some(class));
+            Ok(())
+        },
+    )
     .await
 }
 
 #[server]
-pub async fn delete_request_class(csrf: String, name: String) -> Result<(), ConsoleError> {
+pub async fn delete_request_class(
+    csrf: String,
+    seen_version: i64,
+    name: String,
+) -> Result<(), ConsoleError> {
     refuse_if_pinned(&csrf, &name).await?;
-    change_routes(&csrf, "request class deleted", move |shown, overrides| {
-        if !shown.classes.iter().any(|class| class.name == name) {
-            return Err(format!("`{name}` is not a request class."));
-        }
-        overrides.request_classes.insert(name, None);
-        Ok(())
-    })
+    change_routes(
+        &csrf,
+        seen_version,
+        "request class deleted",
+        move |shown, overrides| remove_class(shown, overrides, &name),
+    )
     .await
+}
+
+/// Removes a class: config.yaml's is overridden as gone, the console's own is simply dropped.
+#[cfg(feature = "ssr")]
+fn remove_class(
+    shown: &RoutesView,
+    overrides: &mut crate::route_policy::RouteOverrides,
+    name: &str,
+) -> Result<(), String> {
+    let class = shown
+        .classes
+        .iter()
+        .find(|class| class.name == name)
+        .ok_or_else(|| format!("`{name}` is not a request class."))?;
+    if class.in_file {
+        overrides.request_classes.insert(name.to_string(), None);
+    } else {
+        overrides.request_classes.remove(name);
+    }
+    Ok(())
 }
 
 /// Drops every change made on the Routes page: config.yaml's routing applies again.
@@ -180,6 +213,7 @@ async fn refuse_if_pinned(csrf: &str, class: &str) -> Result<(), ConsoleError> {
 #[cfg(feature = "ssr")]
 async fn change_routes(
     csrf: &str,
+    seen_version: i64,
     what: &str,
     edit: impl FnOnce(&RoutesView, &mut crate::route_policy::RouteOverrides) -> Result<(), String>,
 ) -> Result<(), ConsoleError> {
@@ -193,7 +227,7 @@ async fn change_routes(
     let state = crate::state::console_state()?;
     let shown = state.routes.routes();
     let runtime = state.routes.clone();
-    let saved = routes::update(&state.pool, &user.email, |current| {
+    let saved = routes::update(&state.pool, &user.email, seen_version, |current| {
         let mut proposed = current.clone();
         edit(&shown, &mut proposed)?;
         runtime
@@ -206,12 +240,22 @@ async fn change_routes(
         Ok(Ok(_)) => {}
         Ok(Err(refused)) => return Err(ConsoleError::Invalid(refused)),
         Err(RoutePolicyError::Database(error)) => return Err(error.into()),
-        Err(RoutePolicyError::Unreadable(_)) => {
+        Err(RoutePolicyError::ChangedMeanwhile { updated_by }) => {
+            return Err(ConsoleError::Invalid(format!(
+                "Not saved: {updated_by} changed the routing since this page was loaded. \
+                 Reload the page and make your change again."
+            )))
+        }
+        Err(RoutePolicyError::Unreadable { .. }) => {
             return Err(ConsoleError::Invalid(
                 "The stored route policy is not readable by this Gatehouse; reset it to \
                  config.yaml's routing first."
                     .into(),
             ))
+        }
+        Err(error @ RoutePolicyError::Unwritable(_)) => {
+            tracing::error!(%error, "route policy not stored");
+            return Err(ConsoleError::Internal);
         }
     }
     tracing::info!(by = %user.email, change = what, "route policy changed in console");

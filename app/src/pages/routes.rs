@@ -46,6 +46,8 @@ pub fn RoutesPage() -> impl IntoView {
 #[derive(Clone)]
 struct Editing {
     csrf: String,
+    /// The route policy version the page shows; saving from an older one is refused.
+    version: i64,
     settings: ServerAction<SaveRouterSettings>,
     group: ServerAction<SaveGroupRoutes>,
     class: ServerAction<SaveRequestClass>,
@@ -57,6 +59,7 @@ struct Editing {
 fn RoutesBody(csrf: String, is_admin: bool) -> impl IntoView {
     let editing = Editing {
         csrf,
+        version: 0,
         settings: ServerAction::new(),
         group: ServerAction::new(),
         class: ServerAction::new(),
@@ -105,6 +108,10 @@ fn RoutesBody(csrf: String, is_admin: bool) -> impl IntoView {
 }
 
 fn routes_view(routes: RoutesView, editing: Option<Editing>) -> impl IntoView {
+    let editing = editing.map(|editing| Editing {
+        version: routes.version,
+        ..editing
+    });
     let origin = match &routes.edited {
         Some((by, at)) => format!("config.yaml's routing, changed in the console by {by} at {at}."),
         None => "config.yaml's routing, unchanged.".to_string(),
@@ -202,6 +209,7 @@ fn settings_card(settings: RouterSettingsView, editing: Option<Editing>) -> impl
                 <summary>"Edit router settings"</summary>
                 <ActionForm action=editing.settings attr:class="grid-form">
                     <input type="hidden" name="csrf" value=editing.csrf.clone()/>
+                    <input type="hidden" name="seen_version" value=editing.version.to_string()/>
                     <label>"Strategy"
                         <select name="routing_strategy">
                             {STRATEGIES.iter().map(|strategy| {
@@ -269,6 +277,7 @@ fn group_section(
                 <summary>"Edit fallbacks"</summary>
                 <ActionForm action=editing.group attr:class="grid-form">
                     <input type="hidden" name="csrf" value=editing.csrf.clone()/>
+                    <input type="hidden" name="seen_version" value=editing.version.to_string()/>
                     <input type="hidden" name="group" value=name/>
                     <label>"Fallbacks (groups in order; blank: default_fallbacks)" <input type="text" name="fallbacks" value=own_general/></label>
                     <label class="check"><input type="checkbox" name="no_fallbacks" checked=no_fallbacks/>"No fallbacks, not even default_fallbacks"</label>
@@ -396,6 +405,7 @@ fn class_row(class: ClassView, editing: Option<Editing>) -> impl IntoView {
             </details>
             <ActionForm action=editing.delete_class attr:class="inline">
                 <input type="hidden" name="csrf" value=editing.csrf.clone()/>
+                <input type="hidden" name="seen_version" value=editing.version.to_string()/>
                 <input type="hidden" name="name" value=name/>
                 <button type="submit" class="danger">"Delete"</button>
             </ActionForm>
@@ -447,10 +457,11 @@ fn class_form(editing: &Editing, class: Option<(String, ClassPolicy)>) -> impl I
     } else {
         "Save class"
     };
-    let (action, csrf) = (editing.class, editing.csrf.clone());
+    let (action, csrf, version) = (editing.class, editing.csrf.clone(), editing.version);
     view! {
         <ActionForm action=action attr:class="grid-form">
             <input type="hidden" name="csrf" value=csrf/>
+            <input type="hidden" name="seen_version" value=version.to_string()/>
             <input type="hidden" name="original_name" value=original.clone()/>
             <label>"Class name" <input type="text" name="name" required value=original placeholder="batch-cheap"/></label>
             <label class="check"><input type="checkbox" name="is_default" checked=policy.default/>"Default class"</label>

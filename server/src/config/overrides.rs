@@ -9,13 +9,13 @@ use app::route_policy::{ClassPolicy, RouteOverrides};
 
 use super::classes;
 use super::router::{RouterSettings, RoutingStrategy};
-use super::Resolver;
+use super::{ConfigError, Resolver};
 
 /// What errors in the console's route policy are prefixed with.
 const POLICY_PATH: &str = "route policy";
 
 /// config.yaml's routing, before any class is built.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RoutingBase {
     router: RouterSettings,
     classes: BTreeMap<String, ClassPolicy>,
@@ -31,12 +31,22 @@ impl RoutingBase {
         &self.classes
     }
 
+    /// config.yaml's router settings (without classes).
+    pub fn file_router(&self) -> &RouterSettings {
+        &self.router
+    }
+
     /// The routing with the console's changes, or what is wrong with them.
-    pub fn apply(&self, overrides: &RouteOverrides) -> Result<RouterSettings, String> {
+    pub fn apply(&self, overrides: &RouteOverrides) -> Result<RouterSettings, ConfigError> {
+        let resolver = Resolver {
+            path: POLICY_PATH,
+            overrides: &BTreeMap::new(),
+            env: &|_| None,
+        };
         let mut router = self.router.clone();
         if let Some(name) = &overrides.routing_strategy {
-            router.strategy =
-                RoutingStrategy::parse(name).map_err(|message| format!("strategy: {message}"))?;
+            router.strategy = RoutingStrategy::parse(name)
+                .map_err(|message| resolver.invalid("routing_strategy".into(), &message))?;
         }
         if let Some(retries) = overrides.num_retries {
             router.num_retries = retries;
@@ -45,8 +55,12 @@ impl RoutingBase {
             router.allowed_fails = fails;
         }
         if let Some(seconds) = overrides.cooldown_time {
-            router.cooldown = Duration::try_from_secs_f64(seconds)
-                .map_err(|_| "cooldown time: must be a number of seconds, zero or more")?;
+            router.cooldown = Duration::try_from_secs_f64(seconds).map_err(|_| {
+                resolver.invalid(
+                    "cooldown_time".into(),
+                    "must be a number of seconds, zero or more",
+                )
+            })?;
         }
         if let Some(targets) = &overrides.default_fallbacks {
             router.fallbacks.default = targets.clone();
@@ -71,13 +85,7 @@ impl RoutingBase {
             }
         }
         let classes = self.classes_with(overrides);
-        let resolver = Resolver {
-            path: POLICY_PATH,
-            overrides: &BTreeMap::new(),
-            env: &|_| None,
-        };
-        router.classes =
-            classes::classes(&classes, &router, &resolver).map_err(|error| error.to_string())?;
+        router.classes = classes::classes(&classes, &router, &resolver)?;
         Ok(router)
     }
 
@@ -161,7 +169,7 @@ mod tests {
     #[test]
     fn bad_changes_are_refused_with_the_field() {
         let base = base();
-        let refused = |overrides: RouteOverrides| base.apply(&overrides).unwrap_err();
+        let refused = |overrides: RouteOverrides| base.apply(&overrides).unwrap_err().to_string();
         assert!(refused(RouteOverrides {
             routing_strategy: Some("fastest".into()),
             ..RouteOverrides::default()
@@ -171,7 +179,7 @@ mod tests {
             cooldown_time: Some(-1.0),
             ..RouteOverrides::default()
         })
-        .contains("cooldown time"));
+        .contains("route policy: cooldown_time"));
         let degrade_to_nothing = RouteOverrides {
             request_classes: BTreeMap::from([(
                 "gold".into(),

@@ -29,6 +29,9 @@ fn now_millis() -> u64 {
         .max(1)
 }
 
+/// `DeploymentState::minute` while one caller zeroes the counters for a new minute.
+const ROLLING_MINUTE: u64 = u64::MAX;
+
 /// The minute of Unix time: usage counts per minute line up across instances.
 pub fn unix_minute() -> u64 {
     std::time::SystemTime::now()
@@ -156,7 +159,7 @@ impl DeploymentState {
     pub fn minute_usage(&self) -> (u64, u64) {
         let minute = unix_minute();
         let (requests, tokens) = self.own_minute_usage(minute);
-        if self.others_minute.load(Ordering::Relaxed) != minute {
+        if self.others_minute.load(Ordering::Acquire) != minute {
             return (requests, tokens);
         }
         (
@@ -167,7 +170,7 @@ impl DeploymentState {
 
     /// The requests and tokens this instance counted in Unix minute `minute`.
     pub fn own_minute_usage(&self, minute: u64) -> (u64, u64) {
-        if self.minute.load(Ordering::Relaxed) != minute {
+        if self.minute.load(Ordering::Acquire) != minute {
             return (0, 0);
         }
         (
@@ -180,7 +183,7 @@ impl DeploymentState {
     pub fn set_others_usage(&self, minute: u64, requests: u64, tokens: u64) {
         self.others_requests.store(requests, Ordering::Relaxed);
         self.others_tokens.store(tokens, Ordering::Relaxed);
-        self.others_minute.store(minute, Ordering::Relaxed);
+        self.others_minute.store(minute, Ordering::Release);
     }
 
     /// Counts a request routed here this minute.
@@ -197,15 +200,19 @@ impl DeploymentState {
 
     fn roll_minute(&self) {
         let minute = unix_minute();
-        let seen = self.minute.load(Ordering::Relaxed);
+        let seen = self.minute.load(Ordering::Acquire);
+        // One caller zeroes the counters; until it is done, readers see no counts at all
+        // rather than last minute's as this minute's.
         if seen != minute
+            && seen != ROLLING_MINUTE
             && self
                 .minute
-                .compare_exchange(seen, minute, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(seen, ROLLING_MINUTE, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
             self.minute_requests.store(0, Ordering::Relaxed);
             self.minute_tokens.store(0, Ordering::Relaxed);
+            self.minute.store(minute, Ordering::Release);
         }
     }
 

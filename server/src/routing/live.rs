@@ -54,11 +54,11 @@ pub struct LiveModels {
     loaded: tokio::sync::Mutex<Option<Loaded>>,
 }
 
-/// `(id, updated_at)` of the stored deployments, and when the route policy was changed.
+/// `(id, updated_at)` of the stored deployments, and the route policy's version.
 #[derive(PartialEq)]
 struct Loaded {
     deployments: Vec<(Uuid, OffsetDateTime)>,
-    route_policy: Option<OffsetDateTime>,
+    route_policy: Option<i64>,
 }
 
 impl LiveModels {
@@ -159,24 +159,28 @@ impl LiveModels {
     pub async fn reload(&self) -> Result<bool, sqlx::Error> {
         let mut loaded = self.loaded.lock().await;
         let rows = deployments::list(&self.pool).await?;
-        let (policy, unreadable) = match routes::load(&self.pool).await {
-            Ok(policy) => (policy, None),
+        let (policy, version, unreadable) = match routes::load(&self.pool).await {
+            Ok(policy) => {
+                let version = policy.as_ref().map(|policy| policy.version);
+                (policy, version, None)
+            }
             Err(RoutePolicyError::Database(error)) => return Err(error),
-            Err(error @ RoutePolicyError::Unreadable(_)) => (None, Some(error.to_string())),
+            Err(error @ RoutePolicyError::Unreadable { version, .. }) => {
+                (None, Some(version), Some(error.to_string()))
+            }
+            Err(error) => (None, None, Some(error.to_string())),
         };
         let now = Loaded {
             deployments: rows.iter().map(|row| (row.id, row.updated_at)).collect(),
-            route_policy: policy.as_ref().map(|policy| policy.updated_at),
+            route_policy: version,
         };
-        if loaded.as_ref() == Some(&now) && unreadable.is_none() {
+        if loaded.as_ref() == Some(&now) {
             return Ok(false);
         }
         if loaded.as_ref().map(|loaded| &loaded.deployments) != Some(&now.deployments) {
             self.rebuild_groups(&rows);
         }
-        if loaded.as_ref().map(|loaded| loaded.route_policy) != Some(now.route_policy)
-            || unreadable.is_some()
-        {
+        if loaded.as_ref().map(|loaded| loaded.route_policy) != Some(now.route_policy) {
             self.apply_route_policy(policy, unreadable);
         }
         *loaded = Some(now);
@@ -230,7 +234,10 @@ impl LiveModels {
             .unwrap_or_default();
         let applied = match unreadable {
             Some(problem) => Err(problem),
-            None => self.routing_base.apply(&overrides),
+            None => self
+                .routing_base
+                .apply(&overrides)
+                .map_err(|error| error.to_string()),
         };
         let problem = match applied {
             Ok(settings) => {
