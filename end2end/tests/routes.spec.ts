@@ -22,8 +22,8 @@ function group(page: Page, name: string) {
 }
 
 /**
- * Clicks a form's submit button and waits until the page has fetched the routes again: every
- * save re-renders the routes (closing open forms), so the next step must start after that.
+ * Clicks a form's submit button and waits until the page has fetched the routes again, so the
+ * next step sees the routes as they are after the save.
  */
 async function submit(page: Page, button: Locator) {
   const refetched = page.waitForResponse((response) => response.url().includes('/api/list_routes'));
@@ -31,10 +31,17 @@ async function submit(page: Page, button: Locator) {
   await refetched;
 }
 
+/** Opens a form's `<details>` unless it is open (a save keeps it as it was). */
+async function open(details: Locator) {
+  if (!(await details.evaluate((element) => (element as HTMLDetailsElement).open))) {
+    await details.locator('summary').click();
+  }
+}
+
 /** Opens a group's fallback form, fills the general chain and saves it. */
 async function saveFallbacks(page: Page, name: string, fallbacks: string) {
   const section = group(page, name);
-  await section.getByText('Edit fallbacks').click();
+  await open(section.locator('details.edit'));
   await section.getByLabel(/^Fallbacks/).fill(fallbacks);
   await submit(page, section.getByRole('button', { name: 'Save fallbacks' }));
 }
@@ -57,7 +64,7 @@ test('an admin changes routing on the Routes page and the gateway routes by it a
   await expect(group(page, 'embed')).toContainText('embedding');
 
   // Router settings: one failure within a minute cools a deployment down for a minute.
-  await page.getByText('Edit router settings').click();
+  await open(page.locator('details.edit', { hasText: 'Edit router settings' }));
   await page.getByLabel('Allowed fails per minute').fill('0');
   await page.getByLabel('Cooldown seconds').fill('60');
   await submit(page, page.getByRole('button', { name: 'Save settings' }));
@@ -101,7 +108,7 @@ test('an admin changes routing on the Routes page and the gateway routes by it a
 
   // A request class sends every model to gpt-4o-mini.
   const add = page.getByTestId('add-class');
-  await add.getByText('Add a request class').click();
+  await open(add);
   await add.getByLabel('Class name').fill('batch-cheap');
   await add.getByLabel(/^Model groups/).fill('*=gpt-4o-mini');
   await add.getByLabel('Strategy').selectOption('cost-based-routing');
@@ -116,7 +123,7 @@ test('an admin changes routing on the Routes page and the gateway routes by it a
   expect(cheap.headers()['x-litellm-model-group']).toBe('gpt-4o-mini');
 
   // A class that degrades to a class that does not exist is refused.
-  await row.getByText('Edit').click();
+  await open(row.locator('details.edit'));
   await row.getByLabel('Degrade at % of budget').fill('80');
   await row.getByLabel('Degrade to class').fill('nowhere');
   await submit(page, row.getByRole('button', { name: 'Save class' }));
