@@ -189,7 +189,9 @@ pub async fn reset_routes(csrf: String) -> Result<(), ConsoleError> {
     Ok(())
 }
 
-/// Refuses to remove a class keys are pinned to: every request of theirs would fail.
+/// Refuses to remove a class keys are pinned to: every request of theirs would fail. (A key
+/// pinned while the class is being removed is not caught; its requests then get a 400 naming
+/// the class.)
 #[cfg(feature = "ssr")]
 async fn refuse_if_pinned(csrf: &str, class: &str) -> Result<(), ConsoleError> {
     use crate::api::guard;

@@ -275,20 +275,25 @@ impl LiveModels {
 }
 
 impl CooldownAnnouncer for LiveModels {
-    /// Tells the other instances, through Redis when configured, else by NOTIFY (in the
-    /// background: a cooldown never waits on either).
+    /// Tells the other instances, through Redis when configured (NOTIFY when Redis fails, or
+    /// without it), in the background: a cooldown never waits on either.
     fn announce(&self, deployment_id: &str, cooldown: Duration) {
         let payload = format!(
             "{COOLDOWN_PREFIX}{}:{}:{deployment_id}",
             self.instance,
             cooldown.as_millis()
         );
-        if let Some(redis) = &self.redis {
-            redis.announce(payload, deployment_id, cooldown);
-            return;
-        }
-        let pool = self.pool.clone();
+        let (pool, redis) = (self.pool.clone(), self.redis.clone());
+        let deployment_id = deployment_id.to_string();
         tokio::spawn(async move {
+            if let Some(redis) = redis {
+                match redis.share(&payload, &deployment_id, cooldown).await {
+                    Ok(()) => return,
+                    // Every instance also listens on Postgres.
+                    Err(error) => tracing::warn!(%error,
+                        "cannot share a cooldown through Redis; announcing it over NOTIFY"),
+                }
+            }
             let sent = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(POLICY_CHANNEL)
                 .bind(payload)

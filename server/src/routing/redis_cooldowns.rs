@@ -36,37 +36,35 @@ impl RedisCooldowns {
         self.connection.clone()
     }
 
-    /// Stores a cooldown and publishes its notice, in the background (routing never waits on
-    /// Redis).
-    pub fn announce(&self, notice: String, deployment_id: &str, cooldown: Duration) {
+    /// Stores a cooldown and publishes its notice.
+    pub async fn share(
+        &self,
+        notice: &str,
+        deployment_id: &str,
+        cooldown: Duration,
+    ) -> redis::RedisResult<()> {
         let mut connection = self.connection.clone();
         let now = unix_millis();
         let until = now.saturating_add(u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX));
-        let deployment_id = deployment_id.to_string();
-        tokio::spawn(async move {
-            let stored: redis::RedisResult<()> = redis::pipe()
-                // GT: a shorter cooldown never cuts a longer one short.
-                .cmd("ZADD")
-                .arg(COOLDOWNS_KEY)
-                .arg("GT")
-                .arg(until)
-                .arg(&deployment_id)
-                .ignore()
-                .cmd("ZREMRANGEBYSCORE")
-                .arg(COOLDOWNS_KEY)
-                .arg("-inf")
-                .arg(now)
-                .ignore()
-                .cmd("PUBLISH")
-                .arg(CHANNEL)
-                .arg(&notice)
-                .ignore()
-                .query_async(&mut connection)
-                .await;
-            if let Err(error) = stored {
-                tracing::warn!(%error, "cannot share a cooldown through Redis");
-            }
-        });
+        redis::pipe()
+            // GT: a shorter cooldown never cuts a longer one short.
+            .cmd("ZADD")
+            .arg(COOLDOWNS_KEY)
+            .arg("GT")
+            .arg(until)
+            .arg(deployment_id)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(COOLDOWNS_KEY)
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(CHANNEL)
+            .arg(notice)
+            .ignore()
+            .query_async(&mut connection)
+            .await
     }
 
     /// Applies other instances' cooldowns until `stop`: those in force whenever it
