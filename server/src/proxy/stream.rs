@@ -77,7 +77,7 @@ pub async fn relay(
     let task_gateway = gateway.clone();
     gateway
         .tasks
-        .spawn(pump(task_gateway, call, route, source, opened_sender));
+        .spawn(Box::pin(pump(task_gateway, call, route, source, opened_sender)));
     let (events, route_headers) = opened.await.map_err(|_| ApiError::Internal)??;
     let mut response = sse_response(events, &request_id);
     route_headers.insert(response.headers_mut());

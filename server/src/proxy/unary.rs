@@ -30,9 +30,11 @@ pub async fn metered(
     exchange: impl Future<Output = Routed<ChatReply>> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let task_gateway = gateway.clone();
+    // Boxed: the task then holds a pointer, not the whole call, which tokio would copy as it
+    // moves the task through its stages.
     gateway
         .tasks
-        .spawn(async move {
+        .spawn(Box::pin(async move {
             let gateway = task_gateway;
             let routed = exchange.await;
             let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
@@ -67,7 +69,7 @@ pub async fn metered(
                     Err(error)
                 }
             }
-        })
+        }))
         .await
         .map_err(|error| {
             tracing::error!(%error, "call task failed");
