@@ -341,6 +341,7 @@ pub(super) fn build(
         },
         state: Arc::default(),
         wildcard,
+        identity_headers: std::sync::OnceLock::new(),
     }))
 }
 
@@ -406,6 +407,7 @@ pub fn specialize(
         prices: prices.unwrap_or_default(),
         capabilities,
         wildcard: None,
+        identity_headers: std::sync::OnceLock::new(),
         ..template.clone()
     })
 }

@@ -352,6 +352,8 @@ pub struct Deployment {
     pub state: std::sync::Arc<crate::routing::health::DeploymentState>,
     /// Set on a wildcard entry (`model_name: anthropic/*`): how it serves each model it matches.
     pub wildcard: Option<std::sync::Arc<crate::config::WildcardRecipe>>,
+    /// Its id, group and api_base as response header values, rendered on first use.
+    pub identity_headers: std::sync::OnceLock<crate::proxy::call_headers::IdentityHeaders>,
 }
 
 /// How a deployment shares its group's traffic: LiteLLM's `weight`, `rpm` and `tpm` (used by

@@ -25,12 +25,54 @@ pub fn insert_cost(headers: &mut HeaderMap, cost_micros: i64) {
     }
 }
 
-/// How a call was routed, as it stands when its response starts.
-#[derive(Debug, Clone)]
-pub struct RouteHeaders {
+/// A deployment's id, group and api_base as header values, rendered once per deployment and
+/// cloned (a reference count) into each response.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityHeaders {
     model_id: Option<HeaderValue>,
     model_group: Option<HeaderValue>,
     api_base: Option<HeaderValue>,
+}
+
+impl IdentityHeaders {
+    fn of(deployment: &Deployment) -> &IdentityHeaders {
+        deployment.identity_headers.get_or_init(|| {
+            let text = |value: &str| {
+                HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(value.as_bytes())).ok()
+            };
+            IdentityHeaders {
+                model_id: text(&deployment.id),
+                model_group: text(&deployment.model_group),
+                api_base: text(&deployment.api_base),
+            }
+        })
+    }
+}
+
+const MODEL_ID: [HeaderName; 2] = [
+    HeaderName::from_static("x-litellm-model-id"),
+    HeaderName::from_static("x-gatehouse-deployment"),
+];
+const MODEL_GROUP: [HeaderName; 2] = [
+    HeaderName::from_static("x-litellm-model-group"),
+    HeaderName::from_static("x-gatehouse-model-group"),
+];
+const API_BASE: HeaderName = HeaderName::from_static("x-litellm-model-api-base");
+const OVERHEAD: [HeaderName; 2] = [
+    HeaderName::from_static("x-litellm-overhead-duration-ms"),
+    HeaderName::from_static("x-gatehouse-overhead-ms"),
+];
+const RETRIES: HeaderName = HeaderName::from_static("x-litellm-attempted-retries");
+const FALLBACKS: HeaderName = HeaderName::from_static("x-litellm-attempted-fallbacks");
+const DURATION: HeaderName = HeaderName::from_static("x-litellm-response-duration-ms");
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-gatehouse-attempts");
+const REQUEST_CLASS: HeaderName = HeaderName::from_static("x-gatehouse-request-class");
+const DEGRADED: HeaderName = HeaderName::from_static("x-gatehouse-degraded");
+
+/// How a call was routed, as it stands when its response starts.
+#[derive(Debug, Clone)]
+pub struct RouteHeaders {
+    identity: IdentityHeaders,
     attempts: usize,
     retries: u32,
     fallbacks: u32,
@@ -40,19 +82,24 @@ pub struct RouteHeaders {
     degraded: bool,
 }
 
-/// A number as a header value.
+/// A number as a header value (the small ones every response carries without allocating).
 fn number(value: impl TryInto<u64>) -> HeaderValue {
-    HeaderValue::from(value.try_into().unwrap_or(u64::MAX))
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    let value = value.try_into().unwrap_or(u64::MAX);
+    match usize::try_from(value)
+        .ok()
+        .and_then(|index| SMALL.get(index))
+    {
+        Some(text) => HeaderValue::from_static(text),
+        None => HeaderValue::from(value),
+    }
 }
 
 impl RouteHeaders {
     pub fn of(deployment: &Deployment, trail: &Trail, started: Instant) -> Self {
         let elapsed = started.elapsed();
-        let text = |value: &str| HeaderValue::from_str(value).ok();
         RouteHeaders {
-            model_id: text(&deployment.id),
-            model_group: text(&deployment.model_group),
-            api_base: text(&deployment.api_base),
+            identity: IdentityHeaders::of(deployment).clone(),
             attempts: trail.attempts.len(),
             retries: trail.retries,
             fallbacks: trail.fallbacks,
@@ -61,7 +108,7 @@ impl RouteHeaders {
             request_class: trail
                 .request_class
                 .as_ref()
-                .and_then(|chosen| text(&chosen.class.name)),
+                .and_then(|chosen| HeaderValue::from_str(&chosen.class.name).ok()),
             degraded: trail
                 .request_class
                 .as_ref()
@@ -70,55 +117,42 @@ impl RouteHeaders {
     }
 
     pub fn insert(&self, headers: &mut HeaderMap) {
-        headers.reserve(11);
-        let both = |headers: &mut HeaderMap, names: [&'static str; 2], value: &HeaderValue| {
-            headers.insert(HeaderName::from_static(names[0]), value.clone());
-            headers.insert(HeaderName::from_static(names[1]), value.clone());
-        };
-        if let Some(id) = &self.model_id {
-            both(
-                headers,
-                ["x-litellm-model-id", "x-gatehouse-deployment"],
-                id,
-            );
+        let both =
+            |headers: &mut HeaderMap, [first, second]: [HeaderName; 2], value: HeaderValue| {
+                headers.insert(first, value.clone());
+                headers.insert(second, value);
+            };
+        if let Some(id) = &self.identity.model_id {
+            both(headers, MODEL_ID, id.clone());
         }
-        if let Some(group) = &self.model_group {
-            both(
-                headers,
-                ["x-litellm-model-group", "x-gatehouse-model-group"],
-                group,
-            );
+        if let Some(group) = &self.identity.model_group {
+            both(headers, MODEL_GROUP, group.clone());
         }
-        if let Some(api_base) = &self.api_base {
-            headers.insert(
-                HeaderName::from_static("x-litellm-model-api-base"),
-                api_base.clone(),
-            );
+        if let Some(api_base) = &self.identity.api_base {
+            headers.insert(API_BASE, api_base.clone());
         }
-        both(
-            headers,
-            ["x-litellm-overhead-duration-ms", "x-gatehouse-overhead-ms"],
-            &number(self.overhead_ms),
-        );
-        for (name, value) in [
-            ("x-litellm-attempted-retries", number(self.retries)),
-            ("x-litellm-attempted-fallbacks", number(self.fallbacks)),
-            ("x-litellm-response-duration-ms", number(self.duration_ms)),
-            ("x-gatehouse-attempts", number(self.attempts)),
-        ] {
-            headers.insert(HeaderName::from_static(name), value);
-        }
+        both(headers, OVERHEAD, number(self.overhead_ms));
+        headers.insert(RETRIES, number(self.retries));
+        headers.insert(FALLBACKS, number(self.fallbacks));
+        headers.insert(DURATION, number(self.duration_ms));
+        headers.insert(ATTEMPTS, number(self.attempts));
         if let Some(class) = &self.request_class {
-            headers.insert(
-                HeaderName::from_static("x-gatehouse-request-class"),
-                class.clone(),
-            );
+            headers.insert(REQUEST_CLASS, class.clone());
             if self.degraded {
-                headers.insert(
-                    HeaderName::from_static("x-gatehouse-degraded"),
-                    HeaderValue::from_static("true"),
-                );
+                headers.insert(DEGRADED, HeaderValue::from_static("true"));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_render_as_decimal_text() {
+        for value in [0u64, 1, 9, 10, 1234, u64::MAX] {
+            assert_eq!(number(value).to_str().unwrap(), value.to_string());
         }
     }
 }

@@ -75,9 +75,13 @@ pub async fn relay(
     let request_id = call.request_id.clone();
     let (opened_sender, opened) = oneshot::channel();
     let task_gateway = gateway.clone();
-    gateway
-        .tasks
-        .spawn(Box::pin(pump(task_gateway, call, route, source, opened_sender)));
+    gateway.tasks.spawn(Box::pin(pump(
+        task_gateway,
+        call,
+        route,
+        source,
+        opened_sender,
+    )));
     let (events, route_headers) = opened.await.map_err(|_| ApiError::Internal)??;
     let mut response = sse_response(events, &request_id);
     route_headers.insert(response.headers_mut());
