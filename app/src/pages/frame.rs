@@ -1,10 +1,39 @@
-//! The frame around signed-in pages (header, navigation, logout) and small shared widgets.
+//! The frame around signed-in pages (session check, header, navigation, logout) and small
+//! shared widgets.
 
 use leptos::prelude::*;
 
-use crate::api::session::Logout;
+use leptos_router::components::Redirect;
+
+use crate::api::session::{get_session_info, Logout};
 use crate::error::ConsoleError;
-use crate::model::UserView;
+use crate::model::{Role, UserView};
+
+/// A signed-in page: the header, then `body` with the session's CSRF token and the user's
+/// role. A visitor without a session goes to the login page.
+#[component]
+pub fn SignedIn(body: fn(String, Role) -> AnyView) -> impl IntoView {
+    let session = Resource::new(|| (), |_| get_session_info());
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Err(error) => error_message(error).into_any(),
+                    Ok(info) => match info.user {
+                        None => view! { <Redirect path="/login"/> }.into_any(),
+                        Some(user) => {
+                            let role = user.role;
+                            view! {
+                                <Header user=user csrf=info.csrf_token.clone()/>
+                                {body(info.csrf_token, role)}
+                            }.into_any()
+                        }
+                    },
+                }
+            })}
+        </Suspense>
+    }
+}
 
 /// The signed-in header: product name, navigation, the user and a logout button.
 #[component]

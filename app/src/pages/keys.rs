@@ -2,34 +2,16 @@
 //! and revocation.
 
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
 
 use crate::api::keys::{list_keys, CreateKey, RevokeKey};
-use crate::api::session::get_session_info;
 use crate::api::spend::{spend_per_day, DAILY_SPEND_DAYS};
 use crate::model::{format_usd, CreatedKey, KeyStatus, KeyView};
-use crate::pages::frame::{error_message, Header};
+use crate::pages::frame::{error_message, SignedIn};
 use crate::pages::spend_chart::DailySpendChart;
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
-    let session = Resource::new(|| (), |_| get_session_info());
-    view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match session.await {
-                    Err(error) => error_message(error).into_any(),
-                    Ok(info) => match info.user {
-                        None => view! { <Redirect path="/login"/> }.into_any(),
-                        Some(user) => view! {
-                            <Header user=user csrf=info.csrf_token.clone()/>
-                            <KeysBody csrf=info.csrf_token/>
-                        }.into_any(),
-                    },
-                }
-            })}
-        </Suspense>
-    }
+    view! { <SignedIn body=|csrf, _| view! { <KeysBody csrf=csrf/> }.into_any()/> }
 }
 
 #[component]

@@ -2,35 +2,14 @@
 //! admins add, edit and delete stored deployments and test a connection with one token.
 
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
 
 use crate::api::models::{list_deployments, DeleteDeployment, SaveDeployment, TestConnection};
-use crate::api::session::get_session_info;
 use crate::model::{format_usd, ConnectionTest, DeploymentForm, DeploymentView, Role};
-use crate::pages::frame::{error_message, Header};
+use crate::pages::frame::{error_message, SignedIn};
 
 #[component]
 pub fn ModelsPage() -> impl IntoView {
-    let session = Resource::new(|| (), |_| get_session_info());
-    view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match session.await {
-                    Err(error) => error_message(error).into_any(),
-                    Ok(info) => match info.user {
-                        None => view! { <Redirect path="/login"/> }.into_any(),
-                        Some(user) => {
-                            let is_admin = user.role == Role::Admin;
-                            view! {
-                                <Header user=user csrf=info.csrf_token.clone()/>
-                                <ModelsBody csrf=info.csrf_token is_admin=is_admin/>
-                            }.into_any()
-                        }
-                    },
-                }
-            })}
-        </Suspense>
-    }
+    view! { <SignedIn body=|csrf, role| view! { <ModelsBody csrf=csrf is_admin={role == Role::Admin}/> }.into_any()/> }
 }
 
 /// The actions a row's buttons submit, with the session's CSRF token.

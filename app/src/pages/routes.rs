@@ -3,16 +3,14 @@
 //! checked (no circles, targets served, compatible) and applied without a restart.
 
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
 
 use crate::api::routes::{
     list_routes, DeleteRequestClass, ResetRoutes, SaveGroupRoutes, SaveRequestClass,
     SaveRouterSettings,
 };
-use crate::api::session::get_session_info;
 use crate::error::ConsoleError;
 use crate::model::Role;
-use crate::pages::frame::{error_message, Header};
+use crate::pages::frame::{error_message, SignedIn};
 use crate::route_policy::{
     format_chains, format_model_groups, ChainView, ClassPolicy, ClassView, RouteDeploymentView,
     RouteGroupView, RouterSettingsView, RoutesView, Source, STRATEGIES,
@@ -20,26 +18,7 @@ use crate::route_policy::{
 
 #[component]
 pub fn RoutesPage() -> impl IntoView {
-    let session = Resource::new(|| (), |_| get_session_info());
-    view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match session.await {
-                    Err(error) => error_message(error).into_any(),
-                    Ok(info) => match info.user {
-                        None => view! { <Redirect path="/login"/> }.into_any(),
-                        Some(user) => {
-                            let is_admin = user.role == Role::Admin;
-                            view! {
-                                <Header user=user csrf=info.csrf_token.clone()/>
-                                <RoutesBody csrf=info.csrf_token is_admin=is_admin/>
-                            }.into_any()
-                        }
-                    },
-                }
-            })}
-        </Suspense>
-    }
+    view! { <SignedIn body=|csrf, role| view! { <RoutesBody csrf=csrf is_admin={role == Role::Admin}/> }.into_any()/> }
 }
 
 /// The page's forms, with the session's CSRF token; `None` for roles that only look.
@@ -377,15 +356,10 @@ fn classes_card(classes: Vec<ClassView>, editing: Option<Editing>) -> impl IntoV
 fn class_row(class: ClassView, editing: Option<Editing>) -> impl IntoView {
     let policy = &class.policy;
     let inherited = || "inherited".to_string();
-    let fallbacks = policy.fallbacks.as_ref().map_or_else(inherited, |lists| {
-        format_chains(
-            &lists
-                .iter()
-                .flatten()
-                .map(|(group, targets)| (group.clone(), targets.clone()))
-                .collect(),
-        )
-    });
+    let fallbacks = policy
+        .fallbacks
+        .as_ref()
+        .map_or_else(inherited, |lists| class_chains(lists));
     let degrade = policy.degrade.as_ref().map_or_else(
         || "—".into(),
         |degrade| {
@@ -430,18 +404,24 @@ fn class_row(class: ClassView, editing: Option<Editing>) -> impl IntoView {
     }
 }
 
+/// A class's fallbacks (LiteLLM's list of one-key maps) as the form's text.
+fn class_chains(lists: &[std::collections::BTreeMap<String, Vec<String>>]) -> String {
+    format_chains(
+        &lists
+            .iter()
+            .flatten()
+            .map(|(group, targets)| (group.clone(), targets.clone()))
+            .collect(),
+    )
+}
+
 fn class_form(editing: &Editing, class: Option<(String, ClassPolicy)>) -> impl IntoView {
     let (original, policy) = class.unwrap_or_default();
     let strategy = policy.routing_strategy.clone().unwrap_or_default();
-    let fallbacks = policy.fallbacks.as_ref().map_or_else(String::new, |lists| {
-        format_chains(
-            &lists
-                .iter()
-                .flatten()
-                .map(|(group, targets)| (group.clone(), targets.clone()))
-                .collect(),
-        )
-    });
+    let fallbacks = policy
+        .fallbacks
+        .as_ref()
+        .map_or_else(String::new, |lists| class_chains(lists));
     let (degrade_at, degrade_to) =
         policy
             .degrade
