@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 DURATION="${BENCH_DURATION:-15s}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 apt_install wrk util-linux
 ensure_rust_tools
 ensure_console_tools
@@ -109,24 +110,6 @@ warmup_total="$(taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "$gate/v1/cha
 log "direct, 32 connections";    read -r d32_rps d32_p50 d32_p99 d32_err _ < <(run direct32 "$mock" 32)
 log "gatehouse, 32 connections"; rss_before="$(awk '/VmRSS/ {print $2}' /proc/$gate_pid/status)"
 read -r g32_rps g32_p50 g32_p99 g32_err g32_total < <(run gate32 "$gate" 32)
-if [ -n "$baseline_bin" ]; then
-  psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench_baseline WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench_baseline' >/dev/null
-  base_port="$(free_port)"
-  DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_baseline" RUST_LOG=warn taskset -c 0 "$baseline_bin" \
-    --config "$work/config.yaml" --port "$base_port" >"$work/baseline.log" 2>&1 &
-  base_pid=$!
-  wait_for_http "http://127.0.0.1:$base_port/health/liveliness" || { cat "$work/baseline.log" >&2; exit 1; }
-  base_key="$(curl -fsS "http://127.0.0.1:$base_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
-    -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
-  sleep 3 # the spend rows of the run before land first
-  log "baseline $BASELINE, 32 connections"
-  BENCH_KEY="$base_key" taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "http://127.0.0.1:$base_port/v1/chat/completions" >/dev/null
-  read -r b32_rps b32_p50 b32_p99 b32_err _ < <(BENCH_KEY="$base_key" run base32 "http://127.0.0.1:$base_port" 32)
-  base_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$base_pid/status 2>/dev/null || echo 0)"
-  kill "$base_pid" 2>/dev/null || true
-  wait "$base_pid" 2>/dev/null || true
-  base_pid=""
-fi
 one_connection_runs() { # SUFFIX: direct, cross-core direct and Gatehouse at 1 connection
   log "1 connection ($1): direct";     read -r "d1_rps$1" "d1_p50$1" "d1_p99$1" "d1_err$1" _ < <(run "direct1$1" "$mock" 1)
   log "1 connection ($1): cross-core"; read -r "x1_rps$1" "x1_p50$1" "x1_p99$1" "x1_err$1" _ < <(run "cross1$1" "http://127.0.0.1:$cross_port" 1)
@@ -147,6 +130,48 @@ if [ -w "$halt_poll" ]; then
 fi
 peak_rss_kb="$(awk '/VmHWM/ {print $2}' /proc/$gate_pid/status)"
 
+# A/B against the baseline: the two binaries take turns at 32 connections (ROUNDS rounds of
+# DURATION each), so drift in the machine's speed over the run touches both alike.
+ab_rows=""
+ab_gate_total=0
+if [ -n "$baseline_bin" ]; then
+  psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench_baseline WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench_baseline' >/dev/null
+  base_port="$(free_port)"
+  DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_baseline" RUST_LOG=warn taskset -c 0 "$baseline_bin" \
+    --config "$work/config.yaml" --port "$base_port" >"$work/baseline.log" 2>&1 &
+  base_pid=$!
+  wait_for_http "http://127.0.0.1:$base_port/health/liveliness" || { cat "$work/baseline.log" >&2; exit 1; }
+  base_key="$(curl -fsS "http://127.0.0.1:$base_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
+    -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
+  BENCH_KEY="$base_key" taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "http://127.0.0.1:$base_port/v1/chat/completions" >/dev/null
+  gate_rounds=()
+  base_rounds=()
+  ab_gate_total=0
+  for round in $(seq 1 "$ROUNDS"); do
+    sleep 2 # the spend rows of the run before land first
+    log "A/B round $round: gatehouse"
+    read -r rps p50 _ _ total < <(run "ab_gate$round" "$gate" 32)
+    gate_rounds+=("$rps")
+    ab_gate_total=$((ab_gate_total + total))
+    ab_rows+=$'\n'"| $round | this commit | $rps | $p50 |"
+    sleep 2
+    log "A/B round $round: baseline $BASELINE"
+    read -r rps p50 _ < <(BENCH_KEY="$base_key" run "ab_base$round" "http://127.0.0.1:$base_port" 32)
+    base_rounds+=("$rps")
+    ab_rows+=$'\n'"| $round | \`$BASELINE\` | $rps | $p50 |"
+  done
+  base_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$base_pid/status 2>/dev/null || echo 0)"
+  kill "$base_pid" 2>/dev/null || true
+  wait "$base_pid" 2>/dev/null || true
+  base_pid=""
+  read -r gate_median base_median ab_change < <(python3 -c '
+import statistics, sys
+gate = [float(v) for v in sys.argv[1].split()]
+base = [float(v) for v in sys.argv[2].split()]
+g, b = statistics.median(gate), statistics.median(base)
+print(round(g), round(b), f"{(g / b - 1) * 100:+.1f}")' "${gate_rounds[*]}" "${base_rounds[*]}")
+fi
+
 # Every proxied request must have exactly one spend row (warm-up included).
 sleep 2
 rows="$(psql "$bench_url" -Atc 'SELECT count(*) FROM spend_logs')"
@@ -154,10 +179,6 @@ difference() { python3 -c "print(round($(to_ms "$1") - $(to_ms "$2"), 3))"; }
 added_p50_vm="$(difference "$g1_p50_vm" "$d1_p50_vm")"
 hop_p50_vm="$(difference "$x1_p50_vm" "$d1_p50_vm")"
 
-baseline_row=""
-if [ -n "$BASELINE" ]; then
-  baseline_row=$'\n'"| Gatehouse at \`$BASELINE\` (baseline, same run) | 32 | $b32_rps | $b32_p50 | $b32_p99 | $b32_err |"
-fi
 mkdir -p docs
 cat >docs/BENCHMARKS.md <<MD
 # Benchmarks
@@ -176,12 +197,11 @@ from the reply, is costed and gets a spend row. Each run lasts $DURATION.
 | target | connections | requests/s | p50 latency | p99 latency | non-2xx |
 |---|---:|---:|---:|---:|---:|
 | mock directly | 32 | $d32_rps | $d32_p50 | $d32_p99 | $d32_err |
-| **through Gatehouse** | 32 | **$g32_rps** | $g32_p50 | $g32_p99 | $g32_err |$baseline_row
+| **through Gatehouse** | 32 | **$g32_rps** | $g32_p50 | $g32_p99 | $g32_err |
 | mock directly | 1 | $d1_rps_vm | $d1_p50_vm | $d1_p99_vm | $d1_err_vm |
 | **through Gatehouse** | 1 | $g1_rps_vm | $g1_p50_vm | $g1_p99_vm | $g1_err_vm |
 | mock directly, on CPU 0 (cross-core) | 1 | $x1_rps_vm | $x1_p50_vm | $x1_p99_vm | $x1_err_vm |
 
-$(if [ -n "$BASELINE" ]; then echo "- The baseline row is commit \`$BASELINE\`, built the same way as the measured binary (\`cargo build --release -p server --bin gatehouse\`) and measured in this run (after a 3 s warm-up and once the run before it has stopped) against the same mock and config; its peak RSS was $((base_peak_kb / 1024)) MB."; fi)
 - Median latency Gatehouse adds at 1 connection: **$added_p50_vm ms** with this VM's idle
   setting. At one connection every hop wakes an idle vCPU, and this VM boots with the guest's
   halt polling off (\`haltpoll.guest_halt_poll_ns=0\`), so each wake-up is a full halt exit: a
@@ -189,7 +209,7 @@ $(if [ -n "$BASELINE" ]; then echo "- The baseline row is commit \`$BASELINE\`, 
   Gatehouse makes two such round trips (client→Gatehouse, Gatehouse→mock); the direct
   baseline, with client and mock on one core, makes none.
 - Gatehouse resident memory: $((rss_before / 1024)) MB before the 32-connection run, **$((peak_rss_kb / 1024)) MB peak** (VmHWM) over the whole run.
-- Spend rows in Postgres after the run: **$rows**; requests wrk saw completed (warm-up included): $((warmup_total + g32_total + g1_total_vm + ${g1_total_poll:-0})). Requests still in flight when wrk stopped are metered too, so the first may exceed the second by at most the connection count of each run.
+- Spend rows in Postgres after the run: **$rows**; requests wrk saw completed (warm-up included): $((warmup_total + g32_total + g1_total_vm + ${g1_total_poll:-0} + ab_gate_total)). Requests still in flight when wrk stopped are metered too, so the first may exceed the second by at most the connection count of each run.
 MD
 if [ "$polled" = 1 ]; then
   added_p50_poll="$(difference "$g1_p50_poll" "$d1_p50_poll")"
@@ -211,6 +231,24 @@ Nothing else changes.
 - Median latency Gatehouse adds at 1 connection: **$added_p50_poll ms** (a cross-core round
   trip now costs $hop_p50_poll ms). This is Gatehouse's own time: key check, body parse and
   rewrite, the upstream call over a pooled connection, usage, cost and the queued spend row.
+MD
+fi
+if [ -n "$baseline_bin" ]; then
+  cat >>docs/BENCHMARKS.md <<MD
+
+## This commit against \`$BASELINE\`, interleaved
+
+Commit \`$BASELINE\` is built the same way as the measured binary (\`cargo build --release -p
+server --bin gatehouse\`) and runs beside it, on the same CPU, against the same mock and config
+(its own database). The two take turns at 32 connections, $ROUNDS rounds of $DURATION each, so
+a drift in the machine's speed over the run touches both alike. Baseline peak RSS:
+$((base_peak_kb / 1024)) MB.
+
+| round | binary | requests/s | p50 latency |
+|---:|---|---:|---:|$ab_rows
+
+Median requests/s: **$gate_median** for this commit, **$base_median** for \`$BASELINE\`
+(**$ab_change %**).
 MD
 fi
 cat >>docs/BENCHMARKS.md <<MD

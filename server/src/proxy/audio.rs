@@ -353,7 +353,7 @@ async fn run_transcription(
             })
             .await
     };
-    let mut response = metered(gateway, call, exchange).await?;
+    let mut response = metered(gateway, call, Box::pin(exchange)).await?;
     if format.is_text() {
         response.headers_mut().insert(
             header::CONTENT_TYPE,

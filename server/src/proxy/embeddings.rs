@@ -172,7 +172,7 @@ async fn run(
             })
             .await
     };
-    metered(gateway, call, exchange).await
+    metered(gateway, call, Box::pin(exchange)).await
 }
 
 #[cfg(test)]

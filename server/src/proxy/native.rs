@@ -248,7 +248,7 @@ async fn call_native(
             })
             .await
     };
-    metered(gateway, call, exchange).await
+    metered(gateway, call, Box::pin(exchange)).await
 }
 
 impl NativeRequest {

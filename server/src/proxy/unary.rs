@@ -112,7 +112,7 @@ pub async fn complete(
             })
             .await
     };
-    metered(gateway, call, exchange).await
+    metered(gateway, call, Box::pin(exchange)).await
 }
 
 /// A `chat.completion` re-expressed in another API's shape (completion, usage, public model

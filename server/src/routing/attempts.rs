@@ -19,17 +19,32 @@ use crate::routing::health::Busy;
 use crate::routing::retry::{Failure, RetryBudget};
 use crate::routing::{ModelGroups, NoDeployment};
 
-/// One attempt, as the spend row records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One attempt, as the spend row records it (`model_group`, `deployment_id`, `api_base`,
+/// `outcome`, `status`, `latency_ms`).
+#[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub model_group: String,
-    pub deployment_id: String,
-    pub api_base: String,
+    /// Shared, not copied: its id and api_base are only read when the row is written.
+    pub deployment: Arc<Deployment>,
     /// `success`, or the kind of failure (`server_error`, `timeout`, `rate_limited`, …).
     pub outcome: &'static str,
     /// The HTTP status the attempt ended in (200 on success).
     pub status: u16,
     pub latency_ms: u64,
+}
+
+impl Serialize for AttemptRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut record = serializer.serialize_struct("AttemptRecord", 6)?;
+        record.serialize_field("model_group", &self.model_group)?;
+        record.serialize_field("deployment_id", &self.deployment.id)?;
+        record.serialize_field("api_base", &self.deployment.api_base)?;
+        record.serialize_field("outcome", self.outcome)?;
+        record.serialize_field("status", &self.status)?;
+        record.serialize_field("latency_ms", &self.latency_ms)?;
+        record.end()
+    }
 }
 
 /// Every attempt of a request and what they cost in time.
@@ -218,7 +233,6 @@ impl Route {
                         }
                     }
                 };
-                tried.push(deployment.id.clone());
                 let busy = deployment.state.busy();
                 let started = Instant::now();
                 let limited = attempt(deployment.clone());
@@ -237,8 +251,7 @@ impl Route {
                 trail.upstream_time += elapsed;
                 let record = |outcome, status| AttemptRecord {
                     model_group: group.clone(),
-                    deployment_id: deployment.id.clone(),
-                    api_base: deployment.api_base.clone(),
+                    deployment: deployment.clone(),
                     outcome,
                     status,
                     latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -257,6 +270,7 @@ impl Route {
                     Err(error) => error,
                 };
                 drop(busy);
+                tried.push(deployment.id.clone());
                 let failure = Failure::of(&error);
                 trail
                     .attempts

@@ -174,7 +174,7 @@ pub async fn relay(
             })
             .await
     };
-    metered(gateway, call, exchange).await
+    metered(gateway, call, Box::pin(exchange)).await
 }
 
 #[cfg(test)]
