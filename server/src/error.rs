@@ -19,6 +19,10 @@ pub enum ApiError {
     InvalidKey,
     #[error("This API key expired. Ask your Gatehouse admin for a new one.")]
     ExpiredKey,
+    #[error("This API key is blocked. Ask your Gatehouse admin to unblock it.")]
+    BlockedKey,
+    #[error("This API key's team is blocked or was deleted.")]
+    BlockedTeam,
     #[error("Only the master key may call this route.")]
     MasterKeyRequired,
     #[error("This key is not allowed to use model `{0}`.")]
@@ -34,11 +38,14 @@ pub enum ApiError {
     Unsupported { model: String, missing: Missing },
     #[error("The request body is larger than {0} bytes.")]
     BodyTooLarge(usize),
-    #[error("Budget has been exceeded: this key has spent {} of its {} budget.", format_usd(*spend_micros), format_usd(*budget_micros))]
+    #[error("Budget has been exceeded: {} has spent {} of its {} budget, and what is left (spend in flight included) cannot pay for this request.", budget_owner(subject), format_usd(*spend_micros), format_usd(*budget_micros))]
     BudgetExceeded {
+        subject: std::sync::Arc<str>,
         spend_micros: i64,
         budget_micros: i64,
     },
+    #[error("Budgets cannot be checked right now; retry shortly.")]
+    BudgetsUnavailable,
     #[error("{0}")]
     NotFound(String),
     #[error("This route does not accept that HTTP method.")]
@@ -75,6 +82,8 @@ impl ApiError {
             ApiError::MissingKey
             | ApiError::InvalidKey
             | ApiError::ExpiredKey
+            | ApiError::BlockedKey
+            | ApiError::BlockedTeam
             | ApiError::ModelNotAllowed(_) => StatusCode::UNAUTHORIZED,
             ApiError::MasterKeyRequired => StatusCode::FORBIDDEN,
             ApiError::UnknownModel(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -88,7 +97,9 @@ impl ApiError {
             ApiError::UpstreamFailed(_) | ApiError::UpstreamCredentials(_) => {
                 StatusCode::BAD_GATEWAY
             }
-            ApiError::NoDeploymentAvailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NoDeploymentAvailable { .. } | ApiError::BudgetsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,15 +108,18 @@ impl ApiError {
     /// OpenAI's `type` field.
     fn kind(&self) -> &'static str {
         match self {
-            ApiError::MissingKey | ApiError::InvalidKey | ApiError::ExpiredKey => {
-                "authentication_error"
-            }
+            ApiError::MissingKey
+            | ApiError::InvalidKey
+            | ApiError::ExpiredKey
+            | ApiError::BlockedKey
+            | ApiError::BlockedTeam => "authentication_error",
             ApiError::MasterKeyRequired | ApiError::ModelNotAllowed(_) => "permission_error",
             ApiError::BudgetExceeded { .. } => "budget_exceeded",
             ApiError::UpstreamRateLimited { .. } => "rate_limit_error",
             ApiError::UpstreamFailed(_)
             | ApiError::UpstreamCredentials(_)
             | ApiError::NoDeploymentAvailable { .. }
+            | ApiError::BudgetsUnavailable
             | ApiError::Internal => "api_error",
             ApiError::UpstreamTimeout(_) => "timeout_error",
             _ => "invalid_request_error",
@@ -117,6 +131,8 @@ impl ApiError {
         match self {
             ApiError::MissingKey | ApiError::InvalidKey => Some("invalid_api_key"),
             ApiError::ExpiredKey => Some("expired_api_key"),
+            ApiError::BlockedKey => Some("blocked_api_key"),
+            ApiError::BlockedTeam => Some("blocked_team"),
             ApiError::ModelNotAllowed(_) => Some("key_model_access_denied"),
             ApiError::UnknownModel(_) => Some("model_not_found"),
             ApiError::BodyTooLarge(_) => Some("request_too_large"),
@@ -205,6 +221,32 @@ impl ApiError {
     }
 }
 
+/// Who owns a budget, for its refusal message: `this key`, `team X`.
+fn budget_owner(subject: &str) -> String {
+    match subject.split_once(':') {
+        Some(("key", _)) => "this key".to_string(),
+        Some((kind, id)) => format!("{kind} `{id}`"),
+        None => subject.to_string(),
+    }
+}
+
+impl From<crate::policy::budgets::BudgetError> for ApiError {
+    fn from(error: crate::policy::budgets::BudgetError) -> Self {
+        use crate::policy::budgets::BudgetError;
+        match error {
+            BudgetError::Refused(refusal) => ApiError::BudgetExceeded {
+                subject: refusal.subject,
+                spend_micros: refusal.spend_micros,
+                budget_micros: refusal.max_micros,
+            },
+            BudgetError::Unavailable(error) => {
+                tracing::error!(%error, "budget ledger unavailable; refusing");
+                ApiError::BudgetsUnavailable
+            }
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         tracing::error!(%error, "database error in the API");
@@ -246,12 +288,15 @@ mod tests {
         assert_eq!(body["error"]["param"], "model");
 
         let (status, body) = body_of(ApiError::BudgetExceeded {
+            subject: std::sync::Arc::from("team:research"),
             spend_micros: 2_000_000,
             budget_micros: 1_000_000,
         })
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(body["error"]["message"].as_str().unwrap().contains("$2.00"));
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("$2.00"), "{message}");
+        assert!(message.contains("team `research`"), "{message}");
 
         let (status, body) = body_of(ApiError::Unsupported {
             model: "small".into(),

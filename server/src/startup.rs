@@ -22,8 +22,10 @@ use crate::console_routes::ConsoleRoutes;
 use crate::metering::writer::SpendWriter;
 use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
+use crate::policy::budgets::{self, Ledger};
 use crate::policy::keys::KeyCache;
 use crate::policy::sync::{self, Synced};
+use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 use crate::routing::redis_cooldowns::RedisCooldowns;
 use crate::routing::redis_usage;
@@ -88,7 +90,10 @@ pub async fn start(
         tracing::warn!("{warning}");
     }
 
-    let keys = Arc::new(KeyCache::new(pool.clone()));
+    let tasks = TaskTracker::new();
+    let budgets = Ledger::new(pool.clone(), tasks.clone());
+    let keys = Arc::new(KeyCache::new(pool.clone(), budgets.clone()));
+    let teams = Arc::new(TeamCache::new(pool.clone()));
     let loaded = keys.reload_all().await.context("loading virtual keys")?;
     tracing::info!(keys = loaded, "virtual keys loaded");
     let sealer = settings.sealer.map(Arc::new);
@@ -123,6 +128,8 @@ pub async fn start(
         pool.clone(),
         Synced {
             keys: keys.clone(),
+            teams: teams.clone(),
+            budgets: budgets.clone(),
             models: models.clone(),
         },
         stop.clone(),
@@ -144,7 +151,9 @@ pub async fn start(
             tokio::spawn(redis.follow(models.clone(), stop.clone())),
         )
     });
-    let (queue, writer) = SpendWriter::spawn(pool.clone(), keys.clone(), config.spend_batch_window);
+    let (queue, writer) =
+        SpendWriter::spawn(pool.clone(), budgets.clone(), config.spend_batch_window);
+    let budget_task = tokio::spawn(budgets::maintain_until(budgets.clone(), stop.clone()));
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(UPSTREAM_IDLE_PER_HOST)
@@ -154,10 +163,11 @@ pub async fn start(
         .connect_timeout(Duration::from_secs(10))
         .build()
         .context("building the HTTP client")?;
-    let tasks = TaskTracker::new();
     let gateway = Arc::new(Gateway {
         models: models.clone(),
         keys,
+        teams,
+        budgets: budgets.clone(),
         master_key: config
             .master_key
             .as_ref()
@@ -216,6 +226,13 @@ pub async fn start(
             }
             writer.finish().await;
             stop.cancel();
+            if let Err(error) = budget_task.await {
+                tracing::warn!(%error, "budget maintenance ended badly");
+            }
+            // After the last spend rows landed: what is left of the leases goes back.
+            if let Err(error) = budgets.release_all().await {
+                tracing::warn!(%error, "budget leases not returned; other instances reclaim them");
+            }
             sweeper.abort();
             if let Err(error) = listener_task.await {
                 tracing::warn!(%error, "policy listener ended badly");

@@ -7,7 +7,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
+use crate::policy::budgets::Ledger;
 use crate::policy::keys::KeyCache;
+use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 use crate::routing::retry::RetryBudget;
 
@@ -15,6 +17,9 @@ pub struct Gateway {
     /// config.yaml's deployments and the stored ones, kept current.
     pub models: Arc<LiveModels>,
     pub keys: Arc<KeyCache>,
+    pub teams: Arc<TeamCache>,
+    /// Every budget's reservations and this instance's leases on them.
+    pub budgets: Arc<Ledger>,
     pub master_key: Option<MasterKey>,
     pub http: reqwest::Client,
     pub meter: Meter,

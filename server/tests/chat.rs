@@ -91,8 +91,8 @@ async fn n_requests_give_n_rows_whose_costs_sum_to_the_key_spend(pool: PgPool) {
     // 3 requests carry two messages: 3 × (200 + 150) + 9 × (100 + 150)
     assert_eq!(total, 3 * 350 + 9 * 250);
     let key_spend: i64 =
-        sqlx::query_scalar("SELECT spend_micros FROM virtual_keys WHERE token_hash = $1")
-            .bind(app::secrets::hash_key(&key))
+        sqlx::query_scalar("SELECT spend_micros FROM budget_counters WHERE subject = $1")
+            .bind(format!("key:{}", app::secrets::hash_key(&key)))
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -15,9 +15,11 @@ use sqlx::PgPool;
 async fn a_key_over_budget_is_refused(pool: PgPool) {
     let mock = mock().await;
     let app = spawn_app(pool.clone(), &mock).await;
-    // Each `priced` call costs 250 µ$; the budget allows four.
-    let generated = app.generate_key(json!({ "max_budget": 0.001 })).await;
-    assert_eq!(generated["max_budget"], 0.001);
+    // Each `priced` call costs 250 µ$ but may cost up to 1,170 µ$ (its 69-byte body as prompt
+    // tokens at 10 µ$, 16 output tokens at 30 µ$, at the least): the budget has room for that
+    // four times, and the fifth call would risk overspending it.
+    let generated = app.generate_key(json!({ "max_budget": 0.002 })).await;
+    assert_eq!(generated["max_budget"], 0.002);
     let key = generated["key"].as_str().unwrap().to_string();
     for _ in 0..4 {
         assert_eq!(app.chat(&key, &hello("priced")).await.status(), 200);
@@ -29,7 +31,7 @@ async fn a_key_over_budget_is_refused(pool: PgPool) {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("$0.001"),
+            .contains("$0.002"),
         "{body}"
     );
     assert_eq!(

@@ -2,12 +2,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use app::db::spend::{daily_totals, insert_batch, list, SpendFilter, SpendRow};
+use std::sync::Arc;
+
+use app::db::budgets::{self, BudgetLimits};
+use app::db::spend::{daily_totals, insert_batch, list, Charge, SpendFilter, SpendRow};
 use app::model::DailySpend;
 use server::startup::migrate;
 use sqlx::PgPool;
 use time::macros::datetime;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 fn row(request_id: &str, cost_micros: i64, started_at: OffsetDateTime) -> SpendRow {
     SpendRow {
@@ -34,6 +38,8 @@ fn row(request_id: &str, cost_micros: i64, started_at: OffsetDateTime) -> SpendR
         ended_at: started_at,
         model_id: "deployment-1".into(),
         attempts: None,
+        team_id: None,
+        charges: Vec::new(),
     }
 }
 
@@ -60,6 +66,7 @@ async fn days_are_utc_buckets_with_empty_days_as_zero(pool: PgPool) {
             row("last-day-b", 3, datetime!(2026-11-23 23:00 UTC)),
             row("after-window", 999, datetime!(2026-11-24 00:00 UTC)),
         ],
+        Uuid::nil(),
     )
     .await
     .unwrap();
@@ -91,7 +98,7 @@ async fn a_row_served_by_its_first_attempt_lists_that_attempt(pool: PgPool) {
         attempts: Some(rerouted_attempts.clone()),
         ..row("rerouted", 1, at)
     };
-    insert_batch(&pool, &[row("direct", 1, at), rerouted])
+    insert_batch(&pool, &[row("direct", 1, at), rerouted], Uuid::nil())
         .await
         .unwrap();
     let filter = SpendFilter {
@@ -106,4 +113,76 @@ async fn a_row_served_by_its_first_attempt_lists_that_attempt(pool: PgPool) {
         serde_json::json!([{ "model_group": "priced", "deployment_id": "deployment-1", "api_base": "http://127.0.0.1:1/v1", "outcome": "success", "status": 200, "latency_ms": 3 }])
     );
     assert_eq!(by_id("rerouted").attempt_list(), rerouted_attempts);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_batch_turns_what_a_lease_paid_into_spend_once(pool: PgPool) {
+    migrate(&pool).await.unwrap();
+    let instance = Uuid::new_v4();
+    let mut connection = pool.acquire().await.unwrap();
+    let limits = BudgetLimits {
+        max_micros: Some(10_000),
+        ..BudgetLimits::default()
+    };
+    budgets::set_limits(&mut connection, "key:k", &limits)
+        .await
+        .unwrap();
+    drop(connection);
+    let lease = budgets::LeaseRequest {
+        need: 1_000,
+        want: 1_000,
+        share: 16,
+    };
+    let granted = budgets::lease(&pool, "key:k", instance, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(granted.available, 10_000);
+    assert_eq!(granted.granted, Some(1_000));
+    let charged = |request_id: &str, cost: i64, drawn: i64| SpendRow {
+        charges: vec![
+            Charge {
+                subject: Arc::from("key:k"),
+                drawn_micros: drawn,
+            },
+            Charge {
+                subject: Arc::from("team:t"),
+                drawn_micros: 0,
+            },
+        ],
+        team_id: Some("t".into()),
+        ..row(request_id, cost, datetime!(2026-11-20 10:00 UTC))
+    };
+    let batch = [charged("a", 300, 300), charged("b", 200, 200)];
+    insert_batch(&pool, &batch, instance).await.unwrap();
+    // The same batch again (a retry after an ambiguous failure) counts nothing twice.
+    insert_batch(&pool, &batch, instance).await.unwrap();
+    let key = budgets::find(&pool, "key:k").await.unwrap().unwrap();
+    assert_eq!((key.spend_micros, key.leased_micros), (500, 500));
+    let team = budgets::find(&pool, "team:t").await.unwrap().unwrap();
+    assert_eq!((team.max_micros, team.spend_micros), (None, 500));
+    // Never more than is left: 10,000 - 500 spent - 500 still leased.
+    let edge = budgets::LeaseRequest {
+        need: 9_100,
+        want: 9_500,
+        share: 16,
+    };
+    let refused = budgets::lease(&pool, "key:k", instance, edge)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((refused.available, refused.granted), (9_000, None));
+    let edge = budgets::LeaseRequest {
+        need: 8_000,
+        want: 9_500,
+        share: 16,
+    };
+    let granted = budgets::lease(&pool, "key:k", instance, edge)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(granted.granted, Some(9_000));
+    budgets::release_all(&pool, instance).await.unwrap();
+    let key = budgets::find(&pool, "key:k").await.unwrap().unwrap();
+    assert_eq!((key.spend_micros, key.leased_micros), (500, 0));
 }

@@ -60,9 +60,13 @@ pub async fn create_key(
             .filter(|model| !model.is_empty())
             .map(String::from)
             .collect(),
-        max_budget_micros,
+        budget: crate::db::budgets::BudgetLimits {
+            max_micros: max_budget_micros,
+            ..Default::default()
+        },
         duration_seconds,
         metadata: serde_json::json!({}),
+        team_id: None,
         created_by: user.email.clone(),
     };
     match keys::create(&crate::state::pool()?, spec).await {

@@ -4,14 +4,23 @@
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
+use crate::db::budgets::{self, BudgetLimits};
 use crate::model::{KeyStatus, KeyView};
 use crate::secrets;
 
-/// Columns selected for a key, in `KeyRow` order (a macro so queries stay static strings).
+/// Columns selected for a key, in `KeyRow` order, and the tables they come from: the key and its
+/// budget (macros so queries stay static strings).
 macro_rules! key_columns {
     () => {
-        "token_hash, key_name, key_alias, models, max_budget_micros, spend_micros, metadata, \
-         expires_at, revoked_at, created_by, created_at"
+        "k.token_hash, k.key_name, k.key_alias, k.models, b.max_micros AS max_budget_micros, \
+         COALESCE(b.spend_micros, 0) AS spend_micros, k.metadata, k.expires_at, k.revoked_at, \
+         k.created_by, k.created_at, k.team_id, k.blocked, b.duration AS budget_duration, \
+         b.resets_at AS budget_reset_at"
+    };
+}
+macro_rules! key_tables {
+    () => {
+        " FROM virtual_keys AS k LEFT JOIN budget_counters AS b ON b.subject = 'key:' || k.token_hash"
     };
 }
 
@@ -28,6 +37,10 @@ pub struct KeyRow {
     pub revoked_at: Option<OffsetDateTime>,
     pub created_by: String,
     pub created_at: OffsetDateTime,
+    pub team_id: Option<String>,
+    pub blocked: bool,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<OffsetDateTime>,
 }
 
 impl KeyRow {
@@ -75,9 +88,10 @@ pub struct KeySpec {
     pub secret: Option<String>,
     pub key_alias: Option<String>,
     pub models: Vec<String>,
-    pub max_budget_micros: Option<i64>,
+    pub budget: BudgetLimits,
     pub duration_seconds: Option<i64>,
     pub metadata: serde_json::Value,
+    pub team_id: Option<String>,
     pub created_by: String,
 }
 
@@ -87,6 +101,8 @@ pub enum CreateKeyError {
     BadCustomKey,
     #[error("a key with that alias or secret already exists")]
     Duplicate,
+    #[error("no team with that team_id exists")]
+    UnknownTeam,
     #[error("could not generate a random key")]
     Random(#[from] getrandom::Error),
     #[error("database error")]
@@ -97,6 +113,9 @@ impl From<sqlx::Error> for CreateKeyError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => CreateKeyError::Duplicate,
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                CreateKeyError::UnknownTeam
+            }
             _ => CreateKeyError::Database(error),
         }
     }
@@ -120,22 +139,50 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     let expires_at = spec
         .duration_seconds
         .map(|seconds| OffsetDateTime::now_utc() + time::Duration::seconds(seconds));
+    let mut transaction = pool.begin().await?;
+    if let Some(team_id) = &spec.team_id {
+        // Locked so the team cannot be deleted before its new key is in.
+        let live_team: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR SHARE",
+        )
+        .bind(team_id)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if live_team.is_none() {
+            return Err(CreateKeyError::UnknownTeam);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO virtual_keys (token_hash, key_name, key_alias, models, metadata, expires_at, \
+         created_by, team_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&token_hash)
+    .bind(secrets::display_name(&secret))
+    .bind(spec.key_alias.filter(|alias| !alias.is_empty()))
+    .bind(&spec.models)
+    .bind(&spec.metadata)
+    .bind(expires_at)
+    .bind(&spec.created_by)
+    .bind(&spec.team_id)
+    .execute(&mut *transaction)
+    .await?;
+    budgets::set_limits(
+        &mut transaction,
+        &budgets::key_subject(&token_hash),
+        &spec.budget,
+    )
+    .await?;
     let query = concat!(
-        "INSERT INTO virtual_keys (token_hash, key_name, key_alias, models, max_budget_micros, \
-         metadata, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
-        key_columns!()
+        "SELECT ",
+        key_columns!(),
+        key_tables!(),
+        " WHERE k.token_hash = $1"
     );
     let row = sqlx::query_as::<_, KeyRow>(query)
         .bind(&token_hash)
-        .bind(secrets::display_name(&secret))
-        .bind(spec.key_alias.filter(|alias| !alias.is_empty()))
-        .bind(&spec.models)
-        .bind(spec.max_budget_micros)
-        .bind(&spec.metadata)
-        .bind(expires_at)
-        .bind(&spec.created_by)
-        .fetch_one(pool)
+        .fetch_one(&mut *transaction)
         .await?;
+    transaction.commit().await?;
     Ok((secret, row))
 }
 
@@ -144,7 +191,8 @@ pub async fn find_by_hash(pool: &PgPool, token_hash: &str) -> Result<Option<KeyR
     let query = concat!(
         "SELECT ",
         key_columns!(),
-        " FROM virtual_keys WHERE token_hash = $1"
+        key_tables!(),
+        " WHERE k.token_hash = $1"
     );
     sqlx::query_as(query)
         .bind(token_hash)
@@ -157,7 +205,8 @@ pub async fn list_unrevoked(pool: &PgPool) -> Result<Vec<KeyRow>, sqlx::Error> {
     let query = concat!(
         "SELECT ",
         key_columns!(),
-        " FROM virtual_keys WHERE revoked_at IS NULL"
+        key_tables!(),
+        " WHERE k.revoked_at IS NULL"
     );
     sqlx::query_as(query).fetch_all(pool).await
 }
@@ -167,7 +216,8 @@ pub async fn list_recent(pool: &PgPool, limit: i64) -> Result<Vec<KeyRow>, sqlx:
     let query = concat!(
         "SELECT ",
         key_columns!(),
-        " FROM virtual_keys ORDER BY created_at DESC, token_hash LIMIT $1"
+        key_tables!(),
+        " ORDER BY k.created_at DESC, k.token_hash LIMIT $1"
     );
     sqlx::query_as(query).bind(limit).fetch_all(pool).await
 }

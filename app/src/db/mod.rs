@@ -1,9 +1,11 @@
 //! Postgres access, one module per aggregate. Every query binds its parameters.
 
+pub mod budgets;
 pub mod deployments;
 pub mod keys;
 pub mod routes;
 pub mod spend;
+pub mod teams;
 pub mod users;
 
 /// The schema, embedded; applied at start-up.

@@ -1,7 +1,11 @@
-//! The spend log: batched inserts that also advance each key's accumulated spend, and reads.
+//! The spend log: batched inserts that also advance the spend of every budget each row counts
+//! against (turning what the instance had leased into spend), and reads.
+
+use std::sync::Arc;
 
 use sqlx::PgPool;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::model::DailySpend;
 
@@ -38,6 +42,20 @@ pub struct SpendRow {
     /// status, latency_ms}]`; `None` when the first attempt served the request (see
     /// [`SpendRow::attempt_list`]).
     pub attempts: Option<serde_json::Value>,
+    /// The team the key belonged to when the request ran.
+    pub team_id: Option<String>,
+    /// The budgets the cost counts against (key, team, …), each with the part the writing
+    /// instance's lease paid.
+    #[sqlx(skip)]
+    pub charges: Vec<Charge>,
+}
+
+/// A budget a row's cost counts against, and what this instance's lease on it paid (0 for a
+/// budget without a limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub subject: Arc<str>,
+    pub drawn_micros: i64,
 }
 
 impl SpendRow {
@@ -58,16 +76,21 @@ impl SpendRow {
     }
 }
 
-/// A key's spend after a batch landed.
+/// A budget's spend after a batch landed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct KeySpend {
-    pub token_hash: String,
+pub struct BudgetSpend {
+    pub subject: String,
     pub spend_micros: i64,
 }
 
-/// Inserts a batch in one statement and adds the cost of the rows actually inserted to their
-/// keys. Idempotent: rows whose request id already exists are skipped and not counted again.
-pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpend>, sqlx::Error> {
+/// Inserts a batch in one statement and adds the cost of the rows actually inserted to the
+/// budgets they count against, moving what `instance`'s leases paid from leased to spent.
+/// Idempotent: rows whose request id already exists are skipped and not counted again.
+pub async fn insert_batch(
+    pool: &PgPool,
+    rows: &[SpendRow],
+    instance: Uuid,
+) -> Result<Vec<BudgetSpend>, sqlx::Error> {
     let mut request_ids = Vec::with_capacity(rows.len());
     let mut token_hashes = Vec::with_capacity(rows.len());
     let mut call_types = Vec::with_capacity(rows.len());
@@ -91,7 +114,17 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
     let mut ended = Vec::with_capacity(rows.len());
     let mut model_ids = Vec::with_capacity(rows.len());
     let mut attempts = Vec::with_capacity(rows.len());
+    let mut team_ids = Vec::with_capacity(rows.len());
+    let mut charge_requests = Vec::with_capacity(rows.len() * 2);
+    let mut charge_subjects = Vec::with_capacity(rows.len() * 2);
+    let mut charge_drawn = Vec::with_capacity(rows.len() * 2);
     for row in rows {
+        team_ids.push(row.team_id.as_deref());
+        for charge in &row.charges {
+            charge_requests.push(row.request_id.as_str());
+            charge_subjects.push(charge.subject.as_ref());
+            charge_drawn.push(charge.drawn_micros);
+        }
         request_ids.push(row.request_id.as_str());
         token_hashes.push(row.token_hash.as_str());
         call_types.push(row.call_type.as_str());
@@ -121,20 +154,31 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
            INSERT INTO spend_logs (request_id, token_hash, call_type, model_group, upstream_model, \
              provider, api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
              http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
-             cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts) \
+             cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts, team_id) \
            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], \
              $12::smallint[], $13::text[], $14::bool[], $15::bool[], $16::text[], \
              $17::timestamptz[], $18::timestamptz[], $19::bigint[], $20::bigint[], \
-             $21::bigint[], $22::text[], $23::jsonb[]) \
+             $21::bigint[], $22::text[], $23::jsonb[], $24::text[]) \
            ON CONFLICT (request_id) DO NOTHING \
-           RETURNING token_hash, cost_micros \
-         ), per_key AS ( \
-           SELECT token_hash, sum(cost_micros)::bigint AS total FROM inserted GROUP BY token_hash \
+           RETURNING request_id, cost_micros \
+         ), charges AS ( \
+           SELECT c.subject, sum(i.cost_micros)::bigint AS spend, sum(c.drawn)::bigint AS drawn \
+           FROM UNNEST($25::text[], $26::text[], $27::bigint[]) AS c(request_id, subject, drawn) \
+           JOIN inserted AS i USING (request_id) GROUP BY c.subject \
+         ), drawn AS ( \
+           UPDATE budget_leases AS l SET micros = l.micros - c.drawn \
+           FROM charges AS c \
+           WHERE l.subject = c.subject AND l.instance_id = $28 AND c.drawn > 0 \
+             AND l.micros >= c.drawn \
+           RETURNING l.subject, c.drawn \
          ) \
-         UPDATE virtual_keys AS k SET spend_micros = k.spend_micros + per_key.total \
-         FROM per_key WHERE k.token_hash = per_key.token_hash \
-         RETURNING k.token_hash, k.spend_micros",
+         INSERT INTO budget_counters AS b (subject, spend_micros) \
+         SELECT subject, spend FROM charges \
+         ON CONFLICT (subject) DO UPDATE SET spend_micros = b.spend_micros + EXCLUDED.spend_micros, \
+           leased_micros = b.leased_micros \
+             - COALESCE((SELECT d.drawn FROM drawn AS d WHERE d.subject = EXCLUDED.subject), 0) \
+         RETURNING b.subject, b.spend_micros",
     )
     .bind(&request_ids)
     .bind(&token_hashes)
@@ -159,6 +203,11 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SpendRow]) -> Result<Vec<KeySpe
     .bind(&reasoning_tokens)
     .bind(&model_ids)
     .bind(&attempts)
+    .bind(&team_ids)
+    .bind(&charge_requests)
+    .bind(&charge_subjects)
+    .bind(&charge_drawn)
+    .bind(instance)
     .fetch_all(pool)
     .await
 }
@@ -180,7 +229,7 @@ pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, 
            api_base, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, \
            reasoning_tokens, cost_micros, latency_ms, http_status, \
            status, is_stream, usage_estimated, end_user, started_at, ended_at, model_id, \
-           attempts \
+           attempts, team_id \
          FROM spend_logs \
          WHERE ($1::text IS NULL OR token_hash = $1) \
            AND ($2::text IS NULL OR request_id = $2) \

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use app::db::keys::{self, CreateKeyError, KeyRow, KeySpec};
-use app::model::{dollars_to_micros, micros_to_dollars, parse_duration_seconds, KeyStatus};
+use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 
-use super::{json_body, master, rfc3339, token_hash_of, ApiQuery};
+use super::{budget_limits, json_body, master, rfc3339, token_hash_of, ApiQuery};
 use crate::error::ApiError;
 use crate::policy::auth::{authenticate, Caller};
 use crate::state::SharedGateway;
@@ -21,13 +21,11 @@ const NOT_YET_ENFORCED: &[&str] = &[
     "tpm_limit",
     "rpm_limit",
     "max_parallel_requests",
-    "budget_duration",
     "soft_budget",
     "model_max_budget",
     "model_rpm_limit",
     "model_tpm_limit",
     "allowed_routes",
-    "team_id",
 ];
 
 #[derive(Deserialize)]
@@ -35,6 +33,8 @@ pub struct GenerateKeyRequest {
     #[serde(default)]
     models: Vec<String>,
     max_budget: Option<f64>,
+    budget_duration: Option<String>,
+    team_id: Option<String>,
     duration: Option<String>,
     key_alias: Option<String>,
     metadata: Option<Value>,
@@ -82,11 +82,7 @@ pub async fn generate(
             None,
         ));
     }
-    let max_budget_micros = request
-        .max_budget
-        .map(dollars_to_micros)
-        .transpose()
-        .map_err(|message| ApiError::bad_request(message, None))?;
+    let budget = budget_limits(request.max_budget, None, request.budget_duration.as_deref())?;
     let duration_seconds = request
         .duration
         .as_deref()
@@ -103,9 +99,10 @@ pub async fn generate(
         secret: request.key,
         key_alias: request.key_alias,
         models: request.models,
-        max_budget_micros,
+        budget,
         duration_seconds,
         metadata,
+        team_id: request.team_id,
         created_by: "master_key".into(),
     };
     let (secret, row) = keys::create(&gateway.pool, spec)
@@ -113,6 +110,9 @@ pub async fn generate(
         .map_err(|error| match error {
             CreateKeyError::BadCustomKey | CreateKeyError::Duplicate => {
                 ApiError::bad_request(error.to_string(), None)
+            }
+            CreateKeyError::UnknownTeam => {
+                ApiError::bad_request("`team_id` names no live team.", Some("team_id"))
             }
             CreateKeyError::Random(_) | CreateKeyError::Database(_) => {
                 tracing::error!(%error, "key generation failed");
@@ -141,10 +141,12 @@ fn key_fields(row: &KeyRow) -> Value {
         "metadata": row.metadata,
         "created_by": row.created_by,
         "created_at": rfc3339(row.created_at),
-        "blocked": status != KeyStatus::Active,
         "status": status.label(),
+        "budget_duration": row.budget_duration,
+        "budget_reset_at": row.budget_reset_at.map(rfc3339),
+        "blocked": row.blocked || status != KeyStatus::Active,
         "user_id": null,
-        "team_id": null,
+        "team_id": row.team_id,
     })
 }
 
@@ -159,10 +161,10 @@ pub async fn info(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<KeyInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
+    let caller = authenticate(&gateway, &headers).await?;
     let token_hash = match (&query.key, &caller) {
         (Some(key), _) => token_hash_of(key),
-        (None, Caller::Key(key)) => key.token_hash.to_string(),
+        (None, Caller::Key { key, .. }) => key.token_hash.to_string(),
         (None, Caller::Master { .. }) => {
             return Err(ApiError::bad_request(
                 "Pass the key to look up as `?key=`.",

@@ -5,6 +5,7 @@ pub mod health;
 pub mod keys;
 pub mod models;
 pub mod spend;
+pub mod teams;
 
 use axum::body::Body;
 use axum::http::HeaderMap;
@@ -13,6 +14,9 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+
+use app::db::budgets::BudgetLimits;
+use app::model::{dollars_to_micros, parse_duration_seconds};
 
 use crate::error::ApiError;
 use crate::policy::auth::{authenticate, Caller};
@@ -24,6 +28,13 @@ pub fn routes() -> Router<SharedGateway> {
         .route("/key/generate", post(keys::generate))
         .route("/key/info", get(keys::info))
         .route("/key/delete", post(keys::delete))
+        .route("/team/new", post(teams::create))
+        .route("/team/info", get(teams::info))
+        .route("/team/list", get(teams::list))
+        .route("/team/update", post(teams::update))
+        .route("/team/delete", post(teams::delete))
+        .route("/team/block", post(teams::block))
+        .route("/team/unblock", post(teams::unblock))
         .route("/spend/logs", get(spend::logs))
         .route("/model/new", post(models::create))
         .route("/model/update", post(models::update))
@@ -36,7 +47,7 @@ pub fn routes() -> Router<SharedGateway> {
 
 /// Only the master key manages keys and deployments in this version.
 async fn master(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
+    let caller = authenticate(gateway, headers).await?;
     if caller.is_master() {
         Ok(caller)
     } else {
@@ -81,6 +92,37 @@ where
 /// RFC 3339 text of a timestamp, as LiteLLM's responses carry them.
 fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Budget limits from LiteLLM's `max_budget`, `soft_budget` (dollars) and `budget_duration`.
+fn budget_limits(
+    max_budget: Option<f64>,
+    soft_budget: Option<f64>,
+    duration: Option<&str>,
+) -> Result<BudgetLimits, ApiError> {
+    let dollars = |value: Option<f64>, field: &'static str| {
+        value
+            .map(dollars_to_micros)
+            .transpose()
+            .map_err(|message| ApiError::bad_request(format!("`{field}`: {message}"), Some(field)))
+    };
+    let duration = duration
+        .map(|text| {
+            parse_duration_seconds(text)
+                .map(|seconds| (text.trim().to_string(), seconds))
+                .map_err(|message| {
+                    ApiError::bad_request(
+                        format!("`budget_duration`: {message}"),
+                        Some("budget_duration"),
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(BudgetLimits {
+        max_micros: dollars(max_budget, "max_budget")?,
+        soft_micros: dollars(soft_budget, "soft_budget")?,
+        duration,
+    })
 }
 
 /// A key given as its secret (`sk-…`) or as its hash: the hash.

@@ -34,7 +34,7 @@ pub async fn logs(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SpendLogsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
+    let caller = authenticate(&gateway, &headers).await?;
     let token_hash = query.api_key.as_deref().map(token_hash_of);
     let token_hash = if caller.is_master() {
         token_hash

@@ -8,10 +8,10 @@ pub mod writer;
 use std::sync::Arc;
 use std::time::Instant;
 
-use app::db::spend::SpendRow;
+use app::db::spend::{Charge, SpendRow};
 use time::OffsetDateTime;
 
-use crate::policy::keys::SpendCounter;
+use crate::policy::budgets::{Budget, Reservation};
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
 use usage::{estimate_tokens, Usage};
@@ -28,7 +28,13 @@ pub struct MeteredCall {
     /// LiteLLM's name for the endpoint (`acompletion`, `aembedding`).
     pub call_type: &'static str,
     pub token_hash: Arc<str>,
-    pub spend: Option<Arc<SpendCounter>>,
+    pub team_id: Option<Arc<str>>,
+    /// The budgets the call counts against (key, team), and what it reserved of them.
+    pub budget_chain: Vec<Arc<Budget>>,
+    pub reservation: Option<Reservation>,
+    /// What the reservation leaves for output once the prompt's bound is paid for: a stream
+    /// that produces more is ended (its upstream ignored the lowered output limit).
+    pub output_allowance: Option<i64>,
     pub deployment: Arc<Deployment>,
     pub end_user: Option<String>,
     pub is_stream: bool,
@@ -84,9 +90,9 @@ impl Meter {
         Meter { queue }
     }
 
-    /// Records a finished call: charges the key at once (in memory) and queues its row.
+    /// Records a finished call: settles its reservation to the actual cost and queues its row.
     /// Returns the cost in micro-dollars.
-    pub async fn record(&self, call: MeteredCall, outcome: CallOutcome) -> i64 {
+    pub async fn record(&self, mut call: MeteredCall, outcome: CallOutcome) -> i64 {
         let (usage, estimated) = match outcome.usage {
             // A stream cut midway reported usage only up to its start: bill what it produced.
             Some(mut usage) if !outcome.success => {
@@ -118,9 +124,17 @@ impl Meter {
                 serde_json::to_value(list).unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
             ),
         };
-        if let Some(spend) = &call.spend {
-            spend.add_pending(cost_micros);
-        }
+        let charges = match call.reservation.take() {
+            Some(reservation) => reservation.settle(&call.budget_chain, cost_micros),
+            None => call
+                .budget_chain
+                .iter()
+                .map(|budget| Charge {
+                    subject: budget.subject().clone(),
+                    drawn_micros: 0,
+                })
+                .collect(),
+        };
         let ended_at = OffsetDateTime::now_utc();
         let row = SpendRow {
             request_id: call.request_id,
@@ -151,6 +165,8 @@ impl Meter {
             ended_at,
             model_id: call.deployment.id.clone(),
             attempts,
+            team_id: call.team_id.as_deref().map(str::to_string),
+            charges,
         };
         self.queue.push(row).await;
         cost_micros

@@ -52,6 +52,14 @@ impl Prices {
     }
 }
 
+/// The cost of `tokens` at a price per million tokens, rounded up: for bounds, never below the
+/// billed cost (which rounds half up).
+pub fn tokens_cost_ceiling(tokens: u64, micros_per_mtok: i64) -> i64 {
+    let micros = (u128::from(tokens) * u128::from(micros_per_mtok.max(0).unsigned_abs()))
+        .div_ceil(1_000_000);
+    i64::try_from(micros).unwrap_or(i64::MAX)
+}
+
 /// Dollars per million tokens (the catalog's unit) as micro-dollars per million tokens.
 pub fn dollars_per_mtok_to_micros(dollars_per_mtok: f64) -> Result<i64, String> {
     if !dollars_per_mtok.is_finite() || !(0.0..=1e9).contains(&dollars_per_mtok) {

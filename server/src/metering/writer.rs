@@ -2,7 +2,6 @@
 //! rather than dropping rows), land in one multi-row statement per batch, are retried while the
 //! database is unavailable, and are drained on shutdown.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::policy::keys::KeyCache;
+use crate::policy::budgets::Ledger;
 
 /// Rows a batch holds at most.
 const MAX_BATCH: usize = 2_000;
@@ -49,10 +48,10 @@ pub struct SpendWriter {
 
 impl SpendWriter {
     /// Starts the writer; `window` is how long a batch collects rows before it is written.
-    pub fn spawn(pool: PgPool, keys: Arc<KeyCache>, window: Duration) -> (SpendQueue, SpendWriter) {
+    pub fn spawn(pool: PgPool, ledger: Arc<Ledger>, window: Duration) -> (SpendQueue, SpendWriter) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(receiver, pool, keys, window, stop.clone()));
+        let task = tokio::spawn(run(receiver, pool, ledger, window, stop.clone()));
         (SpendQueue { sender }, SpendWriter { stop, task })
     }
 
@@ -68,7 +67,7 @@ impl SpendWriter {
 async fn run(
     mut receiver: mpsc::Receiver<SpendRow>,
     pool: PgPool,
-    keys: Arc<KeyCache>,
+    ledger: Arc<Ledger>,
     window: Duration,
     stop: CancellationToken,
 ) {
@@ -95,30 +94,30 @@ async fn run(
                 () = stop.cancelled() => break,
             }
         }
-        write(&pool, &keys, &mut batch, &stop).await;
+        write(&pool, &ledger, &mut batch, &stop).await;
     }
     receiver.close();
     loop {
         if batch.is_empty() && receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
             break;
         }
-        write(&pool, &keys, &mut batch, &stop).await;
+        write(&pool, &ledger, &mut batch, &stop).await;
     }
     tracing::info!("spend writer drained");
 }
 
-/// Writes one batch, retrying with backoff; settles the keys' in-memory spend afterwards.
+/// Writes one batch, retrying with backoff; then what the rows drew from leases is spend.
 async fn write(
     pool: &PgPool,
-    keys: &KeyCache,
+    ledger: &Ledger,
     batch: &mut Vec<SpendRow>,
     stop: &CancellationToken,
 ) {
     let mut attempt: u32 = 0;
     loop {
-        match spend::insert_batch(pool, batch).await {
+        match spend::insert_batch(pool, batch, ledger.instance()).await {
             Ok(spends) => {
-                keys.settle_flushed(&flushed_per_key(batch), &spends);
+                ledger.flushed(batch, &spends);
                 tracing::debug!(rows = batch.len(), "spend batch written");
                 batch.clear();
                 return;
@@ -138,13 +137,4 @@ async fn write(
             }
         }
     }
-}
-
-/// Micro-dollars a batch carried per key hash.
-fn flushed_per_key(batch: &[SpendRow]) -> HashMap<&str, i64> {
-    let mut per_key: HashMap<&str, i64> = HashMap::new();
-    for row in batch {
-        *per_key.entry(row.token_hash.as_str()).or_default() += row.cost_micros;
-    }
-    per_key
 }

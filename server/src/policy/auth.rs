@@ -7,24 +7,31 @@ use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
+use app::db::budgets::team_subject;
+
 use crate::error::ApiError;
-use crate::policy::keys::{CachedKey, KeyCache, SpendCounter};
+use crate::policy::budgets::{Budget, Ledger};
+use crate::policy::keys::CachedKey;
+use crate::policy::teams::CachedTeam;
+use crate::state::Gateway;
 
 /// The caller of a request.
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// `general_settings.master_key`: every model, every management route.
-    Master {
-        token_hash: Arc<str>,
+    Master { token_hash: Arc<str> },
+    /// A virtual key, and its team when it has one.
+    Key {
+        key: Arc<CachedKey>,
+        team: Option<Arc<CachedTeam>>,
     },
-    Key(Arc<CachedKey>),
 }
 
 impl Caller {
     pub fn token_hash(&self) -> &Arc<str> {
         match self {
             Caller::Master { token_hash } => token_hash,
-            Caller::Key(key) => &key.token_hash,
+            Caller::Key { key, .. } => &key.token_hash,
         }
     }
 
@@ -32,48 +39,54 @@ impl Caller {
         matches!(self, Caller::Master { .. })
     }
 
+    /// The model is allowed by the key and by its team.
     pub fn may_use(&self, model: &str) -> bool {
         match self {
             Caller::Master { .. } => true,
-            Caller::Key(key) => key.may_use(model),
+            Caller::Key { key, team } => {
+                key.may_use(model) && team.as_ref().is_none_or(|team| team.may_use(model))
+            }
         }
     }
 
-    pub fn spend(&self) -> Option<Arc<SpendCounter>> {
+    pub fn team_id(&self) -> Option<&Arc<str>> {
         match self {
-            Caller::Master { .. } => None,
-            Caller::Key(key) => Some(key.spend.clone()),
+            Caller::Key {
+                team: Some(team), ..
+            } => Some(&team.team_id),
+            _ => None,
         }
     }
 
-    /// The share of its budget the key has spent (0 upwards); `None` without a budget.
-    pub fn budget_used(&self) -> Option<f64> {
-        let Caller::Key(key) = self else {
-            return None;
-        };
-        key.max_budget_micros
-            .map(|budget| key.spend.current() as f64 / budget.max(1) as f64)
+    /// The budgets a request of this caller counts against: the key's, then its team's.
+    pub fn budget_chain(&self, ledger: &Ledger) -> Vec<Arc<Budget>> {
+        match self {
+            Caller::Master { .. } => Vec::new(),
+            Caller::Key { key, team } => {
+                let mut chain = Vec::with_capacity(2);
+                chain.push(key.budget.clone());
+                if let Some(team) = team {
+                    chain.push(ledger.budget(&team_subject(&team.team_id)));
+                }
+                chain
+            }
+        }
+    }
+
+    /// The largest share of a budget the caller's chain has spent (0 upwards); `None` without
+    /// a budget.
+    pub fn budget_used(&self, ledger: &Ledger) -> Option<f64> {
+        self.budget_chain(ledger)
+            .iter()
+            .filter_map(|budget| budget.used_share())
+            .reduce(f64::max)
     }
 
     /// The request class the key pins, and the key's tags.
     pub fn class_hints(&self) -> (Option<&str>, &[String]) {
         match self {
             Caller::Master { .. } => (None, &[]),
-            Caller::Key(key) => (key.request_class.as_deref(), &key.tags),
-        }
-    }
-
-    /// Refuses a key whose spend has reached its budget.
-    pub fn check_budget(&self) -> Result<(), ApiError> {
-        let Caller::Key(key) = self else {
-            return Ok(());
-        };
-        match key.max_budget_micros {
-            Some(budget) if key.spend.current() >= budget => Err(ApiError::BudgetExceeded {
-                spend_micros: key.spend.current(),
-                budget_micros: budget,
-            }),
-            _ => Ok(()),
+            Caller::Key { key, .. } => (key.request_class.as_deref(), &key.tags),
         }
     }
 }
@@ -113,29 +126,43 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-/// Who is calling: the master key or a live (unrevoked, unexpired) virtual key.
-pub async fn authenticate(
-    keys: &KeyCache,
-    master: Option<&MasterKey>,
-    headers: &HeaderMap,
-) -> Result<Caller, ApiError> {
+/// Who is calling: the master key or a live (unrevoked, unexpired, unblocked) virtual key whose
+/// team, if it has one, is live and unblocked.
+pub async fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let secret = presented_key(headers).ok_or(ApiError::MissingKey)?;
     let hash = app::secrets::hash_key_bytes(secret);
-    if let Some(master) = master {
+    if let Some(master) = &gateway.master_key {
         if bool::from(master.hash.ct_eq(&hash)) {
             return Ok(Caller::Master {
                 token_hash: master.token_hash.clone(),
             });
         }
     }
-    let key = keys.lookup(&hash).await?.ok_or(ApiError::InvalidKey)?;
+    let key = gateway
+        .keys
+        .lookup(&hash)
+        .await?
+        .ok_or(ApiError::InvalidKey)?;
     if key
         .expires_at
         .is_some_and(|expiry| expiry <= OffsetDateTime::now_utc())
     {
         return Err(ApiError::ExpiredKey);
     }
-    Ok(Caller::Key(key))
+    if key.blocked {
+        return Err(ApiError::BlockedKey);
+    }
+    let team = match &key.team_id {
+        Some(team_id) => {
+            let team = gateway.teams.lookup(team_id).await?;
+            if team.refused {
+                return Err(ApiError::BlockedTeam);
+            }
+            Some(team)
+        }
+        None => None,
+    };
+    Ok(Caller::Key { key, team })
 }
 
 #[cfg(test)]

@@ -1,60 +1,32 @@
-//! The in-memory virtual-key cache: every unrevoked key by the SHA-256 of its secret, with a
-//! spend counter that requests charge at once and the spend writer settles against Postgres.
+//! The in-memory virtual-key cache: every unrevoked key by the SHA-256 of its secret, with its
+//! budget in the ledger.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::db::budgets::key_subject;
 use app::db::keys::{self, KeyRow};
-use app::db::spend::KeySpend;
 use dashmap::DashMap;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
+use crate::policy::budgets::{Budget, Ledger};
+
 /// How long an unknown key is remembered as unknown before the database is asked again.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
 const NEGATIVE_CAPACITY: u64 = 100_000;
-
-/// A key's spend: what Postgres holds plus what this instance charged and has not yet written.
-#[derive(Debug, Default)]
-pub struct SpendCounter {
-    persisted: AtomicI64,
-    pending: AtomicI64,
-}
-
-impl SpendCounter {
-    pub fn current(&self) -> i64 {
-        self.persisted.load(Ordering::Acquire) + self.pending.load(Ordering::Acquire)
-    }
-
-    pub fn add_pending(&self, micros: i64) {
-        self.pending.fetch_add(micros, Ordering::AcqRel);
-    }
-
-    /// Spend only grows, so a stale read can never lower it.
-    fn observe_persisted(&self, micros: i64) {
-        self.persisted.fetch_max(micros, Ordering::AcqRel);
-    }
-
-    /// A batch carrying `flushed` micro-dollars landed: raise the persisted value first, then
-    /// release the pending amount, so the total never dips below the truth.
-    fn settle(&self, flushed: i64, persisted: Option<i64>) {
-        if let Some(value) = persisted {
-            self.observe_persisted(value);
-        }
-        self.pending.fetch_sub(flushed, Ordering::AcqRel);
-    }
-}
 
 /// What the data plane knows about a key.
 #[derive(Debug)]
 pub struct CachedKey {
     pub token_hash: Arc<str>,
     pub models: Vec<String>,
-    pub max_budget_micros: Option<i64>,
     pub expires_at: Option<OffsetDateTime>,
-    pub spend: Arc<SpendCounter>,
+    pub blocked: bool,
+    pub team_id: Option<Arc<str>>,
+    /// The key's own budget (unlimited when it has none).
+    pub budget: Arc<Budget>,
     /// `metadata.request_class`: the request class every request of the key runs in.
     pub request_class: Option<String>,
     /// `metadata.tags` (LiteLLM keeps a key's tags there).
@@ -65,16 +37,22 @@ impl CachedKey {
     /// LiteLLM semantics: no models listed means every model; `*` too; `prefix*` matches by
     /// prefix.
     pub fn may_use(&self, model: &str) -> bool {
-        self.models.is_empty()
-            || self.models.iter().any(|allowed| {
-                allowed == model
-                    || allowed == "*"
-                    || allowed == "all-proxy-models"
-                    || allowed
-                        .strip_suffix('*')
-                        .is_some_and(|prefix| model.starts_with(prefix))
-            })
+        model_allowed(&self.models, model)
     }
+}
+
+/// LiteLLM's model access list: empty, `*` or `all-proxy-models` allow every model; `prefix*`
+/// allows by prefix; anything else names a model.
+pub fn model_allowed(allowed: &[String], model: &str) -> bool {
+    allowed.is_empty()
+        || allowed.iter().any(|entry| {
+            entry == model
+                || entry == "*"
+                || entry == "all-proxy-models"
+                || entry
+                    .strip_suffix('*')
+                    .is_some_and(|prefix| model.starts_with(prefix))
+        })
 }
 
 /// Parses a stored hex hash into the cache's lookup key.
@@ -86,14 +64,16 @@ pub fn parse_hash(hex_hash: &str) -> Option<[u8; 32]> {
 
 pub struct KeyCache {
     pool: PgPool,
+    ledger: Arc<Ledger>,
     entries: DashMap<[u8; 32], Arc<CachedKey>>,
     unknown: moka::sync::Cache<[u8; 32], ()>,
 }
 
 impl KeyCache {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, ledger: Arc<Ledger>) -> Self {
         KeyCache {
             pool,
+            ledger,
             entries: DashMap::new(),
             unknown: moka::sync::Cache::builder()
                 .max_capacity(NEGATIVE_CAPACITY)
@@ -160,39 +140,17 @@ impl KeyCache {
         }
     }
 
-    /// After a spend batch landed: settle each key's counter.
-    pub fn settle_flushed(&self, flushed: &HashMap<&str, i64>, persisted: &[KeySpend]) {
-        let persisted: HashMap<&str, i64> = persisted
-            .iter()
-            .map(|spend| (spend.token_hash.as_str(), spend.spend_micros))
-            .collect();
-        for (hex_hash, micros) in flushed {
-            let Some(hash) = parse_hash(hex_hash) else {
-                continue;
-            };
-            if let Some(entry) = self.entries.get(&hash) {
-                entry
-                    .spend
-                    .settle(*micros, persisted.get(hex_hash).copied());
-            }
-        }
-    }
-
     fn apply(&self, row: KeyRow) -> Option<Arc<CachedKey>> {
         let hash = parse_hash(&row.token_hash)?;
-        let spend = self
-            .entries
-            .get(&hash)
-            .map(|existing| existing.spend.clone())
-            .unwrap_or_default();
-        spend.observe_persisted(row.spend_micros);
+        let budget = self.ledger.budget(&key_subject(&row.token_hash));
         let metadata = &row.metadata;
         let entry = Arc::new(CachedKey {
             token_hash: Arc::from(row.token_hash.as_str()),
             models: row.models,
-            max_budget_micros: row.max_budget_micros,
             expires_at: row.expires_at,
-            spend,
+            blocked: row.blocked,
+            team_id: row.team_id.as_deref().map(Arc::from),
+            budget,
             request_class: metadata
                 .get("request_class")
                 .and_then(serde_json::Value::as_str)
@@ -216,40 +174,16 @@ impl KeyCache {
 mod tests {
     use super::*;
 
-    fn key(models: &[&str]) -> CachedKey {
-        CachedKey {
-            token_hash: Arc::from("x"),
-            models: models.iter().map(|m| m.to_string()).collect(),
-            max_budget_micros: None,
-            expires_at: None,
-            spend: Arc::default(),
-            request_class: None,
-            tags: Vec::new(),
-        }
+    fn key(models: &[&str]) -> Vec<String> {
+        models.iter().map(|m| m.to_string()).collect()
     }
 
     #[test]
     fn model_access_follows_litellm() {
-        assert!(key(&[]).may_use("anything"));
-        assert!(key(&["gpt-4o"]).may_use("gpt-4o"));
-        assert!(!key(&["gpt-4o"]).may_use("gpt-4o-mini"));
-        assert!(key(&["gpt-4o*"]).may_use("gpt-4o-mini"));
-        assert!(key(&["*"]).may_use("x"));
-    }
-
-    #[test]
-    fn spend_counter_never_dips_when_settling() {
-        let counter = SpendCounter::default();
-        counter.observe_persisted(100);
-        counter.add_pending(30);
-        assert_eq!(counter.current(), 130);
-        counter.settle(30, Some(130));
-        assert_eq!(counter.current(), 130);
-        counter.observe_persisted(90);
-        assert_eq!(
-            counter.current(),
-            130,
-            "a stale reload must not lower spend"
-        );
+        assert!(model_allowed(&key(&[]), "anything"));
+        assert!(model_allowed(&key(&["gpt-4o"]), "gpt-4o"));
+        assert!(!model_allowed(&key(&["gpt-4o"]), "gpt-4o-mini"));
+        assert!(model_allowed(&key(&["gpt-4o*"]), "gpt-4o-mini"));
+        assert!(model_allowed(&key(&["*"]), "x"));
     }
 }

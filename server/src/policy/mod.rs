@@ -2,5 +2,7 @@
 //! authorization, budgets. Kept in step with Postgres by LISTEN/NOTIFY and a periodic reload.
 
 pub mod auth;
+pub mod budgets;
 pub mod keys;
 pub mod sync;
+pub mod teams;

@@ -9,12 +9,16 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::policy::budgets::Ledger;
 use crate::policy::keys::KeyCache;
+use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 
 /// What the listener keeps current.
 pub struct Synced {
     pub keys: Arc<KeyCache>,
+    pub teams: Arc<TeamCache>,
+    pub budgets: Arc<Ledger>,
     pub models: Arc<LiveModels>,
 }
 
@@ -58,6 +62,12 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
                         if let Err(error) = synced.keys.refresh(hash).await {
                             tracing::warn!(%error, "key refresh failed; the next reload retries");
                         }
+                    } else if let Some(team_id) = payload.strip_prefix("team:") {
+                        if let Err(error) = synced.teams.refresh(team_id).await {
+                            tracing::warn!(%error, "team refresh failed; the next reload retries");
+                        }
+                    } else if let Some(subject) = payload.strip_prefix("budget:") {
+                        synced.budgets.limits_changed(subject).await;
                     } else if payload == "deployments" || payload == "routes" {
                         reload_models(&synced.models).await;
                     } else {
@@ -83,6 +93,9 @@ async fn reload(synced: &Synced) {
     match synced.keys.reload_all().await {
         Ok(count) => tracing::debug!(keys = count, "key cache reloaded"),
         Err(error) => tracing::warn!(%error, "key cache reload failed"),
+    }
+    if let Err(error) = synced.teams.reload_all().await {
+        tracing::warn!(%error, "team cache reload failed");
     }
     reload_models(&synced.models).await;
 }

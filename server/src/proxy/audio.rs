@@ -123,13 +123,14 @@ async fn run_speech(
         body: to_body(&Value::Object(request))?,
     };
     let end_user = None;
-    let call = admitted.metered_call(
+    let mut call = admitted.metered_call(
         NativeEndpoint::AudioSpeech.call_type(),
         deployment.clone(),
         0,
         end_user,
         true,
     );
+    admitted.reserve_any(&gateway, &mut call).await?;
     // Speech is billed by its input, so the call is metered once the upstream accepts it; the
     // audio then streams to the client. A tracked task keeps a client that leaves early from
     // cancelling the metering.
@@ -308,13 +309,14 @@ async fn run_transcription(
         reqwest::header::HeaderValue::from_str(&content_type).map_err(|_| ApiError::Internal)?,
     );
     let (upload, upload_failure) = relay_form(boundary, fields, file, form);
-    let call = admitted.metered_call(
+    let mut call = admitted.metered_call(
         NativeEndpoint::AudioTranscriptions.call_type(),
         deployment.clone(),
         0,
         end_user,
         false,
     );
+    admitted.reserve_any(&gateway, &mut call).await?;
     let http = gateway.http.clone();
     let exchange_gateway = gateway.clone();
     let exchange = async move {

@@ -137,13 +137,14 @@ async fn run(
         embeddings.embeddings_requests(body)
     };
     let first_requests = build(route.first())?;
-    let call = admitted.metered_call(
+    let mut call = admitted.metered_call(
         CALL_TYPE_EMBEDDING,
         route.first().clone(),
         request.prompt_tokens,
         request.end_user,
         false,
     );
+    admitted.reserve_any(&gateway, &mut call).await?;
     let exchange_gateway = gateway.clone();
     let exchange = async move {
         let gateway = exchange_gateway;

@@ -25,7 +25,7 @@ pub async fn list_models(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
+    let caller = authenticate(&gateway, &headers).await?;
     let groups = gateway.models.groups();
     let data: Vec<Value> = groups
         .names()
@@ -40,7 +40,7 @@ pub async fn retrieve_model(
     Path(model): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
+    let caller = authenticate(&gateway, &headers).await?;
     if !gateway.models.groups().serves(&model) || !caller.may_use(&model) {
         return Err(ApiError::UnknownModel(model));
     }
@@ -95,7 +95,7 @@ pub async fn model_info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), &headers).await?;
+    let caller = authenticate(&gateway, &headers).await?;
     let groups = gateway.models.groups();
     let data: Vec<Value> = groups
         .names()

@@ -212,13 +212,14 @@ async fn call_native(
             body: to_body(&Value::Object(body))?,
         })
     };
-    let call = admitted.metered_call(
+    let mut call = admitted.metered_call(
         endpoint.call_type(),
         route.first().clone(),
         request.prompt_tokens,
         request.end_user,
         request.stream,
     );
+    admitted.reserve_any(&gateway, &mut call).await?;
     if request.stream {
         let client_wants_usage = request.client_wants_usage;
         let builder = move |deployment: &Deployment| {

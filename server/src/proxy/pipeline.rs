@@ -14,8 +14,10 @@ use time::OffsetDateTime;
 
 use crate::config::{ChosenClass, ClassHints, RequestClasses, RouterSettings};
 use crate::error::ApiError;
+use crate::metering::prices::tokens_cost_ceiling;
 use crate::metering::{MeteredCall, CALL_TYPE_CHAT};
 use crate::policy::auth::{authenticate, Caller};
+use crate::policy::budgets::{Budget, Ledger};
 use crate::providers::capabilities::Needs;
 use crate::providers::Deployment;
 use crate::proxy::request::ChatRequest;
@@ -108,6 +110,8 @@ pub struct Admitted {
     timeout_override: Option<Duration>,
     router: Arc<RouterSettings>,
     class: Option<ChosenClass>,
+    /// The budgets the caller's requests count against.
+    budget_chain: Vec<Arc<Budget>>,
 }
 
 /// 1. authenticate: the key from memory (one database read for a key never seen here); then
@@ -116,14 +120,16 @@ pub struct Admitted {
 pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admitted, ApiError> {
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
-    let caller = authenticate(&gateway.keys, gateway.master_key.as_ref(), headers).await?;
+    let caller = authenticate(gateway, headers).await?;
     let mut router = gateway.models.router();
-    let class = request_class(&router.classes, &caller, headers)?;
+    let class = request_class(&router.classes, &caller, &gateway.budgets, headers)?;
     if let Some(chosen) = &class {
         router = chosen.class.settings.clone();
     }
+    let budget_chain = caller.budget_chain(&gateway.budgets);
     Ok(Admitted {
         caller,
+        budget_chain,
         started,
         started_at,
         timeout_override: timeout_override(headers)?,
@@ -136,6 +142,7 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
 fn request_class(
     classes: &RequestClasses,
     caller: &Caller,
+    ledger: &Ledger,
     headers: &HeaderMap,
 ) -> Result<Option<ChosenClass>, ApiError> {
     if classes.is_empty() {
@@ -165,7 +172,7 @@ fn request_class(
         tags: &tags,
     };
     classes
-        .choose(hints, caller.budget_used())
+        .choose(hints, caller.budget_used(ledger))
         .map_err(|message| ApiError::bad_request(format!("{message}."), None))
 }
 
@@ -193,9 +200,8 @@ fn timeout_override(headers: &HeaderMap) -> Result<Option<Duration>, ApiError> {
 }
 
 impl Admitted {
-    /// 2. authorize: the model exists and the key may use it.
-    /// 3. limit: rate limits arrive with the governance work; nothing to check yet.
-    /// 4. reserve: a key whose spend reached its budget is refused before any upstream call.
+    /// 2. authorize: the model exists and the key (and its team) may use it.
+    /// 3. limit: rate limits arrive with the rest of the governance work; nothing to check yet.
     /// 5. plan: the route through the group (the request class's group for the model) and its
     ///    fallbacks, starting at a deployment whose declared capabilities cover the request and
     ///    that is not cooling down.
@@ -224,7 +230,6 @@ impl Admitted {
         if asked_by_request && group != model && !self.caller.may_use(group) {
             return Err(ApiError::ModelNotAllowed(group.to_string()));
         }
-        self.caller.check_budget()?;
         Route::plan(
             groups,
             self.router.clone(),
@@ -233,6 +238,43 @@ impl Admitted {
             self.timeout_override,
         )
         .map(|route| route.in_class(self.class.clone()))
+    }
+
+    /// 4. reserve: the call's largest possible cost, `wanted`, is reserved against every budget
+    ///    of the caller (key, team); when they cannot all pay that much, the most they can, but
+    ///    at least `minimum`, else the request is refused before any upstream call. Returns
+    ///    what was reserved (`wanted` when no budget limits the caller).
+    pub async fn reserve(
+        &self,
+        gateway: &SharedGateway,
+        call: &mut MeteredCall,
+        minimum: i64,
+        wanted: i64,
+    ) -> Result<i64, ApiError> {
+        if call.budget_chain.is_empty() {
+            return Ok(wanted);
+        }
+        let reservation = gateway
+            .budgets
+            .reserve(&call.budget_chain, minimum.max(1), wanted.max(1))
+            .await?;
+        let amount = reservation.amount();
+        if reservation.is_limited() {
+            call.reservation = Some(reservation);
+            Ok(amount)
+        } else {
+            Ok(wanted)
+        }
+    }
+
+    /// Step 4 for a call whose cost is not known before it ends (audio, images, embeddings,
+    /// native endpoints): refused when a budget has nothing left.
+    pub async fn reserve_any(
+        &self,
+        gateway: &SharedGateway,
+        call: &mut MeteredCall,
+    ) -> Result<(), ApiError> {
+        self.reserve(gateway, call, 1, 1).await.map(drop)
     }
 
     /// What the call's spend row will say, known before the call.
@@ -248,7 +290,10 @@ impl Admitted {
             request_id: uuid::Uuid::new_v4().to_string(),
             call_type,
             token_hash: self.caller.token_hash().clone(),
-            spend: self.caller.spend(),
+            team_id: self.caller.team_id().cloned(),
+            budget_chain: self.budget_chain.clone(),
+            reservation: None,
+            output_allowance: None,
             prompt_estimate,
             end_user,
             is_stream,
@@ -272,24 +317,72 @@ pub async fn call_chat(
     call_chat_on(gateway, admitted, request, egress, call_type, route).await
 }
 
-/// Steps 6–9 for a chat request on a planned route: call (attempt by attempt), respond, settle
-/// (the key is charged in memory) and meter (one spend row), inside a tracked task that
-/// outlives a client disconnect.
+/// Output tokens a budget must at least pay for beyond the prompt for a request to be sent.
+const MIN_AFFORDABLE_OUTPUT_TOKENS: u64 = 16;
+/// Output tokens reserved for a request that sets no limit on a route whose deployments declare
+/// none.
+const DEFAULT_OUTPUT_TOKENS: u64 = 4_096;
+
+/// Step 4 for a chat request: reserves the prompt (bounded by its size) at the route's dearest
+/// input price plus its output limit (the client's, else the largest its deployments declare)
+/// at the dearest output price. When the budgets can pay for less, the output limit sent
+/// upstream is lowered to what they can pay for, so the call cannot cost more than reserved.
+async fn reserve_chat(
+    gateway: &SharedGateway,
+    admitted: &Admitted,
+    call: &mut MeteredCall,
+    route: &Route,
+    request: &mut ChatRequest,
+) -> Result<(), ApiError> {
+    if call.budget_chain.is_empty() {
+        return Ok(());
+    }
+    let ceiling = route.price_ceiling();
+    let output_tokens = request
+        .max_output_tokens()
+        .or(ceiling.max_output_tokens)
+        .unwrap_or(DEFAULT_OUTPUT_TOKENS);
+    let prompt_cost =
+        tokens_cost_ceiling(request.prompt_token_bound(), ceiling.input_micros_per_mtok);
+    let minimum = prompt_cost.saturating_add(tokens_cost_ceiling(
+        MIN_AFFORDABLE_OUTPUT_TOKENS.min(output_tokens),
+        ceiling.output_micros_per_mtok,
+    ));
+    let wanted = prompt_cost.saturating_add(tokens_cost_ceiling(
+        output_tokens,
+        ceiling.output_micros_per_mtok,
+    ));
+    let reserved = admitted.reserve(gateway, call, minimum, wanted).await?;
+    if call.reservation.is_some() {
+        call.output_allowance = Some(reserved - prompt_cost);
+    }
+    if reserved < wanted && ceiling.output_micros_per_mtok > 0 {
+        let affordable = (reserved - prompt_cost).max(0) as u128 * 1_000_000
+            / ceiling.output_micros_per_mtok as u128;
+        request.limit_output_tokens(u64::try_from(affordable).unwrap_or(u64::MAX));
+    }
+    Ok(())
+}
+
+/// Steps 4 and 6–9 for a chat request on a planned route: reserve, call (attempt by attempt),
+/// respond, settle (the reservation becomes the actual cost) and meter (one spend row), inside a
+/// tracked task that outlives a client disconnect.
 pub async fn call_chat_on(
     gateway: SharedGateway,
     admitted: Admitted,
-    request: ChatRequest,
+    mut request: ChatRequest,
     egress: Egress,
     call_type: &'static str,
     route: Route,
 ) -> Result<Response, ApiError> {
-    let call = admitted.metered_call(
+    let mut call = admitted.metered_call(
         call_type,
         route.first().clone(),
         route.needs().prompt_tokens,
         request.end_user.clone(),
         request.stream,
     );
+    reserve_chat(&gateway, &admitted, &mut call, &route, &mut request).await?;
     let client_wants_usage = request.client_wants_usage;
     let body = Reusable::new(request.into_body(), route.may_retry());
     if call.is_stream {

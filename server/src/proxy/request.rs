@@ -21,6 +21,8 @@ pub struct ChatRequest {
     pub client_wants_usage: bool,
     /// OpenAI's `user` field: the end user on whose behalf the call is made.
     pub end_user: Option<String>,
+    /// The size of the JSON body the client sent, when it was read as it arrived.
+    sent_bytes: Option<usize>,
     body: Map<String, Value>,
 }
 
@@ -43,7 +45,9 @@ impl ChatRequest {
                 None,
             ));
         };
-        ChatRequest::from_object(body)
+        let mut request = ChatRequest::from_object(body)?;
+        request.sent_bytes = Some(bytes.len());
+        Ok(request)
     }
 
     /// Validates a chat request already read as a JSON object.
@@ -94,8 +98,35 @@ impl ChatRequest {
             stream,
             client_wants_usage,
             end_user,
+            sent_bytes: None,
             body,
         })
+    }
+
+    /// At least as many tokens as the prompt can be: a token covers at least one byte of text,
+    /// so the body's size in bytes bounds every text token it carries (images excepted).
+    pub fn prompt_token_bound(&self) -> u64 {
+        let bytes = self
+            .sent_bytes
+            .unwrap_or_else(|| serde_json::to_vec(&self.body).map_or(0, |body| body.len()));
+        bytes as u64
+    }
+
+    /// The output limit the client set (`max_completion_tokens`, else `max_tokens`).
+    pub fn max_output_tokens(&self) -> Option<u64> {
+        ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|field| self.body.get(*field).and_then(Value::as_u64))
+    }
+
+    /// Lowers the output limit to what a budget can pay for, in the field the client used.
+    pub fn limit_output_tokens(&mut self, tokens: u64) {
+        let field = if self.body.contains_key("max_completion_tokens") {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        self.body.insert(field.into(), Value::from(tokens));
     }
 
     /// Tokens of the prompt, estimated from the messages' text (used only when the upstream

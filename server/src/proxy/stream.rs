@@ -13,6 +13,8 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
+use crate::metering::prices::tokens_cost_ceiling;
+use crate::metering::usage::estimate_tokens;
 use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{ChatBody, ReplyContext, StreamTranslator, UpstreamRequest};
 use crate::providers::framing::{Deframer, Framing};
@@ -26,6 +28,9 @@ use crate::proxy::request::for_deployment;
 use crate::proxy::responses::stream::ResponsesEgress;
 use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
+
+/// Why a stream is ended when its output passes what its budgets reserved for it.
+const BUDGET_EXHAUSTED: &str = "Budget exhausted mid-stream: the budget cannot pay for more output, so the stream was ended here; what it produced is billed.";
 
 /// Events buffered between the relay task and a slow client.
 const CLIENT_BUFFER_EVENTS: usize = 64;
@@ -287,8 +292,11 @@ async fn pump(
     let mut transport_failure = None;
     let mut out = Vec::new();
     let mut piece = Some(first);
+    // Set when the stream is ended for its budget: the output delivered (and billed) so far.
+    let mut delivered_chars = None;
     loop {
         if let Some(piece) = piece.take() {
+            let before = translator.generated_chars();
             deframer.push(&piece);
             while let Some(frame) = deframer.next_frame() {
                 match frame {
@@ -299,6 +307,13 @@ async fn pump(
                         break;
                     }
                 }
+            }
+            if over_allowance(&call, translator.generated_chars()) {
+                // This piece is neither delivered nor billed.
+                out.clear();
+                delivered_chars = Some(before);
+                transport_failure = Some(BUDGET_EXHAUSTED);
+                break;
             }
             send_all(&mut client, &mut out).await;
             if transport_failure.is_some() {
@@ -335,9 +350,17 @@ async fn pump(
         http_status: 200,
         success: transport_failure.is_none() && translator.upstream_error().is_none(),
         usage: translator.usage(),
-        generated_chars: translator.generated_chars(),
+        generated_chars: delivered_chars.unwrap_or_else(|| translator.generated_chars()),
     };
     gateway.meter.record(call, outcome).await;
+}
+
+/// Whether a stream's output so far costs more than its reservation left for output.
+fn over_allowance(call: &MeteredCall, generated_chars: usize) -> bool {
+    call.output_allowance.is_some_and(|allowance| {
+        let produced = estimate_tokens(generated_chars);
+        tokens_cost_ceiling(produced, call.deployment.prices.output_micros_per_mtok) > allowance
+    })
 }
 
 /// Sends translated events to the client while it listens; after it left, they are dropped and

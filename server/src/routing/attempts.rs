@@ -84,6 +84,14 @@ pub struct Route {
     request_class: Option<ChosenClass>,
 }
 
+/// The dearest prices on a route and the largest output its deployments declare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PriceCeiling {
+    pub input_micros_per_mtok: i64,
+    pub output_micros_per_mtok: i64,
+    pub max_output_tokens: Option<u64>,
+}
+
 /// How a route ended: the last attempt's result and deployment, the trail, and the successful
 /// deployment's in-flight count (held while the reply is still being relayed).
 pub struct Routed<T> {
@@ -171,6 +179,52 @@ impl Route {
                 ]
                 .iter()
                 .any(|kind| !fallbacks.chain(&self.model, *kind).is_empty()))
+    }
+
+    /// The dearest prices any deployment this route may reach charges (its group's and its
+    /// fallback groups'), and the largest output any of them declares: what a budget
+    /// reservation must cover whichever deployment ends up serving.
+    pub fn price_ceiling(&self) -> PriceCeiling {
+        let mut ceiling = PriceCeiling::default();
+        let mut groups: Vec<&str> = vec![&self.model, &self.first_group];
+        if !self.single_attempt {
+            for kind in [
+                FallbackKind::General,
+                FallbackKind::ContextWindow,
+                FallbackKind::ContentPolicy,
+            ] {
+                groups.extend(
+                    self.settings
+                        .fallbacks
+                        .chain(&self.model, kind)
+                        .iter()
+                        .take(self.settings.max_fallbacks as usize)
+                        .map(String::as_str),
+                );
+            }
+        }
+        for name in groups {
+            let Some(group) = self.groups.get(name) else {
+                continue;
+            };
+            for deployment in group.deployments() {
+                let prices = &deployment.prices;
+                ceiling.input_micros_per_mtok = ceiling
+                    .input_micros_per_mtok
+                    .max(prices.input_micros_per_mtok);
+                ceiling.output_micros_per_mtok = ceiling
+                    .output_micros_per_mtok
+                    .max(prices.output_micros_per_mtok);
+                ceiling.max_output_tokens = match (
+                    ceiling.max_output_tokens,
+                    deployment.capabilities.max_output_tokens,
+                ) {
+                    (Some(known), Some(declared)) => Some(known.max(declared)),
+                    (known, declared) => known.or(declared),
+                };
+            }
+        }
+        ceiling
     }
 
     /// This route with one attempt only: for a request whose body cannot be replayed.

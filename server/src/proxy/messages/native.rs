@@ -141,13 +141,14 @@ pub async fn relay(
             body: to_body(&Value::Object(body))?,
         })
     };
-    let call = admitted.metered_call(
+    let mut call = admitted.metered_call(
         CALL_TYPE_CHAT,
         route.first().clone(),
         probe.needs.prompt_tokens,
         probe.end_user,
         probe.needs.streaming,
     );
+    admitted.reserve_any(&gateway, &mut call).await?;
     if probe.needs.streaming {
         let builder = move |deployment: &Deployment| {
             let translator: Box<dyn StreamTranslator> = Box::new(MessagesRelay::default());

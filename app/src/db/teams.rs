@@ -1,0 +1,196 @@
+//! Teams: keys belong to them, their budget binds every key of the team together. A deleted team
+//! keeps its row for attribution; its keys are revoked with it.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::db::budgets::{self, BudgetLimits};
+
+/// Columns selected for a team, in `TeamRow` order, and the tables they come from (macros so
+/// queries stay static strings).
+macro_rules! team_columns {
+    () => {
+        "t.team_id, t.team_alias, t.organization_id, t.models, t.blocked, t.metadata, \
+         t.created_by, t.created_at, t.deleted_at, b.max_micros AS max_budget_micros, \
+         b.soft_micros AS soft_budget_micros, b.duration AS budget_duration, \
+         b.resets_at AS budget_reset_at, COALESCE(b.spend_micros, 0) AS spend_micros"
+    };
+}
+macro_rules! team_tables {
+    () => {
+        " FROM teams AS t LEFT JOIN budget_counters AS b ON b.subject = 'team:' || t.team_id"
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TeamRow {
+    pub team_id: String,
+    pub team_alias: Option<String>,
+    pub organization_id: Option<String>,
+    pub models: Vec<String>,
+    pub blocked: bool,
+    pub metadata: serde_json::Value,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub deleted_at: Option<OffsetDateTime>,
+    pub max_budget_micros: Option<i64>,
+    pub soft_budget_micros: Option<i64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<OffsetDateTime>,
+    pub spend_micros: i64,
+}
+
+/// What a caller asks for when creating a team (LiteLLM `/team/new` fields).
+#[derive(Debug, Clone, Default)]
+pub struct TeamSpec {
+    /// A caller-chosen id, or `None` for a new UUID.
+    pub team_id: Option<String>,
+    pub team_alias: Option<String>,
+    pub models: Vec<String>,
+    pub blocked: bool,
+    pub budget: BudgetLimits,
+    pub metadata: serde_json::Value,
+    pub created_by: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TeamError {
+    #[error("a team with that team_id or team_alias already exists")]
+    Duplicate,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for TeamError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => TeamError::Duplicate,
+            _ => TeamError::Database(error),
+        }
+    }
+}
+
+pub async fn create(pool: &PgPool, spec: TeamSpec) -> Result<TeamRow, TeamError> {
+    let team_id = spec
+        .team_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut transaction = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO teams (team_id, team_alias, models, blocked, metadata, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&team_id)
+    .bind(spec.team_alias.filter(|alias| !alias.is_empty()))
+    .bind(&spec.models)
+    .bind(spec.blocked)
+    .bind(&spec.metadata)
+    .bind(&spec.created_by)
+    .execute(&mut *transaction)
+    .await?;
+    budgets::set_limits(
+        &mut transaction,
+        &budgets::team_subject(&team_id),
+        &spec.budget,
+    )
+    .await?;
+    let row = find_in(&mut transaction, &team_id)
+        .await?
+        .ok_or(TeamError::Database(sqlx::Error::RowNotFound))?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+async fn find_in(
+    connection: &mut sqlx::PgConnection,
+    team_id: &str,
+) -> Result<Option<TeamRow>, sqlx::Error> {
+    let query = concat!(
+        "SELECT ",
+        team_columns!(),
+        team_tables!(),
+        " WHERE t.team_id = $1"
+    );
+    sqlx::query_as(query)
+        .bind(team_id)
+        .fetch_optional(connection)
+        .await
+}
+
+/// A team by id, deleted or not.
+pub async fn find(pool: &PgPool, team_id: &str) -> Result<Option<TeamRow>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    find_in(&mut connection, team_id).await
+}
+
+/// Teams not deleted, by alias.
+pub async fn list_live(pool: &PgPool) -> Result<Vec<TeamRow>, sqlx::Error> {
+    let query = concat!(
+        "SELECT ",
+        team_columns!(),
+        team_tables!(),
+        " WHERE t.deleted_at IS NULL ORDER BY t.team_alias NULLS LAST, t.team_id"
+    );
+    sqlx::query_as(query).fetch_all(pool).await
+}
+
+/// What `/team/update` may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TeamChange {
+    pub team_alias: Option<String>,
+    pub models: Option<Vec<String>>,
+    pub blocked: Option<bool>,
+    pub metadata: Option<serde_json::Value>,
+    pub budget: Option<BudgetLimits>,
+}
+
+/// Applies a change to a live team; `None` when there is no such team.
+pub async fn update(
+    pool: &PgPool,
+    team_id: &str,
+    change: TeamChange,
+) -> Result<Option<TeamRow>, TeamError> {
+    let mut transaction = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE teams SET team_alias = COALESCE($2, team_alias), models = COALESCE($3, models), \
+         blocked = COALESCE($4, blocked), metadata = COALESCE($5, metadata) \
+         WHERE team_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(team_id)
+    .bind(change.team_alias)
+    .bind(change.models)
+    .bind(change.blocked)
+    .bind(change.metadata)
+    .execute(&mut *transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    if let Some(budget) = &change.budget {
+        budgets::set_limits(&mut transaction, &budgets::team_subject(team_id), budget).await?;
+    }
+    let row = find_in(&mut transaction, team_id).await?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+/// Deletes teams: marks them deleted and revokes their keys, in one transaction. Returns the
+/// ids actually deleted.
+pub async fn delete(pool: &PgPool, team_ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    let deleted: Vec<String> = sqlx::query_scalar(
+        "UPDATE teams SET deleted_at = now() \
+         WHERE team_id = ANY($1) AND deleted_at IS NULL RETURNING team_id",
+    )
+    .bind(team_ids)
+    .fetch_all(&mut *transaction)
+    .await?;
+    sqlx::query(
+        "UPDATE virtual_keys SET revoked_at = now() \
+         WHERE team_id = ANY($1) AND revoked_at IS NULL",
+    )
+    .bind(&deleted)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(deleted)
+}

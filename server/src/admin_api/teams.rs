@@ -1,0 +1,282 @@
+//! `/team/new`, `/team/info`, `/team/list`, `/team/update`, `/team/delete`, `/team/block`,
+//! `/team/unblock` in LiteLLM's request and response shapes.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use app::db::teams::{self, TeamChange, TeamError, TeamRow, TeamSpec};
+use app::model::micros_to_dollars;
+
+use super::{budget_limits, json_body, master, rfc3339, ApiQuery};
+use crate::error::ApiError;
+use crate::state::SharedGateway;
+
+/// LiteLLM team fields whose policy Gatehouse does not enforce yet: refused rather than
+/// silently ignored.
+const NOT_YET_ENFORCED: &[&str] = &[
+    "tpm_limit",
+    "rpm_limit",
+    "max_parallel_requests",
+    "soft_budget",
+    "model_max_budget",
+    "model_rpm_limit",
+    "model_tpm_limit",
+    "members_with_roles",
+    "members",
+    "organization_id",
+];
+
+fn refuse_unenforced(other: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    match NOT_YET_ENFORCED
+        .iter()
+        .find(|field| other.get(**field).is_some_and(|value| !value.is_null()))
+    {
+        Some(field) => Err(ApiError::bad_request(
+            format!("`{field}` is not supported by this version of Gatehouse yet."),
+            None,
+        )),
+        None => Ok(()),
+    }
+}
+
+fn metadata_of(value: Option<Value>) -> Result<Option<Value>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(object)) => Ok(Some(Value::Object(object))),
+        Some(_) => Err(ApiError::bad_request(
+            "`metadata` must be an object.",
+            Some("metadata"),
+        )),
+    }
+}
+
+fn team_error(error: TeamError) -> ApiError {
+    match error {
+        TeamError::Duplicate => ApiError::bad_request(error.to_string(), Some("team_id")),
+        TeamError::Database(error) => ApiError::from(error),
+    }
+}
+
+/// A team in LiteLLM's shape.
+fn team_fields(row: &TeamRow) -> Value {
+    json!({
+        "team_id": row.team_id,
+        "team_alias": row.team_alias,
+        "organization_id": row.organization_id,
+        "models": row.models,
+        "blocked": row.blocked,
+        "spend": micros_to_dollars(row.spend_micros),
+        "spend_micros": row.spend_micros,
+        "max_budget": row.max_budget_micros.map(micros_to_dollars),
+        "soft_budget": row.soft_budget_micros.map(micros_to_dollars),
+        "budget_duration": row.budget_duration,
+        "budget_reset_at": row.budget_reset_at.map(rfc3339),
+        "metadata": row.metadata,
+        "created_by": row.created_by,
+        "created_at": rfc3339(row.created_at),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewTeamRequest {
+    team_id: Option<String>,
+    team_alias: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    blocked: bool,
+    max_budget: Option<f64>,
+    budget_duration: Option<String>,
+    metadata: Option<Value>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
+}
+
+pub async fn create(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let request: NewTeamRequest = json_body(body).await?;
+    refuse_unenforced(&request.other)?;
+    if request
+        .team_id
+        .as_deref()
+        .is_some_and(|id| id.trim().is_empty() || id.len() > 200)
+    {
+        return Err(ApiError::bad_request(
+            "`team_id` must be 1 to 200 characters.",
+            Some("team_id"),
+        ));
+    }
+    let spec = TeamSpec {
+        team_id: request.team_id,
+        team_alias: request.team_alias,
+        models: request.models,
+        blocked: request.blocked,
+        budget: budget_limits(request.max_budget, None, request.budget_duration.as_deref())?,
+        metadata: metadata_of(request.metadata)?.unwrap_or_else(|| json!({})),
+        created_by: "master_key".into(),
+    };
+    let row = teams::create(&gateway.pool, spec)
+        .await
+        .map_err(team_error)?;
+    Ok(Json(team_fields(&row)))
+}
+
+#[derive(Deserialize)]
+pub struct TeamInfoQuery {
+    team_id: String,
+}
+
+pub async fn info(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<TeamInfoQuery>,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let row = live_team(&gateway, &query.team_id).await?;
+    Ok(Json(
+        json!({ "team_id": row.team_id, "team_info": team_fields(&row) }),
+    ))
+}
+
+async fn live_team(gateway: &SharedGateway, team_id: &str) -> Result<TeamRow, ApiError> {
+    teams::find(&gateway.pool, team_id)
+        .await?
+        .filter(|row| row.deleted_at.is_none())
+        .ok_or_else(|| ApiError::NotFound(format!("Team `{team_id}` not found.")))
+}
+
+pub async fn list(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let rows = teams::list_live(&gateway.pool).await?;
+    Ok(Json(Value::Array(rows.iter().map(team_fields).collect())))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateTeamRequest {
+    team_id: String,
+    team_alias: Option<String>,
+    models: Option<Vec<String>>,
+    blocked: Option<bool>,
+    max_budget: Option<f64>,
+    budget_duration: Option<String>,
+    metadata: Option<Value>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
+}
+
+pub async fn update(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let request: UpdateTeamRequest = json_body(body).await?;
+    refuse_unenforced(&request.other)?;
+    // A budget field given replaces the team's budget; absent, the budget stays.
+    let budget = if request.max_budget.is_some() || request.budget_duration.is_some() {
+        let current = live_team(&gateway, &request.team_id).await?;
+        let max_budget = request
+            .max_budget
+            .or(current.max_budget_micros.map(micros_to_dollars));
+        let duration = request.budget_duration.or(current.budget_duration);
+        Some(budget_limits(max_budget, None, duration.as_deref())?)
+    } else {
+        None
+    };
+    let change = TeamChange {
+        team_alias: request.team_alias,
+        models: request.models,
+        blocked: request.blocked,
+        metadata: metadata_of(request.metadata)?,
+        budget,
+    };
+    let row = teams::update(&gateway.pool, &request.team_id, change)
+        .await
+        .map_err(team_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("Team `{}` not found.", request.team_id)))?;
+    gateway.teams.refresh(&row.team_id).await?;
+    Ok(Json(
+        json!({ "team_id": row.team_id, "data": team_fields(&row) }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteTeamsRequest {
+    team_ids: Vec<String>,
+}
+
+/// Deletes teams and revokes their keys, here at once and within a second elsewhere.
+pub async fn delete(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let request: DeleteTeamsRequest = json_body(body).await?;
+    if request.team_ids.is_empty() {
+        return Err(ApiError::bad_request(
+            "Pass the `team_ids` to delete.",
+            Some("team_ids"),
+        ));
+    }
+    let deleted = teams::delete(&gateway.pool, &request.team_ids).await?;
+    if deleted.is_empty() {
+        return Err(ApiError::NotFound("None of those teams exist.".into()));
+    }
+    for team_id in &deleted {
+        gateway.teams.refresh(team_id).await?;
+    }
+    Ok(Json(json!({ "deleted_teams": deleted })))
+}
+
+#[derive(Deserialize)]
+pub struct BlockTeamRequest {
+    team_id: String,
+}
+
+pub async fn block(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    set_blocked(gateway, headers, body, true).await
+}
+
+pub async fn unblock(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    set_blocked(gateway, headers, body, false).await
+}
+
+async fn set_blocked(
+    gateway: SharedGateway,
+    headers: HeaderMap,
+    body: Body,
+    blocked: bool,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let request: BlockTeamRequest = json_body(body).await?;
+    let change = TeamChange {
+        blocked: Some(blocked),
+        ..TeamChange::default()
+    };
+    let row = teams::update(&gateway.pool, &request.team_id, change)
+        .await
+        .map_err(team_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("Team `{}` not found.", request.team_id)))?;
+    gateway.teams.refresh(&row.team_id).await?;
+    Ok(Json(team_fields(&row)))
+}

@@ -1,0 +1,88 @@
+//! The in-memory team cache: what a key's team allows (models, blocked, deleted), kept current
+//! by NOTIFY like the key cache.
+
+use std::sync::Arc;
+
+use app::db::teams::{self, TeamRow};
+use dashmap::DashMap;
+use sqlx::PgPool;
+
+use crate::policy::keys::model_allowed;
+
+/// What the data plane knows about a team.
+#[derive(Debug)]
+pub struct CachedTeam {
+    pub team_id: Arc<str>,
+    pub models: Vec<String>,
+    /// Blocked or deleted: its keys are refused.
+    pub refused: bool,
+}
+
+impl CachedTeam {
+    pub fn may_use(&self, model: &str) -> bool {
+        model_allowed(&self.models, model)
+    }
+}
+
+pub struct TeamCache {
+    pool: PgPool,
+    entries: DashMap<Arc<str>, Arc<CachedTeam>>,
+}
+
+impl TeamCache {
+    pub fn new(pool: PgPool) -> Self {
+        TeamCache {
+            pool,
+            entries: DashMap::new(),
+        }
+    }
+
+    /// The team with this id: from memory, or (once) from Postgres. A team that does not exist
+    /// comes back refused.
+    pub async fn lookup(&self, team_id: &Arc<str>) -> Result<Arc<CachedTeam>, sqlx::Error> {
+        if let Some(entry) = self.entries.get(team_id) {
+            return Ok(entry.clone());
+        }
+        let row = teams::find(&self.pool, team_id).await?;
+        Ok(self.apply(team_id.clone(), row.as_ref()))
+    }
+
+    /// Reloads one team after a change notification.
+    pub async fn refresh(&self, team_id: &str) -> Result<(), sqlx::Error> {
+        let row = teams::find(&self.pool, team_id).await?;
+        self.apply(Arc::from(team_id), row.as_ref());
+        Ok(())
+    }
+
+    /// Replaces the cache's view of every team it holds.
+    pub async fn reload_all(&self) -> Result<usize, sqlx::Error> {
+        let rows = teams::list_live(&self.pool).await?;
+        let known: Vec<Arc<str>> = self
+            .entries
+            .iter()
+            .map(|entry| entry.key().clone())
+            .collect();
+        for team_id in known {
+            let row = rows.iter().find(|row| row.team_id == team_id.as_ref());
+            self.apply(team_id, row);
+        }
+        Ok(rows.len())
+    }
+
+    fn apply(&self, team_id: Arc<str>, row: Option<&TeamRow>) -> Arc<CachedTeam> {
+        let team = Arc::new(match row {
+            Some(row) => CachedTeam {
+                team_id: team_id.clone(),
+                models: row.models.clone(),
+                refused: row.blocked || row.deleted_at.is_some(),
+            },
+            None => CachedTeam {
+                team_id: team_id.clone(),
+                models: Vec::new(),
+                refused: true,
+            },
+        });
+        self.entries.insert(team_id, team.clone());
+        team
+    }
+}
