@@ -228,3 +228,178 @@ async fn a_key_reads_only_its_own_info_and_spend(pool: PgPool) {
     assert_openai_error(bad_limit, 400).await;
     app.shutdown().await;
 }
+
+/// POSTs a management route with the master key.
+async fn manage(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(MASTER_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Waits (up to a second) until `key` gets `status` on `app`.
+async fn until_status(app: &TestApp, key: &str, status: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        if app.chat(key, &hello("priced")).await.status() == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not {status} within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_rotated_key_keeps_its_identity_and_the_old_secret_works_for_its_grace_period(
+    pool: PgPool,
+) {
+    let mock = mock().await;
+    let first = spawn_app(pool.clone(), &mock).await;
+    let second = spawn_app(pool.clone(), &mock).await;
+    let created = first
+        .generate_key(json!({ "key_alias": "rotating", "max_budget": 1.0 }))
+        .await;
+    let old = created["key"].as_str().unwrap().to_string();
+    let token = created["token"].as_str().unwrap().to_string();
+    assert_eq!(second.chat(&old, &hello("priced")).await.status(), 200);
+    wait_for_rows(&pool, &old, 1).await;
+
+    let rotated = manage(
+        &first,
+        &format!("/key/{old}/regenerate"),
+        json!({ "grace_period": "2s" }),
+    )
+    .await;
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let new = rotated["key"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(rotated["token"], token, "the key keeps its identity");
+    assert_eq!(rotated["max_budget"], 1.0);
+    assert_eq!(rotated["spend_micros"], 250, "and its spend");
+    let rotated_at = Instant::now();
+    // Both secrets work on both instances during the grace period.
+    for app in [&first, &second] {
+        until_status(app, &new, 200, "the new secret").await;
+        assert_eq!(app.chat(&old, &hello("priced")).await.status(), 200);
+    }
+    let info = first.key_info(&new).await;
+    assert_eq!(info["info"]["token"], token);
+    // After it, only the new one.
+    tokio::time::sleep(Duration::from_secs(2).saturating_sub(rotated_at.elapsed())).await;
+    for app in [&first, &second] {
+        until_status(app, &old, 401, "the old secret after its grace period").await;
+        assert_eq!(app.chat(&new, &hello("priced")).await.status(), 200);
+    }
+
+    // Without a grace period the secret it replaces stops at once, everywhere.
+    let again: Value = manage(&first, "/key/regenerate", json!({ "key": new }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let newest = again["key"].as_str().unwrap().to_string();
+    assert_openai_error(first.chat(&new, &hello("priced")).await, 401).await;
+    until_status(&second, &new, 401, "a secret rotated without grace").await;
+    assert_eq!(second.chat(&newest, &hello("priced")).await.status(), 200);
+    // Every row of the key, under any of its secrets, is the key's.
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM spend_logs WHERE token_hash = $1")
+        .bind(&token)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(rows >= 6, "{rows} rows under the key's token");
+    for refused in [
+        json!({ "key": newest, "grace_period": "forever" }),
+        json!({ "key": newest, "max_budget": 5 }),
+        json!({ "key": "sk-never-issued-0000000000" }),
+    ] {
+        let status = manage(&first, "/key/regenerate", refused.clone())
+            .await
+            .status();
+        assert!(status == 400 || status == 404, "{refused}: {status}");
+    }
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
+    let mock = mock().await;
+    let first = spawn_app(pool.clone(), &mock).await;
+    let second = spawn_app(pool.clone(), &mock).await;
+    let key = first.new_key(json!({ "key_alias": "worker" })).await;
+    assert_eq!(second.chat(&key, &hello("priced")).await.status(), 200);
+
+    let blocked: Value = manage(&first, "/key/block", json!({ "key": key }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(blocked["blocked"], true);
+    let body = assert_openai_error(first.chat(&key, &hello("priced")).await, 401).await;
+    assert_eq!(body["error"]["code"], "blocked_api_key");
+    until_status(&second, &key, 401, "a blocked key elsewhere").await;
+    manage(&first, "/key/unblock", json!({ "key": key })).await;
+    until_status(&second, &key, 200, "an unblocked key elsewhere").await;
+
+    // Narrowing its models binds on the other instance within a second.
+    let updated = manage(
+        &first,
+        "/key/update",
+        json!({ "key": key, "models": ["gpt-4o-mini"], "max_budget": 2.5, "key_alias": "worker-2" }),
+    )
+    .await;
+    assert_eq!(updated.status(), 200);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!(updated["models"], json!(["gpt-4o-mini"]));
+    assert_eq!(updated["max_budget"], 2.5);
+    assert_eq!(updated["key_alias"], "worker-2");
+    until_status(&second, &key, 401, "a model the key may no longer use").await;
+    assert_eq!(second.chat(&key, &hello("gpt-4o-mini")).await.status(), 200);
+    for (body, status) in [
+        (json!({ "key": key, "rpm_limit": 5 }), 400),
+        (json!({ "key": key, "team_id": "elsewhere" }), 400),
+        (json!({ "key": key, "duration": "soon" }), 400),
+        (json!({ "key": "sk-not-a-key-000000000000" }), 404),
+    ] {
+        let response = manage(&first, "/key/update", body.clone()).await;
+        assert_openai_error(response, status).await;
+    }
+
+    for index in 0..3 {
+        first
+            .new_key(json!({ "key_alias": format!("listed-{index}") }))
+            .await;
+    }
+    let page: Value = first
+        .get(
+            "/key/list?page=2&size=2&return_full_object=true",
+            MASTER_KEY,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total_count"], 4);
+    assert_eq!(page["total_pages"], 2);
+    assert_eq!(page["keys"].as_array().unwrap().len(), 2);
+    assert!(page["keys"][0]["token"].is_string());
+    let by_alias: Value = first
+        .get("/key/list?key_alias=listed-1", MASTER_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_alias["total_count"], 1);
+    assert_openai_error(first.get("/key/list?size=1000", MASTER_KEY).await, 400).await;
+    assert_openai_error(first.get("/key/list", &key).await, 403).await;
+    first.shutdown().await;
+    second.shutdown().await;
+}

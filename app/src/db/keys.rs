@@ -123,19 +123,7 @@ impl From<sqlx::Error> for CreateKeyError {
 
 /// Creates a key and returns its secret (to show once) with the stored row.
 pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), CreateKeyError> {
-    let (secret, token_hash) = match spec.secret {
-        Some(custom) => {
-            if !custom.starts_with("sk-") || custom.len() < 20 {
-                return Err(CreateKeyError::BadCustomKey);
-            }
-            let hash = secrets::hash_key(&custom);
-            (custom, hash)
-        }
-        None => {
-            let generated = secrets::generate_virtual_key()?;
-            (generated.secret, generated.token_hash)
-        }
-    };
+    let (secret, token_hash) = new_key_secret(spec.secret)?;
     let expires_at = spec
         .duration_seconds
         .map(|seconds| OffsetDateTime::now_utc() + time::Duration::seconds(seconds));
@@ -166,28 +154,39 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     .bind(&spec.team_id)
     .execute(&mut *transaction)
     .await?;
+    add_secret(&mut transaction, &token_hash, &token_hash, &secret).await?;
     budgets::set_limits(
         &mut transaction,
         &budgets::key_subject(&token_hash),
         &spec.budget,
     )
     .await?;
-    let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
-        " WHERE k.token_hash = $1"
-    );
-    let row = sqlx::query_as::<_, KeyRow>(query)
-        .bind(&token_hash)
-        .fetch_one(&mut *transaction)
-        .await?;
+    let row = find_in(&mut transaction, &token_hash)
+        .await?
+        .ok_or(CreateKeyError::Database(sqlx::Error::RowNotFound))?;
     transaction.commit().await?;
     Ok((secret, row))
 }
 
-/// A key by its hash, whatever its status.
-pub async fn find_by_hash(pool: &PgPool, token_hash: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+async fn add_secret(
+    connection: &mut sqlx::PgConnection,
+    secret_hash: &str,
+    token_hash: &str,
+    secret: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO key_secrets (secret_hash, token_hash, key_name) VALUES ($1, $2, $3)")
+        .bind(secret_hash)
+        .bind(token_hash)
+        .bind(secrets::display_name(secret))
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+async fn find_in(
+    connection: &mut sqlx::PgConnection,
+    token_hash: &str,
+) -> Result<Option<KeyRow>, sqlx::Error> {
     let query = concat!(
         "SELECT ",
         key_columns!(),
@@ -196,8 +195,204 @@ pub async fn find_by_hash(pool: &PgPool, token_hash: &str) -> Result<Option<KeyR
     );
     sqlx::query_as(query)
         .bind(token_hash)
-        .fetch_optional(pool)
+        .fetch_optional(connection)
         .await
+}
+
+/// A secret that opens a key, and until when (`None`: until the key's secret is rotated).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SecretRow {
+    pub secret_hash: String,
+    pub token_hash: String,
+    pub valid_until: Option<OffsetDateTime>,
+}
+
+/// The secret with this hash, if it still opens a key that is not revoked.
+pub async fn find_secret(
+    pool: &PgPool,
+    secret_hash: &str,
+) -> Result<Option<SecretRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.secret_hash, s.token_hash, s.valid_until FROM key_secrets AS s \
+         JOIN virtual_keys AS k USING (token_hash) \
+         WHERE s.secret_hash = $1 AND k.revoked_at IS NULL \
+           AND (s.valid_until IS NULL OR s.valid_until > now())",
+    )
+    .bind(secret_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every secret that still opens a key (of `token_hash` only, when given).
+pub async fn live_secrets(
+    pool: &PgPool,
+    token_hash: Option<&str>,
+) -> Result<Vec<SecretRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.secret_hash, s.token_hash, s.valid_until FROM key_secrets AS s \
+         JOIN virtual_keys AS k USING (token_hash) \
+         WHERE k.revoked_at IS NULL AND (s.valid_until IS NULL OR s.valid_until > now()) \
+           AND ($1::text IS NULL OR s.token_hash = $1)",
+    )
+    .bind(token_hash)
+    .fetch_all(pool)
+    .await
+}
+
+/// The key a caller names by its `token` or by the hash of any of its secrets, current or
+/// rotated out.
+pub async fn resolve_token(pool: &PgPool, hash: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT token_hash FROM virtual_keys WHERE token_hash = $1 \
+         UNION SELECT token_hash FROM key_secrets WHERE secret_hash = $1 LIMIT 1",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Gives a key a new secret (the caller's, or a generated one); its other secrets keep working
+/// for `grace_seconds` (0: they stop now). Returns the new secret, or `None` when the key is
+/// revoked or unknown.
+pub async fn rotate(
+    pool: &PgPool,
+    token_hash: &str,
+    grace_seconds: i64,
+    new_secret: Option<String>,
+) -> Result<Option<(String, KeyRow)>, CreateKeyError> {
+    let (secret, secret_hash) = new_key_secret(new_secret)?;
+    let mut transaction = pool.begin().await?;
+    let live: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM virtual_keys WHERE token_hash = $1 AND revoked_at IS NULL FOR UPDATE",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    if live.is_none() {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE key_secrets SET valid_until = LEAST(COALESCE(valid_until, 'infinity'), \
+           now() + make_interval(secs => $2)) \
+         WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .bind(grace_seconds as f64)
+    .execute(&mut *transaction)
+    .await?;
+    add_secret(&mut transaction, &secret_hash, token_hash, &secret).await?;
+    sqlx::query("UPDATE virtual_keys SET key_name = $2 WHERE token_hash = $1")
+        .bind(token_hash)
+        .bind(secrets::display_name(&secret))
+        .execute(&mut *transaction)
+        .await?;
+    let row = find_in(&mut transaction, token_hash)
+        .await?
+        .ok_or(CreateKeyError::Database(sqlx::Error::RowNotFound))?;
+    transaction.commit().await?;
+    Ok(Some((secret, row)))
+}
+
+/// A caller's secret, checked, or a generated one; with its hash.
+fn new_key_secret(custom: Option<String>) -> Result<(String, String), CreateKeyError> {
+    match custom {
+        Some(custom) => {
+            if !custom.starts_with("sk-") || custom.len() < 20 {
+                return Err(CreateKeyError::BadCustomKey);
+            }
+            let hash = secrets::hash_key(&custom);
+            Ok((custom, hash))
+        }
+        None => {
+            let generated = secrets::generate_virtual_key()?;
+            Ok((generated.secret, generated.token_hash))
+        }
+    }
+}
+
+/// What `/key/update` may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChange {
+    pub key_alias: Option<String>,
+    pub models: Option<Vec<String>>,
+    pub metadata: Option<serde_json::Value>,
+    pub blocked: Option<bool>,
+    /// Seconds from now until the key expires.
+    pub duration_seconds: Option<i64>,
+    pub budget: Option<BudgetLimits>,
+}
+
+/// Applies a change to a key that is not revoked; `None` when there is none.
+pub async fn update(
+    pool: &PgPool,
+    token_hash: &str,
+    change: KeyChange,
+) -> Result<Option<KeyRow>, CreateKeyError> {
+    let mut transaction = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE virtual_keys SET key_alias = COALESCE($2, key_alias), \
+           models = COALESCE($3, models), metadata = COALESCE($4, metadata), \
+           blocked = COALESCE($5, blocked), \
+           expires_at = COALESCE(now() + make_interval(secs => $6), expires_at) \
+         WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(token_hash)
+    .bind(change.key_alias.filter(|alias| !alias.is_empty()))
+    .bind(change.models)
+    .bind(change.metadata)
+    .bind(change.blocked)
+    .bind(change.duration_seconds.map(|seconds| seconds as f64))
+    .execute(&mut *transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    if let Some(budget) = &change.budget {
+        budgets::set_limits(&mut transaction, &budgets::key_subject(token_hash), budget).await?;
+    }
+    let row = find_in(&mut transaction, token_hash).await?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+/// Keys that are not revoked, newest first, a page at a time (`/key/list`); with the total.
+pub async fn list_page(
+    pool: &PgPool,
+    team_id: Option<&str>,
+    key_alias: Option<&str>,
+    page: i64,
+    size: i64,
+) -> Result<(Vec<KeyRow>, i64), sqlx::Error> {
+    let query = concat!(
+        "SELECT ",
+        key_columns!(),
+        key_tables!(),
+        " WHERE k.revoked_at IS NULL AND ($1::text IS NULL OR k.team_id = $1) \
+           AND ($2::text IS NULL OR k.key_alias = $2) \
+         ORDER BY k.created_at DESC, k.token_hash LIMIT $3 OFFSET $4"
+    );
+    let rows = sqlx::query_as(query)
+        .bind(team_id)
+        .bind(key_alias)
+        .bind(size)
+        .bind((page - 1).max(0).saturating_mul(size))
+        .fetch_all(pool)
+        .await?;
+    let total = sqlx::query_scalar(
+        "SELECT count(*) FROM virtual_keys WHERE revoked_at IS NULL \
+           AND ($1::text IS NULL OR team_id = $1) AND ($2::text IS NULL OR key_alias = $2)",
+    )
+    .bind(team_id)
+    .bind(key_alias)
+    .fetch_one(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// A key by its hash, whatever its status.
+pub async fn find_by_hash(pool: &PgPool, token_hash: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    find_in(&mut connection, token_hash).await
 }
 
 /// Every key that is not revoked (expired keys included: expiry is checked per request).

@@ -1,13 +1,14 @@
-//! `/key/generate`, `/key/info`, `/key/delete` in LiteLLM's request and response shapes.
+//! `/key/generate`, `/key/info`, `/key/list`, `/key/update`, `/key/delete`, `/key/block`,
+//! `/key/unblock` and `/key/regenerate` in LiteLLM's request and response shapes.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use app::db::keys::{self, CreateKeyError, KeyRow, KeySpec};
+use app::db::keys::{self, CreateKeyError, KeyChange, KeyRow, KeySpec};
 use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 
 use super::{budget_limits, json_body, master, rfc3339, token_hash_of, ApiQuery};
@@ -43,6 +44,34 @@ pub struct GenerateKeyRequest {
     other: serde_json::Map<String, Value>,
 }
 
+fn refuse_unenforced(other: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    match NOT_YET_ENFORCED
+        .iter()
+        .find(|field| other.get(**field).is_some_and(|value| !value.is_null()))
+    {
+        Some(field) => Err(ApiError::bad_request(
+            format!("`{field}` is not supported by this version of Gatehouse yet."),
+            None,
+        )),
+        None => Ok(()),
+    }
+}
+
+fn create_error(error: CreateKeyError) -> ApiError {
+    match error {
+        CreateKeyError::BadCustomKey | CreateKeyError::Duplicate => {
+            ApiError::bad_request(error.to_string(), None)
+        }
+        CreateKeyError::UnknownTeam => {
+            ApiError::bad_request("`team_id` names no live team.", Some("team_id"))
+        }
+        CreateKeyError::Random(_) | CreateKeyError::Database(_) => {
+            tracing::error!(%error, "key change failed");
+            ApiError::Internal
+        }
+    }
+}
+
 /// Refuses a `metadata.request_class` that names no request class: every request of the key
 /// would fail.
 fn check_request_class(gateway: &SharedGateway, metadata: &Value) -> Result<(), ApiError> {
@@ -71,17 +100,7 @@ pub async fn generate(
 ) -> Result<Json<Value>, ApiError> {
     master(&gateway, &headers).await?;
     let request: GenerateKeyRequest = json_body(body).await?;
-    if let Some(field) = NOT_YET_ENFORCED.iter().find(|field| {
-        request
-            .other
-            .get(**field)
-            .is_some_and(|value| !value.is_null())
-    }) {
-        return Err(ApiError::bad_request(
-            format!("`{field}` is not supported by this version of Gatehouse yet."),
-            None,
-        ));
-    }
+    refuse_unenforced(&request.other)?;
     let budget = budget_limits(request.max_budget, None, request.budget_duration.as_deref())?;
     let duration_seconds = request
         .duration
@@ -107,18 +126,7 @@ pub async fn generate(
     };
     let (secret, row) = keys::create(&gateway.pool, spec)
         .await
-        .map_err(|error| match error {
-            CreateKeyError::BadCustomKey | CreateKeyError::Duplicate => {
-                ApiError::bad_request(error.to_string(), None)
-            }
-            CreateKeyError::UnknownTeam => {
-                ApiError::bad_request("`team_id` names no live team.", Some("team_id"))
-            }
-            CreateKeyError::Random(_) | CreateKeyError::Database(_) => {
-                tracing::error!(%error, "key generation failed");
-                ApiError::Internal
-            }
-        })?;
+        .map_err(create_error)?;
     let mut body = key_fields(&row);
     body["key"] = json!(secret);
     body["token_id"] = json!(row.token_hash);
@@ -163,7 +171,7 @@ pub async fn info(
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&gateway, &headers).await?;
     let token_hash = match (&query.key, &caller) {
-        (Some(key), _) => token_hash_of(key),
+        (Some(key), _) => resolve(&gateway, key).await?,
         (None, Caller::Key { key, .. }) => key.token_hash.to_string(),
         (None, Caller::Master { .. }) => {
             return Err(ApiError::bad_request(
@@ -206,7 +214,10 @@ pub async fn delete(
             Some("keys"),
         ));
     }
-    let hashes: Vec<String> = request.keys.iter().map(|key| token_hash_of(key)).collect();
+    let mut hashes = Vec::with_capacity(request.keys.len());
+    for key in &request.keys {
+        hashes.push(resolve(&gateway, key).await?);
+    }
     let revoked = keys::revoke(&gateway.pool, &hashes, &request.key_aliases).await?;
     if revoked.is_empty() {
         return Err(ApiError::NotFound("None of those keys exist.".into()));
@@ -227,4 +238,280 @@ pub async fn delete(
         }))
         .collect();
     Ok(Json(json!({ "deleted_keys": deleted })))
+}
+
+/// The `token` of a key named by a secret (current or rotated out) or by its token.
+async fn resolve(gateway: &SharedGateway, given: &str) -> Result<String, ApiError> {
+    let hash = token_hash_of(given);
+    Ok(keys::resolve_token(&gateway.pool, &hash)
+        .await?
+        .unwrap_or(hash))
+}
+
+/// The live key named by `given`, or a 404.
+async fn live_token(gateway: &SharedGateway, given: &str) -> Result<String, ApiError> {
+    let token_hash = resolve(gateway, given).await?;
+    keys::find_by_hash(&gateway.pool, &token_hash)
+        .await?
+        .filter(|row| row.revoked_at.is_none())
+        .map(|row| row.token_hash)
+        .ok_or_else(|| ApiError::NotFound("Key not found.".into()))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateKeyRequest {
+    key: String,
+    key_alias: Option<String>,
+    models: Option<Vec<String>>,
+    metadata: Option<Value>,
+    blocked: Option<bool>,
+    duration: Option<String>,
+    max_budget: Option<f64>,
+    budget_duration: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
+}
+
+/// Changes a key's fields; only those given change. A budget field given replaces the key's
+/// budget (the other budget field kept as it was).
+pub async fn update(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let request: UpdateKeyRequest = json_body(body).await?;
+    refuse_unenforced(&request.other)?;
+    if request
+        .other
+        .get("team_id")
+        .is_some_and(|value| !value.is_null())
+    {
+        return Err(ApiError::bad_request(
+            "A key's `team_id` cannot change; create a key in the other team.",
+            Some("team_id"),
+        ));
+    }
+    let token_hash = live_token(&gateway, &request.key).await?;
+    let metadata = match request.metadata {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(object)) => Some(Value::Object(object)),
+        Some(_) => return Err(ApiError::bad_request("`metadata` must be an object.", None)),
+    };
+    if let Some(metadata) = &metadata {
+        check_request_class(&gateway, metadata)?;
+    }
+    let budget = if request.max_budget.is_some() || request.budget_duration.is_some() {
+        let current = keys::find_by_hash(&gateway.pool, &token_hash)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
+        Some(budget_limits(
+            request
+                .max_budget
+                .or(current.max_budget_micros.map(micros_to_dollars)),
+            None,
+            request
+                .budget_duration
+                .or(current.budget_duration)
+                .as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let change = KeyChange {
+        key_alias: request.key_alias,
+        models: request.models,
+        metadata,
+        blocked: request.blocked,
+        duration_seconds: request
+            .duration
+            .as_deref()
+            .map(parse_duration_seconds)
+            .transpose()
+            .map_err(|message| ApiError::bad_request(message, Some("duration")))?,
+        budget,
+    };
+    let row = keys::update(&gateway.pool, &token_hash, change)
+        .await
+        .map_err(create_error)?
+        .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
+    gateway.keys.refresh(&row.token_hash).await?;
+    Ok(Json(key_fields(&row)))
+}
+
+#[derive(Deserialize)]
+pub struct BlockKeyRequest {
+    key: String,
+}
+
+/// Blocks a key: refused here at once and within a second elsewhere, until unblocked.
+pub async fn block(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    set_blocked(gateway, headers, body, true).await
+}
+
+pub async fn unblock(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    set_blocked(gateway, headers, body, false).await
+}
+
+async fn set_blocked(
+    gateway: SharedGateway,
+    headers: HeaderMap,
+    body: Body,
+    blocked: bool,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let request: BlockKeyRequest = json_body(body).await?;
+    let token_hash = live_token(&gateway, &request.key).await?;
+    let change = KeyChange {
+        blocked: Some(blocked),
+        ..KeyChange::default()
+    };
+    let row = keys::update(&gateway.pool, &token_hash, change)
+        .await
+        .map_err(create_error)?
+        .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
+    gateway.keys.refresh(&row.token_hash).await?;
+    Ok(Json(key_fields(&row)))
+}
+
+#[derive(Deserialize)]
+pub struct ListKeysQuery {
+    team_id: Option<String>,
+    key_alias: Option<String>,
+    page: Option<i64>,
+    size: Option<i64>,
+    #[serde(default)]
+    return_full_object: bool,
+}
+
+/// Largest `/key/list` page.
+const MAX_PAGE_SIZE: i64 = 100;
+
+/// Keys that are not revoked, newest first (LiteLLM's paging: `page` from 1, `size`).
+pub async fn list(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<ListKeysQuery>,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let page = query.page.unwrap_or(1);
+    let size = query.size.unwrap_or(10);
+    if page < 1 || !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(ApiError::bad_request(
+            format!("`page` starts at 1 and `size` is 1 to {MAX_PAGE_SIZE}."),
+            Some("size"),
+        ));
+    }
+    let (rows, total) = keys::list_page(
+        &gateway.pool,
+        query.team_id.as_deref(),
+        query.key_alias.as_deref(),
+        page,
+        size,
+    )
+    .await?;
+    let listed: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            if query.return_full_object {
+                key_fields(row)
+            } else {
+                json!(row.token_hash)
+            }
+        })
+        .collect();
+    Ok(Json(json!({
+        "keys": listed,
+        "total_count": total,
+        "current_page": page,
+        "total_pages": (total + size - 1) / size,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct RegenerateKeyRequest {
+    key: Option<String>,
+    /// A caller-chosen new secret (`sk-…`).
+    new_key: Option<String>,
+    /// How long the old secret keeps working (`30s`, `1h`, `1d`, …); none: it stops now.
+    grace_period: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
+}
+
+/// `POST /key/regenerate` with `key` in the body.
+pub async fn regenerate(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    rotate(gateway, headers, None, body).await
+}
+
+/// `POST /key/{key}/regenerate`.
+pub async fn regenerate_path(
+    State(gateway): State<SharedGateway>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    rotate(gateway, headers, Some(key), body).await
+}
+
+/// Gives a key a new secret, shown once. Its budget, spend, limits and `token` stay; the old
+/// secret works for the grace period, then (or at once) stops everywhere.
+async fn rotate(
+    gateway: SharedGateway,
+    headers: HeaderMap,
+    key_in_path: Option<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    master(&gateway, &headers).await?;
+    let bytes = crate::proxy::request::read_body(body).await?;
+    let request: RegenerateKeyRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        RegenerateKeyRequest {
+            key: None,
+            new_key: None,
+            grace_period: None,
+            other: serde_json::Map::new(),
+        }
+    } else {
+        serde_json::from_slice(&bytes).map_err(|error| {
+            ApiError::bad_request(format!("The request body is not valid: {error}."), None)
+        })?
+    };
+    if let Some(field) = request.other.keys().find(|field| field.as_str() != "key") {
+        return Err(ApiError::bad_request(
+            format!("`{field}` cannot change while regenerating; use /key/update."),
+            None,
+        ));
+    }
+    let given = key_in_path
+        .or(request.key)
+        .ok_or_else(|| ApiError::bad_request("Pass the `key` to regenerate.", Some("key")))?;
+    let grace_seconds = request
+        .grace_period
+        .as_deref()
+        .map(parse_duration_seconds)
+        .transpose()
+        .map_err(|message| ApiError::bad_request(message, Some("grace_period")))?
+        .unwrap_or(0);
+    let token_hash = live_token(&gateway, &given).await?;
+    let (secret, row) = keys::rotate(&gateway.pool, &token_hash, grace_seconds, request.new_key)
+        .await
+        .map_err(create_error)?
+        .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
+    gateway.keys.refresh(&row.token_hash).await?;
+    let mut body = key_fields(&row);
+    body["key"] = json!(secret);
+    body["token_id"] = json!(row.token_hash);
+    Ok(Json(body))
 }

@@ -30,7 +30,7 @@ pub struct MeteredCall {
     pub token_hash: Arc<str>,
     pub team_id: Option<Arc<str>>,
     /// The budgets the call counts against (key, team), and what it reserved of them.
-    pub budget_chain: Vec<Arc<Budget>>,
+    pub budget_chain: Option<Arc<[Arc<Budget>]>>,
     pub reservation: Option<Reservation>,
     /// What the reservation leaves for output once the prompt's bound is paid for: a stream
     /// that produces more is ended (its upstream ignored the lowered output limit).
@@ -124,10 +124,10 @@ impl Meter {
                 serde_json::to_value(list).unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
             ),
         };
+        let chain = call.budget_chain.as_deref().unwrap_or_default();
         let charges = match call.reservation.take() {
-            Some(reservation) => reservation.settle(&call.budget_chain, cost_micros),
-            None => call
-                .budget_chain
+            Some(reservation) => reservation.settle(chain, cost_micros),
+            None => chain
                 .iter()
                 .map(|budget| Charge {
                     subject: budget.subject().clone(),

@@ -7,10 +7,8 @@ use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use app::db::budgets::team_subject;
-
 use crate::error::ApiError;
-use crate::policy::budgets::{Budget, Ledger};
+use crate::policy::budgets::Budget;
 use crate::policy::keys::CachedKey;
 use crate::policy::teams::CachedTeam;
 use crate::state::Gateway;
@@ -59,24 +57,17 @@ impl Caller {
     }
 
     /// The budgets a request of this caller counts against: the key's, then its team's.
-    pub fn budget_chain(&self, ledger: &Ledger) -> Vec<Arc<Budget>> {
+    pub fn budget_chain(&self) -> Option<&Arc<[Arc<Budget>]>> {
         match self {
-            Caller::Master { .. } => Vec::new(),
-            Caller::Key { key, team } => {
-                let mut chain = Vec::with_capacity(2);
-                chain.push(key.budget.clone());
-                if let Some(team) = team {
-                    chain.push(ledger.budget(&team_subject(&team.team_id)));
-                }
-                chain
-            }
+            Caller::Master { .. } => None,
+            Caller::Key { key, .. } => Some(&key.budget_chain),
         }
     }
 
     /// The largest share of a budget the caller's chain has spent (0 upwards); `None` without
     /// a budget.
-    pub fn budget_used(&self, ledger: &Ledger) -> Option<f64> {
-        self.budget_chain(ledger)
+    pub fn budget_used(&self) -> Option<f64> {
+        self.budget_chain()?
             .iter()
             .filter_map(|budget| budget.used_share())
             .reduce(f64::max)

@@ -114,6 +114,11 @@ impl Budget {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Known to have no limit.
+    pub fn is_unlimited(&self) -> bool {
+        self.held().limit == Limit::Unlimited
+    }
+
     /// The share of the budget spent or committed (0 upwards); `None` without a limit or before
     /// the limit is known.
     pub fn used_share(&self) -> Option<f64> {

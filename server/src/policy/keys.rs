@@ -1,12 +1,12 @@
-//! The in-memory virtual-key cache: every unrevoked key by the SHA-256 of its secret, with its
-//! budget in the ledger.
+//! The in-memory virtual-key cache: every unrevoked key by the SHA-256 of each secret that opens
+//! it (two during a rotation's grace period), with its budget in the ledger.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::db::budgets::key_subject;
-use app::db::keys::{self, KeyRow};
+use app::db::budgets::{key_subject, team_subject};
+use app::db::keys::{self, KeyRow, SecretRow};
 use dashmap::DashMap;
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -25,8 +25,8 @@ pub struct CachedKey {
     pub expires_at: Option<OffsetDateTime>,
     pub blocked: bool,
     pub team_id: Option<Arc<str>>,
-    /// The key's own budget (unlimited when it has none).
-    pub budget: Arc<Budget>,
+    /// The budgets the key's requests count against: its own, then its team's.
+    pub budget_chain: Arc<[Arc<Budget>]>,
     /// `metadata.request_class`: the request class every request of the key runs in.
     pub request_class: Option<String>,
     /// `metadata.tags` (LiteLLM keeps a key's tags there).
@@ -62,10 +62,24 @@ pub fn parse_hash(hex_hash: &str) -> Option<[u8; 32]> {
     Some(bytes)
 }
 
+/// A secret that opens a key, until `valid_until` when it was rotated out.
+#[derive(Debug, Clone)]
+struct CachedSecret {
+    key: Arc<CachedKey>,
+    valid_until: Option<OffsetDateTime>,
+}
+
+impl CachedSecret {
+    fn is_valid(&self, now: OffsetDateTime) -> bool {
+        self.valid_until.is_none_or(|until| until > now)
+    }
+}
+
+/// Every live secret by its SHA-256, each with the key it opens.
 pub struct KeyCache {
     pool: PgPool,
     ledger: Arc<Ledger>,
-    entries: DashMap<[u8; 32], Arc<CachedKey>>,
+    entries: DashMap<[u8; 32], CachedSecret>,
     unknown: moka::sync::Cache<[u8; 32], ()>,
 }
 
@@ -82,18 +96,34 @@ impl KeyCache {
         }
     }
 
-    /// The key with this secret hash: from memory, or (once, for a key this instance has not
-    /// seen) from Postgres.
+    /// The key this secret hash opens: from memory, or (once, for a secret this instance has
+    /// not seen) from Postgres. A rotated-out secret opens its key until its grace period ends.
     pub async fn lookup(&self, hash: &[u8; 32]) -> Result<Option<Arc<CachedKey>>, sqlx::Error> {
         if let Some(entry) = self.entries.get(hash) {
-            return Ok(Some(entry.clone()));
+            if entry.is_valid(OffsetDateTime::now_utc()) {
+                return Ok(Some(entry.key.clone()));
+            }
         }
         if self.unknown.contains_key(hash) {
             return Ok(None);
         }
-        let row = keys::find_by_hash(&self.pool, &hex::encode(hash)).await?;
+        let Some(secret) = keys::find_secret(&self.pool, &hex::encode(hash)).await? else {
+            self.unknown.insert(*hash, ());
+            return Ok(None);
+        };
+        let row = keys::find_by_hash(&self.pool, &secret.token_hash).await?;
         match row.filter(|row| row.revoked_at.is_none()) {
-            Some(row) => Ok(self.apply(row)),
+            Some(row) => {
+                let key = self.cached(row);
+                self.entries.insert(
+                    *hash,
+                    CachedSecret {
+                        key: key.clone(),
+                        valid_until: secret.valid_until,
+                    },
+                );
+                Ok(Some(key))
+            }
             None => {
                 self.unknown.insert(*hash, ());
                 Ok(None)
@@ -101,56 +131,92 @@ impl KeyCache {
         }
     }
 
-    /// Reloads one key after a change notification.
-    pub async fn refresh(&self, hex_hash: &str) -> Result<(), sqlx::Error> {
-        let Some(hash) = parse_hash(hex_hash) else {
-            return Ok(());
+    /// Reloads one key and its secrets after a change notification.
+    pub async fn refresh(&self, token_hash: &str) -> Result<(), sqlx::Error> {
+        let row = keys::find_by_hash(&self.pool, token_hash)
+            .await?
+            .filter(|row| row.revoked_at.is_none());
+        let secrets = match &row {
+            Some(_) => keys::live_secrets(&self.pool, Some(token_hash)).await?,
+            None => Vec::new(),
         };
-        self.unknown.invalidate(&hash);
-        match keys::find_by_hash(&self.pool, hex_hash).await? {
-            Some(row) if row.revoked_at.is_none() => {
-                self.apply(row);
-            }
-            _ => {
-                self.entries.remove(&hash);
-            }
+        self.entries
+            .retain(|_, entry| entry.key.token_hash.as_ref() != token_hash);
+        if let Some(row) = row {
+            let key = self.cached(row);
+            self.insert_secrets(&key, &secrets);
         }
         Ok(())
     }
 
-    /// Replaces the cache's view with every unrevoked key in Postgres.
+    /// Replaces the cache's view with every unrevoked key and its live secrets in Postgres.
     pub async fn reload_all(&self) -> Result<usize, sqlx::Error> {
         let rows = keys::list_unrevoked(&self.pool).await?;
-        let mut present = HashSet::with_capacity(rows.len());
-        for row in rows {
-            if let Some(hash) = parse_hash(&row.token_hash) {
-                present.insert(hash);
-                self.apply(row);
-            }
+        let secrets = keys::live_secrets(&self.pool, None).await?;
+        let count = rows.len();
+        let keys: HashMap<String, Arc<CachedKey>> = rows
+            .into_iter()
+            .map(|row| (row.token_hash.clone(), self.cached(row)))
+            .collect();
+        let mut present = HashSet::with_capacity(secrets.len());
+        for secret in &secrets {
+            let (Some(key), Some(hash)) = (
+                keys.get(&secret.token_hash),
+                parse_hash(&secret.secret_hash),
+            ) else {
+                continue;
+            };
+            present.insert(hash);
+            self.insert_secret(hash, key, secret);
         }
         self.entries.retain(|hash, _| present.contains(hash));
-        Ok(present.len())
+        Ok(count)
     }
 
     /// Drops a key at once (this instance revoked it).
-    pub fn evict(&self, hex_hash: &str) {
-        if let Some(hash) = parse_hash(hex_hash) {
-            self.entries.remove(&hash);
-            self.unknown.insert(hash, ());
+    pub fn evict(&self, token_hash: &str) {
+        self.entries.retain(|hash, entry| {
+            let keep = entry.key.token_hash.as_ref() != token_hash;
+            if !keep {
+                self.unknown.insert(*hash, ());
+            }
+            keep
+        });
+    }
+
+    fn insert_secrets(&self, key: &Arc<CachedKey>, secrets: &[SecretRow]) {
+        for secret in secrets {
+            if let Some(hash) = parse_hash(&secret.secret_hash) {
+                self.insert_secret(hash, key, secret);
+            }
         }
     }
 
-    fn apply(&self, row: KeyRow) -> Option<Arc<CachedKey>> {
-        let hash = parse_hash(&row.token_hash)?;
-        let budget = self.ledger.budget(&key_subject(&row.token_hash));
+    fn insert_secret(&self, hash: [u8; 32], key: &Arc<CachedKey>, secret: &SecretRow) {
+        self.unknown.invalidate(&hash);
+        self.entries.insert(
+            hash,
+            CachedSecret {
+                key: key.clone(),
+                valid_until: secret.valid_until,
+            },
+        );
+    }
+
+    /// The data plane's view of a key row.
+    fn cached(&self, row: KeyRow) -> Arc<CachedKey> {
+        let mut budget_chain = vec![self.ledger.budget(&key_subject(&row.token_hash))];
+        if let Some(team_id) = &row.team_id {
+            budget_chain.push(self.ledger.budget(&team_subject(team_id)));
+        }
         let metadata = &row.metadata;
-        let entry = Arc::new(CachedKey {
+        Arc::new(CachedKey {
             token_hash: Arc::from(row.token_hash.as_str()),
             models: row.models,
             expires_at: row.expires_at,
             blocked: row.blocked,
             team_id: row.team_id.as_deref().map(Arc::from),
-            budget,
+            budget_chain: budget_chain.into(),
             request_class: metadata
                 .get("request_class")
                 .and_then(serde_json::Value::as_str)
@@ -164,9 +230,7 @@ impl KeyCache {
                         .collect()
                 })
                 .unwrap_or_default(),
-        });
-        self.entries.insert(hash, entry.clone());
-        Some(entry)
+        })
     }
 }
 

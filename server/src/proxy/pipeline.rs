@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::metering::prices::tokens_cost_ceiling;
 use crate::metering::{MeteredCall, CALL_TYPE_CHAT};
 use crate::policy::auth::{authenticate, Caller};
-use crate::policy::budgets::{Budget, Ledger};
+use crate::policy::budgets::Budget;
 use crate::providers::capabilities::Needs;
 use crate::providers::Deployment;
 use crate::proxy::request::ChatRequest;
@@ -111,7 +111,7 @@ pub struct Admitted {
     router: Arc<RouterSettings>,
     class: Option<ChosenClass>,
     /// The budgets the caller's requests count against.
-    budget_chain: Vec<Arc<Budget>>,
+    budget_chain: Option<Arc<[Arc<Budget>]>>,
 }
 
 /// 1. authenticate: the key from memory (one database read for a key never seen here); then
@@ -122,11 +122,11 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
     let started_at = OffsetDateTime::now_utc();
     let caller = authenticate(gateway, headers).await?;
     let mut router = gateway.models.router();
-    let class = request_class(&router.classes, &caller, &gateway.budgets, headers)?;
+    let class = request_class(&router.classes, &caller, headers)?;
     if let Some(chosen) = &class {
         router = chosen.class.settings.clone();
     }
-    let budget_chain = caller.budget_chain(&gateway.budgets);
+    let budget_chain = caller.budget_chain().cloned();
     Ok(Admitted {
         caller,
         budget_chain,
@@ -142,7 +142,6 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
 fn request_class(
     classes: &RequestClasses,
     caller: &Caller,
-    ledger: &Ledger,
     headers: &HeaderMap,
 ) -> Result<Option<ChosenClass>, ApiError> {
     if classes.is_empty() {
@@ -172,7 +171,7 @@ fn request_class(
         tags: &tags,
     };
     classes
-        .choose(hints, caller.budget_used(ledger))
+        .choose(hints, caller.budget_used())
         .map_err(|message| ApiError::bad_request(format!("{message}."), None))
 }
 
@@ -251,12 +250,12 @@ impl Admitted {
         minimum: i64,
         wanted: i64,
     ) -> Result<i64, ApiError> {
-        if call.budget_chain.is_empty() {
+        let Some(chain) = call.budget_chain.as_ref().filter(|chain| may_limit(chain)) else {
             return Ok(wanted);
-        }
+        };
         let reservation = gateway
             .budgets
-            .reserve(&call.budget_chain, minimum.max(1), wanted.max(1))
+            .reserve(chain, minimum.max(1), wanted.max(1))
             .await?;
         let amount = reservation.amount();
         if reservation.is_limited() {
@@ -317,6 +316,11 @@ pub async fn call_chat(
     call_chat_on(gateway, admitted, request, egress, call_type, route).await
 }
 
+/// Whether any budget of the chain may limit a request (its limit is set, or not known yet).
+fn may_limit(chain: &[Arc<Budget>]) -> bool {
+    chain.iter().any(|budget| !budget.is_unlimited())
+}
+
 /// Output tokens a budget must at least pay for beyond the prompt for a request to be sent.
 const MIN_AFFORDABLE_OUTPUT_TOKENS: u64 = 16;
 /// Output tokens reserved for a request that sets no limit on a route whose deployments declare
@@ -334,7 +338,11 @@ async fn reserve_chat(
     route: &Route,
     request: &mut ChatRequest,
 ) -> Result<(), ApiError> {
-    if call.budget_chain.is_empty() {
+    if !call
+        .budget_chain
+        .as_ref()
+        .is_some_and(|chain| may_limit(chain))
+    {
         return Ok(());
     }
     let ceiling = route.price_ceiling();
