@@ -46,6 +46,10 @@ pub enum ApiError {
     },
     #[error("Budgets cannot be checked right now; retry shortly.")]
     BudgetsUnavailable,
+    #[error("Rate limit reached: {} allows {}; retry in {} s.", budget_owner(&.0.scope), limit_text(.0), retry_in_seconds(.0.retry_after))]
+    RateLimited(crate::policy::limits::Exceeded),
+    #[error("Rate limits cannot be checked right now; retry shortly.")]
+    LimitsUnavailable,
     #[error("{0}")]
     NotFound(String),
     #[error("This route does not accept that HTTP method.")]
@@ -93,13 +97,15 @@ impl ApiError {
             | ApiError::Unsupported { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpstreamRejected { status, .. } => *status,
-            ApiError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::UpstreamFailed(_) | ApiError::UpstreamCredentials(_) => {
                 StatusCode::BAD_GATEWAY
             }
-            ApiError::NoDeploymentAvailable { .. } | ApiError::BudgetsUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::NoDeploymentAvailable { .. }
+            | ApiError::BudgetsUnavailable
+            | ApiError::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,11 +121,12 @@ impl ApiError {
             | ApiError::BlockedTeam => "authentication_error",
             ApiError::MasterKeyRequired | ApiError::ModelNotAllowed(_) => "permission_error",
             ApiError::BudgetExceeded { .. } => "budget_exceeded",
-            ApiError::UpstreamRateLimited { .. } => "rate_limit_error",
+            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited(_) => "rate_limit_error",
             ApiError::UpstreamFailed(_)
             | ApiError::UpstreamCredentials(_)
             | ApiError::NoDeploymentAvailable { .. }
             | ApiError::BudgetsUnavailable
+            | ApiError::LimitsUnavailable
             | ApiError::Internal => "api_error",
             ApiError::UpstreamTimeout(_) => "timeout_error",
             _ => "invalid_request_error",
@@ -138,7 +145,9 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => Some("request_too_large"),
             ApiError::Unsupported { .. } => Some("unsupported_capability"),
             ApiError::BudgetExceeded { .. } => Some("budget_exceeded"),
-            ApiError::UpstreamRateLimited { .. } => Some("rate_limit_exceeded"),
+            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited(_) => {
+                Some("rate_limit_exceeded")
+            }
             ApiError::UpstreamFailed(_) | ApiError::UpstreamCredentials(_) => {
                 Some("upstream_error")
             }
@@ -216,6 +225,9 @@ impl ApiError {
             ApiError::NoDeploymentAvailable { retry_in, .. } => {
                 HeaderValue::from_str(&retry_in_seconds(*retry_in).to_string()).ok()
             }
+            ApiError::RateLimited(exceeded) => {
+                HeaderValue::from_str(&retry_in_seconds(exceeded.retry_after).to_string()).ok()
+            }
             _ => None,
         }
     }
@@ -224,9 +236,36 @@ impl ApiError {
 /// Who owns a budget, for its refusal message: `this key`, `team X`.
 fn budget_owner(subject: &str) -> String {
     match subject.split_once(':') {
-        Some(("key", _)) => "this key".to_string(),
+        Some(("key", rest)) => match rest.split_once(":model:") {
+            Some((_, model)) => format!("this key for `{model}`"),
+            None => "this key".to_string(),
+        },
         Some((kind, id)) => format!("{kind} `{id}`"),
         None => subject.to_string(),
+    }
+}
+
+/// What a limit allows: `60 requests per minute`.
+fn limit_text(exceeded: &crate::policy::limits::Exceeded) -> String {
+    use crate::policy::limits::LimitKind;
+    let limit = exceeded.limit;
+    match exceeded.kind {
+        LimitKind::Requests => format!("{limit} requests per minute"),
+        LimitKind::Tokens => format!("{limit} tokens per minute"),
+        LimitKind::Parallel => format!("{limit} requests in flight at once"),
+    }
+}
+
+impl From<crate::policy::limits::LimitError> for ApiError {
+    fn from(error: crate::policy::limits::LimitError) -> Self {
+        use crate::policy::limits::LimitError;
+        match error {
+            LimitError::Exceeded(exceeded) => ApiError::RateLimited(exceeded),
+            LimitError::Unavailable(error) => {
+                tracing::error!(%error, "rate-limit store unavailable; refusing");
+                ApiError::LimitsUnavailable
+            }
+        }
     }
 }
 

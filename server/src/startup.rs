@@ -24,6 +24,7 @@ use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
 use crate::policy::budgets::{self, Ledger};
 use crate::policy::keys::KeyCache;
+use crate::policy::limits::{Limiter, LocalLimiter, RedisLimiter};
 use crate::policy::sync::{self, Synced};
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
@@ -141,6 +142,10 @@ pub async fn start(
             .context("reading the cooldowns in force from Redis")?;
         tracing::info!("cooldowns and usage counts are shared through Redis");
     }
+    let limiter = Arc::new(match &redis {
+        Some(redis) => Limiter::Redis(RedisLimiter::new(redis.connection(), tasks.clone())),
+        None => Limiter::Local(LocalLimiter::default()),
+    });
     let redis_tasks = redis.map(|redis| {
         (
             tokio::spawn(redis_usage::share_usage(
@@ -168,6 +173,7 @@ pub async fn start(
         keys,
         teams,
         budgets: budgets.clone(),
+        limiter,
         master_key: config
             .master_key
             .as_ref()

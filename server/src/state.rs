@@ -9,6 +9,7 @@ use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
 use crate::policy::budgets::Ledger;
 use crate::policy::keys::KeyCache;
+use crate::policy::limits::Limiter;
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 use crate::routing::retry::RetryBudget;
@@ -20,6 +21,8 @@ pub struct Gateway {
     pub teams: Arc<TeamCache>,
     /// Every budget's reservations and this instance's leases on them.
     pub budgets: Arc<Ledger>,
+    /// Rate limits: in Redis when `router_settings` names one, else in this instance.
+    pub limiter: Arc<Limiter>,
     pub master_key: Option<MasterKey>,
     pub http: reqwest::Client,
     pub meter: Meter,

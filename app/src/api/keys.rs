@@ -67,6 +67,9 @@ pub async fn create_key(
         duration_seconds,
         metadata: serde_json::json!({}),
         team_id: None,
+        limits: Default::default(),
+        model_rpm_limit: serde_json::json!({}),
+        model_tpm_limit: serde_json::json!({}),
         created_by: user.email.clone(),
     };
     match keys::create(&crate::state::pool()?, spec).await {

@@ -15,7 +15,8 @@ macro_rules! key_columns {
         "k.token_hash, k.key_name, k.key_alias, k.models, b.max_micros AS max_budget_micros, \
          COALESCE(b.spend_micros, 0) AS spend_micros, k.metadata, k.expires_at, k.revoked_at, \
          k.created_by, k.created_at, k.team_id, k.blocked, b.duration AS budget_duration, \
-         b.resets_at AS budget_reset_at"
+         b.resets_at AS budget_reset_at, k.rpm_limit, k.tpm_limit, k.max_parallel_requests, \
+         k.model_rpm_limit, k.model_tpm_limit"
     };
 }
 macro_rules! key_tables {
@@ -41,6 +42,21 @@ pub struct KeyRow {
     pub blocked: bool,
     pub budget_duration: Option<String>,
     pub budget_reset_at: Option<OffsetDateTime>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
+    /// `{model: requests per minute}`.
+    pub model_rpm_limit: serde_json::Value,
+    /// `{model: tokens per minute}`.
+    pub model_tpm_limit: serde_json::Value,
+}
+
+/// Rate limits of a key or a team (LiteLLM's fields); `None`: no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
 }
 
 impl KeyRow {
@@ -92,6 +108,10 @@ pub struct KeySpec {
     pub duration_seconds: Option<i64>,
     pub metadata: serde_json::Value,
     pub team_id: Option<String>,
+    pub limits: RateLimits,
+    /// `{model: requests per minute}` and `{model: tokens per minute}`.
+    pub model_rpm_limit: serde_json::Value,
+    pub model_tpm_limit: serde_json::Value,
     pub created_by: String,
 }
 
@@ -142,7 +162,8 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     }
     sqlx::query(
         "INSERT INTO virtual_keys (token_hash, key_name, key_alias, models, metadata, expires_at, \
-         created_by, team_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         created_by, team_id, rpm_limit, tpm_limit, max_parallel_requests, model_rpm_limit, \
+         model_tpm_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&token_hash)
     .bind(secrets::display_name(&secret))
@@ -152,6 +173,11 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     .bind(expires_at)
     .bind(&spec.created_by)
     .bind(&spec.team_id)
+    .bind(spec.limits.rpm_limit)
+    .bind(spec.limits.tpm_limit)
+    .bind(spec.limits.max_parallel_requests)
+    .bind(&spec.model_rpm_limit)
+    .bind(&spec.model_tpm_limit)
     .execute(&mut *transaction)
     .await?;
     add_secret(&mut transaction, &token_hash, &token_hash, &secret).await?;
@@ -320,6 +346,10 @@ pub struct KeyChange {
     /// Seconds from now until the key expires.
     pub duration_seconds: Option<i64>,
     pub budget: Option<BudgetLimits>,
+    /// Each limit given replaces the key's.
+    pub limits: RateLimits,
+    pub model_rpm_limit: Option<serde_json::Value>,
+    pub model_tpm_limit: Option<serde_json::Value>,
 }
 
 /// Applies a change to a key that is not revoked; `None` when there is none.
@@ -333,7 +363,11 @@ pub async fn update(
         "UPDATE virtual_keys SET key_alias = COALESCE($2, key_alias), \
            models = COALESCE($3, models), metadata = COALESCE($4, metadata), \
            blocked = COALESCE($5, blocked), \
-           expires_at = COALESCE(now() + make_interval(secs => $6), expires_at) \
+           expires_at = COALESCE(now() + make_interval(secs => $6), expires_at), \
+           rpm_limit = COALESCE($7, rpm_limit), tpm_limit = COALESCE($8, tpm_limit), \
+           max_parallel_requests = COALESCE($9, max_parallel_requests), \
+           model_rpm_limit = COALESCE($10, model_rpm_limit), \
+           model_tpm_limit = COALESCE($11, model_tpm_limit) \
          WHERE token_hash = $1 AND revoked_at IS NULL",
     )
     .bind(token_hash)
@@ -342,6 +376,11 @@ pub async fn update(
     .bind(change.metadata)
     .bind(change.blocked)
     .bind(change.duration_seconds.map(|seconds| seconds as f64))
+    .bind(change.limits.rpm_limit)
+    .bind(change.limits.tpm_limit)
+    .bind(change.limits.max_parallel_requests)
+    .bind(change.model_rpm_limit)
+    .bind(change.model_tpm_limit)
     .execute(&mut *transaction)
     .await?;
     if updated.rows_affected() == 0 {

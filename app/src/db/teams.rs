@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::keys::RateLimits;
 
 /// Columns selected for a team, in `TeamRow` order, and the tables they come from (macros so
 /// queries stay static strings).
@@ -13,7 +14,8 @@ macro_rules! team_columns {
         "t.team_id, t.team_alias, t.organization_id, t.models, t.blocked, t.metadata, \
          t.created_by, t.created_at, t.deleted_at, b.max_micros AS max_budget_micros, \
          b.soft_micros AS soft_budget_micros, b.duration AS budget_duration, \
-         b.resets_at AS budget_reset_at, COALESCE(b.spend_micros, 0) AS spend_micros"
+         b.resets_at AS budget_reset_at, COALESCE(b.spend_micros, 0) AS spend_micros, \
+         t.rpm_limit, t.tpm_limit, t.max_parallel_requests"
     };
 }
 macro_rules! team_tables {
@@ -38,6 +40,9 @@ pub struct TeamRow {
     pub budget_duration: Option<String>,
     pub budget_reset_at: Option<OffsetDateTime>,
     pub spend_micros: i64,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
 }
 
 /// What a caller asks for when creating a team (LiteLLM `/team/new` fields).
@@ -49,6 +54,7 @@ pub struct TeamSpec {
     pub models: Vec<String>,
     pub blocked: bool,
     pub budget: BudgetLimits,
+    pub limits: RateLimits,
     pub metadata: serde_json::Value,
     pub created_by: String,
 }
@@ -76,8 +82,8 @@ pub async fn create(pool: &PgPool, spec: TeamSpec) -> Result<TeamRow, TeamError>
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut transaction = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO teams (team_id, team_alias, models, blocked, metadata, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO teams (team_id, team_alias, models, blocked, metadata, created_by, \
+         rpm_limit, tpm_limit, max_parallel_requests) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&team_id)
     .bind(spec.team_alias.filter(|alias| !alias.is_empty()))
@@ -85,6 +91,9 @@ pub async fn create(pool: &PgPool, spec: TeamSpec) -> Result<TeamRow, TeamError>
     .bind(spec.blocked)
     .bind(&spec.metadata)
     .bind(&spec.created_by)
+    .bind(spec.limits.rpm_limit)
+    .bind(spec.limits.tpm_limit)
+    .bind(spec.limits.max_parallel_requests)
     .execute(&mut *transaction)
     .await?;
     budgets::set_limits(
@@ -141,6 +150,8 @@ pub struct TeamChange {
     pub blocked: Option<bool>,
     pub metadata: Option<serde_json::Value>,
     pub budget: Option<BudgetLimits>,
+    /// Each limit given replaces the team's.
+    pub limits: RateLimits,
 }
 
 /// Applies a change to a live team; `None` when there is no such team.
@@ -152,7 +163,9 @@ pub async fn update(
     let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE teams SET team_alias = COALESCE($2, team_alias), models = COALESCE($3, models), \
-         blocked = COALESCE($4, blocked), metadata = COALESCE($5, metadata) \
+         blocked = COALESCE($4, blocked), metadata = COALESCE($5, metadata), \
+         rpm_limit = COALESCE($6, rpm_limit), tpm_limit = COALESCE($7, tpm_limit), \
+         max_parallel_requests = COALESCE($8, max_parallel_requests) \
          WHERE team_id = $1 AND deleted_at IS NULL",
     )
     .bind(team_id)
@@ -160,6 +173,9 @@ pub async fn update(
     .bind(change.models)
     .bind(change.blocked)
     .bind(change.metadata)
+    .bind(change.limits.rpm_limit)
+    .bind(change.limits.tpm_limit)
+    .bind(change.limits.max_parallel_requests)
     .execute(&mut *transaction)
     .await?;
     if updated.rows_affected() == 0 {

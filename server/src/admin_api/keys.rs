@@ -11,23 +11,14 @@ use serde_json::{json, Value};
 use app::db::keys::{self, CreateKeyError, KeyChange, KeyRow, KeySpec};
 use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 
-use super::{budget_limits, json_body, master, rfc3339, token_hash_of, ApiQuery};
+use super::{budget_limits, json_body, master, rfc3339, token_hash_of, ApiQuery, LimitFields};
 use crate::error::ApiError;
 use crate::policy::auth::{authenticate, Caller};
 use crate::state::SharedGateway;
 
 /// LiteLLM fields whose policy Gatehouse does not enforce yet: refused rather than silently
 /// ignored, so nobody believes a limit holds when it does not.
-const NOT_YET_ENFORCED: &[&str] = &[
-    "tpm_limit",
-    "rpm_limit",
-    "max_parallel_requests",
-    "soft_budget",
-    "model_max_budget",
-    "model_rpm_limit",
-    "model_tpm_limit",
-    "allowed_routes",
-];
+const NOT_YET_ENFORCED: &[&str] = &["soft_budget", "model_max_budget", "allowed_routes"];
 
 #[derive(Deserialize)]
 pub struct GenerateKeyRequest {
@@ -36,6 +27,8 @@ pub struct GenerateKeyRequest {
     max_budget: Option<f64>,
     budget_duration: Option<String>,
     team_id: Option<String>,
+    #[serde(flatten)]
+    limits: LimitFields,
     duration: Option<String>,
     key_alias: Option<String>,
     metadata: Option<Value>,
@@ -122,6 +115,15 @@ pub async fn generate(
         duration_seconds,
         metadata,
         team_id: request.team_id,
+        limits: request.limits.rate_limits()?,
+        model_rpm_limit: request
+            .limits
+            .model_rpm_limit()?
+            .unwrap_or_else(|| json!({})),
+        model_tpm_limit: request
+            .limits
+            .model_tpm_limit()?
+            .unwrap_or_else(|| json!({})),
         created_by: "master_key".into(),
     };
     let (secret, row) = keys::create(&gateway.pool, spec)
@@ -151,6 +153,11 @@ fn key_fields(row: &KeyRow) -> Value {
         "created_at": rfc3339(row.created_at),
         "status": status.label(),
         "budget_duration": row.budget_duration,
+        "rpm_limit": row.rpm_limit,
+        "tpm_limit": row.tpm_limit,
+        "max_parallel_requests": row.max_parallel_requests,
+        "model_rpm_limit": row.model_rpm_limit,
+        "model_tpm_limit": row.model_tpm_limit,
         "budget_reset_at": row.budget_reset_at.map(rfc3339),
         "blocked": row.blocked || status != KeyStatus::Active,
         "user_id": null,
@@ -269,6 +276,8 @@ pub struct UpdateKeyRequest {
     max_budget: Option<f64>,
     budget_duration: Option<String>,
     #[serde(flatten)]
+    limits: LimitFields,
+    #[serde(flatten)]
     other: serde_json::Map<String, Value>,
 }
 
@@ -330,6 +339,9 @@ pub async fn update(
             .transpose()
             .map_err(|message| ApiError::bad_request(message, Some("duration")))?,
         budget,
+        limits: request.limits.rate_limits()?,
+        model_rpm_limit: request.limits.model_rpm_limit()?,
+        model_tpm_limit: request.limits.model_tpm_limit()?,
     };
     let row = keys::update(&gateway.pool, &token_hash, change)
         .await

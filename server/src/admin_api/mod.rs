@@ -16,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use app::db::budgets::BudgetLimits;
+use app::db::keys::RateLimits;
 use app::model::{dollars_to_micros, parse_duration_seconds};
 
 use crate::error::ApiError;
@@ -129,6 +130,71 @@ fn budget_limits(
         soft_micros: dollars(soft_budget, "soft_budget")?,
         duration,
     })
+}
+
+/// LiteLLM's rate-limit fields of a key or team.
+#[derive(serde::Deserialize, Default)]
+pub struct LimitFields {
+    rpm_limit: Option<i64>,
+    tpm_limit: Option<i64>,
+    max_parallel_requests: Option<i64>,
+    model_rpm_limit: Option<serde_json::Value>,
+    model_tpm_limit: Option<serde_json::Value>,
+}
+
+impl LimitFields {
+    pub fn rate_limits(&self) -> Result<RateLimits, ApiError> {
+        let checked = |value: Option<i64>, field: &'static str| match value {
+            Some(limit) if limit < 0 => Err(ApiError::bad_request(
+                format!("`{field}` must be a whole number, 0 or more."),
+                Some(field),
+            )),
+            other => Ok(other),
+        };
+        Ok(RateLimits {
+            rpm_limit: checked(self.rpm_limit, "rpm_limit")?,
+            tpm_limit: checked(self.tpm_limit, "tpm_limit")?,
+            max_parallel_requests: checked(self.max_parallel_requests, "max_parallel_requests")?,
+        })
+    }
+
+    pub fn model_rpm_limit(&self) -> Result<Option<serde_json::Value>, ApiError> {
+        per_model_limits(self.model_rpm_limit.as_ref(), "model_rpm_limit")
+    }
+
+    pub fn model_tpm_limit(&self) -> Result<Option<serde_json::Value>, ApiError> {
+        per_model_limits(self.model_tpm_limit.as_ref(), "model_tpm_limit")
+    }
+
+    /// Whether a key-only field (per-model limits) was given.
+    pub fn has_model_limits(&self) -> bool {
+        self.model_rpm_limit
+            .as_ref()
+            .is_some_and(|value| !value.is_null())
+            || self
+                .model_tpm_limit
+                .as_ref()
+                .is_some_and(|value| !value.is_null())
+    }
+}
+
+/// `{model: limit}` with whole, non-negative limits.
+fn per_model_limits(
+    value: Option<&serde_json::Value>,
+    field: &'static str,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(limits))
+            if limits.values().all(serde_json::Value::is_u64) =>
+        {
+            Ok(Some(serde_json::Value::Object(limits.clone())))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            format!("`{field}` must map model names to whole numbers, 0 or more."),
+            Some(field),
+        )),
+    }
 }
 
 /// A key given as its secret (`sk-…`) or as its hash: the hash.

@@ -8,19 +8,17 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use app::db::keys::RateLimits;
 use app::db::teams::{self, TeamChange, TeamError, TeamRow, TeamSpec};
 use app::model::micros_to_dollars;
 
-use super::{budget_limits, json_body, master, rfc3339, ApiQuery};
+use super::{budget_limits, json_body, master, rfc3339, ApiQuery, LimitFields};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
 
 /// LiteLLM team fields whose policy Gatehouse does not enforce yet: refused rather than
 /// silently ignored.
 const NOT_YET_ENFORCED: &[&str] = &[
-    "tpm_limit",
-    "rpm_limit",
-    "max_parallel_requests",
     "soft_budget",
     "model_max_budget",
     "model_rpm_limit",
@@ -41,6 +39,17 @@ fn refuse_unenforced(other: &serde_json::Map<String, Value>) -> Result<(), ApiEr
         )),
         None => Ok(()),
     }
+}
+
+/// A team's rate limits; per-model limits belong to keys.
+fn team_limits(fields: &LimitFields) -> Result<RateLimits, ApiError> {
+    if fields.has_model_limits() {
+        return Err(ApiError::bad_request(
+            "Per-model limits are set on keys, not teams.",
+            Some("model_rpm_limit"),
+        ));
+    }
+    fields.rate_limits()
 }
 
 fn metadata_of(value: Option<Value>) -> Result<Option<Value>, ApiError> {
@@ -74,6 +83,9 @@ fn team_fields(row: &TeamRow) -> Value {
         "max_budget": row.max_budget_micros.map(micros_to_dollars),
         "soft_budget": row.soft_budget_micros.map(micros_to_dollars),
         "budget_duration": row.budget_duration,
+        "rpm_limit": row.rpm_limit,
+        "tpm_limit": row.tpm_limit,
+        "max_parallel_requests": row.max_parallel_requests,
         "budget_reset_at": row.budget_reset_at.map(rfc3339),
         "metadata": row.metadata,
         "created_by": row.created_by,
@@ -92,6 +104,8 @@ pub struct NewTeamRequest {
     max_budget: Option<f64>,
     budget_duration: Option<String>,
     metadata: Option<Value>,
+    #[serde(flatten)]
+    limits: LimitFields,
     #[serde(flatten)]
     other: serde_json::Map<String, Value>,
 }
@@ -120,6 +134,7 @@ pub async fn create(
         models: request.models,
         blocked: request.blocked,
         budget: budget_limits(request.max_budget, None, request.budget_duration.as_deref())?,
+        limits: team_limits(&request.limits)?,
         metadata: metadata_of(request.metadata)?.unwrap_or_else(|| json!({})),
         created_by: "master_key".into(),
     };
@@ -172,6 +187,8 @@ pub struct UpdateTeamRequest {
     budget_duration: Option<String>,
     metadata: Option<Value>,
     #[serde(flatten)]
+    limits: LimitFields,
+    #[serde(flatten)]
     other: serde_json::Map<String, Value>,
 }
 
@@ -200,6 +217,7 @@ pub async fn update(
         blocked: request.blocked,
         metadata: metadata_of(request.metadata)?,
         budget,
+        limits: team_limits(&request.limits)?,
     };
     let row = teams::update(&gateway.pool, &request.team_id, change)
         .await

@@ -12,6 +12,7 @@ use app::db::spend::{Charge, SpendRow};
 use time::OffsetDateTime;
 
 use crate::policy::budgets::{Budget, Reservation};
+use crate::policy::limits::Admission;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
 use usage::{estimate_tokens, Usage};
@@ -35,6 +36,8 @@ pub struct MeteredCall {
     /// What the reservation leaves for output once the prompt's bound is paid for: a stream
     /// that produces more is ended (its upstream ignored the lowered output limit).
     pub output_allowance: Option<i64>,
+    /// Its place in the rate limits of its scopes, held until it is metered.
+    pub admission: Option<Admission>,
     pub deployment: Arc<Deployment>,
     pub end_user: Option<String>,
     pub is_stream: bool,
@@ -124,9 +127,12 @@ impl Meter {
                 serde_json::to_value(list).unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
             ),
         };
+        if let Some(admission) = call.admission.take() {
+            admission.finish(usage.prompt_tokens + usage.completion_tokens);
+        }
         let chain = call.budget_chain.as_deref().unwrap_or_default();
         let charges = match call.reservation.take() {
-            Some(reservation) => reservation.settle(chain, cost_micros),
+            Some(reservation) => reservation.settle(chain, cost_micros).await,
             None => chain
                 .iter()
                 .map(|budget| Charge {

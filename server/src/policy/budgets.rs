@@ -276,28 +276,27 @@ impl Reservation {
     }
 
     /// Settles to the actual cost; returns the charge each budget of `chain` gets on the spend
-    /// row (what its lease paid, 0 for a budget without a limit).
-    pub fn settle(mut self, chain: &[Arc<Budget>], cost_micros: i64) -> Vec<Charge> {
+    /// row (what its lease paid, 0 for a budget without a limit). Near a budget's edge the
+    /// unused lease is given back before this returns, so the caller's next request finds it.
+    pub async fn settle(mut self, chain: &[Arc<Budget>], cost_micros: i64) -> Vec<Charge> {
         self.settled = true;
         let limited = std::mem::take(&mut self.budgets);
-        chain
-            .iter()
-            .map(|budget| {
-                let drawn_micros = if limited.iter().any(|held| Arc::ptr_eq(held, budget)) {
-                    let (draw, give_back) = budget.settle(self.amount, cost_micros);
-                    if give_back > 0 {
-                        self.ledger.give_back(budget.clone(), give_back);
-                    }
-                    draw
-                } else {
-                    0
-                };
-                Charge {
-                    subject: budget.subject.clone(),
-                    drawn_micros,
+        let mut charges = Vec::with_capacity(chain.len());
+        for budget in chain {
+            let mut drawn_micros = 0;
+            if limited.iter().any(|held| Arc::ptr_eq(held, budget)) {
+                let (draw, give_back) = budget.settle(self.amount, cost_micros);
+                if give_back > 0 {
+                    self.ledger.give_back_now(budget, give_back).await;
                 }
-            })
-            .collect()
+                drawn_micros = draw;
+            }
+            charges.push(Charge {
+                subject: budget.subject.clone(),
+                drawn_micros,
+            });
+        }
+        charges
     }
 }
 
@@ -389,7 +388,7 @@ impl Ledger {
 
     /// A budget's limits changed (on any instance): the unused lease goes back, so a lowered
     /// budget binds at once, and the new limit is read.
-    pub async fn limits_changed(&self, subject: &str) {
+    pub async fn limits_changed(self: &Arc<Self>, subject: &str) {
         let Some(budget) = self.budgets.get(subject).map(|entry| entry.clone()) else {
             return;
         };
@@ -403,15 +402,18 @@ impl Ledger {
         }
     }
 
-    fn give_back(&self, budget: Arc<Budget>, micros: i64) {
-        let pool = self.pool.clone();
-        let instance = self.instance;
-        self.tasks.spawn(async move {
-            if let Err(error) = budgets::release(&pool, &budget.subject, instance, micros).await {
-                tracing::warn!(%error, subject = %budget.subject, "budget lease could not be returned; kept");
-                budget.restore_lease(micros);
-            }
-        });
+    /// Returns part of this instance's lease to its budget; kept if Postgres cannot take it.
+    async fn give_back_now(&self, budget: &Budget, micros: i64) {
+        if let Err(error) = release_lease(&self.pool, self.instance, budget, micros).await {
+            tracing::warn!(%error, subject = %budget.subject, "budget lease could not be returned; kept");
+        }
+    }
+
+    /// `give_back_now` off the caller's path.
+    fn give_back(self: &Arc<Self>, budget: Arc<Budget>, micros: i64) {
+        let ledger = self.clone();
+        self.tasks
+            .spawn(async move { ledger.give_back_now(&budget, micros).await });
     }
 
     /// Renews this instance's leases, returns idle ones, reclaims those of instances that
@@ -426,12 +428,7 @@ impl Ledger {
             })
             .collect();
         for (budget, micros) in idle {
-            if let Err(error) =
-                budgets::release(&self.pool, &budget.subject, self.instance, micros).await
-            {
-                budget.restore_lease(micros);
-                return Err(error);
-            }
+            release_lease(&self.pool, self.instance, &budget, micros).await?;
         }
         budgets::renew(&self.pool, self.instance).await?;
         budgets::reclaim_stale(&self.pool, STALE_AFTER_SECONDS).await?;
@@ -451,6 +448,21 @@ impl Ledger {
     pub fn instance(&self) -> Uuid {
         self.instance
     }
+}
+
+/// Returns `micros` of an instance's lease on `budget` to Postgres; if Postgres cannot take
+/// them, the instance keeps them (they were taken out of its lease in memory before).
+async fn release_lease(
+    pool: &PgPool,
+    instance: Uuid,
+    budget: &Budget,
+    micros: i64,
+) -> Result<(), sqlx::Error> {
+    let released = budgets::release(pool, &budget.subject, instance, micros).await;
+    if released.is_err() {
+        budget.restore_lease(micros);
+    }
+    released
 }
 
 /// Maintains the ledger every [`MAINTAIN_EVERY`] until `stop`.

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::policy::budgets::{Budget, Ledger};
+use crate::policy::limits::ScopeLimits;
 
 /// How long an unknown key is remembered as unknown before the database is asked again.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
@@ -27,6 +28,10 @@ pub struct CachedKey {
     pub team_id: Option<Arc<str>>,
     /// The budgets the key's requests count against: its own, then its team's.
     pub budget_chain: Arc<[Arc<Budget>]>,
+    /// Its own rate limits (scope `key:<token hash>`).
+    pub limits: ScopeLimits,
+    /// Per-model requests and tokens per minute (`model_rpm_limit`, `model_tpm_limit`).
+    pub model_limits: HashMap<String, (Option<u64>, Option<u64>)>,
     /// `metadata.request_class`: the request class every request of the key runs in.
     pub request_class: Option<String>,
     /// `metadata.tags` (LiteLLM keeps a key's tags there).
@@ -39,6 +44,31 @@ impl CachedKey {
     pub fn may_use(&self, model: &str) -> bool {
         model_allowed(&self.models, model)
     }
+
+    /// The key's limits for one model, if it has any (scope `key:<token hash>:model:<model>`).
+    pub fn model_limits(&self, model: &str) -> Option<ScopeLimits> {
+        let (rpm, tpm) = *self.model_limits.get(model)?;
+        Some(ScopeLimits {
+            scope: Arc::from(format!("{}:model:{model}", self.limits.scope)),
+            rpm,
+            tpm,
+            parallel: None,
+        })
+    }
+}
+
+/// A limit stored as a signed number: none when absent (or negative, which the schema refuses).
+pub fn limit_of(value: Option<i64>) -> Option<u64> {
+    value.and_then(|limit| u64::try_from(limit).ok())
+}
+
+/// `{model: limit}` from a key's `model_rpm_limit` or `model_tpm_limit`.
+fn per_model(value: &serde_json::Value) -> impl Iterator<Item = (&String, u64)> {
+    value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(model, limit)| Some((model, limit.as_u64()?)))
 }
 
 /// LiteLLM's model access list: empty, `*` or `all-proxy-models` allow every model; `prefix*`
@@ -210,6 +240,19 @@ impl KeyCache {
             budget_chain.push(self.ledger.budget(&team_subject(team_id)));
         }
         let metadata = &row.metadata;
+        let mut model_limits: HashMap<String, (Option<u64>, Option<u64>)> = HashMap::new();
+        for (model, rpm) in per_model(&row.model_rpm_limit) {
+            model_limits.entry(model.clone()).or_default().0 = Some(rpm);
+        }
+        for (model, tpm) in per_model(&row.model_tpm_limit) {
+            model_limits.entry(model.clone()).or_default().1 = Some(tpm);
+        }
+        let limits = ScopeLimits {
+            scope: Arc::from(key_subject(&row.token_hash)),
+            rpm: limit_of(row.rpm_limit),
+            tpm: limit_of(row.tpm_limit),
+            parallel: limit_of(row.max_parallel_requests),
+        };
         Arc::new(CachedKey {
             token_hash: Arc::from(row.token_hash.as_str()),
             models: row.models,
@@ -217,6 +260,8 @@ impl KeyCache {
             blocked: row.blocked,
             team_id: row.team_id.as_deref().map(Arc::from),
             budget_chain: budget_chain.into(),
+            limits,
+            model_limits,
             request_class: metadata
                 .get("request_class")
                 .and_then(serde_json::Value::as_str)

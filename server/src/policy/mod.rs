@@ -4,5 +4,6 @@
 pub mod auth;
 pub mod budgets;
 pub mod keys;
+pub mod limits;
 pub mod sync;
 pub mod teams;

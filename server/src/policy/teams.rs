@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use app::db::budgets::team_subject;
 use app::db::teams::{self, TeamRow};
 use dashmap::DashMap;
 use sqlx::PgPool;
 
-use crate::policy::keys::model_allowed;
+use crate::policy::keys::{limit_of, model_allowed};
+use crate::policy::limits::ScopeLimits;
 
 /// What the data plane knows about a team.
 #[derive(Debug)]
@@ -16,6 +18,8 @@ pub struct CachedTeam {
     pub models: Vec<String>,
     /// Blocked or deleted: its keys are refused.
     pub refused: bool,
+    /// The team's rate limits, shared by all its keys (scope `team:<id>`).
+    pub limits: ScopeLimits,
 }
 
 impl CachedTeam {
@@ -75,11 +79,23 @@ impl TeamCache {
                 team_id: team_id.clone(),
                 models: row.models.clone(),
                 refused: row.blocked || row.deleted_at.is_some(),
+                limits: ScopeLimits {
+                    scope: Arc::from(team_subject(&team_id)),
+                    rpm: limit_of(row.rpm_limit),
+                    tpm: limit_of(row.tpm_limit),
+                    parallel: limit_of(row.max_parallel_requests),
+                },
             },
             None => CachedTeam {
                 team_id: team_id.clone(),
                 models: Vec::new(),
                 refused: true,
+                limits: ScopeLimits {
+                    scope: Arc::from(team_subject(&team_id)),
+                    rpm: None,
+                    tpm: None,
+                    parallel: None,
+                },
             },
         });
         self.entries.insert(team_id, team.clone());

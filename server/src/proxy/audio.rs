@@ -130,7 +130,7 @@ async fn run_speech(
         end_user,
         true,
     );
-    admitted.reserve_any(&gateway, &mut call).await?;
+    admitted.hold(&gateway, &mut call).await?;
     // Speech is billed by its input, so the call is metered once the upstream accepts it; the
     // audio then streams to the client. A tracked task keeps a client that leaves early from
     // cancelling the metering.
@@ -316,7 +316,7 @@ async fn run_transcription(
         end_user,
         false,
     );
-    admitted.reserve_any(&gateway, &mut call).await?;
+    admitted.hold(&gateway, &mut call).await?;
     let http = gateway.http.clone();
     let exchange_gateway = gateway.clone();
     let exchange = async move {

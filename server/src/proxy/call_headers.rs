@@ -1,11 +1,13 @@
 //! The headers every completion response carries: the call id, its cost, and how it was
 //! routed (the deployment that served it, retries and fallbacks taken, the gateway's own
-//! share of the time), under LiteLLM's `x-litellm-*` names and Gatehouse's `x-gatehouse-*`.
+//! share of the time) under LiteLLM's `x-litellm-*` names, and what only Gatehouse knows
+//! (attempts in all, the request class) under `x-gatehouse-*`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::policy::limits::Remaining;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
 
@@ -22,6 +24,37 @@ pub fn insert_cost(headers: &mut HeaderMap, cost_micros: i64) {
     if let Ok(cost) = HeaderValue::from_str(&app::model::micros_to_dollars(cost_micros).to_string())
     {
         headers.insert("x-litellm-response-cost", cost);
+    }
+}
+
+/// What the key's rate limits have left, under OpenAI's `x-ratelimit-*` names.
+pub fn insert_rate_limits(headers: &mut HeaderMap, remaining: &Remaining) {
+    let mut insert = |what: &str, (limit, left, reset): (u64, u64, Duration)| {
+        let name = |part: &str| HeaderName::try_from(format!("x-ratelimit-{part}-{what}"));
+        if let (Ok(limit_name), Ok(left_name), Ok(reset_name)) =
+            (name("limit"), name("remaining"), name("reset"))
+        {
+            headers.insert(limit_name, number(limit));
+            headers.insert(left_name, number(left));
+            if let Ok(reset) = HeaderValue::from_str(&reset_text(reset)) {
+                headers.insert(reset_name, reset);
+            }
+        }
+    };
+    if let Some(requests) = remaining.requests {
+        insert("requests", requests);
+    }
+    if let Some(tokens) = remaining.tokens {
+        insert("tokens", tokens);
+    }
+}
+
+/// A reset delay as OpenAI writes it: `250ms`, `12s`.
+fn reset_text(reset: Duration) -> String {
+    if reset < Duration::from_secs(1) {
+        format!("{}ms", reset.as_millis())
+    } else {
+        format!("{}s", reset.as_secs() + u64::from(reset.subsec_nanos() > 0))
     }
 }
 
@@ -49,19 +82,12 @@ impl IdentityHeaders {
     }
 }
 
-const MODEL_ID: [HeaderName; 2] = [
-    HeaderName::from_static("x-litellm-model-id"),
-    HeaderName::from_static("x-gatehouse-deployment"),
-];
-const MODEL_GROUP: [HeaderName; 2] = [
-    HeaderName::from_static("x-litellm-model-group"),
-    HeaderName::from_static("x-gatehouse-model-group"),
-];
+const MODEL_ID: HeaderName = HeaderName::from_static("x-litellm-model-id");
+const MODEL_GROUP: HeaderName = HeaderName::from_static("x-litellm-model-group");
 const API_BASE: HeaderName = HeaderName::from_static("x-litellm-model-api-base");
-const OVERHEAD: [HeaderName; 2] = [
-    HeaderName::from_static("x-litellm-overhead-duration-ms"),
-    HeaderName::from_static("x-gatehouse-overhead-ms"),
-];
+const OVERHEAD: HeaderName = HeaderName::from_static("x-litellm-overhead-duration-ms");
+/// Headers `RouteHeaders::insert` adds at most.
+const ROUTE_HEADERS: usize = 10;
 const RETRIES: HeaderName = HeaderName::from_static("x-litellm-attempted-retries");
 const FALLBACKS: HeaderName = HeaderName::from_static("x-litellm-attempted-fallbacks");
 const DURATION: HeaderName = HeaderName::from_static("x-litellm-response-duration-ms");
@@ -117,21 +143,17 @@ impl RouteHeaders {
     }
 
     pub fn insert(&self, headers: &mut HeaderMap) {
-        let both =
-            |headers: &mut HeaderMap, [first, second]: [HeaderName; 2], value: HeaderValue| {
-                headers.insert(first, value.clone());
-                headers.insert(second, value);
-            };
+        headers.reserve(ROUTE_HEADERS);
         if let Some(id) = &self.identity.model_id {
-            both(headers, MODEL_ID, id.clone());
+            headers.insert(MODEL_ID, id.clone());
         }
         if let Some(group) = &self.identity.model_group {
-            both(headers, MODEL_GROUP, group.clone());
+            headers.insert(MODEL_GROUP, group.clone());
         }
         if let Some(api_base) = &self.identity.api_base {
             headers.insert(API_BASE, api_base.clone());
         }
-        both(headers, OVERHEAD, number(self.overhead_ms));
+        headers.insert(OVERHEAD, number(self.overhead_ms));
         headers.insert(RETRIES, number(self.retries));
         headers.insert(FALLBACKS, number(self.fallbacks));
         headers.insert(DURATION, number(self.duration_ms));
@@ -148,6 +170,13 @@ impl RouteHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_delays_read_like_openais() {
+        assert_eq!(reset_text(Duration::from_millis(250)), "250ms");
+        assert_eq!(reset_text(Duration::from_millis(12_001)), "13s");
+        assert_eq!(reset_text(Duration::from_secs(60)), "60s");
+    }
 
     #[test]
     fn numbers_render_as_decimal_text() {

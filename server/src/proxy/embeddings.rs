@@ -144,7 +144,7 @@ async fn run(
         request.end_user,
         false,
     );
-    admitted.reserve_any(&gateway, &mut call).await?;
+    admitted.hold(&gateway, &mut call).await?;
     let exchange_gateway = gateway.clone();
     let exchange = async move {
         let gateway = exchange_gateway;

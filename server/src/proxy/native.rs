@@ -219,7 +219,7 @@ async fn call_native(
         request.end_user,
         request.stream,
     );
-    admitted.reserve_any(&gateway, &mut call).await?;
+    admitted.hold(&gateway, &mut call).await?;
     if request.stream {
         let client_wants_usage = request.client_wants_usage;
         let builder = move |deployment: &Deployment| {

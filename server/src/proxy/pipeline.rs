@@ -200,7 +200,6 @@ fn timeout_override(headers: &HeaderMap) -> Result<Option<Duration>, ApiError> {
 
 impl Admitted {
     /// 2. authorize: the model exists and the key (and its team) may use it.
-    /// 3. limit: rate limits arrive with the rest of the governance work; nothing to check yet.
     /// 5. plan: the route through the group (the request class's group for the model) and its
     ///    fallbacks, starting at a deployment whose declared capabilities cover the request and
     ///    that is not cooling down.
@@ -266,14 +265,47 @@ impl Admitted {
         }
     }
 
-    /// Step 4 for a call whose cost is not known before it ends (audio, images, embeddings,
-    /// native endpoints): refused when a budget has nothing left.
-    pub async fn reserve_any(
+    /// Steps 3 and 4 for a call whose cost is not known before it ends (audio, images,
+    /// embeddings, native endpoints): rate limits, and refused when a budget has nothing left.
+    pub async fn hold(
         &self,
         gateway: &SharedGateway,
         call: &mut MeteredCall,
     ) -> Result<(), ApiError> {
+        self.limit(gateway, call).await?;
         self.reserve(gateway, call, 1, 1).await.map(drop)
+    }
+
+    /// 3. limit: the request counts against the rate limits of its key, of the key for its
+    ///    model group, and of its team, all or none; refused with `429` and `Retry-After` when
+    ///    one is reached. Its place in flight is held until the call is metered.
+    pub async fn limit(
+        &self,
+        gateway: &SharedGateway,
+        call: &mut MeteredCall,
+    ) -> Result<(), ApiError> {
+        let Caller::Key { key, team } = &self.caller else {
+            return Ok(());
+        };
+        let mut scopes = Vec::new();
+        if !key.limits.is_empty() {
+            scopes.push(key.limits.clone());
+        }
+        if let Some(model_limits) = key.model_limits(&call.deployment.model_group) {
+            scopes.push(model_limits);
+        }
+        if let Some(team) = team.as_ref().filter(|team| !team.limits.is_empty()) {
+            scopes.push(team.limits.clone());
+        }
+        if scopes.is_empty() {
+            return Ok(());
+        }
+        let admission = gateway
+            .limiter
+            .admit(scopes, Arc::from(call.request_id.as_str()))
+            .await?;
+        call.admission = Some(admission);
+        Ok(())
     }
 
     /// What the call's spend row will say, known before the call.
@@ -293,6 +325,7 @@ impl Admitted {
             budget_chain: self.budget_chain.clone(),
             reservation: None,
             output_allowance: None,
+            admission: None,
             prompt_estimate,
             end_user,
             is_stream,
@@ -390,6 +423,7 @@ pub async fn call_chat_on(
         request.end_user.clone(),
         request.stream,
     );
+    admitted.limit(&gateway, &mut call).await?;
     reserve_chat(&gateway, &admitted, &mut call, &route, &mut request).await?;
     let client_wants_usage = request.client_wants_usage;
     let body = Reusable::new(request.into_body(), route.may_retry());

@@ -19,13 +19,14 @@ use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{ChatBody, ReplyContext, StreamTranslator, UpstreamRequest};
 use crate::providers::framing::{Deframer, Framing};
 use crate::providers::{mock_response, openai_compat, transport, ByteStream, Deployment, Upstream};
-use crate::proxy::call_headers::{insert_call_id, RouteHeaders};
+use crate::proxy::call_headers::{insert_call_id, insert_rate_limits, RouteHeaders};
 use crate::proxy::completions::TextCompletionEgress;
 use crate::proxy::egress::Egressed;
 use crate::proxy::messages::stream::AnthropicEgress;
 use crate::proxy::pipeline::Egress;
 use crate::proxy::request::for_deployment;
 use crate::proxy::responses::stream::ResponsesEgress;
+use crate::proxy::unary::RESPONSE_HEADERS;
 use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
 
@@ -78,6 +79,7 @@ pub async fn relay(
     source: Source,
 ) -> Result<Response, ApiError> {
     let request_id = call.request_id.clone();
+    let limits_left = call.admission.as_ref().map(|admission| admission.remaining);
     let (opened_sender, opened) = oneshot::channel();
     let task_gateway = gateway.clone();
     gateway.tasks.spawn(Box::pin(pump(
@@ -90,6 +92,9 @@ pub async fn relay(
     let (events, route_headers) = opened.await.map_err(|_| ApiError::Internal)??;
     let mut response = sse_response(events, &request_id);
     route_headers.insert(response.headers_mut());
+    if let Some(left) = &limits_left {
+        insert_rate_limits(response.headers_mut(), left);
+    }
     Ok(response)
 }
 
@@ -101,6 +106,7 @@ fn sse_response(mut events: mpsc::Receiver<Bytes>, request_id: &str) -> Response
     });
     let mut response = Response::new(axum::body::Body::from_stream(body));
     let headers = response.headers_mut();
+    headers.reserve(RESPONSE_HEADERS);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),

@@ -15,7 +15,7 @@ use crate::metering::usage::{usage_of_body, Usage};
 use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply, ReplyContext};
 use crate::providers::{mock_response, transport, Deployment, Upstream};
-use crate::proxy::call_headers::{insert_call_id, insert_cost, RouteHeaders};
+use crate::proxy::call_headers::{insert_call_id, insert_cost, insert_rate_limits, RouteHeaders};
 use crate::proxy::pipeline::Egress;
 use crate::proxy::request::for_deployment;
 use crate::proxy::{completions, messages, responses};
@@ -38,6 +38,7 @@ pub async fn metered(
             let gateway = task_gateway;
             let routed = exchange.await;
             let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
+            let limits_left = call.admission.as_ref().map(|admission| admission.remaining);
             let call = MeteredCall {
                 deployment: routed.deployment,
                 trail: routed.trail,
@@ -59,6 +60,9 @@ pub async fn metered(
                     let cost_micros = gateway.meter.record(call, outcome).await;
                     let mut response = json_response(reply.body, &request_id, cost_micros);
                     route_headers.insert(response.headers_mut());
+                    if let Some(left) = &limits_left {
+                        insert_rate_limits(response.headers_mut(), left);
+                    }
                     Ok(response)
                 }
                 Err(error) => {
@@ -115,6 +119,9 @@ pub async fn complete(
     metered(gateway, call, Box::pin(exchange)).await
 }
 
+/// Headers a whole reply carries at most: its type, call id, cost, route and rate limits.
+pub const RESPONSE_HEADERS: usize = 24;
+
 /// A `chat.completion` re-expressed in another API's shape (completion, usage, public model
 /// name, ids).
 type ReExpress = fn(&Value, &Usage, &str, &ReplyContext) -> Value;
@@ -165,6 +172,8 @@ async fn chat_exchange(
 
 pub fn json_response(body: Bytes, request_id: &str, cost_micros: i64) -> Response {
     let mut response = Response::new(axum::body::Body::from(body));
+    // Room for every header the gateway adds, allocated once.
+    response.headers_mut().reserve(RESPONSE_HEADERS);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

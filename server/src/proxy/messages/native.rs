@@ -148,7 +148,7 @@ pub async fn relay(
         probe.end_user,
         probe.needs.streaming,
     );
-    admitted.reserve_any(&gateway, &mut call).await?;
+    admitted.hold(&gateway, &mut call).await?;
     if probe.needs.streaming {
         let builder = move |deployment: &Deployment| {
             let translator: Box<dyn StreamTranslator> = Box::new(MessagesRelay::default());
