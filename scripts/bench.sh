@@ -129,29 +129,41 @@ if [ -w "$halt_poll" ]; then
 fi
 peak_rss_kb="$(awk '/VmHWM/ {print $2}' /proc/$gate_pid/status)"
 
-# A/B against the baseline: the two binaries take turns at 32 connections (ROUNDS rounds of
-# DURATION each), so drift in the machine's speed over the run touches both alike.
+# A/B against the baseline: a fresh process of each binary, each on a fresh database, take turns
+# at 32 connections (ROUNDS rounds of DURATION each), so neither carries the runs before it (a
+# spend log of a million rows costs PostgreSQL more per insert) and a drift in the machine's
+# speed over the run touches both alike.
 ab_rows=""
-ab_gate_total=0
 if [ -n "$baseline_bin" ]; then
-  psql "${DATABASE_URL%/*}/postgres" -qc 'DROP DATABASE IF EXISTS gatehouse_bench_baseline WITH (FORCE)' -c 'CREATE DATABASE gatehouse_bench_baseline' >/dev/null
+  start_fresh() { # NAME BINARY PORT -> pid
+    psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS gatehouse_bench_$1 WITH (FORCE)" -c "CREATE DATABASE gatehouse_bench_$1" >/dev/null
+    DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_$1" RUST_LOG=warn taskset -c 0 "$2" \
+      --config "$work/config.yaml" --port "$3" >"$work/$1.log" 2>&1 &
+    echo $!
+  }
+  new_key() { # PORT
+    curl -fsS "http://127.0.0.1:$1/key/generate" -H 'Authorization: Bearer sk-bench-master' \
+      -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'
+  }
+  kill "$gate_pid" 2>/dev/null || true
+  wait "$gate_pid" 2>/dev/null || true
+  ab_port="$(free_port)"
+  gate_pid="$(start_fresh ab "$CARGO_TARGET_DIR/release/gatehouse" "$ab_port")"
   base_port="$(free_port)"
-  DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_baseline" RUST_LOG=warn taskset -c 0 "$baseline_bin" \
-    --config "$work/config.yaml" --port "$base_port" >"$work/baseline.log" 2>&1 &
-  base_pid=$!
+  base_pid="$(start_fresh baseline "$baseline_bin" "$base_port")"
+  wait_for_http "http://127.0.0.1:$ab_port/health/liveliness" || { cat "$work/ab.log" >&2; exit 1; }
   wait_for_http "http://127.0.0.1:$base_port/health/liveliness" || { cat "$work/baseline.log" >&2; exit 1; }
-  base_key="$(curl -fsS "http://127.0.0.1:$base_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
-    -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
+  ab_key="$(new_key "$ab_port")"
+  base_key="$(new_key "$base_port")"
+  BENCH_KEY="$ab_key" taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "http://127.0.0.1:$ab_port/v1/chat/completions" >/dev/null
   BENCH_KEY="$base_key" taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "http://127.0.0.1:$base_port/v1/chat/completions" >/dev/null
   gate_rounds=()
   base_rounds=()
-  ab_gate_total=0
   for round in $(seq 1 "$ROUNDS"); do
     sleep 2 # the spend rows of the run before land first
     log "A/B round $round: gatehouse"
-    read -r rps p50 _ _ total < <(run "ab_gate$round" "$gate" 32)
+    read -r rps p50 _ < <(BENCH_KEY="$ab_key" run "ab_gate$round" "http://127.0.0.1:$ab_port" 32)
     gate_rounds+=("$rps")
-    ab_gate_total=$((ab_gate_total + total))
     ab_rows+=$'\n'"| $round | this commit | $rps | $p50 |"
     sleep 2
     log "A/B round $round: baseline $BASELINE"
@@ -160,6 +172,7 @@ if [ -n "$baseline_bin" ]; then
     ab_rows+=$'\n'"| $round | \`$BASELINE\` | $rps | $p50 |"
   done
   base_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$base_pid/status 2>/dev/null || echo 0)"
+  ab_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$gate_pid/status 2>/dev/null || echo 0)"
   kill "$base_pid" 2>/dev/null || true
   wait "$base_pid" 2>/dev/null || true
   base_pid=""
@@ -208,7 +221,7 @@ from the reply, is costed and gets a spend row. Each run lasts $DURATION.
   Gatehouse makes two such round trips (client→Gatehouse, Gatehouse→mock); the direct
   baseline, with client and mock on one core, makes none.
 - Gatehouse resident memory: $((rss_before / 1024)) MB before the 32-connection run, **$((peak_rss_kb / 1024)) MB peak** (VmHWM) over the whole run.
-- Spend rows in Postgres after the run: **$rows**; requests wrk saw completed (warm-up included): $((warmup_total + g32_total + g1_total_vm + ${g1_total_poll:-0} + ab_gate_total)). Requests still in flight when wrk stopped are metered too, so the first may exceed the second by at most the connection count of each run.
+- Spend rows in Postgres after the run: **$rows**; requests wrk saw completed (warm-up included): $((warmup_total + g32_total + g1_total_vm + ${g1_total_poll:-0} )). Requests still in flight when wrk stopped are metered too, so the first may exceed the second by at most the connection count of each run.
 MD
 if [ "$polled" = 1 ]; then
   added_p50_poll="$(difference "$g1_p50_poll" "$d1_p50_poll")"
@@ -238,10 +251,10 @@ if [ -n "$baseline_bin" ]; then
 ## This commit against \`$BASELINE\`, interleaved
 
 Commit \`$BASELINE\` is built the same way as the measured binary (\`cargo build --release -p
-server --bin gatehouse\`) and runs beside it, on the same CPU, against the same mock and config
-(its own database). The two take turns at 32 connections, $ROUNDS rounds of $DURATION each, so
-a drift in the machine's speed over the run touches both alike. Baseline peak RSS:
-$((base_peak_kb / 1024)) MB.
+server --bin gatehouse\`). A fresh process of each, each on a fresh database, runs on CPU 0
+against the same mock and config; after a 3 s warm-up each, they take turns at 32 connections,
+$ROUNDS rounds of $DURATION each, so a drift in the machine's speed over the run touches both
+alike. Peak RSS: $((ab_peak_kb / 1024)) MB this commit, $((base_peak_kb / 1024)) MB \`$BASELINE\`.
 
 | round | binary | requests/s | p50 latency |
 |---:|---|---:|---:|$ab_rows
