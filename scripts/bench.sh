@@ -9,6 +9,13 @@ cd "$REPO_ROOT"
 
 DURATION="${BENCH_DURATION:-15s}"
 ROUNDS="${BENCH_ROUNDS:-3}"
+# The measured key has a budget and rate limits, so every request reserves against the budget
+# and counts against the limits (set high enough never to refuse). The baseline gets what its
+# version accepts (BENCH_BASELINE_KEY_FIELDS).
+default_key_fields='{"key_alias": "bench", "max_budget": 1000000, "rpm_limit": 1000000000, "tpm_limit": 1000000000000, "max_parallel_requests": 100000}'
+KEY_FIELDS="${BENCH_KEY_FIELDS:-$default_key_fields}"
+default_baseline_fields='{"key_alias": "bench", "max_budget": 1000000}'
+BASELINE_KEY_FIELDS="${BENCH_BASELINE_KEY_FIELDS:-$default_baseline_fields}"
 apt_install wrk util-linux
 ensure_rust_tools
 ensure_postgres gatehouse_bench_admin
@@ -76,7 +83,7 @@ trap cleanup EXIT
 wait_for_http "http://127.0.0.1:$gate_port/health/liveliness"
 
 BENCH_KEY="$(curl -fsS "http://127.0.0.1:$gate_port/key/generate" -H 'Authorization: Bearer sk-bench-master' \
-  -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
+  -H 'Content-Type: application/json' -d "$KEY_FIELDS" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
 export BENCH_KEY
 cat >"$work/chat.lua" <<'LUA'
 wrk.method = "POST"
@@ -141,9 +148,9 @@ if [ -n "$baseline_bin" ]; then
       --config "$work/config.yaml" --port "$3" >"$work/$1.log" 2>&1 &
     echo $!
   }
-  new_key() { # PORT
+  new_key() { # PORT FIELDS
     curl -fsS "http://127.0.0.1:$1/key/generate" -H 'Authorization: Bearer sk-bench-master' \
-      -H 'Content-Type: application/json' -d '{"key_alias": "bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'
+      -H 'Content-Type: application/json' -d "$2" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'
   }
   kill "$gate_pid" 2>/dev/null || true
   wait "$gate_pid" 2>/dev/null || true
@@ -153,8 +160,8 @@ if [ -n "$baseline_bin" ]; then
   base_pid="$(start_fresh baseline "$baseline_bin" "$base_port")"
   wait_for_http "http://127.0.0.1:$ab_port/health/liveliness" || { cat "$work/ab.log" >&2; exit 1; }
   wait_for_http "http://127.0.0.1:$base_port/health/liveliness" || { cat "$work/baseline.log" >&2; exit 1; }
-  ab_key="$(new_key "$ab_port")"
-  base_key="$(new_key "$base_port")"
+  ab_key="$(new_key "$ab_port" "$KEY_FIELDS")"
+  base_key="$(new_key "$base_port" "$BASELINE_KEY_FIELDS")"
   BENCH_KEY="$ab_key" taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "http://127.0.0.1:$ab_port/v1/chat/completions" >/dev/null
   BENCH_KEY="$base_key" taskset -c 1 wrk -t1 -c32 -d3s -s "$work/chat.lua" "http://127.0.0.1:$base_port/v1/chat/completions" >/dev/null
   gate_rounds=()
@@ -203,8 +210,10 @@ Measured $(date -u +"%Y-%m-%d %H:%M UTC") on this machine ($(nproc) cores, $(awk
 Gatehouse (release) is pinned to CPU 0 with \`taskset\`; the loopback OpenAI mock
 (\`mock-upstream\`) and the load generator (\`wrk\`, one thread) share CPU 1. PostgreSQL is not
 pinned and receives the batched spend rows during the run. Each request carries a virtual key
-(\`Authorization: Bearer sk-…\`), is checked against the in-memory key cache, has its usage read
-from the reply, is costed and gets a spend row. Each run lasts $DURATION.
+(\`Authorization: Bearer sk-…\`), is checked against the in-memory key cache, counts against the
+key's rate limits and reserves its largest cost against the key's budget (key:
+\`$KEY_FIELDS\`; limits high enough never to refuse), has its usage read from the reply, is
+costed, settles its reservation and gets a spend row. Each run lasts $DURATION.
 
 | target | connections | requests/s | p50 latency | p99 latency | non-2xx |
 |---|---:|---:|---:|---:|---:|
