@@ -205,7 +205,7 @@ pub async fn start(
     )
     .await?;
     let app: Router = proxy::routes()
-        .merge(admin_api::routes())
+        .merge(admin_api::routes(gateway.clone()))
         .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
         .with_state(gateway)
         .merge(console);
@@ -219,9 +219,12 @@ pub async fn start(
                     tracing::debug!(%error, "cannot set TCP_NODELAY");
                 }
             });
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.clone().cancelled_owned())
-                .await;
+            let served = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .await;
             tracing::info!("no longer accepting requests; finishing upstream calls");
             tasks.close();
             if tokio::time::timeout(DRAIN_LIMIT, tasks.wait())

@@ -75,6 +75,13 @@ pub async fn create_key(
     match keys::create(&crate::state::pool()?, spec).await {
         Ok((secret, row)) => {
             tracing::info!(by = %user.email, key = %row.key_name, "key created in console");
+            let after = serde_json::json!({
+                "key_name": row.key_name,
+                "key_alias": row.key_alias,
+                "models": row.models,
+                "max_budget_micros": row.max_budget_micros,
+            });
+            guard::audit(&user, "key.generate", "key", &row.token_hash, Some(after)).await;
             Ok(CreatedKey {
                 key: secret,
                 key_name: row.key_name,
@@ -106,5 +113,14 @@ pub async fn revoke_key(csrf: String, token_hash: String) -> Result<(), ConsoleE
         ));
     }
     tracing::info!(by = %user.email, key = %revoked[0].token_hash, "key revoked in console");
+    let after = serde_json::json!({ "revoked": true });
+    guard::audit(
+        &user,
+        "key.delete",
+        "key",
+        &revoked[0].token_hash,
+        Some(after),
+    )
+    .await;
     Ok(())
 }

@@ -93,6 +93,18 @@ pub async fn save_deployment(
     };
     tracing::info!(by = %user.email, deployment = %saved.id, model_name = %saved.model_name,
         "deployment saved in console");
+    let after = serde_json::json!({
+        "model_name": saved.model_name,
+        "litellm_params": saved.public_params(),
+    });
+    guard::audit(
+        &user,
+        "model.save",
+        "model",
+        &saved.id.to_string(),
+        Some(after),
+    )
+    .await;
     state.models.reload().await;
     Ok(saved.id.to_string())
 }
@@ -126,6 +138,7 @@ pub async fn delete_deployment(csrf: String, id: String) -> Result<(), ConsoleEr
         return Err(no_such_deployment());
     }
     tracing::info!(by = %user.email, deployment = %id, "deployment deleted in console");
+    guard::audit(&user, "model.delete", "model", &id.to_string(), None).await;
     state.models.reload().await;
     Ok(())
 }

@@ -185,6 +185,7 @@ pub async fn reset_routes(csrf: String) -> Result<(), ConsoleError> {
     let state = crate::state::console_state()?;
     crate::db::routes::reset(&state.pool).await?;
     tracing::info!(by = %user.email, "route policy reset to config.yaml in console");
+    guard::audit(&user, "routes.reset", "route_policy", "routes", None).await;
     state.routes.reload().await;
     Ok(())
 }
@@ -261,6 +262,15 @@ async fn change_routes(
         }
     }
     tracing::info!(by = %user.email, change = what, "route policy changed in console");
+    let after = serde_json::json!({ "change": what });
+    guard::audit(
+        &user,
+        "routes.update",
+        "route_policy",
+        "routes",
+        Some(after),
+    )
+    .await;
     state.routes.reload().await;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Postgres access, one module per aggregate. Every query binds its parameters.
 
+pub mod audit;
 pub mod budgets;
 pub mod deployments;
 pub mod keys;

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use app::db::keys::{self, CreateKeyError, KeyChange, KeyRow, KeySpec};
 use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 
+use super::audit::{self, Change};
 use super::{budget_limits, json_body, master, rfc3339, token_hash_of, ApiQuery, LimitFields};
 use crate::error::ApiError;
 use crate::policy::auth::{authenticate, Caller};
@@ -91,7 +92,7 @@ pub async fn generate(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let request: GenerateKeyRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
     let budget = budget_limits(request.max_budget, None, request.budget_duration.as_deref())?;
@@ -130,6 +131,18 @@ pub async fn generate(
         .await
         .map_err(create_error)?;
     let mut body = key_fields(&row);
+    audit::changed(
+        &gateway,
+        &caller,
+        Change {
+            action: "key.generate",
+            target_type: "key",
+            target_id: &row.token_hash,
+            before: None,
+            after: Some(body.clone()),
+        },
+    )
+    .await;
     body["key"] = json!(secret);
     body["token_id"] = json!(row.token_hash);
     body["duration"] = json!(request.duration);
@@ -213,7 +226,7 @@ pub async fn delete(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let request: DeleteKeysRequest = json_body(body).await?;
     if request.keys.is_empty() && request.key_aliases.is_empty() {
         return Err(ApiError::bad_request(
@@ -231,6 +244,18 @@ pub async fn delete(
     }
     for key in &revoked {
         gateway.keys.evict(&key.token_hash);
+        audit::changed(
+            &gateway,
+            &caller,
+            Change {
+                action: "key.delete",
+                target_type: "key",
+                target_id: &key.token_hash,
+                before: Some(json!({ "key_alias": key.key_alias })),
+                after: Some(json!({ "revoked": true })),
+            },
+        )
+        .await;
     }
     let deleted: Vec<&String> = request
         .keys
@@ -288,7 +313,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let request: UpdateKeyRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
     if request
@@ -310,10 +335,10 @@ pub async fn update(
     if let Some(metadata) = &metadata {
         check_request_class(&gateway, metadata)?;
     }
+    let current = keys::find_by_hash(&gateway.pool, &token_hash)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
     let budget = if request.max_budget.is_some() || request.budget_duration.is_some() {
-        let current = keys::find_by_hash(&gateway.pool, &token_hash)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
         Some(budget_limits(
             request
                 .max_budget
@@ -321,7 +346,7 @@ pub async fn update(
             None,
             request
                 .budget_duration
-                .or(current.budget_duration)
+                .or_else(|| current.budget_duration.clone())
                 .as_deref(),
         )?)
     } else {
@@ -348,7 +373,20 @@ pub async fn update(
         .map_err(create_error)?
         .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
     gateway.keys.refresh(&row.token_hash).await?;
-    Ok(Json(key_fields(&row)))
+    let after = key_fields(&row);
+    audit::changed(
+        &gateway,
+        &caller,
+        Change {
+            action: "key.update",
+            target_type: "key",
+            target_id: &row.token_hash,
+            before: Some(key_fields(&current)),
+            after: Some(after.clone()),
+        },
+    )
+    .await;
+    Ok(Json(after))
 }
 
 #[derive(Deserialize)]
@@ -379,7 +417,7 @@ async fn set_blocked(
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let request: BlockKeyRequest = json_body(body).await?;
     let token_hash = live_token(&gateway, &request.key).await?;
     let change = KeyChange {
@@ -391,6 +429,18 @@ async fn set_blocked(
         .map_err(create_error)?
         .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
     gateway.keys.refresh(&row.token_hash).await?;
+    audit::changed(
+        &gateway,
+        &caller,
+        Change {
+            action: if blocked { "key.block" } else { "key.unblock" },
+            target_type: "key",
+            target_id: &row.token_hash,
+            before: Some(json!({ "blocked": !blocked })),
+            after: Some(json!({ "blocked": blocked })),
+        },
+    )
+    .await;
     Ok(Json(key_fields(&row)))
 }
 
@@ -486,7 +536,7 @@ async fn rotate(
     key_in_path: Option<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let bytes = crate::proxy::request::read_body(body).await?;
     let request: RegenerateKeyRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
         RegenerateKeyRequest {
@@ -523,6 +573,18 @@ async fn rotate(
         .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
     gateway.keys.refresh(&row.token_hash).await?;
     let mut body = key_fields(&row);
+    audit::changed(
+        &gateway,
+        &caller,
+        Change {
+            action: "key.regenerate",
+            target_type: "key",
+            target_id: &row.token_hash,
+            before: None,
+            after: Some(json!({ "key_name": row.key_name, "grace_seconds": grace_seconds })),
+        },
+    )
+    .await;
     body["key"] = json!(secret);
     body["token_id"] = json!(row.token_hash);
     Ok(Json(body))

@@ -1,6 +1,7 @@
 //! LiteLLM-compatible management routes (`/key/*`, `/model/*`, `/spend/*`) and health probes. Every route
 //! here requires a key except the health probes, which are listed as the only public ones.
 
+pub mod audit;
 pub mod health;
 pub mod keys;
 pub mod models;
@@ -24,7 +25,8 @@ use crate::policy::auth::{authenticate, Caller};
 use crate::proxy::request::read_body;
 use crate::state::SharedGateway;
 
-pub fn routes() -> Router<SharedGateway> {
+/// The management routes, each watched by the audit (`audit::watch`).
+pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
     Router::new()
         .route("/key/generate", post(keys::generate))
         .route("/key/info", get(keys::info))
@@ -47,9 +49,11 @@ pub fn routes() -> Router<SharedGateway> {
         .route("/model/update", post(models::update))
         .route("/model/{model_id}/update", patch(models::patch))
         .route("/model/delete", post(models::delete))
+        .route("/audit/log", get(audit::log))
         // Public: probes carry no data.
         .route("/health/liveliness", get(health::liveliness))
         .route("/health/readiness", get(health::readiness))
+        .route_layer(axum::middleware::from_fn_with_state(gateway, audit::watch))
 }
 
 /// Only the master key manages keys and deployments in this version.

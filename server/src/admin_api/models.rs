@@ -12,8 +12,10 @@ use uuid::Uuid;
 
 use app::db::deployments::{self, DeploymentError, DeploymentSpec, StoredDeployment};
 
+use super::audit::{self, Change};
 use super::{json_body, master, rfc3339};
 use crate::error::ApiError;
+use crate::policy::auth::Caller;
 use crate::routing::live::build_stored;
 use crate::state::SharedGateway;
 
@@ -44,7 +46,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let NewModel {
         model_name,
         litellm_params,
@@ -68,7 +70,9 @@ pub async fn create(
     )
     .await
     .map_err(storage_error)?;
-    applied(&gateway, &row).await
+    let after = applied(&gateway, &row).await;
+    audited(&gateway, &caller, "model.new", row.id, None, &after).await;
+    Ok(Json(after))
 }
 
 /// `/model/update`: the deployment named by `model_info.id`; given params replace stored ones.
@@ -77,7 +81,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let mut changes: ModelUpdate = json_body(body).await?;
     let id = match changes.model_info.remove("id") {
         Some(Value::String(id)) => parse_id(&id)?,
@@ -88,7 +92,7 @@ pub async fn update(
             ))
         }
     };
-    apply_update(&gateway, id, changes).await
+    apply_update(&gateway, &caller, id, changes).await
 }
 
 /// `PATCH /model/{model_id}/update`.
@@ -98,11 +102,11 @@ pub async fn patch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let id = parse_id(&model_id)?;
     let mut changes: ModelUpdate = json_body(body).await?;
     changes.model_info.remove("id");
-    apply_update(&gateway, id, changes).await
+    apply_update(&gateway, &caller, id, changes).await
 }
 
 pub async fn delete(
@@ -110,7 +114,7 @@ pub async fn delete(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let ModelId { id } = json_body(body).await?;
     let id = parse_id(&id)?;
     if !deployments::delete(&gateway.pool, id)
@@ -120,13 +124,14 @@ pub async fn delete(
         return Err(not_found(id));
     }
     reload(&gateway).await;
-    Ok(Json(
-        json!({ "message": format!("Model {id} deleted"), "id": id }),
-    ))
+    let after = json!({ "message": format!("Model {id} deleted"), "id": id });
+    audited(&gateway, &caller, "model.delete", id, None, &after).await;
+    Ok(Json(after))
 }
 
 async fn apply_update(
     gateway: &SharedGateway,
+    caller: &Caller,
     id: Uuid,
     changes: ModelUpdate,
 ) -> Result<Json<Value>, ApiError> {
@@ -134,6 +139,7 @@ async fn apply_update(
         .await
         .map_err(|error| storage_error(error.into()))?
         .ok_or_else(|| not_found(id))?;
+    let before = public_view(&row);
     let mut spec = row.spec(gateway.models.sealer()).map_err(storage_error)?;
     if let Some(name) = changes.model_name {
         spec.model_name = name;
@@ -155,7 +161,28 @@ async fn apply_update(
         .await
         .map_err(storage_error)?
         .ok_or_else(|| not_found(id))?;
-    applied(gateway, &row).await
+    let after = applied(gateway, &row).await;
+    audited(gateway, caller, "model.update", id, Some(before), &after).await;
+    Ok(Json(after))
+}
+
+/// Records a change to a deployment (its public view: never credentials).
+async fn audited(
+    gateway: &SharedGateway,
+    caller: &Caller,
+    action: &str,
+    id: Uuid,
+    before: Option<Value>,
+    after: &Value,
+) {
+    let change = Change {
+        action,
+        target_type: "model",
+        target_id: &id.to_string(),
+        before,
+        after: Some(after.clone()),
+    };
+    audit::changed(gateway, caller, change).await;
 }
 
 /// Refuses a deployment the gateway could not serve, naming the field.
@@ -171,17 +198,22 @@ fn checked(spec: DeploymentSpec) -> Result<DeploymentSpec, ApiError> {
     Ok(spec)
 }
 
-/// Serves the change on this instance before answering (the others follow the NOTIFY).
-async fn applied(gateway: &SharedGateway, row: &StoredDeployment) -> Result<Json<Value>, ApiError> {
+/// Serves the change on this instance before answering (the others follow the NOTIFY); the
+/// deployment as answered.
+async fn applied(gateway: &SharedGateway, row: &StoredDeployment) -> Value {
     reload(gateway).await;
+    public_view(row)
+}
+
+/// A deployment in LiteLLM's shape; sealed credentials are never shown.
+fn public_view(row: &StoredDeployment) -> Value {
     let mut model_info = match &row.model_info {
         Value::Object(info) => info.clone(),
         _ => Map::new(),
     };
     model_info.insert("id".into(), json!(row.id));
     model_info.insert("db_model".into(), json!(true));
-    // Sealed credentials are never echoed.
-    Ok(Json(json!({
+    json!({
         "model_id": row.id,
         "model_name": row.model_name,
         "litellm_params": row.public_params(),
@@ -189,7 +221,7 @@ async fn applied(gateway: &SharedGateway, row: &StoredDeployment) -> Result<Json
         "created_by": row.created_by,
         "created_at": rfc3339(row.created_at),
         "updated_at": rfc3339(row.updated_at),
-    })))
+    })
 }
 
 async fn reload(gateway: &SharedGateway) {

@@ -12,6 +12,7 @@ use app::db::keys::RateLimits;
 use app::db::teams::{self, TeamChange, TeamError, TeamRow, TeamSpec};
 use app::model::micros_to_dollars;
 
+use super::audit::{self, Change};
 use super::{budget_limits, json_body, master, rfc3339, ApiQuery, LimitFields};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
@@ -115,7 +116,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let request: NewTeamRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
     if request
@@ -141,7 +142,20 @@ pub async fn create(
     let row = teams::create(&gateway.pool, spec)
         .await
         .map_err(team_error)?;
-    Ok(Json(team_fields(&row)))
+    let after = team_fields(&row);
+    audit::changed(
+        &gateway,
+        &caller,
+        Change {
+            action: "team.new",
+            target_type: "team",
+            target_id: &row.team_id,
+            before: None,
+            after: Some(after.clone()),
+        },
+    )
+    .await;
+    Ok(Json(after))
 }
 
 #[derive(Deserialize)]
@@ -197,16 +211,18 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let request: UpdateTeamRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
+    let current = live_team(&gateway, &request.team_id).await?;
     // A budget field given replaces the team's budget; absent, the budget stays.
     let budget = if request.max_budget.is_some() || request.budget_duration.is_some() {
-        let current = live_team(&gateway, &request.team_id).await?;
         let max_budget = request
             .max_budget
             .or(current.max_budget_micros.map(micros_to_dollars));
-        let duration = request.budget_duration.or(current.budget_duration);
+        let duration = request
+            .budget_duration
+            .or_else(|| current.budget_duration.clone());
         Some(budget_limits(max_budget, None, duration.as_deref())?)
     } else {
         None
@@ -224,9 +240,20 @@ pub async fn update(
         .map_err(team_error)?
         .ok_or_else(|| ApiError::NotFound(format!("Team `{}` not found.", request.team_id)))?;
     gateway.teams.refresh(&row.team_id).await?;
-    Ok(Json(
-        json!({ "team_id": row.team_id, "data": team_fields(&row) }),
-    ))
+    let after = team_fields(&row);
+    audit::changed(
+        &gateway,
+        &caller,
+        Change {
+            action: "team.update",
+            target_type: "team",
+            target_id: &row.team_id,
+            before: Some(team_fields(&current)),
+            after: Some(after.clone()),
+        },
+    )
+    .await;
+    Ok(Json(json!({ "team_id": row.team_id, "data": after })))
 }
 
 #[derive(Deserialize)]
@@ -240,7 +267,7 @@ pub async fn delete(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let request: DeleteTeamsRequest = json_body(body).await?;
     if request.team_ids.is_empty() {
         return Err(ApiError::bad_request(
@@ -254,6 +281,18 @@ pub async fn delete(
     }
     for team_id in &deleted {
         gateway.teams.refresh(team_id).await?;
+        audit::changed(
+            &gateway,
+            &caller,
+            Change {
+                action: "team.delete",
+                target_type: "team",
+                target_id: team_id,
+                before: None,
+                after: Some(json!({ "deleted": true, "keys_revoked": true })),
+            },
+        )
+        .await;
     }
     Ok(Json(json!({ "deleted_teams": deleted })))
 }
@@ -285,7 +324,7 @@ async fn set_blocked(
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = master(&gateway, &headers).await?;
     let request: BlockTeamRequest = json_body(body).await?;
     let change = TeamChange {
         blocked: Some(blocked),
@@ -296,5 +335,21 @@ async fn set_blocked(
         .map_err(team_error)?
         .ok_or_else(|| ApiError::NotFound(format!("Team `{}` not found.", request.team_id)))?;
     gateway.teams.refresh(&row.team_id).await?;
+    audit::changed(
+        &gateway,
+        &caller,
+        Change {
+            action: if blocked {
+                "team.block"
+            } else {
+                "team.unblock"
+            },
+            target_type: "team",
+            target_id: &row.team_id,
+            before: Some(json!({ "blocked": !blocked })),
+            after: Some(json!({ "blocked": blocked })),
+        },
+    )
+    .await;
     Ok(Json(team_fields(&row)))
 }

@@ -1,10 +1,10 @@
 //! Rate limits: requests per minute, tokens per minute and requests in flight, for a key, its
-//! team and each model of the key. Windows slide: a request counts for the 60 s after it was
-//! admitted, tokens for the 60 s after the request that used them ended. With Redis one script
-//! checks and counts every limit of a request atomically, so a limit holds exactly across
-//! instances; without Redis each instance counts its own requests.
+//! team and each model of the key. Windows slide: a request counts for the minute after it was
+//! admitted, tokens for the minute after the request that used them ended (with Redis to the
+//! millisecond; in one instance by the second). With Redis one script checks and counts every
+//! limit of a request atomically, so a limit holds exactly across instances; without Redis each
+//! instance counts its own requests.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -126,61 +126,100 @@ impl Limiter {
     }
 }
 
-/// One scope's counts on this instance.
-#[derive(Debug, Default)]
+/// Seconds a local window keeps: a request counts in the second it was admitted and the 59
+/// before the current one.
+const WINDOW_SECONDS: u64 = 60;
+
+/// One second's counts.
+#[derive(Debug, Default, Clone, Copy)]
+struct Second {
+    /// Which second since the process's epoch these counts are of.
+    at: u64,
+    requests: u64,
+    tokens: u64,
+}
+
+/// One scope's counts on this instance: the last minute in one-second buckets, so memory stays
+/// the same however high the limit or the traffic.
+#[derive(Debug)]
 struct LocalWindow {
-    /// When each request of the last minute was admitted.
-    admitted: VecDeque<Instant>,
-    /// Tokens of requests that ended in the last minute, by when they ended.
-    tokens: VecDeque<(Instant, u64)>,
+    seconds: [Second; WINDOW_SECONDS as usize],
     in_flight: u64,
 }
 
+impl Default for LocalWindow {
+    fn default() -> Self {
+        LocalWindow {
+            // Empty buckets count nothing, whichever second they claim.
+            seconds: [Second::default(); WINDOW_SECONDS as usize],
+            in_flight: 0,
+        }
+    }
+}
+
+/// Seconds (and the instant) since the process's first reading.
+fn clock(now: Instant) -> (u64, Duration) {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let since = now.duration_since(*EPOCH.get_or_init(Instant::now));
+    (since.as_secs(), since)
+}
+
 impl LocalWindow {
-    fn expire(&mut self, now: Instant) {
-        while self
-            .admitted
-            .front()
-            .is_some_and(|at| now.duration_since(*at) >= WINDOW)
-        {
-            self.admitted.pop_front();
+    /// The bucket of second `at`, emptied if it still holds an older second.
+    fn bucket(&mut self, at: u64) -> &mut Second {
+        let bucket = &mut self.seconds[(at % WINDOW_SECONDS) as usize];
+        if bucket.at != at {
+            *bucket = Second {
+                at,
+                ..Second::default()
+            };
         }
-        while self
-            .tokens
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) >= WINDOW)
-        {
-            self.tokens.pop_front();
-        }
+        bucket
     }
 
-    fn tokens_used(&self) -> u64 {
-        self.tokens.iter().map(|(_, tokens)| tokens).sum()
+    /// Buckets still in the window at second `now`.
+    fn live(&self, now: u64) -> impl Iterator<Item = &Second> {
+        self.seconds
+            .iter()
+            .filter(move |second| second.at + WINDOW_SECONDS > now)
     }
 
-    /// Until the oldest entry of a window leaves it.
-    fn reset(oldest: Option<Instant>, now: Instant) -> Duration {
-        oldest.map_or(Duration::ZERO, |at| {
-            WINDOW.saturating_sub(now.duration_since(at))
-        })
+    fn requests(&self, now: u64) -> u64 {
+        self.live(now).map(|second| second.requests).sum()
     }
 
-    fn check(&self, limits: &ScopeLimits, now: Instant) -> Result<(), Exceeded> {
+    fn tokens_used(&self, now: u64) -> u64 {
+        self.live(now).map(|second| second.tokens).sum()
+    }
+
+    /// Until the oldest second holding what `counts` counts leaves the window.
+    fn reset(&self, now: Duration, counts: impl Fn(&Second) -> u64) -> Duration {
+        self.live(now.as_secs())
+            .filter(|second| counts(second) > 0)
+            .map(|second| second.at)
+            .min()
+            .map_or(Duration::ZERO, |oldest| {
+                Duration::from_secs(oldest + WINDOW_SECONDS).saturating_sub(now)
+            })
+    }
+
+    fn check(&self, limits: &ScopeLimits, now: Duration) -> Result<(), Exceeded> {
         let exceeded = |kind, limit, retry_after| Exceeded {
             scope: limits.scope.clone(),
             kind,
             limit,
             retry_after,
         };
+        let second = now.as_secs();
         if let Some(rpm) = limits.rpm {
-            if self.admitted.len() as u64 >= rpm {
-                let retry = Self::reset(self.admitted.front().copied(), now);
+            if self.requests(second) >= rpm {
+                let retry = self.reset(now, |second| second.requests);
                 return Err(exceeded(LimitKind::Requests, rpm, retry));
             }
         }
         if let Some(tpm) = limits.tpm {
-            if self.tokens_used() >= tpm {
-                let retry = Self::reset(self.tokens.front().map(|(at, _)| *at), now);
+            if self.tokens_used(second) >= tpm {
+                let retry = self.reset(now, |second| second.tokens);
                 return Err(exceeded(LimitKind::Tokens, tpm, retry));
             }
         }
@@ -212,7 +251,7 @@ impl LocalLimiter {
     }
 
     fn admit(&self, scopes: &[ScopeLimits]) -> Result<Remaining, Exceeded> {
-        let now = Instant::now();
+        let (second, now) = clock(Instant::now());
         // Locked in scope order, so two requests sharing scopes cannot deadlock.
         let mut order: Vec<usize> = (0..scopes.len()).collect();
         order.sort_by(|a, b| scopes[*a].scope.cmp(&scopes[*b].scope));
@@ -221,15 +260,14 @@ impl LocalLimiter {
             .map(|index| self.window(&scopes[*index].scope))
             .collect();
         let mut locked: Vec<MutexGuard<'_, LocalWindow>> = windows.iter().map(lock).collect();
-        for (window, index) in locked.iter_mut().zip(&order) {
-            window.expire(now);
+        for (window, index) in locked.iter().zip(&order) {
             window.check(&scopes[*index], now)?;
         }
         let mut remaining = Remaining::default();
         for (window, index) in locked.iter_mut().zip(&order) {
             let limits = &scopes[*index];
             if limits.rpm.is_some() {
-                window.admitted.push_back(now);
+                window.bucket(second).requests += 1;
             }
             if limits.parallel.is_some() {
                 window.in_flight += 1;
@@ -237,13 +275,12 @@ impl LocalLimiter {
             if *index == 0 {
                 remaining = Remaining {
                     requests: limits.rpm.map(|rpm| {
-                        let reset = LocalWindow::reset(window.admitted.front().copied(), now);
-                        (rpm, rpm.saturating_sub(window.admitted.len() as u64), reset)
+                        let reset = window.reset(now, |second| second.requests);
+                        (rpm, rpm.saturating_sub(window.requests(second)), reset)
                     }),
                     tokens: limits.tpm.map(|tpm| {
-                        let reset =
-                            LocalWindow::reset(window.tokens.front().map(|(at, _)| *at), now);
-                        (tpm, tpm.saturating_sub(window.tokens_used()), reset)
+                        let reset = window.reset(now, |second| second.tokens);
+                        (tpm, tpm.saturating_sub(window.tokens_used(second)), reset)
                     }),
                 };
             }
@@ -252,7 +289,7 @@ impl LocalLimiter {
     }
 
     fn end(&self, scopes: &[ScopeLimits], tokens: u64) {
-        let now = Instant::now();
+        let (second, _) = clock(Instant::now());
         for limits in scopes {
             let window = self.window(&limits.scope);
             let mut window = lock(&window);
@@ -260,7 +297,7 @@ impl LocalLimiter {
                 window.in_flight = window.in_flight.saturating_sub(1);
             }
             if limits.tpm.is_some() && tokens > 0 {
-                window.tokens.push_back((now, tokens));
+                window.bucket(second).tokens += tokens;
             }
         }
     }

@@ -1,0 +1,155 @@
+//! The audit log: management changes through the API with who, what, before, after and from
+//! where; refused attempts; no secret in any entry; append-only.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+async fn manage(app: &TestApp, path: &str, bearer: &str, body: Value) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(bearer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn entries(app: &TestApp, query: &str) -> Vec<Value> {
+    let response = app.get(&format!("/audit/log?{query}"), MASTER_KEY).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["entries"].as_array().unwrap().clone()
+}
+
+#[sqlx::test(migrations = false)]
+async fn management_changes_are_recorded_with_before_and_after(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let created = app
+        .generate_key(json!({ "key_alias": "audited", "models": ["priced"] }))
+        .await;
+    let secret = created["key"].as_str().unwrap().to_string();
+    let token = created["token"].as_str().unwrap().to_string();
+    let updated = manage(
+        &app,
+        "/key/update",
+        MASTER_KEY,
+        json!({ "key": secret, "models": ["priced", "gpt-4o-mini"] }),
+    )
+    .await;
+    assert_eq!(updated.status(), 200);
+    manage(&app, "/key/block", MASTER_KEY, json!({ "key": secret })).await;
+    manage(
+        &app,
+        "/team/new",
+        MASTER_KEY,
+        json!({ "team_id": "audited-team" }),
+    )
+    .await;
+    manage(
+        &app,
+        "/team/delete",
+        MASTER_KEY,
+        json!({ "team_ids": ["audited-team"] }),
+    )
+    .await;
+
+    let of_key = entries(&app, &format!("target_type=key&target_id={token}")).await;
+    let actions: Vec<&str> = of_key
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["key.block", "key.update", "key.generate"]);
+    for entry in &of_key {
+        assert_eq!(entry["actor"], "master_key");
+        assert_eq!(entry["outcome"], "allowed");
+        assert_eq!(entry["source_ip"], "127.0.0.1");
+        assert!(
+            !entry.to_string().contains(&secret),
+            "an entry holds the secret: {entry}"
+        );
+    }
+    let update = &of_key[1];
+    assert_eq!(update["before"]["models"], json!(["priced"]));
+    assert_eq!(update["after"]["models"], json!(["priced", "gpt-4o-mini"]));
+    assert_eq!(of_key[0]["after"]["blocked"], true);
+    let of_team = entries(&app, "target_type=team&target_id=audited-team").await;
+    let actions: Vec<&str> = of_team
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["team.delete", "team.new"]);
+
+    // Paging back from an entry finds only older ones.
+    let newest = entries(&app, "limit=1").await;
+    let older = entries(&app, &format!("before_id={}", newest[0]["id"])).await;
+    assert!(older
+        .iter()
+        .all(|entry| entry["id"].as_i64() < newest[0]["id"].as_i64()));
+    assert_openai_error(app.get("/audit/log?limit=0", MASTER_KEY).await, 400).await;
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn refused_attempts_are_recorded_and_entries_cannot_be_changed(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({ "key_alias": "ordinary" })).await;
+    // A virtual key tries to raise its own budget, and to mint a key.
+    let refused = manage(
+        &app,
+        "/key/update",
+        &key,
+        json!({ "key": key, "max_budget": 1000 }),
+    )
+    .await;
+    assert_openai_error(refused, 403).await;
+    let refused = manage(&app, "/key/generate", &key, json!({})).await;
+    assert_openai_error(refused, 403).await;
+    let refused = manage(&app, "/team/new", "sk-not-a-key-at-all-0000", json!({})).await;
+    assert_openai_error(refused, 401).await;
+    // Reads are not changes.
+    assert_openai_error(app.get("/key/list", &key).await, 403).await;
+
+    let denied: Vec<Value> = entries(&app, "limit=50")
+        .await
+        .into_iter()
+        .filter(|entry| entry["outcome"] == "denied")
+        .collect();
+    let seen: Vec<(String, String)> = denied
+        .iter()
+        .map(|entry| {
+            (
+                entry["actor"].as_str().unwrap().to_string(),
+                entry["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let hash = app::secrets::hash_key(&key);
+    let stranger = app::secrets::hash_key("sk-not-a-key-at-all-0000");
+    assert_eq!(
+        seen,
+        [
+            (format!("key:{stranger}"), "POST /team/new".to_string()),
+            (format!("key:{hash}"), "POST /key/generate".to_string()),
+            (format!("key:{hash}"), "POST /key/update".to_string()),
+        ]
+    );
+    for entry in &denied {
+        assert!(!entry.to_string().contains(&key));
+    }
+    let changed = sqlx::query("UPDATE audit_log SET actor = 'someone else'")
+        .execute(&pool)
+        .await;
+    assert!(changed.is_err(), "an audit entry was changed");
+    let deleted = sqlx::query("DELETE FROM audit_log").execute(&pool).await;
+    assert!(deleted.is_err(), "audit entries were deleted");
+    let truncated = sqlx::query("TRUNCATE audit_log").execute(&pool).await;
+    assert!(truncated.is_err(), "the audit log was truncated");
+    app.shutdown().await;
+}
