@@ -27,25 +27,33 @@ pub fn insert_cost(headers: &mut HeaderMap, cost_micros: i64) {
     }
 }
 
+/// OpenAI's `x-ratelimit-*` names: limit, remaining and reset, of requests and of tokens.
+const REQUEST_LIMIT_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-ratelimit-limit-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+];
+const TOKEN_LIMIT_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-ratelimit-limit-tokens"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
+];
+
 /// What the key's rate limits have left, under OpenAI's `x-ratelimit-*` names.
 pub fn insert_rate_limits(headers: &mut HeaderMap, remaining: &Remaining) {
-    let mut insert = |what: &str, (limit, left, reset): (u64, u64, Duration)| {
-        let name = |part: &str| HeaderName::try_from(format!("x-ratelimit-{part}-{what}"));
-        if let (Ok(limit_name), Ok(left_name), Ok(reset_name)) =
-            (name("limit"), name("remaining"), name("reset"))
-        {
-            headers.insert(limit_name, number(limit));
-            headers.insert(left_name, number(left));
-            if let Ok(reset) = HeaderValue::from_str(&reset_text(reset)) {
-                headers.insert(reset_name, reset);
-            }
+    let mut insert = |[limit_name, left_name, reset_name]: [HeaderName; 3],
+                      (limit, left, reset): (u64, u64, Duration)| {
+        headers.insert(limit_name, number(limit));
+        headers.insert(left_name, number(left));
+        if let Ok(reset) = HeaderValue::from_str(&reset_text(reset)) {
+            headers.insert(reset_name, reset);
         }
     };
     if let Some(requests) = remaining.requests {
-        insert("requests", requests);
+        insert(REQUEST_LIMIT_HEADERS, requests);
     }
     if let Some(tokens) = remaining.tokens {
-        insert("tokens", tokens);
+        insert(TOKEN_LIMIT_HEADERS, tokens);
     }
 }
 
