@@ -21,6 +21,7 @@ use crate::console_models::ConsoleModels;
 use crate::console_routes::ConsoleRoutes;
 use crate::metering::writer::SpendWriter;
 use crate::metering::Meter;
+use crate::policy::alerts::Alerts;
 use crate::policy::auth::MasterKey;
 use crate::policy::budgets::{self, Ledger};
 use crate::policy::keys::KeyCache;
@@ -156,8 +157,6 @@ pub async fn start(
             tokio::spawn(redis.follow(models.clone(), stop.clone())),
         )
     });
-    let (queue, writer) =
-        SpendWriter::spawn(pool.clone(), budgets.clone(), config.spend_batch_window);
     let budget_task = tokio::spawn(budgets::maintain_until(budgets.clone(), stop.clone()));
 
     let http = reqwest::Client::builder()
@@ -168,6 +167,16 @@ pub async fn start(
         .connect_timeout(Duration::from_secs(10))
         .build()
         .context("building the HTTP client")?;
+    let alerts = config
+        .alert_webhook
+        .clone()
+        .map(|webhook| Alerts::new(webhook, http.clone(), pool.clone(), tasks.clone()));
+    let (queue, writer) = SpendWriter::spawn(
+        pool.clone(),
+        budgets.clone(),
+        alerts,
+        config.spend_batch_window,
+    );
     let gateway = Arc::new(Gateway {
         models: models.clone(),
         keys,

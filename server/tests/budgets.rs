@@ -415,6 +415,62 @@ async fn a_stream_is_ended_when_its_output_passes_what_the_budget_can_pay(pool: 
     assert_eq!(budget_row(&pool, &subject).await, (Some(1_290), cost, 0));
 }
 
+/// A loopback webhook that keeps the JSON bodies posted to it.
+async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_soft_budget_alerts_once_per_window_across_instances(pool: PgPool) {
+    let (url, received) = webhook().await;
+    let mock = mock().await;
+    let yaml = format!(
+        "{}  alerting: [slack]\n  alerting_webhook_url: \"{url}\"\n",
+        config_yaml(&mock, 0.05)
+    );
+    let first = spawn_app_from_yaml(pool.clone(), &yaml).await;
+    let second = spawn_app_from_yaml(pool.clone(), &yaml).await;
+    let created = first
+        .generate_key(json!({ "max_budget": 1.0, "soft_budget": 0.0004 }))
+        .await;
+    assert_eq!(created["soft_budget"], 0.0004);
+    let key = created["key"].as_str().unwrap().to_string();
+    // 250 µ$ a call: the second crosses 400 µ$; the rest, on either instance, stay quiet.
+    for (index, app) in [&first, &second, &first, &second, &first]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(app.chat(&key, &hello("priced")).await.status(), 200);
+        wait_for_rows(&pool, &key, index + 1).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let alerts = received.lock().unwrap().clone();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let text = alerts[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("soft budget") && text.contains("$0.0004"),
+        "{text}"
+    );
+    assert!(!text.contains(&key), "{text}");
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
 #[sqlx::test(migrations = false)]
 async fn budget_fields_are_validated(pool: PgPool) {
     let mock = mock().await;

@@ -377,7 +377,7 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
     until_status(&second, &key, 401, "a model the key may no longer use").await;
     assert_eq!(second.chat(&key, &hello("gpt-4o-mini")).await.status(), 200);
     for (body, status) in [
-        (json!({ "key": key, "soft_budget": 5 }), 400),
+        (json!({ "key": key, "allowed_routes": ["/v1/models"] }), 400),
         (json!({ "key": key, "team_id": "elsewhere" }), 400),
         (json!({ "key": key, "duration": "soon" }), 400),
         (json!({ "key": "sk-not-a-key-000000000000" }), 404),

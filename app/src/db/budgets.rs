@@ -213,3 +213,31 @@ pub async fn reset_due(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
     .fetch_all(pool)
     .await
 }
+
+/// A budget whose spend crossed its soft limit and has not raised an alert in this window.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SoftCrossing {
+    pub subject: String,
+    pub spend_micros: i64,
+    pub soft_micros: i64,
+    pub max_micros: Option<i64>,
+}
+
+/// Marks, among `subjects`, the budgets past their soft limit that have not alerted in their
+/// current window (ever, without a duration), and returns them: each crossing is returned to
+/// exactly one caller, whatever the number of instances.
+pub async fn claim_soft_crossings(
+    pool: &PgPool,
+    subjects: &[&str],
+) -> Result<Vec<SoftCrossing>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE budget_counters SET soft_alerted_at = now() \
+         WHERE subject = ANY($1) AND soft_micros IS NOT NULL AND spend_micros >= soft_micros \
+           AND (soft_alerted_at IS NULL \
+                OR (resets_at IS NOT NULL AND soft_alerted_at < resets_at - period)) \
+         RETURNING subject, spend_micros, soft_micros, max_micros",
+    )
+    .bind(subjects)
+    .fetch_all(pool)
+    .await
+}

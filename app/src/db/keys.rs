@@ -15,7 +15,7 @@ macro_rules! key_columns {
         "k.token_hash, k.key_name, k.key_alias, k.models, b.max_micros AS max_budget_micros, \
          COALESCE(b.spend_micros, 0) AS spend_micros, k.metadata, k.expires_at, k.revoked_at, \
          k.created_by, k.created_at, k.team_id, k.blocked, b.duration AS budget_duration, \
-         b.resets_at AS budget_reset_at, k.rpm_limit, k.tpm_limit, k.max_parallel_requests, \
+         b.resets_at AS budget_reset_at, b.soft_micros AS soft_budget_micros, k.rpm_limit, k.tpm_limit, k.max_parallel_requests, \
          k.model_rpm_limit, k.model_tpm_limit"
     };
 }
@@ -42,6 +42,7 @@ pub struct KeyRow {
     pub blocked: bool,
     pub budget_duration: Option<String>,
     pub budget_reset_at: Option<OffsetDateTime>,
+    pub soft_budget_micros: Option<i64>,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
     pub max_parallel_requests: Option<i64>,

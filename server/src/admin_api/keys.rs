@@ -19,13 +19,14 @@ use crate::state::SharedGateway;
 
 /// LiteLLM fields whose policy Gatehouse does not enforce yet: refused rather than silently
 /// ignored, so nobody believes a limit holds when it does not.
-const NOT_YET_ENFORCED: &[&str] = &["soft_budget", "model_max_budget", "allowed_routes"];
+const NOT_YET_ENFORCED: &[&str] = &["model_max_budget", "allowed_routes"];
 
 #[derive(Deserialize)]
 pub struct GenerateKeyRequest {
     #[serde(default)]
     models: Vec<String>,
     max_budget: Option<f64>,
+    soft_budget: Option<f64>,
     budget_duration: Option<String>,
     team_id: Option<String>,
     #[serde(flatten)]
@@ -95,7 +96,11 @@ pub async fn generate(
     let caller = master(&gateway, &headers).await?;
     let request: GenerateKeyRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
-    let budget = budget_limits(request.max_budget, None, request.budget_duration.as_deref())?;
+    let budget = budget_limits(
+        request.max_budget,
+        request.soft_budget,
+        request.budget_duration.as_deref(),
+    )?;
     let duration_seconds = request
         .duration
         .as_deref()
@@ -160,6 +165,7 @@ fn key_fields(row: &KeyRow) -> Value {
         "spend": micros_to_dollars(row.spend_micros),
         "spend_micros": row.spend_micros,
         "max_budget": row.max_budget_micros.map(micros_to_dollars),
+        "soft_budget": row.soft_budget_micros.map(micros_to_dollars),
         "expires": row.expires_at.map(rfc3339),
         "metadata": row.metadata,
         "created_by": row.created_by,
@@ -299,6 +305,7 @@ pub struct UpdateKeyRequest {
     blocked: Option<bool>,
     duration: Option<String>,
     max_budget: Option<f64>,
+    soft_budget: Option<f64>,
     budget_duration: Option<String>,
     #[serde(flatten)]
     limits: LimitFields,
@@ -338,12 +345,17 @@ pub async fn update(
     let current = keys::find_by_hash(&gateway.pool, &token_hash)
         .await?
         .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
-    let budget = if request.max_budget.is_some() || request.budget_duration.is_some() {
+    let budget_given = request.max_budget.is_some()
+        || request.soft_budget.is_some()
+        || request.budget_duration.is_some();
+    let budget = if budget_given {
         Some(budget_limits(
             request
                 .max_budget
                 .or(current.max_budget_micros.map(micros_to_dollars)),
-            None,
+            request
+                .soft_budget
+                .or(current.soft_budget_micros.map(micros_to_dollars)),
             request
                 .budget_duration
                 .or_else(|| current.budget_duration.clone())

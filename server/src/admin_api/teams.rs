@@ -20,7 +20,6 @@ use crate::state::SharedGateway;
 /// LiteLLM team fields whose policy Gatehouse does not enforce yet: refused rather than
 /// silently ignored.
 const NOT_YET_ENFORCED: &[&str] = &[
-    "soft_budget",
     "model_max_budget",
     "model_rpm_limit",
     "model_tpm_limit",
@@ -103,6 +102,7 @@ pub struct NewTeamRequest {
     #[serde(default)]
     blocked: bool,
     max_budget: Option<f64>,
+    soft_budget: Option<f64>,
     budget_duration: Option<String>,
     metadata: Option<Value>,
     #[serde(flatten)]
@@ -134,7 +134,11 @@ pub async fn create(
         team_alias: request.team_alias,
         models: request.models,
         blocked: request.blocked,
-        budget: budget_limits(request.max_budget, None, request.budget_duration.as_deref())?,
+        budget: budget_limits(
+            request.max_budget,
+            request.soft_budget,
+            request.budget_duration.as_deref(),
+        )?,
         limits: team_limits(&request.limits)?,
         metadata: metadata_of(request.metadata)?.unwrap_or_else(|| json!({})),
         created_by: "master_key".into(),
@@ -198,6 +202,7 @@ pub struct UpdateTeamRequest {
     models: Option<Vec<String>>,
     blocked: Option<bool>,
     max_budget: Option<f64>,
+    soft_budget: Option<f64>,
     budget_duration: Option<String>,
     metadata: Option<Value>,
     #[serde(flatten)]
@@ -216,14 +221,20 @@ pub async fn update(
     refuse_unenforced(&request.other)?;
     let current = live_team(&gateway, &request.team_id).await?;
     // A budget field given replaces the team's budget; absent, the budget stays.
-    let budget = if request.max_budget.is_some() || request.budget_duration.is_some() {
+    let budget_given = request.max_budget.is_some()
+        || request.soft_budget.is_some()
+        || request.budget_duration.is_some();
+    let budget = if budget_given {
         let max_budget = request
             .max_budget
             .or(current.max_budget_micros.map(micros_to_dollars));
+        let soft_budget = request
+            .soft_budget
+            .or(current.soft_budget_micros.map(micros_to_dollars));
         let duration = request
             .budget_duration
             .or_else(|| current.budget_duration.clone());
-        Some(budget_limits(max_budget, None, duration.as_deref())?)
+        Some(budget_limits(max_budget, soft_budget, duration.as_deref())?)
     } else {
         None
     };

@@ -34,6 +34,9 @@ pub struct Config {
     /// Redis, when `router_settings` names one: cooldowns are shared through it.
     pub redis_url: Option<Secret>,
     pub spend_batch_window: Duration,
+    /// Where budget alerts go (`general_settings.alerting: ["slack"]` with `SLACK_WEBHOOK_URL`,
+    /// or `alerting_webhook_url`): a Slack-compatible webhook.
+    pub alert_webhook: Option<Secret>,
     pub router: RouterSettings,
     /// The file's routing, for the console's route policy to apply its changes over.
     pub routing_base: RoutingBase,
@@ -80,6 +83,9 @@ struct RawGeneralSettings {
     master_key: Option<String>,
     database_url: Option<String>,
     proxy_batch_write_at: Option<f64>,
+    #[serde(default)]
+    alerting: Vec<String>,
+    alerting_webhook_url: Option<String>,
 }
 
 impl Config {
@@ -179,6 +185,8 @@ impl Config {
                 .unwrap_or(DEFAULT_BATCH_WRITE_SECONDS),
         )?;
 
+        let alert_webhook = alert_webhook(&resolver, &raw.general_settings)?;
+
         let group_names: Vec<&str> = deployments.iter().map(|d| d.model_group.as_str()).collect();
         warnings.extend(router.check_fallbacks(&group_names, path));
         for (field, group) in router.classes.named_groups() {
@@ -197,9 +205,36 @@ impl Config {
             database_url: database_url.map(Secret::new),
             redis_url: redis_url.map(Secret::new),
             spend_batch_window,
+            alert_webhook: alert_webhook.map(Secret::new),
             warnings,
         })
     }
+}
+
+/// The budget-alert webhook: `alerting_webhook_url`, else `SLACK_WEBHOOK_URL` when `alerting`
+/// names `slack` (LiteLLM's way); an alerting list that names a channel without a URL is an
+/// error rather than alerts silently lost.
+fn alert_webhook(
+    resolver: &Resolver<'_>,
+    general: &RawGeneralSettings,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(url) = &general.alerting_webhook_url {
+        return resolver
+            .resolve("general_settings.alerting_webhook_url", url)
+            .map(Some);
+    }
+    if !general.alerting.iter().any(|channel| channel == "slack") {
+        return Ok(None);
+    }
+    resolver
+        .variable("SLACK_WEBHOOK_URL")
+        .map(Some)
+        .ok_or_else(|| {
+            resolver.invalid(
+                "general_settings.alerting".into(),
+                "names `slack` but SLACK_WEBHOOK_URL is not set (or set alerting_webhook_url)",
+            )
+        })
 }
 
 /// Resolves `os.environ/NAME` values: `environment_variables` first, then the process.
@@ -331,12 +366,37 @@ general_settings:
     #[test]
     fn warns_about_unknown_keys() {
         let config = parse(
-            "model_list: []\ngeneral_settings:\n  master_key: sk-x\n  alerting: [slack]\nfoo: 1\n",
+            "model_list: []\ngeneral_settings:\n  master_key: sk-x\n  alert_types: [spend]\nfoo: 1\n",
         )
         .unwrap();
         let joined = config.warnings.join("\n");
-        assert!(joined.contains("general_settings.alerting"), "{joined}");
+        assert!(joined.contains("general_settings.alert_types"), "{joined}");
         assert!(joined.contains("`foo`"), "{joined}");
+    }
+
+    #[test]
+    fn budget_alerts_go_to_slack_or_a_named_webhook() {
+        let slack = "model_list: []\ngeneral_settings:\n  alerting: [slack]\n";
+        let error = parse(slack).unwrap_err().to_string();
+        assert!(
+            error.contains("general_settings.alerting") && error.contains("SLACK_WEBHOOK_URL"),
+            "{error}"
+        );
+        let with_env = Config::parse(slack, "t.yaml", &|name| {
+            (name == "SLACK_WEBHOOK_URL").then(|| "https://hooks.example/T/B/x".to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            with_env.alert_webhook.unwrap().expose(),
+            "https://hooks.example/T/B/x"
+        );
+        let named =
+            parse("general_settings:\n  alerting_webhook_url: http://127.0.0.1:9/hook\n").unwrap();
+        assert_eq!(
+            named.alert_webhook.unwrap().expose(),
+            "http://127.0.0.1:9/hook"
+        );
+        assert!(parse("model_list: []\n").unwrap().alert_webhook.is_none());
     }
 
     #[test]

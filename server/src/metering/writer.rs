@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::policy::alerts::Alerts;
 use crate::policy::budgets::Ledger;
 
 /// Rows a batch holds at most.
@@ -48,10 +49,16 @@ pub struct SpendWriter {
 
 impl SpendWriter {
     /// Starts the writer; `window` is how long a batch collects rows before it is written.
-    pub fn spawn(pool: PgPool, ledger: Arc<Ledger>, window: Duration) -> (SpendQueue, SpendWriter) {
+    pub fn spawn(
+        pool: PgPool,
+        ledger: Arc<Ledger>,
+        alerts: Option<Alerts>,
+        window: Duration,
+    ) -> (SpendQueue, SpendWriter) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(receiver, pool, ledger, window, stop.clone()));
+        let landed = Landed { ledger, alerts };
+        let task = tokio::spawn(run(receiver, pool, landed, window, stop.clone()));
         (SpendQueue { sender }, SpendWriter { stop, task })
     }
 
@@ -67,7 +74,7 @@ impl SpendWriter {
 async fn run(
     mut receiver: mpsc::Receiver<SpendRow>,
     pool: PgPool,
-    ledger: Arc<Ledger>,
+    landed: Landed,
     window: Duration,
     stop: CancellationToken,
 ) {
@@ -94,30 +101,41 @@ async fn run(
                 () = stop.cancelled() => break,
             }
         }
-        write(&pool, &ledger, &mut batch, &stop).await;
+        write(&pool, &landed, &mut batch, &stop).await;
     }
     receiver.close();
     loop {
         if batch.is_empty() && receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
             break;
         }
-        write(&pool, &ledger, &mut batch, &stop).await;
+        write(&pool, &landed, &mut batch, &stop).await;
     }
     tracing::info!("spend writer drained");
 }
 
-/// Writes one batch, retrying with backoff; then what the rows drew from leases is spend.
+/// What follows a batch that landed.
+struct Landed {
+    /// What the rows drew from leases is now spend.
+    ledger: Arc<Ledger>,
+    /// Budgets the rows moved past a soft limit raise an alert.
+    alerts: Option<Alerts>,
+}
+
+/// Writes one batch, retrying with backoff; then the ledger and alerts follow it.
 async fn write(
     pool: &PgPool,
-    ledger: &Ledger,
+    landed: &Landed,
     batch: &mut Vec<SpendRow>,
     stop: &CancellationToken,
 ) {
     let mut attempt: u32 = 0;
     loop {
-        match spend::insert_batch(pool, batch, ledger.instance()).await {
+        match spend::insert_batch(pool, batch, landed.ledger.instance()).await {
             Ok(spends) => {
-                ledger.flushed(batch, &spends);
+                landed.ledger.flushed(batch, &spends);
+                if let Some(alerts) = &landed.alerts {
+                    alerts.after_batch(batch);
+                }
                 tracing::debug!(rows = batch.len(), "spend batch written");
                 batch.clear();
                 return;

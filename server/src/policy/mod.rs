@@ -1,6 +1,7 @@
 //! Policy enforced on every data-plane request, from memory: key authentication and
 //! authorization, budgets. Kept in step with Postgres by LISTEN/NOTIFY and a periodic reload.
 
+pub mod alerts;
 pub mod auth;
 pub mod budgets;
 pub mod keys;
