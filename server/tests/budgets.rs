@@ -415,6 +415,31 @@ async fn a_stream_is_ended_when_its_output_passes_what_the_budget_can_pay(pool: 
     assert_eq!(budget_row(&pool, &subject).await, (Some(1_290), cost, 0));
 }
 
+#[sqlx::test(migrations = false)]
+async fn a_messages_request_relayed_to_anthropic_is_held_to_what_the_budget_can_pay(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({ "max_budget": 0.01 })).await;
+    // 87 bytes (≤ 87 prompt tokens at 3 µ$) leave 9,739 µ$ of 10,000 for output at 15 µ$ a
+    // token: 649 tokens, not the 4,096 asked for.
+    let body = json!({ "model": "claude", "max_tokens": 4096, "messages": [{ "role": "user", "content": "Say hello" }] });
+    let response = app
+        .http
+        .post(format!("{}/v1/messages", app.base))
+        .bearer_auth(&key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(sent["max_tokens"], 649, "{sent}");
+    let rows = wait_for_rows(&pool, &key, 1).await;
+    assert!(rows[0].0 <= 10_000);
+    app.shutdown().await;
+}
+
 /// A loopback webhook that keeps the JSON bodies posted to it.
 async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -360,31 +360,31 @@ const MIN_AFFORDABLE_OUTPUT_TOKENS: u64 = 16;
 /// none.
 const DEFAULT_OUTPUT_TOKENS: u64 = 4_096;
 
-/// Step 4 for a chat request: reserves the prompt (bounded by its size) at the route's dearest
-/// input price plus its output limit (the client's, else the largest its deployments declare)
-/// at the dearest output price. When the budgets can pay for less, the output limit sent
-/// upstream is lowered to what they can pay for, so the call cannot cost more than reserved.
-async fn reserve_chat(
+/// Step 4 for a chat request (any API shape): reserves the prompt (bounded by `prompt_bound`
+/// tokens) at the route's dearest input price plus its output limit (`max_output`, the
+/// client's; else the largest its deployments declare) at the dearest output price. When the
+/// budgets can pay for less, returns the output limit to send upstream instead, so the call
+/// cannot cost more than reserved.
+pub async fn reserve_output(
     gateway: &SharedGateway,
     admitted: &Admitted,
     call: &mut MeteredCall,
     route: &Route,
-    request: &mut ChatRequest,
-) -> Result<(), ApiError> {
+    prompt_bound: u64,
+    max_output: Option<u64>,
+) -> Result<Option<u64>, ApiError> {
     if !call
         .budget_chain
         .as_ref()
         .is_some_and(|chain| may_limit(chain))
     {
-        return Ok(());
+        return Ok(None);
     }
     let ceiling = route.price_ceiling();
-    let output_tokens = request
-        .max_output_tokens()
+    let output_tokens = max_output
         .or(ceiling.max_output_tokens)
         .unwrap_or(DEFAULT_OUTPUT_TOKENS);
-    let prompt_cost =
-        tokens_cost_ceiling(request.prompt_token_bound(), ceiling.input_micros_per_mtok);
+    let prompt_cost = tokens_cost_ceiling(prompt_bound, ceiling.input_micros_per_mtok);
     let minimum = prompt_cost.saturating_add(tokens_cost_ceiling(
         MIN_AFFORDABLE_OUTPUT_TOKENS.min(output_tokens),
         ceiling.output_micros_per_mtok,
@@ -400,9 +400,9 @@ async fn reserve_chat(
     if reserved < wanted && ceiling.output_micros_per_mtok > 0 {
         let affordable = (reserved - prompt_cost).max(0) as u128 * 1_000_000
             / ceiling.output_micros_per_mtok as u128;
-        request.limit_output_tokens(u64::try_from(affordable).unwrap_or(u64::MAX));
+        return Ok(Some(u64::try_from(affordable).unwrap_or(u64::MAX)));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Steps 4 and 6–9 for a chat request on a planned route: reserve, call (attempt by attempt),
@@ -424,7 +424,18 @@ pub async fn call_chat_on(
         request.stream,
     );
     admitted.limit(&gateway, &mut call).await?;
-    reserve_chat(&gateway, &admitted, &mut call, &route, &mut request).await?;
+    let lowered = reserve_output(
+        &gateway,
+        &admitted,
+        &mut call,
+        &route,
+        request.prompt_token_bound(),
+        request.max_output_tokens(),
+    )
+    .await?;
+    if let Some(tokens) = lowered {
+        request.limit_output_tokens(tokens);
+    }
     let client_wants_usage = request.client_wants_usage;
     let body = Reusable::new(request.into_body(), route.may_retry());
     if call.is_stream {

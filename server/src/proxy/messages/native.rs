@@ -19,7 +19,7 @@ use crate::providers::adapter::{
 use crate::providers::anthropic::{self, MessagesRelay};
 use crate::providers::capabilities::{Missing, Mode, Needs};
 use crate::providers::{transport, Deployment, Upstream};
-use crate::proxy::pipeline::Admitted;
+use crate::proxy::pipeline::{reserve_output, Admitted};
 use crate::proxy::stream::{self, Source};
 use crate::proxy::unary::metered;
 use crate::routing::attempts::{Reusable, Route};
@@ -33,6 +33,8 @@ pub struct MessagesProbe {
     pub model: String,
     pub needs: Needs,
     pub end_user: Option<String>,
+    /// The request body's size: it bounds the prompt's tokens.
+    pub body_bytes: usize,
 }
 
 /// Checks the fields every Messages request needs and reads what routing uses.
@@ -91,6 +93,7 @@ pub fn probe(request: &Map<String, Value>, body_bytes: usize) -> Result<Messages
             .and_then(|metadata| metadata.get("user_id"))
             .and_then(Value::as_str)
             .map(str::to_string),
+        body_bytes,
     })
 }
 
@@ -102,16 +105,38 @@ pub fn messages_url(deployment: &Deployment) -> Option<Url> {
     }
 }
 
-/// Steps 6–9 for a relayed Messages request: call (attempt by attempt, each to a deployment
-/// that speaks Messages), respond unchanged, settle, meter.
+/// Steps 3, 4 and 6–9 for a relayed Messages request: limit, reserve (lowering `max_tokens` to
+/// what the budgets can pay for), call (attempt by attempt, each to a deployment that speaks
+/// Messages), respond unchanged, settle, meter.
 pub async fn relay(
     gateway: SharedGateway,
     admitted: Admitted,
     route: Route,
-    request: Map<String, Value>,
+    mut request: Map<String, Value>,
     client_headers: &HeaderMap,
     probe: MessagesProbe,
 ) -> Result<Response, ApiError> {
+    let mut call = admitted.metered_call(
+        CALL_TYPE_CHAT,
+        route.first().clone(),
+        probe.needs.prompt_tokens,
+        probe.end_user,
+        probe.needs.streaming,
+    );
+    admitted.limit(&gateway, &mut call).await?;
+    let max_tokens = request.get("max_tokens").and_then(Value::as_u64);
+    let lowered = reserve_output(
+        &gateway,
+        &admitted,
+        &mut call,
+        &route,
+        probe.body_bytes as u64,
+        max_tokens,
+    )
+    .await?;
+    if let Some(tokens) = lowered {
+        request.insert("max_tokens".into(), Value::from(tokens));
+    }
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(
@@ -141,14 +166,6 @@ pub async fn relay(
             body: to_body(&Value::Object(body))?,
         })
     };
-    let mut call = admitted.metered_call(
-        CALL_TYPE_CHAT,
-        route.first().clone(),
-        probe.needs.prompt_tokens,
-        probe.end_user,
-        probe.needs.streaming,
-    );
-    admitted.hold(&gateway, &mut call).await?;
     if probe.needs.streaming {
         let builder = move |deployment: &Deployment| {
             let translator: Box<dyn StreamTranslator> = Box::new(MessagesRelay::default());
