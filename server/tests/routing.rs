@@ -634,6 +634,25 @@ async fn request_classes_choose_the_route_and_degrade_on_budget_use(pool: PgPool
         class_and_deployment(&response),
         ("batch-cheap".to_string(), "cheap".to_string())
     );
+    // A team's budget use degrades its keys too, though the key has no budget of its own.
+    let team = app
+        .http
+        .post(format!("{}/team/new", app.base))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({ "team_id": "degrading", "max_budget": 0.0001 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(team.status(), 200);
+    let member = app
+        .new_key(json!({ "team_id": "degrading", "models": ["premium"] }))
+        .await;
+    let response = app.chat(&member, &hello("premium")).await;
+    assert_eq!(header(&response, "x-gatehouse-degraded"), "");
+    wait_for_rows(&app.pool, &member, 1).await;
+    let response = app.chat(&member, &hello("premium")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-gatehouse-degraded"), "true");
     app.shutdown().await;
 }
 
