@@ -9,16 +9,6 @@ use common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-async fn manage(app: &TestApp, path: &str, bearer: &str, body: Value) -> reqwest::Response {
-    app.http
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(bearer)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn entries(app: &TestApp, query: &str) -> Vec<Value> {
     let response = app.get(&format!("/audit/log?{query}"), MASTER_KEY).await;
     assert_eq!(response.status(), 200);
@@ -35,29 +25,18 @@ async fn management_changes_are_recorded_with_before_and_after(pool: PgPool) {
         .await;
     let secret = created["key"].as_str().unwrap().to_string();
     let token = created["token"].as_str().unwrap().to_string();
-    let updated = manage(
-        &app,
-        "/key/update",
-        MASTER_KEY,
-        json!({ "key": secret, "models": ["priced", "gpt-4o-mini"] }),
-    )
-    .await;
+    let updated = app
+        .manage(
+            "/key/update",
+            json!({ "key": secret, "models": ["priced", "gpt-4o-mini"] }),
+        )
+        .await;
     assert_eq!(updated.status(), 200);
-    manage(&app, "/key/block", MASTER_KEY, json!({ "key": secret })).await;
-    manage(
-        &app,
-        "/team/new",
-        MASTER_KEY,
-        json!({ "team_id": "audited-team" }),
-    )
-    .await;
-    manage(
-        &app,
-        "/team/delete",
-        MASTER_KEY,
-        json!({ "team_ids": ["audited-team"] }),
-    )
-    .await;
+    app.manage("/key/block", json!({ "key": secret })).await;
+    app.manage("/team/new", json!({ "team_id": "audited-team" }))
+        .await;
+    app.manage("/team/delete", json!({ "team_ids": ["audited-team"] }))
+        .await;
 
     let of_key = entries(&app, &format!("target_type=key&target_id={token}")).await;
     let actions: Vec<&str> = of_key
@@ -101,17 +80,14 @@ async fn refused_attempts_are_recorded_and_entries_cannot_be_changed(pool: PgPoo
     let app = spawn_app(pool.clone(), &mock).await;
     let key = app.new_key(json!({ "key_alias": "ordinary" })).await;
     // A virtual key tries to raise its own budget, and to mint a key.
-    let refused = manage(
-        &app,
-        "/key/update",
-        &key,
-        json!({ "key": key, "max_budget": 1000 }),
-    )
-    .await;
+    let raise = json!({ "key": key, "max_budget": 1000 });
+    let refused = app.post("/key/update", &key, &raise).await;
     assert_openai_error(refused, 403).await;
-    let refused = manage(&app, "/key/generate", &key, json!({})).await;
+    let refused = app.post("/key/generate", &key, &json!({})).await;
     assert_openai_error(refused, 403).await;
-    let refused = manage(&app, "/team/new", "sk-not-a-key-at-all-0000", json!({})).await;
+    let refused = app
+        .post("/team/new", "sk-not-a-key-at-all-0000", &json!({}))
+        .await;
     assert_openai_error(refused, 401).await;
     // Reads are not changes.
     assert_openai_error(app.get("/key/list", &key).await, 403).await;

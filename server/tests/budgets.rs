@@ -177,29 +177,11 @@ async fn with_redis_two_instances_never_overspend_a_key_budget_together(pool: Pg
     second.shutdown().await;
 }
 
-impl TestApp {
-    async fn new_team(&self, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/team/new", self.base))
-            .bearer_auth(MASTER_KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-        response.json().await.unwrap()
-    }
-
-    async fn manage(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(MASTER_KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
+/// A new team, as `/team/new` answers it.
+async fn new_team(app: &TestApp, body: Value) -> Value {
+    let response = app.manage("/team/new", body).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
 }
 
 #[sqlx::test(migrations = false)]
@@ -207,9 +189,11 @@ async fn a_team_budget_binds_all_its_keys_on_two_instances(pool: PgPool) {
     let mock = mock().await;
     let first = spawn_app(pool.clone(), &mock).await;
     let second = spawn_app(pool.clone(), &mock).await;
-    let team = first
-        .new_team(json!({ "team_alias": "research", "max_budget": 0.005 }))
-        .await;
+    let team = new_team(
+        &first,
+        json!({ "team_alias": "research", "max_budget": 0.005 }),
+    )
+    .await;
     let team_id = team["team_id"].as_str().unwrap().to_string();
     assert_eq!(team["max_budget"], 0.005);
     // Each key alone could pay for everything; the team cannot.
@@ -283,7 +267,7 @@ async fn blocked_and_deleted_teams_refuse_their_keys_everywhere(pool: PgPool) {
     let mock = mock().await;
     let first = spawn_app(pool.clone(), &mock).await;
     let second = spawn_app(pool.clone(), &mock).await;
-    let team = first.new_team(json!({ "team_id": "ops" })).await;
+    let team = new_team(&first, json!({ "team_id": "ops" })).await;
     assert_eq!(team["team_id"], "ops");
     let key = first.new_key(json!({ "team_id": "ops" })).await;
     assert_eq!(second.chat(&key, &hello("priced")).await.status(), 200);

@@ -231,32 +231,6 @@ async fn a_key_reads_only_its_own_info_and_spend(pool: PgPool) {
     app.shutdown().await;
 }
 
-/// POSTs a management route with the master key.
-async fn manage(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
-    app.http
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(MASTER_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Waits (up to a second) until `key` gets `status` on `app`.
-async fn until_status(app: &TestApp, key: &str, status: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        if app.chat(key, &hello("priced")).await.status() == status {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not {status} within a second"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[sqlx::test(migrations = false)]
 async fn a_rotated_key_keeps_its_identity_and_the_old_secret_works_for_its_grace_period(
     pool: PgPool,
@@ -272,12 +246,12 @@ async fn a_rotated_key_keeps_its_identity_and_the_old_secret_works_for_its_grace
     assert_eq!(second.chat(&old, &hello("priced")).await.status(), 200);
     wait_for_rows(&pool, &old, 1).await;
 
-    let rotated = manage(
-        &first,
-        &format!("/key/{old}/regenerate"),
-        json!({ "grace_period": "2s" }),
-    )
-    .await;
+    let rotated = first
+        .manage(
+            &format!("/key/{old}/regenerate"),
+            json!({ "grace_period": "2s" }),
+        )
+        .await;
     assert_eq!(rotated.status(), 200);
     let rotated: Value = rotated.json().await.unwrap();
     let new = rotated["key"].as_str().unwrap().to_string();
@@ -288,7 +262,7 @@ async fn a_rotated_key_keeps_its_identity_and_the_old_secret_works_for_its_grace
     let rotated_at = Instant::now();
     // Both secrets work on both instances during the grace period.
     for app in [&first, &second] {
-        until_status(app, &new, 200, "the new secret").await;
+        app.until_status(&new, 200, "the new secret").await;
         assert_eq!(app.chat(&old, &hello("priced")).await.status(), 200);
     }
     let info = first.key_info(&new).await;
@@ -296,19 +270,23 @@ async fn a_rotated_key_keeps_its_identity_and_the_old_secret_works_for_its_grace
     // After it, only the new one.
     tokio::time::sleep(Duration::from_secs(2).saturating_sub(rotated_at.elapsed())).await;
     for app in [&first, &second] {
-        until_status(app, &old, 401, "the old secret after its grace period").await;
+        app.until_status(&old, 401, "the old secret after its grace period")
+            .await;
         assert_eq!(app.chat(&new, &hello("priced")).await.status(), 200);
     }
 
     // Without a grace period the secret it replaces stops at once, everywhere.
-    let again: Value = manage(&first, "/key/regenerate", json!({ "key": new }))
+    let again: Value = first
+        .manage("/key/regenerate", json!({ "key": new }))
         .await
         .json()
         .await
         .unwrap();
     let newest = again["key"].as_str().unwrap().to_string();
     assert_openai_error(first.chat(&new, &hello("priced")).await, 401).await;
-    until_status(&second, &new, 401, "a secret rotated without grace").await;
+    second
+        .until_status(&new, 401, "a secret rotated without grace")
+        .await;
     assert_eq!(second.chat(&newest, &hello("priced")).await.status(), 200);
     // Every row of the key, under any of its secrets, is the key's: at least one per secret
     // and instance above.
@@ -333,7 +311,8 @@ async fn a_rotated_key_keeps_its_identity_and_the_old_secret_works_for_its_grace
         json!({ "key": newest, "max_budget": 5 }),
         json!({ "key": "sk-never-issued-0000000000" }),
     ] {
-        let status = manage(&first, "/key/regenerate", refused.clone())
+        let status = first
+            .manage("/key/regenerate", refused.clone())
             .await
             .status();
         assert!(status == 400 || status == 404, "{refused}: {status}");
@@ -350,7 +329,8 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
     let key = first.new_key(json!({ "key_alias": "worker" })).await;
     assert_eq!(second.chat(&key, &hello("priced")).await.status(), 200);
 
-    let blocked: Value = manage(&first, "/key/block", json!({ "key": key }))
+    let blocked: Value = first
+        .manage("/key/block", json!({ "key": key }))
         .await
         .json()
         .await
@@ -358,14 +338,16 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
     assert_eq!(blocked["blocked"], true);
     let body = assert_openai_error(first.chat(&key, &hello("priced")).await, 401).await;
     assert_eq!(body["error"]["code"], "blocked_api_key");
-    until_status(&second, &key, 401, "a blocked key elsewhere").await;
-    manage(&first, "/key/unblock", json!({ "key": key })).await;
-    until_status(&second, &key, 200, "an unblocked key elsewhere").await;
+    second
+        .until_status(&key, 401, "a blocked key elsewhere")
+        .await;
+    first.manage("/key/unblock", json!({ "key": key })).await;
+    second
+        .until_status(&key, 200, "an unblocked key elsewhere")
+        .await;
 
     // Narrowing its models binds on the other instance within a second.
-    let updated = manage(
-        &first,
-        "/key/update",
+    let updated = first.manage("/key/update",
         json!({ "key": key, "models": ["gpt-4o-mini"], "max_budget": 2.5, "key_alias": "worker-2" }),
     )
     .await;
@@ -374,7 +356,9 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
     assert_eq!(updated["models"], json!(["gpt-4o-mini"]));
     assert_eq!(updated["max_budget"], 2.5);
     assert_eq!(updated["key_alias"], "worker-2");
-    until_status(&second, &key, 401, "a model the key may no longer use").await;
+    second
+        .until_status(&key, 401, "a model the key may no longer use")
+        .await;
     assert_eq!(second.chat(&key, &hello("gpt-4o-mini")).await.status(), 200);
     for (body, status) in [
         (json!({ "key": key, "allowed_routes": ["/v1/models"] }), 400),
@@ -382,7 +366,7 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
         (json!({ "key": key, "duration": "soon" }), 400),
         (json!({ "key": "sk-not-a-key-000000000000" }), 404),
     ] {
-        let response = manage(&first, "/key/update", body.clone()).await;
+        let response = first.manage("/key/update", body.clone()).await;
         assert_openai_error(response, status).await;
     }
 

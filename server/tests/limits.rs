@@ -9,26 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .map(|value| value.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-async fn manage(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
-    app.http
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(MASTER_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
 
 /// Sends `count` chat requests at once over `apps` in turn; returns how many got 200 and how
 /// many 429 (anything else fails the test).
@@ -174,12 +156,9 @@ async fn a_tpm_limit_counts_the_tokens_of_requests_that_ended(pool: PgPool) {
 async fn team_and_per_model_limits_bind_too(pool: PgPool) {
     let mock = mock().await;
     let app = spawn_app(pool.clone(), &mock).await;
-    let team = manage(
-        &app,
-        "/team/new",
-        json!({ "team_id": "small", "rpm_limit": 2 }),
-    )
-    .await;
+    let team = app
+        .manage("/team/new", json!({ "team_id": "small", "rpm_limit": 2 }))
+        .await;
     assert_eq!(team.status(), 200);
     let (a, b) = (
         app.new_key(json!({ "team_id": "small" })).await,
@@ -211,12 +190,12 @@ async fn team_and_per_model_limits_bind_too(pool: PgPool) {
     assert_eq!(app.chat(&key, &hello("gpt-4o-mini")).await.status(), 200);
 
     // A limit raised on a running key binds at once.
-    let raised = manage(
-        &app,
-        "/key/update",
-        json!({ "key": key, "model_rpm_limit": { "priced": 5 } }),
-    )
-    .await;
+    let raised = app
+        .manage(
+            "/key/update",
+            json!({ "key": key, "model_rpm_limit": { "priced": 5 } }),
+        )
+        .await;
     assert_eq!(raised.status(), 200);
     assert_eq!(app.chat(&key, &hello("priced")).await.status(), 200);
     app.shutdown().await;
@@ -244,7 +223,7 @@ async fn limit_fields_are_validated(pool: PgPool) {
             "model_rpm_limit",
         ),
     ] {
-        let error = assert_openai_error(manage(&app, path, body.clone()).await, 400).await;
+        let error = assert_openai_error(app.manage(path, body.clone()).await, 400).await;
         assert_eq!(error["error"]["param"], param, "{path} {body}");
     }
     app.shutdown().await;

@@ -31,14 +31,6 @@ async fn app_with(pool: PgPool, model_list: &str, router_settings: &str) -> Test
     spawn_app_from_yaml(pool, &yaml).await
 }
 
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .map(|value| value.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 /// The request class a response ran in and the deployment that served it.
 fn class_and_deployment(response: &reqwest::Response) -> (String, String) {
     (

@@ -197,7 +197,47 @@ pub fn hello(model: &str) -> Value {
     json!({ "model": model, "messages": [{ "role": "user", "content": "Say hello" }] })
 }
 
+/// A response header's text, empty when absent.
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
 impl TestApp {
+    /// `POST path` with a JSON body, as `bearer`.
+    pub async fn post(&self, path: &str, bearer: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(bearer)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` on a management route, with the master key.
+    pub async fn manage(&self, path: &str, body: Value) -> reqwest::Response {
+        self.post(path, MASTER_KEY, &body).await
+    }
+
+    /// Waits (up to a second) until `key`'s chat call to `priced` answers `status`.
+    pub async fn until_status(&self, key: &str, status: u16, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            if self.chat(key, &hello("priced")).await.status() == status {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not {status} within a second"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn generate_key(&self, body: Value) -> Value {
         let response = self
             .http
