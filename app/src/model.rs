@@ -70,7 +70,8 @@ pub fn parse_duration_seconds(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("duration `{text}` is too long"))
 }
 
-/// Console roles. Foundation grants key management to admins only; the rest is deny-by-default.
+/// Global roles of console and API users (see docs/GOVERNANCE.md for the matrix); anything not
+/// granted to a role is denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -98,6 +99,97 @@ impl Role {
             "viewer" => Some(Role::Viewer),
             _ => None,
         }
+    }
+}
+
+/// One user on the Users page. Never carries a password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    /// `team_id (admin)` / `team_id (user)` for each team the user belongs to.
+    pub teams: Vec<String>,
+    pub can_log_in: bool,
+    pub spend_micros: i64,
+    pub max_budget_micros: Option<i64>,
+    pub created_at: String,
+}
+
+/// A team on the Teams page, with its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamView {
+    pub team_id: String,
+    pub team_alias: Option<String>,
+    pub models: Vec<String>,
+    pub blocked: bool,
+    pub spend_micros: i64,
+    pub max_budget_micros: Option<i64>,
+    pub budget_duration: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub keys: i64,
+    pub members: Vec<MemberView>,
+    /// The signed-in user may add and remove this team's members.
+    pub manageable: bool,
+}
+
+/// A member of a team on the Teams page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: Option<String>,
+    /// `admin` or `user`.
+    pub role: String,
+    pub max_budget_micros: Option<i64>,
+    pub spend_micros: i64,
+}
+
+/// One entry of the audit log on the Audit page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    /// The state before and after, as compact JSON (empty when not recorded).
+    pub before: String,
+    pub after: String,
+    pub source_ip: String,
+}
+
+/// One budget on the Budgets page: whose it is, its limits, and what its window has used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetView {
+    pub subject: String,
+    /// `key`, `user`, `member`, `team`, …
+    pub kind: String,
+    /// A readable owner: the key's alias or name, the team's alias, the user's email.
+    pub owner: String,
+    pub spend_micros: i64,
+    /// Held in leases by running instances (admitted from, not yet spent).
+    pub leased_micros: i64,
+    pub max_micros: Option<i64>,
+    pub soft_micros: Option<i64>,
+    pub duration: Option<String>,
+    pub resets_at: Option<String>,
+}
+
+impl BudgetView {
+    /// Spend as a share of the hard limit, in percent (0 to 100, capped).
+    pub fn used_percent(&self) -> Option<u32> {
+        let max = self.max_micros.filter(|max| *max > 0)?;
+        let share = (self.spend_micros.max(0) as f64 / max as f64 * 100.0).min(100.0);
+        Some(share.round() as u32)
+    }
+
+    /// Where the soft limit sits, in percent of the hard one.
+    pub fn soft_percent(&self) -> Option<u32> {
+        let max = self.max_micros.filter(|max| *max > 0)?;
+        let soft = self.soft_micros?;
+        Some((soft as f64 / max as f64 * 100.0).min(100.0).round() as u32)
     }
 }
 
@@ -220,6 +312,33 @@ pub struct ConnectionTest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn budget(spend: i64, max: Option<i64>, soft: Option<i64>) -> BudgetView {
+        BudgetView {
+            subject: "key:x".into(),
+            kind: "key".into(),
+            owner: "x".into(),
+            spend_micros: spend,
+            leased_micros: 0,
+            max_micros: max,
+            soft_micros: soft,
+            duration: None,
+            resets_at: None,
+        }
+    }
+
+    #[test]
+    fn budget_use_is_a_capped_percentage_of_the_hard_limit() {
+        assert_eq!(budget(250, Some(1_000), None).used_percent(), Some(25));
+        assert_eq!(budget(5_000, Some(1_000), None).used_percent(), Some(100));
+        assert_eq!(budget(10, None, Some(5)).used_percent(), None);
+        assert_eq!(budget(10, Some(0), None).used_percent(), None);
+        assert_eq!(
+            budget(0, Some(5_000_000), Some(4_000_000)).soft_percent(),
+            Some(80)
+        );
+        assert_eq!(budget(0, None, Some(4)).soft_percent(), None);
+    }
 
     #[test]
     fn formats_micro_dollars() {

@@ -6,7 +6,8 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::pages::{
-    keys::KeysPage, login::LoginPage, models::ModelsPage, routes::RoutesPage, setup::SetupPage,
+    audit::AuditPage, budgets::BudgetsPage, keys::KeysPage, login::LoginPage, models::ModelsPage,
+    routes::RoutesPage, setup::SetupPage, teams::TeamsPage, users::UsersPage,
 };
 
 /// The document around the app, rendered on the server for every console page.
@@ -47,6 +48,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/deployments") view=ModelsPage ssr=SsrMode::Async/>
                 <Route path=path!("/routes") view=RoutesPage ssr=SsrMode::Async/>
+                <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async/>
+                <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
+                <Route path=path!("/budgets") view=BudgetsPage ssr=SsrMode::Async/>
+                <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -23,8 +23,9 @@ pub enum ApiError {
     BlockedKey,
     #[error("This API key's team is blocked or was deleted.")]
     BlockedTeam,
-    #[error("Only the master key may call this route.")]
-    MasterKeyRequired,
+    /// The caller is known but its role does not allow this; the message says what is missing.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("This key is not allowed to use model `{0}`.")]
     ModelNotAllowed(String),
     #[error("The model `{0}` does not exist on this gateway.")]
@@ -89,7 +90,7 @@ impl ApiError {
             | ApiError::BlockedKey
             | ApiError::BlockedTeam
             | ApiError::ModelNotAllowed(_) => StatusCode::UNAUTHORIZED,
-            ApiError::MasterKeyRequired => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownModel(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest { .. }
@@ -119,7 +120,7 @@ impl ApiError {
             | ApiError::ExpiredKey
             | ApiError::BlockedKey
             | ApiError::BlockedTeam => "authentication_error",
-            ApiError::MasterKeyRequired | ApiError::ModelNotAllowed(_) => "permission_error",
+            ApiError::Forbidden(_) | ApiError::ModelNotAllowed(_) => "permission_error",
             ApiError::BudgetExceeded { .. } => "budget_exceeded",
             ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited(_) => "rate_limit_error",
             ApiError::UpstreamFailed(_)
@@ -141,6 +142,7 @@ impl ApiError {
             ApiError::BlockedKey => Some("blocked_api_key"),
             ApiError::BlockedTeam => Some("blocked_team"),
             ApiError::ModelNotAllowed(_) => Some("key_model_access_denied"),
+            ApiError::Forbidden(_) => Some("permission_denied"),
             ApiError::UnknownModel(_) => Some("model_not_found"),
             ApiError::BodyTooLarge(_) => Some("request_too_large"),
             ApiError::Unsupported { .. } => Some("unsupported_capability"),
@@ -239,6 +241,10 @@ fn budget_owner(subject: &str) -> String {
         Some(("key", rest)) => match rest.split_once(":model:") {
             Some((_, model)) => format!("this key for `{model}`"),
             None => "this key".to_string(),
+        },
+        Some(("member", rest)) => match rest.rsplit_once(':') {
+            Some((team, user)) => format!("user `{user}` in team `{team}`"),
+            None => format!("member `{rest}`"),
         },
         Some((kind, id)) => format!("{kind} `{id}`"),
         None => subject.to_string(),

@@ -504,3 +504,107 @@ async fn budget_fields_are_validated(pool: PgPool) {
     assert_openai_error(unknown, 404).await;
     app.shutdown().await;
 }
+
+/// Spend rows naming a user: their count and total cost.
+async fn rows_of_user(pool: &PgPool, user_id: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(cost_micros), 0)::bigint FROM spend_logs \
+         WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_user_budget_binds_all_its_keys_and_a_member_budget_its_keys_in_the_team(pool: PgPool) {
+    let mock = mock().await;
+    let first = spawn_app(pool.clone(), &mock).await;
+    let second = spawn_app(pool.clone(), &mock).await;
+    let created = first
+        .manage(
+            "/user/new",
+            json!({ "user_id": "u-budget", "max_budget": 0.005, "auto_create_key": false }),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    // Each key alone could pay for everything; the user cannot.
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        keys.push(
+            first
+                .new_key(json!({ "user_id": "u-budget", "max_budget": 1.0 }))
+                .await,
+        );
+    }
+    mock.record.set_latency(Duration::from_millis(100));
+    let (admitted, refused) = burst(&[&first, &second], &keys, 64).await;
+    mock.record.set_latency(Duration::ZERO);
+    assert!(
+        admitted >= 3 && refused > 0,
+        "{admitted} admitted, {refused} refused"
+    );
+    wait_for_count(&pool, &keys, admitted as i64).await;
+    let (rows, spent) = rows_of_user(&pool, "u-budget").await;
+    assert_eq!(rows, admitted as i64, "every row names the user");
+    assert!(spent <= 5_000, "the user spent {spent} µ$ of 5,000");
+    let (_, user_spend, _) = budget_row(&pool, "user:u-budget").await;
+    assert_eq!(user_spend, spent, "the user's counter equals its rows");
+
+    // A member's budget within a team binds its keys in that team, not the team's others.
+    new_team(&first, json!({ "team_id": "tm" })).await;
+    for (user_id, budget) in [("u-member", Some(0.005)), ("u-other", None)] {
+        let created = first
+            .manage(
+                "/user/new",
+                json!({ "user_id": user_id, "auto_create_key": false }),
+            )
+            .await;
+        assert_eq!(created.status(), 200);
+        let added = first
+            .manage(
+                "/team/member_add",
+                json!({ "team_id": "tm", "member": { "user_id": user_id },
+                        "max_budget_in_team": budget }),
+            )
+            .await;
+        assert_eq!(added.status(), 200, "{}", added.text().await.unwrap());
+    }
+    let mut member_keys = Vec::new();
+    for _ in 0..2 {
+        member_keys.push(
+            first
+                .new_key(json!({ "team_id": "tm", "user_id": "u-member" }))
+                .await,
+        );
+    }
+    mock.record.set_latency(Duration::from_millis(100));
+    let (admitted, refused) = burst(&[&first, &second], &member_keys, 64).await;
+    mock.record.set_latency(Duration::ZERO);
+    assert!(
+        admitted >= 3 && refused > 0,
+        "{admitted} admitted, {refused} refused"
+    );
+    wait_for_count(&pool, &member_keys, admitted as i64).await;
+    let (_, spent) = rows_of_user(&pool, "u-member").await;
+    assert!(spent <= 5_000, "the member spent {spent} µ$ of 5,000");
+    let (max, member_spend, _) = budget_row(&pool, "member:tm:u-member").await;
+    assert_eq!(max, Some(5_000));
+    assert_eq!(member_spend, spent);
+    let other = first
+        .new_key(json!({ "team_id": "tm", "user_id": "u-other" }))
+        .await;
+    assert_eq!(first.chat(&other, &bounded("priced")).await.status(), 200);
+    let refused = first.chat(&member_keys[0], &bounded("priced")).await;
+    let body = assert_openai_error(refused, 400).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("user `u-member` in team `tm`"),
+        "{body}"
+    );
+    first.shutdown().await;
+    second.shutdown().await;
+}

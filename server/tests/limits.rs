@@ -228,3 +228,47 @@ async fn limit_fields_are_validated(pool: PgPool) {
     }
     app.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_user_rpm_limit_is_shared_by_all_its_keys(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let created = app
+        .manage(
+            "/user/new",
+            json!({ "user_id": "u-limited", "rpm_limit": 3, "auto_create_key": false }),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let first = app.new_key(json!({ "user_id": "u-limited" })).await;
+    let second = app.new_key(json!({ "user_id": "u-limited" })).await;
+    for key in [&first, &second, &first] {
+        assert_eq!(app.chat(key, &hello("priced")).await.status(), 200);
+    }
+    let refused = app.chat(&second, &hello("priced")).await;
+    let body = assert_openai_error(refused, 429).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("user `u-limited` allows 3 requests per minute"),
+        "{body}"
+    );
+    // Raising the user's limit reaches its keys without a restart.
+    let raised = app
+        .manage(
+            "/user/update",
+            json!({ "user_id": "u-limited", "rpm_limit": 10 }),
+        )
+        .await;
+    assert_eq!(raised.status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while app.chat(&second, &hello("priced")).await.status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the raised limit did not apply"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.shutdown().await;
+}

@@ -39,6 +39,7 @@ fn row(request_id: &str, cost_micros: i64, started_at: OffsetDateTime) -> SpendR
         model_id: "deployment-1".into(),
         attempts: None,
         team_id: None,
+        user_id: None,
         charges: Vec::new(),
     }
 }
@@ -151,6 +152,7 @@ async fn a_batch_turns_what_a_lease_paid_into_spend_once(pool: PgPool) {
             },
         ],
         team_id: Some("t".into()),
+        user_id: None,
         ..row(request_id, cost, datetime!(2026-11-20 10:00 UTC))
     };
     let batch = [charged("a", 300, 300), charged("b", 200, 200)];

@@ -78,7 +78,7 @@ pub async fn audit(
         .ok()
         .map(|ConnectInfo(address)| address.ip().to_string());
     let entry = AuditEntry {
-        actor: format!("user:{}", user.email),
+        actor: format!("user:{}", user.label()),
         action: action.to_string(),
         target_type: target_type.to_string(),
         target_id: Some(target_id.to_string()),

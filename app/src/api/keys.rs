@@ -8,7 +8,7 @@ use crate::model::{CreatedKey, KeyView};
 /// Most keys the console lists at once.
 pub const KEY_LIST_LIMIT: i64 = 500;
 
-#[server]
+#[server(endpoint = "list_keys")]
 pub async fn list_keys() -> Result<Vec<KeyView>, ConsoleError> {
     use crate::api::guard;
     use crate::db::keys;
@@ -22,7 +22,7 @@ pub async fn list_keys() -> Result<Vec<KeyView>, ConsoleError> {
 }
 
 /// Creates a key from the console form. Empty fields mean "no limit".
-#[server]
+#[server(endpoint = "create_key")]
 pub async fn create_key(
     csrf: String,
     key_alias: String,
@@ -67,14 +67,15 @@ pub async fn create_key(
         duration_seconds,
         metadata: serde_json::json!({}),
         team_id: None,
+        user_id: None,
         limits: Default::default(),
         model_rpm_limit: serde_json::json!({}),
         model_tpm_limit: serde_json::json!({}),
-        created_by: user.email.clone(),
+        created_by: user.label().to_string(),
     };
     match keys::create(&crate::state::pool()?, spec).await {
         Ok((secret, row)) => {
-            tracing::info!(by = %user.email, key = %row.key_name, "key created in console");
+            tracing::info!(by = %user.label(), key = %row.key_name, "key created in console");
             let after = serde_json::json!({
                 "key_name": row.key_name,
                 "key_alias": row.key_alias,
@@ -97,7 +98,7 @@ pub async fn create_key(
     }
 }
 
-#[server]
+#[server(endpoint = "revoke_key")]
 pub async fn revoke_key(csrf: String, token_hash: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
     use crate::db::keys;
@@ -112,7 +113,7 @@ pub async fn revoke_key(csrf: String, token_hash: String) -> Result<(), ConsoleE
             "That key does not exist or is already revoked.".into(),
         ));
     }
-    tracing::info!(by = %user.email, key = %revoked[0].token_hash, "key revoked in console");
+    tracing::info!(by = %user.label(), key = %revoked[0].token_hash, "key revoked in console");
     let after = serde_json::json!({ "revoked": true });
     guard::audit(
         &user,

@@ -1,10 +1,14 @@
 //! Console server functions: each checks the session, its CSRF token and role, then calls `db`.
 
+pub mod audit;
+pub mod budgets;
 pub mod keys;
 pub mod models;
 pub mod routes;
 pub mod session;
 pub mod spend;
+pub mod teams;
+pub mod users;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod deployment_form;

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use crate::error::ConsoleError;
 use crate::model::{ConnectionTest, DeploymentView};
 
-#[server]
+#[server(endpoint = "list_deployments")]
 pub async fn list_deployments() -> Result<Vec<DeploymentView>, ConsoleError> {
     use crate::api::deployment_form::form_of;
     use crate::api::guard;
@@ -35,7 +35,7 @@ pub async fn list_deployments() -> Result<Vec<DeploymentView>, ConsoleError> {
 
 /// Adds a deployment (`id` empty) or replaces a stored one. A blank `api_key` keeps the
 /// stored credentials.
-#[server]
+#[server(endpoint = "save_deployment")]
 pub async fn save_deployment(
     csrf: String,
     id: String,
@@ -87,11 +87,17 @@ pub async fn save_deployment(
             .await
             .map_err(cannot_save)?
             .ok_or_else(no_such_deployment)?,
-        None => deployments::insert(&state.pool, sealer, uuid::Uuid::new_v4(), spec, &user.email)
-            .await
-            .map_err(cannot_save)?,
+        None => deployments::insert(
+            &state.pool,
+            sealer,
+            uuid::Uuid::new_v4(),
+            spec,
+            user.label(),
+        )
+        .await
+        .map_err(cannot_save)?,
     };
-    tracing::info!(by = %user.email, deployment = %saved.id, model_name = %saved.model_name,
+    tracing::info!(by = %user.label(), deployment = %saved.id, model_name = %saved.model_name,
         "deployment saved in console");
     let after = serde_json::json!({
         "model_name": saved.model_name,
@@ -123,7 +129,7 @@ fn cannot_save(error: crate::db::deployments::DeploymentError) -> ConsoleError {
     }
 }
 
-#[server]
+#[server(endpoint = "delete_deployment")]
 pub async fn delete_deployment(csrf: String, id: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
     use crate::db::deployments;
@@ -137,14 +143,14 @@ pub async fn delete_deployment(csrf: String, id: String) -> Result<(), ConsoleEr
     if !deployments::delete(&state.pool, id).await? {
         return Err(no_such_deployment());
     }
-    tracing::info!(by = %user.email, deployment = %id, "deployment deleted in console");
+    tracing::info!(by = %user.label(), deployment = %id, "deployment deleted in console");
     guard::audit(&user, "model.delete", "model", &id.to_string(), None).await;
     state.models.reload().await;
     Ok(())
 }
 
 /// Sends a one-token request to a deployment and reports what happened.
-#[server]
+#[server(endpoint = "test_connection")]
 pub async fn test_connection(csrf: String, id: String) -> Result<ConnectionTest, ConsoleError> {
     use crate::api::guard;
     use crate::model::Role;

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use crate::error::ConsoleError;
 use crate::route_policy::RoutesView;
 
-#[server]
+#[server(endpoint = "list_routes")]
 pub async fn list_routes() -> Result<RoutesView, ConsoleError> {
     use crate::api::guard;
     use crate::model::Role;
@@ -24,7 +24,7 @@ pub async fn list_routes() -> Result<RoutesView, ConsoleError> {
     Ok(crate::state::console_state()?.routes.routes())
 }
 
-#[server]
+#[server(endpoint = "save_router_settings")]
 pub async fn save_router_settings(
     csrf: String,
     seen_version: i64,
@@ -52,7 +52,7 @@ pub async fn save_router_settings(
     .await
 }
 
-#[server]
+#[server(endpoint = "save_group_routes")]
 pub async fn save_group_routes(
     csrf: String,
     seen_version: i64,
@@ -84,7 +84,7 @@ pub async fn save_group_routes(
 }
 
 /// Adds a class (`original_name` empty), or replaces one (renaming it if the name changed).
-#[server]
+#[server(endpoint = "save_request_class")]
 pub async fn save_request_class(
     csrf: String,
     seen_version: i64,
@@ -98,8 +98,14 @@ pub async fn save_request_class(
     degrade_at: String,
     degrade_to: String,
 ) -> Result<(), ConsoleError> {
+    use crate::api::guard;
     use crate::api::route_form::{class_policy, ClassForm};
+    use crate::model::Role;
 
+    // Authorised before the form is read: a refused caller learns nothing from validation.
+    let session = guard::session().await?;
+    guard::check_csrf(&session, &csrf).await?;
+    guard::require_role(&session, &[Role::Admin]).await?;
     let (name, class) = class_policy(&ClassForm {
         name,
         is_default: is_default.is_some(),
@@ -137,7 +143,7 @@ pub async fn save_request_class(
     .await
 }
 
-#[server]
+#[server(endpoint = "delete_request_class")]
 pub async fn delete_request_class(
     csrf: String,
     seen_version: i64,
@@ -174,7 +180,7 @@ fn remove_class(
 }
 
 /// Drops every change made on the Routes page: config.yaml's routing applies again.
-#[server]
+#[server(endpoint = "reset_routes")]
 pub async fn reset_routes(csrf: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
     use crate::model::Role;
@@ -184,7 +190,7 @@ pub async fn reset_routes(csrf: String) -> Result<(), ConsoleError> {
     let user = guard::require_role(&session, &[Role::Admin]).await?;
     let state = crate::state::console_state()?;
     crate::db::routes::reset(&state.pool).await?;
-    tracing::info!(by = %user.email, "route policy reset to config.yaml in console");
+    tracing::info!(by = %user.label(), "route policy reset to config.yaml in console");
     guard::audit(&user, "routes.reset", "route_policy", "routes", None).await;
     state.routes.reload().await;
     Ok(())
@@ -230,7 +236,7 @@ async fn change_routes(
     let state = crate::state::console_state()?;
     let shown = state.routes.routes();
     let runtime = state.routes.clone();
-    let saved = routes::update(&state.pool, &user.email, seen_version, |current| {
+    let saved = routes::update(&state.pool, user.label(), seen_version, |current| {
         let mut proposed = current.clone();
         edit(&shown, &mut proposed)?;
         runtime
@@ -261,7 +267,7 @@ async fn change_routes(
             return Err(ConsoleError::Internal);
         }
     }
-    tracing::info!(by = %user.email, change = what, "route policy changed in console");
+    tracing::info!(by = %user.label(), change = what, "route policy changed in console");
     let after = serde_json::json!({ "change": what });
     guard::audit(
         &user,

@@ -9,7 +9,7 @@ use crate::model::SessionInfo;
 pub const MIN_PASSWORD_LENGTH: usize = 12;
 
 /// Who is visiting, their CSRF token, and whether first-run setup is still open.
-#[server]
+#[server(endpoint = "get_session_info")]
 pub async fn get_session_info() -> Result<SessionInfo, ConsoleError> {
     use crate::api::guard;
     use crate::db::users;
@@ -19,7 +19,7 @@ pub async fn get_session_info() -> Result<SessionInfo, ConsoleError> {
     let csrf_token = guard::csrf_token(&session).await?;
     let user = guard::current_user(&session).await?.map(|row| UserView {
         role: row.role().unwrap_or(Role::Viewer),
-        email: row.email,
+        email: row.label().to_string(),
     });
     let needs_setup = user.is_none() && users::count(&crate::state::pool()?).await? == 0;
     Ok(SessionInfo {
@@ -29,7 +29,7 @@ pub async fn get_session_info() -> Result<SessionInfo, ConsoleError> {
     })
 }
 
-#[server]
+#[server(endpoint = "login")]
 pub async fn login(csrf: String, email: String, password: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
     use crate::db::users;
@@ -39,7 +39,7 @@ pub async fn login(csrf: String, email: String, password: String) -> Result<(), 
     guard::check_csrf(&session, &csrf).await?;
     let user = users::find_by_email(&crate::state::pool()?, email.trim()).await?;
     let password_ok = tokio::task::spawn_blocking({
-        let stored = user.as_ref().map(|row| row.password_hash.clone());
+        let stored = user.as_ref().and_then(|row| row.password_hash.clone());
         move || secrets::verify_password(&password, stored.as_deref())
     })
     .await
@@ -47,7 +47,7 @@ pub async fn login(csrf: String, email: String, password: String) -> Result<(), 
     match user {
         Some(user) if password_ok => {
             guard::start_session(&session, &user).await?;
-            tracing::info!(email = %user.email, "console login");
+            tracing::info!(email = %user.label(), "console login");
             leptos_axum::redirect("/keys");
             Ok(())
         }
@@ -58,7 +58,7 @@ pub async fn login(csrf: String, email: String, password: String) -> Result<(), 
     }
 }
 
-#[server]
+#[server(endpoint = "logout")]
 pub async fn logout(csrf: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
 
@@ -70,7 +70,7 @@ pub async fn logout(csrf: String) -> Result<(), ConsoleError> {
 }
 
 /// First-run setup: creates the first admin and logs them in; refused once any user exists.
-#[server]
+#[server(endpoint = "setup_admin")]
 pub async fn setup_admin(
     csrf: String,
     email: String,
@@ -103,7 +103,7 @@ pub async fn setup_admin(
         .await?
         .ok_or(ConsoleError::AlreadySetUp)?;
     guard::start_session(&session, &user).await?;
-    tracing::info!(email = %user.email, "first admin created through setup");
+    tracing::info!(email = %user.label(), "first admin created through setup");
     leptos_axum::redirect("/keys");
     Ok(())
 }

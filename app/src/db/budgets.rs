@@ -47,6 +47,36 @@ pub async fn find(pool: &PgPool, subject: &str) -> Result<Option<BudgetRow>, sql
     .await
 }
 
+/// A budget with a limit, and who it belongs to, for the console.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OwnedBudget {
+    #[sqlx(flatten)]
+    pub budget: BudgetRow,
+    /// The key's alias or name, the team's alias, the user's email; `None` when not found.
+    pub owner: Option<String>,
+}
+
+/// Budgets with a hard or soft limit whose owner still exists (keys not revoked, teams not
+/// deleted), the most used first.
+pub async fn list_limited(pool: &PgPool, limit: i64) -> Result<Vec<OwnedBudget>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT b.subject, b.max_micros, b.soft_micros, b.duration, b.resets_at, \
+           b.spend_micros, b.leased_micros, \
+           COALESCE(k.key_alias, k.key_name, t.team_alias, u.email) AS owner \
+         FROM budget_counters AS b \
+         LEFT JOIN virtual_keys AS k ON b.subject = 'key:' || k.token_hash \
+         LEFT JOIN teams AS t ON b.subject = 'team:' || t.team_id \
+         LEFT JOIN console_users AS u ON b.subject = 'user:' || u.user_id \
+         WHERE (b.max_micros IS NOT NULL OR b.soft_micros IS NOT NULL) \
+           AND k.revoked_at IS NULL AND t.deleted_at IS NULL \
+         ORDER BY b.spend_micros::float8 / NULLIF(b.max_micros, 0) DESC NULLS LAST, b.subject \
+         LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Sets a budget's limits (creating its row); a new duration starts a window now. Runs in the
 /// caller's transaction so the budget changes with the entity it belongs to.
 pub async fn set_limits(

@@ -16,12 +16,15 @@ macro_rules! key_columns {
          COALESCE(b.spend_micros, 0) AS spend_micros, k.metadata, k.expires_at, k.revoked_at, \
          k.created_by, k.created_at, k.team_id, k.blocked, b.duration AS budget_duration, \
          b.resets_at AS budget_reset_at, b.soft_micros AS soft_budget_micros, k.rpm_limit, k.tpm_limit, k.max_parallel_requests, \
-         k.model_rpm_limit, k.model_tpm_limit"
+         k.model_rpm_limit, k.model_tpm_limit, k.user_id, u.models AS user_models, \
+         u.rpm_limit AS user_rpm_limit, u.tpm_limit AS user_tpm_limit, \
+         u.max_parallel_requests AS user_max_parallel_requests"
     };
 }
 macro_rules! key_tables {
     () => {
-        " FROM virtual_keys AS k LEFT JOIN budget_counters AS b ON b.subject = 'key:' || k.token_hash"
+        " FROM virtual_keys AS k LEFT JOIN budget_counters AS b ON b.subject = 'key:' || k.token_hash \
+         LEFT JOIN console_users AS u ON u.user_id = k.user_id"
     };
 }
 
@@ -50,6 +53,13 @@ pub struct KeyRow {
     pub model_rpm_limit: serde_json::Value,
     /// `{model: tokens per minute}`.
     pub model_tpm_limit: serde_json::Value,
+    /// The user the key belongs to, and that user's models and rate limits (which bind the key
+    /// too).
+    pub user_id: Option<String>,
+    pub user_models: Option<Vec<String>>,
+    pub user_rpm_limit: Option<i64>,
+    pub user_tpm_limit: Option<i64>,
+    pub user_max_parallel_requests: Option<i64>,
 }
 
 /// Rate limits of a key or a team (LiteLLM's fields); `None`: no limit.
@@ -109,6 +119,7 @@ pub struct KeySpec {
     pub duration_seconds: Option<i64>,
     pub metadata: serde_json::Value,
     pub team_id: Option<String>,
+    pub user_id: Option<String>,
     pub limits: RateLimits,
     /// `{model: requests per minute}` and `{model: tokens per minute}`.
     pub model_rpm_limit: serde_json::Value,
@@ -124,6 +135,8 @@ pub enum CreateKeyError {
     Duplicate,
     #[error("no team with that team_id exists")]
     UnknownTeam,
+    #[error("no user with that user_id exists")]
+    UnknownUser,
     #[error("could not generate a random key")]
     Random(#[from] getrandom::Error),
     #[error("database error")]
@@ -161,10 +174,22 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
             return Err(CreateKeyError::UnknownTeam);
         }
     }
+    if let Some(user_id) = &spec.user_id {
+        // Locked so the user cannot be deleted before its new key is in.
+        let user: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM console_users WHERE user_id = $1 FOR SHARE")
+                .bind(user_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+        if user.is_none() {
+            return Err(CreateKeyError::UnknownUser);
+        }
+    }
     sqlx::query(
         "INSERT INTO virtual_keys (token_hash, key_name, key_alias, models, metadata, expires_at, \
          created_by, team_id, rpm_limit, tpm_limit, max_parallel_requests, model_rpm_limit, \
-         model_tpm_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         model_tpm_limit, user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&token_hash)
     .bind(secrets::display_name(&secret))
@@ -179,6 +204,7 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     .bind(spec.limits.max_parallel_requests)
     .bind(&spec.model_rpm_limit)
     .bind(&spec.model_tpm_limit)
+    .bind(&spec.user_id)
     .execute(&mut *transaction)
     .await?;
     add_secret(&mut transaction, &token_hash, &token_hash, &secret).await?;
@@ -395,38 +421,83 @@ pub async fn update(
     Ok(row)
 }
 
+/// Which keys of `/key/list` a caller may see: all, or those of some teams and its own.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyVisibility<'a> {
+    All,
+    TeamsOrOwn {
+        teams: &'a [String],
+        user_id: &'a str,
+    },
+}
+
+/// `/key/list`'s filters.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyListFilter<'a> {
+    pub team_id: Option<&'a str>,
+    pub key_alias: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub visibility: KeyVisibility<'a>,
+}
+
 /// Keys that are not revoked, newest first, a page at a time (`/key/list`); with the total.
 pub async fn list_page(
     pool: &PgPool,
-    team_id: Option<&str>,
-    key_alias: Option<&str>,
+    filter: KeyListFilter<'_>,
     page: i64,
     size: i64,
 ) -> Result<(Vec<KeyRow>, i64), sqlx::Error> {
+    let (teams, owner) = match filter.visibility {
+        KeyVisibility::All => (None, None),
+        KeyVisibility::TeamsOrOwn { teams, user_id } => (Some(teams), Some(user_id)),
+    };
     let query = concat!(
         "SELECT ",
         key_columns!(),
         key_tables!(),
         " WHERE k.revoked_at IS NULL AND ($1::text IS NULL OR k.team_id = $1) \
-           AND ($2::text IS NULL OR k.key_alias = $2) \
-         ORDER BY k.created_at DESC, k.token_hash LIMIT $3 OFFSET $4"
+           AND ($2::text IS NULL OR k.key_alias = $2) AND ($3::text IS NULL OR k.user_id = $3) \
+           AND ($4::text[] IS NULL OR k.team_id = ANY($4) OR k.user_id = $5) \
+         ORDER BY k.created_at DESC, k.token_hash LIMIT $6 OFFSET $7"
     );
     let rows = sqlx::query_as(query)
-        .bind(team_id)
-        .bind(key_alias)
+        .bind(filter.team_id)
+        .bind(filter.key_alias)
+        .bind(filter.user_id)
+        .bind(teams)
+        .bind(owner)
         .bind(size)
         .bind((page - 1).max(0).saturating_mul(size))
         .fetch_all(pool)
         .await?;
     let total = sqlx::query_scalar(
-        "SELECT count(*) FROM virtual_keys WHERE revoked_at IS NULL \
-           AND ($1::text IS NULL OR team_id = $1) AND ($2::text IS NULL OR key_alias = $2)",
+        "SELECT count(*) FROM virtual_keys AS k WHERE k.revoked_at IS NULL \
+           AND ($1::text IS NULL OR k.team_id = $1) AND ($2::text IS NULL OR k.key_alias = $2) \
+           AND ($3::text IS NULL OR k.user_id = $3) \
+           AND ($4::text[] IS NULL OR k.team_id = ANY($4) OR k.user_id = $5)",
     )
-    .bind(team_id)
-    .bind(key_alias)
+    .bind(filter.team_id)
+    .bind(filter.key_alias)
+    .bind(filter.user_id)
+    .bind(teams)
+    .bind(owner)
     .fetch_one(pool)
     .await?;
     Ok((rows, total))
+}
+
+/// Live keys with one of these aliases.
+pub async fn find_live_by_aliases(
+    pool: &PgPool,
+    aliases: &[String],
+) -> Result<Vec<KeyRow>, sqlx::Error> {
+    let query = concat!(
+        "SELECT ",
+        key_columns!(),
+        key_tables!(),
+        " WHERE k.revoked_at IS NULL AND k.key_alias = ANY($1)"
+    );
+    sqlx::query_as(query).bind(aliases).fetch_all(pool).await
 }
 
 /// A key by its hash, whatever its status.

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod budgets;
 pub mod deployments;
 pub mod keys;
+pub mod members;
 pub mod routes;
 pub mod spend;
 pub mod teams;

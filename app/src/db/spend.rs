@@ -44,6 +44,8 @@ pub struct SpendRow {
     pub attempts: Option<serde_json::Value>,
     /// The team the key belonged to when the request ran.
     pub team_id: Option<String>,
+    /// The user the key belonged to when the request ran.
+    pub user_id: Option<String>,
     /// The budgets the cost counts against (key, team, …), each with the part the writing
     /// instance's lease paid.
     #[sqlx(skip)]
@@ -115,11 +117,13 @@ pub async fn insert_batch(
     let mut model_ids = Vec::with_capacity(rows.len());
     let mut attempts = Vec::with_capacity(rows.len());
     let mut team_ids = Vec::with_capacity(rows.len());
+    let mut user_ids = Vec::with_capacity(rows.len());
     let mut charge_requests = Vec::with_capacity(rows.len() * 2);
     let mut charge_subjects = Vec::with_capacity(rows.len() * 2);
     let mut charge_drawn = Vec::with_capacity(rows.len() * 2);
     for row in rows {
         team_ids.push(row.team_id.as_deref());
+        user_ids.push(row.user_id.as_deref());
         for charge in &row.charges {
             charge_requests.push(row.request_id.as_str());
             charge_subjects.push(charge.subject.as_ref());
@@ -154,12 +158,13 @@ pub async fn insert_batch(
            INSERT INTO spend_logs (request_id, token_hash, call_type, model_group, upstream_model, \
              provider, api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
              http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
-             cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts, team_id) \
+             cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts, team_id, \
+             user_id) \
            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], \
              $12::smallint[], $13::text[], $14::bool[], $15::bool[], $16::text[], \
              $17::timestamptz[], $18::timestamptz[], $19::bigint[], $20::bigint[], \
-             $21::bigint[], $22::text[], $23::jsonb[], $24::text[]) \
+             $21::bigint[], $22::text[], $23::jsonb[], $24::text[], $29::text[]) \
            ON CONFLICT (request_id) DO NOTHING \
            RETURNING request_id, cost_micros \
          ), charges AS ( \
@@ -208,6 +213,7 @@ pub async fn insert_batch(
     .bind(&charge_subjects)
     .bind(&charge_drawn)
     .bind(instance)
+    .bind(&user_ids)
     .fetch_all(pool)
     .await
 }
@@ -229,7 +235,7 @@ pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, 
            api_base, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, \
            reasoning_tokens, cost_micros, latency_ms, http_status, \
            status, is_stream, usage_estimated, end_user, started_at, ended_at, model_id, \
-           attempts, team_id \
+           attempts, team_id, user_id \
          FROM spend_logs \
          WHERE ($1::text IS NULL OR token_hash = $1) \
            AND ($2::text IS NULL OR request_id = $2) \

@@ -210,3 +210,13 @@ pub async fn delete(pool: &PgPool, team_ids: &[String]) -> Result<Vec<String>, s
     transaction.commit().await?;
     Ok(deleted)
 }
+
+/// How many keys that are not revoked each live team has.
+pub async fn key_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT team_id, count(*) FROM virtual_keys \
+         WHERE team_id IS NOT NULL AND revoked_at IS NULL GROUP BY team_id",
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,22 +1,115 @@
-//! Console user accounts.
+//! Users: console accounts and management-API users are one list (LiteLLM's `/user/*`). A user
+//! has a role, may log in when it has an email and password, owns keys, and has its own budget
+//! (`user:<user_id>`) and rate limits.
 
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::db::budgets::{self, BudgetLimits};
+use crate::db::keys::RateLimits;
 use crate::model::Role;
+
+/// Columns selected for a user, in `UserRow` order, and the tables they come from (macros so
+/// queries stay static strings).
+macro_rules! user_columns {
+    () => {
+        "u.id, u.user_id, u.email, u.password_hash, u.role, u.user_alias, u.models, u.metadata, \
+         u.rpm_limit, u.tpm_limit, u.max_parallel_requests, u.created_by, u.created_at, \
+         b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
+         b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
+         COALESCE(b.spend_micros, 0) AS spend_micros"
+    };
+}
+macro_rules! user_tables {
+    () => {
+        " FROM console_users AS u LEFT JOIN budget_counters AS b ON b.subject = 'user:' || u.user_id"
+    };
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
     pub id: Uuid,
-    pub email: String,
-    pub password_hash: String,
+    pub user_id: String,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
     pub role: String,
+    pub user_alias: Option<String>,
+    pub models: Vec<String>,
+    pub metadata: serde_json::Value,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub max_budget_micros: Option<i64>,
+    pub soft_budget_micros: Option<i64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<OffsetDateTime>,
+    pub spend_micros: i64,
 }
 
 impl UserRow {
     /// The stored role; an unknown value grants nothing.
     pub fn role(&self) -> Option<Role> {
         Role::parse(&self.role)
+    }
+
+    /// How the user is named to people: the email, else the user id.
+    pub fn label(&self) -> &str {
+        self.email.as_deref().unwrap_or(&self.user_id)
+    }
+}
+
+/// The subject of a user's budget.
+pub fn user_subject(user_id: &str) -> String {
+    format!("user:{user_id}")
+}
+
+/// What a caller asks for when creating a user (LiteLLM `/user/new` fields).
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    /// A caller-chosen id, or `None` for a new UUID.
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub role: Role,
+    pub user_alias: Option<String>,
+    pub models: Vec<String>,
+    pub metadata: serde_json::Value,
+    pub budget: BudgetLimits,
+    pub limits: RateLimits,
+    pub created_by: String,
+}
+
+/// What `/user/update` may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub role: Option<Role>,
+    pub user_alias: Option<String>,
+    pub models: Option<Vec<String>>,
+    pub metadata: Option<serde_json::Value>,
+    pub budget: Option<BudgetLimits>,
+    /// Each limit given replaces the user's.
+    pub limits: RateLimits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("a user with that user_id or email already exists")]
+    Duplicate,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for UserError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => UserError::Duplicate,
+            _ => UserError::Database(error),
+        }
     }
 }
 
@@ -27,17 +120,180 @@ pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
 }
 
 pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, email, password_hash, role FROM console_users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(pool)
-        .await
+    let query = concat!(
+        "SELECT ",
+        user_columns!(),
+        user_tables!(),
+        " WHERE u.email = $1"
+    );
+    sqlx::query_as(query).bind(email).fetch_optional(pool).await
 }
 
 pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, email, password_hash, role FROM console_users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
+    let query = concat!(
+        "SELECT ",
+        user_columns!(),
+        user_tables!(),
+        " WHERE u.id = $1"
+    );
+    sqlx::query_as(query).bind(id).fetch_optional(pool).await
+}
+
+pub async fn find_by_user_id(pool: &PgPool, user_id: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    find_in(&mut connection, user_id).await
+}
+
+async fn find_in(
+    connection: &mut sqlx::PgConnection,
+    user_id: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    let query = concat!(
+        "SELECT ",
+        user_columns!(),
+        user_tables!(),
+        " WHERE u.user_id = $1"
+    );
+    sqlx::query_as(query)
+        .bind(user_id)
+        .fetch_optional(connection)
         .await
+}
+
+/// Users by user id, a page at a time (`/user/list`: `page` from 1); with the total. A role
+/// given lists only users holding it.
+pub async fn list_page(
+    pool: &PgPool,
+    role: Option<Role>,
+    page: i64,
+    size: i64,
+) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
+    let role = role.map(Role::as_str);
+    let query = concat!(
+        "SELECT ",
+        user_columns!(),
+        user_tables!(),
+        " WHERE ($1::text IS NULL OR u.role = $1) ORDER BY u.user_id LIMIT $2 OFFSET $3"
+    );
+    let rows = sqlx::query_as(query)
+        .bind(role)
+        .bind(size)
+        .bind((page - 1).max(0).saturating_mul(size))
+        .fetch_all(pool)
+        .await?;
+    let total = sqlx::query_scalar(
+        "SELECT count(*) FROM console_users WHERE ($1::text IS NULL OR role = $1)",
+    )
+    .bind(role)
+    .fetch_one(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// Creates a user with its budget, in one transaction.
+pub async fn create(pool: &PgPool, spec: UserSpec) -> Result<UserRow, UserError> {
+    let id = Uuid::new_v4();
+    let user_id = spec.user_id.unwrap_or_else(|| id.to_string());
+    let mut transaction = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO console_users (id, user_id, email, password_hash, role, user_alias, models, \
+         metadata, rpm_limit, tpm_limit, max_parallel_requests, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(id)
+    .bind(&user_id)
+    .bind(spec.email)
+    .bind(spec.password_hash)
+    .bind(spec.role.as_str())
+    .bind(spec.user_alias)
+    .bind(&spec.models)
+    .bind(&spec.metadata)
+    .bind(spec.limits.rpm_limit)
+    .bind(spec.limits.tpm_limit)
+    .bind(spec.limits.max_parallel_requests)
+    .bind(&spec.created_by)
+    .execute(&mut *transaction)
+    .await?;
+    budgets::set_limits(&mut transaction, &user_subject(&user_id), &spec.budget).await?;
+    let row = find_in(&mut transaction, &user_id)
+        .await?
+        .ok_or(UserError::Database(sqlx::Error::RowNotFound))?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+/// Applies a change to a user; `None` when there is no such user.
+pub async fn update(
+    pool: &PgPool,
+    user_id: &str,
+    change: UserChange,
+) -> Result<Option<UserRow>, UserError> {
+    let mut transaction = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE console_users SET email = COALESCE($2, email), \
+         password_hash = COALESCE($3, password_hash), role = COALESCE($4, role), \
+         user_alias = COALESCE($5, user_alias), models = COALESCE($6, models), \
+         metadata = COALESCE($7, metadata), rpm_limit = COALESCE($8, rpm_limit), \
+         tpm_limit = COALESCE($9, tpm_limit), \
+         max_parallel_requests = COALESCE($10, max_parallel_requests) \
+         WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(change.email)
+    .bind(change.password_hash)
+    .bind(change.role.map(Role::as_str))
+    .bind(change.user_alias)
+    .bind(change.models)
+    .bind(change.metadata)
+    .bind(change.limits.rpm_limit)
+    .bind(change.limits.tpm_limit)
+    .bind(change.limits.max_parallel_requests)
+    .execute(&mut *transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    if let Some(budget) = &change.budget {
+        budgets::set_limits(&mut transaction, &user_subject(user_id), budget).await?;
+    }
+    let row = find_in(&mut transaction, user_id).await?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+/// What deleting users did: the users deleted and the keys revoked with them.
+#[derive(Debug, Clone, Default)]
+pub struct DeletedUsers {
+    pub user_ids: Vec<String>,
+    pub revoked_keys: Vec<String>,
+}
+
+/// Deletes users, revoking their keys and dropping their memberships and budget, in one
+/// transaction.
+pub async fn delete(pool: &PgPool, user_ids: &[String]) -> Result<DeletedUsers, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    let revoked_keys: Vec<String> = sqlx::query_scalar(
+        "UPDATE virtual_keys SET revoked_at = now() \
+         WHERE user_id = ANY($1) AND revoked_at IS NULL RETURNING token_hash",
+    )
+    .bind(user_ids)
+    .fetch_all(&mut *transaction)
+    .await?;
+    let deleted: Vec<String> =
+        sqlx::query_scalar("DELETE FROM console_users WHERE user_id = ANY($1) RETURNING user_id")
+            .bind(user_ids)
+            .fetch_all(&mut *transaction)
+            .await?;
+    let subjects: Vec<String> = deleted.iter().map(|id| user_subject(id)).collect();
+    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
+        .bind(&subjects)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(DeletedUsers {
+        user_ids: deleted,
+        revoked_keys,
+    })
 }
 
 /// Creates a user unless one with that email exists; returns the new row, or `None`.
@@ -47,16 +303,22 @@ pub async fn insert_if_absent(
     password_hash: &str,
     role: Role,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO console_users (id, email, password_hash, role) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (email) DO NOTHING RETURNING id, email, password_hash, role",
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "INSERT INTO console_users (id, user_id, email, password_hash, role) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING",
     )
-    .bind(Uuid::new_v4())
+    .bind(id)
+    .bind(id.to_string())
     .bind(email)
     .bind(password_hash)
     .bind(role.as_str())
-    .fetch_optional(pool)
-    .await
+    .execute(pool)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    find_by_id(pool, id).await
 }
 
 /// Creates the first admin, only while there are no users at all (first-run setup). Serialised
@@ -76,15 +338,52 @@ pub async fn insert_first_admin(
     if existing > 0 {
         return Ok(None);
     }
-    let row = sqlx::query_as(
-        "INSERT INTO console_users (id, email, password_hash, role) VALUES ($1, $2, $3, 'admin') \
-         RETURNING id, email, password_hash, role",
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO console_users (id, user_id, email, password_hash, role) \
+         VALUES ($1, $2, $3, $4, 'admin')",
     )
-    .bind(Uuid::new_v4())
+    .bind(id)
+    .bind(id.to_string())
     .bind(email)
     .bind(password_hash)
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
     .await?;
+    let query = concat!(
+        "SELECT ",
+        user_columns!(),
+        user_tables!(),
+        " WHERE u.id = $1"
+    );
+    let row = sqlx::query_as(query).bind(id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(Some(row))
+}
+
+/// A user's role in each team it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Membership {
+    pub team_id: String,
+    pub role: String,
+}
+
+/// The live teams a user belongs to, and its role in each.
+pub async fn memberships(pool: &PgPool, user_id: &str) -> Result<Vec<Membership>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.team_id, m.role FROM team_members AS m JOIN teams AS t USING (team_id) \
+         WHERE m.user_id = $1 AND t.deleted_at IS NULL ORDER BY m.team_id",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every membership of every user: (user id, team id, role), for the console's Users page.
+pub async fn all_memberships(pool: &PgPool) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.user_id, m.team_id, m.role FROM team_members AS m JOIN teams AS t USING (team_id) \
+         WHERE t.deleted_at IS NULL ORDER BY m.user_id, m.team_id",
+    )
+    .fetch_all(pool)
+    .await
 }

@@ -46,6 +46,12 @@ pub fn Header(user: UserView, csrf: String) -> impl IntoView {
                 <a href="/keys">"Keys"</a>
                 <a href="/deployments">"Models & providers"</a>
                 <a href="/routes">"Routes"</a>
+                <a href="/teams">"Teams"</a>
+                <a href="/users">"Users"</a>
+                {matches!(user.role, Role::Admin | Role::Finance).then(|| view! {
+                    <a href="/budgets">"Budgets"</a>
+                    <a href="/audit">"Audit log"</a>
+                })}
             </nav>
             <span class="who">{user.email} " · " {user.role.as_str()}</span>
             <ActionForm action=logout attr:class="inline">

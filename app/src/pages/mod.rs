@@ -1,5 +1,7 @@
 //! Console pages, one file each, plus the frame they share.
 
+pub mod audit;
+pub mod budgets;
 pub mod frame;
 pub mod keys;
 pub mod login;
@@ -7,3 +9,5 @@ pub mod models;
 pub mod routes;
 pub mod setup;
 pub mod spend_chart;
+pub mod teams;
+pub mod users;

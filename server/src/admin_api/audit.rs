@@ -13,9 +13,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{master, rfc3339, ApiQuery};
+use super::access::{actor, Actor};
+use super::{rfc3339, ApiQuery};
 use crate::error::ApiError;
-use crate::policy::auth::{presented_key, Caller};
+use crate::policy::auth::presented_key;
 use crate::state::SharedGateway;
 
 tokio::task_local! {
@@ -61,14 +62,6 @@ fn presented_actor(headers: &HeaderMap) -> String {
     )
 }
 
-/// The audit name of a caller.
-pub fn actor_of(caller: &Caller) -> String {
-    match caller {
-        Caller::Master { .. } => "master_key".to_string(),
-        Caller::Key { key, .. } => format!("key:{}", key.token_hash),
-    }
-}
-
 /// What a change did, to record.
 pub struct Change<'a> {
     pub action: &'a str,
@@ -80,9 +73,9 @@ pub struct Change<'a> {
 
 /// Records a change the caller made. The change has happened: a failure to record it is logged
 /// loudly rather than undoing it.
-pub async fn changed(gateway: &SharedGateway, caller: &Caller, change: Change<'_>) {
+pub async fn changed(gateway: &SharedGateway, actor: &Actor, change: Change<'_>) {
     let entry = AuditEntry {
-        actor: actor_of(caller),
+        actor: actor.name.clone(),
         action: change.action.to_string(),
         target_type: change.target_type.to_string(),
         target_id: Some(change.target_id.to_string()),
@@ -115,7 +108,9 @@ pub async fn log(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    actor(&gateway, &headers)
+        .await?
+        .require_reads_spend("read the audit log")?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(

@@ -8,13 +8,16 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use app::db::keys::{self, CreateKeyError, KeyChange, KeyRow, KeySpec};
+use app::db::keys::{self, CreateKeyError, KeyChange, KeyListFilter, KeyRow, KeySpec, RateLimits};
+use app::db::members;
 use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 
+use super::access::{actor, Actor};
 use super::audit::{self, Change};
-use super::{budget_limits, json_body, master, rfc3339, token_hash_of, ApiQuery, LimitFields};
+use super::teams::live_team;
+use super::{budget_limits, json_body, rfc3339, token_hash_of, ApiQuery, LimitFields};
 use crate::error::ApiError;
-use crate::policy::auth::{authenticate, Caller};
+use crate::policy::keys::model_allowed;
 use crate::state::SharedGateway;
 
 /// LiteLLM fields whose policy Gatehouse does not enforce yet: refused rather than silently
@@ -29,6 +32,7 @@ pub struct GenerateKeyRequest {
     soft_budget: Option<f64>,
     budget_duration: Option<String>,
     team_id: Option<String>,
+    user_id: Option<String>,
     #[serde(flatten)]
     limits: LimitFields,
     duration: Option<String>,
@@ -52,13 +56,16 @@ fn refuse_unenforced(other: &serde_json::Map<String, Value>) -> Result<(), ApiEr
     }
 }
 
-fn create_error(error: CreateKeyError) -> ApiError {
+pub fn create_error(error: CreateKeyError) -> ApiError {
     match error {
         CreateKeyError::BadCustomKey | CreateKeyError::Duplicate => {
             ApiError::bad_request(error.to_string(), None)
         }
         CreateKeyError::UnknownTeam => {
             ApiError::bad_request("`team_id` names no live team.", Some("team_id"))
+        }
+        CreateKeyError::UnknownUser => {
+            ApiError::bad_request("`user_id` names no user.", Some("user_id"))
         }
         CreateKeyError::Random(_) | CreateKeyError::Database(_) => {
             tracing::error!(%error, "key change failed");
@@ -93,7 +100,7 @@ pub async fn generate(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers).await?;
     let request: GenerateKeyRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
     let budget = budget_limits(
@@ -101,6 +108,32 @@ pub async fn generate(
         request.soft_budget,
         request.budget_duration.as_deref(),
     )?;
+    let limits = request.limits.rate_limits()?;
+    if !caller.is_admin() {
+        let team_id = request.team_id.as_deref().ok_or_else(|| {
+            ApiError::Forbidden(
+                "Only an admin creates keys outside a team; pass the `team_id` you administer."
+                    .into(),
+            )
+        })?;
+        caller.require_manages_team(team_id, "create keys in this team")?;
+        let scope = KeyScope {
+            models: Some(&request.models),
+            max_budget_micros: budget.max_micros,
+            limits: &limits,
+        };
+        check_within_team(&gateway, team_id, &scope).await?;
+        if let Some(user_id) = &request.user_id {
+            if members::find(&gateway.pool, team_id, user_id)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "A team admin creates keys only for members of the team; `{user_id}` is not one."
+                )));
+            }
+        }
+    }
     let duration_seconds = request
         .duration
         .as_deref()
@@ -121,7 +154,8 @@ pub async fn generate(
         duration_seconds,
         metadata,
         team_id: request.team_id,
-        limits: request.limits.rate_limits()?,
+        user_id: request.user_id,
+        limits,
         model_rpm_limit: request
             .limits
             .model_rpm_limit()?
@@ -130,7 +164,7 @@ pub async fn generate(
             .limits
             .model_tpm_limit()?
             .unwrap_or_else(|| json!({})),
-        created_by: "master_key".into(),
+        created_by: caller.name.clone(),
     };
     let (secret, row) = keys::create(&gateway.pool, spec)
         .await
@@ -154,8 +188,59 @@ pub async fn generate(
     Ok(Json(body))
 }
 
+/// What a team admin asks a key of its team to be allowed.
+struct KeyScope<'a> {
+    models: Option<&'a [String]>,
+    max_budget_micros: Option<i64>,
+    limits: &'a RateLimits,
+}
+
+/// A team admin's key stays within what the team has: models the team allows, a budget and
+/// rate limits no larger than the team's. (Admins are not limited.)
+async fn check_within_team(
+    gateway: &SharedGateway,
+    team_id: &str,
+    scope: &KeyScope<'_>,
+) -> Result<(), ApiError> {
+    let team = live_team(gateway, team_id).await?;
+    if let Some(model) = scope
+        .models
+        .into_iter()
+        .flatten()
+        .find(|model| !model_allowed(&team.models, model))
+    {
+        return Err(ApiError::Forbidden(format!(
+            "A team admin cannot give a key model `{model}`, which team `{team_id}` may not use."
+        )));
+    }
+    let above = |asked: Option<i64>, team_has: Option<i64>| matches!((asked, team_has), (Some(asked), Some(limit)) if asked > limit);
+    let checks = [
+        (
+            "max_budget",
+            scope.max_budget_micros,
+            team.max_budget_micros,
+        ),
+        ("rpm_limit", scope.limits.rpm_limit, team.rpm_limit),
+        ("tpm_limit", scope.limits.tpm_limit, team.tpm_limit),
+        (
+            "max_parallel_requests",
+            scope.limits.max_parallel_requests,
+            team.max_parallel_requests,
+        ),
+    ];
+    match checks
+        .iter()
+        .find(|(_, asked, team_has)| above(*asked, *team_has))
+    {
+        Some((field, _, _)) => Err(ApiError::Forbidden(format!(
+            "A team admin cannot give a key a larger `{field}` than team `{team_id}` has."
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The LiteLLM fields of a key (never its secret).
-fn key_fields(row: &KeyRow) -> Value {
+pub fn key_fields(row: &KeyRow) -> Value {
     let status = row.status(time::OffsetDateTime::now_utc());
     json!({
         "token": row.token_hash,
@@ -179,7 +264,7 @@ fn key_fields(row: &KeyRow) -> Value {
         "model_tpm_limit": row.model_tpm_limit,
         "budget_reset_at": row.budget_reset_at.map(rfc3339),
         "blocked": row.blocked || status != KeyStatus::Active,
-        "user_id": null,
+        "user_id": row.user_id,
         "team_id": row.team_id,
     })
 }
@@ -189,30 +274,44 @@ pub struct KeyInfoQuery {
     key: Option<String>,
 }
 
-/// A key's details and spend. The master key may read any key; a key may read itself.
+/// A key's details and spend: for roles that read everything, the key itself, its user and
+/// the admins of its team.
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<KeyInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&gateway, &headers).await?;
-    let token_hash = match (&query.key, &caller) {
-        (Some(key), _) => resolve(&gateway, key).await?,
-        (None, Caller::Key { key, .. }) => key.token_hash.to_string(),
-        (None, Caller::Master { .. }) => {
+    let caller = actor(&gateway, &headers).await?;
+    let token_hash = match &query.key {
+        Some(key) => resolve(&gateway, key).await?,
+        None if caller.caller.is_master() => {
             return Err(ApiError::bad_request(
                 "Pass the key to look up as `?key=`.",
                 Some("key"),
             ))
         }
+        None => caller.caller.token_hash().to_string(),
     };
-    if !caller.is_master() && caller.token_hash().as_ref() != token_hash {
-        return Err(ApiError::MasterKeyRequired);
-    }
     let row = keys::find_by_hash(&gateway.pool, &token_hash)
         .await?
-        .filter(|row| row.revoked_at.is_none())
-        .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
+        .filter(|row| row.revoked_at.is_none());
+    let row = match row {
+        Some(row) if caller.sees_key(&row) => row,
+        // Whether another key exists is not told to a caller who may not read it.
+        Some(_) => {
+            return Err(ApiError::Forbidden(
+                "Your role may not read this key.".into(),
+            ))
+        }
+        None if caller.reads_everything() => {
+            return Err(ApiError::NotFound("Key not found.".into()))
+        }
+        None => {
+            return Err(ApiError::Forbidden(
+                "Your role may not read this key.".into(),
+            ))
+        }
+    };
     Ok(Json(
         json!({ "key": row.token_hash, "info": key_fields(&row) }),
     ))
@@ -232,7 +331,7 @@ pub async fn delete(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers).await?;
     let request: DeleteKeysRequest = json_body(body).await?;
     if request.keys.is_empty() && request.key_aliases.is_empty() {
         return Err(ApiError::bad_request(
@@ -243,6 +342,16 @@ pub async fn delete(
     let mut hashes = Vec::with_capacity(request.keys.len());
     for key in &request.keys {
         hashes.push(resolve(&gateway, key).await?);
+    }
+    if !caller.is_admin() {
+        for hash in &hashes {
+            if let Some(row) = keys::find_by_hash(&gateway.pool, hash).await? {
+                caller.require_manages_key(&row, "delete this key")?;
+            }
+        }
+        for row in keys::find_live_by_aliases(&gateway.pool, &request.key_aliases).await? {
+            caller.require_manages_key(&row, "delete this key")?;
+        }
     }
     let revoked = keys::revoke(&gateway.pool, &hashes, &request.key_aliases).await?;
     if revoked.is_empty() {
@@ -286,6 +395,22 @@ async fn resolve(gateway: &SharedGateway, given: &str) -> Result<String, ApiErro
         .unwrap_or(hash))
 }
 
+/// Refuses a caller who may not change the key.
+async fn require_manages(
+    gateway: &SharedGateway,
+    caller: &Actor,
+    token_hash: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        return Ok(());
+    }
+    let row = keys::find_by_hash(&gateway.pool, token_hash)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
+    caller.require_manages_key(&row, what)
+}
+
 /// The live key named by `given`, or a 404.
 async fn live_token(gateway: &SharedGateway, given: &str) -> Result<String, ApiError> {
     let token_hash = resolve(gateway, given).await?;
@@ -320,7 +445,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers).await?;
     let request: UpdateKeyRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
     if request
@@ -345,6 +470,22 @@ pub async fn update(
     let current = keys::find_by_hash(&gateway.pool, &token_hash)
         .await?
         .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
+    caller.require_manages_key(&current, "change this key")?;
+    let limits = request.limits.rate_limits()?;
+    if let (false, Some(team_id)) = (caller.is_admin(), current.team_id.as_deref()) {
+        let scope = KeyScope {
+            models: request.models.as_deref(),
+            max_budget_micros: request
+                .max_budget
+                .map(app::model::dollars_to_micros)
+                .transpose()
+                .map_err(|message| {
+                    ApiError::bad_request(format!("`max_budget`: {message}"), Some("max_budget"))
+                })?,
+            limits: &limits,
+        };
+        check_within_team(&gateway, team_id, &scope).await?;
+    }
     let budget_given = request.max_budget.is_some()
         || request.soft_budget.is_some()
         || request.budget_duration.is_some();
@@ -376,7 +517,7 @@ pub async fn update(
             .transpose()
             .map_err(|message| ApiError::bad_request(message, Some("duration")))?,
         budget,
-        limits: request.limits.rate_limits()?,
+        limits,
         model_rpm_limit: request.limits.model_rpm_limit()?,
         model_tpm_limit: request.limits.model_tpm_limit()?,
     };
@@ -429,9 +570,10 @@ async fn set_blocked(
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers).await?;
     let request: BlockKeyRequest = json_body(body).await?;
     let token_hash = live_token(&gateway, &request.key).await?;
+    require_manages(&gateway, &caller, &token_hash, "block or unblock this key").await?;
     let change = KeyChange {
         blocked: Some(blocked),
         ..KeyChange::default()
@@ -460,6 +602,7 @@ async fn set_blocked(
 pub struct ListKeysQuery {
     team_id: Option<String>,
     key_alias: Option<String>,
+    user_id: Option<String>,
     page: Option<i64>,
     size: Option<i64>,
     #[serde(default)]
@@ -475,7 +618,11 @@ pub async fn list(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ListKeysQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers).await?;
+    let admin_teams: Vec<String> = caller.admin_of.iter().cloned().collect();
+    let visibility = caller
+        .key_visibility(&admin_teams)
+        .ok_or_else(|| ApiError::Forbidden("A key without a user may not list keys.".into()))?;
     let page = query.page.unwrap_or(1);
     let size = query.size.unwrap_or(10);
     if page < 1 || !(1..=MAX_PAGE_SIZE).contains(&size) {
@@ -484,14 +631,13 @@ pub async fn list(
             Some("size"),
         ));
     }
-    let (rows, total) = keys::list_page(
-        &gateway.pool,
-        query.team_id.as_deref(),
-        query.key_alias.as_deref(),
-        page,
-        size,
-    )
-    .await?;
+    let filter = KeyListFilter {
+        team_id: query.team_id.as_deref(),
+        key_alias: query.key_alias.as_deref(),
+        user_id: query.user_id.as_deref(),
+        visibility,
+    };
+    let (rows, total) = keys::list_page(&gateway.pool, filter, page, size).await?;
     let listed: Vec<Value> = rows
         .iter()
         .map(|row| {
@@ -548,7 +694,7 @@ async fn rotate(
     key_in_path: Option<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers).await?;
     let bytes = crate::proxy::request::read_body(body).await?;
     let request: RegenerateKeyRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
         RegenerateKeyRequest {
@@ -579,6 +725,7 @@ async fn rotate(
         .map_err(|message| ApiError::bad_request(message, Some("grace_period")))?
         .unwrap_or(0);
     let token_hash = live_token(&gateway, &given).await?;
+    require_manages(&gateway, &caller, &token_hash, "regenerate this key").await?;
     let (secret, row) = keys::rotate(&gateway.pool, &token_hash, grace_seconds, request.new_key)
         .await
         .map_err(create_error)?

@@ -1,12 +1,16 @@
-//! LiteLLM-compatible management routes (`/key/*`, `/model/*`, `/spend/*`) and health probes. Every route
-//! here requires a key except the health probes, which are listed as the only public ones.
+//! LiteLLM-compatible management routes (`/key/*`, `/team/*`, `/user/*`, `/model/*`, `/spend/*`,
+//! `/audit/log`) and health probes. Every route here requires a key and checks the caller's role
+//! (`access`) except the health probes, which are listed as the only public ones.
 
+pub mod access;
 pub mod audit;
 pub mod health;
 pub mod keys;
+pub mod members;
 pub mod models;
 pub mod spend;
 pub mod teams;
+pub mod users;
 
 use axum::body::Body;
 use axum::http::HeaderMap;
@@ -20,8 +24,8 @@ use app::db::budgets::BudgetLimits;
 use app::db::keys::RateLimits;
 use app::model::{dollars_to_micros, parse_duration_seconds};
 
+use crate::admin_api::access::Actor;
 use crate::error::ApiError;
-use crate::policy::auth::{authenticate, Caller};
 use crate::proxy::request::read_body;
 use crate::state::SharedGateway;
 
@@ -44,6 +48,14 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/team/delete", post(teams::delete))
         .route("/team/block", post(teams::block))
         .route("/team/unblock", post(teams::unblock))
+        .route("/team/member_add", post(members::add))
+        .route("/team/member_update", post(members::update))
+        .route("/team/member_delete", post(members::delete))
+        .route("/user/new", post(users::create))
+        .route("/user/info", get(users::info))
+        .route("/user/list", get(users::list))
+        .route("/user/update", post(users::update))
+        .route("/user/delete", post(users::delete))
         .route("/spend/logs", get(spend::logs))
         .route("/model/new", post(models::create))
         .route("/model/update", post(models::update))
@@ -56,14 +68,11 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route_layer(axum::middleware::from_fn_with_state(gateway, audit::watch))
 }
 
-/// Only the master key manages keys and deployments in this version.
-async fn master(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = authenticate(gateway, headers).await?;
-    if caller.is_master() {
-        Ok(caller)
-    } else {
-        Err(ApiError::MasterKeyRequired)
-    }
+/// The caller, refused unless it is an admin (the master key, or a key of an admin user).
+async fn admin(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    let actor = access::actor(gateway, headers).await?;
+    actor.require_admin("change this")?;
+    Ok(actor)
 }
 
 /// Reads a JSON request body into `T`, with a 400 naming what is wrong.
@@ -139,9 +148,9 @@ fn budget_limits(
 /// LiteLLM's rate-limit fields of a key or team.
 #[derive(serde::Deserialize, Default)]
 pub struct LimitFields {
-    rpm_limit: Option<i64>,
-    tpm_limit: Option<i64>,
-    max_parallel_requests: Option<i64>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
     model_rpm_limit: Option<serde_json::Value>,
     model_tpm_limit: Option<serde_json::Value>,
 }

@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use app::db::deployments::{self, DeploymentError, DeploymentSpec, StoredDeployment};
 
+use super::access::Actor;
 use super::audit::{self, Change};
-use super::{json_body, master, rfc3339};
+use super::{admin, json_body, rfc3339};
 use crate::error::ApiError;
-use crate::policy::auth::Caller;
 use crate::routing::live::build_stored;
 use crate::state::SharedGateway;
 
@@ -46,7 +46,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers).await?;
     let NewModel {
         model_name,
         litellm_params,
@@ -81,7 +81,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers).await?;
     let mut changes: ModelUpdate = json_body(body).await?;
     let id = match changes.model_info.remove("id") {
         Some(Value::String(id)) => parse_id(&id)?,
@@ -102,7 +102,7 @@ pub async fn patch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers).await?;
     let id = parse_id(&model_id)?;
     let mut changes: ModelUpdate = json_body(body).await?;
     changes.model_info.remove("id");
@@ -114,7 +114,7 @@ pub async fn delete(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers).await?;
     let ModelId { id } = json_body(body).await?;
     let id = parse_id(&id)?;
     if !deployments::delete(&gateway.pool, id)
@@ -131,7 +131,7 @@ pub async fn delete(
 
 async fn apply_update(
     gateway: &SharedGateway,
-    caller: &Caller,
+    caller: &Actor,
     id: Uuid,
     changes: ModelUpdate,
 ) -> Result<Json<Value>, ApiError> {
@@ -169,7 +169,7 @@ async fn apply_update(
 /// Records a change to a deployment (its public view: never credentials).
 async fn audited(
     gateway: &SharedGateway,
-    caller: &Caller,
+    caller: &Actor,
     action: &str,
     id: Uuid,
     before: Option<Value>,

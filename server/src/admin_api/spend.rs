@@ -1,4 +1,5 @@
-//! `GET /spend/logs` in LiteLLM's shape. The master key reads any key's rows; a key its own.
+//! `GET /spend/logs` in LiteLLM's shape. Admins and finance read any key's rows; any other key
+//! its own.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -12,9 +13,9 @@ use time::{Date, OffsetDateTime};
 use app::db::spend::{self, SpendFilter, SpendRow};
 use app::model::micros_to_dollars;
 
+use super::access::actor;
 use super::{rfc3339, token_hash_of, ApiQuery};
 use crate::error::ApiError;
-use crate::policy::auth::authenticate;
 use crate::state::SharedGateway;
 
 const DEFAULT_LIMIT: i64 = 1_000;
@@ -34,14 +35,16 @@ pub async fn logs(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SpendLogsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let caller = authenticate(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers).await?;
     let token_hash = query.api_key.as_deref().map(token_hash_of);
-    let token_hash = if caller.is_master() {
+    let token_hash = if caller.require_reads_spend("read other keys' spend").is_ok() {
         token_hash
     } else {
-        let own = caller.token_hash().to_string();
+        let own = caller.caller.token_hash().to_string();
         if token_hash.as_ref().is_some_and(|asked| *asked != own) {
-            return Err(ApiError::MasterKeyRequired);
+            return Err(ApiError::Forbidden(
+                "Your role may read only the spend of the key you call with.".into(),
+            ));
         }
         Some(own)
     };

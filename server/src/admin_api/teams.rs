@@ -12,8 +12,10 @@ use app::db::keys::RateLimits;
 use app::db::teams::{self, TeamChange, TeamError, TeamRow, TeamSpec};
 use app::model::micros_to_dollars;
 
+use super::access::actor;
 use super::audit::{self, Change};
-use super::{budget_limits, json_body, master, rfc3339, ApiQuery, LimitFields};
+use super::members::{member_error, member_user_id, members_of, NewMember};
+use super::{admin, budget_limits, json_body, rfc3339, ApiQuery, LimitFields};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
 
@@ -23,7 +25,6 @@ const NOT_YET_ENFORCED: &[&str] = &[
     "model_max_budget",
     "model_rpm_limit",
     "model_tpm_limit",
-    "members_with_roles",
     "members",
     "organization_id",
 ];
@@ -105,6 +106,8 @@ pub struct NewTeamRequest {
     soft_budget: Option<f64>,
     budget_duration: Option<String>,
     metadata: Option<Value>,
+    #[serde(default)]
+    members_with_roles: Vec<NewMember>,
     #[serde(flatten)]
     limits: LimitFields,
     #[serde(flatten)]
@@ -116,9 +119,13 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers).await?;
     let request: NewTeamRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
+    let mut members = Vec::with_capacity(request.members_with_roles.len());
+    for member in &request.members_with_roles {
+        members.push((member_user_id(&gateway, member).await?, member.role()?));
+    }
     if request
         .team_id
         .as_deref()
@@ -141,12 +148,25 @@ pub async fn create(
         )?,
         limits: team_limits(&request.limits)?,
         metadata: metadata_of(request.metadata)?.unwrap_or_else(|| json!({})),
-        created_by: "master_key".into(),
+        created_by: caller.name.clone(),
     };
     let row = teams::create(&gateway.pool, spec)
         .await
         .map_err(team_error)?;
-    let after = team_fields(&row);
+    for (user_id, role) in members {
+        app::db::members::add(
+            &gateway.pool,
+            &row.team_id,
+            &user_id,
+            role,
+            None,
+            &caller.name,
+        )
+        .await
+        .map_err(member_error)?;
+    }
+    let mut after = team_fields(&row);
+    after["members_with_roles"] = members_of(&gateway, &row.team_id).await?;
     audit::changed(
         &gateway,
         &caller,
@@ -172,14 +192,20 @@ pub async fn info(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<TeamInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers).await?;
+    if !actor.sees_team(&query.team_id) {
+        return Err(ApiError::Forbidden(format!(
+            "Only members of team `{}` and roles that read every team may read it.",
+            query.team_id
+        )));
+    }
     let row = live_team(&gateway, &query.team_id).await?;
-    Ok(Json(
-        json!({ "team_id": row.team_id, "team_info": team_fields(&row) }),
-    ))
+    let mut info = team_fields(&row);
+    info["members_with_roles"] = members_of(&gateway, &row.team_id).await?;
+    Ok(Json(json!({ "team_id": row.team_id, "team_info": info })))
 }
 
-async fn live_team(gateway: &SharedGateway, team_id: &str) -> Result<TeamRow, ApiError> {
+pub async fn live_team(gateway: &SharedGateway, team_id: &str) -> Result<TeamRow, ApiError> {
     teams::find(&gateway.pool, team_id)
         .await?
         .filter(|row| row.deleted_at.is_none())
@@ -190,9 +216,19 @@ pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    master(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers).await?;
+    if !actor.reads_everything() && actor.user_id.is_none() {
+        return Err(ApiError::Forbidden(
+            "A key without a user may not list teams.".into(),
+        ));
+    }
     let rows = teams::list_live(&gateway.pool).await?;
-    Ok(Json(Value::Array(rows.iter().map(team_fields).collect())))
+    Ok(Json(Value::Array(
+        rows.iter()
+            .filter(|row| actor.sees_team(&row.team_id))
+            .map(team_fields)
+            .collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -211,14 +247,43 @@ pub struct UpdateTeamRequest {
     other: serde_json::Map<String, Value>,
 }
 
+/// A team admin changes its team's alias and metadata only: the budget, limits, models and
+/// blocking that bind the team are an admin's.
+fn refuse_admin_only_fields(request: &UpdateTeamRequest) -> Result<(), ApiError> {
+    let given = [
+        ("models", request.models.is_some()),
+        ("blocked", request.blocked.is_some()),
+        ("max_budget", request.max_budget.is_some()),
+        ("soft_budget", request.soft_budget.is_some()),
+        ("budget_duration", request.budget_duration.is_some()),
+        ("rpm_limit", request.limits.rpm_limit.is_some()),
+        ("tpm_limit", request.limits.tpm_limit.is_some()),
+        (
+            "max_parallel_requests",
+            request.limits.max_parallel_requests.is_some(),
+        ),
+    ];
+    match given.iter().find(|(_, given)| *given) {
+        Some((field, _)) => Err(ApiError::Forbidden(format!(
+            "Only an admin may change a team's `{field}`; a team admin may change its \
+             `team_alias` and `metadata`."
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers).await?;
     let request: UpdateTeamRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
+    caller.require_manages_team(&request.team_id, "change this team")?;
+    if !caller.is_admin() {
+        refuse_admin_only_fields(&request)?;
+    }
     let current = live_team(&gateway, &request.team_id).await?;
     // A budget field given replaces the team's budget; absent, the budget stays.
     let budget_given = request.max_budget.is_some()
@@ -278,7 +343,7 @@ pub async fn delete(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers).await?;
     let request: DeleteTeamsRequest = json_body(body).await?;
     if request.team_ids.is_empty() {
         return Err(ApiError::bad_request(
@@ -335,7 +400,7 @@ async fn set_blocked(
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = master(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers).await?;
     let request: BlockTeamRequest = json_body(body).await?;
     let change = TeamChange {
         blocked: Some(blocked),

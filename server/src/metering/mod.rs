@@ -30,7 +30,8 @@ pub struct MeteredCall {
     pub call_type: &'static str,
     pub token_hash: Arc<str>,
     pub team_id: Option<Arc<str>>,
-    /// The budgets the call counts against (key, team), and what it reserved of them.
+    pub user_id: Option<Arc<str>>,
+    /// The budgets the call counts against (key, user, member, team), and what it reserved of them.
     pub budget_chain: Option<Arc<[Arc<Budget>]>>,
     pub reservation: Option<Reservation>,
     /// What the reservation leaves for output once the prompt's bound is paid for: a stream
@@ -172,6 +173,7 @@ impl Meter {
             model_id: call.deployment.id.clone(),
             attempts,
             team_id: call.team_id.as_deref().map(str::to_string),
+            user_id: call.user_id.as_deref().map(str::to_string),
             charges,
         };
         self.queue.push(row).await;

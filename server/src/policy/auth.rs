@@ -56,7 +56,15 @@ impl Caller {
         }
     }
 
-    /// The budgets a request of this caller counts against: the key's, then its team's.
+    pub fn user_id(&self) -> Option<&Arc<str>> {
+        match self {
+            Caller::Key { key, .. } => key.user_id.as_ref(),
+            Caller::Master { .. } => None,
+        }
+    }
+
+    /// The budgets a request of this caller counts against: the key's, its user's (overall
+    /// and within the team), then its team's.
     pub fn budget_chain(&self) -> Option<&Arc<[Arc<Budget>]>> {
         match self {
             Caller::Master { .. } => None,

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use app::db::budgets::{key_subject, team_subject};
 use app::db::keys::{self, KeyRow, SecretRow};
+use app::db::members::member_subject;
+use app::db::users::user_subject;
 use dashmap::DashMap;
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -26,10 +28,17 @@ pub struct CachedKey {
     pub expires_at: Option<OffsetDateTime>,
     pub blocked: bool,
     pub team_id: Option<Arc<str>>,
-    /// The budgets the key's requests count against: its own, then its team's.
+    /// The user the key belongs to.
+    pub user_id: Option<Arc<str>>,
+    /// The models its user may use (empty: every model).
+    pub user_models: Vec<String>,
+    /// The budgets the key's requests count against: its own, its user's, its user's within
+    /// its team, then its team's.
     pub budget_chain: Arc<[Arc<Budget>]>,
     /// Its own rate limits (scope `key:<token hash>`).
     pub limits: ScopeLimits,
+    /// Its user's rate limits (scope `user:<user_id>`), shared by all the user's keys.
+    pub user_limits: Option<ScopeLimits>,
     /// Per-model requests and tokens per minute (`model_rpm_limit`, `model_tpm_limit`).
     pub model_limits: HashMap<String, (Option<u64>, Option<u64>)>,
     /// `metadata.request_class`: the request class every request of the key runs in.
@@ -42,7 +51,7 @@ impl CachedKey {
     /// LiteLLM semantics: no models listed means every model; `*` too; `prefix*` matches by
     /// prefix.
     pub fn may_use(&self, model: &str) -> bool {
-        model_allowed(&self.models, model)
+        model_allowed(&self.models, model) && model_allowed(&self.user_models, model)
     }
 
     /// The key's limits for one model, if it has any (scope `key:<token hash>:model:<model>`).
@@ -236,9 +245,21 @@ impl KeyCache {
     /// The data plane's view of a key row.
     fn cached(&self, row: KeyRow) -> Arc<CachedKey> {
         let mut budget_chain = vec![self.ledger.budget(&key_subject(&row.token_hash))];
+        if let Some(user_id) = &row.user_id {
+            budget_chain.push(self.ledger.budget(&user_subject(user_id)));
+            if let Some(team_id) = &row.team_id {
+                budget_chain.push(self.ledger.budget(&member_subject(team_id, user_id)));
+            }
+        }
         if let Some(team_id) = &row.team_id {
             budget_chain.push(self.ledger.budget(&team_subject(team_id)));
         }
+        let user_limits = row.user_id.as_deref().map(|user_id| ScopeLimits {
+            scope: Arc::from(user_subject(user_id)),
+            rpm: limit_of(row.user_rpm_limit),
+            tpm: limit_of(row.user_tpm_limit),
+            parallel: limit_of(row.user_max_parallel_requests),
+        });
         let metadata = &row.metadata;
         let mut model_limits: HashMap<String, (Option<u64>, Option<u64>)> = HashMap::new();
         for (model, rpm) in per_model(&row.model_rpm_limit) {
@@ -259,8 +280,11 @@ impl KeyCache {
             expires_at: row.expires_at,
             blocked: row.blocked,
             team_id: row.team_id.as_deref().map(Arc::from),
+            user_id: row.user_id.as_deref().map(Arc::from),
+            user_models: row.user_models.unwrap_or_default(),
             budget_chain: budget_chain.into(),
             limits,
+            user_limits: user_limits.filter(|limits| !limits.is_empty()),
             model_limits,
             request_class: metadata
                 .get("request_class")

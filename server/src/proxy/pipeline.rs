@@ -277,7 +277,7 @@ impl Admitted {
     }
 
     /// 3. limit: the request counts against the rate limits of its key, of the key for its
-    ///    model group, and of its team, all or none; refused with `429` and `Retry-After` when
+    ///    model group, of its user, and of its team, all or none; refused with `429` and `Retry-After` when
     ///    one is reached. Its place in flight is held until the call is metered.
     pub async fn limit(
         &self,
@@ -293,6 +293,9 @@ impl Admitted {
         }
         if let Some(model_limits) = key.model_limits(&call.deployment.model_group) {
             scopes.push(model_limits);
+        }
+        if let Some(user_limits) = &key.user_limits {
+            scopes.push(user_limits.clone());
         }
         if let Some(team) = team.as_ref().filter(|team| !team.limits.is_empty()) {
             scopes.push(team.limits.clone());
@@ -322,6 +325,7 @@ impl Admitted {
             call_type,
             token_hash: self.caller.token_hash().clone(),
             team_id: self.caller.team_id().cloned(),
+            user_id: self.caller.user_id().cloned(),
             budget_chain: self.budget_chain.clone(),
             reservation: None,
             output_allowance: None,

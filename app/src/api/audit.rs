@@ -1,0 +1,58 @@
+//! The audit log for the console: entries newest first, filtered. Admins and finance read it.
+
+use leptos::prelude::*;
+
+use crate::error::ConsoleError;
+use crate::model::AuditView;
+
+/// Entries on one page of the Audit page.
+pub const AUDIT_PAGE_SIZE: i64 = 100;
+
+/// Entries matching the filters (empty text: any), older than `before_id` when given.
+#[server(endpoint = "list_audit")]
+pub async fn list_audit(
+    actor: String,
+    action: String,
+    target_type: String,
+    before_id: Option<i64>,
+) -> Result<Vec<AuditView>, ConsoleError> {
+    use crate::api::guard;
+    use crate::db::audit::{self, AuditFilter};
+    use crate::db::keys::format_time;
+    use crate::model::Role;
+
+    let session = guard::session().await?;
+    guard::require_role(&session, &[Role::Admin, Role::Finance]).await?;
+    let given = |text: String| {
+        let text = text.trim().to_string();
+        (!text.is_empty()).then_some(text)
+    };
+    let filter = AuditFilter {
+        actor: given(actor),
+        action: given(action),
+        target_type: given(target_type),
+        target_id: None,
+        before_id,
+        limit: AUDIT_PAGE_SIZE,
+    };
+    let compact =
+        |value: Option<serde_json::Value>| value.map(|v| v.to_string()).unwrap_or_default();
+    let rows = audit::list(&crate::state::pool()?, &filter).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| AuditView {
+            id: row.id,
+            at: format_time(row.at),
+            actor: row.actor,
+            action: row.action,
+            target: match row.target_id {
+                Some(id) => format!("{} {id}", row.target_type),
+                None => row.target_type,
+            },
+            outcome: row.outcome,
+            before: compact(row.before),
+            after: compact(row.after),
+            source_ip: row.source_ip.unwrap_or_default(),
+        })
+        .collect())
+}

@@ -1,0 +1,200 @@
+//! Who may do what through the management API. The master key acts as an admin; a virtual key
+//! that belongs to a user acts with that user's role and team memberships; any other key may
+//! only read itself. Everything not granted here is refused (403), and the refusal of a change
+//! is audited by `audit::watch`.
+//!
+//! The role matrix these checks implement is in `docs/GOVERNANCE.md` ("Roles") and tested in
+//! `server/tests/rbac.rs`.
+
+use std::collections::BTreeSet;
+
+use axum::http::HeaderMap;
+
+use app::db::keys::{KeyRow, KeyVisibility};
+use app::db::members::MemberRole;
+use app::db::users;
+use app::model::Role;
+
+use crate::error::ApiError;
+use crate::policy::auth::{authenticate, Caller};
+use crate::state::SharedGateway;
+
+/// The caller of a management route, with what it may do.
+pub struct Actor {
+    pub caller: Caller,
+    /// `master_key`, `user:<user_id>` or `key:<token hash>`: for `created_by` and the audit.
+    pub name: String,
+    /// The global role: the master key is an admin; a key without a user has none.
+    pub role: Option<Role>,
+    pub user_id: Option<String>,
+    /// Teams the user administers, and every team it belongs to (administered ones included).
+    pub admin_of: BTreeSet<String>,
+    pub member_of: BTreeSet<String>,
+}
+
+/// Who is calling, and with which role and memberships.
+pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    let caller = authenticate(gateway, headers).await?;
+    let user_id = match &caller {
+        Caller::Master { .. } => {
+            return Ok(Actor {
+                caller,
+                name: "master_key".into(),
+                role: Some(Role::Admin),
+                user_id: None,
+                admin_of: BTreeSet::new(),
+                member_of: BTreeSet::new(),
+            })
+        }
+        Caller::Key { key, .. } => key.user_id.clone(),
+    };
+    let Some(user_id) = user_id else {
+        let name = format!("key:{}", caller.token_hash());
+        return Ok(Actor {
+            caller,
+            name,
+            role: None,
+            user_id: None,
+            admin_of: BTreeSet::new(),
+            member_of: BTreeSet::new(),
+        });
+    };
+    let user_id = user_id.to_string();
+    let user = users::find_by_user_id(&gateway.pool, &user_id).await?;
+    let memberships = users::memberships(&gateway.pool, &user_id).await?;
+    let admin_of = memberships
+        .iter()
+        .filter(|membership| MemberRole::parse(&membership.role) == Some(MemberRole::Admin))
+        .map(|membership| membership.team_id.clone())
+        .collect();
+    let member_of = memberships
+        .into_iter()
+        .map(|membership| membership.team_id)
+        .collect();
+    Ok(Actor {
+        caller,
+        name: format!("user:{user_id}"),
+        role: user.as_ref().and_then(users::UserRow::role),
+        user_id: Some(user_id),
+        admin_of,
+        member_of,
+    })
+}
+
+impl Actor {
+    fn has(&self, allowed: &[Role]) -> bool {
+        self.role.is_some_and(|role| allowed.contains(&role))
+    }
+
+    fn refuse(&self, what: &str) -> ApiError {
+        ApiError::Forbidden(format!(
+            "Your role ({}) may not {what}.",
+            self.role.map_or("a key without a user", Role::as_str)
+        ))
+    }
+
+    /// Creates, changes and deletes anything: admins only.
+    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        if self.has(&[Role::Admin]) {
+            Ok(())
+        } else {
+            Err(self.refuse(what))
+        }
+    }
+
+    /// Reads every team, key and user.
+    pub fn reads_everything(&self) -> bool {
+        self.has(&[Role::Admin, Role::Finance, Role::Viewer])
+    }
+
+    pub fn require_reads_everything(&self, what: &str) -> Result<(), ApiError> {
+        if self.reads_everything() {
+            Ok(())
+        } else {
+            Err(self.refuse(what))
+        }
+    }
+
+    /// Reads every spend row and the audit log.
+    pub fn require_reads_spend(&self, what: &str) -> Result<(), ApiError> {
+        if self.has(&[Role::Admin, Role::Finance]) {
+            Ok(())
+        } else {
+            Err(self.refuse(what))
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has(&[Role::Admin])
+    }
+
+    /// Manages the team's keys and members: an admin, or an admin of that team.
+    pub fn manages_team(&self, team_id: &str) -> bool {
+        self.is_admin() || self.admin_of.contains(team_id)
+    }
+
+    pub fn require_manages_team(&self, team_id: &str, what: &str) -> Result<(), ApiError> {
+        if self.manages_team(team_id) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "Only an admin or an admin of team `{team_id}` may {what}."
+            )))
+        }
+    }
+
+    /// Sees the team: everyone who reads everything, and its members.
+    pub fn sees_team(&self, team_id: &str) -> bool {
+        self.reads_everything() || self.member_of.contains(team_id)
+    }
+
+    /// The key is this user's own.
+    pub fn owns(&self, key: &KeyRow) -> bool {
+        self.user_id.is_some() && key.user_id == self.user_id
+    }
+
+    /// Reads the key: everyone who reads everything, the key itself, its user, and the admins
+    /// of its team.
+    pub fn sees_key(&self, key: &KeyRow) -> bool {
+        self.reads_everything()
+            || self.caller.token_hash().as_ref() == key.token_hash
+            || self.owns(key)
+            || key
+                .team_id
+                .as_deref()
+                .is_some_and(|team| self.admin_of.contains(team))
+    }
+
+    /// Changes the key: admins, and the admins of its team.
+    pub fn manages_key(&self, key: &KeyRow) -> bool {
+        self.is_admin()
+            || key
+                .team_id
+                .as_deref()
+                .is_some_and(|team| self.admin_of.contains(team))
+    }
+
+    pub fn require_manages_key(&self, key: &KeyRow, what: &str) -> Result<(), ApiError> {
+        if self.manages_key(key) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "Only an admin or an admin of the key's team may {what}."
+            )))
+        }
+    }
+
+    /// The keys `/key/list` shows this caller: all, or those of the teams it administers and
+    /// its own. `None`: it may list none.
+    pub fn key_visibility<'a>(&'a self, admin_teams: &'a [String]) -> Option<KeyVisibility<'a>> {
+        if self.reads_everything() {
+            return Some(KeyVisibility::All);
+        }
+        self.user_id
+            .as_deref()
+            .map(|user_id| KeyVisibility::TeamsOrOwn {
+                teams: admin_teams,
+                user_id,
+            })
+    }
+}

@@ -1,0 +1,284 @@
+//! Role-based access to the console's server functions: each one called over HTTP with a real
+//! session of each role (and with none) is allowed or refused as docs/GOVERNANCE.md says, before
+//! it looks at its arguments.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+/// A console session: a cookie-keeping client and the session's CSRF token.
+struct Console {
+    http: reqwest::Client,
+    base: String,
+    csrf: String,
+}
+
+impl Console {
+    async fn open(app: &TestApp) -> Console {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut console = Console {
+            http,
+            base: app.base.clone(),
+            csrf: String::new(),
+        };
+        console.csrf = console.session_csrf().await;
+        console
+    }
+
+    async fn session_csrf(&self) -> String {
+        let info: Value = self
+            .http
+            .post(format!("{}/api/get_session_info", self.base))
+            .form(&Vec::<(String, String)>::new())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        info["csrf_token"].as_str().unwrap().to_string()
+    }
+
+    async fn log_in(app: &TestApp, email: &str, password: &str) -> Console {
+        let mut console = Console::open(app).await;
+        let response = console
+            .call(
+                "login",
+                &[("email", email.to_string()), ("password", password.into())],
+            )
+            .await;
+        assert!(!response.1.contains("BadCredentials"), "{}", response.1);
+        // A new session id and CSRF token come with the login.
+        console.csrf = console.session_csrf().await;
+        console
+    }
+
+    /// Calls a server function with its form fields (the CSRF token added); status and body.
+    async fn call(&self, endpoint: &str, fields: &[(&str, String)]) -> (u16, String) {
+        let mut form: Vec<(&str, String)> = vec![("csrf", self.csrf.clone())];
+        form.extend(fields.iter().cloned());
+        let response = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Admin,
+    TeamAdmin,
+    Finance,
+    Viewer,
+    Nobody,
+}
+
+use Who::*;
+
+const ALL: &[Who] = &[Admin, TeamAdmin, Finance, Viewer];
+const ADMIN: &[Who] = &[Admin];
+const MONEY: &[Who] = &[Admin, Finance];
+const READERS: &[Who] = &[Admin, Finance, Viewer];
+
+/// A server function, its form fields, and who may call it.
+type Case = (&'static str, Vec<(&'static str, String)>, &'static [Who]);
+
+fn fields(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    pairs
+        .iter()
+        .map(|(name, value)| (*name, value.to_string()))
+        .collect()
+}
+
+#[sqlx::test(migrations = false)]
+async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let password = "console-password-1";
+    let mut sessions = Vec::new();
+    for (who, role) in [
+        (Admin, "proxy_admin"),
+        (TeamAdmin, "internal_user"),
+        (Finance, "finance"),
+        (Viewer, "proxy_admin_viewer"),
+    ] {
+        let email = format!("{who:?}@console.test").to_lowercase();
+        let created = app
+            .manage(
+                "/user/new",
+                json!({ "user_email": email, "user_role": role, "password": password,
+                        "auto_create_key": false }),
+            )
+            .await;
+        assert_eq!(created.status(), 200);
+        sessions.push((who, Console::log_in(&app, &email, password).await));
+    }
+    sessions.push((Nobody, Console::open(&app).await));
+
+    let deployment = fields(&[
+        ("id", ""),
+        ("model_name", ""),
+        ("model", ""),
+        ("api_base", ""),
+        ("api_key", ""),
+        ("api_version", ""),
+        ("input_cost", ""),
+        ("output_cost", ""),
+        ("cached_input_cost", ""),
+        ("extra_params", ""),
+    ]);
+    let class = fields(&[
+        ("seen_version", "0"),
+        ("original_name", ""),
+        ("name", ""),
+        ("routing_strategy", ""),
+        ("num_retries", ""),
+        ("model_groups", ""),
+        ("fallbacks", ""),
+        ("degrade_at", ""),
+        ("degrade_to", ""),
+    ]);
+    let cases: Vec<Case> = vec![
+        ("list_keys", vec![], ADMIN),
+        (
+            "create_key",
+            fields(&[
+                ("key_alias", ""),
+                ("models", ""),
+                ("max_budget", "x"),
+                ("duration", ""),
+            ]),
+            ADMIN,
+        ),
+        ("revoke_key", fields(&[("token_hash", "none")]), ADMIN),
+        ("spend_per_day", vec![], MONEY),
+        ("list_deployments", vec![], ALL),
+        ("save_deployment", deployment, ADMIN),
+        ("delete_deployment", fields(&[("id", "not-a-uuid")]), ADMIN),
+        ("test_connection", fields(&[("id", "not-a-uuid")]), ADMIN),
+        ("list_routes", vec![], ALL),
+        (
+            "save_router_settings",
+            fields(&[
+                ("seen_version", "-1"),
+                ("routing_strategy", ""),
+                ("num_retries", ""),
+                ("allowed_fails", ""),
+                ("cooldown_time", ""),
+                ("default_fallbacks", ""),
+            ]),
+            ADMIN,
+        ),
+        (
+            "save_group_routes",
+            fields(&[
+                ("seen_version", "-1"),
+                ("group", "none"),
+                ("fallbacks", ""),
+                ("context_window_fallbacks", ""),
+                ("content_policy_fallbacks", ""),
+            ]),
+            ADMIN,
+        ),
+        ("save_request_class", class, ADMIN),
+        (
+            "delete_request_class",
+            fields(&[("seen_version", "-1"), ("name", "none")]),
+            ADMIN,
+        ),
+        ("list_users", vec![], READERS),
+        (
+            "create_user",
+            fields(&[
+                ("email", "not-an-email"),
+                ("role", "admin"),
+                ("password", "x"),
+            ]),
+            ADMIN,
+        ),
+        (
+            "change_role",
+            fields(&[("user_id", "nobody"), ("role", "admin")]),
+            ADMIN,
+        ),
+        (
+            "reset_password",
+            fields(&[("user_id", "nobody"), ("password", "short")]),
+            ADMIN,
+        ),
+        ("delete_user", fields(&[("user_id", "nobody")]), ADMIN),
+        (
+            "list_audit",
+            fields(&[("actor", ""), ("action", ""), ("target_type", "")]),
+            MONEY,
+        ),
+        ("list_budgets", vec![], MONEY),
+        ("list_teams", vec![], ALL),
+        (
+            "create_team",
+            fields(&[
+                ("team_id", ""),
+                ("team_alias", ""),
+                ("models", ""),
+                ("max_budget", "x"),
+                ("budget_duration", ""),
+                ("rpm_limit", ""),
+            ]),
+            ADMIN,
+        ),
+        (
+            "set_team_blocked",
+            fields(&[("team_id", "none"), ("blocked", "true")]),
+            ADMIN,
+        ),
+        // The team admin here administers no team, so it may not touch this one's members.
+        (
+            "add_member",
+            fields(&[
+                ("team_id", "none"),
+                ("email", "nobody@console.test"),
+                ("role", "user"),
+                ("max_budget_in_team", ""),
+            ]),
+            ADMIN,
+        ),
+        (
+            "remove_member",
+            fields(&[("team_id", "none"), ("user_id", "nobody")]),
+            ADMIN,
+        ),
+    ];
+    for (endpoint, form, allowed) in &cases {
+        for (who, console) in &sessions {
+            let (status, body) = console.call(endpoint, form).await;
+            let context = format!("{endpoint} as {who:?}: {status} {body}");
+            if *who == Nobody {
+                assert!(body.contains("NotLoggedIn"), "{context}");
+            } else if allowed.contains(who) {
+                assert!(
+                    !body.contains("Forbidden") && !body.contains("NotLoggedIn"),
+                    "{context}"
+                );
+                assert_ne!(status, 404, "{context}");
+            } else {
+                assert!(body.contains("Forbidden"), "{context}");
+            }
+        }
+    }
+    // A refused change left nothing behind: no user was created by anyone.
+    let (_, listed) = sessions[0].1.call("list_users", &[]).await;
+    assert!(!listed.contains("not-an-email"), "{listed}");
+    app.shutdown().await;
+}
