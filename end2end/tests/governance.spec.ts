@@ -73,8 +73,10 @@ test('an admin creates a user, changes its role, sees budgets with their bars, a
   await page.screenshot({ path: 'test-results/audit.png', fullPage: true });
 });
 
-test('finance reads users, budgets and the audit log but cannot change anything', async ({ page, request }) => {
+test('finance reads teams, users, budgets and the audit log but cannot change anything', async ({ page, request }) => {
   const finance = await financeUser(request);
+  const teamId = `finance-view-${Date.now()}`;
+  expect((await manage(request, '/team/new', { team_id: teamId, max_budget: 3 })).status()).toBe(200);
   await logIn(page, finance);
   // Keys are an admin's: the page says so instead of listing them.
   await expect(page.getByRole('alert').first()).toContainText('Your role does not allow this action.');
@@ -83,6 +85,12 @@ test('finance reads users, budgets and the audit log but cannot change anything'
   await expect(page.locator('table.users tbody tr', { hasText: finance.email })).toContainText('finance');
   await expect(page.getByRole('button', { name: 'Create user' })).toHaveCount(0);
   await expect(page.getByRole('button', { name: 'Set role' })).toHaveCount(0);
+
+  await page.goto('/teams');
+  await expect(page.locator(`section.team[data-team="${teamId}"]`)).toContainText('$3.00');
+  await expect(page.getByRole('button', { name: 'Create team' })).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Add member' })).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Block team' })).toHaveCount(0);
 
   await page.goto('/budgets');
   await expect(page.locator('table.budgets tbody tr').first()).toBeVisible();

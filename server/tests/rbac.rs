@@ -67,6 +67,13 @@ impl World {
             body["team_id"] = json!(team_id);
             ok(app.manage("/team/new", body).await).await;
         }
+        ok(app
+            .manage(
+                "/organization/new",
+                json!({ "organization_id": "o1", "organization_alias": "One" }),
+            )
+            .await)
+        .await;
         let mut keys = HashMap::new();
         for (who, user_id, role) in [
             (Admin, "admin-u", "proxy_admin"),

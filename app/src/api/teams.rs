@@ -122,6 +122,7 @@ pub async fn create_team(
     let spec = TeamSpec {
         team_id: Some(team_id.trim().to_string()).filter(|id| !id.is_empty()),
         team_alias: Some(team_alias.trim().to_string()).filter(|alias| !alias.is_empty()),
+        organization_id: None,
         models: models
             .split(',')
             .map(str::trim)
@@ -147,6 +148,7 @@ pub async fn create_team(
             TeamError::Duplicate => {
                 ConsoleError::Invalid("A team with that id or alias exists.".into())
             }
+            TeamError::UnknownOrganization => ConsoleError::Invalid(format!("{error}.")),
             TeamError::Database(error) => ConsoleError::from(error),
         })?;
     guard::audit(

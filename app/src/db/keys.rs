@@ -18,13 +18,15 @@ macro_rules! key_columns {
          b.resets_at AS budget_reset_at, b.soft_micros AS soft_budget_micros, k.rpm_limit, k.tpm_limit, k.max_parallel_requests, \
          k.model_rpm_limit, k.model_tpm_limit, k.user_id, u.models AS user_models, \
          u.rpm_limit AS user_rpm_limit, u.tpm_limit AS user_tpm_limit, \
-         u.max_parallel_requests AS user_max_parallel_requests"
+         u.max_parallel_requests AS user_max_parallel_requests, \
+         kt.organization_id AS team_organization_id"
     };
 }
 macro_rules! key_tables {
     () => {
         " FROM virtual_keys AS k LEFT JOIN budget_counters AS b ON b.subject = 'key:' || k.token_hash \
-         LEFT JOIN console_users AS u ON u.user_id = k.user_id"
+         LEFT JOIN console_users AS u ON u.user_id = k.user_id \
+         LEFT JOIN teams AS kt ON kt.team_id = k.team_id"
     };
 }
 
@@ -60,6 +62,8 @@ pub struct KeyRow {
     pub user_rpm_limit: Option<i64>,
     pub user_tpm_limit: Option<i64>,
     pub user_max_parallel_requests: Option<i64>,
+    /// The organization of the key's team, whose budget binds the key too.
+    pub team_organization_id: Option<String>,
 }
 
 /// Rate limits of a key or a team (LiteLLM's fields); `None`: no limit.

@@ -5,6 +5,7 @@ pub mod budgets;
 pub mod deployments;
 pub mod keys;
 pub mod members;
+pub mod organizations;
 pub mod routes;
 pub mod spend;
 pub mod teams;

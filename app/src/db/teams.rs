@@ -51,6 +51,7 @@ pub struct TeamSpec {
     /// A caller-chosen id, or `None` for a new UUID.
     pub team_id: Option<String>,
     pub team_alias: Option<String>,
+    pub organization_id: Option<String>,
     pub models: Vec<String>,
     pub blocked: bool,
     pub budget: BudgetLimits,
@@ -63,6 +64,8 @@ pub struct TeamSpec {
 pub enum TeamError {
     #[error("a team with that team_id or team_alias already exists")]
     Duplicate,
+    #[error("no organization with that organization_id exists")]
+    UnknownOrganization,
     #[error("database error")]
     Database(#[source] sqlx::Error),
 }
@@ -71,6 +74,9 @@ impl From<sqlx::Error> for TeamError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => TeamError::Duplicate,
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                TeamError::UnknownOrganization
+            }
             _ => TeamError::Database(error),
         }
     }
@@ -83,7 +89,8 @@ pub async fn create(pool: &PgPool, spec: TeamSpec) -> Result<TeamRow, TeamError>
     let mut transaction = pool.begin().await?;
     sqlx::query(
         "INSERT INTO teams (team_id, team_alias, models, blocked, metadata, created_by, \
-         rpm_limit, tpm_limit, max_parallel_requests) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         rpm_limit, tpm_limit, max_parallel_requests, organization_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&team_id)
     .bind(spec.team_alias.filter(|alias| !alias.is_empty()))
@@ -94,6 +101,7 @@ pub async fn create(pool: &PgPool, spec: TeamSpec) -> Result<TeamRow, TeamError>
     .bind(spec.limits.rpm_limit)
     .bind(spec.limits.tpm_limit)
     .bind(spec.limits.max_parallel_requests)
+    .bind(&spec.organization_id)
     .execute(&mut *transaction)
     .await?;
     budgets::set_limits(
@@ -146,6 +154,7 @@ pub async fn list_live(pool: &PgPool) -> Result<Vec<TeamRow>, sqlx::Error> {
 #[derive(Debug, Clone, Default)]
 pub struct TeamChange {
     pub team_alias: Option<String>,
+    pub organization_id: Option<String>,
     pub models: Option<Vec<String>>,
     pub blocked: Option<bool>,
     pub metadata: Option<serde_json::Value>,
@@ -165,7 +174,8 @@ pub async fn update(
         "UPDATE teams SET team_alias = COALESCE($2, team_alias), models = COALESCE($3, models), \
          blocked = COALESCE($4, blocked), metadata = COALESCE($5, metadata), \
          rpm_limit = COALESCE($6, rpm_limit), tpm_limit = COALESCE($7, tpm_limit), \
-         max_parallel_requests = COALESCE($8, max_parallel_requests) \
+         max_parallel_requests = COALESCE($8, max_parallel_requests), \
+         organization_id = COALESCE($9, organization_id) \
          WHERE team_id = $1 AND deleted_at IS NULL",
     )
     .bind(team_id)
@@ -176,6 +186,7 @@ pub async fn update(
     .bind(change.limits.rpm_limit)
     .bind(change.limits.tpm_limit)
     .bind(change.limits.max_parallel_requests)
+    .bind(change.organization_id)
     .execute(&mut *transaction)
     .await?;
     if updated.rows_affected() == 0 {

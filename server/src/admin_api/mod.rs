@@ -1,5 +1,5 @@
-//! LiteLLM-compatible management routes (`/key/*`, `/team/*`, `/user/*`, `/model/*`, `/spend/*`,
-//! `/audit/log`) and health probes. Every route here requires a key and checks the caller's role
+//! LiteLLM-compatible management routes (`/key/*`, `/team/*`, `/user/*`, `/organization/*`,
+//! `/model/*`, `/spend/*`, `/audit/log`) and health probes. Every route here requires a key and checks the caller's role
 //! (`access`) except the health probes, which are listed as the only public ones.
 
 pub mod access;
@@ -8,6 +8,7 @@ pub mod health;
 pub mod keys;
 pub mod members;
 pub mod models;
+pub mod organizations;
 pub mod spend;
 pub mod teams;
 pub mod users;
@@ -51,6 +52,11 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/team/member_add", post(members::add))
         .route("/team/member_update", post(members::update))
         .route("/team/member_delete", post(members::delete))
+        .route("/organization/new", post(organizations::create))
+        .route("/organization/info", get(organizations::info))
+        .route("/organization/list", get(organizations::list))
+        .route("/organization/update", post(organizations::update))
+        .route("/organization/delete", post(organizations::delete))
         .route("/user/new", post(users::create))
         .route("/user/info", get(users::info))
         .route("/user/list", get(users::list))

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use app::db::keys::RateLimits;
+use app::db::organizations;
 use app::db::teams::{self, TeamChange, TeamError, TeamRow, TeamSpec};
 use app::model::micros_to_dollars;
 
@@ -17,6 +18,7 @@ use super::audit::{self, Change};
 use super::members::{member_error, member_user_id, members_of, NewMember};
 use super::{admin, budget_limits, json_body, rfc3339, ApiQuery, LimitFields};
 use crate::error::ApiError;
+use crate::policy::keys::model_allowed;
 use crate::state::SharedGateway;
 
 /// LiteLLM team fields whose policy Gatehouse does not enforce yet: refused rather than
@@ -26,7 +28,6 @@ const NOT_YET_ENFORCED: &[&str] = &[
     "model_rpm_limit",
     "model_tpm_limit",
     "members",
-    "organization_id",
 ];
 
 fn refuse_unenforced(other: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
@@ -67,6 +68,9 @@ fn metadata_of(value: Option<Value>) -> Result<Option<Value>, ApiError> {
 fn team_error(error: TeamError) -> ApiError {
     match error {
         TeamError::Duplicate => ApiError::bad_request(error.to_string(), Some("team_id")),
+        TeamError::UnknownOrganization => {
+            ApiError::bad_request(error.to_string(), Some("organization_id"))
+        }
         TeamError::Database(error) => ApiError::from(error),
     }
 }
@@ -98,6 +102,7 @@ fn team_fields(row: &TeamRow) -> Value {
 pub struct NewTeamRequest {
     team_id: Option<String>,
     team_alias: Option<String>,
+    organization_id: Option<String>,
     #[serde(default)]
     models: Vec<String>,
     #[serde(default)]
@@ -136,9 +141,13 @@ pub async fn create(
             Some("team_id"),
         ));
     }
+    if let Some(organization_id) = &request.organization_id {
+        check_within_organization(&gateway, organization_id, &request.models).await?;
+    }
     let spec = TeamSpec {
         team_id: request.team_id,
         team_alias: request.team_alias,
+        organization_id: request.organization_id,
         models: request.models,
         blocked: request.blocked,
         budget: budget_limits(
@@ -235,6 +244,7 @@ pub async fn list(
 pub struct UpdateTeamRequest {
     team_id: String,
     team_alias: Option<String>,
+    organization_id: Option<String>,
     models: Option<Vec<String>>,
     blocked: Option<bool>,
     max_budget: Option<f64>,
@@ -247,10 +257,49 @@ pub struct UpdateTeamRequest {
     other: serde_json::Map<String, Value>,
 }
 
+/// A team in an organization that limits models uses only those models (and must list them).
+async fn check_within_organization(
+    gateway: &SharedGateway,
+    organization_id: &str,
+    models: &[String],
+) -> Result<(), ApiError> {
+    let organization = organizations::find(&gateway.pool, organization_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                format!("`organization_id`: no organization `{organization_id}` exists."),
+                Some("organization_id"),
+            )
+        })?;
+    if organization.models.is_empty() {
+        return Ok(());
+    }
+    if models.is_empty() {
+        return Err(ApiError::bad_request(
+            format!(
+                "Organization `{organization_id}` allows only {}: list the team's `models`.",
+                organization.models.join(", ")
+            ),
+            Some("models"),
+        ));
+    }
+    match models
+        .iter()
+        .find(|model| !model_allowed(&organization.models, model))
+    {
+        Some(model) => Err(ApiError::bad_request(
+            format!("Model `{model}` is not allowed in organization `{organization_id}`."),
+            Some("models"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A team admin changes its team's alias and metadata only: the budget, limits, models and
 /// blocking that bind the team are an admin's.
 fn refuse_admin_only_fields(request: &UpdateTeamRequest) -> Result<(), ApiError> {
     let given = [
+        ("organization_id", request.organization_id.is_some()),
         ("models", request.models.is_some()),
         ("blocked", request.blocked.is_some()),
         ("max_budget", request.max_budget.is_some()),
@@ -303,8 +352,17 @@ pub async fn update(
     } else {
         None
     };
+    if let Some(organization_id) = request
+        .organization_id
+        .as_ref()
+        .or(current.organization_id.as_ref())
+    {
+        let models = request.models.as_ref().unwrap_or(&current.models);
+        check_within_organization(&gateway, organization_id, models).await?;
+    }
     let change = TeamChange {
         team_alias: request.team_alias,
+        organization_id: request.organization_id,
         models: request.models,
         blocked: request.blocked,
         metadata: metadata_of(request.metadata)?,

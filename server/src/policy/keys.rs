@@ -8,6 +8,7 @@ use std::time::Duration;
 use app::db::budgets::{key_subject, team_subject};
 use app::db::keys::{self, KeyRow, SecretRow};
 use app::db::members::member_subject;
+use app::db::organizations::organization_subject;
 use app::db::users::user_subject;
 use dashmap::DashMap;
 use sqlx::PgPool;
@@ -33,7 +34,7 @@ pub struct CachedKey {
     /// The models its user may use (empty: every model).
     pub user_models: Vec<String>,
     /// The budgets the key's requests count against: its own, its user's, its user's within
-    /// its team, then its team's.
+    /// its team, its team's, then its team's organization's.
     pub budget_chain: Arc<[Arc<Budget>]>,
     /// Its own rate limits (scope `key:<token hash>`).
     pub limits: ScopeLimits,
@@ -253,6 +254,9 @@ impl KeyCache {
         }
         if let Some(team_id) = &row.team_id {
             budget_chain.push(self.ledger.budget(&team_subject(team_id)));
+        }
+        if let Some(organization_id) = &row.team_organization_id {
+            budget_chain.push(self.ledger.budget(&organization_subject(organization_id)));
         }
         let user_limits = row.user_id.as_deref().map(|user_id| ScopeLimits {
             scope: Arc::from(user_subject(user_id)),

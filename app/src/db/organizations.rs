@@ -1,0 +1,216 @@
+//! Organizations: teams belong to them, and their budget (`org:<organization_id>`) binds every
+//! key of every team in them. An organization with live teams cannot be deleted.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::db::budgets::{self, BudgetLimits};
+
+/// The subject of an organization's budget.
+pub fn organization_subject(organization_id: &str) -> String {
+    format!("org:{organization_id}")
+}
+
+macro_rules! organization_select {
+    () => {
+        "SELECT o.organization_id, o.organization_alias, o.models, o.metadata, o.created_by, \
+           o.created_at, b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
+           b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
+           COALESCE(b.spend_micros, 0) AS spend_micros, \
+           (SELECT count(*) FROM teams AS t \
+            WHERE t.organization_id = o.organization_id AND t.deleted_at IS NULL) AS teams \
+         FROM organizations AS o \
+         LEFT JOIN budget_counters AS b ON b.subject = 'org:' || o.organization_id "
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OrganizationRow {
+    pub organization_id: String,
+    pub organization_alias: String,
+    pub models: Vec<String>,
+    pub metadata: serde_json::Value,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub max_budget_micros: Option<i64>,
+    pub soft_budget_micros: Option<i64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<OffsetDateTime>,
+    pub spend_micros: i64,
+    /// Live teams in the organization.
+    pub teams: i64,
+}
+
+/// What `/organization/new` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationSpec {
+    /// A caller-chosen id, or `None` for a new UUID.
+    pub organization_id: Option<String>,
+    pub organization_alias: String,
+    pub models: Vec<String>,
+    pub metadata: serde_json::Value,
+    pub budget: BudgetLimits,
+    pub created_by: String,
+}
+
+/// What `/organization/update` may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationChange {
+    pub organization_alias: Option<String>,
+    pub models: Option<Vec<String>>,
+    pub metadata: Option<serde_json::Value>,
+    pub budget: Option<BudgetLimits>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrganizationError {
+    #[error("an organization with that organization_id exists")]
+    Duplicate,
+    #[error("the organization still has teams; move or delete them first")]
+    HasTeams,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for OrganizationError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => OrganizationError::Duplicate,
+            _ => OrganizationError::Database(error),
+        }
+    }
+}
+
+pub async fn create(
+    pool: &PgPool,
+    spec: OrganizationSpec,
+) -> Result<OrganizationRow, OrganizationError> {
+    let organization_id = spec
+        .organization_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut transaction = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO organizations (organization_id, organization_alias, models, metadata, \
+         created_by) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&organization_id)
+    .bind(&spec.organization_alias)
+    .bind(&spec.models)
+    .bind(&spec.metadata)
+    .bind(&spec.created_by)
+    .execute(&mut *transaction)
+    .await?;
+    budgets::set_limits(
+        &mut transaction,
+        &organization_subject(&organization_id),
+        &spec.budget,
+    )
+    .await?;
+    let row = find_in(&mut transaction, &organization_id)
+        .await?
+        .ok_or(OrganizationError::Database(sqlx::Error::RowNotFound))?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+async fn find_in(
+    connection: &mut sqlx::PgConnection,
+    organization_id: &str,
+) -> Result<Option<OrganizationRow>, sqlx::Error> {
+    let query = concat!(organization_select!(), "WHERE o.organization_id = $1");
+    sqlx::query_as(query)
+        .bind(organization_id)
+        .fetch_optional(connection)
+        .await
+}
+
+pub async fn find(
+    pool: &PgPool,
+    organization_id: &str,
+) -> Result<Option<OrganizationRow>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    find_in(&mut connection, organization_id).await
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<OrganizationRow>, sqlx::Error> {
+    let query = concat!(
+        organization_select!(),
+        "ORDER BY o.organization_alias, o.organization_id"
+    );
+    sqlx::query_as(query).fetch_all(pool).await
+}
+
+/// Applies a change; `None` when there is no such organization.
+pub async fn update(
+    pool: &PgPool,
+    organization_id: &str,
+    change: OrganizationChange,
+) -> Result<Option<OrganizationRow>, OrganizationError> {
+    let mut transaction = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE organizations SET organization_alias = COALESCE($2, organization_alias), \
+         models = COALESCE($3, models), metadata = COALESCE($4, metadata) \
+         WHERE organization_id = $1",
+    )
+    .bind(organization_id)
+    .bind(change.organization_alias)
+    .bind(change.models)
+    .bind(change.metadata)
+    .execute(&mut *transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    if let Some(budget) = &change.budget {
+        budgets::set_limits(
+            &mut transaction,
+            &organization_subject(organization_id),
+            budget,
+        )
+        .await?;
+    }
+    let row = find_in(&mut transaction, organization_id).await?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+/// Deletes organizations without live teams (deleted teams let go of them), with their budgets.
+/// Returns the ids deleted.
+pub async fn delete(
+    pool: &PgPool,
+    organization_ids: &[String],
+) -> Result<Vec<String>, OrganizationError> {
+    let mut transaction = pool.begin().await?;
+    // Locked first: a team being created in one of them waits, then finds it gone.
+    sqlx::query("SELECT 1 FROM organizations WHERE organization_id = ANY($1) FOR UPDATE")
+        .bind(organization_ids)
+        .execute(&mut *transaction)
+        .await?;
+    let with_teams: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM teams \
+         WHERE organization_id = ANY($1) AND deleted_at IS NULL",
+    )
+    .bind(organization_ids)
+    .fetch_one(&mut *transaction)
+    .await?;
+    if with_teams > 0 {
+        return Err(OrganizationError::HasTeams);
+    }
+    sqlx::query("UPDATE teams SET organization_id = NULL WHERE organization_id = ANY($1)")
+        .bind(organization_ids)
+        .execute(&mut *transaction)
+        .await?;
+    let deleted: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM organizations WHERE organization_id = ANY($1) RETURNING organization_id",
+    )
+    .bind(organization_ids)
+    .fetch_all(&mut *transaction)
+    .await?;
+    let subjects: Vec<String> = deleted.iter().map(|id| organization_subject(id)).collect();
+    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
+        .bind(&subjects)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(deleted)
+}
