@@ -23,6 +23,8 @@ pub enum ApiError {
     BlockedKey,
     #[error("This API key's team is blocked or was deleted.")]
     BlockedTeam,
+    #[error("The end user `{0}` (the request's `user`) is blocked.")]
+    BlockedEndUser(String),
     /// The caller is known but its role does not allow this; the message says what is missing.
     #[error("{0}")]
     Forbidden(String),
@@ -90,7 +92,7 @@ impl ApiError {
             | ApiError::BlockedKey
             | ApiError::BlockedTeam
             | ApiError::ModelNotAllowed(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::BlockedEndUser(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownModel(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest { .. }
@@ -120,7 +122,9 @@ impl ApiError {
             | ApiError::ExpiredKey
             | ApiError::BlockedKey
             | ApiError::BlockedTeam => "authentication_error",
-            ApiError::Forbidden(_) | ApiError::ModelNotAllowed(_) => "permission_error",
+            ApiError::Forbidden(_) | ApiError::ModelNotAllowed(_) | ApiError::BlockedEndUser(_) => {
+                "permission_error"
+            }
             ApiError::BudgetExceeded { .. } => "budget_exceeded",
             ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited(_) => "rate_limit_error",
             ApiError::UpstreamFailed(_)
@@ -143,6 +147,7 @@ impl ApiError {
             ApiError::BlockedTeam => Some("blocked_team"),
             ApiError::ModelNotAllowed(_) => Some("key_model_access_denied"),
             ApiError::Forbidden(_) => Some("permission_denied"),
+            ApiError::BlockedEndUser(_) => Some("blocked_end_user"),
             ApiError::UnknownModel(_) => Some("model_not_found"),
             ApiError::BodyTooLarge(_) => Some("request_too_large"),
             ApiError::Unsupported { .. } => Some("unsupported_capability"),

@@ -24,6 +24,7 @@ use crate::metering::Meter;
 use crate::policy::alerts::Alerts;
 use crate::policy::auth::MasterKey;
 use crate::policy::budgets::{self, Ledger};
+use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
 use crate::policy::limits::{Limiter, LocalLimiter, RedisLimiter};
 use crate::policy::sync::{self, Synced};
@@ -96,6 +97,7 @@ pub async fn start(
     let budgets = Ledger::new(pool.clone(), tasks.clone());
     let keys = Arc::new(KeyCache::new(pool.clone(), budgets.clone()));
     let teams = Arc::new(TeamCache::new(pool.clone()));
+    let end_users = Arc::new(EndUserCache::new(pool.clone(), budgets.clone()));
     let loaded = keys.reload_all().await.context("loading virtual keys")?;
     tracing::info!(keys = loaded, "virtual keys loaded");
     let sealer = settings.sealer.map(Arc::new);
@@ -131,6 +133,7 @@ pub async fn start(
         Synced {
             keys: keys.clone(),
             teams: teams.clone(),
+            end_users: end_users.clone(),
             budgets: budgets.clone(),
             models: models.clone(),
         },
@@ -181,6 +184,7 @@ pub async fn start(
         models: models.clone(),
         keys,
         teams,
+        end_users,
         budgets: budgets.clone(),
         limiter,
         master_key: config

@@ -8,6 +8,7 @@ use tokio_util::task::TaskTracker;
 use crate::metering::Meter;
 use crate::policy::auth::MasterKey;
 use crate::policy::budgets::Ledger;
+use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
 use crate::policy::limits::Limiter;
 use crate::policy::teams::TeamCache;
@@ -19,6 +20,8 @@ pub struct Gateway {
     pub models: Arc<LiveModels>,
     pub keys: Arc<KeyCache>,
     pub teams: Arc<TeamCache>,
+    /// End users named by requests: blocked or not, and their budgets.
+    pub end_users: Arc<EndUserCache>,
     /// Every budget's reservations and this instance's leases on them.
     pub budgets: Arc<Ledger>,
     /// Rate limits: in Redis when `router_settings` names one, else in this instance.

@@ -74,6 +74,10 @@ impl World {
             )
             .await)
         .await;
+        ok(app
+            .manage("/customer/new", json!({ "user_id": "c1" }))
+            .await)
+        .await;
         let mut keys = HashMap::new();
         for (who, user_id, role) in [
             (Admin, "admin-u", "proxy_admin"),

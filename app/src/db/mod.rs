@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod budgets;
 pub mod deployments;
+pub mod end_users;
 pub mod keys;
 pub mod members;
 pub mod organizations;

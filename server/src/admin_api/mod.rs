@@ -1,9 +1,10 @@
 //! LiteLLM-compatible management routes (`/key/*`, `/team/*`, `/user/*`, `/organization/*`,
-//! `/model/*`, `/spend/*`, `/audit/log`) and health probes. Every route here requires a key and checks the caller's role
+//! `/customer/*`, `/model/*`, `/spend/*`, `/audit/log`) and health probes. Every route here requires a key and checks the caller's role
 //! (`access`) except the health probes, which are listed as the only public ones.
 
 pub mod access;
 pub mod audit;
+pub mod customers;
 pub mod health;
 pub mod keys;
 pub mod members;
@@ -52,6 +53,13 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/team/member_add", post(members::add))
         .route("/team/member_update", post(members::update))
         .route("/team/member_delete", post(members::delete))
+        .route("/customer/new", post(customers::create))
+        .route("/customer/info", get(customers::info))
+        .route("/customer/list", get(customers::list))
+        .route("/customer/update", post(customers::update))
+        .route("/customer/delete", post(customers::delete))
+        .route("/customer/block", post(customers::block))
+        .route("/customer/unblock", post(customers::unblock))
         .route("/organization/new", post(organizations::create))
         .route("/organization/info", get(organizations::info))
         .route("/organization/list", get(organizations::list))

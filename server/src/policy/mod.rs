@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod budgets;
+pub mod end_users;
 pub mod keys;
 pub mod limits;
 pub mod sync;

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::policy::budgets::Ledger;
+use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
@@ -18,6 +19,7 @@ use crate::routing::live::LiveModels;
 pub struct Synced {
     pub keys: Arc<KeyCache>,
     pub teams: Arc<TeamCache>,
+    pub end_users: Arc<EndUserCache>,
     pub budgets: Arc<Ledger>,
     pub models: Arc<LiveModels>,
 }
@@ -66,6 +68,8 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
                         if let Err(error) = synced.teams.refresh(team_id).await {
                             tracing::warn!(%error, "team refresh failed; the next reload retries");
                         }
+                    } else if let Some(user_id) = payload.strip_prefix("end_user:") {
+                        synced.end_users.forget(user_id);
                     } else if let Some(subject) = payload.strip_prefix("budget:") {
                         synced.budgets.limits_changed(subject).await;
                     } else if payload == "deployments" || payload == "routes" {

@@ -284,6 +284,7 @@ impl Admitted {
         gateway: &SharedGateway,
         call: &mut MeteredCall,
     ) -> Result<(), ApiError> {
+        end_user(gateway, call).await?;
         let Caller::Key { key, team } = &self.caller else {
             return Ok(());
         };
@@ -354,6 +355,29 @@ pub async fn call_chat(
 }
 
 /// Whether any budget of the chain may limit a request (its limit is set, or not known yet).
+/// 3a. end user: a request naming a known end user (its `user`) is refused when that end user
+///     is blocked, and otherwise also counts against the end user's budget, whichever key
+///     sends it.
+async fn end_user(gateway: &SharedGateway, call: &mut MeteredCall) -> Result<(), ApiError> {
+    let Some(user_id) = call.end_user.as_deref() else {
+        return Ok(());
+    };
+    let known = gateway.end_users.lookup(user_id).await.map_err(|error| {
+        tracing::warn!(%error, "end user lookup failed");
+        ApiError::BudgetsUnavailable
+    })?;
+    let Some(known) = known else {
+        return Ok(());
+    };
+    if known.blocked {
+        return Err(ApiError::BlockedEndUser(user_id.to_string()));
+    }
+    let mut chain: Vec<Arc<Budget>> = call.budget_chain.as_deref().unwrap_or_default().to_vec();
+    chain.push(known.budget.clone());
+    call.budget_chain = Some(chain.into());
+    Ok(())
+}
+
 fn may_limit(chain: &[Arc<Budget>]) -> bool {
     chain.iter().any(|budget| !budget.is_unlimited())
 }

@@ -1,0 +1,194 @@
+//! End users (LiteLLM's customers, named by a request's `user` field): blocked or not, and their
+//! own budget (`end_user:<user_id>`) that every request naming them counts against.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::db::budgets::{self, BudgetLimits};
+
+/// The subject of an end user's budget.
+pub fn end_user_subject(user_id: &str) -> String {
+    format!("end_user:{user_id}")
+}
+
+macro_rules! end_user_select {
+    () => {
+        "SELECT e.user_id, e.alias, e.blocked, e.metadata, e.created_by, e.created_at, \
+           b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
+           b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
+           COALESCE(b.spend_micros, 0) AS spend_micros \
+         FROM end_users AS e \
+         LEFT JOIN budget_counters AS b ON b.subject = 'end_user:' || e.user_id "
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EndUserRow {
+    pub user_id: String,
+    pub alias: Option<String>,
+    pub blocked: bool,
+    pub metadata: serde_json::Value,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub max_budget_micros: Option<i64>,
+    pub soft_budget_micros: Option<i64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<OffsetDateTime>,
+    pub spend_micros: i64,
+}
+
+/// What `/customer/new` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct EndUserSpec {
+    pub user_id: String,
+    pub alias: Option<String>,
+    pub blocked: bool,
+    pub metadata: serde_json::Value,
+    pub budget: BudgetLimits,
+    pub created_by: String,
+}
+
+/// What `/customer/update` may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct EndUserChange {
+    pub alias: Option<String>,
+    pub blocked: Option<bool>,
+    pub metadata: Option<serde_json::Value>,
+    pub budget: Option<BudgetLimits>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EndUserError {
+    #[error("an end user with that user_id exists")]
+    Duplicate,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for EndUserError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => EndUserError::Duplicate,
+            _ => EndUserError::Database(error),
+        }
+    }
+}
+
+pub async fn create(pool: &PgPool, spec: EndUserSpec) -> Result<EndUserRow, EndUserError> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO end_users (user_id, alias, blocked, metadata, created_by) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&spec.user_id)
+    .bind(&spec.alias)
+    .bind(spec.blocked)
+    .bind(&spec.metadata)
+    .bind(&spec.created_by)
+    .execute(&mut *transaction)
+    .await?;
+    budgets::set_limits(
+        &mut transaction,
+        &end_user_subject(&spec.user_id),
+        &spec.budget,
+    )
+    .await?;
+    let row = find_in(&mut transaction, &spec.user_id)
+        .await?
+        .ok_or(EndUserError::Database(sqlx::Error::RowNotFound))?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+async fn find_in(
+    connection: &mut sqlx::PgConnection,
+    user_id: &str,
+) -> Result<Option<EndUserRow>, sqlx::Error> {
+    let query = concat!(end_user_select!(), "WHERE e.user_id = $1");
+    sqlx::query_as(query)
+        .bind(user_id)
+        .fetch_optional(connection)
+        .await
+}
+
+pub async fn find(pool: &PgPool, user_id: &str) -> Result<Option<EndUserRow>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    find_in(&mut connection, user_id).await
+}
+
+/// End users by id, `limit` from the one after `after` (keyset paging).
+pub async fn list_page(
+    pool: &PgPool,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<EndUserRow>, sqlx::Error> {
+    let query = concat!(
+        end_user_select!(),
+        "WHERE ($1::text IS NULL OR e.user_id > $1) ORDER BY e.user_id LIMIT $2"
+    );
+    sqlx::query_as(query)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+}
+
+/// Applies a change; `None` when there is no such end user.
+pub async fn update(
+    pool: &PgPool,
+    user_id: &str,
+    change: EndUserChange,
+) -> Result<Option<EndUserRow>, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE end_users SET alias = COALESCE($2, alias), blocked = COALESCE($3, blocked), \
+         metadata = COALESCE($4, metadata) WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(change.alias)
+    .bind(change.blocked)
+    .bind(change.metadata)
+    .execute(&mut *transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    if let Some(budget) = &change.budget {
+        budgets::set_limits(&mut transaction, &end_user_subject(user_id), budget).await?;
+    }
+    let row = find_in(&mut transaction, user_id).await?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+/// Blocks or unblocks end users; returns those that exist.
+pub async fn set_blocked(
+    pool: &PgPool,
+    user_ids: &[String],
+    blocked: bool,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE end_users SET blocked = $2 WHERE user_id = ANY($1) RETURNING user_id",
+    )
+    .bind(user_ids)
+    .bind(blocked)
+    .fetch_all(pool)
+    .await
+}
+
+/// Deletes end users with their budgets; returns those deleted. Their spend rows stay.
+pub async fn delete(pool: &PgPool, user_ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    let deleted: Vec<String> =
+        sqlx::query_scalar("DELETE FROM end_users WHERE user_id = ANY($1) RETURNING user_id")
+            .bind(user_ids)
+            .fetch_all(&mut *transaction)
+            .await?;
+    let subjects: Vec<String> = deleted.iter().map(|id| end_user_subject(id)).collect();
+    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
+        .bind(&subjects)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(deleted)
+}
