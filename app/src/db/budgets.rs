@@ -128,9 +128,42 @@ pub struct LeaseRequest {
     pub share: i64,
 }
 
+/// Times a ledger statement is tried when Postgres picks it as a deadlock victim.
+const DEADLOCK_ATTEMPTS: usize = 4;
+
+/// Runs a ledger statement, again when Postgres aborted it to break a deadlock: a lease locks a
+/// budget's counter and then its lease row, while a release or a spend batch (which draw on the
+/// lease first) lock them the other way round. The aborted statement changed nothing.
+async fn deadlock_retried<T, F, Fut>(mut statement: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match statement().await {
+            Err(sqlx::Error::Database(error))
+                if attempt < DEADLOCK_ATTEMPTS && error.code().as_deref() == Some("40P01") =>
+            {
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// Leases part of a budget to an instance, near the edge only what it asks for. `None` when the
 /// subject has no limit.
 pub async fn lease(
+    pool: &PgPool,
+    subject: &str,
+    instance: Uuid,
+    request: LeaseRequest,
+) -> Result<Option<LeaseOutcome>, sqlx::Error> {
+    deadlock_retried(|| lease_once(pool, subject, instance, request)).await
+}
+
+async fn lease_once(
     pool: &PgPool,
     subject: &str,
     instance: Uuid,
@@ -167,6 +200,15 @@ pub async fn lease(
 
 /// Gives back `micros` of an instance's lease.
 pub async fn release(
+    pool: &PgPool,
+    subject: &str,
+    instance: Uuid,
+    micros: i64,
+) -> Result<(), sqlx::Error> {
+    deadlock_retried(|| release_once(pool, subject, instance, micros)).await
+}
+
+async fn release_once(
     pool: &PgPool,
     subject: &str,
     instance: Uuid,

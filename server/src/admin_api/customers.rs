@@ -15,7 +15,7 @@ use app::model::micros_to_dollars;
 
 use super::access::{actor, Actor};
 use super::audit::{self, Change};
-use super::{admin, budget_limits, json_body, rfc3339, ApiQuery};
+use super::{admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
 
@@ -35,17 +35,6 @@ fn end_user_fields(row: &EndUserRow) -> Value {
         "created_by": row.created_by,
         "created_at": rfc3339(row.created_at),
     })
-}
-
-fn metadata_of(value: Option<Value>) -> Result<Option<Value>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(object)) => Ok(Some(Value::Object(object))),
-        Some(_) => Err(ApiError::bad_request(
-            "`metadata` must be an object.",
-            Some("metadata"),
-        )),
-    }
 }
 
 #[derive(Deserialize)]
@@ -77,7 +66,7 @@ pub async fn create(
         user_id: request.user_id,
         alias: request.alias,
         blocked: request.blocked,
-        metadata: metadata_of(request.metadata)?.unwrap_or_else(|| json!({})),
+        metadata: metadata_object(request.metadata)?.unwrap_or_else(|| json!({})),
         budget: budget_limits(
             request.max_budget,
             request.soft_budget,
@@ -192,29 +181,19 @@ pub async fn update(
     let current = end_users::find(&gateway.pool, &request.user_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("End user not found.".into()))?;
-    let budget_given = request.max_budget.is_some()
-        || request.soft_budget.is_some()
-        || request.budget_duration.is_some();
-    let budget = if budget_given {
-        Some(budget_limits(
-            request
-                .max_budget
-                .or(current.max_budget_micros.map(micros_to_dollars)),
-            request
-                .soft_budget
-                .or(current.soft_budget_micros.map(micros_to_dollars)),
-            request
-                .budget_duration
-                .or_else(|| current.budget_duration.clone())
-                .as_deref(),
-        )?)
-    } else {
-        None
-    };
+    let budget = BudgetUpdate {
+        max_budget: request.max_budget,
+        soft_budget: request.soft_budget,
+        budget_duration: request.budget_duration,
+        current_max_micros: current.max_budget_micros,
+        current_soft_micros: current.soft_budget_micros,
+        current_duration: current.budget_duration.as_deref(),
+    }
+    .limits()?;
     let change = EndUserChange {
         alias: request.alias,
         blocked: request.blocked,
-        metadata: metadata_of(request.metadata)?,
+        metadata: metadata_object(request.metadata)?,
         budget,
     };
     let row = end_users::update(&gateway.pool, &request.user_id, change)

@@ -15,7 +15,10 @@ use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 use super::access::{actor, Actor};
 use super::audit::{self, Change};
 use super::teams::live_team;
-use super::{budget_limits, json_body, rfc3339, token_hash_of, ApiQuery, LimitFields};
+use super::{
+    budget_limits, json_body, metadata_object, rfc3339, token_hash_of, ApiQuery, BudgetUpdate,
+    LimitFields,
+};
 use crate::error::ApiError;
 use crate::policy::keys::model_allowed;
 use crate::state::SharedGateway;
@@ -140,11 +143,7 @@ pub async fn generate(
         .map(parse_duration_seconds)
         .transpose()
         .map_err(|message| ApiError::bad_request(message, None))?;
-    let metadata = match request.metadata {
-        None | Some(Value::Null) => json!({}),
-        Some(Value::Object(object)) => Value::Object(object),
-        Some(_) => return Err(ApiError::bad_request("`metadata` must be an object.", None)),
-    };
+    let metadata = metadata_object(request.metadata)?.unwrap_or_else(|| json!({}));
     check_request_class(&gateway, &metadata)?;
     let spec = KeySpec {
         secret: request.key,
@@ -459,11 +458,7 @@ pub async fn update(
         ));
     }
     let token_hash = live_token(&gateway, &request.key).await?;
-    let metadata = match request.metadata {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(object)) => Some(Value::Object(object)),
-        Some(_) => return Err(ApiError::bad_request("`metadata` must be an object.", None)),
-    };
+    let metadata = metadata_object(request.metadata)?;
     if let Some(metadata) = &metadata {
         check_request_class(&gateway, metadata)?;
     }
@@ -486,25 +481,15 @@ pub async fn update(
         };
         check_within_team(&gateway, team_id, &scope).await?;
     }
-    let budget_given = request.max_budget.is_some()
-        || request.soft_budget.is_some()
-        || request.budget_duration.is_some();
-    let budget = if budget_given {
-        Some(budget_limits(
-            request
-                .max_budget
-                .or(current.max_budget_micros.map(micros_to_dollars)),
-            request
-                .soft_budget
-                .or(current.soft_budget_micros.map(micros_to_dollars)),
-            request
-                .budget_duration
-                .or_else(|| current.budget_duration.clone())
-                .as_deref(),
-        )?)
-    } else {
-        None
-    };
+    let budget = BudgetUpdate {
+        max_budget: request.max_budget,
+        soft_budget: request.soft_budget,
+        budget_duration: request.budget_duration,
+        current_max_micros: current.max_budget_micros,
+        current_soft_micros: current.soft_budget_micros,
+        current_duration: current.budget_duration.as_deref(),
+    }
+    .limits()?;
     let change = KeyChange {
         key_alias: request.key_alias,
         models: request.models,

@@ -159,6 +159,52 @@ fn budget_limits(
     })
 }
 
+/// The budget fields of a `/…/update` request, and the budget they update.
+pub struct BudgetUpdate<'a> {
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub current_max_micros: Option<i64>,
+    pub current_soft_micros: Option<i64>,
+    pub current_duration: Option<&'a str>,
+}
+
+impl BudgetUpdate<'_> {
+    /// The new limits when any budget field was given (those not given keep their current
+    /// value); `None` when the budget does not change.
+    pub fn limits(self) -> Result<Option<BudgetLimits>, ApiError> {
+        if self.max_budget.is_none() && self.soft_budget.is_none() && self.budget_duration.is_none()
+        {
+            return Ok(None);
+        }
+        let duration = self
+            .budget_duration
+            .or_else(|| self.current_duration.map(str::to_string));
+        budget_limits(
+            self.max_budget
+                .or(self.current_max_micros.map(app::model::micros_to_dollars)),
+            self.soft_budget
+                .or(self.current_soft_micros.map(app::model::micros_to_dollars)),
+            duration.as_deref(),
+        )
+        .map(Some)
+    }
+}
+
+/// A `metadata` field: an object, or absent.
+fn metadata_object(
+    value: Option<serde_json::Value>,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(object)) => Ok(Some(serde_json::Value::Object(object))),
+        Some(_) => Err(ApiError::bad_request(
+            "`metadata` must be an object.",
+            Some("metadata"),
+        )),
+    }
+}
+
 /// LiteLLM's rate-limit fields of a key or team.
 #[derive(serde::Deserialize, Default)]
 pub struct LimitFields {

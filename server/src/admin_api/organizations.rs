@@ -17,7 +17,7 @@ use app::model::micros_to_dollars;
 
 use super::access::actor;
 use super::audit::{self, Change};
-use super::{admin, budget_limits, json_body, rfc3339, ApiQuery};
+use super::{admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
 
@@ -50,17 +50,6 @@ fn organization_fields(row: &OrganizationRow) -> Value {
         "created_by": row.created_by,
         "created_at": rfc3339(row.created_at),
     })
-}
-
-fn metadata_of(value: Option<Value>) -> Result<Option<Value>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(object)) => Ok(Some(Value::Object(object))),
-        Some(_) => Err(ApiError::bad_request(
-            "`metadata` must be an object.",
-            Some("metadata"),
-        )),
-    }
 }
 
 #[derive(Deserialize)]
@@ -98,7 +87,7 @@ pub async fn create(
         organization_id: request.organization_id,
         organization_alias: request.organization_alias.trim().to_string(),
         models: request.models,
-        metadata: metadata_of(request.metadata)?.unwrap_or_else(|| json!({})),
+        metadata: metadata_object(request.metadata)?.unwrap_or_else(|| json!({})),
         budget: budget_limits(
             request.max_budget,
             request.soft_budget,
@@ -183,29 +172,19 @@ pub async fn update(
     let current = organizations::find(&gateway.pool, &request.organization_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Organization not found.".into()))?;
-    let budget_given = request.max_budget.is_some()
-        || request.soft_budget.is_some()
-        || request.budget_duration.is_some();
-    let budget = if budget_given {
-        Some(budget_limits(
-            request
-                .max_budget
-                .or(current.max_budget_micros.map(micros_to_dollars)),
-            request
-                .soft_budget
-                .or(current.soft_budget_micros.map(micros_to_dollars)),
-            request
-                .budget_duration
-                .or_else(|| current.budget_duration.clone())
-                .as_deref(),
-        )?)
-    } else {
-        None
-    };
+    let budget = BudgetUpdate {
+        max_budget: request.max_budget,
+        soft_budget: request.soft_budget,
+        budget_duration: request.budget_duration,
+        current_max_micros: current.max_budget_micros,
+        current_soft_micros: current.soft_budget_micros,
+        current_duration: current.budget_duration.as_deref(),
+    }
+    .limits()?;
     let change = OrganizationChange {
         organization_alias: request.organization_alias,
         models: request.models,
-        metadata: metadata_of(request.metadata)?,
+        metadata: metadata_object(request.metadata)?,
         budget,
     };
     let row = organizations::update(&gateway.pool, &request.organization_id, change)

@@ -16,7 +16,9 @@ use app::model::micros_to_dollars;
 use super::access::actor;
 use super::audit::{self, Change};
 use super::members::{member_error, member_user_id, members_of, NewMember};
-use super::{admin, budget_limits, json_body, rfc3339, ApiQuery, LimitFields};
+use super::{
+    admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate, LimitFields,
+};
 use crate::error::ApiError;
 use crate::policy::keys::model_allowed;
 use crate::state::SharedGateway;
@@ -52,17 +54,6 @@ fn team_limits(fields: &LimitFields) -> Result<RateLimits, ApiError> {
         ));
     }
     fields.rate_limits()
-}
-
-fn metadata_of(value: Option<Value>) -> Result<Option<Value>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(object)) => Ok(Some(Value::Object(object))),
-        Some(_) => Err(ApiError::bad_request(
-            "`metadata` must be an object.",
-            Some("metadata"),
-        )),
-    }
 }
 
 fn team_error(error: TeamError) -> ApiError {
@@ -156,7 +147,7 @@ pub async fn create(
             request.budget_duration.as_deref(),
         )?,
         limits: team_limits(&request.limits)?,
-        metadata: metadata_of(request.metadata)?.unwrap_or_else(|| json!({})),
+        metadata: metadata_object(request.metadata)?.unwrap_or_else(|| json!({})),
         created_by: caller.name.clone(),
     };
     let row = teams::create(&gateway.pool, spec)
@@ -335,23 +326,15 @@ pub async fn update(
     }
     let current = live_team(&gateway, &request.team_id).await?;
     // A budget field given replaces the team's budget; absent, the budget stays.
-    let budget_given = request.max_budget.is_some()
-        || request.soft_budget.is_some()
-        || request.budget_duration.is_some();
-    let budget = if budget_given {
-        let max_budget = request
-            .max_budget
-            .or(current.max_budget_micros.map(micros_to_dollars));
-        let soft_budget = request
-            .soft_budget
-            .or(current.soft_budget_micros.map(micros_to_dollars));
-        let duration = request
-            .budget_duration
-            .or_else(|| current.budget_duration.clone());
-        Some(budget_limits(max_budget, soft_budget, duration.as_deref())?)
-    } else {
-        None
-    };
+    let budget = BudgetUpdate {
+        max_budget: request.max_budget,
+        soft_budget: request.soft_budget,
+        budget_duration: request.budget_duration,
+        current_max_micros: current.max_budget_micros,
+        current_soft_micros: current.soft_budget_micros,
+        current_duration: current.budget_duration.as_deref(),
+    }
+    .limits()?;
     if let Some(organization_id) = request
         .organization_id
         .as_ref()
@@ -365,7 +348,7 @@ pub async fn update(
         organization_id: request.organization_id,
         models: request.models,
         blocked: request.blocked,
-        metadata: metadata_of(request.metadata)?,
+        metadata: metadata_object(request.metadata)?,
         budget,
         limits: team_limits(&request.limits)?,
     };

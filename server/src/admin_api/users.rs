@@ -18,7 +18,9 @@ use app::model::{micros_to_dollars, Role};
 use super::access::actor;
 use super::audit::{self, Change};
 use super::keys::{create_error, key_fields};
-use super::{admin, budget_limits, json_body, rfc3339, ApiQuery, LimitFields};
+use super::{
+    admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate, LimitFields,
+};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
 
@@ -100,17 +102,6 @@ async fn password_hash(password: Option<String>) -> Result<Option<String>, ApiEr
         .map_err(|_| ApiError::Internal)
 }
 
-fn metadata_of(value: Option<Value>) -> Result<Option<Value>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(object)) => Ok(Some(Value::Object(object))),
-        Some(_) => Err(ApiError::bad_request(
-            "`metadata` must be an object.",
-            Some("metadata"),
-        )),
-    }
-}
-
 fn text_field(value: Option<String>, field: &'static str) -> Result<Option<String>, ApiError> {
     match value.map(|text| text.trim().to_string()) {
         Some(text) if text.is_empty() || text.len() > 200 => Err(ApiError::bad_request(
@@ -163,7 +154,7 @@ pub async fn create(
         role,
         user_alias: request.user_alias,
         models: request.models,
-        metadata: metadata_of(request.metadata)?.unwrap_or_else(|| json!({})),
+        metadata: metadata_object(request.metadata)?.unwrap_or_else(|| json!({})),
         budget: budget_limits(
             request.max_budget,
             request.soft_budget,
@@ -382,25 +373,15 @@ pub async fn update(
             "Nobody changes their own role; ask another admin.".into(),
         ));
     }
-    let budget_given = request.max_budget.is_some()
-        || request.soft_budget.is_some()
-        || request.budget_duration.is_some();
-    let budget = if budget_given {
-        Some(budget_limits(
-            request
-                .max_budget
-                .or(current.max_budget_micros.map(micros_to_dollars)),
-            request
-                .soft_budget
-                .or(current.soft_budget_micros.map(micros_to_dollars)),
-            request
-                .budget_duration
-                .or_else(|| current.budget_duration.clone())
-                .as_deref(),
-        )?)
-    } else {
-        None
-    };
+    let budget = BudgetUpdate {
+        max_budget: request.max_budget,
+        soft_budget: request.soft_budget,
+        budget_duration: request.budget_duration,
+        current_max_micros: current.max_budget_micros,
+        current_soft_micros: current.soft_budget_micros,
+        current_duration: current.budget_duration.as_deref(),
+    }
+    .limits()?;
     let change = UserChange {
         // The email names the user when no user_id is given; it changes only alongside one.
         email: request
@@ -411,7 +392,7 @@ pub async fn update(
         role,
         user_alias: request.user_alias,
         models: request.models,
-        metadata: metadata_of(request.metadata)?,
+        metadata: metadata_object(request.metadata)?,
         budget,
         limits: team_free_limits(&request.limits)?,
     };
