@@ -195,6 +195,17 @@ async fn every_management_route_answers_each_role_as_the_matrix_says(pool: PgPoo
             .manage("/team/new", json!({ "team_id": format!("del-{tag}") }))
             .await)
         .await;
+        ok(app
+            .manage(
+                "/organization/new",
+                json!({ "organization_id": format!("odel-{tag}"), "organization_alias": tag }),
+            )
+            .await)
+        .await;
+        ok(app
+            .manage("/customer/new", json!({ "user_id": format!("cdel-{tag}") }))
+            .await)
+        .await;
         app.generate_key(json!({ "team_id": "t1", "key_alias": format!("del-{tag}") }))
             .await;
         for prefix in ["udel", "madd", "mdel"] {
@@ -323,6 +334,63 @@ async fn every_management_route_answers_each_role_as_the_matrix_says(pool: PgPoo
             "POST",
             "/user/delete",
             |who| json!({ "user_ids": [format!("udel-{}", who.tag())] }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/organization/new",
+            |who| json!({ "organization_id": format!("new-{}", who.tag()), "organization_alias": "n" }),
+            ADMIN,
+        ),
+        case(
+            "GET",
+            "/organization/info?organization_id=o1",
+            none,
+            READERS,
+        ),
+        case("GET", "/organization/list", none, READERS),
+        case(
+            "POST",
+            "/organization/update",
+            |_| json!({ "organization_id": "o1", "metadata": { "note": "x" } }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/organization/delete",
+            |who| json!({ "organization_ids": [format!("odel-{}", who.tag())] }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/customer/new",
+            |who| json!({ "user_id": format!("new-{}", who.tag()) }),
+            ADMIN,
+        ),
+        case("GET", "/customer/info?end_user_id=c1", none, READERS),
+        case("GET", "/customer/list", none, READERS),
+        case(
+            "POST",
+            "/customer/update",
+            |_| json!({ "user_id": "c1", "alias": "x" }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/customer/block",
+            |_| json!({ "user_ids": ["c1"] }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/customer/unblock",
+            |_| json!({ "user_ids": ["c1"] }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/customer/delete",
+            |who| json!({ "user_ids": [format!("cdel-{}", who.tag())] }),
             ADMIN,
         ),
         case(
