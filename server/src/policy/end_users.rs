@@ -43,8 +43,7 @@ impl EndUserCache {
 
     /// The end user named `user_id`, if it is known: from memory, or (once) from Postgres.
     pub async fn lookup(&self, user_id: &str) -> Result<Option<Arc<CachedEndUser>>, sqlx::Error> {
-        let key: Arc<str> = Arc::from(user_id);
-        if let Some(entry) = self.entries.get(&key) {
+        if let Some(entry) = self.entries.get(user_id) {
             return Ok(entry);
         }
         let row = end_users::find(&self.pool, user_id).await?;
@@ -54,7 +53,7 @@ impl EndUserCache {
                 budget: self.ledger.budget(&end_user_subject(&row.user_id)),
             })
         });
-        self.entries.insert(key, entry.clone());
+        self.entries.insert(Arc::from(user_id), entry.clone());
         Ok(entry)
     }
 
