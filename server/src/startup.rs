@@ -28,6 +28,7 @@ use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
 use crate::policy::limits::{Limiter, LocalLimiter, RedisLimiter};
 use crate::policy::sync::{self, Synced};
+use crate::policy::tags::TagCache;
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 use crate::routing::redis_cooldowns::RedisCooldowns;
@@ -98,6 +99,7 @@ pub async fn start(
     let keys = Arc::new(KeyCache::new(pool.clone(), budgets.clone()));
     let teams = Arc::new(TeamCache::new(pool.clone()));
     let end_users = Arc::new(EndUserCache::new(pool.clone(), budgets.clone()));
+    let tags = Arc::new(TagCache::new(pool.clone(), budgets.clone()));
     let loaded = keys.reload_all().await.context("loading virtual keys")?;
     tracing::info!(keys = loaded, "virtual keys loaded");
     let sealer = settings.sealer.map(Arc::new);
@@ -134,6 +136,7 @@ pub async fn start(
             keys: keys.clone(),
             teams: teams.clone(),
             end_users: end_users.clone(),
+            tags: tags.clone(),
             budgets: budgets.clone(),
             models: models.clone(),
         },
@@ -185,6 +188,7 @@ pub async fn start(
         keys,
         teams,
         end_users,
+        tags,
         budgets: budgets.clone(),
         limiter,
         master_key: config
@@ -219,6 +223,7 @@ pub async fn start(
     .await?;
     let app: Router = proxy::routes()
         .merge(admin_api::routes(gateway.clone()))
+        .layer(axum::middleware::from_fn(crate::policy::routes::scope))
         .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
         .with_state(gateway)
         .merge(console);

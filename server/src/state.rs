@@ -11,6 +11,7 @@ use crate::policy::budgets::Ledger;
 use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
 use crate::policy::limits::Limiter;
+use crate::policy::tags::TagCache;
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 use crate::routing::retry::RetryBudget;
@@ -22,6 +23,8 @@ pub struct Gateway {
     pub teams: Arc<TeamCache>,
     /// End users named by requests: blocked or not, and their budgets.
     pub end_users: Arc<EndUserCache>,
+    /// Tags made with `/tag/new`, with their budgets.
+    pub tags: Arc<TagCache>,
     /// Every budget's reservations and this instance's leases on them.
     pub budgets: Arc<Ledger>,
     /// Rate limits: in Redis when `router_settings` names one, else in this instance.

@@ -135,7 +135,7 @@ async fn key_generation_validates_its_input_and_requires_the_master_key(pool: Pg
     )
     .await;
     assert_openai_error(
-        post(json!({ "allowed_routes": ["/v1/models"] }), MASTER_KEY)
+        post(json!({ "allowed_routes": ["models"] }), MASTER_KEY)
             .await
             .unwrap(),
         400,
@@ -361,7 +361,9 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
         .await;
     assert_eq!(second.chat(&key, &hello("gpt-4o-mini")).await.status(), 200);
     for (body, status) in [
-        (json!({ "key": key, "allowed_routes": ["/v1/models"] }), 400),
+        (json!({ "key": key, "allowed_routes": ["v1/models"] }), 400),
+        (json!({ "key": key, "model_max_budget": { "gpt-4o-mini": 1 } }), 400),
+        (json!({ "key": key, "project_id": "p" }), 400),
         (json!({ "key": key, "team_id": "elsewhere" }), 400),
         (json!({ "key": key, "duration": "soon" }), 400),
         (json!({ "key": "sk-not-a-key-000000000000" }), 404),

@@ -78,6 +78,18 @@ impl World {
             .manage("/customer/new", json!({ "user_id": "c1" }))
             .await)
         .await;
+        ok(app
+            .manage(
+                "/project/new",
+                json!({ "project_id": "pr1", "team_id": "t1" }),
+            )
+            .await)
+        .await;
+        ok(app.manage("/tag/new", json!({ "name": "g1" })).await).await;
+        ok(app
+            .manage("/budget/new", json!({ "budget_id": "b1" }))
+            .await)
+        .await;
         let mut keys = HashMap::new();
         for (who, user_id, role) in [
             (Admin, "admin-u", "proxy_admin"),
@@ -204,6 +216,21 @@ async fn every_management_route_answers_each_role_as_the_matrix_says(pool: PgPoo
         .await;
         ok(app
             .manage("/customer/new", json!({ "user_id": format!("cdel-{tag}") }))
+            .await)
+        .await;
+        ok(app
+            .manage(
+                "/project/new",
+                json!({ "project_id": format!("pdel-{tag}") }),
+            )
+            .await)
+        .await;
+        ok(app
+            .manage("/tag/new", json!({ "name": format!("gdel-{tag}") }))
+            .await)
+        .await;
+        ok(app
+            .manage("/budget/new", json!({ "budget_id": format!("bdel-{tag}") }))
             .await)
         .await;
         app.generate_key(json!({ "team_id": "t1", "key_alias": format!("del-{tag}") }))
@@ -391,6 +418,72 @@ async fn every_management_route_answers_each_role_as_the_matrix_says(pool: PgPoo
             "POST",
             "/customer/delete",
             |who| json!({ "user_ids": [format!("cdel-{}", who.tag())] }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/project/new",
+            |who| json!({ "project_id": format!("new-{}", who.tag()), "team_id": "t1" }),
+            T1_MANAGERS,
+        ),
+        case("GET", "/project/info?project_id=pr1", none, T1_READERS),
+        case("GET", "/project/list", none, USERS),
+        case(
+            "POST",
+            "/project/update",
+            |_| json!({ "project_id": "pr1", "description": "x" }),
+            T1_MANAGERS,
+        ),
+        case(
+            "POST",
+            "/project/delete",
+            |who| json!({ "project_ids": [format!("pdel-{}", who.tag())] }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/tag/new",
+            |who| json!({ "name": format!("new-{}", who.tag()) }),
+            ADMIN,
+        ),
+        case("POST", "/tag/info", |_| json!({ "names": ["g1"] }), READERS),
+        case("GET", "/tag/list", none, READERS),
+        case(
+            "POST",
+            "/tag/update",
+            |_| json!({ "name": "g1", "description": "x" }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/tag/delete",
+            |who| json!({ "name": format!("gdel-{}", who.tag()) }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/budget/new",
+            |who| json!({ "budget_id": format!("new-{}", who.tag()), "max_budget": 1.0 }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/budget/info",
+            |_| json!({ "budgets": ["b1"] }),
+            READERS,
+        ),
+        case("GET", "/budget/list", none, READERS),
+        case("GET", "/budget/settings?budget_id=b1", none, READERS),
+        case(
+            "POST",
+            "/budget/update",
+            |_| json!({ "budget_id": "b1", "max_budget": 2.0 }),
+            ADMIN,
+        ),
+        case(
+            "POST",
+            "/budget/delete",
+            |who| json!({ "id": format!("bdel-{}", who.tag()) }),
             ADMIN,
         ),
         case(

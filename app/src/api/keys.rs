@@ -71,6 +71,9 @@ pub async fn create_key(
         limits: Default::default(),
         model_rpm_limit: serde_json::json!({}),
         model_tpm_limit: serde_json::json!({}),
+        project_id: None,
+        model_budgets: Default::default(),
+        allowed_routes: Vec::new(),
         created_by: user.label().to_string(),
     };
     match keys::create(&crate::state::pool()?, spec).await {

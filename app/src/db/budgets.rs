@@ -11,6 +11,11 @@ pub fn key_subject(token_hash: &str) -> String {
     format!("key:{token_hash}")
 }
 
+/// A budget's subject for one model of a key (`model_max_budget`).
+pub fn key_model_subject(token_hash: &str, model: &str) -> String {
+    format!("key:{token_hash}:model:{model}")
+}
+
 /// A budget's subject for a team.
 pub fn team_subject(team_id: &str) -> String {
     format!("team:{team_id}")
@@ -52,7 +57,8 @@ pub async fn find(pool: &PgPool, subject: &str) -> Result<Option<BudgetRow>, sql
 pub struct OwnedBudget {
     #[sqlx(flatten)]
     pub budget: BudgetRow,
-    /// The key's alias or name, the team's alias, the user's email; `None` when not found.
+    /// The key's alias or name, the team's alias, the user's email, the project's or the
+    /// organization's alias; `None` when not found (end users and tags go by their subject).
     pub owner: Option<String>,
 }
 
@@ -62,11 +68,14 @@ pub async fn list_limited(pool: &PgPool, limit: i64) -> Result<Vec<OwnedBudget>,
     sqlx::query_as(
         "SELECT b.subject, b.max_micros, b.soft_micros, b.duration, b.resets_at, \
            b.spend_micros, b.leased_micros, \
-           COALESCE(k.key_alias, k.key_name, t.team_alias, u.email) AS owner \
+           COALESCE(k.key_alias, k.key_name, t.team_alias, u.email, p.project_alias, \
+             o.organization_alias) AS owner \
          FROM budget_counters AS b \
          LEFT JOIN virtual_keys AS k ON b.subject = 'key:' || k.token_hash \
          LEFT JOIN teams AS t ON b.subject = 'team:' || t.team_id \
          LEFT JOIN console_users AS u ON b.subject = 'user:' || u.user_id \
+         LEFT JOIN projects AS p ON b.subject = 'project:' || p.project_id \
+         LEFT JOIN organizations AS o ON b.subject = 'org:' || o.organization_id \
          WHERE (b.max_micros IS NOT NULL OR b.soft_micros IS NOT NULL) \
            AND k.revoked_at IS NULL AND t.deleted_at IS NULL \
          ORDER BY b.spend_micros::float8 / NULLIF(b.max_micros, 0) DESC NULLS LAST, b.subject \

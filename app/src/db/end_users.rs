@@ -4,6 +4,7 @@
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
+use crate::db::budget_templates;
 use crate::db::budgets::{self, BudgetLimits};
 
 /// The subject of an end user's budget.
@@ -13,7 +14,7 @@ pub fn end_user_subject(user_id: &str) -> String {
 
 macro_rules! end_user_select {
     () => {
-        "SELECT e.user_id, e.alias, e.blocked, e.metadata, e.created_by, e.created_at, \
+        "SELECT e.user_id, e.alias, e.blocked, e.metadata, e.created_by, e.created_at, e.budget_id, \
            b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
            b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
            COALESCE(b.spend_micros, 0) AS spend_micros \
@@ -30,6 +31,8 @@ pub struct EndUserRow {
     pub metadata: serde_json::Value,
     pub created_by: String,
     pub created_at: OffsetDateTime,
+    /// The named budget whose limits it has (`/budget/*`).
+    pub budget_id: Option<String>,
     pub max_budget_micros: Option<i64>,
     pub soft_budget_micros: Option<i64>,
     pub budget_duration: Option<String>,
@@ -45,6 +48,8 @@ pub struct EndUserSpec {
     pub blocked: bool,
     pub metadata: serde_json::Value,
     pub budget: BudgetLimits,
+    /// A named budget to take the limits of instead of `budget`.
+    pub budget_id: Option<String>,
     pub created_by: String,
 }
 
@@ -55,12 +60,16 @@ pub struct EndUserChange {
     pub blocked: Option<bool>,
     pub metadata: Option<serde_json::Value>,
     pub budget: Option<BudgetLimits>,
+    /// `Some(Some(id))`: take a named budget's limits instead; `Some(None)`: `budget` is its own.
+    pub budget_link: Option<Option<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EndUserError {
     #[error("an end user with that user_id exists")]
     Duplicate,
+    #[error("no budget with that budget_id exists")]
+    UnknownBudget,
     #[error("database error")]
     Database(#[source] sqlx::Error),
 }
@@ -69,6 +78,9 @@ impl From<sqlx::Error> for EndUserError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => EndUserError::Duplicate,
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                EndUserError::UnknownBudget
+            }
             _ => EndUserError::Database(error),
         }
     }
@@ -77,22 +89,24 @@ impl From<sqlx::Error> for EndUserError {
 pub async fn create(pool: &PgPool, spec: EndUserSpec) -> Result<EndUserRow, EndUserError> {
     let mut transaction = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO end_users (user_id, alias, blocked, metadata, created_by) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO end_users (user_id, alias, blocked, metadata, created_by, budget_id) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&spec.user_id)
     .bind(&spec.alias)
     .bind(spec.blocked)
     .bind(&spec.metadata)
     .bind(&spec.created_by)
+    .bind(&spec.budget_id)
     .execute(&mut *transaction)
     .await?;
-    budgets::set_limits(
-        &mut transaction,
-        &end_user_subject(&spec.user_id),
-        &spec.budget,
-    )
-    .await?;
+    let limits = match &spec.budget_id {
+        Some(budget_id) => budget_templates::linked_limits(&mut transaction, budget_id)
+            .await?
+            .ok_or(EndUserError::UnknownBudget)?,
+        None => spec.budget,
+    };
+    budgets::set_limits(&mut transaction, &end_user_subject(&spec.user_id), &limits).await?;
     let row = find_in(&mut transaction, &spec.user_id)
         .await?
         .ok_or(EndUserError::Database(sqlx::Error::RowNotFound))?;
@@ -138,23 +152,34 @@ pub async fn update(
     pool: &PgPool,
     user_id: &str,
     change: EndUserChange,
-) -> Result<Option<EndUserRow>, sqlx::Error> {
+) -> Result<Option<EndUserRow>, EndUserError> {
     let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE end_users SET alias = COALESCE($2, alias), blocked = COALESCE($3, blocked), \
-         metadata = COALESCE($4, metadata) WHERE user_id = $1",
+         metadata = COALESCE($4, metadata), \
+         budget_id = CASE WHEN $5 THEN $6 ELSE budget_id END WHERE user_id = $1",
     )
     .bind(user_id)
     .bind(change.alias)
     .bind(change.blocked)
     .bind(change.metadata)
+    .bind(change.budget_link.is_some())
+    .bind(change.budget_link.clone().flatten())
     .execute(&mut *transaction)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    if let Some(budget) = &change.budget {
-        budgets::set_limits(&mut transaction, &end_user_subject(user_id), budget).await?;
+    let limits = match (&change.budget_link, change.budget) {
+        (Some(Some(budget_id)), _) => Some(
+            budget_templates::linked_limits(&mut transaction, budget_id)
+                .await?
+                .ok_or(EndUserError::UnknownBudget)?,
+        ),
+        (_, budget) => budget,
+    };
+    if let Some(limits) = &limits {
+        budgets::set_limits(&mut transaction, &end_user_subject(user_id), limits).await?;
     }
     let row = find_in(&mut transaction, user_id).await?;
     transaction.commit().await?;

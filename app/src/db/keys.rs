@@ -19,14 +19,16 @@ macro_rules! key_columns {
          k.model_rpm_limit, k.model_tpm_limit, k.user_id, u.models AS user_models, \
          u.rpm_limit AS user_rpm_limit, u.tpm_limit AS user_tpm_limit, \
          u.max_parallel_requests AS user_max_parallel_requests, \
-         kt.organization_id AS team_organization_id"
+         kt.organization_id AS team_organization_id, k.project_id, p.models AS project_models, \
+         k.model_max_budget, k.allowed_routes"
     };
 }
 macro_rules! key_tables {
     () => {
         " FROM virtual_keys AS k LEFT JOIN budget_counters AS b ON b.subject = 'key:' || k.token_hash \
          LEFT JOIN console_users AS u ON u.user_id = k.user_id \
-         LEFT JOIN teams AS kt ON kt.team_id = k.team_id"
+         LEFT JOIN teams AS kt ON kt.team_id = k.team_id \
+         LEFT JOIN projects AS p ON p.project_id = k.project_id"
     };
 }
 
@@ -64,6 +66,13 @@ pub struct KeyRow {
     pub user_max_parallel_requests: Option<i64>,
     /// The organization of the key's team, whose budget binds the key too.
     pub team_organization_id: Option<String>,
+    /// The project the key belongs to, and that project's models (which bind the key too).
+    pub project_id: Option<String>,
+    pub project_models: Option<Vec<String>>,
+    /// `{model: {"budget_limit": dollars, "time_period": text | null}}`.
+    pub model_max_budget: serde_json::Value,
+    /// The routes the key may call (empty: every route).
+    pub allowed_routes: Vec<String>,
 }
 
 /// Rate limits of a key or a team (LiteLLM's fields); `None`: no limit.
@@ -128,7 +137,27 @@ pub struct KeySpec {
     /// `{model: requests per minute}` and `{model: tokens per minute}`.
     pub model_rpm_limit: serde_json::Value,
     pub model_tpm_limit: serde_json::Value,
+    pub project_id: Option<String>,
+    pub model_budgets: ModelBudgets,
+    pub allowed_routes: Vec<String>,
     pub created_by: String,
+}
+
+/// A key's per-model budgets (`model_max_budget`): as given, and each model's limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelBudgets {
+    pub declared: serde_json::Value,
+    pub limits: Vec<(String, BudgetLimits)>,
+}
+
+impl Default for ModelBudgets {
+    /// No per-model budget.
+    fn default() -> Self {
+        ModelBudgets {
+            declared: serde_json::json!({}),
+            limits: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +170,10 @@ pub enum CreateKeyError {
     UnknownTeam,
     #[error("no user with that user_id exists")]
     UnknownUser,
+    #[error("no project with that project_id exists")]
+    UnknownProject,
+    #[error("the project belongs to another team than the key")]
+    ProjectOutsideTeam,
     #[error("could not generate a random key")]
     Random(#[from] getrandom::Error),
     #[error("database error")]
@@ -189,11 +222,26 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
             return Err(CreateKeyError::UnknownUser);
         }
     }
+    if let Some(project_id) = &spec.project_id {
+        // Locked so the project cannot be deleted before its new key is in.
+        let project_team: Option<Option<String>> =
+            sqlx::query_scalar("SELECT team_id FROM projects WHERE project_id = $1 FOR SHARE")
+                .bind(project_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+        match project_team {
+            None => return Err(CreateKeyError::UnknownProject),
+            Some(Some(team_id)) if spec.team_id.as_ref() != Some(&team_id) => {
+                return Err(CreateKeyError::ProjectOutsideTeam)
+            }
+            Some(_) => {}
+        }
+    }
     sqlx::query(
         "INSERT INTO virtual_keys (token_hash, key_name, key_alias, models, metadata, expires_at, \
          created_by, team_id, rpm_limit, tpm_limit, max_parallel_requests, model_rpm_limit, \
-         model_tpm_limit, user_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         model_tpm_limit, user_id, project_id, model_max_budget, allowed_routes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&token_hash)
     .bind(secrets::display_name(&secret))
@@ -209,6 +257,9 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     .bind(&spec.model_rpm_limit)
     .bind(&spec.model_tpm_limit)
     .bind(&spec.user_id)
+    .bind(&spec.project_id)
+    .bind(&spec.model_budgets.declared)
+    .bind(&spec.allowed_routes)
     .execute(&mut *transaction)
     .await?;
     add_secret(&mut transaction, &token_hash, &token_hash, &secret).await?;
@@ -218,6 +269,7 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
         &spec.budget,
     )
     .await?;
+    set_model_budgets(&mut transaction, &token_hash, &[], &spec.model_budgets).await?;
     let row = find_in(&mut transaction, &token_hash)
         .await?
         .ok_or(CreateKeyError::Database(sqlx::Error::RowNotFound))?;
@@ -381,6 +433,37 @@ pub struct KeyChange {
     pub limits: RateLimits,
     pub model_rpm_limit: Option<serde_json::Value>,
     pub model_tpm_limit: Option<serde_json::Value>,
+    pub model_budgets: Option<ModelBudgets>,
+    pub allowed_routes: Option<Vec<String>>,
+}
+
+/// Sets a key's per-model budgets; models it had before (`previous`) and no longer lists lose
+/// their limit (their spend stays on record).
+async fn set_model_budgets(
+    connection: &mut sqlx::PgConnection,
+    token_hash: &str,
+    previous: &[String],
+    budgets: &ModelBudgets,
+) -> Result<(), sqlx::Error> {
+    for model in previous {
+        if !budgets.limits.iter().any(|(listed, _)| listed == model) {
+            let subject = budgets::key_model_subject(token_hash, model);
+            budgets::set_limits(connection, &subject, &BudgetLimits::default()).await?;
+        }
+    }
+    for (model, limits) in &budgets.limits {
+        let subject = budgets::key_model_subject(token_hash, model);
+        budgets::set_limits(connection, &subject, limits).await?;
+    }
+    Ok(())
+}
+
+/// The models of a stored `model_max_budget`.
+fn declared_models(declared: &serde_json::Value) -> Vec<String> {
+    declared
+        .as_object()
+        .map(|models| models.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// Applies a change to a key that is not revoked; `None` when there is none.
@@ -390,7 +473,7 @@ pub async fn update(
     change: KeyChange,
 ) -> Result<Option<KeyRow>, CreateKeyError> {
     let mut transaction = pool.begin().await?;
-    let updated = sqlx::query(
+    let updated: Option<serde_json::Value> = sqlx::query_scalar(
         "UPDATE virtual_keys SET key_alias = COALESCE($2, key_alias), \
            models = COALESCE($3, models), metadata = COALESCE($4, metadata), \
            blocked = COALESCE($5, blocked), \
@@ -398,8 +481,12 @@ pub async fn update(
            rpm_limit = COALESCE($7, rpm_limit), tpm_limit = COALESCE($8, tpm_limit), \
            max_parallel_requests = COALESCE($9, max_parallel_requests), \
            model_rpm_limit = COALESCE($10, model_rpm_limit), \
-           model_tpm_limit = COALESCE($11, model_tpm_limit) \
-         WHERE token_hash = $1 AND revoked_at IS NULL",
+           model_tpm_limit = COALESCE($11, model_tpm_limit), \
+           model_max_budget = COALESCE($12, model_max_budget), \
+           allowed_routes = COALESCE($13, allowed_routes) \
+         WHERE token_hash = $1 AND revoked_at IS NULL \
+         RETURNING (SELECT old.model_max_budget FROM virtual_keys AS old \
+                    WHERE old.token_hash = $1)",
     )
     .bind(token_hash)
     .bind(change.key_alias.filter(|alias| !alias.is_empty()))
@@ -412,13 +499,30 @@ pub async fn update(
     .bind(change.limits.max_parallel_requests)
     .bind(change.model_rpm_limit)
     .bind(change.model_tpm_limit)
-    .execute(&mut *transaction)
+    .bind(
+        change
+            .model_budgets
+            .as_ref()
+            .map(|budgets| &budgets.declared),
+    )
+    .bind(change.allowed_routes)
+    .fetch_optional(&mut *transaction)
     .await?;
-    if updated.rows_affected() == 0 {
+    let Some(previous_model_budgets) = updated else {
         return Ok(None);
-    }
+    };
     if let Some(budget) = &change.budget {
         budgets::set_limits(&mut transaction, &budgets::key_subject(token_hash), budget).await?;
+    }
+    if let Some(model_budgets) = &change.model_budgets {
+        let previous: serde_json::Value = previous_model_budgets;
+        set_model_budgets(
+            &mut transaction,
+            token_hash,
+            &declared_models(&previous),
+            model_budgets,
+        )
+        .await?;
     }
     let row = find_in(&mut transaction, token_hash).await?;
     transaction.commit().await?;

@@ -1,14 +1,17 @@
 //! Postgres access, one module per aggregate. Every query binds its parameters.
 
 pub mod audit;
+pub mod budget_templates;
 pub mod budgets;
 pub mod deployments;
 pub mod end_users;
 pub mod keys;
 pub mod members;
 pub mod organizations;
+pub mod projects;
 pub mod routes;
 pub mod spend;
+pub mod tags;
 pub mod teams;
 pub mod users;
 

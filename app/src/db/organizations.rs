@@ -4,6 +4,7 @@
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
+use crate::db::budget_templates;
 use crate::db::budgets::{self, BudgetLimits};
 
 /// The subject of an organization's budget.
@@ -14,7 +15,7 @@ pub fn organization_subject(organization_id: &str) -> String {
 macro_rules! organization_select {
     () => {
         "SELECT o.organization_id, o.organization_alias, o.models, o.metadata, o.created_by, \
-           o.created_at, b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
+           o.created_at, o.budget_id, b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
            b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
            COALESCE(b.spend_micros, 0) AS spend_micros, \
            (SELECT count(*) FROM teams AS t \
@@ -32,6 +33,8 @@ pub struct OrganizationRow {
     pub metadata: serde_json::Value,
     pub created_by: String,
     pub created_at: OffsetDateTime,
+    /// The named budget whose limits it has (`/budget/*`).
+    pub budget_id: Option<String>,
     pub max_budget_micros: Option<i64>,
     pub soft_budget_micros: Option<i64>,
     pub budget_duration: Option<String>,
@@ -50,6 +53,8 @@ pub struct OrganizationSpec {
     pub models: Vec<String>,
     pub metadata: serde_json::Value,
     pub budget: BudgetLimits,
+    /// A named budget to take the limits of instead of `budget`.
+    pub budget_id: Option<String>,
     pub created_by: String,
 }
 
@@ -60,6 +65,8 @@ pub struct OrganizationChange {
     pub models: Option<Vec<String>>,
     pub metadata: Option<serde_json::Value>,
     pub budget: Option<BudgetLimits>,
+    /// `Some(Some(id))`: take a named budget's limits instead; `Some(None)`: `budget` is its own.
+    pub budget_link: Option<Option<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +75,8 @@ pub enum OrganizationError {
     Duplicate,
     #[error("the organization still has teams; move or delete them first")]
     HasTeams,
+    #[error("no budget with that budget_id exists")]
+    UnknownBudget,
     #[error("database error")]
     Database(#[source] sqlx::Error),
 }
@@ -76,6 +85,9 @@ impl From<sqlx::Error> for OrganizationError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => OrganizationError::Duplicate,
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                OrganizationError::UnknownBudget
+            }
             _ => OrganizationError::Database(error),
         }
     }
@@ -91,19 +103,26 @@ pub async fn create(
     let mut transaction = pool.begin().await?;
     sqlx::query(
         "INSERT INTO organizations (organization_id, organization_alias, models, metadata, \
-         created_by) VALUES ($1, $2, $3, $4, $5)",
+         created_by, budget_id) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&organization_id)
     .bind(&spec.organization_alias)
     .bind(&spec.models)
     .bind(&spec.metadata)
     .bind(&spec.created_by)
+    .bind(&spec.budget_id)
     .execute(&mut *transaction)
     .await?;
+    let limits = match &spec.budget_id {
+        Some(budget_id) => budget_templates::linked_limits(&mut transaction, budget_id)
+            .await?
+            .ok_or(OrganizationError::UnknownBudget)?,
+        None => spec.budget,
+    };
     budgets::set_limits(
         &mut transaction,
         &organization_subject(&organization_id),
-        &spec.budget,
+        &limits,
     )
     .await?;
     let row = find_in(&mut transaction, &organization_id)
@@ -149,23 +168,34 @@ pub async fn update(
     let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE organizations SET organization_alias = COALESCE($2, organization_alias), \
-         models = COALESCE($3, models), metadata = COALESCE($4, metadata) \
+         models = COALESCE($3, models), metadata = COALESCE($4, metadata), \
+         budget_id = CASE WHEN $5 THEN $6 ELSE budget_id END \
          WHERE organization_id = $1",
     )
     .bind(organization_id)
     .bind(change.organization_alias)
     .bind(change.models)
     .bind(change.metadata)
+    .bind(change.budget_link.is_some())
+    .bind(change.budget_link.clone().flatten())
     .execute(&mut *transaction)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    if let Some(budget) = &change.budget {
+    let limits = match (&change.budget_link, change.budget) {
+        (Some(Some(budget_id)), _) => Some(
+            budget_templates::linked_limits(&mut transaction, budget_id)
+                .await?
+                .ok_or(OrganizationError::UnknownBudget)?,
+        ),
+        (_, budget) => budget,
+    };
+    if let Some(limits) = &limits {
         budgets::set_limits(
             &mut transaction,
             &organization_subject(organization_id),
-            budget,
+            limits,
         )
         .await?;
     }

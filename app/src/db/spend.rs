@@ -46,6 +46,10 @@ pub struct SpendRow {
     pub team_id: Option<String>,
     /// The user the key belonged to when the request ran.
     pub user_id: Option<String>,
+    /// The project the key belonged to when the request ran.
+    pub project_id: Option<String>,
+    /// The request's tags (its own and its key's).
+    pub request_tags: Option<Vec<String>>,
     /// The budgets the cost counts against (key, team, …), each with the part the writing
     /// instance's lease paid.
     #[sqlx(skip)]
@@ -118,12 +122,20 @@ pub async fn insert_batch(
     let mut attempts = Vec::with_capacity(rows.len());
     let mut team_ids = Vec::with_capacity(rows.len());
     let mut user_ids = Vec::with_capacity(rows.len());
+    let mut project_ids = Vec::with_capacity(rows.len());
+    let mut tags = Vec::with_capacity(rows.len());
     let mut charge_requests = Vec::with_capacity(rows.len() * 2);
     let mut charge_subjects = Vec::with_capacity(rows.len() * 2);
     let mut charge_drawn = Vec::with_capacity(rows.len() * 2);
     for row in rows {
         team_ids.push(row.team_id.as_deref());
         user_ids.push(row.user_id.as_deref());
+        project_ids.push(row.project_id.as_deref());
+        tags.push(
+            row.request_tags
+                .as_ref()
+                .map(|tags| serde_json::json!(tags)),
+        );
         for charge in &row.charges {
             charge_requests.push(row.request_id.as_str());
             charge_subjects.push(charge.subject.as_ref());
@@ -159,12 +171,25 @@ pub async fn insert_batch(
              provider, api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
              http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
              cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts, team_id, \
-             user_id) \
-           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             user_id, project_id, request_tags) \
+           SELECT u.request_id, u.token_hash, u.call_type, u.model_group, u.upstream_model, \
+             u.provider, u.api_base, u.prompt_tokens, u.completion_tokens, u.cost_micros, \
+             u.latency_ms, u.http_status, u.status, u.is_stream, u.usage_estimated, u.end_user, \
+             u.started_at, u.ended_at, u.cached_tokens, u.cache_write_tokens, \
+             u.reasoning_tokens, u.model_id, u.attempts, u.team_id, u.user_id, u.project_id, \
+             CASE WHEN u.tags IS NULL THEN NULL \
+                  ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END \
+           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], \
              $12::smallint[], $13::text[], $14::bool[], $15::bool[], $16::text[], \
              $17::timestamptz[], $18::timestamptz[], $19::bigint[], $20::bigint[], \
-             $21::bigint[], $22::text[], $23::jsonb[], $24::text[], $29::text[]) \
+             $21::bigint[], $22::text[], $23::jsonb[], $24::text[], $29::text[], $30::text[], \
+             $31::jsonb[]) \
+             AS u(request_id, token_hash, call_type, model_group, upstream_model, provider, \
+               api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
+               http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
+               cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts, team_id, \
+               user_id, project_id, tags) \
            ON CONFLICT (request_id) DO NOTHING \
            RETURNING request_id, cost_micros \
          ), charges AS ( \
@@ -214,6 +239,8 @@ pub async fn insert_batch(
     .bind(&charge_drawn)
     .bind(instance)
     .bind(&user_ids)
+    .bind(&project_ids)
+    .bind(&tags)
     .fetch_all(pool)
     .await
 }
@@ -235,7 +262,7 @@ pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, 
            api_base, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, \
            reasoning_tokens, cost_micros, latency_ms, http_status, \
            status, is_stream, usage_estimated, end_user, started_at, ended_at, model_id, \
-           attempts, team_id, user_id \
+           attempts, team_id, user_id, project_id, request_tags \
          FROM spend_logs \
          WHERE ($1::text IS NULL OR token_hash = $1) \
            AND ($2::text IS NULL OR request_id = $2) \

@@ -15,7 +15,9 @@ use app::model::micros_to_dollars;
 
 use super::access::{actor, Actor};
 use super::audit::{self, Change};
-use super::{admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate};
+use super::{
+    admin, budget_limits, budget_link, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate,
+};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
 
@@ -32,6 +34,7 @@ fn end_user_fields(row: &EndUserRow) -> Value {
         "soft_budget": row.soft_budget_micros.map(micros_to_dollars),
         "budget_duration": row.budget_duration,
         "budget_reset_at": row.budget_reset_at.map(rfc3339),
+        "budget_id": row.budget_id,
         "created_by": row.created_by,
         "created_at": rfc3339(row.created_at),
     })
@@ -46,7 +49,16 @@ pub struct NewEndUserRequest {
     max_budget: Option<f64>,
     soft_budget: Option<f64>,
     budget_duration: Option<String>,
+    budget_id: Option<String>,
     metadata: Option<Value>,
+}
+
+fn end_user_error(error: EndUserError) -> ApiError {
+    match error {
+        EndUserError::Duplicate => ApiError::bad_request(error.to_string(), Some("user_id")),
+        EndUserError::UnknownBudget => ApiError::bad_request(error.to_string(), Some("budget_id")),
+        EndUserError::Database(error) => ApiError::from(error),
+    }
 }
 
 pub async fn create(
@@ -62,8 +74,16 @@ pub async fn create(
             Some("user_id"),
         ));
     }
+    let budget_id = budget_link(
+        request.budget_id,
+        request.max_budget,
+        request.soft_budget,
+        request.budget_duration.as_deref(),
+    )?
+    .flatten();
     let spec = EndUserSpec {
         user_id: request.user_id,
+        budget_id,
         alias: request.alias,
         blocked: request.blocked,
         metadata: metadata_object(request.metadata)?.unwrap_or_else(|| json!({})),
@@ -76,10 +96,7 @@ pub async fn create(
     };
     let row = end_users::create(&gateway.pool, spec)
         .await
-        .map_err(|error| match error {
-            EndUserError::Duplicate => ApiError::bad_request(error.to_string(), Some("user_id")),
-            EndUserError::Database(error) => ApiError::from(error),
-        })?;
+        .map_err(end_user_error)?;
     gateway.end_users.forget(&row.user_id);
     let after = end_user_fields(&row);
     changed(&gateway, &actor, "customer.new", &row.user_id, None, &after).await;
@@ -168,6 +185,7 @@ pub struct UpdateEndUserRequest {
     max_budget: Option<f64>,
     soft_budget: Option<f64>,
     budget_duration: Option<String>,
+    budget_id: Option<String>,
     metadata: Option<Value>,
 }
 
@@ -181,6 +199,12 @@ pub async fn update(
     let current = end_users::find(&gateway.pool, &request.user_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("End user not found.".into()))?;
+    let budget_link = budget_link(
+        request.budget_id,
+        request.max_budget,
+        request.soft_budget,
+        request.budget_duration.as_deref(),
+    )?;
     let budget = BudgetUpdate {
         max_budget: request.max_budget,
         soft_budget: request.soft_budget,
@@ -195,9 +219,11 @@ pub async fn update(
         blocked: request.blocked,
         metadata: metadata_object(request.metadata)?,
         budget,
+        budget_link,
     };
     let row = end_users::update(&gateway.pool, &request.user_id, change)
-        .await?
+        .await
+        .map_err(end_user_error)?
         .ok_or_else(|| ApiError::NotFound("End user not found.".into()))?;
     gateway.end_users.forget(&row.user_id);
     let after = end_user_fields(&row);

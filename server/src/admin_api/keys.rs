@@ -8,7 +8,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use app::db::keys::{self, CreateKeyError, KeyChange, KeyListFilter, KeyRow, KeySpec, RateLimits};
+use app::db::budgets::BudgetLimits;
+use app::db::keys::{
+    self, CreateKeyError, KeyChange, KeyListFilter, KeyRow, KeySpec, ModelBudgets, RateLimits,
+};
 use app::db::members;
 use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 
@@ -21,11 +24,8 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::policy::keys::model_allowed;
+use crate::policy::routes::check_entries;
 use crate::state::SharedGateway;
-
-/// LiteLLM fields whose policy Gatehouse does not enforce yet: refused rather than silently
-/// ignored, so nobody believes a limit holds when it does not.
-const NOT_YET_ENFORCED: &[&str] = &["model_max_budget", "allowed_routes"];
 
 #[derive(Deserialize)]
 pub struct GenerateKeyRequest {
@@ -42,21 +42,73 @@ pub struct GenerateKeyRequest {
     key_alias: Option<String>,
     metadata: Option<Value>,
     key: Option<String>,
-    #[serde(flatten)]
-    other: serde_json::Map<String, Value>,
+    project_id: Option<String>,
+    model_max_budget: Option<Value>,
+    allowed_routes: Option<Vec<String>>,
 }
 
-fn refuse_unenforced(other: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
-    match NOT_YET_ENFORCED
-        .iter()
-        .find(|field| other.get(**field).is_some_and(|value| !value.is_null()))
-    {
-        Some(field) => Err(ApiError::bad_request(
-            format!("`{field}` is not supported by this version of Gatehouse yet."),
-            None,
-        )),
-        None => Ok(()),
+/// `model_max_budget` in LiteLLM's shape, `{model: {"budget_limit" (or "max_budget"): dollars,
+/// "time_period" (or "budget_duration"): "1d"}}`: as stored, and each model's limits.
+fn model_budgets(value: Option<Value>) -> Result<Option<ModelBudgets>, ApiError> {
+    let field = "model_max_budget";
+    let invalid =
+        |detail: String| ApiError::bad_request(format!("`{field}`: {detail}"), Some(field));
+    let models = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(models)) => models,
+        Some(_) => return Err(invalid("must map model names to budgets.".into())),
+    };
+    let mut declared = serde_json::Map::new();
+    let mut limits = Vec::with_capacity(models.len());
+    for (model, budget) in models {
+        let Value::Object(budget) = budget else {
+            return Err(invalid(format!(
+                "`{model}` must be an object with `budget_limit` and optionally `time_period`."
+            )));
+        };
+        let pick = |names: [&str; 2]| names.iter().find_map(|name| budget.get(*name).cloned());
+        let dollars = match pick(["budget_limit", "max_budget"]) {
+            Some(Value::Number(number)) => number.as_f64(),
+            Some(Value::String(text)) => text.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| invalid(format!("`{model}` needs a number `budget_limit`.")))?;
+        let period = match pick(["time_period", "budget_duration"]) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text),
+            Some(_) => return Err(invalid(format!("`{model}`: `time_period` must be text."))),
+        };
+        let in_model = |message: String| invalid(format!("`{model}`: {message}"));
+        let model_limits = BudgetLimits {
+            max_micros: Some(app::model::dollars_to_micros(dollars).map_err(in_model)?),
+            soft_micros: None,
+            duration: period
+                .as_deref()
+                .map(|text| {
+                    parse_duration_seconds(text).map(|seconds| (text.trim().to_string(), seconds))
+                })
+                .transpose()
+                .map_err(in_model)?,
+        };
+        declared.insert(
+            model.clone(),
+            json!({ "budget_limit": dollars, "time_period": period }),
+        );
+        limits.push((model, model_limits));
     }
+    Ok(Some(ModelBudgets {
+        declared: Value::Object(declared),
+        limits,
+    }))
+}
+
+/// `allowed_routes`, checked.
+fn allowed_routes(value: Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
+    if let Some(entries) = &value {
+        check_entries(entries)
+            .map_err(|message| ApiError::bad_request(message, Some("allowed_routes")))?;
+    }
+    Ok(value)
 }
 
 pub fn create_error(error: CreateKeyError) -> ApiError {
@@ -70,6 +122,13 @@ pub fn create_error(error: CreateKeyError) -> ApiError {
         CreateKeyError::UnknownUser => {
             ApiError::bad_request("`user_id` names no user.", Some("user_id"))
         }
+        CreateKeyError::UnknownProject => {
+            ApiError::bad_request("`project_id` names no project.", Some("project_id"))
+        }
+        CreateKeyError::ProjectOutsideTeam => ApiError::bad_request(
+            "`project_id` names a project of another team than the key's `team_id`.",
+            Some("project_id"),
+        ),
         CreateKeyError::Random(_) | CreateKeyError::Database(_) => {
             tracing::error!(%error, "key change failed");
             ApiError::Internal
@@ -105,7 +164,6 @@ pub async fn generate(
 ) -> Result<Json<Value>, ApiError> {
     let caller = actor(&gateway, &headers).await?;
     let request: GenerateKeyRequest = json_body(body).await?;
-    refuse_unenforced(&request.other)?;
     let budget = budget_limits(
         request.max_budget,
         request.soft_budget,
@@ -120,7 +178,7 @@ pub async fn generate(
             )
         })?;
         caller.require_manages_team(team_id, "create keys in this team")?;
-        let scope = KeyScope {
+        let scope = AskedOfTeam {
             models: Some(&request.models),
             max_budget_micros: budget.max_micros,
             limits: &limits,
@@ -163,6 +221,9 @@ pub async fn generate(
             .limits
             .model_tpm_limit()?
             .unwrap_or_else(|| json!({})),
+        project_id: request.project_id,
+        model_budgets: model_budgets(request.model_max_budget)?.unwrap_or_default(),
+        allowed_routes: allowed_routes(request.allowed_routes)?.unwrap_or_default(),
         created_by: caller.name.clone(),
     };
     let (secret, row) = keys::create(&gateway.pool, spec)
@@ -187,19 +248,19 @@ pub async fn generate(
     Ok(Json(body))
 }
 
-/// What a team admin asks a key of its team to be allowed.
-struct KeyScope<'a> {
-    models: Option<&'a [String]>,
-    max_budget_micros: Option<i64>,
-    limits: &'a RateLimits,
+/// What a team admin asks a key or project of its team to be allowed.
+pub(super) struct AskedOfTeam<'a> {
+    pub models: Option<&'a [String]>,
+    pub max_budget_micros: Option<i64>,
+    pub limits: &'a RateLimits,
 }
 
-/// A team admin's key stays within what the team has: models the team allows, a budget and
+/// What a team admin asks of its team stays within what the team has: models the team allows, a budget and
 /// rate limits no larger than the team's. (Admins are not limited.)
-async fn check_within_team(
+pub(super) async fn check_within_team(
     gateway: &SharedGateway,
     team_id: &str,
-    scope: &KeyScope<'_>,
+    scope: &AskedOfTeam<'_>,
 ) -> Result<(), ApiError> {
     let team = live_team(gateway, team_id).await?;
     if let Some(model) = scope
@@ -209,7 +270,7 @@ async fn check_within_team(
         .find(|model| !model_allowed(&team.models, model))
     {
         return Err(ApiError::Forbidden(format!(
-            "A team admin cannot give a key model `{model}`, which team `{team_id}` may not use."
+            "A team admin cannot grant model `{model}`, which team `{team_id}` may not use."
         )));
     }
     let above = |asked: Option<i64>, team_has: Option<i64>| matches!((asked, team_has), (Some(asked), Some(limit)) if asked > limit);
@@ -232,7 +293,7 @@ async fn check_within_team(
         .find(|(_, asked, team_has)| above(*asked, *team_has))
     {
         Some((field, _, _)) => Err(ApiError::Forbidden(format!(
-            "A team admin cannot give a key a larger `{field}` than team `{team_id}` has."
+            "A team admin cannot grant a larger `{field}` than team `{team_id}` has."
         ))),
         None => Ok(()),
     }
@@ -265,6 +326,9 @@ pub fn key_fields(row: &KeyRow) -> Value {
         "blocked": row.blocked || status != KeyStatus::Active,
         "user_id": row.user_id,
         "team_id": row.team_id,
+        "project_id": row.project_id,
+        "model_max_budget": row.model_max_budget,
+        "allowed_routes": row.allowed_routes,
     })
 }
 
@@ -433,6 +497,8 @@ pub struct UpdateKeyRequest {
     budget_duration: Option<String>,
     #[serde(flatten)]
     limits: LimitFields,
+    model_max_budget: Option<Value>,
+    allowed_routes: Option<Vec<String>>,
     #[serde(flatten)]
     other: serde_json::Map<String, Value>,
 }
@@ -446,15 +512,15 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let caller = actor(&gateway, &headers).await?;
     let request: UpdateKeyRequest = json_body(body).await?;
-    refuse_unenforced(&request.other)?;
-    if request
-        .other
-        .get("team_id")
-        .is_some_and(|value| !value.is_null())
-    {
+    if let Some(field) = ["team_id", "project_id"].into_iter().find(|field| {
+        request
+            .other
+            .get(*field)
+            .is_some_and(|value| !value.is_null())
+    }) {
         return Err(ApiError::bad_request(
-            "A key's `team_id` cannot change; create a key in the other team.",
-            Some("team_id"),
+            format!("A key's `{field}` cannot change; create a key there instead."),
+            Some(field),
         ));
     }
     let token_hash = live_token(&gateway, &request.key).await?;
@@ -468,7 +534,7 @@ pub async fn update(
     caller.require_manages_key(&current, "change this key")?;
     let limits = request.limits.rate_limits()?;
     if let (false, Some(team_id)) = (caller.is_admin(), current.team_id.as_deref()) {
-        let scope = KeyScope {
+        let scope = AskedOfTeam {
             models: request.models.as_deref(),
             max_budget_micros: request
                 .max_budget
@@ -505,6 +571,8 @@ pub async fn update(
         limits,
         model_rpm_limit: request.limits.model_rpm_limit()?,
         model_tpm_limit: request.limits.model_tpm_limit()?,
+        model_budgets: model_budgets(request.model_max_budget)?,
+        allowed_routes: allowed_routes(request.allowed_routes)?,
     };
     let row = keys::update(&gateway.pool, &token_hash, change)
         .await

@@ -1,22 +1,25 @@
 //! LiteLLM-compatible management routes (`/key/*`, `/team/*`, `/user/*`, `/organization/*`,
-//! `/customer/*`, `/model/*`, `/spend/*`, `/audit/log`) and health probes. Every route here requires a key and checks the caller's role
+//! `/customer/*`, `/project/*`, `/tag/*`, `/budget/*`, `/model/*`, `/spend/*`, `/audit/log`) and health probes. Every route here requires a key and checks the caller's role
 //! (`access`) except the health probes, which are listed as the only public ones.
 
 pub mod access;
 pub mod audit;
+pub mod budgets;
 pub mod customers;
 pub mod health;
 pub mod keys;
 pub mod members;
 pub mod models;
 pub mod organizations;
+pub mod projects;
 pub mod spend;
+pub mod tags;
 pub mod teams;
 pub mod users;
 
 use axum::body::Body;
 use axum::http::HeaderMap;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use time::format_description::well_known::Rfc3339;
@@ -65,6 +68,25 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/organization/list", get(organizations::list))
         .route("/organization/update", post(organizations::update))
         .route("/organization/delete", post(organizations::delete))
+        .route("/project/new", post(projects::create))
+        .route("/project/info", get(projects::info))
+        .route("/project/list", get(projects::list))
+        .route("/project/update", post(projects::update))
+        .route(
+            "/project/delete",
+            delete(projects::delete).post(projects::delete),
+        )
+        .route("/budget/new", post(budgets::create))
+        .route("/budget/info", post(budgets::info))
+        .route("/budget/list", get(budgets::list))
+        .route("/budget/settings", get(budgets::settings))
+        .route("/budget/update", post(budgets::update))
+        .route("/budget/delete", post(budgets::delete))
+        .route("/tag/new", post(tags::create))
+        .route("/tag/info", post(tags::info))
+        .route("/tag/list", get(tags::list))
+        .route("/tag/update", post(tags::update))
+        .route("/tag/delete", post(tags::delete))
         .route("/user/new", post(users::create))
         .route("/user/info", get(users::info))
         .route("/user/list", get(users::list))
@@ -188,6 +210,27 @@ impl BudgetUpdate<'_> {
             duration.as_deref(),
         )
         .map(Some)
+    }
+}
+
+/// How a request sets an end user's or organization's budget: by a named budget (`budget_id`),
+/// by its own fields, or not at all (`None`). Both at once are refused, as LiteLLM does.
+fn budget_link(
+    budget_id: Option<String>,
+    max_budget: Option<f64>,
+    soft_budget: Option<f64>,
+    budget_duration: Option<&str>,
+) -> Result<Option<Option<String>>, ApiError> {
+    let own_fields_given =
+        max_budget.is_some() || soft_budget.is_some() || budget_duration.is_some();
+    match (budget_id, own_fields_given) {
+        (Some(_), true) => Err(ApiError::bad_request(
+            "Pass either `budget_id` or `max_budget`/`soft_budget`/`budget_duration`, not both.",
+            Some("budget_id"),
+        )),
+        (Some(budget_id), false) => Ok(Some(Some(budget_id))),
+        (None, true) => Ok(Some(None)),
+        (None, false) => Ok(None),
     }
 }
 

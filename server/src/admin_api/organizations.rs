@@ -17,7 +17,9 @@ use app::model::micros_to_dollars;
 
 use super::access::actor;
 use super::audit::{self, Change};
-use super::{admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate};
+use super::{
+    admin, budget_limits, budget_link, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate,
+};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
 
@@ -28,6 +30,9 @@ fn organization_error(error: OrganizationError) -> ApiError {
         }
         OrganizationError::HasTeams => {
             ApiError::bad_request(error.to_string(), Some("organization_ids"))
+        }
+        OrganizationError::UnknownBudget => {
+            ApiError::bad_request(error.to_string(), Some("budget_id"))
         }
         OrganizationError::Database(error) => ApiError::from(error),
     }
@@ -46,6 +51,7 @@ fn organization_fields(row: &OrganizationRow) -> Value {
         "soft_budget": row.soft_budget_micros.map(micros_to_dollars),
         "budget_duration": row.budget_duration,
         "budget_reset_at": row.budget_reset_at.map(rfc3339),
+        "budget_id": row.budget_id,
         "teams": row.teams,
         "created_by": row.created_by,
         "created_at": rfc3339(row.created_at),
@@ -61,6 +67,7 @@ pub struct NewOrganizationRequest {
     max_budget: Option<f64>,
     soft_budget: Option<f64>,
     budget_duration: Option<String>,
+    budget_id: Option<String>,
     metadata: Option<Value>,
 }
 
@@ -83,8 +90,16 @@ pub async fn create(
             Some("organization_alias"),
         ));
     }
+    let budget_id = budget_link(
+        request.budget_id,
+        request.max_budget,
+        request.soft_budget,
+        request.budget_duration.as_deref(),
+    )?
+    .flatten();
     let spec = OrganizationSpec {
         organization_id: request.organization_id,
+        budget_id,
         organization_alias: request.organization_alias.trim().to_string(),
         models: request.models,
         metadata: metadata_object(request.metadata)?.unwrap_or_else(|| json!({})),
@@ -159,6 +174,7 @@ pub struct UpdateOrganizationRequest {
     max_budget: Option<f64>,
     soft_budget: Option<f64>,
     budget_duration: Option<String>,
+    budget_id: Option<String>,
     metadata: Option<Value>,
 }
 
@@ -172,6 +188,12 @@ pub async fn update(
     let current = organizations::find(&gateway.pool, &request.organization_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Organization not found.".into()))?;
+    let budget_link = budget_link(
+        request.budget_id,
+        request.max_budget,
+        request.soft_budget,
+        request.budget_duration.as_deref(),
+    )?;
     let budget = BudgetUpdate {
         max_budget: request.max_budget,
         soft_budget: request.soft_budget,
@@ -186,6 +208,7 @@ pub async fn update(
         models: request.models,
         metadata: metadata_object(request.metadata)?,
         budget,
+        budget_link,
     };
     let row = organizations::update(&gateway.pool, &request.organization_id, change)
         .await

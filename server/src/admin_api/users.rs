@@ -205,6 +205,9 @@ pub async fn create(
             limits: Default::default(),
             model_rpm_limit: json!({}),
             model_tpm_limit: json!({}),
+            project_id: None,
+            model_budgets: Default::default(),
+            allowed_routes: Vec::new(),
             created_by: actor.name.clone(),
         };
         let (secret, key) = keys::create(&gateway.pool, spec)

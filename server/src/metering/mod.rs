@@ -31,6 +31,9 @@ pub struct MeteredCall {
     pub token_hash: Arc<str>,
     pub team_id: Option<Arc<str>>,
     pub user_id: Option<Arc<str>>,
+    pub project_id: Option<Arc<str>>,
+    /// The request's tags (its own and its key's).
+    pub tags: Vec<String>,
     /// The budgets the call counts against (key, user, member, team), and what it reserved of them.
     pub budget_chain: Option<Arc<[Arc<Budget>]>>,
     pub reservation: Option<Reservation>,
@@ -174,6 +177,8 @@ impl Meter {
             attempts,
             team_id: call.team_id.as_deref().map(str::to_string),
             user_id: call.user_id.as_deref().map(str::to_string),
+            project_id: call.project_id.as_deref().map(str::to_string),
+            request_tags: (!call.tags.is_empty()).then_some(call.tags),
             charges,
         };
         self.queue.push(row).await;

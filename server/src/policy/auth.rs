@@ -63,6 +63,13 @@ impl Caller {
         }
     }
 
+    pub fn project_id(&self) -> Option<&Arc<str>> {
+        match self {
+            Caller::Key { key, .. } => key.project_id.as_ref(),
+            Caller::Master { .. } => None,
+        }
+    }
+
     /// The budgets a request of this caller counts against: the key's, its user's (overall
     /// and within the team), then its team's.
     pub fn budget_chain(&self) -> Option<&Arc<[Arc<Budget>]>> {
@@ -151,6 +158,9 @@ pub async fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Call
     if key.blocked {
         return Err(ApiError::BlockedKey);
     }
+    key.allowed_routes
+        .permit()
+        .map_err(|path| ApiError::Forbidden(format!("This key may not call `{path}`.")))?;
     let team = match &key.team_id {
         Some(team_id) => {
             let team = gateway.teams.lookup(team_id).await?;

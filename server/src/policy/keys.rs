@@ -5,10 +5,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::db::budgets::{key_subject, team_subject};
+use app::db::budgets::{key_model_subject, key_subject, team_subject};
 use app::db::keys::{self, KeyRow, SecretRow};
 use app::db::members::member_subject;
 use app::db::organizations::organization_subject;
+use app::db::projects::project_subject;
 use app::db::users::user_subject;
 use dashmap::DashMap;
 use sqlx::PgPool;
@@ -16,6 +17,7 @@ use time::OffsetDateTime;
 
 use crate::policy::budgets::{Budget, Ledger};
 use crate::policy::limits::ScopeLimits;
+use crate::policy::routes::AllowedRoutes;
 
 /// How long an unknown key is remembered as unknown before the database is asked again.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
@@ -33,9 +35,17 @@ pub struct CachedKey {
     pub user_id: Option<Arc<str>>,
     /// The models its user may use (empty: every model).
     pub user_models: Vec<String>,
+    /// The project the key belongs to.
+    pub project_id: Option<Arc<str>>,
+    /// The models its project may use (empty: every model).
+    pub project_models: Vec<String>,
     /// The budgets the key's requests count against: its own, its user's, its user's within
-    /// its team, its team's, then its team's organization's.
+    /// its team, its project's, its team's, then its team's organization's.
     pub budget_chain: Arc<[Arc<Budget>]>,
+    /// Its budget for one model (`model_max_budget`), by model.
+    pub model_budgets: HashMap<String, Arc<Budget>>,
+    /// The routes it may call.
+    pub allowed_routes: AllowedRoutes,
     /// Its own rate limits (scope `key:<token hash>`).
     pub limits: ScopeLimits,
     /// Its user's rate limits (scope `user:<user_id>`), shared by all the user's keys.
@@ -52,7 +62,9 @@ impl CachedKey {
     /// LiteLLM semantics: no models listed means every model; `*` too; `prefix*` matches by
     /// prefix.
     pub fn may_use(&self, model: &str) -> bool {
-        model_allowed(&self.models, model) && model_allowed(&self.user_models, model)
+        model_allowed(&self.models, model)
+            && model_allowed(&self.user_models, model)
+            && model_allowed(&self.project_models, model)
     }
 
     /// The key's limits for one model, if it has any (scope `key:<token hash>:model:<model>`).
@@ -252,9 +264,22 @@ impl KeyCache {
                 budget_chain.push(self.ledger.budget(&member_subject(team_id, user_id)));
             }
         }
+        if let Some(project_id) = &row.project_id {
+            budget_chain.push(self.ledger.budget(&project_subject(project_id)));
+        }
         if let Some(team_id) = &row.team_id {
             budget_chain.push(self.ledger.budget(&team_subject(team_id)));
         }
+        let model_budgets = row
+            .model_max_budget
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(model, _)| {
+                let subject = key_model_subject(&row.token_hash, model);
+                (model.clone(), self.ledger.budget(&subject))
+            })
+            .collect();
         if let Some(organization_id) = &row.team_organization_id {
             budget_chain.push(self.ledger.budget(&organization_subject(organization_id)));
         }
@@ -286,7 +311,11 @@ impl KeyCache {
             team_id: row.team_id.as_deref().map(Arc::from),
             user_id: row.user_id.as_deref().map(Arc::from),
             user_models: row.user_models.unwrap_or_default(),
+            project_id: row.project_id.as_deref().map(Arc::from),
+            project_models: row.project_models.unwrap_or_default(),
             budget_chain: budget_chain.into(),
+            model_budgets,
+            allowed_routes: AllowedRoutes::new(row.allowed_routes),
             limits,
             user_limits: user_limits.filter(|limits| !limits.is_empty()),
             model_limits,

@@ -7,5 +7,8 @@ pub mod budgets;
 pub mod end_users;
 pub mod keys;
 pub mod limits;
+pub mod named;
+pub mod routes;
 pub mod sync;
+pub mod tags;
 pub mod teams;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::policy::budgets::Ledger;
 use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
+use crate::policy::tags::TagCache;
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 
@@ -20,6 +21,7 @@ pub struct Synced {
     pub keys: Arc<KeyCache>,
     pub teams: Arc<TeamCache>,
     pub end_users: Arc<EndUserCache>,
+    pub tags: Arc<TagCache>,
     pub budgets: Arc<Ledger>,
     pub models: Arc<LiveModels>,
 }
@@ -70,6 +72,8 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
                         }
                     } else if let Some(user_id) = payload.strip_prefix("end_user:") {
                         synced.end_users.forget(user_id);
+                    } else if let Some(name) = payload.strip_prefix("tag:") {
+                        synced.tags.forget(name);
                     } else if let Some(subject) = payload.strip_prefix("budget:") {
                         synced.budgets.limits_changed(subject).await;
                     } else if payload == "deployments" || payload == "routes" {

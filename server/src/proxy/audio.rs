@@ -128,6 +128,7 @@ async fn run_speech(
         deployment.clone(),
         0,
         end_user,
+        &[],
         true,
     );
     admitted.hold(&gateway, &mut call).await?;
@@ -314,6 +315,7 @@ async fn run_transcription(
         deployment.clone(),
         0,
         end_user,
+        &[],
         false,
     );
     admitted.hold(&gateway, &mut call).await?;

@@ -18,7 +18,7 @@ use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::{transport, Deployment};
 use crate::proxy::native::http_adapter;
 use crate::proxy::pipeline::admit;
-use crate::proxy::request::read_body;
+use crate::proxy::request::{read_body, take_tags};
 use crate::proxy::unary::metered;
 use crate::routing::attempts::Reusable;
 use crate::state::SharedGateway;
@@ -43,11 +43,12 @@ struct EmbeddingsRequest {
     model: String,
     prompt_tokens: u64,
     end_user: Option<String>,
+    tags: Vec<String>,
     body: Map<String, Value>,
 }
 
 fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
-    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(bytes) else {
+    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(bytes) else {
         return Err(ApiError::bad_request(
             "The request body must be a JSON object.",
             None,
@@ -72,10 +73,12 @@ fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
         _ => return Err(invalid_input()),
     };
     let end_user = body.get("user").and_then(Value::as_str).map(str::to_string);
+    let tags = take_tags(&mut body)?;
     Ok(EmbeddingsRequest {
         model,
         prompt_tokens,
         end_user,
+        tags,
         body,
     })
 }
@@ -142,6 +145,7 @@ async fn run(
         route.first().clone(),
         request.prompt_tokens,
         request.end_user,
+        &request.tags,
         false,
     );
     admitted.hold(&gateway, &mut call).await?;

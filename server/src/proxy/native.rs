@@ -22,7 +22,7 @@ use crate::providers::native::NativeEndpoint;
 use crate::providers::openai_responses::ResponsesRelay;
 use crate::providers::{openai_compat, transport, Deployment, Upstream};
 use crate::proxy::pipeline::{admit, call_chat_on, Admitted, Egress};
-use crate::proxy::request::read_body;
+use crate::proxy::request::{read_body, take_tags};
 use crate::proxy::stream::{self, Source};
 use crate::proxy::unary::metered;
 use crate::proxy::{completions, responses};
@@ -86,6 +86,8 @@ pub struct NativeRequest {
     pub stream: bool,
     pub client_wants_usage: bool,
     pub end_user: Option<String>,
+    /// LiteLLM's request tags from the body.
+    pub tags: Vec<String>,
     pub prompt_tokens: u64,
 }
 
@@ -217,6 +219,7 @@ async fn call_native(
         route.first().clone(),
         request.prompt_tokens,
         request.end_user,
+        &request.tags,
         request.stream,
     );
     admitted.hold(&gateway, &mut call).await?;
@@ -255,7 +258,7 @@ async fn call_native(
 impl NativeRequest {
     /// Reads and validates a request body for `endpoint`.
     pub fn parse(endpoint: NativeEndpoint, bytes: &[u8]) -> Result<NativeRequest, ApiError> {
-        let body = match serde_json::from_slice::<Value>(bytes) {
+        let mut body = match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(body)) => body,
             Ok(_) => return Err(bad("The request body must be a JSON object.", None)),
             Err(error) => {
@@ -302,6 +305,7 @@ impl NativeRequest {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let end_user = body.get("user").and_then(Value::as_str).map(str::to_string);
+        let tags = take_tags(&mut body)?;
         let prompt_tokens = prompt_tokens(endpoint, &body)?;
         Ok(NativeRequest {
             model,
@@ -309,6 +313,7 @@ impl NativeRequest {
             stream,
             client_wants_usage,
             end_user,
+            tags,
             prompt_tokens,
         })
     }

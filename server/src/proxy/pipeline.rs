@@ -20,7 +20,7 @@ use crate::policy::auth::{authenticate, Caller};
 use crate::policy::budgets::Budget;
 use crate::providers::capabilities::Needs;
 use crate::providers::Deployment;
-use crate::proxy::request::ChatRequest;
+use crate::proxy::request::{push_tag, ChatRequest};
 use crate::proxy::stream::Source;
 use crate::proxy::{messages, stream, unary};
 use crate::routing::attempts::{Reusable, Route, Trail};
@@ -112,6 +112,8 @@ pub struct Admitted {
     class: Option<ChosenClass>,
     /// The budgets the caller's requests count against.
     budget_chain: Option<Arc<[Arc<Budget>]>>,
+    /// The request's tags from its headers and its key.
+    tags: Vec<String>,
 }
 
 /// 1. authenticate: the key from memory (one database read for a key never seen here); then
@@ -122,7 +124,8 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
     let started_at = OffsetDateTime::now_utc();
     let caller = authenticate(gateway, headers).await?;
     let mut router = gateway.models.router();
-    let class = request_class(&router.classes, &caller, headers)?;
+    let tags = request_tags(&caller, headers);
+    let class = request_class(&router.classes, &caller, &tags, headers)?;
     if let Some(chosen) = &class {
         router = chosen.class.settings.clone();
     }
@@ -135,13 +138,33 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
         timeout_override: timeout_override(headers)?,
         router,
         class,
+        tags,
     })
+}
+
+/// Tags from `x-litellm-tags` (comma-separated) and the key's `metadata.tags`, each once.
+fn request_tags(caller: &Caller, headers: &HeaderMap) -> Vec<String> {
+    let (_, key_tags) = caller.class_hints();
+    let mut tags = Vec::new();
+    for tag in headers
+        .get_all(TAGS_HEADER)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .chain(key_tags.iter().map(String::as_str))
+    {
+        push_tag(&mut tags, tag);
+    }
+    tags
 }
 
 /// The class a request runs in, if the config has classes.
 fn request_class(
     classes: &RequestClasses,
     caller: &Caller,
+    tags: &[String],
     headers: &HeaderMap,
 ) -> Result<Option<ChosenClass>, ApiError> {
     if classes.is_empty() {
@@ -155,16 +178,8 @@ fn request_class(
             })
         })
         .transpose()?;
-    let (pinned, key_tags) = caller.class_hints();
-    let mut tags: Vec<&str> = headers
-        .get_all(TAGS_HEADER)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|list| list.split(','))
-        .map(str::trim)
-        .filter(|tag| !tag.is_empty())
-        .collect();
-    tags.extend(key_tags.iter().map(String::as_str));
+    let (pinned, _) = caller.class_hints();
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     let hints = ClassHints {
         pinned,
         asked,
@@ -278,13 +293,14 @@ impl Admitted {
 
     /// 3. limit: the request counts against the rate limits of its key, of the key for its
     ///    model group, of its user, and of its team, all or none; refused with `429` and `Retry-After` when
-    ///    one is reached. Its place in flight is held until the call is metered.
+    ///    one is reached. Its place in flight is held until the call is metered. First, the
+    ///    budgets its content adds are joined to its chain.
     pub async fn limit(
         &self,
         gateway: &SharedGateway,
         call: &mut MeteredCall,
     ) -> Result<(), ApiError> {
-        end_user(gateway, call).await?;
+        request_budgets(gateway, &self.caller, call).await?;
         let Caller::Key { key, team } = &self.caller else {
             return Ok(());
         };
@@ -319,14 +335,21 @@ impl Admitted {
         deployment: Arc<Deployment>,
         prompt_estimate: u64,
         end_user: Option<String>,
+        body_tags: &[String],
         is_stream: bool,
     ) -> MeteredCall {
+        let mut tags = self.tags.clone();
+        for tag in body_tags {
+            push_tag(&mut tags, tag);
+        }
         MeteredCall {
             request_id: uuid::Uuid::new_v4().to_string(),
             call_type,
             token_hash: self.caller.token_hash().clone(),
             team_id: self.caller.team_id().cloned(),
             user_id: self.caller.user_id().cloned(),
+            project_id: self.caller.project_id().cloned(),
+            tags,
             budget_chain: self.budget_chain.clone(),
             reservation: None,
             output_allowance: None,
@@ -354,30 +377,51 @@ pub async fn call_chat(
     call_chat_on(gateway, admitted, request, egress, call_type, route).await
 }
 
-/// Whether any budget of the chain may limit a request (its limit is set, or not known yet).
-/// 3a. end user: a request naming a known end user (its `user`) is refused when that end user
-///     is blocked, and otherwise also counts against the end user's budget, whichever key
-///     sends it.
-async fn end_user(gateway: &SharedGateway, call: &mut MeteredCall) -> Result<(), ApiError> {
-    let Some(user_id) = call.end_user.as_deref() else {
-        return Ok(());
-    };
-    let known = gateway.end_users.lookup(user_id).await.map_err(|error| {
-        tracing::warn!(%error, "end user lookup failed");
-        ApiError::BudgetsUnavailable
-    })?;
-    let Some(known) = known else {
-        return Ok(());
-    };
-    if known.blocked {
-        return Err(ApiError::BlockedEndUser(user_id.to_string()));
+/// 3a. the budgets a request adds to its key's chain by what it is and says: its key's budget
+///     for its model (`model_max_budget`); a known end user's (its `user`), which is refused
+///     while blocked; each made tag's (its tags). Each counts whichever key sends the request.
+async fn request_budgets(
+    gateway: &SharedGateway,
+    caller: &Caller,
+    call: &mut MeteredCall,
+) -> Result<(), ApiError> {
+    let mut added: Vec<Arc<Budget>> = Vec::new();
+    if let Caller::Key { key, .. } = caller {
+        if let Some(budget) = key.model_budgets.get(&call.deployment.model_group) {
+            added.push(budget.clone());
+        }
     }
-    let mut chain: Vec<Arc<Budget>> = call.budget_chain.as_deref().unwrap_or_default().to_vec();
-    chain.push(known.budget.clone());
-    call.budget_chain = Some(chain.into());
+    let unavailable = |error: sqlx::Error| {
+        tracing::warn!(%error, "end user or tag lookup failed");
+        ApiError::BudgetsUnavailable
+    };
+    if let Some(user_id) = call.end_user.as_deref() {
+        if let Some(known) = gateway
+            .end_users
+            .lookup(user_id)
+            .await
+            .map_err(unavailable)?
+        {
+            if known.blocked {
+                return Err(ApiError::BlockedEndUser(user_id.to_string()));
+            }
+            added.push(known.budget.clone());
+        }
+    }
+    for tag in &call.tags {
+        if let Some(budget) = gateway.tags.budget(tag).await.map_err(unavailable)? {
+            added.push(budget);
+        }
+    }
+    if !added.is_empty() {
+        let mut chain: Vec<Arc<Budget>> = call.budget_chain.as_deref().unwrap_or_default().to_vec();
+        chain.extend(added);
+        call.budget_chain = Some(chain.into());
+    }
     Ok(())
 }
 
+/// Whether any budget of the chain may limit a request (its limit is set, or not known yet).
 fn may_limit(chain: &[Arc<Budget>]) -> bool {
     chain.iter().any(|budget| !budget.is_unlimited())
 }
@@ -449,6 +493,7 @@ pub async fn call_chat_on(
         route.first().clone(),
         route.needs().prompt_tokens,
         request.end_user.clone(),
+        &request.tags,
         request.stream,
     );
     admitted.limit(&gateway, &mut call).await?;

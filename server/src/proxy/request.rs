@@ -14,6 +14,59 @@ use crate::providers::Deployment;
 /// Largest request body accepted (images inline as base64 can be large).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+/// Most tags one request may carry, and the longest tag.
+const MAX_TAGS: usize = 32;
+const MAX_TAG_CHARS: usize = 200;
+
+/// LiteLLM's request tags in a body: root `tags` (removed: it is LiteLLM's, not the
+/// upstream's) and `metadata.tags`. Each a non-empty string; a 400 otherwise.
+pub fn take_tags(body: &mut Map<String, Value>) -> Result<Vec<String>, ApiError> {
+    let root = body.remove("tags");
+    let in_metadata = body
+        .get("metadata")
+        .and_then(|metadata| metadata.get("tags"));
+    let mut tags = Vec::new();
+    for (field, value) in [("tags", root.as_ref()), ("metadata.tags", in_metadata)] {
+        match value {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    match item {
+                        Value::String(tag)
+                            if !tag.trim().is_empty() && tag.chars().count() <= MAX_TAG_CHARS =>
+                        {
+                            push_tag(&mut tags, tag.trim());
+                        }
+                        _ => return Err(bad_tags(field)),
+                    }
+                }
+            }
+            Some(_) => return Err(bad_tags(field)),
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::bad_request(
+            format!("A request carries at most {MAX_TAGS} tags."),
+            Some("tags"),
+        ));
+    }
+    Ok(tags)
+}
+
+/// Adds a tag unless it is there already.
+pub fn push_tag(tags: &mut Vec<String>, tag: &str) {
+    if !tags.iter().any(|known| known == tag) {
+        tags.push(tag.to_string());
+    }
+}
+
+fn bad_tags(field: &str) -> ApiError {
+    ApiError::bad_request(
+        format!("`{field}` must be an array of tags (non-empty strings of at most {MAX_TAG_CHARS} characters)."),
+        Some("tags"),
+    )
+}
+
 pub struct ChatRequest {
     pub model: String,
     pub stream: bool,
@@ -21,6 +74,8 @@ pub struct ChatRequest {
     pub client_wants_usage: bool,
     /// OpenAI's `user` field: the end user on whose behalf the call is made.
     pub end_user: Option<String>,
+    /// LiteLLM's request tags from the body (`tags`, `metadata.tags`).
+    pub tags: Vec<String>,
     /// The size of the JSON body the client sent, when it was read as it arrived.
     sent_bytes: Option<usize>,
     body: Map<String, Value>,
@@ -51,7 +106,7 @@ impl ChatRequest {
     }
 
     /// Validates a chat request already read as a JSON object.
-    pub fn from_object(body: Map<String, Value>) -> Result<ChatRequest, ApiError> {
+    pub fn from_object(mut body: Map<String, Value>) -> Result<ChatRequest, ApiError> {
         let model = match body.get("model") {
             Some(Value::String(model)) if !model.is_empty() => model.clone(),
             _ => {
@@ -93,11 +148,13 @@ impl ChatRequest {
                 ))
             }
         };
+        let tags = take_tags(&mut body)?;
         Ok(ChatRequest {
             model,
             stream,
             client_wants_usage,
             end_user,
+            tags,
             sent_bytes: None,
             body,
         })

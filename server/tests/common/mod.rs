@@ -397,3 +397,68 @@ pub async fn assert_openai_error(response: reqwest::Response, status: u16) -> Va
     assert!(error.get("code").is_some(), "{body}");
     body
 }
+
+/// Sends `count` chat requests released together, alternating over `apps` and `keys`, with
+/// `body(i)` as the i-th body; every refusal must be a `budget_exceeded` 400. Returns how many
+/// were admitted.
+pub async fn burst(
+    apps: &[&TestApp],
+    keys: &[String],
+    count: usize,
+    body: impl Fn(usize) -> Value,
+) -> usize {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(count));
+    let mut tasks = Vec::new();
+    for index in 0..count {
+        let app = apps[index % apps.len()];
+        let (http, url) = (
+            app.http.clone(),
+            format!("{}/v1/chat/completions", app.base),
+        );
+        let (key, barrier, body) = (
+            keys[index % keys.len()].clone(),
+            barrier.clone(),
+            body(index),
+        );
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let response = http
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        }));
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (200, _) => admitted += 1,
+            (400, body) => assert_eq!(body["error"]["type"], "budget_exceeded", "{body}"),
+            (status, body) => panic!("{status} {body}"),
+        }
+    }
+    admitted
+}
+
+/// Waits until `query` (one text parameter, `bound`; it returns the row count and the cost sum)
+/// counts `rows` spend rows, then returns their cost.
+pub async fn settled_cost(pool: &PgPool, query: &str, bound: &str, rows: usize) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (count, cost): (i64, i64) = sqlx::query_as(query)
+            .bind(bound)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if count == rows as i64 {
+            return cost;
+        }
+        assert!(Instant::now() < deadline, "{count} rows of {rows}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

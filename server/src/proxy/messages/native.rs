@@ -121,6 +121,7 @@ pub async fn relay(
         route.first().clone(),
         probe.needs.prompt_tokens,
         probe.end_user,
+        &[],
         probe.needs.streaming,
     );
     admitted.limit(&gateway, &mut call).await?;

@@ -1,0 +1,200 @@
+//! Named budgets (LiteLLM's `/budget/*`): limits end users and organizations link to by
+//! `budget_id`. A linked entity keeps its own spend in its own budget row; the named budget's
+//! limits are copied to it when it links, and to every linked entity, in the same
+//! transaction, when they change.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::db::budgets::{self, BudgetLimits};
+use crate::db::end_users::end_user_subject;
+use crate::db::organizations::organization_subject;
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct BudgetTemplateRow {
+    pub budget_id: String,
+    pub max_micros: Option<i64>,
+    pub soft_micros: Option<i64>,
+    pub duration: Option<String>,
+    pub duration_seconds: Option<i64>,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// End users and organizations linked to it.
+    pub links: i64,
+}
+
+macro_rules! template_select {
+    () => {
+        "SELECT t.budget_id, t.max_micros, t.soft_micros, t.duration, t.duration_seconds, \
+           t.created_by, t.created_at, t.updated_at, \
+           (SELECT count(*) FROM end_users AS e WHERE e.budget_id = t.budget_id) \
+           + (SELECT count(*) FROM organizations AS o WHERE o.budget_id = t.budget_id) AS links \
+         FROM budget_templates AS t "
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetTemplateError {
+    #[error("a budget with that budget_id exists")]
+    Duplicate,
+    #[error("end users or organizations still use the budget; unlink them first")]
+    Linked,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for BudgetTemplateError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => BudgetTemplateError::Duplicate,
+            _ => BudgetTemplateError::Database(error),
+        }
+    }
+}
+
+pub async fn create(
+    pool: &PgPool,
+    budget_id: &str,
+    limits: &BudgetLimits,
+    created_by: &str,
+) -> Result<BudgetTemplateRow, BudgetTemplateError> {
+    let (duration, seconds) = limits.duration.clone().unzip();
+    let mut transaction = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO budget_templates (budget_id, max_micros, soft_micros, duration, \
+         duration_seconds, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(budget_id)
+    .bind(limits.max_micros)
+    .bind(limits.soft_micros)
+    .bind(duration)
+    .bind(seconds)
+    .bind(created_by)
+    .execute(&mut *transaction)
+    .await?;
+    let row = find_in(&mut transaction, budget_id)
+        .await?
+        .ok_or(BudgetTemplateError::Database(sqlx::Error::RowNotFound))?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+async fn find_in(
+    connection: &mut sqlx::PgConnection,
+    budget_id: &str,
+) -> Result<Option<BudgetTemplateRow>, sqlx::Error> {
+    let query = concat!(template_select!(), "WHERE t.budget_id = $1");
+    sqlx::query_as(query)
+        .bind(budget_id)
+        .fetch_optional(connection)
+        .await
+}
+
+/// Named budgets by id; all of them when `ids` is `None`.
+pub async fn list(
+    pool: &PgPool,
+    ids: Option<&[String]>,
+) -> Result<Vec<BudgetTemplateRow>, sqlx::Error> {
+    let query = concat!(
+        template_select!(),
+        "WHERE $1::text[] IS NULL OR t.budget_id = ANY($1) ORDER BY t.budget_id"
+    );
+    sqlx::query_as(query).bind(ids).fetch_all(pool).await
+}
+
+pub async fn find(
+    pool: &PgPool,
+    budget_id: &str,
+) -> Result<Option<BudgetTemplateRow>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    find_in(&mut connection, budget_id).await
+}
+
+#[derive(sqlx::FromRow)]
+struct TemplateLimits {
+    max_micros: Option<i64>,
+    soft_micros: Option<i64>,
+    duration: Option<String>,
+    duration_seconds: Option<i64>,
+}
+
+/// The limits of a named budget, locked until the caller's transaction ends so they cannot
+/// change before the entity linking to them is in; `None` when there is no such budget.
+pub async fn linked_limits(
+    connection: &mut sqlx::PgConnection,
+    budget_id: &str,
+) -> Result<Option<BudgetLimits>, sqlx::Error> {
+    let row: Option<TemplateLimits> = sqlx::query_as(
+        "SELECT max_micros, soft_micros, duration, duration_seconds FROM budget_templates \
+         WHERE budget_id = $1 FOR SHARE",
+    )
+    .bind(budget_id)
+    .fetch_optional(connection)
+    .await?;
+    Ok(row.map(|row| BudgetLimits {
+        max_micros: row.max_micros,
+        soft_micros: row.soft_micros,
+        duration: row.duration.zip(row.duration_seconds),
+    }))
+}
+
+/// Sets a named budget's limits and every linked entity's; `None` when there is no such budget.
+pub async fn update(
+    pool: &PgPool,
+    budget_id: &str,
+    limits: &BudgetLimits,
+) -> Result<Option<BudgetTemplateRow>, BudgetTemplateError> {
+    let (duration, seconds) = limits.duration.clone().unzip();
+    let mut transaction = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE budget_templates SET max_micros = $2, soft_micros = $3, duration = $4, \
+         duration_seconds = $5, updated_at = now() WHERE budget_id = $1",
+    )
+    .bind(budget_id)
+    .bind(limits.max_micros)
+    .bind(limits.soft_micros)
+    .bind(duration)
+    .bind(seconds)
+    .execute(&mut *transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let end_users: Vec<String> =
+        sqlx::query_scalar("SELECT user_id FROM end_users WHERE budget_id = $1 FOR UPDATE")
+            .bind(budget_id)
+            .fetch_all(&mut *transaction)
+            .await?;
+    let organizations: Vec<String> = sqlx::query_scalar(
+        "SELECT organization_id FROM organizations WHERE budget_id = $1 FOR UPDATE",
+    )
+    .bind(budget_id)
+    .fetch_all(&mut *transaction)
+    .await?;
+    let subjects = end_users
+        .iter()
+        .map(|id| end_user_subject(id))
+        .chain(organizations.iter().map(|id| organization_subject(id)));
+    for subject in subjects {
+        budgets::set_limits(&mut transaction, &subject, limits).await?;
+    }
+    let row = find_in(&mut transaction, budget_id).await?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+/// Deletes a named budget nothing links to; `false` when there is no such budget.
+pub async fn delete(pool: &PgPool, budget_id: &str) -> Result<bool, BudgetTemplateError> {
+    match sqlx::query("DELETE FROM budget_templates WHERE budget_id = $1")
+        .bind(budget_id)
+        .execute(pool)
+        .await
+    {
+        Ok(done) => Ok(done.rows_affected() > 0),
+        Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            Err(BudgetTemplateError::Linked)
+        }
+        Err(error) => Err(error.into()),
+    }
+}

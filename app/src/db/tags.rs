@@ -1,0 +1,161 @@
+//! Tags: named labels a request carries (its own or its key's). A tag made here has a budget
+//! (`tag:<name>`) that every request carrying it counts against, whichever key sends it.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::db::budgets::{self, BudgetLimits};
+
+/// The subject of a tag's budget.
+pub fn tag_subject(name: &str) -> String {
+    format!("tag:{name}")
+}
+
+macro_rules! tag_select {
+    () => {
+        "SELECT t.name, t.description, t.metadata, t.created_by, t.created_at, t.updated_at, \
+           b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
+           b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
+           COALESCE(b.spend_micros, 0) AS spend_micros \
+         FROM tags AS t \
+         LEFT JOIN budget_counters AS b ON b.subject = 'tag:' || t.name "
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TagRow {
+    pub name: String,
+    pub description: Option<String>,
+    pub metadata: serde_json::Value,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub max_budget_micros: Option<i64>,
+    pub soft_budget_micros: Option<i64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<OffsetDateTime>,
+    pub spend_micros: i64,
+}
+
+/// What `/tag/new` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct TagSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub metadata: serde_json::Value,
+    pub budget: BudgetLimits,
+    pub created_by: String,
+}
+
+/// What `/tag/update` may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TagChange {
+    pub description: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub budget: Option<BudgetLimits>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TagError {
+    #[error("a tag with that name exists")]
+    Duplicate,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for TagError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => TagError::Duplicate,
+            _ => TagError::Database(error),
+        }
+    }
+}
+
+pub async fn create(pool: &PgPool, spec: TagSpec) -> Result<TagRow, TagError> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO tags (name, description, metadata, created_by) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&spec.name)
+    .bind(&spec.description)
+    .bind(&spec.metadata)
+    .bind(&spec.created_by)
+    .execute(&mut *transaction)
+    .await?;
+    budgets::set_limits(&mut transaction, &tag_subject(&spec.name), &spec.budget).await?;
+    let row = find_in(&mut transaction, &spec.name)
+        .await?
+        .ok_or(TagError::Database(sqlx::Error::RowNotFound))?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+async fn find_in(
+    connection: &mut sqlx::PgConnection,
+    name: &str,
+) -> Result<Option<TagRow>, sqlx::Error> {
+    let query = concat!(tag_select!(), "WHERE t.name = $1");
+    sqlx::query_as(query)
+        .bind(name)
+        .fetch_optional(connection)
+        .await
+}
+
+pub async fn find(pool: &PgPool, name: &str) -> Result<Option<TagRow>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    find_in(&mut connection, name).await
+}
+
+/// Tags by name; every tag when `names` is `None`.
+pub async fn list(pool: &PgPool, names: Option<&[String]>) -> Result<Vec<TagRow>, sqlx::Error> {
+    let query = concat!(
+        tag_select!(),
+        "WHERE $1::text[] IS NULL OR t.name = ANY($1) ORDER BY t.name"
+    );
+    sqlx::query_as(query).bind(names).fetch_all(pool).await
+}
+
+/// Applies a change; `None` when there is no such tag.
+pub async fn update(
+    pool: &PgPool,
+    name: &str,
+    change: TagChange,
+) -> Result<Option<TagRow>, TagError> {
+    let mut transaction = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE tags SET description = COALESCE($2, description), \
+         metadata = COALESCE($3, metadata), updated_at = now() WHERE name = $1",
+    )
+    .bind(name)
+    .bind(change.description)
+    .bind(change.metadata)
+    .execute(&mut *transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    if let Some(budget) = &change.budget {
+        budgets::set_limits(&mut transaction, &tag_subject(name), budget).await?;
+    }
+    let row = find_in(&mut transaction, name).await?;
+    transaction.commit().await?;
+    Ok(row)
+}
+
+/// Deletes tags with their budgets (spend rows keep the tag); returns the names deleted.
+pub async fn delete(pool: &PgPool, names: &[String]) -> Result<Vec<String>, TagError> {
+    let mut transaction = pool.begin().await?;
+    let deleted: Vec<String> =
+        sqlx::query_scalar("DELETE FROM tags WHERE name = ANY($1) RETURNING name")
+            .bind(names)
+            .fetch_all(&mut *transaction)
+            .await?;
+    let subjects: Vec<String> = deleted.iter().map(|name| tag_subject(name)).collect();
+    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
+        .bind(&subjects)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(deleted)
+}

@@ -1,0 +1,215 @@
+//! The routes a key may call (`allowed_routes`): paths (with or without `/v1`; a path also
+//! allows the paths below it), `prefix*` patterns and LiteLLM's route groups. The path being served is kept for the request's task by
+//! the `scope` middleware, so authentication checks it wherever the caller is resolved.
+
+use axum::extract::Request;
+use axum::http::Uri;
+use axum::middleware::Next;
+use axum::response::Response;
+
+tokio::task_local! {
+    /// The URI of the request being served.
+    static SERVED: Uri;
+}
+
+/// Wraps every API route: the request's URI is known to `AllowedRoutes::permit` while it is
+/// served.
+pub async fn scope(request: Request, next: Next) -> Response {
+    let uri = request.uri().clone();
+    SERVED.scope(uri, next.run(request)).await
+}
+
+/// LiteLLM's route groups a key's `allowed_routes` may name.
+const GROUPS: [&str; 6] = [
+    "llm_api_routes",
+    "openai_routes",
+    "anthropic_routes",
+    "info_routes",
+    "management_routes",
+    "spend_tracking_routes",
+];
+
+/// Data-plane paths, without `/v1`.
+const DATA_PLANE: [&str; 12] = [
+    "/chat/completions",
+    "/completions",
+    "/embeddings",
+    "/responses",
+    "/messages",
+    "/moderations",
+    "/images/generations",
+    "/audio/speech",
+    "/audio/transcriptions",
+    "/rerank",
+    "/models",
+    "/model/info",
+];
+
+/// Management routes that only read.
+const INFO: [&str; 16] = [
+    "/key/info",
+    "/key/health",
+    "/organization/list",
+    "/key/list",
+    "/team/info",
+    "/team/list",
+    "/user/info",
+    "/user/list",
+    "/organization/info",
+    "/customer/info",
+    "/project/info",
+    "/tag/info",
+    "/tag/list",
+    "/budget/info",
+    "/models",
+    "/model/info",
+];
+
+/// Prefixes of the management routes.
+const MANAGEMENT: [&str; 10] = [
+    "/key/",
+    "/team/",
+    "/user/",
+    "/organization/",
+    "/customer/",
+    "/project/",
+    "/tag/",
+    "/budget/",
+    "/model/",
+    "/audit/",
+];
+
+/// A path without its `/v1` or `/v2` prefix.
+fn unversioned(path: &str) -> &str {
+    ["/v1/", "/v2/"]
+        .iter()
+        .find_map(|prefix| {
+            path.strip_prefix(&prefix[..3])
+                .filter(|_| path.starts_with(prefix))
+        })
+        .unwrap_or(path)
+}
+
+fn is_data_plane(path: &str) -> bool {
+    DATA_PLANE.contains(&path) || path.starts_with("/models/")
+}
+
+/// Whether `path` (unversioned) belongs to a route group.
+fn in_group(group: &str, path: &str) -> bool {
+    match group {
+        "llm_api_routes" | "openai_routes" => is_data_plane(path),
+        "anthropic_routes" => path == "/messages",
+        "info_routes" => INFO.contains(&path),
+        "management_routes" => MANAGEMENT.iter().any(|prefix| path.starts_with(prefix)),
+        "spend_tracking_routes" => path.starts_with("/spend/") || path.starts_with("/global/spend"),
+        _ => false,
+    }
+}
+
+/// The routes a key may call; none listed: every route.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedRoutes(Vec<String>);
+
+impl AllowedRoutes {
+    pub fn new(entries: Vec<String>) -> Self {
+        AllowedRoutes(entries)
+    }
+
+    /// Whether the key may call `path`.
+    pub fn permits(&self, path: &str) -> bool {
+        let path = unversioned(path);
+        self.0.is_empty()
+            || self.0.iter().any(|entry| {
+                if GROUPS.contains(&entry.as_str()) {
+                    in_group(entry, path)
+                } else if let Some(prefix) = entry.strip_suffix('*') {
+                    path.starts_with(unversioned(prefix))
+                } else {
+                    let entry = unversioned(entry);
+                    path.strip_prefix(entry)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                }
+            })
+    }
+
+    /// Refuses the route being served when the key may not call it. Outside a served request
+    /// (no route known), a key limited to some routes is refused.
+    pub fn permit(&self) -> Result<(), String> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        match SERVED.try_with(|uri| (self.permits(uri.path()), uri.path().to_string())) {
+            Ok((true, _)) => Ok(()),
+            Ok((false, path)) => Err(path),
+            Err(_) => Err(String::new()),
+        }
+    }
+}
+
+/// Checks a key's `allowed_routes` as given: each a route group or a path starting with `/`.
+pub fn check_entries(entries: &[String]) -> Result<(), String> {
+    match entries
+        .iter()
+        .find(|entry| !entry.starts_with('/') && !GROUPS.contains(&entry.as_str()))
+    {
+        Some(entry) => Err(format!(
+            "`allowed_routes`: `{entry}` is neither a path (starting with `/`) nor one of {}.",
+            GROUPS.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes(entries: &[&str]) -> AllowedRoutes {
+        AllowedRoutes::new(entries.iter().map(|entry| entry.to_string()).collect())
+    }
+
+    #[test]
+    fn paths_match_with_or_without_the_version_prefix() {
+        let allowed = routes(&["/chat/completions"]);
+        assert!(allowed.permits("/v1/chat/completions"));
+        assert!(allowed.permits("/chat/completions"));
+        assert!(!allowed.permits("/v1/embeddings"));
+        assert!(!allowed.permits("/key/generate"));
+        assert!(routes(&["/v1/embeddings"]).permits("/embeddings"));
+        assert!(routes(&["/key"]).permits("/key/info"));
+        assert!(!routes(&["/key"]).permits("/keys"));
+    }
+
+    #[test]
+    fn groups_and_patterns() {
+        let llm = routes(&["llm_api_routes"]);
+        assert!(llm.permits("/v1/chat/completions"));
+        assert!(llm.permits("/v1/models/gpt-4o"));
+        assert!(!llm.permits("/key/generate"));
+        let info = routes(&["info_routes"]);
+        assert!(info.permits("/key/info"));
+        assert!(!info.permits("/key/generate"));
+        assert!(routes(&["management_routes"]).permits("/team/new"));
+        assert!(routes(&["/key/*"]).permits("/key/update"));
+        assert!(!routes(&["/key/*"]).permits("/team/new"));
+        assert!(routes(&[]).permits("/anything"));
+    }
+
+    #[test]
+    fn entries_are_checked() {
+        assert!(check_entries(&["/chat/completions".into(), "info_routes".into()]).is_ok());
+        assert!(check_entries(&["chat".into()]).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_served_route_is_checked_and_none_known_is_refused() {
+        let allowed = routes(&["/chat/completions"]);
+        assert!(allowed.permit().is_err());
+        let uri: Uri = "/v1/chat/completions".parse().unwrap();
+        assert!(SERVED.scope(uri, async { allowed.permit() }).await.is_ok());
+        let uri: Uri = "/v1/embeddings".parse().unwrap();
+        let refused = SERVED.scope(uri, async { allowed.permit() }).await;
+        assert_eq!(refused, Err("/v1/embeddings".to_string()));
+        assert!(routes(&[]).permit().is_ok());
+    }
+}
