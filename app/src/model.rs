@@ -238,6 +238,14 @@ pub struct KeyView {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub status: KeyStatus,
+    pub blocked: bool,
+    pub team_id: Option<String>,
+    pub soft_budget_micros: Option<i64>,
+    /// The budget's window (`30d`), if it resets.
+    pub budget_duration: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
 }
 
 /// The answer to creating a key: the secret, shown exactly once.

@@ -124,3 +124,47 @@ test('the daily spend chart is drawn with the figures of the spend log', async (
   expect(drawn.dollars).toEqual(rows.map((row) => row.micros / 1e6).reverse());
   expect(drawn.days[drawn.days.length - 1]).toBe(today);
 });
+
+test('an admin creates a team key with a budget window and limits, rotates it with a grace period, blocks and unblocks it', async ({ page, request }) => {
+  const master = { Authorization: `Bearer ${process.env.GATEHOUSE_MASTER_KEY ?? ''}` };
+  const team = `keys-team-${Date.now()}`;
+  expect((await request.post('/team/new', { headers: master, data: { team_id: team } })).status()).toBe(200);
+  await logIn(page);
+  const alias = `limited-${Date.now()}`;
+  await page.getByLabel('Alias').fill(alias);
+  await page.getByLabel(/Max budget/).fill('5');
+  await page.getByLabel(/Soft budget/).fill('4');
+  await page.getByLabel(/Budget window/).fill('30d');
+  await page.getByLabel(/Team id/).fill(team);
+  await page.getByLabel('Requests per minute').fill('60');
+  await page.getByLabel('Parallel requests').fill('4');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const first = (await page.getByTestId('new-key-secret').textContent()) ?? '';
+  expect(first).toMatch(/^sk-[0-9a-f]{64}$/);
+  const row = page.locator('table.keys tbody tr', { hasText: alias });
+  await expect(row).toContainText(team);
+  await expect(row).toContainText('$5.00 / 30d (soft $4.00)');
+  await expect(row).toContainText('60 rpm · 4 parallel');
+  expect((await chat(request, first)).status()).toBe(200);
+  // The key as the API sees it: the same team, budget window and limits.
+  const info = await (await request.get(`/key/info?key=${first}`, { headers: master })).json();
+  expect(info.info).toMatchObject({ team_id: team, max_budget: 5, soft_budget: 4, budget_duration: '30d', rpm_limit: 60, max_parallel_requests: 4 });
+
+  // Rotated with an hour's grace: the new secret is shown once and both work.
+  await row.getByLabel('Grace period').fill('1h');
+  await row.getByRole('button', { name: 'Rotate' }).click();
+  const second = (await page.getByTestId('rotated-key-secret').textContent()) ?? '';
+  expect(second).toMatch(/^sk-[0-9a-f]{64}$/);
+  expect(second).not.toBe(first);
+  expect((await chat(request, second)).status()).toBe(200);
+  expect((await chat(request, first)).status()).toBe(200);
+  await page.screenshot({ path: 'test-results/keys-rotated.png', fullPage: true });
+
+  // Blocked: refused (401 blocked_api_key); unblocked: served again.
+  await row.getByRole('button', { name: 'Block' }).click();
+  await expect(row).toContainText('blocked');
+  await expect.poll(async () => (await chat(request, second)).status()).toBe(401);
+  await row.getByRole('button', { name: 'Unblock' }).click();
+  await expect(row.getByRole('button', { name: 'Block' })).toBeVisible();
+  await expect.poll(async () => (await chat(request, second)).status()).toBe(200);
+});

@@ -163,6 +163,16 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
             ADMIN,
         ),
         ("revoke_key", fields(&[("token_hash", "none")]), ADMIN),
+        (
+            "rotate_key",
+            fields(&[("token_hash", "none"), ("grace_period", "")]),
+            ADMIN,
+        ),
+        (
+            "set_key_blocked",
+            fields(&[("token_hash", "none"), ("blocked", "true")]),
+            ADMIN,
+        ),
         ("spend_per_day", vec![], MONEY),
         ("list_deployments", vec![], ALL),
         ("save_deployment", deployment, ADMIN),

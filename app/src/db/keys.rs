@@ -105,6 +105,13 @@ impl KeyRow {
             created_at: format_time(self.created_at),
             expires_at: self.expires_at.map(format_time),
             status: self.status(now),
+            blocked: self.blocked,
+            team_id: self.team_id.clone(),
+            soft_budget_micros: self.soft_budget_micros,
+            budget_duration: self.budget_duration.clone(),
+            rpm_limit: self.rpm_limit,
+            tpm_limit: self.tpm_limit,
+            max_parallel_requests: self.max_parallel_requests,
         }
     }
 }

@@ -1,9 +1,9 @@
-//! The Keys page: every virtual key with its spend, a form to create one (secret shown once),
-//! and revocation.
+//! The Keys page: every virtual key with its team, spend, budget and limits; a form to create
+//! one (secret shown once); rotation (new secret shown once), blocking and revocation.
 
 use leptos::prelude::*;
 
-use crate::api::keys::{list_keys, CreateKey, RevokeKey};
+use crate::api::keys::{list_keys, CreateKey, RevokeKey, RotateKey, SetKeyBlocked};
 use crate::api::spend::{spend_per_day, DAILY_SPEND_DAYS};
 use crate::model::{format_usd, CreatedKey, KeyStatus, KeyView};
 use crate::pages::frame::{error_message, SignedIn};
@@ -17,9 +17,20 @@ pub fn KeysPage() -> impl IntoView {
 #[component]
 fn KeysBody(csrf: String) -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
-    let revoke = ServerAction::<RevokeKey>::new();
+    let actions = KeyActions {
+        revoke: ServerAction::<RevokeKey>::new(),
+        rotate: ServerAction::<RotateKey>::new(),
+        block: ServerAction::<SetKeyBlocked>::new(),
+    };
     let keys = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
+        move || {
+            (
+                create.version().get(),
+                actions.revoke.version().get(),
+                actions.rotate.version().get(),
+                actions.block.version().get(),
+            )
+        },
         |_| list_keys(),
     );
     let spend = Resource::new(|| (), |_| spend_per_day());
@@ -46,6 +57,12 @@ fn KeysBody(csrf: String) -> impl IntoView {
                     <label>"Models (comma-separated, empty = all)" <input type="text" name="models" placeholder="gpt-4o-mini, gpt-4o"/></label>
                     <label>"Max budget in USD (empty = none)" <input type="text" name="max_budget" inputmode="decimal" placeholder="25.00"/></label>
                     <label>"Expires after (e.g. 30d, empty = never)" <input type="text" name="duration" placeholder="30d"/></label>
+                    <label>"Team id (empty = none)" <input type="text" name="team_id" placeholder="search"/></label>
+                    <label>"Soft budget in USD (alert)" <input type="text" name="soft_budget" inputmode="decimal" placeholder="20.00"/></label>
+                    <label>"Budget window (e.g. 30d, empty = all time)" <input type="text" name="budget_duration" placeholder="30d"/></label>
+                    <label>"Requests per minute" <input type="text" name="rpm_limit" inputmode="numeric"/></label>
+                    <label>"Tokens per minute" <input type="text" name="tpm_limit" inputmode="numeric"/></label>
+                    <label>"Parallel requests" <input type="text" name="max_parallel_requests" inputmode="numeric"/></label>
                     <button type="submit">"Create key"</button>
                 </ActionForm>
                 {move || create.value().get().map(|result| match result {
@@ -55,7 +72,12 @@ fn KeysBody(csrf: String) -> impl IntoView {
             </section>
             <section class="card">
                 <h2>"All keys"</h2>
-                {move || revoke.value().get().and_then(Result::err).map(error_message)}
+                {move || actions.revoke.value().get().and_then(Result::err).map(error_message)}
+                {move || actions.block.value().get().and_then(Result::err).map(error_message)}
+                {move || actions.rotate.value().get().map(|result| match result {
+                    Ok(rotated) => rotated_secret(rotated).into_any(),
+                    Err(error) => error_message(error).into_any(),
+                })}
                 <Transition fallback=|| view! { <p>"Loading keys…"</p> }>
                     {
                         let revoke_csrf = revoke_csrf.clone();
@@ -65,7 +87,7 @@ fn KeysBody(csrf: String) -> impl IntoView {
                                 match keys.await {
                                     Err(error) => error_message(error).into_any(),
                                     Ok(rows) if rows.is_empty() => view! { <p class="hint">"No keys yet."</p> }.into_any(),
-                                    Ok(rows) => keys_table(rows, revoke, revoke_csrf).into_any(),
+                                    Ok(rows) => keys_table(rows, actions, revoke_csrf).into_any(),
                                 }
                             })
                         }
@@ -85,16 +107,36 @@ fn new_secret(created: CreatedKey) -> impl IntoView {
     }
 }
 
-fn keys_table(rows: Vec<KeyView>, revoke: ServerAction<RevokeKey>, csrf: String) -> impl IntoView {
+/// A rotated key's new secret.
+fn rotated_secret(rotated: CreatedKey) -> impl IntoView {
+    view! {
+        <div class="secret" role="status">
+            <p>{format!("New secret for {}: copy it now, it will not be shown again.", rotated.key_name)}</p>
+            <code data-testid="rotated-key-secret">{rotated.key}</code>
+        </div>
+    }
+}
+
+/// What each key's row can do.
+#[derive(Clone, Copy)]
+struct KeyActions {
+    revoke: ServerAction<RevokeKey>,
+    rotate: ServerAction<RotateKey>,
+    block: ServerAction<SetKeyBlocked>,
+}
+
+fn keys_table(rows: Vec<KeyView>, actions: KeyActions, csrf: String) -> impl IntoView {
     view! {
         <table class="keys">
             <thead>
                 <tr>
                     <th>"Alias"</th>
                     <th>"Key"</th>
+                    <th>"Team"</th>
                     <th>"Models"</th>
                     <th class="num">"Spend"</th>
                     <th class="num">"Budget"</th>
+                    <th>"Limits"</th>
                     <th>"Created"</th>
                     <th>"Expires"</th>
                     <th>"Status"</th>
@@ -102,37 +144,92 @@ fn keys_table(rows: Vec<KeyView>, revoke: ServerAction<RevokeKey>, csrf: String)
                 </tr>
             </thead>
             <tbody>
-                {rows.into_iter().map(|key| key_row(key, revoke, csrf.clone())).collect_view()}
+                {rows.into_iter().map(|key| key_row(key, actions, csrf.clone())).collect_view()}
             </tbody>
         </table>
     }
 }
 
-fn key_row(key: KeyView, revoke: ServerAction<RevokeKey>, csrf: String) -> impl IntoView {
+/// `$25.00 / 30d (soft $20.00)`, or a dash without a budget.
+fn budget_text(key: &KeyView) -> String {
+    let Some(max) = key.max_budget_micros else {
+        return "—".into();
+    };
+    let mut text = format_usd(max);
+    if let Some(window) = &key.budget_duration {
+        text.push_str(&format!(" / {window}"));
+    }
+    if let Some(soft) = key.soft_budget_micros {
+        text.push_str(&format!(" (soft {})", format_usd(soft)));
+    }
+    text
+}
+
+/// `60 rpm · 10000 tpm · 4 parallel`, or a dash without limits.
+fn limits_text(key: &KeyView) -> String {
+    let parts: Vec<String> = [
+        (key.rpm_limit, "rpm"),
+        (key.tpm_limit, "tpm"),
+        (key.max_parallel_requests, "parallel"),
+    ]
+    .iter()
+    .filter_map(|(limit, unit)| limit.map(|limit| format!("{limit} {unit}")))
+    .collect();
+    if parts.is_empty() {
+        "—".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+fn key_row(key: KeyView, actions: KeyActions, csrf: String) -> impl IntoView {
     let models = if key.models.is_empty() {
         "all".to_string()
     } else {
         key.models.join(", ")
     };
-    let budget = key
-        .max_budget_micros
-        .map(format_usd)
-        .unwrap_or_else(|| "—".into());
+    let budget = budget_text(&key);
+    let limits = limits_text(&key);
     let status = key.status;
+    let shown_status = if key.blocked && status == KeyStatus::Active {
+        "blocked"
+    } else {
+        status.label()
+    };
     let key_name = key.key_name.clone();
+    let live = status != KeyStatus::Revoked;
+    let (rotate_csrf, block_csrf) = (csrf.clone(), csrf.clone());
+    let (rotate_hash, block_hash) = (key.token_hash.clone(), key.token_hash.clone());
+    let blocked = key.blocked;
     view! {
-        <tr data-key-name=key_name class=format!("status-{}", status.label())>
+        <tr data-key-name=key_name class=format!("status-{shown_status}")>
             <td>{key.key_alias.unwrap_or_default()}</td>
             <td><code>{key.key_name}</code></td>
+            <td>{key.team_id.unwrap_or_else(|| "—".into())}</td>
             <td>{models}</td>
             <td class="num">{format_usd(key.spend_micros)}</td>
             <td class="num">{budget}</td>
+            <td>{limits}</td>
             <td>{key.created_at}</td>
             <td>{key.expires_at.unwrap_or_else(|| "never".into())}</td>
-            <td><span class="badge">{status.label()}</span></td>
+            <td><span class="badge">{shown_status}</span></td>
             <td>
-                {(status != KeyStatus::Revoked).then(|| view! {
-                    <ActionForm action=revoke attr:class="inline">
+                {live.then(|| view! {
+                    <ActionForm action=actions.rotate attr:class="inline">
+                        <input type="hidden" name="csrf" value=rotate_csrf/>
+                        <input type="hidden" name="token_hash" value=rotate_hash/>
+                        <input type="text" name="grace_period" placeholder="grace, e.g. 1h" size="8" aria-label="Grace period"/>
+                        <button type="submit">"Rotate"</button>
+                    </ActionForm>
+                    <ActionForm action=actions.block attr:class="inline">
+                        <input type="hidden" name="csrf" value=block_csrf/>
+                        <input type="hidden" name="token_hash" value=block_hash/>
+                        <input type="hidden" name="blocked" value=(!blocked).to_string()/>
+                        <button type="submit">{if blocked { "Unblock" } else { "Block" }}</button>
+                    </ActionForm>
+                })}
+                {live.then(|| view! {
+                    <ActionForm action=actions.revoke attr:class="inline">
                         <input type="hidden" name="csrf" value=csrf/>
                         <input type="hidden" name="token_hash" value=key.token_hash/>
                         <button type="submit" class="danger">"Revoke"</button>
