@@ -362,7 +362,10 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
     assert_eq!(second.chat(&key, &hello("gpt-4o-mini")).await.status(), 200);
     for (body, status) in [
         (json!({ "key": key, "allowed_routes": ["v1/models"] }), 400),
-        (json!({ "key": key, "model_max_budget": { "gpt-4o-mini": 1 } }), 400),
+        (
+            json!({ "key": key, "model_max_budget": { "gpt-4o-mini": 1 } }),
+            400,
+        ),
         (json!({ "key": key, "project_id": "p" }), 400),
         (json!({ "key": key, "team_id": "elsewhere" }), 400),
         (json!({ "key": key, "duration": "soon" }), 400),

@@ -180,9 +180,8 @@ pub async fn rotate_key(
             tracing::error!(%error, "console key rotation failed");
             ConsoleError::Internal
         })?;
-    let (secret, row) = rotated.ok_or_else(|| {
-        ConsoleError::Invalid("That key does not exist or is revoked.".into())
-    })?;
+    let (secret, row) = rotated
+        .ok_or_else(|| ConsoleError::Invalid("That key does not exist or is revoked.".into()))?;
     let after = serde_json::json!({ "key_name": row.key_name, "grace_seconds": grace_seconds });
     guard::audit(&user, "key.regenerate", "key", &row.token_hash, Some(after)).await;
     Ok(CreatedKey {
