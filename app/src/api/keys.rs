@@ -2,6 +2,9 @@
 //! rate limits, rotate (new secret shown once, the old one kept for a grace period), block or
 //! unblock, revoke. Admins only.
 
+// A server function takes one argument per form field.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
@@ -70,7 +73,6 @@ fn duration(text: Option<&str>) -> Result<Option<(String, i64)>, ConsoleError> {
 }
 
 /// Creates a key from the console form. Empty fields mean "no limit".
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "create_key")]
 pub async fn create_key(
     csrf: String,
