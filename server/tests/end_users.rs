@@ -176,3 +176,47 @@ async fn a_blocked_end_user_is_refused_everywhere_within_a_second(pool: PgPool) 
     first.shutdown().await;
     second.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_header_names_the_end_user_before_the_body(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    ok(app
+        .manage(
+            "/customer/new",
+            json!({ "user_id": "cust-h", "blocked": true }),
+        )
+        .await)
+    .await;
+    let with_header = |name: &'static str, value: &'static str, body: Value| {
+        let request = app
+            .http
+            .post(format!("{}/v1/chat/completions", app.base))
+            .bearer_auth(&key)
+            .header(name, value)
+            .json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    for name in ["x-litellm-customer-id", "x-litellm-end-user-id"] {
+        let refused = with_header(name, "cust-h", from("someone-else")).await;
+        let body = assert_openai_error(refused, 403).await;
+        assert_eq!(body["error"]["code"], "blocked_end_user", "{body}");
+    }
+    // The header outranks the body: the blocked end user in the body is not the one named.
+    let served = with_header("x-litellm-end-user-id", "cust-ok", from("cust-h")).await;
+    assert_eq!(served.status(), 200);
+    let end_user: String =
+        sqlx::query_scalar("SELECT end_user FROM spend_logs WHERE token_hash = $1")
+            .bind(app::secrets::hash_key(&key));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let end_user = loop {
+        if let Some(found) = end_user.clone().fetch_optional(&pool).await.unwrap() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no spend row");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(end_user, "cust-ok");
+    app.shutdown().await;
+}

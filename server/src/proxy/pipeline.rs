@@ -100,6 +100,9 @@ const TIMEOUT_HEADERS: [&str; 2] = ["x-litellm-timeout", "x-gatehouse-timeout"];
 const CLASS_HEADER: &str = "x-gatehouse-request-class";
 /// LiteLLM's request tags, comma-separated.
 const TAGS_HEADER: &str = "x-litellm-tags";
+/// LiteLLM's headers naming the end user, in the order it reads them; either outranks the
+/// body's `user`.
+const END_USER_HEADERS: [&str; 2] = ["x-litellm-customer-id", "x-litellm-end-user-id"];
 
 /// A request whose caller is known: who, when it started, the time limit it set, and the
 /// request class it runs in with that class's router settings.
@@ -114,6 +117,8 @@ pub struct Admitted {
     budget_chain: Option<Arc<[Arc<Budget>]>>,
     /// The request's tags from its headers and its key.
     tags: Vec<String>,
+    /// The end user a header names.
+    end_user: Option<String>,
 }
 
 /// 1. authenticate: the key from memory (one database read for a key never seen here); then
@@ -139,6 +144,10 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
         router,
         class,
         tags,
+        end_user: END_USER_HEADERS.iter().find_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?.trim();
+            (!value.is_empty()).then(|| value.to_string())
+        }),
     })
 }
 
@@ -355,7 +364,7 @@ impl Admitted {
             output_allowance: None,
             admission: None,
             prompt_estimate,
-            end_user,
+            end_user: self.end_user.clone().or(end_user),
             is_stream,
             deployment,
             trail: Trail::default(),
