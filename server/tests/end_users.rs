@@ -206,12 +206,16 @@ async fn a_header_names_the_end_user_before_the_body(pool: PgPool) {
     // The header outranks the body: the blocked end user in the body is not the one named.
     let served = with_header("x-litellm-end-user-id", "cust-ok", from("cust-h")).await;
     assert_eq!(served.status(), 200);
-    let end_user: String =
-        sqlx::query_scalar("SELECT end_user FROM spend_logs WHERE token_hash = $1")
-            .bind(app::secrets::hash_key(&key));
+    let hash = app::secrets::hash_key(&key);
     let deadline = Instant::now() + Duration::from_secs(10);
-    let end_user = loop {
-        if let Some(found) = end_user.clone().fetch_optional(&pool).await.unwrap() {
+    let end_user: String = loop {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT end_user FROM spend_logs WHERE token_hash = $1")
+                .bind(&hash)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if let Some(found) = found {
             break found;
         }
         assert!(Instant::now() < deadline, "no spend row");
