@@ -405,3 +405,33 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
     first.shutdown().await;
     second.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_access_group_in_models_allows_the_models_that_list_it(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    // `priced` lists `beta-models` in its model_info.access_groups; `gpt-4o-mini` does not.
+    let key = app.new_key(json!({ "models": ["beta-models"] })).await;
+    assert_eq!(app.chat(&key, &hello("priced")).await.status(), 200);
+    assert_eq!(app.chat(&key, &hello("gpt-4o-mini")).await.status(), 401);
+    let listed: Value = app.get("/v1/models", &key).await.json().await.unwrap();
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|model| model["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["priced"]);
+    // The same through a team's models.
+    let created = app
+        .manage(
+            "/team/new",
+            json!({ "team_id": "beta", "models": ["beta-models"] }),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let member = app.new_key(json!({ "team_id": "beta" })).await;
+    assert_eq!(app.chat(&member, &hello("priced")).await.status(), 200);
+    assert_eq!(app.chat(&member, &hello("gpt-4o-mini")).await.status(), 401);
+    app.shutdown().await;
+}

@@ -263,11 +263,12 @@ pub(super) async fn check_within_team(
     scope: &AskedOfTeam<'_>,
 ) -> Result<(), ApiError> {
     let team = live_team(gateway, team_id).await?;
+    let groups = gateway.models.groups();
     if let Some(model) = scope
         .models
         .into_iter()
         .flatten()
-        .find(|model| !model_allowed(&team.models, model))
+        .find(|model| !model_allowed(&team.models, model, groups.access()))
     {
         return Err(ApiError::Forbidden(format!(
             "A team admin cannot grant model `{model}`, which team `{team_id}` may not use."

@@ -274,9 +274,10 @@ async fn check_within_organization(
             Some("models"),
         ));
     }
+    let groups = gateway.models.groups();
     match models
         .iter()
-        .find(|model| !model_allowed(&organization.models, model))
+        .find(|model| !model_allowed(&organization.models, model, groups.access()))
     {
         Some(model) => Err(ApiError::bad_request(
             format!("Model `{model}` is not allowed in organization `{organization_id}`."),

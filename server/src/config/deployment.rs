@@ -95,6 +95,9 @@ struct RawModelInfo {
     id: Option<String>,
     /// The catalog model an Azure deployment name stands for (`azure/gpt-4o`).
     base_model: Option<String>,
+    /// LiteLLM's model access groups: a key or team listing a group's name may use its models.
+    #[serde(default)]
+    access_groups: Vec<String>,
     #[serde(flatten)]
     prices: RawPrices,
     #[serde(flatten)]
@@ -322,6 +325,7 @@ pub(super) fn build(
     Ok(Some(Deployment {
         id,
         stored,
+        access_groups: model.model_info.access_groups,
         model_group: model.model_name,
         provider: params.model.provider,
         upstream_model: params.model.model_id,

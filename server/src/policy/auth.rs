@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::policy::budgets::Budget;
 use crate::policy::keys::CachedKey;
 use crate::policy::teams::CachedTeam;
+use crate::routing::AccessGroups;
 use crate::state::Gateway;
 
 /// The caller of a request.
@@ -38,11 +39,12 @@ impl Caller {
     }
 
     /// The model is allowed by the key and by its team.
-    pub fn may_use(&self, model: &str) -> bool {
+    pub fn may_use(&self, model: &str, access: &AccessGroups) -> bool {
         match self {
             Caller::Master { .. } => true,
             Caller::Key { key, team } => {
-                key.may_use(model) && team.as_ref().is_none_or(|team| team.may_use(model))
+                key.may_use(model, access)
+                    && team.as_ref().is_none_or(|team| team.may_use(model, access))
             }
         }
     }

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use crate::policy::budgets::{Budget, Ledger};
 use crate::policy::limits::ScopeLimits;
 use crate::policy::routes::AllowedRoutes;
+use crate::routing::AccessGroups;
 
 /// How long an unknown key is remembered as unknown before the database is asked again.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
@@ -60,11 +61,11 @@ pub struct CachedKey {
 
 impl CachedKey {
     /// LiteLLM semantics: no models listed means every model; `*` too; `prefix*` matches by
-    /// prefix.
-    pub fn may_use(&self, model: &str) -> bool {
-        model_allowed(&self.models, model)
-            && model_allowed(&self.user_models, model)
-            && model_allowed(&self.project_models, model)
+    /// prefix; an access group's name allows its models.
+    pub fn may_use(&self, model: &str, access: &AccessGroups) -> bool {
+        model_allowed(&self.models, model, access)
+            && model_allowed(&self.user_models, model, access)
+            && model_allowed(&self.project_models, model, access)
     }
 
     /// The key's limits for one model, if it has any (scope `key:<token hash>:model:<model>`).
@@ -94,8 +95,9 @@ fn per_model(value: &serde_json::Value) -> impl Iterator<Item = (&String, u64)> 
 }
 
 /// LiteLLM's model access list: empty, `*` or `all-proxy-models` allow every model; `prefix*`
-/// allows by prefix; anything else names a model.
-pub fn model_allowed(allowed: &[String], model: &str) -> bool {
+/// allows by prefix; an access group's name allows the group's models; anything else names a
+/// model.
+pub fn model_allowed(allowed: &[String], model: &str, access: &AccessGroups) -> bool {
     allowed.is_empty()
         || allowed.iter().any(|entry| {
             entry == model
@@ -104,6 +106,7 @@ pub fn model_allowed(allowed: &[String], model: &str) -> bool {
                 || entry
                     .strip_suffix('*')
                     .is_some_and(|prefix| model.starts_with(prefix))
+                || access.holds(entry, model)
         })
 }
 
@@ -346,10 +349,11 @@ mod tests {
 
     #[test]
     fn model_access_follows_litellm() {
-        assert!(model_allowed(&key(&[]), "anything"));
-        assert!(model_allowed(&key(&["gpt-4o"]), "gpt-4o"));
-        assert!(!model_allowed(&key(&["gpt-4o"]), "gpt-4o-mini"));
-        assert!(model_allowed(&key(&["gpt-4o*"]), "gpt-4o-mini"));
-        assert!(model_allowed(&key(&["*"]), "x"));
+        let none = AccessGroups::default();
+        assert!(model_allowed(&key(&[]), "anything", &none));
+        assert!(model_allowed(&key(&["gpt-4o"]), "gpt-4o", &none));
+        assert!(!model_allowed(&key(&["gpt-4o"]), "gpt-4o-mini", &none));
+        assert!(model_allowed(&key(&["gpt-4o*"]), "gpt-4o-mini", &none));
+        assert!(model_allowed(&key(&["*"]), "x", &none));
     }
 }

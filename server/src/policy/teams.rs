@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use crate::policy::keys::{limit_of, model_allowed};
 use crate::policy::limits::ScopeLimits;
+use crate::routing::AccessGroups;
 
 /// What the data plane knows about a team.
 #[derive(Debug)]
@@ -23,8 +24,8 @@ pub struct CachedTeam {
 }
 
 impl CachedTeam {
-    pub fn may_use(&self, model: &str) -> bool {
-        model_allowed(&self.models, model)
+    pub fn may_use(&self, model: &str, access: &AccessGroups) -> bool {
+        model_allowed(&self.models, model, access)
     }
 }
 

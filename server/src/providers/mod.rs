@@ -330,6 +330,8 @@ pub struct Deployment {
     pub id: String,
     /// Stored in the database (console, `/model/new`) rather than read from config.yaml.
     pub stored: bool,
+    /// LiteLLM's `model_info.access_groups`.
+    pub access_groups: Vec<String>,
     /// The public name clients ask for (`model_name`).
     pub model_group: String,
     /// The LiteLLM provider prefix (`openai`, `hosted_vllm`, …).

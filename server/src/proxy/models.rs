@@ -29,7 +29,7 @@ pub async fn list_models(
     let groups = gateway.models.groups();
     let data: Vec<Value> = groups
         .names()
-        .filter(|name| caller.may_use(name))
+        .filter(|name| caller.may_use(name, groups.access()))
         .map(|name| model_object(&gateway, name))
         .collect();
     Ok(Json(json!({ "object": "list", "data": data })))
@@ -41,7 +41,8 @@ pub async fn retrieve_model(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&gateway, &headers).await?;
-    if !gateway.models.groups().serves(&model) || !caller.may_use(&model) {
+    let groups = gateway.models.groups();
+    if !groups.serves(&model) || !caller.may_use(&model, groups.access()) {
         return Err(ApiError::UnknownModel(model));
     }
     Ok(Json(model_object(&gateway, &model)))
@@ -99,7 +100,7 @@ pub async fn model_info(
     let groups = gateway.models.groups();
     let data: Vec<Value> = groups
         .names()
-        .filter(|name| caller.may_use(name))
+        .filter(|name| caller.may_use(name, groups.access()))
         .filter_map(|name| groups.named(name))
         .flat_map(|group| {
             group

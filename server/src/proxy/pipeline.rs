@@ -241,7 +241,7 @@ impl Admitted {
         if groups.get(group).is_none() {
             return Err(ApiError::UnknownModel(model.to_string()));
         }
-        if !self.caller.may_use(model) {
+        if !self.caller.may_use(model, groups.access()) {
             return Err(ApiError::ModelNotAllowed(model.to_string()));
         }
         // A class the request chose itself may not take it to a model its key may not use.
@@ -249,7 +249,7 @@ impl Admitted {
             .class
             .as_ref()
             .is_some_and(|chosen| chosen.asked_by_request);
-        if asked_by_request && group != model && !self.caller.may_use(group) {
+        if asked_by_request && group != model && !self.caller.may_use(group, groups.access()) {
             return Err(ApiError::ModelNotAllowed(group.to_string()));
         }
         Route::plan(

@@ -158,8 +158,24 @@ const RESOLVED_WILDCARD_MODELS: u64 = 1024;
 const MAX_WILDCARD_MODEL_LEN: usize = 256;
 
 /// Every public model name, in name order, and the wildcard patterns among them.
+/// LiteLLM's model access groups: a group's name in a key's or team's `models` allows every
+/// model whose deployments list the group in `model_info.access_groups`.
+#[derive(Debug, Default)]
+pub struct AccessGroups(std::collections::HashMap<String, std::collections::BTreeSet<String>>);
+
+impl AccessGroups {
+    /// Whether access group `name` holds `model`.
+    pub fn holds(&self, name: &str, model: &str) -> bool {
+        self.0
+            .get(name)
+            .is_some_and(|models| models.contains(model))
+    }
+}
+
 pub struct ModelGroups {
     groups: BTreeMap<String, ModelGroup>,
+    /// The model names of each access group (`model_info.access_groups`).
+    access: AccessGroups,
     /// Names with a `*` (`anthropic/*`), most specific first.
     patterns: Vec<String>,
     /// Models asked for that matched a pattern, each with its group.
@@ -193,7 +209,15 @@ impl std::ops::Deref for GroupRef<'_> {
 impl ModelGroups {
     pub fn new(deployments: impl IntoIterator<Item = Arc<Deployment>>) -> Self {
         let mut groups: BTreeMap<String, ModelGroup> = BTreeMap::new();
+        let mut access = AccessGroups::default();
         for deployment in deployments {
+            for access_group in &deployment.access_groups {
+                access
+                    .0
+                    .entry(access_group.clone())
+                    .or_default()
+                    .insert(deployment.model_group.clone());
+            }
             groups
                 .entry(deployment.model_group.clone())
                 .or_insert_with(|| ModelGroup {
@@ -211,9 +235,15 @@ impl ModelGroups {
         patterns.sort_by_key(|pattern| std::cmp::Reverse(wildcard::specificity(pattern)));
         ModelGroups {
             groups,
+            access,
             patterns,
             resolved: moka::sync::Cache::new(RESOLVED_WILDCARD_MODELS),
         }
+    }
+
+    /// Which models each access group holds.
+    pub fn access(&self) -> &AccessGroups {
+        &self.access
     }
 
     /// The group serving `model`: the one of that name, else one made from the most specific

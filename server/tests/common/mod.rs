@@ -57,7 +57,7 @@ pub fn config_yaml(mock: &MockUpstream, batch_seconds: f64) -> String {
 model_list:
   - model_name: priced
     litellm_params: {{ model: openai/priced-model, api_base: "{base}", api_key: sk-upstream }}
-    model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }}
+    model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003, access_groups: [beta-models] }}
   - model_name: gpt-4o-mini
     litellm_params: {{ model: openai/gpt-4o-mini, api_base: "{base}" }}
   - model_name: fail-500
