@@ -315,6 +315,17 @@ async fn a_tag_budget_binds_every_request_carrying_the_tag(pool: PgPool) {
     ] {
         assert_openai_error(first.chat(&plain, &bounded(bad)).await, 400).await;
     }
+    let many: Vec<String> = (0..40).map(|index| format!("t{index}")).collect();
+    let too_many = first
+        .http
+        .post(format!("{}/v1/chat/completions", first.base))
+        .bearer_auth(&plain)
+        .header("x-litellm-tags", many.join(","))
+        .json(&bounded(json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_openai_error(too_many, 400).await;
     let listed = ok(first.get("/tag/list", MASTER_KEY).await).await;
     assert_eq!(listed, json!([]));
     first.shutdown().await;

@@ -20,7 +20,7 @@ use crate::policy::auth::{authenticate, Caller};
 use crate::policy::budgets::Budget;
 use crate::providers::capabilities::Needs;
 use crate::providers::Deployment;
-use crate::proxy::request::{push_tag, ChatRequest};
+use crate::proxy::request::{push_tag, ChatRequest, MAX_TAGS};
 use crate::proxy::stream::Source;
 use crate::proxy::{messages, stream, unary};
 use crate::routing::attempts::{Reusable, Route, Trail};
@@ -129,7 +129,7 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
     let started_at = OffsetDateTime::now_utc();
     let caller = authenticate(gateway, headers).await?;
     let mut router = gateway.models.router();
-    let tags = request_tags(&caller, headers);
+    let tags = request_tags(&caller, headers)?;
     let class = request_class(&router.classes, &caller, &tags, headers)?;
     if let Some(chosen) = &class {
         router = chosen.class.settings.clone();
@@ -152,7 +152,8 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
 }
 
 /// Tags from `x-litellm-tags` (comma-separated) and the key's `metadata.tags`, each once.
-fn request_tags(caller: &Caller, headers: &HeaderMap) -> Vec<String> {
+/// At most `MAX_TAGS` from the header: each tag may cost a lookup.
+fn request_tags(caller: &Caller, headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
     let (_, key_tags) = caller.class_hints();
     let mut tags = Vec::new();
     for tag in headers
@@ -165,8 +166,14 @@ fn request_tags(caller: &Caller, headers: &HeaderMap) -> Vec<String> {
         .chain(key_tags.iter().map(String::as_str))
     {
         push_tag(&mut tags, tag);
+        if tags.len() > MAX_TAGS + caller.class_hints().1.len() {
+            return Err(ApiError::bad_request(
+                format!("`{TAGS_HEADER}` carries at most {MAX_TAGS} tags."),
+                Some("tags"),
+            ));
+        }
     }
-    tags
+    Ok(tags)
 }
 
 /// The class a request runs in, if the config has classes.

@@ -15,7 +15,7 @@ use crate::providers::Deployment;
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Most tags one request may carry, and the longest tag.
-const MAX_TAGS: usize = 32;
+pub const MAX_TAGS: usize = 32;
 const MAX_TAG_CHARS: usize = 200;
 
 /// LiteLLM's request tags in a body: root `tags` (removed: it is LiteLLM's, not the
