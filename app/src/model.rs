@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod reports;
+
 /// Micro-dollars per dollar: all money is an `i64` count of micro-dollars.
 pub const MICROS_PER_DOLLAR: i64 = 1_000_000;
 

@@ -6,8 +6,18 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::pages::{
-    audit::AuditPage, budgets::BudgetsPage, keys::KeysPage, login::LoginPage, models::ModelsPage,
-    routes::RoutesPage, setup::SetupPage, teams::TeamsPage, users::UsersPage,
+    audit::AuditPage,
+    budgets::BudgetsPage,
+    keys::KeysPage,
+    login::LoginPage,
+    logs::{LogDetailPage, LogsPage},
+    models::ModelsPage,
+    overview::OverviewPage,
+    routes::RoutesPage,
+    setup::SetupPage,
+    spend::SpendPage,
+    teams::TeamsPage,
+    users::UsersPage,
 };
 
 /// The document around the app, rendered on the server for every console page.
@@ -52,6 +62,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/budgets") view=BudgetsPage ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>
+                <Route path=path!("/spend") view=SpendPage ssr=SsrMode::Async/>
+                <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async/>
+                <Route path=path!("/logs/:request_id") view=LogDetailPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -7,7 +7,13 @@ use std::sync::Arc;
 use app::sealing::Sealer;
 use app::shell::{shell, App};
 use app::state::{ConsoleState, ModelRuntime, RouteRuntime};
+use app::error::ConsoleError;
+use app::model::reports::SpendQuery;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
+use tower_sessions::Session;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::PgPool;
@@ -71,6 +77,7 @@ pub async fn router(
     };
     let routes = generate_route_list(App);
     let router = Router::new()
+        .route("/console/spend.csv", axum::routing::get(spend_csv))
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -81,4 +88,38 @@ pub async fn router(
         .layer(sessions)
         .with_state(state);
     Ok((router, sweeper))
+}
+
+/// The Spend page's CSV download: the same query string as the page, for admins and finance.
+async fn spend_csv(
+    State(state): State<ConsoleState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let text = query.unwrap_or_default();
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect();
+    let query = SpendQuery::from_pairs(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+    match app::api::reports::spend_csv(&state.pool, &session, &query).await {
+        Ok((file_name, csv)) => {
+            let disposition = format!("attachment; filename=\"{file_name}\"");
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                csv,
+            )
+                .into_response()
+        }
+        Err(ConsoleError::NotLoggedIn) => Redirect::to("/login").into_response(),
+        Err(ConsoleError::Forbidden) => {
+            (StatusCode::FORBIDDEN, ConsoleError::Forbidden.to_string()).into_response()
+        }
+        Err(error @ ConsoleError::Invalid(_)) => {
+            (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+        }
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
 }

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::console::{self, ConsoleSettings};
 use crate::console_models::ConsoleModels;
 use crate::console_routes::ConsoleRoutes;
+use crate::metering::upkeep;
 use crate::metering::writer::SpendWriter;
 use crate::metering::Meter;
 use crate::policy::alerts::Alerts;
@@ -164,6 +165,11 @@ pub async fn start(
         )
     });
     let budget_task = tokio::spawn(budgets::maintain_until(budgets.clone(), stop.clone()));
+    let upkeep_task = tokio::spawn(upkeep::maintain_until(
+        pool.clone(),
+        config.spend_log.clone(),
+        stop.clone(),
+    ));
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(UPSTREAM_IDLE_PER_HOST)
@@ -201,6 +207,7 @@ pub async fn start(
         pool: pool.clone(),
         started_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
         retry_budget: RetryBudget::default(),
+        store_payloads: config.spend_log.store_payloads,
     });
     if gateway.master_key.is_none() {
         tracing::warn!("no general_settings.master_key: the management API is unusable");
@@ -255,6 +262,9 @@ pub async fn start(
             stop.cancel();
             if let Err(error) = budget_task.await {
                 tracing::warn!(%error, "budget maintenance ended badly");
+            }
+            if let Err(error) = upkeep_task.await {
+                tracing::warn!(%error, "spend log upkeep ended badly");
             }
             // After the last spend rows landed: what is left of the leases goes back.
             if let Err(error) = budgets.release_all().await {

@@ -40,6 +40,8 @@ pub struct Gateway {
     pub started_unix: i64,
     /// Keeps retries to a share of the requests in flight.
     pub retry_budget: RetryBudget,
+    /// `store_prompts_in_spend_logs`: spend rows carry the redacted request and reply.
+    pub store_payloads: bool,
 }
 
 pub type SharedGateway = Arc<Gateway>;

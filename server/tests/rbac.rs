@@ -195,6 +195,8 @@ const T1_KEY_READERS: &[Who] = &[Admin, Finance, Viewer, TeamAdmin];
 const T1_READERS: &[Who] = &[Admin, Finance, Viewer, TeamAdmin, Member];
 const USERS: &[Who] = &[Admin, Finance, Viewer, TeamAdmin, Member, Outsider];
 const MEMBER_READERS: &[Who] = &[Admin, Finance, Viewer, Member];
+const T1_SPEND_READERS: &[Who] = &[Admin, Finance, TeamAdmin, Member];
+const KEY_HOLDERS: &[Who] = &[Admin, Finance, Viewer, TeamAdmin, Member, Outsider, PlainKey];
 
 #[sqlx::test(migrations = false)]
 async fn every_management_route_answers_each_role_as_the_matrix_says(pool: PgPool) {
@@ -491,6 +493,34 @@ async fn every_management_route_answers_each_role_as_the_matrix_says(pool: PgPoo
             &format!("/spend/logs?api_key={k1}"),
             none,
             SPEND_READERS,
+        ),
+        case(
+            "GET",
+            &format!("/spend/logs/page?api_key={k1}"),
+            none,
+            SPEND_READERS,
+        ),
+        case("GET", "/spend/report?group_by=team", none, SPEND_READERS),
+        case("GET", "/spend/tags", none, SPEND_READERS),
+        case("GET", "/spend/reconcile", none, SPEND_READERS),
+        case("GET", "/global/spend/tags", none, SPEND_READERS),
+        case(
+            "GET",
+            "/global/spend/report?start_date=2026-11-01&end_date=2026-11-30",
+            none,
+            SPEND_READERS,
+        ),
+        case(
+            "GET",
+            "/user/daily/activity?start_date=2026-11-01&end_date=2026-11-30",
+            none,
+            KEY_HOLDERS,
+        ),
+        case(
+            "GET",
+            "/team/daily/activity?team_ids=t1&start_date=2026-11-01&end_date=2026-11-30",
+            none,
+            T1_SPEND_READERS,
         ),
         case("GET", "/audit/log", none, SPEND_READERS),
     ];

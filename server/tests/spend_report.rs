@@ -43,6 +43,7 @@ fn row(request_id: &str, cost_micros: i64, started_at: OffsetDateTime) -> SpendR
         project_id: None,
         request_tags: None,
         charges: Vec::new(),
+        payload: None,
     }
 }
 

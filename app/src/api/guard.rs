@@ -41,15 +41,32 @@ pub async fn check_csrf(session: &Session, given: &str) -> Result<(), ConsoleErr
 
 /// The logged-in user, if any (a deleted user's session counts as logged out).
 pub async fn current_user(session: &Session) -> Result<Option<UserRow>, ConsoleError> {
+    current_user_in(&pool()?, session).await
+}
+
+/// [`current_user`] outside a server function (a plain route with the session layer).
+pub async fn current_user_in(
+    pool: &sqlx::PgPool,
+    session: &Session,
+) -> Result<Option<UserRow>, ConsoleError> {
     let Some(id) = session.get::<Uuid>(USER_ID).await? else {
         return Ok(None);
     };
-    Ok(users::find_by_id(&pool()?, id).await?)
+    Ok(users::find_by_id(pool, id).await?)
 }
 
 /// The logged-in user holding one of `allowed` roles; anything else is refused.
 pub async fn require_role(session: &Session, allowed: &[Role]) -> Result<UserRow, ConsoleError> {
-    let user = current_user(session)
+    require_role_in(&pool()?, session, allowed).await
+}
+
+/// [`require_role`] outside a server function (a plain route with the session layer).
+pub async fn require_role_in(
+    pool: &sqlx::PgPool,
+    session: &Session,
+    allowed: &[Role],
+) -> Result<UserRow, ConsoleError> {
+    let user = current_user_in(pool, session)
         .await?
         .ok_or(ConsoleError::NotLoggedIn)?;
     match user.role() {

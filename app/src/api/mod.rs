@@ -4,6 +4,7 @@ pub mod audit;
 pub mod budgets;
 pub mod keys;
 pub mod models;
+pub mod reports;
 pub mod routes;
 pub mod session;
 pub mod spend;

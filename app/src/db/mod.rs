@@ -9,6 +9,8 @@ pub mod keys;
 pub mod members;
 pub mod organizations;
 pub mod projects;
+pub mod reconcile;
+pub mod reports;
 pub mod routes;
 pub mod spend;
 pub mod tags;

@@ -1,5 +1,6 @@
-//! The spend log: batched inserts that also advance the spend of every budget each row counts
-//! against (turning what the instance had leased into spend), and reads.
+//! The spend log: batched inserts that also advance the daily rollups and the spend of every
+//! budget each row counts against (turning what the instance had leased into spend), reads,
+//! and the upkeep of its monthly partitions.
 
 use std::sync::Arc;
 
@@ -54,6 +55,16 @@ pub struct SpendRow {
     /// instance's lease paid.
     #[sqlx(skip)]
     pub charges: Vec<Charge>,
+    /// The redacted prompt and response, when payload logging is on.
+    #[sqlx(skip)]
+    pub payload: Option<Box<Payload>>,
+}
+
+/// A request's redacted prompt and response (`store_prompts_in_spend_logs`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Payload {
+    pub request: Option<serde_json::Value>,
+    pub response: Option<serde_json::Value>,
 }
 
 /// A budget a row's cost counts against, and what this instance's lease on it paid (0 for a
@@ -124,6 +135,9 @@ pub async fn insert_batch(
     let mut user_ids = Vec::with_capacity(rows.len());
     let mut project_ids = Vec::with_capacity(rows.len());
     let mut tags = Vec::with_capacity(rows.len());
+    let mut payload_requests = Vec::new();
+    let mut payload_bodies = Vec::new();
+    let mut payload_responses = Vec::new();
     let mut charge_requests = Vec::with_capacity(rows.len() * 2);
     let mut charge_subjects = Vec::with_capacity(rows.len() * 2);
     let mut charge_drawn = Vec::with_capacity(rows.len() * 2);
@@ -136,6 +150,11 @@ pub async fn insert_batch(
                 .as_ref()
                 .map(|tags| serde_json::json!(tags)),
         );
+        if let Some(payload) = &row.payload {
+            payload_requests.push(row.request_id.as_str());
+            payload_bodies.push(payload.request.as_ref());
+            payload_responses.push(payload.response.as_ref());
+        }
         for charge in &row.charges {
             charge_requests.push(row.request_id.as_str());
             charge_subjects.push(charge.subject.as_ref());
@@ -190,8 +209,70 @@ pub async fn insert_batch(
                http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
                cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts, team_id, \
                user_id, project_id, tags) \
+           ON CONFLICT (request_id, started_at) DO NOTHING \
+           RETURNING request_id, cost_micros, token_hash, team_id, project_id, user_id, \
+             model_group, provider, status, prompt_tokens, completion_tokens, cached_tokens, \
+             cache_write_tokens, reasoning_tokens, latency_ms, request_tags, started_at, \
+             (started_at AT TIME ZONE 'UTC')::date AS day \
+         ), daily AS ( \
+           INSERT INTO spend_daily AS d (day, token_hash, team_id, project_id, user_id, \
+             model_group, provider, requests, failed_requests, prompt_tokens, \
+             completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, \
+             cost_micros, latency_ms_sum) \
+           SELECT day, token_hash, coalesce(team_id, ''), coalesce(project_id, ''), \
+             coalesce(user_id, ''), model_group, provider, count(*), \
+             count(*) FILTER (WHERE status = 'failure'), sum(prompt_tokens)::bigint, \
+             sum(completion_tokens)::bigint, sum(cached_tokens)::bigint, \
+             sum(cache_write_tokens)::bigint, sum(reasoning_tokens)::bigint, \
+             sum(cost_micros)::bigint, sum(latency_ms)::bigint \
+           FROM inserted GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7 \
+           ON CONFLICT (day, token_hash, team_id, project_id, user_id, model_group, provider) \
+           DO UPDATE SET requests = d.requests + EXCLUDED.requests, \
+             failed_requests = d.failed_requests + EXCLUDED.failed_requests, \
+             prompt_tokens = d.prompt_tokens + EXCLUDED.prompt_tokens, \
+             completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens, \
+             cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens, \
+             cache_write_tokens = d.cache_write_tokens + EXCLUDED.cache_write_tokens, \
+             reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens, \
+             cost_micros = d.cost_micros + EXCLUDED.cost_micros, \
+             latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum \
+         ), daily_tags AS ( \
+           INSERT INTO spend_daily_tags AS d (day, tag, token_hash, team_id, project_id, \
+             user_id, model_group, provider, requests, failed_requests, prompt_tokens, \
+             completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, \
+             cost_micros, latency_ms_sum) \
+           SELECT day, tag, token_hash, coalesce(team_id, ''), coalesce(project_id, ''), \
+             coalesce(user_id, ''), model_group, provider, count(*), \
+             count(*) FILTER (WHERE status = 'failure'), sum(prompt_tokens)::bigint, \
+             sum(completion_tokens)::bigint, sum(cached_tokens)::bigint, \
+             sum(cache_write_tokens)::bigint, sum(reasoning_tokens)::bigint, \
+             sum(cost_micros)::bigint, sum(latency_ms)::bigint \
+           FROM inserted, unnest(request_tags) AS tag \
+           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8 \
+           ON CONFLICT (day, tag, token_hash, team_id, project_id, user_id, model_group, \
+             provider) \
+           DO UPDATE SET requests = d.requests + EXCLUDED.requests, \
+             failed_requests = d.failed_requests + EXCLUDED.failed_requests, \
+             prompt_tokens = d.prompt_tokens + EXCLUDED.prompt_tokens, \
+             completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens, \
+             cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens, \
+             cache_write_tokens = d.cache_write_tokens + EXCLUDED.cache_write_tokens, \
+             reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens, \
+             cost_micros = d.cost_micros + EXCLUDED.cost_micros, \
+             latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum \
+         ), latency AS ( \
+           INSERT INTO latency_daily AS l (day, model_group, provider, bucket, requests) \
+           SELECT day, model_group, provider, floor(4 * log(2, 1 + greatest(latency_ms, 0)::numeric))::smallint, count(*) \
+           FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
+           ON CONFLICT (day, model_group, provider, bucket) \
+           DO UPDATE SET requests = l.requests + EXCLUDED.requests \
+         ), payloads AS ( \
+           INSERT INTO spend_payloads (request_id, started_at, request, response) \
+           SELECT p.request_id, i.started_at, p.request, p.response \
+           FROM UNNEST($32::text[], $33::jsonb[], $34::jsonb[]) \
+             AS p(request_id, request, response) \
+           JOIN inserted AS i USING (request_id) \
            ON CONFLICT (request_id) DO NOTHING \
-           RETURNING request_id, cost_micros \
          ), charges AS ( \
            SELECT c.subject, sum(i.cost_micros)::bigint AS spend, sum(c.drawn)::bigint AS drawn \
            FROM UNNEST($25::text[], $26::text[], $27::bigint[]) AS c(request_id, subject, drawn) \
@@ -241,43 +322,149 @@ pub async fn insert_batch(
     .bind(&user_ids)
     .bind(&project_ids)
     .bind(&tags)
+    .bind(&payload_requests)
+    .bind(&payload_bodies)
+    .bind(&payload_responses)
     .fetch_all(pool)
     .await
 }
 
-/// Filters for reading the spend log (LiteLLM `/spend/logs` parameters).
+/// Filters for reading the spend log (LiteLLM `/spend/logs` parameters and the console's
+/// Logs page). Every filter given must match.
 #[derive(Debug, Clone, Default)]
 pub struct SpendFilter {
     pub token_hash: Option<String>,
     pub request_id: Option<String>,
+    pub team_id: Option<String>,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub end_user: Option<String>,
+    pub model: Option<String>,
+    /// `success` or `failure`.
+    pub status: Option<String>,
+    pub tag: Option<String>,
     pub start: Option<OffsetDateTime>,
     pub end: Option<OffsetDateTime>,
+    /// Only rows older than this one (keyset pagination, newest first).
+    pub before: Option<(OffsetDateTime, String)>,
     pub limit: i64,
 }
 
-/// Spend rows matching the filter, newest first.
+const ROW_COLUMNS: &str = "SELECT request_id, token_hash, call_type, model_group, upstream_model, \
+    provider, api_base, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, \
+    reasoning_tokens, cost_micros, latency_ms, http_status, status, is_stream, usage_estimated, \
+    end_user, started_at, ended_at, model_id, attempts, team_id, user_id, project_id, \
+    request_tags FROM spend_logs WHERE true";
+
+/// Spend rows matching the filter, newest first (`started_at`, then `request_id`, both
+/// descending: the order keyset pagination continues from).
 pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT request_id, token_hash, call_type, model_group, upstream_model, provider, \
-           api_base, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, \
-           reasoning_tokens, cost_micros, latency_ms, http_status, \
-           status, is_stream, usage_estimated, end_user, started_at, ended_at, model_id, \
-           attempts, team_id, user_id, project_id, request_tags \
-         FROM spend_logs \
-         WHERE ($1::text IS NULL OR token_hash = $1) \
-           AND ($2::text IS NULL OR request_id = $2) \
-           AND ($3::timestamptz IS NULL OR started_at >= $3) \
-           AND ($4::timestamptz IS NULL OR started_at < $4) \
-         ORDER BY started_at DESC, request_id \
-         LIMIT $5",
+    let mut query = sqlx::QueryBuilder::new(ROW_COLUMNS);
+    let columns = [
+        ("token_hash", &filter.token_hash),
+        ("request_id", &filter.request_id),
+        ("team_id", &filter.team_id),
+        ("user_id", &filter.user_id),
+        ("project_id", &filter.project_id),
+        ("end_user", &filter.end_user),
+        ("model_group", &filter.model),
+        ("status", &filter.status),
+    ];
+    for (column, value) in columns {
+        if let Some(value) = value {
+            query.push(" AND ");
+            query.push(column);
+            query.push(" = ");
+            query.push_bind(value.clone());
+        }
+    }
+    if let Some(tag) = &filter.tag {
+        query.push(" AND request_tags @> ARRAY[");
+        query.push_bind(tag.clone());
+        query.push("]::text[]");
+    }
+    if let Some(start) = filter.start {
+        query.push(" AND started_at >= ");
+        query.push_bind(start);
+    }
+    if let Some(end) = filter.end {
+        query.push(" AND started_at < ");
+        query.push_bind(end);
+    }
+    if let Some((at, request_id)) = &filter.before {
+        query.push(" AND (started_at, request_id) < (");
+        query.push_bind(*at);
+        query.push(", ");
+        query.push_bind(request_id.clone());
+        query.push(")");
+    }
+    query.push(" ORDER BY started_at DESC, request_id DESC LIMIT ");
+    query.push_bind(filter.limit);
+    query.build_query_as().fetch_all(pool).await
+}
+
+/// A keyset position in the log (newest first): `<unix nanoseconds>.<request id>`.
+pub fn cursor_of(at: OffsetDateTime, request_id: &str) -> String {
+    format!("{}.{request_id}", at.unix_timestamp_nanos())
+}
+
+/// Reads a position [`cursor_of`] made; `None` for anything else.
+pub fn parse_cursor(text: &str) -> Option<(OffsetDateTime, String)> {
+    let (nanos, request_id) = text.split_once('.')?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?;
+    (!request_id.is_empty()).then(|| (at, request_id.to_string()))
+}
+
+/// The stored (redacted) payload of a request, if payload logging kept one.
+pub async fn payload(pool: &PgPool, request_id: &str) -> Result<Option<Payload>, sqlx::Error> {
+    let row: Option<(Option<serde_json::Value>, Option<serde_json::Value>)> = sqlx::query_as(
+        "SELECT request, response FROM spend_payloads WHERE request_id = $1",
     )
-    .bind(&filter.token_hash)
-    .bind(&filter.request_id)
-    .bind(filter.start)
-    .bind(filter.end)
-    .bind(filter.limit)
-    .fetch_all(pool)
-    .await
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(request, response)| Payload { request, response }))
+}
+
+/// Makes the log's monthly partitions from `first` to `last` (any day of each month) that do
+/// not exist yet; returns how many it made.
+pub async fn ensure_partitions(
+    pool: &PgPool,
+    first: time::Date,
+    last: time::Date,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("SELECT spend_logs_ensure_partitions($1, $2)")
+        .bind(first)
+        .bind(last)
+        .fetch_one(pool)
+        .await
+}
+
+/// Deletes raw rows that started before `cutoff` (whole months by dropping their partition);
+/// rollups are kept. Returns the partitions dropped.
+pub async fn prune(pool: &PgPool, cutoff: OffsetDateTime) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("SELECT spend_logs_prune($1)")
+        .bind(cutoff)
+        .fetch_one(pool)
+        .await
+}
+
+/// Deletes stored payloads of requests that started before `cutoff`, at most `batch` of them;
+/// returns how many it deleted.
+pub async fn prune_payloads(
+    pool: &PgPool,
+    cutoff: OffsetDateTime,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM spend_payloads WHERE request_id IN ( \
+           SELECT request_id FROM spend_payloads WHERE started_at < $1 LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Spend and request count per UTC day for the `days` days ending with `last_day`, oldest
@@ -289,12 +476,10 @@ pub async fn daily_totals(
 ) -> Result<Vec<DailySpend>, sqlx::Error> {
     sqlx::query_as(
         "SELECT to_char(day, 'YYYY-MM-DD') AS day, \
-           coalesce(sum(s.cost_micros), 0)::bigint AS spend_micros, \
-           count(s.request_id) AS requests \
+           coalesce(sum(d.cost_micros), 0)::bigint AS spend_micros, \
+           coalesce(sum(d.requests), 0)::bigint AS requests \
          FROM generate_series($1::date - ($2::int - 1), $1::date, interval '1 day') AS day \
-         LEFT JOIN spend_logs s \
-           ON s.started_at >= day AT TIME ZONE 'UTC' \
-          AND s.started_at < (day + interval '1 day') AT TIME ZONE 'UTC' \
+         LEFT JOIN spend_daily AS d ON d.day = day::date \
          GROUP BY day \
          ORDER BY day",
     )
@@ -302,4 +487,19 @@ pub async fn daily_totals(
     .bind(days)
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_forgeries() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_764_547_200_123_456_789).unwrap();
+        let cursor = cursor_of(at, "0b1c-req");
+        assert_eq!(parse_cursor(&cursor), Some((at, "0b1c-req".to_string())));
+        for bad in ["", "abc", "12.", "x.req", "99999999999999999999999999.req"] {
+            assert_eq!(parse_cursor(bad), None, "{bad}");
+        }
+    }
 }

@@ -43,6 +43,11 @@ pub fn Header(user: UserView, csrf: String) -> impl IntoView {
         <header class="topbar">
             <span class="brand">"Gatehouse"</span>
             <nav>
+                {matches!(user.role, Role::Admin | Role::Finance).then(|| view! {
+                    <a href="/overview">"Overview"</a>
+                    <a href="/spend">"Spend"</a>
+                    <a href="/logs">"Logs"</a>
+                })}
                 <a href="/keys">"Keys"</a>
                 <a href="/deployments">"Models & providers"</a>
                 <a href="/routes">"Routes"</a>

@@ -2,12 +2,16 @@
 
 pub mod audit;
 pub mod budgets;
+pub mod charts;
 pub mod frame;
 pub mod keys;
 pub mod login;
+pub mod logs;
 pub mod models;
+pub mod overview;
 pub mod routes;
 pub mod setup;
+pub mod spend;
 pub mod spend_chart;
 pub mod teams;
 pub mod users;

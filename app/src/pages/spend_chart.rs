@@ -43,7 +43,9 @@ pub fn DailySpendChart(days: Vec<DailySpend>) -> impl IntoView {
         // next frame, when the element is in the document.
         Effect::new(move |_| {
             let chart = chart.clone();
-            request_animation_frame(move || draw(&chart));
+            request_animation_frame(move || {
+                crate::pages::charts::draw(DAILY_SPEND_CHART_ID, &chart, 240)
+            });
         });
     }
     view! {
@@ -70,27 +72,6 @@ pub fn DailySpendChart(days: Vec<DailySpend>) -> impl IntoView {
                 </tbody>
             </table>
         </figure>
-    }
-}
-
-/// Draws the chart into its element and marks it drawn (`data-drawn`). Without the ECharts
-/// script (blocked or failed to load) the table stays the only view.
-#[cfg(feature = "hydrate")]
-fn draw(chart: &Chart) {
-    use charming::WasmRenderer;
-
-    if window().get("echarts").is_none() {
-        leptos::logging::warn!("ECharts is not loaded; the spend chart shows as a table only");
-        return;
-    }
-    match WasmRenderer::new_opt(None, Some(240)).render(DAILY_SPEND_CHART_ID, chart) {
-        Ok(_) => {
-            if let Some(element) = document().get_element_by_id(DAILY_SPEND_CHART_ID) {
-                // Only the test marker depends on this attribute.
-                let _ = element.set_attribute("data-drawn", "true");
-            }
-        }
-        Err(error) => leptos::logging::warn!("the spend chart could not be drawn: {error:?}"),
     }
 }
 

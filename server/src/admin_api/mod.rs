@@ -12,6 +12,7 @@ pub mod members;
 pub mod models;
 pub mod organizations;
 pub mod projects;
+pub mod reports;
 pub mod spend;
 pub mod tags;
 pub mod teams;
@@ -93,6 +94,14 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/user/update", post(users::update))
         .route("/user/delete", post(users::delete))
         .route("/spend/logs", get(spend::logs))
+        .route("/spend/logs/page", get(spend::page))
+        .route("/spend/report", get(reports::spend_report))
+        .route("/spend/tags", get(reports::spend_tags))
+        .route("/spend/reconcile", get(reports::reconcile))
+        .route("/global/spend/tags", get(reports::global_spend_tags))
+        .route("/global/spend/report", get(reports::global_report))
+        .route("/user/daily/activity", get(reports::user_daily_activity))
+        .route("/team/daily/activity", get(reports::team_daily_activity))
         .route("/model/new", post(models::create))
         .route("/model/update", post(models::update))
         .route("/model/{model_id}/update", patch(models::patch))

@@ -1,5 +1,5 @@
-//! `GET /spend/logs` in LiteLLM's shape. Admins and finance read any key's rows; any other key
-//! its own.
+//! `GET /spend/logs` in LiteLLM's shape, and `GET /spend/logs/page` paged by keyset. Admins and
+//! finance read any key's rows; any other key its own.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -10,32 +10,96 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
+use app::db::reports::{self, ReportSpec};
 use app::db::spend::{self, SpendFilter, SpendRow};
 use app::model::micros_to_dollars;
+use app::model::reports::{Dimension, Granularity, ReportFilters};
 
-use super::access::actor;
+use super::access::{actor, Actor};
 use super::{rfc3339, token_hash_of, ApiQuery};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
 
 const DEFAULT_LIMIT: i64 = 1_000;
 const MAX_LIMIT: i64 = 10_000;
+/// Rows per page of `/spend/logs/page` unless `page_size` says otherwise.
+const DEFAULT_PAGE_SIZE: i64 = 50;
 
 #[derive(Deserialize)]
 pub struct SpendLogsQuery {
     api_key: Option<String>,
     request_id: Option<String>,
+    user_id: Option<String>,
+    team_id: Option<String>,
+    project_id: Option<String>,
+    end_user: Option<String>,
+    model: Option<String>,
+    /// `success` or `failure`.
+    status: Option<String>,
+    tag: Option<String>,
     start_date: Option<String>,
     end_date: Option<String>,
+    /// LiteLLM: with both dates, spend per day (the default) rather than rows.
+    summarize: Option<bool>,
     limit: Option<i64>,
+    /// `/spend/logs/page`: rows per page, and where the previous page ended.
+    page_size: Option<i64>,
+    cursor: Option<String>,
 }
 
+/// `GET /spend/logs` (LiteLLM): rows newest first, or with both dates and `summarize` (the
+/// default then) spend per day. Admins and finance read any key's rows; any other key its own.
 pub async fn logs(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SpendLogsQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let caller = actor(&gateway, &headers).await?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let filter = filter(&caller, &query, limit)?;
+    if filter.start.is_some() && filter.end.is_some() && query.summarize.unwrap_or(true) {
+        let filters = ReportFilters {
+            token_hash: filter.token_hash.clone(),
+            user_id: filter.user_id.clone(),
+            team_id: filter.team_id.clone(),
+            project_id: filter.project_id.clone(),
+            model: filter.model.clone(),
+            tag: filter.tag.clone(),
+            ..ReportFilters::default()
+        };
+        return summary(&gateway, &query, &filters).await.map(Json);
+    }
+    let rows = spend::list(&gateway.pool, &filter).await?;
+    Ok(Json(Value::Array(rows.iter().map(litellm_row).collect())))
+}
+
+/// `GET /spend/logs/page` (Gatehouse): `{data, next_cursor}`, newest first; pass
+/// `next_cursor` back as `cursor` for the next page. Every row comes exactly once however
+/// many rows land meanwhile.
+pub async fn page(
+    State(gateway): State<SharedGateway>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<SpendLogsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = actor(&gateway, &headers).await?;
+    let size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_LIMIT);
+    let mut filter = filter(&caller, &query, size + 1)?;
+    filter.before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let mut rows = spend::list(&gateway.pool, &filter).await?;
+    let next_cursor = if rows.len() as i64 > size {
+        rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        rows.last().map(|row| spend::cursor_of(row.started_at, &row.request_id))
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "data": rows.iter().map(litellm_row).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+/// The rows a caller asked for and may read.
+fn filter(caller: &Actor, query: &SpendLogsQuery, limit: i64) -> Result<SpendFilter, ApiError> {
     let token_hash = query.api_key.as_deref().map(token_hash_of);
     let token_hash = if caller.require_reads_spend("read other keys' spend").is_ok() {
         token_hash
@@ -48,9 +112,24 @@ pub async fn logs(
         }
         Some(own)
     };
-    let filter = SpendFilter {
+    if let Some(status) = &query.status {
+        if status != "success" && status != "failure" {
+            return Err(ApiError::bad_request(
+                "`status` must be `success` or `failure`.",
+                Some("status"),
+            ));
+        }
+    }
+    Ok(SpendFilter {
         token_hash,
-        request_id: query.request_id,
+        request_id: query.request_id.clone(),
+        team_id: query.team_id.clone(),
+        user_id: query.user_id.clone(),
+        project_id: query.project_id.clone(),
+        end_user: query.end_user.clone(),
+        model: query.model.clone(),
+        status: query.status.clone(),
+        tag: query.tag.clone(),
         start: query
             .start_date
             .as_deref()
@@ -61,10 +140,70 @@ pub async fn logs(
             .as_deref()
             .map(|text| parse_moment(text, "end_date", true))
             .transpose()?,
-        limit: query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        before: None,
+        limit,
+    })
+}
+
+/// LiteLLM's summarized shape: one object per day with its spend, and spend per key, user
+/// and model that day: `[{startTime, spend, <key hash>: spend, users: {}, models: {}}]`.
+async fn summary(
+    gateway: &SharedGateway,
+    query: &SpendLogsQuery,
+    filters: &ReportFilters,
+) -> Result<Value, ApiError> {
+    let day = |text: &Option<String>, param| {
+        text.as_deref()
+            .map(|text| parse_moment(text, param, false))
+            .transpose()
+            .map(|moment| moment.map(|moment| moment.date()))
     };
-    let rows = spend::list(&gateway.pool, &filter).await?;
-    Ok(Json(rows.iter().map(litellm_row).collect()))
+    let (Some(start), Some(end)) = (day(&query.start_date, "start_date")?, day(&query.end_date, "end_date")?) else {
+        return Ok(Value::Array(Vec::new()));
+    };
+    if start > end {
+        return Err(ApiError::bad_request(
+            "`start_date` must not be after `end_date`.",
+            Some("start_date"),
+        ));
+    }
+    let spec = ReportSpec {
+        start,
+        end,
+        group_by: Some(Dimension::Key),
+        granularity: Some(Granularity::Day),
+        filters,
+    };
+    let lines = reports::breakdown(&gateway.pool, &spec).await?;
+    let mut days: std::collections::BTreeMap<Date, serde_json::Map<String, Value>> =
+        std::collections::BTreeMap::new();
+    for line in &lines {
+        let entry = days.entry(line.day).or_insert_with(|| {
+            let mut entry = serde_json::Map::new();
+            entry.insert("startTime".into(), json!(line.day.to_string()));
+            entry.insert("spend".into(), json!(0.0));
+            entry.insert("users".into(), json!({}));
+            entry.insert("models".into(), json!({}));
+            entry
+        });
+        let add = |value: Option<&Value>| {
+            json!(value.and_then(Value::as_f64).unwrap_or(0.0) + micros_to_dollars(line.cost_micros))
+        };
+        let spend = add(entry.get("spend"));
+        entry.insert("spend".into(), spend);
+        let key_spend = add(entry.get(&line.token_hash));
+        entry.insert(line.token_hash.clone(), key_spend);
+        if let Some(Value::Object(models)) = entry.get_mut("models") {
+            let model_spend = add(models.get(&line.model_group));
+            models.insert(line.model_group.clone(), model_spend);
+        }
+    }
+    Ok(Value::Array(days.into_values().map(Value::Object).collect()))
+}
+
+fn parse_cursor(text: &str) -> Result<(OffsetDateTime, String), ApiError> {
+    spend::parse_cursor(text)
+        .ok_or_else(|| ApiError::bad_request("`cursor` is not one this API gave out.", Some("cursor")))
 }
 
 /// `2026-11-24` (a whole day; an end date includes it) or an RFC 3339 timestamp.
@@ -109,7 +248,10 @@ fn litellm_row(row: &SpendRow) -> Value {
         "model_group": row.model_group,
         "custom_llm_provider": row.provider,
         "api_base": row.api_base,
-        "user": "",
+        "user": row.user_id.as_deref().unwrap_or_default(),
+        "team_id": row.team_id,
+        "project_id": row.project_id,
+        "request_tags": row.request_tags.as_deref().unwrap_or_default(),
         "end_user": row.end_user,
         "status": row.status,
         "http_status": row.http_status,

@@ -38,11 +38,40 @@ pub struct Config {
     /// or `alerting_webhook_url`): a Slack-compatible webhook.
     pub alert_webhook: Option<Secret>,
     pub router: RouterSettings,
+    /// How long raw spend rows and stored payloads are kept, and whether payloads are stored.
+    pub spend_log: SpendLogSettings,
     /// The file's routing, for the console's route policy to apply its changes over.
     pub routing_base: RoutingBase,
     /// Things the file contains that Gatehouse does not use (logged at start-up).
     pub warnings: Vec<String>,
 }
+
+/// The spend log's retention and payload logging (`general_settings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendLogSettings {
+    /// `maximum_spend_logs_retention_period`: raw rows older than this are deleted (rollups
+    /// are kept); `None` keeps them all.
+    pub retention: Option<Duration>,
+    /// `maximum_spend_logs_retention_interval`: how often old rows are pruned (default 1d).
+    pub prune_every: Duration,
+    /// `store_prompts_in_spend_logs`: keep each request's redacted prompt and response.
+    pub store_payloads: bool,
+    /// `spend_logs_payload_retention_period` (default 7d): how long stored payloads are kept.
+    pub payload_retention: Duration,
+}
+
+impl Default for SpendLogSettings {
+    fn default() -> Self {
+        SpendLogSettings {
+            retention: None,
+            prune_every: Duration::from_secs(DAY_SECONDS),
+            store_payloads: false,
+            payload_retention: Duration::from_secs(7 * DAY_SECONDS),
+        }
+    }
+}
+
+const DAY_SECONDS: u64 = 86_400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -86,6 +115,11 @@ struct RawGeneralSettings {
     #[serde(default)]
     alerting: Vec<String>,
     alerting_webhook_url: Option<String>,
+    maximum_spend_logs_retention_period: Option<String>,
+    maximum_spend_logs_retention_interval: Option<String>,
+    #[serde(default)]
+    store_prompts_in_spend_logs: bool,
+    spend_logs_payload_retention_period: Option<String>,
 }
 
 impl Config {
@@ -186,6 +220,7 @@ impl Config {
         )?;
 
         let alert_webhook = alert_webhook(&resolver, &raw.general_settings)?;
+        let spend_log = spend_log_settings(&resolver, &raw.general_settings)?;
 
         let group_names: Vec<&str> = deployments.iter().map(|d| d.model_group.as_str()).collect();
         warnings.extend(router.check_fallbacks(&group_names, path));
@@ -206,6 +241,7 @@ impl Config {
             redis_url: redis_url.map(Secret::new),
             spend_batch_window,
             alert_webhook: alert_webhook.map(Secret::new),
+            spend_log,
             warnings,
         })
     }
@@ -274,6 +310,48 @@ impl Resolver<'_> {
     }
 }
 
+/// Retention and payload logging of the spend log, from LiteLLM's duration texts.
+fn spend_log_settings(
+    resolver: &Resolver<'_>,
+    general: &RawGeneralSettings,
+) -> Result<SpendLogSettings, ConfigError> {
+    let duration = |field: &str, text: Option<&String>| -> Result<Option<Duration>, ConfigError> {
+        text.map(|text| {
+            let text = resolver.resolve(field, text)?;
+            app::model::parse_duration_seconds(&text)
+                .ok()
+                .and_then(|seconds| u64::try_from(seconds).ok())
+                .filter(|seconds| *seconds > 0)
+                .map(Duration::from_secs)
+                .ok_or_else(|| {
+                    resolver.invalid(
+                        field.to_string(),
+                        "must be a duration like 30d, 24h, 60m or 3600s",
+                    )
+                })
+        })
+        .transpose()
+    };
+    let defaults = SpendLogSettings::default();
+    Ok(SpendLogSettings {
+        retention: duration(
+            "general_settings.maximum_spend_logs_retention_period",
+            general.maximum_spend_logs_retention_period.as_ref(),
+        )?,
+        prune_every: duration(
+            "general_settings.maximum_spend_logs_retention_interval",
+            general.maximum_spend_logs_retention_interval.as_ref(),
+        )?
+        .unwrap_or(defaults.prune_every),
+        store_payloads: general.store_prompts_in_spend_logs,
+        payload_retention: duration(
+            "general_settings.spend_logs_payload_retention_period",
+            general.spend_logs_payload_retention_period.as_ref(),
+        )?
+        .unwrap_or(defaults.payload_retention),
+    })
+}
+
 fn seconds(resolver: &Resolver<'_>, field: &str, value: f64) -> Result<Duration, ConfigError> {
     Duration::try_from_secs_f64(value)
         .ok()
@@ -311,6 +389,29 @@ mod tests {
     fn parse(text: &str) -> Result<Config, ConfigError> {
         let env = |name: &str| (name == "UPSTREAM_KEY").then(|| "secret-from-env".to_string());
         Config::parse(text, "config.yaml", &env)
+    }
+
+    #[test]
+    fn spend_log_retention_and_payload_logging() {
+        let defaults = parse("model_list: []\n").unwrap().spend_log;
+        assert_eq!(defaults, SpendLogSettings::default());
+        assert!(!defaults.store_payloads);
+        assert_eq!(defaults.retention, None);
+        let set = parse(
+            "general_settings:\n  maximum_spend_logs_retention_period: 30d\n  \
+             maximum_spend_logs_retention_interval: 6h\n  store_prompts_in_spend_logs: true\n  \
+             spend_logs_payload_retention_period: 2d\n",
+        )
+        .unwrap()
+        .spend_log;
+        assert_eq!(set.retention, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(set.prune_every, Duration::from_secs(6 * 3_600));
+        assert!(set.store_payloads);
+        assert_eq!(set.payload_retention, Duration::from_secs(2 * 86_400));
+        let error = parse("general_settings:\n  maximum_spend_logs_retention_period: forever\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("maximum_spend_logs_retention_period"), "{error}");
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! writer off the request path.
 
 pub mod prices;
+pub mod redact;
+pub mod upkeep;
 pub mod usage;
 pub mod writer;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use app::db::spend::{Charge, SpendRow};
+use app::db::spend::{Charge, Payload, SpendRow};
 use time::OffsetDateTime;
 
 use crate::policy::budgets::{Budget, Reservation};
@@ -50,9 +52,28 @@ pub struct MeteredCall {
     pub trail: Trail,
     pub started: Instant,
     pub started_at: OffsetDateTime,
+    /// The redacted request (and later reply) when payload logging is on.
+    pub payload: Option<Box<Payload>>,
 }
 
 impl MeteredCall {
+    /// Keeps the redacted request when payload logging is on.
+    pub fn keep_request(&mut self, store_payloads: bool, request: impl FnOnce() -> serde_json::Value) {
+        if store_payloads {
+            self.payload = Some(Box::new(Payload {
+                request: Some(redact::redact(request())),
+                response: None,
+            }));
+        }
+    }
+
+    /// Adds the redacted reply to a kept request.
+    pub fn keep_reply(&mut self, body: &[u8]) {
+        if let Some(payload) = self.payload.as_mut() {
+            payload.response = redact::redact_body(body);
+        }
+    }
+
     /// What an adapter needs to give a translated reply its id, model and time.
     pub fn reply_context(&self) -> crate::providers::adapter::ReplyContext {
         crate::providers::adapter::ReplyContext {
@@ -180,6 +201,7 @@ impl Meter {
             project_id: call.project_id.as_deref().map(str::to_string),
             request_tags: (!call.tags.is_empty()).then_some(call.tags),
             charges,
+            payload: call.payload,
         };
         self.queue.push(row).await;
         cost_micros

@@ -377,6 +377,7 @@ impl Admitted {
             trail: Trail::default(),
             started: self.started,
             started_at: self.started_at,
+            payload: None,
         }
     }
 }
@@ -525,6 +526,7 @@ pub async fn call_chat_on(
     if let Some(tokens) = lowered {
         request.limit_output_tokens(tokens);
     }
+    call.keep_request(gateway.store_payloads, || request.payload());
     let client_wants_usage = request.client_wants_usage;
     let body = Reusable::new(request.into_body(), route.may_retry());
     if call.is_stream {

@@ -82,6 +82,11 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
+    /// The body as the client sent it (tags removed), for payload logging.
+    pub fn payload(&self) -> Value {
+        Value::Object(self.body.clone())
+    }
+
     pub async fn read(body: Body) -> Result<ChatRequest, ApiError> {
         let bytes = read_body(body).await?;
         ChatRequest::parse(&bytes)

@@ -39,13 +39,14 @@ pub async fn metered(
             let routed = exchange.await;
             let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
             let limits_left = call.admission.as_ref().map(|admission| admission.remaining);
-            let call = MeteredCall {
+            let mut call = MeteredCall {
                 deployment: routed.deployment,
                 trail: routed.trail,
                 ..call
             };
             match routed.result {
                 Ok(reply) => {
+                    call.keep_reply(&reply.body);
                     let request_id = call.request_id.clone();
                     let outcome = CallOutcome {
                         http_status: 200,
