@@ -13,6 +13,7 @@ use crate::pages::{
     logs::{LogDetailPage, LogsPage},
     models::ModelsPage,
     overview::OverviewPage,
+    reconcile::ReconcilePage,
     routes::RoutesPage,
     setup::SetupPage,
     spend::SpendPage,
@@ -65,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>
                 <Route path=path!("/spend") view=SpendPage ssr=SsrMode::Async/>
                 <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async/>
+                <Route path=path!("/reconcile") view=ReconcilePage ssr=SsrMode::Async/>
                 <Route path=path!("/logs/:request_id") view=LogDetailPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

@@ -153,8 +153,12 @@ test('finance finds a project\'s spend on a model by day in two clicks, download
   expect(page.url()).toContain('group_by=model');
   await expect(page.locator('a.preset.selected')).toHaveText('Last month');
 
+  // The reconciliation is finance's too: it compares every raw row with the rollups.
+  await page.goto('/reconcile');
+  await expect(page.getByTestId('reconciliation')).toContainText('Raw rows compared');
+
   // Nothing on the spend pages changes anything: every form is a GET, but for logging out.
-  for (const path of ['/overview', '/spend', '/logs']) {
+  for (const path of ['/overview', '/spend', '/logs', '/reconcile']) {
     await page.goto(path);
     await expect(page.locator('form[method="post"]:not(.inline)')).toHaveCount(0);
   }

@@ -4,21 +4,21 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use app::error::ConsoleError;
+use app::model::reports::SpendQuery;
 use app::sealing::Sealer;
 use app::shell::{shell, App};
 use app::state::{ConsoleState, ModelRuntime, RouteRuntime};
-use app::error::ConsoleError;
-use app::model::reports::SpendQuery;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
-use tower_sessions::Session;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tower_sessions::cookie::SameSite;
+use tower_sessions::Session;
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
@@ -96,11 +96,7 @@ async fn spend_csv(
     session: Session,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let text = query.unwrap_or_default();
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
-        .into_owned()
-        .collect();
-    let query = SpendQuery::from_pairs(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+    let query = SpendQuery::from_query_string(&query.unwrap_or_default());
     match app::api::reports::spend_csv(&state.pool, &session, &query).await {
         Ok((file_name, csv)) => {
             let disposition = format!("attachment; filename=\"{file_name}\"");

@@ -196,7 +196,9 @@ const T1_READERS: &[Who] = &[Admin, Finance, Viewer, TeamAdmin, Member];
 const USERS: &[Who] = &[Admin, Finance, Viewer, TeamAdmin, Member, Outsider];
 const MEMBER_READERS: &[Who] = &[Admin, Finance, Viewer, Member];
 const T1_SPEND_READERS: &[Who] = &[Admin, Finance, TeamAdmin, Member];
-const KEY_HOLDERS: &[Who] = &[Admin, Finance, Viewer, TeamAdmin, Member, Outsider, PlainKey];
+const KEY_HOLDERS: &[Who] = &[
+    Admin, Finance, Viewer, TeamAdmin, Member, Outsider, PlainKey,
+];
 
 #[sqlx::test(migrations = false)]
 async fn every_management_route_answers_each_role_as_the_matrix_says(pool: PgPool) {

@@ -32,16 +32,24 @@ async fn traffic(pool: PgPool, yaml_extra: &str) -> Traffic {
     );
     let app = spawn_app_from_yaml(pool, &yaml).await;
     let team = app
-        .manage("/team/new", json!({ "team_id": "fin-a", "team_alias": "Finance A" }))
+        .manage(
+            "/team/new",
+            json!({ "team_id": "fin-a", "team_alias": "Finance A" }),
+        )
         .await;
     assert_eq!(team.status(), 200);
     let project = app
-        .manage("/project/new", json!({ "project_id": "proj-1", "team_id": "fin-a" }))
+        .manage(
+            "/project/new",
+            json!({ "project_id": "proj-1", "team_id": "fin-a" }),
+        )
         .await;
     assert_eq!(project.status(), 200, "{}", project.text().await.unwrap());
     let team_key = app
-        .new_key(json!({ "team_id": "fin-a", "project_id": "proj-1", "key_alias": "fin-a-app",
-                         "metadata": { "tags": ["batch"] } }))
+        .new_key(
+            json!({ "team_id": "fin-a", "project_id": "proj-1", "key_alias": "fin-a-app",
+                         "metadata": { "tags": ["batch"] } }),
+        )
         .await;
     let plain_key = app.new_key(json!({ "key_alias": "loner" })).await;
     for turn in 0..4 {
@@ -56,7 +64,10 @@ async fn traffic(pool: PgPool, yaml_extra: &str) -> Traffic {
         assert_eq!(request.send().await.unwrap().status(), 200);
     }
     for _ in 0..2 {
-        assert_eq!(app.chat(&plain_key, &hello("gpt-4o-mini")).await.status(), 200);
+        assert_eq!(
+            app.chat(&plain_key, &hello("gpt-4o-mini")).await.status(),
+            200
+        );
     }
     wait_for_rows(&app.pool, &team_key, 4).await;
     wait_for_rows(&app.pool, &plain_key, 2).await;
@@ -130,12 +141,18 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
         .map(|row| {
             (
                 row["group"].as_str().unwrap().to_string(),
-                (row["requests"].as_i64().unwrap(), row["spend_micros"].as_i64().unwrap()),
+                (
+                    row["requests"].as_i64().unwrap(),
+                    row["spend_micros"].as_i64().unwrap(),
+                ),
             )
         })
         .collect();
     assert_eq!(reported, raw);
-    let labels: BTreeSet<&str> = rows.iter().map(|row| row["label"].as_str().unwrap()).collect();
+    let labels: BTreeSet<&str> = rows
+        .iter()
+        .map(|row| row["label"].as_str().unwrap())
+        .collect();
     assert_eq!(labels, BTreeSet::from(["Finance A", "No team"]));
     assert_eq!(
         report["total_spend_micros"].as_i64().unwrap(),
@@ -143,8 +160,12 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
     );
     let csv_response = app.get(&format!("{path}&format=csv"), MASTER_KEY).await;
     assert_eq!(csv_response.status(), 200);
-    assert_eq!(header(&csv_response, "content-type"), "text/csv; charset=utf-8");
-    assert!(header(&csv_response, "content-disposition").starts_with("attachment; filename=\"gatehouse-spend-"));
+    assert_eq!(
+        header(&csv_response, "content-type"),
+        "text/csv; charset=utf-8"
+    );
+    assert!(header(&csv_response, "content-disposition")
+        .starts_with("attachment; filename=\"gatehouse-spend-"));
     let csv = csv_response.text().await.unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|line| !line.is_empty()).collect();
     assert_eq!(lines[0], app::model::reports::REPORT_CSV_HEADER);
@@ -169,11 +190,22 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
     )
     .await;
     let teams = per_team[0]["teams"].as_array().unwrap();
-    assert_eq!(per_team[0]["group_by_day"], format!("{today}T00:00:00+00:00"));
-    let finance = teams.iter().find(|team| team["team_name"] == "Finance A").unwrap();
-    assert_eq!(finance["total_spend_micros"].as_i64().unwrap(), raw["fin-a"].1);
+    assert_eq!(
+        per_team[0]["group_by_day"],
+        format!("{today}T00:00:00+00:00")
+    );
+    let finance = teams
+        .iter()
+        .find(|team| team["team_name"] == "Finance A")
+        .unwrap();
+    assert_eq!(
+        finance["total_spend_micros"].as_i64().unwrap(),
+        raw["fin-a"].1
+    );
     assert!(finance["metadata"][0]["api_key"] == traffic.team_hash.as_str());
-    assert!(teams.iter().any(|team| team["team_name"] == "Unassigned Team"));
+    assert!(teams
+        .iter()
+        .any(|team| team["team_name"] == "Unassigned Team"));
     let per_key = get_json(
         app,
         &format!("/global/spend/report?start_date={today}&end_date={today}&group_by=api_key"),
@@ -189,9 +221,18 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
     assert_eq!(entry["model_details"][0]["model"], "priced");
     for (bad, param) in [
         ("/global/spend/report?end_date=2026-11-30", "start_date"),
-        ("/global/spend/report?start_date=2026-11-30&end_date=2026-11-01", "start_date"),
-        ("/global/spend/report?start_date=2026-11-01&end_date=2026-11-30&group_by=customer", "group_by"),
-        ("/global/spend/report?start_date=2026-11-01&end_date=2026-11-30&group_by=planet", "group_by"),
+        (
+            "/global/spend/report?start_date=2026-11-30&end_date=2026-11-01",
+            "start_date",
+        ),
+        (
+            "/global/spend/report?start_date=2026-11-01&end_date=2026-11-30&group_by=customer",
+            "group_by",
+        ),
+        (
+            "/global/spend/report?start_date=2026-11-01&end_date=2026-11-30&group_by=planet",
+            "group_by",
+        ),
         ("/spend/report?format=xml", "format"),
         ("/spend/report?granularity=hourly", "granularity"),
         ("/spend/report?start_date=30.11.2026", "start_date"),
@@ -237,7 +278,9 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
     .await;
     assert_eq!(team_activity["metadata"]["total_api_requests"], 4);
     assert_eq!(
-        team_activity["metadata"]["total_spend_micros"].as_i64().unwrap(),
+        team_activity["metadata"]["total_spend_micros"]
+            .as_i64()
+            .unwrap(),
         raw["fin-a"].1
     );
     let entity = &team_activity["results"][0]["breakdown"]["entities"]["fin-a"];
@@ -248,7 +291,11 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
     );
 
     // LiteLLM's /spend/logs: with both dates it summarizes per day unless told not to.
-    let summary = get_json(app, &format!("/spend/logs?start_date={today}&end_date={today}")).await;
+    let summary = get_json(
+        app,
+        &format!("/spend/logs?start_date={today}&end_date={today}"),
+    )
+    .await;
     assert_eq!(summary.as_array().unwrap().len(), 1);
     assert_eq!(summary[0]["startTime"], today.as_str());
     let total_dollars: f64 = raw.values().map(|(_, cost)| *cost as f64 / 1e6).sum();
@@ -303,7 +350,8 @@ async fn keyset_pages_over_the_api_return_every_row_once(pool: PgPool) {
     assert_eq!(seen.len(), 6);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 6);
     let body = assert_openai_error(
-        app.get("/spend/logs/page?cursor=not-a-cursor", MASTER_KEY).await,
+        app.get("/spend/logs/page?cursor=not-a-cursor", MASTER_KEY)
+            .await,
         400,
     )
     .await;
@@ -313,7 +361,10 @@ async fn keyset_pages_over_the_api_return_every_row_once(pool: PgPool) {
     let own: Value = own.json().await.unwrap();
     assert_eq!(own["data"].as_array().unwrap().len(), 2);
     let theirs = app
-        .get(&format!("/spend/logs/page?api_key={}", traffic.team_key), &traffic.plain_key)
+        .get(
+            &format!("/spend/logs/page?api_key={}", traffic.team_key),
+            &traffic.plain_key,
+        )
         .await;
     assert_eq!(theirs.status(), 403);
     traffic.app.shutdown().await;
@@ -345,17 +396,25 @@ async fn payloads_are_stored_redacted_only_when_asked(pool: PgPool) {
     assert_eq!(response.status(), 200);
     let request_id = header(&response, "x-litellm-call-id");
     wait_for_rows(&pool, &key, 1).await;
-    let (request, reply): (Value, Value) = sqlx::query_as(
-        "SELECT request, response FROM spend_payloads WHERE request_id = $1",
-    )
-    .bind(&request_id)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (request, reply): (Value, Value) =
+        sqlx::query_as("SELECT request, response FROM spend_payloads WHERE request_id = $1")
+            .bind(&request_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let content = request["messages"][0]["content"].as_str().unwrap();
-    assert!(!content.contains("ada@example.org") && !content.contains("sk-live"), "{content}");
-    assert!(content.contains("[REDACTED_EMAIL]") && content.contains("[REDACTED_KEY]"), "{content}");
+    assert!(
+        !content.contains("ada@example.org") && !content.contains("sk-live"),
+        "{content}"
+    );
+    assert!(
+        content.contains("[REDACTED_EMAIL]") && content.contains("[REDACTED_KEY]"),
+        "{content}"
+    );
     assert_eq!(request["model"], "priced");
-    assert!(reply["choices"][0]["message"]["content"].is_string(), "{reply}");
+    assert!(
+        reply["choices"][0]["message"]["content"].is_string(),
+        "{reply}"
+    );
     app.shutdown().await;
 }

@@ -52,7 +52,9 @@ fn generated_row(seed: &mut Seed, index: usize, first: OffsetDateTime, days: i64
     let optional = |text: &str| (!text.is_empty()).then(|| text.to_string());
     SpendRow {
         request_id: format!("req-{index:06}"),
-        token_hash: seed.pick(&["hash-1", "hash-2", "hash-3", "hash-4", "hash-5"]).into(),
+        token_hash: seed
+            .pick(&["hash-1", "hash-2", "hash-3", "hash-4", "hash-5"])
+            .into(),
         call_type: "acompletion".into(),
         model_group: seed.pick(&["gpt-4o", "claude", "mistral", "embed"]).into(),
         upstream_model: "upstream".into(),
@@ -92,10 +94,17 @@ fn generated_rows(count: usize) -> Vec<SpendRow> {
 }
 
 /// What a report grouped by `dimension` per day must say, computed here from the rows.
-fn expected(rows: &[SpendRow], dimension: Dimension) -> BTreeMap<(String, String), (i64, i64, i64, i64)> {
+fn expected(
+    rows: &[SpendRow],
+    dimension: Dimension,
+) -> BTreeMap<(String, String), (i64, i64, i64, i64)> {
     let mut sums: BTreeMap<(String, String), (i64, i64, i64, i64)> = BTreeMap::new();
     for row in rows {
-        let day = row.started_at.to_offset(time::UtcOffset::UTC).date().to_string();
+        let day = row
+            .started_at
+            .to_offset(time::UtcOffset::UTC)
+            .date()
+            .to_string();
         let groups: Vec<String> = match dimension {
             Dimension::Team => vec![row.team_id.clone().unwrap_or_default()],
             Dimension::Project => vec![row.project_id.clone().unwrap_or_default()],
@@ -224,7 +233,10 @@ async fn rollups_equal_the_raw_rows_exactly(pool: PgPool) {
     latencies.sort_unstable();
     let true_p95 = latencies[(latencies.len() * 95).div_ceil(100) - 1];
     let p95 = reports::percentile_ms(&histogram, 95.0).unwrap();
-    assert!(p95 >= true_p95 && p95 as f64 <= true_p95 as f64 * 1.19 + 1.0, "{p95} vs {true_p95}");
+    assert!(
+        p95 >= true_p95 && p95 as f64 <= true_p95 as f64 * 1.19 + 1.0,
+        "{p95} vs {true_p95}"
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -248,17 +260,22 @@ async fn partitions_take_any_month_and_pruning_keeps_rollups(pool: PgPool) {
         started_at: datetime!(2025-03-10 12:00 UTC),
         ..generated_row(&mut seed, 0, datetime!(2025-03-10 12:00 UTC), 1)
     };
+    // This month has a partition from the migration (and from every instance's upkeep).
+    let now = OffsetDateTime::now_utc();
     let recent = SpendRow {
         request_id: "from-2026".into(),
-        started_at: datetime!(2026-11-20 12:00 UTC),
-        ..generated_row(&mut seed, 1, datetime!(2026-11-20 12:00 UTC), 1)
+        started_at: now,
+        ..generated_row(&mut seed, 1, now, 1)
     };
     insert_batch(&pool, &[old.clone(), recent.clone()], Uuid::nil())
         .await
         .unwrap();
     // No partition for March 2025: the row waits in the default one until it gets its own.
     assert_eq!(partition_of("from-2025").await, "spend_logs_default");
-    assert_eq!(partition_of("from-2026").await, "spend_logs_2026_11");
+    assert_eq!(
+        partition_of("from-2026").await,
+        format!("spend_logs_{}_{:02}", now.year(), u8::from(now.month()))
+    );
     let made = spend::ensure_partitions(&pool, date!(2025 - 03 - 01), date!(2025 - 04 - 30))
         .await
         .unwrap();
@@ -271,25 +288,28 @@ async fn partitions_take_any_month_and_pruning_keeps_rollups(pool: PgPool) {
         0
     );
 
-    let rollup_before: (i64, i64) = sqlx::query_as(
-        "SELECT sum(requests)::bigint, sum(cost_micros)::bigint FROM spend_daily",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    let dropped = spend::prune(&pool, datetime!(2026-01-01 00:00 UTC)).await.unwrap();
-    assert_eq!(dropped, 2, "March and April 2025 are whole months before the cutoff");
+    let rollup_before: (i64, i64) =
+        sqlx::query_as("SELECT sum(requests)::bigint, sum(cost_micros)::bigint FROM spend_daily")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let dropped = spend::prune(&pool, datetime!(2026-01-01 00:00 UTC))
+        .await
+        .unwrap();
+    assert_eq!(
+        dropped, 2,
+        "March and April 2025 are whole months before the cutoff"
+    );
     let left: Vec<String> = sqlx::query_scalar("SELECT request_id FROM spend_logs")
         .fetch_all(&pool)
         .await
         .unwrap();
     assert_eq!(left, ["from-2026"]);
-    let rollup_after: (i64, i64) = sqlx::query_as(
-        "SELECT sum(requests)::bigint, sum(cost_micros)::bigint FROM spend_daily",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let rollup_after: (i64, i64) =
+        sqlx::query_as("SELECT sum(requests)::bigint, sum(cost_micros)::bigint FROM spend_daily")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(rollup_after, rollup_before);
     assert_eq!(rollup_after, (2, old.cost_micros + recent.cost_micros));
     let check = reconcile(&pool).await.unwrap();
@@ -324,14 +344,25 @@ async fn reconciliation_reports_tampered_rollups_and_counters(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("UPDATE budget_counters SET spend_micros = spend_micros + 5 WHERE subject = 'team:team-a'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE budget_counters SET spend_micros = spend_micros + 5 WHERE subject = 'team:team-a'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let tampered = reconcile(&pool).await.unwrap();
-    let whats: Vec<&str> = tampered.drifts.iter().map(|drift| drift.what.as_str()).collect();
+    let whats: Vec<&str> = tampered
+        .drifts
+        .iter()
+        .map(|drift| drift.what.as_str())
+        .collect();
     assert_eq!(tampered.drifts.len(), 2, "{whats:?}");
-    assert!(whats[0].starts_with("rollup ") && whats[0].contains("team team-b") && whats[0].ends_with(": cost_micros"), "{whats:?}");
+    assert!(
+        whats[0].starts_with("rollup ")
+            && whats[0].contains("team team-b")
+            && whats[0].ends_with(": cost_micros"),
+        "{whats:?}"
+    );
     assert_eq!(tampered.drifts[0].found, tampered.drifts[0].expected + 1);
     assert_eq!(whats[1], "counter team:team-a: spend_micros");
     assert_eq!(tampered.drifts[1].found, tampered.drifts[1].expected + 5);
@@ -356,9 +387,15 @@ async fn keyset_pages_return_every_row_once(pool: PgPool) {
     let mut before = None;
     let mut pages = 0;
     loop {
-        let page = spend::list(&pool, &SpendFilter { before: before.clone(), ..filter.clone() })
-            .await
-            .unwrap();
+        let page = spend::list(
+            &pool,
+            &SpendFilter {
+                before: before.clone(),
+                ..filter.clone()
+            },
+        )
+        .await
+        .unwrap();
         pages += 1;
         if pages == 3 {
             // Rows arriving meanwhile (newer) do not disturb the pages still to come.

@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
-use crate::model::reports::{
-    LogDetail, LogFilters, LogPage, Overview, Reconciliation, SpendQuery, SpendReport,
-};
+use crate::model::reports::{LogDetail, LogPage, Overview, Reconciliation, SpendReport};
+#[cfg(feature = "ssr")]
+use crate::model::reports::{LogFilters, SpendQuery};
 
 /// Requests on one page of the Logs page.
 pub const LOG_PAGE_SIZE: i64 = 50;
@@ -93,7 +93,9 @@ mod figures {
     pub fn periods(start: Date, end: Date, granularity: Granularity) -> Vec<String> {
         let first = match granularity {
             Granularity::Day => start,
-            Granularity::Week => start - Duration::days(i64::from(start.weekday().number_days_from_monday())),
+            Granularity::Week => {
+                start - Duration::days(i64::from(start.weekday().number_days_from_monday()))
+            }
             Granularity::Month => month_start(start),
         };
         let mut periods = Vec::new();
@@ -103,9 +105,7 @@ mod figures {
             period = match granularity {
                 Granularity::Day => period + Duration::days(1),
                 Granularity::Week => period + Duration::days(7),
-                Granularity::Month => {
-                    month_start(period) + Duration::days(days_in_month(period))
-                }
+                Granularity::Month => month_start(period) + Duration::days(days_in_month(period)),
             };
         }
         periods
@@ -185,16 +185,26 @@ mod figures {
                 .as_deref()
                 .and_then(|id| reports::budget_subject(dimension, id))
             {
-                let label = format!("{} {}", dimension.title(), id.as_deref().unwrap_or_default());
+                let label = format!(
+                    "{} {}",
+                    dimension.title(),
+                    id.as_deref().unwrap_or_default()
+                );
                 subjects.push((subject, label));
             }
         }
         subjects.sort();
         subjects.dedup_by(|a, b| a.0 == b.0);
-        let wanted: Vec<String> = subjects.iter().map(|(subject, _)| subject.clone()).collect();
+        let wanted: Vec<String> = subjects
+            .iter()
+            .map(|(subject, _)| subject.clone())
+            .collect();
         let mut lines = reports::budgets(pool, &wanted).await?;
         for line in &mut lines {
-            if let Some((_, label)) = subjects.iter().find(|(subject, _)| *subject == line.subject) {
+            if let Some((_, label)) = subjects
+                .iter()
+                .find(|(subject, _)| *subject == line.subject)
+            {
                 line.label = label.clone();
             }
         }
@@ -225,33 +235,76 @@ pub async fn spend_overview() -> Result<Overview, ConsoleError> {
     let same_day_last_month =
         (last_month + Duration::days(i64::from(today.day()) - 1)).min(last_month_end);
     let thirty_days_ago = today - Duration::days(29);
-    let histogram = reports::latency_histogram(&pool, today - Duration::days(6), today).await?;
-    let by_team = figures::rows(&pool, thirty_days_ago, today, Some(Dimension::Team), Some(Granularity::Day), &none).await?;
-    let by_model = figures::rows(&pool, thirty_days_ago, today, Some(Dimension::Model), Some(Granularity::Day), &none).await?;
-    let month_teams = figures::rows(&pool, month, today, Some(Dimension::Team), None, &none).await?;
-    let month_models = figures::rows(&pool, month, today, Some(Dimension::Model), None, &none).await?;
+    let yesterday = today - Duration::days(1);
+    let day = Some(Granularity::Day);
+    // Independent queries, run side by side on the pool.
+    let (
+        histogram,
+        by_team,
+        by_model,
+        month_teams,
+        month_models,
+        providers,
+        (today_totals, yesterday_totals),
+        (month_totals, last_month_to_date, last_month_totals),
+    ) = tokio::try_join!(
+        reports::latency_histogram(&pool, today - Duration::days(6), today),
+        figures::rows(
+            &pool,
+            thirty_days_ago,
+            today,
+            Some(Dimension::Team),
+            day,
+            &none
+        ),
+        figures::rows(
+            &pool,
+            thirty_days_ago,
+            today,
+            Some(Dimension::Model),
+            day,
+            &none
+        ),
+        figures::rows(&pool, month, today, Some(Dimension::Team), None, &none),
+        figures::rows(&pool, month, today, Some(Dimension::Model), None, &none),
+        figures::rows(&pool, month, today, Some(Dimension::Provider), None, &none),
+        async {
+            tokio::try_join!(
+                figures::totals(&pool, today, today, &none),
+                figures::totals(&pool, yesterday, yesterday, &none),
+            )
+        },
+        async {
+            tokio::try_join!(
+                figures::totals(&pool, month, today, &none),
+                figures::totals(&pool, last_month, same_day_last_month, &none),
+                figures::totals(&pool, last_month, last_month_end, &none),
+            )
+        },
+    )?;
     Ok(Overview {
         today: today.to_string(),
-        today_totals: figures::totals(&pool, today, today, &none).await?,
-        yesterday_totals: figures::totals(&pool, today - Duration::days(1), today - Duration::days(1), &none).await?,
-        month_totals: figures::totals(&pool, month, today, &none).await?,
-        last_month_to_date: figures::totals(&pool, last_month, same_day_last_month, &none).await?,
-        last_month_totals: figures::totals(&pool, last_month, last_month_end, &none).await?,
+        today_totals,
+        yesterday_totals,
+        month_totals,
+        last_month_to_date,
+        last_month_totals,
         days: figures::periods(thirty_days_ago, today, Granularity::Day),
         p50_ms: reports::percentile_ms(&histogram, 50.0),
         p95_ms: reports::percentile_ms(&histogram, 95.0),
         daily_by_team: top_groups(by_team, 8),
         daily_by_model: top_groups(by_model, 8),
-        providers: figures::rows(&pool, month, today, Some(Dimension::Provider), None, &none).await?,
+        providers,
         top_teams: month_teams.into_iter().take(5).collect(),
         top_models: month_models.into_iter().take(5).collect(),
     })
 }
 
-/// The Spend page's report: the query with its defaults filled in (the month so far, per
-/// project, per day), its rows, totals, budgets and the month-end forecast.
+/// The Spend page's report for its query string (see [`SpendQuery`]): the query with its
+/// defaults filled in (the month so far, per project, per day), its rows, totals, budgets and
+/// the month-end forecast.
 #[server(endpoint = "spend_report")]
-pub async fn spend_report(query: SpendQuery) -> Result<SpendReport, ConsoleError> {
+pub async fn load_spend_report(query: String) -> Result<SpendReport, ConsoleError> {
     use crate::api::guard;
     use crate::model::reports::{Dimension, Totals};
     use crate::model::Role;
@@ -259,8 +312,8 @@ pub async fn spend_report(query: SpendQuery) -> Result<SpendReport, ConsoleError
     let session = guard::session().await?;
     guard::require_role(&session, &[Role::Admin, Role::Finance]).await?;
     let pool = crate::state::pool()?;
+    let mut query = SpendQuery::from_query_string(&query);
     let (start, end) = figures::range(&query.start, &query.end)?;
-    let mut query = query;
     query.start = start.to_string();
     query.end = end.to_string();
     let group_by = *query.group_by.get_or_insert(Dimension::Project);
@@ -325,9 +378,10 @@ pub async fn spend_csv(
     ))
 }
 
-/// A page of the request log, newest first, under the Logs page's filters.
+/// A page of the request log, newest first, under the Logs page's query string (see
+/// [`LogFilters`]).
 #[server(endpoint = "log_page")]
-pub async fn log_page(filters: LogFilters) -> Result<LogPage, ConsoleError> {
+pub async fn load_log_page(query: String) -> Result<LogPage, ConsoleError> {
     use crate::api::guard;
     use crate::db::{reports, spend};
     use crate::model::reports::{Dimension, LogEntry};
@@ -336,6 +390,7 @@ pub async fn log_page(filters: LogFilters) -> Result<LogPage, ConsoleError> {
     let session = guard::session().await?;
     guard::require_role(&session, &[Role::Admin, Role::Finance]).await?;
     let pool = crate::state::pool()?;
+    let filters = LogFilters::from_query_string(&query);
     let moment = |text: &Option<String>, end: bool, name: &str| -> Result<_, ConsoleError> {
         text.as_deref()
             .map(|text| parse_moment(text, end, name))
@@ -349,7 +404,11 @@ pub async fn log_page(filters: LogFilters) -> Result<LogPage, ConsoleError> {
         }
     }
     let token_hash = match &filters.key {
-        Some(key) => Some(reports::token_hash_by_alias(&pool, key).await?.unwrap_or_else(|| key.clone())),
+        Some(key) => Some(
+            reports::token_hash_by_alias(&pool, key)
+                .await?
+                .unwrap_or_else(|| key.clone()),
+        ),
         None => None,
     };
     let before = match &filters.cursor {
@@ -410,7 +469,7 @@ pub async fn log_page(filters: LogFilters) -> Result<LogPage, ConsoleError> {
 
 /// One request in full, or `None` when the log has no such request.
 #[server(endpoint = "log_detail")]
-pub async fn log_detail(request_id: String) -> Result<Option<LogDetail>, ConsoleError> {
+pub async fn load_log_detail(request_id: String) -> Result<Option<LogDetail>, ConsoleError> {
     use crate::api::guard;
     use crate::db::{reports, spend};
     use crate::model::reports::{Dimension, LogEntry};
@@ -427,7 +486,8 @@ pub async fn log_detail(request_id: String) -> Result<Option<LogDetail>, Console
     let Some(row) = spend::list(&pool, &filter).await?.into_iter().next() else {
         return Ok(None);
     };
-    let names = reports::labels(&pool, Dimension::Key, std::slice::from_ref(&row.token_hash)).await?;
+    let names =
+        reports::labels(&pool, Dimension::Key, std::slice::from_ref(&row.token_hash)).await?;
     let payload = spend::payload(&pool, &request_id).await?;
     let pretty = |value: Option<serde_json::Value>| {
         value.map(|value| serde_json::to_string_pretty(&value).unwrap_or_default())
@@ -502,7 +562,11 @@ fn parse_moment(text: &str, end: bool, name: &str) -> Result<time::OffsetDateTim
     use time::format_description::well_known::Rfc3339;
 
     if let Ok(day) = figures::parse_day(text, name) {
-        let day = if end { day.next_day().unwrap_or(day) } else { day };
+        let day = if end {
+            day.next_day().unwrap_or(day)
+        } else {
+            day
+        };
         return Ok(day.midnight().assume_utc());
     }
     time::OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {

@@ -23,7 +23,8 @@ pub async fn reconcile(pool: &PgPool) -> Result<Reconciliation, sqlx::Error> {
     )
     .fetch_optional(pool)
     .await?;
-    let from = from_day.unwrap_or(Date::MIN);
+    // Never pruned: everything (no spend row predates 1970).
+    let from = from_day.unwrap_or(time::macros::date!(1970 - 01 - 01));
     let mut result = Reconciliation {
         from_day: from_day.map(|day| day.to_string()),
         ..Reconciliation::default()
@@ -178,11 +179,12 @@ pub async fn reconcile(pool: &PgPool) -> Result<Reconciliation, sqlx::Error> {
 }
 
 fn push_drifts(result: &mut Reconciliation, rows: Vec<(String, String, i64, i64)>) {
-    result
-        .drifts
-        .extend(rows.into_iter().map(|(what, field, expected, found)| Drift {
-            what: format!("{what}: {field}"),
-            expected,
-            found,
-        }));
+    result.drifts.extend(
+        rows.into_iter()
+            .map(|(what, field, expected, found)| Drift {
+                what: format!("{what}: {field}"),
+                expected,
+                found,
+            }),
+    );
 }

@@ -222,7 +222,10 @@ pub async fn key_metadata(
 }
 
 /// The token hash of the live key called `alias`, if there is one.
-pub async fn token_hash_by_alias(pool: &PgPool, alias: &str) -> Result<Option<String>, sqlx::Error> {
+pub async fn token_hash_by_alias(
+    pool: &PgPool,
+    alias: &str,
+) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT token_hash FROM virtual_keys WHERE key_alias = $1 AND revoked_at IS NULL",
     )
@@ -364,7 +367,11 @@ mod tests {
 
     #[test]
     fn percentiles_read_the_histogram() {
-        let histogram = vec![(bucket_of(10), 50), (bucket_of(100), 45), (bucket_of(1_000), 5)];
+        let histogram = vec![
+            (bucket_of(10), 50),
+            (bucket_of(100), 45),
+            (bucket_of(1_000), 5),
+        ];
         let p50 = percentile_ms(&histogram, 50.0).unwrap();
         assert!((10..=12).contains(&p50), "{p50}");
         let p95 = percentile_ms(&histogram, 95.0).unwrap();

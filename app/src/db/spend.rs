@@ -417,12 +417,11 @@ pub fn parse_cursor(text: &str) -> Option<(OffsetDateTime, String)> {
 
 /// The stored (redacted) payload of a request, if payload logging kept one.
 pub async fn payload(pool: &PgPool, request_id: &str) -> Result<Option<Payload>, sqlx::Error> {
-    let row: Option<(Option<serde_json::Value>, Option<serde_json::Value>)> = sqlx::query_as(
-        "SELECT request, response FROM spend_payloads WHERE request_id = $1",
-    )
-    .bind(request_id)
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<(Option<serde_json::Value>, Option<serde_json::Value>)> =
+        sqlx::query_as("SELECT request, response FROM spend_payloads WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|(request, response)| Payload { request, response }))
 }
 
@@ -475,13 +474,13 @@ pub async fn daily_totals(
     days: i32,
 ) -> Result<Vec<DailySpend>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT to_char(day, 'YYYY-MM-DD') AS day, \
+        "SELECT to_char(g.day, 'YYYY-MM-DD') AS day, \
            coalesce(sum(d.cost_micros), 0)::bigint AS spend_micros, \
            coalesce(sum(d.requests), 0)::bigint AS requests \
-         FROM generate_series($1::date - ($2::int - 1), $1::date, interval '1 day') AS day \
-         LEFT JOIN spend_daily AS d ON d.day = day::date \
-         GROUP BY day \
-         ORDER BY day",
+         FROM generate_series($1::date - ($2::int - 1), $1::date, interval '1 day') AS g(day) \
+         LEFT JOIN spend_daily AS d ON d.day = g.day::date \
+         GROUP BY g.day \
+         ORDER BY g.day",
     )
     .bind(last_day)
     .bind(days)

@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::micros_to_dollars;
-
 /// What a report groups spend by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,6 +182,16 @@ impl SpendQuery {
         query
     }
 
+    /// Reads a query string (without `?`).
+    pub fn from_query_string(text: &str) -> SpendQuery {
+        let pairs = decode_pairs(text);
+        SpendQuery::from_pairs(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+    }
+
     /// The query string (without `?`) that [`SpendQuery::from_pairs`] reads back.
     pub fn to_query_string(&self) -> String {
         let mut out = form_urlencoded::Serializer::new(String::new());
@@ -204,6 +212,12 @@ impl SpendQuery {
         }
         out.finish()
     }
+}
+
+fn decode_pairs(text: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(text.trim_start_matches('?').as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
 }
 
 /// What a period (or a period × group) adds up to. Money in micro-dollars.
@@ -467,6 +481,16 @@ impl LogFilters {
         filters
     }
 
+    /// Reads a query string (without `?`).
+    pub fn from_query_string(text: &str) -> LogFilters {
+        let pairs = decode_pairs(text);
+        LogFilters::from_pairs(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+    }
+
     pub fn to_query_string(&self) -> String {
         let mut out = form_urlencoded::Serializer::new(String::new());
         let pairs = [
@@ -578,12 +602,18 @@ mod tests {
             filters: ReportFilters::default(),
         };
         query.filters.project_id = Some("proj a&b".into());
-        let text = query.to_query_string();
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
-            .map(|(name, value)| (name.into_owned(), value.into_owned()))
-            .collect();
-        let back = SpendQuery::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let back = SpendQuery::from_query_string(&query.to_query_string());
         assert_eq!(back, query);
+        let filters = LogFilters {
+            key: Some("k 1".into()),
+            status: Some("failure".into()),
+            cursor: Some("123.abc".into()),
+            ..LogFilters::default()
+        };
+        assert_eq!(
+            LogFilters::from_query_string(&filters.to_query_string()),
+            filters
+        );
     }
 
     #[test]
@@ -626,11 +656,22 @@ mod tests {
         let folded = top_groups(rows, 1);
         let summary: Vec<(&str, &str, i64, i64)> = folded
             .iter()
-            .map(|r| (r.period.as_str(), r.group_key.as_str(), r.cost_micros, r.requests))
+            .map(|r| {
+                (
+                    r.period.as_str(),
+                    r.group_key.as_str(),
+                    r.cost_micros,
+                    r.requests,
+                )
+            })
             .collect();
         assert_eq!(
             summary,
-            [("d1", "a", 10, 1), ("d1", OTHER_GROUP, 6, 2), ("d2", OTHER_GROUP, 3, 2)]
+            [
+                ("d1", "a", 10, 1),
+                ("d1", OTHER_GROUP, 6, 2),
+                ("d2", OTHER_GROUP, 3, 2)
+            ]
         );
     }
 

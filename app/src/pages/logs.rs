@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::reports::{log_detail, log_page};
+use crate::api::reports::{load_log_detail, load_log_page};
 use crate::model::format_usd;
 use crate::model::reports::{LogDetail, LogEntry, LogFilters, LogPage};
 use crate::pages::frame::{error_message, SignedIn};
@@ -24,11 +24,11 @@ fn LogsBody() -> impl IntoView {
             LogFilters::from_pairs(
                 query
                     .into_iter()
-                    .map(|(name, value)| (name.as_str(), value.as_str())),
+                    .map(|(name, value)| (name.as_ref(), value)),
             )
         })
     };
-    let page = Resource::new(filters, log_page);
+    let page = Resource::new(move || filters().to_query_string(), load_log_page);
     let shown = filters();
     view! {
         <main class="page logs">
@@ -59,9 +59,9 @@ fn filter_form(filters: &LogFilters) -> impl IntoView {
             <label>"Model" <input type="text" name="model" value=text(&filters.model)/></label>
             <label>"Status"
                 <select name="status">
-                    <option value="" selected=status.is_empty()>"any"</option>
-                    <option value="success" selected=status == "success">"success"</option>
-                    <option value="failure" selected=status == "failure">"failure"</option>
+                    <option value="" selected={status.is_empty()}>"any"</option>
+                    <option value="success" selected={status == "success"}>"success"</option>
+                    <option value="failure" selected={status == "failure"}>"failure"</option>
                 </select>
             </label>
             <label>"From" <input type="text" name="start" value=text(&filters.start) placeholder="2026-11-24 or RFC 3339"/></label>
@@ -111,15 +111,18 @@ fn log_table(page: LogPage, filters: LogFilters) -> impl IntoView {
 
 fn log_row(entry: LogEntry) -> impl IntoView {
     let href = format!("/logs/{}", entry.request_id);
+    let row_id = entry.request_id.clone();
+    let class = format!("status-{}", entry.status);
+    let status = format!("{} {}", entry.status, entry.http_status);
     view! {
-        <tr data-request-id=entry.request_id.clone() class=format!("status-{}", entry.status)>
+        <tr data-request-id=row_id class=class>
             <td>{entry.started_at}</td>
             <td><a href=href><code>{entry.request_id}</code></a></td>
             <td>{entry.key_label}</td>
             <td>{entry.team_id.unwrap_or_default()}</td>
             <td>{entry.model_group}</td>
             <td>{entry.provider}</td>
-            <td><span class="badge">{format!("{} {}", entry.status, entry.http_status)}</span></td>
+            <td><span class="badge">{status}</span></td>
             <td class="num">{format!("{} / {}", entry.prompt_tokens, entry.completion_tokens)}</td>
             <td class="num">{format_usd(entry.cost_micros)}</td>
             <td class="num">{format!("{} ms", entry.latency_ms)}</td>
@@ -136,7 +139,7 @@ pub fn LogDetailPage() -> impl IntoView {
 fn LogDetailBody() -> impl IntoView {
     let params = use_params_map();
     let request_id = move || params.with(|params| params.get("request_id").unwrap_or_default());
-    let detail = Resource::new(request_id, log_detail);
+    let detail = Resource::new(request_id, load_log_detail);
     view! {
         <main class="page log-detail">
             <p><a href="/logs">"← Request log"</a></p>

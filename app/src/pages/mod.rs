@@ -9,6 +9,7 @@ pub mod login;
 pub mod logs;
 pub mod models;
 pub mod overview;
+pub mod reconcile;
 pub mod routes;
 pub mod setup;
 pub mod spend;

@@ -68,7 +68,10 @@ fn overview_view(overview: Overview) -> impl IntoView {
         .error_rate_percent()
         .map(|rate| format!("{rate:.1} %"))
         .unwrap_or_else(|| "—".into());
-    let latency = |ms: Option<i64>| ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into());
+    let latency = |ms: Option<i64>| {
+        ms.map(|ms| format!("{ms} ms"))
+            .unwrap_or_else(|| "—".into())
+    };
     let daily_totals = daily_rows(&days, &daily_by_team);
     view! {
         <section class="stats" data-testid="overview-stats">
@@ -101,7 +104,7 @@ fn overview_view(overview: Overview) -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Spend per day, last 30 days"</h2>
-            <EChart id="overview-spend" chart=spend_line(&days, &daily_by_team)/>
+            <EChart id="overview-spend" chart={spend_line(&days, &daily_by_team)}/>
             <details>
                 <summary>"Figures"</summary>
                 {totals_table(&daily_totals)}
@@ -110,18 +113,18 @@ fn overview_view(overview: Overview) -> impl IntoView {
         <div class="two-columns">
             <section class="card">
                 <h2>"Per team"</h2>
-                <EChart id="overview-teams" chart=stacked_bars(&days, &daily_by_team)/>
+                <EChart id="overview-teams" chart={stacked_bars(&days, &daily_by_team)}/>
                 {top_table("Top teams this month", &top_teams)}
             </section>
             <section class="card">
                 <h2>"Per model"</h2>
-                <EChart id="overview-models" chart=stacked_bars(&days, &daily_by_model)/>
+                <EChart id="overview-models" chart={stacked_bars(&days, &daily_by_model)}/>
                 {top_table("Top models this month", &top_models)}
             </section>
         </div>
         <section class="card">
             <h2>"Per provider, this month"</h2>
-            <EChart id="overview-providers" chart=donut(&providers)/>
+            <EChart id="overview-providers" chart={donut(&providers)}/>
             {top_table("Providers this month", &providers)}
         </section>
     }

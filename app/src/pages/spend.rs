@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::reports::spend_report;
+use crate::api::reports::load_spend_report;
 use crate::model::format_usd;
 use crate::model::reports::{
     top_groups, Dimension, Granularity, ReportRow, SpendQuery, SpendReport,
@@ -30,11 +30,12 @@ fn SpendBody() -> impl IntoView {
             SpendQuery::from_pairs(
                 query
                     .into_iter()
-                    .map(|(name, value)| (name.as_str(), value.as_str())),
+                    .map(|(name, value)| (name.as_ref(), value)),
             )
+            .to_query_string()
         })
     };
-    let report = Resource::new(asked, spend_report);
+    let report = Resource::new(asked, load_spend_report);
     view! {
         <main class="page spend">
             <h1>"Spend"</h1>
@@ -99,7 +100,10 @@ fn report_view(report: SpendReport) -> impl IntoView {
         .iter()
         .map(|group| {
             let share = if totals.cost_micros > 0 {
-                format!("{:.1} %", group.cost_micros as f64 * 100.0 / totals.cost_micros as f64)
+                format!(
+                    "{:.1} %",
+                    group.cost_micros as f64 * 100.0 / totals.cost_micros as f64
+                )
             } else {
                 "—".into()
             };
@@ -126,7 +130,10 @@ fn report_view(report: SpendReport) -> impl IntoView {
         .iter()
         .map(|budget| {
             let used = if budget.max_micros > 0 {
-                format!("{:.1} %", budget.spend_micros as f64 * 100.0 / budget.max_micros as f64)
+                format!(
+                    "{:.1} %",
+                    budget.spend_micros as f64 * 100.0 / budget.max_micros as f64
+                )
             } else {
                 "—".into()
             };
@@ -155,7 +162,8 @@ fn report_view(report: SpendReport) -> impl IntoView {
             <nav class="presets" aria-label="Range">{preset_links}</nav>
             {filter_form(&query)}
             <p class="actions">
-                <a class="button" href=csv_href download>"Download CSV"</a>
+                <a class="button" href=csv_href download="">"Download CSV"</a>
+                <a href="/reconcile">"Check that the figures add up"</a>
                 {(!filters_active.is_empty()).then(|| view! {
                     <span class="hint">{format!("Filtered by {}", filters_active.join(", "))}</span>
                     " "
@@ -182,13 +190,13 @@ fn report_view(report: SpendReport) -> impl IntoView {
         </section>
         <section class="card">
             <h2>{format!("Spend per {} by {}", group_by.title().to_lowercase(), query.granularity.as_str())}</h2>
-            <EChart id="spend-bars" chart=bars height=320/>
+            <EChart id="spend-bars" chart={bars} height=320/>
         </section>
         <section class="card">
             <h2>"Budget utilisation"</h2>
             {if has_budgets {
                 view! {
-                    <EChart id="spend-budgets" chart=utilisation/>
+                    <EChart id="spend-budgets" chart={utilisation}/>
                     <table class="keys budgets-used">
                         <thead><tr><th>"Budget"</th><th class="num">"Spend (window)"</th><th class="num">"Limit"</th><th class="num">"Used"</th><th>"Window"</th></tr></thead>
                         <tbody>{budget_rows}</tbody>
@@ -230,7 +238,10 @@ fn filter_name(dimension: Dimension) -> &'static str {
 fn group_totals(rows: &[ReportRow]) -> Vec<ReportRow> {
     let mut groups: Vec<ReportRow> = Vec::new();
     for row in rows {
-        match groups.iter_mut().find(|group| group.group_key == row.group_key) {
+        match groups
+            .iter_mut()
+            .find(|group| group.group_key == row.group_key)
+        {
             Some(group) => group.add(row),
             None => groups.push(ReportRow {
                 period: String::new(),
@@ -238,7 +249,7 @@ fn group_totals(rows: &[ReportRow]) -> Vec<ReportRow> {
             }),
         }
     }
-    groups.sort_by(|a, b| b.cost_micros.cmp(&a.cost_micros));
+    groups.sort_by_key(|group| std::cmp::Reverse(group.cost_micros));
     groups
 }
 
@@ -252,6 +263,7 @@ fn filter_form(query: &SpendQuery) -> impl IntoView {
             .unwrap_or_default()
     };
     let group_by = query.group_by.unwrap_or(Dimension::Project);
+    let current = query.granularity;
     view! {
         <form method="get" action="/spend" class="filters">
             <label>"From" <input type="date" name="start" value=query.start.clone()/></label>
@@ -259,14 +271,14 @@ fn filter_form(query: &SpendQuery) -> impl IntoView {
             <label>"Per"
                 <select name="granularity">
                     {[Granularity::Day, Granularity::Week, Granularity::Month].into_iter().map(|granularity| view! {
-                        <option value=granularity.as_str() selected=granularity == query.granularity>{granularity.as_str()}</option>
+                        <option value=granularity.as_str() selected={granularity == current}>{granularity.as_str()}</option>
                     }).collect_view()}
                 </select>
             </label>
             <label>"Group by"
                 <select name="group_by">
                     {Dimension::ALL.into_iter().map(|dimension| view! {
-                        <option value=dimension.as_str() selected=dimension == group_by>{dimension.title()}</option>
+                        <option value=dimension.as_str() selected={dimension == group_by}>{dimension.title()}</option>
                     }).collect_view()}
                 </select>
             </label>

@@ -122,7 +122,10 @@ fn parse_day(text: &str, param: &'static str) -> Result<Date, ApiError> {
     // LiteLLM's UI sends `YYYY-MM-DD HH:MM:SS`; the day is what counts here.
     let day = text.trim().get(..10).unwrap_or(text);
     Date::parse(day, format_description!("[year]-[month]-[day]")).map_err(|_| {
-        ApiError::bad_request(format!("`{param}` must be a date like 2026-11-24."), Some(param))
+        ApiError::bad_request(
+            format!("`{param}` must be a date like 2026-11-24."),
+            Some(param),
+        )
     })
 }
 
@@ -340,7 +343,7 @@ fn per_day(lines: &[BreakdownRow], group_by: Dimension, names: &HashMap<String, 
                         (total, Value::Object(entry))
                     })
                     .collect();
-                entries.sort_by(|a, b| b.0.cmp(&a.0));
+                entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
                 let mut object = Map::new();
                 object.insert(
                     "group_by_day".into(),
@@ -402,7 +405,7 @@ fn per_key(lines: &[BreakdownRow]) -> Value {
             )
         })
         .collect();
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     Value::Array(entries.into_iter().map(|(_, entry)| entry).collect())
 }
 
@@ -567,10 +570,7 @@ struct TeamScope {
 impl TeamScope {
     fn covers(&self, team_id: &str) -> bool {
         !self.excluded.contains(team_id)
-            && self
-                .only
-                .as_ref()
-                .is_none_or(|only| only.contains(team_id))
+            && self.only.as_ref().is_none_or(|only| only.contains(team_id))
     }
 }
 
@@ -824,8 +824,9 @@ impl DayActivity {
                 } else {
                     id.clone()
                 };
-                let metadata = json!({ alias_field: entity_names.get(id) });
-                (name, bucket.to_json(metadata, keys))
+                let mut metadata = Map::new();
+                metadata.insert(alias_field.into(), json!(entity_names.get(id)));
+                (name, bucket.to_json(Value::Object(metadata), keys))
             })
             .collect();
         json!({

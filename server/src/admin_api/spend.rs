@@ -82,13 +82,17 @@ pub async fn page(
     ApiQuery(query): ApiQuery<SpendLogsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let caller = actor(&gateway, &headers).await?;
-    let size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_LIMIT);
+    let size = query
+        .page_size
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_LIMIT);
     let mut filter = filter(&caller, &query, size + 1)?;
     filter.before = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let mut rows = spend::list(&gateway.pool, &filter).await?;
     let next_cursor = if rows.len() as i64 > size {
         rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-        rows.last().map(|row| spend::cursor_of(row.started_at, &row.request_id))
+        rows.last()
+            .map(|row| spend::cursor_of(row.started_at, &row.request_id))
     } else {
         None
     };
@@ -158,7 +162,10 @@ async fn summary(
             .transpose()
             .map(|moment| moment.map(|moment| moment.date()))
     };
-    let (Some(start), Some(end)) = (day(&query.start_date, "start_date")?, day(&query.end_date, "end_date")?) else {
+    let (Some(start), Some(end)) = (
+        day(&query.start_date, "start_date")?,
+        day(&query.end_date, "end_date")?,
+    ) else {
         return Ok(Value::Array(Vec::new()));
     };
     if start > end {
@@ -187,7 +194,9 @@ async fn summary(
             entry
         });
         let add = |value: Option<&Value>| {
-            json!(value.and_then(Value::as_f64).unwrap_or(0.0) + micros_to_dollars(line.cost_micros))
+            json!(
+                value.and_then(Value::as_f64).unwrap_or(0.0) + micros_to_dollars(line.cost_micros)
+            )
         };
         let spend = add(entry.get("spend"));
         entry.insert("spend".into(), spend);
@@ -198,12 +207,15 @@ async fn summary(
             models.insert(line.model_group.clone(), model_spend);
         }
     }
-    Ok(Value::Array(days.into_values().map(Value::Object).collect()))
+    Ok(Value::Array(
+        days.into_values().map(Value::Object).collect(),
+    ))
 }
 
 fn parse_cursor(text: &str) -> Result<(OffsetDateTime, String), ApiError> {
-    spend::parse_cursor(text)
-        .ok_or_else(|| ApiError::bad_request("`cursor` is not one this API gave out.", Some("cursor")))
+    spend::parse_cursor(text).ok_or_else(|| {
+        ApiError::bad_request("`cursor` is not one this API gave out.", Some("cursor"))
+    })
 }
 
 /// `2026-11-24` (a whole day; an end date includes it) or an RFC 3339 timestamp.

@@ -411,7 +411,10 @@ mod tests {
         let error = parse("general_settings:\n  maximum_spend_logs_retention_period: forever\n")
             .unwrap_err()
             .to_string();
-        assert!(error.contains("maximum_spend_logs_retention_period"), "{error}");
+        assert!(
+            error.contains("maximum_spend_logs_retention_period"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -58,7 +58,11 @@ pub struct MeteredCall {
 
 impl MeteredCall {
     /// Keeps the redacted request when payload logging is on.
-    pub fn keep_request(&mut self, store_payloads: bool, request: impl FnOnce() -> serde_json::Value) {
+    pub fn keep_request(
+        &mut self,
+        store_payloads: bool,
+        request: impl FnOnce() -> serde_json::Value,
+    ) {
         if store_payloads {
             self.payload = Some(Box::new(Payload {
                 request: Some(redact::redact(request())),

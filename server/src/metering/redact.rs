@@ -14,13 +14,19 @@ const MAX_STRING_CHARS: usize = 16_384;
 static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     [
         (r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}", "[REDACTED_TOKEN]"),
-        (r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", "[REDACTED_TOKEN]"),
+        (
+            r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+            "[REDACTED_TOKEN]",
+        ),
         (r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}", "[REDACTED_KEY]"),
         (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "[REDACTED_KEY]"),
         (r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", "[REDACTED_KEY]"),
         (r"\bxox[abprs]-[A-Za-z0-9-]{10,}", "[REDACTED_KEY]"),
         (r"\bAIza[0-9A-Za-z_-]{35}\b", "[REDACTED_KEY]"),
-        (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "[REDACTED_EMAIL]"),
+        (
+            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+            "[REDACTED_EMAIL]",
+        ),
         (r"\+?\b\d(?:[ -]?\d){8,18}\b", "[REDACTED_NUMBER]"),
     ]
     .into_iter()
@@ -85,10 +91,22 @@ mod tests {
         });
         let redacted = redact(request);
         let content = redacted["messages"][0]["content"].as_str().unwrap();
-        for secret in ["jane.doe", "4111", "sk-abcdef", "abc.def-ghijklmnop", "AKIAABCD", "7946"] {
+        for secret in [
+            "jane.doe",
+            "4111",
+            "sk-abcdef",
+            "abc.def-ghijklmnop",
+            "AKIAABCD",
+            "7946",
+        ] {
             assert!(!content.contains(secret), "{secret} survived: {content}");
         }
-        for mark in ["[REDACTED_EMAIL]", "[REDACTED_NUMBER]", "[REDACTED_KEY]", "[REDACTED_TOKEN]"] {
+        for mark in [
+            "[REDACTED_EMAIL]",
+            "[REDACTED_NUMBER]",
+            "[REDACTED_KEY]",
+            "[REDACTED_TOKEN]",
+        ] {
             assert!(content.contains(mark), "{mark} missing: {content}");
         }
         assert_eq!(redacted["model"], "gpt-4o");
@@ -107,6 +125,9 @@ mod tests {
         let redacted = redact(json!(long));
         let text = redacted.as_str().unwrap();
         assert!(text.ends_with("…[truncated]"));
-        assert_eq!(text.chars().count(), MAX_STRING_CHARS + "…[truncated]".chars().count());
+        assert_eq!(
+            text.chars().count(),
+            MAX_STRING_CHARS + "…[truncated]".chars().count()
+        );
     }
 }
