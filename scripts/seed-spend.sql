@@ -1,8 +1,8 @@
 -- Seeds the spend log with synthetic requests for the reports benchmark (scripts/bench-reports.sh),
 -- never CI: `psql -v rows=10000000 -v days=90 -f scripts/seed-spend.sql`. Rows spread evenly over
 -- the last `days` days across 200 keys (each in one of 20 teams, one of 40 projects and one of
--- 50 users) using each of 8 model groups on 4 providers (1,600 rollup groups a day), a tag on a third of them and 2 % failures; then the
--- rollups are rebuilt from them as the migration does.
+-- 50 users) using each of 8 model groups on 4 providers (1,600 rollup groups a day), a tag on a
+-- third of them and 2 % failures; then the rollups are rebuilt from them as the migration does.
 \set ON_ERROR_STOP on
 \timing on
 
@@ -44,8 +44,8 @@ BEGIN
             10 + (g * 104729) % 900,
             50 + (g * 15485863) % 20000,
             20 + ((g * 2654435761) % 3000)::int,
-            CASE WHEN g % 50 = 0 THEN 502 ELSE 200 END,
-            CASE WHEN g % 50 = 0 THEN 'failure' ELSE 'success' END,
+            CASE WHEN (g / 200) % 50 = 7 THEN 502 ELSE 200 END,
+            CASE WHEN (g / 200) % 50 = 7 THEN 'failure' ELSE 'success' END,
             g % 3 = 0,
             false,
             NULL,

@@ -5,6 +5,14 @@ import { readFileSync } from 'fs';
 import { test, expect, APIRequestContext, Page } from '@playwright/test';
 import { logIn } from './session';
 
+// Browser errors (a failed hydration, say) go to the test's output.
+test.beforeEach(({ page }) => {
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.log(`browser error at ${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => console.log(`page error at ${page.url()}: ${error.message}`));
+});
+
 const master = { Authorization: `Bearer ${process.env.GATEHOUSE_MASTER_KEY ?? ''}` };
 
 function manage(request: APIRequestContext, path: string, data: object) {

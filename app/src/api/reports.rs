@@ -224,9 +224,11 @@ pub async fn spend_overview() -> Result<Overview, ConsoleError> {
     use crate::model::reports::{top_groups, Dimension, Granularity, ReportFilters};
     use crate::model::Role;
 
-    let session = guard::session().await?;
-    guard::require_role(&session, &[Role::Admin, Role::Finance]).await?;
+    // The pool first, before any await: a resource the page makes twice while rendering may be
+    // polled after its first owner (which carries the context) is gone.
     let pool = crate::state::pool()?;
+    let session = guard::session().await?;
+    guard::require_role_in(&pool, &session, &[Role::Admin, Role::Finance]).await?;
     let none = ReportFilters::default();
     let today = figures::today();
     let month = figures::month_start(today);
@@ -309,9 +311,11 @@ pub async fn load_spend_report(query: String) -> Result<SpendReport, ConsoleErro
     use crate::model::reports::{Dimension, Totals};
     use crate::model::Role;
 
-    let session = guard::session().await?;
-    guard::require_role(&session, &[Role::Admin, Role::Finance]).await?;
+    // The pool first, before any await: a resource the page makes twice while rendering may be
+    // polled after its first owner (which carries the context) is gone.
     let pool = crate::state::pool()?;
+    let session = guard::session().await?;
+    guard::require_role_in(&pool, &session, &[Role::Admin, Role::Finance]).await?;
     let mut query = SpendQuery::from_query_string(&query);
     let (start, end) = figures::range(&query.start, &query.end)?;
     query.start = start.to_string();
@@ -387,9 +391,11 @@ pub async fn load_log_page(query: String) -> Result<LogPage, ConsoleError> {
     use crate::model::reports::{Dimension, LogEntry};
     use crate::model::Role;
 
-    let session = guard::session().await?;
-    guard::require_role(&session, &[Role::Admin, Role::Finance]).await?;
+    // The pool first, before any await: a resource the page makes twice while rendering may be
+    // polled after its first owner (which carries the context) is gone.
     let pool = crate::state::pool()?;
+    let session = guard::session().await?;
+    guard::require_role_in(&pool, &session, &[Role::Admin, Role::Finance]).await?;
     let filters = LogFilters::from_query_string(&query);
     let moment = |text: &Option<String>, end: bool, name: &str| -> Result<_, ConsoleError> {
         text.as_deref()
@@ -475,9 +481,11 @@ pub async fn load_log_detail(request_id: String) -> Result<Option<LogDetail>, Co
     use crate::model::reports::{Dimension, LogEntry};
     use crate::model::Role;
 
-    let session = guard::session().await?;
-    guard::require_role(&session, &[Role::Admin, Role::Finance]).await?;
+    // The pool first, before any await: a resource the page makes twice while rendering may be
+    // polled after its first owner (which carries the context) is gone.
     let pool = crate::state::pool()?;
+    let session = guard::session().await?;
+    guard::require_role_in(&pool, &session, &[Role::Admin, Role::Finance]).await?;
     let filter = spend::SpendFilter {
         request_id: Some(request_id.clone()),
         limit: 1,
@@ -540,9 +548,10 @@ pub async fn reconcile_spend() -> Result<Reconciliation, ConsoleError> {
     use crate::api::guard;
     use crate::model::Role;
 
+    let pool = crate::state::pool()?;
     let session = guard::session().await?;
-    guard::require_role(&session, &[Role::Admin, Role::Finance]).await?;
-    Ok(crate::db::reconcile::reconcile(&crate::state::pool()?).await?)
+    guard::require_role_in(&pool, &session, &[Role::Admin, Role::Finance]).await?;
+    Ok(crate::db::reconcile::reconcile(&pool).await?)
 }
 
 #[cfg(feature = "ssr")]

@@ -136,7 +136,17 @@ pub fn EChart(id: &'static str, chart: Chart, #[prop(default = 280)] height: u32
     view! { <div id=id class="chart-canvas" data-chart=id></div> }
 }
 
-/// Draws a chart into the element `id` and marks it drawn.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// ECharts' `echarts.dispose(element)`: forgets the chart drawn into the element before.
+    #[wasm_bindgen(js_namespace = echarts, js_name = dispose)]
+    fn dispose_chart(element: &wasm_bindgen::JsValue);
+}
+
+/// Draws a chart into the element `id` and marks it drawn. A chart drawn there before (the
+/// element survives a client-side navigation) is disposed first: drawing over it would merge
+/// the old series into the new chart.
 #[cfg(feature = "hydrate")]
 pub fn draw(id: &str, chart: &Chart, height: u32) {
     use charming::WasmRenderer;
@@ -144,6 +154,9 @@ pub fn draw(id: &str, chart: &Chart, height: u32) {
     if window().get("echarts").is_none() {
         leptos::logging::warn!("ECharts is not loaded; charts show as tables only");
         return;
+    }
+    if let Some(element) = document().get_element_by_id(id) {
+        dispose_chart(element.as_ref());
     }
     match WasmRenderer::new_opt(None, Some(height)).render(id, chart) {
         Ok(_) => {
