@@ -109,6 +109,7 @@ test('the Overview page shows spend, requests and latency with its charts drawn'
     return data[data.length - 1];
   });
   expect(lastPoint).toBeCloseTo(todayMicros / 1e6, 6);
+  await page.waitForTimeout(1500); // let the charts' entry animation finish for the picture
   await page.screenshot({ path: 'test-results/overview.png', fullPage: true });
 });
 
@@ -137,7 +138,10 @@ test('finance finds a project\'s spend on a model by day in two clicks, download
   );
   // The project's budget is drawn against its spend.
   expect(await drawnTotal(page, '#spend-budgets')).toBeGreaterThan(25);
-  await expect(page.locator(`tr[data-subject="project:${traffic.projectId}"]`)).toContainText('$25.00');
+  const budgetRow = page.locator(`tr[data-subject="project:${traffic.projectId}"]`);
+  await expect(budgetRow).toContainText('$25.00');
+  await expect(budgetRow).toContainText(`Project ${traffic.projectAlias}`);
+  await page.waitForTimeout(1500); // let the charts' entry animation finish for the picture
   await page.screenshot({ path: 'test-results/spend.png', fullPage: true });
 
   // Click 2: the download, the same rows as CSV.
@@ -201,5 +205,6 @@ test('the Logs page filters by key, pages, and shows a request in full', async (
   await expect(detail).toContainText(traffic.projectId);
   await expect(detail).toContainText('anthropic');
   await expect(page.getByTestId('log-attempts')).toContainText('"outcome": "success"');
+  await page.waitForTimeout(1500); // let the charts' entry animation finish for the picture
   await page.screenshot({ path: 'test-results/logs.png', fullPage: true });
 });

@@ -202,7 +202,7 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
         finance["total_spend_micros"].as_i64().unwrap(),
         raw["fin-a"].1
     );
-    assert!(finance["metadata"][0]["api_key"] == traffic.team_hash.as_str());
+    assert_eq!(finance["metadata"][0]["model"], "priced");
     assert!(teams
         .iter()
         .any(|team| team["team_name"] == "Unassigned Team"));

@@ -181,16 +181,11 @@ mod figures {
             (Dimension::Tag, &filters.tag),
         ];
         for (dimension, id) in named {
-            if let Some(subject) = id
-                .as_deref()
-                .and_then(|id| reports::budget_subject(dimension, id))
-            {
-                let label = format!(
-                    "{} {}",
-                    dimension.title(),
-                    id.as_deref().unwrap_or_default()
-                );
-                subjects.push((subject, label));
+            let Some(id) = id.as_deref() else { continue };
+            if let Some(subject) = reports::budget_subject(dimension, id) {
+                let names = reports::labels(pool, dimension, &[id.to_string()]).await?;
+                let name = names.get(id).map_or(id, String::as_str);
+                subjects.push((subject, format!("{} {name}", dimension.title())));
             }
         }
         subjects.sort();

@@ -1,6 +1,7 @@
 //! The reconciliation check: the daily rollups must equal what the raw spend rows of the same
-//! days add up to (every figure, every group, the tag rollup and the latency histogram too),
-//! and each all-time budget counter of a key, team, project or user must equal its rollups.
+//! days add up to (every figure, every group; the per-team-and-model rollup, the tag rollup
+//! and the latency histogram too), and each all-time budget counter of a key, team, project or
+//! user must equal its rollups.
 
 use sqlx::PgPool;
 use time::Date;
@@ -122,6 +123,36 @@ pub async fn reconcile(pool: &PgPool) -> Result<Reconciliation, sqlx::Error> {
     .fetch_all(pool)
     .await?;
     push_drifts(&mut result, tag_drifts);
+
+    let group_drifts: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "WITH raw AS ( \
+           SELECT (started_at AT TIME ZONE 'UTC')::date AS day, coalesce(team_id, '') AS team_id, \
+             coalesce(project_id, '') AS project_id, model_group, provider, \
+             count(*) AS requests, sum(cost_micros)::bigint AS cost_micros, \
+             sum(prompt_tokens + completion_tokens)::bigint AS tokens \
+           FROM spend_logs WHERE started_at >= $1::date::timestamp AT TIME ZONE 'UTC' \
+           GROUP BY 1, 2, 3, 4, 5 \
+         ), rollup AS ( \
+           SELECT day, team_id, project_id, model_group, provider, requests, cost_micros, \
+             prompt_tokens + completion_tokens AS tokens \
+           FROM spend_daily_groups WHERE day >= $1 \
+         ) \
+         SELECT concat_ws(' ', 'group rollup', day, 'team', nullif(team_id, ''), 'project', \
+             nullif(project_id, ''), 'model', model_group, 'provider', provider), \
+           field, raw_value, rollup_value \
+         FROM raw FULL JOIN rollup USING (day, team_id, project_id, model_group, provider) \
+         CROSS JOIN LATERAL (VALUES \
+           ('requests', coalesce(raw.requests, 0), coalesce(rollup.requests, 0)), \
+           ('cost_micros', coalesce(raw.cost_micros, 0), coalesce(rollup.cost_micros, 0)), \
+           ('tokens', coalesce(raw.tokens, 0), coalesce(rollup.tokens, 0)) \
+         ) AS figures(field, raw_value, rollup_value) \
+         WHERE raw_value <> rollup_value ORDER BY 1 LIMIT $2",
+    )
+    .bind(from)
+    .bind(MAX_DRIFTS)
+    .fetch_all(pool)
+    .await?;
+    push_drifts(&mut result, group_drifts);
 
     let latency_drifts: Vec<(String, String, i64, i64)> = sqlx::query_as(
         "WITH raw AS ( \

@@ -30,11 +30,23 @@ impl ReportSpec<'_> {
         self.group_by == Some(Dimension::Organization)
     }
 
-    fn push_from_where(&self, query: &mut QueryBuilder<'_, Postgres>) {
+    /// Whether the question needs keys or users (only the finest rollups have them).
+    fn needs_keys(&self, by_key: bool) -> bool {
+        by_key
+            || matches!(self.group_by, Some(Dimension::Key | Dimension::User))
+            || self.filters.token_hash.is_some()
+            || self.filters.user_id.is_some()
+    }
+
+    /// Reads the narrowest rollup that can answer: per tag, per key, or per team × project ×
+    /// model × provider (a row per key fewer).
+    fn push_from_where(&self, query: &mut QueryBuilder<'_, Postgres>, by_key: bool) {
         query.push(if self.uses_tags() {
             " FROM spend_daily_tags AS d"
-        } else {
+        } else if self.needs_keys(by_key) {
             " FROM spend_daily AS d"
+        } else {
+            " FROM spend_daily_groups AS d"
         });
         if self.joins_teams() {
             query.push(" LEFT JOIN teams AS t ON t.team_id = d.team_id");
@@ -117,16 +129,16 @@ pub async fn report(pool: &PgPool, spec: &ReportSpec<'_>) -> Result<Vec<ReportRo
     query.push(group_column(spec.group_by));
     query.push(" AS group_key, ");
     query.push(SUMS);
-    spec.push_from_where(&mut query);
+    spec.push_from_where(&mut query, false);
     query.push(" GROUP BY 1, 2 ORDER BY 1, cost_micros DESC, 2");
     query.build_query_as().fetch_all(pool).await
 }
 
-/// A rollup line for LiteLLM's report shapes: one group's spend on one day, one model group
-/// and provider, through one key.
+/// A rollup line for LiteLLM's report shapes: one group's spend, per day, model group and
+/// provider, and key as [`Lines`] asks (a part not asked for is `None` or empty).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BreakdownRow {
-    pub day: Date,
+    pub day: Option<Date>,
     pub group_key: String,
     pub model_group: String,
     pub provider: String,
@@ -140,23 +152,43 @@ pub struct BreakdownRow {
     pub cost_micros: i64,
 }
 
-/// Spend per day × group × model group × provider × key, newest day first.
+/// What a breakdown's lines are cut by, beside the group.
+#[derive(Debug, Clone, Copy)]
+pub struct Lines {
+    pub by_day: bool,
+    pub by_model: bool,
+    pub by_key: bool,
+}
+
+/// Spend per group and whatever `lines` asks for, newest day first.
 pub async fn breakdown(
     pool: &PgPool,
     spec: &ReportSpec<'_>,
+    lines: Lines,
 ) -> Result<Vec<BreakdownRow>, sqlx::Error> {
-    let mut query = QueryBuilder::new("SELECT d.day, ");
+    let mut query = QueryBuilder::new("SELECT ");
+    query.push(if lines.by_day { "d.day" } else { "NULL::date" });
+    query.push(" AS day, ");
     query.push(group_column(spec.group_by));
+    query.push(if lines.by_model {
+        " AS group_key, d.model_group, d.provider, "
+    } else {
+        " AS group_key, '' AS model_group, '' AS provider, "
+    });
+    query.push(if lines.by_key {
+        "d.token_hash, "
+    } else {
+        "'' AS token_hash, "
+    });
     query.push(
-        " AS group_key, d.model_group, d.provider, d.token_hash, \
-         sum(d.requests)::bigint AS requests, sum(d.failed_requests)::bigint AS failed_requests, \
+        "sum(d.requests)::bigint AS requests, sum(d.failed_requests)::bigint AS failed_requests, \
          sum(d.prompt_tokens)::bigint AS prompt_tokens, \
          sum(d.completion_tokens)::bigint AS completion_tokens, \
          sum(d.cached_tokens)::bigint AS cached_tokens, \
          sum(d.cache_write_tokens)::bigint AS cache_write_tokens, \
          sum(d.cost_micros)::bigint AS cost_micros",
     );
-    spec.push_from_where(&mut query);
+    spec.push_from_where(&mut query, lines.by_key);
     query.push(" GROUP BY 1, 2, 3, 4, 5 ORDER BY 1 DESC, 2, 3, 4, 5");
     query.build_query_as().fetch_all(pool).await
 }

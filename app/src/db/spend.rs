@@ -236,6 +236,26 @@ pub async fn insert_batch(
              reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens, \
              cost_micros = d.cost_micros + EXCLUDED.cost_micros, \
              latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum \
+         ), daily_groups AS ( \
+           INSERT INTO spend_daily_groups AS d (day, team_id, project_id, model_group, \
+             provider, requests, failed_requests, prompt_tokens, completion_tokens, \
+             cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, latency_ms_sum) \
+           SELECT day, coalesce(team_id, ''), coalesce(project_id, ''), model_group, provider, \
+             count(*), count(*) FILTER (WHERE status = 'failure'), sum(prompt_tokens)::bigint, \
+             sum(completion_tokens)::bigint, sum(cached_tokens)::bigint, \
+             sum(cache_write_tokens)::bigint, sum(reasoning_tokens)::bigint, \
+             sum(cost_micros)::bigint, sum(latency_ms)::bigint \
+           FROM inserted GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 \
+           ON CONFLICT (day, team_id, project_id, model_group, provider) \
+           DO UPDATE SET requests = d.requests + EXCLUDED.requests, \
+             failed_requests = d.failed_requests + EXCLUDED.failed_requests, \
+             prompt_tokens = d.prompt_tokens + EXCLUDED.prompt_tokens, \
+             completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens, \
+             cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens, \
+             cache_write_tokens = d.cache_write_tokens + EXCLUDED.cache_write_tokens, \
+             reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens, \
+             cost_micros = d.cost_micros + EXCLUDED.cost_micros, \
+             latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum \
          ), daily_tags AS ( \
            INSERT INTO spend_daily_tags AS d (day, tag, token_hash, team_id, project_id, \
              user_id, model_group, provider, requests, failed_requests, prompt_tokens, \

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
-use app::db::reports::{self, BreakdownRow, ReportSpec};
+use app::db::reports::{self, BreakdownRow, Lines, ReportSpec};
 use app::model::micros_to_dollars;
 use app::model::reports::{report_csv, Dimension, Granularity, ReportFilters, ReportRow};
 
@@ -273,10 +273,20 @@ pub async fn global_report(
         let rows = labelled_report(&gateway, &spec).await?;
         return Ok(csv_response(&rows, start, end));
     }
-    let lines = reports::breakdown(&gateway.pool, &spec).await?;
     let body = if group_by == Dimension::Key {
-        per_key(&lines)
+        let lines = Lines {
+            by_day: false,
+            by_model: true,
+            by_key: true,
+        };
+        per_key(&reports::breakdown(&gateway.pool, &spec, lines).await?)
     } else {
+        let lines = Lines {
+            by_day: true,
+            by_model: true,
+            by_key: false,
+        };
+        let lines = reports::breakdown(&gateway.pool, &spec, lines).await?;
         let ids: BTreeSet<String> = lines.iter().map(|line| line.group_key.clone()).collect();
         let ids: Vec<String> = ids.into_iter().collect();
         let names = reports::labels(&gateway.pool, group_by, &ids).await?;
@@ -286,11 +296,13 @@ pub async fn global_report(
 }
 
 /// LiteLLM's per-day shape: `[{group_by_day, teams: [{team_name, total_spend, metadata:
-/// [{model, api_key, spend, total_tokens}]}]}]`, oldest day first.
+/// [{model, provider, spend, total_tokens}]}]}]`, oldest day first. The metadata is per model
+/// (LiteLLM's also splits it per key; `group_by=api_key` answers per key).
 fn per_day(lines: &[BreakdownRow], group_by: Dimension, names: &HashMap<String, String>) -> Value {
     let mut days: BTreeMap<Date, BTreeMap<&str, Vec<&BreakdownRow>>> = BTreeMap::new();
     for line in lines {
-        days.entry(line.day)
+        let Some(day) = line.day else { continue };
+        days.entry(day)
             .or_default()
             .entry(line.group_key.as_str())
             .or_default()
@@ -328,7 +340,6 @@ fn per_day(lines: &[BreakdownRow], group_by: Dimension, names: &HashMap<String, 
                                 json!({
                                     "model": line.model_group,
                                     "provider": line.provider,
-                                    "api_key": line.token_hash,
                                     "spend": micros_to_dollars(line.cost_micros),
                                     "total_tokens": line.prompt_tokens + line.completion_tokens,
                                 })
@@ -597,14 +608,19 @@ async fn daily_activity(
         }
         return Ok(csv_response(&rows, start, end));
     }
-    let mut lines = reports::breakdown(&gateway.pool, &spec).await?;
+    let every_line = Lines {
+        by_day: true,
+        by_model: true,
+        by_key: true,
+    };
+    let mut lines = reports::breakdown(&gateway.pool, &spec, every_line).await?;
     if let Some(scope) = &teams {
         lines.retain(|line| scope.covers(&line.group_key));
     }
     let page_size = params.page_size.unwrap_or(50).clamp(1, 1_000);
     let page = params.page.unwrap_or(1).max(1);
     let days: Vec<Date> = {
-        let mut days: Vec<Date> = lines.iter().map(|line| line.day).collect();
+        let mut days: Vec<Date> = lines.iter().filter_map(|line| line.day).collect();
         days.dedup();
         days
     };
@@ -636,10 +652,10 @@ async fn daily_activity(
     let mut per_day: BTreeMap<Date, DayActivity> = BTreeMap::new();
     for line in &lines {
         totals.add(line);
-        if !shown.contains(&line.day) {
-            continue;
+        match line.day {
+            Some(day) if shown.contains(&day) => per_day.entry(day).or_default().add(line),
+            _ => continue,
         }
-        per_day.entry(line.day).or_default().add(line);
     }
     let results: Vec<Value> = per_day
         .into_iter()

@@ -5,12 +5,14 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
-use app::db::reports::{self, ReportSpec};
+use std::collections::BTreeMap;
+
+use app::db::reports::{self, Lines, ReportSpec};
 use app::db::spend::{self, SpendFilter, SpendRow};
 use app::model::micros_to_dollars;
 use app::model::reports::{Dimension, Granularity, ReportFilters};
@@ -174,42 +176,72 @@ async fn summary(
             Some("start_date"),
         ));
     }
-    let spec = ReportSpec {
+    let per_key = ReportSpec {
         start,
         end,
         group_by: Some(Dimension::Key),
         granularity: Some(Granularity::Day),
         filters,
     };
-    let lines = reports::breakdown(&gateway.pool, &spec).await?;
-    let mut days: std::collections::BTreeMap<Date, serde_json::Map<String, Value>> =
-        std::collections::BTreeMap::new();
-    for line in &lines {
-        let entry = days.entry(line.day).or_insert_with(|| {
-            let mut entry = serde_json::Map::new();
-            entry.insert("startTime".into(), json!(line.day.to_string()));
-            entry.insert("spend".into(), json!(0.0));
-            entry.insert("users".into(), json!({}));
-            entry.insert("models".into(), json!({}));
-            entry
-        });
-        let add = |value: Option<&Value>| {
-            json!(
-                value.and_then(Value::as_f64).unwrap_or(0.0) + micros_to_dollars(line.cost_micros)
-            )
-        };
-        let spend = add(entry.get("spend"));
-        entry.insert("spend".into(), spend);
-        let key_spend = add(entry.get(&line.token_hash));
-        entry.insert(line.token_hash.clone(), key_spend);
-        if let Some(Value::Object(models)) = entry.get_mut("models") {
-            let model_spend = add(models.get(&line.model_group));
-            models.insert(line.model_group.clone(), model_spend);
+    let per_model = ReportSpec {
+        group_by: None,
+        ..per_key
+    };
+    let (keys, models) = tokio::try_join!(
+        reports::breakdown(
+            &gateway.pool,
+            &per_key,
+            Lines {
+                by_day: true,
+                by_model: false,
+                by_key: true,
+            },
+        ),
+        reports::breakdown(
+            &gateway.pool,
+            &per_model,
+            Lines {
+                by_day: true,
+                by_model: true,
+                by_key: false,
+            },
+        ),
+    )?;
+    let mut days: BTreeMap<Date, Map<String, Value>> = BTreeMap::new();
+    for line in &keys {
+        let Some(day) = line.day else { continue };
+        let entry = day_entry(&mut days, day);
+        let dollars = micros_to_dollars(line.cost_micros);
+        let spend = entry.get("spend").and_then(Value::as_f64).unwrap_or(0.0) + dollars;
+        entry.insert("spend".into(), json!(spend));
+        entry.insert(line.token_hash.clone(), json!(dollars));
+    }
+    for line in &models {
+        let Some(day) = line.day else { continue };
+        if let Some(Value::Object(models)) = day_entry(&mut days, day).get_mut("models") {
+            let spend = models
+                .get(&line.model_group)
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0)
+                + micros_to_dollars(line.cost_micros);
+            models.insert(line.model_group.clone(), json!(spend));
         }
     }
     Ok(Value::Array(
         days.into_values().map(Value::Object).collect(),
     ))
+}
+
+/// The summary object of a day, made on first use.
+fn day_entry(days: &mut BTreeMap<Date, Map<String, Value>>, day: Date) -> &mut Map<String, Value> {
+    days.entry(day).or_insert_with(|| {
+        let mut entry = Map::new();
+        entry.insert("startTime".into(), json!(day.to_string()));
+        entry.insert("spend".into(), json!(0.0));
+        entry.insert("users".into(), json!({}));
+        entry.insert("models".into(), json!({}));
+        entry
+    })
 }
 
 fn parse_cursor(text: &str) -> Result<(OffsetDateTime, String), ApiError> {
