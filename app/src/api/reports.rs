@@ -316,15 +316,17 @@ pub async fn load_spend_report(query: String) -> Result<SpendReport, ConsoleErro
     query.start = start.to_string();
     query.end = end.to_string();
     let group_by = *query.group_by.get_or_insert(Dimension::Project);
-    let rows = figures::rows(
-        &pool,
-        start,
-        end,
-        Some(group_by),
-        Some(query.granularity),
-        &query.filters,
-    )
-    .await?;
+    let (rows, forecast) = tokio::try_join!(
+        figures::rows(
+            &pool,
+            start,
+            end,
+            Some(group_by),
+            Some(query.granularity),
+            &query.filters,
+        ),
+        figures::forecast(&pool, &query.filters),
+    )?;
     let mut totals = Totals::default();
     for row in &rows {
         totals.requests += row.requests;
@@ -334,7 +336,6 @@ pub async fn load_spend_report(query: String) -> Result<SpendReport, ConsoleErro
         totals.cost_micros += row.cost_micros;
     }
     let budgets = figures::budgets(&pool, Some(group_by), &rows, &query.filters).await?;
-    let forecast = figures::forecast(&pool, &query.filters).await?;
     Ok(SpendReport {
         presets: figures::presets(),
         periods: figures::periods(start, end, query.granularity),
