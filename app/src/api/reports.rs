@@ -141,6 +141,47 @@ mod figures {
         Ok(rows.first().map(Totals::from).unwrap_or_default())
     }
 
+    /// What the rows of periods `from..=to` add up to.
+    pub fn sum_between(rows: &[ReportRow], from: Date, to: Date) -> Totals {
+        let (from, to) = (from.to_string(), to.to_string());
+        let mut totals = Totals::default();
+        for row in rows
+            .iter()
+            .filter(|row| row.period >= from && row.period <= to)
+        {
+            totals.requests += row.requests;
+            totals.failed_requests += row.failed_requests;
+            totals.prompt_tokens += row.prompt_tokens;
+            totals.completion_tokens += row.completion_tokens;
+            totals.cost_micros += row.cost_micros;
+        }
+        totals
+    }
+
+    /// The `keep` groups that spent most in periods `from..=to`, with their sums.
+    pub fn groups_between(rows: &[ReportRow], from: Date, to: Date, keep: usize) -> Vec<ReportRow> {
+        let (from, to) = (from.to_string(), to.to_string());
+        let mut groups: Vec<ReportRow> = Vec::new();
+        for row in rows
+            .iter()
+            .filter(|row| row.period >= from && row.period <= to)
+        {
+            match groups
+                .iter_mut()
+                .find(|group| group.group_key == row.group_key)
+            {
+                Some(group) => group.add(row),
+                None => groups.push(ReportRow {
+                    period: from.clone(),
+                    ..row.clone()
+                }),
+            }
+        }
+        groups.sort_by_key(|group| std::cmp::Reverse(group.cost_micros));
+        groups.truncate(keep);
+        groups
+    }
+
     /// The month-to-date spend under `filters`, run on to the month's end.
     pub async fn forecast(pool: &PgPool, filters: &ReportFilters) -> Result<Forecast, sqlx::Error> {
         let today = today();
@@ -216,7 +257,7 @@ pub async fn spend_overview() -> Result<Overview, ConsoleError> {
 
     use crate::api::guard;
     use crate::db::reports;
-    use crate::model::reports::{top_groups, Dimension, Granularity, ReportFilters};
+    use crate::model::reports::{top_groups, Dimension, Granularity, ReportFilters, ReportRow};
     use crate::model::Role;
 
     // The pool first, before any await: a resource the page makes twice while rendering may be
@@ -233,67 +274,39 @@ pub async fn spend_overview() -> Result<Overview, ConsoleError> {
         (last_month + Duration::days(i64::from(today.day()) - 1)).min(last_month_end);
     let thirty_days_ago = today - Duration::days(29);
     let yesterday = today - Duration::days(1);
+    // Per day over the last 30 days and the month so far (the 31st's month began 30 days ago).
+    let window = thirty_days_ago.min(month);
     let day = Some(Granularity::Day);
-    // Independent queries, run side by side on the pool.
-    let (
-        histogram,
-        by_team,
-        by_model,
-        month_teams,
-        month_models,
-        providers,
-        (today_totals, yesterday_totals),
-        (month_totals, last_month_to_date, last_month_totals),
-    ) = tokio::try_join!(
+    // Five queries, side by side on the pool; the totals are sums of their rows.
+    let (histogram, by_team, by_model, providers, last_month_days) = tokio::try_join!(
         reports::latency_histogram(&pool, today - Duration::days(6), today),
-        figures::rows(
-            &pool,
-            thirty_days_ago,
-            today,
-            Some(Dimension::Team),
-            day,
-            &none
-        ),
-        figures::rows(
-            &pool,
-            thirty_days_ago,
-            today,
-            Some(Dimension::Model),
-            day,
-            &none
-        ),
-        figures::rows(&pool, month, today, Some(Dimension::Team), None, &none),
-        figures::rows(&pool, month, today, Some(Dimension::Model), None, &none),
+        figures::rows(&pool, window, today, Some(Dimension::Team), day, &none),
+        figures::rows(&pool, window, today, Some(Dimension::Model), day, &none),
         figures::rows(&pool, month, today, Some(Dimension::Provider), None, &none),
-        async {
-            tokio::try_join!(
-                figures::totals(&pool, today, today, &none),
-                figures::totals(&pool, yesterday, yesterday, &none),
-            )
-        },
-        async {
-            tokio::try_join!(
-                figures::totals(&pool, month, today, &none),
-                figures::totals(&pool, last_month, same_day_last_month, &none),
-                figures::totals(&pool, last_month, last_month_end, &none),
-            )
-        },
+        figures::rows(&pool, last_month, last_month_end, None, day, &none),
     )?;
+    let last_thirty = |rows: &[ReportRow]| -> Vec<ReportRow> {
+        let first = thirty_days_ago.to_string();
+        rows.iter()
+            .filter(|row| row.period >= first)
+            .cloned()
+            .collect()
+    };
     Ok(Overview {
         today: today.to_string(),
-        today_totals,
-        yesterday_totals,
-        month_totals,
-        last_month_to_date,
-        last_month_totals,
+        today_totals: figures::sum_between(&by_team, today, today),
+        yesterday_totals: figures::sum_between(&by_team, yesterday, yesterday),
+        month_totals: figures::sum_between(&by_team, month, today),
+        last_month_to_date: figures::sum_between(&last_month_days, last_month, same_day_last_month),
+        last_month_totals: figures::sum_between(&last_month_days, last_month, last_month_end),
         days: figures::periods(thirty_days_ago, today, Granularity::Day),
         p50_ms: reports::percentile_ms(&histogram, 50.0),
         p95_ms: reports::percentile_ms(&histogram, 95.0),
-        daily_by_team: top_groups(by_team, 8),
-        daily_by_model: top_groups(by_model, 8),
+        top_teams: figures::groups_between(&by_team, month, today, 5),
+        top_models: figures::groups_between(&by_model, month, today, 5),
+        daily_by_team: top_groups(last_thirty(&by_team), 8),
+        daily_by_model: top_groups(last_thirty(&by_model), 8),
         providers,
-        top_teams: month_teams.into_iter().take(5).collect(),
-        top_models: month_models.into_iter().take(5).collect(),
     })
 }
 

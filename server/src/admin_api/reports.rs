@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
@@ -559,7 +559,11 @@ pub async fn team_daily_activity(
     }
     let excluded = split(&params.exclude_team_ids).unwrap_or_default();
     let mut filters = params.filters();
-    filters.team_id = None;
+    // One team asked for: the database narrows to it; several: the scope below does.
+    filters.team_id = match &teams {
+        Some(only) if only.len() == 1 => only.iter().next().cloned(),
+        _ => None,
+    };
     let scope = TeamScope {
         only: teams,
         excluded,
@@ -657,10 +661,15 @@ async fn daily_activity(
             _ => continue,
         }
     }
-    let results: Vec<Value> = per_day
-        .into_iter()
+    let context = Context {
+        entity,
+        keys: &keys,
+        entity_names: &entity_names,
+    };
+    let results: Vec<DayOut<'_>> = per_day
+        .iter()
         .rev()
-        .map(|(day, activity)| activity.to_json(day, entity, &keys, &entity_names))
+        .map(|(day, activity)| activity.out(*day, &context))
         .collect();
     let mut metadata = totals.totals_json();
     if let Value::Object(fields) = &mut metadata {
@@ -671,10 +680,10 @@ async fn daily_activity(
             json!(page.saturating_mul(page_size) < days.len() as i64),
         );
     }
-    Ok(Json(json!({ "results": results, "metadata": metadata })).into_response())
+    Ok(Json(ActivityOut { results, metadata }).into_response())
 }
 
-/// LiteLLM's `SpendMetrics`.
+/// LiteLLM's `SpendMetrics`, summed from rollup lines (serialized in LiteLLM's field names).
 #[derive(Default, Clone)]
 struct Metrics {
     spend_micros: i64,
@@ -697,21 +706,6 @@ impl Metrics {
         self.failed += line.failed_requests;
     }
 
-    fn to_json(&self) -> Value {
-        json!({
-            "spend": micros_to_dollars(self.spend_micros),
-            "spend_micros": self.spend_micros,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "cache_read_input_tokens": self.cache_read,
-            "cache_creation_input_tokens": self.cache_creation,
-            "successful_requests": self.requests - self.failed,
-            "failed_requests": self.failed,
-            "api_requests": self.requests,
-        })
-    }
-
     fn totals_json(&self) -> Value {
         json!({
             "total_spend": micros_to_dollars(self.spend_micros),
@@ -725,6 +719,37 @@ impl Metrics {
             "total_cache_read_input_tokens": self.cache_read,
             "total_cache_creation_input_tokens": self.cache_creation,
         })
+    }
+}
+
+impl Serialize for Metrics {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out {
+            spend: f64,
+            spend_micros: i64,
+            prompt_tokens: i64,
+            completion_tokens: i64,
+            total_tokens: i64,
+            cache_read_input_tokens: i64,
+            cache_creation_input_tokens: i64,
+            successful_requests: i64,
+            failed_requests: i64,
+            api_requests: i64,
+        }
+        Out {
+            spend: micros_to_dollars(self.spend_micros),
+            spend_micros: self.spend_micros,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            total_tokens: self.prompt_tokens + self.completion_tokens,
+            cache_read_input_tokens: self.cache_read,
+            cache_creation_input_tokens: self.cache_creation,
+            successful_requests: self.requests - self.failed,
+            failed_requests: self.failed,
+            api_requests: self.requests,
+        }
+        .serialize(serializer)
     }
 }
 
@@ -744,33 +769,82 @@ impl Bucket {
             .add(line);
     }
 
-    fn to_json(&self, metadata: Value, keys: &HashMap<String, reports::KeyMetadata>) -> Value {
-        let breakdown: Map<String, Value> = self
-            .keys
-            .iter()
-            .map(|(hash, metrics)| {
-                (
-                    hash.clone(),
-                    json!({ "metrics": metrics.to_json(), "metadata": key_json(hash, keys) }),
-                )
-            })
-            .collect();
-        json!({
-            "metrics": self.metrics.to_json(),
-            "metadata": metadata,
-            "api_key_breakdown": breakdown,
-        })
+    fn out<'a>(&'a self, metadata: Value, context: &Context<'a>) -> BucketOut<'a> {
+        BucketOut {
+            metrics: &self.metrics,
+            metadata,
+            api_key_breakdown: self
+                .keys
+                .iter()
+                .map(|(hash, metrics)| (hash.as_str(), context.key_entry(hash, metrics)))
+                .collect(),
+        }
     }
 }
 
-fn key_json(hash: &str, keys: &HashMap<String, reports::KeyMetadata>) -> Value {
-    let key = keys.get(hash);
-    json!({
-        "key_alias": key.and_then(|key| key.key_alias.clone()),
-        "team_id": key.and_then(|key| key.team_id.clone()),
-        "user_id": key.and_then(|key| key.user_id.clone()),
-        "key_exists": key.is_some(),
-    })
+/// What the activity's JSON needs beside the figures: who the keys and entities are.
+struct Context<'a> {
+    entity: Dimension,
+    keys: &'a HashMap<String, reports::KeyMetadata>,
+    entity_names: &'a HashMap<String, String>,
+}
+
+impl<'a> Context<'a> {
+    fn key_entry(&self, hash: &str, metrics: &'a Metrics) -> KeyEntry<'a> {
+        let key = self.keys.get(hash);
+        KeyEntry {
+            metrics,
+            metadata: KeyMetadataOut {
+                key_alias: key.and_then(|key| key.key_alias.as_deref()),
+                team_id: key.and_then(|key| key.team_id.as_deref()),
+                user_id: key.and_then(|key| key.user_id.as_deref()),
+                key_exists: key.is_some(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ActivityOut<'a> {
+    results: Vec<DayOut<'a>>,
+    metadata: Value,
+}
+
+#[derive(Serialize)]
+struct DayOut<'a> {
+    date: String,
+    metrics: &'a Metrics,
+    breakdown: BreakdownOut<'a>,
+}
+
+#[derive(Serialize)]
+struct BreakdownOut<'a> {
+    models: BTreeMap<&'a str, BucketOut<'a>>,
+    model_groups: BTreeMap<&'a str, BucketOut<'a>>,
+    providers: BTreeMap<&'a str, BucketOut<'a>>,
+    api_keys: BTreeMap<&'a str, KeyEntry<'a>>,
+    entities: BTreeMap<String, BucketOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct BucketOut<'a> {
+    metrics: &'a Metrics,
+    metadata: Value,
+    api_key_breakdown: BTreeMap<&'a str, KeyEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct KeyEntry<'a> {
+    metrics: &'a Metrics,
+    metadata: KeyMetadataOut<'a>,
+}
+
+#[derive(Serialize)]
+struct KeyMetadataOut<'a> {
+    key_alias: Option<&'a str>,
+    team_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    key_exists: bool,
 }
 
 /// One day of activity.
@@ -804,58 +878,45 @@ impl DayActivity {
             .add(line);
     }
 
-    fn to_json(
-        &self,
-        day: Date,
-        entity: Dimension,
-        keys: &HashMap<String, reports::KeyMetadata>,
-        entity_names: &HashMap<String, String>,
-    ) -> Value {
-        let buckets = |map: &BTreeMap<String, Bucket>| -> Map<String, Value> {
+    fn out<'a>(&'a self, day: Date, context: &Context<'a>) -> DayOut<'a> {
+        let buckets = |map: &'a BTreeMap<String, Bucket>| -> BTreeMap<&'a str, BucketOut<'a>> {
             map.iter()
-                .map(|(name, bucket)| (name.clone(), bucket.to_json(json!({}), keys)))
+                .map(|(name, bucket)| (name.as_str(), bucket.out(json!({}), context)))
                 .collect()
         };
-        let models = buckets(&self.models);
-        let api_keys: Map<String, Value> = self
-            .api_keys
-            .iter()
-            .map(|(hash, metrics)| {
-                (
-                    hash.clone(),
-                    json!({ "metrics": metrics.to_json(), "metadata": key_json(hash, keys) }),
-                )
-            })
-            .collect();
-        let (alias_field, unassigned) = match entity {
-            Dimension::Team => ("team_alias", "Unassigned"),
-            _ => ("user_alias", "Unassigned"),
+        let alias_field = match context.entity {
+            Dimension::Team => "team_alias",
+            _ => "user_alias",
         };
-        let entities: Map<String, Value> = self
+        let entities = self
             .entities
             .iter()
             .map(|(id, bucket)| {
                 let name = if id.is_empty() {
-                    unassigned.to_string()
+                    "Unassigned".to_string()
                 } else {
                     id.clone()
                 };
                 let mut metadata = Map::new();
-                metadata.insert(alias_field.into(), json!(entity_names.get(id)));
-                (name, bucket.to_json(Value::Object(metadata), keys))
+                metadata.insert(alias_field.into(), json!(context.entity_names.get(id)));
+                (name, bucket.out(Value::Object(metadata), context))
             })
             .collect();
-        json!({
-            "date": day.to_string(),
-            "metrics": self.metrics.to_json(),
-            "breakdown": {
-                "models": models.clone(),
-                "model_groups": models,
-                "providers": buckets(&self.providers),
-                "api_keys": api_keys,
-                "entities": entities,
+        DayOut {
+            date: day.to_string(),
+            metrics: &self.metrics,
+            breakdown: BreakdownOut {
+                models: buckets(&self.models),
+                model_groups: buckets(&self.models),
+                providers: buckets(&self.providers),
+                api_keys: self
+                    .api_keys
+                    .iter()
+                    .map(|(hash, metrics)| (hash.as_str(), context.key_entry(hash, metrics)))
+                    .collect(),
+                entities,
             },
-        })
+        }
     }
 }
 
