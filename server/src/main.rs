@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,7 +11,7 @@ use app::sealing::Sealer;
 use clap::Parser;
 use server::config::Config;
 use server::startup::{self, Settings};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -53,10 +54,15 @@ async fn main() -> anyhow::Result<()> {
                 .map(|url| url.expose().to_string())
         })
         .context("set DATABASE_URL (or general_settings.database_url) to a Postgres URL")?;
+    // Reports group tens of thousands of rollup rows: with Postgres' default 4 MB of working
+    // memory it sorted them (twice as slow, measured with 10M spend rows) instead of hashing.
+    let connect_options = PgConnectOptions::from_str(&database_url)
+        .context("DATABASE_URL is not a Postgres URL")?
+        .options([("work_mem", "32MB")]);
     let pool = PgPoolOptions::new()
         .max_connections(cli.db_pool)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(&database_url)
+        .connect_with(connect_options)
         .await
         .context("connecting to Postgres")?;
     let admin = match (

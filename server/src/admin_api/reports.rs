@@ -817,13 +817,27 @@ struct DayOut<'a> {
     breakdown: BreakdownOut<'a>,
 }
 
-#[derive(Serialize)]
+/// A day's breakdown. `models` is written twice, as LiteLLM's `models` and `model_groups`
+/// (Gatehouse meters model groups), from one map.
 struct BreakdownOut<'a> {
     models: BTreeMap<&'a str, BucketOut<'a>>,
-    model_groups: BTreeMap<&'a str, BucketOut<'a>>,
     providers: BTreeMap<&'a str, BucketOut<'a>>,
     api_keys: BTreeMap<&'a str, KeyEntry<'a>>,
     entities: BTreeMap<String, BucketOut<'a>>,
+}
+
+impl Serialize for BreakdownOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+
+        let mut out = serializer.serialize_struct("Breakdown", 5)?;
+        out.serialize_field("models", &self.models)?;
+        out.serialize_field("model_groups", &self.models)?;
+        out.serialize_field("providers", &self.providers)?;
+        out.serialize_field("api_keys", &self.api_keys)?;
+        out.serialize_field("entities", &self.entities)?;
+        out.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -907,7 +921,6 @@ impl DayActivity {
             metrics: &self.metrics,
             breakdown: BreakdownOut {
                 models: buckets(&self.models),
-                model_groups: buckets(&self.models),
                 providers: buckets(&self.providers),
                 api_keys: self
                     .api_keys
