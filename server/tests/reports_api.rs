@@ -266,6 +266,15 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
     assert_eq!(activity["metadata"]["total_api_requests"], 6);
     assert_eq!(activity["metadata"]["total_successful_requests"], 6);
     assert_eq!(activity["metadata"]["has_more"], false);
+    // A page far past the end is empty, not an overflow.
+    let beyond = get_json(
+        app,
+        &format!(
+            "/user/daily/activity?start_date={today}&end_date={today}&page=9223372036854775807"
+        ),
+    )
+    .await;
+    assert_eq!(beyond["results"].as_array().unwrap().len(), 0);
     assert_eq!(activity["results"][0]["date"], today.as_str());
     let key_entry = &activity["results"][0]["breakdown"]["api_keys"][&traffic.team_hash];
     assert_eq!(key_entry["metadata"]["key_alias"], "fin-a-app");

@@ -629,7 +629,7 @@ async fn daily_activity(
         days
     };
     let total_pages = (days.len() as i64 + page_size - 1) / page_size;
-    let first = usize::try_from((page - 1) * page_size).unwrap_or(usize::MAX);
+    let first = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
     let shown: BTreeSet<Date> = days
         .iter()
         .skip(first)
