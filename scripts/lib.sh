@@ -114,3 +114,15 @@ wait_for_http() {
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
+
+# Every build of the tests links fresh test executables (hundreds of MB each) beside the old
+# ones in the shared build directory, which then fills a disk within a day of CI runs. Keeps
+# only the newest executable of each name; cargo relinks one it needs again.
+prune_stale_executables() {
+  local deps="$CARGO_TARGET_DIR/debug/deps"
+  [ -d "$deps" ] || return 0
+  find "$deps" -maxdepth 1 -type f -perm -u+x -regex '.*-[0-9a-f]\{16\}' -printf '%T@ %p\n' |
+    sort -rn |
+    awk '{ name = $2; sub(/-[0-9a-f]+$/, "", name); if (seen[name]++) print $2 }' |
+    xargs -r rm -f
+}

@@ -10,6 +10,7 @@ ensure_console_tools
 apt_install chromium curl
 ensure_postgres gatehouse_test
 ensure_redis
+prune_stale_executables
 export RUST_LOG="${RUST_LOG:-warn}"
 
 log "formatting and lints"

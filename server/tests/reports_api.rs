@@ -280,6 +280,30 @@ async fn reports_add_up_to_the_spend_rows_and_csv_matches_json(pool: PgPool) {
     assert_eq!(key_entry["metadata"]["key_alias"], "fin-a-app");
     assert_eq!(key_entry["metadata"]["team_id"], "fin-a");
     assert_eq!(key_entry["metrics"]["api_requests"], 4);
+    // Every bucket lists its keys' figures with their metadata; models and model groups
+    // agree; keys of no user are "Unassigned".
+    let breakdown = &activity["results"][0]["breakdown"];
+    assert_eq!(breakdown["models"], breakdown["model_groups"]);
+    for buckets in ["models", "providers", "entities"] {
+        let mut requests_per_key = BTreeMap::<String, i64>::new();
+        for bucket in breakdown[buckets].as_object().unwrap().values() {
+            for (hash, entry) in bucket["api_key_breakdown"].as_object().unwrap() {
+                *requests_per_key.entry(hash.clone()).or_default() +=
+                    entry["metrics"]["api_requests"].as_i64().unwrap();
+                assert_eq!(entry["metadata"], breakdown["api_keys"][hash]["metadata"]);
+            }
+        }
+        assert_eq!(requests_per_key[&traffic.team_hash], 4, "{buckets}");
+        assert_eq!(requests_per_key.values().sum::<i64>(), 6, "{buckets}");
+    }
+    assert_eq!(
+        breakdown["entities"]["Unassigned"]["metrics"]["api_requests"],
+        6
+    );
+    assert_eq!(
+        breakdown["entities"]["Unassigned"]["metadata"],
+        json!({ "user_alias": null })
+    );
     let team_activity = get_json(
         app,
         &format!("/team/daily/activity?team_ids=fin-a&start_date={today}&end_date={today}"),

@@ -166,6 +166,31 @@ pub async fn breakdown(
     spec: &ReportSpec<'_>,
     lines: Lines,
 ) -> Result<Vec<BreakdownRow>, sqlx::Error> {
+    select_lines(pool, spec, lines, true).await
+}
+
+/// Every rollup row in the spec's range and filters, cut by day, group, model, provider and
+/// key, neither summed nor ordered: for callers that sum the lines into buckets of their own
+/// anyway (the daily activity), so the database does not group and sort them first. Lines
+/// may repeat a cut (a key that changed project within a day).
+pub async fn rollup_lines(
+    pool: &PgPool,
+    spec: &ReportSpec<'_>,
+) -> Result<Vec<BreakdownRow>, sqlx::Error> {
+    let every_line = Lines {
+        by_day: true,
+        by_model: true,
+        by_key: true,
+    };
+    select_lines(pool, spec, every_line, false).await
+}
+
+async fn select_lines(
+    pool: &PgPool,
+    spec: &ReportSpec<'_>,
+    lines: Lines,
+    summed: bool,
+) -> Result<Vec<BreakdownRow>, sqlx::Error> {
     let mut query = QueryBuilder::new("SELECT ");
     query.push(if lines.by_day { "d.day" } else { "NULL::date" });
     query.push(" AS day, ");
@@ -180,16 +205,28 @@ pub async fn breakdown(
     } else {
         "'' AS token_hash, "
     });
-    query.push(
-        "sum(d.requests)::bigint AS requests, sum(d.failed_requests)::bigint AS failed_requests, \
-         sum(d.prompt_tokens)::bigint AS prompt_tokens, \
-         sum(d.completion_tokens)::bigint AS completion_tokens, \
-         sum(d.cached_tokens)::bigint AS cached_tokens, \
-         sum(d.cache_write_tokens)::bigint AS cache_write_tokens, \
-         sum(d.cost_micros)::bigint AS cost_micros",
-    );
+    let figures = [
+        "requests",
+        "failed_requests",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "cache_write_tokens",
+        "cost_micros",
+    ];
+    for (index, figure) in figures.into_iter().enumerate() {
+        if index > 0 {
+            query.push(", ");
+        }
+        query.push(if summed { "sum(d." } else { "(d." });
+        query.push(figure);
+        query.push(")::bigint AS ");
+        query.push(figure);
+    }
     spec.push_from_where(&mut query, lines.by_key);
-    query.push(" GROUP BY 1, 2, 3, 4, 5 ORDER BY 1 DESC, 2, 3, 4, 5");
+    if summed {
+        query.push(" GROUP BY 1, 2, 3, 4, 5 ORDER BY 1 DESC, 2, 3, 4, 5");
+    }
     query.build_query_as().fetch_all(pool).await
 }
 

@@ -3,6 +3,7 @@
 //! (`access`) except the health probes, which are listed as the only public ones.
 
 pub mod access;
+mod activity;
 pub mod audit;
 pub mod budgets;
 pub mod customers;

@@ -19,6 +19,7 @@ use app::model::micros_to_dollars;
 use app::model::reports::{report_csv, Dimension, Granularity, ReportFilters, ReportRow};
 
 use super::access::{actor, Actor};
+use super::activity;
 use super::{token_hash_of, ApiQuery};
 use crate::error::ApiError;
 use crate::state::SharedGateway;
@@ -612,22 +613,20 @@ async fn daily_activity(
         }
         return Ok(csv_response(&rows, start, end));
     }
-    let every_line = Lines {
-        by_day: true,
-        by_model: true,
-        by_key: true,
-    };
-    let mut lines = reports::breakdown(&gateway.pool, &spec, every_line).await?;
+    let mut lines = reports::rollup_lines(&gateway.pool, &spec).await?;
     if let Some(scope) = &teams {
         lines.retain(|line| scope.covers(&line.group_key));
     }
     let page_size = params.page_size.unwrap_or(50).clamp(1, 1_000);
     let page = params.page.unwrap_or(1).max(1);
-    let days: Vec<Date> = {
-        let mut days: Vec<Date> = lines.iter().filter_map(|line| line.day).collect();
-        days.dedup();
-        days
-    };
+    // Newest first.
+    let days: Vec<Date> = lines
+        .iter()
+        .filter_map(|line| line.day)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let total_pages = (days.len() as i64 + page_size - 1) / page_size;
     let first = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
     let shown: BTreeSet<Date> = days
@@ -639,298 +638,45 @@ async fn daily_activity(
 
     let hashes: Vec<String> = lines
         .iter()
-        .map(|line| line.token_hash.clone())
+        .map(|line| line.token_hash.as_str())
         .collect::<BTreeSet<_>>()
         .into_iter()
+        .map(str::to_string)
         .collect();
-    let keys = reports::key_metadata(&gateway.pool, &hashes).await?;
     let entity_ids: Vec<String> = lines
         .iter()
-        .map(|line| line.group_key.clone())
+        .map(|line| line.group_key.as_str())
         .collect::<BTreeSet<_>>()
         .into_iter()
+        .map(str::to_string)
         .collect();
-    let entity_names = reports::labels(&gateway.pool, entity, &entity_ids).await?;
-
-    let mut totals = Metrics::default();
-    let mut per_day: BTreeMap<Date, DayActivity> = BTreeMap::new();
-    for line in &lines {
-        totals.add(line);
-        match line.day {
-            Some(day) if shown.contains(&day) => per_day.entry(day).or_default().add(line),
-            _ => continue,
-        }
-    }
-    let context = Context {
+    let (keys, entity_names) = tokio::try_join!(
+        reports::key_metadata(&gateway.pool, &hashes),
+        reports::labels(&gateway.pool, entity, &entity_ids),
+    )?;
+    let names = activity::Names {
         entity,
         keys: &keys,
         entity_names: &entity_names,
     };
-    let results: Vec<DayOut<'_>> = per_day
-        .iter()
-        .rev()
-        .map(|(day, activity)| activity.out(*day, &context))
-        .collect();
-    let mut metadata = totals.totals_json();
-    if let Value::Object(fields) = &mut metadata {
-        fields.insert("page".into(), json!(page));
-        fields.insert("total_pages".into(), json!(total_pages));
-        fields.insert(
-            "has_more".into(),
-            json!(page.saturating_mul(page_size) < days.len() as i64),
-        );
-    }
-    Ok(Json(ActivityOut { results, metadata }).into_response())
-}
-
-/// LiteLLM's `SpendMetrics`, summed from rollup lines (serialized in LiteLLM's field names).
-#[derive(Default, Clone)]
-struct Metrics {
-    spend_micros: i64,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    cache_read: i64,
-    cache_creation: i64,
-    requests: i64,
-    failed: i64,
-}
-
-impl Metrics {
-    fn add(&mut self, line: &BreakdownRow) {
-        self.spend_micros += line.cost_micros;
-        self.prompt_tokens += line.prompt_tokens;
-        self.completion_tokens += line.completion_tokens;
-        self.cache_read += line.cached_tokens;
-        self.cache_creation += line.cache_write_tokens;
-        self.requests += line.requests;
-        self.failed += line.failed_requests;
-    }
-
-    fn totals_json(&self) -> Value {
-        json!({
-            "total_spend": micros_to_dollars(self.spend_micros),
-            "total_spend_micros": self.spend_micros,
-            "total_prompt_tokens": self.prompt_tokens,
-            "total_completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "total_api_requests": self.requests,
-            "total_successful_requests": self.requests - self.failed,
-            "total_failed_requests": self.failed,
-            "total_cache_read_input_tokens": self.cache_read,
-            "total_cache_creation_input_tokens": self.cache_creation,
-        })
-    }
-}
-
-impl Serialize for Metrics {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Out {
-            spend: f64,
-            spend_micros: i64,
-            prompt_tokens: i64,
-            completion_tokens: i64,
-            total_tokens: i64,
-            cache_read_input_tokens: i64,
-            cache_creation_input_tokens: i64,
-            successful_requests: i64,
-            failed_requests: i64,
-            api_requests: i64,
-        }
-        Out {
-            spend: micros_to_dollars(self.spend_micros),
-            spend_micros: self.spend_micros,
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
-            total_tokens: self.prompt_tokens + self.completion_tokens,
-            cache_read_input_tokens: self.cache_read,
-            cache_creation_input_tokens: self.cache_creation,
-            successful_requests: self.requests - self.failed,
-            failed_requests: self.failed,
-            api_requests: self.requests,
-        }
-        .serialize(serializer)
-    }
-}
-
-/// One breakdown bucket: its metrics and its keys' metrics.
-#[derive(Default)]
-struct Bucket {
-    metrics: Metrics,
-    keys: BTreeMap<String, Metrics>,
-}
-
-impl Bucket {
-    fn add(&mut self, line: &BreakdownRow) {
-        self.metrics.add(line);
-        self.keys
-            .entry(line.token_hash.clone())
-            .or_default()
-            .add(line);
-    }
-
-    fn out<'a>(&'a self, metadata: Value, context: &Context<'a>) -> BucketOut<'a> {
-        BucketOut {
-            metrics: &self.metrics,
-            metadata,
-            api_key_breakdown: self
-                .keys
-                .iter()
-                .map(|(hash, metrics)| (hash.as_str(), context.key_entry(hash, metrics)))
-                .collect(),
-        }
-    }
-}
-
-/// What the activity's JSON needs beside the figures: who the keys and entities are.
-struct Context<'a> {
-    entity: Dimension,
-    keys: &'a HashMap<String, reports::KeyMetadata>,
-    entity_names: &'a HashMap<String, String>,
-}
-
-impl<'a> Context<'a> {
-    fn key_entry(&self, hash: &str, metrics: &'a Metrics) -> KeyEntry<'a> {
-        let key = self.keys.get(hash);
-        KeyEntry {
-            metrics,
-            metadata: KeyMetadataOut {
-                key_alias: key.and_then(|key| key.key_alias.as_deref()),
-                team_id: key.and_then(|key| key.team_id.as_deref()),
-                user_id: key.and_then(|key| key.user_id.as_deref()),
-                key_exists: key.is_some(),
-            },
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ActivityOut<'a> {
-    results: Vec<DayOut<'a>>,
-    metadata: Value,
-}
-
-#[derive(Serialize)]
-struct DayOut<'a> {
-    date: String,
-    metrics: &'a Metrics,
-    breakdown: BreakdownOut<'a>,
-}
-
-/// A day's breakdown. `models` is written twice, as LiteLLM's `models` and `model_groups`
-/// (Gatehouse meters model groups), from one map.
-struct BreakdownOut<'a> {
-    models: BTreeMap<&'a str, BucketOut<'a>>,
-    providers: BTreeMap<&'a str, BucketOut<'a>>,
-    api_keys: BTreeMap<&'a str, KeyEntry<'a>>,
-    entities: BTreeMap<String, BucketOut<'a>>,
-}
-
-impl Serialize for BreakdownOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-
-        let mut out = serializer.serialize_struct("Breakdown", 5)?;
-        out.serialize_field("models", &self.models)?;
-        out.serialize_field("model_groups", &self.models)?;
-        out.serialize_field("providers", &self.providers)?;
-        out.serialize_field("api_keys", &self.api_keys)?;
-        out.serialize_field("entities", &self.entities)?;
-        out.end()
-    }
-}
-
-#[derive(Serialize)]
-struct BucketOut<'a> {
-    metrics: &'a Metrics,
-    metadata: Value,
-    api_key_breakdown: BTreeMap<&'a str, KeyEntry<'a>>,
-}
-
-#[derive(Serialize)]
-struct KeyEntry<'a> {
-    metrics: &'a Metrics,
-    metadata: KeyMetadataOut<'a>,
-}
-
-#[derive(Serialize)]
-struct KeyMetadataOut<'a> {
-    key_alias: Option<&'a str>,
-    team_id: Option<&'a str>,
-    user_id: Option<&'a str>,
-    key_exists: bool,
-}
-
-/// One day of activity.
-#[derive(Default)]
-struct DayActivity {
-    metrics: Metrics,
-    models: BTreeMap<String, Bucket>,
-    providers: BTreeMap<String, Bucket>,
-    api_keys: BTreeMap<String, Metrics>,
-    entities: BTreeMap<String, Bucket>,
-}
-
-impl DayActivity {
-    fn add(&mut self, line: &BreakdownRow) {
-        self.metrics.add(line);
-        self.models
-            .entry(line.model_group.clone())
-            .or_default()
-            .add(line);
-        self.providers
-            .entry(line.provider.clone())
-            .or_default()
-            .add(line);
-        self.api_keys
-            .entry(line.token_hash.clone())
-            .or_default()
-            .add(line);
-        self.entities
-            .entry(line.group_key.clone())
-            .or_default()
-            .add(line);
-    }
-
-    fn out<'a>(&'a self, day: Date, context: &Context<'a>) -> DayOut<'a> {
-        let buckets = |map: &'a BTreeMap<String, Bucket>| -> BTreeMap<&'a str, BucketOut<'a>> {
-            map.iter()
-                .map(|(name, bucket)| (name.as_str(), bucket.out(json!({}), context)))
-                .collect()
-        };
-        let alias_field = match context.entity {
-            Dimension::Team => "team_alias",
-            _ => "user_alias",
-        };
-        let entities = self
-            .entities
-            .iter()
-            .map(|(id, bucket)| {
-                let name = if id.is_empty() {
-                    "Unassigned".to_string()
-                } else {
-                    id.clone()
-                };
-                let mut metadata = Map::new();
-                metadata.insert(alias_field.into(), json!(context.entity_names.get(id)));
-                (name, bucket.out(Value::Object(metadata), context))
-            })
-            .collect();
-        DayOut {
-            date: day.to_string(),
-            metrics: &self.metrics,
-            breakdown: BreakdownOut {
-                models: buckets(&self.models),
-                providers: buckets(&self.providers),
-                api_keys: self
-                    .api_keys
-                    .iter()
-                    .map(|(hash, metrics)| (hash.as_str(), context.key_entry(hash, metrics)))
-                    .collect(),
-                entities,
-            },
-        }
-    }
+    let shown_page = activity::Page {
+        shown,
+        page,
+        total_pages,
+        has_more: page.saturating_mul(page_size) < days.len() as i64,
+    };
+    let body = activity::render(&lines, &names, &shown_page).map_err(|error| {
+        tracing::error!(%error, "daily activity did not serialize");
+        ApiError::Internal
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /spend/reconcile`: rollups against raw rows and all-time budget counters against

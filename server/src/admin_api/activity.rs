@@ -1,0 +1,425 @@
+//! LiteLLM's daily activity shape (`/user/daily/activity`, `/team/daily/activity`): per day,
+//! metrics with breakdowns by model, provider, key and entity, each bucket with its keys'
+//! metrics. Written straight from the rollup lines, borrowing their strings, so a week of a
+//! few hundred keys (ten megabytes of JSON) costs one pass over the lines and one over the
+//! output.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+use serde_json::value::{to_raw_value, RawValue};
+use time::Date;
+
+use app::db::reports::{BreakdownRow, KeyMetadata};
+use app::model::micros_to_dollars;
+use app::model::reports::Dimension;
+
+/// Bytes of JSON one key entry takes at most, give or take: sizes the output buffer up front.
+const KEY_ENTRY_BYTES: usize = 320;
+/// The output buffer is sized up front to at most this.
+const MAX_PRESIZED_BYTES: usize = 64 << 20;
+
+/// Who the keys and entities in the lines are.
+pub struct Names<'a> {
+    /// `Team` or `User`: names the entities' alias field.
+    pub entity: Dimension,
+    pub keys: &'a HashMap<String, KeyMetadata>,
+    pub entity_names: &'a HashMap<String, String>,
+}
+
+/// Which days of the lines a page shows, and where the page stands.
+pub struct Page {
+    pub shown: BTreeSet<Date>,
+    pub page: i64,
+    pub total_pages: i64,
+    pub has_more: bool,
+}
+
+/// The response body: the shown days newest first, and totals over every line.
+pub fn render(
+    lines: &[BreakdownRow],
+    names: &Names<'_>,
+    page: &Page,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut totals = Metrics::default();
+    let mut per_day: BTreeMap<Date, DayActivity<'_>> = BTreeMap::new();
+    let mut shown_lines = 0usize;
+    for line in lines {
+        totals.add(line);
+        if let Some(day) = line.day.filter(|day| page.shown.contains(day)) {
+            per_day.entry(day).or_default().add(line);
+            shown_lines += 1;
+        }
+    }
+    // Each key's metadata, written once and copied into every entry that names it.
+    let mut key_metadata: HashMap<&str, Box<RawValue>> = HashMap::new();
+    for activity in per_day.values() {
+        for hash in activity.api_keys.keys() {
+            if !key_metadata.contains_key(hash) {
+                key_metadata.insert(hash, to_raw_value(&key_metadata_of(names.keys, hash))?);
+            }
+        }
+    }
+    let context = Context {
+        alias_field: match names.entity {
+            Dimension::Team => "team_alias",
+            _ => "user_alias",
+        },
+        key_metadata: &key_metadata,
+        entity_names: names.entity_names,
+    };
+    let mut results = Vec::with_capacity(per_day.len());
+    for (day, activity) in per_day.iter().rev() {
+        results.push(DayOut {
+            date: day.to_string(),
+            metrics: &activity.metrics,
+            // Written once, sent as both `models` and `model_groups` (Gatehouse meters groups).
+            models: to_raw_value(&Buckets {
+                buckets: &activity.models,
+                context: &context,
+            })?,
+            activity,
+            context: &context,
+        });
+    }
+    let body = ActivityOut {
+        results,
+        metadata: MetadataOut {
+            totals: &totals,
+            page: page.page,
+            total_pages: page.total_pages,
+            has_more: page.has_more,
+        },
+    };
+    let estimate = shown_lines
+        .saturating_mul(5 * KEY_ENTRY_BYTES)
+        .min(MAX_PRESIZED_BYTES);
+    let mut out = Vec::with_capacity(estimate.max(1024));
+    serde_json::to_writer(&mut out, &body)?;
+    Ok(out)
+}
+
+fn key_metadata_of<'a>(keys: &'a HashMap<String, KeyMetadata>, hash: &str) -> KeyMetadataOut<'a> {
+    let key = keys.get(hash);
+    KeyMetadataOut {
+        key_alias: key.and_then(|key| key.key_alias.as_deref()),
+        team_id: key.and_then(|key| key.team_id.as_deref()),
+        user_id: key.and_then(|key| key.user_id.as_deref()),
+        key_exists: key.is_some(),
+    }
+}
+
+/// LiteLLM's `SpendMetrics`, summed from rollup lines (serialized in LiteLLM's field names).
+#[derive(Default, Clone)]
+struct Metrics {
+    spend_micros: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cache_read: i64,
+    cache_creation: i64,
+    requests: i64,
+    failed: i64,
+}
+
+impl Metrics {
+    fn add(&mut self, line: &BreakdownRow) {
+        self.spend_micros += line.cost_micros;
+        self.prompt_tokens += line.prompt_tokens;
+        self.completion_tokens += line.completion_tokens;
+        self.cache_read += line.cached_tokens;
+        self.cache_creation += line.cache_write_tokens;
+        self.requests += line.requests;
+        self.failed += line.failed_requests;
+    }
+}
+
+impl Serialize for Metrics {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("SpendMetrics", 10)?;
+        out.serialize_field("spend", &micros_to_dollars(self.spend_micros))?;
+        out.serialize_field("spend_micros", &self.spend_micros)?;
+        out.serialize_field("prompt_tokens", &self.prompt_tokens)?;
+        out.serialize_field("completion_tokens", &self.completion_tokens)?;
+        out.serialize_field(
+            "total_tokens",
+            &(self.prompt_tokens + self.completion_tokens),
+        )?;
+        out.serialize_field("cache_read_input_tokens", &self.cache_read)?;
+        out.serialize_field("cache_creation_input_tokens", &self.cache_creation)?;
+        out.serialize_field("successful_requests", &(self.requests - self.failed))?;
+        out.serialize_field("failed_requests", &self.failed)?;
+        out.serialize_field("api_requests", &self.requests)?;
+        out.end()
+    }
+}
+
+/// One breakdown bucket: its metrics and its keys' metrics.
+#[derive(Default)]
+struct Bucket<'a> {
+    metrics: Metrics,
+    keys: BTreeMap<&'a str, Metrics>,
+}
+
+impl<'a> Bucket<'a> {
+    fn add(&mut self, line: &'a BreakdownRow) {
+        self.metrics.add(line);
+        self.keys.entry(&line.token_hash).or_default().add(line);
+    }
+}
+
+/// One day of activity.
+#[derive(Default)]
+struct DayActivity<'a> {
+    metrics: Metrics,
+    models: BTreeMap<&'a str, Bucket<'a>>,
+    providers: BTreeMap<&'a str, Bucket<'a>>,
+    api_keys: BTreeMap<&'a str, Metrics>,
+    entities: BTreeMap<&'a str, Bucket<'a>>,
+}
+
+impl<'a> DayActivity<'a> {
+    fn add(&mut self, line: &'a BreakdownRow) {
+        self.metrics.add(line);
+        self.models.entry(&line.model_group).or_default().add(line);
+        self.providers.entry(&line.provider).or_default().add(line);
+        self.api_keys.entry(&line.token_hash).or_default().add(line);
+        self.entities.entry(&line.group_key).or_default().add(line);
+    }
+}
+
+/// What the JSON needs beside the figures.
+struct Context<'a> {
+    alias_field: &'static str,
+    key_metadata: &'a HashMap<&'a str, Box<RawValue>>,
+    entity_names: &'a HashMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct ActivityOut<'a> {
+    results: Vec<DayOut<'a>>,
+    metadata: MetadataOut<'a>,
+}
+
+/// The totals over every day (not only the page's), and the page.
+struct MetadataOut<'a> {
+    totals: &'a Metrics,
+    page: i64,
+    total_pages: i64,
+    has_more: bool,
+}
+
+impl Serialize for MetadataOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let totals = self.totals;
+        let mut out = serializer.serialize_struct("Metadata", 13)?;
+        out.serialize_field("total_spend", &micros_to_dollars(totals.spend_micros))?;
+        out.serialize_field("total_spend_micros", &totals.spend_micros)?;
+        out.serialize_field("total_prompt_tokens", &totals.prompt_tokens)?;
+        out.serialize_field("total_completion_tokens", &totals.completion_tokens)?;
+        out.serialize_field(
+            "total_tokens",
+            &(totals.prompt_tokens + totals.completion_tokens),
+        )?;
+        out.serialize_field("total_api_requests", &totals.requests)?;
+        out.serialize_field(
+            "total_successful_requests",
+            &(totals.requests - totals.failed),
+        )?;
+        out.serialize_field("total_failed_requests", &totals.failed)?;
+        out.serialize_field("total_cache_read_input_tokens", &totals.cache_read)?;
+        out.serialize_field("total_cache_creation_input_tokens", &totals.cache_creation)?;
+        out.serialize_field("page", &self.page)?;
+        out.serialize_field("total_pages", &self.total_pages)?;
+        out.serialize_field("has_more", &self.has_more)?;
+        out.end()
+    }
+}
+
+struct DayOut<'a> {
+    date: String,
+    metrics: &'a Metrics,
+    models: Box<RawValue>,
+    activity: &'a DayActivity<'a>,
+    context: &'a Context<'a>,
+}
+
+impl Serialize for DayOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("DailySpendData", 3)?;
+        out.serialize_field("date", &self.date)?;
+        out.serialize_field("metrics", self.metrics)?;
+        out.serialize_field("breakdown", &BreakdownOut { day: self })?;
+        out.end()
+    }
+}
+
+struct BreakdownOut<'a> {
+    day: &'a DayOut<'a>,
+}
+
+impl Serialize for BreakdownOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let DayOut {
+            models,
+            activity,
+            context,
+            ..
+        } = self.day;
+        let mut out = serializer.serialize_struct("BreakdownMetrics", 5)?;
+        out.serialize_field("models", models)?;
+        out.serialize_field("model_groups", models)?;
+        out.serialize_field(
+            "providers",
+            &Buckets {
+                buckets: &activity.providers,
+                context,
+            },
+        )?;
+        out.serialize_field(
+            "api_keys",
+            &KeyEntries {
+                keys: &activity.api_keys,
+                context,
+            },
+        )?;
+        out.serialize_field(
+            "entities",
+            &Entities {
+                buckets: &activity.entities,
+                context,
+            },
+        )?;
+        out.end()
+    }
+}
+
+/// Buckets by name (models, providers), with empty metadata.
+struct Buckets<'a> {
+    buckets: &'a BTreeMap<&'a str, Bucket<'a>>,
+    context: &'a Context<'a>,
+}
+
+impl Serialize for Buckets<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_map(Some(self.buckets.len()))?;
+        for (name, bucket) in self.buckets {
+            out.serialize_entry(
+                name,
+                &BucketOut {
+                    bucket,
+                    metadata: EntityMetadata::None,
+                    context: self.context,
+                },
+            )?;
+        }
+        out.end()
+    }
+}
+
+/// Buckets by entity (team or user): the empty id is "Unassigned"; metadata carries the
+/// entity's alias.
+struct Entities<'a> {
+    buckets: &'a BTreeMap<&'a str, Bucket<'a>>,
+    context: &'a Context<'a>,
+}
+
+impl Serialize for Entities<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_map(Some(self.buckets.len()))?;
+        for (id, bucket) in self.buckets {
+            let name = if id.is_empty() { "Unassigned" } else { id };
+            out.serialize_entry(
+                name,
+                &BucketOut {
+                    bucket,
+                    metadata: EntityMetadata::Alias {
+                        field: self.context.alias_field,
+                        alias: self.context.entity_names.get(*id).map(String::as_str),
+                    },
+                    context: self.context,
+                },
+            )?;
+        }
+        out.end()
+    }
+}
+
+enum EntityMetadata<'a> {
+    None,
+    Alias {
+        field: &'static str,
+        alias: Option<&'a str>,
+    },
+}
+
+impl Serialize for EntityMetadata<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EntityMetadata::None => serializer.serialize_map(Some(0))?.end(),
+            EntityMetadata::Alias { field, alias } => {
+                let mut out = serializer.serialize_map(Some(1))?;
+                out.serialize_entry(field, alias)?;
+                out.end()
+            }
+        }
+    }
+}
+
+struct BucketOut<'a> {
+    bucket: &'a Bucket<'a>,
+    metadata: EntityMetadata<'a>,
+    context: &'a Context<'a>,
+}
+
+impl Serialize for BucketOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("MetricWithMetadata", 3)?;
+        out.serialize_field("metrics", &self.bucket.metrics)?;
+        out.serialize_field("metadata", &self.metadata)?;
+        out.serialize_field(
+            "api_key_breakdown",
+            &KeyEntries {
+                keys: &self.bucket.keys,
+                context: self.context,
+            },
+        )?;
+        out.end()
+    }
+}
+
+/// Keys' metrics by token hash, each with the key's metadata.
+struct KeyEntries<'a> {
+    keys: &'a BTreeMap<&'a str, Metrics>,
+    context: &'a Context<'a>,
+}
+
+impl Serialize for KeyEntries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_map(Some(self.keys.len()))?;
+        for (hash, metrics) in self.keys {
+            out.serialize_entry(
+                hash,
+                &KeyEntry {
+                    metrics,
+                    metadata: self.context.key_metadata.get(hash).map(|raw| &**raw),
+                },
+            )?;
+        }
+        out.end()
+    }
+}
+
+#[derive(Serialize)]
+struct KeyEntry<'a> {
+    metrics: &'a Metrics,
+    metadata: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct KeyMetadataOut<'a> {
+    key_alias: Option<&'a str>,
+    team_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    key_exists: bool,
+}
