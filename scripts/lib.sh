@@ -121,7 +121,7 @@ free_port() {
 prune_stale_executables() {
   local deps="$CARGO_TARGET_DIR/debug/deps"
   [ -d "$deps" ] || return 0
-  find "$deps" -maxdepth 1 -type f -perm -u+x -regex '.*-[0-9a-f]\{16\}' -printf '%T@ %p\n' |
+  find "$deps" -maxdepth 1 -type f -perm -u+x -regextype posix-extended -regex '.*-[0-9a-f]{16}' -printf '%T@ %p\n' |
     sort -rn |
     awk '{ name = $2; sub(/-[0-9a-f]+$/, "", name); if (seen[name]++) print $2 }' |
     xargs -r rm -f
