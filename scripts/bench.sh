@@ -4,6 +4,10 @@
 # mock and the load generator (wrk) share CPU 1. Writes docs/BENCHMARKS.md.
 # BENCH_BASELINE=<git ref> also builds that commit's gatehouse and measures it in the same run
 # (32 connections), so a change's cost is read side by side on one machine.
+# BENCH_BASELINE_PATCH=<file> applies a patch to the baseline's checkout (BENCH_BASELINE defaults
+# to HEAD then): e.g. scripts/routing-bypass.patch, which calls the planned deployment directly,
+# so the A/B reads what routing costs. BENCH_INSTRUCTIONS=<n> also counts, under callgrind, the
+# instructions each binary executes per request over n requests (deterministic, unlike req/s).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -15,21 +19,33 @@ ROUNDS="${BENCH_ROUNDS:-3}"
 default_key_fields='{"key_alias": "bench", "max_budget": 1000000, "rpm_limit": 1000000000, "tpm_limit": 1000000000000, "max_parallel_requests": 100000}'
 KEY_FIELDS="${BENCH_KEY_FIELDS:-$default_key_fields}"
 default_baseline_fields='{"key_alias": "bench", "max_budget": 1000000}'
+# A patched baseline is this code, so it takes the same key.
+if [ -n "${BENCH_BASELINE_PATCH:-}" ]; then default_baseline_fields="$KEY_FIELDS"; fi
 BASELINE_KEY_FIELDS="${BENCH_BASELINE_KEY_FIELDS:-$default_baseline_fields}"
 apt_install wrk util-linux
 ensure_rust_tools
 ensure_postgres gatehouse_bench_admin
-BASELINE="${BENCH_BASELINE:-}"
+BASELINE_PATCH="${BENCH_BASELINE_PATCH:-}"
+BASELINE="${BENCH_BASELINE:-${BASELINE_PATCH:+HEAD}}"
+INSTRUCTIONS="${BENCH_INSTRUCTIONS:-0}"
 baseline_bin=""
 if [ -n "$BASELINE" ]; then
   log "building the baseline $BASELINE"
   BASELINE="$(git -C "$REPO_ROOT" rev-parse --short "$BASELINE")"
+  baseline_label="\`$BASELINE\`${BASELINE_PATCH:+ with \`$BASELINE_PATCH\`}"
   # A fixed checkout, kept between runs so its build is reused.
   baseline_src="$HOME/.cache/gatehouse/bench-baseline"
   if [ "$(git -C "$baseline_src" rev-parse --short HEAD 2>/dev/null)" != "$BASELINE" ]; then
     git -C "$REPO_ROOT" worktree remove --force "$baseline_src" 2>/dev/null || rm -rf "$baseline_src"
     git -C "$REPO_ROOT" worktree prune
     git -C "$REPO_ROOT" worktree add --detach "$baseline_src" "$BASELINE" >/dev/null
+  fi
+  # The patch applied once (rewriting its files again would rebuild the baseline).
+  if [ -z "$BASELINE_PATCH" ] || ! git -C "$baseline_src" apply --reverse --check "$REPO_ROOT/$BASELINE_PATCH" 2>/dev/null; then
+    git -C "$baseline_src" checkout -q -- .
+    if [ -n "$BASELINE_PATCH" ]; then
+      git -C "$baseline_src" apply "$REPO_ROOT/$BASELINE_PATCH"
+    fi
   fi
   # Its own build directory: cargo judges a workspace crate fresh by file times, so in the
   # shared one the baseline checkout would reuse the artifacts of the working tree.
@@ -176,7 +192,7 @@ if [ -n "$baseline_bin" ]; then
     log "A/B round $round: baseline $BASELINE"
     read -r rps p50 _ < <(BENCH_KEY="$base_key" run "ab_base$round" "http://127.0.0.1:$base_port" 32)
     base_rounds+=("$rps")
-    ab_rows+=$'\n'"| $round | \`$BASELINE\` | $rps | $p50 |"
+    ab_rows+=$'\n'"| $round | $baseline_label | $rps | $p50 |"
   done
   base_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$base_pid/status 2>/dev/null || echo 0)"
   ab_peak_kb="$(awk '/VmHWM/ {print $2}' /proc/$gate_pid/status 2>/dev/null || echo 0)"
@@ -189,6 +205,58 @@ gate = [float(v) for v in sys.argv[1].split()]
 base = [float(v) for v in sys.argv[2].split()]
 g, b = statistics.median(gate), statistics.median(base)
 print(round(g), round(b), f"{(g / b - 1) * 100:+.1f}")' "${gate_rounds[*]}" "${base_rounds[*]}")
+  if [ "$INSTRUCTIONS" -gt 0 ]; then
+    apt_install valgrind
+    # NAME BINARY FIELDS -> instructions per request: a fresh process under callgrind,
+    # instrumented only while it serves INSTRUCTIONS requests (after 200 uninstrumented ones)
+    # and writes their spend rows.
+    instructions_per_request() {
+      local port pid key
+      port="$(free_port)"
+      psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS gatehouse_bench_ir_$1 WITH (FORCE)" -c "CREATE DATABASE gatehouse_bench_ir_$1" >/dev/null
+      DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_ir_$1" RUST_LOG=warn taskset -c 0 valgrind --tool=callgrind \
+        --instr-atstart=no --callgrind-out-file="$work/ir-$1.out" "$2" \
+        --config "$work/config.yaml" --port "$port" >"$work/ir-$1.log" 2>&1 &
+      pid=$!
+      for _ in 1 2 3 4 5 6; do wait_for_http "http://127.0.0.1:$port/health/liveliness" 2>/dev/null && break; done
+      key="$(new_key "$port" "$3")"
+      python3 - "$port" "$key" "$INSTRUCTIONS" "$pid" <<'PY'
+import http.client, subprocess, sys, time
+port, key, count, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+body = '{"model":"bench","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}'
+headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def send(n):
+    for _ in range(n):
+        connection.request("POST", "/v1/chat/completions", body, headers)
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+send(200)
+time.sleep(1)
+control = lambda *args: subprocess.run(["callgrind_control", *args, pid], check=True, capture_output=True)
+control("-i", "on")
+control("-z")
+send(count)
+time.sleep(1.5)  # the batched spend rows are written
+control("-d")
+PY
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      python3 - "$INSTRUCTIONS" "$work"/ir-"$1".out* <<'PY'
+import re, sys
+count, files = int(sys.argv[1]), sys.argv[2:]
+# The dump taken after the measured requests holds the most instructions (the one at exit holds
+# only what ran since).
+totals = [int(m.group(1)) for f in files for m in [re.search(r"^(?:summary|totals): (\d+)", open(f).read(), re.M)] if m]
+print(round(max(totals) / count))
+PY
+    }
+    log "instructions per request (callgrind, $INSTRUCTIONS requests each)"
+    gate_ir="$(instructions_per_request gate "$CARGO_TARGET_DIR/release/gatehouse" "$KEY_FIELDS")"
+    base_ir="$(instructions_per_request base "$baseline_bin" "$BASELINE_KEY_FIELDS")"
+    ir_change="$(python3 -c "print(f'{($gate_ir / $base_ir - 1) * 100:+.1f}')")"
+  fi
 fi
 
 # Every proxied request must have exactly one spend row (warm-up included).
@@ -204,7 +272,7 @@ reports_section="$(python3 -c 'import re; m = re.search(r"<!-- reports:begin -->
 cat >docs/BENCHMARKS.md <<MD
 # Benchmarks
 
-Reproduce with \`$(if [ -n "$BASELINE" ]; then echo "BENCH_BASELINE=$BASELINE "; fi)bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` by default).
+Reproduce with \`$(if [ "$ROUNDS" != 3 ]; then echo "BENCH_ROUNDS=$ROUNDS "; fi)$(if [ -n "$BASELINE_PATCH" ]; then echo "BENCH_BASELINE_PATCH=$BASELINE_PATCH "; elif [ -n "$BASELINE" ]; then echo "BENCH_BASELINE=$BASELINE "; fi)$(if [ "$INSTRUCTIONS" -gt 0 ]; then echo "BENCH_INSTRUCTIONS=$INSTRUCTIONS "; fi)bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` by default).
 
 ## Non-streaming chat completions through Gatehouse vs. the upstream called directly
 
@@ -259,19 +327,28 @@ fi
 if [ -n "$baseline_bin" ]; then
   cat >>docs/BENCHMARKS.md <<MD
 
-## This commit against \`$BASELINE\`, interleaved
+## This commit against $baseline_label, interleaved
 
-Commit \`$BASELINE\` is built the same way as the measured binary (\`cargo build --release -p
+$baseline_label is built the same way as the measured binary (\`cargo build --release -p
 server --bin gatehouse\`). A fresh process of each, each on a fresh database, runs on CPU 0
 against the same mock and config; after a 3 s warm-up each, they take turns at 32 connections,
 $ROUNDS rounds of $DURATION each, so a drift in the machine's speed over the run touches both
-alike. Peak RSS: $((ab_peak_kb / 1024)) MB this commit, $((base_peak_kb / 1024)) MB \`$BASELINE\`.
+alike. The baseline's key: \`$BASELINE_KEY_FIELDS\`. Peak RSS: $((ab_peak_kb / 1024)) MB this
+commit, $((base_peak_kb / 1024)) MB $baseline_label.
 
 | round | binary | requests/s | p50 latency |
 |---:|---|---:|---:|$ab_rows
 
-Median requests/s: **$gate_median** for this commit, **$base_median** for \`$BASELINE\`
+Median requests/s: **$gate_median** for this commit, **$base_median** for $baseline_label
 (**$ab_change %**).
+$(if [ "$INSTRUCTIONS" -gt 0 ]; then cat <<IR
+
+Instructions per request (callgrind; a fresh process of each on a fresh database, one
+connection, $INSTRUCTIONS requests after 200 uninstrumented ones, every thread counted, the
+batched spend rows included): **$gate_ir** this commit, **$base_ir** $baseline_label
+(**$ir_change %**). Unlike requests/s, this count does not drift with the machine.
+IR
+fi)
 MD
 fi
 cat >>docs/BENCHMARKS.md <<MD
