@@ -11,11 +11,15 @@ use crate::policy::limits::Remaining;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
 
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const CALL_ID: HeaderName = HeaderName::from_static("x-litellm-call-id");
+const RESPONSE_COST: HeaderName = HeaderName::from_static("x-litellm-response-cost");
+
 /// The call id, as `x-request-id` and LiteLLM's `x-litellm-call-id`.
 pub fn insert_call_id(headers: &mut HeaderMap, request_id: &str) {
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", value.clone());
-        headers.insert("x-litellm-call-id", value);
+        headers.insert(REQUEST_ID, value.clone());
+        headers.insert(CALL_ID, value);
     }
 }
 
@@ -23,7 +27,7 @@ pub fn insert_call_id(headers: &mut HeaderMap, request_id: &str) {
 pub fn insert_cost(headers: &mut HeaderMap, cost_micros: i64) {
     if let Ok(cost) = HeaderValue::from_str(&app::model::micros_to_dollars(cost_micros).to_string())
     {
-        headers.insert("x-litellm-response-cost", cost);
+        headers.insert(RESPONSE_COST, cost);
     }
 }
 

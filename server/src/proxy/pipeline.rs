@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
@@ -95,14 +95,20 @@ pub async fn messages(
 }
 
 /// Headers by which a client limits each upstream attempt (seconds): LiteLLM's name and ours.
-const TIMEOUT_HEADERS: [&str; 2] = ["x-litellm-timeout", "x-gatehouse-timeout"];
+const TIMEOUT_HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-litellm-timeout"),
+    HeaderName::from_static("x-gatehouse-timeout"),
+];
 /// The header by which a client asks for a request class.
-const CLASS_HEADER: &str = "x-gatehouse-request-class";
+const CLASS_HEADER: HeaderName = HeaderName::from_static("x-gatehouse-request-class");
 /// LiteLLM's request tags, comma-separated.
-const TAGS_HEADER: &str = "x-litellm-tags";
+const TAGS_HEADER: HeaderName = HeaderName::from_static("x-litellm-tags");
 /// LiteLLM's headers naming the end user, in the order it reads them; either outranks the
 /// body's `user`.
-const END_USER_HEADERS: [&str; 2] = ["x-litellm-customer-id", "x-litellm-end-user-id"];
+const END_USER_HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-litellm-customer-id"),
+    HeaderName::from_static("x-litellm-end-user-id"),
+];
 
 /// A request whose caller is known: who, when it started, the time limit it set, and the
 /// request class it runs in with that class's router settings.
@@ -145,7 +151,7 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
         class,
         tags,
         end_user: END_USER_HEADERS.iter().find_map(|name| {
-            let value = headers.get(*name)?.to_str().ok()?.trim();
+            let value = headers.get(name)?.to_str().ok()?.trim();
             (!value.is_empty()).then(|| value.to_string())
         }),
     })
@@ -209,8 +215,8 @@ fn request_class(
 /// The client's per-attempt time limit, from `x-litellm-timeout` or `x-gatehouse-timeout`.
 fn timeout_override(headers: &HeaderMap) -> Result<Option<Duration>, ApiError> {
     let Some((name, value)) = TIMEOUT_HEADERS
-        .iter()
-        .find_map(|name| headers.get(*name).map(|value| (*name, value)))
+        .into_iter()
+        .find_map(|name| headers.get(&name).map(|value| (name, value)))
     else {
         return Ok(None);
     };
