@@ -78,6 +78,7 @@ pub fn render(
             models: to_raw_value(&Buckets {
                 buckets: &activity.models,
                 context: &context,
+                entities: false,
             })?,
             activity,
             context: &context,
@@ -111,7 +112,7 @@ fn key_metadata_of<'a>(keys: &'a HashMap<String, KeyMetadata>, hash: &str) -> Ke
 }
 
 /// LiteLLM's `SpendMetrics`, summed from rollup lines (serialized in LiteLLM's field names).
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Metrics {
     spend_micros: i64,
     prompt_tokens: i64,
@@ -274,6 +275,7 @@ impl Serialize for BreakdownOut<'_> {
             &Buckets {
                 buckets: &activity.providers,
                 context,
+                entities: false,
             },
         )?;
         out.serialize_field(
@@ -285,58 +287,42 @@ impl Serialize for BreakdownOut<'_> {
         )?;
         out.serialize_field(
             "entities",
-            &Entities {
+            &Buckets {
                 buckets: &activity.entities,
                 context,
+                entities: true,
             },
         )?;
         out.end()
     }
 }
 
-/// Buckets by name (models, providers), with empty metadata.
+/// Buckets by name: models and providers with empty metadata, or entities (teams, users),
+/// whose empty id is "Unassigned" and whose metadata carries the entity's alias.
 struct Buckets<'a> {
     buckets: &'a BTreeMap<&'a str, Bucket<'a>>,
     context: &'a Context<'a>,
+    entities: bool,
 }
 
 impl Serialize for Buckets<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_map(Some(self.buckets.len()))?;
         for (name, bucket) in self.buckets {
+            let (name, metadata) = if self.entities {
+                let alias = EntityMetadata::Alias {
+                    field: self.context.alias_field,
+                    alias: self.context.entity_names.get(*name).map(String::as_str),
+                };
+                (if name.is_empty() { "Unassigned" } else { name }, alias)
+            } else {
+                (*name, EntityMetadata::None)
+            };
             out.serialize_entry(
                 name,
                 &BucketOut {
                     bucket,
-                    metadata: EntityMetadata::None,
-                    context: self.context,
-                },
-            )?;
-        }
-        out.end()
-    }
-}
-
-/// Buckets by entity (team or user): the empty id is "Unassigned"; metadata carries the
-/// entity's alias.
-struct Entities<'a> {
-    buckets: &'a BTreeMap<&'a str, Bucket<'a>>,
-    context: &'a Context<'a>,
-}
-
-impl Serialize for Entities<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_map(Some(self.buckets.len()))?;
-        for (id, bucket) in self.buckets {
-            let name = if id.is_empty() { "Unassigned" } else { id };
-            out.serialize_entry(
-                name,
-                &BucketOut {
-                    bucket,
-                    metadata: EntityMetadata::Alias {
-                        field: self.context.alias_field,
-                        alias: self.context.entity_names.get(*id).map(String::as_str),
-                    },
+                    metadata,
                     context: self.context,
                 },
             )?;
@@ -422,4 +408,97 @@ struct KeyMetadataOut<'a> {
     team_id: Option<&'a str>,
     user_id: Option<&'a str>,
     key_exists: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(day: Date, user: &str, model: &str, key: &str, cost: i64) -> BreakdownRow {
+        BreakdownRow {
+            day: Some(day),
+            group_key: user.into(),
+            model_group: model.into(),
+            provider: "openai".into(),
+            token_hash: key.into(),
+            requests: 1,
+            failed_requests: 0,
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cached_tokens: 0,
+            cache_write_tokens: 0,
+            cost_micros: cost,
+        }
+    }
+
+    #[test]
+    fn repeated_cuts_merge_and_every_bucket_adds_up() {
+        let today = time::macros::date!(2026 - 12 - 04);
+        let yesterday = time::macros::date!(2026 - 12 - 03);
+        // The first two lines share a cut (one key's rollup rows under two projects).
+        let lines = [
+            line(today, "u1", "gpt", "k1", 100),
+            line(today, "u1", "gpt", "k1", 50),
+            line(today, "", "claude", "k2", 7),
+            line(yesterday, "u1", "gpt", "k1", 1_000),
+        ];
+        let keys = HashMap::from([(
+            "k1".to_string(),
+            KeyMetadata {
+                token_hash: "k1".into(),
+                key_alias: Some("app".into()),
+                team_id: Some("t1".into()),
+                user_id: Some("u1".into()),
+            },
+        )]);
+        let entity_names = HashMap::from([("u1".to_string(), "Ada".to_string())]);
+        let names = Names {
+            entity: Dimension::User,
+            keys: &keys,
+            entity_names: &entity_names,
+        };
+        let page = Page {
+            shown: BTreeSet::from([today]),
+            page: 1,
+            total_pages: 2,
+            has_more: true,
+        };
+        let body: serde_json::Value =
+            serde_json::from_slice(&render(&lines, &names, &page).unwrap()).unwrap();
+
+        // Totals cover every line; results only the shown day.
+        assert_eq!(body["metadata"]["total_spend_micros"], 1_157);
+        assert_eq!(body["metadata"]["total_api_requests"], 4);
+        assert_eq!(body["metadata"]["has_more"], true);
+        let results = body["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0]["date"], "2026-12-04");
+        let breakdown = &results[0]["breakdown"];
+        assert_eq!(breakdown["models"], breakdown["model_groups"]);
+        let gpt = &breakdown["models"]["gpt"];
+        assert_eq!(gpt["metrics"]["spend_micros"], 150);
+        assert_eq!(gpt["metrics"]["api_requests"], 2);
+        assert_eq!(
+            gpt["api_key_breakdown"]["k1"]["metrics"]["spend_micros"],
+            150
+        );
+        assert_eq!(
+            gpt["api_key_breakdown"]["k1"]["metadata"]["key_alias"],
+            "app"
+        );
+        assert_eq!(
+            breakdown["providers"]["openai"]["metrics"]["spend_micros"],
+            157
+        );
+        assert_eq!(breakdown["api_keys"]["k2"]["metadata"]["key_exists"], false);
+        assert_eq!(breakdown["entities"]["u1"]["metadata"]["user_alias"], "Ada");
+        assert_eq!(
+            breakdown["entities"]["Unassigned"]["metrics"]["spend_micros"],
+            7
+        );
+        assert_eq!(
+            breakdown["entities"]["Unassigned"]["metadata"],
+            serde_json::json!({ "user_alias": null })
+        );
+    }
 }
