@@ -17,12 +17,33 @@ pub enum ConsoleError {
     BadCredentials,
     #[error("Gatehouse is already set up; log in instead.")]
     AlreadySetUp,
+    #[error("Too many failed attempts; try again in {0} seconds.")]
+    TooManyAttempts(u64),
+    #[error("The server is busy; try again in a moment.")]
+    Busy,
     #[error("{0}")]
     Invalid(String),
     #[error("Something went wrong on the server; the details are in the server log.")]
     Internal,
     #[error("The request to the server failed: {0}")]
     Transport(String),
+}
+
+impl ConsoleError {
+    /// The HTTP status a server function answers with this error: a refusal or bad input is a
+    /// 4xx, only the server's own failure a 5xx.
+    pub fn status(&self) -> u16 {
+        match self {
+            ConsoleError::NotLoggedIn | ConsoleError::BadCredentials => 401,
+            ConsoleError::Forbidden | ConsoleError::InvalidCsrf => 403,
+            ConsoleError::AlreadySetUp => 409,
+            // Transport on the server: the arguments could not be read (a missing field).
+            ConsoleError::Invalid(_) | ConsoleError::Transport(_) => 400,
+            ConsoleError::TooManyAttempts(_) => 429,
+            ConsoleError::Busy => 503,
+            ConsoleError::Internal => 500,
+        }
+    }
 }
 
 impl FromServerFnError for ConsoleError {

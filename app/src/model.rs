@@ -69,7 +69,29 @@ pub fn parse_duration_seconds(text: &str) -> Result<i64, String> {
     }
     count
         .checked_mul(unit_seconds)
-        .ok_or_else(|| format!("duration `{text}` is too long"))
+        .filter(|seconds| *seconds <= MAX_DURATION_SECONDS)
+        .ok_or_else(|| format!("duration `{text}` is too long (at most 100 years)"))
+}
+
+/// The longest duration accepted anywhere (key lifetimes, budget periods, grace periods): 100
+/// years, so that adding it to any date in range stays a date.
+pub const MAX_DURATION_SECONDS: i64 = 100 * 365 * 86_400;
+
+/// The years a report or filter date may name: beyond them, date arithmetic (a range's next
+/// day, a week's end) would leave the calendar.
+pub const REPORT_YEARS: std::ops::RangeInclusive<i32> = 1970..=9000;
+
+/// A report date, refused (with the reason) outside `REPORT_YEARS`.
+pub fn check_report_year(year: i32) -> Result<(), String> {
+    if REPORT_YEARS.contains(&year) {
+        Ok(())
+    } else {
+        Err(format!(
+            "dates must lie between the years {} and {}",
+            REPORT_YEARS.start(),
+            REPORT_YEARS.end()
+        ))
+    }
 }
 
 /// Global roles of console and API users (see docs/GOVERNANCE.md for the matrix); anything not
@@ -100,6 +122,40 @@ impl Role {
             "finance" => Some(Role::Finance),
             "viewer" => Some(Role::Viewer),
             _ => None,
+        }
+    }
+
+    /// The console page the role lands on after logging in: the first one it can use.
+    pub fn home(self) -> &'static str {
+        match self {
+            Role::Admin => "/keys",
+            Role::Finance => "/overview",
+            Role::Viewer | Role::TeamAdmin => "/deployments",
+        }
+    }
+
+    /// How much a role may do: each role's powers include those of every role ranked below it
+    /// (admin ⊃ finance ⊃ viewer ⊃ team admin, which has no global power of its own).
+    fn rank(self) -> u8 {
+        match self {
+            Role::Admin => 3,
+            Role::Finance => 2,
+            Role::Viewer => 1,
+            Role::TeamAdmin => 0,
+        }
+    }
+
+    /// This role may do everything `other` may.
+    pub fn covers(self, other: Role) -> bool {
+        self.rank() >= other.rank()
+    }
+
+    /// This role, capped at `ceiling`: the lesser of the two.
+    pub fn capped_at(self, ceiling: Role) -> Role {
+        if ceiling.covers(self) {
+            self
+        } else {
+            ceiling
         }
     }
 }

@@ -84,6 +84,33 @@ pub fn new_csrf_token() -> Result<String, getrandom::Error> {
     random_hex(32)
 }
 
+/// What opens first-run setup (`/setup`): the master key, or the one-time token the instance
+/// printed in its log at start. Held as hashes only.
+#[derive(Clone, Default)]
+pub struct SetupGate {
+    hashes: Vec<[u8; 32]>,
+}
+
+impl SetupGate {
+    pub fn new(master_key: Option<&str>, setup_token: &str) -> SetupGate {
+        SetupGate {
+            hashes: master_key
+                .into_iter()
+                .chain([setup_token])
+                .map(hash_key_bytes)
+                .collect(),
+        }
+    }
+
+    /// The secret given is the master key or the setup token (compared in constant time).
+    pub fn accepts(&self, given: &str) -> bool {
+        let given = hash_key_bytes(given.trim());
+        self.hashes
+            .iter()
+            .fold(false, |found, hash| found | bool::from(hash.ct_eq(&given)))
+    }
+}
+
 /// Constant-time string comparison for tokens.
 pub fn tokens_match(expected: &str, given: &str) -> bool {
     expected.as_bytes().ct_eq(given.as_bytes()).into()

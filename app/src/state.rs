@@ -50,6 +50,10 @@ pub struct ConsoleState {
     pub sealer: Option<Arc<Sealer>>,
     pub models: Arc<dyn ModelRuntime>,
     pub routes: Arc<dyn RouteRuntime>,
+    /// What opens first-run setup.
+    pub setup: crate::secrets::SetupGate,
+    /// Cookies are marked `Secure` (served over HTTPS).
+    pub secure_cookies: bool,
 }
 
 impl std::fmt::Debug for ConsoleState {

@@ -1,7 +1,7 @@
 // The governance pages: Users, Budgets and Audit log, as an admin (who changes things) and as
 // finance (who reads them and changes nothing, also when it forges the form post).
 import { test, expect, APIRequestContext } from '@playwright/test';
-import { logIn } from './session';
+import { landing, logIn } from './session';
 
 const masterKey = process.env.GATEHOUSE_MASTER_KEY ?? '';
 
@@ -77,9 +77,12 @@ test('finance reads teams, users, budgets and the audit log but cannot change an
   const finance = await financeUser(request);
   const teamId = `finance-view-${Date.now()}`;
   expect((await manage(request, '/team/new', { team_id: teamId, max_budget: 3 })).status()).toBe(200);
-  await logIn(page, finance);
-  // Keys are an admin's: the page says so instead of listing them.
-  await expect(page.getByRole('alert').first()).toContainText('Your role does not allow this action.');
+  await logIn(page, finance, landing.finance);
+  // Keys are an admin's: finance is not offered the page, and going there leads back.
+  await expect(page.getByRole('link', { name: 'Keys', exact: true })).toHaveCount(0);
+  await page.goto('/keys');
+  await expect(page).toHaveURL(landing.finance.path);
+  await expect(page.getByRole('button', { name: 'Create key' })).toHaveCount(0);
 
   await page.goto('/users');
   await expect(page.locator('table.users tbody tr', { hasText: finance.email })).toContainText('finance');

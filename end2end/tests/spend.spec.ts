@@ -3,7 +3,7 @@
 // nothing, and the Logs page finds a request and shows it in full. Screenshots are artifacts.
 import { readFileSync } from 'fs';
 import { test, expect, APIRequestContext, Page } from '@playwright/test';
-import { logIn } from './session';
+import { landing, logIn } from './session';
 
 // Browser errors (a failed hydration, say) go to the test's output.
 test.beforeEach(({ page }) => {
@@ -116,7 +116,7 @@ test('the Overview page shows spend, requests and latency with its charts drawn'
 test('finance finds a project\'s spend on a model by day in two clicks, downloads it, and changes nothing', async ({ page, request }) => {
   const traffic = await projectWithTraffic(request);
   const finance = await financeUser(request);
-  await logIn(page, finance);
+  await logIn(page, finance, landing.finance);
   await page.goto('/spend');
   await page.waitForSelector('body[data-hydrated="true"]');
   expect(await drawnTotal(page, '#spend-bars')).toBeGreaterThan(0);

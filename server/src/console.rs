@@ -36,6 +36,8 @@ pub struct ConsoleSettings {
     pub sealer: Option<Arc<Sealer>>,
     pub models: Arc<dyn ModelRuntime>,
     pub routes: Arc<dyn RouteRuntime>,
+    /// What opens first-run setup: the master key or the token printed at start.
+    pub setup: app::secrets::SetupGate,
 }
 
 /// The console's routes, and the task that sweeps expired sessions.
@@ -74,6 +76,8 @@ pub async fn router(
         sealer: settings.sealer,
         models: settings.models,
         routes: settings.routes,
+        setup: settings.setup,
+        secure_cookies: settings.secure_cookies,
     };
     let routes = generate_route_list(App);
     let router = Router::new()
@@ -85,7 +89,14 @@ pub async fn router(
         .fallback(leptos_axum::file_and_error_handler::<ConsoleState, _>(
             shell,
         ))
+        // Innermost first: the session, then statuses and headers on what the pages and
+        // server functions answered, then the body bound before anything reads a body.
         .layer(sessions)
+        .layer(axum::middleware::map_response(console_http::server_fn_statuses))
+        .layer(axum::middleware::map_response(console_http::security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            console_http::MAX_CONSOLE_BODY_BYTES,
+        ))
         .with_state(state);
     Ok((router, sweeper))
 }

@@ -53,6 +53,8 @@ pub enum ApiError {
     RateLimited(crate::policy::limits::Exceeded),
     #[error("Rate limits cannot be checked right now; retry shortly.")]
     LimitsUnavailable,
+    #[error("The server is busy; retry shortly.")]
+    Busy,
     #[error("{0}")]
     NotFound(String),
     #[error("This route does not accept that HTTP method.")]
@@ -108,7 +110,8 @@ impl ApiError {
             }
             ApiError::NoDeploymentAvailable { .. }
             | ApiError::BudgetsUnavailable
-            | ApiError::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::LimitsUnavailable
+            | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -132,6 +135,7 @@ impl ApiError {
             | ApiError::NoDeploymentAvailable { .. }
             | ApiError::BudgetsUnavailable
             | ApiError::LimitsUnavailable
+            | ApiError::Busy
             | ApiError::Internal => "api_error",
             ApiError::UpstreamTimeout(_) => "timeout_error",
             _ => "invalid_request_error",

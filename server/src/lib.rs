@@ -4,6 +4,7 @@
 pub mod admin_api;
 pub mod config;
 pub mod console;
+pub mod console_http;
 pub mod console_models;
 pub mod console_routes;
 pub mod error;

@@ -88,7 +88,8 @@ pub async fn start(
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
     migrate(&pool).await?;
-    ensure_first_admin(&pool, settings.admin).await?;
+    let setup_token = app::secrets::new_csrf_token().context("generating the setup token")?;
+    ensure_first_admin(&pool, settings.admin, &setup_token).await?;
     let local_addr = listener.local_addr()?;
     let config = settings.config;
     for warning in &config.warnings {
@@ -225,6 +226,10 @@ pub async fn start(
                 http: gateway.http.clone(),
             }),
             routes: Arc::new(ConsoleRoutes { models }),
+            setup: app::secrets::SetupGate::new(
+                config.master_key.as_ref().map(|key| key.expose()),
+                &setup_token,
+            ),
         },
     )
     .await?;
@@ -292,10 +297,19 @@ pub async fn start(
 }
 
 /// Creates the admin named by `GATEHOUSE_ADMIN_EMAIL` / `GATEHOUSE_ADMIN_PASSWORD` if absent.
-async fn ensure_first_admin(pool: &PgPool, admin: Option<(String, String)>) -> anyhow::Result<()> {
+/// Without one, and while no account exists, prints the one-time token that opens `/setup`
+/// (besides the master key): nobody who cannot read the log or the config takes the console.
+async fn ensure_first_admin(
+    pool: &PgPool,
+    admin: Option<(String, String)>,
+    setup_token: &str,
+) -> anyhow::Result<()> {
     let Some((email, password)) = admin else {
         if app::db::users::count(pool).await? == 0 {
-            tracing::info!("no console accounts yet: open /setup to create the first admin");
+            tracing::warn!(
+                "no console accounts yet: open /setup and give the master key or this one-time \
+                 setup token: {setup_token}"
+            );
         }
         return Ok(());
     };

@@ -6,75 +6,10 @@
 
 mod common;
 
+use common::console::Console;
 use common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-
-/// A console session: a cookie-keeping client and the session's CSRF token.
-struct Console {
-    http: reqwest::Client,
-    base: String,
-    csrf: String,
-}
-
-impl Console {
-    async fn open(app: &TestApp) -> Console {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let mut console = Console {
-            http,
-            base: app.base.clone(),
-            csrf: String::new(),
-        };
-        console.csrf = console.session_csrf().await;
-        console
-    }
-
-    async fn session_csrf(&self) -> String {
-        let info: Value = self
-            .http
-            .post(format!("{}/api/get_session_info", self.base))
-            .form(&Vec::<(String, String)>::new())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        info["csrf_token"].as_str().unwrap().to_string()
-    }
-
-    async fn log_in(app: &TestApp, email: &str, password: &str) -> Console {
-        let mut console = Console::open(app).await;
-        let response = console
-            .call(
-                "login",
-                &[("email", email.to_string()), ("password", password.into())],
-            )
-            .await;
-        assert!(!response.1.contains("BadCredentials"), "{}", response.1);
-        // A new session id and CSRF token come with the login.
-        console.csrf = console.session_csrf().await;
-        console
-    }
-
-    /// Calls a server function with its form fields (the CSRF token added); status and body.
-    async fn call(&self, endpoint: &str, fields: &[(&str, String)]) -> (u16, String) {
-        let mut form: Vec<(&str, String)> = vec![("csrf", self.csrf.clone())];
-        form.extend(fields.iter().cloned());
-        let response = self
-            .http
-            .post(format!("{}/api/{endpoint}", self.base))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -281,6 +216,7 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
             let context = format!("{endpoint} as {who:?}: {status} {body}");
             if *who == Nobody {
                 assert!(body.contains("NotLoggedIn"), "{context}");
+                assert_eq!(status, 401, "{context}");
             } else if allowed.contains(who) {
                 assert!(
                     !body.contains("Forbidden") && !body.contains("NotLoggedIn"),
@@ -289,6 +225,7 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
                 assert_ne!(status, 404, "{context}");
             } else {
                 assert!(body.contains("Forbidden"), "{context}");
+                assert_eq!(status, 403, "{context}");
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::secrets;
 use crate::state::pool;
 
 const USER_ID: &str = "user_id";
+const SESSION_EPOCH: &str = "session_epoch";
 const CSRF_TOKEN: &str = "csrf_token";
 
 /// The tower-sessions session of the current request.
@@ -21,19 +22,73 @@ pub async fn session() -> Result<Session, ConsoleError> {
     })
 }
 
-/// The session's CSRF token, created on first use.
+/// The CSRF token of a visitor without a session: a double-submit cookie, so that nothing is
+/// stored for anonymous visitors (a session row is written only at login).
+const CSRF_COOKIE: &str = "gatehouse_csrf";
+
+/// The CSRF token forms must carry: the session's once logged in, else the visitor's
+/// double-submit cookie (set on this response when the visitor has none).
 pub async fn csrf_token(session: &Session) -> Result<String, ConsoleError> {
     if let Some(token) = session.get::<String>(CSRF_TOKEN).await? {
         return Ok(token);
     }
+    if let Some(token) = cookie_token().await {
+        return Ok(token);
+    }
+    let options = leptos::prelude::use_context::<leptos_axum::ResponseOptions>();
+    // A page renders its session summary more than once: one cookie per response.
+    if let Some(token) = options.as_ref().and_then(token_set_on) {
+        return Ok(token);
+    }
     let token = secrets::new_csrf_token().map_err(|_| ConsoleError::Internal)?;
-    session.insert(CSRF_TOKEN, &token).await?;
+    if let Some(options) = options {
+        let secure = crate::state::console_state()?.secure_cookies;
+        let cookie = format!(
+            "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+            if secure { "; Secure" } else { "" }
+        );
+        let value = axum::http::HeaderValue::from_str(&cookie)
+            .map_err(|_| ConsoleError::Internal)?;
+        options.append_header(axum::http::header::SET_COOKIE, value);
+    }
     Ok(token)
 }
 
-/// Refuses a form whose CSRF token does not match the session's.
+/// The visitor's CSRF cookie, when it holds a token of ours.
+async fn cookie_token() -> Option<String> {
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.ok()?;
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|cookie| cookie.trim().split_once('='))
+        .find(|(name, _)| *name == CSRF_COOKIE)
+        .map(|(_, token)| token.to_string())
+        .filter(|token| token.len() == 64 && token.bytes().all(|byte| byte.is_ascii_hexdigit()))
+}
+
+/// The CSRF token already set as a cookie on the response being built.
+fn token_set_on(options: &leptos_axum::ResponseOptions) -> Option<String> {
+    let parts = options.0.read().ok()?;
+    parts
+        .headers
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|cookie| cookie.strip_prefix(CSRF_COOKIE)?.strip_prefix('='))
+        .and_then(|rest| rest.split(';').next())
+        .map(str::to_string)
+}
+
+/// Refuses a form whose CSRF token does not match the session's (or, before a login, the
+/// visitor's cookie).
 pub async fn check_csrf(session: &Session, given: &str) -> Result<(), ConsoleError> {
-    match session.get::<String>(CSRF_TOKEN).await? {
+    let expected = match session.get::<String>(CSRF_TOKEN).await? {
+        Some(token) => Some(token),
+        None => cookie_token().await,
+    };
+    match expected {
         Some(expected) if secrets::tokens_match(&expected, given) => Ok(()),
         _ => Err(ConsoleError::InvalidCsrf),
     }
@@ -52,7 +107,15 @@ pub async fn current_user_in(
     let Some(id) = session.get::<Uuid>(USER_ID).await? else {
         return Ok(None);
     };
-    Ok(users::find_by_id(pool, id).await?)
+    let Some(user) = users::find_by_id(pool, id).await? else {
+        return Ok(None);
+    };
+    // A session opened before the user's password last changed is over.
+    if session.get::<i64>(SESSION_EPOCH).await? != Some(user.session_epoch) {
+        session.flush().await?;
+        return Ok(None);
+    }
+    Ok(Some(user))
 }
 
 /// The logged-in user holding one of `allowed` roles; anything else is refused.
@@ -121,6 +184,14 @@ pub async fn start_session(session: &Session, user: &UserRow) -> Result<(), Cons
     let token = secrets::new_csrf_token().map_err(|_| ConsoleError::Internal)?;
     session.insert(CSRF_TOKEN, token).await?;
     session.insert(USER_ID, user.id).await?;
+    session.insert(SESSION_EPOCH, user.session_epoch).await?;
+    Ok(())
+}
+
+/// Keeps the current session open after its own user's password changed (the user who reset
+/// their own password stays logged in; every other session of theirs ends).
+pub async fn follow_epoch(session: &Session, user: &UserRow) -> Result<(), ConsoleError> {
+    session.insert(SESSION_EPOCH, user.session_epoch).await?;
     Ok(())
 }
 

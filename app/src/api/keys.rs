@@ -125,6 +125,8 @@ pub async fn create_key(
         model_budgets: Default::default(),
         allowed_routes: Vec::new(),
         created_by: user.label().to_string(),
+        // Keys are created on this page by admins only.
+        role_ceiling: None,
     };
     match keys::create(&crate::state::pool()?, spec).await {
         Ok((secret, row)) => {

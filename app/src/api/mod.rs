@@ -16,4 +16,6 @@ pub(crate) mod deployment_form;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
 #[cfg(feature = "ssr")]
+pub mod password_guard;
+#[cfg(feature = "ssr")]
 pub(crate) mod route_form;

@@ -40,11 +40,16 @@ mod figures {
     }
 
     pub fn parse_day(text: &str, name: &str) -> Result<Date, ConsoleError> {
-        Date::parse(
+        let day = Date::parse(
             text,
             time::macros::format_description!("[year]-[month]-[day]"),
         )
-        .map_err(|_| ConsoleError::Invalid(format!("The {name} date must look like 2026-11-24.")))
+        .map_err(|_| {
+            ConsoleError::Invalid(format!("The {name} date must look like 2026-11-24."))
+        })?;
+        crate::model::check_report_year(day.year())
+            .map_err(|message| ConsoleError::Invalid(format!("The {name} date: {message}.")))?;
+        Ok(day)
     }
 
     /// The range asked for (defaults: the month so far), checked.

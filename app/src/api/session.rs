@@ -32,27 +32,28 @@ pub async fn get_session_info() -> Result<SessionInfo, ConsoleError> {
 #[server(endpoint = "login")]
 pub async fn login(csrf: String, email: String, password: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
+    use crate::api::password_guard::{self, Attempt};
     use crate::db::users;
-    use crate::secrets;
 
+    let attempt = Attempt::of_request(Some(&email)).await;
+    attempt.check()?;
     let session = guard::session().await?;
     guard::check_csrf(&session, &csrf).await?;
     let user = users::find_by_email(&crate::state::pool()?, email.trim()).await?;
-    let password_ok = tokio::task::spawn_blocking({
-        let stored = user.as_ref().and_then(|row| row.password_hash.clone());
-        move || secrets::verify_password(&password, stored.as_deref())
-    })
-    .await
-    .map_err(|_| ConsoleError::Internal)?;
+    let stored = user.as_ref().and_then(|row| row.password_hash.clone());
+    let password_ok = password_guard::verify_password(password, stored).await?;
     match user {
         Some(user) if password_ok => {
+            attempt.succeeded();
             guard::start_session(&session, &user).await?;
-            tracing::info!(email = %user.label(), "console login");
-            leptos_axum::redirect("/keys");
+            tracing::info!(user_id = %user.user_id, "console login");
+            leptos_axum::redirect(user.role().map_or("/login", crate::model::Role::home));
             Ok(())
         }
         _ => {
-            tracing::warn!(email = %email.trim(), "console login refused");
+            attempt.failed();
+            // The typed email is not logged: it may be a password typed in the wrong box.
+            tracing::warn!("console login refused");
             Err(ConsoleError::BadCredentials)
         }
     }
@@ -69,20 +70,32 @@ pub async fn logout(csrf: String) -> Result<(), ConsoleError> {
     Ok(())
 }
 
-/// First-run setup: creates the first admin and logs them in; refused once any user exists.
+/// First-run setup: creates the first admin and logs them in; only for who gives the master key
+/// or the one-time setup token from the log, and refused once any user exists.
 #[server(endpoint = "setup_admin")]
 pub async fn setup_admin(
     csrf: String,
+    setup_secret: String,
     email: String,
     password: String,
     password_confirmation: String,
 ) -> Result<(), ConsoleError> {
-    use crate::api::guard;
+    use crate::api::{guard, password_guard};
     use crate::db::users;
-    use crate::secrets;
 
+    let attempt = password_guard::Attempt::of_request(None).await;
+    attempt.check()?;
     let session = guard::session().await?;
     guard::check_csrf(&session, &csrf).await?;
+    let state = crate::state::console_state()?;
+    if !state.setup.accepts(&setup_secret) {
+        attempt.failed();
+        tracing::warn!("first-run setup refused: wrong master key or setup token");
+        return Err(ConsoleError::Forbidden);
+    }
+    if users::count(&state.pool).await? > 0 {
+        return Err(ConsoleError::AlreadySetUp);
+    }
     let email = email.trim().to_string();
     if !email.contains('@') {
         return Err(ConsoleError::Invalid("Enter a valid email address.".into()));
@@ -95,15 +108,12 @@ pub async fn setup_admin(
     if password != password_confirmation {
         return Err(ConsoleError::Invalid("The passwords do not match.".into()));
     }
-    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
-        .await
-        .map_err(|_| ConsoleError::Internal)?
-        .map_err(|_| ConsoleError::Internal)?;
+    let hash = password_guard::hash_password(password).await?;
     let user = users::insert_first_admin(&crate::state::pool()?, &email, &hash)
         .await?
         .ok_or(ConsoleError::AlreadySetUp)?;
     guard::start_session(&session, &user).await?;
-    tracing::info!(email = %user.label(), "first admin created through setup");
-    leptos_axum::redirect("/keys");
+    tracing::info!(user_id = %user.user_id, "first admin created through setup");
+    leptos_axum::redirect(crate::model::Role::Admin.home());
     Ok(())
 }

@@ -62,10 +62,7 @@ async fn new_password_hash(password: String) -> Result<String, ConsoleError> {
             "The password must be at least {MIN_PASSWORD_CHARS} characters."
         )));
     }
-    tokio::task::spawn_blocking(move || crate::secrets::hash_password(&password))
-        .await
-        .map_err(|_| ConsoleError::Internal)?
-        .map_err(|_| ConsoleError::Internal)
+    crate::api::password_guard::hash_password(password).await
 }
 
 /// The user named in a form, refused when it is the one signed in.
@@ -179,10 +176,14 @@ pub async fn reset_password(
         password_hash: Some(new_password_hash(password).await?),
         ..UserChange::default()
     };
-    users::update(&crate::state::pool()?, user_id.trim(), change)
+    let changed = users::update(&crate::state::pool()?, user_id.trim(), change)
         .await
         .map_err(|_| ConsoleError::Internal)?
         .ok_or_else(|| ConsoleError::Invalid("That user no longer exists.".into()))?;
+    // Every session of that user ended with the reset, but this one when it is theirs.
+    if changed.id == acting.id {
+        guard::follow_epoch(&session, &changed).await?;
+    }
     guard::audit(
         &acting,
         "user.reset_password",

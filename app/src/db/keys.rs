@@ -20,7 +20,7 @@ macro_rules! key_columns {
          u.rpm_limit AS user_rpm_limit, u.tpm_limit AS user_tpm_limit, \
          u.max_parallel_requests AS user_max_parallel_requests, \
          kt.organization_id AS team_organization_id, k.project_id, p.models AS project_models, \
-         k.model_max_budget, k.allowed_routes"
+         k.model_max_budget, k.allowed_routes, k.role_ceiling, u.role AS user_role"
     };
 }
 macro_rules! key_tables {
@@ -73,6 +73,10 @@ pub struct KeyRow {
     pub model_max_budget: serde_json::Value,
     /// The routes the key may call (empty: every route).
     pub allowed_routes: Vec<String>,
+    /// The most the key may do (`Role` text; `None`: minted by an admin, no cap).
+    pub role_ceiling: Option<String>,
+    /// Its user's global role (`Role` text).
+    pub user_role: Option<String>,
 }
 
 /// Rate limits of a key or a team (LiteLLM's fields); `None`: no limit.
@@ -148,6 +152,8 @@ pub struct KeySpec {
     pub model_budgets: ModelBudgets,
     pub allowed_routes: Vec<String>,
     pub created_by: String,
+    /// The minter's role when it was not an admin: the key never acts with more.
+    pub role_ceiling: Option<crate::model::Role>,
 }
 
 /// A key's per-model budgets (`model_max_budget`): as given, and each model's limits.
@@ -247,8 +253,8 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     sqlx::query(
         "INSERT INTO virtual_keys (token_hash, key_name, key_alias, models, metadata, expires_at, \
          created_by, team_id, rpm_limit, tpm_limit, max_parallel_requests, model_rpm_limit, \
-         model_tpm_limit, user_id, project_id, model_max_budget, allowed_routes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         model_tpm_limit, user_id, project_id, model_max_budget, allowed_routes, role_ceiling) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(&token_hash)
     .bind(secrets::display_name(&secret))
@@ -267,6 +273,7 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     .bind(&spec.project_id)
     .bind(&spec.model_budgets.declared)
     .bind(&spec.allowed_routes)
+    .bind(spec.role_ceiling.map(crate::model::Role::as_str))
     .execute(&mut *transaction)
     .await?;
     add_secret(&mut transaction, &token_hash, &token_hash, &secret).await?;

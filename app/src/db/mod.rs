@@ -13,6 +13,7 @@ pub mod reconcile;
 pub mod reports;
 pub mod routes;
 pub mod spend;
+pub mod spend_faults;
 pub mod tags;
 pub mod teams;
 pub mod users;

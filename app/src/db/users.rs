@@ -18,7 +18,7 @@ macro_rules! user_columns {
          u.rpm_limit, u.tpm_limit, u.max_parallel_requests, u.created_by, u.created_at, \
          b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
          b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
-         COALESCE(b.spend_micros, 0) AS spend_micros"
+         COALESCE(b.spend_micros, 0) AS spend_micros, u.session_epoch"
     };
 }
 macro_rules! user_tables {
@@ -47,6 +47,8 @@ pub struct UserRow {
     pub budget_duration: Option<String>,
     pub budget_reset_at: Option<OffsetDateTime>,
     pub spend_micros: i64,
+    /// Changes with the password: sessions opened in an older epoch are over.
+    pub session_epoch: i64,
 }
 
 impl UserRow {
@@ -232,6 +234,7 @@ pub async fn update(
     let updated = sqlx::query(
         "UPDATE console_users SET email = COALESCE($2, email), \
          password_hash = COALESCE($3, password_hash), role = COALESCE($4, role), \
+         session_epoch = session_epoch + CASE WHEN $3::text IS NULL THEN 0 ELSE 1 END, \
          user_alias = COALESCE($5, user_alias), models = COALESCE($6, models), \
          metadata = COALESCE($7, metadata), rpm_limit = COALESCE($8, rpm_limit), \
          tpm_limit = COALESCE($9, tpm_limit), \

@@ -48,7 +48,7 @@ pub fn Header(user: UserView, csrf: String) -> impl IntoView {
                     <a href="/spend">"Spend"</a>
                     <a href="/logs">"Logs"</a>
                 })}
-                <a href="/keys">"Keys"</a>
+                {(user.role == Role::Admin).then(|| view! { <a href="/keys">"Keys"</a> })}
                 <a href="/deployments">"Models & providers"</a>
                 <a href="/routes">"Routes"</a>
                 <a href="/teams">"Teams"</a>

@@ -5,13 +5,23 @@ use leptos::prelude::*;
 
 use crate::api::keys::{list_keys, CreateKey, RevokeKey, RotateKey, SetKeyBlocked};
 use crate::api::spend::{spend_per_day, DAILY_SPEND_DAYS};
-use crate::model::{format_usd, CreatedKey, KeyStatus, KeyView};
+use crate::model::{format_usd, CreatedKey, KeyStatus, KeyView, Role};
+use leptos_router::components::Redirect;
 use crate::pages::frame::{error_message, SignedIn};
 use crate::pages::spend_chart::DailySpendChart;
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
-    view! { <SignedIn body=|csrf, _| view! { <KeysBody csrf=csrf/> }.into_any()/> }
+    view! {
+        <SignedIn body=|csrf, role| {
+            if role == Role::Admin {
+                view! { <KeysBody csrf=csrf/> }.into_any()
+            } else {
+                // Keys are managed by admins; every other role goes where it can work.
+                view! { <Redirect path=role.home()/> }.into_any()
+            }
+        }/>
+    }
 }
 
 #[component]

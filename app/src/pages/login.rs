@@ -17,7 +17,10 @@ pub fn LoginPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match session.await {
                         Err(error) => error_message(error).into_any(),
-                        Ok(info) if info.user.is_some() => view! { <Redirect path="/keys"/> }.into_any(),
+                        Ok(info) if info.user.is_some() => {
+                            let home = info.user.as_ref().map_or("/keys", |user| user.role.home());
+                            view! { <Redirect path=home/> }.into_any()
+                        }
                         Ok(info) if info.needs_setup => view! { <Redirect path="/setup"/> }.into_any(),
                         Ok(info) => view! {
                             <ActionForm action=login attr:class="card">

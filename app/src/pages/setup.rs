@@ -23,6 +23,10 @@ pub fn SetupPage() -> impl IntoView {
                                 <h2>"Create the first admin"</h2>
                                 <p class="hint">"No accounts exist yet. This account will administer Gatehouse."</p>
                                 <input type="hidden" name="csrf" value=info.csrf_token/>
+                                <label>
+                                    "Master key, or the setup token from the server's log"
+                                    <input type="password" name="setup_secret" required autocomplete="off"/>
+                                </label>
                                 <label>"Email" <input type="email" name="email" required autocomplete="username"/></label>
                                 <label>
                                     "Password (at least " {MIN_PASSWORD_LENGTH} " characters)"

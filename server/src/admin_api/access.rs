@@ -1,6 +1,7 @@
 //! Who may do what through the management API. The master key acts as an admin; a virtual key
-//! that belongs to a user acts with that user's role and team memberships; any other key may
-//! only read itself. Everything not granted here is refused (403), and the refusal of a change
+//! that belongs to a user acts with that user's role and team memberships, capped at the role
+//! of whoever minted it and, when a team admin minted it, within the key's team only; any other
+//! key may only read itself. Everything not granted here is refused (403), and the refusal of a change
 //! is audited by `audit::watch`.
 //!
 //! The role matrix these checks implement is in `docs/GOVERNANCE.md` ("Roles") and tested in
@@ -48,6 +49,10 @@ pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor
         }
         Caller::Key { key, .. } => key.user_id.clone(),
     };
+    let (ceiling, key_team) = match &caller {
+        Caller::Key { key, .. } => (key.role_ceiling, key.team_id.clone()),
+        Caller::Master { .. } => (None, None),
+    };
     let Some(user_id) = user_id else {
         let name = format!("key:{}", caller.token_hash());
         return Ok(Actor {
@@ -61,7 +66,11 @@ pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor
     };
     let user_id = user_id.to_string();
     let user = users::find_by_user_id(&gateway.pool, &user_id).await?;
-    let memberships = users::memberships(&gateway.pool, &user_id).await?;
+    let mut memberships = users::memberships(&gateway.pool, &user_id).await?;
+    if ceiling.is_some() {
+        // Minted by a team admin: the key acts within its own team only.
+        memberships.retain(|membership| key_team.as_deref() == Some(membership.team_id.as_str()));
+    }
     let admin_of = memberships
         .iter()
         .filter(|membership| MemberRole::parse(&membership.role) == Some(MemberRole::Admin))
@@ -74,7 +83,10 @@ pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor
     Ok(Actor {
         caller,
         name: format!("user:{user_id}"),
-        role: user.as_ref().and_then(users::UserRow::role),
+        role: user
+            .as_ref()
+            .and_then(users::UserRow::role)
+            .map(|role| ceiling.map_or(role, |ceiling| role.capped_at(ceiling))),
         user_id: Some(user_id),
         admin_of,
         member_of,
@@ -165,13 +177,47 @@ impl Actor {
                 .is_some_and(|team| self.admin_of.contains(team))
     }
 
-    /// Changes the key: admins, and the admins of its team.
+    /// Changes the key: admins, and the admins of its team when the key's user's global role is
+    /// no higher than their own (a team admin never takes over an admin's key).
     pub fn manages_key(&self, key: &KeyRow) -> bool {
         self.is_admin()
-            || key
+            || (key
                 .team_id
                 .as_deref()
                 .is_some_and(|team| self.admin_of.contains(team))
+                && (self.owns(key)
+                    || self.outranks(key.user_role.as_deref().and_then(Role::parse))))
+    }
+
+    /// This caller's role covers `other` (a user without a role is covered by everyone).
+    fn outranks(&self, other: Option<Role>) -> bool {
+        match (self.role, other) {
+            (_, None) => true,
+            (Some(mine), Some(theirs)) => mine.covers(theirs),
+            (None, Some(_)) => false,
+        }
+    }
+
+    /// Refuses to act for or on a user whose global role is higher than the caller's.
+    pub fn require_outranks(&self, other: Option<Role>, user_id: &str) -> Result<(), ApiError> {
+        if self.is_admin() || self.outranks(other) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "`{user_id}` has a higher global role ({}) than yours; only an admin may do that.",
+                other.map_or("none", Role::as_str)
+            )))
+        }
+    }
+
+    /// The ceiling a key this caller mints carries: none when an admin mints it, else the
+    /// caller's own role.
+    pub fn minted_role_ceiling(&self) -> Option<Role> {
+        if self.is_admin() {
+            None
+        } else {
+            Some(self.role.unwrap_or(Role::TeamAdmin))
+        }
     }
 
     pub fn require_manages_key(&self, key: &KeyRow, what: &str) -> Result<(), ApiError> {
@@ -179,7 +225,8 @@ impl Actor {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
-                "Only an admin or an admin of the key's team may {what}."
+                "Only an admin, or an admin of the key's team whose role is no lower than its \
+                 user's, may {what}."
             )))
         }
     }

@@ -12,7 +12,7 @@ use app::db::budgets::BudgetLimits;
 use app::db::keys::{
     self, CreateKeyError, KeyChange, KeyListFilter, KeyRow, KeySpec, ModelBudgets, RateLimits,
 };
-use app::db::members;
+use app::db::{members, users};
 use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 
 use super::access::{actor, Actor};
@@ -193,6 +193,8 @@ pub async fn generate(
                     "A team admin creates keys only for members of the team; `{user_id}` is not one."
                 )));
             }
+            let user = users::find_by_user_id(&gateway.pool, user_id).await?;
+            caller.require_outranks(user.as_ref().and_then(users::UserRow::role), user_id)?;
         }
     }
     let duration_seconds = request
@@ -225,6 +227,7 @@ pub async fn generate(
         model_budgets: model_budgets(request.model_max_budget)?.unwrap_or_default(),
         allowed_routes: allowed_routes(request.allowed_routes)?.unwrap_or_default(),
         created_by: caller.name.clone(),
+        role_ceiling: caller.minted_role_ceiling(),
     };
     let (secret, row) = keys::create(&gateway.pool, spec)
         .await

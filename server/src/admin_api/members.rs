@@ -164,6 +164,7 @@ pub async fn add(
     for member in &given {
         let user_id = member_user_id(&gateway, member).await?;
         refuse_own_membership(&actor, &user_id)?;
+        refuse_higher_user(&gateway, &actor, &user_id).await?;
         let row = members::add(
             &gateway.pool,
             &request.team_id,
@@ -206,6 +207,20 @@ fn refuse_own_membership(actor: &Actor, user_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A team admin adds or changes only users whose global role is no higher than its own (an
+/// admin in its team would let it mint an admin's key).
+async fn refuse_higher_user(
+    gateway: &SharedGateway,
+    actor: &Actor,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    if actor.is_admin() {
+        return Ok(());
+    }
+    let user = users::find_by_user_id(&gateway.pool, user_id).await?;
+    actor.require_outranks(user.as_ref().and_then(users::UserRow::role), user_id)
+}
+
 #[derive(Deserialize)]
 pub struct UpdateMemberRequest {
     team_id: String,
@@ -230,6 +245,7 @@ pub async fn update(
     };
     let user_id = member_user_id(&gateway, &named).await?;
     refuse_own_membership(&actor, &user_id)?;
+    refuse_higher_user(&gateway, &actor, &user_id).await?;
     let role = request.role.as_ref().map(|_| named.role()).transpose()?;
     let budget = member_budget(
         &gateway,
@@ -287,6 +303,7 @@ pub async fn delete(
     };
     let user_id = member_user_id(&gateway, &named).await?;
     refuse_own_membership(&actor, &user_id)?;
+    refuse_higher_user(&gateway, &actor, &user_id).await?;
     let revoked = members::remove(&gateway.pool, &request.team_id, &user_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("That user is not a member of the team.".into()))?;

@@ -33,6 +33,7 @@ use app::model::{dollars_to_micros, parse_duration_seconds};
 
 use crate::admin_api::access::Actor;
 use crate::error::ApiError;
+use crate::policy::identity;
 use crate::proxy::request::read_body;
 use crate::state::SharedGateway;
 
@@ -250,10 +251,40 @@ fn metadata_object(
 ) -> Result<Option<serde_json::Value>, ApiError> {
     match value {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Object(object)) => Ok(Some(serde_json::Value::Object(object))),
+        Some(serde_json::Value::Object(object)) => {
+            let metadata = serde_json::Value::Object(object);
+            identity::check_metadata_size(&metadata)?;
+            check_metadata_tags(&metadata)?;
+            Ok(Some(metadata))
+        }
         Some(_) => Err(ApiError::bad_request(
             "`metadata` must be an object.",
             Some("metadata"),
+        )),
+    }
+}
+
+/// `metadata.tags` (tags every request of the entity carries): at most `MAX_TAGS` tags, each
+/// bounded like a request's.
+fn check_metadata_tags(metadata: &serde_json::Value) -> Result<(), ApiError> {
+    let field = "metadata.tags";
+    match metadata.get("tags") {
+        None | Some(serde_json::Value::Null) => Ok(()),
+        Some(serde_json::Value::Array(tags)) if tags.len() <= identity::MAX_TAGS => {
+            for tag in tags {
+                let text = tag.as_str().ok_or_else(|| {
+                    ApiError::bad_request("`metadata.tags` must be a list of strings.", Some(field))
+                })?;
+                identity::tag(text, field)?;
+            }
+            Ok(())
+        }
+        Some(_) => Err(ApiError::bad_request(
+            format!(
+                "`metadata.tags` must be a list of at most {} strings.",
+                identity::MAX_TAGS
+            ),
+            Some(field),
         )),
     }
 }

@@ -122,12 +122,15 @@ impl ReportParams {
 fn parse_day(text: &str, param: &'static str) -> Result<Date, ApiError> {
     // LiteLLM's UI sends `YYYY-MM-DD HH:MM:SS`; the day is what counts here.
     let day = text.trim().get(..10).unwrap_or(text);
-    Date::parse(day, format_description!("[year]-[month]-[day]")).map_err(|_| {
+    let day = Date::parse(day, format_description!("[year]-[month]-[day]")).map_err(|_| {
         ApiError::bad_request(
             format!("`{param}` must be a date like 2026-11-24."),
             Some(param),
         )
-    })
+    })?;
+    app::model::check_report_year(day.year())
+        .map_err(|message| ApiError::bad_request(format!("`{param}`: {message}."), Some(param)))?;
+    Ok(day)
 }
 
 fn range(start: Date, end: Date) -> Result<(Date, Date), ApiError> {
@@ -342,7 +345,7 @@ fn per_day(lines: &[BreakdownRow], group_by: Dimension, names: &HashMap<String, 
                                     "model": line.model_group,
                                     "provider": line.provider,
                                     "spend": micros_to_dollars(line.cost_micros),
-                                    "total_tokens": line.prompt_tokens + line.completion_tokens,
+                                    "total_tokens": line.prompt_tokens.saturating_add(line.completion_tokens),
                                 })
                             })
                             .collect();

@@ -256,6 +256,14 @@ fn parse_moment(
     param: &'static str,
     end_of_day: bool,
 ) -> Result<OffsetDateTime, ApiError> {
+    let parsed = Date::parse(text, format_description!("[year]-[month]-[day]"))
+        .map(|date| date.year())
+        .or_else(|_| OffsetDateTime::parse(text, &Rfc3339).map(|moment| moment.year()));
+    if let Ok(year) = parsed {
+        app::model::check_report_year(year).map_err(|message| {
+            ApiError::bad_request(format!("`{param}`: {message}."), Some(param))
+        })?;
+    }
     if let Ok(date) = Date::parse(text, format_description!("[year]-[month]-[day]")) {
         let day = if end_of_day {
             date.next_day().unwrap_or(date)
@@ -279,7 +287,7 @@ fn litellm_row(row: &SpendRow) -> Value {
         "api_key": row.token_hash,
         "spend": micros_to_dollars(row.cost_micros),
         "spend_micros": row.cost_micros,
-        "total_tokens": row.prompt_tokens + row.completion_tokens,
+        "total_tokens": row.prompt_tokens.saturating_add(row.completion_tokens),
         "prompt_tokens": row.prompt_tokens,
         "completion_tokens": row.completion_tokens,
         "cached_tokens": row.cached_tokens,

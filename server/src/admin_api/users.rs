@@ -95,11 +95,11 @@ async fn password_hash(password: Option<String>) -> Result<Option<String>, ApiEr
             Some("password"),
         ));
     }
-    tokio::task::spawn_blocking(move || app::secrets::hash_password(&password))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map(Some)
-        .map_err(|_| ApiError::Internal)
+    match app::api::password_guard::hash_password(password).await {
+        Ok(hash) => Ok(Some(hash)),
+        Err(app::error::ConsoleError::Busy) => Err(ApiError::Busy),
+        Err(_) => Err(ApiError::Internal),
+    }
 }
 
 fn text_field(value: Option<String>, field: &'static str) -> Result<Option<String>, ApiError> {
@@ -209,6 +209,8 @@ pub async fn create(
             model_budgets: Default::default(),
             allowed_routes: Vec::new(),
             created_by: actor.name.clone(),
+            // `/user/new` is for admins only.
+            role_ceiling: None,
         };
         let (secret, key) = keys::create(&gateway.pool, spec)
             .await

@@ -143,10 +143,11 @@ impl Meter {
             ),
             None => (Usage::default(), false),
         };
+        let usage = usage.bounded();
         let cost_micros = call.deployment.prices.cost_micros(&usage);
         call.deployment
             .state
-            .count_tokens(usage.prompt_tokens + usage.completion_tokens);
+            .count_tokens(usage.prompt_tokens.saturating_add(usage.completion_tokens));
         // A request its first attempt served needs no list: the row itself says it all.
         let attempts = match call.trail.attempts.as_slice() {
             [only] if only.outcome == "success" && outcome.success && call.trail.fallbacks == 0 => {
@@ -157,7 +158,7 @@ impl Meter {
             ),
         };
         if let Some(admission) = call.admission.take() {
-            admission.finish(usage.prompt_tokens + usage.completion_tokens);
+            admission.finish(usage.prompt_tokens.saturating_add(usage.completion_tokens));
         }
         let chain = call.budget_chain.as_deref().unwrap_or_default();
         let charges = match call.reservation.take() {

@@ -48,18 +48,27 @@ pub fn redact(value: Value) -> Value {
         Value::Object(fields) => Value::Object(
             fields
                 .into_iter()
-                .map(|(name, value)| (name, redact(value)))
+                .map(|(name, value)| (without_nul(name), redact(value)))
                 .collect(),
         ),
         other => other,
     }
 }
 
+/// A text without NUL characters, which PostgreSQL's jsonb refuses.
+fn without_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text
+    }
+}
+
 fn redact_text(text: &str) -> String {
-    let mut text = match text.char_indices().nth(MAX_STRING_CHARS) {
+    let mut text = without_nul(match text.char_indices().nth(MAX_STRING_CHARS) {
         Some((cut, _)) => format!("{}…[truncated]", &text[..cut]),
         None => text.to_string(),
-    };
+    });
     for (pattern, replacement) in PATTERNS.iter() {
         if pattern.is_match(&text) {
             text = pattern.replace_all(&text, *replacement).into_owned();
@@ -129,5 +138,11 @@ mod tests {
             text.chars().count(),
             MAX_STRING_CHARS + "…[truncated]".chars().count()
         );
+    }
+
+    #[test]
+    fn nul_characters_never_reach_the_database() {
+        let redacted = redact(json!({ "a\u{0}b": ["x\u{0}y"] }));
+        assert_eq!(redacted, json!({ "a\u{FFFD}b": ["x\u{FFFD}y"] }));
     }
 }

@@ -23,6 +23,10 @@ pub struct Usage {
     pub units: Units,
 }
 
+/// The largest count of any kind one request is billed for: far beyond any real request, far
+/// below what would overflow a sum of them.
+pub const MAX_REPORTED: u64 = 1_000_000_000_000;
+
 /// Billable quantities that are not tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Units {
@@ -51,12 +55,31 @@ impl Usage {
         }
     }
 
+    /// The usage with every count at most `MAX_REPORTED`: an upstream's figure is never trusted
+    /// to fit the sums it joins (rollups, budgets, rate limits).
+    pub fn bounded(self) -> Usage {
+        let bound = |count: u64| count.min(MAX_REPORTED);
+        Usage {
+            prompt_tokens: bound(self.prompt_tokens),
+            completion_tokens: bound(self.completion_tokens),
+            cached_tokens: bound(self.cached_tokens),
+            cache_write_tokens: bound(self.cache_write_tokens),
+            reasoning_tokens: bound(self.reasoning_tokens),
+            units: Units {
+                images: bound(self.units.images),
+                audio_millis: bound(self.units.audio_millis),
+                characters: bound(self.units.characters),
+                requests: bound(self.units.requests),
+            },
+        }
+    }
+
     /// The OpenAI `usage` object, with the details OpenAI and LiteLLM report.
     pub fn to_openai(&self) -> serde_json::Value {
         let mut usage = serde_json::json!({
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "total_tokens": self.prompt_tokens.saturating_add(self.completion_tokens),
             "prompt_tokens_details": { "cached_tokens": self.cached_tokens },
             "completion_tokens_details": { "reasoning_tokens": self.reasoning_tokens },
         });

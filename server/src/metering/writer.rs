@@ -1,11 +1,13 @@
 //! The batched spend writer: rows queue in memory (bounded: a full queue slows requests down
 //! rather than dropping rows), land in one multi-row statement per batch, are retried while the
-//! database is unavailable, and are drained on shutdown.
+//! database is unavailable, and are drained on shutdown. A row the database refuses never holds
+//! up the others: it is split out, repaired or set aside, and recorded.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use app::db::spend::{self, SpendRow};
+use app::db::spend_faults::{self, FaultOutcome};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -121,38 +123,104 @@ struct Landed {
     alerts: Option<Alerts>,
 }
 
-/// Writes one batch, retrying with backoff; then the ledger and alerts follow it.
+/// Writes one batch, retrying with backoff while the database is unavailable; then the ledger
+/// and alerts follow it. A batch the database refuses for one of its rows (`is_row_fault`) is
+/// split in halves until the faulty row is alone, so every other row lands; that row is
+/// repaired and landed, or set aside in `spend_row_faults` (see `land_alone`).
 async fn write(
     pool: &PgPool,
     landed: &Landed,
     batch: &mut Vec<SpendRow>,
     stop: &CancellationToken,
 ) {
-    let mut attempt: u32 = 0;
-    loop {
-        match spend::insert_batch(pool, batch, landed.ledger.instance()).await {
-            Ok(spends) => {
-                landed.ledger.flushed(batch, &spends);
-                if let Some(alerts) = &landed.alerts {
-                    alerts.after_batch(batch);
-                }
-                tracing::debug!(rows = batch.len(), "spend batch written");
-                batch.clear();
-                return;
+    let mut parts = vec![std::mem::take(batch)];
+    while let Some(part) = parts.pop() {
+        match insert_retrying(pool, landed, &part, stop).await {
+            Ok(()) => {}
+            Err(_) if part.len() > 1 => {
+                let mut first = part;
+                let second = first.split_off(first.len() / 2);
+                parts.push(second);
+                parts.push(first);
             }
             Err(error) => {
-                attempt += 1;
-                if stop.is_cancelled() && attempt >= SHUTDOWN_ATTEMPTS {
-                    let ids: Vec<&str> = batch.iter().map(|row| row.request_id.as_str()).collect();
-                    tracing::error!(%error, rows = batch.len(), request_ids = ?ids, "spend rows could not be written before shutdown");
-                    batch.clear();
-                    return;
+                if let Some(row) = part.into_iter().next() {
+                    land_alone(pool, landed, row, &error, stop).await;
                 }
-                let delay = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6)))
-                    .min(MAX_RETRY_DELAY);
-                tracing::warn!(%error, attempt, rows = batch.len(), "spend batch failed; retrying");
-                sleep(delay).await;
             }
         }
     }
+    batch.clear();
+}
+
+/// A row the database refused alone: repaired (NULs replaced, values cut to their bounds) and
+/// landed, flagged `repaired`; if even that is refused, kept whole as `set_aside`. Both are
+/// recorded in `spend_row_faults` with the error.
+async fn land_alone(
+    pool: &PgPool,
+    landed: &Landed,
+    row: SpendRow,
+    error: &sqlx::Error,
+    stop: &CancellationToken,
+) {
+    let repaired = vec![row.repaired()];
+    let outcome = match insert_retrying(pool, landed, &repaired, stop).await {
+        Ok(()) => FaultOutcome::Repaired,
+        Err(_) => FaultOutcome::SetAside,
+    };
+    tracing::error!(
+        request_id = %row.request_id,
+        %error,
+        outcome = ?outcome,
+        "a spend row was refused by the database"
+    );
+    let mut attempt: u32 = 0;
+    while let Err(record_error) = spend_faults::record(pool, &row, outcome, error).await {
+        attempt += 1;
+        if stop.is_cancelled() && attempt >= SHUTDOWN_ATTEMPTS {
+            tracing::error!(request_id = %row.request_id, %record_error, "spend row fault could not be recorded before shutdown");
+            return;
+        }
+        sleep(retry_delay(attempt)).await;
+    }
+}
+
+/// Inserts rows in one statement, retrying while the database is unavailable; `Err` when the
+/// rows themselves are refused. On shutdown, rows that cannot land after `SHUTDOWN_ATTEMPTS`
+/// are logged with their request ids.
+async fn insert_retrying(
+    pool: &PgPool,
+    landed: &Landed,
+    rows: &[SpendRow],
+    stop: &CancellationToken,
+) -> Result<(), sqlx::Error> {
+    let mut attempt: u32 = 0;
+    loop {
+        match spend::insert_batch(pool, rows, landed.ledger.instance()).await {
+            Ok(spends) => {
+                landed.ledger.flushed(rows, &spends);
+                if let Some(alerts) = &landed.alerts {
+                    alerts.after_batch(rows);
+                }
+                tracing::debug!(rows = rows.len(), "spend batch written");
+                return Ok(());
+            }
+            Err(error) if spend_faults::is_row_fault(&error) => return Err(error),
+            Err(error) => {
+                attempt += 1;
+                if stop.is_cancelled() && attempt >= SHUTDOWN_ATTEMPTS {
+                    let ids: Vec<&str> = rows.iter().map(|row| row.request_id.as_str()).collect();
+                    tracing::error!(%error, rows = rows.len(), request_ids = ?ids, "spend rows could not be written before shutdown");
+                    return Ok(());
+                }
+                tracing::warn!(%error, attempt, rows = rows.len(), "spend batch failed; retrying");
+                sleep(retry_delay(attempt)).await;
+            }
+        }
+    }
+}
+
+/// The wait before another attempt: doubling from 200 ms, at most `MAX_RETRY_DELAY`.
+fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6))).min(MAX_RETRY_DELAY)
 }

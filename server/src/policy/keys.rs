@@ -11,11 +11,13 @@ use app::db::members::member_subject;
 use app::db::organizations::organization_subject;
 use app::db::projects::project_subject;
 use app::db::users::user_subject;
+use app::model::Role;
 use dashmap::DashMap;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::policy::budgets::{Budget, Ledger};
+use crate::policy::identity;
 use crate::policy::limits::ScopeLimits;
 use crate::policy::routes::AllowedRoutes;
 use crate::routing::AccessGroups;
@@ -57,6 +59,8 @@ pub struct CachedKey {
     pub request_class: Option<String>,
     /// `metadata.tags` (LiteLLM keeps a key's tags there).
     pub tags: Vec<String>,
+    /// The most the key may do on the management API (`None`: minted by an admin, no cap).
+    pub role_ceiling: Option<Role>,
 }
 
 impl CachedKey {
@@ -306,7 +310,13 @@ impl KeyCache {
             tpm: limit_of(row.tpm_limit),
             parallel: limit_of(row.max_parallel_requests),
         };
+        // An unreadable ceiling grants nothing beyond a team admin's.
+        let role_ceiling = row
+            .role_ceiling
+            .as_deref()
+            .map(|ceiling| Role::parse(ceiling).unwrap_or(Role::TeamAdmin));
         Arc::new(CachedKey {
+            role_ceiling,
             token_hash: Arc::from(row.token_hash.as_str()),
             models: row.models,
             expires_at: row.expires_at,
@@ -330,8 +340,12 @@ impl KeyCache {
                 .get("tags")
                 .and_then(serde_json::Value::as_array)
                 .map(|tags| {
+                    // Tags stored before they were bounded are dropped rather than refuse
+                    // every request of the key.
                     tags.iter()
-                        .filter_map(|tag| tag.as_str().map(str::to_string))
+                        .filter_map(|tag| identity::tag(tag.as_str()?, "metadata.tags").ok())
+                        .take(identity::MAX_TAGS)
+                        .map(str::to_string)
                         .collect()
                 })
                 .unwrap_or_default(),

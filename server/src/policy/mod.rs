@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod budgets;
 pub mod end_users;
+pub mod identity;
 pub mod keys;
 pub mod limits;
 pub mod named;

@@ -79,7 +79,9 @@ impl NativeEndpoint {
             NativeEndpoint::ImageGenerations => {
                 // Token-priced image models (gpt-image-1) report usage; the others are billed per
                 // image.
-                if reported.is_some_and(|usage| usage.prompt_tokens + usage.completion_tokens > 0) {
+                if reported.is_some_and(|usage| {
+                    usage.prompt_tokens.saturating_add(usage.completion_tokens) > 0
+                }) {
                     return reported;
                 }
                 let images = serde_json::from_slice::<ImagesProbe>(body).ok()?.data.len();

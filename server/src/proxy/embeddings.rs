@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
 use crate::metering::CALL_TYPE_EMBEDDING;
+use crate::policy::identity;
 use crate::providers::adapter::{EmbeddingsWanted, UpstreamRequest};
 use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::{transport, Deployment};
@@ -72,7 +73,8 @@ fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
             .ok_or_else(invalid_input)?,
         _ => return Err(invalid_input()),
     };
-    let end_user = body.get("user").and_then(Value::as_str).map(str::to_string);
+    let end_user = identity::body_end_user(&body, "user")?;
+    identity::check_metadata(&body)?;
     let tags = take_tags(&mut body)?;
     Ok(EmbeddingsRequest {
         model,

@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
+use crate::policy::identity;
 use crate::providers::adapter::{
     to_body, ChatAdapter, ChatReply, StreamTranslator, UpstreamRequest,
 };
@@ -304,7 +305,8 @@ impl NativeRequest {
             .and_then(|options| options.get("include_usage"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let end_user = body.get("user").and_then(Value::as_str).map(str::to_string);
+        let end_user = identity::body_end_user(&body, "user")?;
+        identity::check_metadata(&body)?;
         let tags = take_tags(&mut body)?;
         let prompt_tokens = prompt_tokens(endpoint, &body)?;
         Ok(NativeRequest {

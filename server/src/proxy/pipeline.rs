@@ -18,6 +18,7 @@ use crate::metering::prices::tokens_cost_ceiling;
 use crate::metering::{MeteredCall, CALL_TYPE_CHAT};
 use crate::policy::auth::{authenticate, Caller};
 use crate::policy::budgets::Budget;
+use crate::policy::identity;
 use crate::providers::capabilities::Needs;
 use crate::providers::Deployment;
 use crate::proxy::request::{push_tag, ChatRequest, MAX_TAGS};
@@ -106,9 +107,10 @@ const TAGS_HEADER: HeaderName = HeaderName::from_static("x-litellm-tags");
 /// LiteLLM's headers naming the end user, in the order it reads them; either outranks the
 /// body's `user`.
 const END_USER_HEADERS: [HeaderName; 2] = [
-    HeaderName::from_static("x-litellm-customer-id"),
-    HeaderName::from_static("x-litellm-end-user-id"),
+    HeaderName::from_static(END_USER_FIELDS[0]),
+    HeaderName::from_static(END_USER_FIELDS[1]),
 ];
+const END_USER_FIELDS: [&str; 2] = ["x-litellm-customer-id", "x-litellm-end-user-id"];
 
 /// A request whose caller is known: who, when it started, the time limit it set, and the
 /// request class it runs in with that class's router settings.
@@ -150,11 +152,24 @@ pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admit
         router,
         class,
         tags,
-        end_user: END_USER_HEADERS.iter().find_map(|name| {
-            let value = headers.get(name)?.to_str().ok()?.trim();
-            (!value.is_empty()).then(|| value.to_string())
-        }),
+        end_user: header_end_user(headers)?,
     })
+}
+
+/// The end user LiteLLM's headers name, checked like a body's `user`.
+fn header_end_user(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    for (name, field) in END_USER_HEADERS.iter().zip(END_USER_FIELDS) {
+        let Some(value) = headers.get(name) else {
+            continue;
+        };
+        let text = value.to_str().map_err(|_| {
+            ApiError::bad_request(format!("The `{name}` header must be text."), None)
+        })?;
+        if let Some(user) = identity::end_user(text, field)? {
+            return Ok(Some(user));
+        }
+    }
+    Ok(None)
 }
 
 /// Tags from `x-litellm-tags` (comma-separated) and the key's `metadata.tags`, each once.
@@ -169,9 +184,10 @@ fn request_tags(caller: &Caller, headers: &HeaderMap) -> Result<Vec<String>, Api
         .flat_map(|list| list.split(','))
         .map(str::trim)
         .filter(|tag| !tag.is_empty())
-        .chain(key_tags.iter().map(String::as_str))
+        .map(|tag| identity::tag(tag, "x-litellm-tags"))
+        .chain(key_tags.iter().map(|tag| Ok(tag.as_str())))
     {
-        push_tag(&mut tags, tag);
+        push_tag(&mut tags, tag?);
         if tags.len() > MAX_TAGS + caller.class_hints().1.len() {
             return Err(ApiError::bad_request(
                 format!("`{TAGS_HEADER}` carries at most {MAX_TAGS} tags."),

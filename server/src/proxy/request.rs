@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
+use crate::policy::identity;
 use crate::providers::adapter::ChatBody;
 use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::Deployment;
@@ -14,9 +15,7 @@ use crate::providers::Deployment;
 /// Largest request body accepted (images inline as base64 can be large).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-/// Most tags one request may carry, and the longest tag.
-pub const MAX_TAGS: usize = 32;
-const MAX_TAG_CHARS: usize = 200;
+pub use crate::policy::identity::MAX_TAGS;
 
 /// LiteLLM's request tags in a body: root `tags` (removed: it is LiteLLM's, not the
 /// upstream's) and `metadata.tags`. Each a non-empty string; a 400 otherwise.
@@ -32,11 +31,7 @@ pub fn take_tags(body: &mut Map<String, Value>) -> Result<Vec<String>, ApiError>
             Some(Value::Array(items)) => {
                 for item in items {
                     match item {
-                        Value::String(tag)
-                            if !tag.trim().is_empty() && tag.chars().count() <= MAX_TAG_CHARS =>
-                        {
-                            push_tag(&mut tags, tag.trim());
-                        }
+                        Value::String(tag) => push_tag(&mut tags, identity::tag(tag, field)?),
                         _ => return Err(bad_tags(field)),
                     }
                 }
@@ -143,16 +138,8 @@ impl ChatRequest {
                 ))
             }
         };
-        let end_user = match body.get("user") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(user)) => Some(user.clone()),
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "`user` must be a string.",
-                    Some("user"),
-                ))
-            }
-        };
+        let end_user = identity::body_end_user(&body, "user")?;
+        identity::check_metadata(&body)?;
         let tags = take_tags(&mut body)?;
         Ok(ChatRequest {
             model,

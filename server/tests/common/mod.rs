@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod console;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};

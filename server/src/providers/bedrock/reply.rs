@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(body["choices"][0]["finish_reason"], "stop");
         let raw = &golden["usage"];
         assert_eq!(
-            usage.prompt_tokens + usage.completion_tokens,
+            usage.prompt_tokens.saturating_add(usage.completion_tokens),
             raw["totalTokens"].as_u64().unwrap()
         );
         assert_eq!(

@@ -208,7 +208,7 @@ mod tests {
                 + meta["thoughtsTokenCount"].as_u64().unwrap()
         );
         assert_eq!(
-            usage.prompt_tokens + usage.completion_tokens,
+            usage.prompt_tokens.saturating_add(usage.completion_tokens),
             meta["totalTokenCount"].as_u64().unwrap()
         );
         assert_eq!(

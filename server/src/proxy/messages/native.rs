@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::metering::usage::estimate_tokens;
 use crate::metering::CALL_TYPE_CHAT;
+use crate::policy::identity;
 use crate::providers::adapter::{
     invalid_request as invalid, to_body, ChatReply, StreamTranslator, UpstreamRequest,
 };
@@ -77,6 +78,20 @@ pub fn probe(request: &Map<String, Value>, body_bytes: usize) -> Result<Messages
             .and_then(Value::as_array)
             .is_some_and(|blocks| blocks.iter().any(|block| block["type"] == "image"))
     });
+    identity::check_metadata(request)?;
+    let end_user = match request
+        .get("metadata")
+        .and_then(|metadata| metadata.get("user_id"))
+    {
+        None | Some(Value::Null) => None,
+        Some(Value::String(user)) => identity::end_user(user, "metadata.user_id")?,
+        Some(_) => {
+            return Err(invalid(
+                "metadata.user_id: must be a string.",
+                "metadata.user_id",
+            ))
+        }
+    };
     Ok(MessagesProbe {
         model,
         needs: Needs {
@@ -88,11 +103,7 @@ pub fn probe(request: &Map<String, Value>, body_bytes: usize) -> Result<Messages
             json_schema: false,
             prompt_tokens: estimate_tokens(body_bytes),
         },
-        end_user: request
-            .get("metadata")
-            .and_then(|metadata| metadata.get("user_id"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        end_user,
         body_bytes,
     })
 }

@@ -1,0 +1,611 @@
+//! The adversarial suite: each test is an attack from docs/SECURITY.md tried as a hostile tenant
+//! would, and must fail. Escalation sequences (make something, then use it to reach further)
+//! are tried step by step.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use app::db::spend::{Payload, SpendRow};
+use common::console::Console;
+use common::*;
+use serde_json::{json, Value};
+use server::metering::writer::SpendWriter;
+use server::policy::budgets::Ledger;
+use server::startup::migrate;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tokio_util::task::TaskTracker;
+
+async fn ok(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Makes a user with a global role and returns the key `/user/new` minted for it.
+async fn user(app: &TestApp, user_id: &str, role: &str) -> String {
+    let body = ok(app
+        .manage(
+            "/user/new",
+            json!({ "user_id": user_id, "user_role": role }),
+        )
+        .await)
+    .await;
+    body["key"].as_str().unwrap().to_string()
+}
+
+async fn add_member(app: &TestApp, team_id: &str, user_id: &str, role: &str) {
+    ok(app
+        .manage(
+            "/team/member_add",
+            json!({ "team_id": team_id, "member": { "user_id": user_id, "role": role } }),
+        )
+        .await)
+    .await;
+}
+
+/// A team admin tries to become proxy admin: add an admin to its team, mint a key for it, take
+/// over an admin's key in its team, and use a key minted for a member who is promoted later.
+/// Every step is refused, and the team admin's role never changes.
+#[sqlx::test(migrations = false)]
+async fn a_team_admin_never_mints_or_takes_over_more_power_than_it_has(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    for team_id in ["t1", "t2"] {
+        ok(app.manage("/team/new", json!({ "team_id": team_id })).await).await;
+    }
+    user(&app, "boss", "proxy_admin").await;
+    let team_admin = user(&app, "tadmin", "internal_user").await;
+    user(&app, "member", "internal_user").await;
+    add_member(&app, "t1", "tadmin", "admin").await;
+    add_member(&app, "t2", "tadmin", "admin").await;
+    add_member(&app, "t1", "member", "user").await;
+
+    // 1. An admin is not added to the team by its team admin (nor made a team admin there).
+    let response = app
+        .post(
+            "/team/member_add",
+            &team_admin,
+            &json!({ "team_id": "t1", "member": { "user_id": "boss", "role": "user" } }),
+        )
+        .await;
+    let error = assert_openai_error(response, 403).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("higher global role"),
+        "{error}"
+    );
+
+    // 2. Put there by an admin, the admin user still gets no key from the team admin.
+    add_member(&app, "t1", "boss", "user").await;
+    let response = app
+        .post(
+            "/key/generate",
+            &team_admin,
+            &json!({ "team_id": "t1", "user_id": "boss" }),
+        )
+        .await;
+    assert_openai_error(response, 403).await;
+    let response = app
+        .post(
+            "/team/member_update",
+            &team_admin,
+            &json!({ "team_id": "t1", "user_id": "boss", "role": "admin" }),
+        )
+        .await;
+    assert_openai_error(response, 403).await;
+
+    // 3. The admin's own key in the team is not the team admin's to rotate, change, block or
+    // delete.
+    let boss_key = app
+        .generate_key(json!({ "team_id": "t1", "user_id": "boss" }))
+        .await;
+    let token = boss_key["token"].as_str().unwrap();
+    for (path, body) in [
+        (
+            "/key/regenerate",
+            json!({ "key": token, "new_key": "sk-attacker-chosen-secret-0001" }),
+        ),
+        ("/key/update", json!({ "key": token, "key_alias": "mine" })),
+        ("/key/block", json!({ "key": token })),
+        ("/key/delete", json!({ "keys": [token] })),
+    ] {
+        let response = app.post(path, &team_admin, &body).await;
+        assert_openai_error(response, 403).await;
+    }
+    let response = app
+        .post(&format!("/key/{token}/regenerate"), &team_admin, &json!({}))
+        .await;
+    assert_openai_error(response, 403).await;
+    // The admin's key still works with its own secret.
+    let response = app
+        .get("/user/list", boss_key["key"].as_str().unwrap())
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // 4. A key the team admin mints for a member never acts above the team admin, even once the
+    // member is promoted to proxy admin.
+    let minted = app
+        .post(
+            "/key/generate",
+            &team_admin,
+            &json!({ "team_id": "t1", "user_id": "member" }),
+        )
+        .await;
+    let minted = ok(minted).await["key"].as_str().unwrap().to_string();
+    ok(app
+        .manage(
+            "/user/update",
+            json!({ "user_id": "member", "user_role": "proxy_admin" }),
+        )
+        .await)
+    .await;
+    let response = app.get("/user/list", &minted).await;
+    assert_openai_error(response, 403).await;
+    let response = app
+        .post(
+            "/user/update",
+            &minted,
+            &json!({ "user_id": "tadmin", "user_role": "proxy_admin" }),
+        )
+        .await;
+    assert_openai_error(response, 403).await;
+    let response = app
+        .post("/key/generate", &minted, &json!({ "user_id": "tadmin" }))
+        .await;
+    assert_openai_error(response, 403).await;
+
+    // 5. A key the team admin mints for itself in t1 acts in t1 only, not in its other team.
+    let own = app
+        .post("/key/generate", &team_admin, &json!({ "team_id": "t1" }))
+        .await;
+    let own = ok(own).await["key"].as_str().unwrap().to_string();
+    let response = app
+        .post("/key/generate", &own, &json!({ "team_id": "t2" }))
+        .await;
+    assert_openai_error(response, 403).await;
+    let response = app
+        .post("/key/generate", &own, &json!({ "team_id": "t1" }))
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // The team admin is still what it was.
+    let info = app.get("/user/info?user_id=tadmin", MASTER_KEY).await;
+    let info = ok(info).await;
+    assert_eq!(info["user_info"]["user_role"], "internal_user", "{info}");
+}
+
+/// A spend row for `token_hash`, with no identity fields.
+fn spend_row(request_id: &str, token_hash: &str) -> SpendRow {
+    let at = OffsetDateTime::now_utc();
+    SpendRow {
+        request_id: request_id.into(),
+        token_hash: token_hash.into(),
+        call_type: "acompletion".into(),
+        model_group: "priced".into(),
+        upstream_model: "priced-model".into(),
+        provider: "openai".into(),
+        api_base: "http://127.0.0.1:1".into(),
+        prompt_tokens: 10,
+        completion_tokens: 5,
+        cached_tokens: 0,
+        cache_write_tokens: 0,
+        reasoning_tokens: 0,
+        cost_micros: 250,
+        latency_ms: 12,
+        http_status: 200,
+        status: "success".into(),
+        is_stream: false,
+        usage_estimated: false,
+        end_user: None,
+        started_at: at,
+        ended_at: at,
+        model_id: "deployment-1".into(),
+        attempts: None,
+        team_id: None,
+        user_id: None,
+        project_id: None,
+        request_tags: None,
+        charges: Vec::new(),
+        payload: None,
+    }
+}
+
+/// Text that PostgreSQL cannot compress (random hex), so that an index on it overflows.
+fn incompressible(chars: usize) -> String {
+    let mut text = String::with_capacity(chars + 32);
+    while text.len() < chars {
+        text.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    text.truncate(chars);
+    text
+}
+
+/// One tenant poisons a spend batch four ways (an end user and a tag too large for their
+/// indexes, NUL characters in a payload and in an end user). Another tenant's rows in the same
+/// batch all land; each poisoned row is repaired and landed, or set aside, and recorded.
+#[sqlx::test(migrations = false)]
+async fn a_poisoned_spend_batch_never_holds_up_other_tenants_rows(pool: PgPool) {
+    migrate(&pool).await.unwrap();
+    let ledger = Ledger::new(pool.clone(), TaskTracker::new());
+    let (queue, writer) = SpendWriter::spawn(
+        pool.clone(),
+        ledger,
+        None,
+        std::time::Duration::from_millis(200),
+    );
+    let mut poisoned = Vec::new();
+    let mut row = spend_row("bad-end-user-size", "hash-bad");
+    row.end_user = Some(incompressible(4_000));
+    poisoned.push(row);
+    let mut row = spend_row("bad-tag-size", "hash-bad");
+    row.request_tags = Some(vec![incompressible(3_000)]);
+    poisoned.push(row);
+    let mut row = spend_row("bad-payload-nul", "hash-bad");
+    row.payload = Some(Box::new(Payload {
+        request: Some(json!({ "messages": [{ "content": "a\u{0}b" }] })),
+        response: None,
+    }));
+    poisoned.push(row);
+    let mut row = spend_row("bad-end-user-nul", "hash-bad");
+    row.end_user = Some("eve\u{0}".into());
+    poisoned.push(row);
+    for index in 0..50 {
+        queue
+            .push(spend_row(&format!("good-{index}"), "hash-good"))
+            .await;
+        if index % 12 == 0 {
+            if let Some(row) = poisoned.pop() {
+                queue.push(row).await;
+            }
+        }
+    }
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(60), writer.finish()).await;
+    assert!(drained.is_ok(), "the writer did not drain");
+
+    let good: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM spend_logs WHERE token_hash = 'hash-good'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(good, 50, "another tenant's rows must all land");
+    let rollup: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(sum(cost_micros), 0)::bigint FROM spend_daily WHERE token_hash = 'hash-good'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rollup, 50 * 250);
+    let faults: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT request_id, outcome, sqlstate FROM spend_row_faults ORDER BY request_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let ids: Vec<&str> = faults.iter().map(|fault| fault.0.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "bad-end-user-nul",
+            "bad-end-user-size",
+            "bad-payload-nul",
+            "bad-tag-size"
+        ],
+        "{faults:?}"
+    );
+    for (request_id, outcome, _) in &faults {
+        let landed: Option<Option<String>> =
+            sqlx::query_scalar("SELECT end_user FROM spend_logs WHERE request_id = $1")
+                .bind(request_id)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        match outcome.as_str() {
+            "repaired" => {
+                let end_user = landed.expect("a repaired row lands").unwrap_or_default();
+                assert!(end_user.chars().count() <= 200 && !end_user.contains('\0'));
+            }
+            other => assert_eq!(other, "set_aside", "{request_id}"),
+        }
+    }
+}
+
+/// Identity fields past their bounds are refused with a 400 naming the field, on every path
+/// that takes them, before any upstream call; the bounds themselves pass.
+#[sqlx::test(migrations = false)]
+async fn oversized_identity_fields_are_refused_naming_the_field(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let key = app.new_key(json!({})).await;
+    let long = "u".repeat(201);
+    let fine = "u".repeat(200);
+    let bad_field = |error: &Value, field: &str| {
+        assert_eq!(error["error"]["param"], field, "{error}");
+    };
+    // Headers, on chat.
+    for (header, value, field) in [
+        (
+            "x-litellm-customer-id",
+            long.as_str(),
+            "x-litellm-customer-id",
+        ),
+        ("x-litellm-end-user-id", "eve\u{7}", "x-litellm-end-user-id"),
+        ("x-litellm-tags", &format!("ok,{long}"), "x-litellm-tags"),
+    ] {
+        let response = app
+            .http
+            .post(format!("{}/v1/chat/completions", app.base))
+            .bearer_auth(&key)
+            .header(header, value)
+            .json(&hello("priced"))
+            .send()
+            .await
+            .unwrap();
+        let error = assert_openai_error(response, 400).await;
+        bad_field(&error, field);
+    }
+    // Body fields, on every kind of endpoint.
+    let big_metadata = json!({ "blob": "m".repeat(17 * 1024) });
+    for (path, body, field) in [
+        (
+            "/v1/chat/completions",
+            json!({ "model": "priced", "messages": [{"role": "user", "content": "hi"}], "user": long }),
+            "user",
+        ),
+        (
+            "/v1/chat/completions",
+            json!({ "model": "priced", "messages": [{"role": "user", "content": "hi"}], "metadata": big_metadata }),
+            "metadata",
+        ),
+        (
+            "/v1/chat/completions",
+            json!({ "model": "priced", "messages": [{"role": "user", "content": "hi"}], "tags": [long] }),
+            "tags",
+        ),
+        (
+            "/v1/embeddings",
+            json!({ "model": "embed", "input": "hi", "user": long }),
+            "user",
+        ),
+        (
+            "/v1/completions",
+            json!({ "model": "instruct", "prompt": "hi", "user": long }),
+            "user",
+        ),
+        (
+            "/v1/completions",
+            json!({ "model": "instruct", "prompt": "hi", "user": 42 }),
+            "user",
+        ),
+        (
+            "/v1/moderations",
+            json!({ "input": "hi", "user": long }),
+            "user",
+        ),
+    ] {
+        let response = app.post(path, &key, &body).await;
+        let error = assert_openai_error(response, 400).await;
+        bad_field(&error, field);
+    }
+    let response = app
+        .post(
+            "/v1/messages",
+            &key,
+            &json!({ "model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], "metadata": { "user_id": long } }),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    // A key's own tags are bounded when it is made.
+    let response = app
+        .manage("/key/generate", json!({ "metadata": { "tags": [long] } }))
+        .await;
+    let error = assert_openai_error(response, 400).await;
+    bad_field(&error, "metadata.tags");
+    // At the bound, the request is served and metered with its end user.
+    let response = app
+        .http
+        .post(format!("{}/v1/chat/completions", app.base))
+        .bearer_auth(&key)
+        .header("x-litellm-customer-id", &fine)
+        .json(&hello("priced"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    wait_for_rows(&app.pool, &key, 1).await;
+}
+
+/// Values that would overflow a date or a sum get a 400, never a panic or a 5xx.
+#[sqlx::test(migrations = false)]
+async fn values_past_the_calendar_or_a_sum_are_refused(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    for body in [
+        json!({ "duration": "1000000000000s" }),
+        json!({ "duration": "9223372036854775807s" }),
+        json!({ "budget_duration": "999999999999d", "max_budget": 1.0 }),
+    ] {
+        let response = app.manage("/key/generate", body.clone()).await;
+        assert_openai_error(response, 400).await;
+    }
+    let key = app.generate_key(json!({})).await;
+    let token = key["token"].as_str().unwrap();
+    let response = app
+        .manage(
+            "/key/regenerate",
+            json!({ "key": token, "grace_period": "99999999999999d" }),
+        )
+        .await;
+    assert_openai_error(response, 400).await;
+    let response = app
+        .manage("/key/update", json!({ "key": token, "duration": "1000000000000s" }))
+        .await;
+    assert_openai_error(response, 400).await;
+    for path in [
+        "/spend/logs?start_date=9999-12-30&end_date=9999-12-31",
+        "/spend/logs?start_date=2026-01-01&end_date=9999-12-31T23:59:59Z",
+        "/global/spend/report?start_date=9999-12-01&end_date=9999-12-31",
+        "/spend/report?start_date=0001-01-01&end_date=9999-12-31&group_by=team",
+        "/user/daily/activity?start_date=9999-12-25&end_date=9999-12-31",
+        "/spend/tags?start_date=9999-12-25&end_date=9999-12-31",
+    ] {
+        let response = app.get(path, MASTER_KEY).await;
+        assert_openai_error(response, 400).await;
+    }
+    // The gateway still answers.
+    let response = app.chat(key["key"].as_str().unwrap(), &hello("priced")).await;
+    assert_eq!(response.status(), 200);
+}
+
+/// First-run setup is not a race a visitor can win: without the master key or the setup token
+/// printed in the log, no admin is made.
+#[sqlx::test(migrations = false)]
+async fn first_run_setup_needs_the_master_key_or_the_setup_token(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let console = Console::open(&app).await;
+    let form = |secret: &str| {
+        vec![
+            ("setup_secret", secret.to_string()),
+            ("email", "intruder@example.com".to_string()),
+            ("password", "a-long-enough-password".to_string()),
+            ("password_confirmation", "a-long-enough-password".to_string()),
+        ]
+    };
+    for secret in ["", "sk-guessed-master-key", "0123456789abcdef"] {
+        let (status, body) = console.call("setup_admin", &form(secret)).await;
+        assert_eq!(status, 403, "{body}");
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM console_users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+    let (status, body) = console.call("setup_admin", &form(MASTER_KEY)).await;
+    assert!(status < 400, "{status} {body}");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM console_users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 1);
+    // Once done, setup is closed even to the master key.
+    let other = Console::open(&app).await;
+    let (status, _) = other.call("setup_admin", &form(MASTER_KEY)).await;
+    assert!(status >= 400);
+}
+
+/// Makes a console user who can log in; returns its email.
+async fn console_user(app: &TestApp, name: &str, role: &str, password: &str) -> String {
+    let email = format!("{name}@console.test");
+    ok(app
+        .manage(
+            "/user/new",
+            json!({ "user_id": name, "user_email": email, "user_role": role,
+                    "password": password, "auto_create_key": false }),
+        )
+        .await)
+    .await;
+    email
+}
+
+async fn session_rows(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The console before a login: anonymous pages store nothing, carry CSP and framing headers,
+/// bodies are bounded, logins are throttled per account, malformed calls are 400s, the typed
+/// email is never logged, and each role lands on a page it can use.
+#[sqlx::test(migrations = false)]
+async fn the_console_bounds_what_anonymous_visitors_can_cause(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let password = "console-password-1";
+    let victim = console_user(&app, "victim", "proxy_admin", password).await;
+    let finance = console_user(&app, "money", "finance", password).await;
+
+    // Anonymous visits write no session row, and pages are not frameable.
+    let before = session_rows(&app.pool).await;
+    for _ in 0..3 {
+        let page = reqwest::get(format!("{}/login", app.base)).await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["x-frame-options"], "DENY");
+        let policy = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(policy.contains("object-src 'none'"), "{policy}");
+    }
+    let anonymous = Console::open(&app).await;
+    assert_eq!(session_rows(&app.pool).await, before);
+
+    // A server-function body past 64 KB is refused before it is read.
+    let (status, _) = anonymous
+        .call("login", &[("email", "x".repeat(70 * 1024)), ("password", "p".into())])
+        .await;
+    assert_eq!(status, 413);
+    // A missing field is a 400, a wrong password a 401.
+    let (status, body) = anonymous.call("login", &[("email", victim.clone())]).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Ten wrong passwords lock the account for a while, even from a new session and with the
+    // right password; the account's owner is told to wait (429), not let in.
+    for attempt in 0..10 {
+        let (status, body) = anonymous
+            .call("login", &[("email", victim.clone()), ("password", format!("wrong-{attempt}"))])
+            .await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let other = Console::open(&app).await;
+    let (status, body) = other
+        .call("login", &[("email", victim.clone()), ("password", password.into())])
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("TooManyAttempts"), "{body}");
+    // Another account is not locked by it.
+    let session = Console::open(&app).await;
+    let response = session
+        .http
+        .post(format!("{}/api/login", app.base))
+        .form(&[("csrf", session.csrf.clone()), ("email", finance.clone()), ("password", password.into())])
+        .send()
+        .await
+        .unwrap();
+    // Finance lands on the Overview, not on the Keys page it cannot use.
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers()["location"], "/overview");
+    // Now logged in, the session is stored.
+    assert!(session_rows(&app.pool).await > before);
+}
+
+/// A password reset ends every session of that user at once.
+#[sqlx::test(migrations = false)]
+async fn a_password_reset_ends_that_users_sessions(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let password = "console-password-1";
+    let email = console_user(&app, "reset-me", "finance", password).await;
+    let first = Console::log_in(&app, &email, password).await;
+    let second = Console::log_in(&app, &email, password).await;
+    let (status, body) = first.call("list_budgets", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    ok(app
+        .manage(
+            "/user/update",
+            json!({ "user_id": "reset-me", "password": "a-brand-new-password" }),
+        )
+        .await)
+    .await;
+    for console in [&first, &second] {
+        let (status, body) = console.call("list_budgets", &[]).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    // The new password opens a new session.
+    let third = Console::log_in(&app, &email, "a-brand-new-password").await;
+    let (status, _) = third.call("list_budgets", &[]).await;
+    assert_eq!(status, 200);
+}
