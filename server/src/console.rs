@@ -92,10 +92,14 @@ pub async fn router(
         // Innermost first: the session, then statuses and headers on what the pages and
         // server functions answered, then the body bound before anything reads a body.
         .layer(sessions)
-        .layer(axum::middleware::map_response(console_http::server_fn_statuses))
-        .layer(axum::middleware::map_response(console_http::security_headers))
+        .layer(axum::middleware::map_response(
+            crate::console_http::server_fn_statuses,
+        ))
+        .layer(axum::middleware::map_response(
+            crate::console_http::security_headers,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            console_http::MAX_CONSOLE_BODY_BYTES,
+            crate::console_http::MAX_CONSOLE_BODY_BYTES,
         ))
         .with_state(state);
     Ok((router, sweeper))

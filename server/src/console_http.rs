@@ -56,7 +56,9 @@ pub async fn server_fn_statuses(response: Response) -> Response {
         parts.status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if let ConsoleError::TooManyAttempts(seconds) = error {
-            parts.headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+            parts
+                .headers
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
     }
     Response::from_parts(parts, Body::from(bytes))

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::providers::adapter::{EmbeddingsWanted, ReplyContext};
 use crate::providers::capabilities::Mode;
 use crate::providers::{transport, Deployment, Upstream};
-use crate::routing::live::{build_stored, LiveModels};
+use crate::routing::live::LiveModels;
 
 /// Longest a connection test waits for the upstream.
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,7 +60,7 @@ impl ModelRuntime for ConsoleModels {
     }
 
     fn check(&self, spec: &DeploymentSpec) -> Result<(), String> {
-        build_stored("new", spec).map(|_| ())
+        self.models.build_stored("new", spec).map(|_| ())
     }
 
     fn reload(&self) -> BoxFuture<'_, ()> {

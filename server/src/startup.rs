@@ -126,6 +126,7 @@ pub async fn start(
         pool.clone(),
         sealer.clone(),
         redis.clone(),
+        config.stored_environment.clone(),
     ));
     models
         .reload()
@@ -209,6 +210,7 @@ pub async fn start(
         started_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
         retry_budget: RetryBudget::default(),
         store_payloads: config.spend_log.store_payloads,
+        api_base_header: config.api_base_header,
     });
     if gateway.master_key.is_none() {
         tracing::warn!("no general_settings.master_key: the management API is unusable");

@@ -42,6 +42,9 @@ pub struct Gateway {
     pub retry_budget: RetryBudget,
     /// `store_prompts_in_spend_logs`: spend rows carry the redacted request and reply.
     pub store_payloads: bool,
+    /// `general_settings.return_model_api_base_header`: responses name the upstream's address
+    /// in `x-litellm-model-api-base` (off unless the operator turns it on).
+    pub api_base_header: bool,
 }
 
 pub type SharedGateway = Arc<Gateway>;

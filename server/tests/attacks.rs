@@ -161,7 +161,11 @@ async fn a_team_admin_never_mints_or_takes_over_more_power_than_it_has(pool: PgP
 
     // 5. A key the team admin mints for itself in t1 acts in t1 only, not in its other team.
     let own = app
-        .post("/key/generate", &team_admin, &json!({ "team_id": "t1" }))
+        .post(
+            "/key/generate",
+            &team_admin,
+            &json!({ "team_id": "t1", "user_id": "tadmin" }),
+        )
         .await;
     let own = ok(own).await["key"].as_str().unwrap().to_string();
     let response = app
@@ -333,7 +337,11 @@ async fn oversized_identity_fields_are_refused_naming_the_field(pool: PgPool) {
             long.as_str(),
             "x-litellm-customer-id",
         ),
-        ("x-litellm-end-user-id", "eve\u{7}", "x-litellm-end-user-id"),
+        (
+            "x-litellm-end-user-id",
+            "eve\tmallory",
+            "x-litellm-end-user-id",
+        ),
         ("x-litellm-tags", &format!("ok,{long}"), "x-litellm-tags"),
     ] {
         let response = app
@@ -442,7 +450,10 @@ async fn values_past_the_calendar_or_a_sum_are_refused(pool: PgPool) {
         .await;
     assert_openai_error(response, 400).await;
     let response = app
-        .manage("/key/update", json!({ "key": token, "duration": "1000000000000s" }))
+        .manage(
+            "/key/update",
+            json!({ "key": token, "duration": "1000000000000s" }),
+        )
         .await;
     assert_openai_error(response, 400).await;
     for path in [
@@ -457,7 +468,9 @@ async fn values_past_the_calendar_or_a_sum_are_refused(pool: PgPool) {
         assert_openai_error(response, 400).await;
     }
     // The gateway still answers.
-    let response = app.chat(key["key"].as_str().unwrap(), &hello("priced")).await;
+    let response = app
+        .chat(key["key"].as_str().unwrap(), &hello("priced"))
+        .await;
     assert_eq!(response.status(), 200);
 }
 
@@ -473,7 +486,10 @@ async fn first_run_setup_needs_the_master_key_or_the_setup_token(pool: PgPool) {
             ("setup_secret", secret.to_string()),
             ("email", "intruder@example.com".to_string()),
             ("password", "a-long-enough-password".to_string()),
-            ("password_confirmation", "a-long-enough-password".to_string()),
+            (
+                "password_confirmation",
+                "a-long-enough-password".to_string(),
+            ),
         ]
     };
     for secret in ["", "sk-guessed-master-key", "0123456789abcdef"] {
@@ -545,7 +561,10 @@ async fn the_console_bounds_what_anonymous_visitors_can_cause(pool: PgPool) {
 
     // A server-function body past 64 KB is refused before it is read.
     let (status, _) = anonymous
-        .call("login", &[("email", "x".repeat(70 * 1024)), ("password", "p".into())])
+        .call(
+            "login",
+            &[("email", "x".repeat(70 * 1024)), ("password", "p".into())],
+        )
         .await;
     assert_eq!(status, 413);
     // A missing field is a 400, a wrong password a 401.
@@ -556,13 +575,22 @@ async fn the_console_bounds_what_anonymous_visitors_can_cause(pool: PgPool) {
     // right password; the account's owner is told to wait (429), not let in.
     for attempt in 0..10 {
         let (status, body) = anonymous
-            .call("login", &[("email", victim.clone()), ("password", format!("wrong-{attempt}"))])
+            .call(
+                "login",
+                &[
+                    ("email", victim.clone()),
+                    ("password", format!("wrong-{attempt}")),
+                ],
+            )
             .await;
         assert_eq!(status, 401, "{body}");
     }
     let other = Console::open(&app).await;
     let (status, body) = other
-        .call("login", &[("email", victim.clone()), ("password", password.into())])
+        .call(
+            "login",
+            &[("email", victim.clone()), ("password", password.into())],
+        )
         .await;
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("TooManyAttempts"), "{body}");
@@ -571,13 +599,22 @@ async fn the_console_bounds_what_anonymous_visitors_can_cause(pool: PgPool) {
     let response = session
         .http
         .post(format!("{}/api/login", app.base))
-        .form(&[("csrf", session.csrf.clone()), ("email", finance.clone()), ("password", password.into())])
+        .form(&[
+            ("csrf", session.csrf.clone()),
+            ("email", finance.clone()),
+            ("password", password.into()),
+        ])
         .send()
         .await
         .unwrap();
     // Finance lands on the Overview, not on the Keys page it cannot use.
-    assert!(response.status().is_redirection(), "{}", response.status());
-    assert_eq!(response.headers()["location"], "/overview");
+    assert!(response.status().as_u16() < 400, "{}", response.status());
+    assert_eq!(
+        response.headers()["location"],
+        "/overview",
+        "{:?}",
+        response.headers()
+    );
     // Now logged in, the session is stored.
     assert!(session_rows(&app.pool).await > before);
 }
@@ -608,4 +645,166 @@ async fn a_password_reset_ends_that_users_sessions(pool: PgPool) {
     let third = Console::log_in(&app, &email, "a-brand-new-password").await;
     let (status, _) = third.call("list_budgets", &[]).await;
     assert_eq!(status, 200);
+}
+
+/// Gatehouse whose config allows stored deployments one variable, and holds others (as the
+/// process environment would) that they must not reach.
+async fn app_with_environment(pool: PgPool, mock: &server::mock_upstream::MockUpstream) -> TestApp {
+    let yaml = config_yaml(mock, 0.05)
+        + "  allowed_environment_references: [STORED_REF]\n"
+        + "environment_variables:\n"
+        + "  STORED_REF: sk-allowed-upstream\n"
+        + "  HOST_SECRET: sk-host-secret\n"
+        + "  AWS_ACCESS_KEY_ID: AKIAHOSTCREDENTIAL\n"
+        + "  AWS_SECRET_ACCESS_KEY: host-aws-secret\n"
+        + "  AWS_REGION_NAME: us-east-1\n";
+    spawn_app_from_yaml(pool, &yaml).await
+}
+
+/// Stored deployments (the API's, the console's) reach only allow-listed variables: never the
+/// host's other variables, ambient cloud credentials or files; the config may not allow
+/// Gatehouse's own secrets either.
+#[sqlx::test(migrations = false)]
+async fn stored_deployments_never_read_the_hosts_environment_or_files(pool: PgPool) {
+    let mock = mock().await;
+    let app = app_with_environment(pool, &mock).await;
+    let base = mock.api_base();
+    for (name, params) in [
+        (
+            "host-secret",
+            json!({ "model": "openai/x", "api_base": base, "api_key": "os.environ/HOST_SECRET" }),
+        ),
+        (
+            "database",
+            json!({ "model": "openai/x", "api_base": base, "api_key": "os.environ/DATABASE_URL" }),
+        ),
+        (
+            "ambient-aws",
+            json!({ "model": "bedrock/anthropic.claude-3-haiku", "api_base": mock.root() }),
+        ),
+        (
+            "key-file",
+            json!({ "model": "vertex_ai/gemini-2.5-flash", "vertex_project": "p",
+                              "api_base": mock.root(), "vertex_credentials": "/etc/passwd" }),
+        ),
+        (
+            "ambient-vertex",
+            json!({ "model": "vertex_ai/gemini-2.5-flash", "vertex_project": "p", "api_base": mock.root() }),
+        ),
+    ] {
+        let response = app
+            .manage(
+                "/model/new",
+                json!({ "model_name": name, "litellm_params": params }),
+            )
+            .await;
+        let error = assert_openai_error(response, 400).await;
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("sk-host-secret"), "{message}");
+    }
+    let response = app
+        .manage(
+            "/model/new",
+            json!({ "model_name": "host-secret", "litellm_params":
+                    { "model": "openai/x", "api_base": base, "api_key": "os.environ/HOST_SECRET" } }),
+        )
+        .await;
+    let error = assert_openai_error(response, 400).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_environment_references"),
+        "{error}"
+    );
+    // The allow-listed variable is read.
+    ok(app
+        .manage(
+            "/model/new",
+            json!({ "model_name": "allowed", "litellm_params":
+                    { "model": "openai/allowed-model", "api_base": base, "api_key": "os.environ/STORED_REF" } }),
+        )
+        .await)
+    .await;
+    let key = app.new_key(json!({})).await;
+    let response = app.chat(&key, &hello("allowed")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        mock.record.last_header("authorization").unwrap(),
+        "Bearer sk-allowed-upstream"
+    );
+    // The config itself may not hand Gatehouse's own secrets to stored deployments.
+    let yaml = config_yaml(&mock, 0.05) + "  allowed_environment_references: [DATABASE_URL]\n";
+    assert!(server::config::Config::parse(&yaml, "t.yaml", &|_| None).is_err());
+}
+
+/// A stored deployment's sealed key never follows it to a new address: changing `api_base`
+/// (or the model) drops the credentials unless they are given again; and where a deployment
+/// sends them is shown only to admins.
+#[sqlx::test(migrations = false)]
+async fn sealed_credentials_never_follow_a_changed_destination(pool: PgPool) {
+    let mock = mock().await;
+    let elsewhere = common::mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let created = ok(app
+        .manage(
+            "/model/new",
+            json!({ "model_name": "sealed", "litellm_params":
+                    { "model": "openai/sealed-model", "api_base": mock.api_base(), "api_key": "sk-sealed-upstream" } }),
+        )
+        .await)
+    .await;
+    let id = created["model_id"].as_str().unwrap().to_string();
+    let key = app.new_key(json!({})).await;
+    assert_eq!(app.chat(&key, &hello("sealed")).await.status(), 200);
+    assert_eq!(
+        mock.record.last_header("authorization").unwrap(),
+        "Bearer sk-sealed-upstream"
+    );
+    // Where it sends them: admins see it, a key holder does not, nor do responses.
+    let info = ok(app.get("/model/info", MASTER_KEY).await).await;
+    assert!(info.to_string().contains(&mock.api_base()), "{info}");
+    let info = ok(app.get("/model/info", &key).await).await;
+    assert!(!info.to_string().contains("127.0.0.1"), "{info}");
+    let response = app.chat(&key, &hello("sealed")).await;
+    assert!(response.headers().get("x-litellm-model-api-base").is_none());
+
+    // Moved elsewhere without the key: nothing is sent there.
+    ok(app
+        .manage(
+            "/model/update",
+            json!({ "model_info": { "id": id }, "litellm_params": { "api_base": elsewhere.api_base() } }),
+        )
+        .await)
+    .await;
+    for _ in 0..50 {
+        let _ = app.chat(&key, &hello("sealed")).await;
+        if elsewhere.record.requests() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        elsewhere.record.requests() > 0,
+        "the moved deployment is not served"
+    );
+    assert_eq!(elsewhere.record.last_header("authorization"), None);
+    // Given again with the move, the key goes along.
+    ok(app
+        .manage(
+            "/model/update",
+            json!({ "model_info": { "id": id }, "litellm_params": { "api_key": "sk-given-again" } }),
+        )
+        .await)
+    .await;
+    let mut sent = None;
+    for _ in 0..50 {
+        let _ = app.chat(&key, &hello("sealed")).await;
+        sent = elsewhere.record.last_header("authorization");
+        if sent.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent.as_deref(), Some("Bearer sk-given-again"));
 }

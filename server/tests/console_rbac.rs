@@ -8,7 +8,7 @@ mod common;
 
 use common::console::Console;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

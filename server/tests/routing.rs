@@ -599,6 +599,12 @@ async fn request_classes_choose_the_route_and_degrade_on_budget_use(pool: PgPool
         .await
         .unwrap();
     assert_openai_error(refused, 401).await;
+    // Nor may a class pinned on the key (a team admin sets a key's metadata).
+    let pinned_elsewhere = app
+        .new_key(json!({ "models": ["premium"], "metadata": { "request_class": "batch-cheap" } }))
+        .await;
+    let refused = app.chat(&pinned_elsewhere, &hello("premium")).await;
+    assert_openai_error(refused, 401).await;
 
     // Once a key has spent 1 % of its budget, its default class degrades to the cheap route,
     // an operator's choice that holds even for a key allowed only the group it asked for.

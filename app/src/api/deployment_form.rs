@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::db::deployments::{DeploymentSpec, StoredDeployment, SECRET_PARAMS};
+use crate::db::deployments::{edited_params, DeploymentSpec, StoredDeployment, SECRET_PARAMS};
 use crate::model::DeploymentForm;
 
 /// `litellm_params` that have their own form field.
@@ -89,17 +89,6 @@ pub fn spec_of(
             "Set `{name}` in its own field, not in other litellm_params."
         ));
     }
-    let (mut model_info, old_params) = match existing {
-        Some(spec) => (spec.model_info, spec.litellm_params),
-        None => (Map::new(), Map::new()),
-    };
-    for name in SECRET_PARAMS {
-        if !params.contains_key(*name) {
-            if let Some(secret) = old_params.get(*name) {
-                params.insert((*name).to_string(), secret.clone());
-            }
-        }
-    }
     params.insert("model".into(), Value::String(model.to_string()));
     for (name, value) in [
         ("api_base", form.api_base.trim()),
@@ -110,6 +99,20 @@ pub fn spec_of(
             params.insert(name.into(), Value::String(value.to_string()));
         }
     }
+    let (mut model_info, params) = match existing {
+        // The form states every public param: one it leaves out is removed. Credentials left
+        // blank are kept, unless the destination changed.
+        Some(spec) => {
+            let mut edit = params;
+            for name in spec.litellm_params.keys() {
+                if !edit.contains_key(name) && !SECRET_PARAMS.contains(&name.as_str()) {
+                    edit.insert(name.clone(), Value::Null);
+                }
+            }
+            (spec.model_info, edited_params(&spec.litellm_params, edit))
+        }
+        None => (Map::new(), params),
+    };
     let prices = [&form.input_cost, &form.output_cost, &form.cached_input_cost];
     for ((label, key), text) in PRICE_KEYS.into_iter().zip(prices) {
         match text.trim() {
@@ -176,11 +179,12 @@ mod tests {
     fn an_edit_keeps_blank_credentials_and_other_model_info() {
         let existing = DeploymentSpec {
             model_name: "fast".into(),
-            litellm_params: json!({"model": "openai/x", "api_key": "sk-old",
-                                   "aws_session_token": "tok"})
-            .as_object()
-            .unwrap()
-            .clone(),
+            litellm_params:
+                json!({"model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:9/v1",
+                                   "api_key": "sk-old", "aws_session_token": "tok"})
+                .as_object()
+                .unwrap()
+                .clone(),
             model_info: json!({"supports_vision": false, "cache_read_input_token_cost": 1e-7})
                 .as_object()
                 .unwrap()
@@ -191,6 +195,32 @@ mod tests {
         assert_eq!(spec.litellm_params["aws_session_token"], "tok");
         assert_eq!(spec.model_info["supports_vision"], false);
         assert!(!spec.model_info.contains_key("cache_read_input_token_cost"));
+    }
+
+    #[test]
+    fn credentials_never_follow_a_changed_destination() {
+        let existing = |params: Value| DeploymentSpec {
+            model_name: "fast".into(),
+            litellm_params: params.as_object().unwrap().clone(),
+            model_info: Map::new(),
+        };
+        // The form points at another base URL: the stored key stays behind.
+        let moved = existing(json!({"model": "openai/gpt-4o-mini",
+                                    "api_base": "http://127.0.0.1:9/elsewhere", "api_key": "sk-old"}));
+        let spec = spec_of(&form(), "", Some(moved.clone())).unwrap();
+        assert!(
+            !spec.litellm_params.contains_key("api_key"),
+            "{:?}",
+            spec.litellm_params
+        );
+        // Entered again, it goes with the deployment.
+        let spec = spec_of(&form(), "sk-again", Some(moved)).unwrap();
+        assert_eq!(spec.litellm_params["api_key"], "sk-again");
+        // Another provider or model is another destination too.
+        let other_model = existing(json!({"model": "openai/gpt-4o",
+                                          "api_base": "http://127.0.0.1:9/v1", "api_key": "sk-old"}));
+        let spec = spec_of(&form(), "", Some(other_model)).unwrap();
+        assert!(!spec.litellm_params.contains_key("api_key"));
     }
 
     #[test]

@@ -47,8 +47,8 @@ pub async fn csrf_token(session: &Session) -> Result<String, ConsoleError> {
             "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
             if secure { "; Secure" } else { "" }
         );
-        let value = axum::http::HeaderValue::from_str(&cookie)
-            .map_err(|_| ConsoleError::Internal)?;
+        let value =
+            axum::http::HeaderValue::from_str(&cookie).map_err(|_| ConsoleError::Internal)?;
         options.append_header(axum::http::header::SET_COOKIE, value);
     }
     Ok(token)

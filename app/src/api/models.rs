@@ -17,14 +17,22 @@ pub async fn list_deployments() -> Result<Vec<DeploymentView>, ConsoleError> {
     use crate::model::Role;
 
     let session = guard::session().await?;
-    guard::require_role(
+    let user = guard::require_role(
         &session,
         &[Role::Admin, Role::TeamAdmin, Role::Finance, Role::Viewer],
     )
     .await?;
     let state = crate::state::console_state()?;
-    let stored = deployments::list(&state.pool).await?;
     let mut views = state.models.deployments();
+    if user.role() != Some(Role::Admin) {
+        // Where the operator's credentials go, and the other params, are for admins only.
+        for view in &mut views {
+            view.api_base.clear();
+            view.form = None;
+        }
+        return Ok(views);
+    }
+    let stored = deployments::list(&state.pool).await?;
     for view in &mut views {
         if let Some(row) = stored.iter().find(|row| row.id.to_string() == view.id) {
             view.form = Some(form_of(row));

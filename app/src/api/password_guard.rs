@@ -38,7 +38,9 @@ static FAILURES: LazyLock<Mutex<HashMap<String, Failures>>> =
 static HASH_PERMITS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(HASH_SLOTS));
 
 fn failures() -> MutexGuard<'static, HashMap<String, Failures>> {
-    FAILURES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    FAILURES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Who an attempt counts against: its address and, for a login, the account it names.
@@ -176,6 +178,8 @@ mod tests {
         // The same account from elsewhere waits too; another account from elsewhere does not.
         let elsewhere = Attempt::new(None, Some("victim@example.com "));
         assert!(elsewhere.check().is_err());
-        assert!(Attempt::new(None, Some("other@example.com")).check().is_ok());
+        assert!(Attempt::new(None, Some("other@example.com"))
+            .check()
+            .is_ok());
     }
 }

@@ -35,11 +35,13 @@ pub async fn login(csrf: String, email: String, password: String) -> Result<(), 
     use crate::api::password_guard::{self, Attempt};
     use crate::db::users;
 
+    // The state is taken before any await (the reactive context may be gone after one).
+    let pool = crate::state::pool()?;
     let attempt = Attempt::of_request(Some(&email)).await;
     attempt.check()?;
     let session = guard::session().await?;
     guard::check_csrf(&session, &csrf).await?;
-    let user = users::find_by_email(&crate::state::pool()?, email.trim()).await?;
+    let user = users::find_by_email(&pool, email.trim()).await?;
     let stored = user.as_ref().and_then(|row| row.password_hash.clone());
     let password_ok = password_guard::verify_password(password, stored).await?;
     match user {
@@ -83,11 +85,12 @@ pub async fn setup_admin(
     use crate::api::{guard, password_guard};
     use crate::db::users;
 
+    // The state is taken before any await (the reactive context may be gone after one).
+    let state = crate::state::console_state()?;
     let attempt = password_guard::Attempt::of_request(None).await;
     attempt.check()?;
     let session = guard::session().await?;
     guard::check_csrf(&session, &csrf).await?;
-    let state = crate::state::console_state()?;
     if !state.setup.accepts(&setup_secret) {
         attempt.failed();
         tracing::warn!("first-run setup refused: wrong master key or setup token");
@@ -109,7 +112,7 @@ pub async fn setup_admin(
         return Err(ConsoleError::Invalid("The passwords do not match.".into()));
     }
     let hash = password_guard::hash_password(password).await?;
-    let user = users::insert_first_admin(&crate::state::pool()?, &email, &hash)
+    let user = users::insert_first_admin(&state.pool, &email, &hash)
         .await?
         .ok_or(ConsoleError::AlreadySetUp)?;
     guard::start_session(&session, &user).await?;

@@ -21,6 +21,47 @@ pub const SECRET_PARAMS: &[&str] = &[
 
 pub type Params = Map<String, Value>;
 
+/// `litellm_params` that say where credentials are sent: the provider and model, the base URL,
+/// the region, the project.
+pub const DESTINATION_PARAMS: &[&str] = &[
+    "model",
+    "api_base",
+    "aws_bedrock_runtime_endpoint",
+    "aws_region_name",
+    "vertex_project",
+    "vertex_location",
+];
+
+/// The params of an edited deployment, from the stored ones and the edit: the credentials the
+/// edit does not give again are kept only while the destination stays the same, so stored
+/// keys never follow a changed `api_base`, provider or model. `edited` holds what the edit
+/// sets (`Value::Null` removes a param).
+pub fn edited_params(before: &Params, edited: Params) -> Params {
+    let mut after = before.clone();
+    let given: Vec<&str> = SECRET_PARAMS
+        .iter()
+        .copied()
+        .filter(|name| edited.get(*name).is_some_and(|value| !value.is_null()))
+        .collect();
+    for (name, value) in edited {
+        match value {
+            Value::Null => after.remove(&name),
+            value => after.insert(name, value),
+        };
+    }
+    let moved = DESTINATION_PARAMS
+        .iter()
+        .any(|name| before.get(*name) != after.get(*name));
+    if moved {
+        for name in SECRET_PARAMS {
+            if !given.contains(name) {
+                after.remove(*name);
+            }
+        }
+    }
+    after
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredDeployment {
     pub id: Uuid,

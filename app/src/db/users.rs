@@ -332,7 +332,7 @@ pub async fn insert_first_admin(
     password_hash: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(724_001)")
+    sqlx::query("SELECT pg_advisory_xact_lock(724001)")
         .execute(&mut *tx)
         .await?;
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM console_users")

@@ -6,9 +6,9 @@ use leptos::prelude::*;
 use crate::api::keys::{list_keys, CreateKey, RevokeKey, RotateKey, SetKeyBlocked};
 use crate::api::spend::{spend_per_day, DAILY_SPEND_DAYS};
 use crate::model::{format_usd, CreatedKey, KeyStatus, KeyView, Role};
-use leptos_router::components::Redirect;
 use crate::pages::frame::{error_message, SignedIn};
 use crate::pages::spend_chart::DailySpendChart;
+use leptos_router::components::Redirect;
 
 #[component]
 pub fn KeysPage() -> impl IntoView {

@@ -16,7 +16,6 @@ use super::access::Actor;
 use super::audit::{self, Change};
 use super::{admin, json_body, rfc3339};
 use crate::error::ApiError;
-use crate::routing::live::build_stored;
 use crate::state::SharedGateway;
 
 #[derive(Deserialize)]
@@ -56,11 +55,14 @@ pub async fn create(
         None | Some(Value::Null) => Uuid::new_v4(),
         Some(given) => parse_id(given.as_str().unwrap_or_default())?,
     };
-    let spec = checked(DeploymentSpec {
-        model_name,
-        litellm_params,
-        model_info,
-    })?;
+    let spec = checked(
+        &gateway,
+        DeploymentSpec {
+            model_name,
+            litellm_params,
+            model_info,
+        },
+    )?;
     let row = deployments::insert(
         &gateway.pool,
         gateway.models.sealer(),
@@ -144,19 +146,14 @@ async fn apply_update(
     if let Some(name) = changes.model_name {
         spec.model_name = name;
     }
-    for (name, value) in changes.litellm_params {
-        match value {
-            Value::Null => spec.litellm_params.remove(&name),
-            value => spec.litellm_params.insert(name, value),
-        };
-    }
+    spec.litellm_params = deployments::edited_params(&spec.litellm_params, changes.litellm_params);
     for (name, value) in changes.model_info {
         match value {
             Value::Null => spec.model_info.remove(&name),
             value => spec.model_info.insert(name, value),
         };
     }
-    let spec = checked(spec)?;
+    let spec = checked(gateway, spec)?;
     let row = deployments::replace(&gateway.pool, gateway.models.sealer(), id, spec)
         .await
         .map_err(storage_error)?
@@ -186,14 +183,16 @@ async fn audited(
 }
 
 /// Refuses a deployment the gateway could not serve, naming the field.
-fn checked(spec: DeploymentSpec) -> Result<DeploymentSpec, ApiError> {
+fn checked(gateway: &SharedGateway, spec: DeploymentSpec) -> Result<DeploymentSpec, ApiError> {
     if spec.model_name.trim().is_empty() {
         return Err(ApiError::bad_request(
             "`model_name` must not be empty.",
             Some("model_name"),
         ));
     }
-    build_stored("new", &spec)
+    gateway
+        .models
+        .build_stored("new", &spec)
         .map_err(|message| ApiError::bad_request(format!("{message}."), Some("litellm_params")))?;
     Ok(spec)
 }

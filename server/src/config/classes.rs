@@ -71,8 +71,9 @@ pub struct ClassHints<'a> {
 pub struct ChosenClass {
     pub class: Arc<RequestClass>,
     pub degraded: bool,
-    /// The key must then also be allowed the group the class routes to.
-    pub asked_by_request: bool,
+    /// A caller chose it (the request, or the key's pinned class): the key must be allowed
+    /// the group it routes to. Only the operator's default and degrading are exempt.
+    pub chosen_by_caller: bool,
 }
 
 impl RequestClasses {
@@ -128,7 +129,7 @@ impl RequestClasses {
                 }
             }
         }
-        chosen.asked_by_request = asked_by_request && !chosen.degraded;
+        chosen.chosen_by_caller = (asked_by_request || hints.pinned.is_some()) && !chosen.degraded;
         Ok(Some(chosen))
     }
 
@@ -150,7 +151,7 @@ impl RequestClasses {
         ChosenClass {
             class,
             degraded,
-            asked_by_request: false,
+            chosen_by_caller: false,
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{seconds, ConfigError, Resolver};
+use super::{seconds, ConfigError, Origin, Resolver, StoredEnvironment};
 use crate::metering::prices::{dollars_per_token_to_micros, Prices};
 use crate::providers::bedrock::{self, Bedrock};
 use crate::providers::capabilities::{Capabilities, CapabilityOverrides};
@@ -54,6 +54,10 @@ struct RawLitellmParams {
     timeout: Option<f64>,
     stream_timeout: Option<f64>,
     mock_response: Option<String>,
+    /// Gemini/Vertex: tenants may name provider-side files (`gs://…`, Files API names) in
+    /// their messages, which the provider reads with the deployment's credentials.
+    #[serde(default)]
+    allow_file_references: bool,
     weight: Option<f64>,
     rpm: Option<u64>,
     tpm: Option<u64>,
@@ -130,14 +134,16 @@ pub(super) fn config_deployment_id(index: usize, model: &RawModel) -> String {
     hex::encode(&digest[..16])
 }
 
-/// A stored deployment (the console's or `/model/new`'s), built exactly as a config entry is.
-/// `os.environ/NAME` values come from `env`. Unused params are returned as warnings.
+/// A stored deployment (the console's or `/model/new`'s), built as a config entry is but for
+/// what its tenant may reach: `os.environ/NAME` values only from `env` (the allow-listed
+/// variables), no ambient credentials, no key file paths. Unused params are returned as
+/// warnings.
 pub fn stored_deployment(
     id: &str,
     model_name: &str,
     litellm_params: &Map<String, Value>,
     model_info: &Map<String, Value>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &StoredEnvironment,
 ) -> Result<(Deployment, Vec<String>), ConfigError> {
     let path = format!("deployment `{model_name}`");
     let mut warnings = Vec::new();
@@ -155,11 +161,11 @@ pub fn stored_deployment(
         path: path.clone(),
         message: error.to_string(),
     })?;
-    let overrides = std::collections::BTreeMap::new();
     let resolver = Resolver {
         path: &path,
-        overrides: &overrides,
-        env,
+        overrides: env.values(),
+        env: &|_| None,
+        origin: Origin::Stored,
     };
     let provider = model.litellm_params.model.provider.clone();
     match build(
@@ -311,12 +317,14 @@ pub(super) fn build(
             &api_base,
             &params.model.model_id,
             api_version.as_deref(),
+            params.allow_file_references,
         )
         .map_err(|message| resolver.invalid(field("litellm_params.api_base"), &message))?
     };
     let wildcard = wildcard.then(|| {
         Arc::new(WildcardRecipe {
             api_version: api_version.clone(),
+            allow_file_references: params.allow_file_references,
             info_prices: model.model_info.prices,
             params_prices: params.prices,
             capabilities: model.model_info.capabilities,
@@ -354,6 +362,7 @@ pub(super) fn build(
 #[derive(Debug)]
 pub struct WildcardRecipe {
     api_version: Option<String>,
+    allow_file_references: bool,
     info_prices: RawPrices,
     params_prices: RawPrices,
     capabilities: CapabilityOverrides,
@@ -384,6 +393,7 @@ pub fn specialize(
                 &template.api_base,
                 &upstream_model,
                 recipe.api_version.as_deref(),
+                recipe.allow_file_references,
             )?
         }
     };
@@ -432,7 +442,7 @@ fn vertex_target(
 ) -> Result<VertexTarget, ConfigError> {
     let value = |name: &str, given: &Option<String>, env: &str| match given {
         Some(value) => resolver.resolve(&field(name), value).map(Some),
-        None => Ok(resolver.variable(env)),
+        None => Ok(resolver.ambient(env)),
     };
     let credentials_field = field("litellm_params.vertex_credentials");
     let key = value(
@@ -448,6 +458,11 @@ fn vertex_target(
     })?;
     let key_json = if key.trim_start().starts_with('{') {
         key
+    } else if resolver.origin == Origin::Stored {
+        return Err(resolver.invalid(
+            credentials_field,
+            "a deployment stored through the API or the console takes the service-account key's JSON, not a file path",
+        ));
     } else {
         std::fs::read_to_string(&key).map_err(|error| {
             resolver.invalid(
@@ -511,7 +526,7 @@ fn aws_signing(
 ) -> Result<AwsSigning, ConfigError> {
     let value = |name: &str, given: &Option<String>, env_names: &[&str]| match given {
         Some(value) => resolver.resolve(&field(name), value).map(Some),
-        None => Ok(env_names.iter().find_map(|env| resolver.variable(env))),
+        None => Ok(env_names.iter().find_map(|env| resolver.ambient(env))),
     };
     let required = |name: &str, found: Option<String>| {
         found.ok_or_else(|| {

@@ -42,8 +42,38 @@ pub struct Config {
     pub spend_log: SpendLogSettings,
     /// The file's routing, for the console's route policy to apply its changes over.
     pub routing_base: RoutingBase,
+    /// The variables stored deployments may read (`allowed_environment_references`).
+    pub stored_environment: StoredEnvironment,
+    /// `return_model_api_base_header`: responses name the upstream's address.
+    pub api_base_header: bool,
     /// Things the file contains that Gatehouse does not use (logged at start-up).
     pub warnings: Vec<String>,
+}
+
+/// The environment a stored deployment (from the API or the console) may read: only the
+/// variables `general_settings.allowed_environment_references` names, with their values at
+/// start-up (`environment_variables` first, then the process).
+#[derive(Debug, Clone, Default)]
+pub struct StoredEnvironment {
+    values: BTreeMap<String, String>,
+}
+
+impl StoredEnvironment {
+    /// The allowed variables and their values.
+    fn values(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+
+    /// Names no tenant may read even when listed: the database, the secrets that seal
+    /// credentials and sessions, and the master key.
+    const NEVER: [&'static str; 6] = [
+        "DATABASE_URL",
+        "GATEHOUSE_SECRETS_KEY",
+        "GATEHOUSE_SECRETS_KEY_PREVIOUS",
+        "LITELLM_SALT_KEY",
+        "LITELLM_MASTER_KEY",
+        "GATEHOUSE_ADMIN_PASSWORD",
+    ];
 }
 
 /// The spend log's retention and payload logging (`general_settings`).
@@ -120,6 +150,12 @@ struct RawGeneralSettings {
     #[serde(default)]
     store_prompts_in_spend_logs: bool,
     spend_logs_payload_retention_period: Option<String>,
+    /// Environment variables stored deployments may name with `os.environ/`.
+    #[serde(default)]
+    allowed_environment_references: Vec<String>,
+    /// Responses carry `x-litellm-model-api-base`.
+    #[serde(default)]
+    return_model_api_base_header: bool,
 }
 
 impl Config {
@@ -158,6 +194,7 @@ impl Config {
             path,
             overrides: &raw.environment_variables,
             env,
+            origin: Origin::Config,
         };
         let router_settings = raw.router_settings.unwrap_or_default();
         let redis_url = router::redis_url(&router_settings, &resolver)?;
@@ -219,6 +256,7 @@ impl Config {
                 .unwrap_or(DEFAULT_BATCH_WRITE_SECONDS),
         )?;
 
+        let stored_environment = stored_environment(&resolver, &raw.general_settings)?;
         let alert_webhook = alert_webhook(&resolver, &raw.general_settings)?;
         let spend_log = spend_log_settings(&resolver, &raw.general_settings)?;
 
@@ -242,9 +280,32 @@ impl Config {
             spend_batch_window,
             alert_webhook: alert_webhook.map(Secret::new),
             spend_log,
+            stored_environment,
+            api_base_header: raw.general_settings.return_model_api_base_header,
             warnings,
         })
     }
+}
+
+/// The allow-listed variables' values, read once at start-up. A secret of Gatehouse's own is
+/// refused in the list.
+fn stored_environment(
+    resolver: &Resolver<'_>,
+    general: &RawGeneralSettings,
+) -> Result<StoredEnvironment, ConfigError> {
+    let mut values = BTreeMap::new();
+    for name in &general.allowed_environment_references {
+        if StoredEnvironment::NEVER.contains(&name.as_str()) {
+            return Err(resolver.invalid(
+                "general_settings.allowed_environment_references".into(),
+                &format!("`{name}` holds one of Gatehouse's own secrets and cannot be allowed"),
+            ));
+        }
+        if let Some(value) = resolver.variable(name) {
+            values.insert(name.clone(), value);
+        }
+    }
+    Ok(StoredEnvironment { values })
 }
 
 /// The budget-alert webhook: `alerting_webhook_url`, else `SLACK_WEBHOOK_URL` when `alerting`
@@ -278,10 +339,26 @@ struct Resolver<'a> {
     path: &'a str,
     overrides: &'a BTreeMap<String, String>,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// `config.yaml` (the operator's) or a stored deployment (a tenant of the API or the
+    /// console wrote it): a stored one reads only allow-listed variables and no ambient
+    /// credentials.
+    origin: Origin,
+}
+
+/// Who wrote what a resolver reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `config.yaml`: the operator's, trusted with the process environment.
+    Config,
+    /// `/model/new` or the console: `os.environ/` reaches only the variables
+    /// `general_settings.allowed_environment_references` names, never ambient credentials or
+    /// files.
+    Stored,
 }
 
 impl Resolver<'_> {
-    /// An environment variable: `environment_variables` first, then the process.
+    /// An environment variable: `environment_variables` first, then the process. (A stored
+    /// deployment's resolver holds only the allow-listed values, and no process.)
     fn variable(&self, name: &str) -> Option<String> {
         self.overrides
             .get(name)
@@ -289,10 +366,27 @@ impl Resolver<'_> {
             .or_else(|| (self.env)(name))
     }
 
+    /// A credential taken from the environment when the entry names none (AWS keys,
+    /// `GOOGLE_APPLICATION_CREDENTIALS`): only for `config.yaml`.
+    fn ambient(&self, name: &str) -> Option<String> {
+        match self.origin {
+            Origin::Config => self.variable(name),
+            Origin::Stored => None,
+        }
+    }
+
     fn resolve(&self, field: &str, value: &str) -> Result<String, ConfigError> {
         let Some(name) = value.strip_prefix("os.environ/") else {
             return Ok(value.to_string());
         };
+        if self.origin == Origin::Stored && !self.overrides.contains_key(name) {
+            return Err(self.invalid(
+                field.to_string(),
+                &format!(
+                    "`os.environ/{name}` is not one of general_settings.allowed_environment_references; a deployment stored through the API or the console reads only the variables the operator allows"
+                ),
+            ));
+        }
         self.variable(name).ok_or_else(|| {
             self.invalid(
                 field.to_string(),
@@ -717,7 +811,9 @@ model_list:
             "surprise": 1,
         });
         let info = serde_json::json!({"input_cost_per_token": 0.000002});
-        let env = |name: &str| (name == "UPSTREAM_KEY").then(|| "from-env".to_string());
+        let env = StoredEnvironment {
+            values: BTreeMap::from([("UPSTREAM_KEY".to_string(), "from-env".to_string())]),
+        };
         let (deployment, warnings) = stored_deployment(
             "6a1f",
             "fast",
@@ -766,5 +862,11 @@ model_list:
         assert!(
             stored_deployment("1", "x", no_model.as_object().unwrap(), &Map::new(), &env).is_err()
         );
+        // A variable not allowed is not read, whatever the process holds.
+        let other = serde_json::json!({"model": "openai/x", "api_key": "os.environ/OTHER"});
+        let error = stored_deployment("1", "x", other.as_object().unwrap(), &Map::new(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("allowed_environment_references"), "{error}");
     }
 }

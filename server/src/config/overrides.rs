@@ -9,7 +9,7 @@ use app::route_policy::{ClassPolicy, RouteOverrides};
 
 use super::classes;
 use super::router::{RouterSettings, RoutingStrategy};
-use super::{ConfigError, Resolver};
+use super::{ConfigError, Origin, Resolver};
 
 /// What errors in the console's route policy are prefixed with.
 const POLICY_PATH: &str = "route policy";
@@ -42,6 +42,7 @@ impl RoutingBase {
             path: POLICY_PATH,
             overrides: &BTreeMap::new(),
             env: &|_| None,
+            origin: Origin::Stored,
         };
         let mut router = self.router.clone();
         if let Some(name) = &overrides.routing_strategy {

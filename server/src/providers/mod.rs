@@ -180,6 +180,7 @@ pub fn upstream_for(
     api_base: &str,
     model_id: &str,
     api_version: Option<&str>,
+    file_references: bool,
 ) -> Result<Upstream, String> {
     let adapter: Arc<dyn ChatAdapter> = match wire {
         WireFormat::OpenAi(quirks) => {
@@ -256,6 +257,7 @@ pub fn upstream_for(
                 generate_url: http_url(&generate)?,
                 stream_url: http_url(&stream)?,
                 embedding: gemini::GeminiEmbedding::vertex(http_url(&predict)?, model_id),
+                file_references,
             })
         }
         WireFormat::Gemini => {
@@ -267,6 +269,7 @@ pub fn upstream_for(
                     url: http_url(&embed)?,
                     model: format!("models/{model_id}"),
                 },
+                file_references,
             })
         }
     };
@@ -419,6 +422,7 @@ mod tests {
             "https://example.openai.azure.com/",
             "gpt4o-prod",
             None,
+            false,
         )
         .unwrap() else {
             panic!("not an HTTP upstream");
@@ -440,7 +444,7 @@ mod tests {
             )
         );
         assert_eq!(url(NativeEndpoint::Moderations), None);
-        assert!(upstream_for(WireFormat::Anthropic, "ftp://x", "m", None).is_err());
+        assert!(upstream_for(WireFormat::Anthropic, "ftp://x", "m", None, false).is_err());
     }
 
     #[test]

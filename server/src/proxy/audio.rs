@@ -23,10 +23,11 @@ use crate::providers::native::NativeEndpoint;
 use crate::providers::{transport, Deployment};
 use crate::proxy::call_headers::RouteHeaders;
 use crate::proxy::native::http_adapter;
-use crate::proxy::pipeline::admit;
+use crate::proxy::pipeline::{admit, DEFAULT_OUTPUT_TOKENS};
 use crate::proxy::request::{read_body, MAX_BODY_BYTES};
 use crate::proxy::transcript::TranscriptFormat;
 use crate::proxy::unary::{insert_cost_headers, metered};
+use crate::routing::attempts::{CostBound, Route};
 use crate::state::SharedGateway;
 
 /// Largest text field of a transcription form.
@@ -52,6 +53,36 @@ pub async fn transcriptions(
     run_transcription(gateway, &headers, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The fewest bytes a second of audio an upstream accepts takes (6 kbit/s, the lowest Opus
+/// speech rate): an upload's size bounds its duration.
+const MIN_AUDIO_BYTES_PER_SECOND: u64 = 750;
+
+/// The largest upload the request may carry: its `Content-Length`, else the body limit.
+fn upload_bytes_bound(headers: &HeaderMap) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .map_or(MAX_BODY_BYTES as u64, |length| {
+            length.min(MAX_BODY_BYTES as u64)
+        })
+}
+
+/// The longest audio `bytes` of upload may hold, in milliseconds.
+fn audio_millis_bound(bytes: u64) -> u64 {
+    bytes
+        .saturating_mul(1_000)
+        .div_ceil(MIN_AUDIO_BYTES_PER_SECOND)
+}
+
+/// The output tokens a request without an output limit is reserved for on `route`.
+fn unlimited_output(route: &Route) -> u64 {
+    route
+        .price_ceiling()
+        .max_output_tokens
+        .unwrap_or(DEFAULT_OUTPUT_TOKENS)
 }
 
 fn bad(message: impl Into<String>, param: Option<&'static str>) -> ApiError {
@@ -98,8 +129,10 @@ async fn run_speech(
             ))
         }
     };
-    let characters = match request.get("input") {
-        Some(Value::String(input)) if !input.is_empty() => input.chars().count() as u64,
+    let (characters, input_bytes) = match request.get("input") {
+        Some(Value::String(input)) if !input.is_empty() => {
+            (input.chars().count() as u64, input.len() as u64)
+        }
         _ => return Err(bad("`input` must be a non-empty string.", Some("input"))),
     };
     // Speech answers as it is produced, so one attempt: the route only chooses the deployment.
@@ -131,7 +164,15 @@ async fn run_speech(
         &[],
         true,
     );
-    admitted.hold(&gateway, &mut call).await?;
+    // Billed by character, or by tokens of text in and of audio out (bounded as other outputs
+    // without a limit are).
+    let bound = CostBound {
+        characters,
+        input_tokens: input_bytes,
+        output_tokens: unlimited_output(&route),
+        ..CostBound::default()
+    };
+    admitted.hold(&gateway, &mut call, &route, &bound).await?;
     // Speech is billed by its input, so the call is metered once the upstream accepts it; the
     // audio then streams to the client. A tracked task keeps a client that leaves early from
     // cancelling the metering.
@@ -151,7 +192,12 @@ async fn run_speech(
                     }
                 })
                 .await;
-            let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
+            let route_headers = RouteHeaders::of(
+                &routed.deployment,
+                &routed.trail,
+                call.started,
+                gateway.api_base_header,
+            );
             let call = MeteredCall {
                 trail: routed.trail,
                 ..call
@@ -318,7 +364,13 @@ async fn run_transcription(
         &[],
         false,
     );
-    admitted.hold(&gateway, &mut call).await?;
+    let bound = CostBound {
+        audio_millis: audio_millis_bound(upload_bytes_bound(headers)),
+        input_tokens: upload_bytes_bound(headers),
+        output_tokens: unlimited_output(&route),
+        ..CostBound::default()
+    };
+    admitted.hold(&gateway, &mut call, &route, &bound).await?;
     let http = gateway.http.clone();
     let exchange_gateway = gateway.clone();
     let exchange = async move {

@@ -134,10 +134,21 @@ fn number(value: impl TryInto<u64>) -> HeaderValue {
 }
 
 impl RouteHeaders {
-    pub fn of(deployment: &Deployment, trail: &Trail, started: Instant) -> Self {
+    /// The headers of a routed call; `x-litellm-model-api-base` only when `api_base_header`
+    /// (the upstream's address is the operator's to disclose).
+    pub fn of(
+        deployment: &Deployment,
+        trail: &Trail,
+        started: Instant,
+        api_base_header: bool,
+    ) -> Self {
         let elapsed = started.elapsed();
+        let mut identity = IdentityHeaders::of(deployment).clone();
+        if !api_base_header {
+            identity.api_base = None;
+        }
         RouteHeaders {
-            identity: IdentityHeaders::of(deployment).clone(),
+            identity,
             attempts: trail.attempts.len(),
             retries: trail.retries,
             fallbacks: trail.fallbacks,

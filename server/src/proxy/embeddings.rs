@@ -21,7 +21,7 @@ use crate::proxy::native::http_adapter;
 use crate::proxy::pipeline::admit;
 use crate::proxy::request::{read_body, take_tags};
 use crate::proxy::unary::metered;
-use crate::routing::attempts::Reusable;
+use crate::routing::attempts::{CostBound, Reusable};
 use crate::state::SharedGateway;
 
 /// Upstream calls one request may have in flight, where the upstream takes fewer inputs per
@@ -43,6 +43,8 @@ pub async fn embeddings(
 struct EmbeddingsRequest {
     model: String,
     prompt_tokens: u64,
+    /// The most input tokens the request may hold: a token per text byte, or its token ids.
+    input_bound: u64,
     end_user: Option<String>,
     tags: Vec<String>,
     body: Map<String, Value>,
@@ -64,13 +66,32 @@ fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
             ))
         }
     };
-    let prompt_tokens = match body.get("input") {
-        Some(Value::String(text)) if !text.is_empty() => estimate_tokens(text.len()),
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(input_tokens)
-            .sum::<Option<u64>>()
-            .ok_or_else(invalid_input)?,
+    let (prompt_tokens, input_bound) = match body.get("input") {
+        Some(Value::String(text)) if !text.is_empty() => {
+            (estimate_tokens(text.len()), text.len() as u64)
+        }
+        Some(Value::Array(items)) if items.len() > MAX_INPUTS => {
+            return Err(ApiError::bad_request(
+                format!("`input` may hold at most {MAX_INPUTS} items per request."),
+                Some("input"),
+            ))
+        }
+        Some(Value::Array(items)) if !items.is_empty() => {
+            let counted = items
+                .iter()
+                .map(input_tokens)
+                .collect::<Option<Vec<(u64, u64)>>>()
+                .ok_or_else(invalid_input)?;
+            counted.iter().fold(
+                (0u64, 0u64),
+                |(estimate, bound), (item_estimate, item_bound)| {
+                    (
+                        estimate.saturating_add(*item_estimate),
+                        bound.saturating_add(*item_bound),
+                    )
+                },
+            )
+        }
         _ => return Err(invalid_input()),
     };
     let end_user = identity::body_end_user(&body, "user")?;
@@ -79,19 +100,27 @@ fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
     Ok(EmbeddingsRequest {
         model,
         prompt_tokens,
+        input_bound,
         end_user,
         tags,
         body,
     })
 }
 
-/// Tokens of one `input` item: a non-empty string, a token id, or an array of token ids.
-fn input_tokens(item: &Value) -> Option<u64> {
+/// Most items one request's `input` may hold (OpenAI's limit): some providers take one per
+/// upstream call, so this bounds the calls a request fans out to.
+const MAX_INPUTS: usize = 2_048;
+
+/// Tokens of one `input` item, estimated and at most: a non-empty string, a token id, or an
+/// array of token ids.
+fn input_tokens(item: &Value) -> Option<(u64, u64)> {
     match item {
-        Value::String(text) if !text.is_empty() => Some(estimate_tokens(text.len())),
-        Value::Number(number) if number.is_u64() => Some(1),
+        Value::String(text) if !text.is_empty() => {
+            Some((estimate_tokens(text.len()), text.len() as u64))
+        }
+        Value::Number(number) if number.is_u64() => Some((1, 1)),
         Value::Array(tokens) if !tokens.is_empty() && tokens.iter().all(Value::is_u64) => {
-            Some(tokens.len() as u64)
+            Some((tokens.len() as u64, tokens.len() as u64))
         }
         _ => None,
     }
@@ -150,7 +179,11 @@ async fn run(
         &request.tags,
         false,
     );
-    admitted.hold(&gateway, &mut call).await?;
+    let bound = CostBound {
+        input_tokens: request.input_bound,
+        ..CostBound::default()
+    };
+    admitted.hold(&gateway, &mut call, &route, &bound).await?;
     let exchange_gateway = gateway.clone();
     let exchange = async move {
         let gateway = exchange_gateway;

@@ -58,15 +58,20 @@ fn unit_price(micros_per_m: i64) -> Option<f64> {
     (micros_per_m > 0).then(|| dollars_per_token(micros_per_m))
 }
 
-fn deployment_info(deployment: &Deployment) -> Value {
+/// A deployment as `/model/info` lists it; its `api_base` (where the operator's credentials
+/// go) only for admins.
+fn deployment_info(deployment: &Deployment, for_admin: bool) -> Value {
     let prices = &deployment.prices;
     let capabilities = &deployment.capabilities;
+    let mut params = json!({
+        "model": format!("{}/{}", deployment.provider, deployment.upstream_model),
+    });
+    if for_admin {
+        params["api_base"] = json!(deployment.api_base);
+    }
     json!({
         "model_name": deployment.model_group,
-        "litellm_params": {
-            "model": format!("{}/{}", deployment.provider, deployment.upstream_model),
-            "api_base": deployment.api_base,
-        },
+        "litellm_params": params,
         "model_info": {
             "id": deployment.id,
             "db_model": deployment.stored,
@@ -96,7 +101,9 @@ pub async fn model_info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&gateway, &headers).await?;
+    let actor = crate::admin_api::access::actor(&gateway, &headers).await?;
+    let for_admin = actor.is_admin();
+    let caller = actor.caller;
     let groups = gateway.models.groups();
     let data: Vec<Value> = groups
         .names()
@@ -106,7 +113,7 @@ pub async fn model_info(
             group
                 .deployments()
                 .iter()
-                .map(|deployment| deployment_info(deployment))
+                .map(|deployment| deployment_info(deployment, for_admin))
         })
         .collect();
     Ok(Json(json!({ "data": data })))

@@ -22,12 +22,13 @@ use crate::providers::capabilities::{Missing, Mode, Needs};
 use crate::providers::native::NativeEndpoint;
 use crate::providers::openai_responses::ResponsesRelay;
 use crate::providers::{openai_compat, transport, Deployment, Upstream};
+use crate::proxy::pipeline::DEFAULT_OUTPUT_TOKENS;
 use crate::proxy::pipeline::{admit, call_chat_on, Admitted, Egress};
-use crate::proxy::request::{read_body, take_tags};
+use crate::proxy::request::{choice_count, read_body, take_tags};
 use crate::proxy::stream::{self, Source};
 use crate::proxy::unary::metered;
 use crate::proxy::{completions, responses};
-use crate::routing::attempts::{Reusable, Route};
+use crate::routing::attempts::{CostBound, Reusable, Route};
 use crate::state::SharedGateway;
 
 /// Providers whose Responses API is called as it is; the others get it translated to chat.
@@ -90,6 +91,9 @@ pub struct NativeRequest {
     /// LiteLLM's request tags from the body.
     pub tags: Vec<String>,
     pub prompt_tokens: u64,
+    /// The most the request may consume, but for outputs a deployment's limit bounds
+    /// (`output_tokens` 0 when the request sets no limit).
+    pub bound: CostBound,
 }
 
 async fn run(
@@ -188,6 +192,7 @@ async fn call_native(
             .insert("stream_options".into(), json!({ "include_usage": true }));
     }
     let model = request.model.clone();
+    let choices = choice_count(&request.body, "n")?;
     let mut body = Reusable::new(request.body, route.may_retry());
     // Each attempt goes to a deployment that serves the endpoint in its own format.
     let mut build = move |deployment: &Deployment| -> Result<UpstreamRequest, ApiError> {
@@ -223,7 +228,20 @@ async fn call_native(
         &request.tags,
         request.stream,
     );
-    admitted.hold(&gateway, &mut call).await?;
+    let mut bound = request.bound;
+    if matches!(
+        endpoint,
+        NativeEndpoint::Completions | NativeEndpoint::Responses | NativeEndpoint::ImageGenerations
+    ) && bound.output_tokens == 0
+    {
+        // No limit given: the largest any deployment on the route declares, else the default.
+        bound.output_tokens = route
+            .price_ceiling()
+            .max_output_tokens
+            .unwrap_or(DEFAULT_OUTPUT_TOKENS)
+            .saturating_mul(choices);
+    }
+    admitted.hold(&gateway, &mut call, &route, &bound).await?;
     if request.stream {
         let client_wants_usage = request.client_wants_usage;
         let builder = move |deployment: &Deployment| {
@@ -309,6 +327,7 @@ impl NativeRequest {
         identity::check_metadata(&body)?;
         let tags = take_tags(&mut body)?;
         let prompt_tokens = prompt_tokens(endpoint, &body)?;
+        let bound = native_bound(endpoint, &body, bytes.len())?;
         Ok(NativeRequest {
             model,
             body,
@@ -317,8 +336,76 @@ impl NativeRequest {
             end_user,
             tags,
             prompt_tokens,
+            bound,
         })
     }
+}
+
+/// Most images one `/v1/images/generations` request may ask for (OpenAI's own limit).
+const MAX_IMAGES: u64 = 10;
+/// Documents billed as one rerank search unit (Cohere's rule).
+const RERANK_DOCUMENTS_PER_UNIT: u64 = 100;
+
+/// The worst case of a native request: every byte of the body a token of input (no tokenizer
+/// makes fewer than one byte a token), each of `n`/`best_of` choices up to its output limit,
+/// `n` images, a rerank search unit per hundred documents.
+fn native_bound(
+    endpoint: NativeEndpoint,
+    body: &Map<String, Value>,
+    body_bytes: usize,
+) -> Result<CostBound, ApiError> {
+    let input_tokens = body_bytes as u64;
+    let output_limit = |fields: &[&str]| {
+        fields
+            .iter()
+            .find_map(|field| body.get(*field).and_then(Value::as_u64))
+            .unwrap_or(0)
+    };
+    let bound = match endpoint {
+        NativeEndpoint::Completions => {
+            let choices = choice_count(body, "n")?.max(choice_count(body, "best_of")?);
+            CostBound {
+                input_tokens,
+                output_tokens: output_limit(&["max_tokens"]).saturating_mul(choices),
+                ..CostBound::default()
+            }
+        }
+        NativeEndpoint::Responses => CostBound {
+            input_tokens,
+            output_tokens: output_limit(&["max_output_tokens"]),
+            ..CostBound::default()
+        },
+        NativeEndpoint::ImageGenerations => {
+            let images = choice_count(body, "n")?;
+            if images > MAX_IMAGES {
+                return Err(bad(
+                    format!("`n` must be at most {MAX_IMAGES} images."),
+                    Some("n"),
+                ));
+            }
+            CostBound {
+                input_tokens,
+                images,
+                ..CostBound::default()
+            }
+        }
+        NativeEndpoint::Rerank => {
+            let documents = body
+                .get("documents")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len) as u64;
+            CostBound {
+                input_tokens,
+                requests: documents.div_ceil(RERANK_DOCUMENTS_PER_UNIT).max(1),
+                ..CostBound::default()
+            }
+        }
+        _ => CostBound {
+            input_tokens,
+            ..CostBound::default()
+        },
+    };
+    Ok(bound)
 }
 
 fn bad(message: impl Into<String>, param: Option<&'static str>) -> ApiError {

@@ -24,7 +24,7 @@ use crate::providers::Deployment;
 use crate::proxy::request::{push_tag, ChatRequest, MAX_TAGS};
 use crate::proxy::stream::Source;
 use crate::proxy::{messages, stream, unary};
-use crate::routing::attempts::{Reusable, Route, Trail};
+use crate::routing::attempts::{CostBound, Reusable, Route, Trail};
 use crate::state::SharedGateway;
 
 /// The API shape a caller speaks: requests are read from it, replies and errors written in it.
@@ -273,12 +273,13 @@ impl Admitted {
         if !self.caller.may_use(model, groups.access()) {
             return Err(ApiError::ModelNotAllowed(model.to_string()));
         }
-        // A class the request chose itself may not take it to a model its key may not use.
-        let asked_by_request = self
+        // A class the caller chose (by the request or pinned on its key) may not take it to a
+        // model its key may not use.
+        let chosen_by_caller = self
             .class
             .as_ref()
-            .is_some_and(|chosen| chosen.asked_by_request);
-        if asked_by_request && group != model && !self.caller.may_use(group, groups.access()) {
+            .is_some_and(|chosen| chosen.chosen_by_caller);
+        if chosen_by_caller && group != model && !self.caller.may_use(group, groups.access()) {
             return Err(ApiError::ModelNotAllowed(group.to_string()));
         }
         Route::plan(
@@ -318,15 +319,19 @@ impl Admitted {
         }
     }
 
-    /// Steps 3 and 4 for a call whose cost is not known before it ends (audio, images,
-    /// embeddings, native endpoints): rate limits, and refused when a budget has nothing left.
+    /// Steps 3 and 4 for a call that cannot be cut short once started (audio, images,
+    /// embeddings, native endpoints): rate limits, then its whole worst case on the route
+    /// (`bound` at the route's dearest prices) reserved, or the request refused.
     pub async fn hold(
         &self,
         gateway: &SharedGateway,
         call: &mut MeteredCall,
+        route: &Route,
+        bound: &CostBound,
     ) -> Result<(), ApiError> {
         self.limit(gateway, call).await?;
-        self.reserve(gateway, call, 1, 1).await.map(drop)
+        let worst = route.price_ceiling().cost_of(bound);
+        self.reserve(gateway, call, worst, worst).await.map(drop)
     }
 
     /// 3. limit: the request counts against the rate limits of its key, of the key for its
@@ -469,7 +474,7 @@ fn may_limit(chain: &[Arc<Budget>]) -> bool {
 const MIN_AFFORDABLE_OUTPUT_TOKENS: u64 = 16;
 /// Output tokens reserved for a request that sets no limit on a route whose deployments declare
 /// none.
-const DEFAULT_OUTPUT_TOKENS: u64 = 4_096;
+pub const DEFAULT_OUTPUT_TOKENS: u64 = 4_096;
 
 /// Step 4 for a chat request (any API shape): reserves the prompt (bounded by `prompt_bound`
 /// tokens) at the route's dearest input price plus its output limit (`max_output`, the
@@ -483,6 +488,7 @@ pub async fn reserve_output(
     route: &Route,
     prompt_bound: u64,
     max_output: Option<u64>,
+    choices: u64,
 ) -> Result<Option<u64>, ApiError> {
     if !call
         .budget_chain
@@ -492,16 +498,20 @@ pub async fn reserve_output(
         return Ok(None);
     }
     let ceiling = route.price_ceiling();
+    let choices = choices.max(1);
     let output_tokens = max_output
         .or(ceiling.max_output_tokens)
         .unwrap_or(DEFAULT_OUTPUT_TOKENS);
     let prompt_cost = tokens_cost_ceiling(prompt_bound, ceiling.input_micros_per_mtok);
+    // Each of the `n` choices may produce the whole output limit.
     let minimum = prompt_cost.saturating_add(tokens_cost_ceiling(
-        MIN_AFFORDABLE_OUTPUT_TOKENS.min(output_tokens),
+        MIN_AFFORDABLE_OUTPUT_TOKENS
+            .min(output_tokens)
+            .saturating_mul(choices),
         ceiling.output_micros_per_mtok,
     ));
     let wanted = prompt_cost.saturating_add(tokens_cost_ceiling(
-        output_tokens,
+        output_tokens.saturating_mul(choices),
         ceiling.output_micros_per_mtok,
     ));
     let reserved = admitted.reserve(gateway, call, minimum, wanted).await?;
@@ -510,7 +520,8 @@ pub async fn reserve_output(
     }
     if reserved < wanted && ceiling.output_micros_per_mtok > 0 {
         let affordable = (reserved - prompt_cost).max(0) as u128 * 1_000_000
-            / ceiling.output_micros_per_mtok as u128;
+            / ceiling.output_micros_per_mtok as u128
+            / u128::from(choices);
         return Ok(Some(u64::try_from(affordable).unwrap_or(u64::MAX)));
     }
     Ok(None)
@@ -543,6 +554,7 @@ pub async fn call_chat_on(
         &route,
         request.prompt_token_bound(),
         request.max_output_tokens(),
+        request.choices(),
     )
     .await?;
     if let Some(tokens) = lowered {

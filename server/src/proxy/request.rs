@@ -48,6 +48,25 @@ pub fn take_tags(body: &mut Map<String, Value>) -> Result<Vec<String>, ApiError>
     Ok(tags)
 }
 
+/// Most choices one request may ask for (`n`, `best_of`): each is billed, and reserved for.
+pub const MAX_CHOICES: u64 = 128;
+
+/// A request's `field` (`n`, `best_of`): a whole number from 1 to `MAX_CHOICES`, 1 when absent.
+pub fn choice_count(body: &Map<String, Value>, field: &'static str) -> Result<u64, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(1),
+        Some(value) => value
+            .as_u64()
+            .filter(|count| (1..=MAX_CHOICES).contains(count))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    format!("`{field}` must be a whole number from 1 to {MAX_CHOICES}."),
+                    Some(field),
+                )
+            }),
+    }
+}
+
 /// Adds a tag unless it is there already.
 pub fn push_tag(tags: &mut Vec<String>, tag: &str) {
     if !tags.iter().any(|known| known == tag) {
@@ -57,7 +76,10 @@ pub fn push_tag(tags: &mut Vec<String>, tag: &str) {
 
 fn bad_tags(field: &str) -> ApiError {
     ApiError::bad_request(
-        format!("`{field}` must be an array of tags (non-empty strings of at most {MAX_TAG_CHARS} characters)."),
+        format!(
+            "`{field}` must be an array of tags (non-empty strings of at most {} characters).",
+            identity::MAX_TAG_CHARS
+        ),
         Some("tags"),
     )
 }
@@ -73,6 +95,8 @@ pub struct ChatRequest {
     pub tags: Vec<String>,
     /// The size of the JSON body the client sent, when it was read as it arrived.
     sent_bytes: Option<usize>,
+    /// `n`: how many choices the reply holds, each up to the output limit.
+    choices: u64,
     body: Map<String, Value>,
 }
 
@@ -140,8 +164,10 @@ impl ChatRequest {
         };
         let end_user = identity::body_end_user(&body, "user")?;
         identity::check_metadata(&body)?;
+        let choices = choice_count(&body, "n")?;
         let tags = take_tags(&mut body)?;
         Ok(ChatRequest {
+            choices,
             model,
             stream,
             client_wants_usage,
@@ -162,6 +188,11 @@ impl ChatRequest {
     }
 
     /// The output limit the client set (`max_completion_tokens`, else `max_tokens`).
+    /// How many choices the reply holds (`n`).
+    pub fn choices(&self) -> u64 {
+        self.choices
+    }
+
     pub fn max_output_tokens(&self) -> Option<u64> {
         ["max_completion_tokens", "max_tokens"]
             .iter()

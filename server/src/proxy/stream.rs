@@ -262,7 +262,12 @@ async fn pump(
             async move { open_first(gateway, deployment, opening?, info).await }
         })
         .await;
-    let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
+    let route_headers = RouteHeaders::of(
+        &routed.deployment,
+        &routed.trail,
+        call.started,
+        gateway.api_base_header,
+    );
     let call = MeteredCall {
         deployment: routed.deployment,
         trail: routed.trail,

@@ -37,7 +37,12 @@ pub async fn metered(
         .spawn(Box::pin(async move {
             let gateway = task_gateway;
             let routed = exchange.await;
-            let route_headers = RouteHeaders::of(&routed.deployment, &routed.trail, call.started);
+            let route_headers = RouteHeaders::of(
+                &routed.deployment,
+                &routed.trail,
+                call.started,
+                gateway.api_base_header,
+            );
             let limits_left = call.admission.as_ref().map(|admission| admission.remaining);
             let mut call = MeteredCall {
                 deployment: routed.deployment,

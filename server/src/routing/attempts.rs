@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::{ChosenClass, FallbackKind, RouterSettings};
 use crate::error::ApiError;
+use crate::metering::prices::tokens_cost_ceiling;
 use crate::providers::capabilities::{Missing, Needs};
 use crate::providers::Deployment;
 use crate::routing::health::Busy;
@@ -90,6 +91,42 @@ pub struct PriceCeiling {
     pub input_micros_per_mtok: i64,
     pub output_micros_per_mtok: i64,
     pub max_output_tokens: Option<u64>,
+    /// Per million images, seconds of audio, characters and requests.
+    pub image_micros_per_m: i64,
+    pub audio_second_micros_per_m: i64,
+    pub character_micros_per_m: i64,
+    pub request_micros_per_m: i64,
+}
+
+/// The most a request may consume of each thing a route bills by: what its budget reservation
+/// must cover.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CostBound {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub images: u64,
+    pub audio_millis: u64,
+    pub characters: u64,
+    pub requests: u64,
+}
+
+impl PriceCeiling {
+    /// The largest cost of a request within `bound` on this route, in micro-dollars, rounded
+    /// up and saturating.
+    pub fn cost_of(&self, bound: &CostBound) -> i64 {
+        let per_million = |count: u64, price: i64| tokens_cost_ceiling(count, price);
+        let audio_seconds = bound.audio_millis.div_ceil(1_000);
+        [
+            per_million(bound.input_tokens, self.input_micros_per_mtok),
+            per_million(bound.output_tokens, self.output_micros_per_mtok),
+            per_million(bound.images, self.image_micros_per_m),
+            per_million(audio_seconds, self.audio_second_micros_per_m),
+            per_million(bound.characters, self.character_micros_per_m),
+            per_million(bound.requests, self.request_micros_per_m),
+        ]
+        .into_iter()
+        .fold(0i64, i64::saturating_add)
+    }
 }
 
 /// How a route ended: the last attempt's result and deployment, the trail, and the successful
@@ -215,6 +252,17 @@ impl Route {
                 ceiling.output_micros_per_mtok = ceiling
                     .output_micros_per_mtok
                     .max(prices.output_micros_per_mtok);
+                ceiling.image_micros_per_m =
+                    ceiling.image_micros_per_m.max(prices.image_micros_per_m);
+                ceiling.audio_second_micros_per_m = ceiling
+                    .audio_second_micros_per_m
+                    .max(prices.audio_second_micros_per_m);
+                ceiling.character_micros_per_m = ceiling
+                    .character_micros_per_m
+                    .max(prices.character_micros_per_m);
+                ceiling.request_micros_per_m = ceiling
+                    .request_micros_per_m
+                    .max(prices.request_micros_per_m);
                 ceiling.max_output_tokens = match (
                     ceiling.max_output_tokens,
                     deployment.capabilities.max_output_tokens,

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::config::{stored_deployment, RouterSettings, RoutingBase};
+use crate::config::{stored_deployment, RouterSettings, RoutingBase, StoredEnvironment};
 use crate::policy::sync::POLICY_CHANNEL;
 use crate::providers::Deployment;
 use crate::routing::attempts::CooldownAnnouncer;
@@ -49,6 +49,8 @@ pub struct LiveModels {
     problems: Mutex<Vec<StoredProblem>>,
     pool: PgPool,
     sealer: Option<Arc<Sealer>>,
+    /// What stored deployments may read of the environment.
+    stored_environment: StoredEnvironment,
     /// What the groups and router settings were built from. Held across a reload, so reloads
     /// never interleave.
     loaded: tokio::sync::Mutex<Option<Loaded>>,
@@ -70,6 +72,7 @@ impl LiveModels {
         pool: PgPool,
         sealer: Option<Arc<Sealer>>,
         redis: Option<Arc<RedisCooldowns>>,
+        stored_environment: StoredEnvironment,
     ) -> Self {
         let config: Vec<Arc<Deployment>> = config.into_iter().map(Arc::new).collect();
         LiveModels {
@@ -83,8 +86,26 @@ impl LiveModels {
             problems: Mutex::new(Vec::new()),
             pool,
             sealer,
+            stored_environment,
             loaded: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// A stored deployment's definition built as the gateway would serve it (`os.environ/NAME`
+    /// only for allow-listed variables), or what is wrong with it.
+    pub fn build_stored(
+        &self,
+        id: &str,
+        spec: &DeploymentSpec,
+    ) -> Result<(Deployment, Vec<String>), String> {
+        stored_deployment(
+            id,
+            &spec.model_name,
+            &spec.litellm_params,
+            &spec.model_info,
+            &self.stored_environment,
+        )
+        .map_err(|error| error.to_string())
     }
 
     pub fn sealer(&self) -> Option<&Sealer> {
@@ -266,7 +287,7 @@ impl LiveModels {
         let spec = row
             .spec(self.sealer.as_deref())
             .map_err(|error| error.to_string())?;
-        let (deployment, warnings) = build_stored(&row.id.to_string(), &spec)?;
+        let (deployment, warnings) = self.build_stored(&row.id.to_string(), &spec)?;
         for warning in warnings {
             tracing::warn!("{warning}");
         }
@@ -304,17 +325,4 @@ impl CooldownAnnouncer for LiveModels {
             }
         });
     }
-}
-
-/// A stored deployment's definition built as the gateway would serve it (`os.environ/NAME`
-/// values from this process), or what is wrong with it.
-pub fn build_stored(id: &str, spec: &DeploymentSpec) -> Result<(Deployment, Vec<String>), String> {
-    stored_deployment(
-        id,
-        &spec.model_name,
-        &spec.litellm_params,
-        &spec.model_info,
-        &|name| std::env::var(name).ok(),
-    )
-    .map_err(|error| error.to_string())
 }

@@ -35,6 +35,8 @@ pub struct Gemini {
     pub stream_url: Url,
     /// `…/models/{model}:batchEmbedContents` (AI Studio) or `:predict` (Vertex AI).
     pub embedding: GeminiEmbedding,
+    /// Requests may name provider-side files (`allow_file_references`).
+    pub file_references: bool,
 }
 
 impl Gemini {
@@ -74,6 +76,9 @@ impl ChatAdapter for Gemini {
         } else {
             &self.generate_url
         };
+        if !self.file_references {
+            request::refuse_file_references(&request)?;
+        }
         json_request(url, &request::to_generate_content(request)?)
     }
 

@@ -190,6 +190,52 @@ fn content_part(part: Value) -> Result<Value, ApiError> {
     }
 }
 
+/// Refuses media that names a resource on the provider's side (`gs://…`, a Files API name or
+/// `file_id`, a Google storage URL): the provider would read it with the deployment's
+/// credentials, not the tenant's. Inline `data:` and other public `http(s)` URLs pass.
+pub fn refuse_file_references(request: &ChatBody) -> Result<(), ApiError> {
+    let messages = request.get("messages").and_then(Value::as_array);
+    let parts = messages
+        .into_iter()
+        .flatten()
+        .filter_map(|message| message.get("content").and_then(Value::as_array))
+        .flatten();
+    for part in parts {
+        let file_id = part["file"]["file_id"].as_str();
+        let url = part["image_url"]["url"]
+            .as_str()
+            .or_else(|| part["image_url"].as_str())
+            .or_else(|| part["file"]["file_data"].as_str());
+        if file_id.is_some() || url.is_some_and(names_provider_resource) {
+            return Err(invalid(
+                "This model does not accept references to files stored with the provider \
+                 (gs://, Files API names, file ids); send the file's data inline.",
+                "messages",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A URL that is not inline data or a public web address the provider fetches like anyone.
+fn names_provider_resource(url: &str) -> bool {
+    if url.starts_with("data:") {
+        return false;
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        // `files/abc…` and other bare names.
+        return true;
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return true;
+    }
+    parsed.host_str().is_some_and(|host| {
+        host == "storage.cloud.google.com"
+            || host == "googleapis.com"
+            || host.ends_with(".googleapis.com")
+    })
+}
+
 /// Inline data for `data:` URLs; otherwise a file reference (Files API or `gs://` URIs, and
 /// public URLs Gemini fetches itself) with the media type its extension suggests.
 fn media_part(url: &str) -> Value {
@@ -405,5 +451,36 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn provider_side_files_are_refused_unless_allowed() {
+        let with = |part: Value| {
+            json!({ "messages": [{ "role": "user", "content": [part] }] })
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        for reference in [
+            json!({"type": "image_url", "image_url": {"url": "gs://other-tenant/secret.png"}}),
+            json!({"type": "image_url", "image_url": "files/abc123"}),
+            json!({"type": "file", "file": {"file_id": "files/abc123"}}),
+            json!({"type": "image_url", "image_url": {"url": "https://storage.googleapis.com/b/o.png"}}),
+        ] {
+            assert!(
+                refuse_file_references(&with(reference.clone())).is_err(),
+                "{reference}"
+            );
+        }
+        for public in [
+            json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}),
+            json!({"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}),
+            json!({"type": "text", "text": "gs://just/text"}),
+        ] {
+            assert!(
+                refuse_file_references(&with(public.clone())).is_ok(),
+                "{public}"
+            );
+        }
     }
 }

@@ -144,6 +144,7 @@ pub async fn relay(
         &route,
         probe.body_bytes as u64,
         max_tokens,
+        1,
     )
     .await?;
     if let Some(tokens) = lowered {
