@@ -55,6 +55,10 @@ pub enum ApiError {
     LimitsUnavailable,
     #[error("The server is busy; retry shortly.")]
     Busy,
+    #[error("Too many requests with unknown API keys came from this address; retry in a minute.")]
+    TooManyFailedAuthentications,
+    #[error("This key named too many new end users or tags this minute; retry in a minute.")]
+    TooManyNewNames,
     #[error("{0}")]
     NotFound(String),
     #[error("This route does not accept that HTTP method.")]
@@ -102,9 +106,10 @@ impl ApiError {
             | ApiError::Unsupported { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpstreamRejected { status, .. } => *status,
-            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited(_) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::UpstreamRateLimited { .. }
+            | ApiError::RateLimited(_)
+            | ApiError::TooManyFailedAuthentications
+            | ApiError::TooManyNewNames => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UpstreamFailed(_) | ApiError::UpstreamCredentials(_) => {
                 StatusCode::BAD_GATEWAY
             }
@@ -129,7 +134,10 @@ impl ApiError {
                 "permission_error"
             }
             ApiError::BudgetExceeded { .. } => "budget_exceeded",
-            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited(_) => "rate_limit_error",
+            ApiError::UpstreamRateLimited { .. }
+            | ApiError::RateLimited(_)
+            | ApiError::TooManyFailedAuthentications
+            | ApiError::TooManyNewNames => "rate_limit_error",
             ApiError::UpstreamFailed(_)
             | ApiError::UpstreamCredentials(_)
             | ApiError::NoDeploymentAvailable { .. }
@@ -203,7 +211,28 @@ impl IntoResponse for ApiError {
             }
         });
         let retry_after = self.retry_after();
-        with_retry_after((self.status(), Json(body)).into_response(), retry_after)
+        let unknown_caller = self.is_unknown_caller();
+        let mut response =
+            with_retry_after((self.status(), Json(body)).into_response(), retry_after);
+        if unknown_caller {
+            response.extensions_mut().insert(UnknownCaller);
+        }
+        response
+    }
+}
+
+/// Marks a response refusing a caller nobody knows (no key, an unknown key): the audit counts
+/// these per address rather than recording each one.
+#[derive(Debug, Clone, Copy)]
+pub struct UnknownCaller;
+
+impl ApiError {
+    /// The caller presented no key, or one that opens nothing.
+    fn is_unknown_caller(&self) -> bool {
+        matches!(
+            self,
+            ApiError::MissingKey | ApiError::InvalidKey | ApiError::TooManyFailedAuthentications
+        )
     }
 }
 
@@ -238,6 +267,9 @@ impl ApiError {
             }
             ApiError::RateLimited(exceeded) => {
                 HeaderValue::from_str(&retry_in_seconds(exceeded.retry_after).to_string()).ok()
+            }
+            ApiError::TooManyFailedAuthentications | ApiError::TooManyNewNames => {
+                Some(HeaderValue::from_static("60"))
             }
             _ => None,
         }

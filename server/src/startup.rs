@@ -33,6 +33,7 @@ use crate::policy::tags::TagCache;
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 use crate::routing::redis_cooldowns::RedisCooldowns;
+use crate::routing::redis_link::RedisLink;
 use crate::routing::redis_usage;
 use crate::routing::retry::RetryBudget;
 use crate::state::Gateway;
@@ -111,14 +112,24 @@ pub async fn start(
              from the console or /model/new"
         );
     }
-    let redis = match &config.redis_url {
+    // Redis is connected if it answers now; otherwise Gatehouse starts without it, degraded
+    // (limits refuse, cooldowns and usage stay local) and connects when it answers.
+    let redis_link = match &config.redis_url {
         None => None,
-        Some(url) => Some(Arc::new(
-            RedisCooldowns::connect(url.expose())
-                .await
-                .context("connecting to the Redis router_settings names")?,
-        )),
+        Some(url) => {
+            let link =
+                RedisLink::open(url.expose()).context("the Redis URL router_settings names")?;
+            if !link.connect().await {
+                tracing::warn!(
+                    "starting without Redis: rate-limited keys are refused (503) until it answers"
+                );
+            }
+            Some(link)
+        }
     };
+    let redis = redis_link
+        .clone()
+        .map(|link| Arc::new(RedisCooldowns::new(link)));
     let models = Arc::new(LiveModels::new(
         config.deployments,
         config.router,
@@ -146,27 +157,29 @@ pub async fn start(
         stop.clone(),
     ));
     if let Some(redis) = &redis {
-        redis
-            .apply_in_force(&models)
-            .await
-            .context("reading the cooldowns in force from Redis")?;
-        tracing::info!("cooldowns and usage counts are shared through Redis");
+        // Not fatal: the subscription reads them again whenever it (re)connects.
+        match redis.apply_in_force(&models).await {
+            Ok(()) => tracing::info!("cooldowns and usage counts are shared through Redis"),
+            Err(error) => tracing::warn!(%error, "cooldowns in force not read from Redis yet"),
+        }
     }
-    let limiter = Arc::new(match &redis {
-        Some(redis) => Limiter::Redis(RedisLimiter::new(redis.connection(), tasks.clone())),
+    let limiter = Arc::new(match &redis_link {
+        Some(link) => Limiter::Redis(RedisLimiter::new(link.clone(), tasks.clone())),
         None => Limiter::Local(LocalLimiter::default()),
     });
-    let redis_tasks = redis.map(|redis| {
+    let redis_tasks = redis.zip(redis_link).map(|(redis, link)| {
         (
-            tokio::spawn(redis_usage::share_usage(
-                redis.connection(),
-                models.clone(),
-                stop.clone(),
-            )),
+            tokio::spawn(redis_usage::share_usage(link, models.clone(), stop.clone())),
             tokio::spawn(redis.follow(models.clone(), stop.clone())),
         )
     });
     let budget_task = tokio::spawn(budgets::maintain_until(budgets.clone(), stop.clone()));
+    let refusals = Arc::new(crate::admin_api::refusals::RefusalTally::default());
+    let refusals_task = tokio::spawn(crate::admin_api::refusals::keep_writing(
+        pool.clone(),
+        refusals.clone(),
+        stop.clone(),
+    ));
     let upkeep_task = tokio::spawn(upkeep::maintain_until(
         pool.clone(),
         config.spend_log.clone(),
@@ -211,6 +224,9 @@ pub async fn start(
         retry_budget: RetryBudget::default(),
         store_payloads: config.spend_log.store_payloads,
         api_base_header: config.api_base_header,
+        auth_failures: Default::default(),
+        new_names: Default::default(),
+        refusals: refusals.clone(),
     });
     if gateway.master_key.is_none() {
         tracing::warn!("no general_settings.master_key: the management API is unusable");
@@ -272,6 +288,9 @@ pub async fn start(
             }
             if let Err(error) = upkeep_task.await {
                 tracing::warn!(%error, "spend log upkeep ended badly");
+            }
+            if let Err(error) = refusals_task.await {
+                tracing::warn!(%error, "the tally of refused unknown keys ended badly");
             }
             // After the last spend rows landed: what is left of the leases goes back.
             if let Err(error) = budgets.release_all().await {

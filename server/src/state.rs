@@ -42,6 +42,12 @@ pub struct Gateway {
     pub retry_budget: RetryBudget,
     /// `store_prompts_in_spend_logs`: spend rows carry the redacted request and reply.
     pub store_payloads: bool,
+    /// Addresses that presented too many unknown keys this minute.
+    pub auth_failures: crate::policy::auth_failures::AuthFailures,
+    /// New end users and tags each key introduced this minute.
+    pub new_names: crate::policy::new_names::NewNames,
+    /// Refusals of unknown callers, audited per address per minute.
+    pub refusals: Arc<crate::admin_api::refusals::RefusalTally>,
     /// `general_settings.return_model_api_base_header`: responses name the upstream's address
     /// in `x-litellm-model-api-base` (off unless the operator turns it on).
     pub api_base_header: bool,

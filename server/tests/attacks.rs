@@ -808,3 +808,189 @@ async fn sealed_credentials_never_follow_a_changed_destination(pool: PgPool) {
     }
     assert_eq!(sent.as_deref(), Some("Bearer sk-given-again"));
 }
+
+/// Random bearer tokens: each costs a lookup, so an address that sends too many is refused
+/// without one for the rest of its minute (a live key from the same address still works), and
+/// the refusals are audited as one row per address, not one each.
+#[sqlx::test(migrations = false)]
+async fn random_keys_are_throttled_per_address_and_audited_in_aggregate(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool.clone(), &mock).await;
+    let key = app.new_key(json!({})).await;
+    let limit = server::policy::auth_failures::MAX_FAILURES_PER_MINUTE as usize;
+    for attempt in 0..limit {
+        let random = format!("sk-random-{attempt}-{}", uuid::Uuid::new_v4().simple());
+        let response = app.post("/team/new", &random, &json!({})).await;
+        assert_openai_error(response, 401).await;
+    }
+    let response = app
+        .chat(
+            &format!("sk-random-{}", uuid::Uuid::new_v4()),
+            &hello("priced"),
+        )
+        .await;
+    let error = assert_openai_error(response, 429).await;
+    assert_eq!(error["error"]["type"], "rate_limit_error");
+    assert_eq!(app.chat(&key, &hello("priced")).await.status(), 200);
+    app.shutdown().await;
+    let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT (after->>'count')::bigint, source_ip FROM audit_log WHERE actor = 'unknown key'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, [(limit as i64, Some("127.0.0.1".to_string()))]);
+}
+
+/// A key naming ever new tags or end users costs a query and rollup rows for each: it may
+/// introduce only so many a minute.
+#[sqlx::test(migrations = false)]
+async fn a_key_may_introduce_only_so_many_new_names_a_minute(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let key = app.new_key(json!({})).await;
+    let other = app.new_key(json!({})).await;
+    let limit = server::policy::new_names::MAX_NEW_NAMES_PER_MINUTE as usize;
+    let per_request = 30;
+    let requests = limit / per_request;
+    let tagged = |request: usize| {
+        (0..per_request)
+            .map(|tag| format!("new-{request}-{tag}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let send = |bearer: String, tags: String| {
+        let app = &app;
+        async move {
+            app.http
+                .post(format!("{}/v1/chat/completions", app.base))
+                .bearer_auth(bearer)
+                .header("x-litellm-tags", tags)
+                .json(&hello("priced"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for request in 0..requests {
+        assert_eq!(send(key.clone(), tagged(request)).await.status(), 200);
+    }
+    let response = send(key.clone(), tagged(requests)).await;
+    assert_openai_error(response, 429).await;
+    // Names already seen cost nothing, and other keys are not held back.
+    assert_eq!(send(key.clone(), tagged(0)).await.status(), 200);
+    assert_eq!(send(other, tagged(requests + 1)).await.status(), 200);
+}
+
+/// A Redis server of the test's own on `port`, which it can stop and start again.
+struct OwnRedis {
+    port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn new() -> OwnRedis {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        OwnRedis {
+            port,
+            process: None,
+        }
+    }
+
+    async fn start(&mut self) {
+        let process = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package) starts");
+        self.process = Some(process);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Redis faults cost a request milliseconds, never minutes: Gatehouse starts while its Redis is
+/// down; rate-limited keys are refused (fail closed, 503) at once while it is away, keys without
+/// limits are served; when Redis comes back, limits are enforced through it again; stopped
+/// mid-run, it fails the same way.
+#[sqlx::test(migrations = false)]
+async fn a_redis_fault_fails_limited_keys_closed_in_milliseconds(pool: PgPool) {
+    let mut redis = OwnRedis::new();
+    let mock = mock().await;
+    let yaml = format!(
+        "{}router_settings:\n  redis_url: redis://127.0.0.1:{}/\n",
+        config_yaml(&mock, 0.05),
+        redis.port
+    );
+    let started = std::time::Instant::now();
+    let app = spawn_app_from_yaml(pool, &yaml).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "start-up waited for Redis"
+    );
+    let limited = app.new_key(json!({ "rpm_limit": 1000 })).await;
+    let free = app.new_key(json!({})).await;
+    let quickly_refused = |what: &'static str| {
+        let app = &app;
+        let limited = limited.clone();
+        async move {
+            for _ in 0..5 {
+                let asked = std::time::Instant::now();
+                let response = app.chat(&limited, &hello("priced")).await;
+                assert_eq!(response.status(), 503, "{what}");
+                assert!(
+                    asked.elapsed() < std::time::Duration::from_secs(1),
+                    "{what}: refused after {:?}",
+                    asked.elapsed()
+                );
+            }
+        }
+    };
+    quickly_refused("Redis never started").await;
+    assert_eq!(app.chat(&free, &hello("priced")).await.status(), 200);
+
+    let served_again = |what: &'static str| {
+        let app = &app;
+        let limited = limited.clone();
+        async move {
+            for _ in 0..100 {
+                if app.chat(&limited, &hello("priced")).await.status() == 200 {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("{what}: the limited key is not served again");
+        }
+    };
+    redis.start().await;
+    served_again("Redis started").await;
+    redis.stop();
+    quickly_refused("Redis stopped mid-run").await;
+    assert_eq!(app.chat(&free, &hello("priced")).await.status(), 200);
+    redis.start().await;
+    served_again("Redis restarted").await;
+}

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::access::{actor, Actor};
 use super::{rfc3339, ApiQuery};
-use crate::error::ApiError;
+use crate::error::{ApiError, UnknownCaller};
 use crate::policy::auth::presented_key;
 use crate::state::SharedGateway;
 
@@ -36,7 +36,10 @@ pub async fn watch(State(gateway): State<SharedGateway>, request: Request, next:
     let actor = presented_actor(request.headers());
     let response = SOURCE.scope(source.clone(), next.run(request)).await;
     let status = response.status().as_u16();
-    if is_change && (status == 401 || status == 403) {
+    if response.extensions().get::<UnknownCaller>().is_some() {
+        // Nobody known: counted per address, one row a minute (`refusals`).
+        gateway.refusals.count(source, &action);
+    } else if is_change && (status == 401 || status == 403) {
         let entry = AuditEntry {
             actor,
             action,

@@ -13,6 +13,7 @@ pub mod members;
 pub mod models;
 pub mod organizations;
 pub mod projects;
+pub mod refusals;
 pub mod reports;
 pub mod spend;
 pub mod tags;

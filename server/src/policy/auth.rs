@@ -146,11 +146,19 @@ pub async fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Call
             });
         }
     }
-    let key = gateway
-        .keys
-        .lookup(&hash)
-        .await?
-        .ok_or(ApiError::InvalidKey)?;
+    // An address that presented too many unknown tokens this minute costs no more lookups.
+    let peer = crate::policy::routes::peer();
+    if let Some(address) = peer {
+        if gateway.auth_failures.exhausted(address) && !gateway.keys.in_memory(&hash) {
+            return Err(ApiError::TooManyFailedAuthentications);
+        }
+    }
+    let Some(key) = gateway.keys.lookup(&hash).await? else {
+        if let Some(address) = peer {
+            gateway.auth_failures.failed(address);
+        }
+        return Err(ApiError::InvalidKey);
+    };
     if key
         .expires_at
         .is_some_and(|expiry| expiry <= OffsetDateTime::now_utc())

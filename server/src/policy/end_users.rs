@@ -46,6 +46,11 @@ impl EndUserCache {
             .await
     }
 
+    /// The end user was looked up lately: naming it costs no query.
+    pub fn is_cached(&self, user_id: &str) -> bool {
+        self.entries.contains(user_id)
+    }
+
     /// Forgets an end user after a change notification.
     pub fn forget(&self, user_id: &str) {
         self.entries.forget(user_id);

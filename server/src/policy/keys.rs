@@ -155,6 +155,11 @@ impl KeyCache {
         }
     }
 
+    /// The secret hash opens a key held in memory (no lookup needed).
+    pub fn in_memory(&self, hash: &[u8; 32]) -> bool {
+        self.entries.contains_key(hash)
+    }
+
     /// The key this secret hash opens: from memory, or (once, for a secret this instance has
     /// not seen) from Postgres. A rotated-out secret opens its key until its grace period ends.
     pub async fn lookup(&self, hash: &[u8; 32]) -> Result<Option<Arc<CachedKey>>, sqlx::Error> {

@@ -8,8 +8,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::routing::redis_link::RedisLink;
 use dashmap::DashMap;
-use redis::aio::ConnectionManager;
 
 /// The window of `rpm` and `tpm` limits.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -311,7 +311,7 @@ fn lock(window: &Arc<Mutex<LocalWindow>>) -> MutexGuard<'_, LocalWindow> {
 
 /// Counts in Redis, shared by every instance.
 pub struct RedisLimiter {
-    connection: ConnectionManager,
+    link: Arc<RedisLink>,
     admit_script: redis::Script,
     tasks: tokio_util::task::TaskTracker,
 }
@@ -381,9 +381,9 @@ return summary
 ";
 
 impl RedisLimiter {
-    pub fn new(connection: ConnectionManager, tasks: tokio_util::task::TaskTracker) -> Self {
+    pub fn new(link: Arc<RedisLink>, tasks: tokio_util::task::TaskTracker) -> Self {
         RedisLimiter {
-            connection,
+            link,
             admit_script: redis::Script::new(ADMIT_SCRIPT),
             tasks,
         }
@@ -421,8 +421,10 @@ impl RedisLimiter {
                 .arg(as_arg(limits.tpm))
                 .arg(as_arg(limits.parallel));
         }
-        let mut connection = self.connection.clone();
-        let reply: Vec<i64> = invocation.invoke_async(&mut connection).await?;
+        let reply: Vec<i64> = self
+            .link
+            .call(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+            .await?;
         let millis = |value: i64| Duration::from_millis(u64::try_from(value).unwrap_or(0));
         match reply.as_slice() {
             [1, requests_left, requests_reset, tokens_left, tokens_reset] => {
@@ -492,9 +494,12 @@ impl RedisLimiter {
         if commands == 0 {
             return;
         }
-        let mut connection = self.connection.clone();
+        let link = self.link.clone();
         self.tasks.spawn(async move {
-            if let Err(error) = pipe.query_async::<()>(&mut connection).await {
+            let ended = link
+                .call(|mut connection| async move { pipe.query_async::<()>(&mut connection).await })
+                .await;
+            if let Err(error) = ended {
                 tracing::warn!(%error, "rate-limit counts not updated in Redis");
             }
         });

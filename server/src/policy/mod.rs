@@ -3,12 +3,14 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod auth_failures;
 pub mod budgets;
 pub mod end_users;
 pub mod identity;
 pub mod keys;
 pub mod limits;
 pub mod named;
+pub mod new_names;
 pub mod routes;
 pub mod sync;
 pub mod tags;

@@ -7,8 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long an entry (known or not) is trusted without a notification.
-const ENTRY_TTL: Duration = Duration::from_secs(5);
+/// How long an entry (known or not) is trusted without a notification (a change reaches every
+/// instance by NOTIFY well before; this bounds a lost notification).
+const ENTRY_TTL: Duration = Duration::from_secs(60);
 const CAPACITY: u64 = 100_000;
 
 pub struct NamedCache<T> {
@@ -42,6 +43,11 @@ impl<T: Send + Sync + 'static> NamedCache<T> {
         let entry = load().await?;
         self.entries.insert(Arc::from(name), entry.clone());
         Ok(entry)
+    }
+
+    /// The name is in memory (known or known to be unknown): looking it up costs nothing.
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
     }
 
     /// Forgets a name after a change notification; the next request reads it again.

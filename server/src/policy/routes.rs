@@ -2,7 +2,9 @@
 //! allows the paths below it), `prefix*` patterns and LiteLLM's route groups. The path being served is kept for the request's task by
 //! the `scope` middleware, so authentication checks it wherever the caller is resolved.
 
-use axum::extract::Request;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request};
 use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -10,13 +12,24 @@ use axum::response::Response;
 tokio::task_local! {
     /// The URI of the request being served.
     static SERVED: Uri;
+    /// The address the request being served came from.
+    static PEER: Option<IpAddr>;
 }
 
-/// Wraps every API route: the request's URI is known to `AllowedRoutes::permit` while it is
-/// served.
+/// Wraps every API route: the request's URI is known to `AllowedRoutes::permit`, and its
+/// client's address to authentication, while it is served.
 pub async fn scope(request: Request, next: Next) -> Response {
     let uri = request.uri().clone();
-    SERVED.scope(uri, next.run(request)).await
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    PEER.scope(peer, SERVED.scope(uri, next.run(request))).await
+}
+
+/// The address of the client whose request is being served, when known.
+pub fn peer() -> Option<IpAddr> {
+    PEER.try_with(|peer| *peer).ok().flatten()
 }
 
 /// LiteLLM's route groups a key's `allowed_routes` may name.

@@ -34,6 +34,11 @@ impl TagCache {
             .await
     }
 
+    /// The tag was looked up lately: naming it costs no query.
+    pub fn is_cached(&self, name: &str) -> bool {
+        self.entries.contains(name)
+    }
+
     /// Forgets a tag after a change notification.
     pub fn forget(&self, name: &str) {
         self.entries.forget(name);

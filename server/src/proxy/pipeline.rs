@@ -439,6 +439,19 @@ async fn request_budgets(
         tracing::warn!(%error, "end user or tag lookup failed");
         ApiError::BudgetsUnavailable
     };
+    // Each name not looked up lately costs a query: a key introduces only so many a minute.
+    if let Caller::Key { key, .. } = caller {
+        let new_user = call
+            .end_user
+            .as_deref()
+            .filter(|user_id| !gateway.end_users.is_cached(user_id));
+        let new_tags = call.tags.iter().filter(|tag| !gateway.tags.is_cached(tag));
+        for _ in new_user.into_iter().chain(new_tags.map(String::as_str)) {
+            if !gateway.new_names.admit(&key.token_hash) {
+                return Err(ApiError::TooManyNewNames);
+            }
+        }
+    }
     if let Some(user_id) = call.end_user.as_deref() {
         if let Some(known) = gateway
             .end_users

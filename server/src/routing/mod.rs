@@ -18,6 +18,7 @@ pub mod health;
 pub mod live;
 pub mod policy_check;
 pub mod redis_cooldowns;
+pub mod redis_link;
 pub mod redis_usage;
 pub mod retry;
 pub mod strategy;

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::routing::redis_link::{RedisLink, CONNECT_TIMEOUT};
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::routing::live::LiveModels;
@@ -20,20 +20,12 @@ const CHANNEL: &str = "gatehouse:cooldown-notices";
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
 pub struct RedisCooldowns {
-    client: redis::Client,
-    connection: ConnectionManager,
+    link: Arc<RedisLink>,
 }
 
 impl RedisCooldowns {
-    pub async fn connect(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let connection = client.get_connection_manager().await?;
-        Ok(RedisCooldowns { client, connection })
-    }
-
-    /// A connection to the same Redis, for the usage counts.
-    pub fn connection(&self) -> ConnectionManager {
-        self.connection.clone()
+    pub fn new(link: Arc<RedisLink>) -> Self {
+        RedisCooldowns { link }
     }
 
     /// Stores a cooldown and publishes its notice.
@@ -43,10 +35,10 @@ impl RedisCooldowns {
         deployment_id: &str,
         cooldown: Duration,
     ) -> redis::RedisResult<()> {
-        let mut connection = self.connection.clone();
         let now = unix_millis();
         let until = now.saturating_add(u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX));
-        redis::pipe()
+        let mut round = redis::pipe();
+        round
             // GT: a shorter cooldown never cuts a longer one short.
             .cmd("ZADD")
             .arg(COOLDOWNS_KEY)
@@ -62,8 +54,9 @@ impl RedisCooldowns {
             .cmd("PUBLISH")
             .arg(CHANNEL)
             .arg(notice)
-            .ignore()
-            .query_async(&mut connection)
+            .ignore();
+        self.link
+            .call(|mut connection| async move { round.query_async(&mut connection).await })
             .await
     }
 
@@ -97,13 +90,14 @@ impl RedisCooldowns {
     /// Cools down here the deployments cooling down anywhere (at start-up, before serving).
     pub async fn apply_in_force(&self, models: &LiveModels) -> redis::RedisResult<()> {
         let now = unix_millis();
-        let mut connection = self.connection.clone();
-        let in_force: Vec<(String, u64)> = redis::cmd("ZRANGEBYSCORE")
-            .arg(COOLDOWNS_KEY)
+        let mut read = redis::cmd("ZRANGEBYSCORE");
+        read.arg(COOLDOWNS_KEY)
             .arg(now)
             .arg("+inf")
-            .arg("WITHSCORES")
-            .query_async(&mut connection)
+            .arg("WITHSCORES");
+        let in_force: Vec<(String, u64)> = self
+            .link
+            .call(|mut connection| async move { read.query_async(&mut connection).await })
             .await?;
         for (deployment_id, until) in in_force {
             models.cool_down(
@@ -115,7 +109,15 @@ impl RedisCooldowns {
     }
 
     async fn subscribe(&self, models: &LiveModels) -> redis::RedisResult<()> {
-        let mut pubsub = self.client.get_async_pubsub().await?;
+        let mut pubsub =
+            tokio::time::timeout(CONNECT_TIMEOUT, self.link.client().get_async_pubsub())
+                .await
+                .map_err(|_| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::IoError,
+                        "Redis did not answer in time",
+                    ))
+                })??;
         pubsub.subscribe(CHANNEL).await?;
         // Subscribed first, so no cooldown falls between reading the set and listening.
         self.apply_in_force(models).await?;

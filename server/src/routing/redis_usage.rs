@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::routing::redis_link::RedisLink;
 use tokio_util::sync::CancellationToken;
 
 use crate::providers::Deployment;
@@ -28,11 +28,7 @@ struct Shared {
 }
 
 /// Shares usage until `stop`. Counts a failed round did not add are added by the next.
-pub async fn share_usage(
-    mut connection: ConnectionManager,
-    models: Arc<LiveModels>,
-    stop: CancellationToken,
-) {
+pub async fn share_usage(link: Arc<RedisLink>, models: Arc<LiveModels>, stop: CancellationToken) {
     let mut shared: HashMap<String, Shared> = HashMap::new();
     let mut failing = false;
     loop {
@@ -40,7 +36,7 @@ pub async fn share_usage(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(SHARE_EVERY) => {}
         }
-        match share_once(&mut connection, &models, &mut shared).await {
+        match share_once(&link, &models, &mut shared).await {
             Ok(()) => failing = false,
             Err(error) if !failing => {
                 failing = true;
@@ -52,7 +48,7 @@ pub async fn share_usage(
 }
 
 async fn share_once(
-    connection: &mut ConnectionManager,
+    link: &Arc<RedisLink>,
     models: &LiveModels,
     shared: &mut HashMap<String, Shared>,
 ) -> redis::RedisResult<()> {
@@ -93,7 +89,9 @@ async fn share_once(
         });
     }
     round.cmd("EXPIRE").arg(&key).arg(KEEP_SECONDS).ignore();
-    let totals: Vec<u64> = round.query_async(connection).await?;
+    let totals: Vec<u64> = link
+        .call(|mut connection| async move { round.query_async(&mut connection).await })
+        .await?;
     for ((deployment, mine), total) in limited.iter().zip(counted).zip(totals.chunks(2)) {
         if let [requests, tokens] = total {
             deployment.state.set_others_usage(
