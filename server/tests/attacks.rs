@@ -2,7 +2,7 @@
 //! would, and must fail. Escalation sequences (make something, then use it to reach further)
 //! are tried step by step.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
