@@ -91,8 +91,9 @@ ensure_redis() {
     return
   fi
   apt_install redis-tools
+  # The tests also start Redis servers of their own (to stop them mid-run).
+  command -v redis-server >/dev/null || apt_install redis-server
   if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    command -v redis-server >/dev/null || apt_install redis-server
     log "starting a local Redis"
     redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null
     for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done

@@ -882,64 +882,13 @@ async fn a_key_may_introduce_only_so_many_new_names_a_minute(pool: PgPool) {
     assert_eq!(send(other, tagged(requests + 1)).await.status(), 200);
 }
 
-/// A Redis server of the test's own on `port`, which it can stop and start again.
-struct OwnRedis {
-    port: u16,
-    process: Option<std::process::Child>,
-}
-
-impl OwnRedis {
-    fn new() -> OwnRedis {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        OwnRedis {
-            port,
-            process: None,
-        }
-    }
-
-    async fn start(&mut self) {
-        let process = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian's redis-server package) starts");
-        self.process = Some(process);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// Redis faults cost a request milliseconds, never minutes: Gatehouse starts while its Redis is
 /// down; rate-limited keys are refused (fail closed, 503) at once while it is away, keys without
 /// limits are served; when Redis comes back, limits are enforced through it again; stopped
 /// mid-run, it fails the same way.
 #[sqlx::test(migrations = false)]
 async fn a_redis_fault_fails_limited_keys_closed_in_milliseconds(pool: PgPool) {
-    let mut redis = OwnRedis::new();
+    let mut redis = common::redis::OwnRedis::new();
     let mock = mock().await;
     let yaml = format!(
         "{}router_settings:\n  redis_url: redis://127.0.0.1:{}/\n",
@@ -993,4 +942,160 @@ async fn a_redis_fault_fails_limited_keys_closed_in_milliseconds(pool: PgPool) {
     assert_eq!(app.chat(&free, &hello("priced")).await.status(), 200);
     redis.start().await;
     served_again("Redis restarted").await;
+}
+
+/// Every endpoint reserves its worst case before it calls the upstream, so calls at a budget's
+/// edge are refused rather than overspend: images by `n` × the image price, completions by
+/// their output limit, embeddings by their input; chat's `n` multiplies the output it reserves;
+/// an embedding request's fan-out is bounded.
+#[sqlx::test(migrations = false)]
+async fn every_endpoint_reserves_its_worst_case(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    // $0.05: one $0.04 image, not two.
+    let key = app.new_key(json!({ "max_budget": 0.05 })).await;
+    let calls = mock.record.requests();
+    let response = app
+        .post(
+            "/v1/images/generations",
+            &key,
+            &json!({ "model": "dall-e", "prompt": "a cat", "n": 2 }),
+        )
+        .await;
+    let error = assert_openai_error(response, 400).await;
+    assert_eq!(error["error"]["code"], "budget_exceeded", "{error}");
+    let response = app
+        .post(
+            "/v1/images/generations",
+            &key,
+            &json!({ "model": "dall-e", "prompt": "a cat", "n": 11 }),
+        )
+        .await;
+    assert_openai_error(response, 400).await;
+    // A legacy completion that may write 100,000 tokens at $2/M ($0.20) is not sent either.
+    let response = app
+        .post(
+            "/v1/completions",
+            &key,
+            &json!({ "model": "instruct", "prompt": "hi", "max_tokens": 100_000 }),
+        )
+        .await;
+    let error = assert_openai_error(response, 400).await;
+    assert_eq!(error["error"]["code"], "budget_exceeded", "{error}");
+    // Embeddings: 20,000 bytes of input may be 20,000 tokens at $10/M ($0.20).
+    let response = app
+        .post(
+            "/v1/embeddings",
+            &key,
+            &json!({ "model": "embed", "input": "word ".repeat(4_000) }),
+        )
+        .await;
+    let error = assert_openai_error(response, 400).await;
+    assert_eq!(error["error"]["code"], "budget_exceeded", "{error}");
+    let many: Vec<String> = (0..2_049).map(|index| format!("text {index}")).collect();
+    let response = app
+        .post(
+            "/v1/embeddings",
+            &key,
+            &json!({ "model": "embed", "input": many }),
+        )
+        .await;
+    let error = assert_openai_error(response, 400).await;
+    assert_eq!(error["error"]["param"], "input");
+    assert_eq!(
+        mock.record.requests(),
+        calls,
+        "nothing reached the upstream"
+    );
+    // What the budget can pay for is served.
+    let response = app
+        .post(
+            "/v1/images/generations",
+            &key,
+            &json!({ "model": "dall-e", "prompt": "a cat", "n": 1 }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // Chat: four choices of up to 100 tokens at $30/M is 12,000 µ$ of output; a $0.01 budget
+    // gets each choice's limit lowered to what it can pay for, never four full outputs.
+    let key = app.new_key(json!({ "max_budget": 0.01 })).await;
+    let response = app
+        .post(
+            "/v1/chat/completions",
+            &key,
+            &json!({ "model": "priced", "n": 4, "max_tokens": 100,
+                     "messages": [{ "role": "user", "content": "hi" }] }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let sent = mock.record.last_request().unwrap();
+    let lowered = sent["max_tokens"].as_u64().unwrap();
+    assert!(lowered < 100 && lowered * 4 * 30 <= 10_000, "{sent}");
+    for n in [json!(0), json!(129), json!("4")] {
+        let response = app
+            .post(
+                "/v1/chat/completions",
+                &key,
+                &json!({ "model": "priced", "n": n, "messages": [{ "role": "user", "content": "hi" }] }),
+            )
+            .await;
+        let error = assert_openai_error(response, 400).await;
+        assert_eq!(error["error"]["param"], "n");
+    }
+}
+
+/// A tenant cannot make a provider read files stored with it (which it reads with the
+/// deployment's credentials): `gs://` and Files API references are refused.
+#[sqlx::test(migrations = false)]
+async fn provider_side_file_references_are_refused(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let key = app.new_key(json!({})).await;
+    let calls = mock.record.requests();
+    let response = app
+        .post(
+            "/v1/chat/completions",
+            &key,
+            &json!({ "model": "gemini", "messages": [{ "role": "user", "content": [
+                { "type": "text", "text": "describe" },
+                { "type": "image_url", "image_url": { "url": "gs://another-tenant/private.png" } }
+            ] }] }),
+        )
+        .await;
+    let error = assert_openai_error(response, 400).await;
+    assert_eq!(error["error"]["param"], "messages");
+    assert_eq!(mock.record.requests(), calls);
+}
+
+/// Where the operator's credentials go (a deployment's `api_base`) and its other params are on
+/// the Models page for admins only.
+#[sqlx::test(migrations = false)]
+async fn only_admins_see_where_deployments_send_credentials(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    ok(app
+        .manage(
+            "/model/new",
+            json!({ "model_name": "stored", "litellm_params":
+                    { "model": "openai/stored-model", "api_base": mock.api_base(), "api_key": "sk-up",
+                      "organization": "org-secret-name" } }),
+        )
+        .await)
+    .await;
+    let password = "console-password-1";
+    for (name, role, sees) in [
+        ("boss", "proxy_admin", true),
+        ("watcher", "proxy_admin_viewer", false),
+        ("money", "finance", false),
+        ("worker", "internal_user", false),
+    ] {
+        let email = console_user(&app, name, role, password).await;
+        let console = Console::log_in(&app, &email, password).await;
+        let (status, body) = console.call("list_deployments", &[]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body.contains("127.0.0.1"), sees, "{role}: {body}");
+        assert_eq!(body.contains("org-secret-name"), sees, "{role}: {body}");
+        assert!(!body.contains("sk-up"), "{role}: {body}");
+    }
 }

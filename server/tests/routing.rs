@@ -864,3 +864,83 @@ async fn with_redis_usage_based_routing_counts_every_instances_requests(pool: Pg
     one.shutdown().await;
     two.shutdown().await;
 }
+
+/// Cooldowns fail open when Redis is away: an instance cools a failing deployment down by
+/// itself at once, and tells the others over Postgres NOTIFY instead.
+#[sqlx::test(migrations = false)]
+async fn with_redis_stopped_a_cooldown_still_reaches_every_instance_over_notify(pool: PgPool) {
+    let mut redis = common::redis::OwnRedis::new();
+    redis.start().await;
+    let (flaky, steady) = (mock().await, mock().await);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (flaky_id, steady_id) = (format!("flaky-{run}"), format!("steady-{run}"));
+    let models = entry("g", &flaky, &flaky_id, ", order: 1")
+        + &entry("g", &steady, &steady_id, ", order: 2");
+    let settings = format!(
+        "  allowed_fails: 0\n  cooldown_time: 30\n  redis_url: redis://127.0.0.1:{}/\n",
+        redis.port
+    );
+    let one = app_with(pool.clone(), &models, &settings).await;
+    let two = app_with(pool.clone(), &models, &settings).await;
+    let key = one.new_key(json!({})).await;
+    redis.stop();
+    flaky.record.script([Scripted::Status(500)]);
+    let failed = Instant::now();
+    assert_eq!(one.chat(&key, &hello("g")).await.status(), 502);
+    assert!(failed.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        header(&one.chat(&key, &hello("g")).await, "x-litellm-model-id"),
+        steady_id
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = two.chat(&key, &hello("g")).await;
+        assert_eq!(response.status(), 200);
+        if header(&response, "x-litellm-model-id") == steady_id {
+            break;
+        }
+        assert!(Instant::now() < deadline, "instance two never cooled down");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
+/// Usage-based routing fails open when Redis is away: each instance routes on its own counts
+/// (it keeps serving, and a deployment's rpm holds per instance).
+#[sqlx::test(migrations = false)]
+async fn with_redis_stopped_usage_based_routing_counts_each_instance_alone(pool: PgPool) {
+    let redis = common::redis::OwnRedis::new();
+    let (limited, spill) = (mock().await, mock().await);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (limited_id, spill_id) = (format!("limited-{run}"), format!("spill-{run}"));
+    let models =
+        entry("g", &limited, &limited_id, ", rpm: 3") + &entry("spill", &spill, &spill_id, "");
+    let settings = format!(
+        "  routing_strategy: usage-based-routing\n  fallbacks: [{{g: [spill]}}]\n  redis_url: redis://127.0.0.1:{}/\n",
+        redis.port
+    );
+    let one = app_with(pool.clone(), &models, &settings).await;
+    let two = app_with(pool, &models, &settings).await;
+    let key = one.new_key(json!({})).await;
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if into_minute > 50 {
+        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
+    }
+    for _ in 0..3 {
+        let response = one.chat(&key, &hello("g")).await;
+        assert_eq!(header(&response, "x-litellm-model-id"), limited_id);
+    }
+    let response = one.chat(&key, &hello("g")).await;
+    assert_eq!(header(&response, "x-litellm-model-id"), spill_id);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let response = two.chat(&key, &hello("g")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-model-id"), limited_id);
+    one.shutdown().await;
+    two.shutdown().await;
+}

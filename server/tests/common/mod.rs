@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod console;
+pub mod redis;
 
 use std::time::{Duration, Instant};
 
