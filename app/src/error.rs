@@ -57,6 +57,9 @@ impl FromServerFnError for ConsoleError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for ConsoleError {
     fn from(error: sqlx::Error) -> Self {
+        if crate::db::is_invalid_value(&error) {
+            return Self::Invalid(crate::db::INVALID_VALUE_MESSAGE.into());
+        }
         tracing::error!(%error, "console database error");
         Self::Internal
     }

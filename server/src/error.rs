@@ -335,6 +335,9 @@ impl From<crate::policy::budgets::BudgetError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
+        if app::db::is_invalid_value(&error) {
+            return ApiError::bad_request(app::db::INVALID_VALUE_MESSAGE, None);
+        }
         tracing::error!(%error, "database error in the API");
         ApiError::Internal
     }

@@ -20,3 +20,18 @@ pub mod users;
 
 /// The schema, embedded; applied at start-up.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The database refused a value the caller gave (SQLSTATE class 22: a NUL character in text,
+/// a number or date out of range): the caller's fault, answered with a 400, never a 500.
+pub fn is_invalid_value(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(database) => {
+            database.code().is_some_and(|code| code.starts_with("22"))
+        }
+        _ => false,
+    }
+}
+
+/// What a caller is told of a value the database refused.
+pub const INVALID_VALUE_MESSAGE: &str =
+    "A value in the request cannot be stored: it holds a NUL character or is out of range.";

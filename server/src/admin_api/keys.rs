@@ -129,6 +129,9 @@ pub fn create_error(error: CreateKeyError) -> ApiError {
             "`project_id` names a project of another team than the key's `team_id`.",
             Some("project_id"),
         ),
+        CreateKeyError::Database(ref database) if app::db::is_invalid_value(database) => {
+            ApiError::bad_request(app::db::INVALID_VALUE_MESSAGE, None)
+        }
         CreateKeyError::Random(_) | CreateKeyError::Database(_) => {
             tracing::error!(%error, "key change failed");
             ApiError::Internal

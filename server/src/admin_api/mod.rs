@@ -123,12 +123,33 @@ async fn admin(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor, Ap
     Ok(actor)
 }
 
-/// Reads a JSON request body into `T`, with a 400 naming what is wrong.
+/// Reads a JSON request body into `T`, with a 400 naming what is wrong. No text in it may hold
+/// a NUL character (which PostgreSQL cannot store).
 async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     let bytes = read_body(body).await?;
-    serde_json::from_slice(&bytes).map_err(|error| {
+    let invalid = |error: serde_json::Error| {
         ApiError::bad_request(format!("The request body is not valid: {error}."), None)
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+    if holds_nul(&value) {
+        return Err(ApiError::bad_request(
+            "The request body holds a NUL character (\\u0000), which cannot be stored.",
+            None,
+        ));
+    }
+    serde_json::from_value(value).map_err(invalid)
+}
+
+/// Some string (or object key) in the value holds a NUL character.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .any(|(name, value)| name.contains('\0') || holds_nul(value)),
+        _ => false,
+    }
 }
 
 /// Query parameters, with a 400 in OpenAI's shape when they do not parse.

@@ -370,7 +370,8 @@ impl Behaviour {
 /// array), so tests can tell which input each vector belongs to.
 pub fn mock_vector(input: &str, dimensions: usize) -> Vec<f64> {
     let seed = input.bytes().map(usize::from).sum::<usize>();
-    (0..dimensions)
+    // Real providers refuse absurd sizes; the mock never allocates one.
+    (0..dimensions.min(65_536))
         .map(|dimension| ((seed * (dimension + 1)) % 97) as f64 / 97.0)
         .collect()
 }

@@ -188,7 +188,8 @@ impl Budget {
                         }));
                     };
                     held.leased += granted;
-                    held.tight = outcome.available - granted < TIGHT_REQUESTS * wanted;
+                    held.tight =
+                        outcome.available - granted < TIGHT_REQUESTS.saturating_mul(wanted);
                     leased_once = true;
                 }
             }

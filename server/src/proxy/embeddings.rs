@@ -94,6 +94,19 @@ fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
         }
         _ => return Err(invalid_input()),
     };
+    match body.get("dimensions") {
+        None | Some(Value::Null) => {}
+        Some(dimensions)
+            if dimensions
+                .as_u64()
+                .is_some_and(|count| (1..=MAX_DIMENSIONS).contains(&count)) => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                format!("`dimensions` must be a whole number from 1 to {MAX_DIMENSIONS}."),
+                Some("dimensions"),
+            ))
+        }
+    }
     let end_user = identity::body_end_user(&body, "user")?;
     identity::check_metadata(&body)?;
     let tags = take_tags(&mut body)?;
@@ -106,6 +119,9 @@ fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
         body,
     })
 }
+
+/// The largest `dimensions` any embedding model offers (with room to spare).
+const MAX_DIMENSIONS: u64 = 16_384;
 
 /// Most items one request's `input` may hold (OpenAI's limit): some providers take one per
 /// upstream call, so this bounds the calls a request fans out to.
