@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::error::ApiError;
 use crate::policy::budgets::Budget;
-use crate::policy::keys::CachedKey;
+use crate::policy::keys::{CachedKey, Lookup};
 use crate::policy::teams::CachedTeam;
 use crate::routing::AccessGroups;
 use crate::state::Gateway;
@@ -146,18 +146,19 @@ pub async fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Call
             });
         }
     }
-    // An address that presented too many unknown tokens this minute costs no more lookups.
-    let peer = crate::policy::routes::peer();
-    if let Some(address) = peer {
-        if gateway.auth_failures.exhausted(address) && !gateway.keys.in_memory(&hash) {
-            return Err(ApiError::TooManyFailedAuthentications);
+    // A secret not in memory costs a lookup: an address that presented too many unknown ones
+    // this minute gets no more.
+    let peer = crate::policy::routes::peer;
+    let may_query = || peer().is_none_or(|address| !gateway.auth_failures.exhausted(address));
+    let key = match gateway.keys.lookup(&hash, may_query).await? {
+        Lookup::Found(key) => key,
+        Lookup::NotQueried => return Err(ApiError::TooManyFailedAuthentications),
+        Lookup::Unknown => {
+            if let Some(address) = peer() {
+                gateway.auth_failures.failed(address);
+            }
+            return Err(ApiError::InvalidKey);
         }
-    }
-    let Some(key) = gateway.keys.lookup(&hash).await? else {
-        if let Some(address) = peer {
-            gateway.auth_failures.failed(address);
-        }
-        return Err(ApiError::InvalidKey);
     };
     if key
         .expires_at

@@ -26,6 +26,15 @@ use crate::routing::AccessGroups;
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
 const NEGATIVE_CAPACITY: u64 = 100_000;
 
+/// What a secret's lookup found.
+pub enum Lookup {
+    Found(Arc<CachedKey>),
+    /// No live key has this secret.
+    Unknown,
+    /// Not in memory, and the database was not asked (`may_query` refused).
+    NotQueried,
+}
+
 /// What the data plane knows about a key.
 #[derive(Debug)]
 pub struct CachedKey {
@@ -155,25 +164,28 @@ impl KeyCache {
         }
     }
 
-    /// The secret hash opens a key held in memory (no lookup needed).
-    pub fn in_memory(&self, hash: &[u8; 32]) -> bool {
-        self.entries.contains_key(hash)
-    }
-
     /// The key this secret hash opens: from memory, or (once, for a secret this instance has
-    /// not seen) from Postgres. A rotated-out secret opens its key until its grace period ends.
-    pub async fn lookup(&self, hash: &[u8; 32]) -> Result<Option<Arc<CachedKey>>, sqlx::Error> {
+    /// not seen, and only when `may_query` allows it) from Postgres. A rotated-out secret opens
+    /// its key until its grace period ends.
+    pub async fn lookup(
+        &self,
+        hash: &[u8; 32],
+        may_query: impl FnOnce() -> bool,
+    ) -> Result<Lookup, sqlx::Error> {
         if let Some(entry) = self.entries.get(hash) {
             if entry.is_valid(OffsetDateTime::now_utc()) {
-                return Ok(Some(entry.key.clone()));
+                return Ok(Lookup::Found(entry.key.clone()));
             }
         }
         if self.unknown.contains_key(hash) {
-            return Ok(None);
+            return Ok(Lookup::Unknown);
+        }
+        if !may_query() {
+            return Ok(Lookup::NotQueried);
         }
         let Some(secret) = keys::find_secret(&self.pool, &hex::encode(hash)).await? else {
             self.unknown.insert(*hash, ());
-            return Ok(None);
+            return Ok(Lookup::Unknown);
         };
         let row = keys::find_by_hash(&self.pool, &secret.token_hash).await?;
         match row.filter(|row| row.revoked_at.is_none()) {
@@ -186,11 +198,11 @@ impl KeyCache {
                         valid_until: secret.valid_until,
                     },
                 );
-                Ok(Some(key))
+                Ok(Lookup::Found(key))
             }
             None => {
                 self.unknown.insert(*hash, ());
-                Ok(None)
+                Ok(Lookup::Unknown)
             }
         }
     }

@@ -40,7 +40,7 @@ pub async fn embeddings(
 }
 
 /// A validated embeddings request.
-struct EmbeddingsRequest {
+pub struct EmbeddingsRequest {
     model: String,
     prompt_tokens: u64,
     /// The most input tokens the request may hold: a token per text byte, or its token ids.
@@ -50,7 +50,7 @@ struct EmbeddingsRequest {
     body: Map<String, Value>,
 }
 
-fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
+pub fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
     let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(bytes) else {
         return Err(ApiError::bad_request(
             "The request body must be a JSON object.",
