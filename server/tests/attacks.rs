@@ -177,6 +177,33 @@ async fn a_team_admin_never_mints_or_takes_over_more_power_than_it_has(pool: PgP
         .await;
     assert_eq!(response.status(), 200);
 
+    // 6. A key an admin minted for a member who administers another team: the team admin may
+    // rotate it (its member's key), but the secret it chose acts within this team only.
+    ok(app.manage("/team/new", json!({ "team_id": "t3" })).await).await;
+    user(&app, "multi", "internal_user").await;
+    add_member(&app, "t1", "multi", "user").await;
+    add_member(&app, "t3", "multi", "admin").await;
+    let multi_key = app
+        .generate_key(json!({ "team_id": "t1", "user_id": "multi" }))
+        .await;
+    let chosen = "sk-team-admin-chosen-secret-0002";
+    let response = app
+        .post(
+            "/key/regenerate",
+            &team_admin,
+            &json!({ "key": multi_key["token"], "new_key": chosen }),
+        )
+        .await;
+    ok(response).await;
+    let response = app
+        .post(
+            "/key/generate",
+            chosen,
+            &json!({ "team_id": "t3", "user_id": "multi" }),
+        )
+        .await;
+    assert_openai_error(response, 403).await;
+
     // The team admin is still what it was.
     let info = app.get("/user/info?user_id=tadmin", MASTER_KEY).await;
     let info = ok(info).await;

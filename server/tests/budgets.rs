@@ -404,8 +404,8 @@ async fn a_messages_request_relayed_to_anthropic_is_held_to_what_the_budget_can_
     let mock = mock().await;
     let app = spawn_app(pool.clone(), &mock).await;
     let key = app.new_key(json!({ "max_budget": 0.01 })).await;
-    // 87 bytes (≤ 87 prompt tokens at 3 µ$) leave 9,739 µ$ of 10,000 for output at 15 µ$ a
-    // token: 649 tokens, not the 4,096 asked for.
+    // 87 bytes (≤ 87 prompt tokens at up to 3.75 µ$, the cache-write price) leave 9,673 µ$ of
+    // 10,000 for output at 15 µ$ a token: 644 tokens, not the 4,096 asked for.
     let body = json!({ "model": "claude", "max_tokens": 4096, "messages": [{ "role": "user", "content": "Say hello" }] });
     let response = app
         .http
@@ -418,7 +418,7 @@ async fn a_messages_request_relayed_to_anthropic_is_held_to_what_the_budget_can_
         .unwrap();
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     let sent = mock.record.last_request().unwrap();
-    assert_eq!(sent["max_tokens"], 649, "{sent}");
+    assert_eq!(sent["max_tokens"], 644, "{sent}");
     let rows = wait_for_rows(&pool, &key, 1).await;
     assert!(rows[0].0 <= 10_000);
     app.shutdown().await;

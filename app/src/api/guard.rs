@@ -25,14 +25,16 @@ pub async fn session() -> Result<Session, ConsoleError> {
 /// The CSRF token of a visitor without a session: a double-submit cookie, so that nothing is
 /// stored for anonymous visitors (a session row is written only at login).
 const CSRF_COOKIE: &str = "gatehouse_csrf";
+/// The same cookie over HTTPS, in the form browsers accept only from this host, securely.
+const SECURE_CSRF_COOKIE: &str = "__Host-gatehouse_csrf";
 
 /// The CSRF token forms must carry: the session's once logged in, else the visitor's
 /// double-submit cookie (set on this response when the visitor has none).
-pub async fn csrf_token(session: &Session) -> Result<String, ConsoleError> {
+pub async fn csrf_token(session: &Session, secure: bool) -> Result<String, ConsoleError> {
     if let Some(token) = session.get::<String>(CSRF_TOKEN).await? {
         return Ok(token);
     }
-    if let Some(token) = cookie_token().await {
+    if let Some(token) = cookie_token(secure).await {
         return Ok(token);
     }
     let options = leptos::prelude::use_context::<leptos_axum::ResponseOptions>();
@@ -42,11 +44,12 @@ pub async fn csrf_token(session: &Session) -> Result<String, ConsoleError> {
     }
     let token = secrets::new_csrf_token().map_err(|_| ConsoleError::Internal)?;
     if let Some(options) = options {
-        let secure = crate::state::console_state()?.secure_cookies;
-        let cookie = format!(
-            "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
-            if secure { "; Secure" } else { "" }
-        );
+        // Over HTTPS the `__Host-` form: no subdomain or plain-HTTP page can plant one.
+        let cookie = if secure {
+            format!("{SECURE_CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Secure")
+        } else {
+            format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")
+        };
         let value =
             axum::http::HeaderValue::from_str(&cookie).map_err(|_| ConsoleError::Internal)?;
         options.append_header(axum::http::header::SET_COOKIE, value);
@@ -54,8 +57,13 @@ pub async fn csrf_token(session: &Session) -> Result<String, ConsoleError> {
     Ok(token)
 }
 
-/// The visitor's CSRF cookie, when it holds a token of ours.
-async fn cookie_token() -> Option<String> {
+/// The visitor's CSRF cookie (the `__Host-` one over HTTPS), when it holds a token of ours.
+async fn cookie_token(secure: bool) -> Option<String> {
+    let wanted = if secure {
+        SECURE_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    };
     let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.ok()?;
     headers
         .get_all(axum::http::header::COOKIE)
@@ -63,7 +71,7 @@ async fn cookie_token() -> Option<String> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|cookies| cookies.split(';'))
         .filter_map(|cookie| cookie.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, token)| token.to_string())
         .filter(|token| token.len() == 64 && token.bytes().all(|byte| byte.is_ascii_hexdigit()))
 }
@@ -76,7 +84,10 @@ fn token_set_on(options: &leptos_axum::ResponseOptions) -> Option<String> {
         .get_all(axum::http::header::SET_COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find_map(|cookie| cookie.strip_prefix(CSRF_COOKIE)?.strip_prefix('='))
+        .find_map(|cookie| {
+            let cookie = cookie.strip_prefix("__Host-").unwrap_or(cookie);
+            cookie.strip_prefix(CSRF_COOKIE)?.strip_prefix('=')
+        })
         .and_then(|rest| rest.split(';').next())
         .map(str::to_string)
 }
@@ -86,7 +97,7 @@ fn token_set_on(options: &leptos_axum::ResponseOptions) -> Option<String> {
 pub async fn check_csrf(session: &Session, given: &str) -> Result<(), ConsoleError> {
     let expected = match session.get::<String>(CSRF_TOKEN).await? {
         Some(token) => Some(token),
-        None => cookie_token().await,
+        None => cookie_token(crate::state::console_state()?.secure_cookies).await,
     };
     match expected {
         Some(expected) if secrets::tokens_match(&expected, given) => Ok(()),
@@ -94,12 +105,8 @@ pub async fn check_csrf(session: &Session, given: &str) -> Result<(), ConsoleErr
     }
 }
 
-/// The logged-in user, if any (a deleted user's session counts as logged out).
-pub async fn current_user(session: &Session) -> Result<Option<UserRow>, ConsoleError> {
-    current_user_in(&pool()?, session).await
-}
-
-/// [`current_user`] outside a server function (a plain route with the session layer).
+/// The logged-in user, if any: a deleted user's session, or one opened before the user's
+/// password last changed, counts as logged out.
 pub async fn current_user_in(
     pool: &sqlx::PgPool,
     session: &Session,
@@ -123,7 +130,7 @@ pub async fn require_role(session: &Session, allowed: &[Role]) -> Result<UserRow
     require_role_in(&pool()?, session, allowed).await
 }
 
-/// [`require_role`] outside a server function (a plain route with the session layer).
+/// [`require_role`] with the pool given (outside a server function, or taken before an await) (a plain route with the session layer).
 pub async fn require_role_in(
     pool: &sqlx::PgPool,
     session: &Session,

@@ -3,9 +3,9 @@
 //! passes; and at most a few Argon2 hashes at once on the blocking pool, then a 503. The
 //! counts are this instance's own.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -19,33 +19,35 @@ const WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_FAILURES_PER_ADDRESS: u32 = 20;
 /// Failed attempts on one account within the window before it must wait (from anywhere).
 const MAX_FAILURES_PER_ACCOUNT: u32 = 10;
-/// Addresses and accounts remembered at most; past it, expired ones are forgotten first, then
-/// every new one counts as limited (an attacker filling the table locks itself out).
-const MAX_TRACKED: usize = 100_000;
+/// Addresses and accounts remembered at most (the least recently used are forgotten first, so a
+/// flood of new names never locks anyone else out).
+const MAX_TRACKED: u64 = 100_000;
 /// Argon2 hashes running at once (each takes ~19 MiB and tens of milliseconds of a core).
 const HASH_SLOTS: usize = 2;
 /// How long a login waits for a hash slot before it is told to come back.
 const HASH_WAIT: Duration = Duration::from_secs(2);
 
-/// Failed attempts of one address or account since `since`.
+/// Failed attempts of one address or account since `since` (the first of the window).
 struct Failures {
     since: Instant,
-    count: u32,
+    count: AtomicU32,
 }
 
-static FAILURES: LazyLock<Mutex<HashMap<String, Failures>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Failures per `address:` or `account:` name; an entry ends a `WINDOW` after its first failure.
+static FAILURES: LazyLock<moka::sync::Cache<String, Arc<Failures>>> = LazyLock::new(|| {
+    moka::sync::Cache::builder()
+        .max_capacity(MAX_TRACKED)
+        .time_to_live(WINDOW)
+        .build()
+});
 static HASH_PERMITS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(HASH_SLOTS));
 
-fn failures() -> MutexGuard<'static, HashMap<String, Failures>> {
-    FAILURES
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Who an attempt counts against: its address and, for a login, the account it names.
+/// Who an attempt counts against: its address (IPv6 by its /64) and, for a login, the account
+/// it names.
 pub struct Attempt {
     limits: Vec<(String, u32)>,
+    /// Where the attempt came from, for the log.
+    pub address: Option<IpAddr>,
 }
 
 impl Attempt {
@@ -61,40 +63,39 @@ impl Attempt {
     pub fn new(address: Option<IpAddr>, account: Option<&str>) -> Attempt {
         let mut limits = Vec::with_capacity(2);
         if let Some(address) = address {
-            limits.push((format!("address:{address}"), MAX_FAILURES_PER_ADDRESS));
+            let block = match address {
+                IpAddr::V4(_) => address,
+                IpAddr::V6(v6) => {
+                    let mut octets = v6.octets();
+                    octets[8..].fill(0);
+                    IpAddr::from(octets)
+                }
+            };
+            limits.push((format!("address:{block}"), MAX_FAILURES_PER_ADDRESS));
         }
         if let Some(account) = account {
             let account: String = account.trim().to_lowercase().chars().take(320).collect();
             limits.push((format!("account:{account}"), MAX_FAILURES_PER_ACCOUNT));
         }
-        Attempt { limits }
+        Attempt { limits, address }
     }
 
     /// Refuses the attempt while its address or account has failed too often (429 with the
     /// seconds to wait).
     pub fn check(&self) -> Result<(), ConsoleError> {
-        let now = Instant::now();
-        let mut table = failures();
-        let mut wait = None;
-        for (name, limit) in &self.limits {
-            match table.get(name) {
-                Some(failed) if now.duration_since(failed.since) >= WINDOW => {
-                    table.remove(name);
-                }
-                Some(failed) if failed.count >= *limit => {
-                    let left = WINDOW.saturating_sub(now.duration_since(failed.since));
-                    wait = wait.max(Some(left.as_secs().max(1)));
-                }
-                Some(_) => {}
-                None if table.len() >= MAX_TRACKED => {
-                    table.retain(|_, failed| now.duration_since(failed.since) < WINDOW);
-                    if table.len() >= MAX_TRACKED {
-                        wait = wait.max(Some(WINDOW.as_secs()));
-                    }
-                }
-                None => {}
-            }
-        }
+        let wait = self
+            .limits
+            .iter()
+            .filter_map(|(name, limit)| {
+                let failed = FAILURES.get(name)?;
+                (failed.count.load(Ordering::Relaxed) >= *limit).then(|| {
+                    WINDOW
+                        .saturating_sub(failed.since.elapsed())
+                        .as_secs()
+                        .max(1)
+                })
+            })
+            .max();
         match wait {
             Some(seconds) => Err(ConsoleError::TooManyAttempts(seconds)),
             None => Ok(()),
@@ -103,26 +104,24 @@ impl Attempt {
 
     /// Counts a failure against the address and the account.
     pub fn failed(&self) {
-        let now = Instant::now();
-        let mut table = failures();
         for (name, _) in &self.limits {
-            if table.len() >= MAX_TRACKED && !table.contains_key(name) {
-                continue;
-            }
-            let entry = table.entry(name.clone()).or_insert(Failures {
-                since: now,
-                count: 0,
-            });
-            entry.count = entry.count.saturating_add(1);
+            FAILURES
+                .get_with_by_ref(name, || {
+                    Arc::new(Failures {
+                        since: Instant::now(),
+                        count: AtomicU32::new(0),
+                    })
+                })
+                .count
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// A success clears the account's failures (not the address's).
     pub fn succeeded(&self) {
-        let mut table = failures();
         for (name, _) in &self.limits {
             if name.starts_with("account:") {
-                table.remove(name);
+                FAILURES.invalidate(name);
             }
         }
     }

@@ -15,13 +15,18 @@ pub async fn get_session_info() -> Result<SessionInfo, ConsoleError> {
     use crate::db::users;
     use crate::model::{Role, UserView};
 
+    // The state is taken before any await (the reactive context may be gone after one).
+    let state = crate::state::console_state()?;
     let session = guard::session().await?;
-    let csrf_token = guard::csrf_token(&session).await?;
-    let user = guard::current_user(&session).await?.map(|row| UserView {
+    // The user first: a session that ended (its password changed) is flushed before the page
+    // is given a CSRF token.
+    let current = guard::current_user_in(&state.pool, &session).await?;
+    let csrf_token = guard::csrf_token(&session, state.secure_cookies).await?;
+    let user = current.map(|row| UserView {
         role: row.role().unwrap_or(Role::Viewer),
         email: row.label().to_string(),
     });
-    let needs_setup = user.is_none() && users::count(&crate::state::pool()?).await? == 0;
+    let needs_setup = user.is_none() && users::count(&state.pool).await? == 0;
     Ok(SessionInfo {
         user,
         csrf_token,
@@ -55,7 +60,7 @@ pub async fn login(csrf: String, email: String, password: String) -> Result<(), 
         _ => {
             attempt.failed();
             // The typed email is not logged: it may be a password typed in the wrong box.
-            tracing::warn!("console login refused");
+            tracing::warn!(address = ?attempt.address, "console login refused");
             Err(ConsoleError::BadCredentials)
         }
     }
@@ -93,7 +98,7 @@ pub async fn setup_admin(
     guard::check_csrf(&session, &csrf).await?;
     if !state.setup.accepts(&setup_secret) {
         attempt.failed();
-        tracing::warn!("first-run setup refused: wrong master key or setup token");
+        tracing::warn!(address = ?attempt.address, "first-run setup refused: wrong master key or setup token");
         return Err(ConsoleError::Forbidden);
     }
     if users::count(&state.pool).await? > 0 {

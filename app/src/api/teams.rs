@@ -183,8 +183,7 @@ pub async fn set_team_blocked(
         ..TeamChange::default()
     };
     teams::update(&crate::state::pool()?, &team_id, change)
-        .await
-        .map_err(|_| ConsoleError::Internal)?
+        .await?
         .ok_or_else(|| ConsoleError::Invalid("That team no longer exists.".into()))?;
     guard::audit(
         &acting,

@@ -145,9 +145,7 @@ pub async fn change_role(csrf: String, user_id: String, role: String) -> Result<
         role: Some(role),
         ..UserChange::default()
     };
-    users::update(&crate::state::pool()?, &target.user_id, change)
-        .await
-        .map_err(|_| ConsoleError::Internal)?;
+    users::update(&crate::state::pool()?, &target.user_id, change).await?;
     guard::audit(
         &acting,
         "user.update",
@@ -177,8 +175,7 @@ pub async fn reset_password(
         ..UserChange::default()
     };
     let changed = users::update(&crate::state::pool()?, user_id.trim(), change)
-        .await
-        .map_err(|_| ConsoleError::Internal)?
+        .await?
         .ok_or_else(|| ConsoleError::Invalid("That user no longer exists.".into()))?;
     // Every session of that user ended with the reset, but this one when it is theirs.
     if changed.id == acting.id {

@@ -377,6 +377,50 @@ pub async fn resolve_token(pool: &PgPool, hash: &str) -> Result<Option<String>, 
 /// Gives a key a new secret (the caller's, or a generated one); its other secrets keep working
 /// for `grace_seconds` (0: they stop now). Returns the new secret, or `None` when the key is
 /// revoked or unknown.
+/// Lowers a key's role ceiling to `ceiling` (never raises it): a team admin who changes or
+/// rotates a key takes it into its own scope, so it never gains what the key's user could do
+/// elsewhere. Conditional on the ceiling read, so two concurrent caps never raise it.
+pub async fn cap_role_ceiling(
+    pool: &PgPool,
+    token_hash: &str,
+    ceiling: crate::model::Role,
+) -> Result<(), sqlx::Error> {
+    use crate::model::Role;
+    for _ in 0..3 {
+        let current: Option<Option<String>> =
+            sqlx::query_scalar("SELECT role_ceiling FROM virtual_keys WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
+        let Some(current) = current else {
+            return Ok(());
+        };
+        let capped = match current
+            .as_deref()
+            .map(|text| Role::parse(text).unwrap_or(Role::TeamAdmin))
+        {
+            None => ceiling,
+            Some(existing) => existing.capped_at(ceiling),
+        };
+        if current.as_deref() == Some(capped.as_str()) {
+            return Ok(());
+        }
+        let updated = sqlx::query(
+            "UPDATE virtual_keys SET role_ceiling = $3 \
+             WHERE token_hash = $1 AND role_ceiling IS NOT DISTINCT FROM $2",
+        )
+        .bind(token_hash)
+        .bind(&current)
+        .bind(capped.as_str())
+        .execute(pool)
+        .await?;
+        if updated.rows_affected() == 1 {
+            return Ok(());
+        }
+    }
+    Err(sqlx::Error::RowNotFound)
+}
+
 pub async fn rotate(
     pool: &PgPool,
     token_hash: &str,

@@ -116,6 +116,25 @@ impl SpendRow {
         }
     }
 
+    /// The repaired row stripped to what is billed (who, what, how much): no end user, tags,
+    /// attempts or payload, plain texts cut short. A row refused even repaired lands so.
+    pub fn stripped(&self) -> SpendRow {
+        let repaired = self.repaired();
+        SpendRow {
+            model_group: bounded(&repaired.model_group, 64),
+            upstream_model: bounded(&repaired.upstream_model, 64),
+            provider: bounded(&repaired.provider, 64),
+            api_base: String::new(),
+            status: bounded(&repaired.status, 32),
+            model_id: bounded(&repaired.model_id, 64),
+            end_user: None,
+            attempts: None,
+            request_tags: None,
+            payload: None,
+            ..repaired
+        }
+    }
+
     /// The row as JSON (without its payload), NULs replaced: what `spend_row_faults` keeps.
     pub fn to_fault_json(&self) -> Value {
         let charges: Vec<Value> = self

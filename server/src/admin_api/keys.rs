@@ -481,6 +481,22 @@ async fn require_manages(
     caller.require_manages_key(&row, what)
 }
 
+/// A team admin who changes or rotates a key takes it into its own scope: the key's role
+/// ceiling is lowered to the admin's (and so it acts within its team only), so the new secret
+/// or settings never carry what the key's user may do in other teams.
+async fn take_into_scope(
+    gateway: &SharedGateway,
+    caller: &Actor,
+    token_hash: &str,
+) -> Result<(), ApiError> {
+    let Some(ceiling) = caller.minted_role_ceiling() else {
+        return Ok(());
+    };
+    keys::cap_role_ceiling(&gateway.pool, token_hash, ceiling).await?;
+    gateway.keys.refresh(token_hash).await?;
+    Ok(())
+}
+
 /// The live key named by `given`, or a 404.
 async fn live_token(gateway: &SharedGateway, given: &str) -> Result<String, ApiError> {
     let token_hash = resolve(gateway, given).await?;
@@ -539,6 +555,7 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
     caller.require_manages_key(&current, "change this key")?;
+    take_into_scope(&gateway, &caller, &token_hash).await?;
     let limits = request.limits.rate_limits()?;
     if let (false, Some(team_id)) = (caller.is_admin(), current.team_id.as_deref()) {
         let scope = AskedOfTeam {
@@ -786,6 +803,7 @@ async fn rotate(
         .unwrap_or(0);
     let token_hash = live_token(&gateway, &given).await?;
     require_manages(&gateway, &caller, &token_hash, "regenerate this key").await?;
+    take_into_scope(&gateway, &caller, &token_hash).await?;
     let (secret, row) = keys::rotate(&gateway.pool, &token_hash, grace_seconds, request.new_key)
         .await
         .map_err(create_error)?

@@ -66,13 +66,16 @@ impl StoredEnvironment {
 
     /// Names no tenant may read even when listed: the database, the secrets that seal
     /// credentials and sessions, and the master key.
-    const NEVER: [&'static str; 6] = [
+    const NEVER: [&'static str; 9] = [
         "DATABASE_URL",
         "GATEHOUSE_SECRETS_KEY",
         "GATEHOUSE_SECRETS_KEY_PREVIOUS",
         "LITELLM_SALT_KEY",
         "LITELLM_MASTER_KEY",
         "GATEHOUSE_ADMIN_PASSWORD",
+        "REDIS_URL",
+        "REDIS_PASSWORD",
+        "SLACK_WEBHOOK_URL",
     ];
 }
 
@@ -198,6 +201,7 @@ impl Config {
         };
         let router_settings = raw.router_settings.unwrap_or_default();
         let redis_url = router::redis_url(&router_settings, &resolver)?;
+        let redis_references = router::redis_references(&router_settings);
         let mut router = router::settings(
             router_settings,
             raw.litellm_settings.unwrap_or_default(),
@@ -256,7 +260,8 @@ impl Config {
                 .unwrap_or(DEFAULT_BATCH_WRITE_SECONDS),
         )?;
 
-        let stored_environment = stored_environment(&resolver, &raw.general_settings)?;
+        let stored_environment =
+            stored_environment(&resolver, &raw.general_settings, &redis_references)?;
         let alert_webhook = alert_webhook(&resolver, &raw.general_settings)?;
         let spend_log = spend_log_settings(&resolver, &raw.general_settings)?;
 
@@ -292,10 +297,22 @@ impl Config {
 fn stored_environment(
     resolver: &Resolver<'_>,
     general: &RawGeneralSettings,
+    redis_references: &[String],
 ) -> Result<StoredEnvironment, ConfigError> {
+    // The variables Gatehouse's own settings read are its secrets too.
+    let own: Vec<&str> = [
+        &general.master_key,
+        &general.database_url,
+        &general.alerting_webhook_url,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|value| value.strip_prefix("os.environ/"))
+    .chain(redis_references.iter().map(String::as_str))
+    .collect();
     let mut values = BTreeMap::new();
     for name in &general.allowed_environment_references {
-        if StoredEnvironment::NEVER.contains(&name.as_str()) {
+        if StoredEnvironment::NEVER.contains(&name.as_str()) || own.contains(&name.as_str()) {
             return Err(resolver.invalid(
                 "general_settings.allowed_environment_references".into(),
                 &format!("`{name}` holds one of Gatehouse's own secrets and cannot be allowed"),

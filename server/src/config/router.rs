@@ -182,6 +182,20 @@ enum NumberOrText {
 }
 
 /// The Redis `router_settings` names, as a URL (`redis://:password@host:port/`).
+/// The variables the Redis settings name (`os.environ/NAME`): Gatehouse's own secrets.
+pub(super) fn redis_references(router: &RawRouting) -> Vec<String> {
+    [
+        &router.redis_url,
+        &router.redis_host,
+        &router.redis_password,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|value| value.strip_prefix("os.environ/"))
+    .map(str::to_string)
+    .collect()
+}
+
 pub(super) fn redis_url(
     router: &RawRouting,
     resolver: &Resolver<'_>,

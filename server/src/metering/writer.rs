@@ -137,6 +137,8 @@ async fn write(
     while let Some(part) = parts.pop() {
         match insert_retrying(pool, landed, &part, stop).await {
             Ok(()) => {}
+            // Shutdown gave up on an unavailable database (the rows were logged).
+            Err(error) if !spend_faults::is_row_fault(&error) => {}
             Err(_) if part.len() > 1 => {
                 let mut first = part;
                 let second = first.split_off(first.len() / 2);
@@ -154,8 +156,9 @@ async fn write(
 }
 
 /// A row the database refused alone: repaired (NULs replaced, values cut to their bounds) and
-/// landed, flagged `repaired`; if even that is refused, kept whole as `set_aside`. Both are
-/// recorded in `spend_row_faults` with the error.
+/// landed, flagged `repaired`; failing that, stripped to what is billed (who, what, how much)
+/// and landed; if even that is refused, kept whole as `set_aside`. Each is recorded in
+/// `spend_row_faults` with the error the original met.
 async fn land_alone(
     pool: &PgPool,
     landed: &Landed,
@@ -163,11 +166,18 @@ async fn land_alone(
     error: &sqlx::Error,
     stop: &CancellationToken,
 ) {
-    let repaired = vec![row.repaired()];
-    let outcome = match insert_retrying(pool, landed, &repaired, stop).await {
-        Ok(()) => FaultOutcome::Repaired,
-        Err(_) => FaultOutcome::SetAside,
-    };
+    let mut outcome = FaultOutcome::SetAside;
+    for candidate in [row.repaired(), row.stripped()] {
+        match insert_retrying(pool, landed, std::slice::from_ref(&candidate), stop).await {
+            Ok(()) => {
+                outcome = FaultOutcome::Repaired;
+                break;
+            }
+            Err(error) if spend_faults::is_row_fault(&error) => {}
+            // Shutdown gave up on an unavailable database (the row was logged).
+            Err(_) => return,
+        }
+    }
     tracing::error!(
         request_id = %row.request_id,
         %error,
@@ -177,7 +187,10 @@ async fn land_alone(
     let mut attempt: u32 = 0;
     while let Err(record_error) = spend_faults::record(pool, &row, outcome, error).await {
         attempt += 1;
-        if stop.is_cancelled() && attempt >= SHUTDOWN_ATTEMPTS {
+        // A record the database refuses as it is would be refused forever: logged instead.
+        if spend_faults::is_row_fault(&record_error)
+            || (stop.is_cancelled() && attempt >= SHUTDOWN_ATTEMPTS)
+        {
             tracing::error!(request_id = %row.request_id, %record_error, "spend row fault could not be recorded before shutdown");
             return;
         }
@@ -186,8 +199,8 @@ async fn land_alone(
 }
 
 /// Inserts rows in one statement, retrying while the database is unavailable; `Err` when the
-/// rows themselves are refused. On shutdown, rows that cannot land after `SHUTDOWN_ATTEMPTS`
-/// are logged with their request ids.
+/// rows themselves are refused (`is_row_fault`), or on shutdown when they could not land after
+/// `SHUTDOWN_ATTEMPTS` (logged with their request ids).
 async fn insert_retrying(
     pool: &PgPool,
     landed: &Landed,
@@ -211,7 +224,7 @@ async fn insert_retrying(
                 if stop.is_cancelled() && attempt >= SHUTDOWN_ATTEMPTS {
                     let ids: Vec<&str> = rows.iter().map(|row| row.request_id.as_str()).collect();
                     tracing::error!(%error, rows = rows.len(), request_ids = ?ids, "spend rows could not be written before shutdown");
-                    return Ok(());
+                    return Err(error);
                 }
                 tracing::warn!(%error, attempt, rows = rows.len(), "spend batch failed; retrying");
                 sleep(retry_delay(attempt)).await;

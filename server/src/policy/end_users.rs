@@ -51,6 +51,11 @@ impl EndUserCache {
         self.entries.contains(user_id)
     }
 
+    /// Forgets every end user (notifications may have been missed).
+    pub fn forget_all(&self) {
+        self.entries.forget_all();
+    }
+
     /// Forgets an end user after a change notification.
     pub fn forget(&self, user_id: &str) {
         self.entries.forget(user_id);

@@ -309,6 +309,9 @@ fn lock(window: &Arc<Mutex<LocalWindow>>) -> MutexGuard<'_, LocalWindow> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// How long recording a finished request's tokens in Redis may take (off the request path).
+const END_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Counts in Redis, shared by every instance.
 pub struct RedisLimiter {
     link: Arc<RedisLink>,
@@ -496,8 +499,11 @@ impl RedisLimiter {
         }
         let link = self.link.clone();
         self.tasks.spawn(async move {
+            // Off the request path: a slow Redis may take longer before the counts are lost.
             let ended = link
-                .call(|mut connection| async move { pipe.query_async::<()>(&mut connection).await })
+                .call_within(END_TIMEOUT, |mut connection| async move {
+                    pipe.query_async::<()>(&mut connection).await
+                })
                 .await;
             if let Err(error) = ended {
                 tracing::warn!(%error, "rate-limit counts not updated in Redis");

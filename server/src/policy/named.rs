@@ -50,6 +50,11 @@ impl<T: Send + Sync + 'static> NamedCache<T> {
         self.entries.contains_key(name)
     }
 
+    /// Forgets every name (notifications may have been missed).
+    pub fn forget_all(&self) {
+        self.entries.invalidate_all();
+    }
+
     /// Forgets a name after a change notification; the next request reads it again.
     pub fn forget(&self, name: &str) {
         self.entries.invalidate(name);

@@ -53,7 +53,9 @@ pub async fn run(pool: PgPool, synced: Synced, stop: CancellationToken) {
 }
 
 async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationToken) {
-    // Anything changed before LISTEN took effect is picked up by this reload.
+    // Anything changed before LISTEN took effect is picked up by this reload; end users and
+    // tags changed while no one listened are read again.
+    forget_named(synced);
     reload(synced).await;
     let mut reload_timer = tokio::time::interval(RELOAD_EVERY);
     reload_timer.tick().await;
@@ -84,6 +86,7 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
                 }
                 Ok(None) => {
                     tracing::warn!("policy listener lost its connection; reconnecting");
+                    forget_named(synced);
                     reload(synced).await;
                 }
                 Err(error) => {
@@ -95,6 +98,12 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
             () = stop.cancelled() => return,
         }
     }
+}
+
+/// Forgets every end user and tag held: notifications may have been missed.
+fn forget_named(synced: &Synced) {
+    synced.end_users.forget_all();
+    synced.tags.forget_all();
 }
 
 async fn reload(synced: &Synced) {

@@ -39,6 +39,11 @@ impl TagCache {
         self.entries.contains(name)
     }
 
+    /// Forgets every tag (notifications may have been missed).
+    pub fn forget_all(&self) {
+        self.entries.forget_all();
+    }
+
     /// Forgets a tag after a change notification.
     pub fn forget(&self, name: &str) {
         self.entries.forget(name);

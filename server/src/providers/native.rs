@@ -21,6 +21,15 @@ pub enum NativeEndpoint {
 }
 
 impl NativeEndpoint {
+    /// The body field that limits a reply's output tokens, where the endpoint has one.
+    pub fn output_limit_field(self) -> Option<&'static str> {
+        match self {
+            NativeEndpoint::Completions => Some("max_tokens"),
+            NativeEndpoint::Responses => Some("max_output_tokens"),
+            _ => None,
+        }
+    }
+
     pub const ALL: [NativeEndpoint; 7] = [
         NativeEndpoint::Completions,
         NativeEndpoint::Responses,

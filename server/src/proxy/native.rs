@@ -192,7 +192,38 @@ async fn call_native(
             .insert("stream_options".into(), json!({ "include_usage": true }));
     }
     let model = request.model.clone();
-    let choices = choice_count(&request.body, "n")?;
+    // Each choice (`n`, and `best_of` for completions) may produce the whole output limit.
+    let choices = choice_count(&request.body, "n")?.max(choice_count(&request.body, "best_of")?);
+    let mut call = admitted.metered_call(
+        endpoint.call_type(),
+        route.first().clone(),
+        request.prompt_tokens,
+        request.end_user,
+        &request.tags,
+        request.stream,
+    );
+    let mut bound = request.bound;
+    let mut imposed = None;
+    if matches!(
+        endpoint,
+        NativeEndpoint::Completions | NativeEndpoint::Responses | NativeEndpoint::ImageGenerations
+    ) && bound.output_tokens == 0
+    {
+        // No limit given: the largest any deployment on the route declares, else the default,
+        // which the request is then held to (nothing else bounds what it may cost).
+        let declared = route.price_ceiling().max_output_tokens;
+        let per_choice = declared.unwrap_or(DEFAULT_OUTPUT_TOKENS);
+        bound.output_tokens = per_choice.saturating_mul(choices);
+        if declared.is_none() {
+            imposed = endpoint
+                .output_limit_field()
+                .map(|field| (field, per_choice));
+        }
+    }
+    admitted.hold(&gateway, &mut call, &route, &bound).await?;
+    if let (Some((field, tokens)), true) = (imposed, call.reservation.is_some()) {
+        request.body.insert(field.into(), Value::from(tokens));
+    }
     let mut body = Reusable::new(request.body, route.may_retry());
     // Each attempt goes to a deployment that serves the endpoint in its own format.
     let mut build = move |deployment: &Deployment| -> Result<UpstreamRequest, ApiError> {
@@ -220,28 +251,6 @@ async fn call_native(
             body: to_body(&Value::Object(body))?,
         })
     };
-    let mut call = admitted.metered_call(
-        endpoint.call_type(),
-        route.first().clone(),
-        request.prompt_tokens,
-        request.end_user,
-        &request.tags,
-        request.stream,
-    );
-    let mut bound = request.bound;
-    if matches!(
-        endpoint,
-        NativeEndpoint::Completions | NativeEndpoint::Responses | NativeEndpoint::ImageGenerations
-    ) && bound.output_tokens == 0
-    {
-        // No limit given: the largest any deployment on the route declares, else the default.
-        bound.output_tokens = route
-            .price_ceiling()
-            .max_output_tokens
-            .unwrap_or(DEFAULT_OUTPUT_TOKENS)
-            .saturating_mul(choices);
-    }
-    admitted.hold(&gateway, &mut call, &route, &bound).await?;
     if request.stream {
         let client_wants_usage = request.client_wants_usage;
         let builder = move |deployment: &Deployment| {

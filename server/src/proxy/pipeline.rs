@@ -491,9 +491,10 @@ pub const DEFAULT_OUTPUT_TOKENS: u64 = 4_096;
 
 /// Step 4 for a chat request (any API shape): reserves the prompt (bounded by `prompt_bound`
 /// tokens) at the route's dearest input price plus its output limit (`max_output`, the
-/// client's; else the largest its deployments declare) at the dearest output price. When the
-/// budgets can pay for less, returns the output limit to send upstream instead, so the call
-/// cannot cost more than reserved.
+/// client's; else the largest its deployments declare) at the dearest output price, for each of
+/// `choices`. When the budgets can pay for less, or nothing but the reservation bounds the
+/// output, returns the output limit (per choice) to send upstream, so the call cannot cost
+/// more than reserved.
 pub async fn reserve_output(
     gateway: &SharedGateway,
     admitted: &Admitted,
@@ -536,6 +537,11 @@ pub async fn reserve_output(
             / ceiling.output_micros_per_mtok as u128
             / u128::from(choices);
         return Ok(Some(u64::try_from(affordable).unwrap_or(u64::MAX)));
+    }
+    // Neither the request nor any deployment bounds the output: the request is held to what
+    // was reserved for it.
+    if max_output.is_none() && ceiling.max_output_tokens.is_none() && call.reservation.is_some() {
+        return Ok(Some(output_tokens));
     }
     Ok(None)
 }

@@ -246,9 +246,12 @@ impl Route {
             };
             for deployment in group.deployments() {
                 let prices = &deployment.prices;
+                // Input may be billed as cache writes, dearer than plain input.
                 ceiling.input_micros_per_mtok = ceiling
                     .input_micros_per_mtok
-                    .max(prices.input_micros_per_mtok);
+                    .max(prices.input_micros_per_mtok)
+                    .max(prices.cache_write_micros_per_mtok.unwrap_or(0))
+                    .max(prices.cached_input_micros_per_mtok.unwrap_or(0));
                 ceiling.output_micros_per_mtok = ceiling
                     .output_micros_per_mtok
                     .max(prices.output_micros_per_mtok);

@@ -1,7 +1,7 @@
 //! The one connection to Redis that limits, cooldowns and usage counts share, built so that a
 //! Redis fault costs a request milliseconds, never minutes: every call has a short deadline
 //! (`CALL_TIMEOUT`), consecutive failures open a circuit breaker that fails calls at once for
-//! `BREAKER_OPEN` before one is let through again, and Gatehouse starts without waiting for
+//! `BREAKER_OPEN` before calls are let through again, and Gatehouse starts without waiting for
 //! Redis (it connects in the background, and again after it was lost). What each feature does
 //! while Redis is away is its own choice: limits refuse (fail closed), cooldowns and usage
 //! counts fall back to this instance (fail open); see docs/GOVERNANCE.md and docs/ROUTING.md.
@@ -86,6 +86,19 @@ impl RedisLink {
         Operation: FnOnce(ConnectionManager) -> Running,
         Running: Future<Output = RedisResult<T>>,
     {
+        self.call_within(CALL_TIMEOUT, operation).await
+    }
+
+    /// [`RedisLink::call`] with another deadline, for work off the request path.
+    pub async fn call_within<T, Operation, Running>(
+        self: &Arc<Self>,
+        deadline: Duration,
+        operation: Operation,
+    ) -> RedisResult<T>
+    where
+        Operation: FnOnce(ConnectionManager) -> Running,
+        Running: Future<Output = RedisResult<T>>,
+    {
         if self.open_until.load(Ordering::Relaxed) > unix_millis() {
             return Err(unavailable("the Redis circuit breaker is open"));
         }
@@ -93,7 +106,7 @@ impl RedisLink {
             self.connect_in_background();
             return Err(unavailable("Redis is not connected"));
         };
-        match tokio::time::timeout(CALL_TIMEOUT, operation((*connection).clone())).await {
+        match tokio::time::timeout(deadline, operation((*connection).clone())).await {
             Ok(Ok(value)) => {
                 self.failures.store(0, Ordering::Relaxed);
                 Ok(value)

@@ -230,6 +230,7 @@ fn names_provider_resource(url: &str) -> bool {
         return true;
     }
     parsed.host_str().is_some_and(|host| {
+        let host = host.trim_end_matches('.');
         host == "storage.cloud.google.com"
             || host == "googleapis.com"
             || host.ends_with(".googleapis.com")
@@ -466,6 +467,7 @@ mod tests {
             json!({"type": "image_url", "image_url": "files/abc123"}),
             json!({"type": "file", "file": {"file_id": "files/abc123"}}),
             json!({"type": "image_url", "image_url": {"url": "https://storage.googleapis.com/b/o.png"}}),
+            json!({"type": "image_url", "image_url": {"url": "https://storage.googleapis.com./b/o.png"}}),
         ] {
             assert!(
                 refuse_file_references(&with(reference.clone())).is_err(),
