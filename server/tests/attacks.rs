@@ -1126,3 +1126,48 @@ async fn only_admins_see_where_deployments_send_credentials(pool: PgPool) {
         assert!(!body.contains("sk-up"), "{role}: {body}");
     }
 }
+
+/// A buffer the test's log lines go to.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A failed login is logged with where it came from, never with the email typed (it may be a
+/// password typed in the wrong box).
+#[sqlx::test(migrations = false)]
+async fn a_failed_login_never_logs_what_was_typed(pool: PgPool) {
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test's runtime runs the server on this thread: its lines come here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    console_user(&app, "logger", "finance", "console-password-1").await;
+    let console = Console::open(&app).await;
+    let typed = "my-secret-password-typed-as-email@console.test";
+    let (status, _) = console
+        .call(
+            "login",
+            &[("email", typed.to_string()), ("password", "wrong".into())],
+        )
+        .await;
+    assert_eq!(status, 401);
+    let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("console login refused"), "{logged}");
+    assert!(logged.contains("127.0.0.1"), "{logged}");
+    assert!(!logged.contains("my-secret-password"), "{logged}");
+}
