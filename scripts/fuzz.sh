@@ -12,13 +12,14 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 # libFuzzer's instrumentation takes unstable compiler flags; the stable toolchain allows them
-# for this build only. No sanitizer: the project forbids unsafe code, and panics are the bugs.
+# for this build only. No sanitizer: the project forbids unsafe code, and panics are the bugs;
+# debug assertions (-a) make an arithmetic overflow one.
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="$HOME/.cache/gatehouse/fuzz-target"
 for target in requests config_yaml stream_frames; do
   mkdir -p "corpus/$target" "regressions/$target"
   log "fuzzing $target for ${seconds}s"
-  cargo fuzz run --sanitizer none -O "$target" "corpus/$target" "regressions/$target" -- \
+  cargo fuzz run --sanitizer none -O -a "$target" "corpus/$target" "regressions/$target" -- \
     -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096
 done
 log "every target ran ${seconds}s without a crash"
