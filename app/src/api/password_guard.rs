@@ -181,4 +181,25 @@ mod tests {
             .check()
             .is_ok());
     }
+
+    #[tokio::test]
+    async fn hashing_waits_for_a_free_slot_then_says_busy() {
+        let held: Vec<_> = futures_slots().await;
+        assert_eq!(held.len(), HASH_SLOTS);
+        let refused = hash_password("a-password-to-hash".into()).await;
+        assert!(matches!(refused, Err(ConsoleError::Busy)), "{refused:?}");
+        drop(held);
+        assert!(hash_password("a-password-to-hash".into()).await.is_ok());
+    }
+
+    /// Takes every hash slot.
+    async fn futures_slots() -> Vec<tokio::sync::SemaphorePermit<'static>> {
+        let mut held = Vec::new();
+        for _ in 0..HASH_SLOTS {
+            if let Ok(permit) = HASH_PERMITS.acquire().await {
+                held.push(permit);
+            }
+        }
+        held
+    }
 }

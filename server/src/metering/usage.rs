@@ -250,6 +250,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reported_counts_are_bounded_before_they_join_any_sum() {
+        let wire: Usage = serde_json::from_value(serde_json::json!({
+            "prompt_tokens": u64::MAX, "completion_tokens": u64::MAX,
+            "prompt_tokens_details": { "cached_tokens": u64::MAX },
+        }))
+        .unwrap();
+        let bounded = wire.bounded();
+        assert_eq!(bounded.prompt_tokens, MAX_REPORTED);
+        assert_eq!(bounded.cached_tokens, MAX_REPORTED);
+        // A thousand such requests still sum within an i64 (what the rollups hold).
+        assert!(i64::try_from(bounded.prompt_tokens.saturating_mul(1_000)).is_ok());
+        assert_eq!(
+            wire.to_openai()["total_tokens"],
+            serde_json::json!(u64::MAX),
+            "totals saturate rather than overflow"
+        );
+    }
+
+    #[test]
     fn reads_usage_from_a_body() {
         let body = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
         assert_eq!(usage_of_body(body), Some(Usage::new(12, 5)));
