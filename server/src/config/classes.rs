@@ -65,8 +65,8 @@ pub struct ClassHints<'a> {
     pub tags: &'a [&'a str],
 }
 
-/// The class a request runs in, whether it got there by degrading, and whether the request
-/// itself (a header or tag, not its key or the config) chose it.
+/// The class a request runs in, whether it got there by degrading, and whether its caller (a
+/// header, a tag or the key's pinned class, not the config's default) chose it.
 #[derive(Debug, Clone)]
 pub struct ChosenClass {
     pub class: Arc<RequestClass>,
