@@ -1059,6 +1059,18 @@ async fn every_endpoint_reserves_its_worst_case(pool: PgPool) {
     let sent = mock.record.last_request().unwrap();
     let lowered = sent["max_tokens"].as_u64().unwrap();
     assert!(lowered < 100 && lowered * 4 * 30 <= 10_000, "{sent}");
+    // Neither the request nor the deployment (not in the catalog) limits the output: the
+    // request is held to the 4,096 tokens reserved for it.
+    let key = app.new_key(json!({ "max_budget": 1.0 })).await;
+    let response = app.chat(&key, &hello("priced")).await;
+    assert_eq!(response.status(), 200);
+    let sent = mock.record.last_request().unwrap();
+    assert_eq!(sent["max_tokens"], 4_096, "{sent}");
+    // Without a budget nothing is imposed.
+    let free = app.new_key(json!({})).await;
+    assert_eq!(app.chat(&free, &hello("priced")).await.status(), 200);
+    let sent = mock.record.last_request().unwrap();
+    assert!(sent.get("max_tokens").is_none(), "{sent}");
     for n in [json!(0), json!(129), json!("4")] {
         let response = app
             .post(

@@ -22,6 +22,19 @@ fn entry(group: &str, mock: &MockUpstream, id: &str, params: &str) -> String {
     )
 }
 
+/// Usage counts are per Unix minute: waits, when less than ten seconds of this one are left,
+/// so that a test stays inside one.
+async fn start_early_in_a_minute() {
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if into_minute > 50 {
+        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
+    }
+}
+
 async fn app_with(pool: PgPool, model_list: &str, router_settings: &str) -> TestApp {
     let yaml = format!(
         "model_list:\n{model_list}router_settings:\n{router_settings}general_settings:\n  master_key: {MASTER_KEY}\n  proxy_batch_write_at: 0.05\n"
@@ -841,15 +854,7 @@ async fn with_redis_usage_based_routing_counts_every_instances_requests(pool: Pg
     let one = app_with(pool.clone(), &models, &settings).await;
     let two = app_with(pool, &models, &settings).await;
     let key = one.new_key(json!({})).await;
-    // Counts are per Unix minute: keep the test inside one.
-    let into_minute = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        % 60;
-    if into_minute > 50 {
-        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
-    }
+    start_early_in_a_minute().await;
     for _ in 0..3 {
         let response = one.chat(&key, &hello("g")).await;
         assert_eq!(header(&response, "x-litellm-model-id"), limited_id);
@@ -923,14 +928,7 @@ async fn with_redis_stopped_usage_based_routing_counts_each_instance_alone(pool:
     let one = app_with(pool.clone(), &models, &settings).await;
     let two = app_with(pool, &models, &settings).await;
     let key = one.new_key(json!({})).await;
-    let into_minute = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        % 60;
-    if into_minute > 50 {
-        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
-    }
+    start_early_in_a_minute().await;
     for _ in 0..3 {
         let response = one.chat(&key, &hello("g")).await;
         assert_eq!(header(&response, "x-litellm-model-id"), limited_id);
