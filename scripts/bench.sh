@@ -58,7 +58,7 @@ fi
 # The measured binary is built exactly as the baseline is (cargo-leptos's build of the same
 # code links it differently, and that layout alone moved throughput by up to 10 % in A/B runs).
 cargo build --release -p server --bin gatehouse --no-default-features >/dev/null
-cargo build --release -p server --bin mock-upstream >/dev/null
+cargo build --release -p mock-upstream --bin mock-upstream >/dev/null
 if [ -n "$baseline_bin" ] && cmp -s "$baseline_bin" "$CARGO_TARGET_DIR/release/gatehouse"; then
   echo "the baseline binary is the one being measured: nothing to compare" >&2
   exit 1

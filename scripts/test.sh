@@ -15,7 +15,7 @@ export RUST_LOG="${RUST_LOG:-warn}"
 
 log "formatting and lints"
 cargo fmt --all --check
-cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
+cargo clippy -p server -p app -p mock-upstream --features app/ssr --all-targets -- -D warnings
 cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 log "unit and API tests (PostgreSQL at ${DATABASE_URL%%@*}@…)"
@@ -23,7 +23,7 @@ cargo test -p server -p app --features app/ssr
 
 log "building the console and the mock upstream (debug)"
 cargo leptos build
-cargo build -p server --bin mock-upstream
+cargo build -p mock-upstream --bin mock-upstream
 
 # A fresh database for the end-to-end run.
 e2e_url="${DATABASE_URL%/*}/gatehouse_e2e"

@@ -9,7 +9,6 @@ pub mod console_models;
 pub mod console_routes;
 pub mod error;
 pub mod metering;
-pub mod mock_upstream;
 pub mod policy;
 pub mod providers;
 pub mod proxy;

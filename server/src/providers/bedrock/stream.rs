@@ -141,7 +141,8 @@ impl StreamTranslator for ConverseStream {
 mod tests {
     use super::*;
     use crate::providers::chunks::translate_in_pieces;
-    use crate::providers::framing::{aws_event, aws_exception, Framing};
+    use crate::providers::framing::Framing;
+    use mock_upstream::aws_frames::{aws_event, aws_exception};
 
     fn run(bytes: &[u8], client_wants_usage: bool) -> (Vec<Value>, ConverseStream) {
         let mut translator = ConverseStream::new(

@@ -2,13 +2,9 @@
 //! name them from every key, on two instances sharing the database; a blocked end user is
 //! refused everywhere within a second; unknown end users pass untouched.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

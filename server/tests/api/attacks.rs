@@ -2,13 +2,9 @@
 //! would, and must fail. Escalation sequences (make something, then use it to reach further)
 //! are tried step by step.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
+use crate::common::console::Console;
+use crate::common::*;
 use app::db::spend::{Payload, SpendRow};
-use common::console::Console;
-use common::*;
 use serde_json::{json, Value};
 use server::metering::writer::SpendWriter;
 use server::policy::budgets::Ledger;
@@ -676,7 +672,7 @@ async fn a_password_reset_ends_that_users_sessions(pool: PgPool) {
 
 /// Gatehouse whose config allows stored deployments one variable, and holds others (as the
 /// process environment would) that they must not reach.
-async fn app_with_environment(pool: PgPool, mock: &server::mock_upstream::MockUpstream) -> TestApp {
+async fn app_with_environment(pool: PgPool, mock: &mock_upstream::MockUpstream) -> TestApp {
     let yaml = config_yaml(mock, 0.05)
         + "  allowed_environment_references: [STORED_REF]\n"
         + "environment_variables:\n"
@@ -771,7 +767,7 @@ async fn stored_deployments_never_read_the_hosts_environment_or_files(pool: PgPo
 #[sqlx::test(migrations = false)]
 async fn sealed_credentials_never_follow_a_changed_destination(pool: PgPool) {
     let mock = mock().await;
-    let elsewhere = common::mock().await;
+    let elsewhere = crate::common::mock().await;
     let app = spawn_app(pool, &mock).await;
     let created = ok(app
         .manage(
@@ -915,7 +911,7 @@ async fn a_key_may_introduce_only_so_many_new_names_a_minute(pool: PgPool) {
 /// mid-run, it fails the same way.
 #[sqlx::test(migrations = false)]
 async fn a_redis_fault_fails_limited_keys_closed_in_milliseconds(pool: PgPool) {
-    let mut redis = common::redis::OwnRedis::new();
+    let mut redis = crate::common::redis::OwnRedis::new();
     let mock = mock().await;
     let yaml = format!(
         "{}router_settings:\n  redis_url: redis://127.0.0.1:{}/\n",

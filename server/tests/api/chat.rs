@@ -1,10 +1,6 @@
 //! The data plane end to end: proxying, streaming, errors, metering.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;

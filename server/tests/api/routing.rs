@@ -3,15 +3,11 @@
 //! fallbacks of each kind, cooldowns that eject and recover (and reach other instances),
 //! strategies, and what the response headers and the spend row say about the attempts.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
+use mock_upstream::{MockUpstream, Scripted};
 use serde_json::{json, Value};
-use server::mock_upstream::{MockUpstream, Scripted};
 use sqlx::PgPool;
 
 /// A `model_list` entry on a mock, with extra `litellm_params`.
@@ -395,10 +391,7 @@ async fn streams_fail_over_before_the_first_byte_and_never_after_it(pool: PgPool
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "x-litellm-model-id"), "second");
     let chunks = stream_chunks(&response.text().await.unwrap());
-    assert_eq!(
-        streamed_text(&chunks),
-        server::mock_upstream::REPLY_WORDS.concat()
-    );
+    assert_eq!(streamed_text(&chunks), mock_upstream::REPLY_WORDS.concat());
 
     // Cut after two words: the client gets them and an error event; nothing is retried.
     let before = (first.record.requests(), second.record.requests());
@@ -874,7 +867,7 @@ async fn with_redis_usage_based_routing_counts_every_instances_requests(pool: Pg
 /// itself at once, and tells the others over Postgres NOTIFY instead.
 #[sqlx::test(migrations = false)]
 async fn with_redis_stopped_a_cooldown_still_reaches_every_instance_over_notify(pool: PgPool) {
-    let mut redis = common::redis::OwnRedis::new();
+    let mut redis = crate::common::redis::OwnRedis::new();
     redis.start().await;
     let (flaky, steady) = (mock().await, mock().await);
     let run = uuid::Uuid::new_v4().simple().to_string();
@@ -915,7 +908,7 @@ async fn with_redis_stopped_a_cooldown_still_reaches_every_instance_over_notify(
 /// (it keeps serving, and a deployment's rpm holds per instance).
 #[sqlx::test(migrations = false)]
 async fn with_redis_stopped_usage_based_routing_counts_each_instance_alone(pool: PgPool) {
-    let redis = common::redis::OwnRedis::new();
+    let redis = crate::common::redis::OwnRedis::new();
     let (limited, spill) = (mock().await, mock().await);
     let run = uuid::Uuid::new_v4().simple().to_string();
     let (limited_id, spill_id) = (format!("limited-{run}"), format!("spill-{run}"));

@@ -2,13 +2,9 @@
 //! refused (403; 401 without a key) as the role matrix in docs/GOVERNANCE.md says; team admins
 //! stay within their team; escalation attempts are refused and audited.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

@@ -3,8 +3,6 @@
 //! month, pruning keeps rollups, the reconciliation finds tampering, and keyset pages return
 //! every row exactly once.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use app::db::reconcile::reconcile;

@@ -19,7 +19,7 @@ use super::{
     bedrock_invoke, hang, paced, tool_arguments, with_retry_after, Behaviour, MockRecord,
     StreamPlan, PROMPT_TOKENS_PER_MESSAGE,
 };
-use crate::providers::framing::aws_event;
+use crate::aws_frames::aws_event;
 
 /// The access key the mock accepts, and its secret.
 pub const MOCK_AWS_ACCESS_KEY_ID: &str = "AKIDGATEHOUSEMOCK";

@@ -5,11 +5,7 @@
 //! (a fixed seed), so a failure reproduces; the longer, coverage-guided search is `cargo fuzz`
 //! (fuzz/README.md).
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

@@ -1,10 +1,6 @@
 //! `/v1/messages`: Anthropic's API in front of every provider, end to end.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -216,7 +212,7 @@ async fn messages_to_anthropic_are_relayed_as_written_with_thinking_intact(pool:
     assert_eq!(
         message["content"][0],
         json!({ "type": "thinking", "thinking": "The user greets me; greet back.",
-                "signature": server::mock_upstream::MOCK_THINKING_SIGNATURE })
+                "signature": mock_upstream::MOCK_THINKING_SIGNATURE })
     );
     assert_eq!(message["content"][1]["type"], "text");
 

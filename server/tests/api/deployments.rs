@@ -2,13 +2,9 @@
 //! `/model/delete`): credentials sealed at rest, served at once by the instance that stored
 //! them and, through NOTIFY, by every other instance on the same database.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

@@ -18,7 +18,7 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let listener = tokio::net::TcpListener::bind((cli.host, cli.port)).await?;
-    let mock = server::mock_upstream::spawn(listener)?;
+    let mock = mock_upstream::spawn(listener)?;
     println!("mock upstream listening on {}", mock.root());
     tokio::signal::ctrl_c().await?;
     Ok(())

@@ -1,11 +1,7 @@
 //! The audit log: management changes through the API with who, what, before, after and from
 //! where; refused attempts; no secret in any entry; append-only.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

@@ -2,12 +2,8 @@
 //! session of each role (and with none) is allowed or refused as docs/GOVERNANCE.md says, before
 //! it looks at its arguments.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::console::Console;
-use common::*;
+use crate::common::console::Console;
+use crate::common::*;
 use serde_json::json;
 use sqlx::PgPool;
 

@@ -2,13 +2,9 @@
 //! the database; their model list bounds their teams'; moving a team into an organization binds
 //! its keys everywhere within a second; an organization with live teams is not deleted.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

@@ -2,13 +2,9 @@
 //! flight, 429 with Retry-After, `x-ratelimit-*` headers, and exactness across two instances
 //! with Redis.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use sqlx::PgPool;
 

@@ -3,13 +3,9 @@
 //! once, the reconciliation finds nothing amiss, and payloads are stored redacted only when
 //! asked.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use time::OffsetDateTime;

@@ -2,15 +2,11 @@
 //! on one instance and on two sharing the database; the ledger's counters against the spend
 //! rows to the micro-dollar; teams that are blocked or deleted; budget edits and windows.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
+use mock_upstream::MockUpstream;
 use serde_json::{json, Value};
-use server::mock_upstream::MockUpstream;
 use sqlx::PgPool;
 
 /// A request whose largest cost is known: 85 bytes of body (≤ 85 prompt tokens at 10 µ$) and

@@ -1,11 +1,7 @@
 //! Native provider adapters end to end: OpenAI-format requests through the gateway to a
 //! loopback mock speaking the provider's own wire format, translated both ways and metered.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -640,7 +636,7 @@ async fn gemini_vertex_and_bedrock_embed_in_their_own_formats_and_are_metered(po
             // Each vector is the one the upstream made for that input, in the client's order.
             assert_eq!(
                 item["embedding"],
-                json!(server::mock_upstream::mock_vector(input, dimensions)),
+                json!(mock_upstream::mock_vector(input, dimensions)),
                 "{model} input {index}"
             );
         }
@@ -703,7 +699,7 @@ async fn gemini_vertex_and_bedrock_embed_in_their_own_formats_and_are_metered(po
         .chunks(4)
         .map(|chunk| f32::from_le_bytes(chunk.try_into().unwrap()))
         .collect();
-    let expected: Vec<f32> = server::mock_upstream::mock_vector("a cat", 4)
+    let expected: Vec<f32> = mock_upstream::mock_vector("a cat", 4)
         .into_iter()
         .map(|value| value as f32)
         .collect();

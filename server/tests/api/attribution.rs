@@ -3,13 +3,9 @@
 //! spend rows carry the project and tags, and a key limited to some routes is refused the
 //! others on every instance.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

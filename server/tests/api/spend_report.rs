@@ -1,7 +1,5 @@
 //! The console's daily spend figures: UTC day buckets, zero-filled, from the spend log.
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::Arc;
 
 use app::db::budgets::{self, BudgetLimits};

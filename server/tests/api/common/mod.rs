@@ -8,9 +8,9 @@ pub mod redis;
 
 use std::time::{Duration, Instant};
 
+use mock_upstream::MockUpstream;
 use serde_json::{json, Value};
 use server::config::Config;
-use server::mock_upstream::{self, MockUpstream};
 use server::startup::{self, Running, Settings};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -42,8 +42,10 @@ pub async fn mock() -> MockUpstream {
 
 /// The test service account's key file as JSON text, its token endpoint at `token_uri`.
 pub fn vertex_key_json(token_uri: &str) -> String {
-    let mut key: Value =
-        serde_json::from_str(include_str!("../fixtures/vertex/test-service-account.json")).unwrap();
+    let mut key: Value = serde_json::from_str(include_str!(
+        "../../fixtures/vertex/test-service-account.json"
+    ))
+    .unwrap();
     key["token_uri"] = json!(token_uri);
     key.to_string()
 }

@@ -3,13 +3,9 @@
 //! not), moderations, images, speech, transcription and rerank — each metered with its call
 //! type and its own unit of cost.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
+use mock_upstream::{speech_bytes, AUDIO_BYTES_PER_SECOND};
 use serde_json::{json, Value};
-use server::mock_upstream::{speech_bytes, AUDIO_BYTES_PER_SECOND};
 use sqlx::PgPool;
 
 /// The typed events of a Responses stream: `(event name, data)`, names matching data types.

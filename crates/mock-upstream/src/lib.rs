@@ -29,6 +29,7 @@
 //! otherwise.
 
 mod anthropic;
+pub mod aws_frames;
 mod azure;
 mod bedrock;
 mod bedrock_invoke;

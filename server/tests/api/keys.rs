@@ -1,13 +1,9 @@
 //! Virtual keys through the management API: budgets, deletion across instances, validation,
 //! expiry, who may read what.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
