@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod reports;
+pub mod subject;
 
 /// Micro-dollars per dollar: all money is an `i64` count of micro-dollars.
 pub const MICROS_PER_DOLLAR: i64 = 1_000_000;

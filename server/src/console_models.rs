@@ -10,9 +10,9 @@ use app::model::{ConnectionTest, DeploymentView};
 use app::state::{BoxFuture, ModelRuntime};
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::core::capabilities::Mode;
+use crate::core::error::ApiError;
 use crate::providers::adapter::{EmbeddingsWanted, ReplyContext};
-use crate::providers::capabilities::Mode;
 use crate::providers::{transport, Deployment, Upstream};
 use crate::routing::live::LiveModels;
 

@@ -13,8 +13,8 @@ use app::state::{BoxFuture, RouteRuntime};
 use time::OffsetDateTime;
 
 use crate::config::{FallbackKind, RouterSettings, RoutingStrategy};
+use crate::core::health::Availability;
 use crate::providers::Deployment;
-use crate::routing::health::Availability;
 use crate::routing::live::LiveModels;
 use crate::routing::policy_check;
 

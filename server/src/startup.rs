@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::console::{self, ConsoleSettings};
 use crate::console_models::ConsoleModels;
 use crate::console_routes::ConsoleRoutes;
+use crate::core::redis_link::RedisLink;
 use crate::metering::upkeep;
 use crate::metering::writer::SpendWriter;
 use crate::metering::Meter;
@@ -28,15 +29,14 @@ use crate::policy::budgets::{self, Ledger};
 use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
 use crate::policy::limits::{Limiter, LocalLimiter, RedisLimiter};
-use crate::policy::sync::{self, Synced};
 use crate::policy::tags::TagCache;
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
 use crate::routing::redis_cooldowns::RedisCooldowns;
-use crate::routing::redis_link::RedisLink;
 use crate::routing::redis_usage;
 use crate::routing::retry::RetryBudget;
 use crate::state::Gateway;
+use crate::sync::{self, Synced};
 use crate::{admin_api, proxy};
 
 /// Longest wait for in-flight upstream calls at shutdown.
@@ -254,7 +254,7 @@ pub async fn start(
     let app: Router = proxy::routes()
         .merge(admin_api::routes(gateway.clone()))
         .layer(axum::middleware::from_fn(crate::policy::routes::scope))
-        .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
+        .method_not_allowed_fallback(|| async { crate::core::error::ApiError::MethodNotAllowed })
         .with_state(gateway)
         .merge(console);
 

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::subject::BudgetSubject;
 use crate::model::BudgetView;
 
 /// Most budgets the page lists.
@@ -22,10 +23,8 @@ pub async fn list_budgets() -> Result<Vec<BudgetView>, ConsoleError> {
         .into_iter()
         .map(|row| {
             let budget = row.budget;
-            let (kind, id) = budget
-                .subject
-                .split_once(':')
-                .map(|(kind, id)| (kind.to_string(), id.to_string()))
+            let (kind, id) = BudgetSubject::parse(&budget.subject)
+                .map(|subject| (subject.kind().to_string(), subject.id()))
                 .unwrap_or_default();
             BudgetView {
                 kind,

@@ -7,8 +7,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
-use crate::db::end_users::end_user_subject;
-use crate::db::organizations::organization_subject;
+use crate::model::subject::BudgetSubject;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct BudgetTemplateRow {
@@ -174,8 +173,12 @@ pub async fn update(
     .await?;
     let subjects = end_users
         .iter()
-        .map(|id| end_user_subject(id))
-        .chain(organizations.iter().map(|id| organization_subject(id)));
+        .map(|id| BudgetSubject::end_user(id).to_string())
+        .chain(
+            organizations
+                .iter()
+                .map(|id| BudgetSubject::organization(id).to_string()),
+        );
     for subject in subjects {
         budgets::set_limits(&mut transaction, &subject, limits).await?;
     }

@@ -6,21 +6,6 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A budget's subject for a key.
-pub fn key_subject(token_hash: &str) -> String {
-    format!("key:{token_hash}")
-}
-
-/// A budget's subject for one model of a key (`model_max_budget`).
-pub fn key_model_subject(token_hash: &str, model: &str) -> String {
-    format!("key:{token_hash}:model:{model}")
-}
-
-/// A budget's subject for a team.
-pub fn team_subject(team_id: &str) -> String {
-    format!("team:{team_id}")
-}
-
 /// A budget's limits and the spend of its current window.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BudgetRow {

@@ -6,11 +6,7 @@ use time::OffsetDateTime;
 
 use crate::db::budget_templates;
 use crate::db::budgets::{self, BudgetLimits};
-
-/// The subject of an end user's budget.
-pub fn end_user_subject(user_id: &str) -> String {
-    format!("end_user:{user_id}")
-}
+use crate::model::subject::BudgetSubject;
 
 macro_rules! end_user_select {
     () => {
@@ -106,7 +102,12 @@ pub async fn create(pool: &PgPool, spec: EndUserSpec) -> Result<EndUserRow, EndU
             .ok_or(EndUserError::UnknownBudget)?,
         None => spec.budget,
     };
-    budgets::set_limits(&mut transaction, &end_user_subject(&spec.user_id), &limits).await?;
+    budgets::set_limits(
+        &mut transaction,
+        &BudgetSubject::end_user(&spec.user_id).to_string(),
+        &limits,
+    )
+    .await?;
     let row = find_in(&mut transaction, &spec.user_id)
         .await?
         .ok_or(EndUserError::Database(sqlx::Error::RowNotFound))?;
@@ -179,7 +180,12 @@ pub async fn update(
         (_, budget) => budget,
     };
     if let Some(limits) = &limits {
-        budgets::set_limits(&mut transaction, &end_user_subject(user_id), limits).await?;
+        budgets::set_limits(
+            &mut transaction,
+            &BudgetSubject::end_user(user_id).to_string(),
+            limits,
+        )
+        .await?;
     }
     let row = find_in(&mut transaction, user_id).await?;
     transaction.commit().await?;
@@ -209,7 +215,10 @@ pub async fn delete(pool: &PgPool, user_ids: &[String]) -> Result<Vec<String>, s
             .bind(user_ids)
             .fetch_all(&mut *transaction)
             .await?;
-    let subjects: Vec<String> = deleted.iter().map(|id| end_user_subject(id)).collect();
+    let subjects: Vec<String> = deleted
+        .iter()
+        .map(|id| BudgetSubject::end_user(id).to_string())
+        .collect();
     sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
         .bind(&subjects)
         .execute(&mut *transaction)

@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::model::subject::BudgetSubject;
 use crate::model::{KeyStatus, KeyView};
 use crate::secrets;
 
@@ -279,7 +280,7 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     add_secret(&mut transaction, &token_hash, &token_hash, &secret).await?;
     budgets::set_limits(
         &mut transaction,
-        &budgets::key_subject(&token_hash),
+        &BudgetSubject::key(&token_hash).to_string(),
         &spec.budget,
     )
     .await?;
@@ -505,12 +506,12 @@ async fn set_model_budgets(
 ) -> Result<(), sqlx::Error> {
     for model in previous {
         if !budgets.limits.iter().any(|(listed, _)| listed == model) {
-            let subject = budgets::key_model_subject(token_hash, model);
+            let subject = BudgetSubject::key_model(token_hash, model).to_string();
             budgets::set_limits(connection, &subject, &BudgetLimits::default()).await?;
         }
     }
     for (model, limits) in &budgets.limits {
-        let subject = budgets::key_model_subject(token_hash, model);
+        let subject = BudgetSubject::key_model(token_hash, model).to_string();
         budgets::set_limits(connection, &subject, limits).await?;
     }
     Ok(())
@@ -570,7 +571,12 @@ pub async fn update(
         return Ok(None);
     };
     if let Some(budget) = &change.budget {
-        budgets::set_limits(&mut transaction, &budgets::key_subject(token_hash), budget).await?;
+        budgets::set_limits(
+            &mut transaction,
+            &BudgetSubject::key(token_hash).to_string(),
+            budget,
+        )
+        .await?;
     }
     if let Some(model_budgets) = &change.model_budgets {
         let previous: serde_json::Value = previous_model_budgets;

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::model::subject::BudgetSubject;
 
 /// A member's role within one team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -30,11 +31,6 @@ impl MemberRole {
             _ => None,
         }
     }
-}
-
-/// The subject of a member's budget within a team.
-pub fn member_subject(team_id: &str, user_id: &str) -> String {
-    format!("member:{team_id}:{user_id}")
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -153,7 +149,12 @@ pub async fn add(
         return Err(MemberError::Duplicate);
     }
     if let Some(budget) = budget {
-        budgets::set_limits(&mut transaction, &member_subject(team_id, user_id), budget).await?;
+        budgets::set_limits(
+            &mut transaction,
+            &BudgetSubject::member(team_id, user_id).to_string(),
+            budget,
+        )
+        .await?;
     }
     let row = find_in(&mut transaction, team_id, user_id)
         .await?
@@ -183,7 +184,12 @@ pub async fn update(
         return Ok(None);
     }
     if let Some(budget) = budget {
-        budgets::set_limits(&mut transaction, &member_subject(team_id, user_id), budget).await?;
+        budgets::set_limits(
+            &mut transaction,
+            &BudgetSubject::member(team_id, user_id).to_string(),
+            budget,
+        )
+        .await?;
     }
     let row = find_in(&mut transaction, team_id, user_id).await?;
     transaction.commit().await?;
@@ -215,7 +221,7 @@ pub async fn remove(
     .fetch_all(&mut *transaction)
     .await?;
     sqlx::query("DELETE FROM budget_counters WHERE subject = $1")
-        .bind(member_subject(team_id, user_id))
+        .bind(BudgetSubject::member(team_id, user_id).to_string())
         .execute(&mut *transaction)
         .await?;
     transaction.commit().await?;

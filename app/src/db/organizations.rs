@@ -6,11 +6,7 @@ use time::OffsetDateTime;
 
 use crate::db::budget_templates;
 use crate::db::budgets::{self, BudgetLimits};
-
-/// The subject of an organization's budget.
-pub fn organization_subject(organization_id: &str) -> String {
-    format!("org:{organization_id}")
-}
+use crate::model::subject::BudgetSubject;
 
 macro_rules! organization_select {
     () => {
@@ -121,7 +117,7 @@ pub async fn create(
     };
     budgets::set_limits(
         &mut transaction,
-        &organization_subject(&organization_id),
+        &BudgetSubject::organization(&organization_id).to_string(),
         &limits,
     )
     .await?;
@@ -194,7 +190,7 @@ pub async fn update(
     if let Some(limits) = &limits {
         budgets::set_limits(
             &mut transaction,
-            &organization_subject(organization_id),
+            &BudgetSubject::organization(organization_id).to_string(),
             limits,
         )
         .await?;
@@ -236,7 +232,10 @@ pub async fn delete(
     .bind(organization_ids)
     .fetch_all(&mut *transaction)
     .await?;
-    let subjects: Vec<String> = deleted.iter().map(|id| organization_subject(id)).collect();
+    let subjects: Vec<String> = deleted
+        .iter()
+        .map(|id| BudgetSubject::organization(id).to_string())
+        .collect();
     sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
         .bind(&subjects)
         .execute(&mut *transaction)

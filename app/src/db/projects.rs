@@ -6,11 +6,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
-
-/// The subject of a project's budget.
-pub fn project_subject(project_id: &str) -> String {
-    format!("project:{project_id}")
-}
+use crate::model::subject::BudgetSubject;
 
 macro_rules! project_select {
     () => {
@@ -124,7 +120,7 @@ pub async fn create(pool: &PgPool, spec: ProjectSpec) -> Result<ProjectRow, Proj
     .await?;
     budgets::set_limits(
         &mut transaction,
-        &project_subject(&project_id),
+        &BudgetSubject::project(&project_id).to_string(),
         &spec.budget,
     )
     .await?;
@@ -184,7 +180,12 @@ pub async fn update(
         return Ok(None);
     }
     if let Some(budget) = &change.budget {
-        budgets::set_limits(&mut transaction, &project_subject(project_id), budget).await?;
+        budgets::set_limits(
+            &mut transaction,
+            &BudgetSubject::project(project_id).to_string(),
+            budget,
+        )
+        .await?;
     }
     let row = find_in(&mut transaction, project_id).await?;
     transaction.commit().await?;
@@ -218,7 +219,10 @@ pub async fn delete(pool: &PgPool, project_ids: &[String]) -> Result<Vec<String>
             .bind(project_ids)
             .fetch_all(&mut *transaction)
             .await?;
-    let subjects: Vec<String> = deleted.iter().map(|id| project_subject(id)).collect();
+    let subjects: Vec<String> = deleted
+        .iter()
+        .map(|id| BudgetSubject::project(id).to_string())
+        .collect();
     sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
         .bind(&subjects)
         .execute(&mut *transaction)

@@ -8,6 +8,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use time::Date;
 
 use crate::model::reports::{BudgetLine, Dimension, Granularity, ReportFilters, ReportRow};
+use crate::model::subject::BudgetSubject;
 
 /// One report's question over whole UTC days `start..=end`.
 #[derive(Debug, Clone, Copy)]
@@ -346,16 +347,19 @@ pub async fn label_rows(
 
 /// The budget subject of a dimension's group, for dimensions that have budgets.
 pub fn budget_subject(dimension: Dimension, id: &str) -> Option<String> {
-    let kind = match dimension {
-        Dimension::Organization => "org",
-        Dimension::Team => "team",
-        Dimension::Project => "project",
-        Dimension::Key => "key",
-        Dimension::User => "user",
-        Dimension::Tag => "tag",
+    if id.is_empty() {
+        return None;
+    }
+    let subject = match dimension {
+        Dimension::Organization => BudgetSubject::organization(id),
+        Dimension::Team => BudgetSubject::team(id),
+        Dimension::Project => BudgetSubject::project(id),
+        Dimension::Key => BudgetSubject::key(id),
+        Dimension::User => BudgetSubject::user(id),
+        Dimension::Tag => BudgetSubject::tag(id),
         Dimension::Model | Dimension::Provider => return None,
     };
-    (!id.is_empty()).then(|| format!("{kind}:{id}"))
+    Some(subject.to_string())
 }
 
 /// The hard-limited budgets among `subjects`, with the spend of their current window.

@@ -5,11 +5,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
-
-/// The subject of a tag's budget.
-pub fn tag_subject(name: &str) -> String {
-    format!("tag:{name}")
-}
+use crate::model::subject::BudgetSubject;
 
 macro_rules! tag_select {
     () => {
@@ -83,7 +79,12 @@ pub async fn create(pool: &PgPool, spec: TagSpec) -> Result<TagRow, TagError> {
     .bind(&spec.created_by)
     .execute(&mut *transaction)
     .await?;
-    budgets::set_limits(&mut transaction, &tag_subject(&spec.name), &spec.budget).await?;
+    budgets::set_limits(
+        &mut transaction,
+        &BudgetSubject::tag(&spec.name).to_string(),
+        &spec.budget,
+    )
+    .await?;
     let row = find_in(&mut transaction, &spec.name)
         .await?
         .ok_or(TagError::Database(sqlx::Error::RowNotFound))?;
@@ -136,7 +137,12 @@ pub async fn update(
         return Ok(None);
     }
     if let Some(budget) = &change.budget {
-        budgets::set_limits(&mut transaction, &tag_subject(name), budget).await?;
+        budgets::set_limits(
+            &mut transaction,
+            &BudgetSubject::tag(name).to_string(),
+            budget,
+        )
+        .await?;
     }
     let row = find_in(&mut transaction, name).await?;
     transaction.commit().await?;
@@ -151,7 +157,10 @@ pub async fn delete(pool: &PgPool, names: &[String]) -> Result<Vec<String>, TagE
             .bind(names)
             .fetch_all(&mut *transaction)
             .await?;
-    let subjects: Vec<String> = deleted.iter().map(|name| tag_subject(name)).collect();
+    let subjects: Vec<String> = deleted
+        .iter()
+        .map(|name| BudgetSubject::tag(name).to_string())
+        .collect();
     sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
         .bind(&subjects)
         .execute(&mut *transaction)

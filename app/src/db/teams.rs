@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::keys::RateLimits;
+use crate::model::subject::BudgetSubject;
 
 /// Columns selected for a team, in `TeamRow` order, and the tables they come from (macros so
 /// queries stay static strings).
@@ -106,7 +107,7 @@ pub async fn create(pool: &PgPool, spec: TeamSpec) -> Result<TeamRow, TeamError>
     .await?;
     budgets::set_limits(
         &mut transaction,
-        &budgets::team_subject(&team_id),
+        &BudgetSubject::team(&team_id).to_string(),
         &spec.budget,
     )
     .await?;
@@ -193,7 +194,12 @@ pub async fn update(
         return Ok(None);
     }
     if let Some(budget) = &change.budget {
-        budgets::set_limits(&mut transaction, &budgets::team_subject(team_id), budget).await?;
+        budgets::set_limits(
+            &mut transaction,
+            &BudgetSubject::team(team_id).to_string(),
+            budget,
+        )
+        .await?;
     }
     let row = find_in(&mut transaction, team_id).await?;
     transaction.commit().await?;

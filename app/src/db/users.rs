@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::keys::RateLimits;
+use crate::model::subject::BudgetSubject;
 use crate::model::Role;
 
 /// Columns selected for a user, in `UserRow` order, and the tables they come from (macros so
@@ -61,11 +62,6 @@ impl UserRow {
     pub fn label(&self) -> &str {
         self.email.as_deref().unwrap_or(&self.user_id)
     }
-}
-
-/// The subject of a user's budget.
-pub fn user_subject(user_id: &str) -> String {
-    format!("user:{user_id}")
 }
 
 /// What a caller asks for when creating a user (LiteLLM `/user/new` fields).
@@ -216,7 +212,12 @@ pub async fn create(pool: &PgPool, spec: UserSpec) -> Result<UserRow, UserError>
     .bind(&spec.created_by)
     .execute(&mut *transaction)
     .await?;
-    budgets::set_limits(&mut transaction, &user_subject(&user_id), &spec.budget).await?;
+    budgets::set_limits(
+        &mut transaction,
+        &BudgetSubject::user(&user_id).to_string(),
+        &spec.budget,
+    )
+    .await?;
     let row = find_in(&mut transaction, &user_id)
         .await?
         .ok_or(UserError::Database(sqlx::Error::RowNotFound))?;
@@ -257,7 +258,12 @@ pub async fn update(
         return Ok(None);
     }
     if let Some(budget) = &change.budget {
-        budgets::set_limits(&mut transaction, &user_subject(user_id), budget).await?;
+        budgets::set_limits(
+            &mut transaction,
+            &BudgetSubject::user(user_id).to_string(),
+            budget,
+        )
+        .await?;
     }
     let row = find_in(&mut transaction, user_id).await?;
     transaction.commit().await?;
@@ -287,7 +293,10 @@ pub async fn delete(pool: &PgPool, user_ids: &[String]) -> Result<DeletedUsers, 
             .bind(user_ids)
             .fetch_all(&mut *transaction)
             .await?;
-    let subjects: Vec<String> = deleted.iter().map(|id| user_subject(id)).collect();
+    let subjects: Vec<String> = deleted
+        .iter()
+        .map(|id| BudgetSubject::user(id).to_string())
+        .collect();
     sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
         .bind(&subjects)
         .execute(&mut *transaction)

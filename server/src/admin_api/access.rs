@@ -16,7 +16,7 @@ use app::db::members::MemberRole;
 use app::db::users;
 use app::model::Role;
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::policy::auth::{authenticate, Caller};
 use crate::state::SharedGateway;
 

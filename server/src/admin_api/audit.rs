@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::access::{actor, Actor};
 use super::{rfc3339, ApiQuery};
-use crate::error::{ApiError, UnknownCaller};
+use crate::core::error::{ApiError, UnknownCaller};
 use crate::policy::auth::presented_key;
 use crate::state::SharedGateway;
 

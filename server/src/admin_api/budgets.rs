@@ -17,7 +17,7 @@ use app::model::micros_to_dollars;
 use super::access::actor;
 use super::audit::{self, Change};
 use super::{admin, budget_limits, json_body, rfc3339, ApiQuery};
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 fn template_error(error: BudgetTemplateError) -> ApiError {

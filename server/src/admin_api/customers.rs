@@ -18,7 +18,7 @@ use super::audit::{self, Change};
 use super::{
     admin, budget_limits, budget_link, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate,
 };
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 /// An end user in LiteLLM's shape.

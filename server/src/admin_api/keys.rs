@@ -22,7 +22,7 @@ use super::{
     budget_limits, json_body, metadata_object, rfc3339, token_hash_of, ApiQuery, BudgetUpdate,
     LimitFields,
 };
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::policy::keys::model_allowed;
 use crate::policy::routes::check_entries;
 use crate::state::SharedGateway;

@@ -19,7 +19,7 @@ use super::access::{actor, Actor};
 use super::audit::{self, Change};
 use super::json_body;
 use super::teams::live_team;
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 /// A member as LiteLLM names one: by `user_id` or `user_email`, with a `role`.

@@ -33,7 +33,7 @@ use app::db::keys::RateLimits;
 use app::model::{dollars_to_micros, parse_duration_seconds};
 
 use crate::admin_api::access::Actor;
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::policy::identity;
 use crate::proxy::request::read_body;
 use crate::state::SharedGateway;

@@ -15,7 +15,7 @@ use app::db::deployments::{self, DeploymentError, DeploymentSpec, StoredDeployme
 use super::access::Actor;
 use super::audit::{self, Change};
 use super::{admin, json_body, rfc3339};
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 #[derive(Deserialize)]

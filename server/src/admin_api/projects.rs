@@ -19,7 +19,7 @@ use super::access::{actor, Actor};
 use super::audit::{self, Change};
 use super::keys::{check_within_team, AskedOfTeam};
 use super::{admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate};
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 fn project_error(error: ProjectError) -> ApiError {

@@ -21,7 +21,7 @@ use app::model::reports::{report_csv, Dimension, Granularity, ReportFilters, Rep
 use super::access::{actor, Actor};
 use super::activity;
 use super::{token_hash_of, ApiQuery};
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 /// Longest range a report covers.

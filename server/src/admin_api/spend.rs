@@ -19,7 +19,7 @@ use app::model::reports::{Dimension, Granularity, ReportFilters};
 
 use super::access::{actor, Actor};
 use super::{rfc3339, token_hash_of, ApiQuery};
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 const DEFAULT_LIMIT: i64 = 1_000;

@@ -15,7 +15,7 @@ use app::model::micros_to_dollars;
 use super::access::actor;
 use super::audit::{self, Change};
 use super::{admin, budget_limits, json_body, metadata_object, rfc3339, BudgetUpdate};
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 fn tag_error(error: TagError) -> ApiError {

@@ -19,7 +19,7 @@ use super::members::{member_error, member_user_id, members_of, NewMember};
 use super::{
     admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate, LimitFields,
 };
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::policy::keys::model_allowed;
 use crate::state::SharedGateway;
 

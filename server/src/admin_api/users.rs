@@ -21,7 +21,7 @@ use super::keys::{create_error, key_fields};
 use super::{
     admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate, LimitFields,
 };
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 /// A role from LiteLLM's `user_role` (or Gatehouse's own names).

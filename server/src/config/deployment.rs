@@ -10,13 +10,14 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{seconds, ConfigError, Origin, Resolver, StoredEnvironment};
-use crate::metering::prices::{dollars_per_token_to_micros, Prices};
+use crate::core::capabilities::{Capabilities, CapabilityOverrides};
+use crate::core::prices::{dollars_per_token_to_micros, Prices};
+use crate::core::secret::Secret;
 use crate::providers::bedrock::{self, Bedrock};
-use crate::providers::capabilities::{Capabilities, CapabilityOverrides};
 use crate::providers::credentials::{AwsSigning, Credentials};
 use crate::providers::google_auth::GoogleTokenSource;
 use crate::providers::{
-    catalog, upstream_for, Balance, Deployment, ProviderModel, Secret, Upstream, WireFormat,
+    catalog, upstream_for, Balance, Deployment, ProviderModel, Upstream, WireFormat,
 };
 
 /// LiteLLM's default request timeout (seconds).
@@ -377,7 +378,7 @@ pub fn specialize(
     requested: &str,
     captured: &[&str],
 ) -> Result<Deployment, String> {
-    let upstream_model = crate::routing::wildcard::substitute(&template.upstream_model, captured);
+    let upstream_model = crate::core::wildcard::substitute(&template.upstream_model, captured);
     let upstream = match &template.upstream {
         Upstream::Mock => Upstream::Mock,
         Upstream::Http(_) => {

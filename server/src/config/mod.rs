@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::providers::{Deployment, Secret};
+use crate::core::secret::Secret;
+use crate::providers::Deployment;
 
 pub use classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
 use deployment::RawModel;

@@ -2,6 +2,7 @@
 //! strategy that orders a group's deployments, retries and their policy, fallback chains and
 //! cooldowns. `router_settings` wins where both set a key.
 
+use crate::core::health::Cooldowns;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -121,6 +122,17 @@ pub struct RouterSettings {
     pub stream_timeout: Option<Duration>,
     /// Route policies per request class (`request_classes`).
     pub classes: RequestClasses,
+}
+
+impl RouterSettings {
+    /// When failures put a deployment in cooldown.
+    pub fn cooldowns(&self) -> Cooldowns {
+        Cooldowns {
+            allowed_fails: self.allowed_fails,
+            cooldown: self.cooldown,
+            enabled: self.cooldowns_enabled,
+        }
+    }
 }
 
 impl Default for RouterSettings {
@@ -361,7 +373,7 @@ pub(super) fn settings(
 pub(super) fn served(groups: &[&str], target: &str) -> bool {
     groups.iter().any(|group| {
         *group == target
-            || (group.contains('*') && crate::routing::wildcard::captures(group, target).is_some())
+            || (group.contains('*') && crate::core::wildcard::captures(group, target).is_some())
     })
 }
 

@@ -1,10 +1,8 @@
 //! Metering: a call's usage becomes a cost and exactly one spend row, queued for the batched
 //! writer off the request path.
 
-pub mod prices;
 pub mod redact;
 pub mod upkeep;
-pub mod usage;
 pub mod writer;
 
 use std::sync::Arc;
@@ -13,11 +11,11 @@ use std::time::Instant;
 use app::db::spend::{Charge, Payload, SpendRow};
 use time::OffsetDateTime;
 
+use crate::core::usage::{estimate_tokens, Usage};
 use crate::policy::budgets::{Budget, Reservation};
 use crate::policy::limits::Admission;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
-use usage::{estimate_tokens, Usage};
 use writer::SpendQueue;
 
 /// LiteLLM's `call_type` for chat completions.

@@ -8,10 +8,11 @@ use std::time::Duration;
 use app::db::budgets::{self, SoftCrossing};
 use app::db::spend::SpendRow;
 use app::model::format_usd;
+use app::model::subject::BudgetSubject;
 use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 
-use crate::providers::Secret;
+use crate::core::secret::Secret;
 
 /// How long a webhook may take to answer.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,9 +76,9 @@ impl Alerts {
 
 /// `Gatehouse: team `research` has spent $4.20 of its $4.00 soft budget (budget $5.00).`
 fn message(crossing: &SoftCrossing) -> String {
-    let owner = match crossing.subject.split_once(':') {
-        Some(("key", hash)) => format!("key `{}…`", hash.get(..12).unwrap_or(hash)),
-        Some((kind, id)) => format!("{kind} `{id}`"),
+    let owner = match BudgetSubject::parse(&crossing.subject) {
+        Some(BudgetSubject::Key(hash)) => format!("key `{}…`", hash.get(..12).unwrap_or(&hash)),
+        Some(other) => format!("{} `{}`", other.kind(), other.id()),
         None => crossing.subject.clone(),
     };
     let budget = crossing

@@ -7,11 +7,11 @@ use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use crate::error::ApiError;
+use crate::core::access_groups::AccessGroups;
+use crate::core::error::ApiError;
 use crate::policy::budgets::Budget;
 use crate::policy::keys::{CachedKey, Lookup};
 use crate::policy::teams::CachedTeam;
-use crate::routing::AccessGroups;
 use crate::state::Gateway;
 
 /// The caller of a request.

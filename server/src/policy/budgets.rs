@@ -18,6 +18,8 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::core::error::ApiError;
+
 /// A roomy budget is leased in shares of 1/16 of what is left.
 const LEASE_SHARE: i64 = 16;
 /// A budget with less than this many requests' worth left after a lease is tight: its unused
@@ -477,6 +479,21 @@ pub async fn maintain_until(ledger: Arc<Ledger>, stop: CancellationToken) {
                 }
             }
             () = stop.cancelled() => return,
+        }
+    }
+}
+impl From<BudgetError> for ApiError {
+    fn from(error: BudgetError) -> Self {
+        match error {
+            BudgetError::Refused(refusal) => ApiError::BudgetExceeded {
+                subject: refusal.subject,
+                spend_micros: refusal.spend_micros,
+                budget_micros: refusal.max_micros,
+            },
+            BudgetError::Unavailable(error) => {
+                tracing::error!(%error, "budget ledger unavailable; refusing");
+                ApiError::BudgetsUnavailable
+            }
         }
     }
 }

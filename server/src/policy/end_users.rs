@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use app::db::end_users::{self, end_user_subject};
+use app::db::end_users::{self};
+use app::model::subject::BudgetSubject;
 use sqlx::PgPool;
 
 use crate::policy::budgets::{Budget, Ledger};
@@ -39,7 +40,9 @@ impl EndUserCache {
                 Ok(row.map(|row| {
                     Arc::new(CachedEndUser {
                         blocked: row.blocked,
-                        budget: self.ledger.budget(&end_user_subject(&row.user_id)),
+                        budget: self
+                            .ledger
+                            .budget(&BudgetSubject::end_user(&row.user_id).to_string()),
                     })
                 }))
             })

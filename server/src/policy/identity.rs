@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 
 /// The longest end-user id (`user`, `x-litellm-customer-id`, `metadata.user_id`): the length
 /// `/customer/new` accepts.

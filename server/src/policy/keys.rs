@@ -5,22 +5,18 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::db::budgets::{key_model_subject, key_subject, team_subject};
 use app::db::keys::{self, KeyRow, SecretRow};
-use app::db::members::member_subject;
-use app::db::organizations::organization_subject;
-use app::db::projects::project_subject;
-use app::db::users::user_subject;
+use app::model::subject::BudgetSubject;
 use app::model::Role;
 use dashmap::DashMap;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
+use crate::core::access_groups::AccessGroups;
 use crate::policy::budgets::{Budget, Ledger};
 use crate::policy::identity;
 use crate::policy::limits::ScopeLimits;
 use crate::policy::routes::AllowedRoutes;
-use crate::routing::AccessGroups;
 
 /// How long an unknown key is remembered as unknown before the database is asked again.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
@@ -85,7 +81,7 @@ impl CachedKey {
     pub fn model_limits(&self, model: &str) -> Option<ScopeLimits> {
         let (rpm, tpm) = *self.model_limits.get(model)?;
         Some(ScopeLimits {
-            scope: Arc::from(format!("{}:model:{model}", self.limits.scope)),
+            scope: Arc::from(BudgetSubject::key_model(&self.token_hash, model).to_string()),
             rpm,
             tpm,
             parallel: None,
@@ -281,18 +277,32 @@ impl KeyCache {
 
     /// The data plane's view of a key row.
     fn cached(&self, row: KeyRow) -> Arc<CachedKey> {
-        let mut budget_chain = vec![self.ledger.budget(&key_subject(&row.token_hash))];
+        let mut budget_chain = vec![self
+            .ledger
+            .budget(&BudgetSubject::key(&row.token_hash).to_string())];
         if let Some(user_id) = &row.user_id {
-            budget_chain.push(self.ledger.budget(&user_subject(user_id)));
+            budget_chain.push(
+                self.ledger
+                    .budget(&BudgetSubject::user(user_id).to_string()),
+            );
             if let Some(team_id) = &row.team_id {
-                budget_chain.push(self.ledger.budget(&member_subject(team_id, user_id)));
+                budget_chain.push(
+                    self.ledger
+                        .budget(&BudgetSubject::member(team_id, user_id).to_string()),
+                );
             }
         }
         if let Some(project_id) = &row.project_id {
-            budget_chain.push(self.ledger.budget(&project_subject(project_id)));
+            budget_chain.push(
+                self.ledger
+                    .budget(&BudgetSubject::project(project_id).to_string()),
+            );
         }
         if let Some(team_id) = &row.team_id {
-            budget_chain.push(self.ledger.budget(&team_subject(team_id)));
+            budget_chain.push(
+                self.ledger
+                    .budget(&BudgetSubject::team(team_id).to_string()),
+            );
         }
         let model_budgets = row
             .model_max_budget
@@ -300,15 +310,18 @@ impl KeyCache {
             .into_iter()
             .flatten()
             .map(|(model, _)| {
-                let subject = key_model_subject(&row.token_hash, model);
+                let subject = BudgetSubject::key_model(&row.token_hash, model).to_string();
                 (model.clone(), self.ledger.budget(&subject))
             })
             .collect();
         if let Some(organization_id) = &row.team_organization_id {
-            budget_chain.push(self.ledger.budget(&organization_subject(organization_id)));
+            budget_chain.push(
+                self.ledger
+                    .budget(&BudgetSubject::organization(organization_id).to_string()),
+            );
         }
         let user_limits = row.user_id.as_deref().map(|user_id| ScopeLimits {
-            scope: Arc::from(user_subject(user_id)),
+            scope: Arc::from(BudgetSubject::user(user_id).to_string()),
             rpm: limit_of(row.user_rpm_limit),
             tpm: limit_of(row.user_tpm_limit),
             parallel: limit_of(row.user_max_parallel_requests),
@@ -322,7 +335,7 @@ impl KeyCache {
             model_limits.entry(model.clone()).or_default().1 = Some(tpm);
         }
         let limits = ScopeLimits {
-            scope: Arc::from(key_subject(&row.token_hash)),
+            scope: Arc::from(BudgetSubject::key(&row.token_hash).to_string()),
             rpm: limit_of(row.rpm_limit),
             tpm: limit_of(row.tpm_limit),
             parallel: limit_of(row.max_parallel_requests),

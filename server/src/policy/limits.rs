@@ -8,7 +8,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::routing::redis_link::RedisLink;
+use crate::core::error::ApiError;
+use crate::core::limits::{Exceeded, LimitKind, Remaining};
+use crate::core::redis_link::RedisLink;
 use dashmap::DashMap;
 
 /// The window of `rpm` and `tpm` limits.
@@ -30,30 +32,6 @@ impl ScopeLimits {
     pub fn is_empty(&self) -> bool {
         self.rpm.is_none() && self.tpm.is_none() && self.parallel.is_none()
     }
-}
-
-/// Which limit refused a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitKind {
-    Requests,
-    Tokens,
-    Parallel,
-}
-
-/// A request refused by a limit: which, of which scope, and when to retry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exceeded {
-    pub scope: Arc<str>,
-    pub kind: LimitKind,
-    pub limit: u64,
-    pub retry_after: Duration,
-}
-
-/// What the first limited scope (the key's, usually) has left, for `x-ratelimit-*` headers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Remaining {
-    pub requests: Option<(u64, u64, Duration)>,
-    pub tokens: Option<(u64, u64, Duration)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -526,6 +504,18 @@ fn unix_millis() -> u64 {
         .map_or(0, |elapsed| {
             u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
         })
+}
+
+impl From<LimitError> for ApiError {
+    fn from(error: LimitError) -> Self {
+        match error {
+            LimitError::Exceeded(exceeded) => ApiError::RateLimited(exceeded),
+            LimitError::Unavailable(error) => {
+                tracing::error!(%error, "rate-limit store unavailable; refusing");
+                ApiError::LimitsUnavailable
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,5 @@ pub mod limits;
 pub mod named;
 pub mod new_names;
 pub mod routes;
-pub mod sync;
 pub mod tags;
 pub mod teams;

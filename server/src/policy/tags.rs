@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use app::db::tags::{self, tag_subject};
+use app::db::tags::{self};
+use app::model::subject::BudgetSubject;
 use sqlx::PgPool;
 
 use crate::policy::budgets::{Budget, Ledger};
@@ -29,7 +30,10 @@ impl TagCache {
         self.entries
             .get_or_load(name, || async {
                 let row = tags::find(&self.pool, name).await?;
-                Ok(row.map(|row| self.ledger.budget(&tag_subject(&row.name))))
+                Ok(row.map(|row| {
+                    self.ledger
+                        .budget(&BudgetSubject::tag(&row.name).to_string())
+                }))
             })
             .await
     }

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use app::db::budgets::team_subject;
 use app::db::teams::{self, TeamRow};
+use app::model::subject::BudgetSubject;
 use dashmap::DashMap;
 use sqlx::PgPool;
 
+use crate::core::access_groups::AccessGroups;
 use crate::policy::keys::{limit_of, model_allowed};
 use crate::policy::limits::ScopeLimits;
-use crate::routing::AccessGroups;
 
 /// What the data plane knows about a team.
 #[derive(Debug)]
@@ -81,7 +81,7 @@ impl TeamCache {
                 models: row.models.clone(),
                 refused: row.blocked || row.deleted_at.is_some(),
                 limits: ScopeLimits {
-                    scope: Arc::from(team_subject(&team_id)),
+                    scope: Arc::from(BudgetSubject::team(&team_id).to_string()),
                     rpm: limit_of(row.rpm_limit),
                     tpm: limit_of(row.tpm_limit),
                     parallel: limit_of(row.max_parallel_requests),
@@ -92,7 +92,7 @@ impl TeamCache {
                 models: Vec::new(),
                 refused: true,
                 limits: ScopeLimits {
-                    scope: Arc::from(team_subject(&team_id)),
+                    scope: Arc::from(BudgetSubject::team(&team_id).to_string()),
                     rpm: None,
                     tpm: None,
                     parallel: None,

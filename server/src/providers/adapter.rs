@@ -8,8 +8,8 @@ use reqwest::header::HeaderMap;
 use reqwest::Url;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::metering::usage::Usage;
+use crate::core::error::ApiError;
+use crate::core::usage::Usage;
 use crate::providers::framing::Framing;
 use crate::providers::native::NativeEndpoint;
 
@@ -72,7 +72,7 @@ pub trait StreamTranslator: Send {
     /// Appends the event that ends a stream the gateway could not finish (the upstream stopped
     /// or its connection failed).
     fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
-        out.push(crate::error::sse_error_event(message, "api_error"));
+        out.push(crate::core::error::sse_error_event(message, "api_error"));
     }
 }
 

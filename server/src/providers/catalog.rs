@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use crate::metering::prices::{dollars_per_mtok_to_micros, dollars_per_token_to_micros, Prices};
-use crate::providers::capabilities::{Capabilities, Mode};
+use crate::core::capabilities::{Capabilities, Mode};
+use crate::core::prices::{dollars_per_mtok_to_micros, dollars_per_token_to_micros, Prices};
 
 /// One model's row in the catalog. Prices are US dollars per million tokens.
 #[derive(Debug, Clone, Deserialize)]
@@ -234,7 +234,7 @@ mod tests {
     fn golden_reply_with_cached_and_reasoning_tokens_costs_the_hand_computed_amount() {
         let body = include_str!("../../tests/fixtures/openai/response_cached_reasoning.json");
         let model: serde_json::Value = serde_json::from_str(body).unwrap();
-        let usage = crate::metering::usage::usage_of_body(body.as_bytes()).unwrap();
+        let usage = crate::core::usage::usage_of_body(body.as_bytes()).unwrap();
         assert_eq!((usage.prompt_tokens, usage.cached_tokens), (2006, 1920));
         assert_eq!(
             (usage.completion_tokens, usage.reasoning_tokens),

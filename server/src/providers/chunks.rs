@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::error::sse_error_event;
-use crate::metering::usage::Usage;
+use crate::core::error::sse_error_event;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{sse_data, sse_done, ReplyContext};
 
 pub struct ChunkWriter {

@@ -6,9 +6,9 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 
 use std::sync::Arc;
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
+use crate::core::secret::Secret;
 use crate::providers::google_auth::GoogleTokenSource;
-use crate::providers::Secret;
 
 #[derive(Debug, Clone)]
 pub enum Credentials {

@@ -6,8 +6,8 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
-use crate::metering::usage::Usage;
+use crate::core::error::ApiError;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{invalid_request, to_body, ChatBody, ChatReply, EmbeddingsWanted};
 
 /// The texts of the request's `input` (a string or an array of strings), removed from it.

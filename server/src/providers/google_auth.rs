@@ -8,8 +8,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::error::ApiError;
-use crate::providers::Secret;
+use crate::core::error::ApiError;
+use crate::core::secret::Secret;
 
 /// The scope Vertex AI calls need.
 const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";

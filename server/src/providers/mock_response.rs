@@ -5,7 +5,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::metering::usage::estimate_tokens;
+use crate::core::usage::estimate_tokens;
 use crate::providers::{ByteStream, Deployment};
 
 fn reply_text(deployment: &Deployment) -> &str {

@@ -5,7 +5,6 @@
 pub mod adapter;
 pub mod anthropic;
 pub mod bedrock;
-pub mod capabilities;
 pub mod catalog;
 pub mod chat_request;
 pub mod chunks;
@@ -22,7 +21,6 @@ pub mod openai_responses;
 pub mod sse;
 pub mod transport;
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,32 +29,12 @@ use serde::de::{self, Deserialize, Deserializer};
 /// An upstream response body arriving in pieces; errors are described in words.
 pub type ByteStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, String>>;
 
-use crate::metering::prices::Prices;
+use crate::core::capabilities::Capabilities;
+use crate::core::prices::Prices;
 use adapter::ChatAdapter;
-use capabilities::Capabilities;
 use credentials::Credentials;
 use native::NativeEndpoint;
 use openai_compat::Quirks;
-
-/// A secret value (upstream key, master key, database URL) that never prints itself.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Secret(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("Secret(***)")
-    }
-}
 
 /// The wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,7 +332,7 @@ pub struct Deployment {
     /// How it shares its group's traffic.
     pub balance: Balance,
     /// What the router has seen of it: load, latency, usage, health.
-    pub state: std::sync::Arc<crate::routing::health::DeploymentState>,
+    pub state: std::sync::Arc<crate::core::health::DeploymentState>,
     /// Set on a wildcard entry (`model_name: anthropic/*`): how it serves each model it matches.
     pub wildcard: Option<std::sync::Arc<crate::config::WildcardRecipe>>,
     /// Its id, group and api_base as response header values, rendered on first use.
@@ -407,12 +385,6 @@ mod tests {
             .unwrap()
             .known_provider()
             .is_none());
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        let secret = Secret::new("sk-very-secret".into());
-        assert!(!format!("{secret:?}").contains("very"));
     }
 
     #[test]

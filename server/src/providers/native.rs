@@ -5,8 +5,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::metering::usage::{usage_of_body, Units, Usage};
-use crate::providers::capabilities::Mode;
+use crate::core::capabilities::Mode;
+use crate::core::usage::{usage_of_body, Units, Usage};
 
 /// An endpoint relayed in its own format to an upstream that serves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use reqwest::Url;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::metering::usage::{inspect_chunk, usage_of_body, Usage};
+use crate::core::error::ApiError;
+use crate::core::usage::{inspect_chunk, usage_of_body, Usage};
 use crate::providers::adapter::{
     json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted, Frame,
     ReplyContext, StreamTranslator, UpstreamRequest,

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{Frame, StreamTranslator};
 use crate::providers::sse::relay_event;
 

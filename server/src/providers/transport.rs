@@ -11,7 +11,7 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::UpstreamRequest;
 use crate::providers::{ByteStream, Deployment};
 

@@ -14,11 +14,11 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::error::ApiError;
-use crate::metering::usage::{Units, Usage};
+use crate::core::capabilities::{Mode, Needs};
+use crate::core::error::ApiError;
+use crate::core::usage::{Units, Usage};
 use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{to_body, UpstreamRequest};
-use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::native::NativeEndpoint;
 use crate::providers::{transport, Deployment};
 use crate::proxy::call_headers::RouteHeaders;

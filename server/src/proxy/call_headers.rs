@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::policy::limits::Remaining;
+use crate::core::limits::Remaining;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
 

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
-use crate::metering::usage::Usage;
+use crate::core::error::ApiError;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{invalid_request as invalid, sse_data, sse_done};
 use crate::proxy::egress::ChunkEgress;
 use crate::proxy::request::ChatRequest;
@@ -157,7 +157,7 @@ impl ChunkEgress for TextCompletionEgress {
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
-        out.push(crate::error::sse_error_event(message, "api_error"));
+        out.push(crate::core::error::sse_error_event(message, "api_error"));
     }
 }
 

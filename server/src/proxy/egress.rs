@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{Frame, StreamTranslator};
 use crate::providers::sse::data_payload;
 

@@ -10,12 +10,12 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::metering::usage::estimate_tokens;
+use crate::core::capabilities::{Mode, Needs};
+use crate::core::error::ApiError;
+use crate::core::usage::estimate_tokens;
 use crate::metering::CALL_TYPE_EMBEDDING;
 use crate::policy::identity;
 use crate::providers::adapter::{EmbeddingsWanted, UpstreamRequest};
-use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::{transport, Deployment};
 use crate::proxy::native::http_adapter;
 use crate::proxy::pipeline::admit;

@@ -19,7 +19,7 @@ pub mod unary;
 use axum::routing::{any, get, post, MethodRouter};
 use axum::Router;
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
 /// Every data-plane route, served with and without the `/v1` prefix as LiteLLM serves them.

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::policy::auth::authenticate;
 use crate::providers::Deployment;
 use crate::state::SharedGateway;

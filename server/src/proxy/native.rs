@@ -12,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
-use crate::metering::usage::estimate_tokens;
+use crate::core::capabilities::{Missing, Mode, Needs};
+use crate::core::error::ApiError;
+use crate::core::usage::estimate_tokens;
 use crate::policy::identity;
 use crate::providers::adapter::{
     to_body, ChatAdapter, ChatReply, StreamTranslator, UpstreamRequest,
 };
-use crate::providers::capabilities::{Missing, Mode, Needs};
 use crate::providers::native::NativeEndpoint;
 use crate::providers::openai_responses::ResponsesRelay;
 use crate::providers::{openai_compat, transport, Deployment, Upstream};

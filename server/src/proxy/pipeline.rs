@@ -13,13 +13,13 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
 use crate::config::{ChosenClass, ClassHints, RequestClasses, RouterSettings};
-use crate::error::ApiError;
-use crate::metering::prices::tokens_cost_ceiling;
+use crate::core::capabilities::Needs;
+use crate::core::error::ApiError;
+use crate::core::prices::tokens_cost_ceiling;
 use crate::metering::{MeteredCall, CALL_TYPE_CHAT};
 use crate::policy::auth::{authenticate, Caller};
 use crate::policy::budgets::Budget;
 use crate::policy::identity;
-use crate::providers::capabilities::Needs;
 use crate::providers::Deployment;
 use crate::proxy::request::{push_tag, ChatRequest, MAX_TAGS};
 use crate::proxy::stream::Source;

@@ -5,11 +5,11 @@ use axum::body::Body;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::metering::usage::estimate_tokens;
+use crate::core::capabilities::{Mode, Needs};
+use crate::core::error::ApiError;
+use crate::core::usage::estimate_tokens;
 use crate::policy::identity;
 use crate::providers::adapter::ChatBody;
-use crate::providers::capabilities::{Mode, Needs};
 use crate::providers::Deployment;
 
 /// Largest request body accepted (images inline as base64 can be large).

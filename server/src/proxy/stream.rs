@@ -12,9 +12,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::ApiError;
-use crate::metering::prices::tokens_cost_ceiling;
-use crate::metering::usage::estimate_tokens;
+use crate::core::error::ApiError;
+use crate::core::prices::tokens_cost_ceiling;
+use crate::core::usage::estimate_tokens;
 use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{ChatBody, ReplyContext, StreamTranslator, UpstreamRequest};
 use crate::providers::framing::{Deframer, Framing};

@@ -6,8 +6,8 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::metering::usage::{Units, Usage};
+use crate::core::error::ApiError;
+use crate::core::usage::{Units, Usage};
 use crate::providers::adapter::{unreadable_reply, ChatReply};
 use crate::providers::native::NativeEndpoint;
 

@@ -10,8 +10,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::metering::usage::{usage_of_body, Usage};
+use crate::core::error::ApiError;
+use crate::core::usage::{usage_of_body, Usage};
 use crate::metering::{CallOutcome, MeteredCall};
 use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply, ReplyContext};
 use crate::providers::{mock_response, transport, Deployment, Upstream};

@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::{ChosenClass, FallbackKind, RouterSettings};
-use crate::error::ApiError;
-use crate::metering::prices::tokens_cost_ceiling;
-use crate::providers::capabilities::{Missing, Needs};
+use crate::core::capabilities::{Missing, Needs};
+use crate::core::error::ApiError;
+use crate::core::failure::Failure;
+use crate::core::health::Busy;
+use crate::core::prices::tokens_cost_ceiling;
 use crate::providers::Deployment;
-use crate::routing::health::Busy;
-use crate::routing::retry::{Failure, RetryBudget};
+use crate::routing::retry::{FailurePolicy, RetryBudget};
 use crate::routing::{ModelGroups, NoDeployment};
 
 /// One attempt, as the spend row records it (`model_group`, `deployment_id`, `api_base`,
@@ -384,7 +385,7 @@ impl Route {
                 let judged = if client_limit_hit {
                     None
                 } else {
-                    deployment.state.failed(failure, &settings)
+                    deployment.state.failed(failure, &settings.cooldowns())
                 };
                 if let Some(cooldown) = judged {
                     tracing::warn!(

@@ -17,14 +17,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::{stored_deployment, RouterSettings, RoutingBase, StoredEnvironment};
-use crate::policy::sync::POLICY_CHANNEL;
+use crate::core::notify::{PolicyNotice, POLICY_CHANNEL};
 use crate::providers::Deployment;
 use crate::routing::attempts::CooldownAnnouncer;
 use crate::routing::redis_cooldowns::RedisCooldowns;
 use crate::routing::ModelGroups;
-
-/// The NOTIFY payload prefix of a cooldown: `cooldown:{instance}:{milliseconds}:{deployment}`.
-const COOLDOWN_PREFIX: &str = "cooldown:";
 
 /// A stored deployment this instance cannot serve, and why.
 #[derive(Debug, Clone)]
@@ -127,21 +124,18 @@ impl LiveModels {
         self.router.load_full()
     }
 
-    /// Applies a NOTIFY payload if it is another instance's cooldown; whether it was one.
-    pub fn apply_cooldown_notice(&self, payload: &str) -> bool {
-        let Some(notice) = payload.strip_prefix(COOLDOWN_PREFIX) else {
+    /// Applies a notice if it is another instance's cooldown; whether it was a cooldown.
+    pub fn apply_cooldown_notice(&self, notice: &PolicyNotice) -> bool {
+        let PolicyNotice::Cooldown {
+            instance,
+            left,
+            deployment_id,
+        } = notice
+        else {
             return false;
         };
-        let mut parts = notice.splitn(3, ':');
-        let (Some(instance), Some(millis), Some(id)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return true;
-        };
-        if instance == self.instance {
-            return true;
-        }
-        if let Ok(millis) = millis.parse::<u64>() {
-            self.cool_down(id, Duration::from_millis(millis));
+        if *instance != self.instance {
+            self.cool_down(deployment_id, *left);
         }
         true
     }
@@ -299,11 +293,12 @@ impl CooldownAnnouncer for LiveModels {
     /// Tells the other instances, through Redis when configured (NOTIFY when Redis fails, or
     /// without it), in the background: a cooldown never waits on either.
     fn announce(&self, deployment_id: &str, cooldown: Duration) {
-        let payload = format!(
-            "{COOLDOWN_PREFIX}{}:{}:{deployment_id}",
-            self.instance,
-            cooldown.as_millis()
-        );
+        let payload = PolicyNotice::Cooldown {
+            instance: self.instance.to_string(),
+            left: cooldown,
+            deployment_id: deployment_id.to_string(),
+        }
+        .to_string();
         let (pool, redis) = (self.pool.clone(), self.redis.clone());
         let deployment_id = deployment_id.to_string();
         tokio::spawn(async move {

@@ -8,21 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::RoutingStrategy;
-use crate::providers::capabilities::{Missing, Needs};
+use crate::core::access_groups::AccessGroups;
+use crate::core::capabilities::{Missing, Needs};
+use crate::core::health::Availability;
+use crate::core::wildcard;
 use crate::providers::Deployment;
-use health::Availability;
 use strategy::RequestShape;
 
 pub mod attempts;
-pub mod health;
 pub mod live;
 pub mod policy_check;
 pub mod redis_cooldowns;
-pub mod redis_link;
 pub mod redis_usage;
 pub mod retry;
 pub mod strategy;
-pub mod wildcard;
 
 /// Why a group has no deployment for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,20 +158,6 @@ const RESOLVED_WILDCARD_MODELS: u64 = 1024;
 const MAX_WILDCARD_MODEL_LEN: usize = 256;
 
 /// Every public model name, in name order, and the wildcard patterns among them.
-/// LiteLLM's model access groups: a group's name in a key's or team's `models` allows every
-/// model whose deployments list the group in `model_info.access_groups`.
-#[derive(Debug, Default)]
-pub struct AccessGroups(std::collections::HashMap<String, std::collections::BTreeSet<String>>);
-
-impl AccessGroups {
-    /// Whether access group `name` holds `model`.
-    pub fn holds(&self, name: &str, model: &str) -> bool {
-        self.0
-            .get(name)
-            .is_some_and(|models| models.contains(model))
-    }
-}
-
 pub struct ModelGroups {
     groups: BTreeMap<String, ModelGroup>,
     /// The model names of each access group (`model_info.access_groups`).
@@ -213,11 +198,7 @@ impl ModelGroups {
         let mut access = AccessGroups::default();
         for deployment in deployments {
             for access_group in &deployment.access_groups {
-                access
-                    .0
-                    .entry(access_group.clone())
-                    .or_default()
-                    .insert(deployment.model_group.clone());
+                access.add(access_group, &deployment.model_group);
             }
             groups
                 .entry(deployment.model_group.clone())
@@ -337,7 +318,7 @@ impl ModelGroups {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::providers::capabilities::Mode;
+    use crate::core::capabilities::Mode;
 
     #[test]
     fn groups_share_a_name_and_a_retry_prefers_an_untried_deployment() {

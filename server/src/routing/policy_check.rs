@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::config::{FallbackKind, Fallbacks, RouterSettings};
-use crate::providers::capabilities::Mode;
+use crate::core::capabilities::Mode;
 use crate::routing::ModelGroups;
 
 /// Every problem of `settings` against `groups`, each a sentence naming the groups involved.

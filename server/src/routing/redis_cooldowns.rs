@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::routing::redis_link::{RedisLink, CONNECT_TIMEOUT};
+use crate::core::notify::PolicyNotice;
+use crate::core::redis_link::{RedisLink, CONNECT_TIMEOUT};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -123,8 +124,15 @@ impl RedisCooldowns {
         self.apply_in_force(models).await?;
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
-            if let Ok(notice) = message.get_payload::<String>() {
-                models.apply_cooldown_notice(&notice);
+            let notice = message
+                .get_payload::<String>()
+                .ok()
+                .and_then(|payload| PolicyNotice::parse(&payload));
+            match notice {
+                Some(notice) => {
+                    models.apply_cooldown_notice(&notice);
+                }
+                None => tracing::warn!("ignoring an unreadable cooldown notice from Redis"),
             }
         }
         Ok(())

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::routing::redis_link::RedisLink;
+use crate::core::redis_link::RedisLink;
 use tokio_util::sync::CancellationToken;
 
+use crate::core::health::unix_minute;
 use crate::providers::Deployment;
-use crate::routing::health::unix_minute;
 use crate::routing::live::LiveModels;
 
 const SHARE_EVERY: Duration = Duration::from_millis(250);

@@ -5,101 +5,26 @@
 //! upstream from being hammered.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use axum::http::StatusCode;
 
 use crate::config::{FallbackKind, RouterSettings};
-use crate::error::ApiError;
+use crate::core::failure::Failure;
 
-/// The first retry waits up to this long; each further one doubles it.
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-/// No backoff waits longer.
-const BACKOFF_CAP: Duration = Duration::from_secs(8);
-/// A `Retry-After` longer than this is not waited for: the request moves on instead.
-pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(10);
 /// Retries in flight may be this share of the requests in flight…
 const RETRY_BUDGET_RATIO: f64 = 0.2;
 /// …but never fewer than this many.
 const RETRY_BUDGET_MIN: u64 = 3;
 
-/// What kind of failure an attempt ended in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// No answer in time (or 408): retryable, counts against health.
-    Timeout,
-    /// 429: retryable after `Retry-After`, counts against health.
-    RateLimited { retry_after: Option<Duration> },
-    /// 5xx, a refused connection or a reply that broke its own format: retryable, counts
-    /// against health.
-    Server,
-    /// The prompt is longer than the deployment's context window: not retried, but
-    /// `context_window_fallbacks` apply.
-    ContextWindow,
-    /// The upstream refused the content: not retried, `content_policy_fallbacks` apply.
-    ContentPolicy,
-    /// The upstream refused the deployment's credentials (401/403): not retried, counts against
-    /// health, general fallbacks apply.
-    Credentials,
-    /// The upstream does not know the deployment's model or route (404): not retried, never
-    /// against health, general fallbacks apply.
-    NotFound,
-    /// The deployment an attempt reached cannot serve this request's format (a native-format
-    /// endpoint on a deployment that speaks another): passed over, never against health,
-    /// general fallbacks apply.
-    Unsuitable,
-    /// Any other client error: the same request would fail the same way anywhere.
-    Final,
+/// What the router's settings make of a failure: which fallback chain applies, and how many
+/// retries it is allowed.
+pub trait FailurePolicy {
+    fn fallback_kind(self) -> Option<FallbackKind>;
+    fn retries_allowed(self, settings: &RouterSettings) -> u32;
 }
 
-impl Failure {
-    pub fn of(error: &ApiError) -> Failure {
-        match error {
-            ApiError::UpstreamTimeout(_) => Failure::Timeout,
-            ApiError::UpstreamRateLimited { retry_after } => Failure::RateLimited {
-                retry_after: retry_after
-                    .as_ref()
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.trim().parse::<f64>().ok())
-                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok()),
-            },
-            ApiError::UpstreamFailed(_) => Failure::Server,
-            ApiError::UpstreamCredentials(_) => Failure::Credentials,
-            ApiError::Unsupported { .. } => Failure::Unsuitable,
-            ApiError::UpstreamRejected { status, message } => {
-                if *status == StatusCode::REQUEST_TIMEOUT {
-                    Failure::Timeout
-                } else if *status == StatusCode::NOT_FOUND {
-                    Failure::NotFound
-                } else if mentions_any(message, CONTEXT_WINDOW_PHRASES) {
-                    Failure::ContextWindow
-                } else if mentions_any(message, CONTENT_POLICY_PHRASES) {
-                    Failure::ContentPolicy
-                } else {
-                    Failure::Final
-                }
-            }
-            _ => Failure::Final,
-        }
-    }
-
-    /// Whether the same request may be tried again (on this or another deployment of the
-    /// group).
-    pub fn retryable(self) -> bool {
-        matches!(
-            self,
-            Failure::Timeout | Failure::RateLimited { .. } | Failure::Server
-        )
-    }
-
-    /// Whether it says something about the deployment's health (a 400 or 404 never does).
-    pub fn counts_against_health(self) -> bool {
-        self.retryable() || self == Failure::Credentials
-    }
-
+impl FailurePolicy for Failure {
     /// The fallback chain that applies once the group cannot serve the request, if any: a
     /// client error fails the same way anywhere, so it has none.
-    pub fn fallback_kind(self) -> Option<FallbackKind> {
+    fn fallback_kind(self) -> Option<FallbackKind> {
         match self {
             Failure::Timeout
             | Failure::RateLimited { .. }
@@ -113,23 +38,8 @@ impl Failure {
         }
     }
 
-    /// How the attempt ended, as the spend row's attempt list names it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Failure::Timeout => "timeout",
-            Failure::RateLimited { .. } => "rate_limited",
-            Failure::Server => "server_error",
-            Failure::ContextWindow => "context_window_exceeded",
-            Failure::ContentPolicy => "content_policy_violation",
-            Failure::Credentials => "upstream_auth_error",
-            Failure::NotFound => "not_found",
-            Failure::Unsuitable => "unsuitable",
-            Failure::Final => "rejected",
-        }
-    }
-
     /// Retries allowed for this kind: its `retry_policy` count, else `num_retries`.
-    pub fn retries_allowed(self, settings: &RouterSettings) -> u32 {
+    fn retries_allowed(self, settings: &RouterSettings) -> u32 {
         let policy = settings.retry_policy;
         let specific = match self {
             Failure::Timeout => policy.timeout,
@@ -144,51 +54,6 @@ impl Failure {
         };
         specific.unwrap_or(settings.num_retries)
     }
-
-    /// How long to wait before retry number `retry` (1 for the first), given a jitter draw in
-    /// `[0, 1)`; `None` when the upstream asked for a longer pause than the cap, so the request
-    /// should move on rather than wait.
-    pub fn wait_before(self, retry: u32, min_wait: Duration, jitter: f64) -> Option<Duration> {
-        if let Failure::RateLimited {
-            retry_after: Some(asked),
-        } = self
-        {
-            return (asked <= RETRY_AFTER_CAP).then(|| asked.max(min_wait));
-        }
-        let ceiling = BACKOFF_BASE
-            .saturating_mul(1 << retry.saturating_sub(1).min(16))
-            .min(BACKOFF_CAP);
-        Some(ceiling.mul_f64(jitter.clamp(0.0, 1.0)).max(min_wait))
-    }
-}
-
-/// Lower-case phrases providers use when a prompt exceeds the context window (OpenAI's
-/// `context_length_exceeded`, Anthropic's "prompt is too long", Gemini's and Bedrock's
-/// "input token count exceeds" / "input is too long").
-const CONTEXT_WINDOW_PHRASES: &[&str] = &[
-    "context_length_exceeded",
-    "context length",
-    "context window",
-    "prompt is too long",
-    "input is too long",
-    "token count exceeds",
-    "exceeds the maximum number of tokens",
-    "maximum context",
-    "too many tokens",
-];
-
-/// Lower-case phrases of content-policy refusals.
-const CONTENT_POLICY_PHRASES: &[&str] = &[
-    "content_policy_violation",
-    "content policy",
-    "content management policy",
-    "responsibleaipolicyviolation",
-    "safety system",
-];
-
-fn mentions_any(message: &str, phrases: &[&str]) -> bool {
-    let message = message.to_lowercase();
-    phrases.iter().any(|phrase| message.contains(phrase))
 }
 
 /// Retries one gateway may have in flight: at most 20 % of its requests in flight, at least 3.
@@ -238,7 +103,10 @@ impl Drop for InFlight<'_> {
 mod tests {
     use super::*;
     use crate::config::RetryPolicy;
-    use axum::http::HeaderValue;
+    use crate::core::error::ApiError;
+    use crate::core::failure::{BACKOFF_BASE, BACKOFF_CAP};
+    use axum::http::{HeaderValue, StatusCode};
+    use std::time::Duration;
 
     fn rejected(status: u16, message: &str) -> ApiError {
         ApiError::UpstreamRejected {

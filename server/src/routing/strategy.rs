@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::RoutingStrategy;
-use crate::metering::prices::Prices;
+use crate::core::prices::Prices;
 use crate::providers::Deployment;
 
 /// Latency routing sends every this-many-th request to the next deployment in turn rather than

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 
-use crate::error::ApiError;
-use crate::metering::usage::Usage;
+use crate::core::error::ApiError;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{
     to_body, ChatAdapter, ChatBody, ChatReply, ReplyContext, StreamTranslator, UpstreamRequest,
 };

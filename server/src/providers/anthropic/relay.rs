@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::reply::AnthropicUsage;
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{Frame, StreamTranslator};
 use crate::providers::sse::relay_event;
 

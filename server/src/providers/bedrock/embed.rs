@@ -8,7 +8,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::{json_request, unreadable_reply, ChatBody, UpstreamRequest};
 use crate::providers::embedding_list::{dimensions, passed_option, take_texts};
 

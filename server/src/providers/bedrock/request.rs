@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::{invalid_request as invalid, parse_data_url, ChatBody};
 use crate::providers::chat_request::{
     content_parts, push_turn, stop_sequences, text_of, turns, Turn,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::reply::{finish_reason, TokenUsage};
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
 use crate::providers::chunks::ChunkWriter;
 

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::{unreadable_reply, ChatBody, ChatReply, EmbeddingsWanted};
 use crate::providers::embedding_list::{dimensions, embedding_list, passed_option, take_texts};
 
@@ -63,7 +63,7 @@ pub fn to_embedding_list(body: &[u8], wanted: &EmbeddingsWanted) -> Result<ChatR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metering::usage::Usage;
+    use crate::core::usage::Usage;
 
     #[test]
     fn golden_embed_reply_becomes_an_embedding_list() {

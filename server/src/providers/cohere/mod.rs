@@ -10,7 +10,7 @@ mod stream;
 use bytes::Bytes;
 use reqwest::Url;
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::{
     json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted,
     ReplyContext, StreamTranslator, UpstreamRequest,

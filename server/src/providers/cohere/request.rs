@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::{invalid_request as invalid, ChatBody};
 use crate::providers::chat_request::stop_sequences;
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::reply::{finish_reason, CohereUsage};
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
 use crate::providers::chunks::ChunkWriter;
 use crate::providers::sse::data_payload;

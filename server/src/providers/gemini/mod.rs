@@ -14,7 +14,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderName;
 use reqwest::Url;
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::{
     json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted,
     ReplyContext, StreamTranslator, UpstreamRequest,

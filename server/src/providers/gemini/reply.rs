@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::THOUGHT_SIGNATURE_SEPARATOR;
-use crate::error::ApiError;
-use crate::metering::usage::Usage;
+use crate::core::error::ApiError;
+use crate::core::usage::Usage;
 use crate::providers::adapter::{
     chat_completion, unreadable_reply, AssistantMessage, ChatReply, ReplyContext,
 };

@@ -11,7 +11,7 @@ pub mod stream;
 use axum::body::Body;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::proxy::request::read_body;
 
 /// Reads an Anthropic Messages request body: the JSON object, and its size in bytes.

@@ -10,15 +10,15 @@ use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::metering::usage::estimate_tokens;
+use crate::core::capabilities::{Missing, Mode, Needs};
+use crate::core::error::ApiError;
+use crate::core::usage::estimate_tokens;
 use crate::metering::CALL_TYPE_CHAT;
 use crate::policy::identity;
 use crate::providers::adapter::{
     invalid_request as invalid, to_body, ChatReply, StreamTranslator, UpstreamRequest,
 };
 use crate::providers::anthropic::{self, MessagesRelay};
-use crate::providers::capabilities::{Missing, Mode, Needs};
 use crate::providers::{transport, Deployment, Upstream};
 use crate::proxy::pipeline::{reserve_output, Admitted};
 use crate::proxy::stream::{self, Source};

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 
 /// Anthropic's `stop_reason` for an OpenAI `finish_reason`.
 pub fn stop_reason(finish_reason: Option<&str>) -> &'static str {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::invalid_request as invalid;
 
 /// The OpenAI `reasoning_effort` nearest a thinking budget.

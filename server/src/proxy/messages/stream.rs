@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::reply::{anthropic_usage, message_id, stop_reason};
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 use crate::proxy::egress::ChunkEgress;
 
 /// The content block being streamed.

@@ -8,7 +8,7 @@ pub mod stream;
 
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::core::error::ApiError;
 use crate::providers::adapter::invalid_request as invalid;
 use crate::proxy::request::ChatRequest;
 

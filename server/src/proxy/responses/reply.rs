@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 use crate::providers::adapter::ReplyContext;
 
 /// The `resp_…` id of a translated response.

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::reply::{function_call_item, message_item, response_id, response_object};
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 use crate::providers::adapter::ReplyContext;
 use crate::proxy::egress::ChunkEgress;
 

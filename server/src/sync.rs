@@ -9,6 +9,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::core::notify::{PolicyNotice, POLICY_CHANNEL};
 use crate::policy::budgets::Ledger;
 use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
@@ -26,8 +27,6 @@ pub struct Synced {
     pub models: Arc<LiveModels>,
 }
 
-/// The channel the schema's triggers notify.
-pub const POLICY_CHANNEL: &str = "gatehouse_policy";
 /// Full reload period.
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -62,28 +61,11 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
     loop {
         tokio::select! {
             notification = listener.try_recv() => match notification {
-                Ok(Some(notification)) => {
-                    let payload = notification.payload();
-                    if let Some(hash) = payload.strip_prefix("key:") {
-                        if let Err(error) = synced.keys.refresh(hash).await {
-                            tracing::warn!(%error, "key refresh failed; the next reload retries");
-                        }
-                    } else if let Some(team_id) = payload.strip_prefix("team:") {
-                        if let Err(error) = synced.teams.refresh(team_id).await {
-                            tracing::warn!(%error, "team refresh failed; the next reload retries");
-                        }
-                    } else if let Some(user_id) = payload.strip_prefix("end_user:") {
-                        synced.end_users.forget(user_id);
-                    } else if let Some(name) = payload.strip_prefix("tag:") {
-                        synced.tags.forget(name);
-                    } else if let Some(subject) = payload.strip_prefix("budget:") {
-                        synced.budgets.limits_changed(subject).await;
-                    } else if payload == "deployments" || payload == "routes" {
-                        reload_models(&synced.models).await;
-                    } else {
-                        synced.models.apply_cooldown_notice(payload);
-                    }
-                }
+                Ok(Some(notification)) => match PolicyNotice::parse(notification.payload()) {
+                    Some(notice) => apply(synced, notice).await,
+                    None => tracing::warn!(payload = notification.payload(),
+                        "ignoring a notice on the policy channel that no sender writes"),
+                },
                 Ok(None) => {
                     tracing::warn!("policy listener lost its connection; reconnecting");
                     forget_named(synced);
@@ -96,6 +78,29 @@ async fn listen(listener: &mut PgListener, synced: &Synced, stop: &CancellationT
             },
             _ = reload_timer.tick() => reload(synced).await,
             () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Brings the cache a notice names up to date.
+async fn apply(synced: &Synced, notice: PolicyNotice) {
+    match notice {
+        PolicyNotice::Key(hash) => {
+            if let Err(error) = synced.keys.refresh(&hash).await {
+                tracing::warn!(%error, "key refresh failed; the next reload retries");
+            }
+        }
+        PolicyNotice::Team(team_id) => {
+            if let Err(error) = synced.teams.refresh(&team_id).await {
+                tracing::warn!(%error, "team refresh failed; the next reload retries");
+            }
+        }
+        PolicyNotice::EndUser(user_id) => synced.end_users.forget(&user_id),
+        PolicyNotice::Tag(name) => synced.tags.forget(&name),
+        PolicyNotice::Budget(subject) => synced.budgets.limits_changed(&subject).await,
+        PolicyNotice::Deployments | PolicyNotice::Routes => reload_models(&synced.models).await,
+        cooldown @ PolicyNotice::Cooldown { .. } => {
+            synced.models.apply_cooldown_notice(&cooldown);
         }
     }
 }

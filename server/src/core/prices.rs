@@ -2,7 +2,7 @@
 //! requests), and exact cost arithmetic: cached input and cache writes at their own prices,
 //! reasoning at the output price, one rounding per request.
 
-use crate::metering::usage::Usage;
+use crate::core::usage::Usage;
 
 const UNITS_PER_MILLION: i128 = 1_000_000;
 const MILLIS_PER_SECOND: i128 = 1_000;
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn images_audio_characters_and_requests_have_unit_prices() {
-        use crate::metering::usage::Units;
+        use crate::core::usage::Units;
         let units = |units: Units| Usage {
             units,
             ..Usage::default()

@@ -6,8 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use app::model::format_usd;
+use app::model::subject::BudgetSubject;
 
-use crate::providers::capabilities::Missing;
+use crate::core::capabilities::Missing;
 
 /// Every way an API request can fail. Messages are safe for clients: no upstream bodies from
 /// 5xx, no database text, no secrets.
@@ -50,7 +51,7 @@ pub enum ApiError {
     #[error("Budgets cannot be checked right now; retry shortly.")]
     BudgetsUnavailable,
     #[error("Rate limit reached: {} allows {}; retry in {} s.", budget_owner(&.0.scope), limit_text(.0), retry_in_seconds(.0.retry_after))]
-    RateLimited(crate::policy::limits::Exceeded),
+    RateLimited(crate::core::limits::Exceeded),
     #[error("Rate limits cannot be checked right now; retry shortly.")]
     LimitsUnavailable,
     #[error("The server is busy; retry shortly.")]
@@ -278,58 +279,17 @@ impl ApiError {
 
 /// Who owns a budget, for its refusal message: `this key`, `team X`.
 fn budget_owner(subject: &str) -> String {
-    match subject.split_once(':') {
-        Some(("key", rest)) => match rest.split_once(":model:") {
-            Some((_, model)) => format!("this key for `{model}`"),
-            None => "this key".to_string(),
-        },
-        Some(("member", rest)) => match rest.rsplit_once(':') {
-            Some((team, user)) => format!("user `{user}` in team `{team}`"),
-            None => format!("member `{rest}`"),
-        },
-        Some((kind, id)) => format!("{kind} `{id}`"),
-        None => subject.to_string(),
-    }
+    BudgetSubject::parse(subject).map_or_else(|| subject.to_string(), |owner| owner.owner())
 }
 
 /// What a limit allows: `60 requests per minute`.
-fn limit_text(exceeded: &crate::policy::limits::Exceeded) -> String {
-    use crate::policy::limits::LimitKind;
+fn limit_text(exceeded: &crate::core::limits::Exceeded) -> String {
+    use crate::core::limits::LimitKind;
     let limit = exceeded.limit;
     match exceeded.kind {
         LimitKind::Requests => format!("{limit} requests per minute"),
         LimitKind::Tokens => format!("{limit} tokens per minute"),
         LimitKind::Parallel => format!("{limit} requests in flight at once"),
-    }
-}
-
-impl From<crate::policy::limits::LimitError> for ApiError {
-    fn from(error: crate::policy::limits::LimitError) -> Self {
-        use crate::policy::limits::LimitError;
-        match error {
-            LimitError::Exceeded(exceeded) => ApiError::RateLimited(exceeded),
-            LimitError::Unavailable(error) => {
-                tracing::error!(%error, "rate-limit store unavailable; refusing");
-                ApiError::LimitsUnavailable
-            }
-        }
-    }
-}
-
-impl From<crate::policy::budgets::BudgetError> for ApiError {
-    fn from(error: crate::policy::budgets::BudgetError) -> Self {
-        use crate::policy::budgets::BudgetError;
-        match error {
-            BudgetError::Refused(refusal) => ApiError::BudgetExceeded {
-                subject: refusal.subject,
-                spend_micros: refusal.spend_micros,
-                budget_micros: refusal.max_micros,
-            },
-            BudgetError::Unavailable(error) => {
-                tracing::error!(%error, "budget ledger unavailable; refusing");
-                ApiError::BudgetsUnavailable
-            }
-        }
     }
 }
 

@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::config::RouterSettings;
-use crate::routing::retry::Failure;
+use crate::core::failure::Failure;
 
 /// Weight of a new latency sample in the moving average.
 const LATENCY_SMOOTHING: f64 = 0.3;
@@ -37,6 +36,16 @@ pub fn unix_minute() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs() / 60)
+}
+
+/// When failures put a deployment in cooldown: the router settings' `allowed_fails`,
+/// `cooldown_time` and `disable_cooldowns`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cooldowns {
+    /// Failures within a minute that put a deployment in cooldown.
+    pub allowed_fails: u32,
+    pub cooldown: Duration,
+    pub enabled: bool,
 }
 
 /// Whether a deployment may take a request now.
@@ -251,7 +260,7 @@ impl DeploymentState {
     /// alone; the others open the breaker once `allowed_fails` is exceeded within a minute, or
     /// after `CONSECUTIVE_FAILURES_EJECT` in a row, or at once when a probe fails. Returns the
     /// cooldown started, if any.
-    pub fn failed(&self, failure: Failure, settings: &RouterSettings) -> Option<Duration> {
+    pub fn failed(&self, failure: Failure, settings: &Cooldowns) -> Option<Duration> {
         if !failure.counts_against_health() {
             // A probe answered with the client's error: the deployment itself is up.
             if self.cooldown_over() {
@@ -276,7 +285,7 @@ impl DeploymentState {
         let trips = probe_failed
             || breaker.fails_in_window > settings.allowed_fails
             || breaker.consecutive >= CONSECUTIVE_FAILURES_EJECT;
-        if !(trips && settings.cooldowns_enabled && !settings.cooldown.is_zero()) {
+        if !(trips && settings.enabled && !settings.cooldown.is_zero()) {
             if probe_failed {
                 // Cooled down by another instance's announcement; this one keeps no cooldowns.
                 self.close();
@@ -325,11 +334,11 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn settings(allowed_fails: u32, cooldown_ms: u64) -> RouterSettings {
-        RouterSettings {
+    fn settings(allowed_fails: u32, cooldown_ms: u64) -> Cooldowns {
+        Cooldowns {
             allowed_fails,
             cooldown: Duration::from_millis(cooldown_ms),
-            ..RouterSettings::default()
+            enabled: true,
         }
     }
 
@@ -394,8 +403,8 @@ mod tests {
             assert!(state.failed(Failure::Server, &settings).is_none());
         }
         assert!(state.failed(Failure::Server, &settings).is_some());
-        let disabled = RouterSettings {
-            cooldowns_enabled: false,
+        let disabled = Cooldowns {
+            enabled: false,
             ..settings
         };
         let other = DeploymentState::default();

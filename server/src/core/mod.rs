@@ -1,0 +1,16 @@
+//! Leaf types every layer shares. Nothing here imports from the layers above (config,
+//! providers, routing, policy, metering, state, proxy, admin_api): `scripts/check-layers.py`
+//! fails the build on such an import.
+
+pub mod access_groups;
+pub mod capabilities;
+pub mod error;
+pub mod failure;
+pub mod health;
+pub mod limits;
+pub mod notify;
+pub mod prices;
+pub mod redis_link;
+pub mod secret;
+pub mod usage;
+pub mod wildcard;
