@@ -174,8 +174,8 @@ pub async fn start(
         )
     });
     let budget_task = tokio::spawn(budgets::maintain_until(budgets.clone(), stop.clone()));
-    let refusals = Arc::new(crate::admin_api::refusals::RefusalTally::default());
-    let refusals_task = tokio::spawn(crate::admin_api::refusals::keep_writing(
+    let refusals = Arc::new(crate::policy::refusals::RefusalTally::default());
+    let refusals_task = tokio::spawn(crate::policy::refusals::keep_writing(
         pool.clone(),
         refusals.clone(),
         stop.clone(),

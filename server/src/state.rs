@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 
 use crate::metering::Meter;
-use crate::policy::auth::MasterKey;
+use crate::policy::auth::{Authenticator, MasterKey};
 use crate::policy::budgets::Ledger;
 use crate::policy::end_users::EndUserCache;
 use crate::policy::keys::KeyCache;
@@ -47,10 +47,22 @@ pub struct Gateway {
     /// New end users and tags each key introduced this minute.
     pub new_names: crate::policy::new_names::NewNames,
     /// Refusals of unknown callers, audited per address per minute.
-    pub refusals: Arc<crate::admin_api::refusals::RefusalTally>,
+    pub refusals: Arc<crate::policy::refusals::RefusalTally>,
     /// `general_settings.return_model_api_base_header`: responses name the upstream's address
     /// in `x-litellm-model-api-base` (off unless the operator turns it on).
     pub api_base_header: bool,
 }
 
 pub type SharedGateway = Arc<Gateway>;
+
+impl Gateway {
+    /// What authentication reads.
+    pub fn authenticator(&self) -> Authenticator<'_> {
+        Authenticator {
+            master_key: self.master_key.as_ref(),
+            keys: &self.keys,
+            teams: &self.teams,
+            auth_failures: &self.auth_failures,
+        }
+    }
+}

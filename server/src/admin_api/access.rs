@@ -35,7 +35,7 @@ pub struct Actor {
 
 /// Who is calling, and with which role and memberships.
 pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor, ApiError> {
-    let caller = authenticate(gateway, headers).await?;
+    let caller = authenticate(&gateway.authenticator(), headers).await?;
     let user_id = match &caller {
         Caller::Master { .. } => {
             return Ok(Actor {

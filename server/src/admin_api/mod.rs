@@ -10,10 +10,10 @@ pub mod customers;
 pub mod health;
 pub mod keys;
 pub mod members;
+pub mod model_info;
 pub mod models;
 pub mod organizations;
 pub mod projects;
-pub mod refusals;
 pub mod reports;
 pub mod spend;
 pub mod tags;
@@ -105,6 +105,8 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/global/spend/report", get(reports::global_report))
         .route("/user/daily/activity", get(reports::user_daily_activity))
         .route("/team/daily/activity", get(reports::team_daily_activity))
+        .route("/model/info", get(model_info::model_info))
+        .route("/v1/model/info", get(model_info::model_info))
         .route("/model/new", post(models::create))
         .route("/model/update", post(models::update))
         .route("/model/{model_id}/update", patch(models::patch))

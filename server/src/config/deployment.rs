@@ -17,7 +17,7 @@ use crate::providers::bedrock::{self, Bedrock};
 use crate::providers::credentials::{AwsSigning, Credentials};
 use crate::providers::google_auth::GoogleTokenSource;
 use crate::providers::{
-    catalog, upstream_for, Balance, Deployment, ProviderModel, Upstream, WireFormat,
+    catalog, upstream_for, Balance, Deployment, ProviderModel, Specialize, Upstream, WireFormat,
 };
 
 /// LiteLLM's default request timeout (seconds).
@@ -322,7 +322,7 @@ pub(super) fn build(
         )
         .map_err(|message| resolver.invalid(field("litellm_params.api_base"), &message))?
     };
-    let wildcard = wildcard.then(|| {
+    let wildcard = wildcard.then(|| -> Arc<dyn Specialize> {
         Arc::new(WildcardRecipe {
             api_version: api_version.clone(),
             allow_file_references: params.allow_file_references,
@@ -369,10 +369,21 @@ pub struct WildcardRecipe {
     capabilities: CapabilityOverrides,
 }
 
-/// The deployment a wildcard entry becomes for one requested model: `upstream_model` is the
-/// entry's model with its `*` replaced by what the requested name's `*` matched, and prices and
-/// capabilities are that model's. It shares the entry's id and health.
-pub fn specialize(
+impl Specialize for WildcardRecipe {
+    /// The deployment a wildcard entry becomes for one requested model: `upstream_model` is
+    /// the entry's model with its `*` replaced by what the requested name's `*` matched, and
+    /// prices and capabilities are that model's. It shares the entry's id and health.
+    fn specialize(
+        &self,
+        template: &Deployment,
+        requested: &str,
+        captured: &[&str],
+    ) -> Result<Deployment, String> {
+        specialize(template, self, requested, captured)
+    }
+}
+
+fn specialize(
     template: &Deployment,
     recipe: &WildcardRecipe,
     requested: &str,

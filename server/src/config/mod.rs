@@ -19,7 +19,7 @@ use crate::providers::Deployment;
 
 pub use classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
 use deployment::RawModel;
-pub use deployment::{specialize, stored_deployment, WildcardRecipe};
+pub use deployment::stored_deployment;
 pub use overrides::RoutingBase;
 pub use router::{FallbackKind, Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
 

@@ -10,9 +10,9 @@ use time::OffsetDateTime;
 use crate::core::access_groups::AccessGroups;
 use crate::core::error::ApiError;
 use crate::policy::budgets::Budget;
-use crate::policy::keys::{CachedKey, Lookup};
-use crate::policy::teams::CachedTeam;
-use crate::state::Gateway;
+use crate::policy::auth_failures::AuthFailures;
+use crate::policy::keys::{CachedKey, KeyCache, Lookup};
+use crate::policy::teams::{CachedTeam, TeamCache};
 
 /// The caller of a request.
 #[derive(Debug, Clone)]
@@ -134,12 +134,24 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
+/// What authentication reads: the master key, the key and team caches, and the tally of
+/// addresses that presented unknown keys.
+pub struct Authenticator<'a> {
+    pub master_key: Option<&'a MasterKey>,
+    pub keys: &'a KeyCache,
+    pub teams: &'a TeamCache,
+    pub auth_failures: &'a AuthFailures,
+}
+
 /// Who is calling: the master key or a live (unrevoked, unexpired, unblocked) virtual key whose
 /// team, if it has one, is live and unblocked.
-pub async fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub async fn authenticate(
+    gateway: &Authenticator<'_>,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
     let secret = presented_key(headers).ok_or(ApiError::MissingKey)?;
     let hash = app::secrets::hash_key_bytes(secret);
-    if let Some(master) = &gateway.master_key {
+    if let Some(master) = gateway.master_key {
         if bool::from(master.hash.ct_eq(&hash)) {
             return Ok(Caller::Master {
                 token_hash: master.token_hash.clone(),

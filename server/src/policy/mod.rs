@@ -11,6 +11,7 @@ pub mod keys;
 pub mod limits;
 pub mod named;
 pub mod new_names;
+pub mod refusals;
 pub mod routes;
 pub mod tags;
 pub mod teams;

@@ -14,6 +14,7 @@ pub mod embedding_list;
 pub mod framing;
 pub mod gemini;
 pub mod google_auth;
+pub mod identity;
 pub mod mock_response;
 pub mod native;
 pub mod openai_compat;
@@ -334,9 +335,20 @@ pub struct Deployment {
     /// What the router has seen of it: load, latency, usage, health.
     pub state: std::sync::Arc<crate::core::health::DeploymentState>,
     /// Set on a wildcard entry (`model_name: anthropic/*`): how it serves each model it matches.
-    pub wildcard: Option<std::sync::Arc<crate::config::WildcardRecipe>>,
+    pub wildcard: Option<std::sync::Arc<dyn Specialize>>,
     /// Its id, group and api_base as response header values, rendered on first use.
-    pub identity_headers: std::sync::OnceLock<crate::proxy::call_headers::IdentityHeaders>,
+    pub identity_headers: std::sync::OnceLock<identity::IdentityHeaders>,
+}
+
+/// How a wildcard entry (`model_name: anthropic/*`) serves each model it matches: the
+/// deployment it becomes for `requested`, given what the pattern's `*`s `captured`.
+pub trait Specialize: std::fmt::Debug + Send + Sync {
+    fn specialize(
+        &self,
+        template: &Deployment,
+        requested: &str,
+        captured: &[&str],
+    ) -> Result<Deployment, String>;
 }
 
 /// How a deployment shares its group's traffic: LiteLLM's `weight`, `rpm` and `tpm` (used by

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::providers::identity::IdentityHeaders;
 use crate::core::limits::Remaining;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
@@ -70,30 +71,6 @@ fn reset_text(reset: Duration) -> String {
     }
 }
 
-/// A deployment's id, group and api_base as header values, rendered once per deployment and
-/// cloned (a reference count) into each response.
-#[derive(Debug, Clone, Default)]
-pub struct IdentityHeaders {
-    model_id: Option<HeaderValue>,
-    model_group: Option<HeaderValue>,
-    api_base: Option<HeaderValue>,
-}
-
-impl IdentityHeaders {
-    fn of(deployment: &Deployment) -> &IdentityHeaders {
-        deployment.identity_headers.get_or_init(|| {
-            let text = |value: &str| {
-                HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(value.as_bytes())).ok()
-            };
-            IdentityHeaders {
-                model_id: text(&deployment.id),
-                model_group: text(&deployment.model_group),
-                api_base: text(&deployment.api_base),
-            }
-        })
-    }
-}
-
 const MODEL_ID: HeaderName = HeaderName::from_static("x-litellm-model-id");
 const MODEL_GROUP: HeaderName = HeaderName::from_static("x-litellm-model-group");
 const API_BASE: HeaderName = HeaderName::from_static("x-litellm-model-api-base");
@@ -143,7 +120,7 @@ impl RouteHeaders {
         api_base_header: bool,
     ) -> Self {
         let elapsed = started.elapsed();
-        let mut identity = IdentityHeaders::of(deployment).clone();
+        let mut identity = deployment.identity_headers().clone();
         if !api_base_header {
             identity.api_base = None;
         }

@@ -24,7 +24,7 @@ use crate::state::SharedGateway;
 
 /// Every data-plane route, served with and without the `/v1` prefix as LiteLLM serves them.
 pub fn routes() -> Router<SharedGateway> {
-    let endpoints: [(&str, MethodRouter<SharedGateway>); 12] = [
+    let endpoints: [(&str, MethodRouter<SharedGateway>); 11] = [
         ("/chat/completions", post(pipeline::chat_completions)),
         ("/completions", post(native::completions)),
         ("/embeddings", post(embeddings::embeddings)),
@@ -36,7 +36,6 @@ pub fn routes() -> Router<SharedGateway> {
         ("/audio/transcriptions", post(audio::transcriptions)),
         ("/rerank", post(native::rerank)),
         ("/models", get(models::list_models)),
-        ("/model/info", get(models::model_info)),
     ];
     let mut router = Router::new();
     for (path, handler) in endpoints {

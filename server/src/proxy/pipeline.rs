@@ -135,7 +135,7 @@ pub struct Admitted {
 pub async fn admit(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Admitted, ApiError> {
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
-    let caller = authenticate(gateway, headers).await?;
+    let caller = authenticate(&gateway.authenticator(), headers).await?;
     let mut router = gateway.models.router();
     let tags = request_tags(&caller, headers)?;
     let class = request_class(&router.classes, &caller, &tags, headers)?;

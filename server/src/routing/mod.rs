@@ -249,7 +249,7 @@ impl ModelGroups {
             .iter()
             .filter_map(|template| {
                 let recipe = template.wildcard.as_ref()?;
-                crate::config::specialize(template, recipe, model, &captured)
+                recipe.specialize(template, model, &captured)
                     .map_err(|error| {
                         tracing::warn!(deployment = %template.id, model, "wildcard cannot serve the model: {error}");
                     })
