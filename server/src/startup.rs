@@ -158,7 +158,7 @@ pub async fn start(
     ));
     if let Some(redis) = &redis {
         // Not fatal: the subscription reads them again whenever it (re)connects.
-        match redis.apply_in_force(&models).await {
+        match redis.apply_in_force(&*models).await {
             Ok(()) => tracing::info!("cooldowns and usage counts are shared through Redis"),
             Err(error) => tracing::warn!(%error, "cooldowns in force not read from Redis yet"),
         }

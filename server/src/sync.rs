@@ -16,6 +16,7 @@ use crate::policy::keys::KeyCache;
 use crate::policy::tags::TagCache;
 use crate::policy::teams::TeamCache;
 use crate::routing::live::LiveModels;
+use crate::routing::redis_cooldowns::CooldownTarget;
 
 /// What the listener keeps current.
 pub struct Synced {

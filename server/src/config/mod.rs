@@ -3,7 +3,6 @@
 //! values. Unknown keys are warned about; malformed ones are refused
 //! with the line they are on.
 
-mod classes;
 mod deployment;
 mod overrides;
 mod router;
@@ -17,10 +16,10 @@ use serde::Deserialize;
 use crate::core::secret::Secret;
 use crate::providers::Deployment;
 
-pub use classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
-use deployment::RawModel;
 pub use deployment::stored_deployment;
+use deployment::RawModel;
 pub use overrides::RoutingBase;
+pub use router::classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
 pub use router::{FallbackKind, Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
 
 /// Default spend batch window when `proxy_batch_write_at` is not set (seconds).
@@ -211,7 +210,7 @@ impl Config {
         )?;
         let file_classes = raw.request_classes.unwrap_or_default();
         let routing_base = RoutingBase::new(router.clone(), file_classes.clone());
-        router.classes = classes::classes(&file_classes, &router, &resolver)?;
+        router.classes = router::classes::classes(&file_classes, &router, &resolver)?;
         let timeout_defaults = deployment::TimeoutDefaults {
             timeout: router.timeout,
             stream_timeout: router.stream_timeout,

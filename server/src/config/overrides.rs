@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use app::route_policy::{ClassPolicy, RouteOverrides};
 
-use super::classes;
+use super::router::classes;
 use super::router::{RouterSettings, RoutingStrategy};
 use super::{ConfigError, Origin, Resolver};
 

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use crate::core::access_groups::AccessGroups;
 use crate::core::error::ApiError;
-use crate::policy::budgets::Budget;
 use crate::policy::auth_failures::AuthFailures;
+use crate::policy::budgets::Budget;
 use crate::policy::keys::{CachedKey, KeyCache, Lookup};
 use crate::policy::teams::{CachedTeam, TeamCache};
 

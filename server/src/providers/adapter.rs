@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::core::error::ApiError;
 use crate::core::usage::Usage;
+use crate::providers::frame::Frame;
 use crate::providers::framing::Framing;
 use crate::providers::native::NativeEndpoint;
 
@@ -41,20 +42,6 @@ pub struct ReplyContext {
     pub model: String,
     /// Unix seconds.
     pub created: i64,
-}
-
-/// One framed event of an upstream stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
-    /// A whole server-sent event, including its terminating blank line.
-    Sse(Bytes),
-    /// An AWS event-stream message: its `:event-type` (or, for an exception, its
-    /// `:exception-type`) and JSON payload.
-    Aws {
-        exception: bool,
-        event_type: String,
-        payload: Bytes,
-    },
 }
 
 /// Translates one upstream stream into OpenAI `chat.completion.chunk` server-sent events.

@@ -5,7 +5,7 @@
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use bytes::{Bytes, BytesMut};
 
-use crate::providers::adapter::Frame;
+use crate::providers::frame::Frame;
 use crate::providers::sse::SseSplitter;
 
 /// How an upstream frames its stream.

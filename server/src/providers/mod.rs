@@ -11,6 +11,7 @@ pub mod chunks;
 pub mod cohere;
 pub mod credentials;
 pub mod embedding_list;
+pub mod frame;
 pub mod framing;
 pub mod gemini;
 pub mod google_auth;

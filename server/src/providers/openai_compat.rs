@@ -10,10 +10,11 @@ use serde_json::{Map, Value};
 use crate::core::error::ApiError;
 use crate::core::usage::{inspect_chunk, usage_of_body, Usage};
 use crate::providers::adapter::{
-    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted, Frame,
+    json_request, ChatAdapter, ChatBody, ChatReply, EmbeddingsAdapter, EmbeddingsWanted,
     ReplyContext, StreamTranslator, UpstreamRequest,
 };
 use crate::providers::embedding_list::only_reply;
+use crate::providers::frame::Frame;
 use crate::providers::native::NativeEndpoint;
 use crate::providers::sse::data_payload;
 

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::core::usage::Usage;
-use crate::providers::adapter::{Frame, StreamTranslator};
+use crate::providers::adapter::StreamTranslator;
+use crate::providers::frame::Frame;
 use crate::providers::sse::relay_event;
 
 #[derive(Default)]

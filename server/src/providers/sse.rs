@@ -44,10 +44,10 @@ fn event_end(buffer: &[u8]) -> Option<usize> {
 /// Relays an upstream frame unchanged (a server-sent event; anything else is dropped) and
 /// returns its JSON data read as `T`, the parts the relay looks at, if it is that.
 pub fn relay_event<T: serde::de::DeserializeOwned>(
-    frame: crate::providers::adapter::Frame,
+    frame: crate::providers::frame::Frame,
     out: &mut Vec<Bytes>,
 ) -> Option<T> {
-    let crate::providers::adapter::Frame::Sse(event) = frame else {
+    let crate::providers::frame::Frame::Sse(event) = frame else {
         return None;
     };
     let probe = parse_data(&event);

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::providers::identity::IdentityHeaders;
 use crate::core::limits::Remaining;
+use crate::providers::identity::IdentityHeaders;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
 

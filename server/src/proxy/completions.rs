@@ -164,7 +164,8 @@ impl ChunkEgress for TextCompletionEgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::adapter::{Frame, StreamTranslator};
+    use crate::providers::adapter::StreamTranslator;
+    use crate::providers::frame::Frame;
     use crate::providers::openai_compat::pass_through;
     use crate::providers::sse::{data_payload, SseSplitter};
     use crate::proxy::egress::Egressed;

@@ -6,7 +6,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::core::usage::Usage;
-use crate::providers::adapter::{Frame, StreamTranslator};
+use crate::providers::adapter::StreamTranslator;
+use crate::providers::frame::Frame;
 use crate::providers::sse::data_payload;
 
 /// One API shape's view of an OpenAI chunk stream.

@@ -20,7 +20,7 @@ use crate::config::{stored_deployment, RouterSettings, RoutingBase, StoredEnviro
 use crate::core::notify::{PolicyNotice, POLICY_CHANNEL};
 use crate::providers::Deployment;
 use crate::routing::attempts::CooldownAnnouncer;
-use crate::routing::redis_cooldowns::RedisCooldowns;
+use crate::routing::redis_cooldowns::{CooldownTarget, RedisCooldowns};
 use crate::routing::ModelGroups;
 
 /// A stored deployment this instance cannot serve, and why.
@@ -122,31 +122,6 @@ impl LiveModels {
     /// The router settings as of now.
     pub fn router(&self) -> Arc<RouterSettings> {
         self.router.load_full()
-    }
-
-    /// Applies a notice if it is another instance's cooldown; whether it was a cooldown.
-    pub fn apply_cooldown_notice(&self, notice: &PolicyNotice) -> bool {
-        let PolicyNotice::Cooldown {
-            instance,
-            left,
-            deployment_id,
-        } = notice
-        else {
-            return false;
-        };
-        if *instance != self.instance {
-            self.cool_down(deployment_id, *left);
-        }
-        true
-    }
-
-    /// Cools a deployment down for another instance (it failed there).
-    pub fn cool_down(&self, deployment_id: &str, left: Duration) {
-        if let Some(deployment) = self.groups().deployment(deployment_id) {
-            tracing::info!(deployment = %deployment_id, cooldown_ms = left.as_millis(),
-                "cooldown announced by another instance");
-            deployment.state.cool_down_for(left);
-        }
     }
 
     pub fn problems(&self) -> Vec<StoredProblem> {
@@ -286,6 +261,33 @@ impl LiveModels {
             tracing::warn!("{warning}");
         }
         Ok(deployment)
+    }
+}
+
+impl CooldownTarget for LiveModels {
+    /// Applies a notice if it is another instance's cooldown; whether it was a cooldown.
+    fn apply_cooldown_notice(&self, notice: &PolicyNotice) -> bool {
+        let PolicyNotice::Cooldown {
+            instance,
+            left,
+            deployment_id,
+        } = notice
+        else {
+            return false;
+        };
+        if *instance != self.instance {
+            self.cool_down(deployment_id, *left);
+        }
+        true
+    }
+
+    /// Cools a deployment down for another instance (it failed there).
+    fn cool_down(&self, deployment_id: &str, left: Duration) {
+        if let Some(deployment) = self.groups().deployment(deployment_id) {
+            tracing::info!(deployment = %deployment_id, cooldown_ms = left.as_millis(),
+                "cooldown announced by another instance");
+            deployment.state.cool_down_for(left);
+        }
     }
 }
 

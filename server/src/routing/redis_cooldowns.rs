@@ -11,10 +11,16 @@ use crate::core::redis_link::{RedisLink, CONNECT_TIMEOUT};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::routing::live::LiveModels;
-
 /// Deployment ids scored by the Unix time in milliseconds their cooldown ends.
 const COOLDOWNS_KEY: &str = "gatehouse:cooldowns";
+/// What follows other instances' cooldowns: the deployments this instance serves.
+pub trait CooldownTarget: Send + Sync {
+    /// Cools a deployment down for `left` (it failed on another instance).
+    fn cool_down(&self, deployment_id: &str, left: Duration);
+    /// Applies a notice if it is another instance's cooldown; whether it was a cooldown.
+    fn apply_cooldown_notice(&self, notice: &PolicyNotice) -> bool;
+}
+
 /// Where cooldown notices are published, in the NOTIFY payload format.
 const CHANNEL: &str = "gatehouse:cooldown-notices";
 /// Wait before subscribing again after the connection dropped.
@@ -63,13 +69,13 @@ impl RedisCooldowns {
 
     /// Applies other instances' cooldowns until `stop`: those in force whenever it
     /// (re)subscribes, then each one announced.
-    pub async fn follow(self: Arc<Self>, models: Arc<LiveModels>, stop: CancellationToken) {
+    pub async fn follow(self: Arc<Self>, models: Arc<dyn CooldownTarget>, stop: CancellationToken) {
         let mut in_outage = false;
         loop {
             let subscribed = std::time::Instant::now();
             tokio::select! {
                 _ = stop.cancelled() => return,
-                ended = self.subscribe(&models) => {
+                ended = self.subscribe(&*models) => {
                     // Warn once per outage, not once per retry.
                     if subscribed.elapsed() > 5 * RESUBSCRIBE_AFTER {
                         in_outage = false;
@@ -89,7 +95,7 @@ impl RedisCooldowns {
     }
 
     /// Cools down here the deployments cooling down anywhere (at start-up, before serving).
-    pub async fn apply_in_force(&self, models: &LiveModels) -> redis::RedisResult<()> {
+    pub async fn apply_in_force(&self, models: &dyn CooldownTarget) -> redis::RedisResult<()> {
         let now = unix_millis();
         let mut read = redis::cmd("ZRANGEBYSCORE");
         read.arg(COOLDOWNS_KEY)
@@ -109,7 +115,7 @@ impl RedisCooldowns {
         Ok(())
     }
 
-    async fn subscribe(&self, models: &LiveModels) -> redis::RedisResult<()> {
+    async fn subscribe(&self, models: &dyn CooldownTarget) -> redis::RedisResult<()> {
         let mut pubsub =
             tokio::time::timeout(CONNECT_TIMEOUT, self.link.client().get_async_pubsub())
                 .await

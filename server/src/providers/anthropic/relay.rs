@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use super::reply::AnthropicUsage;
 use crate::core::usage::Usage;
-use crate::providers::adapter::{Frame, StreamTranslator};
+use crate::providers::adapter::StreamTranslator;
+use crate::providers::frame::Frame;
 use crate::providers::sse::relay_event;
 
 #[derive(Default)]

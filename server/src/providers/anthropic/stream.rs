@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use super::reply::{finish_reason, AnthropicUsage};
 use super::JSON_SCHEMA_TOOL;
 use crate::core::usage::Usage;
-use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
+use crate::providers::adapter::{ReplyContext, StreamTranslator};
 use crate::providers::chunks::ChunkWriter;
+use crate::providers::frame::Frame;
 use crate::providers::sse::data_payload;
 
 #[derive(Deserialize)]

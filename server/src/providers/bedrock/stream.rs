@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 
 use super::reply::{finish_reason, TokenUsage};
 use crate::core::usage::Usage;
-use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
+use crate::providers::adapter::{ReplyContext, StreamTranslator};
 use crate::providers::chunks::ChunkWriter;
+use crate::providers::frame::Frame;
 
 pub struct ConverseStream {
     chunks: ChunkWriter,

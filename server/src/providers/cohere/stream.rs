@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use super::reply::{finish_reason, CohereUsage};
 use crate::core::usage::Usage;
-use crate::providers::adapter::{Frame, ReplyContext, StreamTranslator};
+use crate::providers::adapter::{ReplyContext, StreamTranslator};
 use crate::providers::chunks::ChunkWriter;
+use crate::providers::frame::Frame;
 use crate::providers::sse::data_payload;
 use crate::providers::transport::upstream_message;
 

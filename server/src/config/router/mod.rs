@@ -2,14 +2,17 @@
 //! strategy that orders a group's deployments, retries and their policy, fallback chains and
 //! cooldowns. `router_settings` wins where both set a key.
 
-use crate::core::health::Cooldowns;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::classes::RequestClasses;
 use super::{ConfigError, Resolver};
+use crate::core::health::Cooldowns;
+
+pub mod classes;
+
+use classes::RequestClasses;
 
 /// LiteLLM's defaults: a deployment failing 3 times within a minute cools down for 5 s.
 const DEFAULT_ALLOWED_FAILS: u32 = 3;
@@ -378,7 +381,7 @@ pub(super) fn served(groups: &[&str], target: &str) -> bool {
 }
 
 /// LiteLLM's list of one-key maps as one map (a group named twice keeps its chains in order).
-pub(super) fn merged(lists: Option<RawFallbacks>) -> BTreeMap<String, Vec<String>> {
+pub(in crate::config) fn merged(lists: Option<RawFallbacks>) -> BTreeMap<String, Vec<String>> {
     let mut chains: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for entry in lists.unwrap_or_default() {
         for (group, targets) in entry {

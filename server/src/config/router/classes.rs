@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use app::route_policy::ClassPolicy;
 
-use super::router::{merged, RouterSettings, RoutingStrategy};
-use super::{ConfigError, Resolver};
+use super::{merged, RouterSettings, RoutingStrategy};
+use crate::config::{ConfigError, Resolver};
 
 /// The model key of `model_groups` that stands for every model the class does not name.
 const EVERY_OTHER_MODEL: &str = "*";
@@ -158,7 +158,7 @@ impl RequestClasses {
 
 /// Builds the classes over the router settings and checks them: degrade targets exist, degrade
 /// chains end, at most one default.
-pub(super) fn classes(
+pub(in crate::config) fn classes(
     raw: &BTreeMap<String, ClassPolicy>,
     router: &RouterSettings,
     resolver: &Resolver<'_>,
