@@ -15,6 +15,7 @@ export RUST_LOG="${RUST_LOG:-warn}"
 
 log "formatting and lints"
 cargo fmt --all --check
+python3 scripts/check-layers.py
 cargo clippy -p server -p app -p mock-upstream --features app/ssr --all-targets -- -D warnings
 cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 

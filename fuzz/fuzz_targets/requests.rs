@@ -6,8 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use server::providers::native::NativeEndpoint;
 use server::providers::{upstream_for, Upstream, WireFormat};
-use server::proxy::request::ChatRequest;
-use server::proxy::{embeddings, messages, native, responses};
+use server::endpoints::request::ChatRequest;
+use server::endpoints::translate::{anthropic, completions, responses};
+use server::endpoints::{embeddings, messages, native};
 
 /// The provider formats a chat request is translated to.
 const WIRES: [(WireFormat, &str, &str); 6] = [
@@ -42,8 +43,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(data) {
         let _ = messages::native::probe(&request, data.len());
-        let _ = messages::request::to_chat_request(request.clone());
+        let _ = anthropic::request::to_chat_request(request.clone());
         let _ = responses::to_chat_request(request.clone());
-        let _ = server::proxy::completions::to_chat_request(request);
+        let _ = completions::to_chat_request(request);
     }
 });

@@ -37,7 +37,7 @@ use crate::routing::redis_usage;
 use crate::routing::retry::RetryBudget;
 use crate::state::Gateway;
 use crate::sync::{self, Synced};
-use crate::{admin_api, proxy};
+use crate::{admin_api, endpoints};
 
 /// Longest wait for in-flight upstream calls at shutdown.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
@@ -251,9 +251,8 @@ pub async fn start(
         },
     )
     .await?;
-    let app: Router = proxy::routes()
+    let app: Router = endpoints::routes()
         .merge(admin_api::routes(gateway.clone()))
-        .layer(axum::middleware::from_fn(crate::policy::routes::scope))
         .method_not_allowed_fallback(|| async { crate::core::error::ApiError::MethodNotAllowed })
         .with_state(gateway)
         .merge(console);

@@ -17,6 +17,7 @@ use app::db::users;
 use app::model::Role;
 
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::policy::auth::{authenticate, Caller};
 use crate::state::SharedGateway;
 
@@ -31,11 +32,18 @@ pub struct Actor {
     /// Teams the user administers, and every team it belongs to (administered ones included).
     pub admin_of: BTreeSet<String>,
     pub member_of: BTreeSet<String>,
+    /// The address the request came from, for the audit.
+    pub source_ip: Option<String>,
 }
 
 /// Who is calling, and with which role and memberships.
-pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor, ApiError> {
-    let caller = authenticate(&gateway.authenticator(), headers).await?;
+pub async fn actor(
+    gateway: &SharedGateway,
+    headers: &HeaderMap,
+    origin: &Origin,
+) -> Result<Actor, ApiError> {
+    let caller = authenticate(&gateway.authenticator(), headers, origin).await?;
+    let source_ip = origin.peer.map(|address| address.to_string());
     let user_id = match &caller {
         Caller::Master { .. } => {
             return Ok(Actor {
@@ -45,6 +53,7 @@ pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor
                 user_id: None,
                 admin_of: BTreeSet::new(),
                 member_of: BTreeSet::new(),
+                source_ip,
             })
         }
         Caller::Key { key, .. } => key.user_id.clone(),
@@ -62,6 +71,7 @@ pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor
             user_id: None,
             admin_of: BTreeSet::new(),
             member_of: BTreeSet::new(),
+            source_ip,
         });
     };
     let user_id = user_id.to_string();
@@ -90,6 +100,7 @@ pub async fn actor(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor
         user_id: Some(user_id),
         admin_of,
         member_of,
+        source_ip,
     })
 }
 

@@ -16,16 +16,11 @@ use serde_json::{json, Value};
 use super::access::{actor, Actor};
 use super::{rfc3339, ApiQuery};
 use crate::core::error::{ApiError, UnknownCaller};
+use crate::core::origin::Origin;
 use crate::policy::auth::presented_key;
 use crate::state::SharedGateway;
 
-tokio::task_local! {
-    /// The address the management request being served came from.
-    static SOURCE: Option<String>;
-}
-
-/// Wraps every management route: keeps the caller's address for the entries the route records,
-/// and records a refused change.
+/// Wraps every management route: records a refused change.
 pub async fn watch(State(gateway): State<SharedGateway>, request: Request, next: Next) -> Response {
     let source = request
         .extensions()
@@ -34,7 +29,7 @@ pub async fn watch(State(gateway): State<SharedGateway>, request: Request, next:
     let is_change = request.method() != Method::GET && request.method() != Method::HEAD;
     let action = format!("{} {}", request.method(), request.uri().path());
     let actor = presented_actor(request.headers());
-    let response = SOURCE.scope(source.clone(), next.run(request)).await;
+    let response = next.run(request).await;
     let status = response.status().as_u16();
     if response.extensions().get::<UnknownCaller>().is_some() {
         // Nobody known: counted per address, one row a minute (`refusals`).
@@ -85,7 +80,7 @@ pub async fn changed(gateway: &SharedGateway, actor: &Actor, change: Change<'_>)
         allowed: true,
         before: change.before,
         after: change.after,
-        source_ip: SOURCE.try_with(Clone::clone).ok().flatten(),
+        source_ip: actor.source_ip.clone(),
     };
     if let Err(error) = audit::record(&gateway.pool, &entry).await {
         tracing::error!(%error, action = %entry.action, "a management change could not be audited");
@@ -109,9 +104,10 @@ const MAX_LIMIT: i64 = 500;
 pub async fn log(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_spend("read the audit log")?;
     let limit = query.limit.unwrap_or(100);

@@ -18,6 +18,7 @@ use super::access::actor;
 use super::audit::{self, Change};
 use super::{admin, budget_limits, json_body, rfc3339, ApiQuery};
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 fn template_error(error: BudgetTemplateError) -> ApiError {
@@ -63,9 +64,10 @@ pub struct BudgetRequest {
 pub async fn create(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: BudgetRequest = json_body(body).await?;
     let budget_id = request
         .budget_id
@@ -105,9 +107,10 @@ pub async fn create(
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: BudgetRequest = json_body(body).await?;
     let budget_id = request.budget_id.ok_or_else(|| {
         ApiError::bad_request("Pass the `budget_id` to update.", Some("budget_id"))
@@ -149,9 +152,10 @@ pub struct BudgetInfoRequest {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("read budgets")?;
     let request: BudgetInfoRequest = json_body(body).await?;
@@ -170,8 +174,9 @@ pub async fn info(
 pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("list budgets")?;
     let rows = budget_templates::list(&gateway.pool, None).await?;
@@ -189,9 +194,10 @@ pub struct BudgetSettingsQuery {
 pub async fn settings(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<BudgetSettingsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("read budgets")?;
     let row = budget_templates::find(&gateway.pool, &query.budget_id)
@@ -237,9 +243,10 @@ pub struct DeleteBudgetRequest {
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: DeleteBudgetRequest = json_body(body).await?;
     let deleted = budget_templates::delete(&gateway.pool, &request.id)
         .await

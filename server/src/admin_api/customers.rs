@@ -19,6 +19,7 @@ use super::{
     admin, budget_limits, budget_link, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate,
 };
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 /// An end user in LiteLLM's shape.
@@ -64,9 +65,10 @@ fn end_user_error(error: EndUserError) -> ApiError {
 pub async fn create(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: NewEndUserRequest = json_body(body).await?;
     if request.user_id.trim().is_empty() || request.user_id.len() > 200 {
         return Err(ApiError::bad_request(
@@ -133,9 +135,10 @@ pub struct EndUserInfoQuery {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<EndUserInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("read end users")?;
     let row = end_users::find(&gateway.pool, &query.end_user_id)
@@ -159,9 +162,10 @@ const MAX_LIMIT: i64 = 1_000;
 pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<ListEndUsersQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("list end users")?;
     let limit = query.limit.unwrap_or(100);
@@ -192,9 +196,10 @@ pub struct UpdateEndUserRequest {
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: UpdateEndUserRequest = json_body(body).await?;
     let current = end_users::find(&gateway.pool, &request.user_id)
         .await?
@@ -248,17 +253,19 @@ pub struct EndUserIdsRequest {
 pub async fn block(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, headers, body, true).await
+    set_blocked(gateway, headers, origin, body, true).await
 }
 
 pub async fn unblock(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, headers, body, false).await
+    set_blocked(gateway, headers, origin, body, false).await
 }
 
 /// Blocks or unblocks end users: their requests are refused (`403`, `blocked_end_user`) here at
@@ -266,10 +273,11 @@ pub async fn unblock(
 async fn set_blocked(
     gateway: SharedGateway,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: EndUserIdsRequest = json_body(body).await?;
     let changed_ids = end_users::set_blocked(&gateway.pool, &request.user_ids, blocked).await?;
     if changed_ids.is_empty() {
@@ -292,9 +300,10 @@ async fn set_blocked(
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: EndUserIdsRequest = json_body(body).await?;
     let deleted = end_users::delete(&gateway.pool, &request.user_ids).await?;
     if deleted.is_empty() {

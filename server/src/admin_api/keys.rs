@@ -17,12 +17,13 @@ use app::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
 
 use super::access::{actor, Actor};
 use super::audit::{self, Change};
-use super::teams::live_team;
+use super::live_team;
 use super::{
     budget_limits, json_body, metadata_object, rfc3339, token_hash_of, ApiQuery, BudgetUpdate,
     LimitFields,
 };
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::policy::keys::model_allowed;
 use crate::policy::routes::check_entries;
 use crate::state::SharedGateway;
@@ -163,9 +164,10 @@ fn check_request_class(gateway: &SharedGateway, metadata: &Value) -> Result<(), 
 pub async fn generate(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let request: GenerateKeyRequest = json_body(body).await?;
     let budget = budget_limits(
         request.max_budget,
@@ -349,9 +351,10 @@ pub struct KeyInfoQuery {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<KeyInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let token_hash = match &query.key {
         Some(key) => resolve(&gateway, key).await?,
         None if caller.caller.is_master() => {
@@ -399,9 +402,10 @@ pub struct DeleteKeysRequest {
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let request: DeleteKeysRequest = json_body(body).await?;
     if request.keys.is_empty() && request.key_aliases.is_empty() {
         return Err(ApiError::bad_request(
@@ -531,9 +535,10 @@ pub struct UpdateKeyRequest {
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let request: UpdateKeyRequest = json_body(body).await?;
     if let Some(field) = ["team_id", "project_id"].into_iter().find(|field| {
         request
@@ -628,26 +633,29 @@ pub struct BlockKeyRequest {
 pub async fn block(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, headers, body, true).await
+    set_blocked(gateway, headers, origin, body, true).await
 }
 
 pub async fn unblock(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, headers, body, false).await
+    set_blocked(gateway, headers, origin, body, false).await
 }
 
 async fn set_blocked(
     gateway: SharedGateway,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let request: BlockKeyRequest = json_body(body).await?;
     let token_hash = live_token(&gateway, &request.key).await?;
     require_manages(&gateway, &caller, &token_hash, "block or unblock this key").await?;
@@ -693,9 +701,10 @@ const MAX_PAGE_SIZE: i64 = 100;
 pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<ListKeysQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let admin_teams: Vec<String> = caller.admin_of.iter().cloned().collect();
     let visibility = caller
         .key_visibility(&admin_teams)
@@ -748,9 +757,10 @@ pub struct RegenerateKeyRequest {
 pub async fn regenerate(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    rotate(gateway, headers, None, body).await
+    rotate(gateway, headers, origin, None, body).await
 }
 
 /// `POST /key/{key}/regenerate`.
@@ -758,9 +768,10 @@ pub async fn regenerate_path(
     State(gateway): State<SharedGateway>,
     Path(key): Path<String>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    rotate(gateway, headers, Some(key), body).await
+    rotate(gateway, headers, origin, Some(key), body).await
 }
 
 /// Gives a key a new secret, shown once. Its budget, spend, limits and `token` stay; the old
@@ -768,11 +779,12 @@ pub async fn regenerate_path(
 async fn rotate(
     gateway: SharedGateway,
     headers: HeaderMap,
+    origin: Origin,
     key_in_path: Option<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
-    let bytes = crate::proxy::request::read_body(body).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
+    let bytes = crate::core::body::read_body(body).await?;
     let request: RegenerateKeyRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
         RegenerateKeyRequest {
             key: None,

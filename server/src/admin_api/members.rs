@@ -18,8 +18,9 @@ use app::model::{dollars_to_micros, micros_to_dollars};
 use super::access::{actor, Actor};
 use super::audit::{self, Change};
 use super::json_body;
-use super::teams::live_team;
+use super::live_team;
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 /// A member as LiteLLM names one: by `user_id` or `user_email`, with a `role`.
@@ -144,9 +145,10 @@ pub struct AddMembersRequest {
 pub async fn add(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let request: AddMembersRequest = json_body(body).await?;
     actor.require_manages_team(&request.team_id, "add members to this team")?;
     let budget = member_budget(
@@ -233,9 +235,10 @@ pub struct UpdateMemberRequest {
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let request: UpdateMemberRequest = json_body(body).await?;
     actor.require_manages_team(&request.team_id, "change this team's members")?;
     let named = NewMember {
@@ -291,9 +294,10 @@ pub struct DeleteMemberRequest {
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let request: DeleteMemberRequest = json_body(body).await?;
     actor.require_manages_team(&request.team_id, "remove this team's members")?;
     let named = NewMember {

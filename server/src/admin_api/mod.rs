@@ -33,9 +33,10 @@ use app::db::keys::RateLimits;
 use app::model::{dollars_to_micros, parse_duration_seconds};
 
 use crate::admin_api::access::Actor;
+use crate::core::body::read_body;
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::policy::identity;
-use crate::proxy::request::read_body;
 use crate::state::SharedGateway;
 
 /// The management routes, each watched by the audit (`audit::watch`).
@@ -119,10 +120,25 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
 }
 
 /// The caller, refused unless it is an admin (the master key, or a key of an admin user).
-async fn admin(gateway: &SharedGateway, headers: &HeaderMap) -> Result<Actor, ApiError> {
-    let actor = access::actor(gateway, headers).await?;
+async fn admin(
+    gateway: &SharedGateway,
+    headers: &HeaderMap,
+    origin: &Origin,
+) -> Result<Actor, ApiError> {
+    let actor = access::actor(gateway, headers, origin).await?;
     actor.require_admin("change this")?;
     Ok(actor)
+}
+
+/// A team that exists and is not deleted.
+pub async fn live_team(
+    gateway: &SharedGateway,
+    team_id: &str,
+) -> Result<app::db::teams::TeamRow, ApiError> {
+    app::db::teams::find(&gateway.pool, team_id)
+        .await?
+        .filter(|row| row.deleted_at.is_none())
+        .ok_or_else(|| ApiError::NotFound(format!("Team `{team_id}` not found.")))
 }
 
 /// Reads a JSON request body into `T`, with a 400 naming what is wrong. No text in it may hold

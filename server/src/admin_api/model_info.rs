@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::access::actor;
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::providers::Deployment;
 use crate::state::SharedGateway;
 
@@ -63,8 +64,9 @@ fn deployment_info(deployment: &Deployment, for_admin: bool) -> Value {
 pub async fn model_info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let for_admin = actor.is_admin();
     let caller = actor.caller;
     let groups = gateway.models.groups();

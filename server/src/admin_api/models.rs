@@ -16,6 +16,7 @@ use super::access::Actor;
 use super::audit::{self, Change};
 use super::{admin, json_body, rfc3339};
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 #[derive(Deserialize)]
@@ -43,9 +44,10 @@ pub struct ModelId {
 pub async fn create(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers, &origin).await?;
     let NewModel {
         model_name,
         litellm_params,
@@ -81,9 +83,10 @@ pub async fn create(
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers, &origin).await?;
     let mut changes: ModelUpdate = json_body(body).await?;
     let id = match changes.model_info.remove("id") {
         Some(Value::String(id)) => parse_id(&id)?,
@@ -102,9 +105,10 @@ pub async fn patch(
     State(gateway): State<SharedGateway>,
     Path(model_id): Path<String>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers, &origin).await?;
     let id = parse_id(&model_id)?;
     let mut changes: ModelUpdate = json_body(body).await?;
     changes.model_info.remove("id");
@@ -114,9 +118,10 @@ pub async fn patch(
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers, &origin).await?;
     let ModelId { id } = json_body(body).await?;
     let id = parse_id(&id)?;
     if !deployments::delete(&gateway.pool, id)

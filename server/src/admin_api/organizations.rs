@@ -21,6 +21,7 @@ use super::{
     admin, budget_limits, budget_link, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate,
 };
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 fn organization_error(error: OrganizationError) -> ApiError {
@@ -74,9 +75,10 @@ pub struct NewOrganizationRequest {
 pub async fn create(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: NewOrganizationRequest = json_body(body).await?;
     let valid_text = |text: &str| !text.trim().is_empty() && text.len() <= 200;
     if !valid_text(&request.organization_alias)
@@ -137,9 +139,10 @@ pub struct OrganizationInfoQuery {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<OrganizationInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("read organizations")?;
     let row = organizations::find(&gateway.pool, &query.organization_id)
@@ -156,8 +159,9 @@ pub async fn info(
 pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("list organizations")?;
     let rows = organizations::list(&gateway.pool).await?;
@@ -181,9 +185,10 @@ pub struct UpdateOrganizationRequest {
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: UpdateOrganizationRequest = json_body(body).await?;
     let current = organizations::find(&gateway.pool, &request.organization_id)
         .await?
@@ -239,9 +244,10 @@ pub struct DeleteOrganizationsRequest {
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: DeleteOrganizationsRequest = json_body(body).await?;
     if request.organization_ids.is_empty() {
         return Err(ApiError::bad_request(

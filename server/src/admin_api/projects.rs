@@ -20,6 +20,7 @@ use super::audit::{self, Change};
 use super::keys::{check_within_team, AskedOfTeam};
 use super::{admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate};
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 fn project_error(error: ProjectError) -> ApiError {
@@ -99,9 +100,10 @@ pub struct NewProjectRequest {
 pub async fn create(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let request: NewProjectRequest = json_body(body).await?;
     if request
         .project_id
@@ -173,9 +175,10 @@ pub struct ProjectInfoQuery {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<ProjectInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let row = projects::find(&gateway.pool, &query.project_id).await?;
     match row {
         Some(row) if sees_project(&actor, &row) => Ok(Json(project_fields(&row))),
@@ -194,8 +197,9 @@ pub async fn info(
 pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let rows = if actor.reads_everything() {
         projects::list(&gateway.pool, None).await?
     } else if actor.user_id.is_some() {
@@ -227,9 +231,10 @@ pub struct UpdateProjectRequest {
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let request: UpdateProjectRequest = json_body(body).await?;
     let current = projects::find(&gateway.pool, &request.project_id)
         .await?
@@ -287,9 +292,10 @@ pub struct DeleteProjectsRequest {
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: DeleteProjectsRequest = json_body(body).await?;
     if request.project_ids.is_empty() {
         return Err(ApiError::bad_request(

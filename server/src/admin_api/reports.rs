@@ -22,6 +22,7 @@ use super::access::{actor, Actor};
 use super::activity;
 use super::{token_hash_of, ApiQuery};
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 /// Longest range a report covers.
@@ -212,9 +213,10 @@ fn report_json(rows: &[ReportRow]) -> Value {
 pub async fn spend_report(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("read spend reports")?;
     let (start, end) = params.range_or_default(false)?;
     let group_by = params.group_by.as_deref().map(dimension).transpose()?;
@@ -248,9 +250,10 @@ pub async fn spend_report(
 pub async fn global_report(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("read spend reports")?;
     let (start, end) = params.required_range()?;
     if params.group_by.as_deref() == Some("customer") || params.customer_id.is_some() {
@@ -429,9 +432,10 @@ fn per_key(lines: &[BreakdownRow]) -> Value {
 pub async fn spend_tags(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("read spend reports")?;
     let (start, end) = params.range_or_default(true)?;
     let rows = tag_rows(&gateway, &params, start, end).await?;
@@ -458,9 +462,10 @@ pub async fn spend_tags(
 pub async fn global_spend_tags(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("read spend reports")?;
     let (start, end) = params.range_or_default(true)?;
     let mut rows = tag_rows(&gateway, &params, start, end).await?;
@@ -507,9 +512,10 @@ async fn tag_rows(
 pub async fn user_daily_activity(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let mut filters = params.filters();
     if caller.require_reads_spend("").is_err() {
         match &caller.user_id {
@@ -533,9 +539,10 @@ pub async fn user_daily_activity(
 pub async fn team_daily_activity(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let split = |text: &Option<String>| -> Option<BTreeSet<String>> {
         text.as_deref().map(|list| {
             list.split(',')
@@ -687,8 +694,9 @@ async fn daily_activity(
 pub async fn reconcile(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("reconcile spend")?;
     let result = app::db::reconcile::reconcile(&gateway.pool).await?;
     let mut body = serde_json::to_value(&result).unwrap_or_default();

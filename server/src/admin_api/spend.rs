@@ -20,6 +20,7 @@ use app::model::reports::{Dimension, Granularity, ReportFilters};
 use super::access::{actor, Actor};
 use super::{rfc3339, token_hash_of, ApiQuery};
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 const DEFAULT_LIMIT: i64 = 1_000;
@@ -54,9 +55,10 @@ pub struct SpendLogsQuery {
 pub async fn logs(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<SpendLogsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let filter = filter(&caller, &query, limit)?;
     if filter.start.is_some() && filter.end.is_some() && query.summarize.unwrap_or(true) {
@@ -81,9 +83,10 @@ pub async fn logs(
 pub async fn page(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<SpendLogsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let size = query
         .page_size
         .unwrap_or(DEFAULT_PAGE_SIZE)

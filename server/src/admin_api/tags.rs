@@ -16,6 +16,7 @@ use super::access::actor;
 use super::audit::{self, Change};
 use super::{admin, budget_limits, json_body, metadata_object, rfc3339, BudgetUpdate};
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 fn tag_error(error: TagError) -> ApiError {
@@ -59,9 +60,10 @@ pub struct TagRequest {
 pub async fn create(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: TagRequest = json_body(body).await?;
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.contains(',') {
@@ -110,9 +112,10 @@ pub struct TagInfoRequest {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("read tags")?;
     let request: TagInfoRequest = json_body(body).await?;
@@ -136,8 +139,9 @@ pub async fn info(
 pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("list tags")?;
     let rows = tags::list(&gateway.pool, None).await?;
@@ -147,9 +151,10 @@ pub async fn list(
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: TagRequest = json_body(body).await?;
     let current = tags::find(&gateway.pool, &request.name)
         .await?
@@ -200,9 +205,10 @@ pub struct DeleteTagRequest {
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: DeleteTagRequest = json_body(body).await?;
     let deleted = tags::delete(&gateway.pool, std::slice::from_ref(&request.name))
         .await

@@ -15,11 +15,13 @@ use app::model::micros_to_dollars;
 
 use super::access::actor;
 use super::audit::{self, Change};
+use super::live_team;
 use super::members::{member_error, member_user_id, members_of, NewMember};
 use super::{
     admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate, LimitFields,
 };
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::policy::keys::model_allowed;
 use crate::state::SharedGateway;
 
@@ -113,9 +115,10 @@ pub struct NewTeamRequest {
 pub async fn create(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers, &origin).await?;
     let request: NewTeamRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
     let mut members = Vec::with_capacity(request.members_with_roles.len());
@@ -190,9 +193,10 @@ pub struct TeamInfoQuery {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<TeamInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     if !actor.sees_team(&query.team_id) {
         return Err(ApiError::Forbidden(format!(
             "Only members of team `{}` and roles that read every team may read it.",
@@ -205,18 +209,12 @@ pub async fn info(
     Ok(Json(json!({ "team_id": row.team_id, "team_info": info })))
 }
 
-pub async fn live_team(gateway: &SharedGateway, team_id: &str) -> Result<TeamRow, ApiError> {
-    teams::find(&gateway.pool, team_id)
-        .await?
-        .filter(|row| row.deleted_at.is_none())
-        .ok_or_else(|| ApiError::NotFound(format!("Team `{team_id}` not found.")))
-}
-
 pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     if !actor.reads_everything() && actor.user_id.is_none() {
         return Err(ApiError::Forbidden(
             "A key without a user may not list teams.".into(),
@@ -316,9 +314,10 @@ fn refuse_admin_only_fields(request: &UpdateTeamRequest) -> Result<(), ApiError>
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers).await?;
+    let caller = actor(&gateway, &headers, &origin).await?;
     let request: UpdateTeamRequest = json_body(body).await?;
     refuse_unenforced(&request.other)?;
     caller.require_manages_team(&request.team_id, "change this team")?;
@@ -383,9 +382,10 @@ pub struct DeleteTeamsRequest {
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers, &origin).await?;
     let request: DeleteTeamsRequest = json_body(body).await?;
     if request.team_ids.is_empty() {
         return Err(ApiError::bad_request(
@@ -423,26 +423,29 @@ pub struct BlockTeamRequest {
 pub async fn block(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, headers, body, true).await
+    set_blocked(gateway, headers, origin, body, true).await
 }
 
 pub async fn unblock(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, headers, body, false).await
+    set_blocked(gateway, headers, origin, body, false).await
 }
 
 async fn set_blocked(
     gateway: SharedGateway,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers).await?;
+    let caller = admin(&gateway, &headers, &origin).await?;
     let request: BlockTeamRequest = json_body(body).await?;
     let change = TeamChange {
         blocked: Some(blocked),

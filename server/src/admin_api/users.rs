@@ -22,6 +22,7 @@ use super::{
     admin, budget_limits, json_body, metadata_object, rfc3339, ApiQuery, BudgetUpdate, LimitFields,
 };
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 /// A role from LiteLLM's `user_role` (or Gatehouse's own names).
@@ -137,9 +138,10 @@ pub struct NewUserRequest {
 pub async fn create(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: NewUserRequest = json_body(body).await?;
     let role = request
         .user_role
@@ -253,9 +255,10 @@ pub struct UserInfoQuery {
 pub async fn info(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<UserInfoQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers).await?;
+    let actor = actor(&gateway, &headers, &origin).await?;
     let user_id = match (query.user_id, &actor.user_id) {
         (Some(asked), _) => asked,
         (None, Some(own)) => own.clone(),
@@ -312,9 +315,10 @@ const MAX_PAGE_SIZE: i64 = 100;
 pub async fn list(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     ApiQuery(query): ApiQuery<ListUsersQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers)
+    actor(&gateway, &headers, &origin)
         .await?
         .require_reads_everything("list users")?;
     let page = query.page.unwrap_or(1);
@@ -357,9 +361,10 @@ pub struct UpdateUserRequest {
 pub async fn update(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: UpdateUserRequest = json_body(body).await?;
     let current = match (&request.user_id, &request.user_email) {
         (Some(user_id), _) => users::find_by_user_id(&gateway.pool, user_id).await?,
@@ -434,9 +439,10 @@ pub struct DeleteUsersRequest {
 pub async fn delete(
     State(gateway): State<SharedGateway>,
     headers: HeaderMap,
+    origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: DeleteUsersRequest = json_body(body).await?;
     if request.user_ids.is_empty() {
         return Err(ApiError::bad_request(

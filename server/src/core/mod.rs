@@ -3,12 +3,14 @@
 //! fails the build on such an import.
 
 pub mod access_groups;
+pub mod body;
 pub mod capabilities;
 pub mod error;
 pub mod failure;
 pub mod health;
 pub mod limits;
 pub mod notify;
+pub mod origin;
 pub mod prices;
 pub mod redis_link;
 pub mod secret;

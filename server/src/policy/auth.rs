@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::core::access_groups::AccessGroups;
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::policy::auth_failures::AuthFailures;
 use crate::policy::budgets::Budget;
 use crate::policy::keys::{CachedKey, KeyCache, Lookup};
@@ -148,6 +149,7 @@ pub struct Authenticator<'a> {
 pub async fn authenticate(
     gateway: &Authenticator<'_>,
     headers: &HeaderMap,
+    origin: &Origin,
 ) -> Result<Caller, ApiError> {
     let secret = presented_key(headers).ok_or(ApiError::MissingKey)?;
     let hash = app::secrets::hash_key_bytes(secret);
@@ -160,13 +162,16 @@ pub async fn authenticate(
     }
     // A secret not in memory costs a lookup: an address that presented too many unknown ones
     // this minute gets no more.
-    let peer = crate::policy::routes::peer;
-    let may_query = || peer().is_none_or(|address| !gateway.auth_failures.exhausted(address));
+    let may_query = || {
+        origin
+            .peer
+            .is_none_or(|address| !gateway.auth_failures.exhausted(address))
+    };
     let key = match gateway.keys.lookup(&hash, may_query).await? {
         Lookup::Found(key) => key,
         Lookup::NotQueried => return Err(ApiError::TooManyFailedAuthentications),
         Lookup::Unknown => {
-            if let Some(address) = peer() {
+            if let Some(address) = origin.peer {
                 gateway.auth_failures.failed(address);
             }
             return Err(ApiError::InvalidKey);
@@ -182,7 +187,7 @@ pub async fn authenticate(
         return Err(ApiError::BlockedKey);
     }
     key.allowed_routes
-        .permit()
+        .permit(&origin.path)
         .map_err(|path| ApiError::Forbidden(format!("This key may not call `{path}`.")))?;
     let team = match &key.team_id {
         Some(team_id) => {

@@ -101,6 +101,13 @@ impl std::io::Write for ByteCounter {
     }
 }
 
+/// Adds a tag unless it is there already.
+pub fn push_tag(tags: &mut Vec<String>, tag: &str) {
+    if !tags.iter().any(|known| known == tag) {
+        tags.push(tag.to_string());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,19 +15,14 @@ use tokio::sync::{mpsc, oneshot};
 use crate::core::error::ApiError;
 use crate::core::prices::tokens_cost_ceiling;
 use crate::core::usage::estimate_tokens;
+use crate::engine::attempt::{CallInfo, EventsAttempt, Opening};
+use crate::engine::call_headers::RESPONSE_HEADERS;
+use crate::engine::call_headers::{insert_call_id, insert_rate_limits, RouteHeaders};
 use crate::metering::{CallOutcome, MeteredCall};
-use crate::providers::adapter::{ChatBody, ReplyContext, StreamTranslator, UpstreamRequest};
+use crate::providers::adapter::StreamTranslator;
 use crate::providers::framing::{Deframer, Framing};
-use crate::providers::{mock_response, openai_compat, transport, ByteStream, Deployment, Upstream};
-use crate::proxy::call_headers::{insert_call_id, insert_rate_limits, RouteHeaders};
-use crate::proxy::completions::TextCompletionEgress;
-use crate::proxy::egress::Egressed;
-use crate::proxy::messages::stream::AnthropicEgress;
-use crate::proxy::pipeline::Egress;
-use crate::proxy::request::for_deployment;
-use crate::proxy::responses::stream::ResponsesEgress;
-use crate::proxy::unary::RESPONSE_HEADERS;
-use crate::routing::attempts::{Reusable, Route};
+use crate::providers::{mock_response, transport, ByteStream, Deployment};
+use crate::routing::attempts::Route;
 use crate::state::SharedGateway;
 
 /// Why a stream is ended when its output passes what its budgets reserved for it.
@@ -36,39 +31,6 @@ const BUDGET_EXHAUSTED: &str = "Budget exhausted mid-stream: the budget cannot p
 /// Events buffered between the relay task and a slow client.
 const CLIENT_BUFFER_EVENTS: usize = 64;
 
-/// What a relay opens upstream, for whichever deployment an attempt goes to.
-pub enum Source {
-    /// A chat request through the deployment's adapter, its chunks re-expressed for `egress`.
-    Chat {
-        body: Reusable<ChatBody>,
-        client_wants_usage: bool,
-        egress: Egress,
-    },
-    /// A request in the upstream's own format, built for the deployment, its events relayed by
-    /// the translator built with it.
-    Native(Box<dyn NativeStreamBuilder>),
-}
-
-/// Builds a native stream request and its translator for a deployment.
-pub trait NativeStreamBuilder: Send {
-    fn build(
-        &mut self,
-        deployment: &Deployment,
-    ) -> Result<(UpstreamRequest, Box<dyn StreamTranslator>), ApiError>;
-}
-
-impl<F> NativeStreamBuilder for F
-where
-    F: FnMut(&Deployment) -> Result<(UpstreamRequest, Box<dyn StreamTranslator>), ApiError> + Send,
-{
-    fn build(
-        &mut self,
-        deployment: &Deployment,
-    ) -> Result<(UpstreamRequest, Box<dyn StreamTranslator>), ApiError> {
-        self(deployment)
-    }
-}
-
 /// What the call's stream was opened with: the response headers' parts known when it starts.
 type Opened = Result<(mpsc::Receiver<Bytes>, RouteHeaders), ApiError>;
 
@@ -76,7 +38,7 @@ pub async fn relay(
     gateway: SharedGateway,
     call: MeteredCall,
     route: Route,
-    source: Source,
+    attempts: Box<dyn EventsAttempt>,
 ) -> Result<Response, ApiError> {
     let request_id = call.request_id.clone();
     let limits_left = call.admission.as_ref().map(|admission| admission.remaining);
@@ -86,7 +48,7 @@ pub async fn relay(
         task_gateway,
         call,
         route,
-        source,
+        attempts,
         opened_sender,
     )));
     let (events, route_headers) = opened.await.map_err(|_| ApiError::Internal)??;
@@ -124,80 +86,6 @@ struct OpenStream {
     upstream: ByteStream,
     framing: Framing,
     translator: Box<dyn StreamTranslator>,
-}
-
-/// A stream ready to open on one deployment.
-struct Opening {
-    /// `None` for a `mock_response` deployment, which streams from memory.
-    request: Option<UpstreamRequest>,
-    framing: Framing,
-    translator: Box<dyn StreamTranslator>,
-}
-
-/// What every attempt of one call shares.
-#[derive(Clone)]
-struct CallInfo {
-    request_id: String,
-    context: ReplyContext,
-    prompt_estimate: u64,
-}
-
-impl Source {
-    /// The request and translator for an attempt on `deployment`.
-    fn prepare(&mut self, deployment: &Deployment, call: &CallInfo) -> Result<Opening, ApiError> {
-        let (body, client_wants_usage, egress) = match self {
-            Source::Chat {
-                body,
-                client_wants_usage,
-                egress,
-            } => (body.for_attempt(), *client_wants_usage, *egress),
-            Source::Native(builder) => {
-                let (request, translator) = builder.build(deployment)?;
-                return Ok(Opening {
-                    request: Some(request),
-                    framing: Framing::ServerSentEvents,
-                    translator,
-                });
-            }
-        };
-        let body = for_deployment(body.ok_or(ApiError::Internal)?, deployment);
-        // Other APIs' events carry the usage at the end, so their egress always asks for it.
-        let wants_usage = client_wants_usage || egress != Egress::OpenAi;
-        let context = ReplyContext {
-            model: deployment.upstream_model.clone(),
-            ..call.context.clone()
-        };
-        let (request, framing, translator) = match &deployment.upstream {
-            Upstream::Mock => (
-                None,
-                Framing::ServerSentEvents,
-                openai_compat::pass_through(wants_usage),
-            ),
-            Upstream::Http(adapter) => (
-                Some(adapter.chat_request(body, true)?),
-                adapter.framing(),
-                adapter.stream_translator(context.clone(), wants_usage),
-            ),
-        };
-        let model = deployment.model_group.clone();
-        let translator: Box<dyn StreamTranslator> = match egress {
-            Egress::OpenAi => translator,
-            Egress::Anthropic => Box::new(Egressed::new(translator, AnthropicEgress::new(model))),
-            Egress::Responses => Box::new(Egressed::new(
-                translator,
-                ResponsesEgress::new(model, context),
-            )),
-            Egress::TextCompletion => Box::new(Egressed::new(
-                translator,
-                TextCompletionEgress::new(model, client_wants_usage),
-            )),
-        };
-        Ok(Opening {
-            request,
-            framing,
-            translator,
-        })
-    }
 }
 
 /// Opens the stream and waits for its first bytes, within the deployment's `stream_timeout`:
@@ -245,20 +133,16 @@ async fn pump(
     gateway: SharedGateway,
     call: MeteredCall,
     route: Route,
-    mut source: Source,
+    mut attempts: Box<dyn EventsAttempt>,
     opened: oneshot::Sender<Opened>,
 ) {
-    let info = CallInfo {
-        request_id: call.request_id.clone(),
-        context: call.reply_context(),
-        prompt_estimate: call.prompt_estimate,
-    };
+    let info = CallInfo::of(&call);
     let models = gateway.models.clone();
     let routed = route
         .run(&gateway.retry_budget, &*models, |deployment| {
-            let opening = source.prepare(&deployment, &info);
+            let info = info.on(&deployment);
+            let opening = attempts.open(&deployment, &info);
             let gateway = gateway.clone();
-            let info = info.clone();
             async move { open_first(gateway, deployment, opening?, info).await }
         })
         .await;

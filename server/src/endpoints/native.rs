@@ -3,31 +3,34 @@
 //! upstreams that serve them (OpenAI, Azure, the compatible family, Cohere's rerank). Text
 //! completions and responses are translated to chat for every other provider.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Map, Value};
 
+use crate::core::body::read_body;
 use crate::core::capabilities::{Missing, Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
+use crate::endpoints::chat::{chat_call, chat_cost, Egress};
+use crate::endpoints::request::{choice_count, take_tags, ChatRequest};
+use crate::endpoints::translate::{completions, responses};
+use crate::engine::{
+    Call, CallInfo, Cost, Endpoint, EventsAttempt, Opening, WholeAttempt, DEFAULT_OUTPUT_TOKENS,
+};
 use crate::policy::identity;
 use crate::providers::adapter::{
     to_body, ChatAdapter, ChatReply, StreamTranslator, UpstreamRequest,
 };
+use crate::providers::framing::Framing;
 use crate::providers::native::NativeEndpoint;
 use crate::providers::openai_responses::ResponsesRelay;
 use crate::providers::{openai_compat, transport, Deployment, Upstream};
-use crate::proxy::pipeline::DEFAULT_OUTPUT_TOKENS;
-use crate::proxy::pipeline::{admit, call_chat_on, Admitted, Egress};
-use crate::proxy::request::{choice_count, read_body, take_tags};
-use crate::proxy::stream::{self, Source};
-use crate::proxy::unary::metered;
-use crate::proxy::{completions, responses};
 use crate::routing::attempts::{CostBound, Reusable, Route};
 use crate::state::SharedGateway;
 
@@ -36,50 +39,6 @@ const NATIVE_RESPONSES_PROVIDERS: &[&str] = &["openai", "azure"];
 
 /// The model `/v1/moderations` uses when the request names none (OpenAI's default).
 const DEFAULT_MODERATION_MODEL: &str = "omni-moderation-latest";
-
-pub async fn completions(
-    State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    respond(run(gateway, &headers, body, NativeEndpoint::Completions).await)
-}
-
-pub async fn responses(
-    State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    respond(run(gateway, &headers, body, NativeEndpoint::Responses).await)
-}
-
-pub async fn moderations(
-    State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    respond(run(gateway, &headers, body, NativeEndpoint::Moderations).await)
-}
-
-pub async fn image_generations(
-    State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    respond(run(gateway, &headers, body, NativeEndpoint::ImageGenerations).await)
-}
-
-pub async fn rerank(
-    State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    respond(run(gateway, &headers, body, NativeEndpoint::Rerank).await)
-}
-
-fn respond(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
 
 /// A validated request to a native JSON endpoint.
 pub struct NativeRequest {
@@ -96,53 +55,272 @@ pub struct NativeRequest {
     pub bound: CostBound,
 }
 
-async fn run(
-    gateway: SharedGateway,
-    headers: &HeaderMap,
-    body: Body,
-    endpoint: NativeEndpoint,
-) -> Result<Response, ApiError> {
-    let admitted = admit(&gateway, headers).await?;
-    let request = NativeRequest::parse(endpoint, &read_body(body).await?)?;
-    // Completions and responses can also be served by any chat model, translated.
-    let as_chat = match endpoint {
-        NativeEndpoint::Completions => Some(
-            completions::to_chat_request(request.body.clone())
-                .map(|chat| (chat, Egress::TextCompletion)),
-        ),
-        NativeEndpoint::Responses => Some(
-            responses::to_chat_request(request.body.clone()).map(|chat| (chat, Egress::Responses)),
-        ),
-        _ => None,
-    };
-    let needs = match &as_chat {
-        Some(Ok((chat, _))) => Needs {
-            mode: endpoint.mode(),
-            ..chat.needs()
-        },
-        _ => Needs {
-            streaming: request.stream,
-            ..Needs::plain(endpoint.mode(), request.prompt_tokens)
-        },
-    };
-    let route = admitted.plan(&gateway, &request.model, &needs)?;
-    if serves_natively(route.first(), endpoint) {
-        return call_native(gateway, admitted, endpoint, route, request).await;
-    }
-    match as_chat {
-        Some(translated) => {
-            let (chat, egress) = translated?;
-            call_chat_on(gateway, admitted, chat, egress, endpoint.call_type(), route).await
-        }
-        None => Err(ApiError::bad_request(
-            format!(
-                "The model `{}` is served by `{}`, whose {} API Gatehouse does not speak.",
-                request.model,
-                route.first().provider,
-                endpoint.path()
+/// Which native endpoint a `Native` serves.
+pub trait NativeKind: Send + 'static {
+    const ENDPOINT: NativeEndpoint;
+}
+
+/// `/v1/completions`.
+pub struct Completions;
+/// `/v1/responses`.
+pub struct Responses;
+/// `/v1/moderations`.
+pub struct Moderations;
+/// `/v1/images/generations`.
+pub struct ImageGenerations;
+/// `/v1/rerank`.
+pub struct Rerank;
+
+impl NativeKind for Completions {
+    const ENDPOINT: NativeEndpoint = NativeEndpoint::Completions;
+}
+impl NativeKind for Responses {
+    const ENDPOINT: NativeEndpoint = NativeEndpoint::Responses;
+}
+impl NativeKind for Moderations {
+    const ENDPOINT: NativeEndpoint = NativeEndpoint::Moderations;
+}
+impl NativeKind for ImageGenerations {
+    const ENDPOINT: NativeEndpoint = NativeEndpoint::ImageGenerations;
+}
+impl NativeKind for Rerank {
+    const ENDPOINT: NativeEndpoint = NativeEndpoint::Rerank;
+}
+
+/// A native JSON endpoint's request: called in its own format where the route's first
+/// deployment serves it so, else (completions, responses) translated to chat.
+pub struct Native<K> {
+    request: NativeRequest,
+    /// The request as chat, for completions and responses (a translation error is the
+    /// client's only if no deployment serves the request natively).
+    as_chat: Option<Result<(ChatRequest, Egress), ApiError>>,
+    /// Set once the route is known: serve it as chat.
+    chat: Option<(ChatRequest, Egress)>,
+    kind: PhantomData<K>,
+}
+
+impl<K: NativeKind> Endpoint for Native<K> {
+    async fn parse(_headers: &HeaderMap, body: Body) -> Result<Self, ApiError> {
+        let request = NativeRequest::parse(K::ENDPOINT, &read_body(body).await?)?;
+        // Completions and responses can also be served by any chat model, translated.
+        let as_chat = match K::ENDPOINT {
+            NativeEndpoint::Completions => Some(
+                completions::to_chat_request(request.body.clone())
+                    .map(|chat| (chat, Egress::TextCompletion)),
             ),
-            Some("model"),
-        )),
+            NativeEndpoint::Responses => Some(
+                responses::to_chat_request(request.body.clone())
+                    .map(|chat| (chat, Egress::Responses)),
+            ),
+            _ => None,
+        };
+        Ok(Native {
+            request,
+            as_chat,
+            chat: None,
+            kind: PhantomData,
+        })
+    }
+
+    fn call_type(&self) -> &'static str {
+        K::ENDPOINT.call_type()
+    }
+
+    fn model(&self) -> &str {
+        &self.request.model
+    }
+
+    fn needs(&self) -> Needs {
+        match &self.as_chat {
+            Some(Ok((chat, _))) => Needs {
+                mode: K::ENDPOINT.mode(),
+                ..chat.needs()
+            },
+            _ => Needs {
+                streaming: self.request.stream,
+                ..Needs::plain(K::ENDPOINT.mode(), self.request.prompt_tokens)
+            },
+        }
+    }
+
+    fn streams(&self) -> bool {
+        self.request.stream
+    }
+
+    fn end_user(&self) -> Option<String> {
+        self.request.end_user.clone()
+    }
+
+    fn tags(&self) -> &[String] {
+        &self.request.tags
+    }
+
+    fn bind(&mut self, route: &Route) -> Result<(), ApiError> {
+        if serves_natively(route.first(), K::ENDPOINT) {
+            return Ok(());
+        }
+        match self.as_chat.take() {
+            Some(translated) => {
+                self.chat = Some(translated?);
+                Ok(())
+            }
+            None => Err(ApiError::bad_request(
+                format!(
+                    "The model `{}` is served by `{}`, whose {} API Gatehouse does not speak.",
+                    self.request.model,
+                    route.first().provider,
+                    K::ENDPOINT.path()
+                ),
+                Some("model"),
+            )),
+        }
+    }
+
+    fn cost(&self, route: &Route) -> Result<Cost, ApiError> {
+        match &self.chat {
+            Some((chat, _)) => Ok(chat_cost(chat)),
+            None => native_cost(K::ENDPOINT, &self.request, route),
+        }
+    }
+
+    fn limit_output(&mut self, tokens: u64) {
+        match &mut self.chat {
+            Some((chat, _)) => chat.limit_output_tokens(tokens),
+            None => {
+                if let Some(field) = K::ENDPOINT.output_limit_field() {
+                    self.request.body.insert(field.into(), Value::from(tokens));
+                }
+            }
+        }
+    }
+
+    fn payload(&self) -> Option<Value> {
+        self.chat.as_ref().map(|(chat, _)| chat.payload())
+    }
+
+    fn into_call(self, route: &Route) -> Result<Call, ApiError> {
+        if let Some((chat, egress)) = self.chat {
+            return Ok(chat_call(chat, route, egress));
+        }
+        let mut request = self.request;
+        if request.stream && K::ENDPOINT == NativeEndpoint::Completions {
+            // The final usage chunk bills the stream; it reaches the client only if it asked.
+            request
+                .body
+                .insert("stream_options".into(), json!({ "include_usage": true }));
+        }
+        let attempts = NativeAttempts {
+            endpoint: K::ENDPOINT,
+            model: request.model,
+            body: Reusable::new(request.body, route.may_retry()),
+            client_wants_usage: request.client_wants_usage,
+        };
+        Ok(if request.stream {
+            Call::Events(Box::new(attempts))
+        } else {
+            Call::Whole {
+                attempts: Box::new(attempts),
+                content_type: None,
+            }
+        })
+    }
+}
+
+/// A native request's worst case on `route`. Without an output limit, the largest any
+/// deployment on the route declares, else the default, which the request is then held to
+/// (nothing else bounds what it may cost).
+fn native_cost(
+    endpoint: NativeEndpoint,
+    request: &NativeRequest,
+    route: &Route,
+) -> Result<Cost, ApiError> {
+    // Each choice (`n`, and `best_of` for completions) may produce the whole output limit.
+    let choices = choice_count(&request.body, "n")?.max(choice_count(&request.body, "best_of")?);
+    let mut bound = request.bound;
+    let mut impose = None;
+    if matches!(
+        endpoint,
+        NativeEndpoint::Completions | NativeEndpoint::Responses | NativeEndpoint::ImageGenerations
+    ) && bound.output_tokens == 0
+    {
+        let declared = route.price_ceiling().max_output_tokens;
+        let per_choice = declared.unwrap_or(DEFAULT_OUTPUT_TOKENS);
+        bound.output_tokens = per_choice.saturating_mul(choices);
+        if declared.is_none() && endpoint.output_limit_field().is_some() {
+            impose = Some(per_choice);
+        }
+    }
+    Ok(Cost::Whole { bound, impose })
+}
+
+/// The attempts of a native call: each to a deployment that serves the endpoint in its own
+/// format; others are passed over.
+struct NativeAttempts {
+    endpoint: NativeEndpoint,
+    model: String,
+    body: Reusable<Map<String, Value>>,
+    client_wants_usage: bool,
+}
+
+impl NativeAttempts {
+    fn build(&mut self, deployment: &Deployment) -> Result<UpstreamRequest, ApiError> {
+        if !serves_natively(deployment, self.endpoint) {
+            // Passed over for the route's next deployment.
+            return Err(ApiError::Unsupported {
+                model: deployment.model_group.clone(),
+                missing: Missing::Mode(self.endpoint.mode()),
+            });
+        }
+        let url = http_adapter(deployment, &self.model)?
+            .native_url(self.endpoint)
+            .ok_or(ApiError::Internal)?
+            .clone();
+        let mut body = self.body.for_attempt().ok_or(ApiError::Internal)?;
+        body.insert(
+            "model".into(),
+            Value::String(deployment.upstream_model.clone()),
+        );
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(UpstreamRequest {
+            url,
+            headers,
+            body: to_body(&Value::Object(body))?,
+        })
+    }
+}
+
+impl WholeAttempt for NativeAttempts {
+    fn attempt(
+        &mut self,
+        gateway: &SharedGateway,
+        deployment: Arc<Deployment>,
+        _call: &CallInfo,
+    ) -> BoxFuture<'static, Result<ChatReply, ApiError>> {
+        let upstream_request = self.build(&deployment);
+        let (http, endpoint) = (gateway.http.clone(), self.endpoint);
+        async move {
+            let reply = transport::fetch(&http, &deployment, upstream_request?).await?;
+            Ok(ChatReply {
+                usage: endpoint.reply_usage(&reply),
+                body: reply,
+            })
+        }
+        .boxed()
+    }
+}
+
+impl EventsAttempt for NativeAttempts {
+    fn open(&mut self, deployment: &Deployment, _call: &CallInfo) -> Result<Opening, ApiError> {
+        let translator: Box<dyn StreamTranslator> = match self.endpoint {
+            NativeEndpoint::Responses => Box::new(ResponsesRelay::default()),
+            _ => openai_compat::pass_through(self.client_wants_usage),
+        };
+        Ok(Opening {
+            request: Some(self.build(deployment)?),
+            framing: Framing::ServerSentEvents,
+            translator,
+        })
     }
 }
 
@@ -176,111 +354,6 @@ pub fn http_adapter(
             Some("model"),
         )),
     }
-}
-
-async fn call_native(
-    gateway: SharedGateway,
-    admitted: Admitted,
-    endpoint: NativeEndpoint,
-    route: Route,
-    mut request: NativeRequest,
-) -> Result<Response, ApiError> {
-    if request.stream && endpoint == NativeEndpoint::Completions {
-        // The final usage chunk bills the stream; it reaches the client only if it asked.
-        request
-            .body
-            .insert("stream_options".into(), json!({ "include_usage": true }));
-    }
-    let model = request.model.clone();
-    // Each choice (`n`, and `best_of` for completions) may produce the whole output limit.
-    let choices = choice_count(&request.body, "n")?.max(choice_count(&request.body, "best_of")?);
-    let mut call = admitted.metered_call(
-        endpoint.call_type(),
-        route.first().clone(),
-        request.prompt_tokens,
-        request.end_user,
-        &request.tags,
-        request.stream,
-    );
-    let mut bound = request.bound;
-    let mut imposed = None;
-    if matches!(
-        endpoint,
-        NativeEndpoint::Completions | NativeEndpoint::Responses | NativeEndpoint::ImageGenerations
-    ) && bound.output_tokens == 0
-    {
-        // No limit given: the largest any deployment on the route declares, else the default,
-        // which the request is then held to (nothing else bounds what it may cost).
-        let declared = route.price_ceiling().max_output_tokens;
-        let per_choice = declared.unwrap_or(DEFAULT_OUTPUT_TOKENS);
-        bound.output_tokens = per_choice.saturating_mul(choices);
-        if declared.is_none() {
-            imposed = endpoint
-                .output_limit_field()
-                .map(|field| (field, per_choice));
-        }
-    }
-    admitted.hold(&gateway, &mut call, &route, &bound).await?;
-    if let (Some((field, tokens)), true) = (imposed, call.reservation.is_some()) {
-        request.body.insert(field.into(), Value::from(tokens));
-    }
-    let mut body = Reusable::new(request.body, route.may_retry());
-    // Each attempt goes to a deployment that serves the endpoint in its own format.
-    let mut build = move |deployment: &Deployment| -> Result<UpstreamRequest, ApiError> {
-        if !serves_natively(deployment, endpoint) {
-            // Passed over for the route's next deployment.
-            return Err(ApiError::Unsupported {
-                model: deployment.model_group.clone(),
-                missing: Missing::Mode(endpoint.mode()),
-            });
-        }
-        let url = http_adapter(deployment, &model)?
-            .native_url(endpoint)
-            .ok_or(ApiError::Internal)?
-            .clone();
-        let mut body = body.for_attempt().ok_or(ApiError::Internal)?;
-        body.insert(
-            "model".into(),
-            Value::String(deployment.upstream_model.clone()),
-        );
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Ok(UpstreamRequest {
-            url,
-            headers,
-            body: to_body(&Value::Object(body))?,
-        })
-    };
-    if request.stream {
-        let client_wants_usage = request.client_wants_usage;
-        let builder = move |deployment: &Deployment| {
-            let translator: Box<dyn StreamTranslator> = match endpoint {
-                NativeEndpoint::Responses => Box::new(ResponsesRelay::default()),
-                _ => openai_compat::pass_through(client_wants_usage),
-            };
-            Ok((build(deployment)?, translator))
-        };
-        return stream::relay(gateway, call, route, Source::Native(Box::new(builder))).await;
-    }
-    let exchange_gateway = gateway.clone();
-    let exchange = async move {
-        let gateway = exchange_gateway;
-        let models = gateway.models.clone();
-        route
-            .run(&gateway.retry_budget, &*models, |deployment| {
-                let upstream_request = build(&deployment);
-                let http = gateway.http.clone();
-                async move {
-                    let reply = transport::fetch(&http, &deployment, upstream_request?).await?;
-                    Ok(ChatReply {
-                        usage: endpoint.reply_usage(&reply),
-                        body: reply,
-                    })
-                }
-            })
-            .await
-    };
-    metered(gateway, call, Box::pin(exchange)).await
 }
 
 impl NativeRequest {

@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn golden_request_becomes_an_openai_request() {
         let golden: Value = serde_json::from_str(include_str!(
-            "../../../tests/fixtures/anthropic/request_tools_image.json"
+            "../../../../tests/fixtures/anthropic/request_tools_image.json"
         ))
         .unwrap();
         let chat = translate(golden.clone());

@@ -2,9 +2,9 @@
 //! Fields Gatehouse does not know are passed through untouched.
 
 use axum::body::Body;
-use bytes::Bytes;
 use serde_json::{Map, Value};
 
+use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
@@ -12,10 +12,7 @@ use crate::policy::identity;
 use crate::providers::adapter::ChatBody;
 use crate::providers::Deployment;
 
-/// Largest request body accepted (images inline as base64 can be large).
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-
-pub use crate::policy::identity::MAX_TAGS;
+use crate::policy::identity::{push_tag, MAX_TAGS};
 
 /// LiteLLM's request tags in a body: root `tags` (removed: it is LiteLLM's, not the
 /// upstream's) and `metadata.tags`. Each a non-empty string; a 400 otherwise.
@@ -64,13 +61,6 @@ pub fn choice_count(body: &Map<String, Value>, field: &'static str) -> Result<u6
                     Some(field),
                 )
             }),
-    }
-}
-
-/// Adds a tag unless it is there already.
-pub fn push_tag(tags: &mut Vec<String>, tag: &str) {
-    if !tags.iter().any(|known| known == tag) {
-        tags.push(tag.to_string());
     }
 }
 
@@ -299,21 +289,6 @@ fn optional_bool(
             Some(field),
         )),
     }
-}
-
-/// Reads a request body up to `MAX_BODY_BYTES`.
-pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|error| {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::BodyTooLarge(MAX_BODY_BYTES)
-            } else {
-                ApiError::bad_request("The request body could not be read.", None)
-            }
-        })
 }
 
 #[cfg(test)]

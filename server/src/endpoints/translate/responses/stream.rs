@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::reply::{function_call_item, message_item, response_id, response_object};
 use crate::core::usage::Usage;
+use crate::endpoints::translate::egress::ChunkEgress;
 use crate::providers::adapter::ReplyContext;
-use crate::proxy::egress::ChunkEgress;
 
 /// The output item being streamed.
 enum OpenItem {
@@ -270,15 +270,15 @@ impl ChunkEgress for ResponsesEgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoints::translate::egress::Egressed;
     use crate::providers::adapter::StreamTranslator;
     use crate::providers::frame::Frame;
     use crate::providers::openai_compat::pass_through;
     use crate::providers::sse::SseSplitter;
-    use crate::proxy::egress::Egressed;
 
     #[test]
     fn golden_openai_tool_stream_becomes_response_events() {
-        let fixture = include_str!("../../../tests/fixtures/openai/stream_tool_calls.sse");
+        let fixture = include_str!("../../../../tests/fixtures/openai/stream_tool_calls.sse");
         let context = ReplyContext {
             completion_id: "chatcmpl-abc".into(),
             model: "upstream".into(),

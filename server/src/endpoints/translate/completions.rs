@@ -7,9 +7,9 @@ use serde_json::{json, Map, Value};
 
 use crate::core::error::ApiError;
 use crate::core::usage::Usage;
+use crate::endpoints::request::ChatRequest;
+use crate::endpoints::translate::egress::ChunkEgress;
 use crate::providers::adapter::{invalid_request as invalid, sse_data, sse_done};
-use crate::proxy::egress::ChunkEgress;
-use crate::proxy::request::ChatRequest;
 
 /// Text-completion fields a chat request takes under the same name.
 const SAME_NAME_FIELDS: &[&str] = &[
@@ -164,11 +164,11 @@ impl ChunkEgress for TextCompletionEgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoints::translate::egress::Egressed;
     use crate::providers::adapter::StreamTranslator;
     use crate::providers::frame::Frame;
     use crate::providers::openai_compat::pass_through;
     use crate::providers::sse::{data_payload, SseSplitter};
-    use crate::proxy::egress::Egressed;
 
     #[test]
     fn prompt_becomes_one_user_message() {
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn golden_reply_and_stream_become_text_completions() {
         let completion: Value = serde_json::from_str(include_str!(
-            "../../tests/fixtures/openai/response_cached_reasoning.json"
+            "../../../tests/fixtures/openai/response_cached_reasoning.json"
         ))
         .unwrap();
         let text = to_text_completion(&completion, &Usage::new(3, 4), "legacy");

@@ -1,11 +1,14 @@
-//! `/v1/messages` to a deployment that speaks Anthropic's Messages API: the request relayed as
+//! `/v1/messages` relayed to a deployment that speaks Anthropic's Messages API: the request relayed as
 //! the client wrote it (the model replaced; `anthropic-version` and `anthropic-beta`
 //! forwarded), the reply and the event stream unchanged — so thinking blocks and their
 //! signatures, documents, citations and server tools survive, as Claude Code needs. Usage is
 //! read on the way for metering.
 
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
-use axum::response::Response;
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -13,16 +16,12 @@ use serde_json::{Map, Value};
 use crate::core::capabilities::{Missing, Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
-use crate::metering::CALL_TYPE_CHAT;
+use crate::engine::{CallInfo, EventsAttempt, Opening, WholeAttempt};
 use crate::policy::identity;
-use crate::providers::adapter::{
-    invalid_request as invalid, to_body, ChatReply, StreamTranslator, UpstreamRequest,
-};
+use crate::providers::adapter::{invalid_request as invalid, to_body, ChatReply, UpstreamRequest};
 use crate::providers::anthropic::{self, MessagesRelay};
+use crate::providers::framing::Framing;
 use crate::providers::{transport, Deployment, Upstream};
-use crate::proxy::pipeline::{reserve_output, Admitted};
-use crate::proxy::stream::{self, Source};
-use crate::proxy::unary::metered;
 use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
 
@@ -116,96 +115,93 @@ pub fn messages_url(deployment: &Deployment) -> Option<Url> {
     }
 }
 
-/// Steps 3, 4 and 6–9 for a relayed Messages request: limit, reserve (lowering `max_tokens` to
-/// what the budgets can pay for), call (attempt by attempt, each to a deployment that speaks
-/// Messages), respond unchanged, settle, meter.
-pub async fn relay(
-    gateway: SharedGateway,
-    admitted: Admitted,
-    route: Route,
-    mut request: Map<String, Value>,
-    client_headers: &HeaderMap,
-    probe: MessagesProbe,
-) -> Result<Response, ApiError> {
-    let mut call = admitted.metered_call(
-        CALL_TYPE_CHAT,
-        route.first().clone(),
-        probe.needs.prompt_tokens,
-        probe.end_user,
-        &[],
-        probe.needs.streaming,
-    );
-    admitted.limit(&gateway, &mut call).await?;
-    let max_tokens = request.get("max_tokens").and_then(Value::as_u64);
-    let lowered = reserve_output(
-        &gateway,
-        &admitted,
-        &mut call,
-        &route,
-        probe.body_bytes as u64,
-        max_tokens,
-        1,
-    )
-    .await?;
-    if let Some(tokens) = lowered {
-        request.insert("max_tokens".into(), Value::from(tokens));
-    }
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(
-        HeaderName::from_static("anthropic-version"),
-        HeaderValue::from_static(anthropic::API_VERSION),
-    );
-    for name in FORWARDED_HEADERS {
-        if let Some(value) = client_headers.get(name) {
-            headers.insert(HeaderName::from_static(name), value.clone());
+/// The attempts of a relayed Messages request: the body as the client wrote it (the model
+/// replaced), to deployments that speak Messages; others are passed over.
+pub struct RelayAttempts {
+    request: Reusable<Map<String, Value>>,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl RelayAttempts {
+    /// `forwarded`: the client's headers the relay passes on (`forwarded_headers`).
+    pub fn new(
+        request: Map<String, Value>,
+        forwarded: &reqwest::header::HeaderMap,
+        route: &Route,
+    ) -> RelayAttempts {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(anthropic::API_VERSION),
+        );
+        for (name, value) in forwarded {
+            headers.insert(name.clone(), value.clone());
+        }
+        RelayAttempts {
+            request: Reusable::new(request, route.may_retry()),
+            headers,
         }
     }
-    let mut request = Reusable::new(request, route.may_retry());
-    let mut build = move |deployment: &Deployment| -> Result<UpstreamRequest, ApiError> {
+
+    fn build(&mut self, deployment: &Deployment) -> Result<UpstreamRequest, ApiError> {
         // A deployment that does not speak Messages is passed over for the route's next one.
         let url = messages_url(deployment).ok_or_else(|| ApiError::Unsupported {
             model: deployment.model_group.clone(),
             missing: Missing::Mode(Mode::Chat),
         })?;
-        let mut body = request.for_attempt().ok_or(ApiError::Internal)?;
+        let mut body = self.request.for_attempt().ok_or(ApiError::Internal)?;
         body.insert(
             "model".into(),
             Value::String(deployment.upstream_model.clone()),
         );
         Ok(UpstreamRequest {
             url,
-            headers: headers.clone(),
+            headers: self.headers.clone(),
             body: to_body(&Value::Object(body))?,
         })
-    };
-    if probe.needs.streaming {
-        let builder = move |deployment: &Deployment| {
-            let translator: Box<dyn StreamTranslator> = Box::new(MessagesRelay::default());
-            Ok((build(deployment)?, translator))
-        };
-        let source = Source::Native(Box::new(builder));
-        return stream::relay(gateway, call, route, source).await;
     }
-    let exchange_gateway = gateway.clone();
-    let exchange = async move {
-        let gateway = exchange_gateway;
-        let models = gateway.models.clone();
-        route
-            .run(&gateway.retry_budget, &*models, |deployment| {
-                let upstream_request = build(&deployment);
-                let http = gateway.http.clone();
-                async move {
-                    let reply = transport::fetch(&http, &deployment, upstream_request?).await?;
-                    Ok(ChatReply {
-                        usage: anthropic::messages_usage(&reply),
-                        body: reply,
-                    })
-                }
+}
+
+/// The client headers a relay forwards (`anthropic-version`, `anthropic-beta`).
+pub fn forwarded_headers(client_headers: &HeaderMap) -> reqwest::header::HeaderMap {
+    let mut forwarded = reqwest::header::HeaderMap::new();
+    for name in FORWARDED_HEADERS {
+        if let Some(value) = client_headers.get(name) {
+            forwarded.insert(HeaderName::from_static(name), value.clone());
+        }
+    }
+    forwarded
+}
+
+impl WholeAttempt for RelayAttempts {
+    fn attempt(
+        &mut self,
+        gateway: &SharedGateway,
+        deployment: Arc<Deployment>,
+        _call: &CallInfo,
+    ) -> BoxFuture<'static, Result<ChatReply, ApiError>> {
+        let upstream_request = self.build(&deployment);
+        let http = gateway.http.clone();
+        async move {
+            let reply = transport::fetch(&http, &deployment, upstream_request?).await?;
+            Ok(ChatReply {
+                usage: anthropic::messages_usage(&reply),
+                body: reply,
             })
-            .await
-    };
-    metered(gateway, call, Box::pin(exchange)).await
+        }
+        .boxed()
+    }
+}
+
+impl EventsAttempt for RelayAttempts {
+    fn open(&mut self, deployment: &Deployment, _call: &CallInfo) -> Result<Opening, ApiError> {
+        Ok(Opening {
+            request: Some(self.build(deployment)?),
+            framing: Framing::ServerSentEvents,
+            translator: Box::new(MessagesRelay::default()),
+        })
+    }
 }
 
 #[cfg(test)]

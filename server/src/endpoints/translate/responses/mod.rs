@@ -9,8 +9,8 @@ pub mod stream;
 use serde_json::{json, Map, Value};
 
 use crate::core::error::ApiError;
+use crate::endpoints::request::ChatRequest;
 use crate::providers::adapter::invalid_request as invalid;
-use crate::proxy::request::ChatRequest;
 
 /// Responses fields with no chat equivalent that change nothing for a stateless call.
 const IGNORED_FIELDS: &[&str] = &[
@@ -328,7 +328,7 @@ mod tests {
         .unwrap()
         .deployments
         .remove(0);
-        Value::Object(crate::proxy::request::for_deployment(
+        Value::Object(crate::endpoints::request::for_deployment(
             request.into_body(),
             &deployment,
         ))

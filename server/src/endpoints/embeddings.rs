@@ -1,43 +1,34 @@
-//! `/v1/embeddings`: OpenAI's embeddings API to any deployment whose format has one. The same
-//! stages as chat (authenticate → authorize → reserve → plan → call → meter), without streams;
-//! an upstream that embeds fewer inputs per call is called several times, as one metered call.
+//! `/v1/embeddings`: OpenAI's embeddings API to any deployment whose format has one, without
+//! streams; an upstream that embeds fewer inputs per call is called several times, as one
+//! metered call.
+
+use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::FutureExt;
 use serde_json::{Map, Value};
 
+use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
+use crate::endpoints::native::http_adapter;
+use crate::endpoints::request::take_tags;
+use crate::engine::{Call, CallInfo, Cost, Endpoint, WholeAttempt};
 use crate::metering::CALL_TYPE_EMBEDDING;
 use crate::policy::identity;
-use crate::providers::adapter::{EmbeddingsWanted, UpstreamRequest};
+use crate::providers::adapter::{ChatReply, EmbeddingsWanted, UpstreamRequest};
 use crate::providers::{transport, Deployment};
-use crate::proxy::native::http_adapter;
-use crate::proxy::pipeline::admit;
-use crate::proxy::request::{read_body, take_tags};
-use crate::proxy::unary::metered;
-use crate::routing::attempts::{CostBound, Reusable};
+use crate::routing::attempts::{CostBound, Reusable, Route};
 use crate::state::SharedGateway;
 
 /// Upstream calls one request may have in flight, where the upstream takes fewer inputs per
 /// call than the client sent (Titan embeds one text per call).
 const CALLS_IN_FLIGHT: usize = 8;
-
-pub async fn embeddings(
-    State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match run(gateway, &headers, body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
 
 /// A validated embeddings request.
 pub struct EmbeddingsRequest {
@@ -149,86 +140,144 @@ fn invalid_input() -> ApiError {
     )
 }
 
-async fn run(
-    gateway: SharedGateway,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let admitted = admit(&gateway, headers).await?;
-    let request = parse(&read_body(body).await?)?;
-    let route = admitted.plan(
-        &gateway,
-        &request.model,
-        &Needs::plain(Mode::Embedding, request.prompt_tokens),
-    )?;
-    let wanted = EmbeddingsWanted {
-        estimated_prompt_tokens: request.prompt_tokens,
-        base64: request.body.get("encoding_format").and_then(Value::as_str) == Some("base64"),
-    };
-    let model = request.model.clone();
-    let mut body = Reusable::new(request.body, route.may_retry());
-    // Built before any call: input the upstream cannot take is the client's 400, not a call.
-    let mut build = move |deployment: &Deployment| -> Result<Vec<UpstreamRequest>, ApiError> {
-        let adapter = http_adapter(deployment, &model)?;
-        let Some(embeddings) = adapter.embeddings() else {
-            return Err(ApiError::bad_request(
-                format!(
-                    "The model `{model}` is served by `{}`, whose embeddings API Gatehouse does not speak yet.",
-                    deployment.provider
-                ),
-                Some("model"),
-            ));
+/// `/v1/embeddings`.
+pub struct Embeddings {
+    request: EmbeddingsRequest,
+    wanted: EmbeddingsWanted,
+    /// The route's first deployment's upstream requests, built once the route is known.
+    first_requests: Option<Vec<UpstreamRequest>>,
+}
+
+impl Endpoint for Embeddings {
+    async fn parse(_headers: &HeaderMap, body: Body) -> Result<Self, ApiError> {
+        let request = parse(&read_body(body).await?)?;
+        let wanted = EmbeddingsWanted {
+            estimated_prompt_tokens: request.prompt_tokens,
+            base64: request.body.get("encoding_format").and_then(Value::as_str) == Some("base64"),
         };
-        let mut body = body.for_attempt().ok_or(ApiError::Internal)?;
-        body.insert(
-            "model".into(),
-            Value::String(deployment.upstream_model.clone()),
-        );
-        embeddings.embeddings_requests(body)
+        Ok(Embeddings {
+            request,
+            wanted,
+            first_requests: None,
+        })
+    }
+
+    fn call_type(&self) -> &'static str {
+        CALL_TYPE_EMBEDDING
+    }
+
+    fn model(&self) -> &str {
+        &self.request.model
+    }
+
+    fn needs(&self) -> Needs {
+        Needs::plain(Mode::Embedding, self.request.prompt_tokens)
+    }
+
+    fn end_user(&self) -> Option<String> {
+        self.request.end_user.clone()
+    }
+
+    fn tags(&self) -> &[String] {
+        &self.request.tags
+    }
+
+    /// Builds the first deployment's requests: input the upstream cannot take is the
+    /// client's 400, before any limit or budget counts it.
+    fn bind(&mut self, route: &Route) -> Result<(), ApiError> {
+        // The body itself when no other attempt will need it.
+        let body = if route.may_retry() {
+            self.request.body.clone()
+        } else {
+            std::mem::take(&mut self.request.body)
+        };
+        self.first_requests = Some(build(route.first(), &self.request.model, body)?);
+        Ok(())
+    }
+
+    fn cost(&self, _route: &Route) -> Result<Cost, ApiError> {
+        Ok(Cost::Whole {
+            bound: CostBound {
+                input_tokens: self.request.input_bound,
+                ..CostBound::default()
+            },
+            impose: None,
+        })
+    }
+
+    fn into_call(self, route: &Route) -> Result<Call, ApiError> {
+        Ok(Call::Whole {
+            attempts: Box::new(EmbeddingsAttempts {
+                model: self.request.model,
+                body: Reusable::new(self.request.body, route.may_retry()),
+                first_requests: self.first_requests,
+                wanted: self.wanted,
+            }),
+            content_type: None,
+        })
+    }
+}
+
+/// The upstream requests that embed the request's input on `deployment`.
+fn build(
+    deployment: &Deployment,
+    model: &str,
+    mut body: Map<String, Value>,
+) -> Result<Vec<UpstreamRequest>, ApiError> {
+    let adapter = http_adapter(deployment, model)?;
+    let Some(embeddings) = adapter.embeddings() else {
+        return Err(ApiError::bad_request(
+            format!(
+                "The model `{model}` is served by `{}`, whose embeddings API Gatehouse does not speak yet.",
+                deployment.provider
+            ),
+            Some("model"),
+        ));
     };
-    let first_requests = build(route.first())?;
-    let mut call = admitted.metered_call(
-        CALL_TYPE_EMBEDDING,
-        route.first().clone(),
-        request.prompt_tokens,
-        request.end_user,
-        &request.tags,
-        false,
+    body.insert(
+        "model".into(),
+        Value::String(deployment.upstream_model.clone()),
     );
-    let bound = CostBound {
-        input_tokens: request.input_bound,
-        ..CostBound::default()
-    };
-    admitted.hold(&gateway, &mut call, &route, &bound).await?;
-    let exchange_gateway = gateway.clone();
-    let exchange = async move {
-        let gateway = exchange_gateway;
-        let models = gateway.models.clone();
-        let mut first_requests = Some(first_requests);
-        route
-            .run(&gateway.retry_budget, &*models, |deployment| {
-                let upstream_requests = match first_requests.take() {
-                    Some(requests) => Ok(requests),
-                    None => build(&deployment),
-                };
-                let http = gateway.http.clone();
-                async move {
-                    let upstream_requests = upstream_requests?;
-                    let replies: Vec<Bytes> = stream::iter(upstream_requests)
-                        .map(|upstream_request| {
-                            transport::fetch(&http, &deployment, upstream_request)
-                        })
-                        .buffered(CALLS_IN_FLIGHT)
-                        .try_collect()
-                        .await?;
-                    let adapter = http_adapter(&deployment, &deployment.model_group)?;
-                    let embeddings = adapter.embeddings().ok_or(ApiError::Internal)?;
-                    embeddings.embeddings_reply(replies, &wanted)
-                }
-            })
-            .await
-    };
-    metered(gateway, call, Box::pin(exchange)).await
+    embeddings.embeddings_requests(body)
+}
+
+struct EmbeddingsAttempts {
+    model: String,
+    body: Reusable<Map<String, Value>>,
+    /// The first attempt's requests, built before limits and budgets counted the request.
+    first_requests: Option<Vec<UpstreamRequest>>,
+    wanted: EmbeddingsWanted,
+}
+
+impl WholeAttempt for EmbeddingsAttempts {
+    fn attempt(
+        &mut self,
+        gateway: &SharedGateway,
+        deployment: Arc<Deployment>,
+        _call: &CallInfo,
+    ) -> BoxFuture<'static, Result<ChatReply, ApiError>> {
+        let upstream_requests = match self.first_requests.take() {
+            Some(requests) => Ok(requests),
+            None => self
+                .body
+                .for_attempt()
+                .ok_or(ApiError::Internal)
+                .and_then(|body| build(&deployment, &self.model, body)),
+        };
+        let (http, wanted) = (gateway.http.clone(), self.wanted);
+        async move {
+            let upstream_requests = upstream_requests?;
+            let replies: Vec<Bytes> = stream::iter(upstream_requests)
+                .map(|upstream_request| transport::fetch(&http, &deployment, upstream_request))
+                .buffered(CALLS_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            let adapter = http_adapter(&deployment, &deployment.model_group)?;
+            let embeddings = adapter.embeddings().ok_or(ApiError::Internal)?;
+            embeddings.embeddings_reply(replies, &wanted)
+        }
+        .boxed()
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::reply::{anthropic_usage, message_id, stop_reason};
 use crate::core::usage::Usage;
-use crate::proxy::egress::ChunkEgress;
+use crate::endpoints::translate::egress::ChunkEgress;
 
 /// The content block being streamed.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -173,15 +173,15 @@ impl ChunkEgress for AnthropicEgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoints::translate::egress::Egressed;
     use crate::providers::adapter::StreamTranslator;
     use crate::providers::frame::Frame;
     use crate::providers::openai_compat::pass_through;
     use crate::providers::sse::SseSplitter;
-    use crate::proxy::egress::Egressed;
 
     #[test]
     fn golden_openai_tool_stream_becomes_anthropic_events() {
-        let fixture = include_str!("../../../tests/fixtures/openai/stream_tool_calls.sse");
+        let fixture = include_str!("../../../../tests/fixtures/openai/stream_tool_calls.sse");
         let mut egress = Egressed::new(pass_through(true), AnthropicEgress::new("claude".into()));
         let mut splitter = SseSplitter::default();
         splitter.push(fixture.as_bytes());

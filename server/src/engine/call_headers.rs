@@ -71,6 +71,9 @@ fn reset_text(reset: Duration) -> String {
     }
 }
 
+/// Headers a whole reply carries at most: its type, call id, cost, route and rate limits.
+pub const RESPONSE_HEADERS: usize = 24;
+
 const MODEL_ID: HeaderName = HeaderName::from_static("x-litellm-model-id");
 const MODEL_GROUP: HeaderName = HeaderName::from_static("x-litellm-model-group");
 const API_BASE: HeaderName = HeaderName::from_static("x-litellm-model-api-base");

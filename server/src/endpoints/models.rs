@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::core::error::ApiError;
+use crate::core::origin::Origin;
 use crate::policy::auth::authenticate;
 use crate::state::SharedGateway;
 
@@ -21,9 +22,10 @@ fn model_object(gateway: &SharedGateway, name: &str) -> Value {
 
 pub async fn list_models(
     State(gateway): State<SharedGateway>,
+    origin: Origin,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&gateway.authenticator(), &headers).await?;
+    let caller = authenticate(&gateway.authenticator(), &headers, &origin).await?;
     let groups = gateway.models.groups();
     let data: Vec<Value> = groups
         .names()
@@ -36,9 +38,10 @@ pub async fn list_models(
 pub async fn retrieve_model(
     State(gateway): State<SharedGateway>,
     Path(model): Path<String>,
+    origin: Origin,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&gateway.authenticator(), &headers).await?;
+    let caller = authenticate(&gateway.authenticator(), &headers, &origin).await?;
     let groups = gateway.models.groups();
     if !groups.serves(&model) || !caller.may_use(&model, groups.access()) {
         return Err(ApiError::UnknownModel(model));

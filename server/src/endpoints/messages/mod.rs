@@ -1,0 +1,139 @@
+//! `/v1/messages`: Anthropic's Messages API in front of every provider (Claude Code and the
+//! Anthropic SDK point here). Deployments that speak it get the request as it is (`native`);
+//! for the others it is translated to OpenAI's chat format and run through the same pipeline,
+//! with replies, streams and errors translated back to Anthropic's shapes.
+
+pub mod native;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use crate::core::body::read_body;
+use crate::core::capabilities::Needs;
+use crate::core::error::ApiError;
+use crate::endpoints::chat::{chat_call, chat_cost, Egress};
+use crate::endpoints::request::ChatRequest;
+use crate::endpoints::translate::anthropic::request::to_chat_request;
+use crate::engine::{Call, Cost, Endpoint};
+use crate::metering::CALL_TYPE_CHAT;
+use crate::routing::attempts::Route;
+use native::{forwarded_headers, messages_url, MessagesProbe, RelayAttempts};
+
+/// `/v1/messages`: relayed as it is to a deployment that speaks Messages, else translated to
+/// chat (decided by the route's first deployment).
+pub struct Messages {
+    request: Map<String, Value>,
+    probe: MessagesProbe,
+    /// The client's `anthropic-version` and `anthropic-beta`, for a relay.
+    forwarded: reqwest::header::HeaderMap,
+    /// Set once the route is known: `None` relays, `Some` serves it as chat.
+    as_chat: Option<ChatRequest>,
+}
+
+impl Endpoint for Messages {
+    async fn parse(headers: &HeaderMap, body: Body) -> Result<Self, ApiError> {
+        let (request, body_bytes) = read(body).await?;
+        let probe = native::probe(&request, body_bytes)?;
+        Ok(Messages {
+            request,
+            probe,
+            forwarded: forwarded_headers(headers),
+            as_chat: None,
+        })
+    }
+
+    fn call_type(&self) -> &'static str {
+        CALL_TYPE_CHAT
+    }
+
+    fn model(&self) -> &str {
+        &self.probe.model
+    }
+
+    fn needs(&self) -> Needs {
+        self.probe.needs
+    }
+
+    fn end_user(&self) -> Option<String> {
+        match &self.as_chat {
+            Some(chat) => chat.end_user.clone(),
+            None => self.probe.end_user.clone(),
+        }
+    }
+
+    fn tags(&self) -> &[String] {
+        self.as_chat.as_ref().map_or(&[], |chat| &chat.tags)
+    }
+
+    fn bind(&mut self, route: &Route) -> Result<(), ApiError> {
+        if messages_url(route.first()).is_none() {
+            let request = std::mem::take(&mut self.request);
+            self.as_chat = Some(ChatRequest::from_object(to_chat_request(request)?)?);
+        }
+        Ok(())
+    }
+
+    fn cost(&self, _route: &Route) -> Result<Cost, ApiError> {
+        Ok(match &self.as_chat {
+            Some(chat) => chat_cost(chat),
+            None => Cost::Output {
+                prompt_bound: self.probe.body_bytes as u64,
+                max_output: self.request.get("max_tokens").and_then(Value::as_u64),
+                choices: 1,
+            },
+        })
+    }
+
+    fn limit_output(&mut self, tokens: u64) {
+        match &mut self.as_chat {
+            Some(chat) => chat.limit_output_tokens(tokens),
+            None => {
+                self.request
+                    .insert("max_tokens".into(), Value::from(tokens));
+            }
+        }
+    }
+
+    fn payload(&self) -> Option<Value> {
+        self.as_chat.as_ref().map(ChatRequest::payload)
+    }
+
+    fn into_call(self, route: &Route) -> Result<Call, ApiError> {
+        if let Some(chat) = self.as_chat {
+            return Ok(chat_call(chat, route, Egress::Anthropic));
+        }
+        let attempts = RelayAttempts::new(self.request, &self.forwarded, route);
+        Ok(if self.probe.needs.streaming {
+            Call::Events(Box::new(attempts))
+        } else {
+            Call::Whole {
+                attempts: Box::new(attempts),
+                content_type: None,
+            }
+        })
+    }
+
+    fn error_response(error: ApiError) -> Response {
+        error.into_anthropic_response()
+    }
+}
+
+/// Reads an Anthropic Messages request body: the JSON object, and its size in bytes.
+pub async fn read(body: Body) -> Result<(Map<String, Value>, usize), ApiError> {
+    let bytes = read_body(body).await?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        ApiError::bad_request(
+            format!("We could not parse the JSON body of your request: {error}."),
+            None,
+        )
+    })?;
+    let Value::Object(object) = value else {
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+            None,
+        ));
+    };
+    Ok((object, bytes.len()))
+}

@@ -1,0 +1,284 @@
+//! The stages between authentication and the call: authorize and plan, limit, reserve. Each
+//! is a plain function of the admitted caller; `engine::run` calls them in order.
+
+use std::sync::Arc;
+
+use crate::core::capabilities::Needs;
+use crate::core::error::ApiError;
+use crate::core::prices::tokens_cost_ceiling;
+use crate::engine::admit::Admitted;
+use crate::metering::MeteredCall;
+use crate::policy::auth::Caller;
+use crate::policy::budgets::Budget;
+use crate::policy::identity::push_tag;
+use crate::providers::Deployment;
+use crate::routing::attempts::{Route, Trail};
+use crate::state::SharedGateway;
+
+impl Admitted {
+    /// 2. authorize: the model exists and the key (and its team) may use it.
+    /// 5. plan: the route through the group (the request class's group for the model) and its
+    ///    fallbacks, starting at a deployment whose declared capabilities cover the request and
+    ///    that is not cooling down.
+    pub fn plan(
+        &self,
+        gateway: &SharedGateway,
+        model: &str,
+        needs: &Needs,
+    ) -> Result<Route, ApiError> {
+        let groups = gateway.models.groups_owned();
+        let group = self
+            .class
+            .as_ref()
+            .map_or(model, |chosen| chosen.class.group_for(model));
+        if groups.get(group).is_none() {
+            return Err(ApiError::UnknownModel(model.to_string()));
+        }
+        if !self.caller.may_use(model, groups.access()) {
+            return Err(ApiError::ModelNotAllowed(model.to_string()));
+        }
+        // A class the caller chose (by the request or pinned on its key) may not take it to a
+        // model its key may not use.
+        let chosen_by_caller = self
+            .class
+            .as_ref()
+            .is_some_and(|chosen| chosen.chosen_by_caller);
+        if chosen_by_caller && group != model && !self.caller.may_use(group, groups.access()) {
+            return Err(ApiError::ModelNotAllowed(group.to_string()));
+        }
+        Route::plan(
+            groups,
+            self.router.clone(),
+            group,
+            *needs,
+            self.timeout_override,
+        )
+        .map(|route| route.in_class(self.class.clone()))
+    }
+
+    /// 4. reserve: the call's largest possible cost, `wanted`, is reserved against every budget
+    ///    of the caller (key, team); when they cannot all pay that much, the most they can, but
+    ///    at least `minimum`, else the request is refused before any upstream call. Returns
+    ///    what was reserved (`wanted` when no budget limits the caller).
+    pub async fn reserve(
+        &self,
+        gateway: &SharedGateway,
+        call: &mut MeteredCall,
+        minimum: i64,
+        wanted: i64,
+    ) -> Result<i64, ApiError> {
+        let Some(chain) = call.budget_chain.as_ref().filter(|chain| may_limit(chain)) else {
+            return Ok(wanted);
+        };
+        let reservation = gateway
+            .budgets
+            .reserve(chain, minimum.max(1), wanted.max(1))
+            .await?;
+        let amount = reservation.amount();
+        if reservation.is_limited() {
+            call.reservation = Some(reservation);
+            Ok(amount)
+        } else {
+            Ok(wanted)
+        }
+    }
+
+    /// 3. limit: the request counts against the rate limits of its key, of the key for its
+    ///    model group, of its user, and of its team, all or none; refused with `429` and `Retry-After` when
+    ///    one is reached. Its place in flight is held until the call is metered. First, the
+    ///    budgets its content adds are joined to its chain.
+    pub async fn limit(
+        &self,
+        gateway: &SharedGateway,
+        call: &mut MeteredCall,
+    ) -> Result<(), ApiError> {
+        request_budgets(gateway, &self.caller, call).await?;
+        let Caller::Key { key, team } = &self.caller else {
+            return Ok(());
+        };
+        let mut scopes = Vec::new();
+        if !key.limits.is_empty() {
+            scopes.push(key.limits.clone());
+        }
+        if let Some(model_limits) = key.model_limits(&call.deployment.model_group) {
+            scopes.push(model_limits);
+        }
+        if let Some(user_limits) = &key.user_limits {
+            scopes.push(user_limits.clone());
+        }
+        if let Some(team) = team.as_ref().filter(|team| !team.limits.is_empty()) {
+            scopes.push(team.limits.clone());
+        }
+        if scopes.is_empty() {
+            return Ok(());
+        }
+        let admission = gateway
+            .limiter
+            .admit(scopes, Arc::from(call.request_id.as_str()))
+            .await?;
+        call.admission = Some(admission);
+        Ok(())
+    }
+
+    /// What the call's spend row will say, known before the call.
+    pub fn metered_call(
+        &self,
+        call_type: &'static str,
+        deployment: Arc<Deployment>,
+        prompt_estimate: u64,
+        end_user: Option<String>,
+        body_tags: &[String],
+        is_stream: bool,
+    ) -> MeteredCall {
+        let mut tags = self.tags.clone();
+        for tag in body_tags {
+            push_tag(&mut tags, tag);
+        }
+        MeteredCall {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            call_type,
+            token_hash: self.caller.token_hash().clone(),
+            team_id: self.caller.team_id().cloned(),
+            user_id: self.caller.user_id().cloned(),
+            project_id: self.caller.project_id().cloned(),
+            tags,
+            budget_chain: self.budget_chain.clone(),
+            reservation: None,
+            output_allowance: None,
+            admission: None,
+            prompt_estimate,
+            end_user: self.end_user.clone().or(end_user),
+            is_stream,
+            deployment,
+            trail: Trail::default(),
+            started: self.started,
+            started_at: self.started_at,
+            payload: None,
+        }
+    }
+}
+
+/// 3a. the budgets a request adds to its key's chain by what it is and says: its key's budget
+///     for its model (`model_max_budget`); a known end user's (its `user`), which is refused
+///     while blocked; each made tag's (its tags). Each counts whichever key sends the request.
+async fn request_budgets(
+    gateway: &SharedGateway,
+    caller: &Caller,
+    call: &mut MeteredCall,
+) -> Result<(), ApiError> {
+    let mut added: Vec<Arc<Budget>> = Vec::new();
+    if let Caller::Key { key, .. } = caller {
+        if let Some(budget) = key.model_budgets.get(&call.deployment.model_group) {
+            added.push(budget.clone());
+        }
+    }
+    let unavailable = |error: sqlx::Error| {
+        tracing::warn!(%error, "end user or tag lookup failed");
+        ApiError::BudgetsUnavailable
+    };
+    // Each name not looked up lately costs a query: a key introduces only so many a minute.
+    if let Caller::Key { key, .. } = caller {
+        let new_user = call
+            .end_user
+            .as_deref()
+            .filter(|user_id| !gateway.end_users.is_cached(user_id));
+        let new_tags = call.tags.iter().filter(|tag| !gateway.tags.is_cached(tag));
+        for _ in new_user.into_iter().chain(new_tags.map(String::as_str)) {
+            if !gateway.new_names.admit(&key.token_hash) {
+                return Err(ApiError::TooManyNewNames);
+            }
+        }
+    }
+    if let Some(user_id) = call.end_user.as_deref() {
+        if let Some(known) = gateway
+            .end_users
+            .lookup(user_id)
+            .await
+            .map_err(unavailable)?
+        {
+            if known.blocked {
+                return Err(ApiError::BlockedEndUser(user_id.to_string()));
+            }
+            added.push(known.budget.clone());
+        }
+    }
+    for tag in &call.tags {
+        if let Some(budget) = gateway.tags.budget(tag).await.map_err(unavailable)? {
+            added.push(budget);
+        }
+    }
+    if !added.is_empty() {
+        let mut chain: Vec<Arc<Budget>> = call.budget_chain.as_deref().unwrap_or_default().to_vec();
+        chain.extend(added);
+        call.budget_chain = Some(chain.into());
+    }
+    Ok(())
+}
+
+/// Whether any budget of the chain may limit a request (its limit is set, or not known yet).
+fn may_limit(chain: &[Arc<Budget>]) -> bool {
+    chain.iter().any(|budget| !budget.is_unlimited())
+}
+
+/// Output tokens a budget must at least pay for beyond the prompt for a request to be sent.
+const MIN_AFFORDABLE_OUTPUT_TOKENS: u64 = 16;
+/// Output tokens reserved for a request that sets no limit on a route whose deployments declare
+/// none.
+pub const DEFAULT_OUTPUT_TOKENS: u64 = 4_096;
+
+/// Step 4 for a chat request (any API shape): reserves the prompt (bounded by `prompt_bound`
+/// tokens) at the route's dearest input price plus its output limit (`max_output`, the
+/// client's; else the largest its deployments declare) at the dearest output price, for each of
+/// `choices`. When the budgets can pay for less, or nothing but the reservation bounds the
+/// output, returns the output limit (per choice) to send upstream, so the call cannot cost
+/// more than reserved.
+pub async fn reserve_output(
+    gateway: &SharedGateway,
+    admitted: &Admitted,
+    call: &mut MeteredCall,
+    route: &Route,
+    prompt_bound: u64,
+    max_output: Option<u64>,
+    choices: u64,
+) -> Result<Option<u64>, ApiError> {
+    if !call
+        .budget_chain
+        .as_ref()
+        .is_some_and(|chain| may_limit(chain))
+    {
+        return Ok(None);
+    }
+    let ceiling = route.price_ceiling();
+    let choices = choices.max(1);
+    let output_tokens = max_output
+        .or(ceiling.max_output_tokens)
+        .unwrap_or(DEFAULT_OUTPUT_TOKENS);
+    let prompt_cost = tokens_cost_ceiling(prompt_bound, ceiling.input_micros_per_mtok);
+    // Each of the `n` choices may produce the whole output limit.
+    let minimum = prompt_cost.saturating_add(tokens_cost_ceiling(
+        MIN_AFFORDABLE_OUTPUT_TOKENS
+            .min(output_tokens)
+            .saturating_mul(choices),
+        ceiling.output_micros_per_mtok,
+    ));
+    let wanted = prompt_cost.saturating_add(tokens_cost_ceiling(
+        output_tokens.saturating_mul(choices),
+        ceiling.output_micros_per_mtok,
+    ));
+    let reserved = admitted.reserve(gateway, call, minimum, wanted).await?;
+    if call.reservation.is_some() {
+        call.output_allowance = Some(reserved - prompt_cost);
+    }
+    if reserved < wanted && ceiling.output_micros_per_mtok > 0 {
+        let affordable = (reserved - prompt_cost).max(0) as u128 * 1_000_000
+            / ceiling.output_micros_per_mtok as u128
+            / u128::from(choices);
+        return Ok(Some(u64::try_from(affordable).unwrap_or(u64::MAX)));
+    }
+    // Neither the request nor any deployment bounds the output: the request is held to what
+    // was reserved for it.
+    if max_output.is_none() && ceiling.max_output_tokens.is_none() && call.reservation.is_some() {
+        return Ok(Some(output_tokens));
+    }
+    Ok(None)
+}
