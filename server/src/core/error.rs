@@ -9,6 +9,8 @@ use app::model::format_usd;
 use app::model::subject::BudgetSubject;
 
 use crate::core::capabilities::Missing;
+use crate::core::invalid::Invalid;
+use crate::core::provider_error::ProviderError;
 
 /// Every way an API request can fail. Messages are safe for clients: no upstream bodies from
 /// 5xx, no database text, no secrets.
@@ -64,16 +66,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("This route does not accept that HTTP method.")]
     MethodNotAllowed,
-    #[error("The upstream rejected the request: {message}")]
-    UpstreamRejected { status: StatusCode, message: String },
-    #[error("The upstream is rate limiting requests; retry later.")]
-    UpstreamRateLimited { retry_after: Option<HeaderValue> },
-    #[error("The upstream provider failed ({0}).")]
-    UpstreamFailed(String),
-    #[error("The upstream did not answer within {0} seconds.")]
-    UpstreamTimeout(u64),
-    #[error("The upstream refused Gatehouse's credentials (HTTP {0}); the admin must fix the deployment.")]
-    UpstreamCredentials(u16),
+    /// A request field broke a common rule.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// An upstream call failed.
+    #[error(transparent)]
+    Upstream(#[from] ProviderError),
     #[error("No deployment of `{model}` is available right now (all are cooling down after failures); retry in {} s.", retry_in_seconds(*retry_in))]
     NoDeploymentAvailable {
         model: String,
@@ -103,22 +101,18 @@ impl ApiError {
             ApiError::UnknownModel(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest { .. }
+            | ApiError::Invalid(_)
             | ApiError::BudgetExceeded { .. }
             | ApiError::Unsupported { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UpstreamRejected { status, .. } => *status,
-            ApiError::UpstreamRateLimited { .. }
-            | ApiError::RateLimited(_)
+            ApiError::Upstream(failed) => failed.status(),
+            ApiError::RateLimited(_)
             | ApiError::TooManyFailedAuthentications
             | ApiError::TooManyNewNames => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::UpstreamFailed(_) | ApiError::UpstreamCredentials(_) => {
-                StatusCode::BAD_GATEWAY
-            }
             ApiError::NoDeploymentAvailable { .. }
             | ApiError::BudgetsUnavailable
             | ApiError::LimitsUnavailable
             | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,18 +129,15 @@ impl ApiError {
                 "permission_error"
             }
             ApiError::BudgetExceeded { .. } => "budget_exceeded",
-            ApiError::UpstreamRateLimited { .. }
-            | ApiError::RateLimited(_)
+            ApiError::Upstream(failed) => failed.kind(),
+            ApiError::RateLimited(_)
             | ApiError::TooManyFailedAuthentications
             | ApiError::TooManyNewNames => "rate_limit_error",
-            ApiError::UpstreamFailed(_)
-            | ApiError::UpstreamCredentials(_)
-            | ApiError::NoDeploymentAvailable { .. }
+            ApiError::NoDeploymentAvailable { .. }
             | ApiError::BudgetsUnavailable
             | ApiError::LimitsUnavailable
             | ApiError::Busy
             | ApiError::Internal => "api_error",
-            ApiError::UpstreamTimeout(_) => "timeout_error",
             _ => "invalid_request_error",
         }
     }
@@ -165,21 +156,18 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => Some("request_too_large"),
             ApiError::Unsupported { .. } => Some("unsupported_capability"),
             ApiError::BudgetExceeded { .. } => Some("budget_exceeded"),
-            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited(_) => {
-                Some("rate_limit_exceeded")
-            }
-            ApiError::UpstreamFailed(_) | ApiError::UpstreamCredentials(_) => {
-                Some("upstream_error")
-            }
+            ApiError::Upstream(failed) => failed.code(),
+            ApiError::RateLimited(_) => Some("rate_limit_exceeded"),
             ApiError::NoDeploymentAvailable { .. } => Some("no_deployment_available"),
-            ApiError::UpstreamTimeout(_) => Some("upstream_timeout"),
             _ => None,
         }
     }
 
-    fn param(&self) -> Option<&'static str> {
+    /// The request field at fault, when one is.
+    pub fn param(&self) -> Option<&'static str> {
         match self {
             ApiError::BadRequest { param, .. } => *param,
+            ApiError::Invalid(invalid) => invalid.param,
             ApiError::Unsupported { missing, .. } => missing.param(),
             ApiError::UnknownModel(_) | ApiError::ModelNotAllowed(_) => Some("model"),
             _ => None,
@@ -262,7 +250,7 @@ impl ApiError {
     /// The `Retry-After` a client should honour, if any.
     fn retry_after(&self) -> Option<HeaderValue> {
         match self {
-            ApiError::UpstreamRateLimited { retry_after } => retry_after.clone(),
+            ApiError::Upstream(failed) => failed.retry_after(),
             ApiError::NoDeploymentAvailable { retry_in, .. } => {
                 HeaderValue::from_str(&retry_in_seconds(*retry_in).to_string()).ok()
             }
@@ -360,7 +348,7 @@ mod tests {
             .unwrap()
             .contains("tools (function calling)"));
 
-        let (status, _) = body_of(ApiError::UpstreamTimeout(3)).await;
+        let (status, _) = body_of(ApiError::Upstream(ProviderError::Timeout(3))).await;
         assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 
 use crate::core::error::ApiError;
+use crate::core::provider_error::ProviderError;
 
 /// The first retry waits up to this long; each further one doubles it.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(250);
@@ -46,18 +47,29 @@ pub enum Failure {
 impl Failure {
     pub fn of(error: &ApiError) -> Failure {
         match error {
-            ApiError::UpstreamTimeout(_) => Failure::Timeout,
-            ApiError::UpstreamRateLimited { retry_after } => Failure::RateLimited {
+            ApiError::Upstream(failed) => Failure::of_upstream(failed),
+            ApiError::Unsupported { .. } => Failure::Unsuitable,
+            _ => Failure::Final,
+        }
+    }
+
+    fn of_upstream(error: &ProviderError) -> Failure {
+        match error {
+            ProviderError::Timeout(_) => Failure::Timeout,
+            ProviderError::RateLimited { retry_after } => Failure::RateLimited {
                 retry_after: retry_after
                     .as_ref()
                     .and_then(|value| value.to_str().ok())
                     .and_then(|value| value.trim().parse::<f64>().ok())
                     .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok()),
             },
-            ApiError::UpstreamFailed(_) => Failure::Server,
-            ApiError::UpstreamCredentials(_) => Failure::Credentials,
-            ApiError::Unsupported { .. } => Failure::Unsuitable,
-            ApiError::UpstreamRejected { status, message } => {
+            ProviderError::Failed(_)
+            | ProviderError::ServerError(_)
+            | ProviderError::Malformed(_) => Failure::Server,
+            ProviderError::Credentials { .. } | ProviderError::Misconfigured(_) => {
+                Failure::Credentials
+            }
+            ProviderError::Rejected { status, message } => {
                 if *status == StatusCode::REQUEST_TIMEOUT {
                     Failure::Timeout
                 } else if *status == StatusCode::NOT_FOUND {
@@ -70,7 +82,6 @@ impl Failure {
                     Failure::Final
                 }
             }
-            _ => Failure::Final,
         }
     }
 

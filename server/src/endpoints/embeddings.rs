@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
+use crate::core::invalid;
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::native::http_adapter;
 use crate::endpoints::request::take_tags;
@@ -42,21 +43,8 @@ pub struct EmbeddingsRequest {
 }
 
 pub fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
-    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(bytes) else {
-        return Err(ApiError::bad_request(
-            "The request body must be a JSON object.",
-            None,
-        ));
-    };
-    let model = match body.get("model") {
-        Some(Value::String(model)) if !model.is_empty() => model.clone(),
-        _ => {
-            return Err(ApiError::bad_request(
-                "You must provide a model parameter (a non-empty string).",
-                Some("model"),
-            ))
-        }
-    };
+    let mut body = invalid::json_object(bytes)?;
+    let model = invalid::model(&body)?;
     let (prompt_tokens, input_bound) = match body.get("input") {
         Some(Value::String(text)) if !text.is_empty() => {
             (estimate_tokens(text.len()), text.len() as u64)
@@ -286,7 +274,7 @@ mod tests {
 
     fn param(body: &str) -> Option<&'static str> {
         match parse(body.as_bytes()) {
-            Err(ApiError::BadRequest { param, .. }) => param,
+            Err(error) if error.status().as_u16() == 400 => error.param(),
             Err(other) => panic!("{other:?}"),
             Ok(_) => panic!("accepted {body}"),
         }

@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Missing, Mode, Needs};
 use crate::core::error::ApiError;
+use crate::core::invalid::{self, Invalid, Problem};
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
 use crate::endpoints::request::{choice_count, take_tags, ChatRequest};
@@ -359,33 +360,15 @@ pub fn http_adapter(
 impl NativeRequest {
     /// Reads and validates a request body for `endpoint`.
     pub fn parse(endpoint: NativeEndpoint, bytes: &[u8]) -> Result<NativeRequest, ApiError> {
-        let mut body = match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(body)) => body,
-            Ok(_) => return Err(bad("The request body must be a JSON object.", None)),
-            Err(error) => {
-                return Err(bad(
-                    format!("We could not parse the JSON body of your request: {error}."),
-                    None,
-                ))
-            }
-        };
+        let mut body = invalid::json_object(bytes)?;
         let model = match (body.get("model"), endpoint) {
             (Some(Value::String(model)), _) if !model.is_empty() => model.clone(),
             (None | Some(Value::Null), NativeEndpoint::Moderations) => {
                 DEFAULT_MODERATION_MODEL.to_string()
             }
-            _ => {
-                return Err(bad(
-                    "You must provide a model parameter (a non-empty string).",
-                    Some("model"),
-                ))
-            }
+            _ => return Err(Invalid::model_required().into()),
         };
-        let stream = match body.get("stream") {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-            Some(Value::Bool(true)) => true,
-            Some(_) => return Err(bad("`stream` must be a boolean.", Some("stream"))),
-        };
+        let stream = invalid::optional_bool(&body, "stream")?.unwrap_or(false);
         if stream
             && !matches!(
                 endpoint,
@@ -504,7 +487,7 @@ fn prompt_tokens(endpoint: NativeEndpoint, body: &Map<String, Value>) -> Result<
         NativeEndpoint::Rerank => {
             let query = body.get("query").and_then(Value::as_str).unwrap_or("");
             if query.is_empty() {
-                return Err(bad("`query` must be a non-empty string.", Some("query")));
+                return Err(Invalid::field("query", Problem::NotNonEmptyString).into());
             }
             match body.get("documents") {
                 Some(Value::Array(documents)) if !documents.is_empty() => {
@@ -563,7 +546,7 @@ mod tests {
 
     fn refused(endpoint: NativeEndpoint, body: &str) -> Option<&'static str> {
         match NativeRequest::parse(endpoint, body.as_bytes()) {
-            Err(ApiError::BadRequest { param, .. }) => param,
+            Err(error) if error.status().as_u16() == 400 => error.param(),
             Err(other) => panic!("{other:?}"),
             Ok(_) => panic!("accepted {body}"),
         }

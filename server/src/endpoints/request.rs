@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
+use crate::core::invalid;
 use crate::core::usage::estimate_tokens;
 use crate::policy::identity;
 use crate::providers::adapter::ChatBody;
@@ -102,18 +103,7 @@ impl ChatRequest {
     }
 
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, ApiError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|error| {
-            ApiError::bad_request(
-                format!("We could not parse the JSON body of your request: {error}."),
-                None,
-            )
-        })?;
-        let Value::Object(body) = value else {
-            return Err(ApiError::bad_request(
-                "The request body must be a JSON object.",
-                None,
-            ));
-        };
+        let body = invalid::json_object(bytes)?;
         let mut request = ChatRequest::from_object(body)?;
         request.sent_bytes = Some(bytes.len());
         Ok(request)
@@ -121,15 +111,7 @@ impl ChatRequest {
 
     /// Validates a chat request already read as a JSON object.
     pub fn from_object(mut body: Map<String, Value>) -> Result<ChatRequest, ApiError> {
-        let model = match body.get("model") {
-            Some(Value::String(model)) if !model.is_empty() => model.clone(),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "You must provide a model parameter (a non-empty string).",
-                    Some("model"),
-                ))
-            }
-        };
+        let model = invalid::model(&body)?;
         match body.get("messages") {
             Some(Value::Array(messages)) if !messages.is_empty() => {}
             _ => {
@@ -139,11 +121,11 @@ impl ChatRequest {
                 ))
             }
         }
-        let stream = optional_bool(&body, "stream")?.unwrap_or(false);
+        let stream = invalid::optional_bool(&body, "stream")?.unwrap_or(false);
         let client_wants_usage = match body.get("stream_options") {
             None | Some(Value::Null) => false,
             Some(Value::Object(options)) => {
-                optional_bool(options, "include_usage")?.unwrap_or(false)
+                invalid::optional_bool(options, "include_usage")?.unwrap_or(false)
             }
             Some(_) => {
                 return Err(ApiError::bad_request(
@@ -277,20 +259,6 @@ pub fn for_deployment(mut body: ChatBody, deployment: &Deployment) -> ChatBody {
     body
 }
 
-fn optional_bool(
-    object: &Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<bool>, ApiError> {
-    match object.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(value)) => Ok(Some(*value)),
-        Some(_) => Err(ApiError::bad_request(
-            format!("`{field}` must be a boolean."),
-            Some(field),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,7 +277,7 @@ mod tests {
 
     fn error_param(body: &str) -> Option<&'static str> {
         match ChatRequest::parse(body.as_bytes()) {
-            Err(ApiError::BadRequest { param, .. }) => param,
+            Err(error) if error.status().as_u16() == 400 => error.param(),
             Err(other) => panic!("unexpected error {other:?}"),
             Ok(_) => panic!("accepted {body}"),
         }

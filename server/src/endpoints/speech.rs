@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
+use crate::core::invalid::{self, Invalid, Problem};
 use crate::core::usage::{Units, Usage};
 use crate::endpoints::audio::{audio_url, unlimited_output};
 use crate::engine::{Call, Cost, Endpoint, PassthroughAttempt};
@@ -28,34 +29,13 @@ pub struct Speech {
 
 impl Endpoint for Speech {
     async fn parse(_headers: &HeaderMap, body: Body) -> Result<Self, ApiError> {
-        let request = match serde_json::from_slice::<Value>(&read_body(body).await?) {
-            Ok(Value::Object(request)) => request,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "The request body must be a JSON object.",
-                    None,
-                ))
-            }
-        };
-        let model = match request.get("model") {
-            Some(Value::String(model)) if !model.is_empty() => model.clone(),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "You must provide a model parameter (a non-empty string).",
-                    Some("model"),
-                ))
-            }
-        };
+        let request = invalid::json_object(&read_body(body).await?)?;
+        let model = invalid::model(&request)?;
         let (characters, input_bytes) = match request.get("input") {
             Some(Value::String(input)) if !input.is_empty() => {
                 (input.chars().count() as u64, input.len() as u64)
             }
-            _ => {
-                return Err(ApiError::bad_request(
-                    "`input` must be a non-empty string.",
-                    Some("input"),
-                ))
-            }
+            _ => return Err(Invalid::field("input", Problem::NotNonEmptyString).into()),
         };
         Ok(Speech {
             request,

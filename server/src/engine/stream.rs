@@ -14,6 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::error::ApiError;
 use crate::core::prices::tokens_cost_ceiling;
+use crate::core::provider_error::ProviderError;
+use crate::core::provider_error::StreamFailure;
 use crate::core::usage::estimate_tokens;
 use crate::engine::attempt::{CallInfo, EventsAttempt, Opening};
 use crate::engine::call_headers::RESPONSE_HEADERS;
@@ -24,9 +26,6 @@ use crate::providers::framing::{Deframer, Framing};
 use crate::providers::{mock_response, transport, ByteStream, Deployment};
 use crate::routing::attempts::Route;
 use crate::state::SharedGateway;
-
-/// Why a stream is ended when its output passes what its budgets reserved for it.
-const BUDGET_EXHAUSTED: &str = "Budget exhausted mid-stream: the budget cannot pay for more output, so the stream was ended here; what it produced is billed.";
 
 /// Events buffered between the relay task and a slow client.
 const CLIENT_BUFFER_EVENTS: usize = 64;
@@ -107,17 +106,21 @@ async fn open_first(
     };
     let limit = deployment.stream_timeout;
     let first = match tokio::time::timeout(limit, upstream.next()).await {
-        Err(_) => return Err(ApiError::UpstreamTimeout(limit.as_secs().max(1))),
+        Err(_) => {
+            return Err(ApiError::Upstream(ProviderError::Timeout(
+                limit.as_secs().max(1),
+            )))
+        }
         Ok(None) => {
-            return Err(ApiError::UpstreamFailed(
+            return Err(ApiError::Upstream(ProviderError::Failed(
                 "the upstream closed the stream before sending anything".into(),
-            ))
+            )))
         }
         Ok(Some(Err(error))) => {
             tracing::warn!(%error, request_id = %call.request_id, "upstream stream failed at once");
-            return Err(ApiError::UpstreamFailed(
+            return Err(ApiError::Upstream(ProviderError::Failed(
                 "the upstream connection failed before the first byte".into(),
-            ));
+            )));
         }
         Ok(Some(Ok(first))) => first,
     };
@@ -198,7 +201,7 @@ async fn pump(
                     Ok(frame) => translator.push(frame, &mut out),
                     Err(error) => {
                         tracing::warn!(%error, request_id = %call.request_id, "unreadable upstream stream");
-                        transport_failure = Some("the upstream sent a malformed stream");
+                        transport_failure = Some(StreamFailure::Malformed);
                         break;
                     }
                 }
@@ -207,7 +210,7 @@ async fn pump(
                 // This piece is neither delivered nor billed.
                 out.clear();
                 delivered_chars = Some(before);
-                transport_failure = Some(BUDGET_EXHAUSTED);
+                transport_failure = Some(StreamFailure::BudgetExhausted);
                 break;
             }
             send_all(&mut client, &mut out).await;
@@ -217,20 +220,20 @@ async fn pump(
         }
         piece = match tokio::time::timeout(idle_limit, upstream.next()).await {
             Err(_) => {
-                transport_failure = Some("the upstream stopped sending");
+                transport_failure = Some(StreamFailure::Stalled);
                 break;
             }
             Ok(None) => break,
             Ok(Some(Err(error))) => {
                 tracing::warn!(%error, request_id = %call.request_id, "upstream stream failed");
-                transport_failure = Some("the upstream connection failed mid-stream");
+                transport_failure = Some(StreamFailure::Broken);
                 break;
             }
             Ok(Some(Ok(piece))) => Some(piece),
         };
     }
     match transport_failure {
-        Some(message) => translator.fail(message, &mut out),
+        Some(failure) => translator.fail(failure, &mut out),
         None => {
             // A last event the upstream did not terminate with a blank line.
             if let Some(last) = deframer.remainder() {

@@ -9,6 +9,8 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use crate::core::error::ApiError;
+use crate::core::provider_error::ProviderError;
+use crate::core::provider_error::StreamFailure;
 use crate::core::usage::Usage;
 use crate::providers::frame::Frame;
 use crate::providers::framing::Framing;
@@ -58,8 +60,11 @@ pub trait StreamTranslator: Send {
     fn upstream_error(&self) -> Option<&str>;
     /// Appends the event that ends a stream the gateway could not finish (the upstream stopped
     /// or its connection failed).
-    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
-        out.push(crate::core::error::sse_error_event(message, "api_error"));
+    fn fail(&mut self, failure: StreamFailure, out: &mut Vec<Bytes>) {
+        out.push(crate::core::error::sse_error_event(
+            &failure.to_string(),
+            "api_error",
+        ));
     }
 }
 
@@ -226,7 +231,9 @@ pub fn to_body(value: &Value) -> Result<Bytes, ApiError> {
 /// A reply body the adapter could not read: the upstream broke its own format.
 pub fn unreadable_reply(provider: &str, error: &serde_json::Error) -> ApiError {
     tracing::warn!(%error, provider, "unreadable upstream reply");
-    ApiError::UpstreamFailed(format!("{provider} sent a reply Gatehouse could not read"))
+    ApiError::Upstream(ProviderError::Malformed(format!(
+        "{provider} sent a reply Gatehouse could not read"
+    )))
 }
 
 /// The media type and base64 data of a `data:<media type>;base64,<data>` URL.

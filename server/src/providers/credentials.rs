@@ -7,6 +7,7 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use std::sync::Arc;
 
 use crate::core::error::ApiError;
+use crate::core::provider_error::ProviderError;
 use crate::core::secret::Secret;
 use crate::providers::google_auth::GoogleTokenSource;
 
@@ -42,7 +43,9 @@ impl AwsSigning {
 
         let failed = |error: &dyn std::fmt::Display| {
             tracing::error!(%error, "cannot sign an AWS request");
-            ApiError::UpstreamFailed("the request could not be signed".into())
+            ApiError::Upstream(ProviderError::Misconfigured(
+                "the request could not be signed",
+            ))
         };
         let identity = aws_credential_types::Credentials::new(
             &self.access_key_id,
@@ -129,7 +132,9 @@ impl Credentials {
 fn sensitive_value(text: &str) -> Result<HeaderValue, ApiError> {
     let mut value = HeaderValue::from_str(text).map_err(|_| {
         tracing::error!("an upstream credential contains characters a header cannot carry");
-        ApiError::UpstreamFailed("the deployment's credentials are malformed".into())
+        ApiError::Upstream(ProviderError::Misconfigured(
+            "the deployment's credentials are malformed",
+        ))
     })?;
     value.set_sensitive(true);
     Ok(value)

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::core::error::ApiError;
+use crate::core::provider_error::ProviderError;
 use crate::core::usage::Usage;
 use crate::providers::adapter::{invalid_request, to_body, ChatBody, ChatReply, EmbeddingsWanted};
 
@@ -74,8 +75,11 @@ pub fn embedding_list(
 
 /// A vector of numbers as OpenAI's base64 encoding: little-endian `f32`s.
 fn base64_floats(vector: &Value) -> Result<Value, ApiError> {
-    let not_a_vector =
-        || ApiError::UpstreamFailed("an embedding the upstream sent is not a vector".into());
+    let not_a_vector = || {
+        ApiError::Upstream(ProviderError::Malformed(
+            "an embedding the upstream sent is not a vector".into(),
+        ))
+    };
     let numbers = vector.as_array().ok_or_else(not_a_vector)?;
     let mut bytes = Vec::with_capacity(numbers.len() * 4);
     for number in numbers {

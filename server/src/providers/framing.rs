@@ -5,6 +5,7 @@
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use bytes::{Bytes, BytesMut};
 
+use crate::core::provider_error::InvalidFrame;
 use crate::providers::frame::Frame;
 use crate::providers::sse::SseSplitter;
 
@@ -42,7 +43,7 @@ impl Deframer {
     }
 
     /// The next whole frame; an error when the bytes are not a valid frame.
-    pub fn next_frame(&mut self) -> Option<Result<Frame, String>> {
+    pub fn next_frame(&mut self) -> Option<Result<Frame, InvalidFrame>> {
         match self {
             Deframer::Sse(splitter) => splitter.next_event().map(|event| Ok(Frame::Sse(event))),
             Deframer::Aws { decoder, buffer } => {
@@ -71,7 +72,7 @@ impl Deframer {
                         }))
                     }
                     Ok(DecodedFrame::Incomplete) => None,
-                    Err(error) => Some(Err(format!("invalid event-stream frame: {error}"))),
+                    Err(error) => Some(Err(InvalidFrame(error.to_string()))),
                 }
             }
         }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::core::error::ApiError;
+use crate::core::provider_error::ProviderError;
 use crate::core::secret::Secret;
 
 /// The scope Vertex AI calls need.
@@ -119,9 +120,9 @@ impl GoogleTokenSource {
     async fn exchange(&self, http: &reqwest::Client) -> Result<(Secret, Duration), ApiError> {
         let failed = |what: &str| {
             tracing::warn!(account = %self.client_email, what, "Google token exchange failed");
-            ApiError::UpstreamFailed(format!(
+            ApiError::Upstream(ProviderError::Failed(format!(
                 "the Google service account could not sign in ({what})"
-            ))
+            )))
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

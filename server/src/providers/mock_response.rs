@@ -66,7 +66,7 @@ pub fn stream(deployment: &Deployment, request_id: &str, prompt_tokens: u64) -> 
         "id": id, "object": "chat.completion.chunk", "created": created,
         "model": deployment.upstream_model, "choices": [], "usage": usage(prompt_tokens, text),
     }));
-    let mut frames: Vec<Result<Bytes, String>> = events
+    let mut frames: Vec<Result<Bytes, reqwest::Error>> = events
         .into_iter()
         .map(|event| Ok(Bytes::from(format!("data: {event}\n\n"))))
         .collect();

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer};
 
-/// An upstream response body arriving in pieces; errors are described in words.
-pub type ByteStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, String>>;
+/// An upstream response body arriving in pieces.
+pub type ByteStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, reqwest::Error>>;
 
 use crate::core::capabilities::Capabilities;
 use crate::core::prices::Prices;

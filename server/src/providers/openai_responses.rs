@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::core::provider_error::StreamFailure;
 use crate::core::usage::Usage;
 use crate::providers::adapter::StreamTranslator;
 use crate::providers::frame::Frame;
@@ -69,7 +70,8 @@ impl StreamTranslator for ResponsesRelay {
         self.error.as_deref()
     }
 
-    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
+    fn fail(&mut self, failure: StreamFailure, out: &mut Vec<Bytes>) {
+        let message = failure.to_string();
         let sequence_number = self.last_sequence_number.map_or(0, |last| last + 1);
         let data = json!({
             "type": "error", "code": "api_error", "message": message, "param": null,
@@ -142,7 +144,7 @@ mod tests {
             )),
             &mut out,
         );
-        failing.fail("the upstream stopped sending", &mut out);
+        failing.fail(StreamFailure::Stalled, &mut out);
         let last = std::str::from_utf8(out.last().unwrap()).unwrap();
         assert!(last.starts_with("event: error\n"));
         assert!(last.contains("\"sequence_number\":1"));

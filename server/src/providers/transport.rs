@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::core::error::ApiError;
+use crate::core::provider_error::ProviderError;
 use crate::providers::adapter::UpstreamRequest;
 use crate::providers::{ByteStream, Deployment};
 
@@ -54,10 +55,7 @@ pub async fn open_stream(
     request: UpstreamRequest,
 ) -> Result<ByteStream, ApiError> {
     let response = open_response(http, deployment, request).await?;
-    Ok(response
-        .bytes_stream()
-        .map_err(|error| error.to_string())
-        .boxed())
+    Ok(response.bytes_stream().boxed())
 }
 
 /// Sends a request and returns the successful response as soon as its headers arrive (within
@@ -134,17 +132,21 @@ async fn send(
 }
 
 fn timed_out(limit: Duration) -> ApiError {
-    ApiError::UpstreamTimeout(limit.as_secs().max(1))
+    ApiError::Upstream(ProviderError::Timeout(limit.as_secs().max(1)))
 }
 
 fn transport_error(error: &reqwest::Error, limit: Duration) -> ApiError {
     if error.is_timeout() {
         timed_out(limit)
     } else if error.is_connect() {
-        ApiError::UpstreamFailed("could not connect to the upstream".into())
+        ApiError::Upstream(ProviderError::Failed(
+            "could not connect to the upstream".into(),
+        ))
     } else {
         tracing::warn!(%error, "upstream transport error");
-        ApiError::UpstreamFailed("the connection to the upstream failed".into())
+        ApiError::Upstream(ProviderError::Failed(
+            "the connection to the upstream failed".into(),
+        ))
     }
 }
 
@@ -178,16 +180,20 @@ pub fn map_upstream_status(
     body: &[u8],
 ) -> ApiError {
     match status {
-        StatusCode::TOO_MANY_REQUESTS => ApiError::UpstreamRateLimited { retry_after },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            ApiError::UpstreamCredentials(status.as_u16())
+        StatusCode::TOO_MANY_REQUESTS => {
+            ApiError::Upstream(ProviderError::RateLimited { retry_after })
         }
-        status if status.is_client_error() => ApiError::UpstreamRejected {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            ApiError::Upstream(ProviderError::Credentials {
+                status: status.as_u16(),
+            })
+        }
+        status if status.is_client_error() => ApiError::Upstream(ProviderError::Rejected {
             status: axum::http::StatusCode::from_u16(status.as_u16())
                 .unwrap_or(axum::http::StatusCode::BAD_REQUEST),
             message: upstream_message(body).unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
-        },
-        status => ApiError::UpstreamFailed(format!("HTTP {}", status.as_u16())),
+        }),
+        status => ApiError::Upstream(ProviderError::ServerError(status.as_u16())),
     }
 }
 
@@ -199,7 +205,7 @@ mod tests {
     fn maps_upstream_statuses() {
         let body = br#"{"error":{"message":"context too long","type":"invalid_request_error"}}"#;
         match map_upstream_status(StatusCode::BAD_REQUEST, None, body) {
-            ApiError::UpstreamRejected { status, message } => {
+            ApiError::Upstream(ProviderError::Rejected { status, message }) => {
                 assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
                 assert_eq!(message, "context too long");
             }

@@ -17,6 +17,7 @@ use crate::core::error::ApiError;
 use crate::core::failure::Failure;
 use crate::core::health::Busy;
 use crate::core::prices::tokens_cost_ceiling;
+use crate::core::provider_error::ProviderError;
 use crate::providers::Deployment;
 use crate::routing::retry::{FailurePolicy, RetryBudget};
 use crate::routing::{ModelGroups, NoDeployment};
@@ -348,7 +349,9 @@ impl Route {
                         Ok(result) => result,
                         Err(_) => {
                             client_limit_hit = true;
-                            Err(ApiError::UpstreamTimeout(limit.as_secs().max(1)))
+                            Err(ApiError::Upstream(ProviderError::Timeout(
+                                limit.as_secs().max(1),
+                            )))
                         }
                     },
                     None => limited.await,

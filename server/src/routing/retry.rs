@@ -105,30 +105,31 @@ mod tests {
     use crate::config::RetryPolicy;
     use crate::core::error::ApiError;
     use crate::core::failure::{BACKOFF_BASE, BACKOFF_CAP};
+    use crate::core::provider_error::ProviderError;
     use axum::http::{HeaderValue, StatusCode};
     use std::time::Duration;
 
     fn rejected(status: u16, message: &str) -> ApiError {
-        ApiError::UpstreamRejected {
+        ApiError::Upstream(ProviderError::Rejected {
             status: StatusCode::from_u16(status).unwrap(),
             message: message.into(),
-        }
+        })
     }
 
     #[test]
     fn only_timeouts_rate_limits_and_server_errors_are_retried() {
         assert_eq!(
-            Failure::of(&ApiError::UpstreamTimeout(30)),
+            Failure::of(&ApiError::Upstream(ProviderError::Timeout(30))),
             Failure::Timeout
         );
         assert_eq!(Failure::of(&rejected(408, "slow")), Failure::Timeout);
         assert_eq!(
-            Failure::of(&ApiError::UpstreamFailed("HTTP 503".into())),
+            Failure::of(&ApiError::Upstream(ProviderError::ServerError(503))),
             Failure::Server
         );
-        let limited = ApiError::UpstreamRateLimited {
+        let limited = ApiError::Upstream(ProviderError::RateLimited {
             retry_after: Some(HeaderValue::from_static("7")),
-        };
+        });
         assert_eq!(
             Failure::of(&limited),
             Failure::RateLimited {
@@ -140,7 +141,9 @@ mod tests {
             Failure::NotFound
         );
         assert!(!Failure::NotFound.counts_against_health() && !Failure::NotFound.retryable());
-        let credentials = Failure::of(&ApiError::UpstreamCredentials(401));
+        let credentials = Failure::of(&ApiError::Upstream(ProviderError::Credentials {
+            status: 401,
+        }));
         assert!(credentials.counts_against_health() && !credentials.retryable());
         assert_eq!(Failure::Final.fallback_kind(), None);
         for error in [

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::Needs;
 use crate::core::error::ApiError;
+use crate::core::invalid;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
 use crate::endpoints::request::ChatRequest;
 use crate::endpoints::translate::anthropic::request::to_chat_request;
@@ -123,17 +124,6 @@ impl Endpoint for Messages {
 /// Reads an Anthropic Messages request body: the JSON object, and its size in bytes.
 pub async fn read(body: Body) -> Result<(Map<String, Value>, usize), ApiError> {
     let bytes = read_body(body).await?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
-        ApiError::bad_request(
-            format!("We could not parse the JSON body of your request: {error}."),
-            None,
-        )
-    })?;
-    let Value::Object(object) = value else {
-        return Err(ApiError::bad_request(
-            "The request body must be a JSON object.",
-            None,
-        ));
-    };
+    let object = invalid::json_object(&bytes)?;
     Ok((object, bytes.len()))
 }

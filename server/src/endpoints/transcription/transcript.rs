@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::core::error::ApiError;
+use crate::core::provider_error::ProviderError;
 use crate::core::usage::{Units, Usage};
 use crate::providers::adapter::{unreadable_reply, ChatReply};
 use crate::providers::native::NativeEndpoint;
@@ -53,7 +54,9 @@ impl TranscriptFormat {
                 let transcript: Value = serde_json::from_slice(&upstream_reply)
                     .map_err(|error| unreadable_reply("transcription", &error))?;
                 let text = transcript["text"].as_str().ok_or_else(|| {
-                    ApiError::UpstreamFailed("the transcription reply has no text".into())
+                    ApiError::Upstream(ProviderError::Malformed(
+                        "the transcription reply has no text".into(),
+                    ))
                 })?;
                 Ok(ChatReply {
                     body: Bytes::from(text.to_string()),

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::core::provider_error::StreamFailure;
 use crate::core::usage::Usage;
 use crate::providers::adapter::StreamTranslator;
 use crate::providers::frame::Frame;
@@ -69,8 +70,8 @@ impl<E: ChunkEgress> StreamTranslator for Egressed<E> {
         self.scratch = openai_events;
     }
 
-    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
-        self.egress.fail(message, out);
+    fn fail(&mut self, failure: StreamFailure, out: &mut Vec<Bytes>) {
+        self.egress.fail(&failure.to_string(), out);
     }
 
     fn usage(&self) -> Option<Usage> {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::reply::AnthropicUsage;
+use crate::core::provider_error::StreamFailure;
 use crate::core::usage::Usage;
 use crate::providers::adapter::StreamTranslator;
 use crate::providers::frame::Frame;
@@ -108,8 +109,8 @@ impl StreamTranslator for MessagesRelay {
         self.error.as_deref()
     }
 
-    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
-        out.push(error_event(message));
+    fn fail(&mut self, failure: StreamFailure, out: &mut Vec<Bytes>) {
+        out.push(error_event(&failure.to_string()));
     }
 }
 
