@@ -6,7 +6,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}"
 TOOLS_DIR="${GATEHOUSE_TOOLS_DIR:-$HOME/.cache/gatehouse/tools}"
-export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -26,17 +26,42 @@ apt_install() {
   fi
 }
 
-# Rust targets and the cargo-leptos toolchain, pinned to versions that build here.
+# What building the console's browser bundle needs: the wasm target and wasm-bindgen's CLI at
+# exactly the version of the wasm-bindgen crate. (cargo-leptos is not needed: `build_site`
+# does its work with plain cargo; install it only for `cargo leptos watch` while developing.)
 ensure_rust_tools() {
   rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-  if ! cargo leptos --version 2>/dev/null | grep -q '0.3.10'; then
-    log "installing cargo-leptos 0.3.10 (about 11 minutes, once per machine)"
-    cargo install cargo-leptos --version 0.3.10 --locked
-  fi
   if ! wasm-bindgen --version 2>/dev/null | grep -q '0.2.130'; then
-    log "installing wasm-bindgen-cli 0.2.130"
+    log "installing wasm-bindgen-cli 0.2.130 (a few minutes, once per machine)"
     cargo install wasm-bindgen-cli --version 0.2.130
   fi
+}
+
+# Builds the gatehouse binary and the console's site (`target/site`: the browser bundle in
+# pkg/, the stylesheet, the public assets) in the `release` or `debug` profile, as
+# `cargo leptos build` would. Release bundles are optimised for size with wasm-opt.
+build_site() {
+  local profile="$1" site="$REPO_ROOT/target/site"
+  local cargo_profile=() wasm_profile=(--profile dev) wasm_dir="debug"
+  if [ "$profile" = release ]; then
+    cargo_profile=(--release)
+    wasm_profile=(--profile wasm-release)
+    wasm_dir="wasm-release"
+  fi
+  cargo build "${wasm_profile[@]}" -p app --lib --target wasm32-unknown-unknown \
+    --no-default-features --features hydrate
+  cargo build "${cargo_profile[@]}" -p server --bin gatehouse
+  rm -rf "$site/pkg"
+  mkdir -p "$site/pkg"
+  wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name gatehouse \
+    "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$wasm_dir/app.wasm"
+  if [ "$profile" = release ]; then
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      "$site/pkg/gatehouse_bg.wasm" -o "$site/pkg/gatehouse_bg.wasm"
+  fi
+  cp "$REPO_ROOT/style/main.css" "$site/pkg/gatehouse.css"
+  cp -R "$REPO_ROOT/public/." "$site/"
 }
 
 # What the console build needs from npm: wasm-opt from binaryen (Debian's is too old to produce

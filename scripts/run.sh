@@ -22,7 +22,7 @@ if [ -z "${GATEHOUSE_SECRETS_KEY:-}" ] && [ -z "${LITELLM_SALT_KEY:-}" ]; then
 fi
 
 log "building Gatehouse (release)"
-cargo leptos build --release
+build_site release
 
 cat <<TXT
 

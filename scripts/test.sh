@@ -23,7 +23,7 @@ log "unit and API tests (PostgreSQL at ${DATABASE_URL%%@*}@…)"
 cargo test -p server -p app --features app/ssr
 
 log "building the console and the mock upstream (debug)"
-cargo leptos build
+build_site debug
 cargo build -p mock-upstream --bin mock-upstream
 
 # A fresh database for the end-to-end run.

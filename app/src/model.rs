@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod identity;
+pub mod invalid;
 pub mod reports;
 pub mod subject;
 

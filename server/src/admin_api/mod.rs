@@ -36,8 +36,8 @@ use crate::admin_api::access::Actor;
 use crate::core::body::read_body;
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
-use crate::policy::identity;
 use crate::state::SharedGateway;
+use app::model::identity;
 
 /// The management routes, each watched by the audit (`audit::watch`).
 pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {

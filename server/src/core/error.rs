@@ -9,8 +9,8 @@ use app::model::format_usd;
 use app::model::subject::BudgetSubject;
 
 use crate::core::capabilities::Missing;
-use crate::core::invalid::Invalid;
 use crate::core::provider_error::ProviderError;
+use app::model::invalid::Invalid;
 
 /// Every way an API request can fail. Messages are safe for clients: no upstream bodies from
 /// 5xx, no database text, no secrets.

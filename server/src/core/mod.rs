@@ -8,7 +8,6 @@ pub mod capabilities;
 pub mod error;
 pub mod failure;
 pub mod health;
-pub mod invalid;
 pub mod limits;
 pub mod notify;
 pub mod origin;

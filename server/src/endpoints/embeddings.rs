@@ -15,17 +15,17 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
-use crate::core::invalid;
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::native::http_adapter;
 use crate::endpoints::request::take_tags;
 use crate::engine::{Call, CallInfo, Cost, Endpoint, WholeAttempt};
 use crate::metering::CALL_TYPE_EMBEDDING;
-use crate::policy::identity;
 use crate::providers::adapter::{ChatReply, EmbeddingsWanted, UpstreamRequest};
 use crate::providers::{transport, Deployment};
 use crate::routing::attempts::{CostBound, Reusable, Route};
 use crate::state::SharedGateway;
+use app::model::identity;
+use app::model::invalid;
 
 /// Upstream calls one request may have in flight, where the upstream takes fewer inputs per
 /// call than the client sent (Titan embeds one text per call).

@@ -16,7 +16,6 @@ use serde_json::{json, Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Missing, Mode, Needs};
 use crate::core::error::ApiError;
-use crate::core::invalid::{self, Invalid, Problem};
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
 use crate::endpoints::request::{choice_count, take_tags, ChatRequest};
@@ -24,7 +23,6 @@ use crate::endpoints::translate::{completions, responses};
 use crate::engine::{
     Call, CallInfo, Cost, Endpoint, EventsAttempt, Opening, WholeAttempt, DEFAULT_OUTPUT_TOKENS,
 };
-use crate::policy::identity;
 use crate::providers::adapter::{
     to_body, ChatAdapter, ChatReply, StreamTranslator, UpstreamRequest,
 };
@@ -34,6 +32,8 @@ use crate::providers::openai_responses::ResponsesRelay;
 use crate::providers::{openai_compat, transport, Deployment, Upstream};
 use crate::routing::attempts::{CostBound, Reusable, Route};
 use crate::state::SharedGateway;
+use app::model::identity;
+use app::model::invalid::{self, Invalid, Problem};
 
 /// Providers whose Responses API is called as it is; the others get it translated to chat.
 const NATIVE_RESPONSES_PROVIDERS: &[&str] = &["openai", "azure"];

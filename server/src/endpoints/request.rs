@@ -7,13 +7,13 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
-use crate::core::invalid;
 use crate::core::usage::estimate_tokens;
-use crate::policy::identity;
 use crate::providers::adapter::ChatBody;
 use crate::providers::Deployment;
+use app::model::identity;
+use app::model::invalid;
 
-use crate::policy::identity::{push_tag, MAX_TAGS};
+use app::model::identity::{push_tag, MAX_TAGS};
 
 /// LiteLLM's request tags in a body: root `tags` (removed: it is LiteLLM's, not the
 /// upstream's) and `metadata.tags`. Each a non-empty string; a 400 otherwise.

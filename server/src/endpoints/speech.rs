@@ -10,7 +10,6 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
-use crate::core::invalid::{self, Invalid, Problem};
 use crate::core::usage::{Units, Usage};
 use crate::endpoints::audio::{audio_url, unlimited_output};
 use crate::engine::{Call, Cost, Endpoint, PassthroughAttempt};
@@ -18,6 +17,7 @@ use crate::providers::adapter::{to_body, UpstreamRequest};
 use crate::providers::native::NativeEndpoint;
 use crate::providers::Deployment;
 use crate::routing::attempts::{CostBound, Route};
+use app::model::invalid::{self, Invalid, Problem};
 
 /// `/v1/audio/speech`.
 pub struct Speech {

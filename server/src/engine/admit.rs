@@ -12,8 +12,8 @@ use crate::core::error::ApiError;
 use crate::core::origin::Origin;
 use crate::policy::auth::{authenticate, Caller};
 use crate::policy::budgets::Budget;
-use crate::policy::identity::{self, push_tag, MAX_TAGS};
 use crate::state::SharedGateway;
+use app::model::identity::{self, push_tag, MAX_TAGS};
 
 /// Headers by which a client limits each upstream attempt (seconds): LiteLLM's name and ours.
 const TIMEOUT_HEADERS: [HeaderName; 2] = [

@@ -10,10 +10,10 @@ use crate::engine::admit::Admitted;
 use crate::metering::MeteredCall;
 use crate::policy::auth::Caller;
 use crate::policy::budgets::Budget;
-use crate::policy::identity::push_tag;
 use crate::providers::Deployment;
 use crate::routing::attempts::{Route, Trail};
 use crate::state::SharedGateway;
+use app::model::identity::push_tag;
 
 impl Admitted {
     /// 2. authorize: the model exists and the key (and its team) may use it.

@@ -14,9 +14,9 @@ use time::OffsetDateTime;
 
 use crate::core::access_groups::AccessGroups;
 use crate::policy::budgets::{Budget, Ledger};
-use crate::policy::identity;
 use crate::policy::limits::ScopeLimits;
 use crate::policy::routes::AllowedRoutes;
+use app::model::identity;
 
 /// How long an unknown key is remembered as unknown before the database is asked again.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);

@@ -6,7 +6,6 @@ pub mod auth;
 pub mod auth_failures;
 pub mod budgets;
 pub mod end_users;
-pub mod identity;
 pub mod keys;
 pub mod limits;
 pub mod named;

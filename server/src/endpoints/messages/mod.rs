@@ -13,13 +13,13 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::Needs;
 use crate::core::error::ApiError;
-use crate::core::invalid;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
 use crate::endpoints::request::ChatRequest;
 use crate::endpoints::translate::anthropic::request::to_chat_request;
 use crate::engine::{Call, Cost, Endpoint};
 use crate::metering::CALL_TYPE_CHAT;
 use crate::routing::attempts::Route;
+use app::model::invalid;
 use native::{forwarded_headers, messages_url, MessagesProbe, RelayAttempts};
 
 /// `/v1/messages`: relayed as it is to a deployment that speaks Messages, else translated to

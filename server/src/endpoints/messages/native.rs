@@ -17,13 +17,13 @@ use crate::core::capabilities::{Missing, Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
 use crate::engine::{CallInfo, EventsAttempt, Opening, WholeAttempt};
-use crate::policy::identity;
 use crate::providers::adapter::{invalid_request as invalid, to_body, ChatReply, UpstreamRequest};
 use crate::providers::anthropic::{self, MessagesRelay};
 use crate::providers::framing::Framing;
 use crate::providers::{transport, Deployment, Upstream};
 use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
+use app::model::identity;
 
 /// Client headers forwarded to Anthropic as they are.
 const FORWARDED_HEADERS: [&str; 2] = ["anthropic-version", "anthropic-beta"];

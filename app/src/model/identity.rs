@@ -1,11 +1,12 @@
-//! Bounds on the identity fields a caller names (end user, tags, metadata). Each lands on a
+//! Bounds on the identity fields a caller names (end user, tags, metadata), for the data plane
+//! and the management operations alike. Each lands on a
 //! spend row, in an index and in a rollup key, so a value past these bounds (or with a control
 //! character, which PostgreSQL text refuses) is refused with a 400 naming the field before any
 //! work is done for it.
 
 use serde_json::{Map, Value};
 
-use crate::core::error::ApiError;
+use super::invalid::{Invalid, Problem};
 
 /// The longest end-user id (`user`, `x-litellm-customer-id`, `metadata.user_id`): the length
 /// `/customer/new` accepts.
@@ -23,47 +24,38 @@ pub fn checked<'a>(
     value: &'a str,
     field: &'static str,
     max_chars: usize,
-) -> Result<Option<&'a str>, ApiError> {
+) -> Result<Option<&'a str>, Invalid> {
     let value = value.trim();
     if value.chars().count() > max_chars || value.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            format!(
-                "`{field}` must be at most {max_chars} characters, without control characters."
-            ),
-            Some(field),
-        ));
+        return Err(Invalid::field(field, Problem::IdentityText { max_chars }));
     }
     Ok((!value.is_empty()).then_some(value))
 }
 
 /// An end-user id from a header or a body field.
-pub fn end_user(value: &str, field: &'static str) -> Result<Option<String>, ApiError> {
+pub fn end_user(value: &str, field: &'static str) -> Result<Option<String>, Invalid> {
     Ok(checked(value, field, MAX_END_USER_CHARS)?.map(str::to_string))
 }
 
 /// A tag, checked; a 400 for an empty one.
-pub fn tag<'a>(value: &'a str, field: &'static str) -> Result<&'a str, ApiError> {
-    checked(value, field, MAX_TAG_CHARS)?
-        .ok_or_else(|| ApiError::bad_request(format!("`{field}` holds an empty tag."), Some(field)))
+pub fn tag<'a>(value: &'a str, field: &'static str) -> Result<&'a str, Invalid> {
+    checked(value, field, MAX_TAG_CHARS)?.ok_or(Invalid::field(field, Problem::EmptyTag))
 }
 
 /// The end user a body names in `field` (`user`): a string, checked; a 400 for another type.
 pub fn body_end_user(
     body: &Map<String, Value>,
     field: &'static str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, Invalid> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(user)) => end_user(user, field),
-        Some(_) => Err(ApiError::bad_request(
-            format!("`{field}` must be a string."),
-            Some(field),
-        )),
+        Some(_) => Err(Invalid::field(field, Problem::NotString)),
     }
 }
 
 /// A request body's `metadata`, bounded in size.
-pub fn check_metadata(body: &Map<String, Value>) -> Result<(), ApiError> {
+pub fn check_metadata(body: &Map<String, Value>) -> Result<(), Invalid> {
     match body.get("metadata") {
         None | Some(Value::Null) => Ok(()),
         Some(metadata) => check_metadata_size(metadata),
@@ -71,14 +63,16 @@ pub fn check_metadata(body: &Map<String, Value>) -> Result<(), ApiError> {
 }
 
 /// A `metadata` value no larger than `MAX_METADATA_BYTES` serialized.
-pub fn check_metadata_size(metadata: &Value) -> Result<(), ApiError> {
+pub fn check_metadata_size(metadata: &Value) -> Result<(), Invalid> {
     let mut counter = ByteCounter(0);
     // Writing to a counter cannot fail but for a value too large, which is refused either way.
     let counted = serde_json::to_writer(&mut counter, metadata).is_ok();
     if !counted || counter.0 > MAX_METADATA_BYTES {
-        return Err(ApiError::bad_request(
-            format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes as JSON."),
-            Some("metadata"),
+        return Err(Invalid::field(
+            "metadata",
+            Problem::MetadataTooLarge {
+                max_bytes: MAX_METADATA_BYTES,
+            },
         ));
     }
     Ok(())
@@ -98,6 +92,39 @@ impl std::io::Write for ByteCounter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// A managed entity's `metadata`: an object (bounded, its `metadata.tags` checked), or absent.
+pub fn metadata_object(value: Option<Value>) -> Result<Option<Value>, Invalid> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(object)) => {
+            let metadata = Value::Object(object);
+            check_metadata_size(&metadata)?;
+            check_metadata_tags(&metadata)?;
+            Ok(Some(metadata))
+        }
+        Some(_) => Err(Invalid::field("metadata", Problem::NotObject)),
+    }
+}
+
+/// `metadata.tags` (tags every request of the entity carries): at most `MAX_TAGS` tags, each
+/// bounded like a request's.
+fn check_metadata_tags(metadata: &Value) -> Result<(), Invalid> {
+    let field = "metadata.tags";
+    match metadata.get("tags") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(tags)) if tags.len() <= MAX_TAGS => {
+            for tag in tags {
+                let text = tag
+                    .as_str()
+                    .ok_or(Invalid::field(field, Problem::TagList { max: MAX_TAGS }))?;
+                self::tag(text, field)?;
+            }
+            Ok(())
+        }
+        Some(_) => Err(Invalid::field(field, Problem::TagList { max: MAX_TAGS })),
     }
 }
 
@@ -123,16 +150,7 @@ mod tests {
         assert!(end_user(&"é".repeat(200), "user").unwrap().is_some());
         for bad in ["a".repeat(201), "a\u{0}b".into(), "a\nb".into()] {
             let error = end_user(&bad, "x-litellm-customer-id").unwrap_err();
-            assert!(
-                matches!(
-                    error,
-                    ApiError::BadRequest {
-                        param: Some("x-litellm-customer-id"),
-                        ..
-                    }
-                ),
-                "{error:?}"
-            );
+            assert_eq!(error.param, Some("x-litellm-customer-id"), "{error:?}");
         }
         assert!(tag(" ", "tags").is_err());
         assert_eq!(tag(" prod ", "tags").unwrap(), "prod");
@@ -144,16 +162,7 @@ mod tests {
         assert!(check_metadata(small.as_object().unwrap()).is_ok());
         let large = json!({ "metadata": { "blob": "x".repeat(MAX_METADATA_BYTES) } });
         let error = check_metadata(large.as_object().unwrap()).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                ApiError::BadRequest {
-                    param: Some("metadata"),
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        assert_eq!(error.param, Some("metadata"), "{error:?}");
         let user = json!({ "user": 7 });
         assert!(body_end_user(user.as_object().unwrap(), "user").is_err());
     }

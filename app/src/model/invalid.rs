@@ -1,5 +1,6 @@
-//! The recurring ways a request is wrong, as one typed error: which field (`param`) and what is
-//! wrong with it. Each message is written here once.
+//! The recurring ways a request (to the data plane, the management API or the console) is
+//! wrong, as one typed error: which field (`param`) and what is wrong with it. Each message is
+//! written here once.
 
 use serde_json::{Map, Value};
 
@@ -28,6 +29,25 @@ pub enum Problem {
         min: usize,
         max: usize,
     },
+    /// An identity value longer than `max_chars` or holding a control character.
+    IdentityText {
+        max_chars: usize,
+    },
+    /// An empty tag in a list of tags.
+    EmptyTag,
+    NotString,
+    /// A list of tags: at most `max` strings.
+    TagList {
+        max: usize,
+    },
+    /// `metadata` larger than `max_bytes` as JSON.
+    MetadataTooLarge {
+        max_bytes: usize,
+    },
+    /// A money or duration value that does not read: what is wrong with it.
+    Value(String),
+    /// Two fields that exclude each other were both given: the other one.
+    Exclusive(&'static str),
 }
 
 impl Invalid {
@@ -57,6 +77,19 @@ impl Invalid {
             Problem::NotObject => format!("`{param}` must be an object."),
             Problem::NotNonEmptyString => format!("`{param}` must be a non-empty string."),
             Problem::Length { min, max } => format!("`{param}` must be {min} to {max} characters."),
+            Problem::IdentityText { max_chars } => format!(
+                "`{param}` must be at most {max_chars} characters, without control characters."
+            ),
+            Problem::EmptyTag => format!("`{param}` holds an empty tag."),
+            Problem::NotString => format!("`{param}` must be a string."),
+            Problem::TagList { max } => {
+                format!("`{param}` must be a list of at most {max} strings.")
+            }
+            Problem::MetadataTooLarge { max_bytes } => {
+                format!("`{param}` must be at most {max_bytes} bytes as JSON.")
+            }
+            Problem::Value(problem) => format!("`{param}`: {problem}"),
+            Problem::Exclusive(other) => format!("Pass either `{param}` or {other}, not both."),
         }
     }
 }
