@@ -7,6 +7,7 @@ pub mod identity;
 pub mod invalid;
 pub mod reports;
 pub mod subject;
+pub mod views;
 
 /// Micro-dollars per dollar: all money is an `i64` count of micro-dollars.
 pub const MICROS_PER_DOLLAR: i64 = 1_000_000;

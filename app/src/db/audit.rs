@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 /// One entry to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
-    /// `master_key`, `key:<token hash>`, `user:<email>` or `anonymous`.
+    /// `master_key`, `key:<token hash>`, `user:<user_id>` or `anonymous`.
     pub actor: String,
     /// `key.generate`, `team.update`, `POST /key/update` for a refused attempt, …
     pub action: String,
@@ -33,7 +33,11 @@ pub struct AuditRow {
     pub source_ip: Option<String>,
 }
 
-pub async fn record(pool: &PgPool, entry: &AuditEntry) -> Result<(), sqlx::Error> {
+/// Records an entry: on the pool, or within the transaction of the change it records.
+pub async fn record<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    entry: &AuditEntry,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (actor, action, target_type, target_id, outcome, before, after, \
          source_ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -46,7 +50,7 @@ pub async fn record(pool: &PgPool, entry: &AuditEntry) -> Result<(), sqlx::Error
     .bind(&entry.before)
     .bind(&entry.after)
     .bind(&entry.source_ip)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }

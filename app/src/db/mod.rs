@@ -5,6 +5,7 @@ pub mod budget_templates;
 pub mod budgets;
 pub mod deployments;
 pub mod end_users;
+pub mod error;
 pub mod keys;
 pub mod members;
 pub mod organizations;

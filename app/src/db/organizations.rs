@@ -1,11 +1,12 @@
 //! Organizations: teams belong to them, and their budget (`org:<organization_id>`) binds every
 //! key of every team in them. An organization with live teams cannot be deleted.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budget_templates;
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::error::DbError;
 use crate::model::subject::BudgetSubject;
 
 macro_rules! organization_select {
@@ -65,38 +66,15 @@ pub struct OrganizationChange {
     pub budget_link: Option<Option<String>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum OrganizationError {
-    #[error("an organization with that organization_id exists")]
-    Duplicate,
-    #[error("the organization still has teams; move or delete them first")]
-    HasTeams,
-    #[error("no budget with that budget_id exists")]
-    UnknownBudget,
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for OrganizationError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => OrganizationError::Duplicate,
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                OrganizationError::UnknownBudget
-            }
-            _ => OrganizationError::Database(error),
-        }
-    }
-}
-
+/// Creates an organization in the caller's transaction. `UnknownReference`: no such named
+/// budget.
 pub async fn create(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     spec: OrganizationSpec,
-) -> Result<OrganizationRow, OrganizationError> {
+) -> Result<OrganizationRow, DbError> {
     let organization_id = spec
         .organization_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut transaction = pool.begin().await?;
     sqlx::query(
         "INSERT INTO organizations (organization_id, organization_alias, models, metadata, \
          created_by, budget_id) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -110,26 +88,24 @@ pub async fn create(
     .execute(&mut *transaction)
     .await?;
     let limits = match &spec.budget_id {
-        Some(budget_id) => budget_templates::linked_limits(&mut transaction, budget_id)
+        Some(budget_id) => budget_templates::linked_limits(&mut *transaction, budget_id)
             .await?
-            .ok_or(OrganizationError::UnknownBudget)?,
+            .ok_or(DbError::UnknownReference)?,
         None => spec.budget,
     };
     budgets::set_limits(
-        &mut transaction,
+        &mut *transaction,
         &BudgetSubject::organization(&organization_id).to_string(),
         &limits,
     )
     .await?;
-    let row = find_in(&mut transaction, &organization_id)
+    find_in(&mut *transaction, &organization_id)
         .await?
-        .ok_or(OrganizationError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
-    Ok(row)
+        .ok_or(DbError::Database(sqlx::Error::RowNotFound))
 }
 
-async fn find_in(
-    connection: &mut sqlx::PgConnection,
+pub async fn find_in(
+    connection: &mut PgConnection,
     organization_id: &str,
 ) -> Result<Option<OrganizationRow>, sqlx::Error> {
     let query = concat!(organization_select!(), "WHERE o.organization_id = $1");
@@ -155,13 +131,12 @@ pub async fn list(pool: &PgPool) -> Result<Vec<OrganizationRow>, sqlx::Error> {
     sqlx::query_as(query).fetch_all(pool).await
 }
 
-/// Applies a change; `None` when there is no such organization.
+/// Applies a change in the caller's transaction; `None` when there is no such organization.
 pub async fn update(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     organization_id: &str,
     change: OrganizationChange,
-) -> Result<Option<OrganizationRow>, OrganizationError> {
-    let mut transaction = pool.begin().await?;
+) -> Result<Option<OrganizationRow>, DbError> {
     let updated = sqlx::query(
         "UPDATE organizations SET organization_alias = COALESCE($2, organization_alias), \
          models = COALESCE($3, models), metadata = COALESCE($4, metadata), \
@@ -181,32 +156,29 @@ pub async fn update(
     }
     let limits = match (&change.budget_link, change.budget) {
         (Some(Some(budget_id)), _) => Some(
-            budget_templates::linked_limits(&mut transaction, budget_id)
+            budget_templates::linked_limits(&mut *transaction, budget_id)
                 .await?
-                .ok_or(OrganizationError::UnknownBudget)?,
+                .ok_or(DbError::UnknownReference)?,
         ),
         (_, budget) => budget,
     };
     if let Some(limits) = &limits {
         budgets::set_limits(
-            &mut transaction,
+            &mut *transaction,
             &BudgetSubject::organization(organization_id).to_string(),
             limits,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, organization_id).await?;
-    transaction.commit().await?;
-    Ok(row)
+    Ok(find_in(&mut *transaction, organization_id).await?)
 }
 
-/// Deletes organizations without live teams (deleted teams let go of them), with their budgets.
-/// Returns the ids deleted.
+/// Deletes organizations without live teams (deleted teams let go of them), with their budgets,
+/// in the caller's transaction. Returns the ids deleted; `InUse` when one has live teams.
 pub async fn delete(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     organization_ids: &[String],
-) -> Result<Vec<String>, OrganizationError> {
-    let mut transaction = pool.begin().await?;
+) -> Result<Vec<String>, DbError> {
     // Locked first: a team being created in one of them waits, then finds it gone.
     sqlx::query("SELECT 1 FROM organizations WHERE organization_id = ANY($1) FOR UPDATE")
         .bind(organization_ids)
@@ -220,7 +192,7 @@ pub async fn delete(
     .fetch_one(&mut *transaction)
     .await?;
     if with_teams > 0 {
-        return Err(OrganizationError::HasTeams);
+        return Err(DbError::InUse);
     }
     sqlx::query("UPDATE teams SET organization_id = NULL WHERE organization_id = ANY($1)")
         .bind(organization_ids)
@@ -240,6 +212,5 @@ pub async fn delete(
         .bind(&subjects)
         .execute(&mut *transaction)
         .await?;
-    transaction.commit().await?;
     Ok(deleted)
 }

@@ -482,7 +482,7 @@ async fn require_manages(
     let row = keys::find_by_hash(&gateway.pool, token_hash)
         .await?
         .ok_or_else(|| ApiError::NotFound("Key not found.".into()))?;
-    caller.require_manages_key(&row, what)
+    Ok(caller.require_manages_key(&row, what)?)
 }
 
 /// A team admin who changes or rotates a key takes it into its own scope: the key's role

@@ -220,7 +220,7 @@ async fn refuse_higher_user(
         return Ok(());
     }
     let user = users::find_by_user_id(&gateway.pool, user_id).await?;
-    actor.require_outranks(user.as_ref().and_then(users::UserRow::role), user_id)
+    Ok(actor.require_outranks(user.as_ref().and_then(users::UserRow::role), user_id)?)
 }
 
 #[derive(Deserialize)]

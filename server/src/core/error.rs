@@ -281,6 +281,20 @@ fn limit_text(exceeded: &crate::core::limits::Exceeded) -> String {
     }
 }
 
+impl From<app::ops::OpsError> for ApiError {
+    fn from(error: app::ops::OpsError) -> Self {
+        use app::ops::OpsError;
+        match error {
+            OpsError::Forbidden(message) => ApiError::Forbidden(message),
+            OpsError::NotFound(message) => ApiError::NotFound(message),
+            OpsError::Invalid(invalid) => ApiError::Invalid(invalid),
+            OpsError::Conflict { message, param } => ApiError::BadRequest { message, param },
+            OpsError::Busy => ApiError::Busy,
+            OpsError::Database(error) => ApiError::from(error),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if app::db::is_invalid_value(&error) {

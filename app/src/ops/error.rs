@@ -1,0 +1,65 @@
+//! The management operations' one error: a refusal, something missing, a request that breaks
+//! a rule, a conflict with what exists, or the database. The API and the console each map it
+//! to their own status once.
+
+use crate::db::error::DbError;
+use crate::model::invalid::Invalid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The actor may not do this; the message says what is missing.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The change conflicts with what exists (a duplicate, a row still in use, a reference to
+    /// nothing), naming the field at fault.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        param: Option<&'static str>,
+    },
+    /// Password hashing is saturated.
+    #[error("The server is busy; retry shortly.")]
+    Busy,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl OpsError {
+    pub fn conflict(message: impl Into<String>, param: &'static str) -> OpsError {
+        OpsError::Conflict {
+            message: message.into(),
+            param: Some(param),
+        }
+    }
+}
+
+impl From<sqlx::Error> for OpsError {
+    fn from(error: sqlx::Error) -> Self {
+        OpsError::Database(error)
+    }
+}
+
+impl From<DbError> for OpsError {
+    /// What a kind of refusal means when the entity's op does not say more.
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Duplicate => OpsError::Conflict {
+                message: "It already exists.".into(),
+                param: None,
+            },
+            DbError::UnknownReference => OpsError::Conflict {
+                message: "It names something that does not exist.".into(),
+                param: None,
+            },
+            DbError::InUse => OpsError::Conflict {
+                message: "It is still in use.".into(),
+                param: None,
+            },
+            DbError::Database(error) => OpsError::Database(error),
+        }
+    }
+}
