@@ -3,10 +3,11 @@
 //! limits are copied to it when it links, and to every linked entity, in the same
 //! transaction, when they change.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::error::DbError;
 use crate::model::subject::BudgetSubject;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -33,33 +34,13 @@ macro_rules! template_select {
     };
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BudgetTemplateError {
-    #[error("a budget with that budget_id exists")]
-    Duplicate,
-    #[error("end users or organizations still use the budget; unlink them first")]
-    Linked,
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for BudgetTemplateError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => BudgetTemplateError::Duplicate,
-            _ => BudgetTemplateError::Database(error),
-        }
-    }
-}
-
 pub async fn create(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     budget_id: &str,
     limits: &BudgetLimits,
     created_by: &str,
-) -> Result<BudgetTemplateRow, BudgetTemplateError> {
+) -> Result<BudgetTemplateRow, DbError> {
     let (duration, seconds) = limits.duration.clone().unzip();
-    let mut transaction = pool.begin().await?;
     sqlx::query(
         "INSERT INTO budget_templates (budget_id, max_micros, soft_micros, duration, \
          duration_seconds, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -72,14 +53,13 @@ pub async fn create(
     .bind(created_by)
     .execute(&mut *transaction)
     .await?;
-    let row = find_in(&mut transaction, budget_id)
+    let row = find_in(&mut *transaction, budget_id)
         .await?
-        .ok_or(BudgetTemplateError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
+        .ok_or(DbError::Database(sqlx::Error::RowNotFound))?;
     Ok(row)
 }
 
-async fn find_in(
+pub async fn find_in(
     connection: &mut sqlx::PgConnection,
     budget_id: &str,
 ) -> Result<Option<BudgetTemplateRow>, sqlx::Error> {
@@ -140,12 +120,11 @@ pub async fn linked_limits(
 
 /// Sets a named budget's limits and every linked entity's; `None` when there is no such budget.
 pub async fn update(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     budget_id: &str,
     limits: &BudgetLimits,
-) -> Result<Option<BudgetTemplateRow>, BudgetTemplateError> {
+) -> Result<Option<BudgetTemplateRow>, DbError> {
     let (duration, seconds) = limits.duration.clone().unzip();
-    let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE budget_templates SET max_micros = $2, soft_micros = $3, duration = $4, \
          duration_seconds = $5, updated_at = now() WHERE budget_id = $1",
@@ -180,24 +159,24 @@ pub async fn update(
                 .map(|id| BudgetSubject::organization(id).to_string()),
         );
     for subject in subjects {
-        budgets::set_limits(&mut transaction, &subject, limits).await?;
+        budgets::set_limits(&mut *transaction, &subject, limits).await?;
     }
-    let row = find_in(&mut transaction, budget_id).await?;
-    transaction.commit().await?;
+    let row = find_in(&mut *transaction, budget_id).await?;
     Ok(row)
 }
 
 /// Deletes a named budget nothing links to; `false` when there is no such budget.
-pub async fn delete(pool: &PgPool, budget_id: &str) -> Result<bool, BudgetTemplateError> {
+pub async fn delete(transaction: &mut PgConnection, budget_id: &str) -> Result<bool, DbError> {
     match sqlx::query("DELETE FROM budget_templates WHERE budget_id = $1")
         .bind(budget_id)
-        .execute(pool)
+        .execute(&mut *transaction)
         .await
     {
         Ok(done) => Ok(done.rows_affected() > 0),
-        Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
-            Err(BudgetTemplateError::Linked)
-        }
-        Err(error) => Err(error.into()),
+        // End users or organizations still take its limits.
+        Err(error) => Err(match DbError::from(error) {
+            DbError::UnknownReference => DbError::InUse,
+            other => other,
+        }),
     }
 }

@@ -1,11 +1,12 @@
 //! End users (LiteLLM's customers, named by a request's `user` field): blocked or not, and their
 //! own budget (`end_user:<user_id>`) that every request naming them counts against.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budget_templates;
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::error::DbError;
 use crate::model::subject::BudgetSubject;
 
 macro_rules! end_user_select {
@@ -60,30 +61,10 @@ pub struct EndUserChange {
     pub budget_link: Option<Option<String>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum EndUserError {
-    #[error("an end user with that user_id exists")]
-    Duplicate,
-    #[error("no budget with that budget_id exists")]
-    UnknownBudget,
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for EndUserError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => EndUserError::Duplicate,
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                EndUserError::UnknownBudget
-            }
-            _ => EndUserError::Database(error),
-        }
-    }
-}
-
-pub async fn create(pool: &PgPool, spec: EndUserSpec) -> Result<EndUserRow, EndUserError> {
-    let mut transaction = pool.begin().await?;
+pub async fn create(
+    transaction: &mut PgConnection,
+    spec: EndUserSpec,
+) -> Result<EndUserRow, DbError> {
     sqlx::query(
         "INSERT INTO end_users (user_id, alias, blocked, metadata, created_by, budget_id) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -97,25 +78,24 @@ pub async fn create(pool: &PgPool, spec: EndUserSpec) -> Result<EndUserRow, EndU
     .execute(&mut *transaction)
     .await?;
     let limits = match &spec.budget_id {
-        Some(budget_id) => budget_templates::linked_limits(&mut transaction, budget_id)
+        Some(budget_id) => budget_templates::linked_limits(&mut *transaction, budget_id)
             .await?
-            .ok_or(EndUserError::UnknownBudget)?,
+            .ok_or(DbError::UnknownReference)?,
         None => spec.budget,
     };
     budgets::set_limits(
-        &mut transaction,
+        &mut *transaction,
         &BudgetSubject::end_user(&spec.user_id).to_string(),
         &limits,
     )
     .await?;
-    let row = find_in(&mut transaction, &spec.user_id)
+    let row = find_in(&mut *transaction, &spec.user_id)
         .await?
-        .ok_or(EndUserError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
+        .ok_or(DbError::Database(sqlx::Error::RowNotFound))?;
     Ok(row)
 }
 
-async fn find_in(
+pub async fn find_in(
     connection: &mut sqlx::PgConnection,
     user_id: &str,
 ) -> Result<Option<EndUserRow>, sqlx::Error> {
@@ -150,11 +130,10 @@ pub async fn list_page(
 
 /// Applies a change; `None` when there is no such end user.
 pub async fn update(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     user_id: &str,
     change: EndUserChange,
-) -> Result<Option<EndUserRow>, EndUserError> {
-    let mut transaction = pool.begin().await?;
+) -> Result<Option<EndUserRow>, DbError> {
     let updated = sqlx::query(
         "UPDATE end_users SET alias = COALESCE($2, alias), blocked = COALESCE($3, blocked), \
          metadata = COALESCE($4, metadata), \
@@ -173,43 +152,45 @@ pub async fn update(
     }
     let limits = match (&change.budget_link, change.budget) {
         (Some(Some(budget_id)), _) => Some(
-            budget_templates::linked_limits(&mut transaction, budget_id)
+            budget_templates::linked_limits(&mut *transaction, budget_id)
                 .await?
-                .ok_or(EndUserError::UnknownBudget)?,
+                .ok_or(DbError::UnknownReference)?,
         ),
         (_, budget) => budget,
     };
     if let Some(limits) = &limits {
         budgets::set_limits(
-            &mut transaction,
+            &mut *transaction,
             &BudgetSubject::end_user(user_id).to_string(),
             limits,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, user_id).await?;
-    transaction.commit().await?;
+    let row = find_in(&mut *transaction, user_id).await?;
     Ok(row)
 }
 
 /// Blocks or unblocks end users; returns those that exist.
 pub async fn set_blocked(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     user_ids: &[String],
     blocked: bool,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<String>, DbError> {
     sqlx::query_scalar(
         "UPDATE end_users SET blocked = $2 WHERE user_id = ANY($1) RETURNING user_id",
     )
     .bind(user_ids)
     .bind(blocked)
-    .fetch_all(pool)
+    .fetch_all(&mut *transaction)
     .await
+    .map_err(DbError::from)
 }
 
 /// Deletes end users with their budgets; returns those deleted. Their spend rows stay.
-pub async fn delete(pool: &PgPool, user_ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
+pub async fn delete(
+    transaction: &mut PgConnection,
+    user_ids: &[String],
+) -> Result<Vec<String>, DbError> {
     let deleted: Vec<String> =
         sqlx::query_scalar("DELETE FROM end_users WHERE user_id = ANY($1) RETURNING user_id")
             .bind(user_ids)
@@ -223,6 +204,5 @@ pub async fn delete(pool: &PgPool, user_ids: &[String]) -> Result<Vec<String>, s
         .bind(&subjects)
         .execute(&mut *transaction)
         .await?;
-    transaction.commit().await?;
     Ok(deleted)
 }

@@ -21,9 +21,7 @@ impl From<sqlx::Error> for DbError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Duplicate,
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                DbError::UnknownReference
-            }
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => DbError::UnknownReference,
             _ => DbError::Database(error),
         }
     }

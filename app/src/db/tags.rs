@@ -1,10 +1,11 @@
 //! Tags: named labels a request carries (its own or its key's). A tag made here has a budget
 //! (`tag:<name>`) that every request carrying it counts against, whichever key sends it.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::error::DbError;
 use crate::model::subject::BudgetSubject;
 
 macro_rules! tag_select {
@@ -51,25 +52,7 @@ pub struct TagChange {
     pub budget: Option<BudgetLimits>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TagError {
-    #[error("a tag with that name exists")]
-    Duplicate,
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for TagError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => TagError::Duplicate,
-            _ => TagError::Database(error),
-        }
-    }
-}
-
-pub async fn create(pool: &PgPool, spec: TagSpec) -> Result<TagRow, TagError> {
-    let mut transaction = pool.begin().await?;
+pub async fn create(transaction: &mut PgConnection, spec: TagSpec) -> Result<TagRow, DbError> {
     sqlx::query(
         "INSERT INTO tags (name, description, metadata, created_by) VALUES ($1, $2, $3, $4)",
     )
@@ -80,19 +63,18 @@ pub async fn create(pool: &PgPool, spec: TagSpec) -> Result<TagRow, TagError> {
     .execute(&mut *transaction)
     .await?;
     budgets::set_limits(
-        &mut transaction,
+        &mut *transaction,
         &BudgetSubject::tag(&spec.name).to_string(),
         &spec.budget,
     )
     .await?;
-    let row = find_in(&mut transaction, &spec.name)
+    let row = find_in(&mut *transaction, &spec.name)
         .await?
-        .ok_or(TagError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
+        .ok_or(DbError::Database(sqlx::Error::RowNotFound))?;
     Ok(row)
 }
 
-async fn find_in(
+pub async fn find_in(
     connection: &mut sqlx::PgConnection,
     name: &str,
 ) -> Result<Option<TagRow>, sqlx::Error> {
@@ -119,11 +101,10 @@ pub async fn list(pool: &PgPool, names: Option<&[String]>) -> Result<Vec<TagRow>
 
 /// Applies a change; `None` when there is no such tag.
 pub async fn update(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     name: &str,
     change: TagChange,
-) -> Result<Option<TagRow>, TagError> {
-    let mut transaction = pool.begin().await?;
+) -> Result<Option<TagRow>, DbError> {
     let updated = sqlx::query(
         "UPDATE tags SET description = COALESCE($2, description), \
          metadata = COALESCE($3, metadata), updated_at = now() WHERE name = $1",
@@ -138,20 +119,21 @@ pub async fn update(
     }
     if let Some(budget) = &change.budget {
         budgets::set_limits(
-            &mut transaction,
+            &mut *transaction,
             &BudgetSubject::tag(name).to_string(),
             budget,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, name).await?;
-    transaction.commit().await?;
+    let row = find_in(&mut *transaction, name).await?;
     Ok(row)
 }
 
 /// Deletes tags with their budgets (spend rows keep the tag); returns the names deleted.
-pub async fn delete(pool: &PgPool, names: &[String]) -> Result<Vec<String>, TagError> {
-    let mut transaction = pool.begin().await?;
+pub async fn delete(
+    transaction: &mut PgConnection,
+    names: &[String],
+) -> Result<Vec<String>, DbError> {
     let deleted: Vec<String> =
         sqlx::query_scalar("DELETE FROM tags WHERE name = ANY($1) RETURNING name")
             .bind(names)
@@ -165,6 +147,5 @@ pub async fn delete(pool: &PgPool, names: &[String]) -> Result<Vec<String>, TagE
         .bind(&subjects)
         .execute(&mut *transaction)
         .await?;
-    transaction.commit().await?;
     Ok(deleted)
 }

@@ -6,9 +6,12 @@
 
 pub mod actor;
 pub mod budget_fields;
+pub mod end_users;
 pub mod error;
+pub mod named_budgets;
 pub mod organizations;
 pub mod record;
+pub mod tags;
 
 pub use actor::Actor;
 pub use error::OpsError;

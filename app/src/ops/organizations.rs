@@ -157,7 +157,9 @@ pub async fn update(
         text_length(alias.trim(), "organization_alias", 1, 200)?;
     }
     let change = OrganizationChange {
-        organization_alias: input.organization_alias.map(|alias| alias.trim().to_string()),
+        organization_alias: input
+            .organization_alias
+            .map(|alias| alias.trim().to_string()),
         models: input.models,
         metadata: metadata_object(input.metadata)?,
         budget,

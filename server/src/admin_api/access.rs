@@ -7,9 +7,7 @@
 //! The role matrix these checks implement is in `docs/GOVERNANCE.md` ("Roles") and tested in
 //! `server/tests/rbac.rs`.
 
-
 use axum::http::HeaderMap;
-
 
 use app::db::members::MemberRole;
 use app::db::users;

@@ -264,27 +264,6 @@ impl BudgetUpdate<'_> {
     }
 }
 
-/// How a request sets an end user's or organization's budget: by a named budget (`budget_id`),
-/// by its own fields, or not at all (`None`). Both at once are refused, as LiteLLM does.
-fn budget_link(
-    budget_id: Option<String>,
-    max_budget: Option<f64>,
-    soft_budget: Option<f64>,
-    budget_duration: Option<&str>,
-) -> Result<Option<Option<String>>, ApiError> {
-    let own_fields_given =
-        max_budget.is_some() || soft_budget.is_some() || budget_duration.is_some();
-    match (budget_id, own_fields_given) {
-        (Some(_), true) => Err(ApiError::bad_request(
-            "Pass either `budget_id` or `max_budget`/`soft_budget`/`budget_duration`, not both.",
-            Some("budget_id"),
-        )),
-        (Some(budget_id), false) => Ok(Some(Some(budget_id))),
-        (None, true) => Ok(Some(None)),
-        (None, false) => Ok(None),
-    }
-}
-
 /// A `metadata` field: an object, or absent.
 fn metadata_object(
     value: Option<serde_json::Value>,

@@ -25,7 +25,9 @@ pub async fn create(
 ) -> Result<Json<OrganizationView>, ApiError> {
     let actor = actor(&gateway, &headers, &origin).await?;
     let input: NewOrganization = json_body(body).await?;
-    Ok(Json(organizations::create(&gateway.pool, &actor, input).await?))
+    Ok(Json(
+        organizations::create(&gateway.pool, &actor, input).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -62,7 +64,9 @@ pub async fn update(
 ) -> Result<Json<OrganizationView>, ApiError> {
     let actor = actor(&gateway, &headers, &origin).await?;
     let input: OrganizationUpdate = json_body(body).await?;
-    Ok(Json(organizations::update(&gateway.pool, &actor, input).await?))
+    Ok(Json(
+        organizations::update(&gateway.pool, &actor, input).await?,
+    ))
 }
 
 #[derive(Deserialize)]
