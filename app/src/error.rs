@@ -23,6 +23,8 @@ pub enum ConsoleError {
     Busy,
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("Something went wrong on the server; the details are in the server log.")]
     Internal,
     #[error("The request to the server failed: {0}")]
@@ -37,6 +39,7 @@ impl ConsoleError {
             ConsoleError::NotLoggedIn | ConsoleError::BadCredentials => 401,
             ConsoleError::Forbidden | ConsoleError::InvalidCsrf => 403,
             ConsoleError::AlreadySetUp => 409,
+            ConsoleError::NotFound(_) => 404,
             // Transport on the server: the arguments could not be read (a missing field).
             ConsoleError::Invalid(_) | ConsoleError::Transport(_) => 400,
             ConsoleError::TooManyAttempts(_) => 429,
@@ -62,6 +65,21 @@ impl From<sqlx::Error> for ConsoleError {
         }
         tracing::error!(%error, "console database error");
         Self::Internal
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::ops::OpsError> for ConsoleError {
+    fn from(error: crate::ops::OpsError) -> Self {
+        use crate::ops::OpsError;
+        match error {
+            OpsError::Forbidden(_) => Self::Forbidden,
+            OpsError::NotFound(message) => Self::NotFound(message),
+            OpsError::Invalid(invalid) => Self::Invalid(invalid.to_string()),
+            OpsError::Conflict { message, .. } => Self::Invalid(message),
+            OpsError::Busy => Self::Busy,
+            OpsError::Database(error) => error.into(),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::pages::{
     login::LoginPage,
     logs::{LogDetailPage, LogsPage},
     models::ModelsPage,
+    organizations::OrganizationsPage,
     overview::OverviewPage,
     reconcile::ReconcilePage,
     routes::RoutesPage,
@@ -60,6 +61,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/deployments") view=ModelsPage ssr=SsrMode::Async/>
                 <Route path=path!("/routes") view=RoutesPage ssr=SsrMode::Async/>
                 <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async/>
+                <Route path=path!("/organizations") view=OrganizationsPage ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/budgets") view=BudgetsPage ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>

@@ -185,6 +185,42 @@ pub async fn audit(
     }
 }
 
+/// The logged-in user as the management operations see it: its role, its teams, and the
+/// address the request came from. Refused (401) without a session.
+pub async fn actor(session: &Session) -> Result<crate::ops::Actor, ConsoleError> {
+    use std::net::SocketAddr;
+
+    use axum::extract::ConnectInfo;
+
+    use crate::db::members::MemberRole;
+
+    let pool = pool()?;
+    let user = current_user_in(&pool, session)
+        .await?
+        .ok_or(ConsoleError::NotLoggedIn)?;
+    let memberships = users::memberships(&pool, &user.user_id).await?;
+    let source_ip = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+        .await
+        .ok()
+        .map(|ConnectInfo(address)| address.ip().to_string());
+    Ok(crate::ops::Actor {
+        name: crate::ops::Actor::user_name(&user.user_id),
+        role: user.role(),
+        admin_of: memberships
+            .iter()
+            .filter(|membership| MemberRole::parse(&membership.role) == Some(MemberRole::Admin))
+            .map(|membership| membership.team_id.clone())
+            .collect(),
+        member_of: memberships
+            .into_iter()
+            .map(|membership| membership.team_id)
+            .collect(),
+        user_id: Some(user.user_id),
+        token_hash: None,
+        source_ip,
+    })
+}
+
 /// Logs a user in: a new session id (no fixation), a new CSRF token, the user's id.
 pub async fn start_session(session: &Session, user: &UserRow) -> Result<(), ConsoleError> {
     session.cycle_id().await?;

@@ -2,17 +2,23 @@
 
 pub mod audit;
 pub mod budgets;
+pub mod end_users;
 pub mod keys;
 pub mod models;
+pub mod named_budgets;
+pub mod organizations;
 pub mod reports;
 pub mod routes;
 pub mod session;
 pub mod spend;
+pub mod tags;
 pub mod teams;
 pub mod users;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod deployment_form;
+#[cfg(feature = "ssr")]
+pub(crate) mod form;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
 #[cfg(feature = "ssr")]

@@ -52,6 +52,9 @@ pub fn Header(user: UserView, csrf: String) -> impl IntoView {
                 <a href="/deployments">"Models & providers"</a>
                 <a href="/routes">"Routes"</a>
                 <a href="/teams">"Teams"</a>
+                {matches!(user.role, Role::Admin | Role::Finance | Role::Viewer).then(|| view! {
+                    <a href="/organizations">"Organizations"</a>
+                })}
                 <a href="/users">"Users"</a>
                 {matches!(user.role, Role::Admin | Role::Finance).then(|| view! {
                     <a href="/budgets">"Budgets"</a>

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod login;
 pub mod logs;
 pub mod models;
+pub mod organizations;
 pub mod overview;
 pub mod reconcile;
 pub mod routes;

@@ -133,3 +133,80 @@ async fn refused_attempts_are_recorded_and_entries_cannot_be_changed(pool: PgPoo
     let truncated = sqlx::query("TRUNCATE audit_log").execute(&pool).await;
     assert!(truncated.is_err(), "the audit log was truncated");
 }
+
+/// The API and the console change an organization through the same operation: the same actor
+/// name, action, target and view in their entries, so the console's `before` is the API's
+/// `after`.
+#[sqlx::test(migrations = false)]
+async fn an_api_change_and_a_console_change_record_the_same_entry(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let password = "same-entry-password";
+    let user = app
+        .manage(
+            "/user/new",
+            json!({ "user_id": "u-same", "user_email": "same@console.test",
+                    "user_role": "proxy_admin", "password": password }),
+        )
+        .await;
+    assert_eq!(user.status(), 200);
+    let user: Value = user.json().await.unwrap();
+    let key = user["key"].as_str().unwrap().to_string();
+    let created = app
+        .post(
+            "/organization/new",
+            &key,
+            &json!({ "organization_id": "org-same", "organization_alias": "Same" }),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+
+    let by_api = app
+        .post(
+            "/organization/update",
+            &key,
+            &json!({ "organization_id": "org-same", "max_budget": 7.0 }),
+        )
+        .await;
+    assert_eq!(by_api.status(), 200);
+    let console =
+        crate::common::console::Console::log_in(&app, "same@console.test", password).await;
+    let (status, body) = console
+        .call(
+            "save_organization",
+            &[
+                ("existing", "true".into()),
+                ("organization_id", "org-same".into()),
+                ("organization_alias", "Same".into()),
+                ("models", "".into()),
+                ("max_budget", "9".into()),
+                ("soft_budget", "".into()),
+                ("budget_duration", "".into()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let updates = entries(&app, "action=organization.update&target_id=org-same").await;
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    let (console_entry, api_entry) = (&updates[0], &updates[1]);
+    for field in ["actor", "action", "target_type", "target_id", "outcome"] {
+        assert_eq!(console_entry[field], api_entry[field], "{field}");
+    }
+    assert_eq!(api_entry["actor"], "user:u-same");
+    assert_eq!(console_entry["before"], api_entry["after"]);
+    assert_eq!(api_entry["after"]["max_budget"], 7.0);
+    assert_eq!(console_entry["after"]["max_budget"], 9.0);
+    let keys = |entry: &Value| {
+        let mut keys: Vec<String> = entry["after"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(console_entry), keys(api_entry));
+    assert!(console_entry["source_ip"].is_string() && api_entry["source_ip"].is_string());
+}

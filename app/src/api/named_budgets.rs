@@ -1,0 +1,59 @@
+//! Named budgets from the console, through `ops::named_budgets` (the API's write path): roles
+//! that read everything list them; admins create, edit and delete them.
+
+use leptos::prelude::*;
+
+use crate::error::ConsoleError;
+use crate::model::views::NamedBudgetView;
+
+#[server(endpoint = "list_named_budgets")]
+pub async fn list_named_budgets() -> Result<Vec<NamedBudgetView>, ConsoleError> {
+    use crate::api::guard;
+    use crate::ops::named_budgets;
+
+    let actor = guard::actor(&guard::session().await?).await?;
+    Ok(named_budgets::list(&crate::state::pool()?, &actor, None).await?)
+}
+
+/// Creates the named budget, or (`existing`) replaces the limits of the one with `budget_id`.
+#[server(endpoint = "save_named_budget")]
+pub async fn save_named_budget(
+    csrf: String,
+    existing: bool,
+    budget_id: String,
+    max_budget: String,
+    soft_budget: String,
+    budget_duration: String,
+) -> Result<NamedBudgetView, ConsoleError> {
+    use crate::api::{form, guard};
+    use crate::ops::named_budgets::{self, NamedBudgetInput};
+
+    let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
+    guard::check_csrf(&session, &csrf).await?;
+    actor.require_admin("change budgets")?;
+    let input = NamedBudgetInput {
+        budget_id: form::text(&budget_id),
+        max_budget: form::dollars(&max_budget, "The budget")?,
+        soft_budget: form::dollars(&soft_budget, "The soft budget")?,
+        budget_duration: form::text(&budget_duration),
+    };
+    let pool = crate::state::pool()?;
+    Ok(if existing {
+        named_budgets::update(&pool, &actor, input).await?
+    } else {
+        named_budgets::create(&pool, &actor, input).await?
+    })
+}
+
+#[server(endpoint = "delete_named_budget")]
+pub async fn delete_named_budget(csrf: String, budget_id: String) -> Result<(), ConsoleError> {
+    use crate::api::guard;
+    use crate::ops::named_budgets;
+
+    let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
+    guard::check_csrf(&session, &csrf).await?;
+    named_budgets::delete(&crate::state::pool()?, &actor, &budget_id).await?;
+    Ok(())
+}
