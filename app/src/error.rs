@@ -69,21 +69,6 @@ impl From<sqlx::Error> for ConsoleError {
 }
 
 #[cfg(feature = "ssr")]
-impl From<crate::ops::OpsError> for ConsoleError {
-    fn from(error: crate::ops::OpsError) -> Self {
-        use crate::ops::OpsError;
-        match error {
-            OpsError::Forbidden(_) => Self::Forbidden,
-            OpsError::NotFound(message) => Self::NotFound(message),
-            OpsError::Invalid(invalid) => Self::Invalid(invalid.to_string()),
-            OpsError::Conflict { message, .. } => Self::Invalid(message),
-            OpsError::Busy => Self::Busy,
-            OpsError::Database(error) => error.into(),
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
 impl From<tower_sessions::session::Error> for ConsoleError {
     fn from(error: tower_sessions::session::Error) -> Self {
         tracing::error!(%error, "console session error");

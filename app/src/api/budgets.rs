@@ -3,7 +3,6 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
-use crate::model::subject::BudgetSubject;
 use crate::model::BudgetView;
 
 /// Most budgets the page lists.
@@ -14,6 +13,7 @@ pub async fn list_budgets() -> Result<Vec<BudgetView>, ConsoleError> {
     use crate::api::guard;
     use crate::db::budgets;
     use crate::db::keys::format_time;
+    use crate::model::subject::BudgetSubject;
     use crate::model::Role;
 
     let session = guard::session().await?;

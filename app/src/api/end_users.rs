@@ -1,5 +1,7 @@
 //! End users (customers) from the console, through `ops::end_users` (the API's write path):
 //! roles that read everything list them; admins create, edit, block and delete them.
+// A form posts one argument per field.
+#![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 
@@ -19,7 +21,6 @@ pub async fn list_end_users() -> Result<Vec<EndUserView>, ConsoleError> {
 }
 
 /// Creates the end user, or (`existing`) changes the one with `user_id`.
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "save_end_user")]
 pub async fn save_end_user(
     csrf: String,

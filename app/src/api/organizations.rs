@@ -1,5 +1,7 @@
 //! Organizations from the console, through `ops::organizations` (the API's write path): roles
 //! that read everything list them; admins create, edit and delete them.
+// A form posts one argument per field.
+#![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 
@@ -16,7 +18,6 @@ pub async fn list_organizations() -> Result<Vec<OrganizationView>, ConsoleError>
 }
 
 /// Creates the organization, or (`existing`) changes the one with `organization_id`.
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "save_organization")]
 pub async fn save_organization(
     csrf: String,

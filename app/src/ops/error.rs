@@ -3,6 +3,7 @@
 //! to their own status once.
 
 use crate::db::error::DbError;
+use crate::error::ConsoleError;
 use crate::model::invalid::Invalid;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,20 @@ impl From<DbError> for OpsError {
                 param: None,
             },
             DbError::Database(error) => OpsError::Database(error),
+        }
+    }
+}
+
+/// How the console reports an operation's error.
+impl From<OpsError> for ConsoleError {
+    fn from(error: OpsError) -> Self {
+        match error {
+            OpsError::Forbidden(_) => ConsoleError::Forbidden,
+            OpsError::NotFound(message) => ConsoleError::NotFound(message),
+            OpsError::Invalid(invalid) => ConsoleError::Invalid(invalid.to_string()),
+            OpsError::Conflict { message, .. } => ConsoleError::Invalid(message),
+            OpsError::Busy => ConsoleError::Busy,
+            OpsError::Database(error) => error.into(),
         }
     }
 }
