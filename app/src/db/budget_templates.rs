@@ -59,6 +59,16 @@ pub async fn create(
     Ok(row)
 }
 
+/// Locks the named budget's row for the rest of the caller's transaction, so that a change reads
+/// the row it changes.
+pub async fn lock(connection: &mut PgConnection, budget_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM budget_templates WHERE budget_id = $1 FOR UPDATE")
+        .bind(budget_id)
+        .execute(connection)
+        .await
+        .map(drop)
+}
+
 pub async fn find_in(
     connection: &mut sqlx::PgConnection,
     budget_id: &str,

@@ -95,6 +95,16 @@ pub async fn create(
     Ok(row)
 }
 
+/// Locks the end user's row for the rest of the caller's transaction, so that a change reads
+/// the row it changes.
+pub async fn lock(connection: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM end_users WHERE user_id = $1 FOR UPDATE")
+        .bind(user_id)
+        .execute(connection)
+        .await
+        .map(drop)
+}
+
 pub async fn find_in(
     connection: &mut sqlx::PgConnection,
     user_id: &str,

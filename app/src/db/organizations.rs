@@ -104,6 +104,16 @@ pub async fn create(
         .ok_or(DbError::Database(sqlx::Error::RowNotFound))
 }
 
+/// Locks the organization's row for the rest of the caller's transaction, so that a change reads
+/// the row it changes.
+pub async fn lock(connection: &mut PgConnection, organization_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM organizations WHERE organization_id = $1 FOR UPDATE")
+        .bind(organization_id)
+        .execute(connection)
+        .await
+        .map(drop)
+}
+
 pub async fn find_in(
     connection: &mut PgConnection,
     organization_id: &str,

@@ -74,6 +74,16 @@ pub async fn create(transaction: &mut PgConnection, spec: TagSpec) -> Result<Tag
     Ok(row)
 }
 
+/// Locks the tag's row for the rest of the caller's transaction, so that a change reads
+/// the row it changes.
+pub async fn lock(connection: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM tags WHERE name = $1 FOR UPDATE")
+        .bind(name)
+        .execute(connection)
+        .await
+        .map(drop)
+}
+
 pub async fn find_in(
     connection: &mut sqlx::PgConnection,
     name: &str,

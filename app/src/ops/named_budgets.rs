@@ -124,6 +124,7 @@ pub async fn update(
     let not_found = || OpsError::NotFound(format!("Budget `{budget_id}` not found."));
     let limits = input.budget().limits()?;
     let mut transaction = pool.begin().await?;
+    budget_templates::lock(&mut transaction, &budget_id).await?;
     let current = budget_templates::find_in(&mut transaction, &budget_id)
         .await?
         .ok_or_else(not_found)?;

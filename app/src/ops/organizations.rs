@@ -144,6 +144,7 @@ pub async fn update(
     actor.require_admin("change this")?;
     let not_found = || OpsError::NotFound("Organization not found.".into());
     let mut transaction = pool.begin().await?;
+    organizations::lock(&mut transaction, &input.organization_id).await?;
     let current = organizations::find_in(&mut transaction, &input.organization_id)
         .await?
         .ok_or_else(not_found)?;

@@ -138,6 +138,7 @@ pub async fn update(pool: &PgPool, actor: &Actor, input: TagInput) -> Result<Tag
     actor.require_admin("change this")?;
     let not_found = || OpsError::NotFound(format!("Tag `{}` not found.", input.name));
     let mut transaction = pool.begin().await?;
+    tags::lock(&mut transaction, &input.name).await?;
     let current = tags::find_in(&mut transaction, &input.name)
         .await?
         .ok_or_else(not_found)?;

@@ -12,7 +12,7 @@ use app::model::views::NamedBudgetView;
 use app::ops::named_budgets::{self, NamedBudgetInput};
 
 use super::access::actor;
-use super::{json_body, ApiQuery};
+use super::{admin, json_body, ApiQuery};
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
 use crate::state::SharedGateway;
@@ -23,7 +23,7 @@ pub async fn create(
     origin: Origin,
     body: Body,
 ) -> Result<Json<NamedBudgetView>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let input: NamedBudgetInput = json_body(body).await?;
     Ok(Json(
         named_budgets::create(&gateway.pool, &actor, input).await?,
@@ -38,7 +38,7 @@ pub async fn update(
     origin: Origin,
     body: Body,
 ) -> Result<Json<NamedBudgetView>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let input: NamedBudgetInput = json_body(body).await?;
     Ok(Json(
         named_budgets::update(&gateway.pool, &actor, input).await?,
@@ -58,6 +58,7 @@ pub async fn info(
     body: Body,
 ) -> Result<Json<Vec<NamedBudgetView>>, ApiError> {
     let actor = actor(&gateway, &headers, &origin).await?;
+    actor.require_reads_everything("read budgets")?;
     let request: BudgetInfoRequest = json_body(body).await?;
     Ok(Json(
         named_budgets::list(&gateway.pool, &actor, Some(&request.budgets)).await?,
@@ -131,7 +132,7 @@ pub async fn delete(
     origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: DeleteBudgetRequest = json_body(body).await?;
     named_budgets::delete(&gateway.pool, &actor, &request.id).await?;
     Ok(Json(json!({ "budget_id": request.id, "deleted": true })))

@@ -13,7 +13,7 @@ use app::model::views::EndUserView;
 use app::ops::end_users::{self, EndUserUpdate, NewEndUser};
 
 use super::access::actor;
-use super::{json_body, ApiQuery};
+use super::{admin, json_body, ApiQuery};
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
 use crate::state::SharedGateway;
@@ -24,7 +24,7 @@ pub async fn create(
     origin: Origin,
     body: Body,
 ) -> Result<Json<EndUserView>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let input: NewEndUser = json_body(body).await?;
     let view = end_users::create(&gateway.pool, &actor, input).await?;
     gateway.end_users.forget(&view.user_id);
@@ -74,7 +74,7 @@ pub async fn update(
     origin: Origin,
     body: Body,
 ) -> Result<Json<EndUserView>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let input: EndUserUpdate = json_body(body).await?;
     let view = end_users::update(&gateway.pool, &actor, input).await?;
     gateway.end_users.forget(&view.user_id);
@@ -113,7 +113,7 @@ async fn set_blocked(
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: EndUserIdsRequest = json_body(body).await?;
     let changed = end_users::set_blocked(&gateway.pool, &actor, &request.user_ids, blocked).await?;
     for user_id in &changed {
@@ -129,7 +129,7 @@ pub async fn delete(
     origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: EndUserIdsRequest = json_body(body).await?;
     let deleted = end_users::delete(&gateway.pool, &actor, &request.user_ids).await?;
     for user_id in &deleted {

@@ -12,7 +12,7 @@ use app::model::views::OrganizationView;
 use app::ops::organizations::{self, NewOrganization, OrganizationUpdate};
 
 use super::access::actor;
-use super::{json_body, ApiQuery};
+use super::{admin, json_body, ApiQuery};
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
 use crate::state::SharedGateway;
@@ -23,7 +23,7 @@ pub async fn create(
     origin: Origin,
     body: Body,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let input: NewOrganization = json_body(body).await?;
     Ok(Json(
         organizations::create(&gateway.pool, &actor, input).await?,
@@ -62,7 +62,7 @@ pub async fn update(
     origin: Origin,
     body: Body,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let input: OrganizationUpdate = json_body(body).await?;
     Ok(Json(
         organizations::update(&gateway.pool, &actor, input).await?,
@@ -81,7 +81,7 @@ pub async fn delete(
     origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: DeleteOrganizationsRequest = json_body(body).await?;
     let deleted = organizations::delete(&gateway.pool, &actor, &request.organization_ids).await?;
     Ok(Json(json!({ "deleted_organizations": deleted })))

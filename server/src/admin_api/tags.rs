@@ -12,7 +12,7 @@ use app::model::views::TagView;
 use app::ops::tags::{self, TagInput};
 
 use super::access::actor;
-use super::json_body;
+use super::{admin, json_body};
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
 use crate::state::SharedGateway;
@@ -23,7 +23,7 @@ pub async fn create(
     origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let input: TagInput = json_body(body).await?;
     let tag = tags::create(&gateway.pool, &actor, input).await?;
     Ok(Json(json!({
@@ -45,6 +45,7 @@ pub async fn info(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let actor = actor(&gateway, &headers, &origin).await?;
+    actor.require_reads_everything("read tags")?;
     let request: TagInfoRequest = json_body(body).await?;
     let found: Map<String, Value> = tags::find(&gateway.pool, &actor, &request.names)
         .await?
@@ -69,7 +70,7 @@ pub async fn update(
     origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let input: TagInput = json_body(body).await?;
     let tag = tags::update(&gateway.pool, &actor, input).await?;
     Ok(Json(json!({
@@ -90,7 +91,7 @@ pub async fn delete(
     origin: Origin,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = admin(&gateway, &headers, &origin).await?;
     let request: DeleteTagRequest = json_body(body).await?;
     tags::delete(&gateway.pool, &actor, &request.name).await?;
     Ok(Json(json!({

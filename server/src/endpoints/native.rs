@@ -51,6 +51,8 @@ pub struct NativeRequest {
     /// LiteLLM's request tags from the body.
     pub tags: Vec<String>,
     pub prompt_tokens: u64,
+    /// Choices each producing the whole output (`n`, and `best_of` for completions).
+    pub choices: u64,
     /// The most the request may consume, but for outputs a deployment's limit bounds
     /// (`output_tokens` 0 when the request sets no limit).
     pub bound: CostBound,
@@ -141,6 +143,14 @@ impl<K: NativeKind> Endpoint for Native<K> {
                 streaming: self.request.stream,
                 ..Needs::plain(K::ENDPOINT.mode(), self.request.prompt_tokens)
             },
+        }
+    }
+
+    /// Served natively, the estimate of its own input; as chat, the chat's (`needs`).
+    fn prompt_estimate(&self, needs: &Needs) -> u64 {
+        match &self.chat {
+            Some(_) => needs.prompt_tokens,
+            None => self.request.prompt_tokens,
         }
     }
 
@@ -235,8 +245,7 @@ fn native_cost(
     request: &NativeRequest,
     route: &Route,
 ) -> Result<Cost, ApiError> {
-    // Each choice (`n`, and `best_of` for completions) may produce the whole output limit.
-    let choices = choice_count(&request.body, "n")?.max(choice_count(&request.body, "best_of")?);
+    let choices = request.choices;
     let mut bound = request.bound;
     let mut impose = None;
     if matches!(
@@ -392,6 +401,7 @@ impl NativeRequest {
         identity::check_metadata(&body)?;
         let tags = take_tags(&mut body)?;
         let prompt_tokens = prompt_tokens(endpoint, &body)?;
+        let choices = choice_count(&body, "n")?.max(choice_count(&body, "best_of")?);
         let bound = native_bound(endpoint, &body, bytes.len())?;
         Ok(NativeRequest {
             model,
@@ -401,6 +411,7 @@ impl NativeRequest {
             end_user,
             tags,
             prompt_tokens,
+            choices,
             bound,
         })
     }

@@ -93,6 +93,12 @@ pub trait Endpoint: Sized + Send + 'static {
     /// What a deployment must offer to serve it (its prompt estimate included).
     fn needs(&self) -> Needs;
 
+    /// The prompt's tokens, estimated, billed when the upstream reports no usage (asked once the
+    /// endpoint is bound to the route): by default the estimate its `needs` carried.
+    fn prompt_estimate(&self, needs: &Needs) -> u64 {
+        needs.prompt_tokens
+    }
+
     /// Whether the reply streams back.
     fn streams(&self) -> bool {
         self.needs().streaming
@@ -172,7 +178,7 @@ async fn run<E: Endpoint>(
     let mut call = admitted.metered_call(
         request.call_type(),
         route.first().clone(),
-        needs.prompt_tokens,
+        request.prompt_estimate(&needs),
         request.end_user(),
         request.tags(),
         request.streams(),

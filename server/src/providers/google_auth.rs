@@ -124,9 +124,15 @@ impl GoogleTokenSource {
                 "the Google service account could not sign in ({what})"
             )))
         };
+        // A clock before 1970 or a key that cannot sign: the deployment's setup, not the
+        // upstream, and no retry mends it.
+        let misconfigured = |what: &'static str| {
+            tracing::error!(account = %self.client_email, what, "cannot sign a Google token request");
+            ApiError::Upstream(ProviderError::Misconfigured(what))
+        };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_err(|_| failed("clock"))?
+            .map_err(|_| misconfigured("the clock is before 1970"))?
             .as_secs();
         let claims = Claims {
             iss: &self.client_email,
@@ -137,7 +143,7 @@ impl GoogleTokenSource {
         };
         let assertion =
             jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.signing_key)
-                .map_err(|_| failed("signing"))?;
+                .map_err(|_| misconfigured("the service account's key cannot sign"))?;
         let response = http
             .post(self.token_uri.clone())
             .form(&[

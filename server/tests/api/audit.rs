@@ -210,3 +210,47 @@ async fn an_api_change_and_a_console_change_record_the_same_entry(pool: PgPool) 
     assert_eq!(keys(console_entry), keys(api_entry));
     assert!(console_entry["source_ip"].is_string() && api_entry["source_ip"].is_string());
 }
+
+/// A role that may not change something is refused before its request is read: a malformed
+/// body still gets the 403, and the refusal is audited.
+#[sqlx::test(migrations = false)]
+async fn a_refused_change_is_refused_before_its_body_is_read(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let viewer = app
+        .manage(
+            "/user/new",
+            json!({ "user_id": "u-viewer", "user_role": "proxy_admin_viewer" }),
+        )
+        .await;
+    assert_eq!(viewer.status(), 200);
+    let viewer: Value = viewer.json().await.unwrap();
+    let key = viewer["key"].as_str().unwrap().to_string();
+    for (path, body) in [
+        (
+            "/tag/new",
+            json!({ "name": "t", "models": ["not-a-tag-field"] }),
+        ),
+        ("/organization/new", json!({})),
+        ("/budget/new", json!({ "rpm_limit": 5 })),
+        ("/customer/block", json!({ "user_ids": "not-a-list" })),
+    ] {
+        let response = app.post(path, &key, &body).await;
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    let actor = format!("key:{}", app::secrets::hash_key(&key));
+    let refused = entries(&app, &format!("actor={actor}")).await;
+    let denied: Vec<&str> = refused
+        .iter()
+        .filter(|entry| entry["outcome"] == "denied")
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "POST /tag/new",
+        "POST /organization/new",
+        "POST /budget/new",
+        "POST /customer/block",
+    ] {
+        assert!(denied.contains(&action), "{action} in {denied:?}");
+    }
+}
