@@ -272,7 +272,7 @@ reports_section="$(python3 -c 'import re; m = re.search(r"<!-- reports:begin -->
 cat >docs/BENCHMARKS.md <<MD
 # Benchmarks
 
-Reproduce with \`$(if [ "$ROUNDS" != 3 ]; then echo "BENCH_ROUNDS=$ROUNDS "; fi)$(if [ -n "$BASELINE_PATCH" ]; then echo "BENCH_BASELINE_PATCH=$BASELINE_PATCH "; elif [ -n "$BASELINE" ]; then echo "BENCH_BASELINE=$BASELINE "; fi)$(if [ "$INSTRUCTIONS" -gt 0 ]; then echo "BENCH_INSTRUCTIONS=$INSTRUCTIONS "; fi)bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` by default).
+Reproduce with \`$(if [ "$ROUNDS" != 3 ]; then echo "BENCH_ROUNDS=$ROUNDS "; fi)$(if [ -n "$BASELINE_PATCH" ]; then echo "BENCH_BASELINE_PATCH=$BASELINE_PATCH "; elif [ -n "$BASELINE" ]; then echo "BENCH_BASELINE=$BASELINE "; fi)$(if [ -n "$BASELINE" ] && [ "$BASELINE_KEY_FIELDS" != "$default_baseline_fields" ]; then echo "BENCH_BASELINE_KEY_FIELDS='$BASELINE_KEY_FIELDS' "; fi)$(if [ "$INSTRUCTIONS" -gt 0 ]; then echo "BENCH_INSTRUCTIONS=$INSTRUCTIONS "; fi)bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` by default).
 
 ## Non-streaming chat completions through Gatehouse vs. the upstream called directly
 
