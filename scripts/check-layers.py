@@ -39,7 +39,7 @@ LAYERS = {
         ["pages"],
         ["api"],
         ["ops"],
-        ["state"],
+        ["state", "password_guard"],
         ["error"],
         ["db"],
         ["route_policy", "sealing", "secrets", "model"],

@@ -11,6 +11,9 @@ pub enum ConsoleError {
     NotLoggedIn,
     #[error("Your role does not allow this action.")]
     Forbidden,
+    /// Refused, with the rule that refuses it.
+    #[error("{0}")]
+    ForbiddenBecause(String),
     #[error("This form has expired; reload the page and try again.")]
     InvalidCsrf,
     #[error("Incorrect email or password.")]
@@ -37,7 +40,9 @@ impl ConsoleError {
     pub fn status(&self) -> u16 {
         match self {
             ConsoleError::NotLoggedIn | ConsoleError::BadCredentials => 401,
-            ConsoleError::Forbidden | ConsoleError::InvalidCsrf => 403,
+            ConsoleError::Forbidden
+            | ConsoleError::ForbiddenBecause(_)
+            | ConsoleError::InvalidCsrf => 403,
             ConsoleError::AlreadySetUp => 409,
             ConsoleError::NotFound(_) => 404,
             // Transport on the server: the arguments could not be read (a missing field).

@@ -15,6 +15,8 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod ops;
 #[cfg(feature = "ssr")]
+pub mod password_guard;
+#[cfg(feature = "ssr")]
 pub mod sealing;
 #[cfg(feature = "ssr")]
 pub mod secrets;

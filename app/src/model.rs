@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub mod identity;
 pub mod invalid;
 pub mod reports;
+pub mod route_groups;
 pub mod subject;
 pub mod views;
 
@@ -165,35 +166,50 @@ impl Role {
 }
 
 /// One user on the Users page. Never carries a password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountView {
     pub user_id: String,
     pub email: Option<String>,
+    pub user_alias: Option<String>,
     pub role: Option<Role>,
     /// `team_id (admin)` / `team_id (user)` for each team the user belongs to.
     pub teams: Vec<String>,
+    pub models: Vec<String>,
     pub can_log_in: bool,
     pub spend_micros: i64,
-    pub max_budget_micros: Option<i64>,
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
     pub created_at: String,
 }
 
+/// The shortest password a user may be given.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
 /// A team on the Teams page, with its members.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamView {
     pub team_id: String,
     pub team_alias: Option<String>,
     pub models: Vec<String>,
     pub blocked: bool,
     pub spend_micros: i64,
-    pub max_budget_micros: Option<i64>,
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
     pub budget_duration: Option<String>,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
+    pub metadata: serde_json::Value,
     pub keys: i64,
     pub members: Vec<MemberView>,
-    /// The signed-in user may add and remove this team's members.
+    /// The signed-in user may add and remove this team's members, and rename it.
     pub manageable: bool,
+    /// The signed-in user may change the team's budget, limits and models (an admin).
+    pub editable: bool,
 }
 
 /// A member of a team on the Teams page.
@@ -286,28 +302,6 @@ impl KeyStatus {
             KeyStatus::Revoked => "revoked",
         }
     }
-}
-
-/// One row of the console's Keys table. Never carries the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyView {
-    pub token_hash: String,
-    pub key_name: String,
-    pub key_alias: Option<String>,
-    pub models: Vec<String>,
-    pub spend_micros: i64,
-    pub max_budget_micros: Option<i64>,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub status: KeyStatus,
-    pub blocked: bool,
-    pub team_id: Option<String>,
-    pub soft_budget_micros: Option<i64>,
-    /// The budget's window (`30d`), if it resets.
-    pub budget_duration: Option<String>,
-    pub rpm_limit: Option<i64>,
-    pub tpm_limit: Option<i64>,
-    pub max_parallel_requests: Option<i64>,
 }
 
 /// The answer to creating a key: the secret, shown exactly once.

@@ -39,6 +39,15 @@ pub fn hash_key(secret: &str) -> String {
     hex::encode(hash_key_bytes(secret))
 }
 
+/// A key a caller names by its secret (`sk-…`) or by its `token`: the token (hash).
+pub fn token_hash_of(key: &str) -> String {
+    if key.starts_with("sk-") {
+        hash_key(key)
+    } else {
+        key.to_ascii_lowercase()
+    }
+}
+
 /// The non-secret name shown for a key: its first characters and last four, `sk-1a2b…9f0e`.
 pub fn display_name(secret: &str) -> String {
     let head: String = secret.chars().take(7).collect();

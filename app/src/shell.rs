@@ -8,16 +8,20 @@ use leptos_router::{path, SsrMode};
 use crate::pages::{
     audit::AuditPage,
     budgets::BudgetsPage,
+    end_users::EndUsersPage,
     keys::KeysPage,
     login::LoginPage,
     logs::{LogDetailPage, LogsPage},
     models::ModelsPage,
+    named_budgets::NamedBudgetsPage,
     organizations::OrganizationsPage,
     overview::OverviewPage,
+    projects::ProjectsPage,
     reconcile::ReconcilePage,
     routes::RoutesPage,
     setup::SetupPage,
     spend::SpendPage,
+    tags::TagsPage,
     teams::TeamsPage,
     users::UsersPage,
 };
@@ -62,6 +66,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/routes") view=RoutesPage ssr=SsrMode::Async/>
                 <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async/>
                 <Route path=path!("/organizations") view=OrganizationsPage ssr=SsrMode::Async/>
+                <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::Async/>
+                <Route path=path!("/end-users") view=EndUsersPage ssr=SsrMode::Async/>
+                <Route path=path!("/tags") view=TagsPage ssr=SsrMode::Async/>
+                <Route path=path!("/named-budgets") view=NamedBudgetsPage ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/budgets") view=BudgetsPage ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>

@@ -29,6 +29,16 @@ pub trait ModelRuntime: Send + Sync {
     fn test_connection(&self, id: String) -> BoxFuture<'_, ConnectionTest>;
 }
 
+/// What a management operation asks of the gateway's live configuration: whether an allow-list
+/// reaches a model (access groups and wildcards included) and which request classes exist.
+pub trait Catalog: Send + Sync {
+    /// `allowed` (LiteLLM's model access list: names, `prefix*`, access groups, empty for all)
+    /// reaches `model`.
+    fn model_allowed(&self, allowed: &[String], model: &str) -> bool;
+    /// `name` is a configured request class.
+    fn is_request_class(&self, name: &str) -> bool;
+}
+
 /// What the console asks of the gateway about routing.
 pub trait RouteRuntime: Send + Sync {
     /// The routing in force on this instance: groups with their deployments' health, settings,
@@ -50,6 +60,7 @@ pub struct ConsoleState {
     pub sealer: Option<Arc<Sealer>>,
     pub models: Arc<dyn ModelRuntime>,
     pub routes: Arc<dyn RouteRuntime>,
+    pub catalog: Arc<dyn Catalog>,
     /// What opens first-run setup.
     pub setup: crate::secrets::SetupGate,
     /// Cookies are marked `Secure` (served over HTTPS).

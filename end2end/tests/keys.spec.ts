@@ -31,9 +31,9 @@ test('an admin logs in, creates a key, sees it listed, uses it and revokes it', 
 
   expect((await chat(request, secret)).status()).toBe(200);
 
+  // Revoked: gone from the keys one manages, as from `/key/list`, and refused.
   await row.getByRole('button', { name: 'Revoke' }).click();
-  await expect(row).toContainText('revoked');
-  await expect(row.getByRole('button', { name: 'Revoke' })).toHaveCount(0);
+  await expect(row).toHaveCount(0);
   await expect.poll(async () => (await chat(request, secret)).status()).toBe(401);
 });
 

@@ -10,6 +10,7 @@ export const admin = {
 export const landing = {
   admin: { path: /\/keys$/, heading: 'Keys' },
   finance: { path: /\/overview$/, heading: 'Overview' },
+  teamAdmin: { path: /\/deployments$/, heading: 'Models & providers' },
 };
 
 /** Logs in through the form (as the admin unless told otherwise) and waits for the page the

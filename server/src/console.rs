@@ -36,6 +36,8 @@ pub struct ConsoleSettings {
     pub sealer: Option<Arc<Sealer>>,
     pub models: Arc<dyn ModelRuntime>,
     pub routes: Arc<dyn RouteRuntime>,
+    /// Model access and request classes, for the management operations.
+    pub catalog: Arc<dyn app::state::Catalog>,
     /// What opens first-run setup: the master key or the token printed at start.
     pub setup: app::secrets::SetupGate,
 }
@@ -76,6 +78,7 @@ pub async fn router(
         sealer: settings.sealer,
         models: settings.models,
         routes: settings.routes,
+        catalog: settings.catalog,
         setup: settings.setup,
         secure_cookies: settings.secure_cookies,
     };
@@ -125,12 +128,10 @@ async fn spend_csv(
                 .into_response()
         }
         Err(ConsoleError::NotLoggedIn) => Redirect::to("/login").into_response(),
-        Err(ConsoleError::Forbidden) => {
-            (StatusCode::FORBIDDEN, ConsoleError::Forbidden.to_string()).into_response()
+        Err(error) => {
+            let status =
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, error.to_string()).into_response()
         }
-        Err(error @ ConsoleError::Invalid(_)) => {
-            (StatusCode::BAD_REQUEST, error.to_string()).into_response()
-        }
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
 }

@@ -243,7 +243,10 @@ pub async fn start(
                 models: models.clone(),
                 http: gateway.http.clone(),
             }),
-            routes: Arc::new(ConsoleRoutes { models }),
+            routes: Arc::new(ConsoleRoutes {
+                models: models.clone(),
+            }),
+            catalog: models,
             setup: app::secrets::SetupGate::new(
                 config.master_key.as_ref().map(|key| key.expose()),
                 &setup_token,

@@ -66,3 +66,14 @@ impl Gateway {
         }
     }
 }
+
+/// What management operations ask of the live configuration.
+impl app::state::Catalog for LiveModels {
+    fn model_allowed(&self, allowed: &[String], model: &str) -> bool {
+        crate::policy::keys::model_allowed(allowed, model, self.groups().access())
+    }
+
+    fn is_request_class(&self, name: &str) -> bool {
+        self.router().classes.get(name).is_some()
+    }
+}

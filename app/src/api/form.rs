@@ -29,3 +29,29 @@ pub fn list(value: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A whole number, 0 or more; `None` when empty.
+pub fn count(value: &str, field: &str) -> Result<Option<i64>, ConsoleError> {
+    match value.trim() {
+        "" => Ok(None),
+        value => value
+            .parse::<i64>()
+            .ok()
+            .filter(|count| *count >= 0)
+            .map(Some)
+            .ok_or_else(|| ConsoleError::Invalid(format!("{field} must be a whole number."))),
+    }
+}
+
+/// A JSON object (`{"team": "search"}`); `None` when empty.
+pub fn json_object(value: &str, field: &str) -> Result<Option<serde_json::Value>, ConsoleError> {
+    match value.trim() {
+        "" => Ok(None),
+        value => match serde_json::from_str::<serde_json::Value>(value) {
+            Ok(object @ serde_json::Value::Object(_)) => Ok(Some(object)),
+            _ => Err(ConsoleError::Invalid(format!(
+                "{field} must be a JSON object."
+            ))),
+        },
+    }
+}

@@ -217,6 +217,7 @@ pub async fn actor(session: &Session) -> Result<crate::ops::Actor, ConsoleError>
             .collect(),
         user_id: Some(user.user_id),
         token_hash: None,
+        key_project_id: None,
         source_ip,
     })
 }

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod models;
 pub mod named_budgets;
 pub mod organizations;
+pub mod projects;
 pub mod reports;
 pub mod routes;
 pub mod session;
@@ -21,7 +22,5 @@ pub(crate) mod deployment_form;
 pub(crate) mod form;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
-#[cfg(feature = "ssr")]
-pub mod password_guard;
 #[cfg(feature = "ssr")]
 pub(crate) mod route_form;

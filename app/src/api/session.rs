@@ -37,8 +37,8 @@ pub async fn get_session_info() -> Result<SessionInfo, ConsoleError> {
 #[server(endpoint = "login")]
 pub async fn login(csrf: String, email: String, password: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::api::password_guard::{self, Attempt};
     use crate::db::users;
+    use crate::password_guard::{self, Attempt};
 
     // The state is taken before any await (the reactive context may be gone after one).
     let pool = crate::state::pool()?;
@@ -87,8 +87,9 @@ pub async fn setup_admin(
     password: String,
     password_confirmation: String,
 ) -> Result<(), ConsoleError> {
-    use crate::api::{guard, password_guard};
+    use crate::api::guard;
     use crate::db::users;
+    use crate::password_guard;
 
     // The state is taken before any await (the reactive context may be gone after one).
     let state = crate::state::console_state()?;

@@ -1,6 +1,10 @@
-//! Teams from the console: admins, finance and viewers see every team, other users the teams
-//! they belong to; admins create and block teams; admins and a team's own admins add and remove
-//! its members (never themselves).
+//! Teams from the console, through `ops::teams` and `ops::members` (the API's write paths):
+//! admins, finance and viewers see every team, other users the teams they belong to; admins
+//! create, edit and block teams; a team's own admins rename it and add and remove its members
+//! (never themselves, never a user who outranks them).
+
+// A form posts one argument per field.
+#![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 
@@ -12,24 +16,11 @@ pub async fn list_teams() -> Result<Vec<TeamView>, ConsoleError> {
     use std::collections::HashMap;
 
     use crate::api::guard;
-    use crate::db::{members, teams, users};
-    use crate::model::{MemberView, Role};
+    use crate::db::{members, teams};
+    use crate::model::MemberView;
 
-    let session = guard::session().await?;
-    let user = guard::require_role(
-        &session,
-        &[Role::Admin, Role::TeamAdmin, Role::Finance, Role::Viewer],
-    )
-    .await?;
+    let actor = guard::actor(&guard::session().await?).await?;
     let pool = crate::state::pool()?;
-    let sees_all = user.role() != Some(Role::TeamAdmin);
-    let memberships = users::memberships(&pool, &user.user_id).await?;
-    let role_in = |team_id: &str| {
-        memberships
-            .iter()
-            .find(|membership| membership.team_id == team_id)
-            .map(|membership| membership.role.as_str())
-    };
     let mut members_of: HashMap<String, Vec<MemberView>> = HashMap::new();
     for row in members::list_all(&pool).await? {
         members_of.entry(row.team_id).or_default().push(MemberView {
@@ -41,13 +32,12 @@ pub async fn list_teams() -> Result<Vec<TeamView>, ConsoleError> {
         });
     }
     let keys: HashMap<String, i64> = teams::key_counts(&pool).await?.into_iter().collect();
-    let is_admin = user.role() == Some(Role::Admin);
-    Ok(teams::list_live(&pool)
+    Ok(crate::ops::teams::list(&pool, &actor)
         .await?
         .into_iter()
-        .filter(|team| sees_all || role_in(&team.team_id).is_some())
         .map(|team| TeamView {
-            manageable: is_admin || role_in(&team.team_id) == Some("admin"),
+            manageable: actor.manages_team(&team.team_id),
+            editable: actor.is_admin(),
             keys: keys.get(&team.team_id).copied().unwrap_or(0),
             members: members_of.remove(&team.team_id).unwrap_or_default(),
             team_id: team.team_id,
@@ -55,42 +45,15 @@ pub async fn list_teams() -> Result<Vec<TeamView>, ConsoleError> {
             models: team.models,
             blocked: team.blocked,
             spend_micros: team.spend_micros,
-            max_budget_micros: team.max_budget_micros,
+            max_budget: team.max_budget,
+            soft_budget: team.soft_budget,
             budget_duration: team.budget_duration,
             rpm_limit: team.rpm_limit,
             tpm_limit: team.tpm_limit,
+            max_parallel_requests: team.max_parallel_requests,
+            metadata: team.metadata,
         })
         .collect())
-}
-
-/// An optional whole number from a form field (empty: none).
-#[cfg(feature = "ssr")]
-fn whole_number(text: &str, field: &str) -> Result<Option<i64>, ConsoleError> {
-    match text.trim() {
-        "" => Ok(None),
-        text => text
-            .parse::<i64>()
-            .ok()
-            .filter(|number| *number >= 0)
-            .map(Some)
-            .ok_or_else(|| ConsoleError::Invalid(format!("{field} must be a whole number."))),
-    }
-}
-
-/// An optional budget in dollars from a form field (empty: none).
-#[cfg(feature = "ssr")]
-fn dollars(text: &str) -> Result<Option<i64>, ConsoleError> {
-    match text.trim() {
-        "" => Ok(None),
-        text => text
-            .parse::<f64>()
-            .map_err(|_| ConsoleError::Invalid("The budget must be a number of dollars.".into()))
-            .and_then(|value| {
-                crate::model::dollars_to_micros(value)
-                    .map(Some)
-                    .map_err(ConsoleError::Invalid)
-            }),
-    }
 }
 
 #[server(endpoint = "create_team")]
@@ -103,65 +66,85 @@ pub async fn create_team(
     budget_duration: String,
     rpm_limit: String,
 ) -> Result<(), ConsoleError> {
-    use crate::api::guard;
-    use crate::db::budgets::BudgetLimits;
-    use crate::db::keys::RateLimits;
-    use crate::db::teams::{self, TeamError, TeamSpec};
-    use crate::model::{parse_duration_seconds, Role};
+    use crate::api::{form, guard};
+    use crate::ops::budget_fields::BudgetFields;
+    use crate::ops::limit_fields::LimitFields;
+    use crate::ops::teams::{self, NewTeam};
 
     let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
     guard::check_csrf(&session, &csrf).await?;
-    let acting = guard::require_role(&session, &[Role::Admin]).await?;
-    let duration = match budget_duration.trim() {
-        "" => None,
-        text => Some((
-            text.to_string(),
-            parse_duration_seconds(text).map_err(ConsoleError::Invalid)?,
-        )),
-    };
-    let spec = TeamSpec {
-        team_id: Some(team_id.trim().to_string()).filter(|id| !id.is_empty()),
-        team_alias: Some(team_alias.trim().to_string()).filter(|alias| !alias.is_empty()),
-        organization_id: None,
-        models: models
-            .split(',')
-            .map(str::trim)
-            .filter(|model| !model.is_empty())
-            .map(String::from)
-            .collect(),
-        blocked: false,
-        budget: BudgetLimits {
-            max_micros: dollars(&max_budget)?,
-            soft_micros: None,
-            duration,
+    actor.require_admin("create teams")?;
+    let input = NewTeam {
+        team_id: form::text(&team_id),
+        team_alias: form::text(&team_alias),
+        models: form::list(&models),
+        budget: BudgetFields {
+            max_budget: form::dollars(&max_budget, "The budget")?,
+            soft_budget: None,
+            budget_duration: form::text(&budget_duration),
         },
-        limits: RateLimits {
-            rpm_limit: whole_number(&rpm_limit, "The requests-per-minute limit")?,
-            ..RateLimits::default()
+        limits: LimitFields {
+            rpm_limit: form::count(&rpm_limit, "The requests-per-minute limit")?,
+            ..LimitFields::default()
         },
-        metadata: serde_json::json!({}),
-        created_by: format!("user:{}", acting.label()),
+        ..NewTeam::default()
     };
-    let row = teams::create(&crate::state::pool()?, spec)
-        .await
-        .map_err(|error| match error {
-            TeamError::Duplicate => {
-                ConsoleError::Invalid("A team with that id or alias exists.".into())
-            }
-            TeamError::UnknownOrganization => ConsoleError::Invalid(format!("{error}.")),
-            TeamError::Database(error) => ConsoleError::from(error),
-        })?;
-    guard::audit(
-        &acting,
-        "team.new",
-        "team",
-        &row.team_id,
-        Some(
-            serde_json::json!({ "team_alias": row.team_alias, "models": row.models,
-            "max_budget_micros": row.max_budget_micros, "rpm_limit": row.rpm_limit }),
-        ),
-    )
-    .await;
+    let state = crate::state::console_state()?;
+    teams::create(&state.pool, &actor, &*state.catalog, input).await?;
+    Ok(())
+}
+
+/// Changes a team from its edit form. A team admin's form carries its alias and metadata only
+/// (the other fields are absent, so they do not change); an admin's carries every field, an
+/// empty one leaving it as it is (empty models: every model).
+#[server(endpoint = "update_team")]
+pub async fn update_team(
+    csrf: String,
+    team_id: String,
+    team_alias: String,
+    metadata: String,
+    models: Option<String>,
+    max_budget: Option<String>,
+    soft_budget: Option<String>,
+    budget_duration: Option<String>,
+    rpm_limit: Option<String>,
+    tpm_limit: Option<String>,
+    max_parallel_requests: Option<String>,
+) -> Result<(), ConsoleError> {
+    use crate::api::{form, guard};
+    use crate::ops::budget_fields::BudgetFields;
+    use crate::ops::limit_fields::LimitFields;
+    use crate::ops::teams::{self, TeamUpdate};
+
+    let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
+    guard::check_csrf(&session, &csrf).await?;
+    actor.require_manages_some_team("change teams")?;
+    let given = |value: &Option<String>| value.as_deref().unwrap_or_default().to_string();
+    let update = TeamUpdate {
+        team_alias: form::text(&team_alias),
+        metadata: form::json_object(&metadata, "Metadata")?,
+        models: models.as_deref().map(form::list),
+        budget: BudgetFields {
+            max_budget: form::dollars(&given(&max_budget), "The budget")?,
+            soft_budget: form::dollars(&given(&soft_budget), "The soft budget")?,
+            budget_duration: form::text(&given(&budget_duration)),
+        },
+        limits: LimitFields {
+            rpm_limit: form::count(&given(&rpm_limit), "Requests per minute")?,
+            tpm_limit: form::count(&given(&tpm_limit), "Tokens per minute")?,
+            max_parallel_requests: form::count(
+                &given(&max_parallel_requests),
+                "Parallel requests",
+            )?,
+            ..LimitFields::default()
+        },
+        team_id,
+        ..TeamUpdate::default()
+    };
+    let state = crate::state::console_state()?;
+    teams::update(&state.pool, &actor, &*state.catalog, update).await?;
     Ok(())
 }
 
@@ -172,63 +155,14 @@ pub async fn set_team_blocked(
     blocked: bool,
 ) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::db::teams::{self, TeamChange};
-    use crate::model::Role;
+    use crate::ops::teams;
 
     let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
     guard::check_csrf(&session, &csrf).await?;
-    let acting = guard::require_role(&session, &[Role::Admin]).await?;
-    let change = TeamChange {
-        blocked: Some(blocked),
-        ..TeamChange::default()
-    };
-    teams::update(&crate::state::pool()?, &team_id, change)
-        .await?
-        .ok_or_else(|| ConsoleError::Invalid("That team no longer exists.".into()))?;
-    guard::audit(
-        &acting,
-        if blocked {
-            "team.block"
-        } else {
-            "team.unblock"
-        },
-        "team",
-        &team_id,
-        Some(serde_json::json!({ "blocked": blocked })),
-    )
-    .await;
+    actor.require_admin("block teams")?;
+    teams::set_blocked(&crate::state::pool()?, &actor, &team_id, blocked).await?;
     Ok(())
-}
-
-/// The signed-in user, if it may manage the team's members and the member is not itself.
-#[cfg(feature = "ssr")]
-async fn team_manager(
-    csrf: &str,
-    team_id: &str,
-    member: Option<&str>,
-) -> Result<crate::db::users::UserRow, ConsoleError> {
-    use crate::api::guard;
-    use crate::db::users;
-    use crate::model::Role;
-
-    let session = guard::session().await?;
-    guard::check_csrf(&session, csrf).await?;
-    let acting = guard::require_role(&session, &[Role::Admin, Role::TeamAdmin]).await?;
-    if acting.role() != Some(Role::Admin) {
-        let memberships = users::memberships(&crate::state::pool()?, &acting.user_id).await?;
-        let admin_of_team = memberships
-            .iter()
-            .any(|membership| membership.team_id == team_id && membership.role == "admin");
-        if !admin_of_team {
-            return Err(ConsoleError::Forbidden);
-        }
-        if member == Some(acting.user_id.as_str()) {
-            return Err(ConsoleError::Invalid(
-                "A team admin cannot change its own membership.".into(),
-            ));
-        }
-    }
-    Ok(acting)
 }
 
 #[server(endpoint = "add_member")]
@@ -239,63 +173,20 @@ pub async fn add_member(
     role: String,
     max_budget_in_team: String,
 ) -> Result<(), ConsoleError> {
-    use crate::api::guard;
-    use crate::db::budgets::BudgetLimits;
-    use crate::db::members::{self, MemberError, MemberRole};
-    use crate::db::{teams, users};
-    use crate::model::Role;
+    use crate::api::{form, guard};
+    use crate::ops::members::{self, NewMember};
 
-    let pool = crate::state::pool()?;
-    let member = users::find_by_email(&pool, email.trim()).await?;
-    let acting = team_manager(&csrf, &team_id, member.as_ref().map(|m| m.user_id.as_str())).await?;
-    let member = member.ok_or_else(|| ConsoleError::Invalid("No user has that email.".into()))?;
-    let role = MemberRole::parse(role.trim())
-        .ok_or_else(|| ConsoleError::Invalid("A member is an admin or a user.".into()))?;
-    let budget = match dollars(&max_budget_in_team)? {
-        None => None,
-        Some(micros) => {
-            let team = teams::find(&pool, &team_id)
-                .await?
-                .ok_or_else(|| ConsoleError::Invalid("That team no longer exists.".into()))?;
-            if acting.role() != Some(Role::Admin)
-                && team
-                    .max_budget_micros
-                    .is_some_and(|team_max| micros > team_max)
-            {
-                return Err(ConsoleError::Invalid(
-                    "A member's budget cannot exceed the team's.".into(),
-                ));
-            }
-            Some(BudgetLimits {
-                max_micros: Some(micros),
-                ..BudgetLimits::default()
-            })
-        }
+    let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
+    guard::check_csrf(&session, &csrf).await?;
+    actor.require_manages_team(&team_id, "add members to this team")?;
+    let member = NewMember {
+        role: form::text(&role),
+        user_id: None,
+        user_email: Some(email),
     };
-    members::add(
-        &pool,
-        &team_id,
-        &member.user_id,
-        role,
-        budget.as_ref(),
-        &format!("user:{}", acting.label()),
-    )
-    .await
-    .map_err(|error| match error {
-        MemberError::Database(error) => ConsoleError::from(error),
-        other => ConsoleError::Invalid(format!("{other}.")),
-    })?;
-    guard::audit(
-        &acting,
-        "team.member_add",
-        "team",
-        &team_id,
-        Some(
-            serde_json::json!({ "user_id": member.user_id, "role": role.as_str(),
-            "max_budget_in_team_micros": budget.and_then(|budget| budget.max_micros) }),
-        ),
-    )
-    .await;
+    let budget = form::dollars(&max_budget_in_team, "The member's budget")?;
+    members::add(&crate::state::pool()?, &actor, &team_id, &[member], budget).await?;
     Ok(())
 }
 
@@ -306,19 +197,16 @@ pub async fn remove_member(
     user_id: String,
 ) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::db::members;
+    use crate::ops::members::{self, NewMember};
 
-    let acting = team_manager(&csrf, &team_id, Some(&user_id)).await?;
-    let revoked = members::remove(&crate::state::pool()?, &team_id, &user_id)
-        .await?
-        .ok_or_else(|| ConsoleError::Invalid("That user is not a member of the team.".into()))?;
-    guard::audit(
-        &acting,
-        "team.member_delete",
-        "team",
-        &team_id,
-        Some(serde_json::json!({ "user_id": user_id, "keys_revoked": revoked.len() })),
-    )
-    .await;
+    let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
+    guard::check_csrf(&session, &csrf).await?;
+    actor.require_manages_team(&team_id, "remove this team's members")?;
+    let member = NewMember {
+        user_id: Some(user_id),
+        ..NewMember::default()
+    };
+    members::remove(&crate::state::pool()?, &actor, &team_id, &member).await?;
     Ok(())
 }

@@ -1,5 +1,9 @@
-//! Users from the console: list (admins, finance, viewers), create with a role and password,
-//! change a role, reset a password, delete (admins; nobody changes or deletes themselves).
+//! Users from the console, through `ops::users` (the API's write path): list (admins, finance,
+//! viewers), create with a role and password, edit budget, limits and models, change a role,
+//! reset a password, delete (admins; nobody changes their own role or deletes themselves).
+
+// A form posts one argument per field.
+#![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 
@@ -9,22 +13,19 @@ use crate::model::AccountView;
 /// Most users the page lists.
 pub const USER_LIST_LIMIT: i64 = 100;
 
-/// The shortest password the console accepts.
-pub const MIN_PASSWORD_CHARS: usize = 12;
+pub use crate::model::MIN_PASSWORD_CHARS;
 
 #[server(endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<AccountView>, ConsoleError> {
     use std::collections::HashMap;
 
     use crate::api::guard;
-    use crate::db::keys::format_time;
     use crate::db::users;
-    use crate::model::Role;
+    use crate::ops;
 
-    let session = guard::session().await?;
-    guard::require_role(&session, &[Role::Admin, Role::Finance, Role::Viewer]).await?;
+    let actor = guard::actor(&guard::session().await?).await?;
     let pool = crate::state::pool()?;
-    let (rows, _) = users::list_page(&pool, None, 1, USER_LIST_LIMIT).await?;
+    let page = ops::users::list(&pool, &actor, None, 1, USER_LIST_LIMIT).await?;
     let mut teams: HashMap<String, Vec<String>> = HashMap::new();
     for (user_id, team_id, role) in users::all_memberships(&pool).await? {
         teams
@@ -32,53 +33,27 @@ pub async fn list_users() -> Result<Vec<AccountView>, ConsoleError> {
             .or_default()
             .push(format!("{team_id} ({role})"));
     }
-    Ok(rows
+    Ok(page
+        .users
         .into_iter()
-        .map(|row| AccountView {
-            role: row.role(),
-            can_log_in: row.email.is_some() && row.password_hash.is_some(),
-            teams: teams.remove(&row.user_id).unwrap_or_default(),
-            user_id: row.user_id,
-            email: row.email,
-            spend_micros: row.spend_micros,
-            max_budget_micros: row.max_budget_micros,
-            created_at: format_time(row.created_at),
+        .map(|user| AccountView {
+            role: crate::model::Role::parse(&user.role),
+            can_log_in: user.can_log_in,
+            teams: teams.remove(&user.user_id).unwrap_or_default(),
+            user_id: user.user_id,
+            email: user.user_email,
+            user_alias: user.user_alias,
+            models: user.models,
+            spend_micros: user.spend_micros,
+            max_budget: user.max_budget,
+            soft_budget: user.soft_budget,
+            budget_duration: user.budget_duration,
+            rpm_limit: user.rpm_limit,
+            tpm_limit: user.tpm_limit,
+            max_parallel_requests: user.max_parallel_requests,
+            created_at: user.created_at,
         })
         .collect())
-}
-
-/// A role named in a form.
-#[cfg(feature = "ssr")]
-fn role_named(text: &str) -> Result<crate::model::Role, ConsoleError> {
-    crate::model::Role::parse(text.trim())
-        .ok_or_else(|| ConsoleError::Invalid(format!("`{text}` is not a role.")))
-}
-
-/// An Argon2 hash of a new password, refused when too short.
-#[cfg(feature = "ssr")]
-async fn new_password_hash(password: String) -> Result<String, ConsoleError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ConsoleError::Invalid(format!(
-            "The password must be at least {MIN_PASSWORD_CHARS} characters."
-        )));
-    }
-    crate::api::password_guard::hash_password(password).await
-}
-
-/// The user named in a form, refused when it is the one signed in.
-#[cfg(feature = "ssr")]
-async fn someone_else(
-    acting: &crate::db::users::UserRow,
-    user_id: &str,
-) -> Result<crate::db::users::UserRow, ConsoleError> {
-    if acting.user_id == user_id {
-        return Err(ConsoleError::Invalid(
-            "Nobody changes their own role or deletes themselves; ask another admin.".into(),
-        ));
-    }
-    crate::db::users::find_by_user_id(&crate::state::pool()?, user_id)
-        .await?
-        .ok_or_else(|| ConsoleError::Invalid("That user no longer exists.".into()))
 }
 
 #[server(endpoint = "create_user")]
@@ -89,71 +64,89 @@ pub async fn create_user(
     password: String,
 ) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::db::users::{self, UserError, UserSpec};
-    use crate::model::Role;
+    use crate::ops::users::{self, NewUser};
 
     let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
     guard::check_csrf(&session, &csrf).await?;
-    let acting = guard::require_role(&session, &[Role::Admin]).await?;
+    actor.require_admin("create users")?;
     let email = email.trim().to_string();
     if !email.contains('@') || email.len() > 200 {
         return Err(ConsoleError::Invalid(
             "Give the user's email address.".into(),
         ));
     }
-    let spec = UserSpec {
-        user_id: None,
-        email: Some(email.clone()),
-        password_hash: Some(new_password_hash(password).await?),
-        role: role_named(&role)?,
-        user_alias: None,
-        models: Vec::new(),
-        metadata: serde_json::json!({}),
-        budget: Default::default(),
-        limits: Default::default(),
-        created_by: format!("user:{}", acting.label()),
+    let input = NewUser {
+        user_email: Some(email),
+        user_role: Some(role),
+        password: Some(password),
+        auto_create_key: Some(false),
+        ..NewUser::default()
     };
-    let row = users::create(&crate::state::pool()?, spec)
-        .await
-        .map_err(|error| match error {
-            UserError::Duplicate => ConsoleError::Invalid("A user with that email exists.".into()),
-            UserError::Database(error) => ConsoleError::from(error),
-        })?;
-    guard::audit(
-        &acting,
-        "user.new",
-        "user",
-        &row.user_id,
-        Some(serde_json::json!({ "user_email": email, "role": row.role })),
-    )
-    .await;
+    users::create(&crate::state::pool()?, &actor, input).await?;
+    Ok(())
+}
+
+/// Changes a user's budget, limits, models and alias from its edit form: the fields given
+/// change (an empty one stays as it is; empty models mean every model).
+#[server(endpoint = "update_user")]
+pub async fn update_user(
+    csrf: String,
+    user_id: String,
+    user_alias: String,
+    models: String,
+    max_budget: String,
+    soft_budget: String,
+    budget_duration: String,
+    rpm_limit: String,
+    tpm_limit: String,
+    max_parallel_requests: String,
+) -> Result<(), ConsoleError> {
+    use crate::api::{form, guard};
+    use crate::ops::budget_fields::BudgetFields;
+    use crate::ops::limit_fields::LimitFields;
+    use crate::ops::users::{self, UserUpdate};
+
+    let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
+    guard::check_csrf(&session, &csrf).await?;
+    actor.require_admin("change users")?;
+    let update = UserUpdate {
+        user_id: Some(user_id),
+        user_alias: form::text(&user_alias),
+        models: Some(form::list(&models)),
+        budget: BudgetFields {
+            max_budget: form::dollars(&max_budget, "The budget")?,
+            soft_budget: form::dollars(&soft_budget, "The soft budget")?,
+            budget_duration: form::text(&budget_duration),
+        },
+        limits: LimitFields {
+            rpm_limit: form::count(&rpm_limit, "Requests per minute")?,
+            tpm_limit: form::count(&tpm_limit, "Tokens per minute")?,
+            max_parallel_requests: form::count(&max_parallel_requests, "Parallel requests")?,
+            ..LimitFields::default()
+        },
+        ..UserUpdate::default()
+    };
+    users::update(&crate::state::pool()?, &actor, update).await?;
     Ok(())
 }
 
 #[server(endpoint = "change_role")]
 pub async fn change_role(csrf: String, user_id: String, role: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::db::users::{self, UserChange};
-    use crate::model::Role;
+    use crate::ops::users::{self, UserUpdate};
 
     let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
     guard::check_csrf(&session, &csrf).await?;
-    let acting = guard::require_role(&session, &[Role::Admin]).await?;
-    let target = someone_else(&acting, &user_id).await?;
-    let role = role_named(&role)?;
-    let change = UserChange {
-        role: Some(role),
-        ..UserChange::default()
+    actor.require_admin("change roles")?;
+    let update = UserUpdate {
+        user_id: Some(user_id),
+        user_role: Some(role),
+        ..UserUpdate::default()
     };
-    users::update(&crate::state::pool()?, &target.user_id, change).await?;
-    guard::audit(
-        &acting,
-        "user.update",
-        "user",
-        &target.user_id,
-        Some(serde_json::json!({ "role": role.as_str(), "previous_role": target.role })),
-    )
-    .await;
+    users::update(&crate::state::pool()?, &actor, update).await?;
     Ok(())
 }
 
@@ -164,56 +157,33 @@ pub async fn reset_password(
     password: String,
 ) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::db::users::{self, UserChange};
-    use crate::model::Role;
+    use crate::ops::users::{self, UserUpdate};
 
     let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
     guard::check_csrf(&session, &csrf).await?;
-    let acting = guard::require_role(&session, &[Role::Admin]).await?;
-    let change = UserChange {
-        password_hash: Some(new_password_hash(password).await?),
-        ..UserChange::default()
+    actor.require_admin("reset passwords")?;
+    let update = UserUpdate {
+        user_id: Some(user_id.trim().to_string()),
+        password: Some(password),
+        ..UserUpdate::default()
     };
-    let changed = users::update(&crate::state::pool()?, user_id.trim(), change)
-        .await?
-        .ok_or_else(|| ConsoleError::Invalid("That user no longer exists.".into()))?;
+    let changed = users::update(&crate::state::pool()?, &actor, update).await?;
     // Every session of that user ended with the reset, but this one when it is theirs.
-    if changed.id == acting.id {
+    if actor.user_id.as_deref() == Some(changed.user_id.as_str()) {
         guard::follow_epoch(&session, &changed).await?;
     }
-    guard::audit(
-        &acting,
-        "user.reset_password",
-        "user",
-        user_id.trim(),
-        Some(serde_json::json!({ "password_changed": true })),
-    )
-    .await;
     Ok(())
 }
 
 #[server(endpoint = "delete_user")]
 pub async fn delete_user(csrf: String, user_id: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::db::users;
-    use crate::model::Role;
+    use crate::ops::users;
 
     let session = guard::session().await?;
+    let actor = guard::actor(&session).await?;
     guard::check_csrf(&session, &csrf).await?;
-    let acting = guard::require_role(&session, &[Role::Admin]).await?;
-    let target = someone_else(&acting, &user_id).await?;
-    let deleted = users::delete(
-        &crate::state::pool()?,
-        std::slice::from_ref(&target.user_id),
-    )
-    .await?;
-    guard::audit(
-        &acting,
-        "user.delete",
-        "user",
-        &target.user_id,
-        Some(serde_json::json!({ "deleted": true, "keys_revoked": deleted.revoked_keys.len() })),
-    )
-    .await;
+    users::delete(&crate::state::pool()?, &actor, &[user_id]).await?;
     Ok(())
 }

@@ -1,12 +1,12 @@
 //! Virtual keys: creation, lookup, listing, revocation. Secrets never reach this table, only
 //! their SHA-256.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
 use crate::model::subject::BudgetSubject;
-use crate::model::{KeyStatus, KeyView};
+use crate::model::KeyStatus;
 use crate::secrets;
 
 /// Columns selected for a key, in `KeyRow` order, and the tables they come from: the key and its
@@ -98,27 +98,6 @@ impl KeyRow {
             KeyStatus::Active
         }
     }
-
-    pub fn to_view(&self, now: OffsetDateTime) -> KeyView {
-        KeyView {
-            token_hash: self.token_hash.clone(),
-            key_name: self.key_name.clone(),
-            key_alias: self.key_alias.clone(),
-            models: self.models.clone(),
-            spend_micros: self.spend_micros,
-            max_budget_micros: self.max_budget_micros,
-            created_at: format_time(self.created_at),
-            expires_at: self.expires_at.map(format_time),
-            status: self.status(now),
-            blocked: self.blocked,
-            team_id: self.team_id.clone(),
-            soft_budget_micros: self.soft_budget_micros,
-            budget_duration: self.budget_duration.clone(),
-            rpm_limit: self.rpm_limit,
-            tpm_limit: self.tpm_limit,
-            max_parallel_requests: self.max_parallel_requests,
-        }
-    }
 }
 
 /// `2026-11-24 18:10 UTC`: the console's timestamp format.
@@ -206,20 +185,23 @@ impl From<sqlx::Error> for CreateKeyError {
     }
 }
 
-/// Creates a key and returns its secret (to show once) with the stored row.
-pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), CreateKeyError> {
+/// Creates a key in the caller's transaction and returns its secret (to show once) with the
+/// stored row.
+pub async fn create(
+    connection: &mut PgConnection,
+    spec: KeySpec,
+) -> Result<(String, KeyRow), CreateKeyError> {
     let (secret, token_hash) = new_key_secret(spec.secret)?;
     let expires_at = spec
         .duration_seconds
         .map(|seconds| OffsetDateTime::now_utc() + time::Duration::seconds(seconds));
-    let mut transaction = pool.begin().await?;
     if let Some(team_id) = &spec.team_id {
         // Locked so the team cannot be deleted before its new key is in.
         let live_team: Option<i32> = sqlx::query_scalar(
             "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR SHARE",
         )
         .bind(team_id)
-        .fetch_optional(&mut *transaction)
+        .fetch_optional(&mut *connection)
         .await?;
         if live_team.is_none() {
             return Err(CreateKeyError::UnknownTeam);
@@ -230,7 +212,7 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
         let user: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM console_users WHERE user_id = $1 FOR SHARE")
                 .bind(user_id)
-                .fetch_optional(&mut *transaction)
+                .fetch_optional(&mut *connection)
                 .await?;
         if user.is_none() {
             return Err(CreateKeyError::UnknownUser);
@@ -241,7 +223,7 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
         let project_team: Option<Option<String>> =
             sqlx::query_scalar("SELECT team_id FROM projects WHERE project_id = $1 FOR SHARE")
                 .bind(project_id)
-                .fetch_optional(&mut *transaction)
+                .fetch_optional(&mut *connection)
                 .await?;
         match project_team {
             None => return Err(CreateKeyError::UnknownProject),
@@ -275,20 +257,19 @@ pub async fn create(pool: &PgPool, spec: KeySpec) -> Result<(String, KeyRow), Cr
     .bind(&spec.model_budgets.declared)
     .bind(&spec.allowed_routes)
     .bind(spec.role_ceiling.map(crate::model::Role::as_str))
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
-    add_secret(&mut transaction, &token_hash, &token_hash, &secret).await?;
+    add_secret(&mut *connection, &token_hash, &token_hash, &secret).await?;
     budgets::set_limits(
-        &mut transaction,
+        &mut *connection,
         &BudgetSubject::key(&token_hash).to_string(),
         &spec.budget,
     )
     .await?;
-    set_model_budgets(&mut transaction, &token_hash, &[], &spec.model_budgets).await?;
-    let row = find_in(&mut transaction, &token_hash)
+    set_model_budgets(&mut *connection, &token_hash, &[], &spec.model_budgets).await?;
+    let row = find_in(&mut *connection, &token_hash)
         .await?
         .ok_or(CreateKeyError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
     Ok((secret, row))
 }
 
@@ -307,8 +288,9 @@ async fn add_secret(
     Ok(())
 }
 
-async fn find_in(
-    connection: &mut sqlx::PgConnection,
+/// A key by its hash, read in the caller's transaction.
+pub async fn find_in(
+    connection: &mut PgConnection,
     token_hash: &str,
 ) -> Result<Option<KeyRow>, sqlx::Error> {
     let query = concat!(
@@ -375,66 +357,65 @@ pub async fn resolve_token(pool: &PgPool, hash: &str) -> Result<Option<String>, 
     .await
 }
 
-/// Gives a key a new secret (the caller's, or a generated one); its other secrets keep working
-/// for `grace_seconds` (0: they stop now). Returns the new secret, or `None` when the key is
-/// revoked or unknown.
 /// Lowers a key's role ceiling to `ceiling` (never raises it): a team admin who changes or
 /// rotates a key takes it into its own scope, so it never gains what the key's user could do
-/// elsewhere. Conditional on the ceiling read, so two concurrent caps never raise it.
+/// elsewhere. The key's row is locked (`lock`) by the caller's transaction.
 pub async fn cap_role_ceiling(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     token_hash: &str,
     ceiling: crate::model::Role,
 ) -> Result<(), sqlx::Error> {
     use crate::model::Role;
-    for _ in 0..3 {
-        let current: Option<Option<String>> =
-            sqlx::query_scalar("SELECT role_ceiling FROM virtual_keys WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(pool)
-                .await?;
-        let Some(current) = current else {
-            return Ok(());
-        };
-        let capped = match current
-            .as_deref()
-            .map(|text| Role::parse(text).unwrap_or(Role::TeamAdmin))
-        {
-            None => ceiling,
-            Some(existing) => existing.capped_at(ceiling),
-        };
-        if current.as_deref() == Some(capped.as_str()) {
-            return Ok(());
-        }
-        let updated = sqlx::query(
-            "UPDATE virtual_keys SET role_ceiling = $3 \
-             WHERE token_hash = $1 AND role_ceiling IS NOT DISTINCT FROM $2",
-        )
-        .bind(token_hash)
-        .bind(&current)
-        .bind(capped.as_str())
-        .execute(pool)
-        .await?;
-        if updated.rows_affected() == 1 {
-            return Ok(());
-        }
+    let current: Option<Option<String>> =
+        sqlx::query_scalar("SELECT role_ceiling FROM virtual_keys WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&mut *connection)
+            .await?;
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let capped = match current
+        .as_deref()
+        .map(|text| Role::parse(text).unwrap_or(Role::TeamAdmin))
+    {
+        None => ceiling,
+        Some(existing) => existing.capped_at(ceiling),
+    };
+    if current.as_deref() != Some(capped.as_str()) {
+        sqlx::query("UPDATE virtual_keys SET role_ceiling = $2 WHERE token_hash = $1")
+            .bind(token_hash)
+            .bind(capped.as_str())
+            .execute(connection)
+            .await?;
     }
-    Err(sqlx::Error::RowNotFound)
+    Ok(())
 }
 
+/// Locks a key's row until the caller's transaction ends, so that a change reads what it
+/// changes.
+pub async fn lock(connection: &mut PgConnection, token_hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM virtual_keys WHERE token_hash = $1 FOR UPDATE")
+        .bind(token_hash)
+        .fetch_optional(connection)
+        .await?;
+    Ok(())
+}
+
+/// Gives a key a new secret (the caller's, or a generated one); its other secrets keep working
+/// for `grace_seconds` (0: they stop now). Returns the new secret, or `None` when the key is
+/// revoked or unknown.
 pub async fn rotate(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     token_hash: &str,
     grace_seconds: i64,
     new_secret: Option<String>,
 ) -> Result<Option<(String, KeyRow)>, CreateKeyError> {
     let (secret, secret_hash) = new_key_secret(new_secret)?;
-    let mut transaction = pool.begin().await?;
     let live: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM virtual_keys WHERE token_hash = $1 AND revoked_at IS NULL FOR UPDATE",
     )
     .bind(token_hash)
-    .fetch_optional(&mut *transaction)
+    .fetch_optional(&mut *connection)
     .await?;
     if live.is_none() {
         return Ok(None);
@@ -446,18 +427,17 @@ pub async fn rotate(
     )
     .bind(token_hash)
     .bind(grace_seconds as f64)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
-    add_secret(&mut transaction, &secret_hash, token_hash, &secret).await?;
+    add_secret(&mut *connection, &secret_hash, token_hash, &secret).await?;
     sqlx::query("UPDATE virtual_keys SET key_name = $2 WHERE token_hash = $1")
         .bind(token_hash)
         .bind(secrets::display_name(&secret))
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await?;
-    let row = find_in(&mut transaction, token_hash)
+    let row = find_in(&mut *connection, token_hash)
         .await?
         .ok_or(CreateKeyError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
     Ok(Some((secret, row)))
 }
 
@@ -527,11 +507,10 @@ fn declared_models(declared: &serde_json::Value) -> Vec<String> {
 
 /// Applies a change to a key that is not revoked; `None` when there is none.
 pub async fn update(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     token_hash: &str,
     change: KeyChange,
 ) -> Result<Option<KeyRow>, CreateKeyError> {
-    let mut transaction = pool.begin().await?;
     let updated: Option<serde_json::Value> = sqlx::query_scalar(
         "UPDATE virtual_keys SET key_alias = COALESCE($2, key_alias), \
            models = COALESCE($3, models), metadata = COALESCE($4, metadata), \
@@ -565,14 +544,14 @@ pub async fn update(
             .map(|budgets| &budgets.declared),
     )
     .bind(change.allowed_routes)
-    .fetch_optional(&mut *transaction)
+    .fetch_optional(&mut *connection)
     .await?;
     let Some(previous_model_budgets) = updated else {
         return Ok(None);
     };
     if let Some(budget) = &change.budget {
         budgets::set_limits(
-            &mut transaction,
+            &mut *connection,
             &BudgetSubject::key(token_hash).to_string(),
             budget,
         )
@@ -581,15 +560,14 @@ pub async fn update(
     if let Some(model_budgets) = &change.model_budgets {
         let previous: serde_json::Value = previous_model_budgets;
         set_model_budgets(
-            &mut transaction,
+            &mut *connection,
             token_hash,
             &declared_models(&previous),
             model_budgets,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, token_hash).await?;
-    transaction.commit().await?;
+    let row = find_in(&mut *connection, token_hash).await?;
     Ok(row)
 }
 
@@ -660,7 +638,7 @@ pub async fn list_page(
 
 /// Live keys with one of these aliases.
 pub async fn find_live_by_aliases(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     aliases: &[String],
 ) -> Result<Vec<KeyRow>, sqlx::Error> {
     let query = concat!(
@@ -669,7 +647,10 @@ pub async fn find_live_by_aliases(
         key_tables!(),
         " WHERE k.revoked_at IS NULL AND k.key_alias = ANY($1)"
     );
-    sqlx::query_as(query).bind(aliases).fetch_all(pool).await
+    sqlx::query_as(query)
+        .bind(aliases)
+        .fetch_all(connection)
+        .await
 }
 
 /// A key by its hash, whatever its status.
@@ -689,17 +670,6 @@ pub async fn list_unrevoked(pool: &PgPool) -> Result<Vec<KeyRow>, sqlx::Error> {
     sqlx::query_as(query).fetch_all(pool).await
 }
 
-/// The newest keys first, revoked ones included, for the console.
-pub async fn list_recent(pool: &PgPool, limit: i64) -> Result<Vec<KeyRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
-        " ORDER BY k.created_at DESC, k.token_hash LIMIT $1"
-    );
-    sqlx::query_as(query).bind(limit).fetch_all(pool).await
-}
-
 /// A key that was just revoked.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RevokedKey {
@@ -710,7 +680,7 @@ pub struct RevokedKey {
 /// Revokes keys given by hash or alias; returns those actually revoked. The table trigger
 /// notifies every instance.
 pub async fn revoke(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     token_hashes: &[String],
     aliases: &[String],
 ) -> Result<Vec<RevokedKey>, sqlx::Error> {
@@ -721,7 +691,7 @@ pub async fn revoke(
     )
     .bind(token_hashes)
     .bind(aliases)
-    .fetch_all(pool)
+    .fetch_all(connection)
     .await
 }
 

@@ -2,7 +2,7 @@
 //! keys and members, `user` uses it), and each member's own budget within the team
 //! (`member:<team_id>:<user_id>`).
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
@@ -71,11 +71,23 @@ pub enum MemberError {
 
 /// The members of a team, by user id.
 pub async fn list(pool: &PgPool, team_id: &str) -> Result<Vec<MemberRow>, sqlx::Error> {
-    let query = concat!(member_select!(), "WHERE m.team_id = $1 ORDER BY m.user_id");
-    sqlx::query_as(query).bind(team_id).fetch_all(pool).await
+    let mut connection = pool.acquire().await?;
+    list_in(&mut connection, team_id).await
 }
 
 /// The members of every live team, by team and user.
+/// A team's members, read in the caller's transaction.
+pub async fn list_in(
+    connection: &mut PgConnection,
+    team_id: &str,
+) -> Result<Vec<MemberRow>, sqlx::Error> {
+    let query = concat!(member_select!(), "WHERE m.team_id = $1 ORDER BY m.user_id");
+    sqlx::query_as(query)
+        .bind(team_id)
+        .fetch_all(connection)
+        .await
+}
+
 pub async fn list_all(pool: &PgPool) -> Result<Vec<MemberRow>, sqlx::Error> {
     let query = concat!(
         member_select!(),
@@ -94,8 +106,9 @@ pub async fn find(
     find_in(&mut connection, team_id, user_id).await
 }
 
-async fn find_in(
-    connection: &mut sqlx::PgConnection,
+/// A membership, read in the caller's transaction.
+pub async fn find_in(
+    connection: &mut PgConnection,
     team_id: &str,
     user_id: &str,
 ) -> Result<Option<MemberRow>, sqlx::Error> {
@@ -109,20 +122,19 @@ async fn find_in(
 
 /// Adds a user to a live team with a role and, when given, a budget within the team.
 pub async fn add(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     team_id: &str,
     user_id: &str,
     role: MemberRole,
     budget: Option<&BudgetLimits>,
     added_by: &str,
 ) -> Result<MemberRow, MemberError> {
-    let mut transaction = pool.begin().await?;
     // Locked so the team cannot be deleted before its new member is in.
     let live_team: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR SHARE",
     )
     .bind(team_id)
-    .fetch_optional(&mut *transaction)
+    .fetch_optional(&mut *connection)
     .await?;
     if live_team.is_none() {
         return Err(MemberError::UnknownTeam);
@@ -130,7 +142,7 @@ pub async fn add(
     let user: Option<i32> =
         sqlx::query_scalar("SELECT 1 FROM console_users WHERE user_id = $1 FOR SHARE")
             .bind(user_id)
-            .fetch_optional(&mut *transaction)
+            .fetch_optional(&mut *connection)
             .await?;
     if user.is_none() {
         return Err(MemberError::UnknownUser);
@@ -143,71 +155,67 @@ pub async fn add(
     .bind(user_id)
     .bind(role.as_str())
     .bind(added_by)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(MemberError::Duplicate);
     }
     if let Some(budget) = budget {
         budgets::set_limits(
-            &mut transaction,
+            &mut *connection,
             &BudgetSubject::member(team_id, user_id).to_string(),
             budget,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, team_id, user_id)
+    let row = find_in(&mut *connection, team_id, user_id)
         .await?
         .ok_or(MemberError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
     Ok(row)
 }
 
 /// Changes a member's role or budget within the team; `None` when it is not a member.
 pub async fn update(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     team_id: &str,
     user_id: &str,
     role: Option<MemberRole>,
     budget: Option<&BudgetLimits>,
 ) -> Result<Option<MemberRow>, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE team_members SET role = COALESCE($3, role) WHERE team_id = $1 AND user_id = $2",
     )
     .bind(team_id)
     .bind(user_id)
     .bind(role.map(MemberRole::as_str))
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
     if let Some(budget) = budget {
         budgets::set_limits(
-            &mut transaction,
+            &mut *connection,
             &BudgetSubject::member(team_id, user_id).to_string(),
             budget,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, team_id, user_id).await?;
-    transaction.commit().await?;
+    let row = find_in(&mut *connection, team_id, user_id).await?;
     Ok(row)
 }
 
 /// Removes a member: its keys in the team are revoked with it and its budget within the team
 /// dropped, in one transaction. Returns the keys revoked, or `None` when it was not a member.
 pub async fn remove(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     team_id: &str,
     user_id: &str,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
     let removed = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
         .bind(team_id)
         .bind(user_id)
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await?;
     if removed.rows_affected() == 0 {
         return Ok(None);
@@ -218,12 +226,11 @@ pub async fn remove(
     )
     .bind(team_id)
     .bind(user_id)
-    .fetch_all(&mut *transaction)
+    .fetch_all(&mut *connection)
     .await?;
     sqlx::query("DELETE FROM budget_counters WHERE subject = $1")
         .bind(BudgetSubject::member(team_id, user_id).to_string())
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await?;
-    transaction.commit().await?;
     Ok(Some(revoked))
 }

@@ -2,7 +2,7 @@
 //! budget (`project:<project_id>`) binds every key in it and its models bound theirs. A project
 //! with live keys cannot be deleted.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
@@ -88,18 +88,20 @@ impl From<sqlx::Error> for ProjectError {
     }
 }
 
-pub async fn create(pool: &PgPool, spec: ProjectSpec) -> Result<ProjectRow, ProjectError> {
+pub async fn create(
+    connection: &mut PgConnection,
+    spec: ProjectSpec,
+) -> Result<ProjectRow, ProjectError> {
     let project_id = spec
         .project_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut transaction = pool.begin().await?;
     if let Some(team_id) = &spec.team_id {
         // Locked so the team cannot be deleted before its new project is in.
         let live_team: Option<i32> = sqlx::query_scalar(
             "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR SHARE",
         )
         .bind(team_id)
-        .fetch_optional(&mut *transaction)
+        .fetch_optional(&mut *connection)
         .await?;
         if live_team.is_none() {
             return Err(ProjectError::UnknownTeam);
@@ -116,23 +118,33 @@ pub async fn create(pool: &PgPool, spec: ProjectSpec) -> Result<ProjectRow, Proj
     .bind(&spec.models)
     .bind(&spec.metadata)
     .bind(&spec.created_by)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
     budgets::set_limits(
-        &mut transaction,
+        &mut *connection,
         &BudgetSubject::project(&project_id).to_string(),
         &spec.budget,
     )
     .await?;
-    let row = find_in(&mut transaction, &project_id)
+    let row = find_in(&mut *connection, &project_id)
         .await?
         .ok_or(ProjectError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
     Ok(row)
 }
 
-async fn find_in(
-    connection: &mut sqlx::PgConnection,
+/// Locks a project's row until the caller's transaction ends, so that a change reads what it
+/// changes.
+pub async fn lock(connection: &mut PgConnection, project_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM projects WHERE project_id = $1 FOR UPDATE")
+        .bind(project_id)
+        .fetch_optional(connection)
+        .await?;
+    Ok(())
+}
+
+/// A project, read in the caller's transaction.
+pub async fn find_in(
+    connection: &mut PgConnection,
     project_id: &str,
 ) -> Result<Option<ProjectRow>, sqlx::Error> {
     let query = concat!(project_select!(), "WHERE p.project_id = $1");
@@ -158,11 +170,10 @@ pub async fn list(pool: &PgPool, teams: Option<&[String]>) -> Result<Vec<Project
 
 /// Applies a change; `None` when there is no such project.
 pub async fn update(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     project_id: &str,
     change: ProjectChange,
 ) -> Result<Option<ProjectRow>, ProjectError> {
-    let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE projects SET project_alias = COALESCE($2, project_alias), \
          description = COALESCE($3, description), models = COALESCE($4, models), \
@@ -174,50 +185,51 @@ pub async fn update(
     .bind(change.description)
     .bind(change.models)
     .bind(change.metadata)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
     if let Some(budget) = &change.budget {
         budgets::set_limits(
-            &mut transaction,
+            &mut *connection,
             &BudgetSubject::project(project_id).to_string(),
             budget,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, project_id).await?;
-    transaction.commit().await?;
+    let row = find_in(&mut *connection, project_id).await?;
     Ok(row)
 }
 
 /// Deletes projects without live keys (revoked keys let go of them, their spend rows keep the
 /// project's id), with their budgets. Returns the ids deleted.
-pub async fn delete(pool: &PgPool, project_ids: &[String]) -> Result<Vec<String>, ProjectError> {
-    let mut transaction = pool.begin().await?;
+pub async fn delete(
+    connection: &mut PgConnection,
+    project_ids: &[String],
+) -> Result<Vec<String>, ProjectError> {
     // Locked first: a key being created in one of them waits, then finds it gone.
     sqlx::query("SELECT 1 FROM projects WHERE project_id = ANY($1) FOR UPDATE")
         .bind(project_ids)
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await?;
     let with_keys: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM virtual_keys WHERE project_id = ANY($1) AND revoked_at IS NULL",
     )
     .bind(project_ids)
-    .fetch_one(&mut *transaction)
+    .fetch_one(&mut *connection)
     .await?;
     if with_keys > 0 {
         return Err(ProjectError::HasKeys);
     }
     sqlx::query("UPDATE virtual_keys SET project_id = NULL WHERE project_id = ANY($1)")
         .bind(project_ids)
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await?;
     let deleted: Vec<String> =
         sqlx::query_scalar("DELETE FROM projects WHERE project_id = ANY($1) RETURNING project_id")
             .bind(project_ids)
-            .fetch_all(&mut *transaction)
+            .fetch_all(&mut *connection)
             .await?;
     let subjects: Vec<String> = deleted
         .iter()
@@ -225,8 +237,7 @@ pub async fn delete(pool: &PgPool, project_ids: &[String]) -> Result<Vec<String>
         .collect();
     sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
         .bind(&subjects)
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await?;
-    transaction.commit().await?;
     Ok(deleted)
 }

@@ -1,7 +1,7 @@
 //! Teams: keys belong to them, their budget binds every key of the team together. A deleted team
 //! keeps its row for attribution; its keys are revoked with it.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
@@ -83,11 +83,10 @@ impl From<sqlx::Error> for TeamError {
     }
 }
 
-pub async fn create(pool: &PgPool, spec: TeamSpec) -> Result<TeamRow, TeamError> {
+pub async fn create(connection: &mut PgConnection, spec: TeamSpec) -> Result<TeamRow, TeamError> {
     let team_id = spec
         .team_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut transaction = pool.begin().await?;
     sqlx::query(
         "INSERT INTO teams (team_id, team_alias, models, blocked, metadata, created_by, \
          rpm_limit, tpm_limit, max_parallel_requests, organization_id) \
@@ -103,23 +102,23 @@ pub async fn create(pool: &PgPool, spec: TeamSpec) -> Result<TeamRow, TeamError>
     .bind(spec.limits.tpm_limit)
     .bind(spec.limits.max_parallel_requests)
     .bind(&spec.organization_id)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
     budgets::set_limits(
-        &mut transaction,
+        &mut *connection,
         &BudgetSubject::team(&team_id).to_string(),
         &spec.budget,
     )
     .await?;
-    let row = find_in(&mut transaction, &team_id)
+    let row = find_in(&mut *connection, &team_id)
         .await?
         .ok_or(TeamError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
     Ok(row)
 }
 
-async fn find_in(
-    connection: &mut sqlx::PgConnection,
+/// A team, read in the caller's transaction.
+pub async fn find_in(
+    connection: &mut PgConnection,
     team_id: &str,
 ) -> Result<Option<TeamRow>, sqlx::Error> {
     let query = concat!(
@@ -135,6 +134,16 @@ async fn find_in(
 }
 
 /// A team by id, deleted or not.
+/// Locks a team's row until the caller's transaction ends, so that a change reads what it
+/// changes.
+pub async fn lock(connection: &mut PgConnection, team_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE")
+        .bind(team_id)
+        .fetch_optional(connection)
+        .await?;
+    Ok(())
+}
+
 pub async fn find(pool: &PgPool, team_id: &str) -> Result<Option<TeamRow>, sqlx::Error> {
     let mut connection = pool.acquire().await?;
     find_in(&mut connection, team_id).await
@@ -166,11 +175,10 @@ pub struct TeamChange {
 
 /// Applies a change to a live team; `None` when there is no such team.
 pub async fn update(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     team_id: &str,
     change: TeamChange,
 ) -> Result<Option<TeamRow>, TeamError> {
-    let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE teams SET team_alias = COALESCE($2, team_alias), models = COALESCE($3, models), \
          blocked = COALESCE($4, blocked), metadata = COALESCE($5, metadata), \
@@ -188,43 +196,43 @@ pub async fn update(
     .bind(change.limits.tpm_limit)
     .bind(change.limits.max_parallel_requests)
     .bind(change.organization_id)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
     if let Some(budget) = &change.budget {
         budgets::set_limits(
-            &mut transaction,
+            &mut *connection,
             &BudgetSubject::team(team_id).to_string(),
             budget,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, team_id).await?;
-    transaction.commit().await?;
+    let row = find_in(&mut *connection, team_id).await?;
     Ok(row)
 }
 
 /// Deletes teams: marks them deleted and revokes their keys, in one transaction. Returns the
 /// ids actually deleted.
-pub async fn delete(pool: &PgPool, team_ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
+pub async fn delete(
+    connection: &mut PgConnection,
+    team_ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
     let deleted: Vec<String> = sqlx::query_scalar(
         "UPDATE teams SET deleted_at = now() \
          WHERE team_id = ANY($1) AND deleted_at IS NULL RETURNING team_id",
     )
     .bind(team_ids)
-    .fetch_all(&mut *transaction)
+    .fetch_all(&mut *connection)
     .await?;
     sqlx::query(
         "UPDATE virtual_keys SET revoked_at = now() \
          WHERE team_id = ANY($1) AND revoked_at IS NULL",
     )
     .bind(&deleted)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
-    transaction.commit().await?;
     Ok(deleted)
 }
 

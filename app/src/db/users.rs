@@ -2,7 +2,7 @@
 //! has a role, may log in when it has an email and password, owns keys, and has its own budget
 //! (`user:<user_id>`) and rate limits.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -142,8 +142,19 @@ pub async fn find_by_user_id(pool: &PgPool, user_id: &str) -> Result<Option<User
     find_in(&mut connection, user_id).await
 }
 
-async fn find_in(
-    connection: &mut sqlx::PgConnection,
+/// Locks a user's row until the caller's transaction ends, so that a change reads what it
+/// changes.
+pub async fn lock(connection: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM console_users WHERE user_id = $1 FOR UPDATE")
+        .bind(user_id)
+        .fetch_optional(connection)
+        .await?;
+    Ok(())
+}
+
+/// A user, read in the caller's transaction.
+pub async fn find_in(
+    connection: &mut PgConnection,
     user_id: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
     let query = concat!(
@@ -188,11 +199,10 @@ pub async fn list_page(
     Ok((rows, total))
 }
 
-/// Creates a user with its budget, in one transaction.
-pub async fn create(pool: &PgPool, spec: UserSpec) -> Result<UserRow, UserError> {
+/// Creates a user with its budget, in the caller's transaction.
+pub async fn create(connection: &mut PgConnection, spec: UserSpec) -> Result<UserRow, UserError> {
     let id = Uuid::new_v4();
     let user_id = spec.user_id.unwrap_or_else(|| id.to_string());
-    let mut transaction = pool.begin().await?;
     sqlx::query(
         "INSERT INTO console_users (id, user_id, email, password_hash, role, user_alias, models, \
          metadata, rpm_limit, tpm_limit, max_parallel_requests, created_by) \
@@ -210,28 +220,26 @@ pub async fn create(pool: &PgPool, spec: UserSpec) -> Result<UserRow, UserError>
     .bind(spec.limits.tpm_limit)
     .bind(spec.limits.max_parallel_requests)
     .bind(&spec.created_by)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
     budgets::set_limits(
-        &mut transaction,
+        &mut *connection,
         &BudgetSubject::user(&user_id).to_string(),
         &spec.budget,
     )
     .await?;
-    let row = find_in(&mut transaction, &user_id)
+    let row = find_in(&mut *connection, &user_id)
         .await?
         .ok_or(UserError::Database(sqlx::Error::RowNotFound))?;
-    transaction.commit().await?;
     Ok(row)
 }
 
 /// Applies a change to a user; `None` when there is no such user.
 pub async fn update(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     user_id: &str,
     change: UserChange,
 ) -> Result<Option<UserRow>, UserError> {
-    let mut transaction = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE console_users SET email = COALESCE($2, email), \
          password_hash = COALESCE($3, password_hash), role = COALESCE($4, role), \
@@ -252,21 +260,20 @@ pub async fn update(
     .bind(change.limits.rpm_limit)
     .bind(change.limits.tpm_limit)
     .bind(change.limits.max_parallel_requests)
-    .execute(&mut *transaction)
+    .execute(&mut *connection)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
     if let Some(budget) = &change.budget {
         budgets::set_limits(
-            &mut transaction,
+            &mut *connection,
             &BudgetSubject::user(user_id).to_string(),
             budget,
         )
         .await?;
     }
-    let row = find_in(&mut transaction, user_id).await?;
-    transaction.commit().await?;
+    let row = find_in(&mut *connection, user_id).await?;
     Ok(row)
 }
 
@@ -277,21 +284,23 @@ pub struct DeletedUsers {
     pub revoked_keys: Vec<String>,
 }
 
-/// Deletes users, revoking their keys and dropping their memberships and budget, in one
-/// transaction.
-pub async fn delete(pool: &PgPool, user_ids: &[String]) -> Result<DeletedUsers, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
+/// Deletes users, revoking their keys and dropping their memberships and budget, in the
+/// caller's transaction.
+pub async fn delete(
+    connection: &mut PgConnection,
+    user_ids: &[String],
+) -> Result<DeletedUsers, sqlx::Error> {
     let revoked_keys: Vec<String> = sqlx::query_scalar(
         "UPDATE virtual_keys SET revoked_at = now() \
          WHERE user_id = ANY($1) AND revoked_at IS NULL RETURNING token_hash",
     )
     .bind(user_ids)
-    .fetch_all(&mut *transaction)
+    .fetch_all(&mut *connection)
     .await?;
     let deleted: Vec<String> =
         sqlx::query_scalar("DELETE FROM console_users WHERE user_id = ANY($1) RETURNING user_id")
             .bind(user_ids)
-            .fetch_all(&mut *transaction)
+            .fetch_all(&mut *connection)
             .await?;
     let subjects: Vec<String> = deleted
         .iter()
@@ -299,9 +308,8 @@ pub async fn delete(pool: &PgPool, user_ids: &[String]) -> Result<DeletedUsers, 
         .collect();
     sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
         .bind(&subjects)
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await?;
-    transaction.commit().await?;
     Ok(DeletedUsers {
         user_ids: deleted,
         revoked_keys,

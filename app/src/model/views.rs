@@ -78,3 +78,124 @@ pub struct NamedBudgetView {
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// A virtual key, as `/key/info` answers (never its secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyDetails {
+    /// The key's hash: how the API names it.
+    pub token: String,
+    /// `sk-…abcd`: how people recognise it.
+    pub key_name: String,
+    pub key_alias: Option<String>,
+    pub models: Vec<String>,
+    pub spend: f64,
+    pub spend_micros: i64,
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<String>,
+    pub expires: Option<String>,
+    pub metadata: Value,
+    pub created_by: String,
+    pub created_at: String,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    /// Refused: blocked, expired or revoked.
+    pub blocked: bool,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
+    pub model_rpm_limit: Value,
+    pub model_tpm_limit: Value,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub project_id: Option<String>,
+    pub model_max_budget: Value,
+    pub allowed_routes: Vec<String>,
+}
+
+/// A member of a team (LiteLLM's `members_with_roles` entry), with its budget in the team.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberDetails {
+    pub user_id: String,
+    pub user_email: Option<String>,
+    /// `admin` or `user`.
+    pub role: String,
+    pub max_budget_in_team: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub spend: f64,
+    pub spend_micros: i64,
+}
+
+/// A team, as `/team/info` answers (with its members where the answer lists them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamDetails {
+    pub team_id: String,
+    pub team_alias: Option<String>,
+    pub organization_id: Option<String>,
+    pub models: Vec<String>,
+    pub blocked: bool,
+    pub spend: f64,
+    pub spend_micros: i64,
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
+    pub metadata: Value,
+    pub created_by: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_with_roles: Option<Vec<MemberDetails>>,
+}
+
+/// A user, as `/user/info` answers (never its password hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserDetails {
+    pub user_id: String,
+    pub user_email: Option<String>,
+    pub user_alias: Option<String>,
+    /// LiteLLM's name of the role (`proxy_admin`, `proxy_admin_viewer`, `internal_user`,
+    /// `finance`).
+    pub user_role: String,
+    /// Gatehouse's name of the role.
+    pub role: String,
+    pub models: Vec<String>,
+    pub metadata: Value,
+    pub spend: f64,
+    pub spend_micros: i64,
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
+    pub can_log_in: bool,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+/// A project: a cost-attribution unit keys belong to, with a budget and a model bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectView {
+    pub project_id: String,
+    pub project_alias: Option<String>,
+    pub description: Option<String>,
+    pub team_id: Option<String>,
+    pub models: Vec<String>,
+    pub metadata: Value,
+    pub spend: f64,
+    pub spend_micros: i64,
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<String>,
+    /// Live keys in it.
+    pub keys: i64,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+}

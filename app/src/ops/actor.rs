@@ -20,6 +20,8 @@ pub struct Actor {
     pub user_id: Option<String>,
     /// The hash of the key making the call, when a key makes it.
     pub token_hash: Option<String>,
+    /// The project of the key making the call, when it belongs to one.
+    pub key_project_id: Option<String>,
     /// Teams the user administers, and every team it belongs to (administered ones included).
     pub admin_of: BTreeSet<String>,
     pub member_of: BTreeSet<String>,
@@ -91,6 +93,16 @@ impl Actor {
             Err(OpsError::Forbidden(format!(
                 "Only an admin or an admin of team `{team_id}` may {what}."
             )))
+        }
+    }
+
+    /// Manages keys somewhere: an admin, or an admin of some team. (What it may do to one key
+    /// or team is decided with that key or team.)
+    pub fn require_manages_some_team(&self, what: &str) -> Result<(), OpsError> {
+        if self.is_admin() || !self.admin_of.is_empty() {
+            Ok(())
+        } else {
+            Err(self.refuse(what))
         }
     }
 

@@ -27,6 +27,9 @@ pub enum OpsError {
     Busy,
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// Something that should not fail did (no randomness): logged, answered as our fault.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl OpsError {
@@ -69,12 +72,16 @@ impl From<DbError> for OpsError {
 impl From<OpsError> for ConsoleError {
     fn from(error: OpsError) -> Self {
         match error {
-            OpsError::Forbidden(_) => ConsoleError::Forbidden,
+            OpsError::Forbidden(reason) => ConsoleError::ForbiddenBecause(reason),
             OpsError::NotFound(message) => ConsoleError::NotFound(message),
             OpsError::Invalid(invalid) => ConsoleError::Invalid(invalid.to_string()),
             OpsError::Conflict { message, .. } => ConsoleError::Invalid(message),
             OpsError::Busy => ConsoleError::Busy,
             OpsError::Database(error) => error.into(),
+            OpsError::Internal(problem) => {
+                tracing::error!(%problem, "a management operation failed");
+                ConsoleError::Internal
+            }
         }
     }
 }

@@ -8,11 +8,19 @@ pub mod actor;
 pub mod budget_fields;
 pub mod end_users;
 pub mod error;
+pub mod keys;
+pub mod limit_fields;
+pub mod members;
 pub mod named_budgets;
 pub mod organizations;
+pub mod projects;
 pub mod record;
 pub mod tags;
+pub mod team_scope;
+pub mod teams;
+pub mod users;
 
+pub use crate::state::Catalog;
 pub use actor::Actor;
 pub use error::OpsError;
 

@@ -48,12 +48,16 @@ pub fn Header(user: UserView, csrf: String) -> impl IntoView {
                     <a href="/spend">"Spend"</a>
                     <a href="/logs">"Logs"</a>
                 })}
-                {(user.role == Role::Admin).then(|| view! { <a href="/keys">"Keys"</a> })}
+                {matches!(user.role, Role::Admin | Role::TeamAdmin).then(|| view! { <a href="/keys">"Keys"</a> })}
                 <a href="/deployments">"Models & providers"</a>
                 <a href="/routes">"Routes"</a>
                 <a href="/teams">"Teams"</a>
+                <a href="/projects">"Projects"</a>
                 {matches!(user.role, Role::Admin | Role::Finance | Role::Viewer).then(|| view! {
                     <a href="/organizations">"Organizations"</a>
+                    <a href="/end-users">"End users"</a>
+                    <a href="/tags">"Tags"</a>
+                    <a href="/named-budgets">"Named budgets"</a>
                 })}
                 <a href="/users">"Users"</a>
                 {matches!(user.role, Role::Admin | Role::Finance).then(|| view! {

@@ -1,11 +1,15 @@
-//! The Keys page: every virtual key with its team, spend, budget and limits; a form to create
-//! one (secret shown once); rotation (new secret shown once), blocking and revocation.
+//! The Keys page: the keys the user manages (every key for an admin, its teams' keys for a team
+//! admin) with team, spend, budget and limits; a form to create one (secret shown once); an
+//! edit form per key; rotation (new secret shown once), blocking and revocation. Every change
+//! goes through the same operation as `/key/*`.
 
 use leptos::prelude::*;
 
-use crate::api::keys::{list_keys, CreateKey, RevokeKey, RotateKey, SetKeyBlocked};
+use crate::api::keys::{list_keys, CreateKey, RevokeKey, RotateKey, SetKeyBlocked, UpdateKey};
 use crate::api::spend::{spend_per_day, DAILY_SPEND_DAYS};
-use crate::model::{format_usd, CreatedKey, KeyStatus, KeyView, Role};
+use crate::model::views::KeyDetails;
+use crate::model::{format_usd, CreatedKey, Role};
+use crate::pages::budget_form::dollars_text;
 use crate::pages::frame::{error_message, SignedIn};
 use crate::pages::spend_chart::DailySpendChart;
 use leptos_router::components::Redirect;
@@ -14,10 +18,11 @@ use leptos_router::components::Redirect;
 pub fn KeysPage() -> impl IntoView {
     view! {
         <SignedIn body=|csrf, role| {
-            if role == Role::Admin {
+            if matches!(role, Role::Admin | Role::TeamAdmin) {
                 view! { <KeysBody csrf=csrf/> }.into_any()
             } else {
-                // Keys are managed by admins; every other role goes where it can work.
+                // Keys are managed by admins and team admins; every other role goes where it
+                // can work.
                 view! { <Redirect path=role.home()/> }.into_any()
             }
         }/>
@@ -31,6 +36,7 @@ fn KeysBody(csrf: String) -> impl IntoView {
         revoke: ServerAction::<RevokeKey>::new(),
         rotate: ServerAction::<RotateKey>::new(),
         block: ServerAction::<SetKeyBlocked>::new(),
+        update: ServerAction::<UpdateKey>::new(),
     };
     let keys = Resource::new(
         move || {
@@ -39,6 +45,7 @@ fn KeysBody(csrf: String) -> impl IntoView {
                 actions.revoke.version().get(),
                 actions.rotate.version().get(),
                 actions.block.version().get(),
+                actions.update.version().get(),
             )
         },
         |_| list_keys(),
@@ -81,9 +88,10 @@ fn KeysBody(csrf: String) -> impl IntoView {
                 })}
             </section>
             <section class="card">
-                <h2>"All keys"</h2>
+                <h2>"Keys you manage"</h2>
                 {move || actions.revoke.value().get().and_then(Result::err).map(error_message)}
                 {move || actions.block.value().get().and_then(Result::err).map(error_message)}
+                {move || actions.update.value().get().and_then(Result::err).map(error_message)}
                 {move || actions.rotate.value().get().map(|result| match result {
                     Ok(rotated) => rotated_secret(rotated).into_any(),
                     Err(error) => error_message(error).into_any(),
@@ -133,9 +141,10 @@ struct KeyActions {
     revoke: ServerAction<RevokeKey>,
     rotate: ServerAction<RotateKey>,
     block: ServerAction<SetKeyBlocked>,
+    update: ServerAction<UpdateKey>,
 }
 
-fn keys_table(rows: Vec<KeyView>, actions: KeyActions, csrf: String) -> impl IntoView {
+fn keys_table(rows: Vec<KeyDetails>, actions: KeyActions, csrf: String) -> impl IntoView {
     view! {
         <table class="keys">
             <thead>
@@ -161,22 +170,22 @@ fn keys_table(rows: Vec<KeyView>, actions: KeyActions, csrf: String) -> impl Int
 }
 
 /// `$25.00 / 30d (soft $20.00)`, or a dash without a budget.
-fn budget_text(key: &KeyView) -> String {
-    let Some(max) = key.max_budget_micros else {
+fn budget_text(key: &KeyDetails) -> String {
+    let Some(max) = key.max_budget else {
         return "—".into();
     };
-    let mut text = format_usd(max);
+    let mut text = format!("${max:.2}");
     if let Some(window) = &key.budget_duration {
         text.push_str(&format!(" / {window}"));
     }
-    if let Some(soft) = key.soft_budget_micros {
-        text.push_str(&format!(" (soft {})", format_usd(soft)));
+    if let Some(soft) = key.soft_budget {
+        text.push_str(&format!(" (soft ${soft:.2})"));
     }
     text
 }
 
 /// `60 rpm · 10000 tpm · 4 parallel`, or a dash without limits.
-fn limits_text(key: &KeyView) -> String {
+fn limits_text(key: &KeyDetails) -> String {
     let parts: Vec<String> = [
         (key.rpm_limit, "rpm"),
         (key.tpm_limit, "tpm"),
@@ -192,7 +201,45 @@ fn limits_text(key: &KeyView) -> String {
     }
 }
 
-fn key_row(key: KeyView, actions: KeyActions, csrf: String) -> impl IntoView {
+/// A limit's current value, as the edit form shows it.
+fn count_text(value: Option<i64>) -> String {
+    value.map(|value| value.to_string()).unwrap_or_default()
+}
+
+/// The edit form of a key, its fields filled with what the key has now.
+fn edit_form(key: KeyDetails, update: ServerAction<UpdateKey>, csrf: String) -> impl IntoView {
+    let metadata = if key
+        .metadata
+        .as_object()
+        .is_some_and(|fields| fields.is_empty())
+    {
+        String::new()
+    } else {
+        key.metadata.to_string()
+    };
+    view! {
+        <details class="edit">
+            <summary>"Edit"</summary>
+            <ActionForm action=update attr:class="grid-form">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="token_hash" value=key.token/>
+                <label>"Rename to" <input type="text" name="key_alias" value=key.key_alias.unwrap_or_default()/></label>
+                <label>"Allowed models (empty = all)" <input type="text" name="models" value=key.models.join(", ")/></label>
+                <label>"Spending cap (USD)" <input type="text" name="max_budget" inputmode="decimal" value=dollars_text(key.max_budget)/></label>
+                <label>"Alert at (USD)" <input type="text" name="soft_budget" inputmode="decimal" value=dollars_text(key.soft_budget)/></label>
+                <label>"Cap resets every" <input type="text" name="budget_duration" value=key.budget_duration.unwrap_or_default()/></label>
+                <label>"RPM" <input type="text" name="rpm_limit" inputmode="numeric" value=count_text(key.rpm_limit)/></label>
+                <label>"TPM" <input type="text" name="tpm_limit" inputmode="numeric" value=count_text(key.tpm_limit)/></label>
+                <label>"In flight at once" <input type="text" name="max_parallel_requests" inputmode="numeric" value=count_text(key.max_parallel_requests)/></label>
+                <label>"Expire in (e.g. 30d, empty = unchanged)" <input type="text" name="duration"/></label>
+                <label>"Metadata (JSON object)" <textarea name="metadata" rows="2">{metadata}</textarea></label>
+                <button type="submit">"Save key"</button>
+            </ActionForm>
+        </details>
+    }
+}
+
+fn key_row(key: KeyDetails, actions: KeyActions, csrf: String) -> impl IntoView {
     let models = if key.models.is_empty() {
         "all".to_string()
     } else {
@@ -200,19 +247,19 @@ fn key_row(key: KeyView, actions: KeyActions, csrf: String) -> impl IntoView {
     };
     let budget = budget_text(&key);
     let limits = limits_text(&key);
-    let status = key.status;
-    let shown_status = if key.blocked && status == KeyStatus::Active {
-        "blocked"
+    let shown_status = if key.blocked && key.status == "active" {
+        "blocked".to_string()
     } else {
-        status.label()
+        key.status.clone()
     };
+    let edit = edit_form(key.clone(), actions.update, csrf.clone());
+    let row_class = format!("status-{shown_status}");
     let key_name = key.key_name.clone();
-    let live = status != KeyStatus::Revoked;
     let (rotate_csrf, block_csrf) = (csrf.clone(), csrf.clone());
-    let (rotate_hash, block_hash) = (key.token_hash.clone(), key.token_hash.clone());
-    let blocked = key.blocked;
+    let (rotate_hash, block_hash) = (key.token.clone(), key.token.clone());
+    let blocked = key.blocked && key.status == "active";
     view! {
-        <tr data-key-name=key_name class=format!("status-{shown_status}")>
+        <tr data-key-name=key_name class=row_class>
             <td>{key.key_alias.unwrap_or_default()}</td>
             <td><code>{key.key_name}</code></td>
             <td>{key.team_id.unwrap_or_else(|| "—".into())}</td>
@@ -221,30 +268,27 @@ fn key_row(key: KeyView, actions: KeyActions, csrf: String) -> impl IntoView {
             <td class="num">{budget}</td>
             <td>{limits}</td>
             <td>{key.created_at}</td>
-            <td>{key.expires_at.unwrap_or_else(|| "never".into())}</td>
+            <td>{key.expires.unwrap_or_else(|| "never".into())}</td>
             <td><span class="badge">{shown_status}</span></td>
             <td>
-                {live.then(|| view! {
-                    <ActionForm action=actions.rotate attr:class="inline">
-                        <input type="hidden" name="csrf" value=rotate_csrf/>
-                        <input type="hidden" name="token_hash" value=rotate_hash/>
-                        <input type="text" name="grace_period" placeholder="grace, e.g. 1h" size="8" aria-label="Grace period"/>
-                        <button type="submit">"Rotate"</button>
-                    </ActionForm>
-                    <ActionForm action=actions.block attr:class="inline">
-                        <input type="hidden" name="csrf" value=block_csrf/>
-                        <input type="hidden" name="token_hash" value=block_hash/>
-                        <input type="hidden" name="blocked" value=(!blocked).to_string()/>
-                        <button type="submit">{if blocked { "Unblock" } else { "Block" }}</button>
-                    </ActionForm>
-                })}
-                {live.then(|| view! {
-                    <ActionForm action=actions.revoke attr:class="inline">
-                        <input type="hidden" name="csrf" value=csrf/>
-                        <input type="hidden" name="token_hash" value=key.token_hash/>
-                        <button type="submit" class="danger">"Revoke"</button>
-                    </ActionForm>
-                })}
+                <ActionForm action=actions.rotate attr:class="inline">
+                    <input type="hidden" name="csrf" value=rotate_csrf/>
+                    <input type="hidden" name="token_hash" value=rotate_hash/>
+                    <input type="text" name="grace_period" placeholder="grace, e.g. 1h" size="8" aria-label="Grace period"/>
+                    <button type="submit">"Rotate"</button>
+                </ActionForm>
+                <ActionForm action=actions.block attr:class="inline">
+                    <input type="hidden" name="csrf" value=block_csrf/>
+                    <input type="hidden" name="token_hash" value=block_hash/>
+                    <input type="hidden" name="blocked" value=(!blocked).to_string()/>
+                    <button type="submit">{if blocked { "Unblock" } else { "Block" }}</button>
+                </ActionForm>
+                <ActionForm action=actions.revoke attr:class="inline">
+                    <input type="hidden" name="csrf" value=csrf/>
+                    <input type="hidden" name="token_hash" value=key.token/>
+                    <button type="submit" class="danger">"Revoke"</button>
+                </ActionForm>
+                {edit}
             </td>
         </tr>
     }

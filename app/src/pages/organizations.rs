@@ -7,27 +7,12 @@ use leptos::prelude::*;
 use crate::api::organizations::{list_organizations, DeleteOrganization, SaveOrganization};
 use crate::model::views::OrganizationView;
 use crate::model::Role;
+use crate::pages::budget_form::{budget_edit_inputs, new_budget_inputs, utilisation};
 use crate::pages::frame::{error_message, SignedIn};
 
 #[component]
 pub fn OrganizationsPage() -> impl IntoView {
     view! { <SignedIn body=|csrf, role| view! { <OrganizationsBody csrf=csrf role=role/> }.into_any()/> }
-}
-
-/// How much of a budget is spent: `$1.00 of $5.00 (20 %)`, or the spend alone without one.
-pub fn utilisation(spend: f64, max_budget: Option<f64>) -> String {
-    match max_budget {
-        Some(max) if max > 0.0 => format!(
-            "${spend:.2} of ${max:.2} ({:.0} %)",
-            (spend / max * 100.0).min(999.0)
-        ),
-        _ => format!("${spend:.2} (no budget)"),
-    }
-}
-
-/// A money field's current value, as the form shows it.
-pub fn dollars_text(value: Option<f64>) -> String {
-    value.map(|value| value.to_string()).unwrap_or_default()
 }
 
 #[component]
@@ -52,9 +37,7 @@ fn OrganizationsBody(csrf: String, role: Role) -> impl IntoView {
                         <label>"Organization id (empty = generated)" <input type="text" name="organization_id"/></label>
                         <label>"Alias" <input type="text" name="organization_alias" required/></label>
                         <label>"Models (comma-separated, empty = all)" <input type="text" name="models"/></label>
-                        <label>"Budget in USD (empty = none)" <input type="text" name="max_budget" inputmode="decimal"/></label>
-                        <label>"Soft budget in USD (an alert)" <input type="text" name="soft_budget" inputmode="decimal"/></label>
-                        <label>"Budget window (e.g. 30d, empty = all time)" <input type="text" name="budget_duration"/></label>
+                        {new_budget_inputs()}
                         <button type="submit">"Create organization"</button>
                     </ActionForm>
                 </section>
@@ -127,9 +110,11 @@ fn organization_row(
         );
         let alias = organization.organization_alias.clone();
         let model_list = organization.models.join(", ");
-        let max_budget = dollars_text(organization.max_budget);
-        let soft_budget = dollars_text(organization.soft_budget);
-        let duration = organization.budget_duration.clone().unwrap_or_default();
+        let budget = budget_edit_inputs(
+            organization.max_budget,
+            organization.soft_budget,
+            organization.budget_duration.clone(),
+        );
         view! {
             <td>
                 <ActionForm action=save attr:class="inline edit">
@@ -138,9 +123,7 @@ fn organization_row(
                     <input type="hidden" name="organization_id" value=edit_id/>
                     <input type="text" name="organization_alias" aria-label="Alias" value=alias/>
                     <input type="text" name="models" aria-label="Models" value=model_list/>
-                    <input type="text" name="max_budget" aria-label="Budget in USD" inputmode="decimal" value=max_budget/>
-                    <input type="text" name="soft_budget" aria-label="Soft budget in USD" inputmode="decimal" value=soft_budget/>
-                    <input type="text" name="budget_duration" aria-label="Budget window" value=duration/>
+                    {budget}
                     <button type="submit">"Save"</button>
                 </ActionForm>
                 <ActionForm action=delete attr:class="inline">

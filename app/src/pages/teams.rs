@@ -1,10 +1,14 @@
 //! The Teams page: every team the user may see, with budget, limits, keys and members; admins
-//! create and block teams, admins and a team's own admins add and remove its members.
+//! create, edit and block teams; admins and a team's own admins rename a team and add and
+//! remove its members. Every change goes through the same operation as `/team/*`.
 
 use leptos::prelude::*;
 
-use crate::api::teams::{list_teams, AddMember, CreateTeam, RemoveMember, SetTeamBlocked};
+use crate::api::teams::{
+    list_teams, AddMember, CreateTeam, RemoveMember, SetTeamBlocked, UpdateTeam,
+};
 use crate::model::{format_usd, Role, TeamView};
+use crate::pages::budget_form::{dollars_text, utilisation};
 use crate::pages::frame::{error_message, SignedIn};
 
 #[component]
@@ -18,6 +22,7 @@ struct TeamActions {
     block: ServerAction<SetTeamBlocked>,
     add: ServerAction<AddMember>,
     remove: ServerAction<RemoveMember>,
+    update: ServerAction<UpdateTeam>,
 }
 
 #[component]
@@ -27,6 +32,7 @@ fn TeamsBody(csrf: String, role: Role) -> impl IntoView {
         block: ServerAction::new(),
         add: ServerAction::new(),
         remove: ServerAction::new(),
+        update: ServerAction::new(),
     };
     let teams = Resource::new(
         move || {
@@ -35,6 +41,7 @@ fn TeamsBody(csrf: String, role: Role) -> impl IntoView {
                 actions.block.version().get(),
                 actions.add.version().get(),
                 actions.remove.version().get(),
+                actions.update.version().get(),
             )
         },
         |_| list_teams(),
@@ -63,6 +70,7 @@ fn TeamsBody(csrf: String, role: Role) -> impl IntoView {
             {move || actions.block.value().get().and_then(Result::err).map(error_message)}
             {move || actions.add.value().get().and_then(Result::err).map(error_message)}
             {move || actions.remove.value().get().and_then(Result::err).map(error_message)}
+            {move || actions.update.value().get().and_then(Result::err).map(error_message)}
             <Transition fallback=|| view! { <p>"Loading teams…"</p> }>
                 {
                     let list_csrf = list_csrf.clone();
@@ -100,13 +108,17 @@ fn team_card(team: TeamView, is_admin: bool, actions: TeamActions, csrf: String)
     } else {
         team.models.join(", ")
     };
-    let budget = team.max_budget_micros.map_or_else(
+    let budget = team.max_budget.map_or_else(
         || "none".to_string(),
         |max| match &team.budget_duration {
-            Some(window) => format!("{} per {window}", format_usd(max)),
-            None => format_usd(max),
+            Some(window) => format!("${max:.2} per {window}"),
+            None => format!("${max:.2}"),
         },
     );
+    let used = utilisation(team.spend_micros as f64 / 1_000_000.0, team.max_budget);
+    let edit = team
+        .manageable
+        .then(|| edit_form(team.clone(), actions.update, csrf.clone()));
     let block = is_admin.then(|| {
         let (csrf, team_id, blocked) = (csrf.clone(), team.team_id.clone(), !team.blocked);
         view! {
@@ -176,12 +188,14 @@ fn team_card(team: TeamView, is_admin: bool, actions: TeamActions, csrf: String)
             <dl class="facts">
                 <dt>"Spend"</dt><dd>{format_usd(team.spend_micros)}</dd>
                 <dt>"Budget"</dt><dd>{budget}</dd>
+                <dt>"Used"</dt><dd>{used}</dd>
                 <dt>"Models"</dt><dd>{models}</dd>
                 <dt>"Requests / min"</dt><dd>{limit_text(team.rpm_limit)}</dd>
                 <dt>"Tokens / min"</dt><dd>{limit_text(team.tpm_limit)}</dd>
                 <dt>"Keys"</dt><dd>{team.keys}</dd>
             </dl>
             {block}
+            {edit}
             <table class="keys members">
                 <thead>
                     <tr><th>"Member"</th><th>"Role"</th><th class="num">"Spend in team"</th><th class="num">"Budget in team"</th><th></th></tr>
@@ -190,5 +204,60 @@ fn team_card(team: TeamView, is_admin: bool, actions: TeamActions, csrf: String)
             </table>
             {add}
         </section>
+    }
+}
+
+fn count_text(value: Option<i64>) -> String {
+    value.map(|value| value.to_string()).unwrap_or_default()
+}
+
+/// A team's edit form, filled with what it has now: every field for an admin; its alias and
+/// metadata for a team admin (the other fields are left out, so they do not change).
+fn edit_form(team: TeamView, update: ServerAction<UpdateTeam>, csrf: String) -> impl IntoView {
+    let metadata = if team
+        .metadata
+        .as_object()
+        .is_some_and(|fields| fields.is_empty())
+    {
+        String::new()
+    } else {
+        team.metadata.to_string()
+    };
+    let (models, duration) = (
+        team.models.join(", "),
+        team.budget_duration.clone().unwrap_or_default(),
+    );
+    let (max_budget, soft_budget) = (
+        dollars_text(team.max_budget),
+        dollars_text(team.soft_budget),
+    );
+    let (rpm, tpm, parallel) = (
+        count_text(team.rpm_limit),
+        count_text(team.tpm_limit),
+        count_text(team.max_parallel_requests),
+    );
+    let admin_fields = team.editable.then(move || {
+        view! {
+            <label>"Team models (empty = all)" <input type="text" name="models" value=models/></label>
+            <label>"Team cap (USD)" <input type="text" name="max_budget" inputmode="decimal" value=max_budget/></label>
+            <label>"Team alert at (USD)" <input type="text" name="soft_budget" inputmode="decimal" value=soft_budget/></label>
+            <label>"Team cap resets every" <input type="text" name="budget_duration" value=duration/></label>
+            <label>"Team RPM" <input type="text" name="rpm_limit" inputmode="numeric" value=rpm/></label>
+            <label>"Team TPM" <input type="text" name="tpm_limit" inputmode="numeric" value=tpm/></label>
+            <label>"Team in flight at once" <input type="text" name="max_parallel_requests" inputmode="numeric" value=parallel/></label>
+        }
+    });
+    view! {
+        <details class="edit">
+            <summary>"Edit team"</summary>
+            <ActionForm action=update attr:class="grid-form">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="team_id" value=team.team_id/>
+                <label>"Team name" <input type="text" name="team_alias" value=team.team_alias.unwrap_or_default()/></label>
+                <label>"Team metadata (JSON object)" <textarea name="metadata" rows="2">{metadata}</textarea></label>
+                {admin_fields}
+                <button type="submit">"Save team"</button>
+            </ActionForm>
+        </details>
     }
 }

@@ -1,12 +1,14 @@
-//! The Users page: every user with role, teams, login and spend; admins create users, change
-//! roles, reset passwords and delete users (never their own).
+//! The Users page: every user with role, teams, login, spend and budget; admins create users,
+//! edit their budgets, limits and models, change roles, reset passwords and delete users
+//! (never their own). Every change goes through the same operation as `/user/*`.
 
 use leptos::prelude::*;
 
 use crate::api::users::{
-    list_users, ChangeRole, CreateUser, DeleteUser, ResetPassword, MIN_PASSWORD_CHARS,
+    list_users, ChangeRole, CreateUser, DeleteUser, ResetPassword, UpdateUser, MIN_PASSWORD_CHARS,
 };
 use crate::model::{format_usd, AccountView, Role};
+use crate::pages::budget_form::{dollars_text, utilisation};
 use crate::pages::frame::{error_message, SignedIn};
 
 const ROLES: [Role; 4] = [Role::Admin, Role::TeamAdmin, Role::Finance, Role::Viewer];
@@ -22,6 +24,7 @@ struct UserActions {
     change_role: ServerAction<ChangeRole>,
     reset_password: ServerAction<ResetPassword>,
     delete: ServerAction<DeleteUser>,
+    update: ServerAction<UpdateUser>,
 }
 
 #[component]
@@ -31,6 +34,7 @@ fn UsersBody(csrf: String, role: Role) -> impl IntoView {
         change_role: ServerAction::new(),
         reset_password: ServerAction::new(),
         delete: ServerAction::new(),
+        update: ServerAction::new(),
     };
     let users = Resource::new(
         move || {
@@ -38,6 +42,7 @@ fn UsersBody(csrf: String, role: Role) -> impl IntoView {
                 create.version().get(),
                 actions.change_role.version().get(),
                 actions.delete.version().get(),
+                actions.update.version().get(),
             )
         },
         |_| list_users(),
@@ -72,6 +77,7 @@ fn UsersBody(csrf: String, role: Role) -> impl IntoView {
                     Err(error) => error_message(error).into_any(),
                 })}
                 {move || actions.delete.value().get().and_then(Result::err).map(error_message)}
+                {move || actions.update.value().get().and_then(Result::err).map(error_message)}
                 <Transition fallback=|| view! { <p>"Loading users…"</p> }>
                     {
                         let table_csrf = table_csrf.clone();
@@ -136,15 +142,16 @@ fn user_row(
 ) -> impl IntoView {
     let name = user.email.clone().unwrap_or_else(|| user.user_id.clone());
     let role_label = user.role.map_or("none", Role::as_str);
-    let budget = user
-        .max_budget_micros
-        .map(format_usd)
-        .unwrap_or_else(|| "—".into());
+    let budget = match user.max_budget {
+        Some(_) => utilisation(user.spend_micros as f64 / 1_000_000.0, user.max_budget),
+        None => "—".into(),
+    };
     let teams = if user.teams.is_empty() {
         "—".to_string()
     } else {
         user.teams.join(", ")
     };
+    let edit = is_admin.then(|| edit_form(user.clone(), actions.update, csrf.clone()));
     let manage = is_admin.then(|| {
         let current = user.role.unwrap_or(Role::Viewer);
         let (role_csrf, password_csrf, delete_csrf) = (csrf.clone(), csrf.clone(), csrf);
@@ -169,6 +176,7 @@ fn user_row(
                     <input type="hidden" name="user_id" value=delete_id/>
                     <button type="submit" class="danger">"Delete"</button>
                 </ActionForm>
+                {edit}
             </td>
         }
     });
@@ -184,5 +192,31 @@ fn user_row(
             <td>{user.created_at}</td>
             {manage}
         </tr>
+    }
+}
+
+fn count_text(value: Option<i64>) -> String {
+    value.map(|value| value.to_string()).unwrap_or_default()
+}
+
+/// A user's edit form, filled with what it has now.
+fn edit_form(user: AccountView, update: ServerAction<UpdateUser>, csrf: String) -> impl IntoView {
+    view! {
+        <details class="edit">
+            <summary>"Edit user"</summary>
+            <ActionForm action=update attr:class="grid-form">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="user_id" value=user.user_id/>
+                <label>"Display name" <input type="text" name="user_alias" value=user.user_alias.unwrap_or_default()/></label>
+                <label>"User models (empty = all)" <input type="text" name="models" value=user.models.join(", ")/></label>
+                <label>"User cap (USD)" <input type="text" name="max_budget" inputmode="decimal" value=dollars_text(user.max_budget)/></label>
+                <label>"User alert at (USD)" <input type="text" name="soft_budget" inputmode="decimal" value=dollars_text(user.soft_budget)/></label>
+                <label>"User cap resets every" <input type="text" name="budget_duration" value=user.budget_duration.unwrap_or_default()/></label>
+                <label>"User RPM" <input type="text" name="rpm_limit" inputmode="numeric" value=count_text(user.rpm_limit)/></label>
+                <label>"User TPM" <input type="text" name="tpm_limit" inputmode="numeric" value=count_text(user.tpm_limit)/></label>
+                <label>"User in flight at once" <input type="text" name="max_parallel_requests" inputmode="numeric" value=count_text(user.max_parallel_requests)/></label>
+                <button type="submit">"Save user"</button>
+            </ActionForm>
+        </details>
     }
 }

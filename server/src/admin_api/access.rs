@@ -1,13 +1,19 @@
-//! Who may do what through the management API. The master key acts as an admin; a virtual key
-//! that belongs to a user acts with that user's role and team memberships, capped at the role
-//! of whoever minted it and, when a team admin minted it, within the key's team only; any other
-//! key may only read itself. Everything not granted here is refused (403), and the refusal of a change
-//! is audited by `audit::watch`.
+//! Who may do what through the management API. Deny by default: `require_caller` wraps every
+//! management route and refuses (401) a request without a known key unless its path is one of
+//! `PUBLIC_ROUTES`; the caller it found reaches the handler as the `Actor` extractor. The master
+//! key acts as an admin; a virtual key that belongs to a user acts with that user's role and
+//! team memberships, capped at the role of whoever minted it and, when a team admin minted it,
+//! within the key's team only; any other key may only read itself. Everything not granted is
+//! refused (403), and the refusal of a change is audited by `audit::watch`.
 //!
 //! The role matrix these checks implement is in `docs/GOVERNANCE.md` ("Roles") and tested in
 //! `server/tests/rbac.rs`.
 
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use app::db::members::MemberRole;
 use app::db::users;
@@ -18,7 +24,11 @@ use crate::core::origin::Origin;
 use crate::policy::auth::{authenticate, Caller};
 use crate::state::SharedGateway;
 
+/// The management routes anyone may call: probes, which carry no data.
+pub const PUBLIC_ROUTES: &[&str] = &["/health/liveliness", "/health/readiness"];
+
 /// The caller of a management route: its key, and what it may do (`app::ops::Actor`).
+#[derive(Clone)]
 pub struct Actor {
     pub caller: Caller,
     pub ops: app::ops::Actor,
@@ -42,6 +52,7 @@ pub async fn actor(
     let mut ops = app::ops::Actor {
         source_ip: origin.peer.map(|address| address.to_string()),
         token_hash: Some(caller.token_hash().to_string()),
+        key_project_id: caller.project_id().map(|project| project.to_string()),
         ..app::ops::Actor::default()
     };
     let (user_id, ceiling, key_team) = match &caller {
@@ -79,4 +90,36 @@ pub async fn actor(
         .map(|role| ceiling.map_or(role, |ceiling| role.capped_at(ceiling)));
     ops.user_id = Some(user_id);
     Ok(Actor { caller, ops })
+}
+
+/// Wraps every management route: finds the caller (or refuses the request) before the handler
+/// runs, so that a route is never open by omission.
+pub async fn require_caller(
+    State(gateway): State<SharedGateway>,
+    origin: Origin,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if PUBLIC_ROUTES.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    match actor(&gateway, request.headers(), &origin).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The caller `require_caller` found.
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts.extensions.remove::<Actor>().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a management route runs without require_caller");
+            ApiError::Internal
+        })
+    }
 }

@@ -13,10 +13,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::{actor, Actor};
+use super::access::Actor;
 use super::{rfc3339, ApiQuery};
 use crate::core::error::{ApiError, UnknownCaller};
-use crate::core::origin::Origin;
 use crate::policy::auth::presented_key;
 use crate::state::SharedGateway;
 
@@ -103,13 +102,10 @@ const MAX_LIMIT: i64 = 500;
 /// `GET /audit/log`: entries newest first, filtered; `before_id` pages back.
 pub async fn log(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&gateway, &headers, &origin)
-        .await?
-        .require_reads_spend("read the audit log")?;
+    caller.require_reads_spend("read the audit log")?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(

@@ -3,7 +3,6 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,19 +10,18 @@ use serde_json::{json, Value};
 use app::model::views::NamedBudgetView;
 use app::ops::named_budgets::{self, NamedBudgetInput};
 
-use super::access::actor;
-use super::{admin, json_body, ApiQuery};
+use super::access::Actor;
+use super::{json_body, ApiQuery};
 use crate::core::error::ApiError;
-use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 pub async fn create(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<NamedBudgetView>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let input: NamedBudgetInput = json_body(body).await?;
     Ok(Json(
         named_budgets::create(&gateway.pool, &actor, input).await?,
@@ -34,11 +32,11 @@ pub async fn create(
 /// it.
 pub async fn update(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<NamedBudgetView>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let input: NamedBudgetInput = json_body(body).await?;
     Ok(Json(
         named_budgets::update(&gateway.pool, &actor, input).await?,
@@ -53,11 +51,10 @@ pub struct BudgetInfoRequest {
 /// The named budgets asked for (those that exist).
 pub async fn info(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Vec<NamedBudgetView>>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     actor.require_reads_everything("read budgets")?;
     let request: BudgetInfoRequest = json_body(body).await?;
     Ok(Json(
@@ -67,10 +64,9 @@ pub async fn info(
 
 pub async fn list(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
 ) -> Result<Json<Vec<NamedBudgetView>>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     Ok(Json(
         named_budgets::list(&gateway.pool, &actor, None).await?,
     ))
@@ -84,11 +80,10 @@ pub struct BudgetSettingsQuery {
 /// A named budget's fields as LiteLLM's settings list describes them.
 pub async fn settings(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(query): ApiQuery<BudgetSettingsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     let fields = json!(named_budgets::find(&gateway.pool, &actor, &query.budget_id).await?);
     let described = [
         (
@@ -128,11 +123,11 @@ pub struct DeleteBudgetRequest {
 /// Deletes a named budget nothing links to.
 pub async fn delete(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let request: DeleteBudgetRequest = json_body(body).await?;
     named_budgets::delete(&gateway.pool, &actor, &request.id).await?;
     Ok(Json(json!({ "budget_id": request.id, "deleted": true })))

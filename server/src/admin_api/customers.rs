@@ -4,7 +4,6 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -12,19 +11,18 @@ use serde_json::{json, Value};
 use app::model::views::EndUserView;
 use app::ops::end_users::{self, EndUserUpdate, NewEndUser};
 
-use super::access::actor;
-use super::{admin, json_body, ApiQuery};
+use super::access::Actor;
+use super::{json_body, ApiQuery};
 use crate::core::error::ApiError;
-use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 pub async fn create(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<EndUserView>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let input: NewEndUser = json_body(body).await?;
     let view = end_users::create(&gateway.pool, &actor, input).await?;
     gateway.end_users.forget(&view.user_id);
@@ -38,11 +36,10 @@ pub struct EndUserInfoQuery {
 
 pub async fn info(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(query): ApiQuery<EndUserInfoQuery>,
 ) -> Result<Json<EndUserView>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     Ok(Json(
         end_users::find(&gateway.pool, &actor, &query.end_user_id).await?,
     ))
@@ -57,11 +54,10 @@ pub struct ListEndUsersQuery {
 /// End users by id; `after` (the last id of the previous page) pages on.
 pub async fn list(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(query): ApiQuery<ListEndUsersQuery>,
 ) -> Result<Json<Vec<EndUserView>>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     let limit = query.limit.unwrap_or(100);
     Ok(Json(
         end_users::list(&gateway.pool, &actor, query.after.as_deref(), limit).await?,
@@ -70,11 +66,11 @@ pub async fn list(
 
 pub async fn update(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<EndUserView>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let input: EndUserUpdate = json_body(body).await?;
     let view = end_users::update(&gateway.pool, &actor, input).await?;
     gateway.end_users.forget(&view.user_id);
@@ -88,32 +84,30 @@ pub struct EndUserIdsRequest {
 
 pub async fn block(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, headers, origin, body, true).await
+    set_blocked(gateway, caller, body, true).await
 }
 
 pub async fn unblock(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, headers, origin, body, false).await
+    set_blocked(gateway, caller, body, false).await
 }
 
 /// Blocks or unblocks end users: their requests are refused (`403`, `blocked_end_user`) here at
 /// once and within a second elsewhere.
 async fn set_blocked(
     gateway: SharedGateway,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
     blocked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let request: EndUserIdsRequest = json_body(body).await?;
     let changed = end_users::set_blocked(&gateway.pool, &actor, &request.user_ids, blocked).await?;
     for user_id in &changed {
@@ -125,11 +119,11 @@ async fn set_blocked(
 /// Deletes end users and their budgets; their spend rows stay.
 pub async fn delete(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let request: EndUserIdsRequest = json_body(body).await?;
     let deleted = end_users::delete(&gateway.pool, &actor, &request.user_ids).await?;
     for user_id in &deleted {

@@ -2,13 +2,11 @@
 //! prices and capabilities. Upstream credentials are never shown; `api_base` only to admins.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::access::actor;
+use super::access::Actor;
 use crate::core::error::ApiError;
-use crate::core::origin::Origin;
 use crate::providers::Deployment;
 use crate::state::SharedGateway;
 
@@ -63,10 +61,9 @@ fn deployment_info(deployment: &Deployment, for_admin: bool) -> Value {
 
 pub async fn model_info(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     let for_admin = actor.is_admin();
     let caller = actor.caller;
     let groups = gateway.models.groups();

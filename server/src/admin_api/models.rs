@@ -4,7 +4,6 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -14,9 +13,8 @@ use app::db::deployments::{self, DeploymentError, DeploymentSpec, StoredDeployme
 
 use super::access::Actor;
 use super::audit::{self, Change};
-use super::{admin, json_body, rfc3339};
+use super::{json_body, rfc3339};
 use crate::core::error::ApiError;
-use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 #[derive(Deserialize)]
@@ -43,11 +41,10 @@ pub struct ModelId {
 
 pub async fn create(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
     let NewModel {
         model_name,
         litellm_params,
@@ -82,11 +79,10 @@ pub async fn create(
 /// `/model/update`: the deployment named by `model_info.id`; given params replace stored ones.
 pub async fn update(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
     let mut changes: ModelUpdate = json_body(body).await?;
     let id = match changes.model_info.remove("id") {
         Some(Value::String(id)) => parse_id(&id)?,
@@ -104,11 +100,10 @@ pub async fn update(
 pub async fn patch(
     State(gateway): State<SharedGateway>,
     Path(model_id): Path<String>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
     let id = parse_id(&model_id)?;
     let mut changes: ModelUpdate = json_body(body).await?;
     changes.model_info.remove("id");
@@ -117,11 +112,10 @@ pub async fn patch(
 
 pub async fn delete(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
     let ModelId { id } = json_body(body).await?;
     let id = parse_id(&id)?;
     if !deployments::delete(&gateway.pool, id)

@@ -3,7 +3,6 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,19 +10,18 @@ use serde_json::{json, Value};
 use app::model::views::OrganizationView;
 use app::ops::organizations::{self, NewOrganization, OrganizationUpdate};
 
-use super::access::actor;
-use super::{admin, json_body, ApiQuery};
+use super::access::Actor;
+use super::{json_body, ApiQuery};
 use crate::core::error::ApiError;
-use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 pub async fn create(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let input: NewOrganization = json_body(body).await?;
     Ok(Json(
         organizations::create(&gateway.pool, &actor, input).await?,
@@ -37,11 +35,10 @@ pub struct OrganizationInfoQuery {
 
 pub async fn info(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(query): ApiQuery<OrganizationInfoQuery>,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     Ok(Json(
         organizations::find(&gateway.pool, &actor, &query.organization_id).await?,
     ))
@@ -49,20 +46,19 @@ pub async fn info(
 
 pub async fn list(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
 ) -> Result<Json<Vec<OrganizationView>>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     Ok(Json(organizations::list(&gateway.pool, &actor).await?))
 }
 
 pub async fn update(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let input: OrganizationUpdate = json_body(body).await?;
     Ok(Json(
         organizations::update(&gateway.pool, &actor, input).await?,
@@ -77,11 +73,11 @@ pub struct DeleteOrganizationsRequest {
 /// Deletes organizations that have no live teams.
 pub async fn delete(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let request: DeleteOrganizationsRequest = json_body(body).await?;
     let deleted = organizations::delete(&gateway.pool, &actor, &request.organization_ids).await?;
     Ok(Json(json!({ "deleted_organizations": deleted })))

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -18,12 +18,12 @@ use app::db::reports::{self, BreakdownRow, Lines, ReportSpec};
 use app::model::micros_to_dollars;
 use app::model::reports::{report_csv, Dimension, Granularity, ReportFilters, ReportRow};
 
-use super::access::{actor, Actor};
+use super::access::Actor;
 use super::activity;
-use super::{token_hash_of, ApiQuery};
+use super::ApiQuery;
 use crate::core::error::ApiError;
-use crate::core::origin::Origin;
 use crate::state::SharedGateway;
+use app::secrets::token_hash_of;
 
 /// Longest range a report covers.
 const MAX_RANGE_DAYS: i64 = 3_660;
@@ -212,11 +212,9 @@ fn report_json(rows: &[ReportRow]) -> Value {
 /// any filters, over `start_date..=end_date` (default: the month so far). Admins and finance.
 pub async fn spend_report(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("read spend reports")?;
     let (start, end) = params.range_or_default(false)?;
     let group_by = params.group_by.as_deref().map(dimension).transpose()?;
@@ -249,11 +247,9 @@ pub async fn spend_report(
 /// Gatehouse dimension, each with its per-model-and-key breakdown. Admins and finance.
 pub async fn global_report(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("read spend reports")?;
     let (start, end) = params.required_range()?;
     if params.group_by.as_deref() == Some("customer") || params.customer_id.is_some() {
@@ -431,11 +427,9 @@ fn per_key(lines: &[BreakdownRow]) -> Value {
 /// the range given (all time otherwise). Admins and finance.
 pub async fn spend_tags(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("read spend reports")?;
     let (start, end) = params.range_or_default(true)?;
     let rows = tag_rows(&gateway, &params, start, end).await?;
@@ -461,11 +455,9 @@ pub async fn spend_tags(
 /// `tags` (comma-separated) narrowing it. Admins and finance.
 pub async fn global_spend_tags(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("read spend reports")?;
     let (start, end) = params.range_or_default(true)?;
     let mut rows = tag_rows(&gateway, &params, start, end).await?;
@@ -511,11 +503,9 @@ async fn tag_rows(
 /// and key. Admins and finance read every user (or `user_id`); anyone else their own.
 pub async fn user_daily_activity(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     let mut filters = params.filters();
     if caller.require_reads_spend("").is_err() {
         match &caller.user_id {
@@ -538,11 +528,9 @@ pub async fn user_daily_activity(
 /// belongs to.
 pub async fn team_daily_activity(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     let split = |text: &Option<String>| -> Option<BTreeSet<String>> {
         text.as_deref().map(|list| {
             list.split(',')
@@ -693,10 +681,8 @@ async fn daily_activity(
 /// rollups; `ok` when nothing drifted. Admins and finance.
 pub async fn reconcile(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
 ) -> Result<Response, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     caller.require_reads_spend("reconcile spend")?;
     let result = app::db::reconcile::reconcile(&gateway.pool).await?;
     let mut body = serde_json::to_value(&result).unwrap_or_default();

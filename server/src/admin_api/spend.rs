@@ -2,7 +2,6 @@
 //! finance read any key's rows; any other key its own.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -17,11 +16,11 @@ use app::db::spend::{self, SpendFilter, SpendRow};
 use app::model::micros_to_dollars;
 use app::model::reports::{Dimension, Granularity, ReportFilters};
 
-use super::access::{actor, Actor};
-use super::{rfc3339, token_hash_of, ApiQuery};
+use super::access::Actor;
+use super::{rfc3339, ApiQuery};
 use crate::core::error::ApiError;
-use crate::core::origin::Origin;
 use crate::state::SharedGateway;
+use app::secrets::token_hash_of;
 
 const DEFAULT_LIMIT: i64 = 1_000;
 const MAX_LIMIT: i64 = 10_000;
@@ -54,11 +53,9 @@ pub struct SpendLogsQuery {
 /// default then) spend per day. Admins and finance read any key's rows; any other key its own.
 pub async fn logs(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(query): ApiQuery<SpendLogsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let filter = filter(&caller, &query, limit)?;
     if filter.start.is_some() && filter.end.is_some() && query.summarize.unwrap_or(true) {
@@ -82,11 +79,9 @@ pub async fn logs(
 /// many rows land meanwhile.
 pub async fn page(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     ApiQuery(query): ApiQuery<SpendLogsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = actor(&gateway, &headers, &origin).await?;
     let size = query
         .page_size
         .unwrap_or(DEFAULT_PAGE_SIZE)

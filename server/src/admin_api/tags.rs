@@ -3,7 +3,6 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -11,19 +10,18 @@ use serde_json::{json, Map, Value};
 use app::model::views::TagView;
 use app::ops::tags::{self, TagInput};
 
-use super::access::actor;
-use super::{admin, json_body};
+use super::access::Actor;
+use super::json_body;
 use crate::core::error::ApiError;
-use crate::core::origin::Origin;
 use crate::state::SharedGateway;
 
 pub async fn create(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let input: TagInput = json_body(body).await?;
     let tag = tags::create(&gateway.pool, &actor, input).await?;
     Ok(Json(json!({
@@ -40,11 +38,10 @@ pub struct TagInfoRequest {
 /// The named tags, keyed by name (LiteLLM's shape); a 404 when none exists.
 pub async fn info(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     actor.require_reads_everything("read tags")?;
     let request: TagInfoRequest = json_body(body).await?;
     let found: Map<String, Value> = tags::find(&gateway.pool, &actor, &request.names)
@@ -57,20 +54,19 @@ pub async fn info(
 
 pub async fn list(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
 ) -> Result<Json<Vec<TagView>>, ApiError> {
-    let actor = actor(&gateway, &headers, &origin).await?;
+    let actor = caller;
     Ok(Json(tags::list(&gateway.pool, &actor).await?))
 }
 
 pub async fn update(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let input: TagInput = json_body(body).await?;
     let tag = tags::update(&gateway.pool, &actor, input).await?;
     Ok(Json(json!({
@@ -87,11 +83,11 @@ pub struct DeleteTagRequest {
 /// Deletes a tag and its budget; its spend rows keep the tag.
 pub async fn delete(
     State(gateway): State<SharedGateway>,
-    headers: HeaderMap,
-    origin: Origin,
+    caller: Actor,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = admin(&gateway, &headers, &origin).await?;
+    caller.require_admin("change this")?;
+    let actor = caller;
     let request: DeleteTagRequest = json_body(body).await?;
     tags::delete(&gateway.pool, &actor, &request.name).await?;
     Ok(Json(json!({

@@ -291,6 +291,10 @@ impl From<app::ops::OpsError> for ApiError {
             OpsError::Conflict { message, param } => ApiError::BadRequest { message, param },
             OpsError::Busy => ApiError::Busy,
             OpsError::Database(error) => ApiError::from(error),
+            OpsError::Internal(problem) => {
+                tracing::error!(%problem, "a management operation failed");
+                ApiError::Internal
+            }
         }
     }
 }

@@ -2,15 +2,7 @@
 //! allows the paths below it), `prefix*` patterns and LiteLLM's route groups, checked against
 //! the path a request asked for when its caller is authenticated.
 
-/// LiteLLM's route groups a key's `allowed_routes` may name.
-const GROUPS: [&str; 6] = [
-    "llm_api_routes",
-    "openai_routes",
-    "anthropic_routes",
-    "info_routes",
-    "management_routes",
-    "spend_tracking_routes",
-];
+use app::model::route_groups::ROUTE_GROUPS as GROUPS;
 
 /// Data-plane paths, without `/v1`.
 const DATA_PLANE: [&str; 12] = [
@@ -125,20 +117,6 @@ impl AllowedRoutes {
     }
 }
 
-/// Checks a key's `allowed_routes` as given: each a route group or a path starting with `/`.
-pub fn check_entries(entries: &[String]) -> Result<(), String> {
-    match entries
-        .iter()
-        .find(|entry| !entry.starts_with('/') && !GROUPS.contains(&entry.as_str()))
-    {
-        Some(entry) => Err(format!(
-            "`allowed_routes`: `{entry}` is neither a path (starting with `/`) nor one of {}.",
-            GROUPS.join(", ")
-        )),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,12 +150,6 @@ mod tests {
         assert!(routes(&["/key/*"]).permits("/key/update"));
         assert!(!routes(&["/key/*"]).permits("/team/new"));
         assert!(routes(&[]).permits("/anything"));
-    }
-
-    #[test]
-    fn entries_are_checked() {
-        assert!(check_entries(&["/chat/completions".into(), "info_routes".into()]).is_ok());
-        assert!(check_entries(&["chat".into()]).is_err());
     }
 
     #[test]

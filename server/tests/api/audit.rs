@@ -211,6 +211,89 @@ async fn an_api_change_and_a_console_change_record_the_same_entry(pool: PgPool) 
     assert!(console_entry["source_ip"].is_string() && api_entry["source_ip"].is_string());
 }
 
+/// A key edited through `/key/update` and through the console's edit form: one operation, so
+/// the two entries differ only in the values changed.
+#[sqlx::test(migrations = false)]
+async fn a_key_changed_by_the_api_and_by_the_console_records_the_same_entry(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app(pool, &mock).await;
+    let password = "same-key-password";
+    let user = app
+        .manage(
+            "/user/new",
+            json!({ "user_id": "u-keys", "user_email": "keys@console.test",
+                    "user_role": "proxy_admin", "password": password }),
+        )
+        .await;
+    assert_eq!(user.status(), 200);
+    let user: Value = user.json().await.unwrap();
+    let key = user["key"].as_str().unwrap().to_string();
+    let created = app
+        .post(
+            "/key/generate",
+            &key,
+            &json!({ "key_alias": "edited", "max_budget": 5 }),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let token = created.json::<Value>().await.unwrap()["token_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let by_api = app
+        .post(
+            "/key/update",
+            &key,
+            &json!({ "key": token, "max_budget": 7.0, "rpm_limit": 30 }),
+        )
+        .await;
+    assert_eq!(by_api.status(), 200);
+    let console =
+        crate::common::console::Console::log_in(&app, "keys@console.test", password).await;
+    let form = |name: &'static str, value: &str| (name, value.to_string());
+    let (status, body) = console
+        .call(
+            "update_key",
+            &[
+                form("token_hash", &token),
+                form("key_alias", "edited"),
+                form("models", ""),
+                form("max_budget", "9"),
+                form("soft_budget", ""),
+                form("budget_duration", ""),
+                form("rpm_limit", "30"),
+                form("tpm_limit", ""),
+                form("max_parallel_requests", ""),
+                form("duration", ""),
+                form("metadata", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let updates = entries(&app, &format!("action=key.update&target_id={token}")).await;
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    let (console_entry, api_entry) = (&updates[0], &updates[1]);
+    for field in ["actor", "action", "target_type", "target_id", "outcome"] {
+        assert_eq!(console_entry[field], api_entry[field], "{field}");
+    }
+    assert_eq!(api_entry["actor"], "user:u-keys");
+    assert_eq!(console_entry["before"], api_entry["after"]);
+    assert_eq!(api_entry["before"]["max_budget"], 5.0);
+    assert_eq!(api_entry["after"]["max_budget"], 7.0);
+    assert_eq!(console_entry["after"]["max_budget"], 9.0);
+    let mut differing: Vec<&String> = console_entry["after"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(field, value)| api_entry["after"][field.as_str()] != **value)
+        .map(|(field, _)| field)
+        .collect();
+    differing.sort();
+    assert_eq!(differing, ["max_budget"]);
+}
+
 /// A role that may not change something is refused before its request is read: a malformed
 /// body still gets the 403, and the refusal is audited.
 #[sqlx::test(migrations = false)]

@@ -82,7 +82,8 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
         ("degrade_to", ""),
     ]);
     let cases: Vec<Case> = vec![
-        ("list_keys", vec![], ADMIN),
+        // Each role lists the keys it may read (a team admin of no team: its own).
+        ("list_keys", vec![], ALL),
         (
             "create_key",
             fields(&[
@@ -94,6 +95,23 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
             ADMIN,
         ),
         ("revoke_key", fields(&[("token_hash", "none")]), ADMIN),
+        (
+            "update_key",
+            fields(&[
+                ("token_hash", "none"),
+                ("key_alias", ""),
+                ("models", ""),
+                ("max_budget", ""),
+                ("soft_budget", ""),
+                ("budget_duration", ""),
+                ("rpm_limit", ""),
+                ("tpm_limit", ""),
+                ("max_parallel_requests", ""),
+                ("duration", ""),
+                ("metadata", ""),
+            ]),
+            ADMIN,
+        ),
         (
             "rotate_key",
             fields(&[("token_hash", "none"), ("grace_period", "")]),
@@ -166,6 +184,39 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
         ),
         ("delete_user", fields(&[("user_id", "nobody")]), ADMIN),
         (
+            "update_user",
+            fields(&[
+                ("user_id", "nobody"),
+                ("user_alias", ""),
+                ("models", ""),
+                ("max_budget", ""),
+                ("soft_budget", ""),
+                ("budget_duration", ""),
+                ("rpm_limit", ""),
+                ("tpm_limit", ""),
+                ("max_parallel_requests", ""),
+            ]),
+            ADMIN,
+        ),
+        // Each role lists the projects it may read; admins and team admins (of a team) save.
+        ("list_projects", vec![], ALL),
+        (
+            "save_project",
+            fields(&[
+                ("existing", "false"),
+                ("project_id", ""),
+                ("project_alias", ""),
+                ("description", ""),
+                ("team_id", ""),
+                ("models", ""),
+                ("max_budget", "x"),
+                ("soft_budget", ""),
+                ("budget_duration", ""),
+            ]),
+            ADMIN,
+        ),
+        ("delete_project", fields(&[("project_id", "none")]), ADMIN),
+        (
             "list_audit",
             fields(&[("actor", ""), ("action", ""), ("target_type", "")]),
             MONEY,
@@ -182,6 +233,11 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
                 ("budget_duration", ""),
                 ("rpm_limit", ""),
             ]),
+            ADMIN,
+        ),
+        (
+            "update_team",
+            fields(&[("team_id", "none"), ("team_alias", ""), ("metadata", "")]),
             ADMIN,
         ),
         (
