@@ -3,6 +3,10 @@
 //! Built twice: with `ssr` for the server (pages, server functions, database access) and with
 //! `hydrate` for the browser (the same pages, hydrated). Nothing here knows the data plane exists.
 
+// The console's views are deeply nested types; the browser build lays them out past the default
+// query depth.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod error;
 pub mod model;

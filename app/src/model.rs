@@ -186,6 +186,14 @@ pub struct AccountView {
     pub created_at: String,
 }
 
+/// An RFC 3339 time as the console shows it: `2026-11-24 18:10 UTC`.
+pub fn short_time(rfc3339: &str) -> String {
+    match rfc3339.get(..16) {
+        Some(minutes) => format!("{} UTC", minutes.replace('T', " ")),
+        None => rfc3339.to_string(),
+    }
+}
+
 /// The shortest password a user may be given.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 

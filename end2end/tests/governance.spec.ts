@@ -29,7 +29,7 @@ test('an admin creates a user, changes its role, sees budgets with their bars, a
   expect(key.status()).toBe(200);
 
   await logIn(page);
-  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Users', exact: true })).toBeVisible();
   const email = `viewer-${Date.now()}@e2e.test`;
   const create = page.locator('form', { has: page.getByRole('button', { name: 'Create user' }) });
@@ -52,7 +52,7 @@ test('an admin creates a user, changes its role, sees budgets with their bars, a
   await expect(page.getByRole('alert')).toContainText('Nobody changes their own role');
   await expect(self.locator('td').nth(1)).toHaveText('admin');
 
-  await page.getByRole('link', { name: 'Budgets' }).click();
+  await page.getByRole('link', { name: 'Budgets', exact: true }).click();
   const budget = page.locator('table.budgets tbody tr', { hasText: alias });
   await expect(budget).toContainText('$5.00');
   await expect(budget).toContainText('$4.00');
@@ -66,7 +66,10 @@ test('an admin creates a user, changes its role, sees budgets with their bars, a
   await expect(page).toHaveURL(/action=user\.update/);
   const entries = page.locator('table.audit tbody tr');
   await expect(entries.first()).toContainText('"role":"finance"');
-  await expect(entries.first()).toContainText('user:admin@e2e.test');
+  // The console acts under the same name as the admin's keys: `user:<user_id>`.
+  const listed = await (await request.get('/user/list?page_size=100', { headers: { Authorization: `Bearer ${masterKey}` } })).json();
+  const adminId = listed.users.find((user: { user_email: string }) => user.user_email === 'admin@e2e.test').user_id;
+  await expect(entries.first()).toContainText(`user:${adminId}`);
   for (const action of await entries.locator('td:nth-child(3)').allTextContents()) {
     expect(action).toBe('user.update');
   }

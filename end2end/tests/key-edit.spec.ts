@@ -1,13 +1,21 @@
 // Editing a key in the console goes through the same operation as `/key/update`: an admin
 // changes anything; a team admin changes its team's keys within what the team has, and sees
 // no other key.
-import { test, expect, APIRequestContext } from '@playwright/test';
+import { test, expect, APIRequestContext, Locator } from '@playwright/test';
 import { landing, logIn } from './session';
 
 const master = { Authorization: `Bearer ${process.env.GATEHOUSE_MASTER_KEY ?? ''}` };
 
 function manage(request: APIRequestContext, path: string, data: object) {
   return request.post(path, { headers: master, data });
+}
+
+/** Opens a row's edit form (left open after a refused save, so only when closed). */
+async function openEdit(row: Locator) {
+  const details = row.locator('details.edit');
+  if (!(await details.evaluate((element) => (element as HTMLDetailsElement).open))) {
+    await details.locator('summary').click();
+  }
 }
 
 async function keyInfo(request: APIRequestContext, token: string) {
@@ -25,7 +33,7 @@ test('an admin edits a key: models, budget, limits, expiry and metadata, as the 
   await logIn(page);
   await page.waitForSelector('body[data-hydrated="true"]');
   const row = page.locator('table.keys tbody tr', { hasText: alias });
-  await row.getByText('Edit', { exact: true }).click();
+  await openEdit(row);
   await row.getByLabel('Allowed models').fill('gpt-4o-mini, gpt-4o');
   await row.getByLabel('Spending cap (USD)').fill('7.5');
   await row.getByLabel('Cap resets every').fill('30d');
@@ -54,7 +62,7 @@ test('an admin edits a key: models, budget, limits, expiry and metadata, as the 
   expect(entries[0].after.max_budget).toBe(7.5);
 
   // A value the operation refuses is answered on the page, not with a broken one.
-  await row.getByText('Edit', { exact: true }).click();
+  await openEdit(row);
   await row.getByLabel('Metadata').fill('[1, 2]');
   await row.getByRole('button', { name: 'Save key' }).click();
   await expect(page.getByRole('alert')).toContainText('Metadata must be a JSON object');
@@ -85,13 +93,13 @@ test('a team admin edits its team\'s keys within the team\'s limits and sees no 
   await expect(page.locator('table.keys tbody tr', { hasText: outside })).toHaveCount(0);
 
   // More than the team has is refused by the same rule as the API's.
-  await row.getByText('Edit', { exact: true }).click();
+  await openEdit(row);
   await row.getByLabel('RPM').fill('500');
   await row.getByRole('button', { name: 'Save key' }).click();
   await expect(page.getByRole('alert')).toBeVisible();
   expect((await keyInfo(request, (await teamKey.json()).token_id)).rpm_limit).toBeNull();
 
-  await row.getByText('Edit', { exact: true }).click();
+  await openEdit(row);
   await row.getByLabel('RPM').fill('50');
   await row.getByRole('button', { name: 'Save key' }).click();
   await expect(row).toContainText('50 rpm');

@@ -51,7 +51,7 @@ pub async fn list_users() -> Result<Vec<AccountView>, ConsoleError> {
             rpm_limit: user.rpm_limit,
             tpm_limit: user.tpm_limit,
             max_parallel_requests: user.max_parallel_requests,
-            created_at: user.created_at,
+            created_at: crate::model::short_time(&user.created_at),
         })
         .collect())
 }

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use crate::api::keys::{list_keys, CreateKey, RevokeKey, RotateKey, SetKeyBlocked, UpdateKey};
 use crate::api::spend::{spend_per_day, DAILY_SPEND_DAYS};
 use crate::model::views::KeyDetails;
-use crate::model::{format_usd, CreatedKey, Role};
+use crate::model::{format_usd, short_time, CreatedKey, Role};
 use crate::pages::budget_form::dollars_text;
 use crate::pages::frame::{error_message, SignedIn};
 use crate::pages::spend_chart::DailySpendChart;
@@ -267,8 +267,8 @@ fn key_row(key: KeyDetails, actions: KeyActions, csrf: String) -> impl IntoView 
             <td class="num">{format_usd(key.spend_micros)}</td>
             <td class="num">{budget}</td>
             <td>{limits}</td>
-            <td>{key.created_at}</td>
-            <td>{key.expires.unwrap_or_else(|| "never".into())}</td>
+            <td>{short_time(&key.created_at)}</td>
+            <td>{key.expires.as_deref().map_or_else(|| "never".into(), short_time)}</td>
             <td><span class="badge">{shown_status}</span></td>
             <td>
                 <ActionForm action=actions.rotate attr:class="inline">

@@ -15,7 +15,11 @@ async fn entries(app: &TestApp, query: &str) -> Vec<Value> {
 #[sqlx::test(migrations = false)]
 async fn management_changes_are_recorded_with_before_and_after(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool.clone(), &mock).await;
+    let app = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let created = app
         .generate_key(json!({ "key_alias": "audited", "models": ["priced"] }))
         .await;
@@ -73,7 +77,11 @@ async fn management_changes_are_recorded_with_before_and_after(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn refused_attempts_are_recorded_and_entries_cannot_be_changed(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool.clone(), &mock).await;
+    let app = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let key = app.new_key(json!({ "key_alias": "ordinary" })).await;
     // A virtual key tries to raise its own budget, and to mint a key.
     let raise = json!({ "key": key, "max_budget": 1000 });
@@ -140,7 +148,11 @@ async fn refused_attempts_are_recorded_and_entries_cannot_be_changed(pool: PgPoo
 #[sqlx::test(migrations = false)]
 async fn an_api_change_and_a_console_change_record_the_same_entry(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool, &mock).await;
+    let app = spawn_config(
+        pool,
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let password = "same-entry-password";
     let user = app
         .manage(
@@ -216,7 +228,11 @@ async fn an_api_change_and_a_console_change_record_the_same_entry(pool: PgPool) 
 #[sqlx::test(migrations = false)]
 async fn a_key_changed_by_the_api_and_by_the_console_records_the_same_entry(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool, &mock).await;
+    let app = spawn_config(
+        pool,
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let password = "same-key-password";
     let user = app
         .manage(
@@ -299,7 +315,11 @@ async fn a_key_changed_by_the_api_and_by_the_console_records_the_same_entry(pool
 #[sqlx::test(migrations = false)]
 async fn a_refused_change_is_refused_before_its_body_is_read(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool, &mock).await;
+    let app = spawn_config(
+        pool,
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let viewer = app
         .manage(
             "/user/new",

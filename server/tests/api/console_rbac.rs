@@ -36,7 +36,7 @@ fn fields(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
 #[sqlx::test(migrations = false)]
 async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool, &mock).await;
+    let app = spawn_config(pool, TestConfig::new(&mock).models(&["priced"])).await;
     let password = "console-password-1";
     let mut sessions = Vec::new();
     for (who, role) in [

@@ -24,8 +24,8 @@ fn from(user: &str) -> Value {
 #[sqlx::test(migrations = false)]
 async fn an_end_user_budget_binds_its_requests_from_every_key_on_two_instances(pool: PgPool) {
     let mock = mock().await;
-    let first = spawn_app(pool.clone(), &mock).await;
-    let second = spawn_app(pool.clone(), &mock).await;
+    let first = spawn_config(pool.clone(), TestConfig::new(&mock).models(&["priced"])).await;
+    let second = spawn_config(pool.clone(), TestConfig::new(&mock).models(&["priced"])).await;
     let created = ok(first
         .manage(
             "/customer/new",
@@ -127,8 +127,8 @@ async fn until(app: &TestApp, key: &str, user: &str, status: u16) {
 #[sqlx::test(migrations = false)]
 async fn a_blocked_end_user_is_refused_everywhere_within_a_second(pool: PgPool) {
     let mock = mock().await;
-    let first = spawn_app(pool.clone(), &mock).await;
-    let second = spawn_app(pool.clone(), &mock).await;
+    let first = spawn_config(pool.clone(), TestConfig::new(&mock).models(&["priced"])).await;
+    let second = spawn_config(pool.clone(), TestConfig::new(&mock).models(&["priced"])).await;
     let key = first.new_key(json!({})).await;
     // Seen (as unknown) by the other instance before it exists.
     assert_eq!(second.chat(&key, &from("cust-2")).await.status(), 200);
@@ -176,7 +176,7 @@ async fn a_blocked_end_user_is_refused_everywhere_within_a_second(pool: PgPool) 
 #[sqlx::test(migrations = false)]
 async fn a_header_names_the_end_user_before_the_body(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool.clone(), &mock).await;
+    let app = spawn_config(pool.clone(), TestConfig::new(&mock).models(&["priced"])).await;
     let key = app.new_key(json!({})).await;
     ok(app
         .manage(

@@ -10,7 +10,11 @@ use sqlx::PgPool;
 #[sqlx::test(migrations = false)]
 async fn a_key_over_budget_is_refused(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool.clone(), &mock).await;
+    let app = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     // Each `priced` call costs 250 µ$ but may cost up to 1,170 µ$ (its 69-byte body as prompt
     // tokens at 10 µ$, 16 output tokens at 30 µ$, at the least): the budget has room for that
     // four times, and the fifth call would risk overspending it.
@@ -44,8 +48,16 @@ async fn a_deleted_key_is_refused_here_at_once_and_on_other_instances_within_a_s
     pool: PgPool,
 ) {
     let mock = mock().await;
-    let first = spawn_app(pool.clone(), &mock).await;
-    let second = spawn_app(pool.clone(), &mock).await;
+    let first = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
+    let second = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let key = first.new_key(json!({ "key_alias": "doomed" })).await;
     // A key created on one instance works on the other straight away.
     assert_eq!(second.chat(&key, &hello("priced")).await.status(), 200);
@@ -97,7 +109,11 @@ async fn a_deleted_key_is_refused_here_at_once_and_on_other_instances_within_a_s
 #[sqlx::test(migrations = false)]
 async fn keys_are_stored_hashed(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool.clone(), &mock).await;
+    let app = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let key = app.new_key(json!({})).await;
     assert!(key.starts_with("sk-") && key.len() >= 60);
     let stored: Vec<String> = sqlx::query_scalar(
@@ -115,7 +131,11 @@ async fn keys_are_stored_hashed(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn key_generation_validates_its_input_and_requires_the_master_key(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool.clone(), &mock).await;
+    let app = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let url = format!("{}/key/generate", app.base);
     let post = |body: Value, bearer: &'static str| {
         app.http.post(&url).bearer_auth(bearer).json(&body).send()
@@ -188,7 +208,11 @@ async fn key_generation_validates_its_input_and_requires_the_master_key(pool: Pg
 #[sqlx::test(migrations = false)]
 async fn an_expired_key_is_refused(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool.clone(), &mock).await;
+    let app = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let generated = app.generate_key(json!({ "duration": "1s" })).await;
     assert!(generated["expires"].is_string());
     let key = generated["key"].as_str().unwrap();
@@ -201,7 +225,11 @@ async fn an_expired_key_is_refused(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn a_key_reads_only_its_own_info_and_spend(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool.clone(), &mock).await;
+    let app = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let mine = app.new_key(json!({})).await;
     let theirs = app.new_key(json!({})).await;
     assert_eq!(app.chat(&mine, &hello("priced")).await.status(), 200);
@@ -232,8 +260,16 @@ async fn a_rotated_key_keeps_its_identity_and_the_old_secret_works_for_its_grace
     pool: PgPool,
 ) {
     let mock = mock().await;
-    let first = spawn_app(pool.clone(), &mock).await;
-    let second = spawn_app(pool.clone(), &mock).await;
+    let first = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
+    let second = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let created = first
         .generate_key(json!({ "key_alias": "rotating", "max_budget": 1.0 }))
         .await;
@@ -320,8 +356,16 @@ async fn a_rotated_key_keeps_its_identity_and_the_old_secret_works_for_its_grace
 #[sqlx::test(migrations = false)]
 async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
     let mock = mock().await;
-    let first = spawn_app(pool.clone(), &mock).await;
-    let second = spawn_app(pool.clone(), &mock).await;
+    let first = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
+    let second = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     let key = first.new_key(json!({ "key_alias": "worker" })).await;
     assert_eq!(second.chat(&key, &hello("priced")).await.status(), 200);
 
@@ -405,7 +449,11 @@ async fn keys_are_blocked_updated_and_listed(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn an_access_group_in_models_allows_the_models_that_list_it(pool: PgPool) {
     let mock = mock().await;
-    let app = spawn_app(pool, &mock).await;
+    let app = spawn_config(
+        pool,
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini"]),
+    )
+    .await;
     // `priced` lists `beta-models` in its model_info.access_groups; `gpt-4o-mini` does not.
     let key = app.new_key(json!({ "models": ["beta-models"] })).await;
     assert_eq!(app.chat(&key, &hello("priced")).await.status(), 200);

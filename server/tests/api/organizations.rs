@@ -24,8 +24,16 @@ fn bounded() -> Value {
 #[sqlx::test(migrations = false)]
 async fn an_organization_budget_binds_the_keys_of_all_its_teams_on_two_instances(pool: PgPool) {
     let mock = mock().await;
-    let first = spawn_app(pool.clone(), &mock).await;
-    let second = spawn_app(pool.clone(), &mock).await;
+    let first = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini", "fail-500"]),
+    )
+    .await;
+    let second = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini", "fail-500"]),
+    )
+    .await;
     let organization = ok(first
         .manage(
             "/organization/new",
@@ -112,8 +120,16 @@ async fn an_organization_bounds_its_teams_and_moving_a_team_binds_its_keys_every
     pool: PgPool,
 ) {
     let mock = mock().await;
-    let first = spawn_app(pool.clone(), &mock).await;
-    let second = spawn_app(pool.clone(), &mock).await;
+    let first = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini", "fail-500"]),
+    )
+    .await;
+    let second = spawn_config(
+        pool.clone(),
+        TestConfig::new(&mock).models(&["priced", "gpt-4o-mini", "fail-500"]),
+    )
+    .await;
     ok(first
         .manage(
             "/organization/new",

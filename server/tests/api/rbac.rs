@@ -51,7 +51,11 @@ struct World {
 impl World {
     async fn new(pool: PgPool) -> World {
         let mock = mock().await;
-        let app = spawn_app(pool, &mock).await;
+        let app = spawn_config(
+            pool,
+            TestConfig::new(&mock).models(&["priced", "gpt-4o-mini", "fail-500"]),
+        )
+        .await;
         for (team_id, extra) in [
             (
                 "t1",

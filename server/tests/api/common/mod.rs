@@ -3,8 +3,11 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod config;
 pub mod console;
 pub mod redis;
+
+pub use config::{TestConfig, MODEL_COUNT};
 
 use std::time::{Duration, Instant};
 
@@ -20,8 +23,6 @@ pub const MASTER_KEY: &str = "sk-test-master-key";
 pub const SECRETS_KEY: &str = "test-secrets-key-0123456789abcdef0123456789";
 /// The upstream key of the Anthropic deployments.
 pub const ANTHROPIC_KEY: &str = "sk-ant-upstream-test";
-/// The number of models in the test config.
-pub const MODEL_COUNT: usize = 41;
 /// The upstream key of the Gemini deployments.
 pub const GEMINI_KEY: &str = "gemini-upstream-test-key";
 /// Prices of the `priced` model: $10/M in, $30/M out → 10 µ$ and 30 µ$ a token.
@@ -50,119 +51,17 @@ pub fn vertex_key_json(token_uri: &str) -> String {
     key.to_string()
 }
 
+/// The whole catalogue, spend written every `batch_seconds`.
 pub fn config_yaml(mock: &MockUpstream, batch_seconds: f64) -> String {
-    let base = mock.api_base();
-    let root = mock.root();
-    let vertex_key = vertex_key_json(&format!("{root}/token"));
-    let vertex_wrong_audience = vertex_key_json(&format!("{root}/token?audience=wrong"));
-    let aws_key = mock_upstream::MOCK_AWS_ACCESS_KEY_ID;
-    let aws_secret = mock_upstream::MOCK_AWS_SECRET_ACCESS_KEY;
-    format!(
-        r#"
-model_list:
-  - model_name: priced
-    litellm_params: {{ model: openai/priced-model, api_base: "{base}", api_key: sk-upstream }}
-    model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003, access_groups: [beta-models] }}
-  - model_name: gpt-4o-mini
-    litellm_params: {{ model: openai/gpt-4o-mini, api_base: "{base}" }}
-  - model_name: fail-500
-    litellm_params: {{ model: openai/mock-fail-500, api_base: "{base}" }}
-  - model_name: fail-429
-    litellm_params: {{ model: openai/mock-fail-429, api_base: "{base}" }}
-  - model_name: fail-400
-    litellm_params: {{ model: openai/mock-fail-400, api_base: "{base}" }}
-  - model_name: hang
-    litellm_params: {{ model: openai/mock-hang, api_base: "{base}", timeout: 1, stream_timeout: 1 }}
-  - model_name: cut
-    litellm_params: {{ model: openai/mock-cut-stream, api_base: "{base}" }}
-    model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }}
-  - model_name: slow
-    litellm_params: {{ model: openai/mock-slow-stream, api_base: "{base}" }}
-    model_info: {{ input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }}
-  - model_name: demo
-    litellm_params: {{ model: openai/demo, mock_response: "Hi from the built-in mock" }}
-  - model_name: no-tools
-    litellm_params: {{ model: openai/gpt-4o-mini, api_base: "{base}" }}
-    model_info: {{ supports_function_calling: false }}
-  - model_name: embed
-    litellm_params: {{ model: openai/text-embedding-3-small, api_base: "{base}" }}
-    model_info: {{ input_cost_per_token: 0.00001 }}
-  - model_name: embed-fail-500
-    litellm_params: {{ model: openai/mock-fail-500, api_base: "{base}" }}
-    model_info: {{ mode: embedding }}
-  - model_name: claude
-    litellm_params: {{ model: anthropic/claude-sonnet-4-5-20250929, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
-  - model_name: claude-cached
-    litellm_params: {{ model: anthropic/mock-cached, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
-    model_info: {{ input_cost_per_token: 0.000003, output_cost_per_token: 0.000015, cache_read_input_token_cost: 0.0000003, cache_creation_input_token_cost: 0.00000375 }}
-  - model_name: claude-fail-500
-    litellm_params: {{ model: anthropic/mock-fail-500, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
-  - model_name: claude-fail-400
-    litellm_params: {{ model: anthropic/mock-fail-400, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
-  - model_name: claude-cut
-    litellm_params: {{ model: anthropic/mock-cut-stream, api_base: "{root}", api_key: {ANTHROPIC_KEY} }}
-    model_info: {{ input_cost_per_token: 0.000003, output_cost_per_token: 0.000015 }}
-  - model_name: gemini
-    litellm_params: {{ model: gemini/gemini-2.5-flash, api_base: "{root}", api_key: {GEMINI_KEY} }}
-  - model_name: gemini-cached
-    litellm_params: {{ model: gemini/mock-cached, api_base: "{root}", api_key: {GEMINI_KEY} }}
-    model_info: {{ input_cost_per_token: 0.000001, output_cost_per_token: 0.000002, cache_read_input_token_cost: 0.0000001 }}
-  - model_name: gemini-fail-429
-    litellm_params: {{ model: gemini/mock-fail-429, api_base: "{root}", api_key: {GEMINI_KEY} }}
-  - model_name: cohere
-    litellm_params: {{ model: cohere/command-a-03-2025, api_base: "{root}", api_key: co-upstream-key }}
-  - model_name: cohere-embed
-    litellm_params: {{ model: cohere/embed-v4.0, api_base: "{root}", api_key: co-upstream-key }}
-    model_info: {{ input_cost_per_token: 0.00001 }}
-  - model_name: instruct
-    litellm_params: {{ model: openai/gpt-3.5-turbo-instruct, api_base: "{base}" }}
-  - model_name: dall-e
-    litellm_params: {{ model: openai/dall-e-3, api_base: "{base}" }}
-  - model_name: gpt-image
-    litellm_params: {{ model: openai/gpt-image-1, api_base: "{base}" }}
-  - model_name: tts
-    litellm_params: {{ model: openai/tts-1, api_base: "{base}" }}
-  - model_name: whisper
-    litellm_params: {{ model: openai/whisper-1, api_base: "{base}" }}
-  - model_name: omni-moderation-latest
-    litellm_params: {{ model: openai/omni-moderation-latest, api_base: "{base}" }}
-  - model_name: rerank
-    litellm_params: {{ model: cohere/rerank-v3.5, api_base: "{root}", api_key: co-upstream-key }}
-  - model_name: vllm-rerank
-    litellm_params: {{ model: hosted_vllm/BAAI/bge-reranker-v2-m3, api_base: "{base}" }}
-    model_info: {{ mode: rerank, input_cost_per_token: 0.000001 }}
-  - model_name: vertex
-    litellm_params: {{ model: vertex_ai/gemini-2.5-flash, vertex_project: gatehouse-test, vertex_location: europe-west4, api_base: "{root}", vertex_credentials: '{vertex_key}' }}
-  - model_name: vertex-wrong-audience
-    litellm_params: {{ model: vertex_ai/gemini-2.5-flash, api_base: "{root}", vertex_credentials: '{vertex_wrong_audience}' }}
-  - model_name: bedrock
-    litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_session_token: session-token-1, aws_region_name: eu-west-1 }}
-  - model_name: bedrock-wrong-secret
-    litellm_params: {{ model: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: not-the-secret, aws_region_name: eu-west-1 }}
-  - model_name: azure
-    litellm_params: {{ model: azure/gpt-4o-mini, api_base: "{root}", api_key: azure-upstream-key, api_version: "2024-10-21" }}
-  - model_name: azure-dall-e
-    litellm_params: {{ model: azure/dall-e-3, api_base: "{root}", api_key: azure-upstream-key }}
-  - model_name: gemini-embed
-    litellm_params: {{ model: gemini/gemini-embedding-001, api_base: "{root}", api_key: {GEMINI_KEY} }}
-    model_info: {{ input_cost_per_token: 0.00001 }}
-  - model_name: vertex-embed
-    litellm_params: {{ model: vertex_ai/text-embedding-005, vertex_project: gatehouse-test, vertex_location: europe-west4, api_base: "{root}", vertex_credentials: '{vertex_key}' }}
-    model_info: {{ input_cost_per_token: 0.00001 }}
-  - model_name: vertex-gemini-embed
-    litellm_params: {{ model: vertex_ai/gemini-embedding-001, vertex_project: gatehouse-test, vertex_location: europe-west4, api_base: "{root}", vertex_credentials: '{vertex_key}' }}
-    model_info: {{ input_cost_per_token: 0.00001 }}
-  - model_name: titan-embed
-    litellm_params: {{ model: "bedrock/amazon.titan-embed-text-v2:0", api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_region_name: eu-west-1 }}
-    model_info: {{ input_cost_per_token: 0.00001 }}
-  - model_name: bedrock-cohere-embed
-    litellm_params: {{ model: bedrock/cohere.embed-english-v3, api_base: "{root}", aws_access_key_id: {aws_key}, aws_secret_access_key: "{aws_secret}", aws_region_name: eu-west-1 }}
-    model_info: {{ input_cost_per_token: 0.00001 }}
-general_settings:
-  master_key: {MASTER_KEY}
-  proxy_batch_write_at: {batch_seconds}
-"#
-    )
+    TestConfig::new(mock)
+        .all_models()
+        .batch_seconds(batch_seconds)
+        .yaml()
+}
+
+/// Gatehouse serving the config a test built.
+pub async fn spawn_config(pool: PgPool, config: TestConfig<'_>) -> TestApp {
+    spawn_app_from_yaml(pool, &config.yaml()).await
 }
 
 pub async fn spawn_app(pool: PgPool, mock: &MockUpstream) -> TestApp {
