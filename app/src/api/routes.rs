@@ -207,7 +207,7 @@ async fn refuse_if_pinned(csrf: &str, class: &str) -> Result<(), ConsoleError> {
     let session = guard::session().await?;
     guard::check_csrf(&session, csrf).await?;
     guard::require_role(&session, &[Role::Admin]).await?;
-    let pinned = crate::db::keys::count_pinned_to_class(&crate::state::pool()?, class).await?;
+    let pinned = crate::db::key_lists::count_pinned_to_class(&crate::state::pool()?, class).await?;
     if pinned > 0 {
         return Err(ConsoleError::Invalid(format!(
             "{pinned} key(s) are pinned to `{class}` (metadata.request_class): change or revoke \

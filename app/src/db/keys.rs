@@ -5,6 +5,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::key_secrets::add_secret;
 use crate::model::subject::BudgetSubject;
 use crate::model::KeyStatus;
 use crate::secrets;
@@ -32,6 +33,7 @@ macro_rules! key_tables {
          LEFT JOIN projects AS p ON p.project_id = k.project_id"
     };
 }
+pub(crate) use {key_columns, key_tables};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyRow {
@@ -273,21 +275,6 @@ pub async fn create(
     Ok((secret, row))
 }
 
-async fn add_secret(
-    connection: &mut sqlx::PgConnection,
-    secret_hash: &str,
-    token_hash: &str,
-    secret: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO key_secrets (secret_hash, token_hash, key_name) VALUES ($1, $2, $3)")
-        .bind(secret_hash)
-        .bind(token_hash)
-        .bind(secrets::display_name(secret))
-        .execute(connection)
-        .await?;
-    Ok(())
-}
-
 /// A key by its hash, read in the caller's transaction.
 pub async fn find_in(
     connection: &mut PgConnection,
@@ -303,58 +290,6 @@ pub async fn find_in(
         .bind(token_hash)
         .fetch_optional(connection)
         .await
-}
-
-/// A secret that opens a key, and until when (`None`: until the key's secret is rotated).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SecretRow {
-    pub secret_hash: String,
-    pub token_hash: String,
-    pub valid_until: Option<OffsetDateTime>,
-}
-
-/// The secret with this hash, if it still opens a key that is not revoked.
-pub async fn find_secret(
-    pool: &PgPool,
-    secret_hash: &str,
-) -> Result<Option<SecretRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT s.secret_hash, s.token_hash, s.valid_until FROM key_secrets AS s \
-         JOIN virtual_keys AS k USING (token_hash) \
-         WHERE s.secret_hash = $1 AND k.revoked_at IS NULL \
-           AND (s.valid_until IS NULL OR s.valid_until > now())",
-    )
-    .bind(secret_hash)
-    .fetch_optional(pool)
-    .await
-}
-
-/// Every secret that still opens a key (of `token_hash` only, when given).
-pub async fn live_secrets(
-    pool: &PgPool,
-    token_hash: Option<&str>,
-) -> Result<Vec<SecretRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT s.secret_hash, s.token_hash, s.valid_until FROM key_secrets AS s \
-         JOIN virtual_keys AS k USING (token_hash) \
-         WHERE k.revoked_at IS NULL AND (s.valid_until IS NULL OR s.valid_until > now()) \
-           AND ($1::text IS NULL OR s.token_hash = $1)",
-    )
-    .bind(token_hash)
-    .fetch_all(pool)
-    .await
-}
-
-/// The key a caller names by its `token` or by the hash of any of its secrets, current or
-/// rotated out.
-pub async fn resolve_token(pool: &PgPool, hash: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT token_hash FROM virtual_keys WHERE token_hash = $1 \
-         UNION SELECT token_hash FROM key_secrets WHERE secret_hash = $1 LIMIT 1",
-    )
-    .bind(hash)
-    .fetch_optional(pool)
-    .await
 }
 
 /// Lowers a key's role ceiling to `ceiling` (never raises it): a team admin who changes or
@@ -571,103 +506,10 @@ pub async fn update(
     Ok(row)
 }
 
-/// Which keys of `/key/list` a caller may see: all, or those of some teams and its own.
-#[derive(Debug, Clone, Copy)]
-pub enum KeyVisibility<'a> {
-    All,
-    TeamsOrOwn {
-        teams: &'a [String],
-        user_id: &'a str,
-    },
-}
-
-/// `/key/list`'s filters.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyListFilter<'a> {
-    pub team_id: Option<&'a str>,
-    pub key_alias: Option<&'a str>,
-    pub user_id: Option<&'a str>,
-    pub visibility: KeyVisibility<'a>,
-}
-
-/// Keys that are not revoked, newest first, a page at a time (`/key/list`); with the total.
-pub async fn list_page(
-    pool: &PgPool,
-    filter: KeyListFilter<'_>,
-    page: i64,
-    size: i64,
-) -> Result<(Vec<KeyRow>, i64), sqlx::Error> {
-    let (teams, owner) = match filter.visibility {
-        KeyVisibility::All => (None, None),
-        KeyVisibility::TeamsOrOwn { teams, user_id } => (Some(teams), Some(user_id)),
-    };
-    let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
-        " WHERE k.revoked_at IS NULL AND ($1::text IS NULL OR k.team_id = $1) \
-           AND ($2::text IS NULL OR k.key_alias = $2) AND ($3::text IS NULL OR k.user_id = $3) \
-           AND ($4::text[] IS NULL OR k.team_id = ANY($4) OR k.user_id = $5) \
-         ORDER BY k.created_at DESC, k.token_hash LIMIT $6 OFFSET $7"
-    );
-    let rows = sqlx::query_as(query)
-        .bind(filter.team_id)
-        .bind(filter.key_alias)
-        .bind(filter.user_id)
-        .bind(teams)
-        .bind(owner)
-        .bind(size)
-        .bind((page - 1).max(0).saturating_mul(size))
-        .fetch_all(pool)
-        .await?;
-    let total = sqlx::query_scalar(
-        "SELECT count(*) FROM virtual_keys AS k WHERE k.revoked_at IS NULL \
-           AND ($1::text IS NULL OR k.team_id = $1) AND ($2::text IS NULL OR k.key_alias = $2) \
-           AND ($3::text IS NULL OR k.user_id = $3) \
-           AND ($4::text[] IS NULL OR k.team_id = ANY($4) OR k.user_id = $5)",
-    )
-    .bind(filter.team_id)
-    .bind(filter.key_alias)
-    .bind(filter.user_id)
-    .bind(teams)
-    .bind(owner)
-    .fetch_one(pool)
-    .await?;
-    Ok((rows, total))
-}
-
-/// Live keys with one of these aliases.
-pub async fn find_live_by_aliases(
-    connection: &mut PgConnection,
-    aliases: &[String],
-) -> Result<Vec<KeyRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
-        " WHERE k.revoked_at IS NULL AND k.key_alias = ANY($1)"
-    );
-    sqlx::query_as(query)
-        .bind(aliases)
-        .fetch_all(connection)
-        .await
-}
-
 /// A key by its hash, whatever its status.
 pub async fn find_by_hash(pool: &PgPool, token_hash: &str) -> Result<Option<KeyRow>, sqlx::Error> {
     let mut connection = pool.acquire().await?;
     find_in(&mut connection, token_hash).await
-}
-
-/// Every key that is not revoked (expired keys included: expiry is checked per request).
-pub async fn list_unrevoked(pool: &PgPool) -> Result<Vec<KeyRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
-        " WHERE k.revoked_at IS NULL"
-    );
-    sqlx::query_as(query).fetch_all(pool).await
 }
 
 /// A key that was just revoked.
@@ -692,16 +534,5 @@ pub async fn revoke(
     .bind(token_hashes)
     .bind(aliases)
     .fetch_all(connection)
-    .await
-}
-
-/// How many keys that still work are pinned to a request class (`metadata.request_class`).
-pub async fn count_pinned_to_class(pool: &PgPool, class: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM virtual_keys \
-         WHERE revoked_at IS NULL AND metadata->>'request_class' = $1",
-    )
-    .bind(class)
-    .fetch_one(pool)
     .await
 }

@@ -6,6 +6,8 @@ pub mod budgets;
 pub mod deployments;
 pub mod end_users;
 pub mod error;
+pub mod key_lists;
+pub mod key_secrets;
 pub mod keys;
 pub mod members;
 pub mod organizations;

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::db::keys::{KeyRow, KeyVisibility};
+use crate::db::key_lists::KeyVisibility;
+use crate::db::keys::KeyRow;
 use crate::model::Role;
 use crate::ops::error::OpsError;
 

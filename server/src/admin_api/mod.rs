@@ -9,6 +9,7 @@ mod activity;
 pub mod audit;
 pub mod budgets;
 pub mod customers;
+mod daily_activity;
 pub mod health;
 pub mod keys;
 pub mod members;
@@ -97,8 +98,14 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/spend/reconcile", get(reports::reconcile))
         .route("/global/spend/tags", get(reports::global_spend_tags))
         .route("/global/spend/report", get(reports::global_report))
-        .route("/user/daily/activity", get(reports::user_daily_activity))
-        .route("/team/daily/activity", get(reports::team_daily_activity))
+        .route(
+            "/user/daily/activity",
+            get(daily_activity::user_daily_activity),
+        )
+        .route(
+            "/team/daily/activity",
+            get(daily_activity::team_daily_activity),
+        )
         .route("/model/info", get(model_info::model_info))
         .route("/v1/model/info", get(model_info::model_info))
         .route("/model/new", post(models::create))

@@ -1,7 +1,7 @@
 //! Spend reports on the management API, read from the daily rollups: LiteLLM's
-//! `/global/spend/report`, `/spend/tags`, `/global/spend/tags`, `/user/daily/activity` and
-//! `/team/daily/activity` in its shapes, and Gatehouse's flat `/spend/report`. Each answers
-//! `format=csv` with its figures as flat CSV rows (period × group).
+//! `/global/spend/report`, `/spend/tags` and `/global/spend/tags` in its shapes, and
+//! Gatehouse's flat `/spend/report` (the daily activity reports are in `daily_activity`). Each
+//! answers `format=csv` with its figures as flat CSV rows (period × group).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -19,7 +19,6 @@ use app::model::micros_to_dollars;
 use app::model::reports::{report_csv, Dimension, Granularity, ReportFilters, ReportRow};
 
 use super::access::Actor;
-use super::activity;
 use super::ApiQuery;
 use crate::core::error::ApiError;
 use crate::state::SharedGateway;
@@ -38,7 +37,7 @@ pub struct ReportParams {
     /// `json` (default) or `csv`.
     format: Option<String>,
     api_key: Option<String>,
-    team_id: Option<String>,
+    pub(super) team_id: Option<String>,
     project_id: Option<String>,
     organization_id: Option<String>,
     user_id: Option<String>,
@@ -50,14 +49,14 @@ pub struct ReportParams {
     /// `/global/spend/tags`: comma-separated tags, or `all-tags`.
     tags: Option<String>,
     /// `/team/daily/activity`: comma-separated team ids to include or leave out.
-    team_ids: Option<String>,
-    exclude_team_ids: Option<String>,
-    page: Option<i64>,
-    page_size: Option<i64>,
+    pub(super) team_ids: Option<String>,
+    pub(super) exclude_team_ids: Option<String>,
+    pub(super) page: Option<i64>,
+    pub(super) page_size: Option<i64>,
 }
 
 impl ReportParams {
-    fn filters(&self) -> ReportFilters {
+    pub(super) fn filters(&self) -> ReportFilters {
         ReportFilters {
             organization_id: self.organization_id.clone(),
             team_id: self.team_id.clone(),
@@ -71,7 +70,7 @@ impl ReportParams {
     }
 
     /// The range, both dates required.
-    fn required_range(&self) -> Result<(Date, Date), ApiError> {
+    pub(super) fn required_range(&self) -> Result<(Date, Date), ApiError> {
         let start = self.start_date.as_deref().ok_or_else(|| {
             ApiError::bad_request("`start_date` is required (YYYY-MM-DD).", Some("start_date"))
         })?;
@@ -96,7 +95,7 @@ impl ReportParams {
         range(start, end)
     }
 
-    fn wants_csv(&self) -> Result<bool, ApiError> {
+    pub(super) fn wants_csv(&self) -> Result<bool, ApiError> {
         match self.format.as_deref() {
             None | Some("json") => Ok(false),
             Some("csv") => Ok(true),
@@ -160,7 +159,7 @@ fn dimension(text: &str) -> Result<Dimension, ApiError> {
 }
 
 /// Spend per period × group as CSV, named after the range.
-fn csv_response(rows: &[ReportRow], start: Date, end: Date) -> Response {
+pub(super) fn csv_response(rows: &[ReportRow], start: Date, end: Date) -> Response {
     let mut response = report_csv(rows).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -176,7 +175,7 @@ fn csv_response(rows: &[ReportRow], start: Date, end: Date) -> Response {
 }
 
 /// The labelled rows of a report.
-async fn labelled_report(
+pub(super) async fn labelled_report(
     gateway: &SharedGateway,
     spec: &ReportSpec<'_>,
 ) -> Result<Vec<ReportRow>, ApiError> {
@@ -497,184 +496,6 @@ async fn tag_rows(
         filters: &filters,
     };
     labelled_report(gateway, &spec).await
-}
-
-/// `GET /user/daily/activity` (LiteLLM): per day, spend with breakdowns by model, provider
-/// and key. Admins and finance read every user (or `user_id`); anyone else their own.
-pub async fn user_daily_activity(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    ApiQuery(params): ApiQuery<ReportParams>,
-) -> Result<Response, ApiError> {
-    let mut filters = params.filters();
-    if caller.require_reads_spend("").is_err() {
-        match &caller.user_id {
-            Some(own) => {
-                if filters.user_id.as_ref().is_some_and(|asked| asked != own) {
-                    return Err(ApiError::Forbidden(
-                        "Your role may read only your own activity.".into(),
-                    ));
-                }
-                filters.user_id = Some(own.clone());
-            }
-            None => filters.token_hash = Some(caller.caller.token_hash().to_string()),
-        }
-    }
-    daily_activity(&gateway, &params, filters, Dimension::User, None).await
-}
-
-/// `GET /team/daily/activity` (LiteLLM): per day, spend with breakdowns by model, provider,
-/// key and team (`entities`). Admins and finance read every team; anyone else the teams it
-/// belongs to.
-pub async fn team_daily_activity(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    ApiQuery(params): ApiQuery<ReportParams>,
-) -> Result<Response, ApiError> {
-    let split = |text: &Option<String>| -> Option<BTreeSet<String>> {
-        text.as_deref().map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter(|id| !id.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-    };
-    let mut teams = split(&params.team_ids);
-    if let Some(team) = &params.team_id {
-        teams.get_or_insert_with(BTreeSet::new).insert(team.clone());
-    }
-    if !reads_all_spend(&caller) {
-        match &mut teams {
-            Some(asked) => {
-                if let Some(foreign) = asked.iter().find(|id| !caller.member_of.contains(*id)) {
-                    return Err(ApiError::Forbidden(format!(
-                        "You are not a member of team `{foreign}`."
-                    )));
-                }
-            }
-            None => teams = Some(caller.member_of.clone()),
-        }
-    }
-    let excluded = split(&params.exclude_team_ids).unwrap_or_default();
-    let mut filters = params.filters();
-    // One team asked for: the database narrows to it; several: the scope below does.
-    filters.team_id = match &teams {
-        Some(only) if only.len() == 1 => only.iter().next().cloned(),
-        _ => None,
-    };
-    let scope = TeamScope {
-        only: teams,
-        excluded,
-    };
-    daily_activity(&gateway, &params, filters, Dimension::Team, Some(scope)).await
-}
-
-fn reads_all_spend(caller: &Actor) -> bool {
-    caller.require_reads_spend("").is_ok()
-}
-
-/// Which teams a team activity report covers.
-struct TeamScope {
-    /// `None`: every team.
-    only: Option<BTreeSet<String>>,
-    excluded: BTreeSet<String>,
-}
-
-impl TeamScope {
-    fn covers(&self, team_id: &str) -> bool {
-        !self.excluded.contains(team_id)
-            && self.only.as_ref().is_none_or(|only| only.contains(team_id))
-    }
-}
-
-/// LiteLLM's daily activity response, days newest first and paged by day.
-async fn daily_activity(
-    gateway: &SharedGateway,
-    params: &ReportParams,
-    filters: ReportFilters,
-    entity: Dimension,
-    teams: Option<TeamScope>,
-) -> Result<Response, ApiError> {
-    let (start, end) = params.required_range()?;
-    let spec = ReportSpec {
-        start,
-        end,
-        group_by: Some(entity),
-        granularity: Some(Granularity::Day),
-        filters: &filters,
-    };
-    if params.wants_csv()? {
-        let mut rows = labelled_report(gateway, &spec).await?;
-        if let Some(scope) = &teams {
-            rows.retain(|row| scope.covers(&row.group_key));
-        }
-        return Ok(csv_response(&rows, start, end));
-    }
-    let mut lines = reports::rollup_lines(&gateway.pool, &spec).await?;
-    if let Some(scope) = &teams {
-        lines.retain(|line| scope.covers(&line.group_key));
-    }
-    let page_size = params.page_size.unwrap_or(50).clamp(1, 1_000);
-    let page = params.page.unwrap_or(1).max(1);
-    // Newest first.
-    let days: Vec<Date> = lines
-        .iter()
-        .filter_map(|line| line.day)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let total_pages = (days.len() as i64 + page_size - 1) / page_size;
-    let first = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
-    let shown: BTreeSet<Date> = days
-        .iter()
-        .skip(first)
-        .take(usize::try_from(page_size).unwrap_or(usize::MAX))
-        .copied()
-        .collect();
-
-    let hashes: Vec<String> = lines
-        .iter()
-        .map(|line| line.token_hash.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let entity_ids: Vec<String> = lines
-        .iter()
-        .map(|line| line.group_key.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let (keys, entity_names) = tokio::try_join!(
-        reports::key_metadata(&gateway.pool, &hashes),
-        reports::labels(&gateway.pool, entity, &entity_ids),
-    )?;
-    let names = activity::Names {
-        entity,
-        keys: &keys,
-        entity_names: &entity_names,
-    };
-    let shown_page = activity::Page {
-        shown,
-        page,
-        total_pages,
-        has_more: page.saturating_mul(page_size) < days.len() as i64,
-    };
-    let body = activity::render(&lines, &names, &shown_page).map_err(|error| {
-        tracing::error!(%error, "daily activity did not serialize");
-        ApiError::Internal
-    })?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response())
 }
 
 /// `GET /spend/reconcile`: rollups against raw rows and all-time budget counters against

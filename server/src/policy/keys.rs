@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::db::keys::{self, KeyRow, SecretRow};
+use app::db::key_lists;
+use app::db::key_secrets::{self, SecretRow};
+use app::db::keys::{self, KeyRow};
 use app::model::subject::BudgetSubject;
 use app::model::Role;
 use dashmap::DashMap;
@@ -179,7 +181,7 @@ impl KeyCache {
         if !may_query() {
             return Ok(Lookup::NotQueried);
         }
-        let Some(secret) = keys::find_secret(&self.pool, &hex::encode(hash)).await? else {
+        let Some(secret) = key_secrets::find_secret(&self.pool, &hex::encode(hash)).await? else {
             self.unknown.insert(*hash, ());
             return Ok(Lookup::Unknown);
         };
@@ -209,7 +211,7 @@ impl KeyCache {
             .await?
             .filter(|row| row.revoked_at.is_none());
         let secrets = match &row {
-            Some(_) => keys::live_secrets(&self.pool, Some(token_hash)).await?,
+            Some(_) => key_secrets::live_secrets(&self.pool, Some(token_hash)).await?,
             None => Vec::new(),
         };
         self.entries
@@ -223,8 +225,8 @@ impl KeyCache {
 
     /// Replaces the cache's view with every unrevoked key and its live secrets in Postgres.
     pub async fn reload_all(&self) -> Result<usize, sqlx::Error> {
-        let rows = keys::list_unrevoked(&self.pool).await?;
-        let secrets = keys::live_secrets(&self.pool, None).await?;
+        let rows = key_lists::list_unrevoked(&self.pool).await?;
+        let secrets = key_secrets::live_secrets(&self.pool, None).await?;
         let count = rows.len();
         let keys: HashMap<String, Arc<CachedKey>> = rows
             .into_iter()

@@ -10,7 +10,9 @@ use serde_json::{json, Map, Value};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
-use crate::db::keys::{self, CreateKeyError, KeyChange, KeyListFilter, KeyRow, KeySpec};
+use crate::db::key_lists::{self, KeyListFilter};
+use crate::db::key_secrets;
+use crate::db::keys::{self, CreateKeyError, KeyChange, KeyRow, KeySpec};
 use crate::db::users::{self, UserRow};
 use crate::db::{members, INVALID_VALUE_MESSAGE};
 use crate::model::identity::metadata_object;
@@ -276,7 +278,9 @@ pub async fn create_in(
 /// The token of a key named by a secret (current or rotated out) or by its token.
 pub async fn resolve(pool: &PgPool, given: &str) -> Result<String, OpsError> {
     let hash = crate::secrets::token_hash_of(given);
-    Ok(keys::resolve_token(pool, &hash).await?.unwrap_or(hash))
+    Ok(key_secrets::resolve_token(pool, &hash)
+        .await?
+        .unwrap_or(hash))
 }
 
 /// A key's details: for roles that read everything, the key itself, its user and the admins of
@@ -316,7 +320,7 @@ pub async fn list(pool: &PgPool, actor: &Actor, query: KeyListQuery) -> Result<K
         user_id: query.user_id.as_deref(),
         visibility,
     };
-    let (rows, total) = keys::list_page(pool, filter, page, size).await?;
+    let (rows, total) = key_lists::list_page(pool, filter, page, size).await?;
     Ok(KeyPage {
         keys: rows.iter().map(view).collect(),
         total,
@@ -500,7 +504,7 @@ pub async fn delete(
                 actor.require_manages_key(&row, "delete this key")?;
             }
         }
-        for row in keys::find_live_by_aliases(&mut transaction, aliases).await? {
+        for row in key_lists::find_live_by_aliases(&mut transaction, aliases).await? {
             actor.require_manages_key(&row, "delete this key")?;
         }
     }
