@@ -1,46 +1,29 @@
 //! `/budget/new`, `/budget/info`, `/budget/list`, `/budget/settings`, `/budget/update`,
 //! `/budget/delete` in LiteLLM's shapes, over `app::ops::named_budgets`.
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use app::model::views::NamedBudgetView;
 use app::ops::named_budgets::{self, NamedBudgetInput};
 
-use super::access::Actor;
-use super::{json_body, ApiQuery};
-use crate::core::error::ApiError;
-use crate::state::SharedGateway;
+use super::extract::{answer, Admin, Answer, Input, Manager, Reader};
+use super::ApiQuery;
 
 pub async fn create(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<NamedBudgetView>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let input: NamedBudgetInput = json_body(body).await?;
-    Ok(Json(
-        named_budgets::create(&gateway.pool, &actor, input).await?,
-    ))
+    admin: Admin,
+    Input(input): Input<NamedBudgetInput>,
+) -> Answer<NamedBudgetView> {
+    answer(named_budgets::create(admin.pool(), &admin, input).await)
 }
 
 /// Replaces a named budget's limits, and so those of every end user and organization linked to
 /// it.
 pub async fn update(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<NamedBudgetView>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let input: NamedBudgetInput = json_body(body).await?;
-    Ok(Json(
-        named_budgets::update(&gateway.pool, &actor, input).await?,
-    ))
+    admin: Admin,
+    Input(input): Input<NamedBudgetInput>,
+) -> Answer<NamedBudgetView> {
+    answer(named_budgets::update(admin.pool(), &admin, input).await)
 }
 
 #[derive(Deserialize)]
@@ -50,26 +33,14 @@ pub struct BudgetInfoRequest {
 
 /// The named budgets asked for (those that exist).
 pub async fn info(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Vec<NamedBudgetView>>, ApiError> {
-    let actor = caller;
-    actor.require_reads_everything("read budgets")?;
-    let request: BudgetInfoRequest = json_body(body).await?;
-    Ok(Json(
-        named_budgets::list(&gateway.pool, &actor, Some(&request.budgets)).await?,
-    ))
+    reader: Reader,
+    Input(request): Input<BudgetInfoRequest>,
+) -> Answer<Vec<NamedBudgetView>> {
+    answer(named_budgets::list(reader.pool(), &reader, Some(&request.budgets)).await)
 }
 
-pub async fn list(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-) -> Result<Json<Vec<NamedBudgetView>>, ApiError> {
-    let actor = caller;
-    Ok(Json(
-        named_budgets::list(&gateway.pool, &actor, None).await?,
-    ))
+pub async fn list(manager: Manager) -> Answer<Vec<NamedBudgetView>> {
+    answer(named_budgets::list(manager.pool(), &manager, None).await)
 }
 
 #[derive(Deserialize)]
@@ -79,12 +50,10 @@ pub struct BudgetSettingsQuery {
 
 /// A named budget's fields as LiteLLM's settings list describes them.
 pub async fn settings(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
+    manager: Manager,
     ApiQuery(query): ApiQuery<BudgetSettingsQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let actor = caller;
-    let fields = json!(named_budgets::find(&gateway.pool, &actor, &query.budget_id).await?);
+) -> Answer<Value> {
+    let fields = json!(named_budgets::find(manager.pool(), &manager, &query.budget_id).await?);
     let described = [
         (
             "max_budget",
@@ -112,7 +81,7 @@ pub async fn settings(
             "field_default_value": null,
         })
     });
-    Ok(Json(json!(described)))
+    Ok(json!(described).into())
 }
 
 #[derive(Deserialize)]
@@ -121,14 +90,7 @@ pub struct DeleteBudgetRequest {
 }
 
 /// Deletes a named budget nothing links to.
-pub async fn delete(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let request: DeleteBudgetRequest = json_body(body).await?;
-    named_budgets::delete(&gateway.pool, &actor, &request.id).await?;
-    Ok(Json(json!({ "budget_id": request.id, "deleted": true })))
+pub async fn delete(admin: Admin, Input(request): Input<DeleteBudgetRequest>) -> Answer<Value> {
+    named_budgets::delete(admin.pool(), &admin, &request.id).await?;
+    Ok(json!({ "budget_id": request.id, "deleted": true }).into())
 }

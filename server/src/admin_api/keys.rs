@@ -4,7 +4,7 @@
 //! others follow the NOTIFY within a second).
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -12,28 +12,28 @@ use serde_json::{json, Value};
 use app::model::views::KeyDetails;
 use app::ops::keys::{self, IssuedKey, KeyListQuery, KeyUpdate, NewKey};
 
-use super::access::Actor;
-use super::{answer, json_body, ApiQuery};
+use super::extract::{Answer, Input, Manager};
+use super::ApiQuery;
 use crate::core::error::ApiError;
-use crate::state::SharedGateway;
 
 /// An issued key: its fields, its secret and its token.
-fn issued(issued: IssuedKey) -> Value {
-    let mut body = answer(&issued.details);
+fn issued(issued: IssuedKey) -> Json<Value> {
+    let mut body = json!(issued.details);
     body["key"] = json!(issued.secret);
     body["token_id"] = json!(issued.details.token);
-    body
+    Json(body)
 }
 
-pub async fn generate(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let request: NewKey = json_body(body).await?;
+/// The key's details, once this instance's cache holds the change.
+async fn refreshed(manager: &Manager, details: KeyDetails) -> Answer<KeyDetails> {
+    manager.gateway.keys.refresh(&details.token).await?;
+    Ok(Json(details))
+}
+
+pub async fn generate(manager: Manager, Input(request): Input<NewKey>) -> Answer<Value> {
     let duration = request.duration.clone();
-    let created = keys::generate(&gateway.pool, &caller, &*gateway.models, request).await?;
-    let mut body = issued(created);
+    let created = keys::generate(manager.pool(), &manager, manager.catalog(), request).await?;
+    let Json(mut body) = issued(created);
     body["duration"] = json!(duration);
     Ok(Json(body))
 }
@@ -44,22 +44,18 @@ pub struct KeyInfoQuery {
 }
 
 /// A key's details and spend; without `?key=`, the calling key's.
-pub async fn info(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    ApiQuery(query): ApiQuery<KeyInfoQuery>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn info(manager: Manager, ApiQuery(query): ApiQuery<KeyInfoQuery>) -> Answer<Value> {
     let given = match query.key {
         Some(key) => key,
-        None if caller.caller.is_master() => {
+        None if manager.caller.is_master() => {
             return Err(ApiError::bad_request(
                 "Pass the key to look up as `?key=`.",
                 Some("key"),
             ))
         }
-        None => caller.caller.token_hash().to_string(),
+        None => manager.caller.token_hash().to_string(),
     };
-    let details: KeyDetails = keys::info(&gateway.pool, &caller, &given).await?;
+    let details = keys::info(manager.pool(), &manager, &given).await?;
     Ok(Json(json!({ "key": details.token, "info": details })))
 }
 
@@ -71,28 +67,23 @@ pub struct DeleteKeysRequest {
     key_aliases: Vec<String>,
 }
 
-pub async fn delete(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let request: DeleteKeysRequest = json_body(body).await?;
-    let revoked = keys::delete(&gateway.pool, &caller, &request.keys, &request.key_aliases).await?;
+pub async fn delete(manager: Manager, Input(request): Input<DeleteKeysRequest>) -> Answer<Value> {
+    let revoked = keys::delete(
+        manager.pool(),
+        &manager,
+        &request.keys,
+        &request.key_aliases,
+    )
+    .await?;
     for token in &revoked.tokens {
-        gateway.keys.evict(token);
+        manager.gateway.keys.evict(token);
     }
     Ok(Json(json!({ "deleted_keys": revoked.named })))
 }
 
-pub async fn update(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let request: KeyUpdate = json_body(body).await?;
-    let details = keys::update(&gateway.pool, &caller, &*gateway.models, request).await?;
-    gateway.keys.refresh(&details.token).await?;
-    Ok(Json(answer(&details)))
+pub async fn update(manager: Manager, Input(request): Input<KeyUpdate>) -> Answer<KeyDetails> {
+    let details = keys::update(manager.pool(), &manager, manager.catalog(), request).await?;
+    refreshed(&manager, details).await
 }
 
 #[derive(Deserialize)]
@@ -100,32 +91,14 @@ pub struct BlockKeyRequest {
     key: String,
 }
 
-pub async fn block(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, caller, body, true).await
-}
-
-pub async fn unblock(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, caller, body, false).await
-}
-
-async fn set_blocked(
-    gateway: SharedGateway,
-    caller: Actor,
-    body: Body,
-    blocked: bool,
-) -> Result<Json<Value>, ApiError> {
-    let request: BlockKeyRequest = json_body(body).await?;
-    let details = keys::set_blocked(&gateway.pool, &caller, &request.key, blocked).await?;
-    gateway.keys.refresh(&details.token).await?;
-    Ok(Json(answer(&details)))
+/// `/key/block` (`BLOCKED`) and `/key/unblock`: refused here at once and within a second
+/// elsewhere, until unblocked.
+pub async fn set_blocked<const BLOCKED: bool>(
+    manager: Manager,
+    Input(request): Input<BlockKeyRequest>,
+) -> Answer<KeyDetails> {
+    let details = keys::set_blocked(manager.pool(), &manager, &request.key, BLOCKED).await?;
+    refreshed(&manager, details).await
 }
 
 #[derive(Deserialize)]
@@ -140,11 +113,7 @@ pub struct ListKeysQuery {
 }
 
 /// Keys that are not revoked, newest first (LiteLLM's paging: `page` from 1, `size`).
-pub async fn list(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    ApiQuery(query): ApiQuery<ListKeysQuery>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list(manager: Manager, ApiQuery(query): ApiQuery<ListKeysQuery>) -> Answer<Value> {
     let asked = KeyListQuery {
         team_id: query.team_id,
         key_alias: query.key_alias,
@@ -152,16 +121,13 @@ pub async fn list(
         page: query.page,
         size: query.size,
     };
-    let page = keys::list(&gateway.pool, &caller, asked).await?;
+    let page = keys::list(manager.pool(), &manager, asked).await?;
     let listed: Vec<Value> = page
         .keys
         .iter()
-        .map(|details| {
-            if query.return_full_object {
-                answer(details)
-            } else {
-                json!(details.token)
-            }
+        .map(|details| match query.return_full_object {
+            true => json!(details),
+            false => json!(details.token),
         })
         .collect();
     Ok(Json(json!({
@@ -172,7 +138,7 @@ pub async fn list(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct RegenerateKeyRequest {
     key: Option<String>,
     /// A caller-chosen new secret (`sk-…`).
@@ -184,39 +150,24 @@ pub struct RegenerateKeyRequest {
 }
 
 /// `POST /key/regenerate` with `key` in the body.
-pub async fn regenerate(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    rotate(gateway, caller, None, body).await
+pub async fn regenerate(manager: Manager, body: Body) -> Answer<Value> {
+    rotate(manager, None, body).await
 }
 
 /// `POST /key/{key}/regenerate`.
 pub async fn regenerate_path(
-    State(gateway): State<SharedGateway>,
+    manager: Manager,
     Path(key): Path<String>,
-    caller: Actor,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
-    rotate(gateway, caller, Some(key), body).await
+) -> Answer<Value> {
+    rotate(manager, Some(key), body).await
 }
 
 /// Regenerates a key; an empty body is allowed when the key is in the path.
-async fn rotate(
-    gateway: SharedGateway,
-    caller: Actor,
-    key_in_path: Option<String>,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
+async fn rotate(manager: Manager, key_in_path: Option<String>, body: Body) -> Answer<Value> {
     let bytes = crate::core::body::read_body(body).await?;
     let request: RegenerateKeyRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-        RegenerateKeyRequest {
-            key: None,
-            new_key: None,
-            grace_period: None,
-            other: serde_json::Map::new(),
-        }
+        RegenerateKeyRequest::default()
     } else {
         serde_json::from_slice(&bytes).map_err(|error| {
             ApiError::bad_request(format!("The request body is not valid: {error}."), None)
@@ -231,14 +182,9 @@ async fn rotate(
     let given = key_in_path
         .or(request.key)
         .ok_or_else(|| ApiError::bad_request("Pass the `key` to regenerate.", Some("key")))?;
-    let created = keys::regenerate(
-        &gateway.pool,
-        &caller,
-        &given,
-        request.new_key,
-        request.grace_period.as_deref(),
-    )
-    .await?;
-    gateway.keys.refresh(&created.details.token).await?;
-    Ok(Json(issued(created)))
+    let grace = request.grace_period.as_deref();
+    let created =
+        keys::regenerate(manager.pool(), &manager, &given, request.new_key, grace).await?;
+    manager.gateway.keys.refresh(&created.details.token).await?;
+    Ok(issued(created))
 }

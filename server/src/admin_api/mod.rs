@@ -10,6 +10,7 @@ pub mod audit;
 pub mod budgets;
 pub mod customers;
 mod daily_activity;
+mod extract;
 pub mod health;
 pub mod keys;
 pub mod members;
@@ -23,12 +24,10 @@ pub mod tags;
 pub mod teams;
 pub mod users;
 
-use axum::body::Body;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 
-use crate::core::body::read_body;
 use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 use app::ops::rfc3339;
@@ -41,8 +40,8 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/key/delete", post(keys::delete))
         .route("/key/list", get(keys::list))
         .route("/key/update", post(keys::update))
-        .route("/key/block", post(keys::block))
-        .route("/key/unblock", post(keys::unblock))
+        .route("/key/block", post(keys::set_blocked::<true>))
+        .route("/key/unblock", post(keys::set_blocked::<false>))
         .route("/key/regenerate", post(keys::regenerate))
         .route("/key/{key}/regenerate", post(keys::regenerate_path))
         .route("/team/new", post(teams::create))
@@ -50,8 +49,8 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/team/list", get(teams::list))
         .route("/team/update", post(teams::update))
         .route("/team/delete", post(teams::delete))
-        .route("/team/block", post(teams::block))
-        .route("/team/unblock", post(teams::unblock))
+        .route("/team/block", post(teams::set_blocked::<true>))
+        .route("/team/unblock", post(teams::set_blocked::<false>))
         .route("/team/member_add", post(members::add))
         .route("/team/member_update", post(members::update))
         .route("/team/member_delete", post(members::delete))
@@ -60,8 +59,8 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/customer/list", get(customers::list))
         .route("/customer/update", post(customers::update))
         .route("/customer/delete", post(customers::delete))
-        .route("/customer/block", post(customers::block))
-        .route("/customer/unblock", post(customers::unblock))
+        .route("/customer/block", post(customers::set_blocked::<true>))
+        .route("/customer/unblock", post(customers::set_blocked::<false>))
         .route("/organization/new", post(organizations::create))
         .route("/organization/info", get(organizations::info))
         .route("/organization/list", get(organizations::list))
@@ -121,40 +120,6 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
             access::require_caller,
         ))
         .route_layer(axum::middleware::from_fn_with_state(gateway, audit::watch))
-}
-
-/// Reads a JSON request body into `T`, with a 400 naming what is wrong. No text in it may hold
-/// a NUL character (which PostgreSQL cannot store).
-async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes = read_body(body).await?;
-    let invalid = |error: serde_json::Error| {
-        ApiError::bad_request(format!("The request body is not valid: {error}."), None)
-    };
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
-    if holds_nul(&value) {
-        return Err(ApiError::bad_request(
-            "The request body holds a NUL character (\\u0000), which cannot be stored.",
-            None,
-        ));
-    }
-    serde_json::from_value(value).map_err(invalid)
-}
-
-/// Some string (or object key) in the value holds a NUL character.
-fn holds_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(text) => text.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(holds_nul),
-        serde_json::Value::Object(fields) => fields
-            .iter()
-            .any(|(name, value)| name.contains('\0') || holds_nul(value)),
-        _ => false,
-    }
-}
-
-/// A typed view as the API answers with it.
-fn answer(view: &impl serde::Serialize) -> serde_json::Value {
-    serde_json::to_value(view).unwrap_or_default()
 }
 
 /// Query parameters, with a 400 in OpenAI's shape when they do not parse.

@@ -2,8 +2,7 @@
 //! `PATCH /model/{id}/update`), `/model/delete`. Deployments are stored in Postgres with their
 //! credentials sealed; every instance serves them once the change is committed.
 
-use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -13,7 +12,8 @@ use app::db::deployments::{self, DeploymentError, DeploymentSpec, StoredDeployme
 
 use super::access::Actor;
 use super::audit::{self, Change};
-use super::{json_body, rfc3339};
+use super::extract::{Admin, Answer, Input};
+use super::rfc3339;
 use crate::core::error::ApiError;
 use crate::state::SharedGateway;
 
@@ -39,23 +39,19 @@ pub struct ModelId {
     id: String,
 }
 
-pub async fn create(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
+pub async fn create(Admin(admin): Admin, Input(request): Input<NewModel>) -> Answer<Value> {
+    let (gateway, caller) = (&admin.gateway, &admin.actor);
     let NewModel {
         model_name,
         litellm_params,
         mut model_info,
-    } = json_body(body).await?;
+    } = request;
     let id = match model_info.remove("id") {
         None | Some(Value::Null) => Uuid::new_v4(),
         Some(given) => parse_id(given.as_str().unwrap_or_default())?,
     };
     let spec = checked(
-        &gateway,
+        gateway,
         DeploymentSpec {
             model_name,
             litellm_params,
@@ -71,19 +67,13 @@ pub async fn create(
     )
     .await
     .map_err(storage_error)?;
-    let after = applied(&gateway, &row).await;
-    audited(&gateway, &caller, "model.new", row.id, None, &after).await;
+    let after = applied(gateway, &row).await;
+    audited(gateway, caller, "model.new", row.id, None, &after).await;
     Ok(Json(after))
 }
 
 /// `/model/update`: the deployment named by `model_info.id`; given params replace stored ones.
-pub async fn update(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let mut changes: ModelUpdate = json_body(body).await?;
+pub async fn update(Admin(admin): Admin, Input(mut changes): Input<ModelUpdate>) -> Answer<Value> {
     let id = match changes.model_info.remove("id") {
         Some(Value::String(id)) => parse_id(&id)?,
         _ => {
@@ -93,30 +83,22 @@ pub async fn update(
             ))
         }
     };
-    apply_update(&gateway, &caller, id, changes).await
+    apply_update(&admin.gateway, &admin.actor, id, changes).await
 }
 
 /// `PATCH /model/{model_id}/update`.
 pub async fn patch(
-    State(gateway): State<SharedGateway>,
+    Admin(admin): Admin,
     Path(model_id): Path<String>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
+    Input(mut changes): Input<ModelUpdate>,
+) -> Answer<Value> {
     let id = parse_id(&model_id)?;
-    let mut changes: ModelUpdate = json_body(body).await?;
     changes.model_info.remove("id");
-    apply_update(&gateway, &caller, id, changes).await
+    apply_update(&admin.gateway, &admin.actor, id, changes).await
 }
 
-pub async fn delete(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let ModelId { id } = json_body(body).await?;
+pub async fn delete(Admin(admin): Admin, Input(ModelId { id }): Input<ModelId>) -> Answer<Value> {
+    let (gateway, caller) = (&admin.gateway, &admin.actor);
     let id = parse_id(&id)?;
     if !deployments::delete(&gateway.pool, id)
         .await
@@ -124,9 +106,9 @@ pub async fn delete(
     {
         return Err(not_found(id));
     }
-    reload(&gateway).await;
+    reload(gateway).await;
     let after = json!({ "message": format!("Model {id} deleted"), "id": id });
-    audited(&gateway, &caller, "model.delete", id, None, &after).await;
+    audited(gateway, caller, "model.delete", id, None, &after).await;
     Ok(Json(after))
 }
 

@@ -1,31 +1,20 @@
 //! `/organization/new`, `/organization/info`, `/organization/list`, `/organization/update`,
 //! `/organization/delete` in LiteLLM's shapes, over `app::ops::organizations`.
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use app::model::views::OrganizationView;
 use app::ops::organizations::{self, NewOrganization, OrganizationUpdate};
 
-use super::access::Actor;
-use super::{json_body, ApiQuery};
-use crate::core::error::ApiError;
-use crate::state::SharedGateway;
+use super::extract::{answer, Admin, Answer, Input, Manager};
+use super::ApiQuery;
 
 pub async fn create(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<OrganizationView>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let input: NewOrganization = json_body(body).await?;
-    Ok(Json(
-        organizations::create(&gateway.pool, &actor, input).await?,
-    ))
+    admin: Admin,
+    Input(input): Input<NewOrganization>,
+) -> Answer<OrganizationView> {
+    answer(organizations::create(admin.pool(), &admin, input).await)
 }
 
 #[derive(Deserialize)]
@@ -34,35 +23,21 @@ pub struct OrganizationInfoQuery {
 }
 
 pub async fn info(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
+    manager: Manager,
     ApiQuery(query): ApiQuery<OrganizationInfoQuery>,
-) -> Result<Json<OrganizationView>, ApiError> {
-    let actor = caller;
-    Ok(Json(
-        organizations::find(&gateway.pool, &actor, &query.organization_id).await?,
-    ))
+) -> Answer<OrganizationView> {
+    answer(organizations::find(manager.pool(), &manager, &query.organization_id).await)
 }
 
-pub async fn list(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-) -> Result<Json<Vec<OrganizationView>>, ApiError> {
-    let actor = caller;
-    Ok(Json(organizations::list(&gateway.pool, &actor).await?))
+pub async fn list(manager: Manager) -> Answer<Vec<OrganizationView>> {
+    answer(organizations::list(manager.pool(), &manager).await)
 }
 
 pub async fn update(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<OrganizationView>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let input: OrganizationUpdate = json_body(body).await?;
-    Ok(Json(
-        organizations::update(&gateway.pool, &actor, input).await?,
-    ))
+    admin: Admin,
+    Input(input): Input<OrganizationUpdate>,
+) -> Answer<OrganizationView> {
+    answer(organizations::update(admin.pool(), &admin, input).await)
 }
 
 #[derive(Deserialize)]
@@ -72,13 +47,9 @@ pub struct DeleteOrganizationsRequest {
 
 /// Deletes organizations that have no live teams.
 pub async fn delete(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let request: DeleteOrganizationsRequest = json_body(body).await?;
-    let deleted = organizations::delete(&gateway.pool, &actor, &request.organization_ids).await?;
-    Ok(Json(json!({ "deleted_organizations": deleted })))
+    admin: Admin,
+    Input(request): Input<DeleteOrganizationsRequest>,
+) -> Answer<Value> {
+    let deleted = organizations::delete(admin.pool(), &admin, &request.organization_ids).await?;
+    Ok(json!({ "deleted_organizations": deleted }).into())
 }

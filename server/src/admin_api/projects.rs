@@ -1,27 +1,18 @@
 //! `/project/new`, `/project/info`, `/project/list`, `/project/update`, `/project/delete` in
 //! LiteLLM's shapes, over `app::ops::projects`.
 
-use axum::body::Body;
-use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use app::model::views::ProjectView;
 use app::ops::projects::{self, NewProject, ProjectUpdate};
 
-use super::access::Actor;
-use super::{answer, json_body, ApiQuery};
-use crate::core::error::ApiError;
-use crate::state::SharedGateway;
+use super::extract::{answer, Admin, Answer, Input, Manager};
+use super::ApiQuery;
 
-pub async fn create(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let request: NewProject = json_body(body).await?;
-    let created = projects::create(&gateway.pool, &caller, &*gateway.models, request).await?;
-    Ok(Json(answer(&created)))
+pub async fn create(manager: Manager, Input(request): Input<NewProject>) -> Answer<ProjectView> {
+    answer(projects::create(manager.pool(), &manager, manager.catalog(), request).await)
 }
 
 #[derive(Deserialize)]
@@ -30,29 +21,18 @@ pub struct ProjectInfoQuery {
 }
 
 pub async fn info(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
+    manager: Manager,
     ApiQuery(query): ApiQuery<ProjectInfoQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let project = projects::find(&gateway.pool, &caller, &query.project_id).await?;
-    Ok(Json(answer(&project)))
+) -> Answer<ProjectView> {
+    answer(projects::find(manager.pool(), &manager, &query.project_id).await)
 }
 
-pub async fn list(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(answer(&projects::list(&gateway.pool, &caller).await?)))
+pub async fn list(manager: Manager) -> Answer<Vec<ProjectView>> {
+    answer(projects::list(manager.pool(), &manager).await)
 }
 
-pub async fn update(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let request: ProjectUpdate = json_body(body).await?;
-    let updated = projects::update(&gateway.pool, &caller, &*gateway.models, request).await?;
-    Ok(Json(answer(&updated)))
+pub async fn update(manager: Manager, Input(request): Input<ProjectUpdate>) -> Answer<ProjectView> {
+    answer(projects::update(manager.pool(), &manager, manager.catalog(), request).await)
 }
 
 #[derive(Deserialize)]
@@ -61,13 +41,7 @@ pub struct DeleteProjectsRequest {
 }
 
 /// Deletes projects that have no live keys: admins only.
-pub async fn delete(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let request: DeleteProjectsRequest = json_body(body).await?;
-    let deleted = projects::delete(&gateway.pool, &caller, &request.project_ids).await?;
+pub async fn delete(admin: Admin, Input(request): Input<DeleteProjectsRequest>) -> Answer<Value> {
+    let deleted = projects::delete(admin.pool(), &admin, &request.project_ids).await?;
     Ok(Json(json!({ "deleted_projects": deleted })))
 }

@@ -1,33 +1,22 @@
 //! `/tag/new`, `/tag/info`, `/tag/list`, `/tag/update`, `/tag/delete` in LiteLLM's shapes, over
 //! `app::ops::tags`.
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use app::model::views::TagView;
 use app::ops::tags::{self, TagInput};
 
-use super::access::Actor;
-use super::json_body;
-use crate::core::error::ApiError;
-use crate::state::SharedGateway;
+use super::extract::{answer, Admin, Answer, Input, Manager, Reader};
 
-pub async fn create(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let input: TagInput = json_body(body).await?;
-    let tag = tags::create(&gateway.pool, &actor, input).await?;
-    Ok(Json(json!({
-        "message": format!("Tag {} created successfully", tag.name),
-        "tag": tag,
-    })))
+/// LiteLLM's answer to a tag change: a message and the tag.
+fn changed(tag: TagView, done: &str) -> Answer<Value> {
+    let message = format!("Tag {} {done} successfully", tag.name);
+    Ok(json!({ "message": message, "tag": tag }).into())
+}
+
+pub async fn create(admin: Admin, Input(input): Input<TagInput>) -> Answer<Value> {
+    changed(tags::create(admin.pool(), &admin, input).await?, "created")
 }
 
 #[derive(Deserialize)]
@@ -36,43 +25,21 @@ pub struct TagInfoRequest {
 }
 
 /// The named tags, keyed by name (LiteLLM's shape); a 404 when none exists.
-pub async fn info(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let actor = caller;
-    actor.require_reads_everything("read tags")?;
-    let request: TagInfoRequest = json_body(body).await?;
-    let found: Map<String, Value> = tags::find(&gateway.pool, &actor, &request.names)
+pub async fn info(reader: Reader, Input(request): Input<TagInfoRequest>) -> Answer<Value> {
+    let found: Map<String, Value> = tags::find(reader.pool(), &reader, &request.names)
         .await?
         .into_iter()
         .map(|tag| (tag.name.clone(), json!(tag)))
         .collect();
-    Ok(Json(Value::Object(found)))
+    Ok(Value::Object(found).into())
 }
 
-pub async fn list(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-) -> Result<Json<Vec<TagView>>, ApiError> {
-    let actor = caller;
-    Ok(Json(tags::list(&gateway.pool, &actor).await?))
+pub async fn list(manager: Manager) -> Answer<Vec<TagView>> {
+    answer(tags::list(manager.pool(), &manager).await)
 }
 
-pub async fn update(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let input: TagInput = json_body(body).await?;
-    let tag = tags::update(&gateway.pool, &actor, input).await?;
-    Ok(Json(json!({
-        "message": format!("Tag {} updated successfully", tag.name),
-        "tag": tag,
-    })))
+pub async fn update(admin: Admin, Input(input): Input<TagInput>) -> Answer<Value> {
+    changed(tags::update(admin.pool(), &admin, input).await?, "updated")
 }
 
 #[derive(Deserialize)]
@@ -81,16 +48,8 @@ pub struct DeleteTagRequest {
 }
 
 /// Deletes a tag and its budget; its spend rows keep the tag.
-pub async fn delete(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let actor = caller;
-    let request: DeleteTagRequest = json_body(body).await?;
-    tags::delete(&gateway.pool, &actor, &request.name).await?;
-    Ok(Json(json!({
-        "message": format!("Tag {} deleted successfully", request.name)
-    })))
+pub async fn delete(admin: Admin, Input(request): Input<DeleteTagRequest>) -> Answer<Value> {
+    tags::delete(admin.pool(), &admin, &request.name).await?;
+    let message = format!("Tag {} deleted successfully", request.name);
+    Ok(json!({ "message": message }).into())
 }

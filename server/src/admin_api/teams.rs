@@ -2,28 +2,18 @@
 //! `/team/unblock` in LiteLLM's request and response shapes, over `app::ops::teams`. A team
 //! changed here is refreshed in this instance's cache at once (the others follow the NOTIFY).
 
-use axum::body::Body;
-use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use app::model::views::TeamDetails;
 use app::ops::teams::{self, NewTeam, TeamUpdate};
 
-use super::access::Actor;
-use super::{answer, json_body, ApiQuery};
-use crate::core::error::ApiError;
-use crate::state::SharedGateway;
+use super::extract::{answer, Admin, Answer, Input, Manager};
+use super::ApiQuery;
 
-pub async fn create(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let request: NewTeam = json_body(body).await?;
-    let created = teams::create(&gateway.pool, &caller, &*gateway.models, request).await?;
-    Ok(Json(answer(&created)))
+pub async fn create(admin: Admin, Input(request): Input<NewTeam>) -> Answer<TeamDetails> {
+    answer(teams::create(admin.pool(), &admin, admin.catalog(), request).await)
 }
 
 #[derive(Deserialize)]
@@ -31,32 +21,20 @@ pub struct TeamInfoQuery {
     team_id: String,
 }
 
-pub async fn info(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    ApiQuery(query): ApiQuery<TeamInfoQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let details = teams::info(&gateway.pool, &caller, &query.team_id).await?;
+pub async fn info(manager: Manager, ApiQuery(query): ApiQuery<TeamInfoQuery>) -> Answer<Value> {
+    let details = teams::info(manager.pool(), &manager, &query.team_id).await?;
     Ok(Json(
         json!({ "team_id": details.team_id, "team_info": details }),
     ))
 }
 
-pub async fn list(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(answer(&teams::list(&gateway.pool, &caller).await?)))
+pub async fn list(manager: Manager) -> Answer<Vec<TeamDetails>> {
+    answer(teams::list(manager.pool(), &manager).await)
 }
 
-pub async fn update(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let request: TeamUpdate = json_body(body).await?;
-    let details = teams::update(&gateway.pool, &caller, &*gateway.models, request).await?;
-    gateway.teams.refresh(&details.team_id).await?;
+pub async fn update(manager: Manager, Input(request): Input<TeamUpdate>) -> Answer<Value> {
+    let details = teams::update(manager.pool(), &manager, manager.catalog(), request).await?;
+    manager.gateway.teams.refresh(&details.team_id).await?;
     Ok(Json(json!({ "team_id": details.team_id, "data": details })))
 }
 
@@ -66,16 +44,10 @@ pub struct DeleteTeamsRequest {
 }
 
 /// Deletes teams and revokes their keys, here at once and within a second elsewhere.
-pub async fn delete(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let request: DeleteTeamsRequest = json_body(body).await?;
-    let deleted = teams::delete(&gateway.pool, &caller, &request.team_ids).await?;
+pub async fn delete(admin: Admin, Input(request): Input<DeleteTeamsRequest>) -> Answer<Value> {
+    let deleted = teams::delete(admin.pool(), &admin, &request.team_ids).await?;
     for team_id in &deleted {
-        gateway.teams.refresh(team_id).await?;
+        admin.gateway.teams.refresh(team_id).await?;
     }
     Ok(Json(json!({ "deleted_teams": deleted })))
 }
@@ -85,31 +57,13 @@ pub struct BlockTeamRequest {
     team_id: String,
 }
 
-pub async fn block(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, caller, body, true).await
-}
-
-pub async fn unblock(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    set_blocked(gateway, caller, body, false).await
-}
-
-async fn set_blocked(
-    gateway: SharedGateway,
-    caller: Actor,
-    body: Body,
-    blocked: bool,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let request: BlockTeamRequest = json_body(body).await?;
-    let details = teams::set_blocked(&gateway.pool, &caller, &request.team_id, blocked).await?;
-    gateway.teams.refresh(&details.team_id).await?;
-    Ok(Json(answer(&details)))
+/// `/team/block` (`BLOCKED`) and `/team/unblock`: every key of the team is refused here at once
+/// and within a second elsewhere, until unblocked.
+pub async fn set_blocked<const BLOCKED: bool>(
+    admin: Admin,
+    Input(request): Input<BlockTeamRequest>,
+) -> Answer<TeamDetails> {
+    let details = teams::set_blocked(admin.pool(), &admin, &request.team_id, BLOCKED).await?;
+    admin.gateway.teams.refresh(&details.team_id).await?;
+    Ok(Json(details))
 }

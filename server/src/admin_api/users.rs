@@ -2,8 +2,6 @@
 //! over `app::ops::users`. Keys revoked with a user are dropped from this instance's cache at
 //! once.
 
-use axum::body::Body;
-use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -12,20 +10,13 @@ use app::db::users as user_rows;
 use app::ops::keys::{self, KeyListQuery};
 use app::ops::users::{self, NewUser, UserUpdate};
 
-use super::access::Actor;
-use super::{answer, json_body, ApiQuery};
+use super::extract::{Admin, Answer, Input, Manager};
+use super::ApiQuery;
 use crate::core::error::ApiError;
-use crate::state::SharedGateway;
 
-pub async fn create(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let request: NewUser = json_body(body).await?;
-    let created = users::create(&gateway.pool, &caller, request).await?;
-    let mut body = answer(&created.details);
+pub async fn create(admin: Admin, Input(request): Input<NewUser>) -> Answer<Value> {
+    let created = users::create(admin.pool(), &admin, request).await?;
+    let mut body = json!(created.details);
     body["teams"] = json!(created.teams);
     if let Some(key) = created.key {
         body["key"] = json!(key.secret);
@@ -40,12 +31,8 @@ pub struct UserInfoQuery {
 }
 
 /// A user with its keys and teams. Roles that read everything read anyone; a user reads itself.
-pub async fn info(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    ApiQuery(query): ApiQuery<UserInfoQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let user_id = match (query.user_id, &caller.user_id) {
+pub async fn info(manager: Manager, ApiQuery(query): ApiQuery<UserInfoQuery>) -> Answer<Value> {
+    let user_id = match (query.user_id, &manager.user_id) {
         (Some(asked), _) => asked,
         (None, Some(own)) => own.clone(),
         (None, None) => {
@@ -55,14 +42,14 @@ pub async fn info(
             ))
         }
     };
-    let details = users::find(&gateway.pool, &caller, &user_id).await?;
+    let details = users::find(manager.pool(), &manager, &user_id).await?;
     let owned_keys = KeyListQuery {
         user_id: Some(details.user_id.clone()),
         size: Some(keys::MAX_PAGE_SIZE),
         ..KeyListQuery::default()
     };
-    let keys = keys::list(&gateway.pool, &caller, owned_keys).await?.keys;
-    let teams: Vec<Value> = user_rows::memberships(&gateway.pool, &details.user_id)
+    let keys = keys::list(manager.pool(), &manager, owned_keys).await?.keys;
+    let teams: Vec<Value> = user_rows::memberships(manager.pool(), &details.user_id)
         .await?
         .into_iter()
         .map(|membership| json!({ "team_id": membership.team_id, "role": membership.role }))
@@ -82,39 +69,24 @@ pub struct ListUsersQuery {
     page_size: Option<i64>,
 }
 
-pub async fn list(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    ApiQuery(query): ApiQuery<ListUsersQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let page = users::list(
-        &gateway.pool,
-        &caller,
-        query.role.as_deref(),
-        query.page.unwrap_or(1),
-        query.page_size.unwrap_or(25),
-    )
-    .await?;
+pub async fn list(manager: Manager, ApiQuery(query): ApiQuery<ListUsersQuery>) -> Answer<Value> {
+    let (page, size) = (query.page.unwrap_or(1), query.page_size.unwrap_or(25));
+    let role = query.role.as_deref();
+    let listed = users::list(manager.pool(), &manager, role, page, size).await?;
     Ok(Json(json!({
-        "users": page.users,
-        "total": page.total,
-        "page": page.page,
-        "page_size": page.size,
-        "total_pages": (page.total + page.size - 1) / page.size,
+        "users": listed.users,
+        "total": listed.total,
+        "page": listed.page,
+        "page_size": listed.size,
+        "total_pages": (listed.total + listed.size - 1) / listed.size,
     })))
 }
 
 /// Changes a user; only those fields given change.
-pub async fn update(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let request: UserUpdate = json_body(body).await?;
+pub async fn update(admin: Admin, Input(request): Input<UserUpdate>) -> Answer<Value> {
     let password_changed = request.password.is_some();
-    let row = users::update(&gateway.pool, &caller, request).await?;
-    let mut body = answer(&users::view(&row));
+    let row = users::update(admin.pool(), &admin, request).await?;
+    let mut body = json!(users::view(&row));
     if password_changed {
         body["password_changed"] = json!(true);
     }
@@ -127,16 +99,10 @@ pub struct DeleteUsersRequest {
 }
 
 /// Deletes users; their keys are revoked with them, here at once and within a second elsewhere.
-pub async fn delete(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin("change this")?;
-    let request: DeleteUsersRequest = json_body(body).await?;
-    let deleted = users::delete(&gateway.pool, &caller, &request.user_ids).await?;
+pub async fn delete(admin: Admin, Input(request): Input<DeleteUsersRequest>) -> Answer<Value> {
+    let deleted = users::delete(admin.pool(), &admin, &request.user_ids).await?;
     for token_hash in &deleted.revoked_keys {
-        gateway.keys.evict(token_hash);
+        admin.gateway.keys.evict(token_hash);
     }
     Ok(Json(json!({
         "deleted_users": deleted.user_ids,
