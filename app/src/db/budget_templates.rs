@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::error::DbError;
+use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -32,6 +33,12 @@ macro_rules! template_select {
            + (SELECT count(*) FROM organizations AS o WHERE o.budget_id = t.budget_id) AS links \
          FROM budget_templates AS t "
     };
+}
+
+keyed_record! {
+    row: BudgetTemplateRow,
+    select: concat!(template_select!(), "WHERE t.budget_id = $1"),
+    lock: "SELECT 1 FROM budget_templates WHERE budget_id = $1 FOR UPDATE",
 }
 
 pub async fn create(
@@ -59,27 +66,6 @@ pub async fn create(
     Ok(row)
 }
 
-/// Locks the named budget's row for the rest of the caller's transaction, so that a change reads
-/// the row it changes.
-pub async fn lock(connection: &mut PgConnection, budget_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM budget_templates WHERE budget_id = $1 FOR UPDATE")
-        .bind(budget_id)
-        .execute(connection)
-        .await
-        .map(drop)
-}
-
-pub async fn find_in(
-    connection: &mut sqlx::PgConnection,
-    budget_id: &str,
-) -> Result<Option<BudgetTemplateRow>, sqlx::Error> {
-    let query = concat!(template_select!(), "WHERE t.budget_id = $1");
-    sqlx::query_as(query)
-        .bind(budget_id)
-        .fetch_optional(connection)
-        .await
-}
-
 /// Named budgets by id; all of them when `ids` is `None`.
 pub async fn list(
     pool: &PgPool,
@@ -90,14 +76,6 @@ pub async fn list(
         "WHERE $1::text[] IS NULL OR t.budget_id = ANY($1) ORDER BY t.budget_id"
     );
     sqlx::query_as(query).bind(ids).fetch_all(pool).await
-}
-
-pub async fn find(
-    pool: &PgPool,
-    budget_id: &str,
-) -> Result<Option<BudgetTemplateRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, budget_id).await
 }
 
 #[derive(sqlx::FromRow)]

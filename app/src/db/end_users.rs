@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use crate::db::budget_templates;
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::error::DbError;
+use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 
 macro_rules! end_user_select {
@@ -61,6 +62,12 @@ pub struct EndUserChange {
     pub budget_link: Option<Option<String>>,
 }
 
+keyed_record! {
+    row: EndUserRow,
+    select: concat!(end_user_select!(), "WHERE e.user_id = $1"),
+    lock: "SELECT 1 FROM end_users WHERE user_id = $1 FOR UPDATE",
+}
+
 pub async fn create(
     transaction: &mut PgConnection,
     spec: EndUserSpec,
@@ -93,32 +100,6 @@ pub async fn create(
         .await?
         .ok_or(DbError::Database(sqlx::Error::RowNotFound))?;
     Ok(row)
-}
-
-/// Locks the end user's row for the rest of the caller's transaction, so that a change reads
-/// the row it changes.
-pub async fn lock(connection: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM end_users WHERE user_id = $1 FOR UPDATE")
-        .bind(user_id)
-        .execute(connection)
-        .await
-        .map(drop)
-}
-
-pub async fn find_in(
-    connection: &mut sqlx::PgConnection,
-    user_id: &str,
-) -> Result<Option<EndUserRow>, sqlx::Error> {
-    let query = concat!(end_user_select!(), "WHERE e.user_id = $1");
-    sqlx::query_as(query)
-        .bind(user_id)
-        .fetch_optional(connection)
-        .await
-}
-
-pub async fn find(pool: &PgPool, user_id: &str) -> Result<Option<EndUserRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, user_id).await
 }
 
 /// End users by id, `limit` from the one after `after` (keyset paging).

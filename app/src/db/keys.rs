@@ -1,11 +1,12 @@
 //! Virtual keys: creation, lookup, listing, revocation. Secrets never reach this table, only
 //! their SHA-256.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::key_secrets::add_secret;
+use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 use crate::model::KeyStatus;
 use crate::secrets;
@@ -187,6 +188,12 @@ impl From<sqlx::Error> for CreateKeyError {
     }
 }
 
+keyed_record! {
+    row: KeyRow,
+    select: concat!("SELECT ", key_columns!(), key_tables!(), " WHERE k.token_hash = $1"),
+    lock: "SELECT 1 FROM virtual_keys WHERE token_hash = $1 FOR UPDATE",
+}
+
 /// Creates a key in the caller's transaction and returns its secret (to show once) with the
 /// stored row.
 pub async fn create(
@@ -275,23 +282,6 @@ pub async fn create(
     Ok((secret, row))
 }
 
-/// A key by its hash, read in the caller's transaction.
-pub async fn find_in(
-    connection: &mut PgConnection,
-    token_hash: &str,
-) -> Result<Option<KeyRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
-        " WHERE k.token_hash = $1"
-    );
-    sqlx::query_as(query)
-        .bind(token_hash)
-        .fetch_optional(connection)
-        .await
-}
-
 /// Lowers a key's role ceiling to `ceiling` (never raises it): a team admin who changes or
 /// rotates a key takes it into its own scope, so it never gains what the key's user could do
 /// elsewhere. The key's row is locked (`lock`) by the caller's transaction.
@@ -323,16 +313,6 @@ pub async fn cap_role_ceiling(
             .execute(connection)
             .await?;
     }
-    Ok(())
-}
-
-/// Locks a key's row until the caller's transaction ends, so that a change reads what it
-/// changes.
-pub async fn lock(connection: &mut PgConnection, token_hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM virtual_keys WHERE token_hash = $1 FOR UPDATE")
-        .bind(token_hash)
-        .fetch_optional(connection)
-        .await?;
     Ok(())
 }
 
@@ -504,12 +484,6 @@ pub async fn update(
     }
     let row = find_in(&mut *connection, token_hash).await?;
     Ok(row)
-}
-
-/// A key by its hash, whatever its status.
-pub async fn find_by_hash(pool: &PgPool, token_hash: &str) -> Result<Option<KeyRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, token_hash).await
 }
 
 /// A key that was just revoked.

@@ -13,6 +13,7 @@ pub mod members;
 pub mod organizations;
 pub mod projects;
 pub mod reconcile;
+mod record;
 pub mod reports;
 pub mod routes;
 pub mod spend;

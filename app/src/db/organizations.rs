@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use crate::db::budget_templates;
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::error::DbError;
+use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 
 macro_rules! organization_select {
@@ -66,6 +67,12 @@ pub struct OrganizationChange {
     pub budget_link: Option<Option<String>>,
 }
 
+keyed_record! {
+    row: OrganizationRow,
+    select: concat!(organization_select!(), "WHERE o.organization_id = $1"),
+    lock: "SELECT 1 FROM organizations WHERE organization_id = $1 FOR UPDATE",
+}
+
 /// Creates an organization in the caller's transaction. `UnknownReference`: no such named
 /// budget.
 pub async fn create(
@@ -102,35 +109,6 @@ pub async fn create(
     find_in(&mut *transaction, &organization_id)
         .await?
         .ok_or(DbError::Database(sqlx::Error::RowNotFound))
-}
-
-/// Locks the organization's row for the rest of the caller's transaction, so that a change reads
-/// the row it changes.
-pub async fn lock(connection: &mut PgConnection, organization_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM organizations WHERE organization_id = $1 FOR UPDATE")
-        .bind(organization_id)
-        .execute(connection)
-        .await
-        .map(drop)
-}
-
-pub async fn find_in(
-    connection: &mut PgConnection,
-    organization_id: &str,
-) -> Result<Option<OrganizationRow>, sqlx::Error> {
-    let query = concat!(organization_select!(), "WHERE o.organization_id = $1");
-    sqlx::query_as(query)
-        .bind(organization_id)
-        .fetch_optional(connection)
-        .await
-}
-
-pub async fn find(
-    pool: &PgPool,
-    organization_id: &str,
-) -> Result<Option<OrganizationRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, organization_id).await
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<OrganizationRow>, sqlx::Error> {

@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 
 macro_rules! project_select {
@@ -88,6 +89,12 @@ impl From<sqlx::Error> for ProjectError {
     }
 }
 
+keyed_record! {
+    row: ProjectRow,
+    select: concat!(project_select!(), "WHERE p.project_id = $1"),
+    lock: "SELECT 1 FROM projects WHERE project_id = $1 FOR UPDATE",
+}
+
 pub async fn create(
     connection: &mut PgConnection,
     spec: ProjectSpec,
@@ -130,33 +137,6 @@ pub async fn create(
         .await?
         .ok_or(ProjectError::Database(sqlx::Error::RowNotFound))?;
     Ok(row)
-}
-
-/// Locks a project's row until the caller's transaction ends, so that a change reads what it
-/// changes.
-pub async fn lock(connection: &mut PgConnection, project_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM projects WHERE project_id = $1 FOR UPDATE")
-        .bind(project_id)
-        .fetch_optional(connection)
-        .await?;
-    Ok(())
-}
-
-/// A project, read in the caller's transaction.
-pub async fn find_in(
-    connection: &mut PgConnection,
-    project_id: &str,
-) -> Result<Option<ProjectRow>, sqlx::Error> {
-    let query = concat!(project_select!(), "WHERE p.project_id = $1");
-    sqlx::query_as(query)
-        .bind(project_id)
-        .fetch_optional(connection)
-        .await
-}
-
-pub async fn find(pool: &PgPool, project_id: &str) -> Result<Option<ProjectRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, project_id).await
 }
 
 /// Projects, of the given teams only when `teams` is `Some`.

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::error::DbError;
+use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 
 macro_rules! tag_select {
@@ -52,6 +53,12 @@ pub struct TagChange {
     pub budget: Option<BudgetLimits>,
 }
 
+keyed_record! {
+    row: TagRow,
+    select: concat!(tag_select!(), "WHERE t.name = $1"),
+    lock: "SELECT 1 FROM tags WHERE name = $1 FOR UPDATE",
+}
+
 pub async fn create(transaction: &mut PgConnection, spec: TagSpec) -> Result<TagRow, DbError> {
     sqlx::query(
         "INSERT INTO tags (name, description, metadata, created_by) VALUES ($1, $2, $3, $4)",
@@ -72,32 +79,6 @@ pub async fn create(transaction: &mut PgConnection, spec: TagSpec) -> Result<Tag
         .await?
         .ok_or(DbError::Database(sqlx::Error::RowNotFound))?;
     Ok(row)
-}
-
-/// Locks the tag's row for the rest of the caller's transaction, so that a change reads
-/// the row it changes.
-pub async fn lock(connection: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM tags WHERE name = $1 FOR UPDATE")
-        .bind(name)
-        .execute(connection)
-        .await
-        .map(drop)
-}
-
-pub async fn find_in(
-    connection: &mut sqlx::PgConnection,
-    name: &str,
-) -> Result<Option<TagRow>, sqlx::Error> {
-    let query = concat!(tag_select!(), "WHERE t.name = $1");
-    sqlx::query_as(query)
-        .bind(name)
-        .fetch_optional(connection)
-        .await
-}
-
-pub async fn find(pool: &PgPool, name: &str) -> Result<Option<TagRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, name).await
 }
 
 /// Tags by name; every tag when `names` is `None`.

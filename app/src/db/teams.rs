@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::keys::RateLimits;
+use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 
 /// Columns selected for a team, in `TeamRow` order, and the tables they come from (macros so
@@ -83,6 +84,12 @@ impl From<sqlx::Error> for TeamError {
     }
 }
 
+keyed_record! {
+    row: TeamRow,
+    select: concat!("SELECT ", team_columns!(), team_tables!(), " WHERE t.team_id = $1"),
+    lock: "SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE",
+}
+
 pub async fn create(connection: &mut PgConnection, spec: TeamSpec) -> Result<TeamRow, TeamError> {
     let team_id = spec
         .team_id
@@ -114,39 +121,6 @@ pub async fn create(connection: &mut PgConnection, spec: TeamSpec) -> Result<Tea
         .await?
         .ok_or(TeamError::Database(sqlx::Error::RowNotFound))?;
     Ok(row)
-}
-
-/// A team, read in the caller's transaction.
-pub async fn find_in(
-    connection: &mut PgConnection,
-    team_id: &str,
-) -> Result<Option<TeamRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        team_columns!(),
-        team_tables!(),
-        " WHERE t.team_id = $1"
-    );
-    sqlx::query_as(query)
-        .bind(team_id)
-        .fetch_optional(connection)
-        .await
-}
-
-/// A team by id, deleted or not.
-/// Locks a team's row until the caller's transaction ends, so that a change reads what it
-/// changes.
-pub async fn lock(connection: &mut PgConnection, team_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE")
-        .bind(team_id)
-        .fetch_optional(connection)
-        .await?;
-    Ok(())
-}
-
-pub async fn find(pool: &PgPool, team_id: &str) -> Result<Option<TeamRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, team_id).await
 }
 
 /// Teams not deleted, by alias.

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::keys::RateLimits;
+use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 use crate::model::Role;
 
@@ -111,6 +112,12 @@ impl From<sqlx::Error> for UserError {
     }
 }
 
+keyed_record! {
+    row: UserRow,
+    select: concat!("SELECT ", user_columns!(), user_tables!(), " WHERE u.user_id = $1"),
+    lock: "SELECT 1 FROM console_users WHERE user_id = $1 FOR UPDATE",
+}
+
 pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM console_users")
         .fetch_one(pool)
@@ -135,38 +142,6 @@ pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<UserRow>, sqlx
         " WHERE u.id = $1"
     );
     sqlx::query_as(query).bind(id).fetch_optional(pool).await
-}
-
-pub async fn find_by_user_id(pool: &PgPool, user_id: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, user_id).await
-}
-
-/// Locks a user's row until the caller's transaction ends, so that a change reads what it
-/// changes.
-pub async fn lock(connection: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM console_users WHERE user_id = $1 FOR UPDATE")
-        .bind(user_id)
-        .fetch_optional(connection)
-        .await?;
-    Ok(())
-}
-
-/// A user, read in the caller's transaction.
-pub async fn find_in(
-    connection: &mut PgConnection,
-    user_id: &str,
-) -> Result<Option<UserRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        user_columns!(),
-        user_tables!(),
-        " WHERE u.user_id = $1"
-    );
-    sqlx::query_as(query)
-        .bind(user_id)
-        .fetch_optional(connection)
-        .await
 }
 
 /// Users by user id, a page at a time (`/user/list`: `page` from 1); with the total. A role

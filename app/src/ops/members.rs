@@ -78,7 +78,7 @@ fn refused(error: MemberError) -> OpsError {
 /// The user a member entry names.
 pub async fn member_user_id(pool: &PgPool, member: &NewMember) -> Result<String, OpsError> {
     let user = match (&member.user_id, &member.user_email) {
-        (Some(user_id), _) => users::find_by_user_id(pool, user_id).await?,
+        (Some(user_id), _) => users::find(pool, user_id).await?,
         (None, Some(email)) => users::find_by_email(pool, email.trim()).await?,
         (None, None) => {
             return Err(OpsError::conflict(
@@ -147,7 +147,7 @@ async fn require_may_touch(pool: &PgPool, actor: &Actor, user_id: &str) -> Resul
             "A team admin cannot change its own membership.".into(),
         ));
     }
-    let user = users::find_by_user_id(pool, user_id).await?;
+    let user = users::find(pool, user_id).await?;
     actor.require_outranks(user.as_ref().and_then(UserRow::role), user_id)
 }
 

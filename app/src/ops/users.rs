@@ -245,7 +245,7 @@ pub async fn find(pool: &PgPool, actor: &Actor, user_id: &str) -> Result<UserDet
             "Your role may read only your own user.".into(),
         ));
     }
-    users::find_by_user_id(pool, user_id)
+    users::find(pool, user_id)
         .await?
         .map(|row| view(&row))
         .ok_or_else(|| OpsError::NotFound(format!("User `{user_id}` not found.")))

@@ -68,7 +68,7 @@ pub async fn actor(
         return Ok(Actor { caller, ops });
     };
     let user_id = user_id.to_string();
-    let user = users::find_by_user_id(&gateway.pool, &user_id).await?;
+    let user = users::find(&gateway.pool, &user_id).await?;
     let mut memberships = users::memberships(&gateway.pool, &user_id).await?;
     if ceiling.is_some() {
         // Minted by a team admin: the key acts within its own team only.

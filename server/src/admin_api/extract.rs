@@ -73,10 +73,21 @@ impl FromRequestParts<SharedGateway> for Admin {
         parts: &mut Parts,
         gateway: &SharedGateway,
     ) -> Result<Self, ApiError> {
-        let manager = Manager::from_request_parts(parts, gateway).await?;
-        manager.require_admin("change this")?;
-        Ok(Admin(manager))
+        checked(parts, gateway, |actor| actor.require_admin("change this"))
+            .await
+            .map(Admin)
     }
+}
+
+/// The `Manager`, refused unless `rule` allows its caller.
+async fn checked(
+    parts: &mut Parts,
+    gateway: &SharedGateway,
+    rule: impl FnOnce(&Actor) -> Result<(), OpsError>,
+) -> Result<Manager, ApiError> {
+    let manager = Manager::from_request_parts(parts, gateway).await?;
+    rule(&manager)?;
+    Ok(manager)
 }
 
 /// A `Manager` whose role reads everything (admin, finance, viewer): anyone else is refused
@@ -98,9 +109,11 @@ impl FromRequestParts<SharedGateway> for Reader {
         parts: &mut Parts,
         gateway: &SharedGateway,
     ) -> Result<Self, ApiError> {
-        let manager = Manager::from_request_parts(parts, gateway).await?;
-        manager.require_reads_everything("read this")?;
-        Ok(Reader(manager))
+        checked(parts, gateway, |actor| {
+            actor.require_reads_everything("read this")
+        })
+        .await
+        .map(Reader)
     }
 }
 

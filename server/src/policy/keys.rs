@@ -185,7 +185,7 @@ impl KeyCache {
             self.unknown.insert(*hash, ());
             return Ok(Lookup::Unknown);
         };
-        let row = keys::find_by_hash(&self.pool, &secret.token_hash).await?;
+        let row = keys::find(&self.pool, &secret.token_hash).await?;
         match row.filter(|row| row.revoked_at.is_none()) {
             Some(row) => {
                 let key = self.cached(row);
@@ -207,7 +207,7 @@ impl KeyCache {
 
     /// Reloads one key and its secrets after a change notification.
     pub async fn refresh(&self, token_hash: &str) -> Result<(), sqlx::Error> {
-        let row = keys::find_by_hash(&self.pool, token_hash)
+        let row = keys::find(&self.pool, token_hash)
             .await?
             .filter(|row| row.revoked_at.is_none());
         let secrets = match &row {

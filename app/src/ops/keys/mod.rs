@@ -220,7 +220,7 @@ pub async fn generate(
                     "A team admin creates keys only for members of the team; `{user_id}` is not one."
                 )));
             }
-            let user = users::find_by_user_id(pool, user_id).await?;
+            let user = users::find(pool, user_id).await?;
             actor.require_outranks(user.as_ref().and_then(UserRow::role), user_id)?;
         }
     }
@@ -287,7 +287,7 @@ pub async fn resolve(pool: &PgPool, given: &str) -> Result<String, OpsError> {
 /// its team. Whether another key exists is not told to a caller who may not read it.
 pub async fn info(pool: &PgPool, actor: &Actor, given: &str) -> Result<KeyDetails, OpsError> {
     let token_hash = resolve(pool, given).await?;
-    let row = keys::find_by_hash(pool, &token_hash)
+    let row = keys::find(pool, &token_hash)
         .await?
         .filter(|row| row.revoked_at.is_none());
     let may_not_read = || OpsError::Forbidden("Your role may not read this key.".into());
