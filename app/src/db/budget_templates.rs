@@ -106,6 +106,27 @@ pub async fn linked_limits(
     }))
 }
 
+/// Sets the budget of `subject`: the limits of the named budget `budget_id` when one is linked
+/// (`UnknownReference` when there is none), else `own` when given.
+pub async fn set_budget(
+    connection: &mut PgConnection,
+    subject: &str,
+    budget_id: Option<&str>,
+    own: Option<&BudgetLimits>,
+) -> Result<(), DbError> {
+    let limits = match budget_id {
+        Some(budget_id) => linked_limits(&mut *connection, budget_id)
+            .await?
+            .ok_or(DbError::UnknownReference)?,
+        None => match own {
+            Some(limits) => limits.clone(),
+            None => return Ok(()),
+        },
+    };
+    crate::db::budgets::set_limits(connection, subject, &limits).await?;
+    Ok(())
+}
+
 /// Sets a named budget's limits and every linked entity's; `None` when there is no such budget.
 pub async fn update(
     transaction: &mut PgConnection,

@@ -2,7 +2,7 @@
 //! spend of its window, and the leases instances hold against it. An instance admits requests
 //! from a lease it holds, so Postgres only sees a lease being taken, returned or drawn on.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -69,6 +69,15 @@ pub async fn list_limited(pool: &PgPool, limit: i64) -> Result<Vec<OwnedBudget>,
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// Drops the budgets of deleted subjects (their spend rows stay), in the caller's transaction.
+pub async fn forget(connection: &mut PgConnection, subjects: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
+        .bind(subjects)
+        .execute(connection)
+        .await?;
+    Ok(())
 }
 
 /// Sets a budget's limits (creating its row); a new duration starts a window now. Runs in the

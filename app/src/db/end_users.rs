@@ -84,16 +84,11 @@ pub async fn create(
     .bind(&spec.budget_id)
     .execute(&mut *transaction)
     .await?;
-    let limits = match &spec.budget_id {
-        Some(budget_id) => budget_templates::linked_limits(&mut *transaction, budget_id)
-            .await?
-            .ok_or(DbError::UnknownReference)?,
-        None => spec.budget,
-    };
-    budgets::set_limits(
+    budget_templates::set_budget(
         &mut *transaction,
         &BudgetSubject::end_user(&spec.user_id).to_string(),
-        &limits,
+        spec.budget_id.as_deref(),
+        Some(&spec.budget),
     )
     .await?;
     let row = find_in(&mut *transaction, &spec.user_id)
@@ -141,22 +136,13 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    let limits = match (&change.budget_link, change.budget) {
-        (Some(Some(budget_id)), _) => Some(
-            budget_templates::linked_limits(&mut *transaction, budget_id)
-                .await?
-                .ok_or(DbError::UnknownReference)?,
-        ),
-        (_, budget) => budget,
-    };
-    if let Some(limits) = &limits {
-        budgets::set_limits(
-            &mut *transaction,
-            &BudgetSubject::end_user(user_id).to_string(),
-            limits,
-        )
-        .await?;
-    }
+    budget_templates::set_budget(
+        &mut *transaction,
+        &BudgetSubject::end_user(user_id).to_string(),
+        change.budget_link.clone().flatten().as_deref(),
+        change.budget.as_ref(),
+    )
+    .await?;
     let row = find_in(&mut *transaction, user_id).await?;
     Ok(row)
 }
@@ -191,9 +177,6 @@ pub async fn delete(
         .iter()
         .map(|id| BudgetSubject::end_user(id).to_string())
         .collect();
-    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
-        .bind(&subjects)
-        .execute(&mut *transaction)
-        .await?;
+    budgets::forget(&mut *transaction, &subjects).await?;
     Ok(deleted)
 }

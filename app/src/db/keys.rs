@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::holds;
 use crate::db::key_secrets::add_secret;
 use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
@@ -205,25 +206,12 @@ pub async fn create(
         .duration_seconds
         .map(|seconds| OffsetDateTime::now_utc() + time::Duration::seconds(seconds));
     if let Some(team_id) = &spec.team_id {
-        // Locked so the team cannot be deleted before its new key is in.
-        let live_team: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR SHARE",
-        )
-        .bind(team_id)
-        .fetch_optional(&mut *connection)
-        .await?;
-        if live_team.is_none() {
+        if !holds::live_team(&mut *connection, team_id).await? {
             return Err(CreateKeyError::UnknownTeam);
         }
     }
     if let Some(user_id) = &spec.user_id {
-        // Locked so the user cannot be deleted before its new key is in.
-        let user: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM console_users WHERE user_id = $1 FOR SHARE")
-                .bind(user_id)
-                .fetch_optional(&mut *connection)
-                .await?;
-        if user.is_none() {
+        if !holds::user(&mut *connection, user_id).await? {
             return Err(CreateKeyError::UnknownUser);
         }
     }

@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::holds;
 use crate::model::subject::BudgetSubject;
 
 /// A member's role within one team.
@@ -129,22 +130,10 @@ pub async fn add(
     budget: Option<&BudgetLimits>,
     added_by: &str,
 ) -> Result<MemberRow, MemberError> {
-    // Locked so the team cannot be deleted before its new member is in.
-    let live_team: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR SHARE",
-    )
-    .bind(team_id)
-    .fetch_optional(&mut *connection)
-    .await?;
-    if live_team.is_none() {
+    if !holds::live_team(&mut *connection, team_id).await? {
         return Err(MemberError::UnknownTeam);
     }
-    let user: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM console_users WHERE user_id = $1 FOR SHARE")
-            .bind(user_id)
-            .fetch_optional(&mut *connection)
-            .await?;
-    if user.is_none() {
+    if !holds::user(&mut *connection, user_id).await? {
         return Err(MemberError::UnknownUser);
     }
     let inserted = sqlx::query(
@@ -228,9 +217,10 @@ pub async fn remove(
     .bind(user_id)
     .fetch_all(&mut *connection)
     .await?;
-    sqlx::query("DELETE FROM budget_counters WHERE subject = $1")
-        .bind(BudgetSubject::member(team_id, user_id).to_string())
-        .execute(&mut *connection)
-        .await?;
+    budgets::forget(
+        &mut *connection,
+        &[BudgetSubject::member(team_id, user_id).to_string()],
+    )
+    .await?;
     Ok(Some(revoked))
 }

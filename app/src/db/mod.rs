@@ -6,6 +6,7 @@ pub mod budgets;
 pub mod deployments;
 pub mod end_users;
 pub mod error;
+mod holds;
 pub mod key_lists;
 pub mod key_secrets;
 pub mod keys;

@@ -94,16 +94,11 @@ pub async fn create(
     .bind(&spec.budget_id)
     .execute(&mut *transaction)
     .await?;
-    let limits = match &spec.budget_id {
-        Some(budget_id) => budget_templates::linked_limits(&mut *transaction, budget_id)
-            .await?
-            .ok_or(DbError::UnknownReference)?,
-        None => spec.budget,
-    };
-    budgets::set_limits(
+    budget_templates::set_budget(
         &mut *transaction,
         &BudgetSubject::organization(&organization_id).to_string(),
-        &limits,
+        spec.budget_id.as_deref(),
+        Some(&spec.budget),
     )
     .await?;
     find_in(&mut *transaction, &organization_id)
@@ -142,22 +137,13 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    let limits = match (&change.budget_link, change.budget) {
-        (Some(Some(budget_id)), _) => Some(
-            budget_templates::linked_limits(&mut *transaction, budget_id)
-                .await?
-                .ok_or(DbError::UnknownReference)?,
-        ),
-        (_, budget) => budget,
-    };
-    if let Some(limits) = &limits {
-        budgets::set_limits(
-            &mut *transaction,
-            &BudgetSubject::organization(organization_id).to_string(),
-            limits,
-        )
-        .await?;
-    }
+    budget_templates::set_budget(
+        &mut *transaction,
+        &BudgetSubject::organization(organization_id).to_string(),
+        change.budget_link.clone().flatten().as_deref(),
+        change.budget.as_ref(),
+    )
+    .await?;
     Ok(find_in(&mut *transaction, organization_id).await?)
 }
 
@@ -196,9 +182,6 @@ pub async fn delete(
         .iter()
         .map(|id| BudgetSubject::organization(id).to_string())
         .collect();
-    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
-        .bind(&subjects)
-        .execute(&mut *transaction)
-        .await?;
+    budgets::forget(&mut *transaction, &subjects).await?;
     Ok(deleted)
 }

@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::holds;
 use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 
@@ -103,14 +104,7 @@ pub async fn create(
         .project_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     if let Some(team_id) = &spec.team_id {
-        // Locked so the team cannot be deleted before its new project is in.
-        let live_team: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR SHARE",
-        )
-        .bind(team_id)
-        .fetch_optional(&mut *connection)
-        .await?;
-        if live_team.is_none() {
+        if !holds::live_team(&mut *connection, team_id).await? {
             return Err(ProjectError::UnknownTeam);
         }
     }
@@ -215,9 +209,6 @@ pub async fn delete(
         .iter()
         .map(|id| BudgetSubject::project(id).to_string())
         .collect();
-    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
-        .bind(&subjects)
-        .execute(&mut *connection)
-        .await?;
+    budgets::forget(&mut *connection, &subjects).await?;
     Ok(deleted)
 }

@@ -134,9 +134,6 @@ pub async fn delete(
         .iter()
         .map(|name| BudgetSubject::tag(name).to_string())
         .collect();
-    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
-        .bind(&subjects)
-        .execute(&mut *transaction)
-        .await?;
+    budgets::forget(&mut *transaction, &subjects).await?;
     Ok(deleted)
 }

@@ -281,10 +281,7 @@ pub async fn delete(
         .iter()
         .map(|id| BudgetSubject::user(id).to_string())
         .collect();
-    sqlx::query("DELETE FROM budget_counters WHERE subject = ANY($1)")
-        .bind(&subjects)
-        .execute(&mut *connection)
-        .await?;
+    budgets::forget(&mut *connection, &subjects).await?;
     Ok(DeletedUsers {
         user_ids: deleted,
         revoked_keys,
