@@ -16,7 +16,7 @@ pub async fn list_end_users() -> Result<Vec<EndUserView>, ConsoleError> {
     use crate::api::guard;
     use crate::ops::end_users;
 
-    let actor = guard::actor(&guard::session().await?).await?;
+    let actor = guard::current_actor().await?;
     Ok(end_users::list(&crate::state::pool()?, &actor, None, END_USER_PAGE).await?)
 }
 
@@ -33,18 +33,12 @@ pub async fn save_end_user(
     blocked: Option<String>,
 ) -> Result<EndUserView, ConsoleError> {
     use crate::api::{form, guard};
-    use crate::ops::budget_fields::BudgetFields;
+
     use crate::ops::end_users::{self, EndUserUpdate, NewEndUser};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("change end users")?;
-    let budget = BudgetFields {
-        max_budget: form::dollars(&max_budget, "The budget")?,
-        soft_budget: form::dollars(&soft_budget, "The soft budget")?,
-        budget_duration: form::text(&budget_duration),
-    };
+    let budget = form::budget(&max_budget, &soft_budget, &budget_duration)?;
     let blocked = blocked.is_some();
     let pool = crate::state::pool()?;
     let saved = if existing {
@@ -74,9 +68,7 @@ pub async fn delete_end_user(csrf: String, user_id: String) -> Result<(), Consol
     use crate::api::guard;
     use crate::ops::end_users;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     end_users::delete(&crate::state::pool()?, &actor, &[user_id]).await?;
     Ok(())
 }

@@ -55,3 +55,30 @@ pub fn json_object(value: &str, field: &str) -> Result<Option<serde_json::Value>
         },
     }
 }
+
+/// The budget fields of a form (each empty: not given).
+pub fn budget(
+    max_budget: &str,
+    soft_budget: &str,
+    budget_duration: &str,
+) -> Result<crate::ops::budget_fields::BudgetFields, ConsoleError> {
+    Ok(crate::ops::budget_fields::BudgetFields {
+        max_budget: dollars(max_budget, "The budget")?,
+        soft_budget: dollars(soft_budget, "The soft budget")?,
+        budget_duration: text(budget_duration),
+    })
+}
+
+/// The rate-limit fields of a form (each empty: not given).
+pub fn limits(
+    rpm_limit: &str,
+    tpm_limit: &str,
+    max_parallel_requests: &str,
+) -> Result<crate::ops::limit_fields::LimitFields, ConsoleError> {
+    Ok(crate::ops::limit_fields::LimitFields {
+        rpm_limit: count(rpm_limit, "Requests per minute")?,
+        tpm_limit: count(tpm_limit, "Tokens per minute")?,
+        max_parallel_requests: count(max_parallel_requests, "Parallel requests")?,
+        ..Default::default()
+    })
+}

@@ -222,6 +222,19 @@ pub async fn actor(session: &Session) -> Result<crate::ops::Actor, ConsoleError>
     })
 }
 
+/// The logged-in user as the management operations see it, for a read.
+pub async fn current_actor() -> Result<crate::ops::Actor, ConsoleError> {
+    actor(&session().await?).await
+}
+
+/// The logged-in user about to make a change, once the form's CSRF token is checked.
+pub async fn changer(csrf: &str) -> Result<crate::ops::Actor, ConsoleError> {
+    let session = session().await?;
+    let actor = actor(&session).await?;
+    check_csrf(&session, csrf).await?;
+    Ok(actor)
+}
+
 /// Logs a user in: a new session id (no fixation), a new CSRF token, the user's id.
 pub async fn start_session(session: &Session, user: &UserRow) -> Result<(), ConsoleError> {
     session.cycle_id().await?;

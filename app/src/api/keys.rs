@@ -17,7 +17,7 @@ pub async fn list_keys() -> Result<Vec<KeyDetails>, ConsoleError> {
     use crate::api::guard;
     use crate::ops::keys::{self, KeyListQuery, MAX_PAGE_SIZE};
 
-    let actor = guard::actor(&guard::session().await?).await?;
+    let actor = guard::current_actor().await?;
     let query = KeyListQuery {
         size: Some(MAX_PAGE_SIZE),
         ..KeyListQuery::default()
@@ -47,9 +47,7 @@ pub async fn create_key(
     use crate::ops::keys::{self, NewKey};
     use crate::ops::limit_fields::LimitFields;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_some_team("create keys")?;
     let optional = |value: &Option<String>| value.as_deref().unwrap_or_default().to_string();
     let input = NewKey {
@@ -99,29 +97,17 @@ pub async fn update_key(
     metadata: String,
 ) -> Result<KeyDetails, ConsoleError> {
     use crate::api::{form, guard};
-    use crate::ops::budget_fields::BudgetFields;
-    use crate::ops::keys::{self, KeyUpdate};
-    use crate::ops::limit_fields::LimitFields;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    use crate::ops::keys::{self, KeyUpdate};
+
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_some_team("change keys")?;
     let update = KeyUpdate {
         key: token_hash,
         key_alias: form::text(&key_alias),
         models: Some(form::list(&models)),
-        budget: BudgetFields {
-            max_budget: form::dollars(&max_budget, "The budget")?,
-            soft_budget: form::dollars(&soft_budget, "The soft budget")?,
-            budget_duration: form::text(&budget_duration),
-        },
-        limits: LimitFields {
-            rpm_limit: form::count(&rpm_limit, "Requests per minute")?,
-            tpm_limit: form::count(&tpm_limit, "Tokens per minute")?,
-            max_parallel_requests: form::count(&max_parallel_requests, "Parallel requests")?,
-            ..LimitFields::default()
-        },
+        budget: form::budget(&max_budget, &soft_budget, &budget_duration)?,
+        limits: form::limits(&rpm_limit, &tpm_limit, &max_parallel_requests)?,
         duration: form::text(&duration),
         metadata: form::json_object(&metadata, "Metadata")?,
         ..KeyUpdate::default()
@@ -141,9 +127,7 @@ pub async fn rotate_key(
     use crate::api::{form, guard};
     use crate::ops::keys;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_some_team("regenerate keys")?;
     let grace = form::text(&grace_period);
     let issued = keys::regenerate(
@@ -170,9 +154,7 @@ pub async fn set_key_blocked(
     use crate::api::guard;
     use crate::ops::keys;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_some_team("block keys")?;
     keys::set_blocked(&crate::state::pool()?, &actor, &token_hash, blocked).await?;
     Ok(())
@@ -183,9 +165,7 @@ pub async fn revoke_key(csrf: String, token_hash: String) -> Result<(), ConsoleE
     use crate::api::guard;
     use crate::ops::keys;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_some_team("revoke keys")?;
     keys::delete(&crate::state::pool()?, &actor, &[token_hash], &[]).await?;
     Ok(())

@@ -11,7 +11,7 @@ pub async fn list_named_budgets() -> Result<Vec<NamedBudgetView>, ConsoleError> 
     use crate::api::guard;
     use crate::ops::named_budgets;
 
-    let actor = guard::actor(&guard::session().await?).await?;
+    let actor = guard::current_actor().await?;
     Ok(named_budgets::list(&crate::state::pool()?, &actor, None).await?)
 }
 
@@ -28,9 +28,7 @@ pub async fn save_named_budget(
     use crate::api::{form, guard};
     use crate::ops::named_budgets::{self, NamedBudgetInput};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("change budgets")?;
     let input = NamedBudgetInput {
         budget_id: form::text(&budget_id),
@@ -51,9 +49,7 @@ pub async fn delete_named_budget(csrf: String, budget_id: String) -> Result<(), 
     use crate::api::guard;
     use crate::ops::named_budgets;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     named_budgets::delete(&crate::state::pool()?, &actor, &budget_id).await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ pub async fn list_organizations() -> Result<Vec<OrganizationView>, ConsoleError>
     use crate::api::guard;
     use crate::ops::organizations;
 
-    let actor = guard::actor(&guard::session().await?).await?;
+    let actor = guard::current_actor().await?;
     Ok(organizations::list(&crate::state::pool()?, &actor).await?)
 }
 
@@ -30,18 +30,12 @@ pub async fn save_organization(
     budget_duration: String,
 ) -> Result<OrganizationView, ConsoleError> {
     use crate::api::{form, guard};
-    use crate::ops::budget_fields::BudgetFields;
+
     use crate::ops::organizations::{self, NewOrganization, OrganizationUpdate};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("change organizations")?;
-    let budget = BudgetFields {
-        max_budget: form::dollars(&max_budget, "The budget")?,
-        soft_budget: form::dollars(&soft_budget, "The soft budget")?,
-        budget_duration: form::text(&budget_duration),
-    };
+    let budget = form::budget(&max_budget, &soft_budget, &budget_duration)?;
     let pool = crate::state::pool()?;
     let saved = if existing {
         let update = OrganizationUpdate {
@@ -73,9 +67,7 @@ pub async fn delete_organization(
     use crate::api::guard;
     use crate::ops::organizations;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     organizations::delete(&crate::state::pool()?, &actor, &[organization_id]).await?;
     Ok(())
 }

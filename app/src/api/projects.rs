@@ -14,7 +14,7 @@ pub async fn list_projects() -> Result<Vec<ProjectView>, ConsoleError> {
     use crate::api::guard;
     use crate::ops::projects;
 
-    let actor = guard::actor(&guard::session().await?).await?;
+    let actor = guard::current_actor().await?;
     Ok(projects::list(&crate::state::pool()?, &actor).await?)
 }
 
@@ -35,9 +35,7 @@ pub async fn save_project(
     use crate::api::{form, guard};
     use crate::ops::projects::{self, NewProject, ProjectUpdate};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_some_team("change projects")?;
     let (max_budget, soft_budget, budget_duration) = (
         form::dollars(&max_budget, "The budget")?,
@@ -78,9 +76,7 @@ pub async fn delete_project(csrf: String, project_id: String) -> Result<(), Cons
     use crate::api::guard;
     use crate::ops::projects;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     projects::delete(&crate::state::pool()?, &actor, &[project_id]).await?;
     Ok(())
 }

@@ -11,7 +11,7 @@ pub async fn list_tags() -> Result<Vec<TagView>, ConsoleError> {
     use crate::api::guard;
     use crate::ops::tags;
 
-    let actor = guard::actor(&guard::session().await?).await?;
+    let actor = guard::current_actor().await?;
     Ok(tags::list(&crate::state::pool()?, &actor).await?)
 }
 
@@ -29,9 +29,7 @@ pub async fn save_tag(
     use crate::api::{form, guard};
     use crate::ops::tags::{self, TagInput};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("change tags")?;
     let input = TagInput {
         name,
@@ -54,9 +52,7 @@ pub async fn delete_tag(csrf: String, name: String) -> Result<(), ConsoleError> 
     use crate::api::guard;
     use crate::ops::tags;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     tags::delete(&crate::state::pool()?, &actor, &name).await?;
     Ok(())
 }

@@ -19,7 +19,7 @@ pub async fn list_teams() -> Result<Vec<TeamView>, ConsoleError> {
     use crate::db::{members, teams};
     use crate::model::MemberView;
 
-    let actor = guard::actor(&guard::session().await?).await?;
+    let actor = guard::current_actor().await?;
     let pool = crate::state::pool()?;
     let mut members_of: HashMap<String, Vec<MemberView>> = HashMap::new();
     for row in members::list_all(&pool).await? {
@@ -71,9 +71,7 @@ pub async fn create_team(
     use crate::ops::limit_fields::LimitFields;
     use crate::ops::teams::{self, NewTeam};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("create teams")?;
     let input = NewTeam {
         team_id: form::text(&team_id),
@@ -117,9 +115,7 @@ pub async fn update_team(
     use crate::ops::limit_fields::LimitFields;
     use crate::ops::teams::{self, TeamUpdate};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_some_team("change teams")?;
     let given = |value: &Option<String>| value.as_deref().unwrap_or_default().to_string();
     let update = TeamUpdate {
@@ -157,9 +153,7 @@ pub async fn set_team_blocked(
     use crate::api::guard;
     use crate::ops::teams;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("block teams")?;
     teams::set_blocked(&crate::state::pool()?, &actor, &team_id, blocked).await?;
     Ok(())
@@ -176,9 +170,7 @@ pub async fn add_member(
     use crate::api::{form, guard};
     use crate::ops::members::{self, NewMember};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_team(&team_id, "add members to this team")?;
     let member = NewMember {
         role: form::text(&role),
@@ -199,9 +191,7 @@ pub async fn remove_member(
     use crate::api::guard;
     use crate::ops::members::{self, NewMember};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_manages_team(&team_id, "remove this team's members")?;
     let member = NewMember {
         user_id: Some(user_id),

@@ -23,7 +23,7 @@ pub async fn list_users() -> Result<Vec<AccountView>, ConsoleError> {
     use crate::db::users;
     use crate::ops;
 
-    let actor = guard::actor(&guard::session().await?).await?;
+    let actor = guard::current_actor().await?;
     let pool = crate::state::pool()?;
     let page = ops::users::list(&pool, &actor, None, 1, USER_LIST_LIMIT).await?;
     let mut teams: HashMap<String, Vec<String>> = HashMap::new();
@@ -66,9 +66,7 @@ pub async fn create_user(
     use crate::api::guard;
     use crate::ops::users::{self, NewUser};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("create users")?;
     let email = email.trim().to_string();
     if !email.contains('@') || email.len() > 200 {
@@ -103,29 +101,17 @@ pub async fn update_user(
     max_parallel_requests: String,
 ) -> Result<(), ConsoleError> {
     use crate::api::{form, guard};
-    use crate::ops::budget_fields::BudgetFields;
-    use crate::ops::limit_fields::LimitFields;
+
     use crate::ops::users::{self, UserUpdate};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("change users")?;
     let update = UserUpdate {
         user_id: Some(user_id),
         user_alias: form::text(&user_alias),
         models: Some(form::list(&models)),
-        budget: BudgetFields {
-            max_budget: form::dollars(&max_budget, "The budget")?,
-            soft_budget: form::dollars(&soft_budget, "The soft budget")?,
-            budget_duration: form::text(&budget_duration),
-        },
-        limits: LimitFields {
-            rpm_limit: form::count(&rpm_limit, "Requests per minute")?,
-            tpm_limit: form::count(&tpm_limit, "Tokens per minute")?,
-            max_parallel_requests: form::count(&max_parallel_requests, "Parallel requests")?,
-            ..LimitFields::default()
-        },
+        budget: form::budget(&max_budget, &soft_budget, &budget_duration)?,
+        limits: form::limits(&rpm_limit, &tpm_limit, &max_parallel_requests)?,
         ..UserUpdate::default()
     };
     users::update(&crate::state::pool()?, &actor, update).await?;
@@ -137,9 +123,7 @@ pub async fn change_role(csrf: String, user_id: String, role: String) -> Result<
     use crate::api::guard;
     use crate::ops::users::{self, UserUpdate};
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     actor.require_admin("change roles")?;
     let update = UserUpdate {
         user_id: Some(user_id),
@@ -181,9 +165,7 @@ pub async fn delete_user(csrf: String, user_id: String) -> Result<(), ConsoleErr
     use crate::api::guard;
     use crate::ops::users;
 
-    let session = guard::session().await?;
-    let actor = guard::actor(&session).await?;
-    guard::check_csrf(&session, &csrf).await?;
+    let actor = guard::changer(&csrf).await?;
     users::delete(&crate::state::pool()?, &actor, &[user_id]).await?;
     Ok(())
 }
