@@ -33,7 +33,6 @@ pub async fn save_end_user(
     blocked: Option<String>,
 ) -> Result<EndUserView, ConsoleError> {
     use crate::api::{form, guard};
-
     use crate::ops::end_users::{self, EndUserUpdate, NewEndUser};
 
     let actor = guard::changer(&csrf).await?;

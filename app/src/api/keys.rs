@@ -97,7 +97,6 @@ pub async fn update_key(
     metadata: String,
 ) -> Result<KeyDetails, ConsoleError> {
     use crate::api::{form, guard};
-
     use crate::ops::keys::{self, KeyUpdate};
 
     let actor = guard::changer(&csrf).await?;

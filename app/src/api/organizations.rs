@@ -30,7 +30,6 @@ pub async fn save_organization(
     budget_duration: String,
 ) -> Result<OrganizationView, ConsoleError> {
     use crate::api::{form, guard};
-
     use crate::ops::organizations::{self, NewOrganization, OrganizationUpdate};
 
     let actor = guard::changer(&csrf).await?;

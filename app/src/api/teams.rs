@@ -13,11 +13,10 @@ use crate::model::TeamView;
 
 #[server(endpoint = "list_teams")]
 pub async fn list_teams() -> Result<Vec<TeamView>, ConsoleError> {
-    use std::collections::HashMap;
-
     use crate::api::guard;
     use crate::db::{members, teams};
     use crate::model::MemberView;
+    use std::collections::HashMap;
 
     let actor = guard::current_actor().await?;
     let pool = crate::state::pool()?;

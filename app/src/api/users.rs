@@ -17,11 +17,10 @@ pub use crate::model::MIN_PASSWORD_CHARS;
 
 #[server(endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<AccountView>, ConsoleError> {
-    use std::collections::HashMap;
-
     use crate::api::guard;
     use crate::db::users;
     use crate::ops;
+    use std::collections::HashMap;
 
     let actor = guard::current_actor().await?;
     let pool = crate::state::pool()?;
@@ -101,7 +100,6 @@ pub async fn update_user(
     max_parallel_requests: String,
 ) -> Result<(), ConsoleError> {
     use crate::api::{form, guard};
-
     use crate::ops::users::{self, UserUpdate};
 
     let actor = guard::changer(&csrf).await?;

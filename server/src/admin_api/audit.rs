@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::access::Actor;
+use super::extract::SpendReader;
 use super::{rfc3339, ApiQuery};
 use crate::core::error::{ApiError, UnknownCaller};
 use crate::policy::auth::presented_key;
@@ -101,11 +102,9 @@ const MAX_LIMIT: i64 = 500;
 
 /// `GET /audit/log`: entries newest first, filtered; `before_id` pages back.
 pub async fn log(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
+    reader: SpendReader,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_reads_spend("read the audit log")?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -121,7 +120,7 @@ pub async fn log(
         before_id: query.before_id,
         limit,
     };
-    let rows = audit::list(&gateway.pool, &filter).await?;
+    let rows = audit::list(reader.pool(), &filter).await?;
     let entries: Vec<Value> = rows
         .iter()
         .map(|row| {

@@ -1,5 +1,6 @@
 //! What a management handler starts from: the caller with the gateway it calls (`Manager`),
-//! the same refused unless it is an admin (`Admin`) or reads everything (`Reader`), checked
+//! the same refused unless it is an admin (`Admin`), reads everything (`Reader`) or reads
+//! spend (`SpendReader`), checked
 //! before the body is read, the JSON body (`Input`), and the answer an operation's view makes
 //! (`Answer`).
 
@@ -114,6 +115,33 @@ impl FromRequestParts<SharedGateway> for Reader {
         })
         .await
         .map(Reader)
+    }
+}
+
+/// A `Manager` whose role reads every spend row and the audit log (admin, finance): anyone
+/// else is refused (403).
+pub struct SpendReader(pub Manager);
+
+impl std::ops::Deref for SpendReader {
+    type Target = Manager;
+
+    fn deref(&self) -> &Manager {
+        &self.0
+    }
+}
+
+impl FromRequestParts<SharedGateway> for SpendReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gateway: &SharedGateway,
+    ) -> Result<Self, ApiError> {
+        checked(parts, gateway, |actor| {
+            actor.require_reads_spend("read spend")
+        })
+        .await
+        .map(SpendReader)
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,7 +17,7 @@ use app::db::reports::{self, BreakdownRow, Lines, ReportSpec};
 use app::model::micros_to_dollars;
 use app::model::reports::{report_csv, Dimension, Granularity, ReportFilters, ReportRow};
 
-use super::access::Actor;
+use super::extract::SpendReader;
 use super::ApiQuery;
 use crate::core::error::ApiError;
 use crate::state::SharedGateway;
@@ -210,11 +209,10 @@ fn report_json(rows: &[ReportRow]) -> Value {
 /// `GET /spend/report`: spend per period (`granularity`) × group (`group_by`, optional) with
 /// any filters, over `start_date..=end_date` (default: the month so far). Admins and finance.
 pub async fn spend_report(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
+    reader: SpendReader,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    caller.require_reads_spend("read spend reports")?;
+    let gateway = &reader.gateway;
     let (start, end) = params.range_or_default(false)?;
     let group_by = params.group_by.as_deref().map(dimension).transpose()?;
     let filters = params.filters();
@@ -225,7 +223,7 @@ pub async fn spend_report(
         granularity: Some(params.granularity()?),
         filters: &filters,
     };
-    let rows = labelled_report(&gateway, &spec).await?;
+    let rows = labelled_report(gateway, &spec).await?;
     if params.wants_csv()? {
         return Ok(csv_response(&rows, start, end));
     }
@@ -245,11 +243,10 @@ pub async fn spend_report(
 /// `GET /global/spend/report` (LiteLLM): per day, spend per team (default), key, or any
 /// Gatehouse dimension, each with its per-model-and-key breakdown. Admins and finance.
 pub async fn global_report(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
+    reader: SpendReader,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    caller.require_reads_spend("read spend reports")?;
+    let gateway = &reader.gateway;
     let (start, end) = params.required_range()?;
     if params.group_by.as_deref() == Some("customer") || params.customer_id.is_some() {
         return Err(ApiError::bad_request(
@@ -272,7 +269,7 @@ pub async fn global_report(
         filters: &filters,
     };
     if params.wants_csv()? {
-        let rows = labelled_report(&gateway, &spec).await?;
+        let rows = labelled_report(gateway, &spec).await?;
         return Ok(csv_response(&rows, start, end));
     }
     let body = if group_by == Dimension::Key {
@@ -425,13 +422,12 @@ fn per_key(lines: &[BreakdownRow]) -> Value {
 /// `GET /spend/tags` (LiteLLM): spend and request count per request tag, biggest first, over
 /// the range given (all time otherwise). Admins and finance.
 pub async fn spend_tags(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
+    reader: SpendReader,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    caller.require_reads_spend("read spend reports")?;
+    let gateway = &reader.gateway;
     let (start, end) = params.range_or_default(true)?;
-    let rows = tag_rows(&gateway, &params, start, end).await?;
+    let rows = tag_rows(gateway, &params, start, end).await?;
     if params.wants_csv()? {
         return Ok(csv_response(&rows, start, end));
     }
@@ -453,13 +449,12 @@ pub async fn spend_tags(
 /// `GET /global/spend/tags` (LiteLLM): `{spend_per_tag: [{name, spend, log_count}]}`, with
 /// `tags` (comma-separated) narrowing it. Admins and finance.
 pub async fn global_spend_tags(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
+    reader: SpendReader,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    caller.require_reads_spend("read spend reports")?;
+    let gateway = &reader.gateway;
     let (start, end) = params.range_or_default(true)?;
-    let mut rows = tag_rows(&gateway, &params, start, end).await?;
+    let mut rows = tag_rows(gateway, &params, start, end).await?;
     if let Some(wanted) = params.tags.as_deref().filter(|tags| *tags != "all-tags") {
         let wanted: BTreeSet<&str> = wanted.split(',').map(str::trim).collect();
         rows.retain(|row| wanted.contains(row.group_key.as_str()));
@@ -500,11 +495,8 @@ async fn tag_rows(
 
 /// `GET /spend/reconcile`: rollups against raw rows and all-time budget counters against
 /// rollups; `ok` when nothing drifted. Admins and finance.
-pub async fn reconcile(
-    State(gateway): State<SharedGateway>,
-    caller: Actor,
-) -> Result<Response, ApiError> {
-    caller.require_reads_spend("reconcile spend")?;
+pub async fn reconcile(reader: SpendReader) -> Result<Response, ApiError> {
+    let gateway = &reader.gateway;
     let result = app::db::reconcile::reconcile(&gateway.pool).await?;
     let mut body = serde_json::to_value(&result).unwrap_or_default();
     if let Value::Object(fields) = &mut body {
