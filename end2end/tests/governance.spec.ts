@@ -69,7 +69,7 @@ test('an admin creates a user, changes its role, sees budgets with their bars, a
   // The console acts under the same name as the admin's keys: `user:<user_id>`.
   const listed = await (await request.get('/user/list?page_size=100', { headers: { Authorization: `Bearer ${masterKey}` } })).json();
   const adminId = listed.users.find((user: { user_email: string }) => user.user_email === 'admin@e2e.test').user_id;
-  await expect(entries.first()).toContainText(`user:${adminId}`);
+  await expect(entries.first()).toContainText(`admin@e2e.test (user:${adminId})`);
   for (const action of await entries.locator('td:nth-child(3)').allTextContents()) {
     expect(action).toBe('user.update');
   }

@@ -1,4 +1,5 @@
-//! The audit log for the console: entries newest first, filtered. Admins and finance read it.
+//! The audit log for the console: entries newest first, filtered, each user named by its email
+//! beside its id. Admins and finance read it.
 
 use leptos::prelude::*;
 
@@ -16,9 +17,12 @@ pub async fn list_audit(
     target_type: String,
     before_id: Option<i64>,
 ) -> Result<Vec<AuditView>, ConsoleError> {
+    use std::collections::HashMap;
+
     use crate::api::guard;
     use crate::db::audit::{self, AuditFilter};
     use crate::db::keys::format_time;
+    use crate::db::users;
     use crate::model::Role;
 
     let session = guard::session().await?;
@@ -37,13 +41,37 @@ pub async fn list_audit(
     };
     let compact =
         |value: Option<serde_json::Value>| value.map(|v| v.to_string()).unwrap_or_default();
-    let rows = audit::list(&crate::state::pool()?, &filter).await?;
+    let pool = crate::state::pool()?;
+    let rows = audit::list(&pool, &filter).await?;
+    // Users act as `user:<user_id>`; people know them by email.
+    let mut emails: HashMap<String, String> = HashMap::new();
+    for user_id in rows
+        .iter()
+        .filter_map(|row| row.actor.strip_prefix("user:"))
+    {
+        if emails.contains_key(user_id) {
+            continue;
+        }
+        if let Some(email) = users::find(&pool, user_id)
+            .await?
+            .and_then(|user| user.email)
+        {
+            emails.insert(user_id.to_string(), email);
+        }
+    }
+    let shown_actor = |actor: String| match actor
+        .strip_prefix("user:")
+        .and_then(|user_id| emails.get(user_id))
+    {
+        Some(email) => format!("{email} ({actor})"),
+        None => actor,
+    };
     Ok(rows
         .into_iter()
         .map(|row| AuditView {
             id: row.id,
             at: format_time(row.at),
-            actor: row.actor,
+            actor: shown_actor(row.actor),
             action: row.action,
             target: match row.target_id {
                 Some(id) => format!("{} {id}", row.target_type),
