@@ -106,3 +106,19 @@ test('a team admin edits its team\'s keys within the team\'s limits and sees no 
   expect((await keyInfo(request, (await teamKey.json()).token_id)).rpm_limit).toBe(50);
   await page.screenshot({ path: 'test-results/key-edit-team-admin.png', fullPage: true });
 });
+
+test('the Keys page pages through more keys than one page holds', async ({ page, request }) => {
+  const stamp = Date.now();
+  for (let index = 0; index < 101; index++) {
+    expect((await manage(request, '/key/generate', { key_alias: `paged-${stamp}-${index}` })).status()).toBe(200);
+  }
+  await logIn(page);
+  // Newest first: the last one made is on the first page, the first one made is not.
+  await expect(page.locator('table.keys tbody tr', { hasText: `paged-${stamp}-100` })).toHaveCount(1);
+  await expect(page.locator('table.keys tbody tr', { hasText: `paged-${stamp}-0` })).toHaveCount(0);
+  await expect(page.locator('table.keys tbody tr')).toHaveCount(100);
+  await page.getByRole('link', { name: 'Older keys →' }).click();
+  await expect(page).toHaveURL(/\/keys\?page=2$/);
+  await expect(page.locator('table.keys tbody tr', { hasText: `paged-${stamp}-0` })).toHaveCount(1);
+  await expect(page.getByRole('link', { name: '← Newer keys' })).toBeVisible();
+});

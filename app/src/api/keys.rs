@@ -8,23 +8,28 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
-use crate::model::views::KeyDetails;
+use crate::model::views::{KeyDetails, KeyListing};
 use crate::model::CreatedKey;
 
-/// The newest keys the caller may read (its teams' and its own, or every key).
+/// A page (from 1; none: the first) of the keys the caller may read (its teams' and its own,
+/// or every key), newest first.
 #[server(endpoint = "list_keys")]
-pub async fn list_keys() -> Result<Vec<KeyDetails>, ConsoleError> {
+pub async fn list_keys(page: Option<i64>) -> Result<KeyListing, ConsoleError> {
     use crate::api::guard;
     use crate::ops::keys::{self, KeyListQuery, MAX_PAGE_SIZE};
 
     let actor = guard::current_actor().await?;
     let query = KeyListQuery {
+        page: Some(page.unwrap_or(1).max(1)),
         size: Some(MAX_PAGE_SIZE),
         ..KeyListQuery::default()
     };
-    Ok(keys::list(&crate::state::pool()?, &actor, query)
-        .await?
-        .keys)
+    let listed = keys::list(&crate::state::pool()?, &actor, query).await?;
+    Ok(KeyListing {
+        keys: listed.keys,
+        page: listed.page,
+        pages: (listed.total + listed.size - 1) / listed.size,
+    })
 }
 
 /// Creates a key from the console form. Empty fields mean "no limit".

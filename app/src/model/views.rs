@@ -199,3 +199,12 @@ pub struct ProjectView {
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// One page of the keys a console user may read, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyListing {
+    pub keys: Vec<KeyDetails>,
+    /// From 1.
+    pub page: i64,
+    pub pages: i64,
+}

@@ -13,6 +13,7 @@ use crate::pages::budget_form::dollars_text;
 use crate::pages::frame::{error_message, SignedIn};
 use crate::pages::spend_chart::DailySpendChart;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
@@ -38,9 +39,13 @@ fn KeysBody(csrf: String) -> impl IntoView {
         block: ServerAction::<SetKeyBlocked>::new(),
         update: ServerAction::<UpdateKey>::new(),
     };
+    let query = use_query_map();
+    let page =
+        move || query.with(|query| query.get("page").and_then(|page| page.parse::<i64>().ok()));
     let keys = Resource::new(
         move || {
             (
+                page(),
                 create.version().get(),
                 actions.revoke.version().get(),
                 actions.rotate.version().get(),
@@ -48,7 +53,7 @@ fn KeysBody(csrf: String) -> impl IntoView {
                 actions.update.version().get(),
             )
         },
-        |_| list_keys(),
+        |(page, ..)| list_keys(page),
     );
     let spend = Resource::new(|| (), |_| spend_per_day());
     let revoke_csrf = csrf.clone();
@@ -104,8 +109,11 @@ fn KeysBody(csrf: String) -> impl IntoView {
                             Suspend::new(async move {
                                 match keys.await {
                                     Err(error) => error_message(error).into_any(),
-                                    Ok(rows) if rows.is_empty() => view! { <p class="hint">"No keys yet."</p> }.into_any(),
-                                    Ok(rows) => keys_table(rows, actions, revoke_csrf).into_any(),
+                                    Ok(listing) if listing.keys.is_empty() => view! { <p class="hint">"No keys yet."</p> }.into_any(),
+                                    Ok(listing) => view! {
+                                        {keys_table(listing.keys, actions, revoke_csrf)}
+                                        {pager(listing.page, listing.pages)}
+                                    }.into_any(),
                                 }
                             })
                         }
@@ -114,6 +122,19 @@ fn KeysBody(csrf: String) -> impl IntoView {
             </section>
         </main>
     }
+}
+
+/// Links to the newer and older pages of keys, when there are more than one.
+fn pager(page: i64, pages: i64) -> impl IntoView {
+    (pages > 1).then(|| {
+        view! {
+            <nav class="pager">
+                {(page > 1).then(|| view! { <a href=format!("/keys?page={}", page - 1)>"← Newer keys"</a> })}
+                <span>{format!(" Page {page} of {pages} ")}</span>
+                {(page < pages).then(|| view! { <a href=format!("/keys?page={}", page + 1)>"Older keys →"</a> })}
+            </nav>
+        }
+    })
 }
 
 fn new_secret(created: CreatedKey) -> impl IntoView {
