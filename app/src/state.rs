@@ -21,8 +21,6 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait ModelRuntime: Send + Sync {
     /// Every deployment this instance serves, and stored ones it could not load.
     fn deployments(&self) -> Vec<DeploymentView>;
-    /// Refuses a deployment the gateway could not serve, saying which field is wrong.
-    fn check(&self, spec: &DeploymentSpec) -> Result<(), String>;
     /// Applies the stored deployments on this instance now (the others follow the NOTIFY).
     fn reload(&self) -> BoxFuture<'_, ()>;
     /// Sends a one-token request to a deployment this instance serves.
@@ -37,6 +35,8 @@ pub trait Catalog: Send + Sync {
     fn model_allowed(&self, allowed: &[String], model: &str) -> bool;
     /// `name` is a configured request class.
     fn is_request_class(&self, name: &str) -> bool;
+    /// Refuses a deployment the gateway could not serve, saying which field is wrong.
+    fn check_deployment(&self, spec: &DeploymentSpec) -> Result<(), String>;
 }
 
 /// What the console asks of the gateway about routing.

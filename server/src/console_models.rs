@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::db::deployments::DeploymentSpec;
 use app::model::{ConnectionTest, DeploymentView};
 use app::state::{BoxFuture, ModelRuntime};
 use serde_json::{json, Map, Value};
@@ -57,10 +56,6 @@ impl ModelRuntime for ConsoleModels {
         }));
         views.sort_by(|a, b| a.model_name.cmp(&b.model_name));
         views
-    }
-
-    fn check(&self, spec: &DeploymentSpec) -> Result<(), String> {
-        self.models.build_stored("new", spec).map(|_| ())
     }
 
     fn reload(&self) -> BoxFuture<'_, ()> {

@@ -76,4 +76,8 @@ impl app::state::Catalog for LiveModels {
     fn is_request_class(&self, name: &str) -> bool {
         self.router().classes.get(name).is_some()
     }
+
+    fn check_deployment(&self, spec: &app::db::deployments::DeploymentSpec) -> Result<(), String> {
+        self.build_stored("new", spec).map(|_| ())
+    }
 }

@@ -59,12 +59,11 @@ pub async fn save_deployment(
 ) -> Result<String, ConsoleError> {
     use crate::api::deployment_form::spec_of;
     use crate::api::guard;
-    use crate::db::deployments;
-    use crate::model::{DeploymentForm, Role};
+    use crate::model::DeploymentForm;
+    use crate::ops::{deployments, OpsError};
 
-    let session = guard::session().await?;
-    guard::check_csrf(&session, &csrf).await?;
-    let user = guard::require_role(&session, &[Role::Admin]).await?;
+    let actor = guard::changer(&csrf).await?;
+    actor.require_admin("change deployments")?;
     let state = crate::state::console_state()?;
     let sealer = state.sealer.as_deref();
     let form = DeploymentForm {
@@ -78,49 +77,21 @@ pub async fn save_deployment(
         has_credentials: false,
         extra_params,
     };
-    let (id, existing) = match id.trim() {
-        "" => (None, None),
+    let invalid = |message: String| OpsError::conflict(message, "litellm_params");
+    let saved = match id.trim() {
+        "" => {
+            let spec = spec_of(&form, &api_key, None).map_err(ConsoleError::Invalid)?;
+            let id = uuid::Uuid::new_v4();
+            deployments::create(&state.pool, &actor, &*state.catalog, sealer, id, spec).await?
+        }
         text => {
             let id = uuid::Uuid::parse_str(text).map_err(|_| no_such_deployment())?;
-            let row = deployments::find(&state.pool, id)
-                .await?
-                .ok_or_else(no_such_deployment)?;
-            (Some(id), Some(row.spec(sealer).map_err(cannot_save)?))
+            let edit = |existing| spec_of(&form, &api_key, Some(existing)).map_err(invalid);
+            deployments::update(&state.pool, &actor, &*state.catalog, sealer, id, edit).await?
         }
     };
-    let spec = spec_of(&form, &api_key, existing).map_err(ConsoleError::Invalid)?;
-    state.models.check(&spec).map_err(ConsoleError::Invalid)?;
-    let saved = match id {
-        Some(id) => deployments::replace(&state.pool, sealer, id, spec)
-            .await
-            .map_err(cannot_save)?
-            .ok_or_else(no_such_deployment)?,
-        None => deployments::insert(
-            &state.pool,
-            sealer,
-            uuid::Uuid::new_v4(),
-            spec,
-            user.label(),
-        )
-        .await
-        .map_err(cannot_save)?,
-    };
-    tracing::info!(by = %user.label(), deployment = %saved.id, model_name = %saved.model_name,
-        "deployment saved in console");
-    let after = serde_json::json!({
-        "model_name": saved.model_name,
-        "litellm_params": saved.public_params(),
-    });
-    guard::audit(
-        &user,
-        "model.save",
-        "model",
-        &saved.id.to_string(),
-        Some(after),
-    )
-    .await;
     state.models.reload().await;
-    Ok(saved.id.to_string())
+    Ok(saved["model_id"].as_str().unwrap_or_default().to_string())
 }
 
 #[cfg(feature = "ssr")]
@@ -128,31 +99,16 @@ fn no_such_deployment() -> ConsoleError {
     ConsoleError::Invalid("No such stored deployment.".into())
 }
 
-#[cfg(feature = "ssr")]
-fn cannot_save(error: crate::db::deployments::DeploymentError) -> ConsoleError {
-    use crate::db::deployments::DeploymentError;
-    match error {
-        DeploymentError::Database(error) => ConsoleError::from(error),
-        other => ConsoleError::Invalid(format!("Cannot save the deployment: {other}.")),
-    }
-}
-
 #[server(endpoint = "delete_deployment")]
 pub async fn delete_deployment(csrf: String, id: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::db::deployments;
-    use crate::model::Role;
+    use crate::ops::deployments;
 
-    let session = guard::session().await?;
-    guard::check_csrf(&session, &csrf).await?;
-    let user = guard::require_role(&session, &[Role::Admin]).await?;
+    let actor = guard::changer(&csrf).await?;
+    actor.require_admin("change deployments")?;
     let state = crate::state::console_state()?;
     let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| no_such_deployment())?;
-    if !deployments::delete(&state.pool, id).await? {
-        return Err(no_such_deployment());
-    }
-    tracing::info!(by = %user.label(), deployment = %id, "deployment deleted in console");
-    guard::audit(&user, "model.delete", "model", &id.to_string(), None).await;
+    deployments::delete(&state.pool, &actor, id).await?;
     state.models.reload().await;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! sealed in their own column.
 
 use serde_json::{Map, Value};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -184,6 +184,21 @@ pub async fn list(pool: &PgPool) -> Result<Vec<StoredDeployment>, sqlx::Error> {
     .await
 }
 
+/// A stored deployment, locked until the caller's transaction ends.
+pub async fn find_for_change(
+    connection: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<StoredDeployment>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        deployment_columns!(),
+        " FROM deployments WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(connection)
+    .await
+}
+
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<StoredDeployment>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",
@@ -196,7 +211,7 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<StoredDeployment>, s
 }
 
 pub async fn insert(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     sealer: Option<&Sealer>,
     id: Uuid,
     mut spec: DeploymentSpec,
@@ -214,7 +229,7 @@ pub async fn insert(
     .bind(Value::Object(spec.model_info))
     .bind(sealed)
     .bind(created_by)
-    .fetch_one(pool)
+    .fetch_one(connection)
     .await
     .map_err(|error| match error {
         sqlx::Error::Database(db) if db.is_unique_violation() => DeploymentError::DuplicateId,
@@ -225,7 +240,7 @@ pub async fn insert(
 /// Replaces a deployment's definition (secrets re-sealed under the current key); `None` when
 /// it does not exist.
 pub async fn replace(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     sealer: Option<&Sealer>,
     id: Uuid,
     mut spec: DeploymentSpec,
@@ -241,15 +256,15 @@ pub async fn replace(
     .bind(Value::Object(spec.litellm_params))
     .bind(Value::Object(spec.model_info))
     .bind(sealed)
-    .fetch_optional(pool)
+    .fetch_optional(connection)
     .await?)
 }
 
 /// Deletes a deployment; whether it existed.
-pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
     let result = sqlx::query("DELETE FROM deployments WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(connection)
         .await?;
     Ok(result.rows_affected() > 0)
 }

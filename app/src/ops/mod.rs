@@ -6,6 +6,7 @@
 
 pub mod actor;
 pub mod budget_fields;
+pub mod deployments;
 pub mod end_users;
 pub mod error;
 pub mod keys;

@@ -1,21 +1,20 @@
 //! LiteLLM's deployment management: `/model/new`, `/model/update` (and
-//! `PATCH /model/{id}/update`), `/model/delete`. Deployments are stored in Postgres with their
-//! credentials sealed; every instance serves them once the change is committed.
+//! `PATCH /model/{id}/update`), `/model/delete`, over `app::ops::deployments`. Deployments are
+//! stored in Postgres with their credentials sealed; this instance serves a change before
+//! answering, every other one once it is committed.
 
 use axum::extract::Path;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use app::db::deployments::{self, DeploymentError, DeploymentSpec, StoredDeployment};
+use app::db::deployments::{self, DeploymentSpec};
+use app::ops::deployments as operations;
+use app::ops::OpsError;
 
-use super::access::Actor;
-use super::audit::{self, Change};
 use super::extract::{Admin, Answer, Input};
-use super::rfc3339;
 use crate::core::error::ApiError;
-use crate::state::SharedGateway;
 
 #[derive(Deserialize)]
 pub struct NewModel {
@@ -39,8 +38,7 @@ pub struct ModelId {
     id: String,
 }
 
-pub async fn create(Admin(admin): Admin, Input(request): Input<NewModel>) -> Answer<Value> {
-    let (gateway, caller) = (&admin.gateway, &admin.actor);
+pub async fn create(admin: Admin, Input(request): Input<NewModel>) -> Answer<Value> {
     let NewModel {
         model_name,
         litellm_params,
@@ -50,30 +48,19 @@ pub async fn create(Admin(admin): Admin, Input(request): Input<NewModel>) -> Ans
         None | Some(Value::Null) => Uuid::new_v4(),
         Some(given) => parse_id(given.as_str().unwrap_or_default())?,
     };
-    let spec = checked(
-        gateway,
-        DeploymentSpec {
-            model_name,
-            litellm_params,
-            model_info,
-        },
-    )?;
-    let row = deployments::insert(
-        &gateway.pool,
-        gateway.models.sealer(),
-        id,
-        spec,
-        "master_key",
-    )
-    .await
-    .map_err(storage_error)?;
-    let after = applied(gateway, &row).await;
-    audited(gateway, caller, "model.new", row.id, None, &after).await;
-    Ok(Json(after))
+    let spec = DeploymentSpec {
+        model_name,
+        litellm_params,
+        model_info,
+    };
+    let sealer = admin.gateway.models.sealer();
+    let created =
+        operations::create(admin.pool(), &admin, admin.catalog(), sealer, id, spec).await?;
+    applied(&admin, created).await
 }
 
 /// `/model/update`: the deployment named by `model_info.id`; given params replace stored ones.
-pub async fn update(Admin(admin): Admin, Input(mut changes): Input<ModelUpdate>) -> Answer<Value> {
+pub async fn update(admin: Admin, Input(mut changes): Input<ModelUpdate>) -> Answer<Value> {
     let id = match changes.model_info.remove("id") {
         Some(Value::String(id)) => parse_id(&id)?,
         _ => {
@@ -83,131 +70,52 @@ pub async fn update(Admin(admin): Admin, Input(mut changes): Input<ModelUpdate>)
             ))
         }
     };
-    apply_update(&admin.gateway, &admin.actor, id, changes).await
+    apply_update(admin, id, changes).await
 }
 
 /// `PATCH /model/{model_id}/update`.
 pub async fn patch(
-    Admin(admin): Admin,
+    admin: Admin,
     Path(model_id): Path<String>,
     Input(mut changes): Input<ModelUpdate>,
 ) -> Answer<Value> {
     let id = parse_id(&model_id)?;
     changes.model_info.remove("id");
-    apply_update(&admin.gateway, &admin.actor, id, changes).await
+    apply_update(admin, id, changes).await
 }
 
-pub async fn delete(Admin(admin): Admin, Input(ModelId { id }): Input<ModelId>) -> Answer<Value> {
-    let (gateway, caller) = (&admin.gateway, &admin.actor);
-    let id = parse_id(&id)?;
-    if !deployments::delete(&gateway.pool, id)
-        .await
-        .map_err(|error| storage_error(error.into()))?
-    {
-        return Err(not_found(id));
-    }
-    reload(gateway).await;
-    let after = json!({ "message": format!("Model {id} deleted"), "id": id });
-    audited(gateway, caller, "model.delete", id, None, &after).await;
-    Ok(Json(after))
+pub async fn delete(admin: Admin, Input(ModelId { id }): Input<ModelId>) -> Answer<Value> {
+    let deleted = operations::delete(admin.pool(), &admin, parse_id(&id)?).await?;
+    applied(&admin, deleted).await
 }
 
-async fn apply_update(
-    gateway: &SharedGateway,
-    caller: &Actor,
-    id: Uuid,
-    changes: ModelUpdate,
-) -> Result<Json<Value>, ApiError> {
-    let row = deployments::find(&gateway.pool, id)
-        .await
-        .map_err(|error| storage_error(error.into()))?
-        .ok_or_else(|| not_found(id))?;
-    let before = public_view(&row);
-    let mut spec = row.spec(gateway.models.sealer()).map_err(storage_error)?;
-    if let Some(name) = changes.model_name {
-        spec.model_name = name;
-    }
-    spec.litellm_params = deployments::edited_params(&spec.litellm_params, changes.litellm_params);
-    for (name, value) in changes.model_info {
-        match value {
-            Value::Null => spec.model_info.remove(&name),
-            value => spec.model_info.insert(name, value),
-        };
-    }
-    let spec = checked(gateway, spec)?;
-    let row = deployments::replace(&gateway.pool, gateway.models.sealer(), id, spec)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(|| not_found(id))?;
-    let after = applied(gateway, &row).await;
-    audited(gateway, caller, "model.update", id, Some(before), &after).await;
-    Ok(Json(after))
-}
-
-/// Records a change to a deployment (its public view: never credentials).
-async fn audited(
-    gateway: &SharedGateway,
-    caller: &Actor,
-    action: &str,
-    id: Uuid,
-    before: Option<Value>,
-    after: &Value,
-) {
-    let change = Change {
-        action,
-        target_type: "model",
-        target_id: &id.to_string(),
-        before,
-        after: Some(after.clone()),
+async fn apply_update(admin: Admin, id: Uuid, changes: ModelUpdate) -> Answer<Value> {
+    let edit = |mut spec: DeploymentSpec| -> Result<DeploymentSpec, OpsError> {
+        if let Some(name) = changes.model_name {
+            spec.model_name = name;
+        }
+        spec.litellm_params =
+            deployments::edited_params(&spec.litellm_params, changes.litellm_params);
+        for (name, value) in changes.model_info {
+            match value {
+                Value::Null => spec.model_info.remove(&name),
+                value => spec.model_info.insert(name, value),
+            };
+        }
+        Ok(spec)
     };
-    audit::changed(gateway, caller, change).await;
+    let sealer = admin.gateway.models.sealer();
+    let updated =
+        operations::update(admin.pool(), &admin, admin.catalog(), sealer, id, edit).await?;
+    applied(&admin, updated).await
 }
 
-/// Refuses a deployment the gateway could not serve, naming the field.
-fn checked(gateway: &SharedGateway, spec: DeploymentSpec) -> Result<DeploymentSpec, ApiError> {
-    if spec.model_name.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "`model_name` must not be empty.",
-            Some("model_name"),
-        ));
-    }
-    gateway
-        .models
-        .build_stored("new", &spec)
-        .map_err(|message| ApiError::bad_request(format!("{message}."), Some("litellm_params")))?;
-    Ok(spec)
-}
-
-/// Serves the change on this instance before answering (the others follow the NOTIFY); the
-/// deployment as answered.
-async fn applied(gateway: &SharedGateway, row: &StoredDeployment) -> Value {
-    reload(gateway).await;
-    public_view(row)
-}
-
-/// A deployment in LiteLLM's shape; sealed credentials are never shown.
-fn public_view(row: &StoredDeployment) -> Value {
-    let mut model_info = match &row.model_info {
-        Value::Object(info) => info.clone(),
-        _ => Map::new(),
-    };
-    model_info.insert("id".into(), json!(row.id));
-    model_info.insert("db_model".into(), json!(true));
-    json!({
-        "model_id": row.id,
-        "model_name": row.model_name,
-        "litellm_params": row.public_params(),
-        "model_info": model_info,
-        "created_by": row.created_by,
-        "created_at": rfc3339(row.created_at),
-        "updated_at": rfc3339(row.updated_at),
-    })
-}
-
-async fn reload(gateway: &SharedGateway) {
-    if let Err(error) = gateway.models.reload().await {
+/// Serves the change on this instance before answering (the others follow the NOTIFY).
+async fn applied(admin: &Admin, answer: Value) -> Answer<Value> {
+    if let Err(error) = admin.gateway.models.reload().await {
         tracing::warn!(%error, "stored deployments reload failed; the next reload retries");
     }
+    Ok(Json(answer))
 }
 
 fn parse_id(text: &str) -> Result<Uuid, ApiError> {
@@ -217,31 +125,4 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
             Some("id"),
         )
     })
-}
-
-fn not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("No stored deployment has id {id}."))
-}
-
-fn storage_error(error: DeploymentError) -> ApiError {
-    match error {
-        DeploymentError::Database(error) => {
-            tracing::error!(%error, "deployment storage failed");
-            ApiError::Internal
-        }
-        DeploymentError::DuplicateId => ApiError::bad_request(
-            "A deployment with this `model_info.id` already exists; use /model/update.",
-            Some("model_info"),
-        ),
-        DeploymentError::NoSecretsKey => ApiError::bad_request(
-            "This gateway cannot store credentials: set GATEHOUSE_SECRETS_KEY (at least 32 \
-             characters) on every instance, or give the credential as os.environ/NAME in \
-             a variable every instance has.",
-            Some("litellm_params"),
-        ),
-        other => {
-            tracing::error!(error = %other, "stored deployment credentials unusable");
-            ApiError::Internal
-        }
-    }
 }

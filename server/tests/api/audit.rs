@@ -310,6 +310,70 @@ async fn a_key_changed_by_the_api_and_by_the_console_records_the_same_entry(pool
     assert_eq!(differing, ["max_budget"]);
 }
 
+/// A deployment stored through `/model/new` and changed from the console's Models page: one
+/// operation, so the console's "before" is the API's "after", under the same actor.
+#[sqlx::test(migrations = false)]
+async fn a_deployment_changed_by_the_api_and_by_the_console_records_the_same_entries(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_config(pool, TestConfig::new(&mock)).await;
+    let password = "same-model-password";
+    let user = app
+        .manage(
+            "/user/new",
+            json!({ "user_id": "u-models", "user_email": "models@console.test",
+                    "user_role": "proxy_admin", "password": password }),
+        )
+        .await;
+    assert_eq!(user.status(), 200);
+    let key = user.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let created = app
+        .post(
+            "/model/new",
+            &key,
+            &json!({ "model_name": "audited",
+                     "litellm_params": { "model": "openai/gpt-4o-mini",
+                                         "api_base": mock.api_base() } }),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let id = created.json::<Value>().await.unwrap()["model_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let console =
+        crate::common::console::Console::log_in(&app, "models@console.test", password).await;
+    let form = |name: &'static str, value: &str| (name, value.to_string());
+    let (status, body) = console
+        .call(
+            "save_deployment",
+            &[
+                form("id", &id),
+                form("model_name", "audited-renamed"),
+                form("model", "openai/gpt-4o-mini"),
+                form("api_base", &mock.api_base()),
+                form("api_key", ""),
+                form("api_version", ""),
+                form("input_cost", ""),
+                form("output_cost", ""),
+                form("cached_input_cost", ""),
+                form("extra_params", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let made = entries(&app, &format!("action=model.new&target_id={id}")).await;
+    let changed = entries(&app, &format!("action=model.update&target_id={id}")).await;
+    assert_eq!((made.len(), changed.len()), (1, 1), "{made:?} {changed:?}");
+    assert_eq!(made[0]["actor"], "user:u-models");
+    assert_eq!(changed[0]["actor"], made[0]["actor"]);
+    assert_eq!(changed[0]["before"], made[0]["after"]);
+    assert_eq!(changed[0]["after"]["model_name"], "audited-renamed");
+    assert!(!changed[0].to_string().contains("api_key"), "{changed:?}");
+}
+
 /// A role that may not change something is refused before its request is read: a malformed
 /// body still gets the 403, and the refusal is audited.
 #[sqlx::test(migrations = false)]
