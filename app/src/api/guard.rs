@@ -145,46 +145,6 @@ pub async fn require_role_in(
     }
 }
 
-/// Records a change a console user made in the audit log (where from, when known). The change
-/// has happened: a failure to record it is logged loudly rather than undoing it.
-pub async fn audit(
-    user: &UserRow,
-    action: &str,
-    target_type: &str,
-    target_id: &str,
-    after: Option<serde_json::Value>,
-) {
-    use std::net::SocketAddr;
-
-    use axum::extract::ConnectInfo;
-
-    use crate::db::audit::{self, AuditEntry};
-
-    let source_ip = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
-        .await
-        .ok()
-        .map(|ConnectInfo(address)| address.ip().to_string());
-    let entry = AuditEntry {
-        actor: format!("user:{}", user.label()),
-        action: action.to_string(),
-        target_type: target_type.to_string(),
-        target_id: Some(target_id.to_string()),
-        allowed: true,
-        before: None,
-        after,
-        source_ip,
-    };
-    let recorded = match pool() {
-        Ok(pool) => audit::record(&pool, &entry)
-            .await
-            .map_err(|error| error.to_string()),
-        Err(error) => Err(error.to_string()),
-    };
-    if let Err(error) = recorded {
-        tracing::error!(%error, action, "a console change could not be audited");
-    }
-}
-
 /// The logged-in user as the management operations see it: its role, its teams, and the
 /// address the request came from. Refused (401) without a session.
 pub async fn actor(session: &Session) -> Result<crate::ops::Actor, ConsoleError> {

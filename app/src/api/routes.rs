@@ -183,15 +183,11 @@ fn remove_class(
 #[server(endpoint = "reset_routes")]
 pub async fn reset_routes(csrf: String) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::model::Role;
+    use crate::ops::route_policy;
 
-    let session = guard::session().await?;
-    guard::check_csrf(&session, &csrf).await?;
-    let user = guard::require_role(&session, &[Role::Admin]).await?;
+    let actor = guard::changer(&csrf).await?;
     let state = crate::state::console_state()?;
-    crate::db::routes::reset(&state.pool).await?;
-    tracing::info!(by = %user.label(), "route policy reset to config.yaml in console");
-    guard::audit(&user, "routes.reset", "route_policy", "routes", None).await;
+    route_policy::reset(&state.pool, &actor).await?;
     state.routes.reload().await;
     Ok(())
 }
@@ -227,16 +223,14 @@ async fn change_routes(
     edit: impl FnOnce(&RoutesView, &mut crate::route_policy::RouteOverrides) -> Result<(), String>,
 ) -> Result<(), ConsoleError> {
     use crate::api::guard;
-    use crate::db::routes::{self, RoutePolicyError};
-    use crate::model::Role;
+    use crate::ops::route_policy;
 
-    let session = guard::session().await?;
-    guard::check_csrf(&session, csrf).await?;
-    let user = guard::require_role(&session, &[Role::Admin]).await?;
+    let actor = guard::changer(csrf).await?;
+    actor.require_admin("change routing")?;
     let state = crate::state::console_state()?;
     let shown = state.routes.routes();
     let runtime = state.routes.clone();
-    let saved = routes::update(&state.pool, user.label(), seen_version, |current| {
+    route_policy::change(&state.pool, &actor, seen_version, what, |current| {
         let mut proposed = current.clone();
         edit(&shown, &mut proposed)?;
         runtime
@@ -244,39 +238,7 @@ async fn change_routes(
             .map_err(|problem| format!("Not saved: {problem}."))?;
         Ok(proposed)
     })
-    .await;
-    match saved {
-        Ok(Ok(_)) => {}
-        Ok(Err(refused)) => return Err(ConsoleError::Invalid(refused)),
-        Err(RoutePolicyError::Database(error)) => return Err(error.into()),
-        Err(RoutePolicyError::ChangedMeanwhile { updated_by }) => {
-            return Err(ConsoleError::Invalid(format!(
-                "Not saved: {updated_by} changed the routing since this page was loaded. \
-                 Reload the page and make your change again."
-            )))
-        }
-        Err(RoutePolicyError::Unreadable { .. }) => {
-            return Err(ConsoleError::Invalid(
-                "The stored route policy is not readable by this Gatehouse; reset it to \
-                 config.yaml's routing first."
-                    .into(),
-            ))
-        }
-        Err(error @ RoutePolicyError::Unwritable(_)) => {
-            tracing::error!(%error, "route policy not stored");
-            return Err(ConsoleError::Internal);
-        }
-    }
-    tracing::info!(by = %user.label(), change = what, "route policy changed in console");
-    let after = serde_json::json!({ "change": what });
-    guard::audit(
-        &user,
-        "routes.update",
-        "route_policy",
-        "routes",
-        Some(after),
-    )
-    .await;
+    .await?;
     state.routes.reload().await;
     Ok(())
 }

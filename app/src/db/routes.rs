@@ -3,7 +3,7 @@
 //! two admins' edits never silently undo each other.
 
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use crate::route_policy::RouteOverrides;
@@ -72,17 +72,17 @@ pub async fn load(pool: &PgPool) -> Result<Option<StoredRoutePolicy>, RoutePolic
     row.map(Row::policy).transpose()
 }
 
-/// Changes the stored overrides, provided they are still those of version `seen` (0: none
-/// stored): `edit` gets them and returns the new ones, or why not (then nothing is stored).
-/// Concurrent edits run one after the other. An edit that changes nothing stores nothing;
-/// one that leaves no override drops the stored policy.
+/// Changes the stored overrides in the caller's transaction, provided they are still those of
+/// version `seen` (0: none stored): `edit` gets them and returns the new ones, or why not.
+/// Answers the overrides before and after; the caller commits only when they differ (an edit
+/// that changes nothing stores nothing). Concurrent edits run one after the other. An edit that
+/// leaves no override drops the stored policy.
 pub async fn update<E>(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     by: &str,
     seen: i64,
     edit: impl FnOnce(RouteOverrides) -> Result<RouteOverrides, E>,
-) -> Result<Result<RouteOverrides, E>, RoutePolicyError> {
-    let mut transaction = pool.begin().await?;
+) -> Result<Result<(RouteOverrides, RouteOverrides), E>, RoutePolicyError> {
     let created =
         sqlx::query("INSERT INTO route_policy (updated_by) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(by)
@@ -109,8 +109,8 @@ pub async fn update<E>(
         Err(refused) => return Ok(Err(refused)),
     };
     if edited == current {
-        // Dropping the transaction undoes the row `created` inserted.
-        return Ok(Ok(edited));
+        // The caller drops the transaction, which undoes the row `created` inserted.
+        return Ok(Ok((current, edited)));
     }
     if edited == RouteOverrides::default() {
         sqlx::query("DELETE FROM route_policy")
@@ -127,14 +127,14 @@ pub async fn update<E>(
         .execute(&mut *transaction)
         .await?;
     }
-    transaction.commit().await?;
-    Ok(Ok(edited))
+    Ok(Ok((current, edited)))
 }
 
-/// Drops every console change: config.yaml's routing applies again. Whether there were any.
-pub async fn reset(pool: &PgPool) -> Result<bool, sqlx::Error> {
+/// Drops every console change, in the caller's transaction: config.yaml's routing applies
+/// again. Whether there were any.
+pub async fn reset(connection: &mut PgConnection) -> Result<bool, sqlx::Error> {
     let deleted = sqlx::query("DELETE FROM route_policy")
-        .execute(pool)
+        .execute(connection)
         .await?;
     Ok(deleted.rows_affected() > 0)
 }

@@ -16,6 +16,7 @@ pub mod named_budgets;
 pub mod organizations;
 pub mod projects;
 pub mod record;
+pub mod route_policy;
 pub mod tags;
 pub mod team_scope;
 pub mod teams;

@@ -712,14 +712,18 @@ async fn a_route_policy_saved_once_applies_on_every_instance_within_a_second(poo
         .status()
         .is_server_error());
 
-    // The console's change, as its server functions store it.
+    // The console's change, through the operation its server functions call.
+    let admin = app::ops::Actor {
+        name: "admin@test".into(),
+        role: Some(app::model::Role::Admin),
+        ..app::ops::Actor::default()
+    };
     // Nothing changed stores nothing.
-    let unchanged = app::db::routes::update(&pool, "admin@test", 0, Ok::<_, ()>)
+    app::ops::route_policy::change(&pool, &admin, 0, "nothing", Ok)
         .await
         .unwrap();
-    assert!(unchanged.is_ok());
     assert!(app::db::routes::load(&pool).await.unwrap().is_none());
-    let saved = app::db::routes::update(&pool, "admin@test", 0, |mut overrides: RouteOverrides| {
+    app::ops::route_policy::change(&pool, &admin, 0, "fallbacks", |mut overrides| {
         overrides
             .fallbacks
             .insert("primary".into(), Some(vec!["backup".into()]));
@@ -730,11 +734,10 @@ async fn a_route_policy_saved_once_applies_on_every_instance_within_a_second(poo
                 ..ClassPolicy::default()
             }),
         );
-        Ok::<_, ()>(overrides)
+        Ok(overrides)
     })
     .await
     .unwrap();
-    assert!(saved.is_ok());
     for app in [&one, &two] {
         let took = until_routed(app, &key, None, Duration::from_secs(1), |response| {
             header(response, "x-litellm-model-id") == "backup"
@@ -761,18 +764,27 @@ async fn a_route_policy_saved_once_applies_on_every_instance_within_a_second(poo
     let stored = app::db::routes::load(&pool).await.unwrap().unwrap();
     assert_eq!(stored.updated_by, "admin@test");
     // A change made from the page as it was before that save is refused, not lost in between.
-    let stale = app::db::routes::update(&pool, "other@test", 0, |mut overrides: RouteOverrides| {
-        overrides.num_retries = Some(1);
-        Ok::<_, ()>(overrides)
-    })
+    let mut transaction = pool.begin().await.unwrap();
+    let stale = app::db::routes::update(
+        &mut transaction,
+        "other@test",
+        0,
+        |mut overrides: RouteOverrides| {
+            overrides.num_retries = Some(1);
+            Ok::<_, ()>(overrides)
+        },
+    )
     .await;
+    drop(transaction);
     assert!(matches!(
         stale,
         Err(app::db::routes::RoutePolicyError::ChangedMeanwhile { updated_by }) if updated_by == "admin@test"
     ));
 
     // Reset: config.yaml's routing again, everywhere (no classes: the header means nothing).
-    assert!(app::db::routes::reset(&pool).await.unwrap());
+    let mut transaction = pool.begin().await.unwrap();
+    assert!(app::db::routes::reset(&mut transaction).await.unwrap());
+    transaction.commit().await.unwrap();
     for app in [&one, &two] {
         until_routed(
             app,
