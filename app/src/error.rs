@@ -80,32 +80,3 @@ impl From<tower_sessions::session::Error> for ConsoleError {
         Self::Internal
     }
 }
-
-#[cfg(feature = "ssr")]
-impl From<crate::db::users::UserError> for ConsoleError {
-    fn from(error: crate::db::users::UserError) -> Self {
-        use crate::db::users::UserError;
-        match error {
-            UserError::Duplicate => {
-                Self::Invalid("A user with that user id or email already exists.".into())
-            }
-            UserError::Database(error) => error.into(),
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<crate::db::teams::TeamError> for ConsoleError {
-    fn from(error: crate::db::teams::TeamError) -> Self {
-        use crate::db::teams::TeamError;
-        match error {
-            TeamError::Duplicate => {
-                Self::Invalid("A team with that team id or alias already exists.".into())
-            }
-            TeamError::UnknownOrganization => {
-                Self::Invalid("No organization with that organization id exists.".into())
-            }
-            TeamError::Database(error) => error.into(),
-        }
-    }
-}

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod forms;
 pub mod identity;
 pub mod invalid;
 pub mod reports;
@@ -176,10 +177,7 @@ pub struct AccountView {
     pub teams: Vec<String>,
     pub models: Vec<String>,
     pub can_log_in: bool,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
+    pub budget: views::BudgetSummary,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
     pub max_parallel_requests: Option<i64>,
@@ -204,10 +202,7 @@ pub struct TeamView {
     pub team_alias: Option<String>,
     pub models: Vec<String>,
     pub blocked: bool,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
+    pub budget: views::BudgetSummary,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
     pub max_parallel_requests: Option<i64>,

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::forms::BudgetForm;
 use crate::model::views::EndUserView;
 
 /// End users shown at most.
@@ -27,17 +28,14 @@ pub async fn save_end_user(
     existing: bool,
     user_id: String,
     alias: String,
-    max_budget: String,
-    soft_budget: String,
-    budget_duration: String,
+    #[server(flatten)] budget: BudgetForm,
     blocked: Option<String>,
 ) -> Result<EndUserView, ConsoleError> {
     use crate::api::{form, guard};
     use crate::ops::end_users::{self, EndUserUpdate, NewEndUser};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("change end users")?;
-    let budget = form::budget(&max_budget, &soft_budget, &budget_duration)?;
+    let actor = guard::admin_changer(&csrf, "change end users").await?;
+    let budget = form::budget(&budget)?;
     let blocked = blocked.is_some();
     let pool = crate::state::pool()?;
     let saved = if existing {

@@ -2,6 +2,9 @@
 //! management operations take.
 
 use crate::error::ConsoleError;
+use crate::model::forms::{BudgetForm, LimitsForm};
+use crate::ops::budget_fields::BudgetFields;
+use crate::ops::limit_fields::LimitFields;
 
 /// A text field; `None` when empty.
 pub fn text(value: &str) -> Option<String> {
@@ -57,28 +60,20 @@ pub fn json_object(value: &str, field: &str) -> Result<Option<serde_json::Value>
 }
 
 /// The budget fields of a form (each empty: not given).
-pub fn budget(
-    max_budget: &str,
-    soft_budget: &str,
-    budget_duration: &str,
-) -> Result<crate::ops::budget_fields::BudgetFields, ConsoleError> {
-    Ok(crate::ops::budget_fields::BudgetFields {
-        max_budget: dollars(max_budget, "The budget")?,
-        soft_budget: dollars(soft_budget, "The soft budget")?,
-        budget_duration: text(budget_duration),
+pub fn budget(form: &BudgetForm) -> Result<BudgetFields, ConsoleError> {
+    Ok(BudgetFields {
+        max_budget: dollars(&form.max_budget, "The budget")?,
+        soft_budget: dollars(&form.soft_budget, "The soft budget")?,
+        budget_duration: text(&form.budget_duration),
     })
 }
 
 /// The rate-limit fields of a form (each empty: not given).
-pub fn limits(
-    rpm_limit: &str,
-    tpm_limit: &str,
-    max_parallel_requests: &str,
-) -> Result<crate::ops::limit_fields::LimitFields, ConsoleError> {
-    Ok(crate::ops::limit_fields::LimitFields {
-        rpm_limit: count(rpm_limit, "Requests per minute")?,
-        tpm_limit: count(tpm_limit, "Tokens per minute")?,
-        max_parallel_requests: count(max_parallel_requests, "Parallel requests")?,
+pub fn limits(form: &LimitsForm) -> Result<LimitFields, ConsoleError> {
+    Ok(LimitFields {
+        rpm_limit: count(&form.rpm_limit, "Requests per minute")?,
+        tpm_limit: count(&form.tpm_limit, "Tokens per minute")?,
+        max_parallel_requests: count(&form.max_parallel_requests, "Parallel requests")?,
         ..Default::default()
     })
 }

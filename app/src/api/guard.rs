@@ -195,6 +195,20 @@ pub async fn changer(csrf: &str) -> Result<crate::ops::Actor, ConsoleError> {
     Ok(actor)
 }
 
+/// `changer`, refused unless an admin (before the form is read); `what` says what is refused.
+pub async fn admin_changer(csrf: &str, what: &str) -> Result<crate::ops::Actor, ConsoleError> {
+    let actor = changer(csrf).await?;
+    actor.require_admin(what)?;
+    Ok(actor)
+}
+
+/// `changer`, refused unless an admin or a team admin (before the form is read).
+pub async fn team_changer(csrf: &str, what: &str) -> Result<crate::ops::Actor, ConsoleError> {
+    let actor = changer(csrf).await?;
+    actor.require_manages_some_team(what)?;
+    Ok(actor)
+}
+
 /// Logs a user in: a new session id (no fixation), a new CSRF token, the user's id.
 pub async fn start_session(session: &Session, user: &UserRow) -> Result<(), ConsoleError> {
     session.cycle_id().await?;

@@ -8,6 +8,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::forms::{BudgetForm, LimitsForm};
 use crate::model::views::{KeyDetails, KeyListing};
 use crate::model::CreatedKey;
 
@@ -38,42 +39,22 @@ pub async fn create_key(
     csrf: String,
     key_alias: String,
     models: String,
-    max_budget: String,
     duration: String,
     team_id: Option<String>,
-    soft_budget: Option<String>,
-    budget_duration: Option<String>,
-    rpm_limit: Option<String>,
-    tpm_limit: Option<String>,
-    max_parallel_requests: Option<String>,
+    #[server(flatten)] budget: BudgetForm,
+    #[server(flatten)] limits: LimitsForm,
 ) -> Result<CreatedKey, ConsoleError> {
     use crate::api::{form, guard};
-    use crate::ops::budget_fields::BudgetFields;
     use crate::ops::keys::{self, NewKey};
-    use crate::ops::limit_fields::LimitFields;
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_manages_some_team("create keys")?;
-    let optional = |value: &Option<String>| value.as_deref().unwrap_or_default().to_string();
+    let actor = guard::team_changer(&csrf, "create keys").await?;
     let input = NewKey {
         key_alias: form::text(&key_alias),
         models: form::list(&models),
-        budget: BudgetFields {
-            max_budget: form::dollars(&max_budget, "The budget")?,
-            soft_budget: form::dollars(&optional(&soft_budget), "The soft budget")?,
-            budget_duration: form::text(&optional(&budget_duration)),
-        },
+        budget: form::budget(&budget)?,
         duration: form::text(&duration),
-        team_id: form::text(&optional(&team_id)),
-        limits: LimitFields {
-            rpm_limit: form::count(&optional(&rpm_limit), "Requests per minute")?,
-            tpm_limit: form::count(&optional(&tpm_limit), "Tokens per minute")?,
-            max_parallel_requests: form::count(
-                &optional(&max_parallel_requests),
-                "Parallel requests",
-            )?,
-            ..LimitFields::default()
-        },
+        team_id: team_id.as_deref().and_then(form::text),
+        limits: form::limits(&limits)?,
         ..NewKey::default()
     };
     let state = crate::state::console_state()?;
@@ -92,26 +73,21 @@ pub async fn update_key(
     token_hash: String,
     key_alias: String,
     models: String,
-    max_budget: String,
-    soft_budget: String,
-    budget_duration: String,
-    rpm_limit: String,
-    tpm_limit: String,
-    max_parallel_requests: String,
+    #[server(flatten)] budget: BudgetForm,
+    #[server(flatten)] limits: LimitsForm,
     duration: String,
     metadata: String,
 ) -> Result<KeyDetails, ConsoleError> {
     use crate::api::{form, guard};
     use crate::ops::keys::{self, KeyUpdate};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_manages_some_team("change keys")?;
+    let actor = guard::team_changer(&csrf, "change keys").await?;
     let update = KeyUpdate {
         key: token_hash,
         key_alias: form::text(&key_alias),
         models: Some(form::list(&models)),
-        budget: form::budget(&max_budget, &soft_budget, &budget_duration)?,
-        limits: form::limits(&rpm_limit, &tpm_limit, &max_parallel_requests)?,
+        budget: form::budget(&budget)?,
+        limits: form::limits(&limits)?,
         duration: form::text(&duration),
         metadata: form::json_object(&metadata, "Metadata")?,
         ..KeyUpdate::default()
@@ -131,8 +107,7 @@ pub async fn rotate_key(
     use crate::api::{form, guard};
     use crate::ops::keys;
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_manages_some_team("regenerate keys")?;
+    let actor = guard::team_changer(&csrf, "regenerate keys").await?;
     let grace = form::text(&grace_period);
     let issued = keys::regenerate(
         &crate::state::pool()?,
@@ -158,8 +133,7 @@ pub async fn set_key_blocked(
     use crate::api::guard;
     use crate::ops::keys;
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_manages_some_team("block keys")?;
+    let actor = guard::team_changer(&csrf, "block keys").await?;
     keys::set_blocked(&crate::state::pool()?, &actor, &token_hash, blocked).await?;
     Ok(())
 }
@@ -169,8 +143,7 @@ pub async fn revoke_key(csrf: String, token_hash: String) -> Result<(), ConsoleE
     use crate::api::guard;
     use crate::ops::keys;
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_manages_some_team("revoke keys")?;
+    let actor = guard::team_changer(&csrf, "revoke keys").await?;
     keys::delete(&crate::state::pool()?, &actor, &[token_hash], &[]).await?;
     Ok(())
 }

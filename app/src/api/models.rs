@@ -62,8 +62,7 @@ pub async fn save_deployment(
     use crate::model::DeploymentForm;
     use crate::ops::{deployments, OpsError};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("change deployments")?;
+    let actor = guard::admin_changer(&csrf, "change deployments").await?;
     let state = crate::state::console_state()?;
     let sealer = state.sealer.as_deref();
     let form = DeploymentForm {
@@ -104,8 +103,7 @@ pub async fn delete_deployment(csrf: String, id: String) -> Result<(), ConsoleEr
     use crate::api::guard;
     use crate::ops::deployments;
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("change deployments")?;
+    let actor = guard::admin_changer(&csrf, "change deployments").await?;
     let state = crate::state::console_state()?;
     let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| no_such_deployment())?;
     deployments::delete(&state.pool, &actor, id).await?;

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::forms::BudgetForm;
 use crate::model::views::NamedBudgetView;
 
 #[server(endpoint = "list_named_budgets")]
@@ -21,20 +22,18 @@ pub async fn save_named_budget(
     csrf: String,
     existing: bool,
     budget_id: String,
-    max_budget: String,
-    soft_budget: String,
-    budget_duration: String,
+    #[server(flatten)] budget: BudgetForm,
 ) -> Result<NamedBudgetView, ConsoleError> {
     use crate::api::{form, guard};
     use crate::ops::named_budgets::{self, NamedBudgetInput};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("change budgets")?;
+    let actor = guard::admin_changer(&csrf, "change budgets").await?;
+    let budget = form::budget(&budget)?;
     let input = NamedBudgetInput {
         budget_id: form::text(&budget_id),
-        max_budget: form::dollars(&max_budget, "The budget")?,
-        soft_budget: form::dollars(&soft_budget, "The soft budget")?,
-        budget_duration: form::text(&budget_duration),
+        max_budget: budget.max_budget,
+        soft_budget: budget.soft_budget,
+        budget_duration: budget.budget_duration,
     };
     let pool = crate::state::pool()?;
     Ok(if existing {

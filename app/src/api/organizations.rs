@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::forms::BudgetForm;
 use crate::model::views::OrganizationView;
 
 #[server(endpoint = "list_organizations")]
@@ -25,16 +26,13 @@ pub async fn save_organization(
     organization_id: String,
     organization_alias: String,
     models: String,
-    max_budget: String,
-    soft_budget: String,
-    budget_duration: String,
+    #[server(flatten)] budget: BudgetForm,
 ) -> Result<OrganizationView, ConsoleError> {
     use crate::api::{form, guard};
     use crate::ops::organizations::{self, NewOrganization, OrganizationUpdate};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("change organizations")?;
-    let budget = form::budget(&max_budget, &soft_budget, &budget_duration)?;
+    let actor = guard::admin_changer(&csrf, "change organizations").await?;
+    let budget = form::budget(&budget)?;
     let pool = crate::state::pool()?;
     let saved = if existing {
         let update = OrganizationUpdate {

@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::forms::BudgetForm;
 use crate::model::views::ProjectView;
 
 #[server(endpoint = "list_projects")]
@@ -28,20 +29,18 @@ pub async fn save_project(
     description: String,
     team_id: String,
     models: String,
-    max_budget: String,
-    soft_budget: String,
-    budget_duration: String,
+    #[server(flatten)] budget: BudgetForm,
 ) -> Result<ProjectView, ConsoleError> {
     use crate::api::{form, guard};
+    use crate::ops::budget_fields::BudgetFields;
     use crate::ops::projects::{self, NewProject, ProjectUpdate};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_manages_some_team("change projects")?;
-    let (max_budget, soft_budget, budget_duration) = (
-        form::dollars(&max_budget, "The budget")?,
-        form::dollars(&soft_budget, "The soft budget")?,
-        form::text(&budget_duration),
-    );
+    let actor = guard::team_changer(&csrf, "change projects").await?;
+    let BudgetFields {
+        max_budget,
+        soft_budget,
+        budget_duration,
+    } = form::budget(&budget)?;
     let state = crate::state::console_state()?;
     Ok(if existing {
         let update = ProjectUpdate {

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::forms::BudgetForm;
 use crate::model::views::TagView;
 
 #[server(endpoint = "list_tags")]
@@ -22,21 +23,19 @@ pub async fn save_tag(
     existing: bool,
     name: String,
     description: String,
-    max_budget: String,
-    soft_budget: String,
-    budget_duration: String,
+    #[server(flatten)] budget: BudgetForm,
 ) -> Result<TagView, ConsoleError> {
     use crate::api::{form, guard};
     use crate::ops::tags::{self, TagInput};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("change tags")?;
+    let actor = guard::admin_changer(&csrf, "change tags").await?;
+    let budget = form::budget(&budget)?;
     let input = TagInput {
         name,
         description: form::text(&description),
-        max_budget: form::dollars(&max_budget, "The budget")?,
-        soft_budget: form::dollars(&soft_budget, "The soft budget")?,
-        budget_duration: form::text(&budget_duration),
+        max_budget: budget.max_budget,
+        soft_budget: budget.soft_budget,
+        budget_duration: budget.budget_duration,
         metadata: None,
     };
     let pool = crate::state::pool()?;

@@ -9,6 +9,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::forms::{BudgetForm, LimitsForm};
 use crate::model::TeamView;
 
 #[server(endpoint = "list_teams")]
@@ -43,10 +44,7 @@ pub async fn list_teams() -> Result<Vec<TeamView>, ConsoleError> {
             team_alias: team.team_alias,
             models: team.models,
             blocked: team.blocked,
-            spend_micros: team.spend_micros,
-            max_budget: team.max_budget,
-            soft_budget: team.soft_budget,
-            budget_duration: team.budget_duration,
+            budget: team.budget,
             rpm_limit: team.rpm_limit,
             tpm_limit: team.tpm_limit,
             max_parallel_requests: team.max_parallel_requests,
@@ -61,30 +59,19 @@ pub async fn create_team(
     team_id: String,
     team_alias: String,
     models: String,
-    max_budget: String,
-    budget_duration: String,
-    rpm_limit: String,
+    #[server(flatten)] budget: BudgetForm,
+    #[server(flatten)] limits: LimitsForm,
 ) -> Result<(), ConsoleError> {
     use crate::api::{form, guard};
-    use crate::ops::budget_fields::BudgetFields;
-    use crate::ops::limit_fields::LimitFields;
     use crate::ops::teams::{self, NewTeam};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("create teams")?;
+    let actor = guard::admin_changer(&csrf, "create teams").await?;
     let input = NewTeam {
         team_id: form::text(&team_id),
         team_alias: form::text(&team_alias),
         models: form::list(&models),
-        budget: BudgetFields {
-            max_budget: form::dollars(&max_budget, "The budget")?,
-            soft_budget: None,
-            budget_duration: form::text(&budget_duration),
-        },
-        limits: LimitFields {
-            rpm_limit: form::count(&rpm_limit, "The requests-per-minute limit")?,
-            ..LimitFields::default()
-        },
+        budget: form::budget(&budget)?,
+        limits: form::limits(&limits)?,
         ..NewTeam::default()
     };
     let state = crate::state::console_state()?;
@@ -102,39 +89,19 @@ pub async fn update_team(
     team_alias: String,
     metadata: String,
     models: Option<String>,
-    max_budget: Option<String>,
-    soft_budget: Option<String>,
-    budget_duration: Option<String>,
-    rpm_limit: Option<String>,
-    tpm_limit: Option<String>,
-    max_parallel_requests: Option<String>,
+    #[server(flatten)] budget: BudgetForm,
+    #[server(flatten)] limits: LimitsForm,
 ) -> Result<(), ConsoleError> {
     use crate::api::{form, guard};
-    use crate::ops::budget_fields::BudgetFields;
-    use crate::ops::limit_fields::LimitFields;
     use crate::ops::teams::{self, TeamUpdate};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_manages_some_team("change teams")?;
-    let given = |value: &Option<String>| value.as_deref().unwrap_or_default().to_string();
+    let actor = guard::team_changer(&csrf, "change teams").await?;
     let update = TeamUpdate {
         team_alias: form::text(&team_alias),
         metadata: form::json_object(&metadata, "Metadata")?,
         models: models.as_deref().map(form::list),
-        budget: BudgetFields {
-            max_budget: form::dollars(&given(&max_budget), "The budget")?,
-            soft_budget: form::dollars(&given(&soft_budget), "The soft budget")?,
-            budget_duration: form::text(&given(&budget_duration)),
-        },
-        limits: LimitFields {
-            rpm_limit: form::count(&given(&rpm_limit), "Requests per minute")?,
-            tpm_limit: form::count(&given(&tpm_limit), "Tokens per minute")?,
-            max_parallel_requests: form::count(
-                &given(&max_parallel_requests),
-                "Parallel requests",
-            )?,
-            ..LimitFields::default()
-        },
+        budget: form::budget(&budget)?,
+        limits: form::limits(&limits)?,
         team_id,
         ..TeamUpdate::default()
     };
@@ -152,8 +119,7 @@ pub async fn set_team_blocked(
     use crate::api::guard;
     use crate::ops::teams;
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("block teams")?;
+    let actor = guard::admin_changer(&csrf, "block teams").await?;
     teams::set_blocked(&crate::state::pool()?, &actor, &team_id, blocked).await?;
     Ok(())
 }

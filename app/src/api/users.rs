@@ -8,6 +8,7 @@
 use leptos::prelude::*;
 
 use crate::error::ConsoleError;
+use crate::model::forms::{BudgetForm, LimitsForm};
 use crate::model::AccountView;
 
 /// Most users the page lists.
@@ -43,10 +44,7 @@ pub async fn list_users() -> Result<Vec<AccountView>, ConsoleError> {
             email: user.user_email,
             user_alias: user.user_alias,
             models: user.models,
-            spend_micros: user.spend_micros,
-            max_budget: user.max_budget,
-            soft_budget: user.soft_budget,
-            budget_duration: user.budget_duration,
+            budget: user.budget,
             rpm_limit: user.rpm_limit,
             tpm_limit: user.tpm_limit,
             max_parallel_requests: user.max_parallel_requests,
@@ -65,8 +63,7 @@ pub async fn create_user(
     use crate::api::guard;
     use crate::ops::users::{self, NewUser};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("create users")?;
+    let actor = guard::admin_changer(&csrf, "create users").await?;
     let email = email.trim().to_string();
     if !email.contains('@') || email.len() > 200 {
         return Err(ConsoleError::Invalid(
@@ -92,24 +89,19 @@ pub async fn update_user(
     user_id: String,
     user_alias: String,
     models: String,
-    max_budget: String,
-    soft_budget: String,
-    budget_duration: String,
-    rpm_limit: String,
-    tpm_limit: String,
-    max_parallel_requests: String,
+    #[server(flatten)] budget: BudgetForm,
+    #[server(flatten)] limits: LimitsForm,
 ) -> Result<(), ConsoleError> {
     use crate::api::{form, guard};
     use crate::ops::users::{self, UserUpdate};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("change users")?;
+    let actor = guard::admin_changer(&csrf, "change users").await?;
     let update = UserUpdate {
         user_id: Some(user_id),
         user_alias: form::text(&user_alias),
         models: Some(form::list(&models)),
-        budget: form::budget(&max_budget, &soft_budget, &budget_duration)?,
-        limits: form::limits(&rpm_limit, &tpm_limit, &max_parallel_requests)?,
+        budget: form::budget(&budget)?,
+        limits: form::limits(&limits)?,
         ..UserUpdate::default()
     };
     users::update(&crate::state::pool()?, &actor, update).await?;
@@ -121,8 +113,7 @@ pub async fn change_role(csrf: String, user_id: String, role: String) -> Result<
     use crate::api::guard;
     use crate::ops::users::{self, UserUpdate};
 
-    let actor = guard::changer(&csrf).await?;
-    actor.require_admin("change roles")?;
+    let actor = guard::admin_changer(&csrf, "change roles").await?;
     let update = UserUpdate {
         user_id: Some(user_id),
         user_role: Some(role),

@@ -4,20 +4,21 @@
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
-use crate::db::budget_templates;
-use crate::db::budgets::{self, BudgetLimits};
+use crate::db::budget_state::{budget_columns, BudgetState};
+use crate::db::budgets::BudgetLimits;
 use crate::db::error::DbError;
 use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
 
 macro_rules! end_user_select {
     () => {
-        "SELECT e.user_id, e.alias, e.blocked, e.metadata, e.created_by, e.created_at, e.budget_id, \
-           b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
-           b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
-           COALESCE(b.spend_micros, 0) AS spend_micros \
-         FROM end_users AS e \
-         LEFT JOIN budget_counters AS b ON b.subject = 'end_user:' || e.user_id "
+        concat!(
+            "SELECT e.user_id, e.alias, e.blocked, e.metadata, e.created_by, e.created_at, \
+             e.budget_id, ",
+            budget_columns!(),
+            " FROM end_users AS e \
+             LEFT JOIN budget_counters AS b ON b.subject = 'end_user:' || e.user_id "
+        )
     };
 }
 
@@ -31,11 +32,8 @@ pub struct EndUserRow {
     pub created_at: OffsetDateTime,
     /// The named budget whose limits it has (`/budget/*`).
     pub budget_id: Option<String>,
-    pub max_budget_micros: Option<i64>,
-    pub soft_budget_micros: Option<i64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<OffsetDateTime>,
-    pub spend_micros: i64,
+    #[sqlx(flatten)]
+    pub budget: BudgetState,
 }
 
 /// What `/customer/new` asks for.
@@ -66,13 +64,16 @@ keyed_record! {
     row: EndUserRow,
     select: concat!(end_user_select!(), "WHERE e.user_id = $1"),
     lock: "SELECT 1 FROM end_users WHERE user_id = $1 FOR UPDATE",
+    budget: BudgetSubject::end_user,
+    delete: "DELETE FROM end_users WHERE user_id = ANY($1) RETURNING user_id",
 }
 
 pub async fn create(
     transaction: &mut PgConnection,
     spec: EndUserSpec,
 ) -> Result<EndUserRow, DbError> {
-    sqlx::query(
+    let budget_id = spec.budget_id.as_deref();
+    let insert = sqlx::query(
         "INSERT INTO end_users (user_id, alias, blocked, metadata, created_by, budget_id) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -81,20 +82,15 @@ pub async fn create(
     .bind(spec.blocked)
     .bind(&spec.metadata)
     .bind(&spec.created_by)
-    .bind(&spec.budget_id)
-    .execute(&mut *transaction)
-    .await?;
-    budget_templates::set_budget(
-        &mut *transaction,
-        &BudgetSubject::end_user(&spec.user_id).to_string(),
-        spec.budget_id.as_deref(),
+    .bind(&spec.budget_id);
+    insert_with_budget(
+        transaction,
+        &spec.user_id,
+        insert,
+        budget_id,
         Some(&spec.budget),
     )
-    .await?;
-    let row = find_in(&mut *transaction, &spec.user_id)
-        .await?
-        .ok_or(DbError::Database(sqlx::Error::RowNotFound))?;
-    Ok(row)
+    .await
 }
 
 /// End users by id, `limit` from the one after `after` (keyset paging).
@@ -120,7 +116,8 @@ pub async fn update(
     user_id: &str,
     change: EndUserChange,
 ) -> Result<Option<EndUserRow>, DbError> {
-    let updated = sqlx::query(
+    let budget_id = change.budget_link.clone().flatten();
+    let update = sqlx::query(
         "UPDATE end_users SET alias = COALESCE($2, alias), blocked = COALESCE($3, blocked), \
          metadata = COALESCE($4, metadata), \
          budget_id = CASE WHEN $5 THEN $6 ELSE budget_id END WHERE user_id = $1",
@@ -130,21 +127,15 @@ pub async fn update(
     .bind(change.blocked)
     .bind(change.metadata)
     .bind(change.budget_link.is_some())
-    .bind(change.budget_link.clone().flatten())
-    .execute(&mut *transaction)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(None);
-    }
-    budget_templates::set_budget(
-        &mut *transaction,
-        &BudgetSubject::end_user(user_id).to_string(),
-        change.budget_link.clone().flatten().as_deref(),
+    .bind(budget_id.clone());
+    update_with_budget(
+        transaction,
+        user_id,
+        update,
+        budget_id.as_deref(),
         change.budget.as_ref(),
     )
-    .await?;
-    let row = find_in(&mut *transaction, user_id).await?;
-    Ok(row)
+    .await
 }
 
 /// Blocks or unblocks end users; returns those that exist.
@@ -168,15 +159,5 @@ pub async fn delete(
     transaction: &mut PgConnection,
     user_ids: &[String],
 ) -> Result<Vec<String>, DbError> {
-    let deleted: Vec<String> =
-        sqlx::query_scalar("DELETE FROM end_users WHERE user_id = ANY($1) RETURNING user_id")
-            .bind(user_ids)
-            .fetch_all(&mut *transaction)
-            .await?;
-    let subjects: Vec<String> = deleted
-        .iter()
-        .map(|id| BudgetSubject::end_user(id).to_string())
-        .collect();
-    budgets::forget(&mut *transaction, &subjects).await?;
-    Ok(deleted)
+    delete_with_budgets(transaction, user_ids).await
 }

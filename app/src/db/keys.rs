@@ -4,6 +4,7 @@
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
+use crate::db::budget_state::BudgetState;
 use crate::db::budgets::{self, BudgetLimits};
 use crate::db::holds;
 use crate::db::key_secrets::add_secret;
@@ -16,15 +17,18 @@ use crate::secrets;
 /// budget (macros so queries stay static strings).
 macro_rules! key_columns {
     () => {
-        "k.token_hash, k.key_name, k.key_alias, k.models, b.max_micros AS max_budget_micros, \
-         COALESCE(b.spend_micros, 0) AS spend_micros, k.metadata, k.expires_at, k.revoked_at, \
-         k.created_by, k.created_at, k.team_id, k.blocked, b.duration AS budget_duration, \
-         b.resets_at AS budget_reset_at, b.soft_micros AS soft_budget_micros, k.rpm_limit, k.tpm_limit, k.max_parallel_requests, \
-         k.model_rpm_limit, k.model_tpm_limit, k.user_id, u.models AS user_models, \
-         u.rpm_limit AS user_rpm_limit, u.tpm_limit AS user_tpm_limit, \
-         u.max_parallel_requests AS user_max_parallel_requests, \
-         kt.organization_id AS team_organization_id, k.project_id, p.models AS project_models, \
-         k.model_max_budget, k.allowed_routes, k.role_ceiling, u.role AS user_role"
+        concat!(
+            "k.token_hash, k.key_name, k.key_alias, k.models, k.metadata, k.expires_at, \
+             k.revoked_at, k.created_by, k.created_at, k.team_id, k.blocked, k.rpm_limit, \
+             k.tpm_limit, k.max_parallel_requests, k.model_rpm_limit, k.model_tpm_limit, \
+             k.user_id, u.models AS user_models, u.rpm_limit AS user_rpm_limit, \
+             u.tpm_limit AS user_tpm_limit, \
+             u.max_parallel_requests AS user_max_parallel_requests, \
+             kt.organization_id AS team_organization_id, k.project_id, \
+             p.models AS project_models, k.model_max_budget, k.allowed_routes, k.role_ceiling, \
+             u.role AS user_role, ",
+            crate::db::budget_state::budget_columns!()
+        )
     };
 }
 macro_rules! key_tables {
@@ -43,8 +47,8 @@ pub struct KeyRow {
     pub key_name: String,
     pub key_alias: Option<String>,
     pub models: Vec<String>,
-    pub max_budget_micros: Option<i64>,
-    pub spend_micros: i64,
+    #[sqlx(flatten)]
+    pub budget: BudgetState,
     pub metadata: serde_json::Value,
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
@@ -52,9 +56,6 @@ pub struct KeyRow {
     pub created_at: OffsetDateTime,
     pub team_id: Option<String>,
     pub blocked: bool,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<OffsetDateTime>,
-    pub soft_budget_micros: Option<i64>,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
     pub max_parallel_requests: Option<i64>,

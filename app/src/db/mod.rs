@@ -1,6 +1,7 @@
 //! Postgres access, one module per aggregate. Every query binds its parameters.
 
 pub mod audit;
+pub mod budget_state;
 pub mod budget_templates;
 pub mod budgets;
 pub mod deployments;

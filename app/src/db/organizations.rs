@@ -4,22 +4,23 @@
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
-use crate::db::budget_templates;
-use crate::db::budgets::{self, BudgetLimits};
+use crate::db::budget_state::{budget_columns, BudgetState};
+use crate::db::budgets::BudgetLimits;
 use crate::db::error::DbError;
-use crate::db::record::keyed_record;
+use crate::db::record::{keyed_record, release_dependents, Dependents};
 use crate::model::subject::BudgetSubject;
 
 macro_rules! organization_select {
     () => {
-        "SELECT o.organization_id, o.organization_alias, o.models, o.metadata, o.created_by, \
-           o.created_at, o.budget_id, b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
-           b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
-           COALESCE(b.spend_micros, 0) AS spend_micros, \
-           (SELECT count(*) FROM teams AS t \
-            WHERE t.organization_id = o.organization_id AND t.deleted_at IS NULL) AS teams \
-         FROM organizations AS o \
-         LEFT JOIN budget_counters AS b ON b.subject = 'org:' || o.organization_id "
+        concat!(
+            "SELECT o.organization_id, o.organization_alias, o.models, o.metadata, o.created_by, \
+             o.created_at, o.budget_id, \
+             (SELECT count(*) FROM teams AS t \
+              WHERE t.organization_id = o.organization_id AND t.deleted_at IS NULL) AS teams, ",
+            budget_columns!(),
+            " FROM organizations AS o \
+             LEFT JOIN budget_counters AS b ON b.subject = 'org:' || o.organization_id "
+        )
     };
 }
 
@@ -33,11 +34,8 @@ pub struct OrganizationRow {
     pub created_at: OffsetDateTime,
     /// The named budget whose limits it has (`/budget/*`).
     pub budget_id: Option<String>,
-    pub max_budget_micros: Option<i64>,
-    pub soft_budget_micros: Option<i64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<OffsetDateTime>,
-    pub spend_micros: i64,
+    #[sqlx(flatten)]
+    pub budget: BudgetState,
     /// Live teams in the organization.
     pub teams: i64,
 }
@@ -71,6 +69,9 @@ keyed_record! {
     row: OrganizationRow,
     select: concat!(organization_select!(), "WHERE o.organization_id = $1"),
     lock: "SELECT 1 FROM organizations WHERE organization_id = $1 FOR UPDATE",
+    budget: BudgetSubject::organization,
+    delete: "DELETE FROM organizations WHERE organization_id = ANY($1) \
+             RETURNING organization_id",
 }
 
 /// Creates an organization in the caller's transaction. `UnknownReference`: no such named
@@ -82,7 +83,8 @@ pub async fn create(
     let organization_id = spec
         .organization_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    sqlx::query(
+    let budget_id = spec.budget_id.as_deref();
+    let insert = sqlx::query(
         "INSERT INTO organizations (organization_id, organization_alias, models, metadata, \
          created_by, budget_id) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -91,19 +93,15 @@ pub async fn create(
     .bind(&spec.models)
     .bind(&spec.metadata)
     .bind(&spec.created_by)
-    .bind(&spec.budget_id)
-    .execute(&mut *transaction)
-    .await?;
-    budget_templates::set_budget(
-        &mut *transaction,
-        &BudgetSubject::organization(&organization_id).to_string(),
-        spec.budget_id.as_deref(),
+    .bind(&spec.budget_id);
+    insert_with_budget(
+        transaction,
+        &organization_id,
+        insert,
+        budget_id,
         Some(&spec.budget),
     )
-    .await?;
-    find_in(&mut *transaction, &organization_id)
-        .await?
-        .ok_or(DbError::Database(sqlx::Error::RowNotFound))
+    .await
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<OrganizationRow>, sqlx::Error> {
@@ -120,7 +118,8 @@ pub async fn update(
     organization_id: &str,
     change: OrganizationChange,
 ) -> Result<Option<OrganizationRow>, DbError> {
-    let updated = sqlx::query(
+    let budget_id = change.budget_link.clone().flatten();
+    let update = sqlx::query(
         "UPDATE organizations SET organization_alias = COALESCE($2, organization_alias), \
          models = COALESCE($3, models), metadata = COALESCE($4, metadata), \
          budget_id = CASE WHEN $5 THEN $6 ELSE budget_id END \
@@ -131,20 +130,15 @@ pub async fn update(
     .bind(change.models)
     .bind(change.metadata)
     .bind(change.budget_link.is_some())
-    .bind(change.budget_link.clone().flatten())
-    .execute(&mut *transaction)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(None);
-    }
-    budget_templates::set_budget(
-        &mut *transaction,
-        &BudgetSubject::organization(organization_id).to_string(),
-        change.budget_link.clone().flatten().as_deref(),
+    .bind(budget_id.clone());
+    update_with_budget(
+        transaction,
+        organization_id,
+        update,
+        budget_id.as_deref(),
         change.budget.as_ref(),
     )
-    .await?;
-    Ok(find_in(&mut *transaction, organization_id).await?)
+    .await
 }
 
 /// Deletes organizations without live teams (deleted teams let go of them), with their budgets,
@@ -153,35 +147,12 @@ pub async fn delete(
     transaction: &mut PgConnection,
     organization_ids: &[String],
 ) -> Result<Vec<String>, DbError> {
-    // Locked first: a team being created in one of them waits, then finds it gone.
-    sqlx::query("SELECT 1 FROM organizations WHERE organization_id = ANY($1) FOR UPDATE")
-        .bind(organization_ids)
-        .execute(&mut *transaction)
-        .await?;
-    let with_teams: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM teams \
-         WHERE organization_id = ANY($1) AND deleted_at IS NULL",
-    )
-    .bind(organization_ids)
-    .fetch_one(&mut *transaction)
-    .await?;
-    if with_teams > 0 {
-        return Err(DbError::InUse);
-    }
-    sqlx::query("UPDATE teams SET organization_id = NULL WHERE organization_id = ANY($1)")
-        .bind(organization_ids)
-        .execute(&mut *transaction)
-        .await?;
-    let deleted: Vec<String> = sqlx::query_scalar(
-        "DELETE FROM organizations WHERE organization_id = ANY($1) RETURNING organization_id",
-    )
-    .bind(organization_ids)
-    .fetch_all(&mut *transaction)
-    .await?;
-    let subjects: Vec<String> = deleted
-        .iter()
-        .map(|id| BudgetSubject::organization(id).to_string())
-        .collect();
-    budgets::forget(&mut *transaction, &subjects).await?;
-    Ok(deleted)
+    let teams = Dependents {
+        lock: "SELECT 1 FROM organizations WHERE organization_id = ANY($1) FOR UPDATE",
+        count_live: "SELECT count(*) FROM teams \
+                     WHERE organization_id = ANY($1) AND deleted_at IS NULL",
+        release: "UPDATE teams SET organization_id = NULL WHERE organization_id = ANY($1)",
+    };
+    release_dependents(transaction, organization_ids, &teams).await?;
+    delete_with_budgets(transaction, organization_ids).await
 }

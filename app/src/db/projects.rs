@@ -5,22 +5,24 @@
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
-use crate::db::budgets::{self, BudgetLimits};
+use crate::db::budget_state::{budget_columns, BudgetState};
+use crate::db::budgets::BudgetLimits;
+use crate::db::error::DbError;
 use crate::db::holds;
-use crate::db::record::keyed_record;
+use crate::db::record::{keyed_record, release_dependents, Dependents};
 use crate::model::subject::BudgetSubject;
 
 macro_rules! project_select {
     () => {
-        "SELECT p.project_id, p.project_alias, p.description, p.team_id, p.models, p.metadata, \
-           p.created_by, p.created_at, p.updated_at, \
-           b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
-           b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
-           COALESCE(b.spend_micros, 0) AS spend_micros, \
-           (SELECT count(*) FROM virtual_keys AS k \
-            WHERE k.project_id = p.project_id AND k.revoked_at IS NULL) AS keys \
-         FROM projects AS p \
-         LEFT JOIN budget_counters AS b ON b.subject = 'project:' || p.project_id "
+        concat!(
+            "SELECT p.project_id, p.project_alias, p.description, p.team_id, p.models, \
+             p.metadata, p.created_by, p.created_at, p.updated_at, \
+             (SELECT count(*) FROM virtual_keys AS k \
+              WHERE k.project_id = p.project_id AND k.revoked_at IS NULL) AS keys, ",
+            budget_columns!(),
+            " FROM projects AS p \
+             LEFT JOIN budget_counters AS b ON b.subject = 'project:' || p.project_id "
+        )
     };
 }
 
@@ -35,11 +37,8 @@ pub struct ProjectRow {
     pub created_by: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
-    pub max_budget_micros: Option<i64>,
-    pub soft_budget_micros: Option<i64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<OffsetDateTime>,
-    pub spend_micros: i64,
+    #[sqlx(flatten)]
+    pub budget: BudgetState,
     /// Live keys in the project.
     pub keys: i64,
 }
@@ -68,47 +67,27 @@ pub struct ProjectChange {
     pub budget: Option<BudgetLimits>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProjectError {
-    #[error("a project with that project_id exists")]
-    Duplicate,
-    #[error("no live team with that team_id exists")]
-    UnknownTeam,
-    #[error("the project still has keys; delete them first")]
-    HasKeys,
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for ProjectError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => ProjectError::Duplicate,
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => ProjectError::UnknownTeam,
-            _ => ProjectError::Database(error),
-        }
-    }
-}
-
 keyed_record! {
     row: ProjectRow,
     select: concat!(project_select!(), "WHERE p.project_id = $1"),
     lock: "SELECT 1 FROM projects WHERE project_id = $1 FOR UPDATE",
+    budget: BudgetSubject::project,
+    delete: "DELETE FROM projects WHERE project_id = ANY($1) RETURNING project_id",
 }
 
 pub async fn create(
     connection: &mut PgConnection,
     spec: ProjectSpec,
-) -> Result<ProjectRow, ProjectError> {
+) -> Result<ProjectRow, DbError> {
     let project_id = spec
         .project_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     if let Some(team_id) = &spec.team_id {
         if !holds::live_team(&mut *connection, team_id).await? {
-            return Err(ProjectError::UnknownTeam);
+            return Err(DbError::UnknownReference);
         }
     }
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO projects (project_id, project_alias, description, team_id, models, \
          metadata, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -118,19 +97,8 @@ pub async fn create(
     .bind(&spec.team_id)
     .bind(&spec.models)
     .bind(&spec.metadata)
-    .bind(&spec.created_by)
-    .execute(&mut *connection)
-    .await?;
-    budgets::set_limits(
-        &mut *connection,
-        &BudgetSubject::project(&project_id).to_string(),
-        &spec.budget,
-    )
-    .await?;
-    let row = find_in(&mut *connection, &project_id)
-        .await?
-        .ok_or(ProjectError::Database(sqlx::Error::RowNotFound))?;
-    Ok(row)
+    .bind(&spec.created_by);
+    insert_with_budget(connection, &project_id, insert, None, Some(&spec.budget)).await
 }
 
 /// Projects, of the given teams only when `teams` is `Some`.
@@ -147,8 +115,8 @@ pub async fn update(
     connection: &mut PgConnection,
     project_id: &str,
     change: ProjectChange,
-) -> Result<Option<ProjectRow>, ProjectError> {
-    let updated = sqlx::query(
+) -> Result<Option<ProjectRow>, DbError> {
+    let update = sqlx::query(
         "UPDATE projects SET project_alias = COALESCE($2, project_alias), \
          description = COALESCE($3, description), models = COALESCE($4, models), \
          metadata = COALESCE($5, metadata), updated_at = now() \
@@ -158,22 +126,8 @@ pub async fn update(
     .bind(change.project_alias)
     .bind(change.description)
     .bind(change.models)
-    .bind(change.metadata)
-    .execute(&mut *connection)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(None);
-    }
-    if let Some(budget) = &change.budget {
-        budgets::set_limits(
-            &mut *connection,
-            &BudgetSubject::project(project_id).to_string(),
-            budget,
-        )
-        .await?;
-    }
-    let row = find_in(&mut *connection, project_id).await?;
-    Ok(row)
+    .bind(change.metadata);
+    update_with_budget(connection, project_id, update, None, change.budget.as_ref()).await
 }
 
 /// Deletes projects without live keys (revoked keys let go of them, their spend rows keep the
@@ -181,34 +135,13 @@ pub async fn update(
 pub async fn delete(
     connection: &mut PgConnection,
     project_ids: &[String],
-) -> Result<Vec<String>, ProjectError> {
-    // Locked first: a key being created in one of them waits, then finds it gone.
-    sqlx::query("SELECT 1 FROM projects WHERE project_id = ANY($1) FOR UPDATE")
-        .bind(project_ids)
-        .execute(&mut *connection)
-        .await?;
-    let with_keys: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM virtual_keys WHERE project_id = ANY($1) AND revoked_at IS NULL",
-    )
-    .bind(project_ids)
-    .fetch_one(&mut *connection)
-    .await?;
-    if with_keys > 0 {
-        return Err(ProjectError::HasKeys);
-    }
-    sqlx::query("UPDATE virtual_keys SET project_id = NULL WHERE project_id = ANY($1)")
-        .bind(project_ids)
-        .execute(&mut *connection)
-        .await?;
-    let deleted: Vec<String> =
-        sqlx::query_scalar("DELETE FROM projects WHERE project_id = ANY($1) RETURNING project_id")
-            .bind(project_ids)
-            .fetch_all(&mut *connection)
-            .await?;
-    let subjects: Vec<String> = deleted
-        .iter()
-        .map(|id| BudgetSubject::project(id).to_string())
-        .collect();
-    budgets::forget(&mut *connection, &subjects).await?;
-    Ok(deleted)
+) -> Result<Vec<String>, DbError> {
+    let keys = Dependents {
+        lock: "SELECT 1 FROM projects WHERE project_id = ANY($1) FOR UPDATE",
+        count_live: "SELECT count(*) FROM virtual_keys \
+                     WHERE project_id = ANY($1) AND revoked_at IS NULL",
+        release: "UPDATE virtual_keys SET project_id = NULL WHERE project_id = ANY($1)",
+    };
+    release_dependents(connection, project_ids, &keys).await?;
+    delete_with_budgets(connection, project_ids).await
 }

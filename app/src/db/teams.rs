@@ -4,7 +4,9 @@
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
-use crate::db::budgets::{self, BudgetLimits};
+use crate::db::budget_state::{budget_columns, BudgetState};
+use crate::db::budgets::BudgetLimits;
+use crate::db::error::DbError;
 use crate::db::keys::RateLimits;
 use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
@@ -13,11 +15,12 @@ use crate::model::subject::BudgetSubject;
 /// queries stay static strings).
 macro_rules! team_columns {
     () => {
-        "t.team_id, t.team_alias, t.organization_id, t.models, t.blocked, t.metadata, \
-         t.created_by, t.created_at, t.deleted_at, b.max_micros AS max_budget_micros, \
-         b.soft_micros AS soft_budget_micros, b.duration AS budget_duration, \
-         b.resets_at AS budget_reset_at, COALESCE(b.spend_micros, 0) AS spend_micros, \
-         t.rpm_limit, t.tpm_limit, t.max_parallel_requests"
+        concat!(
+            "t.team_id, t.team_alias, t.organization_id, t.models, t.blocked, t.metadata, \
+             t.created_by, t.created_at, t.deleted_at, t.rpm_limit, t.tpm_limit, \
+             t.max_parallel_requests, ",
+            budget_columns!()
+        )
     };
 }
 macro_rules! team_tables {
@@ -37,11 +40,8 @@ pub struct TeamRow {
     pub created_by: String,
     pub created_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
-    pub max_budget_micros: Option<i64>,
-    pub soft_budget_micros: Option<i64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<OffsetDateTime>,
-    pub spend_micros: i64,
+    #[sqlx(flatten)]
+    pub budget: BudgetState,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
     pub max_parallel_requests: Option<i64>,
@@ -62,39 +62,18 @@ pub struct TeamSpec {
     pub created_by: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TeamError {
-    #[error("a team with that team_id or team_alias already exists")]
-    Duplicate,
-    #[error("no organization with that organization_id exists")]
-    UnknownOrganization,
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for TeamError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => TeamError::Duplicate,
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                TeamError::UnknownOrganization
-            }
-            _ => TeamError::Database(error),
-        }
-    }
-}
-
 keyed_record! {
     row: TeamRow,
     select: concat!("SELECT ", team_columns!(), team_tables!(), " WHERE t.team_id = $1"),
     lock: "SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE",
+    budget: BudgetSubject::team,
 }
 
-pub async fn create(connection: &mut PgConnection, spec: TeamSpec) -> Result<TeamRow, TeamError> {
+pub async fn create(connection: &mut PgConnection, spec: TeamSpec) -> Result<TeamRow, DbError> {
     let team_id = spec
         .team_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO teams (team_id, team_alias, models, blocked, metadata, created_by, \
          rpm_limit, tpm_limit, max_parallel_requests, organization_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -108,19 +87,8 @@ pub async fn create(connection: &mut PgConnection, spec: TeamSpec) -> Result<Tea
     .bind(spec.limits.rpm_limit)
     .bind(spec.limits.tpm_limit)
     .bind(spec.limits.max_parallel_requests)
-    .bind(&spec.organization_id)
-    .execute(&mut *connection)
-    .await?;
-    budgets::set_limits(
-        &mut *connection,
-        &BudgetSubject::team(&team_id).to_string(),
-        &spec.budget,
-    )
-    .await?;
-    let row = find_in(&mut *connection, &team_id)
-        .await?
-        .ok_or(TeamError::Database(sqlx::Error::RowNotFound))?;
-    Ok(row)
+    .bind(&spec.organization_id);
+    insert_with_budget(connection, &team_id, insert, None, Some(&spec.budget)).await
 }
 
 /// Teams not deleted, by alias.
@@ -152,8 +120,8 @@ pub async fn update(
     connection: &mut PgConnection,
     team_id: &str,
     change: TeamChange,
-) -> Result<Option<TeamRow>, TeamError> {
-    let updated = sqlx::query(
+) -> Result<Option<TeamRow>, DbError> {
+    let update = sqlx::query(
         "UPDATE teams SET team_alias = COALESCE($2, team_alias), models = COALESCE($3, models), \
          blocked = COALESCE($4, blocked), metadata = COALESCE($5, metadata), \
          rpm_limit = COALESCE($6, rpm_limit), tpm_limit = COALESCE($7, tpm_limit), \
@@ -169,22 +137,8 @@ pub async fn update(
     .bind(change.limits.rpm_limit)
     .bind(change.limits.tpm_limit)
     .bind(change.limits.max_parallel_requests)
-    .bind(change.organization_id)
-    .execute(&mut *connection)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(None);
-    }
-    if let Some(budget) = &change.budget {
-        budgets::set_limits(
-            &mut *connection,
-            &BudgetSubject::team(team_id).to_string(),
-            budget,
-        )
-        .await?;
-    }
-    let row = find_in(&mut *connection, team_id).await?;
-    Ok(row)
+    .bind(change.organization_id);
+    update_with_budget(connection, team_id, update, None, change.budget.as_ref()).await
 }
 
 /// Deletes teams: marks them deleted and revokes their keys, in one transaction. Returns the

@@ -6,7 +6,9 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::budgets::{self, BudgetLimits};
+use crate::db::budget_state::{budget_columns, BudgetState};
+use crate::db::budgets::BudgetLimits;
+use crate::db::error::DbError;
 use crate::db::keys::RateLimits;
 use crate::db::record::keyed_record;
 use crate::model::subject::BudgetSubject;
@@ -16,11 +18,12 @@ use crate::model::Role;
 /// queries stay static strings).
 macro_rules! user_columns {
     () => {
-        "u.id, u.user_id, u.email, u.password_hash, u.role, u.user_alias, u.models, u.metadata, \
-         u.rpm_limit, u.tpm_limit, u.max_parallel_requests, u.created_by, u.created_at, \
-         b.max_micros AS max_budget_micros, b.soft_micros AS soft_budget_micros, \
-         b.duration AS budget_duration, b.resets_at AS budget_reset_at, \
-         COALESCE(b.spend_micros, 0) AS spend_micros, u.session_epoch"
+        concat!(
+            "u.id, u.user_id, u.email, u.password_hash, u.role, u.user_alias, u.models, \
+             u.metadata, u.rpm_limit, u.tpm_limit, u.max_parallel_requests, u.created_by, \
+             u.created_at, u.session_epoch, ",
+            budget_columns!()
+        )
     };
 }
 macro_rules! user_tables {
@@ -44,11 +47,8 @@ pub struct UserRow {
     pub max_parallel_requests: Option<i64>,
     pub created_by: String,
     pub created_at: OffsetDateTime,
-    pub max_budget_micros: Option<i64>,
-    pub soft_budget_micros: Option<i64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<OffsetDateTime>,
-    pub spend_micros: i64,
+    #[sqlx(flatten)]
+    pub budget: BudgetState,
     /// Changes with the password: sessions opened in an older epoch are over.
     pub session_epoch: i64,
 }
@@ -95,27 +95,12 @@ pub struct UserChange {
     pub limits: RateLimits,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum UserError {
-    #[error("a user with that user_id or email already exists")]
-    Duplicate,
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for UserError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => UserError::Duplicate,
-            _ => UserError::Database(error),
-        }
-    }
-}
-
 keyed_record! {
     row: UserRow,
     select: concat!("SELECT ", user_columns!(), user_tables!(), " WHERE u.user_id = $1"),
     lock: "SELECT 1 FROM console_users WHERE user_id = $1 FOR UPDATE",
+    budget: BudgetSubject::user,
+    delete: "DELETE FROM console_users WHERE user_id = ANY($1) RETURNING user_id",
 }
 
 pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
@@ -175,10 +160,10 @@ pub async fn list_page(
 }
 
 /// Creates a user with its budget, in the caller's transaction.
-pub async fn create(connection: &mut PgConnection, spec: UserSpec) -> Result<UserRow, UserError> {
+pub async fn create(connection: &mut PgConnection, spec: UserSpec) -> Result<UserRow, DbError> {
     let id = Uuid::new_v4();
     let user_id = spec.user_id.unwrap_or_else(|| id.to_string());
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO console_users (id, user_id, email, password_hash, role, user_alias, models, \
          metadata, rpm_limit, tpm_limit, max_parallel_requests, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -194,19 +179,8 @@ pub async fn create(connection: &mut PgConnection, spec: UserSpec) -> Result<Use
     .bind(spec.limits.rpm_limit)
     .bind(spec.limits.tpm_limit)
     .bind(spec.limits.max_parallel_requests)
-    .bind(&spec.created_by)
-    .execute(&mut *connection)
-    .await?;
-    budgets::set_limits(
-        &mut *connection,
-        &BudgetSubject::user(&user_id).to_string(),
-        &spec.budget,
-    )
-    .await?;
-    let row = find_in(&mut *connection, &user_id)
-        .await?
-        .ok_or(UserError::Database(sqlx::Error::RowNotFound))?;
-    Ok(row)
+    .bind(&spec.created_by);
+    insert_with_budget(connection, &user_id, insert, None, Some(&spec.budget)).await
 }
 
 /// Applies a change to a user; `None` when there is no such user.
@@ -214,8 +188,8 @@ pub async fn update(
     connection: &mut PgConnection,
     user_id: &str,
     change: UserChange,
-) -> Result<Option<UserRow>, UserError> {
-    let updated = sqlx::query(
+) -> Result<Option<UserRow>, DbError> {
+    let update = sqlx::query(
         "UPDATE console_users SET email = COALESCE($2, email), \
          password_hash = COALESCE($3, password_hash), role = COALESCE($4, role), \
          session_epoch = session_epoch + CASE WHEN $3::text IS NULL THEN 0 ELSE 1 END, \
@@ -234,22 +208,8 @@ pub async fn update(
     .bind(change.metadata)
     .bind(change.limits.rpm_limit)
     .bind(change.limits.tpm_limit)
-    .bind(change.limits.max_parallel_requests)
-    .execute(&mut *connection)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(None);
-    }
-    if let Some(budget) = &change.budget {
-        budgets::set_limits(
-            &mut *connection,
-            &BudgetSubject::user(user_id).to_string(),
-            budget,
-        )
-        .await?;
-    }
-    let row = find_in(&mut *connection, user_id).await?;
-    Ok(row)
+    .bind(change.limits.max_parallel_requests);
+    update_with_budget(connection, user_id, update, None, change.budget.as_ref()).await
 }
 
 /// What deleting users did: the users deleted and the keys revoked with them.
@@ -264,7 +224,7 @@ pub struct DeletedUsers {
 pub async fn delete(
     connection: &mut PgConnection,
     user_ids: &[String],
-) -> Result<DeletedUsers, sqlx::Error> {
+) -> Result<DeletedUsers, DbError> {
     let revoked_keys: Vec<String> = sqlx::query_scalar(
         "UPDATE virtual_keys SET revoked_at = now() \
          WHERE user_id = ANY($1) AND revoked_at IS NULL RETURNING token_hash",
@@ -272,18 +232,8 @@ pub async fn delete(
     .bind(user_ids)
     .fetch_all(&mut *connection)
     .await?;
-    let deleted: Vec<String> =
-        sqlx::query_scalar("DELETE FROM console_users WHERE user_id = ANY($1) RETURNING user_id")
-            .bind(user_ids)
-            .fetch_all(&mut *connection)
-            .await?;
-    let subjects: Vec<String> = deleted
-        .iter()
-        .map(|id| BudgetSubject::user(id).to_string())
-        .collect();
-    budgets::forget(&mut *connection, &subjects).await?;
     Ok(DeletedUsers {
-        user_ids: deleted,
+        user_ids: delete_with_budgets(connection, user_ids).await?,
         revoked_keys,
     })
 }

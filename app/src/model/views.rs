@@ -5,6 +5,18 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// A managed entity's budget: its spend and limits in dollars (the spend in micro-dollars
+/// too) and its window, flattened into the entity's view.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BudgetSummary {
+    pub spend: f64,
+    pub spend_micros: i64,
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<String>,
+}
+
 /// An organization: its teams' budget and model bound.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrganizationView {
@@ -12,12 +24,8 @@ pub struct OrganizationView {
     pub organization_alias: String,
     pub models: Vec<String>,
     pub metadata: Value,
-    pub spend: f64,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<String>,
+    #[serde(flatten)]
+    pub budget: BudgetSummary,
     pub budget_id: Option<String>,
     /// Live teams in it.
     pub teams: i64,
@@ -32,12 +40,8 @@ pub struct EndUserView {
     pub alias: Option<String>,
     pub blocked: bool,
     pub metadata: Value,
-    pub spend: f64,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<String>,
+    #[serde(flatten)]
+    pub budget: BudgetSummary,
     pub budget_id: Option<String>,
     pub created_by: String,
     pub created_at: String,
@@ -49,12 +53,8 @@ pub struct TagView {
     pub name: String,
     pub description: Option<String>,
     pub metadata: Value,
-    pub spend: f64,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<String>,
+    #[serde(flatten)]
+    pub budget: BudgetSummary,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
@@ -88,12 +88,8 @@ pub struct KeyDetails {
     pub key_name: String,
     pub key_alias: Option<String>,
     pub models: Vec<String>,
-    pub spend: f64,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<String>,
+    #[serde(flatten)]
+    pub budget: BudgetSummary,
     pub expires: Option<String>,
     pub metadata: Value,
     pub created_by: String,
@@ -135,12 +131,8 @@ pub struct TeamDetails {
     pub organization_id: Option<String>,
     pub models: Vec<String>,
     pub blocked: bool,
-    pub spend: f64,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<String>,
+    #[serde(flatten)]
+    pub budget: BudgetSummary,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
     pub max_parallel_requests: Option<i64>,
@@ -164,12 +156,8 @@ pub struct UserDetails {
     pub role: String,
     pub models: Vec<String>,
     pub metadata: Value,
-    pub spend: f64,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<String>,
+    #[serde(flatten)]
+    pub budget: BudgetSummary,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
     pub max_parallel_requests: Option<i64>,
@@ -187,12 +175,8 @@ pub struct ProjectView {
     pub team_id: Option<String>,
     pub models: Vec<String>,
     pub metadata: Value,
-    pub spend: f64,
-    pub spend_micros: i64,
-    pub max_budget: Option<f64>,
-    pub soft_budget: Option<f64>,
-    pub budget_duration: Option<String>,
-    pub budget_reset_at: Option<String>,
+    #[serde(flatten)]
+    pub budget: BudgetSummary,
     /// Live keys in it.
     pub keys: i64,
     pub created_by: String,

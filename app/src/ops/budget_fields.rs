@@ -4,9 +4,12 @@
 
 use serde::Deserialize;
 
+use crate::db::budget_state::BudgetState;
 use crate::db::budgets::BudgetLimits;
 use crate::model::invalid::{Invalid, Problem};
+use crate::model::views::BudgetSummary;
 use crate::model::{dollars_to_micros, micros_to_dollars, parse_duration_seconds};
+use crate::ops::rfc3339;
 
 /// The budget fields of a request; each optional.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -49,21 +52,21 @@ impl BudgetFields {
 
     /// The limits an update sets when it gives any budget field (those not given keep their
     /// `current` value); `None` when the budget does not change.
-    pub fn update_of(&self, current: &CurrentBudget<'_>) -> Result<Option<BudgetLimits>, Invalid> {
+    pub fn update_of(&self, current: &BudgetState) -> Result<Option<BudgetLimits>, Invalid> {
         if self.is_empty() {
             return Ok(None);
         }
         BudgetFields {
             max_budget: self
                 .max_budget
-                .or(current.max_micros.map(micros_to_dollars)),
+                .or(current.max_budget_micros.map(micros_to_dollars)),
             soft_budget: self
                 .soft_budget
-                .or(current.soft_micros.map(micros_to_dollars)),
+                .or(current.soft_budget_micros.map(micros_to_dollars)),
             budget_duration: self
                 .budget_duration
                 .clone()
-                .or_else(|| current.duration.map(str::to_string)),
+                .or_else(|| current.budget_duration.clone()),
         }
         .limits()
         .map(Some)
@@ -85,9 +88,14 @@ impl BudgetFields {
     }
 }
 
-/// The budget an update starts from.
-pub struct CurrentBudget<'a> {
-    pub max_micros: Option<i64>,
-    pub soft_micros: Option<i64>,
-    pub duration: Option<&'a str>,
+/// How an entity's budget is shown: dollars and RFC 3339 times.
+pub fn budget_view(budget: &BudgetState) -> BudgetSummary {
+    BudgetSummary {
+        spend: micros_to_dollars(budget.spend_micros),
+        spend_micros: budget.spend_micros,
+        max_budget: budget.max_budget_micros.map(micros_to_dollars),
+        soft_budget: budget.soft_budget_micros.map(micros_to_dollars),
+        budget_duration: budget.budget_duration.clone(),
+        budget_reset_at: budget.budget_reset_at.map(rfc3339),
+    }
 }

@@ -11,9 +11,9 @@ use crate::db::end_users::{self, EndUserChange, EndUserRow, EndUserSpec};
 use crate::db::error::DbError;
 use crate::model::identity::metadata_object;
 use crate::model::invalid::{text_length, Invalid, Problem};
-use crate::model::micros_to_dollars;
 use crate::model::views::EndUserView;
-use crate::ops::budget_fields::{BudgetFields, CurrentBudget};
+use crate::ops::budget_fields::budget_view;
+use crate::ops::budget_fields::BudgetFields;
 use crate::ops::record::{record, snapshot, Change};
 use crate::ops::{rfc3339, Actor, OpsError};
 
@@ -61,12 +61,7 @@ pub fn view(row: &EndUserRow) -> EndUserView {
         alias: row.alias.clone(),
         blocked: row.blocked,
         metadata: row.metadata.clone(),
-        spend: micros_to_dollars(row.spend_micros),
-        spend_micros: row.spend_micros,
-        max_budget: row.max_budget_micros.map(micros_to_dollars),
-        soft_budget: row.soft_budget_micros.map(micros_to_dollars),
-        budget_duration: row.budget_duration.clone(),
-        budget_reset_at: row.budget_reset_at.map(rfc3339),
+        budget: budget_view(&row.budget),
         budget_id: row.budget_id.clone(),
         created_by: row.created_by.clone(),
         created_at: rfc3339(row.created_at),
@@ -157,11 +152,7 @@ pub async fn update(
         .await?
         .ok_or_else(not_found)?;
     let budget_link = input.budget.link(input.budget_id)?;
-    let budget = input.budget.update_of(&CurrentBudget {
-        max_micros: current.max_budget_micros,
-        soft_micros: current.soft_budget_micros,
-        duration: current.budget_duration.as_deref(),
-    })?;
+    let budget = input.budget.update_of(&current.budget)?;
     let change = EndUserChange {
         alias: input.alias,
         blocked: input.blocked,

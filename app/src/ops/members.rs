@@ -120,12 +120,13 @@ async fn member_budget(
     let team = live_team(pool, team_id).await?;
     if !actor.is_admin()
         && team
+            .budget
             .max_budget_micros
             .is_some_and(|team_max| micros > team_max)
     {
         return Err(OpsError::Forbidden(format!(
             "A team admin cannot give a member more than the team's own budget ({}).",
-            team.max_budget_micros.map_or(0.0, micros_to_dollars)
+            team.budget.max_budget_micros.map_or(0.0, micros_to_dollars)
         )));
     }
     Ok(Some(BudgetLimits {

@@ -10,9 +10,9 @@ use crate::db::error::DbError;
 use crate::db::organizations::{self, OrganizationChange, OrganizationRow, OrganizationSpec};
 use crate::model::identity::metadata_object;
 use crate::model::invalid::text_length;
-use crate::model::micros_to_dollars;
 use crate::model::views::OrganizationView;
-use crate::ops::budget_fields::{BudgetFields, CurrentBudget};
+use crate::ops::budget_fields::budget_view;
+use crate::ops::budget_fields::BudgetFields;
 use crate::ops::record::{record, snapshot, Change};
 use crate::ops::{rfc3339, Actor, OpsError};
 
@@ -64,12 +64,7 @@ pub fn view(row: &OrganizationRow) -> OrganizationView {
         organization_alias: row.organization_alias.clone(),
         models: row.models.clone(),
         metadata: row.metadata.clone(),
-        spend: micros_to_dollars(row.spend_micros),
-        spend_micros: row.spend_micros,
-        max_budget: row.max_budget_micros.map(micros_to_dollars),
-        soft_budget: row.soft_budget_micros.map(micros_to_dollars),
-        budget_duration: row.budget_duration.clone(),
-        budget_reset_at: row.budget_reset_at.map(rfc3339),
+        budget: budget_view(&row.budget),
         budget_id: row.budget_id.clone(),
         teams: row.teams,
         created_by: row.created_by.clone(),
@@ -149,11 +144,7 @@ pub async fn update(
         .await?
         .ok_or_else(not_found)?;
     let budget_link = input.budget.link(input.budget_id)?;
-    let budget = input.budget.update_of(&CurrentBudget {
-        max_micros: current.max_budget_micros,
-        soft_micros: current.soft_budget_micros,
-        duration: current.budget_duration.as_deref(),
-    })?;
+    let budget = input.budget.update_of(&current.budget)?;
     if let Some(alias) = &input.organization_alias {
         text_length(alias.trim(), "organization_alias", 1, 200)?;
     }

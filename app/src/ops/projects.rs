@@ -7,13 +7,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use crate::db::error::DbError;
 use crate::db::keys::RateLimits;
-use crate::db::projects::{self, ProjectChange, ProjectError, ProjectRow, ProjectSpec};
+use crate::db::projects::{self, ProjectChange, ProjectRow, ProjectSpec};
 use crate::model::identity::metadata_object;
 use crate::model::invalid::text_length;
-use crate::model::micros_to_dollars;
 use crate::model::views::ProjectView;
-use crate::ops::budget_fields::{BudgetFields, CurrentBudget};
+use crate::ops::budget_fields::budget_view;
+use crate::ops::budget_fields::BudgetFields;
 use crate::ops::record::{record, snapshot, Change};
 use crate::ops::team_scope::{check_within_team, AskedOfTeam};
 use crate::ops::{rfc3339, Actor, Catalog, OpsError};
@@ -49,12 +50,19 @@ pub struct ProjectUpdate {
     pub metadata: Option<Value>,
 }
 
-fn refused(error: ProjectError) -> OpsError {
+fn refused(error: DbError) -> OpsError {
     match error {
-        ProjectError::Duplicate => OpsError::conflict(format!("{error}."), "project_id"),
-        ProjectError::UnknownTeam => OpsError::conflict(format!("{error}."), "team_id"),
-        ProjectError::HasKeys => OpsError::conflict(format!("{error}."), "project_ids"),
-        ProjectError::Database(error) => OpsError::Database(error),
+        DbError::Duplicate => {
+            OpsError::conflict("a project with that project_id exists.", "project_id")
+        }
+        DbError::UnknownReference => {
+            OpsError::conflict("no live team with that team_id exists.", "team_id")
+        }
+        DbError::InUse => OpsError::conflict(
+            "the project still has keys; delete them first.",
+            "project_ids",
+        ),
+        DbError::Database(error) => OpsError::Database(error),
     }
 }
 
@@ -66,12 +74,7 @@ pub fn view(row: &ProjectRow) -> ProjectView {
         team_id: row.team_id.clone(),
         models: row.models.clone(),
         metadata: row.metadata.clone(),
-        spend: micros_to_dollars(row.spend_micros),
-        spend_micros: row.spend_micros,
-        max_budget: row.max_budget_micros.map(micros_to_dollars),
-        soft_budget: row.soft_budget_micros.map(micros_to_dollars),
-        budget_duration: row.budget_duration.clone(),
-        budget_reset_at: row.budget_reset_at.map(rfc3339),
+        budget: budget_view(&row.budget),
         keys: row.keys,
         created_by: row.created_by.clone(),
         created_at: rfc3339(row.created_at),
@@ -216,11 +219,7 @@ pub async fn update(
         soft_budget: input.soft_budget,
         budget_duration: input.budget_duration,
     }
-    .update_of(&CurrentBudget {
-        max_micros: current.max_budget_micros,
-        soft_micros: current.soft_budget_micros,
-        duration: current.budget_duration.as_deref(),
-    })?;
+    .update_of(&current.budget)?;
     check_team_share(
         pool,
         catalog,

@@ -9,9 +9,9 @@ use crate::db::error::DbError;
 use crate::db::tags::{self, TagChange, TagRow, TagSpec};
 use crate::model::identity::metadata_object;
 use crate::model::invalid::{Invalid, Problem};
-use crate::model::micros_to_dollars;
 use crate::model::views::TagView;
-use crate::ops::budget_fields::{BudgetFields, CurrentBudget};
+use crate::ops::budget_fields::budget_view;
+use crate::ops::budget_fields::BudgetFields;
 use crate::ops::record::{record, snapshot, Change};
 use crate::ops::{rfc3339, Actor, OpsError};
 
@@ -50,12 +50,7 @@ pub fn view(row: &TagRow) -> TagView {
         name: row.name.clone(),
         description: row.description.clone(),
         metadata: row.metadata.clone(),
-        spend: micros_to_dollars(row.spend_micros),
-        spend_micros: row.spend_micros,
-        max_budget: row.max_budget_micros.map(micros_to_dollars),
-        soft_budget: row.soft_budget_micros.map(micros_to_dollars),
-        budget_duration: row.budget_duration.clone(),
-        budget_reset_at: row.budget_reset_at.map(rfc3339),
+        budget: budget_view(&row.budget),
         created_by: row.created_by.clone(),
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
@@ -142,11 +137,7 @@ pub async fn update(pool: &PgPool, actor: &Actor, input: TagInput) -> Result<Tag
     let current = tags::find_in(&mut transaction, &input.name)
         .await?
         .ok_or_else(not_found)?;
-    let budget = input.budget().update_of(&CurrentBudget {
-        max_micros: current.max_budget_micros,
-        soft_micros: current.soft_budget_micros,
-        duration: current.budget_duration.as_deref(),
-    })?;
+    let budget = input.budget().update_of(&current.budget)?;
     let change = TagChange {
         description: input.description.clone(),
         metadata: metadata_object(input.metadata.clone())?,

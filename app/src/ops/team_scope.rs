@@ -45,7 +45,7 @@ pub async fn check_within_team(
         (
             "max_budget",
             asked.max_budget_micros,
-            team.max_budget_micros,
+            team.budget.max_budget_micros,
         ),
         ("rpm_limit", asked.limits.rpm_limit, team.rpm_limit),
         ("tpm_limit", asked.limits.tpm_limit, team.tpm_limit),

@@ -6,13 +6,14 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgPool;
 
+use crate::db::error::DbError;
 use crate::db::organizations;
-use crate::db::teams::{self, TeamChange, TeamError, TeamRow, TeamSpec};
+use crate::db::teams::{self, TeamChange, TeamRow, TeamSpec};
 use crate::model::identity::metadata_object;
 use crate::model::invalid::text_length;
-use crate::model::micros_to_dollars;
 use crate::model::views::TeamDetails;
-use crate::ops::budget_fields::{BudgetFields, CurrentBudget};
+use crate::ops::budget_fields::budget_view;
+use crate::ops::budget_fields::BudgetFields;
 use crate::ops::limit_fields::LimitFields;
 use crate::ops::members::{self, NewMember};
 use crate::ops::record::{record, snapshot, Change};
@@ -80,13 +81,17 @@ fn refuse_unenforced(other: &Map<String, Value>) -> Result<(), OpsError> {
     }
 }
 
-fn refused(error: TeamError) -> OpsError {
+fn refused(error: DbError) -> OpsError {
     match error {
-        TeamError::Duplicate => OpsError::conflict(format!("{error}."), "team_id"),
-        TeamError::UnknownOrganization => {
-            OpsError::conflict(format!("{error}."), "organization_id")
-        }
-        TeamError::Database(error) => OpsError::Database(error),
+        DbError::Duplicate => OpsError::conflict(
+            "a team with that team_id or team_alias already exists.",
+            "team_id",
+        ),
+        DbError::UnknownReference => OpsError::conflict(
+            "no organization with that organization_id exists.",
+            "organization_id",
+        ),
+        other => other.into(),
     }
 }
 
@@ -97,12 +102,7 @@ pub fn view(row: &TeamRow) -> TeamDetails {
         organization_id: row.organization_id.clone(),
         models: row.models.clone(),
         blocked: row.blocked,
-        spend: micros_to_dollars(row.spend_micros),
-        spend_micros: row.spend_micros,
-        max_budget: row.max_budget_micros.map(micros_to_dollars),
-        soft_budget: row.soft_budget_micros.map(micros_to_dollars),
-        budget_duration: row.budget_duration.clone(),
-        budget_reset_at: row.budget_reset_at.map(rfc3339),
+        budget: budget_view(&row.budget),
         rpm_limit: row.rpm_limit,
         tpm_limit: row.tpm_limit,
         max_parallel_requests: row.max_parallel_requests,
@@ -278,11 +278,7 @@ pub async fn update(
         .await?
         .filter(|row| row.deleted_at.is_none())
         .ok_or_else(not_found)?;
-    let budget = input.budget.update_of(&CurrentBudget {
-        max_micros: current.max_budget_micros,
-        soft_micros: current.soft_budget_micros,
-        duration: current.budget_duration.as_deref(),
-    })?;
+    let budget = input.budget.update_of(&current.budget)?;
     if let Some(organization_id) = input
         .organization_id
         .as_ref()

@@ -7,15 +7,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use crate::db::error::DbError;
 use crate::db::keys::KeySpec;
 use crate::db::members::MemberRole;
-use crate::db::users::{self, UserChange, UserError, UserRow, UserSpec};
+use crate::db::users::{self, UserChange, UserRow, UserSpec};
 use crate::error::ConsoleError;
 use crate::model::identity::metadata_object;
 use crate::model::invalid::{text_length, Invalid, Problem};
 use crate::model::views::UserDetails;
-use crate::model::{micros_to_dollars, Role, MIN_PASSWORD_CHARS};
-use crate::ops::budget_fields::{BudgetFields, CurrentBudget};
+use crate::model::{Role, MIN_PASSWORD_CHARS};
+use crate::ops::budget_fields::budget_view;
+use crate::ops::budget_fields::BudgetFields;
 use crate::ops::keys::{self, IssuedKey};
 use crate::ops::limit_fields::LimitFields;
 use crate::ops::members;
@@ -122,12 +124,7 @@ pub fn view(row: &UserRow) -> UserDetails {
         role: row.role.clone(),
         models: row.models.clone(),
         metadata: row.metadata.clone(),
-        spend: micros_to_dollars(row.spend_micros),
-        spend_micros: row.spend_micros,
-        max_budget: row.max_budget_micros.map(micros_to_dollars),
-        soft_budget: row.soft_budget_micros.map(micros_to_dollars),
-        budget_duration: row.budget_duration.clone(),
-        budget_reset_at: row.budget_reset_at.map(rfc3339),
+        budget: budget_view(&row.budget),
         rpm_limit: row.rpm_limit,
         tpm_limit: row.tpm_limit,
         max_parallel_requests: row.max_parallel_requests,
@@ -137,10 +134,13 @@ pub fn view(row: &UserRow) -> UserDetails {
     }
 }
 
-fn refused(error: UserError) -> OpsError {
+fn refused(error: DbError) -> OpsError {
     match error {
-        UserError::Duplicate => OpsError::conflict(format!("{error}."), "user_id"),
-        UserError::Database(error) => OpsError::Database(error),
+        DbError::Duplicate => OpsError::conflict(
+            "a user with that user_id or email already exists.",
+            "user_id",
+        ),
+        other => other.into(),
     }
 }
 
@@ -306,11 +306,7 @@ pub async fn update(pool: &PgPool, actor: &Actor, input: UserUpdate) -> Result<U
     let current = users::find_in(&mut transaction, &user_id)
         .await?
         .ok_or_else(not_found)?;
-    let budget = input.budget.update_of(&CurrentBudget {
-        max_micros: current.max_budget_micros,
-        soft_micros: current.soft_budget_micros,
-        duration: current.budget_duration.as_deref(),
-    })?;
+    let budget = input.budget.update_of(&current.budget)?;
     let change = UserChange {
         // The email names the user when no user_id is given; it changes only alongside one.
         email: input

@@ -3,15 +3,26 @@
 
 use leptos::prelude::*;
 
+use crate::model::views::BudgetSummary;
+
 /// How much of a budget is spent: `$1.00 of $5.00 (20 %)`, or the spend alone without one.
-pub fn utilisation(spend: f64, max_budget: Option<f64>) -> String {
-    match max_budget {
+pub fn utilisation(budget: &BudgetSummary) -> String {
+    let spend = budget.spend;
+    match budget.max_budget {
         Some(max) if max > 0.0 => format!(
             "${spend:.2} of ${max:.2} ({:.0} %)",
             (spend / max * 100.0).min(999.0)
         ),
         _ => format!("${spend:.2} (no budget)"),
     }
+}
+
+/// The window a budget resets over: `30d`, or `all time`.
+pub fn budget_window(budget: &BudgetSummary) -> String {
+    budget
+        .budget_duration
+        .clone()
+        .unwrap_or_else(|| "all time".into())
 }
 
 /// A money field's current value, as a form shows it.
@@ -29,14 +40,15 @@ pub fn new_budget_inputs() -> impl IntoView {
 }
 
 /// The budget fields of a row's edit form, filled with the current budget.
-pub fn budget_edit_inputs(
-    max_budget: Option<f64>,
-    soft_budget: Option<f64>,
-    budget_duration: Option<String>,
-) -> impl IntoView {
+pub fn budget_edit_inputs(budget: &BudgetSummary) -> impl IntoView {
+    let (max_budget, soft_budget) = (
+        dollars_text(budget.max_budget),
+        dollars_text(budget.soft_budget),
+    );
+    let duration = budget.budget_duration.clone().unwrap_or_default();
     view! {
-        <input type="text" name="max_budget" aria-label="Budget in USD" inputmode="decimal" value=dollars_text(max_budget)/>
-        <input type="text" name="soft_budget" aria-label="Soft budget in USD" inputmode="decimal" value=dollars_text(soft_budget)/>
-        <input type="text" name="budget_duration" aria-label="Budget window" value=budget_duration.unwrap_or_default()/>
+        <input type="text" name="max_budget" aria-label="Budget in USD" inputmode="decimal" value=max_budget/>
+        <input type="text" name="soft_budget" aria-label="Soft budget in USD" inputmode="decimal" value=soft_budget/>
+        <input type="text" name="budget_duration" aria-label="Budget window" value=duration/>
     }
 }

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use crate::api::end_users::{list_end_users, DeleteEndUser, SaveEndUser};
 use crate::model::views::EndUserView;
 use crate::model::Role;
-use crate::pages::budget_form::{budget_edit_inputs, new_budget_inputs, utilisation};
+use crate::pages::budget_form::{
+    budget_edit_inputs, budget_window, new_budget_inputs, utilisation,
+};
 use crate::pages::frame::{error_message, SignedIn};
 
 #[component]
@@ -90,11 +92,8 @@ fn end_user_row(
         Some(alias) => format!("{alias} ({})", end_user.user_id),
         None => end_user.user_id.clone(),
     };
-    let used = utilisation(end_user.spend, end_user.max_budget);
-    let window = end_user
-        .budget_duration
-        .clone()
-        .unwrap_or_else(|| "all time".into());
+    let used = utilisation(&end_user.budget);
+    let window = budget_window(&end_user.budget);
     let status = if end_user.blocked {
         "blocked"
     } else {
@@ -104,11 +103,7 @@ fn end_user_row(
         let (edit_csrf, delete_csrf) = (csrf.clone(), csrf);
         let (edit_id, delete_id) = (end_user.user_id.clone(), end_user.user_id.clone());
         let alias = end_user.alias.clone().unwrap_or_default();
-        let budget = budget_edit_inputs(
-            end_user.max_budget,
-            end_user.soft_budget,
-            end_user.budget_duration.clone(),
-        );
+        let budget = budget_edit_inputs(&end_user.budget);
         view! {
             <td>
                 <ActionForm action=save attr:class="inline edit">

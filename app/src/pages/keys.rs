@@ -192,14 +192,14 @@ fn keys_table(rows: Vec<KeyDetails>, actions: KeyActions, csrf: String) -> impl 
 
 /// `$25.00 / 30d (soft $20.00)`, or a dash without a budget.
 fn budget_text(key: &KeyDetails) -> String {
-    let Some(max) = key.max_budget else {
+    let Some(max) = key.budget.max_budget else {
         return "—".into();
     };
     let mut text = format!("${max:.2}");
-    if let Some(window) = &key.budget_duration {
+    if let Some(window) = &key.budget.budget_duration {
         text.push_str(&format!(" / {window}"));
     }
-    if let Some(soft) = key.soft_budget {
+    if let Some(soft) = key.budget.soft_budget {
         text.push_str(&format!(" (soft ${soft:.2})"));
     }
     text
@@ -246,9 +246,9 @@ fn edit_form(key: KeyDetails, update: ServerAction<UpdateKey>, csrf: String) -> 
                 <input type="hidden" name="token_hash" value=key.token/>
                 <label>"Rename to" <input type="text" name="key_alias" value=key.key_alias.unwrap_or_default()/></label>
                 <label>"Allowed models (empty = all)" <input type="text" name="models" value=key.models.join(", ")/></label>
-                <label>"Spending cap (USD)" <input type="text" name="max_budget" inputmode="decimal" value=dollars_text(key.max_budget)/></label>
-                <label>"Alert at (USD)" <input type="text" name="soft_budget" inputmode="decimal" value=dollars_text(key.soft_budget)/></label>
-                <label>"Cap resets every" <input type="text" name="budget_duration" value=key.budget_duration.unwrap_or_default()/></label>
+                <label>"Spending cap (USD)" <input type="text" name="max_budget" inputmode="decimal" value=dollars_text(key.budget.max_budget)/></label>
+                <label>"Alert at (USD)" <input type="text" name="soft_budget" inputmode="decimal" value=dollars_text(key.budget.soft_budget)/></label>
+                <label>"Cap resets every" <input type="text" name="budget_duration" value=key.budget.budget_duration.unwrap_or_default()/></label>
                 <label>"RPM" <input type="text" name="rpm_limit" inputmode="numeric" value=count_text(key.rpm_limit)/></label>
                 <label>"TPM" <input type="text" name="tpm_limit" inputmode="numeric" value=count_text(key.tpm_limit)/></label>
                 <label>"In flight at once" <input type="text" name="max_parallel_requests" inputmode="numeric" value=count_text(key.max_parallel_requests)/></label>
@@ -285,7 +285,7 @@ fn key_row(key: KeyDetails, actions: KeyActions, csrf: String) -> impl IntoView 
             <td><code>{key.key_name}</code></td>
             <td>{key.team_id.unwrap_or_else(|| "—".into())}</td>
             <td>{models}</td>
-            <td class="num">{format_usd(key.spend_micros)}</td>
+            <td class="num">{format_usd(key.budget.spend_micros)}</td>
             <td class="num">{budget}</td>
             <td>{limits}</td>
             <td>{short_time(&key.created_at)}</td>

@@ -5,9 +5,11 @@
 use leptos::prelude::*;
 
 use crate::api::named_budgets::{list_named_budgets, DeleteNamedBudget, SaveNamedBudget};
-use crate::model::views::NamedBudgetView;
+use crate::model::views::{BudgetSummary, NamedBudgetView};
 use crate::model::Role;
-use crate::pages::budget_form::{budget_edit_inputs, dollars_text, new_budget_inputs};
+use crate::pages::budget_form::{
+    budget_edit_inputs, budget_window, dollars_text, new_budget_inputs,
+};
 use crate::pages::frame::{error_message, SignedIn};
 
 #[component]
@@ -90,18 +92,17 @@ fn budget_row(
     delete: ServerAction<DeleteNamedBudget>,
     csrf: String,
 ) -> impl IntoView {
-    let window = budget
-        .budget_duration
-        .clone()
-        .unwrap_or_else(|| "all time".into());
+    let limits = BudgetSummary {
+        max_budget: budget.max_budget,
+        soft_budget: budget.soft_budget,
+        budget_duration: budget.budget_duration.clone(),
+        ..BudgetSummary::default()
+    };
+    let window = budget_window(&limits);
     let change = is_admin.then(|| {
         let (edit_csrf, delete_csrf) = (csrf.clone(), csrf);
         let (edit_id, delete_id) = (budget.budget_id.clone(), budget.budget_id.clone());
-        let inputs = budget_edit_inputs(
-            budget.max_budget,
-            budget.soft_budget,
-            budget.budget_duration.clone(),
-        );
+        let inputs = budget_edit_inputs(&limits);
         view! {
             <td>
                 <ActionForm action=save attr:class="inline edit">

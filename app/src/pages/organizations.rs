@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use crate::api::organizations::{list_organizations, DeleteOrganization, SaveOrganization};
 use crate::model::views::OrganizationView;
 use crate::model::Role;
-use crate::pages::budget_form::{budget_edit_inputs, new_budget_inputs, utilisation};
+use crate::pages::budget_form::{
+    budget_edit_inputs, budget_window, new_budget_inputs, utilisation,
+};
 use crate::pages::frame::{error_message, SignedIn};
 
 #[component]
@@ -93,15 +95,12 @@ fn organization_row(
     } else {
         organization.models.join(", ")
     };
-    let used = utilisation(organization.spend, organization.max_budget);
+    let used = utilisation(&organization.budget);
     let title = format!(
         "{} ({})",
         organization.organization_alias, organization.organization_id
     );
-    let window = organization
-        .budget_duration
-        .clone()
-        .unwrap_or_else(|| "all time".into());
+    let window = budget_window(&organization.budget);
     let change = is_admin.then(|| {
         let (edit_csrf, delete_csrf) = (csrf.clone(), csrf);
         let (edit_id, delete_id) = (
@@ -110,11 +109,7 @@ fn organization_row(
         );
         let alias = organization.organization_alias.clone();
         let model_list = organization.models.join(", ");
-        let budget = budget_edit_inputs(
-            organization.max_budget,
-            organization.soft_budget,
-            organization.budget_duration.clone(),
-        );
+        let budget = budget_edit_inputs(&organization.budget);
         view! {
             <td>
                 <ActionForm action=save attr:class="inline edit">

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use crate::api::projects::{list_projects, DeleteProject, SaveProject};
 use crate::model::views::ProjectView;
 use crate::model::Role;
-use crate::pages::budget_form::{budget_edit_inputs, new_budget_inputs, utilisation};
+use crate::pages::budget_form::{
+    budget_edit_inputs, budget_window, new_budget_inputs, utilisation,
+};
 use crate::pages::frame::{error_message, SignedIn};
 
 #[component]
@@ -111,22 +113,15 @@ fn project_row(
     } else {
         project.models.join(", ")
     };
-    let used = utilisation(project.spend, project.max_budget);
-    let window = project
-        .budget_duration
-        .clone()
-        .unwrap_or_else(|| "all time".into());
+    let used = utilisation(&project.budget);
+    let window = budget_window(&project.budget);
     let change = powers.edit.then(|| {
         let (edit_csrf, delete_csrf) = (csrf.clone(), csrf);
         let (edit_id, delete_id) = (project.project_id.clone(), project.project_id.clone());
         let alias = project.project_alias.clone().unwrap_or_default();
         let description = project.description.clone().unwrap_or_default();
         let model_list = project.models.join(", ");
-        let budget = budget_edit_inputs(
-            project.max_budget,
-            project.soft_budget,
-            project.budget_duration.clone(),
-        );
+        let budget = budget_edit_inputs(&project.budget);
         let remove = powers.delete.then(|| view! {
             <ActionForm action=delete attr:class="inline">
                 <input type="hidden" name="csrf" value=delete_csrf/>

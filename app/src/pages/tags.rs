@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use crate::api::tags::{list_tags, DeleteTag, SaveTag};
 use crate::model::views::TagView;
 use crate::model::Role;
-use crate::pages::budget_form::{budget_edit_inputs, new_budget_inputs, utilisation};
+use crate::pages::budget_form::{
+    budget_edit_inputs, budget_window, new_budget_inputs, utilisation,
+};
 use crate::pages::frame::{error_message, SignedIn};
 
 #[component]
@@ -86,16 +88,13 @@ fn tag_row(
     delete: ServerAction<DeleteTag>,
     csrf: String,
 ) -> impl IntoView {
-    let used = utilisation(tag.spend, tag.max_budget);
-    let window = tag
-        .budget_duration
-        .clone()
-        .unwrap_or_else(|| "all time".into());
+    let used = utilisation(&tag.budget);
+    let window = budget_window(&tag.budget);
     let change = is_admin.then(|| {
         let (edit_csrf, delete_csrf) = (csrf.clone(), csrf);
         let (edit_name, delete_name) = (tag.name.clone(), tag.name.clone());
         let description = tag.description.clone().unwrap_or_default();
-        let budget = budget_edit_inputs(tag.max_budget, tag.soft_budget, tag.budget_duration.clone());
+        let budget = budget_edit_inputs(&tag.budget);
         view! {
             <td>
                 <ActionForm action=save attr:class="inline edit">

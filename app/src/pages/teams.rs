@@ -108,14 +108,14 @@ fn team_card(team: TeamView, is_admin: bool, actions: TeamActions, csrf: String)
     } else {
         team.models.join(", ")
     };
-    let budget = team.max_budget.map_or_else(
+    let budget = team.budget.max_budget.map_or_else(
         || "none".to_string(),
-        |max| match &team.budget_duration {
+        |max| match &team.budget.budget_duration {
             Some(window) => format!("${max:.2} per {window}"),
             None => format!("${max:.2}"),
         },
     );
-    let used = utilisation(team.spend_micros as f64 / 1_000_000.0, team.max_budget);
+    let used = utilisation(&team.budget);
     let edit = team
         .manageable
         .then(|| edit_form(team.clone(), actions.update, csrf.clone()));
@@ -186,7 +186,7 @@ fn team_card(team: TeamView, is_admin: bool, actions: TeamActions, csrf: String)
         <section class="card team" data-team=card_id>
             <h2>{title} {team.blocked.then(|| view! { " " <span class="badge">"blocked"</span> })}</h2>
             <dl class="facts">
-                <dt>"Spend"</dt><dd>{format_usd(team.spend_micros)}</dd>
+                <dt>"Spend"</dt><dd>{format_usd(team.budget.spend_micros)}</dd>
                 <dt>"Budget"</dt><dd>{budget}</dd>
                 <dt>"Used"</dt><dd>{used}</dd>
                 <dt>"Models"</dt><dd>{models}</dd>
@@ -225,11 +225,11 @@ fn edit_form(team: TeamView, update: ServerAction<UpdateTeam>, csrf: String) -> 
     };
     let (models, duration) = (
         team.models.join(", "),
-        team.budget_duration.clone().unwrap_or_default(),
+        team.budget.budget_duration.clone().unwrap_or_default(),
     );
     let (max_budget, soft_budget) = (
-        dollars_text(team.max_budget),
-        dollars_text(team.soft_budget),
+        dollars_text(team.budget.max_budget),
+        dollars_text(team.budget.soft_budget),
     );
     let (rpm, tpm, parallel) = (
         count_text(team.rpm_limit),

@@ -142,8 +142,8 @@ fn user_row(
 ) -> impl IntoView {
     let name = user.email.clone().unwrap_or_else(|| user.user_id.clone());
     let role_label = user.role.map_or("none", Role::as_str);
-    let budget = match user.max_budget {
-        Some(_) => utilisation(user.spend_micros as f64 / 1_000_000.0, user.max_budget),
+    let budget = match user.budget.max_budget {
+        Some(_) => utilisation(&user.budget),
         None => "—".into(),
     };
     let teams = if user.teams.is_empty() {
@@ -187,7 +187,7 @@ fn user_row(
             <td><span class="badge">{role_label}</span></td>
             <td>{teams}</td>
             <td>{if user.can_log_in { "yes" } else { "API only" }}</td>
-            <td class="num">{format_usd(user.spend_micros)}</td>
+            <td class="num">{format_usd(user.budget.spend_micros)}</td>
             <td class="num">{budget}</td>
             <td>{user.created_at}</td>
             {manage}
@@ -209,9 +209,9 @@ fn edit_form(user: AccountView, update: ServerAction<UpdateUser>, csrf: String) 
                 <input type="hidden" name="user_id" value=user.user_id/>
                 <label>"Display name" <input type="text" name="user_alias" value=user.user_alias.unwrap_or_default()/></label>
                 <label>"User models (empty = all)" <input type="text" name="models" value=user.models.join(", ")/></label>
-                <label>"User cap (USD)" <input type="text" name="max_budget" inputmode="decimal" value=dollars_text(user.max_budget)/></label>
-                <label>"User alert at (USD)" <input type="text" name="soft_budget" inputmode="decimal" value=dollars_text(user.soft_budget)/></label>
-                <label>"User cap resets every" <input type="text" name="budget_duration" value=user.budget_duration.unwrap_or_default()/></label>
+                <label>"User cap (USD)" <input type="text" name="max_budget" inputmode="decimal" value=dollars_text(user.budget.max_budget)/></label>
+                <label>"User alert at (USD)" <input type="text" name="soft_budget" inputmode="decimal" value=dollars_text(user.budget.soft_budget)/></label>
+                <label>"User cap resets every" <input type="text" name="budget_duration" value=user.budget.budget_duration.unwrap_or_default()/></label>
                 <label>"User RPM" <input type="text" name="rpm_limit" inputmode="numeric" value=count_text(user.rpm_limit)/></label>
                 <label>"User TPM" <input type="text" name="tpm_limit" inputmode="numeric" value=count_text(user.tpm_limit)/></label>
                 <label>"User in flight at once" <input type="text" name="max_parallel_requests" inputmode="numeric" value=count_text(user.max_parallel_requests)/></label>

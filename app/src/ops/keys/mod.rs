@@ -19,8 +19,9 @@ use crate::model::identity::metadata_object;
 use crate::model::invalid::{Invalid, Problem};
 use crate::model::route_groups::check_allowed_routes;
 use crate::model::views::KeyDetails;
-use crate::model::{micros_to_dollars, parse_duration_seconds, KeyStatus};
-use crate::ops::budget_fields::{BudgetFields, CurrentBudget};
+use crate::model::{parse_duration_seconds, KeyStatus};
+use crate::ops::budget_fields::budget_view;
+use crate::ops::budget_fields::BudgetFields;
 use crate::ops::limit_fields::LimitFields;
 use crate::ops::record::{record, snapshot, Change};
 use crate::ops::team_scope::{check_within_team, AskedOfTeam};
@@ -112,12 +113,7 @@ pub fn view(row: &KeyRow) -> KeyDetails {
         key_name: row.key_name.clone(),
         key_alias: row.key_alias.clone(),
         models: row.models.clone(),
-        spend: micros_to_dollars(row.spend_micros),
-        spend_micros: row.spend_micros,
-        max_budget: row.max_budget_micros.map(micros_to_dollars),
-        soft_budget: row.soft_budget_micros.map(micros_to_dollars),
-        budget_duration: row.budget_duration.clone(),
-        budget_reset_at: row.budget_reset_at.map(rfc3339),
+        budget: budget_view(&row.budget),
         expires: row.expires_at.map(rfc3339),
         metadata: row.metadata.clone(),
         created_by: row.created_by.clone(),
@@ -400,11 +396,7 @@ pub async fn update(
         };
         check_within_team(pool, catalog, team_id, &asked).await?;
     }
-    let budget = input.budget.update_of(&CurrentBudget {
-        max_micros: current.max_budget_micros,
-        soft_micros: current.soft_budget_micros,
-        duration: current.budget_duration.as_deref(),
-    })?;
+    let budget = input.budget.update_of(&current.budget)?;
     let change = KeyChange {
         key_alias: input.key_alias,
         models: input.models,
