@@ -225,39 +225,47 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let no_provider = DeploymentForm {
-            model: "gpt-4o".into(),
-            ..form()
-        };
-        assert!(spec_of(&no_provider, "", None)
-            .unwrap_err()
-            .contains("provider/model-id"));
-        let bad_price = DeploymentForm {
-            output_cost: "-1".into(),
-            ..form()
-        };
-        assert!(spec_of(&bad_price, "", None)
-            .unwrap_err()
-            .contains("output price"));
-        let key_in_extra = DeploymentForm {
-            extra_params: r#"{"api_key": "sk"}"#.into(),
-            ..form()
-        };
-        assert!(spec_of(&key_in_extra, "", None)
-            .unwrap_err()
-            .contains("api_key"));
-        let not_object = DeploymentForm {
-            extra_params: "[1]".into(),
-            ..form()
-        };
-        assert!(spec_of(&not_object, "", None)
-            .unwrap_err()
-            .contains("JSON object"));
-        let unnamed = DeploymentForm {
-            model_name: "  ".into(),
-            ..form()
-        };
-        assert!(spec_of(&unnamed, "", None).is_err());
+        let cases: [(DeploymentForm, &str); 5] = [
+            (
+                DeploymentForm {
+                    model: "gpt-4o".into(),
+                    ..form()
+                },
+                "provider/model-id",
+            ),
+            (
+                DeploymentForm {
+                    output_cost: "-1".into(),
+                    ..form()
+                },
+                "output price",
+            ),
+            (
+                DeploymentForm {
+                    extra_params: r#"{"api_key": "sk"}"#.into(),
+                    ..form()
+                },
+                "api_key",
+            ),
+            (
+                DeploymentForm {
+                    extra_params: "[1]".into(),
+                    ..form()
+                },
+                "JSON object",
+            ),
+            (
+                DeploymentForm {
+                    model_name: "  ".into(),
+                    ..form()
+                },
+                "name",
+            ),
+        ];
+        for (bad, named) in cases {
+            let error = spec_of(&bad, "", None).unwrap_err();
+            assert!(error.contains(named), "{named}: {error}");
+        }
     }
 
     #[test]

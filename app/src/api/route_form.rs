@@ -303,62 +303,31 @@ mod tests {
 
     #[test]
     fn a_groups_changed_chains_become_overrides() {
-        let mut overrides = RouteOverrides::default();
-        apply_group(
-            &group_form("a, b", false, "big"),
-            &group(&["a", "b"], false),
+        let applied = |form: GroupForm, shown: RouteGroupView, default_fallbacks: bool| {
+            let mut overrides = RouteOverrides::default();
+            apply_group(&form, &shown, default_fallbacks, &mut overrides).unwrap();
+            overrides
+        };
+        let same = applied(
+            group_form("a, b", false, "big"),
+            group(&["a", "b"], false),
             true,
-            &mut overrides,
-        )
-        .unwrap();
-        assert_eq!(overrides, RouteOverrides::default());
+        );
+        assert_eq!(same, RouteOverrides::default());
         // No chain and an empty one route alike without default_fallbacks.
-        apply_group(
-            &group_form("", true, "big"),
-            &group(&[], false),
-            false,
-            &mut overrides,
-        )
-        .unwrap();
-        assert_eq!(overrides, RouteOverrides::default());
+        let empty = applied(group_form("", true, "big"), group(&[], false), false);
+        assert_eq!(empty, RouteOverrides::default());
 
-        apply_group(
-            &group_form("b", false, ""),
-            &group(&["a", "b"], false),
-            true,
-            &mut overrides,
-        )
-        .unwrap();
-        assert_eq!(overrides.fallbacks["g"], Some(vec!["b".to_string()]));
-        assert_eq!(overrides.context_window_fallbacks["g"], None);
+        let changed = applied(group_form("b", false, ""), group(&["a", "b"], false), true);
+        assert_eq!(changed.fallbacks["g"], Some(vec!["b".to_string()]));
+        assert_eq!(changed.context_window_fallbacks["g"], None);
 
         // Blank: the default chain; with "no fallbacks", an empty chain of its own.
-        let mut to_default = RouteOverrides::default();
-        apply_group(
-            &group_form("", false, "big"),
-            &group(&["a"], false),
-            true,
-            &mut to_default,
-        )
-        .unwrap();
+        let to_default = applied(group_form("", false, "big"), group(&["a"], false), true);
         assert_eq!(to_default.fallbacks["g"], None);
-        let mut none = RouteOverrides::default();
-        apply_group(
-            &group_form("", true, "big"),
-            &group(&["d"], true),
-            true,
-            &mut none,
-        )
-        .unwrap();
+        let none = applied(group_form("", true, "big"), group(&["d"], true), true);
         assert_eq!(none.fallbacks["g"], Some(vec![]));
-        let mut unchanged = RouteOverrides::default();
-        apply_group(
-            &group_form("", false, "big"),
-            &group(&["d"], true),
-            true,
-            &mut unchanged,
-        )
-        .unwrap();
+        let unchanged = applied(group_form("", false, "big"), group(&["d"], true), true);
         assert!(unchanged.fallbacks.is_empty());
 
         // Removing a chain config.yaml never had leaves no override behind.

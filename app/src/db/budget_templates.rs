@@ -78,55 +78,6 @@ pub async fn list(
     sqlx::query_as(query).bind(ids).fetch_all(pool).await
 }
 
-#[derive(sqlx::FromRow)]
-struct TemplateLimits {
-    max_micros: Option<i64>,
-    soft_micros: Option<i64>,
-    duration: Option<String>,
-    duration_seconds: Option<i64>,
-}
-
-/// The limits of a named budget, locked until the caller's transaction ends so they cannot
-/// change before the entity linking to them is in; `None` when there is no such budget.
-pub async fn linked_limits(
-    connection: &mut sqlx::PgConnection,
-    budget_id: &str,
-) -> Result<Option<BudgetLimits>, sqlx::Error> {
-    let row: Option<TemplateLimits> = sqlx::query_as(
-        "SELECT max_micros, soft_micros, duration, duration_seconds FROM budget_templates \
-         WHERE budget_id = $1 FOR SHARE",
-    )
-    .bind(budget_id)
-    .fetch_optional(connection)
-    .await?;
-    Ok(row.map(|row| BudgetLimits {
-        max_micros: row.max_micros,
-        soft_micros: row.soft_micros,
-        duration: row.duration.zip(row.duration_seconds),
-    }))
-}
-
-/// Sets the budget of `subject`: the limits of the named budget `budget_id` when one is linked
-/// (`UnknownReference` when there is none), else `own` when given.
-pub async fn set_budget(
-    connection: &mut PgConnection,
-    subject: &str,
-    budget_id: Option<&str>,
-    own: Option<&BudgetLimits>,
-) -> Result<(), DbError> {
-    let limits = match budget_id {
-        Some(budget_id) => linked_limits(&mut *connection, budget_id)
-            .await?
-            .ok_or(DbError::UnknownReference)?,
-        None => match own {
-            Some(limits) => limits.clone(),
-            None => return Ok(()),
-        },
-    };
-    crate::db::budgets::set_limits(connection, subject, &limits).await?;
-    Ok(())
-}
-
 /// Sets a named budget's limits and every linked entity's; `None` when there is no such budget.
 pub async fn update(
     transaction: &mut PgConnection,
@@ -134,20 +85,21 @@ pub async fn update(
     limits: &BudgetLimits,
 ) -> Result<Option<BudgetTemplateRow>, DbError> {
     let (duration, seconds) = limits.duration.clone().unzip();
-    let updated = sqlx::query(
+    let updated: Option<String> = sqlx::query_scalar(
         "UPDATE budget_templates SET max_micros = $2, soft_micros = $3, duration = $4, \
-         duration_seconds = $5, updated_at = now() WHERE budget_id = $1",
+         duration_seconds = $5, updated_at = now() WHERE budget_id = $1 RETURNING budget_id",
     )
     .bind(budget_id)
     .bind(limits.max_micros)
     .bind(limits.soft_micros)
     .bind(duration)
     .bind(seconds)
-    .execute(&mut *transaction)
+    .fetch_optional(&mut *transaction)
     .await?;
-    if updated.rows_affected() == 0 {
+    let Some(budget_id) = updated else {
         return Ok(None);
-    }
+    };
+    let budget_id = budget_id.as_str();
     let end_users: Vec<String> =
         sqlx::query_scalar("SELECT user_id FROM end_users WHERE budget_id = $1 FOR UPDATE")
             .bind(budget_id)

@@ -233,18 +233,27 @@ async fn release_once(
     Ok(())
 }
 
+/// A statement that deletes leases (`$deleted`, returning each one's subject and micros) and
+/// gives what they held back to their budgets.
+macro_rules! give_back {
+    ($deleted:literal) => {
+        concat!(
+            "WITH returned AS (",
+            $deleted,
+            "), per_subject AS ( \
+               SELECT subject, sum(micros)::bigint AS micros FROM returned GROUP BY subject \
+             ) \
+             UPDATE budget_counters AS b SET leased_micros = b.leased_micros - s.micros \
+             FROM per_subject AS s WHERE b.subject = s.subject"
+        )
+    };
+}
+
 /// Gives back every lease of an instance (it is stopping).
 pub async fn release_all(pool: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "WITH returned AS ( \
-           DELETE FROM budget_leases WHERE instance_id = $1 RETURNING subject, micros \
-         ) \
-         UPDATE budget_counters AS b SET leased_micros = b.leased_micros - r.micros \
-         FROM returned AS r WHERE b.subject = r.subject",
-    )
-    .bind(instance)
-    .execute(pool)
-    .await?;
+    let release =
+        give_back!("DELETE FROM budget_leases WHERE instance_id = $1 RETURNING subject, micros");
+    sqlx::query(release).bind(instance).execute(pool).await?;
     Ok(())
 }
 
@@ -261,19 +270,14 @@ pub async fn renew(pool: &PgPool, instance: Uuid) -> Result<Vec<String>, sqlx::E
 /// Returns the leases of instances that stopped renewing them for `stale_seconds` (they
 /// stopped without giving them back).
 pub async fn reclaim_stale(pool: &PgPool, stale_seconds: f64) -> Result<u64, sqlx::Error> {
-    let reclaimed = sqlx::query(
-        "WITH stale AS ( \
-           DELETE FROM budget_leases \
-           WHERE renewed_at < now() - make_interval(secs => $1) RETURNING subject, micros \
-         ), per_subject AS ( \
-           SELECT subject, sum(micros)::bigint AS micros FROM stale GROUP BY subject \
-         ) \
-         UPDATE budget_counters AS b SET leased_micros = b.leased_micros - s.micros \
-         FROM per_subject AS s WHERE b.subject = s.subject",
-    )
-    .bind(stale_seconds)
-    .execute(pool)
-    .await?;
+    let reclaim = give_back!(
+        "DELETE FROM budget_leases \
+         WHERE renewed_at < now() - make_interval(secs => $1) RETURNING subject, micros"
+    );
+    let reclaimed = sqlx::query(reclaim)
+        .bind(stale_seconds)
+        .execute(pool)
+        .await?;
     Ok(reclaimed.rows_affected())
 }
 

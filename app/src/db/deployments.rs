@@ -214,27 +214,22 @@ pub async fn insert(
     connection: &mut PgConnection,
     sealer: Option<&Sealer>,
     id: Uuid,
-    mut spec: DeploymentSpec,
+    spec: DeploymentSpec,
     created_by: &str,
 ) -> Result<StoredDeployment, DeploymentError> {
-    let sealed = seal_secrets(sealer, id, &mut spec.litellm_params)?;
-    sqlx::query_as(concat!(
+    let insert = sqlx::query_as(concat!(
         "INSERT INTO deployments (id, model_name, litellm_params, model_info, sealed_secrets, \
          created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
         deployment_columns!()
-    ))
-    .bind(id)
-    .bind(spec.model_name.trim())
-    .bind(Value::Object(spec.litellm_params))
-    .bind(Value::Object(spec.model_info))
-    .bind(sealed)
-    .bind(created_by)
-    .fetch_one(connection)
-    .await
-    .map_err(|error| match error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => DeploymentError::DuplicateId,
-        other => DeploymentError::Database(other),
-    })
+    ));
+    bind_definition(insert, sealer, id, spec)?
+        .bind(created_by)
+        .fetch_one(connection)
+        .await
+        .map_err(|error| match error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => DeploymentError::DuplicateId,
+            other => DeploymentError::Database(other),
+        })
 }
 
 /// Replaces a deployment's definition (secrets re-sealed under the current key); `None` when
@@ -243,22 +238,38 @@ pub async fn replace(
     connection: &mut PgConnection,
     sealer: Option<&Sealer>,
     id: Uuid,
-    mut spec: DeploymentSpec,
+    spec: DeploymentSpec,
 ) -> Result<Option<StoredDeployment>, DeploymentError> {
-    let sealed = seal_secrets(sealer, id, &mut spec.litellm_params)?;
-    Ok(sqlx::query_as(concat!(
+    let update = sqlx::query_as(concat!(
         "UPDATE deployments SET model_name = $2, litellm_params = $3, model_info = $4, \
          sealed_secrets = $5, updated_at = now() WHERE id = $1 RETURNING ",
         deployment_columns!()
-    ))
-    .bind(id)
-    .bind(spec.model_name.trim())
-    .bind(Value::Object(spec.litellm_params))
-    .bind(Value::Object(spec.model_info))
-    .bind(sealed)
-    .fetch_optional(connection)
-    .await?)
+    ));
+    Ok(bind_definition(update, sealer, id, spec)?
+        .fetch_optional(connection)
+        .await?)
 }
+
+/// A statement that writes a deployment, with its definition bound as `$1` to `$5` (id,
+/// name, parameters without their secrets, model info, the secrets sealed).
+fn bind_definition<'q>(
+    statement: DeploymentQuery<'q>,
+    sealer: Option<&Sealer>,
+    id: Uuid,
+    mut spec: DeploymentSpec,
+) -> Result<DeploymentQuery<'q>, DeploymentError> {
+    let sealed = seal_secrets(sealer, id, &mut spec.litellm_params)?;
+    Ok(statement
+        .bind(id)
+        .bind(spec.model_name.trim().to_string())
+        .bind(Value::Object(spec.litellm_params))
+        .bind(Value::Object(spec.model_info))
+        .bind(sealed))
+}
+
+/// A statement that answers with a stored deployment.
+type DeploymentQuery<'q> =
+    sqlx::query::QueryAs<'q, sqlx::Postgres, StoredDeployment, sqlx::postgres::PgArguments>;
 
 /// Deletes a deployment; whether it existed.
 pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::db::budget_state::{budget_columns, BudgetState};
 use crate::db::budgets::BudgetLimits;
 use crate::db::error::DbError;
-use crate::db::record::keyed_record;
+use crate::db::record::{inserted, keyed_record};
 use crate::model::subject::BudgetSubject;
 
 macro_rules! end_user_select {
@@ -36,22 +36,10 @@ pub struct EndUserRow {
     pub budget: BudgetState,
 }
 
-/// What `/customer/new` asks for.
+/// An end user's fields as `/customer/new` sets them and `/customer/update` changes them; `None` is the
+/// default on creation and unchanged on update.
 #[derive(Debug, Clone, Default)]
-pub struct EndUserSpec {
-    pub user_id: String,
-    pub alias: Option<String>,
-    pub blocked: bool,
-    pub metadata: serde_json::Value,
-    pub budget: BudgetLimits,
-    /// A named budget to take the limits of instead of `budget`.
-    pub budget_id: Option<String>,
-    pub created_by: String,
-}
-
-/// What `/customer/update` may change; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct EndUserChange {
+pub struct EndUserFields {
     pub alias: Option<String>,
     pub blocked: Option<bool>,
     pub metadata: Option<serde_json::Value>,
@@ -68,29 +56,26 @@ keyed_record! {
     delete: "DELETE FROM end_users WHERE user_id = ANY($1) RETURNING user_id",
 }
 
+/// Creates an end user in the caller's transaction. `UnknownReference`: no such named budget.
 pub async fn create(
     transaction: &mut PgConnection,
-    spec: EndUserSpec,
+    user_id: &str,
+    fields: EndUserFields,
+    created_by: &str,
 ) -> Result<EndUserRow, DbError> {
-    let budget_id = spec.budget_id.as_deref();
+    let budget_id = fields.budget_link.flatten();
     let insert = sqlx::query(
         "INSERT INTO end_users (user_id, alias, blocked, metadata, created_by, budget_id) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(&spec.user_id)
-    .bind(&spec.alias)
-    .bind(spec.blocked)
-    .bind(&spec.metadata)
-    .bind(&spec.created_by)
-    .bind(&spec.budget_id);
-    insert_with_budget(
-        transaction,
-        &spec.user_id,
-        insert,
-        budget_id,
-        Some(&spec.budget),
-    )
-    .await
+    .bind(user_id)
+    .bind(fields.alias)
+    .bind(fields.blocked.unwrap_or(false))
+    .bind(fields.metadata.unwrap_or_else(|| serde_json::json!({})))
+    .bind(created_by)
+    .bind(budget_id.clone());
+    let budget = fields.budget.as_ref();
+    inserted(write_with_budget(transaction, user_id, insert, budget_id.as_deref(), budget).await?)
 }
 
 /// End users by id, `limit` from the one after `after` (keyset paging).
@@ -114,7 +99,7 @@ pub async fn list_page(
 pub async fn update(
     transaction: &mut PgConnection,
     user_id: &str,
-    change: EndUserChange,
+    change: EndUserFields,
 ) -> Result<Option<EndUserRow>, DbError> {
     let budget_id = change.budget_link.clone().flatten();
     let update = sqlx::query(
@@ -128,7 +113,7 @@ pub async fn update(
     .bind(change.metadata)
     .bind(change.budget_link.is_some())
     .bind(budget_id.clone());
-    update_with_budget(
+    write_with_budget(
         transaction,
         user_id,
         update,

@@ -3,7 +3,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::db::keys::{key_columns, key_tables, KeyRow};
+use crate::db::keys::{key_select, KeyRow};
 
 /// Which keys of `/key/list` a caller may see: all, or those of some teams and its own.
 #[derive(Debug, Clone, Copy)]
@@ -36,9 +36,7 @@ pub async fn list_page(
         KeyVisibility::TeamsOrOwn { teams, user_id } => (Some(teams), Some(user_id)),
     };
     let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
+        key_select!(),
         " WHERE k.revoked_at IS NULL AND ($1::text IS NULL OR k.team_id = $1) \
            AND ($2::text IS NULL OR k.key_alias = $2) AND ($3::text IS NULL OR k.user_id = $3) \
            AND ($4::text[] IS NULL OR k.team_id = ANY($4) OR k.user_id = $5) \
@@ -76,9 +74,7 @@ pub async fn find_live_by_aliases(
     aliases: &[String],
 ) -> Result<Vec<KeyRow>, sqlx::Error> {
     let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
+        key_select!(),
         " WHERE k.revoked_at IS NULL AND k.key_alias = ANY($1)"
     );
     sqlx::query_as(query)
@@ -89,12 +85,7 @@ pub async fn find_live_by_aliases(
 
 /// Every key that is not revoked (expired keys included: expiry is checked per request).
 pub async fn list_unrevoked(pool: &PgPool) -> Result<Vec<KeyRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        key_columns!(),
-        key_tables!(),
-        " WHERE k.revoked_at IS NULL"
-    );
+    let query = concat!(key_select!(), " WHERE k.revoked_at IS NULL");
     sqlx::query_as(query).fetch_all(pool).await
 }
 

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::db::budget_state::BudgetState;
 use crate::db::budgets::{self, BudgetLimits};
+use crate::db::error::DbError;
 use crate::db::holds;
 use crate::db::key_secrets::add_secret;
 use crate::db::record::keyed_record;
@@ -39,7 +40,17 @@ macro_rules! key_tables {
          LEFT JOIN projects AS p ON p.project_id = k.project_id"
     };
 }
-pub(crate) use {key_columns, key_tables};
+/// The select of a key row, to which a query adds its `WHERE`.
+macro_rules! key_select {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::db::keys::key_columns!(),
+            $crate::db::keys::key_tables!()
+        )
+    };
+}
+pub(crate) use {key_columns, key_select, key_tables};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyRow {
@@ -179,20 +190,20 @@ pub enum CreateKeyError {
 }
 
 impl From<sqlx::Error> for CreateKeyError {
+    /// The database's refusals as `DbError` reads them; the one reference a key's insert
+    /// checks by constraint is its team.
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => CreateKeyError::Duplicate,
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                CreateKeyError::UnknownTeam
-            }
-            _ => CreateKeyError::Database(error),
+        match DbError::from(error) {
+            DbError::Duplicate => CreateKeyError::Duplicate,
+            DbError::UnknownReference | DbError::InUse => CreateKeyError::UnknownTeam,
+            DbError::Database(error) => CreateKeyError::Database(error),
         }
     }
 }
 
 keyed_record! {
     row: KeyRow,
-    select: concat!("SELECT ", key_columns!(), key_tables!(), " WHERE k.token_hash = $1"),
+    select: concat!(key_select!(), " WHERE k.token_hash = $1"),
     lock: "SELECT 1 FROM virtual_keys WHERE token_hash = $1 FOR UPDATE",
 }
 

@@ -149,18 +149,9 @@ pub async fn add(
     if inserted.rows_affected() == 0 {
         return Err(MemberError::Duplicate);
     }
-    if let Some(budget) = budget {
-        budgets::set_limits(
-            &mut *connection,
-            &BudgetSubject::member(team_id, user_id).to_string(),
-            budget,
-        )
-        .await?;
-    }
-    let row = find_in(&mut *connection, team_id, user_id)
+    with_budget(connection, team_id, user_id, budget)
         .await?
-        .ok_or(MemberError::Database(sqlx::Error::RowNotFound))?;
-    Ok(row)
+        .ok_or(MemberError::Database(sqlx::Error::RowNotFound))
 }
 
 /// Changes a member's role or budget within the team; `None` when it is not a member.
@@ -182,16 +173,21 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
+    with_budget(connection, team_id, user_id, budget).await
+}
+
+/// Sets a member's budget within the team when one is given, and reads the member back.
+async fn with_budget(
+    connection: &mut PgConnection,
+    team_id: &str,
+    user_id: &str,
+    budget: Option<&BudgetLimits>,
+) -> Result<Option<MemberRow>, sqlx::Error> {
     if let Some(budget) = budget {
-        budgets::set_limits(
-            &mut *connection,
-            &BudgetSubject::member(team_id, user_id).to_string(),
-            budget,
-        )
-        .await?;
+        let subject = BudgetSubject::member(team_id, user_id).to_string();
+        budgets::set_limits(&mut *connection, &subject, budget).await?;
     }
-    let row = find_in(&mut *connection, team_id, user_id).await?;
-    Ok(row)
+    find_in(connection, team_id, user_id).await
 }
 
 /// Removes a member: its keys in the team are revoked with it and its budget within the team

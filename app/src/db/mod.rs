@@ -1,12 +1,14 @@
 //! Postgres access, one module per aggregate. Every query binds its parameters.
 
 pub mod audit;
+mod budget_links;
 pub mod budget_state;
 pub mod budget_templates;
 pub mod budgets;
 pub mod deployments;
 pub mod end_users;
 pub mod error;
+mod filters;
 mod holds;
 pub mod key_lists;
 pub mod key_secrets;

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::db::budget_state::{budget_columns, BudgetState};
 use crate::db::budgets::BudgetLimits;
 use crate::db::error::DbError;
-use crate::db::record::{keyed_record, release_dependents, Dependents};
+use crate::db::record::{inserted, keyed_record, release_dependents, Dependents};
 use crate::model::subject::BudgetSubject;
 
 macro_rules! organization_select {
@@ -40,23 +40,10 @@ pub struct OrganizationRow {
     pub teams: i64,
 }
 
-/// What `/organization/new` asks for.
+/// An organization's fields as `/organization/new` sets them and `/organization/update` changes them; `None` is the
+/// default on creation and unchanged on update.
 #[derive(Debug, Clone, Default)]
-pub struct OrganizationSpec {
-    /// A caller-chosen id, or `None` for a new UUID.
-    pub organization_id: Option<String>,
-    pub organization_alias: String,
-    pub models: Vec<String>,
-    pub metadata: serde_json::Value,
-    pub budget: BudgetLimits,
-    /// A named budget to take the limits of instead of `budget`.
-    pub budget_id: Option<String>,
-    pub created_by: String,
-}
-
-/// What `/organization/update` may change; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct OrganizationChange {
+pub struct OrganizationFields {
     pub organization_alias: Option<String>,
     pub models: Option<Vec<String>>,
     pub metadata: Option<serde_json::Value>,
@@ -74,34 +61,37 @@ keyed_record! {
              RETURNING organization_id",
 }
 
-/// Creates an organization in the caller's transaction. `UnknownReference`: no such named
-/// budget.
+/// Creates an organization, `organization_id` or a new UUID, in the caller's transaction.
+/// `UnknownReference`: no such named budget.
 pub async fn create(
     transaction: &mut PgConnection,
-    spec: OrganizationSpec,
+    organization_id: Option<String>,
+    fields: OrganizationFields,
+    created_by: &str,
 ) -> Result<OrganizationRow, DbError> {
-    let organization_id = spec
-        .organization_id
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let budget_id = spec.budget_id.as_deref();
+    let organization_id = organization_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let budget_id = fields.budget_link.flatten();
     let insert = sqlx::query(
         "INSERT INTO organizations (organization_id, organization_alias, models, metadata, \
          created_by, budget_id) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&organization_id)
-    .bind(&spec.organization_alias)
-    .bind(&spec.models)
-    .bind(&spec.metadata)
-    .bind(&spec.created_by)
-    .bind(&spec.budget_id);
-    insert_with_budget(
-        transaction,
-        &organization_id,
-        insert,
-        budget_id,
-        Some(&spec.budget),
+    .bind(fields.organization_alias)
+    .bind(fields.models.unwrap_or_default())
+    .bind(fields.metadata.unwrap_or_else(|| serde_json::json!({})))
+    .bind(created_by)
+    .bind(budget_id.clone());
+    let budget = fields.budget.as_ref();
+    inserted(
+        write_with_budget(
+            transaction,
+            &organization_id,
+            insert,
+            budget_id.as_deref(),
+            budget,
+        )
+        .await?,
     )
-    .await
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<OrganizationRow>, sqlx::Error> {
@@ -116,7 +106,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<OrganizationRow>, sqlx::Error> {
 pub async fn update(
     transaction: &mut PgConnection,
     organization_id: &str,
-    change: OrganizationChange,
+    change: OrganizationFields,
 ) -> Result<Option<OrganizationRow>, DbError> {
     let budget_id = change.budget_link.clone().flatten();
     let update = sqlx::query(
@@ -131,7 +121,7 @@ pub async fn update(
     .bind(change.metadata)
     .bind(change.budget_link.is_some())
     .bind(budget_id.clone());
-    update_with_budget(
+    write_with_budget(
         transaction,
         organization_id,
         update,

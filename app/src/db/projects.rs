@@ -9,7 +9,7 @@ use crate::db::budget_state::{budget_columns, BudgetState};
 use crate::db::budgets::BudgetLimits;
 use crate::db::error::DbError;
 use crate::db::holds;
-use crate::db::record::{keyed_record, release_dependents, Dependents};
+use crate::db::record::{inserted, keyed_record, release_dependents, Dependents};
 use crate::model::subject::BudgetSubject;
 
 macro_rules! project_select {
@@ -43,23 +43,10 @@ pub struct ProjectRow {
     pub keys: i64,
 }
 
-/// What `/project/new` asks for.
+/// A project's fields as `/project/new` sets them and `/project/update` changes them; `None` is the
+/// default on creation and unchanged on update.
 #[derive(Debug, Clone, Default)]
-pub struct ProjectSpec {
-    /// A caller-chosen id, or `None` for a new UUID.
-    pub project_id: Option<String>,
-    pub project_alias: Option<String>,
-    pub description: Option<String>,
-    pub team_id: Option<String>,
-    pub models: Vec<String>,
-    pub metadata: serde_json::Value,
-    pub budget: BudgetLimits,
-    pub created_by: String,
-}
-
-/// What `/project/update` may change; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct ProjectChange {
+pub struct ProjectFields {
     pub project_alias: Option<String>,
     pub description: Option<String>,
     pub models: Option<Vec<String>>,
@@ -75,14 +62,17 @@ keyed_record! {
     delete: "DELETE FROM projects WHERE project_id = ANY($1) RETURNING project_id",
 }
 
+/// Creates a project, `project_id` or a new UUID, in `team_id` (held until the caller's
+/// transaction ends; `UnknownReference` when it is not a live team) or in none.
 pub async fn create(
     connection: &mut PgConnection,
-    spec: ProjectSpec,
+    project_id: Option<String>,
+    team_id: Option<&str>,
+    fields: ProjectFields,
+    created_by: &str,
 ) -> Result<ProjectRow, DbError> {
-    let project_id = spec
-        .project_id
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    if let Some(team_id) = &spec.team_id {
+    let project_id = project_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if let Some(team_id) = team_id {
         if !holds::live_team(&mut *connection, team_id).await? {
             return Err(DbError::UnknownReference);
         }
@@ -92,13 +82,22 @@ pub async fn create(
          metadata, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&project_id)
-    .bind(&spec.project_alias)
-    .bind(&spec.description)
-    .bind(&spec.team_id)
-    .bind(&spec.models)
-    .bind(&spec.metadata)
-    .bind(&spec.created_by);
-    insert_with_budget(connection, &project_id, insert, None, Some(&spec.budget)).await
+    .bind(fields.project_alias)
+    .bind(fields.description)
+    .bind(team_id)
+    .bind(fields.models.unwrap_or_default())
+    .bind(fields.metadata.unwrap_or_else(|| serde_json::json!({})))
+    .bind(created_by);
+    inserted(
+        write_with_budget(
+            connection,
+            &project_id,
+            insert,
+            None,
+            fields.budget.as_ref(),
+        )
+        .await?,
+    )
 }
 
 /// Projects, of the given teams only when `teams` is `Some`.
@@ -114,7 +113,7 @@ pub async fn list(pool: &PgPool, teams: Option<&[String]>) -> Result<Vec<Project
 pub async fn update(
     connection: &mut PgConnection,
     project_id: &str,
-    change: ProjectChange,
+    change: ProjectFields,
 ) -> Result<Option<ProjectRow>, DbError> {
     let update = sqlx::query(
         "UPDATE projects SET project_alias = COALESCE($2, project_alias), \
@@ -127,7 +126,7 @@ pub async fn update(
     .bind(change.description)
     .bind(change.models)
     .bind(change.metadata);
-    update_with_budget(connection, project_id, update, None, change.budget.as_ref()).await
+    write_with_budget(connection, project_id, update, None, change.budget.as_ref()).await
 }
 
 /// Deletes projects without live keys (revoked keys let go of them, their spend rows keep the

@@ -6,7 +6,7 @@
 /// and `lock` (its row, until the caller's transaction ends, so that a change reads what it
 /// changes), given the query that selects the entity whose key is `$1` and the one that locks
 /// its row. A budgeted entity names its subject (`budget: BudgetSubject::tag`) and also gets
-/// `insert_with_budget` and `update_with_budget`, and with the statement that deletes it
+/// `write_with_budget`, and with the statement that deletes it
 /// (`delete: "DELETE … WHERE key = ANY($1) RETURNING key"`), `delete_with_budgets`.
 macro_rules! keyed_record {
     (row: $row:ty, select: $select:expr, lock: $lock:expr $(,)?) => {
@@ -51,7 +51,7 @@ macro_rules! keyed_record {
         /// transaction and, when it wrote a row, sets the entity's budget (the named budget
         /// `budget_id`'s limits when it links one, else `own` when given) and reads it back;
         /// `None` when it wrote nothing. `UnknownReference`: no such named budget.
-        async fn update_with_budget(
+        async fn write_with_budget(
             connection: &mut sqlx::PgConnection,
             key: &str,
             statement: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
@@ -62,22 +62,9 @@ macro_rules! keyed_record {
                 return Ok(None);
             }
             let subject = $subject(key).to_string();
-            crate::db::budget_templates::set_budget(&mut *connection, &subject, budget_id, own)
+            crate::db::budget_links::set_budget(&mut *connection, &subject, budget_id, own)
                 .await?;
             Ok(find_in(connection, key).await?)
-        }
-
-        /// `update_with_budget` for an insert, which always writes its row.
-        async fn insert_with_budget(
-            connection: &mut sqlx::PgConnection,
-            key: &str,
-            statement: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-            budget_id: Option<&str>,
-            own: Option<&crate::db::budgets::BudgetLimits>,
-        ) -> Result<$row, crate::db::error::DbError> {
-            update_with_budget(connection, key, statement, budget_id, own)
-                .await?
-                .ok_or(crate::db::error::DbError::Database(sqlx::Error::RowNotFound))
         }
 
         $(
@@ -137,4 +124,12 @@ pub async fn release_dependents(
         .execute(connection)
         .await?;
     Ok(())
+}
+
+/// The row an insert wrote (`RowNotFound` were there none, which an insert that did not fail
+/// always has).
+pub fn inserted<T>(row: Option<T>) -> Result<T, crate::db::error::DbError> {
+    row.ok_or(crate::db::error::DbError::Database(
+        sqlx::Error::RowNotFound,
+    ))
 }

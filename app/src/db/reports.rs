@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use time::Date;
 
+use crate::db::filters::push_equal;
 use crate::model::reports::{BudgetLine, Dimension, Granularity, ReportFilters, ReportRow};
 use crate::model::subject::BudgetSubject;
 
@@ -66,14 +67,7 @@ impl ReportSpec<'_> {
             ("d.provider", &filters.provider),
             ("d.tag", &filters.tag),
         ];
-        for (column, value) in columns {
-            if let Some(value) = value {
-                query.push(" AND ");
-                query.push(column);
-                query.push(" = ");
-                query.push_bind(value.clone());
-            }
-        }
+        push_equal(query, columns);
         if let Some(organization) = &filters.organization_id {
             query.push(" AND d.team_id IN (SELECT team_id FROM teams WHERE organization_id = ");
             query.push_bind(organization.clone());

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::db::filters::push_equal;
 use crate::model::DailySpend;
 
 /// One request's metering record. Money in micro-dollars.
@@ -100,6 +101,21 @@ pub struct BudgetSpend {
     pub spend_micros: i64,
 }
 
+/// What an upsert into a daily rollup (aliased `d`) adds a batch's counters to.
+macro_rules! add_to_rollup {
+    () => {
+        "DO UPDATE SET requests = d.requests + EXCLUDED.requests, \
+         failed_requests = d.failed_requests + EXCLUDED.failed_requests, \
+         prompt_tokens = d.prompt_tokens + EXCLUDED.prompt_tokens, \
+         completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens, \
+         cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens, \
+         cache_write_tokens = d.cache_write_tokens + EXCLUDED.cache_write_tokens, \
+         reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens, \
+         cost_micros = d.cost_micros + EXCLUDED.cost_micros, \
+         latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum "
+    };
+}
+
 /// Inserts a batch in one statement and adds the cost of the rows actually inserted to the
 /// budgets they count against, moving what `instance`'s leases paid from leased to spent.
 /// Idempotent: rows whose request id already exists are skipped and not counted again.
@@ -184,7 +200,7 @@ pub async fn insert_batch(
         model_ids.push(row.model_id.as_str());
         attempts.push(row.attempts.as_ref());
     }
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "WITH inserted AS ( \
            INSERT INTO spend_logs (request_id, token_hash, call_type, model_group, upstream_model, \
              provider, api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
@@ -226,17 +242,9 @@ pub async fn insert_batch(
              sum(cache_write_tokens)::bigint, sum(reasoning_tokens)::bigint, \
              sum(cost_micros)::bigint, sum(latency_ms)::bigint \
            FROM inserted GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7 \
-           ON CONFLICT (day, token_hash, team_id, project_id, user_id, model_group, provider) \
-           DO UPDATE SET requests = d.requests + EXCLUDED.requests, \
-             failed_requests = d.failed_requests + EXCLUDED.failed_requests, \
-             prompt_tokens = d.prompt_tokens + EXCLUDED.prompt_tokens, \
-             completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens, \
-             cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens, \
-             cache_write_tokens = d.cache_write_tokens + EXCLUDED.cache_write_tokens, \
-             reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens, \
-             cost_micros = d.cost_micros + EXCLUDED.cost_micros, \
-             latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum \
-         ), daily_groups AS ( \
+           ON CONFLICT (day, token_hash, team_id, project_id, user_id, model_group, provider) ",
+        add_to_rollup!(),
+        "), daily_groups AS ( \
            INSERT INTO spend_daily_groups AS d (day, team_id, project_id, model_group, \
              provider, requests, failed_requests, prompt_tokens, completion_tokens, \
              cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, latency_ms_sum) \
@@ -246,17 +254,9 @@ pub async fn insert_batch(
              sum(cache_write_tokens)::bigint, sum(reasoning_tokens)::bigint, \
              sum(cost_micros)::bigint, sum(latency_ms)::bigint \
            FROM inserted GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 \
-           ON CONFLICT (day, team_id, project_id, model_group, provider) \
-           DO UPDATE SET requests = d.requests + EXCLUDED.requests, \
-             failed_requests = d.failed_requests + EXCLUDED.failed_requests, \
-             prompt_tokens = d.prompt_tokens + EXCLUDED.prompt_tokens, \
-             completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens, \
-             cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens, \
-             cache_write_tokens = d.cache_write_tokens + EXCLUDED.cache_write_tokens, \
-             reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens, \
-             cost_micros = d.cost_micros + EXCLUDED.cost_micros, \
-             latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum \
-         ), daily_tags AS ( \
+           ON CONFLICT (day, team_id, project_id, model_group, provider) ",
+        add_to_rollup!(),
+        "), daily_tags AS ( \
            INSERT INTO spend_daily_tags AS d (day, tag, token_hash, team_id, project_id, \
              user_id, model_group, provider, requests, failed_requests, prompt_tokens, \
              completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, \
@@ -270,17 +270,9 @@ pub async fn insert_batch(
            FROM inserted, unnest(request_tags) AS tag \
            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8 \
            ON CONFLICT (day, tag, token_hash, team_id, project_id, user_id, model_group, \
-             provider) \
-           DO UPDATE SET requests = d.requests + EXCLUDED.requests, \
-             failed_requests = d.failed_requests + EXCLUDED.failed_requests, \
-             prompt_tokens = d.prompt_tokens + EXCLUDED.prompt_tokens, \
-             completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens, \
-             cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens, \
-             cache_write_tokens = d.cache_write_tokens + EXCLUDED.cache_write_tokens, \
-             reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens, \
-             cost_micros = d.cost_micros + EXCLUDED.cost_micros, \
-             latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum \
-         ), latency AS ( \
+             provider) ",
+        add_to_rollup!(),
+        "), latency AS ( \
            INSERT INTO latency_daily AS l (day, model_group, provider, bucket, requests) \
            SELECT day, model_group, provider, floor(4 * log(2, 1 + greatest(latency_ms, 0)::numeric))::smallint, count(*) \
            FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
@@ -309,7 +301,8 @@ pub async fn insert_batch(
          ON CONFLICT (subject) DO UPDATE SET spend_micros = b.spend_micros + EXCLUDED.spend_micros, \
            leased_micros = b.leased_micros \
              - COALESCE((SELECT d.drawn FROM drawn AS d WHERE d.subject = EXCLUDED.subject), 0) \
-         RETURNING b.subject, b.spend_micros",
+         RETURNING b.subject, b.spend_micros"
+    ),
     )
     .bind(&request_ids)
     .bind(&token_hashes)
@@ -390,14 +383,7 @@ pub async fn list(pool: &PgPool, filter: &SpendFilter) -> Result<Vec<SpendRow>, 
         ("model_group", &filter.model),
         ("status", &filter.status),
     ];
-    for (column, value) in columns {
-        if let Some(value) = value {
-            query.push(" AND ");
-            query.push(column);
-            query.push(" = ");
-            query.push_bind(value.clone());
-        }
-    }
+    push_equal(&mut query, columns);
     if let Some(tag) = &filter.tag {
         query.push(" AND request_tags @> ARRAY[");
         query.push_bind(tag.clone());

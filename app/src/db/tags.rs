@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::db::budget_state::{budget_columns, BudgetState};
 use crate::db::budgets::BudgetLimits;
 use crate::db::error::DbError;
-use crate::db::record::keyed_record;
+use crate::db::record::{inserted, keyed_record};
 use crate::model::subject::BudgetSubject;
 
 macro_rules! tag_select {
@@ -32,19 +32,10 @@ pub struct TagRow {
     pub budget: BudgetState,
 }
 
-/// What `/tag/new` asks for.
+/// A tag's fields as `/tag/new` sets them and `/tag/update` changes them; `None` is the
+/// default on creation and unchanged on update.
 #[derive(Debug, Clone, Default)]
-pub struct TagSpec {
-    pub name: String,
-    pub description: Option<String>,
-    pub metadata: serde_json::Value,
-    pub budget: BudgetLimits,
-    pub created_by: String,
-}
-
-/// What `/tag/update` may change; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct TagChange {
+pub struct TagFields {
     pub description: Option<String>,
     pub metadata: Option<serde_json::Value>,
     pub budget: Option<BudgetLimits>,
@@ -58,15 +49,21 @@ keyed_record! {
     delete: "DELETE FROM tags WHERE name = ANY($1) RETURNING name",
 }
 
-pub async fn create(transaction: &mut PgConnection, spec: TagSpec) -> Result<TagRow, DbError> {
+/// Creates a tag in the caller's transaction.
+pub async fn create(
+    transaction: &mut PgConnection,
+    name: &str,
+    fields: TagFields,
+    created_by: &str,
+) -> Result<TagRow, DbError> {
     let insert = sqlx::query(
         "INSERT INTO tags (name, description, metadata, created_by) VALUES ($1, $2, $3, $4)",
     )
-    .bind(&spec.name)
-    .bind(&spec.description)
-    .bind(&spec.metadata)
-    .bind(&spec.created_by);
-    insert_with_budget(transaction, &spec.name, insert, None, Some(&spec.budget)).await
+    .bind(name)
+    .bind(fields.description)
+    .bind(fields.metadata.unwrap_or_else(|| serde_json::json!({})))
+    .bind(created_by);
+    inserted(write_with_budget(transaction, name, insert, None, fields.budget.as_ref()).await?)
 }
 
 /// Tags by name; every tag when `names` is `None`.
@@ -82,7 +79,7 @@ pub async fn list(pool: &PgPool, names: Option<&[String]>) -> Result<Vec<TagRow>
 pub async fn update(
     transaction: &mut PgConnection,
     name: &str,
-    change: TagChange,
+    change: TagFields,
 ) -> Result<Option<TagRow>, DbError> {
     let update = sqlx::query(
         "UPDATE tags SET description = COALESCE($2, description), \
@@ -91,7 +88,7 @@ pub async fn update(
     .bind(name)
     .bind(change.description)
     .bind(change.metadata);
-    update_with_budget(transaction, name, update, None, change.budget.as_ref()).await
+    write_with_budget(transaction, name, update, None, change.budget.as_ref()).await
 }
 
 /// Deletes tags with their budgets (spend rows keep the tag); returns the names deleted.

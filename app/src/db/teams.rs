@@ -8,7 +8,7 @@ use crate::db::budget_state::{budget_columns, BudgetState};
 use crate::db::budgets::BudgetLimits;
 use crate::db::error::DbError;
 use crate::db::keys::RateLimits;
-use crate::db::record::keyed_record;
+use crate::db::record::{inserted, keyed_record};
 use crate::model::subject::BudgetSubject;
 
 /// Columns selected for a team, in `TeamRow` order, and the tables they come from (macros so
@@ -26,6 +26,12 @@ macro_rules! team_columns {
 macro_rules! team_tables {
     () => {
         " FROM teams AS t LEFT JOIN budget_counters AS b ON b.subject = 'team:' || t.team_id"
+    };
+}
+/// The select of a team row, to which a query adds its `WHERE`.
+macro_rules! team_select {
+    () => {
+        concat!("SELECT ", team_columns!(), team_tables!())
     };
 }
 
@@ -47,64 +53,52 @@ pub struct TeamRow {
     pub max_parallel_requests: Option<i64>,
 }
 
-/// What a caller asks for when creating a team (LiteLLM `/team/new` fields).
-#[derive(Debug, Clone, Default)]
-pub struct TeamSpec {
-    /// A caller-chosen id, or `None` for a new UUID.
-    pub team_id: Option<String>,
-    pub team_alias: Option<String>,
-    pub organization_id: Option<String>,
-    pub models: Vec<String>,
-    pub blocked: bool,
-    pub budget: BudgetLimits,
-    pub limits: RateLimits,
-    pub metadata: serde_json::Value,
-    pub created_by: String,
-}
-
 keyed_record! {
     row: TeamRow,
-    select: concat!("SELECT ", team_columns!(), team_tables!(), " WHERE t.team_id = $1"),
+    select: concat!(team_select!(), " WHERE t.team_id = $1"),
     lock: "SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE",
     budget: BudgetSubject::team,
 }
 
-pub async fn create(connection: &mut PgConnection, spec: TeamSpec) -> Result<TeamRow, DbError> {
-    let team_id = spec
-        .team_id
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+/// Creates a team, `team_id` or a new UUID, in the caller's transaction.
+pub async fn create(
+    connection: &mut PgConnection,
+    team_id: Option<String>,
+    fields: TeamFields,
+    created_by: &str,
+) -> Result<TeamRow, DbError> {
+    let team_id = team_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let insert = sqlx::query(
         "INSERT INTO teams (team_id, team_alias, models, blocked, metadata, created_by, \
          rpm_limit, tpm_limit, max_parallel_requests, organization_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&team_id)
-    .bind(spec.team_alias.filter(|alias| !alias.is_empty()))
-    .bind(&spec.models)
-    .bind(spec.blocked)
-    .bind(&spec.metadata)
-    .bind(&spec.created_by)
-    .bind(spec.limits.rpm_limit)
-    .bind(spec.limits.tpm_limit)
-    .bind(spec.limits.max_parallel_requests)
-    .bind(&spec.organization_id);
-    insert_with_budget(connection, &team_id, insert, None, Some(&spec.budget)).await
+    .bind(fields.team_alias.filter(|alias| !alias.is_empty()))
+    .bind(fields.models.unwrap_or_default())
+    .bind(fields.blocked.unwrap_or(false))
+    .bind(fields.metadata.unwrap_or_else(|| serde_json::json!({})))
+    .bind(created_by)
+    .bind(fields.limits.rpm_limit)
+    .bind(fields.limits.tpm_limit)
+    .bind(fields.limits.max_parallel_requests)
+    .bind(fields.organization_id);
+    inserted(write_with_budget(connection, &team_id, insert, None, fields.budget.as_ref()).await?)
 }
 
 /// Teams not deleted, by alias.
 pub async fn list_live(pool: &PgPool) -> Result<Vec<TeamRow>, sqlx::Error> {
     let query = concat!(
-        "SELECT ",
-        team_columns!(),
-        team_tables!(),
+        team_select!(),
         " WHERE t.deleted_at IS NULL ORDER BY t.team_alias NULLS LAST, t.team_id"
     );
     sqlx::query_as(query).fetch_all(pool).await
 }
 
-/// What `/team/update` may change; `None` leaves a field as it is.
+/// A team's fields as `/team/new` sets them and `/team/update` changes them; `None` is the
+/// default on creation and unchanged on update.
 #[derive(Debug, Clone, Default)]
-pub struct TeamChange {
+pub struct TeamFields {
     pub team_alias: Option<String>,
     pub organization_id: Option<String>,
     pub models: Option<Vec<String>>,
@@ -119,7 +113,7 @@ pub struct TeamChange {
 pub async fn update(
     connection: &mut PgConnection,
     team_id: &str,
-    change: TeamChange,
+    change: TeamFields,
 ) -> Result<Option<TeamRow>, DbError> {
     let update = sqlx::query(
         "UPDATE teams SET team_alias = COALESCE($2, team_alias), models = COALESCE($3, models), \
@@ -138,7 +132,7 @@ pub async fn update(
     .bind(change.limits.tpm_limit)
     .bind(change.limits.max_parallel_requests)
     .bind(change.organization_id);
-    update_with_budget(connection, team_id, update, None, change.budget.as_ref()).await
+    write_with_budget(connection, team_id, update, None, change.budget.as_ref()).await
 }
 
 /// Deletes teams: marks them deleted and revokes their keys, in one transaction. Returns the

@@ -10,7 +10,7 @@ use crate::db::budget_state::{budget_columns, BudgetState};
 use crate::db::budgets::BudgetLimits;
 use crate::db::error::DbError;
 use crate::db::keys::RateLimits;
-use crate::db::record::keyed_record;
+use crate::db::record::{inserted, keyed_record};
 use crate::model::subject::BudgetSubject;
 use crate::model::Role;
 
@@ -29,6 +29,12 @@ macro_rules! user_columns {
 macro_rules! user_tables {
     () => {
         " FROM console_users AS u LEFT JOIN budget_counters AS b ON b.subject = 'user:' || u.user_id"
+    };
+}
+/// The select of a user row, to which a query adds its `WHERE`.
+macro_rules! user_select {
+    () => {
+        concat!("SELECT ", user_columns!(), user_tables!())
     };
 }
 
@@ -65,25 +71,10 @@ impl UserRow {
     }
 }
 
-/// What a caller asks for when creating a user (LiteLLM `/user/new` fields).
-#[derive(Debug, Clone)]
-pub struct UserSpec {
-    /// A caller-chosen id, or `None` for a new UUID.
-    pub user_id: Option<String>,
-    pub email: Option<String>,
-    pub password_hash: Option<String>,
-    pub role: Role,
-    pub user_alias: Option<String>,
-    pub models: Vec<String>,
-    pub metadata: serde_json::Value,
-    pub budget: BudgetLimits,
-    pub limits: RateLimits,
-    pub created_by: String,
-}
-
-/// What `/user/update` may change; `None` leaves a field as it is.
+/// A user's fields as `/user/new` sets them and `/user/update` changes them; `None` is the
+/// default on creation and unchanged on update.
 #[derive(Debug, Clone, Default)]
-pub struct UserChange {
+pub struct UserFields {
     pub email: Option<String>,
     pub password_hash: Option<String>,
     pub role: Option<Role>,
@@ -97,7 +88,7 @@ pub struct UserChange {
 
 keyed_record! {
     row: UserRow,
-    select: concat!("SELECT ", user_columns!(), user_tables!(), " WHERE u.user_id = $1"),
+    select: concat!(user_select!(), " WHERE u.user_id = $1"),
     lock: "SELECT 1 FROM console_users WHERE user_id = $1 FOR UPDATE",
     budget: BudgetSubject::user,
     delete: "DELETE FROM console_users WHERE user_id = ANY($1) RETURNING user_id",
@@ -110,22 +101,12 @@ pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
 }
 
 pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        user_columns!(),
-        user_tables!(),
-        " WHERE u.email = $1"
-    );
+    let query = concat!(user_select!(), " WHERE u.email = $1");
     sqlx::query_as(query).bind(email).fetch_optional(pool).await
 }
 
 pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    let query = concat!(
-        "SELECT ",
-        user_columns!(),
-        user_tables!(),
-        " WHERE u.id = $1"
-    );
+    let query = concat!(user_select!(), " WHERE u.id = $1");
     sqlx::query_as(query).bind(id).fetch_optional(pool).await
 }
 
@@ -139,9 +120,7 @@ pub async fn list_page(
 ) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
     let role = role.map(Role::as_str);
     let query = concat!(
-        "SELECT ",
-        user_columns!(),
-        user_tables!(),
+        user_select!(),
         " WHERE ($1::text IS NULL OR u.role = $1) ORDER BY u.user_id LIMIT $2 OFFSET $3"
     );
     let rows = sqlx::query_as(query)
@@ -159,10 +138,17 @@ pub async fn list_page(
     Ok((rows, total))
 }
 
-/// Creates a user with its budget, in the caller's transaction.
-pub async fn create(connection: &mut PgConnection, spec: UserSpec) -> Result<UserRow, DbError> {
+/// Creates a user, `user_id` or a new UUID, with its budget, in the caller's transaction; its
+/// role is `role` unless the fields give another.
+pub async fn create(
+    connection: &mut PgConnection,
+    user_id: Option<String>,
+    role: Role,
+    fields: UserFields,
+    created_by: &str,
+) -> Result<UserRow, DbError> {
     let id = Uuid::new_v4();
-    let user_id = spec.user_id.unwrap_or_else(|| id.to_string());
+    let user_id = user_id.unwrap_or_else(|| id.to_string());
     let insert = sqlx::query(
         "INSERT INTO console_users (id, user_id, email, password_hash, role, user_alias, models, \
          metadata, rpm_limit, tpm_limit, max_parallel_requests, created_by) \
@@ -170,24 +156,24 @@ pub async fn create(connection: &mut PgConnection, spec: UserSpec) -> Result<Use
     )
     .bind(id)
     .bind(&user_id)
-    .bind(spec.email)
-    .bind(spec.password_hash)
-    .bind(spec.role.as_str())
-    .bind(spec.user_alias)
-    .bind(&spec.models)
-    .bind(&spec.metadata)
-    .bind(spec.limits.rpm_limit)
-    .bind(spec.limits.tpm_limit)
-    .bind(spec.limits.max_parallel_requests)
-    .bind(&spec.created_by);
-    insert_with_budget(connection, &user_id, insert, None, Some(&spec.budget)).await
+    .bind(fields.email)
+    .bind(fields.password_hash)
+    .bind(fields.role.unwrap_or(role).as_str())
+    .bind(fields.user_alias)
+    .bind(fields.models.unwrap_or_default())
+    .bind(fields.metadata.unwrap_or_else(|| serde_json::json!({})))
+    .bind(fields.limits.rpm_limit)
+    .bind(fields.limits.tpm_limit)
+    .bind(fields.limits.max_parallel_requests)
+    .bind(created_by);
+    inserted(write_with_budget(connection, &user_id, insert, None, fields.budget.as_ref()).await?)
 }
 
 /// Applies a change to a user; `None` when there is no such user.
 pub async fn update(
     connection: &mut PgConnection,
     user_id: &str,
-    change: UserChange,
+    change: UserFields,
 ) -> Result<Option<UserRow>, DbError> {
     let update = sqlx::query(
         "UPDATE console_users SET email = COALESCE($2, email), \
@@ -209,7 +195,7 @@ pub async fn update(
     .bind(change.limits.rpm_limit)
     .bind(change.limits.tpm_limit)
     .bind(change.limits.max_parallel_requests);
-    update_with_budget(connection, user_id, update, None, change.budget.as_ref()).await
+    write_with_budget(connection, user_id, update, None, change.budget.as_ref()).await
 }
 
 /// What deleting users did: the users deleted and the keys revoked with them.
@@ -291,12 +277,7 @@ pub async fn insert_first_admin(
     .bind(password_hash)
     .execute(&mut *tx)
     .await?;
-    let query = concat!(
-        "SELECT ",
-        user_columns!(),
-        user_tables!(),
-        " WHERE u.id = $1"
-    );
+    let query = concat!(user_select!(), " WHERE u.id = $1");
     let row = sqlx::query_as(query).bind(id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(Some(row))

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::db::end_users::{self, EndUserChange, EndUserRow, EndUserSpec};
+use crate::db::end_users::{self, EndUserFields, EndUserRow};
 use crate::db::error::DbError;
 use crate::model::identity::metadata_object;
 use crate::model::invalid::{text_length, Invalid, Problem};
@@ -75,18 +75,15 @@ pub async fn create(
 ) -> Result<EndUserView, OpsError> {
     actor.require_admin("change this")?;
     text_length(input.user_id.trim(), "user_id", 1, 200)?;
-    let budget_id = input.budget.link(input.budget_id)?.flatten();
-    let spec = EndUserSpec {
-        user_id: input.user_id,
-        budget_id,
+    let fields = EndUserFields {
         alias: input.alias,
-        blocked: input.blocked,
-        metadata: metadata_object(input.metadata)?.unwrap_or_else(|| json!({})),
-        budget: input.budget.limits()?,
-        created_by: actor.name.clone(),
+        blocked: Some(input.blocked),
+        metadata: metadata_object(input.metadata)?,
+        budget_link: input.budget.link(input.budget_id)?,
+        budget: Some(input.budget.limits()?),
     };
     let mut transaction = pool.begin().await?;
-    let row = end_users::create(&mut transaction, spec)
+    let row = end_users::create(&mut transaction, &input.user_id, fields, &actor.name)
         .await
         .map_err(refused)?;
     let view = view(&row);
@@ -153,7 +150,7 @@ pub async fn update(
         .ok_or_else(not_found)?;
     let budget_link = input.budget.link(input.budget_id)?;
     let budget = input.budget.update_of(&current.budget)?;
-    let change = EndUserChange {
+    let change = EndUserFields {
         alias: input.alias,
         blocked: input.blocked,
         metadata: metadata_object(input.metadata)?,

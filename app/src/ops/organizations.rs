@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::db::error::DbError;
-use crate::db::organizations::{self, OrganizationChange, OrganizationRow, OrganizationSpec};
+use crate::db::organizations::{self, OrganizationFields, OrganizationRow};
 use crate::model::identity::metadata_object;
 use crate::model::invalid::text_length;
 use crate::model::views::OrganizationView;
@@ -83,18 +83,15 @@ pub async fn create(
     if let Some(id) = &input.organization_id {
         text_length(id.trim(), "organization_id", 1, 200)?;
     }
-    let budget_id = input.budget.link(input.budget_id)?.flatten();
-    let spec = OrganizationSpec {
-        organization_id: input.organization_id,
-        budget_id,
-        organization_alias: alias,
-        models: input.models,
-        metadata: metadata_object(input.metadata)?.unwrap_or_else(|| json!({})),
-        budget: input.budget.limits()?,
-        created_by: actor.name.clone(),
+    let fields = OrganizationFields {
+        organization_alias: Some(alias),
+        models: Some(input.models),
+        metadata: metadata_object(input.metadata)?,
+        budget_link: input.budget.link(input.budget_id)?,
+        budget: Some(input.budget.limits()?),
     };
     let mut transaction = pool.begin().await?;
-    let row = organizations::create(&mut transaction, spec)
+    let row = organizations::create(&mut transaction, input.organization_id, fields, &actor.name)
         .await
         .map_err(refused)?;
     let view = view(&row);
@@ -148,7 +145,7 @@ pub async fn update(
     if let Some(alias) = &input.organization_alias {
         text_length(alias.trim(), "organization_alias", 1, 200)?;
     }
-    let change = OrganizationChange {
+    let change = OrganizationFields {
         organization_alias: input
             .organization_alias
             .map(|alias| alias.trim().to_string()),

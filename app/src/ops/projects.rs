@@ -9,7 +9,7 @@ use sqlx::PgPool;
 
 use crate::db::error::DbError;
 use crate::db::keys::RateLimits;
-use crate::db::projects::{self, ProjectChange, ProjectRow, ProjectSpec};
+use crate::db::projects::{self, ProjectFields, ProjectRow};
 use crate::model::identity::metadata_object;
 use crate::model::invalid::text_length;
 use crate::model::views::ProjectView;
@@ -143,20 +143,24 @@ pub async fn create(
         budget.max_micros,
     )
     .await?;
-    let spec = ProjectSpec {
-        project_id: input.project_id,
+    let fields = ProjectFields {
         project_alias: input.project_alias,
         description: input.description,
-        team_id: input.team_id,
-        models: input.models,
-        metadata: metadata_object(input.metadata)?.unwrap_or_else(|| json!({})),
-        budget,
-        created_by: actor.name.clone(),
+        models: Some(input.models),
+        metadata: metadata_object(input.metadata)?,
+        budget: Some(budget),
     };
     let mut transaction = pool.begin().await?;
-    let row = projects::create(&mut transaction, spec)
-        .await
-        .map_err(refused)?;
+    let team_id = input.team_id.as_deref();
+    let row = projects::create(
+        &mut transaction,
+        input.project_id,
+        team_id,
+        fields,
+        &actor.name,
+    )
+    .await
+    .map_err(refused)?;
     let details = view(&row);
     record(
         &mut transaction,
@@ -229,7 +233,7 @@ pub async fn update(
         budget.as_ref().and_then(|budget| budget.max_micros),
     )
     .await?;
-    let change = ProjectChange {
+    let change = ProjectFields {
         project_alias: input.project_alias,
         description: input.description,
         models: input.models,

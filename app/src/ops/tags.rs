@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::db::error::DbError;
-use crate::db::tags::{self, TagChange, TagRow, TagSpec};
+use crate::db::tags::{self, TagFields, TagRow};
 use crate::model::identity::metadata_object;
 use crate::model::invalid::{Invalid, Problem};
 use crate::model::views::TagView;
@@ -82,15 +82,13 @@ pub async fn create(pool: &PgPool, actor: &Actor, input: TagInput) -> Result<Tag
         )
         .into());
     }
-    let spec = TagSpec {
-        name: name.to_string(),
-        budget: input.budget().limits()?,
+    let fields = TagFields {
+        budget: Some(input.budget().limits()?),
         description: input.description,
-        metadata: metadata_object(input.metadata)?.unwrap_or_else(|| json!({})),
-        created_by: actor.name.clone(),
+        metadata: metadata_object(input.metadata)?,
     };
     let mut transaction = pool.begin().await?;
-    let row = tags::create(&mut transaction, spec)
+    let row = tags::create(&mut transaction, name, fields, &actor.name)
         .await
         .map_err(refused)?;
     let view = view(&row);
@@ -138,7 +136,7 @@ pub async fn update(pool: &PgPool, actor: &Actor, input: TagInput) -> Result<Tag
         .await?
         .ok_or_else(not_found)?;
     let budget = input.budget().update_of(&current.budget)?;
-    let change = TagChange {
+    let change = TagFields {
         description: input.description.clone(),
         metadata: metadata_object(input.metadata.clone())?,
         budget,

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use crate::db::error::DbError;
 use crate::db::organizations;
-use crate::db::teams::{self, TeamChange, TeamRow, TeamSpec};
+use crate::db::teams::{self, TeamFields, TeamRow};
 use crate::model::identity::metadata_object;
 use crate::model::invalid::text_length;
 use crate::model::views::TeamDetails;
@@ -167,19 +167,17 @@ pub async fn create(
     if let Some(organization_id) = &input.organization_id {
         check_within_organization(pool, catalog, organization_id, &input.models).await?;
     }
-    let spec = TeamSpec {
-        team_id: input.team_id,
+    let fields = TeamFields {
         team_alias: input.team_alias,
         organization_id: input.organization_id,
-        models: input.models,
-        blocked: input.blocked,
-        budget: input.budget.limits()?,
+        models: Some(input.models),
+        blocked: Some(input.blocked),
+        budget: Some(input.budget.limits()?),
         limits: input.limits.without_model_limits("teams")?,
-        metadata: metadata_object(input.metadata)?.unwrap_or_else(|| json!({})),
-        created_by: actor.name.clone(),
+        metadata: metadata_object(input.metadata)?,
     };
     let mut transaction = pool.begin().await?;
-    let row = teams::create(&mut transaction, spec)
+    let row = teams::create(&mut transaction, input.team_id, fields, &actor.name)
         .await
         .map_err(refused)?;
     let mut details = view(&row);
@@ -287,7 +285,7 @@ pub async fn update(
         let models = input.models.as_ref().unwrap_or(&current.models);
         check_within_organization(pool, catalog, organization_id, models).await?;
     }
-    let change = TeamChange {
+    let change = TeamFields {
         team_alias: input.team_alias.clone(),
         organization_id: input.organization_id.clone(),
         models: input.models.clone(),
@@ -363,9 +361,9 @@ pub async fn set_blocked(
 ) -> Result<TeamDetails, OpsError> {
     actor.require_admin("change this")?;
     let mut transaction = pool.begin().await?;
-    let change = TeamChange {
+    let change = TeamFields {
         blocked: Some(blocked),
-        ..TeamChange::default()
+        ..TeamFields::default()
     };
     let row = teams::update(&mut transaction, team_id, change)
         .await

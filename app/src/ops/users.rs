@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::db::error::DbError;
 use crate::db::keys::KeySpec;
 use crate::db::members::MemberRole;
-use crate::db::users::{self, UserChange, UserRow, UserSpec};
+use crate::db::users::{self, UserFields, UserRow};
 use crate::error::ConsoleError;
 use crate::model::identity::metadata_object;
 use crate::model::invalid::{text_length, Invalid, Problem};
@@ -181,20 +181,19 @@ pub async fn create(pool: &PgPool, actor: &Actor, input: NewUser) -> Result<Crea
         .map(role_of)
         .transpose()?
         .unwrap_or(Role::TeamAdmin);
-    let spec = UserSpec {
-        user_id: text_field(input.user_id, "user_id")?,
+    let user_id = text_field(input.user_id, "user_id")?;
+    let fields = UserFields {
         email: text_field(input.user_email, "user_email")?,
         password_hash: password_hash(input.password).await?,
-        role,
+        role: None,
         user_alias: input.user_alias,
-        models: input.models,
-        metadata: metadata_object(input.metadata)?.unwrap_or_else(|| json!({})),
-        budget: input.budget.limits()?,
+        models: Some(input.models),
+        metadata: metadata_object(input.metadata)?,
+        budget: Some(input.budget.limits()?),
         limits: input.limits.without_model_limits("users")?,
-        created_by: actor.name.clone(),
     };
     let mut transaction = pool.begin().await?;
-    let row = users::create(&mut transaction, spec)
+    let row = users::create(&mut transaction, user_id, role, fields, &actor.name)
         .await
         .map_err(refused)?;
     let details = view(&row);
@@ -307,7 +306,7 @@ pub async fn update(pool: &PgPool, actor: &Actor, input: UserUpdate) -> Result<U
         .await?
         .ok_or_else(not_found)?;
     let budget = input.budget.update_of(&current.budget)?;
-    let change = UserChange {
+    let change = UserFields {
         // The email names the user when no user_id is given; it changes only alongside one.
         email: input
             .user_id

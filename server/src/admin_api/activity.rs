@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 use serde_json::value::{to_raw_value, RawValue};
+use serde_json::{json, Value};
 use time::Date;
 
 use app::db::reports::{BreakdownRow, KeyMetadata};
@@ -135,22 +136,33 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Each figure by its name, in LiteLLM's order.
+    fn figures(&self) -> [(&'static str, Value); 10] {
+        [
+            ("spend", json!(micros_to_dollars(self.spend_micros))),
+            ("spend_micros", json!(self.spend_micros)),
+            ("prompt_tokens", json!(self.prompt_tokens)),
+            ("completion_tokens", json!(self.completion_tokens)),
+            (
+                "total_tokens",
+                json!(self.prompt_tokens + self.completion_tokens),
+            ),
+            ("cache_read_input_tokens", json!(self.cache_read)),
+            ("cache_creation_input_tokens", json!(self.cache_creation)),
+            ("successful_requests", json!(self.requests - self.failed)),
+            ("failed_requests", json!(self.failed)),
+            ("api_requests", json!(self.requests)),
+        ]
+    }
+}
+
 impl Serialize for Metrics {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("SpendMetrics", 10)?;
-        out.serialize_field("spend", &micros_to_dollars(self.spend_micros))?;
-        out.serialize_field("spend_micros", &self.spend_micros)?;
-        out.serialize_field("prompt_tokens", &self.prompt_tokens)?;
-        out.serialize_field("completion_tokens", &self.completion_tokens)?;
-        out.serialize_field(
-            "total_tokens",
-            &(self.prompt_tokens + self.completion_tokens),
-        )?;
-        out.serialize_field("cache_read_input_tokens", &self.cache_read)?;
-        out.serialize_field("cache_creation_input_tokens", &self.cache_creation)?;
-        out.serialize_field("successful_requests", &(self.requests - self.failed))?;
-        out.serialize_field("failed_requests", &self.failed)?;
-        out.serialize_field("api_requests", &self.requests)?;
+        let mut out = serializer.serialize_map(Some(10))?;
+        for (name, value) in self.figures() {
+            out.serialize_entry(name, &value)?;
+        }
         out.end()
     }
 }
@@ -212,27 +224,17 @@ struct MetadataOut<'a> {
 
 impl Serialize for MetadataOut<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let totals = self.totals;
-        let mut out = serializer.serialize_struct("Metadata", 13)?;
-        out.serialize_field("total_spend", &micros_to_dollars(totals.spend_micros))?;
-        out.serialize_field("total_spend_micros", &totals.spend_micros)?;
-        out.serialize_field("total_prompt_tokens", &totals.prompt_tokens)?;
-        out.serialize_field("total_completion_tokens", &totals.completion_tokens)?;
-        out.serialize_field(
-            "total_tokens",
-            &(totals.prompt_tokens + totals.completion_tokens),
-        )?;
-        out.serialize_field("total_api_requests", &totals.requests)?;
-        out.serialize_field(
-            "total_successful_requests",
-            &(totals.requests - totals.failed),
-        )?;
-        out.serialize_field("total_failed_requests", &totals.failed)?;
-        out.serialize_field("total_cache_read_input_tokens", &totals.cache_read)?;
-        out.serialize_field("total_cache_creation_input_tokens", &totals.cache_creation)?;
-        out.serialize_field("page", &self.page)?;
-        out.serialize_field("total_pages", &self.total_pages)?;
-        out.serialize_field("has_more", &self.has_more)?;
+        let mut out = serializer.serialize_map(Some(13))?;
+        // LiteLLM names the totals `total_spend`, …, and `total_tokens` as it is.
+        for (name, value) in self.totals.figures() {
+            match name.strip_prefix("total_") {
+                Some(_) => out.serialize_entry(name, &value)?,
+                None => out.serialize_entry(&format!("total_{name}"), &value)?,
+            }
+        }
+        out.serialize_entry("page", &self.page)?;
+        out.serialize_entry("total_pages", &self.total_pages)?;
+        out.serialize_entry("has_more", &self.has_more)?;
         out.end()
     }
 }

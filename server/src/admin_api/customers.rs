@@ -11,10 +11,17 @@ use app::ops::end_users::{self, EndUserUpdate, NewEndUser};
 use super::extract::{answer, Admin, Answer, Input, Manager};
 use super::ApiQuery;
 
-pub async fn create(admin: Admin, Input(input): Input<NewEndUser>) -> Answer<EndUserView> {
-    let view = end_users::create(admin.pool(), &admin, input).await?;
+/// Answers with an end user just changed, first dropping what this instance holds of it.
+fn changed(admin: &Admin, view: EndUserView) -> Answer<EndUserView> {
     admin.gateway.end_users.forget(&view.user_id);
     Ok(view.into())
+}
+
+pub async fn create(admin: Admin, Input(input): Input<NewEndUser>) -> Answer<EndUserView> {
+    changed(
+        &admin,
+        end_users::create(admin.pool(), &admin, input).await?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -45,9 +52,10 @@ pub async fn list(
 }
 
 pub async fn update(admin: Admin, Input(input): Input<EndUserUpdate>) -> Answer<EndUserView> {
-    let view = end_users::update(admin.pool(), &admin, input).await?;
-    admin.gateway.end_users.forget(&view.user_id);
-    Ok(view.into())
+    changed(
+        &admin,
+        end_users::update(admin.pool(), &admin, input).await?,
+    )
 }
 
 #[derive(Deserialize)]

@@ -154,20 +154,8 @@ async fn daily_activity(
         .copied()
         .collect();
 
-    let hashes: Vec<String> = lines
-        .iter()
-        .map(|line| line.token_hash.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let entity_ids: Vec<String> = lines
-        .iter()
-        .map(|line| line.group_key.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let hashes = distinct(lines.iter().map(|line| line.token_hash.as_str()));
+    let entity_ids = distinct(lines.iter().map(|line| line.group_key.as_str()));
     let (keys, entity_names) = tokio::try_join!(
         reports::key_metadata(&gateway.pool, &hashes),
         reports::labels(&gateway.pool, entity, &entity_ids),
@@ -195,4 +183,13 @@ async fn daily_activity(
         body,
     )
         .into_response())
+}
+
+/// Each value once, in order.
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    values
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }

@@ -1,8 +1,9 @@
 //! What a management handler starts from: the caller with the gateway it calls (`Manager`),
-//! the same refused unless it is an admin (`Admin`), reads everything (`Reader`) or reads
-//! spend (`SpendReader`), checked
+//! the same refused unless its role allows (`Checked`: `Admin`, `Reader`, `SpendReader`)
 //! before the body is read, the JSON body (`Input`), and the answer an operation's view makes
 //! (`Answer`).
+
+use std::marker::PhantomData;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -56,10 +57,44 @@ impl FromRequestParts<SharedGateway> for Manager {
     }
 }
 
-/// A `Manager` that is an admin: anyone else is refused (403) before the body is read.
-pub struct Admin(pub Manager);
+/// A `Manager` whose role `R` allows: anyone else is refused (403) before the body is read.
+pub struct Checked<R>(pub Manager, PhantomData<R>);
 
-impl std::ops::Deref for Admin {
+/// What a `Checked` caller's role must allow.
+pub trait Requirement {
+    fn check(actor: &Actor) -> Result<(), OpsError>;
+}
+
+/// An admin.
+pub enum AdminRole {}
+/// A role that reads everything (admin, finance, viewer).
+pub enum ReaderRole {}
+/// A role that reads every spend row and the audit log (admin, finance).
+pub enum SpendReaderRole {}
+
+impl Requirement for AdminRole {
+    fn check(actor: &Actor) -> Result<(), OpsError> {
+        actor.require_admin("change this")
+    }
+}
+
+impl Requirement for ReaderRole {
+    fn check(actor: &Actor) -> Result<(), OpsError> {
+        actor.require_reads_everything("read this")
+    }
+}
+
+impl Requirement for SpendReaderRole {
+    fn check(actor: &Actor) -> Result<(), OpsError> {
+        actor.require_reads_spend("read spend")
+    }
+}
+
+pub type Admin = Checked<AdminRole>;
+pub type Reader = Checked<ReaderRole>;
+pub type SpendReader = Checked<SpendReaderRole>;
+
+impl<R> std::ops::Deref for Checked<R> {
     type Target = Manager;
 
     fn deref(&self) -> &Manager {
@@ -67,81 +102,16 @@ impl std::ops::Deref for Admin {
     }
 }
 
-impl FromRequestParts<SharedGateway> for Admin {
+impl<R: Requirement> FromRequestParts<SharedGateway> for Checked<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         gateway: &SharedGateway,
     ) -> Result<Self, ApiError> {
-        checked(parts, gateway, |actor| actor.require_admin("change this"))
-            .await
-            .map(Admin)
-    }
-}
-
-/// The `Manager`, refused unless `rule` allows its caller.
-async fn checked(
-    parts: &mut Parts,
-    gateway: &SharedGateway,
-    rule: impl FnOnce(&Actor) -> Result<(), OpsError>,
-) -> Result<Manager, ApiError> {
-    let manager = Manager::from_request_parts(parts, gateway).await?;
-    rule(&manager)?;
-    Ok(manager)
-}
-
-/// A `Manager` whose role reads everything (admin, finance, viewer): anyone else is refused
-/// (403) before the body is read.
-pub struct Reader(pub Manager);
-
-impl std::ops::Deref for Reader {
-    type Target = Manager;
-
-    fn deref(&self) -> &Manager {
-        &self.0
-    }
-}
-
-impl FromRequestParts<SharedGateway> for Reader {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        gateway: &SharedGateway,
-    ) -> Result<Self, ApiError> {
-        checked(parts, gateway, |actor| {
-            actor.require_reads_everything("read this")
-        })
-        .await
-        .map(Reader)
-    }
-}
-
-/// A `Manager` whose role reads every spend row and the audit log (admin, finance): anyone
-/// else is refused (403).
-pub struct SpendReader(pub Manager);
-
-impl std::ops::Deref for SpendReader {
-    type Target = Manager;
-
-    fn deref(&self) -> &Manager {
-        &self.0
-    }
-}
-
-impl FromRequestParts<SharedGateway> for SpendReader {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        gateway: &SharedGateway,
-    ) -> Result<Self, ApiError> {
-        checked(parts, gateway, |actor| {
-            actor.require_reads_spend("read spend")
-        })
-        .await
-        .map(SpendReader)
+        let manager = Manager::from_request_parts(parts, gateway).await?;
+        R::check(&manager)?;
+        Ok(Checked(manager, PhantomData))
     }
 }
 
