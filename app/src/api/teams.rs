@@ -53,60 +53,53 @@ pub async fn list_teams() -> Result<Vec<TeamView>, ConsoleError> {
         .collect())
 }
 
-#[server(endpoint = "create_team")]
-pub async fn create_team(
+/// Creates a team (admins), or (`existing`) changes one from its edit form. A team admin's
+/// edit form carries its alias and metadata only (the other fields are absent, so they do not
+/// change); an admin's carries every field, an empty one leaving it as it is (empty models:
+/// every model).
+#[server(endpoint = "save_team")]
+pub async fn save_team(
     csrf: String,
+    existing: bool,
     team_id: String,
     team_alias: String,
-    models: String,
-    #[server(flatten)] budget: BudgetForm,
-    #[server(flatten)] limits: LimitsForm,
-) -> Result<(), ConsoleError> {
-    use crate::api::{form, guard};
-    use crate::ops::teams::{self, NewTeam};
-
-    let actor = guard::admin_changer(&csrf, "create teams").await?;
-    let input = NewTeam {
-        team_id: form::text(&team_id),
-        team_alias: form::text(&team_alias),
-        models: form::list(&models),
-        budget: form::budget(&budget)?,
-        limits: form::limits(&limits)?,
-        ..NewTeam::default()
-    };
-    let state = crate::state::console_state()?;
-    teams::create(&state.pool, &actor, &*state.catalog, input).await?;
-    Ok(())
-}
-
-/// Changes a team from its edit form. A team admin's form carries its alias and metadata only
-/// (the other fields are absent, so they do not change); an admin's carries every field, an
-/// empty one leaving it as it is (empty models: every model).
-#[server(endpoint = "update_team")]
-pub async fn update_team(
-    csrf: String,
-    team_id: String,
-    team_alias: String,
-    metadata: String,
+    metadata: Option<String>,
     models: Option<String>,
     #[server(flatten)] budget: BudgetForm,
     #[server(flatten)] limits: LimitsForm,
 ) -> Result<(), ConsoleError> {
     use crate::api::{form, guard};
-    use crate::ops::teams::{self, TeamUpdate};
+    use crate::ops::teams::{self, NewTeam, TeamUpdate};
 
-    let actor = guard::team_changer(&csrf, "change teams").await?;
-    let update = TeamUpdate {
-        team_alias: form::text(&team_alias),
-        metadata: form::json_object(&metadata, "Metadata")?,
-        models: models.as_deref().map(form::list),
-        budget: form::budget(&budget)?,
-        limits: form::limits(&limits)?,
-        team_id,
-        ..TeamUpdate::default()
+    let actor = if existing {
+        guard::team_changer(&csrf, "change teams").await?
+    } else {
+        guard::admin_changer(&csrf, "create teams").await?
     };
+    let (budget, limits) = (form::budget(&budget)?, form::limits(&limits)?);
     let state = crate::state::console_state()?;
-    teams::update(&state.pool, &actor, &*state.catalog, update).await?;
+    if existing {
+        let update = TeamUpdate {
+            team_alias: form::text(&team_alias),
+            metadata: form::json_object(metadata.as_deref().unwrap_or_default(), "Metadata")?,
+            models: models.as_deref().map(form::list),
+            budget,
+            limits,
+            team_id,
+            ..TeamUpdate::default()
+        };
+        teams::update(&state.pool, &actor, &*state.catalog, update).await?;
+    } else {
+        let new = NewTeam {
+            team_id: form::text(&team_id),
+            team_alias: form::text(&team_alias),
+            models: form::list(models.as_deref().unwrap_or_default()),
+            budget,
+            limits,
+            ..NewTeam::default()
+        };
+        teams::create(&state.pool, &actor, &*state.catalog, new).await?;
+    }
     Ok(())
 }
 

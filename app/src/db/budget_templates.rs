@@ -60,7 +60,7 @@ pub async fn create(
     .bind(created_by)
     .execute(&mut *transaction)
     .await?;
-    let row = find_in(&mut *transaction, budget_id)
+    let row = find(&mut *transaction, budget_id)
         .await?
         .ok_or(DbError::Database(sqlx::Error::RowNotFound))?;
     Ok(row)
@@ -122,7 +122,7 @@ pub async fn update(
     for subject in subjects {
         budgets::set_limits(&mut *transaction, &subject, limits).await?;
     }
-    let row = find_in(&mut *transaction, budget_id).await?;
+    let row = find(&mut *transaction, budget_id).await?;
     Ok(row)
 }
 

@@ -276,7 +276,7 @@ pub async fn create(
     )
     .await?;
     set_model_budgets(&mut *connection, &token_hash, &[], &spec.model_budgets).await?;
-    let row = find_in(&mut *connection, &token_hash)
+    let row = find(&mut *connection, &token_hash)
         .await?
         .ok_or(CreateKeyError::Database(sqlx::Error::RowNotFound))?;
     Ok((secret, row))
@@ -350,7 +350,7 @@ pub async fn rotate(
         .bind(secrets::display_name(&secret))
         .execute(&mut *connection)
         .await?;
-    let row = find_in(&mut *connection, token_hash)
+    let row = find(&mut *connection, token_hash)
         .await?
         .ok_or(CreateKeyError::Database(sqlx::Error::RowNotFound))?;
     Ok(Some((secret, row)))
@@ -482,7 +482,7 @@ pub async fn update(
         )
         .await?;
     }
-    let row = find_in(&mut *connection, token_hash).await?;
+    let row = find(&mut *connection, token_hash).await?;
     Ok(row)
 }
 

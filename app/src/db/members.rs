@@ -2,7 +2,7 @@
 //! keys and members, `user` uses it), and each member's own budget within the team
 //! (`member:<team_id>:<user_id>`).
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 
 use crate::db::budgets::{self, BudgetLimits};
@@ -70,25 +70,19 @@ pub enum MemberError {
     Database(#[from] sqlx::Error),
 }
 
-/// The members of a team, by user id.
-pub async fn list(pool: &PgPool, team_id: &str) -> Result<Vec<MemberRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    list_in(&mut connection, team_id).await
-}
-
-/// The members of every live team, by team and user.
-/// A team's members, read in the caller's transaction.
-pub async fn list_in(
-    connection: &mut PgConnection,
+/// A team's members by user id, from the pool or in the caller's transaction.
+pub async fn list(
+    executor: impl PgExecutor<'_>,
     team_id: &str,
 ) -> Result<Vec<MemberRow>, sqlx::Error> {
     let query = concat!(member_select!(), "WHERE m.team_id = $1 ORDER BY m.user_id");
     sqlx::query_as(query)
         .bind(team_id)
-        .fetch_all(connection)
+        .fetch_all(executor)
         .await
 }
 
+/// The members of every live team, by team and user.
 pub async fn list_all(pool: &PgPool) -> Result<Vec<MemberRow>, sqlx::Error> {
     let query = concat!(
         member_select!(),
@@ -98,18 +92,9 @@ pub async fn list_all(pool: &PgPool) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(query).fetch_all(pool).await
 }
 
+/// A membership, from the pool or in the caller's transaction.
 pub async fn find(
-    pool: &PgPool,
-    team_id: &str,
-    user_id: &str,
-) -> Result<Option<MemberRow>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    find_in(&mut connection, team_id, user_id).await
-}
-
-/// A membership, read in the caller's transaction.
-pub async fn find_in(
-    connection: &mut PgConnection,
+    executor: impl PgExecutor<'_>,
     team_id: &str,
     user_id: &str,
 ) -> Result<Option<MemberRow>, sqlx::Error> {
@@ -117,7 +102,7 @@ pub async fn find_in(
     sqlx::query_as(query)
         .bind(team_id)
         .bind(user_id)
-        .fetch_optional(connection)
+        .fetch_optional(executor)
         .await
 }
 
@@ -187,7 +172,7 @@ async fn with_budget(
         let subject = BudgetSubject::member(team_id, user_id).to_string();
         budgets::set_limits(&mut *connection, &subject, budget).await?;
     }
-    find_in(connection, team_id, user_id).await
+    find(connection, team_id, user_id).await
 }
 
 /// Removes a member: its keys in the team are revoked with it and its budget within the team

@@ -1,29 +1,23 @@
-//! Reading one stored entity by its text key, in the caller's transaction or from the pool,
+//! Reading one stored entity by its text key, from the pool or in the caller's transaction,
 //! locking it for a change, and (for a budgeted entity) setting its budget as it is written and
 //! forgetting it when it goes: written once (`keyed_record!`) for every entity.
 
-/// Defines an entity module's `find_in` (in the caller's transaction), `find` (from the pool)
-/// and `lock` (its row, until the caller's transaction ends, so that a change reads what it
-/// changes), given the query that selects the entity whose key is `$1` and the one that locks
-/// its row. A budgeted entity names its subject (`budget: BudgetSubject::tag`) and also gets
+/// Defines an entity module's `find` (from the pool or in the caller's transaction) and `lock`
+/// (its row, until the caller's transaction ends, so that a change reads what it changes),
+/// given the query that selects the entity whose key is `$1` and the one that locks its row. A budgeted entity names its subject (`budget: BudgetSubject::tag`) and also gets
 /// `write_with_budget`, and with the statement that deletes it
 /// (`delete: "DELETE … WHERE key = ANY($1) RETURNING key"`), `delete_with_budgets`.
 macro_rules! keyed_record {
     (row: $row:ty, select: $select:expr, lock: $lock:expr $(,)?) => {
-        /// The entity with this key, read in the caller's transaction.
-        pub async fn find_in(
-            connection: &mut sqlx::PgConnection,
+        /// The entity with this key, from the pool or in the caller's transaction.
+        pub async fn find(
+            executor: impl sqlx::PgExecutor<'_>,
             key: &str,
         ) -> Result<Option<$row>, sqlx::Error> {
             sqlx::query_as($select)
                 .bind(key)
-                .fetch_optional(connection)
+                .fetch_optional(executor)
                 .await
-        }
-
-        /// The entity with this key.
-        pub async fn find(pool: &sqlx::PgPool, key: &str) -> Result<Option<$row>, sqlx::Error> {
-            sqlx::query_as($select).bind(key).fetch_optional(pool).await
         }
 
         /// Locks the entity's row until the caller's transaction ends.
@@ -64,7 +58,7 @@ macro_rules! keyed_record {
             let subject = $subject(key).to_string();
             crate::db::budget_links::set_budget(&mut *connection, &subject, budget_id, own)
                 .await?;
-            Ok(find_in(connection, key).await?)
+            Ok(find(connection, key).await?)
         }
 
         $(

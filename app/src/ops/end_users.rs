@@ -145,7 +145,7 @@ pub async fn update(
     let not_found = || OpsError::NotFound("End user not found.".into());
     let mut transaction = pool.begin().await?;
     end_users::lock(&mut transaction, &input.user_id).await?;
-    let current = end_users::find_in(&mut transaction, &input.user_id)
+    let current = end_users::find(&mut *transaction, &input.user_id)
         .await?
         .ok_or_else(not_found)?;
     let budget_link = input.budget.link(input.budget_id)?;

@@ -239,7 +239,7 @@ pub async fn update(
     let budget = member_budget(pool, actor, team_id, input.max_budget_in_team).await?;
     let not_member = || OpsError::NotFound("That user is not a member of the team.".into());
     let mut transaction = pool.begin().await?;
-    let before = members::find_in(&mut transaction, team_id, &user_id)
+    let before = members::find(&mut *transaction, team_id, &user_id)
         .await?
         .ok_or_else(not_member)?;
     let row = members::update(&mut transaction, team_id, &user_id, role, budget.as_ref())

@@ -125,7 +125,7 @@ pub async fn update(
     let limits = input.budget().limits()?;
     let mut transaction = pool.begin().await?;
     budget_templates::lock(&mut transaction, &budget_id).await?;
-    let current = budget_templates::find_in(&mut transaction, &budget_id)
+    let current = budget_templates::find(&mut *transaction, &budget_id)
         .await?
         .ok_or_else(not_found)?;
     let row = budget_templates::update(&mut transaction, &budget_id, &limits)

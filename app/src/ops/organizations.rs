@@ -137,7 +137,7 @@ pub async fn update(
     let not_found = || OpsError::NotFound("Organization not found.".into());
     let mut transaction = pool.begin().await?;
     organizations::lock(&mut transaction, &input.organization_id).await?;
-    let current = organizations::find_in(&mut transaction, &input.organization_id)
+    let current = organizations::find(&mut *transaction, &input.organization_id)
         .await?
         .ok_or_else(not_found)?;
     let budget_link = input.budget.link(input.budget_id)?;

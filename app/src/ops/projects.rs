@@ -215,7 +215,7 @@ pub async fn update(
     let not_found = || OpsError::NotFound("Project not found.".into());
     let mut transaction = pool.begin().await?;
     projects::lock(&mut transaction, &input.project_id).await?;
-    let current = projects::find_in(&mut transaction, &input.project_id)
+    let current = projects::find(&mut *transaction, &input.project_id)
         .await?
         .ok_or_else(not_found)?;
     let budget = BudgetFields {

@@ -132,7 +132,7 @@ pub async fn update(pool: &PgPool, actor: &Actor, input: TagInput) -> Result<Tag
     let not_found = || OpsError::NotFound(format!("Tag `{}` not found.", input.name));
     let mut transaction = pool.begin().await?;
     tags::lock(&mut transaction, &input.name).await?;
-    let current = tags::find_in(&mut transaction, &input.name)
+    let current = tags::find(&mut *transaction, &input.name)
         .await?
         .ok_or_else(not_found)?;
     let budget = input.budget().update_of(&current.budget)?;

@@ -183,7 +183,7 @@ pub async fn create(
     let mut details = view(&row);
     members::add_in(&mut transaction, actor, &row.team_id, &named, None).await?;
     details.members_with_roles = Some(
-        crate::db::members::list_in(&mut transaction, &row.team_id)
+        crate::db::members::list(&mut *transaction, &row.team_id)
             .await?
             .iter()
             .map(members::view)
@@ -272,7 +272,7 @@ pub async fn update(
     let not_found = || OpsError::NotFound(format!("Team `{}` not found.", input.team_id));
     let mut transaction = pool.begin().await?;
     teams::lock(&mut transaction, &input.team_id).await?;
-    let current = teams::find_in(&mut transaction, &input.team_id)
+    let current = teams::find(&mut *transaction, &input.team_id)
         .await?
         .filter(|row| row.deleted_at.is_none())
         .ok_or_else(not_found)?;

@@ -302,7 +302,7 @@ pub async fn update(pool: &PgPool, actor: &Actor, input: UserUpdate) -> Result<U
     let password_hash = password_hash(input.password).await?;
     let mut transaction = pool.begin().await?;
     users::lock(&mut transaction, &user_id).await?;
-    let current = users::find_in(&mut transaction, &user_id)
+    let current = users::find(&mut *transaction, &user_id)
         .await?
         .ok_or_else(not_found)?;
     let budget = input.budget.update_of(&current.budget)?;

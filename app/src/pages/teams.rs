@@ -4,9 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::teams::{
-    list_teams, AddMember, CreateTeam, RemoveMember, SetTeamBlocked, UpdateTeam,
-};
+use crate::api::teams::{list_teams, AddMember, RemoveMember, SaveTeam, SetTeamBlocked};
 use crate::model::{format_usd, Role, TeamView};
 use crate::pages::budget_form::{dollars_text, utilisation};
 use crate::pages::frame::{error_message, SignedIn};
@@ -22,12 +20,12 @@ struct TeamActions {
     block: ServerAction<SetTeamBlocked>,
     add: ServerAction<AddMember>,
     remove: ServerAction<RemoveMember>,
-    update: ServerAction<UpdateTeam>,
+    update: ServerAction<SaveTeam>,
 }
 
 #[component]
 fn TeamsBody(csrf: String, role: Role) -> impl IntoView {
-    let create = ServerAction::<CreateTeam>::new();
+    let create = ServerAction::<SaveTeam>::new();
     let actions = TeamActions {
         block: ServerAction::new(),
         add: ServerAction::new(),
@@ -56,6 +54,7 @@ fn TeamsBody(csrf: String, role: Role) -> impl IntoView {
                     <h2>"Create a team"</h2>
                     <ActionForm action=create attr:class="grid-form">
                         <input type="hidden" name="csrf" value=csrf.clone()/>
+                        <input type="hidden" name="existing" value="false"/>
                         <label>"Team id (empty = generated)" <input type="text" name="team_id" placeholder="search"/></label>
                         <label>"Alias" <input type="text" name="team_alias" placeholder="Search team"/></label>
                         <label>"Models (comma-separated, empty = all)" <input type="text" name="models"/></label>
@@ -213,7 +212,7 @@ fn count_text(value: Option<i64>) -> String {
 
 /// A team's edit form, filled with what it has now: every field for an admin; its alias and
 /// metadata for a team admin (the other fields are left out, so they do not change).
-fn edit_form(team: TeamView, update: ServerAction<UpdateTeam>, csrf: String) -> impl IntoView {
+fn edit_form(team: TeamView, update: ServerAction<SaveTeam>, csrf: String) -> impl IntoView {
     let metadata = if team
         .metadata
         .as_object()
@@ -252,6 +251,7 @@ fn edit_form(team: TeamView, update: ServerAction<UpdateTeam>, csrf: String) -> 
             <summary>"Edit team"</summary>
             <ActionForm action=update attr:class="grid-form">
                 <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="existing" value="true"/>
                 <input type="hidden" name="team_id" value=team.team_id/>
                 <label>"Team name" <input type="text" name="team_alias" value=team.team_alias.unwrap_or_default()/></label>
                 <label>"Team metadata (JSON object)" <textarea name="metadata" rows="2">{metadata}</textarea></label>

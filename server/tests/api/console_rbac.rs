@@ -224,8 +224,9 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
         ("list_budgets", vec![], MONEY),
         ("list_teams", vec![], ALL),
         (
-            "create_team",
+            "save_team",
             fields(&[
+                ("existing", "false"),
                 ("team_id", ""),
                 ("team_alias", ""),
                 ("models", ""),
@@ -236,8 +237,13 @@ async fn every_server_function_answers_each_role_as_the_matrix_says(pool: PgPool
             ADMIN,
         ),
         (
-            "update_team",
-            fields(&[("team_id", "none"), ("team_alias", ""), ("metadata", "")]),
+            "save_team",
+            fields(&[
+                ("existing", "true"),
+                ("team_id", "none"),
+                ("team_alias", ""),
+                ("metadata", ""),
+            ]),
             ADMIN,
         ),
         (

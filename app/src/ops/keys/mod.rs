@@ -336,7 +336,7 @@ async fn managed_key(
 ) -> Result<KeyRow, OpsError> {
     let token_hash = resolve(pool, given).await?;
     keys::lock(&mut *connection, &token_hash).await?;
-    let current = keys::find_in(&mut *connection, &token_hash)
+    let current = keys::find(&mut *connection, &token_hash)
         .await?
         .filter(|row| row.revoked_at.is_none())
         .ok_or_else(|| OpsError::NotFound("Key not found.".into()))?;
@@ -492,7 +492,7 @@ pub async fn delete(
     let mut transaction = pool.begin().await?;
     if !actor.is_admin() {
         for token in &tokens {
-            if let Some(row) = keys::find_in(&mut transaction, token).await? {
+            if let Some(row) = keys::find(&mut *transaction, token).await? {
                 actor.require_manages_key(&row, "delete this key")?;
             }
         }
