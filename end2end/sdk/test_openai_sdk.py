@@ -56,6 +56,36 @@ def test_streaming_chat_completion():
     assert with_usage[-1].usage.completion_tokens == 5
 
 
+def test_litellm_fields_in_extra_body_reach_gatehouse_only():
+    """A LiteLLM client's own fields, sent through `extra_body`, are taken off before the call:
+    the mock's OpenAI model refuses unknown arguments exactly as OpenAI does."""
+    key = new_key(models=["gpt-4o-mini"], key_alias="sdk-litellm-fields")
+    extra = {
+        "metadata": {"tags": ["sdk-migrated"], "trace_id": "trace-sdk", "session_id": "s-1"},
+        "fallbacks": ["gpt-4o-mini"],
+        "num_retries": 1,
+        "mock_response": "not from the upstream",
+        "cache": {"no-cache": True},
+        "guardrails": ["pii"],
+        "drop_params": True,
+    }
+    reply = client(key).chat.completions.create(
+        model="gpt-4o-mini", messages=HELLO, temperature=0.5, extra_body=extra
+    )
+    assert reply.choices[0].message.content == REPLY
+    sent = httpx.get(f"{os.environ['MOCK_ROOT']}/mock/last-request").json()["last"]
+    assert sorted(sent) == ["messages", "model", "temperature"]
+
+
+def test_a_client_side_api_base_is_refused():
+    key = new_key(models=["gpt-4o-mini"])
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(key).chat.completions.create(
+            model="gpt-4o-mini", messages=HELLO, extra_body={"api_base": "http://169.254.169.254/"}
+        )
+    assert refused.value.body["param"] == "api_base"
+
+
 def test_a_wrong_key_is_an_authentication_error():
     with pytest.raises(openai.AuthenticationError) as raised:
         client("sk-this-key-does-not-exist-000000").chat.completions.create(

@@ -71,6 +71,56 @@ struct StreamOptions {
     include_usage: bool,
 }
 
+/// The request body fields OpenAI's `/v1/chat/completions` knows (its API reference).
+const CHAT_ARGUMENTS: [&str; 35] = [
+    "audio",
+    "frequency_penalty",
+    "function_call",
+    "functions",
+    "logit_bias",
+    "logprobs",
+    "max_completion_tokens",
+    "max_tokens",
+    "messages",
+    "metadata",
+    "modalities",
+    "model",
+    "n",
+    "parallel_tool_calls",
+    "prediction",
+    "presence_penalty",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "reasoning_effort",
+    "response_format",
+    "safety_identifier",
+    "seed",
+    "service_tier",
+    "stop",
+    "store",
+    "stream",
+    "stream_options",
+    "temperature",
+    "tool_choice",
+    "tools",
+    "top_logprobs",
+    "top_p",
+    "user",
+    "verbosity",
+    "web_search_options",
+];
+
+/// The first field OpenAI would refuse as it does: 400, "Unrecognized request argument
+/// supplied: X". Models named as OpenAI's own (`gpt-…`) are refused so; the mock's own models
+/// take any field, as OpenAI-compatible servers (vLLM) do.
+fn unrecognized_argument(body: &[u8]) -> Option<String> {
+    let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+    fields
+        .into_iter()
+        .map(|(name, _)| name)
+        .find(|name| !CHAT_ARGUMENTS.contains(&name.as_str()))
+}
+
 pub(super) fn error(status: StatusCode, message: &str, kind: &str) -> Response {
     (
         status,
@@ -95,6 +145,18 @@ pub async fn chat_completions(
             "invalid_request_error",
         );
     };
+    if let Some(unknown) = request
+        .model
+        .starts_with("gpt-")
+        .then(|| unrecognized_argument(&body))
+        .flatten()
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("Unrecognized request argument supplied: {unknown}"),
+            "invalid_request_error",
+        );
+    }
     let prompt_tokens = PROMPT_TOKENS_PER_MESSAGE * request.messages.len() as u64;
     match Behaviour::of(&request.model) {
         Behaviour::Fail500 => error(

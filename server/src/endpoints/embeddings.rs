@@ -16,8 +16,8 @@ use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
+use crate::endpoints::litellm_fields::{self, MetadataOwner};
 use crate::endpoints::native::http_adapter;
-use crate::endpoints::request::take_tags;
 use crate::engine::{Call, CallInfo, Cost, Endpoint, WholeAttempt};
 use crate::metering::CALL_TYPE_EMBEDDING;
 use crate::providers::adapter::{ChatReply, EmbeddingsWanted, UpstreamRequest};
@@ -87,8 +87,7 @@ pub fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
         }
     }
     let end_user = identity::body_end_user(&body, "user")?;
-    identity::check_metadata(&body)?;
-    let tags = take_tags(&mut body)?;
+    let tags = litellm_fields::take(&mut body, MetadataOwner::Litellm)?.tags;
     Ok(EmbeddingsRequest {
         model,
         prompt_tokens,

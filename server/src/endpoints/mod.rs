@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod chat;
 pub mod embeddings;
+pub mod litellm_fields;
 pub mod messages;
 pub mod models;
 pub mod native;

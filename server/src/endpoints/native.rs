@@ -18,7 +18,8 @@ use crate::core::capabilities::{Missing, Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
-use crate::endpoints::request::{choice_count, take_tags, ChatRequest};
+use crate::endpoints::litellm_fields::{self, MetadataOwner};
+use crate::endpoints::request::{choice_count, ChatRequest};
 use crate::endpoints::translate::{completions, responses};
 use crate::engine::{
     Call, CallInfo, Cost, Endpoint, EventsAttempt, Opening, WholeAttempt, DEFAULT_OUTPUT_TOKENS,
@@ -398,8 +399,11 @@ impl NativeRequest {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let end_user = identity::body_end_user(&body, "user")?;
-        identity::check_metadata(&body)?;
-        let tags = take_tags(&mut body)?;
+        let metadata = match endpoint {
+            NativeEndpoint::Responses => MetadataOwner::Provider,
+            _ => MetadataOwner::Litellm,
+        };
+        let tags = litellm_fields::take(&mut body, metadata)?.tags;
         let prompt_tokens = prompt_tokens(endpoint, &body)?;
         let choices = choice_count(&body, "n")?.max(choice_count(&body, "best_of")?);
         let bound = native_bound(endpoint, &body, bytes.len())?;

@@ -1,5 +1,6 @@
 //! Reading and validating a chat-completions request, and rewriting it for the upstream.
-//! Fields Gatehouse does not know are passed through untouched.
+//! LiteLLM's own fields are taken off (`litellm_fields`); fields Gatehouse does not know are
+//! passed through untouched.
 
 use axum::body::Body;
 use serde_json::{Map, Value};
@@ -8,6 +9,7 @@ use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
+use crate::endpoints::litellm_fields::{self, MetadataOwner};
 use crate::providers::adapter::ChatBody;
 use crate::providers::Deployment;
 use app::model::identity;
@@ -16,14 +18,18 @@ use app::model::invalid;
 use app::model::identity::{push_tag, MAX_TAGS};
 
 /// LiteLLM's request tags in a body: root `tags` (removed: it is LiteLLM's, not the
-/// upstream's) and `metadata.tags`. Each a non-empty string; a 400 otherwise.
+/// upstream's), `metadata.tags` and `litellm_metadata.tags`. Each a non-empty string; a 400
+/// otherwise.
 pub fn take_tags(body: &mut Map<String, Value>) -> Result<Vec<String>, ApiError> {
     let root = body.remove("tags");
-    let in_metadata = body
-        .get("metadata")
-        .and_then(|metadata| metadata.get("tags"));
+    let within = |field: &str| body.get(field).and_then(|metadata| metadata.get("tags"));
     let mut tags = Vec::new();
-    for (field, value) in [("tags", root.as_ref()), ("metadata.tags", in_metadata)] {
+    let places = [
+        ("tags", root.as_ref()),
+        ("metadata.tags", within("metadata")),
+        ("litellm_metadata.tags", within("litellm_metadata")),
+    ];
+    for (field, value) in places {
         match value {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) => {
@@ -135,9 +141,8 @@ impl ChatRequest {
             }
         };
         let end_user = identity::body_end_user(&body, "user")?;
-        identity::check_metadata(&body)?;
         let choices = choice_count(&body, "n")?;
-        let tags = take_tags(&mut body)?;
+        let tags = litellm_fields::take(&mut body, MetadataOwner::Litellm)?.tags;
         Ok(ChatRequest {
             choices,
             model,

@@ -16,6 +16,7 @@ mod end_users;
 mod endpoints;
 mod keys;
 mod limits;
+mod litellm_fields;
 mod messages;
 mod mutations;
 mod organizations;
