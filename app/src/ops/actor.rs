@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use crate::db::key_lists::KeyVisibility;
 use crate::db::keys::KeyRow;
 use crate::model::Role;
-use crate::ops::error::OpsError;
+use crate::ops::OpsError;
 
 /// The caller of a management operation.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,6 @@ pub mod actor;
 pub mod budget_fields;
 pub mod deployments;
 pub mod end_users;
-pub mod error;
 pub mod keys;
 pub mod limit_fields;
 pub mod members;
@@ -22,9 +21,9 @@ pub mod team_scope;
 pub mod teams;
 pub mod users;
 
+pub use crate::error::ops::OpsError;
 pub use crate::state::Catalog;
 pub use actor::Actor;
-pub use error::OpsError;
 
 /// RFC 3339 text of a timestamp, as views carry them.
 pub fn rfc3339(at: time::OffsetDateTime) -> String {

@@ -6,8 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::core::error::ApiError;
-use crate::endpoints::request::take_tags;
-use app::model::identity;
+use app::model::identity::{self, push_tag, MAX_TAGS};
 
 /// What Gatehouse does with one of LiteLLM's request fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +131,51 @@ fn refused(field: &str) -> ApiError {
              operator configured, with their own credentials."
         ),
         param,
+    )
+}
+
+/// LiteLLM's request tags in a body: root `tags` (removed: it is LiteLLM's, not the
+/// upstream's), `metadata.tags` and `litellm_metadata.tags`. Each a non-empty string; a 400
+/// otherwise.
+fn take_tags(body: &mut Map<String, Value>) -> Result<Vec<String>, ApiError> {
+    let root = body.remove("tags");
+    let within = |field: &str| body.get(field).and_then(|metadata| metadata.get("tags"));
+    let mut tags = Vec::new();
+    let places = [
+        ("tags", root.as_ref()),
+        ("metadata.tags", within("metadata")),
+        ("litellm_metadata.tags", within("litellm_metadata")),
+    ];
+    for (field, value) in places {
+        match value {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    match item {
+                        Value::String(tag) => push_tag(&mut tags, identity::tag(tag, field)?),
+                        _ => return Err(bad_tags(field)),
+                    }
+                }
+            }
+            Some(_) => return Err(bad_tags(field)),
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::bad_request(
+            format!("A request carries at most {MAX_TAGS} tags."),
+            Some("tags"),
+        ));
+    }
+    Ok(tags)
+}
+
+fn bad_tags(field: &str) -> ApiError {
+    ApiError::bad_request(
+        format!(
+            "`{field}` must be an array of tags (non-empty strings of at most {} characters).",
+            identity::MAX_TAG_CHARS
+        ),
+        Some("tags"),
     )
 }
 

@@ -15,43 +15,6 @@ use crate::providers::Deployment;
 use app::model::identity;
 use app::model::invalid;
 
-use app::model::identity::{push_tag, MAX_TAGS};
-
-/// LiteLLM's request tags in a body: root `tags` (removed: it is LiteLLM's, not the
-/// upstream's), `metadata.tags` and `litellm_metadata.tags`. Each a non-empty string; a 400
-/// otherwise.
-pub fn take_tags(body: &mut Map<String, Value>) -> Result<Vec<String>, ApiError> {
-    let root = body.remove("tags");
-    let within = |field: &str| body.get(field).and_then(|metadata| metadata.get("tags"));
-    let mut tags = Vec::new();
-    let places = [
-        ("tags", root.as_ref()),
-        ("metadata.tags", within("metadata")),
-        ("litellm_metadata.tags", within("litellm_metadata")),
-    ];
-    for (field, value) in places {
-        match value {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(items)) => {
-                for item in items {
-                    match item {
-                        Value::String(tag) => push_tag(&mut tags, identity::tag(tag, field)?),
-                        _ => return Err(bad_tags(field)),
-                    }
-                }
-            }
-            Some(_) => return Err(bad_tags(field)),
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(ApiError::bad_request(
-            format!("A request carries at most {MAX_TAGS} tags."),
-            Some("tags"),
-        ));
-    }
-    Ok(tags)
-}
-
 /// Most choices one request may ask for (`n`, `best_of`): each is billed, and reserved for.
 pub const MAX_CHOICES: u64 = 128;
 
@@ -69,16 +32,6 @@ pub fn choice_count(body: &Map<String, Value>, field: &'static str) -> Result<u6
                 )
             }),
     }
-}
-
-fn bad_tags(field: &str) -> ApiError {
-    ApiError::bad_request(
-        format!(
-            "`{field}` must be an array of tags (non-empty strings of at most {} characters).",
-            identity::MAX_TAG_CHARS
-        ),
-        Some("tags"),
-    )
 }
 
 pub struct ChatRequest {

@@ -9,7 +9,8 @@ use crate::core::prices::tokens_cost_ceiling;
 use crate::engine::admit::Admitted;
 use crate::metering::MeteredCall;
 use crate::policy::auth::Caller;
-use crate::policy::budgets::Budget;
+use crate::policy::budgets::{Budget, BudgetError};
+use crate::policy::limits::LimitError;
 use crate::providers::Deployment;
 use crate::routing::attempts::{Route, Trail};
 use crate::state::SharedGateway;
@@ -73,7 +74,8 @@ impl Admitted {
         let reservation = gateway
             .budgets
             .reserve(chain, minimum.max(1), wanted.max(1))
-            .await?;
+            .await
+            .map_err(BudgetError::into_api_error)?;
         let amount = reservation.amount();
         if reservation.is_limited() {
             call.reservation = Some(reservation);
@@ -115,7 +117,8 @@ impl Admitted {
         let admission = gateway
             .limiter
             .admit(scopes, Arc::from(call.request_id.as_str()))
-            .await?;
+            .await
+            .map_err(LimitError::into_api_error)?;
         call.admission = Some(admission);
         Ok(())
     }

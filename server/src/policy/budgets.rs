@@ -482,8 +482,10 @@ pub async fn maintain_until(ledger: Arc<Ledger>, stop: CancellationToken) {
         }
     }
 }
-impl From<BudgetError> for ApiError {
-    fn from(error: BudgetError) -> Self {
+impl BudgetError {
+    /// What the client is told.
+    pub fn into_api_error(self) -> ApiError {
+        let error = self;
         match error {
             BudgetError::Refused(refusal) => ApiError::BudgetExceeded {
                 subject: refusal.subject,

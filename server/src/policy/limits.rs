@@ -506,8 +506,10 @@ fn unix_millis() -> u64 {
         })
 }
 
-impl From<LimitError> for ApiError {
-    fn from(error: LimitError) -> Self {
+impl LimitError {
+    /// What the client is told.
+    pub fn into_api_error(self) -> ApiError {
+        let error = self;
         match error {
             LimitError::Exceeded(exceeded) => ApiError::RateLimited(exceeded),
             LimitError::Unavailable(error) => {

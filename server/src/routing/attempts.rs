@@ -19,7 +19,7 @@ use crate::core::health::Busy;
 use crate::core::prices::tokens_cost_ceiling;
 use crate::core::provider_error::ProviderError;
 use crate::providers::Deployment;
-use crate::routing::retry::{FailurePolicy, RetryBudget};
+use crate::routing::retry::{fallback_kind, retries_allowed, RetryBudget};
 use crate::routing::{ModelGroups, NoDeployment};
 
 /// One attempt, as the spend row records it (`model_group`, `deployment_id`, `api_base`,
@@ -403,7 +403,7 @@ impl Route {
                 if self.single_attempt {
                     break None;
                 }
-                if !failure.retryable() || retries >= failure.retries_allowed(&settings) {
+                if !failure.retryable() || retries >= retries_allowed(failure, &settings) {
                     break Some(failure);
                 }
                 let Some(wait) =
@@ -427,7 +427,7 @@ impl Route {
                 break;
             }
             let kind = match failure {
-                Some(failure) => failure.fallback_kind(),
+                Some(failure) => fallback_kind(failure),
                 None => Some(FallbackKind::General),
             };
             let Some(kind) = kind else { break };

@@ -14,46 +14,38 @@ const RETRY_BUDGET_RATIO: f64 = 0.2;
 /// …but never fewer than this many.
 const RETRY_BUDGET_MIN: u64 = 3;
 
-/// What the router's settings make of a failure: which fallback chain applies, and how many
-/// retries it is allowed.
-pub trait FailurePolicy {
-    fn fallback_kind(self) -> Option<FallbackKind>;
-    fn retries_allowed(self, settings: &RouterSettings) -> u32;
+/// The fallback chain that applies once a failure's group cannot serve the request, if any: a
+/// client error fails the same way anywhere, so it has none.
+pub fn fallback_kind(failure: Failure) -> Option<FallbackKind> {
+    match failure {
+        Failure::Timeout
+        | Failure::RateLimited { .. }
+        | Failure::Server
+        | Failure::Credentials
+        | Failure::NotFound
+        | Failure::Unsuitable => Some(FallbackKind::General),
+        Failure::ContextWindow => Some(FallbackKind::ContextWindow),
+        Failure::ContentPolicy => Some(FallbackKind::ContentPolicy),
+        Failure::Final => None,
+    }
 }
 
-impl FailurePolicy for Failure {
-    /// The fallback chain that applies once the group cannot serve the request, if any: a
-    /// client error fails the same way anywhere, so it has none.
-    fn fallback_kind(self) -> Option<FallbackKind> {
-        match self {
-            Failure::Timeout
-            | Failure::RateLimited { .. }
-            | Failure::Server
-            | Failure::Credentials
-            | Failure::NotFound
-            | Failure::Unsuitable => Some(FallbackKind::General),
-            Failure::ContextWindow => Some(FallbackKind::ContextWindow),
-            Failure::ContentPolicy => Some(FallbackKind::ContentPolicy),
-            Failure::Final => None,
-        }
-    }
-
-    /// Retries allowed for this kind: its `retry_policy` count, else `num_retries`.
-    fn retries_allowed(self, settings: &RouterSettings) -> u32 {
-        let policy = settings.retry_policy;
-        let specific = match self {
-            Failure::Timeout => policy.timeout,
-            Failure::RateLimited { .. } => policy.rate_limit,
-            Failure::Server => policy.internal_server,
-            Failure::ContextWindow
-            | Failure::ContentPolicy
-            | Failure::Credentials
-            | Failure::NotFound
-            | Failure::Unsuitable
-            | Failure::Final => return 0,
-        };
-        specific.unwrap_or(settings.num_retries)
-    }
+/// Retries the router's settings allow a failure of this kind: its `retry_policy` count, else
+/// `num_retries`.
+pub fn retries_allowed(failure: Failure, settings: &RouterSettings) -> u32 {
+    let policy = settings.retry_policy;
+    let specific = match failure {
+        Failure::Timeout => policy.timeout,
+        Failure::RateLimited { .. } => policy.rate_limit,
+        Failure::Server => policy.internal_server,
+        Failure::ContextWindow
+        | Failure::ContentPolicy
+        | Failure::Credentials
+        | Failure::NotFound
+        | Failure::Unsuitable
+        | Failure::Final => return 0,
+    };
+    specific.unwrap_or(settings.num_retries)
 }
 
 /// Retries one gateway may have in flight: at most 20 % of its requests in flight, at least 3.
@@ -145,7 +137,7 @@ mod tests {
             status: 401,
         }));
         assert!(credentials.counts_against_health() && !credentials.retryable());
-        assert_eq!(Failure::Final.fallback_kind(), None);
+        assert_eq!(fallback_kind(Failure::Final), None);
         for error in [
             rejected(400, "invalid tool schema"),
             rejected(422, "bad"),
@@ -179,7 +171,7 @@ mod tests {
             Failure::ContentPolicy
         );
         assert_eq!(
-            Failure::ContextWindow.retries_allowed(&RouterSettings::default()),
+            retries_allowed(Failure::ContextWindow, &RouterSettings::default()),
             0
         );
     }
@@ -195,9 +187,9 @@ mod tests {
             ..RouterSettings::default()
         };
         let limited = Failure::RateLimited { retry_after: None };
-        assert_eq!(limited.retries_allowed(&settings), 5);
-        assert_eq!(Failure::Server.retries_allowed(&settings), 2);
-        assert_eq!(Failure::Final.retries_allowed(&settings), 0);
+        assert_eq!(retries_allowed(limited, &settings), 5);
+        assert_eq!(retries_allowed(Failure::Server, &settings), 2);
+        assert_eq!(retries_allowed(Failure::Final, &settings), 0);
     }
 
     #[test]

@@ -1,4 +1,8 @@
-//! The console's one error type: what a server function can report to the browser.
+//! The console's one error type: what a server function can report to the browser; and (`ops`)
+//! the management operations' error, with how the console reports it.
+
+#[cfg(feature = "ssr")]
+pub mod ops;
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};

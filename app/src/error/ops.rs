@@ -1,9 +1,9 @@
-//! The management operations' one error: a refusal, something missing, a request that breaks
-//! a rule, a conflict with what exists, or the database. The API and the console each map it
-//! to their own status once.
+//! The management operations' one error (`app::ops` answers with it): a refusal, something
+//! missing, a request that breaks a rule, a conflict with what exists, or the database. The
+//! console maps it to its own error here, the API to its status in the server, each once.
 
+use super::ConsoleError;
 use crate::db::error::DbError;
-use crate::error::ConsoleError;
 use crate::model::invalid::Invalid;
 
 #[derive(Debug, thiserror::Error)]
