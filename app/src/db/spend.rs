@@ -52,6 +52,11 @@ pub struct SpendRow {
     pub project_id: Option<String>,
     /// The request's tags (its own and its key's).
     pub request_tags: Option<Vec<String>>,
+    /// LiteLLM's session id for the request (`metadata.session_id`).
+    pub session_id: Option<String>,
+    /// What the request's LiteLLM metadata asked the row to keep: `{trace_id,
+    /// generation_name, spend_logs_metadata}`.
+    pub metadata: Option<serde_json::Value>,
     /// The budgets the cost counts against (key, team, …), each with the part the writing
     /// instance's lease paid.
     #[sqlx(skip)]
@@ -151,6 +156,8 @@ pub async fn insert_batch(
     let mut user_ids = Vec::with_capacity(rows.len());
     let mut project_ids = Vec::with_capacity(rows.len());
     let mut tags = Vec::with_capacity(rows.len());
+    let mut session_ids = Vec::with_capacity(rows.len());
+    let mut metadatas = Vec::with_capacity(rows.len());
     let mut payload_requests = Vec::new();
     let mut payload_bodies = Vec::new();
     let mut payload_responses = Vec::new();
@@ -166,6 +173,8 @@ pub async fn insert_batch(
                 .as_ref()
                 .map(|tags| serde_json::json!(tags)),
         );
+        session_ids.push(row.session_id.as_deref());
+        metadatas.push(row.metadata.as_ref());
         if let Some(payload) = &row.payload {
             payload_requests.push(row.request_id.as_str());
             payload_bodies.push(payload.request.as_ref());
@@ -206,25 +215,26 @@ pub async fn insert_batch(
              provider, api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
              http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
              cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts, team_id, \
-             user_id, project_id, request_tags) \
+             user_id, project_id, request_tags, session_id, metadata) \
            SELECT u.request_id, u.token_hash, u.call_type, u.model_group, u.upstream_model, \
              u.provider, u.api_base, u.prompt_tokens, u.completion_tokens, u.cost_micros, \
              u.latency_ms, u.http_status, u.status, u.is_stream, u.usage_estimated, u.end_user, \
              u.started_at, u.ended_at, u.cached_tokens, u.cache_write_tokens, \
              u.reasoning_tokens, u.model_id, u.attempts, u.team_id, u.user_id, u.project_id, \
              CASE WHEN u.tags IS NULL THEN NULL \
-                  ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END \
+                  ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END, \
+             u.session_id, u.metadata \
            FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], \
              $12::smallint[], $13::text[], $14::bool[], $15::bool[], $16::text[], \
              $17::timestamptz[], $18::timestamptz[], $19::bigint[], $20::bigint[], \
              $21::bigint[], $22::text[], $23::jsonb[], $24::text[], $29::text[], $30::text[], \
-             $31::jsonb[]) \
+             $31::jsonb[], $35::text[], $36::jsonb[]) \
              AS u(request_id, token_hash, call_type, model_group, upstream_model, provider, \
                api_base, prompt_tokens, completion_tokens, cost_micros, latency_ms, \
                http_status, status, is_stream, usage_estimated, end_user, started_at, ended_at, \
                cached_tokens, cache_write_tokens, reasoning_tokens, model_id, attempts, team_id, \
-               user_id, project_id, tags) \
+               user_id, project_id, tags, session_id, metadata) \
            ON CONFLICT (request_id, started_at) DO NOTHING \
            RETURNING request_id, cost_micros, token_hash, team_id, project_id, user_id, \
              model_group, provider, status, prompt_tokens, completion_tokens, cached_tokens, \
@@ -338,6 +348,8 @@ pub async fn insert_batch(
     .bind(&payload_requests)
     .bind(&payload_bodies)
     .bind(&payload_responses)
+    .bind(&session_ids)
+    .bind(&metadatas)
     .fetch_all(pool)
     .await
 }
@@ -367,7 +379,7 @@ const ROW_COLUMNS: &str = "SELECT request_id, token_hash, call_type, model_group
     provider, api_base, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, \
     reasoning_tokens, cost_micros, latency_ms, http_status, status, is_stream, usage_estimated, \
     end_user, started_at, ended_at, model_id, attempts, team_id, user_id, project_id, \
-    request_tags FROM spend_logs WHERE true";
+    request_tags, session_id, metadata FROM spend_logs WHERE true";
 
 /// Spend rows matching the filter, newest first (`started_at`, then `request_id`, both
 /// descending: the order keyset pagination continues from).

@@ -106,6 +106,11 @@ impl SpendRow {
                     .map(|tag| bounded(tag, MAX_NAME_CHARS))
                     .collect()
             }),
+            session_id: self
+                .session_id
+                .as_deref()
+                .map(|session| bounded(session, MAX_NAME_CHARS)),
+            metadata: self.metadata.as_ref().map(json_without_nul),
             charges: self.charges.clone(),
             payload: self.payload.as_ref().map(|payload| {
                 Box::new(Payload {
@@ -130,6 +135,8 @@ impl SpendRow {
             end_user: None,
             attempts: None,
             request_tags: None,
+            session_id: None,
+            metadata: None,
             payload: None,
             ..repaired
         }

@@ -279,6 +279,12 @@ fn parse_moment(
 }
 
 fn litellm_row(row: &SpendRow) -> Value {
+    // LiteLLM keeps the request's trace id, generation name and custom fields in `metadata`.
+    let mut metadata = match &row.metadata {
+        Some(Value::Object(kept)) => kept.clone(),
+        _ => serde_json::Map::new(),
+    };
+    metadata.insert("attempts".into(), row.attempt_list());
     json!({
         "request_id": row.request_id,
         "call_type": row.call_type,
@@ -309,7 +315,8 @@ fn litellm_row(row: &SpendRow) -> Value {
         "usage_estimated": row.usage_estimated,
         "cache_hit": "False",
         "model_id": row.model_id,
-        "metadata": { "attempts": row.attempt_list() },
+        "session_id": row.session_id,
+        "metadata": metadata,
     })
 }
 

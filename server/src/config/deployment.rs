@@ -14,7 +14,9 @@ use crate::core::capabilities::{Capabilities, CapabilityOverrides};
 use crate::core::prices::{dollars_per_token_to_micros, Prices};
 use crate::core::secret::Secret;
 use crate::providers::bedrock::Bedrock;
+use crate::providers::client_auth::{ClientAuthRules, RawClientAuthParam};
 use crate::providers::credentials::Credentials;
+use crate::providers::openai_params::ParamRules;
 use crate::providers::{
     catalog, upstream_for, Balance, Deployment, ProviderModel, Specialize, Upstream, WireFormat,
 };
@@ -57,6 +59,15 @@ struct RawLitellmParams {
     timeout: Option<f64>,
     stream_timeout: Option<f64>,
     mock_response: Option<String>,
+    /// LiteLLM's parameter rules for this deployment (`openai_params`).
+    drop_params: Option<bool>,
+    #[serde(default)]
+    additional_drop_params: Vec<String>,
+    #[serde(default)]
+    allowed_openai_params: Vec<String>,
+    /// What clients may set themselves (`api_key`, `api_base`, `{api_base: pattern}`).
+    #[serde(default)]
+    configurable_clientside_auth_params: Vec<RawClientAuthParam>,
     /// Gemini/Vertex: tenants may name provider-side files (`gs://…`, Files API names) in
     /// their messages, which the provider reads with the deployment's credentials.
     #[serde(default)]
@@ -324,6 +335,17 @@ pub(super) fn build(
         )
         .map_err(|message| resolver.invalid(field("litellm_params.api_base"), &message))?
     };
+    let client_auth = ClientAuthRules::from_config(
+        params.configurable_clientside_auth_params,
+        api_version.clone(),
+        params.allow_file_references,
+    )
+    .map_err(|message| {
+        resolver.invalid(
+            field("litellm_params.configurable_clientside_auth_params"),
+            &message,
+        )
+    })?;
     let wildcard = wildcard.then(|| -> Arc<dyn Specialize> {
         Arc::new(WildcardRecipe {
             api_version: api_version.clone(),
@@ -348,12 +370,18 @@ pub(super) fn build(
         prices: prices.unwrap_or_default(),
         capabilities,
         mock_response: params.mock_response,
+        params: ParamRules {
+            drop_params: params.drop_params,
+            additional_drop_params: params.additional_drop_params,
+            allowed_openai_params: params.allowed_openai_params,
+        },
         balance: Balance {
             weight: params.weight,
             rpm: params.rpm,
             tpm: params.tpm,
             order: params.order,
         },
+        client_auth,
         state: Arc::default(),
         wildcard,
         identity_headers: std::sync::OnceLock::new(),

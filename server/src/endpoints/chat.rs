@@ -19,10 +19,12 @@ use crate::endpoints::translate::completions::{self, TextCompletionEgress};
 use crate::endpoints::translate::egress::Egressed;
 use crate::endpoints::translate::responses::stream::ResponsesEgress;
 use crate::endpoints::translate::{anthropic, responses};
+use crate::engine::litellm_fields::LitellmFields;
 use crate::engine::{Call, CallInfo, Cost, Endpoint, EventsAttempt, Opening, WholeAttempt};
 use crate::metering::CALL_TYPE_CHAT;
 use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply, ReplyContext};
 use crate::providers::framing::Framing;
+use crate::providers::openai_params::{self, ParamChoice, ParamRules};
 use crate::providers::{mock_response, openai_compat, transport, Deployment, Upstream};
 use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
@@ -64,8 +66,8 @@ impl Endpoint for ChatCompletions {
         self.0.end_user.clone()
     }
 
-    fn tags(&self) -> &[String] {
-        &self.0.tags
+    fn litellm(&self) -> Option<&LitellmFields> {
+        Some(&self.0.litellm)
     }
 
     fn cost(&self, _route: &Route) -> Result<Cost, ApiError> {
@@ -95,13 +97,16 @@ pub fn chat_cost(request: &ChatRequest) -> Cost {
 }
 
 /// A chat request's attempts, each through the deployment's adapter, answered in `egress`.
-pub fn chat_call(request: ChatRequest, route: &Route, egress: Egress) -> Call {
+pub fn chat_call(mut request: ChatRequest, route: &Route, egress: Egress) -> Call {
     let streams = request.stream;
     let client_wants_usage = request.client_wants_usage;
+    let params = std::mem::take(&mut request.litellm.params);
     let attempts = ChatAttempts {
         body: Reusable::new(request.into_body(), route.may_retry()),
         client_wants_usage,
         egress,
+        params,
+        config_drops: route.drops_params(),
     };
     if streams {
         Call::Events(Box::new(attempts))
@@ -118,6 +123,38 @@ struct ChatAttempts {
     body: Reusable<ChatBody>,
     client_wants_usage: bool,
     egress: Egress,
+    /// The request's `drop_params`, `additional_drop_params`, `allowed_openai_params`.
+    params: ParamRules,
+    /// `litellm_settings.drop_params`.
+    config_drops: bool,
+}
+
+impl ChatAttempts {
+    /// The next attempt's body, for `deployment`: its upstream model id, and only the OpenAI
+    /// parameters its provider takes (or a 400 naming one it lacks, before any call).
+    fn body_for(&mut self, deployment: &Deployment) -> Result<ChatBody, ApiError> {
+        let mut body = for_deployment(
+            self.body.for_attempt().ok_or(ApiError::Internal)?,
+            deployment,
+        );
+        let supported = match &deployment.upstream {
+            Upstream::Http(adapter) => adapter.openai_params(),
+            Upstream::Mock => None,
+        };
+        let choice = ParamChoice {
+            request: &self.params,
+            deployment: &deployment.params,
+            config_drops: self.config_drops,
+        };
+        openai_params::fit(
+            &mut body,
+            supported,
+            &deployment.provider,
+            &deployment.upstream_model,
+            &choice,
+        )?;
+        Ok(body)
+    }
 }
 
 /// A `chat.completion` re-expressed in another API's shape (completion, usage, public model
@@ -131,10 +168,10 @@ impl WholeAttempt for ChatAttempts {
         deployment: Arc<Deployment>,
         call: &CallInfo,
     ) -> BoxFuture<'static, Result<ChatReply, ApiError>> {
-        let body = self.body.for_attempt();
+        let body = self.body_for(&deployment);
         let (http, egress, call) = (gateway.http.clone(), self.egress, call.clone());
         async move {
-            let body = for_deployment(body.ok_or(ApiError::Internal)?, &deployment);
+            let body = body?;
             let reply = match &deployment.upstream {
                 Upstream::Mock => {
                     let body = mock_response::completion(
@@ -188,10 +225,7 @@ fn reexpress(
 
 impl EventsAttempt for ChatAttempts {
     fn open(&mut self, deployment: &Deployment, call: &CallInfo) -> Result<Opening, ApiError> {
-        let body = for_deployment(
-            self.body.for_attempt().ok_or(ApiError::Internal)?,
-            deployment,
-        );
+        let body = self.body_for(deployment)?;
         // Other APIs' events carry the usage at the end, so their egress always asks for it.
         let wants_usage = self.client_wants_usage || self.egress != Egress::OpenAi;
         let (request, framing, translator) = match &deployment.upstream {

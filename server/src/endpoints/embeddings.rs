@@ -16,8 +16,8 @@ use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
-use crate::endpoints::litellm_fields::{self, MetadataOwner};
 use crate::endpoints::native::http_adapter;
+use crate::engine::litellm_fields::{self, LitellmFields, MetadataOwner};
 use crate::engine::{Call, CallInfo, Cost, Endpoint, WholeAttempt};
 use crate::metering::CALL_TYPE_EMBEDDING;
 use crate::providers::adapter::{ChatReply, EmbeddingsWanted, UpstreamRequest};
@@ -38,7 +38,7 @@ pub struct EmbeddingsRequest {
     /// The most input tokens the request may hold: a token per text byte, or its token ids.
     input_bound: u64,
     end_user: Option<String>,
-    tags: Vec<String>,
+    litellm: LitellmFields,
     body: Map<String, Value>,
 }
 
@@ -87,13 +87,13 @@ pub fn parse(bytes: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
         }
     }
     let end_user = identity::body_end_user(&body, "user")?;
-    let tags = litellm_fields::take(&mut body, MetadataOwner::Litellm)?.tags;
+    let litellm = litellm_fields::take(&mut body, MetadataOwner::Litellm)?;
     Ok(EmbeddingsRequest {
         model,
         prompt_tokens,
         input_bound,
         end_user,
-        tags,
+        litellm,
         body,
     })
 }
@@ -165,8 +165,8 @@ impl Endpoint for Embeddings {
         self.request.end_user.clone()
     }
 
-    fn tags(&self) -> &[String] {
-        &self.request.tags
+    fn litellm(&self) -> Option<&LitellmFields> {
+        Some(&self.request.litellm)
     }
 
     /// Builds the first deployment's requests: input the upstream cannot take is the

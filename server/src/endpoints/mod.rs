@@ -4,7 +4,6 @@
 pub mod audio;
 pub mod chat;
 pub mod embeddings;
-pub mod litellm_fields;
 pub mod messages;
 pub mod models;
 pub mod native;

@@ -18,9 +18,9 @@ use crate::core::capabilities::{Missing, Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
-use crate::endpoints::litellm_fields::{self, MetadataOwner};
 use crate::endpoints::request::{choice_count, ChatRequest};
 use crate::endpoints::translate::{completions, responses};
+use crate::engine::litellm_fields::{self, LitellmFields, MetadataOwner};
 use crate::engine::{
     Call, CallInfo, Cost, Endpoint, EventsAttempt, Opening, WholeAttempt, DEFAULT_OUTPUT_TOKENS,
 };
@@ -49,8 +49,8 @@ pub struct NativeRequest {
     pub stream: bool,
     pub client_wants_usage: bool,
     pub end_user: Option<String>,
-    /// LiteLLM's request tags from the body.
-    pub tags: Vec<String>,
+    /// LiteLLM's fields from the body.
+    pub litellm: LitellmFields,
     pub prompt_tokens: u64,
     /// Choices each producing the whole output (`n`, and `best_of` for completions).
     pub choices: u64,
@@ -163,8 +163,8 @@ impl<K: NativeKind> Endpoint for Native<K> {
         self.request.end_user.clone()
     }
 
-    fn tags(&self) -> &[String] {
-        &self.request.tags
+    fn litellm(&self) -> Option<&LitellmFields> {
+        Some(&self.request.litellm)
     }
 
     fn bind(&mut self, route: &Route) -> Result<(), ApiError> {
@@ -403,7 +403,7 @@ impl NativeRequest {
             NativeEndpoint::Responses => MetadataOwner::Provider,
             _ => MetadataOwner::Litellm,
         };
-        let tags = litellm_fields::take(&mut body, metadata)?.tags;
+        let litellm = litellm_fields::take(&mut body, metadata)?;
         let prompt_tokens = prompt_tokens(endpoint, &body)?;
         let choices = choice_count(&body, "n")?.max(choice_count(&body, "best_of")?);
         let bound = native_bound(endpoint, &body, bytes.len())?;
@@ -413,7 +413,7 @@ impl NativeRequest {
             stream,
             client_wants_usage,
             end_user,
-            tags,
+            litellm,
             prompt_tokens,
             choices,
             bound,

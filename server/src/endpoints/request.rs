@@ -9,7 +9,7 @@ use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::usage::estimate_tokens;
-use crate::endpoints::litellm_fields::{self, MetadataOwner};
+use crate::engine::litellm_fields::{self, LitellmFields, MetadataOwner};
 use crate::providers::adapter::ChatBody;
 use crate::providers::Deployment;
 use app::model::identity;
@@ -41,8 +41,8 @@ pub struct ChatRequest {
     pub client_wants_usage: bool,
     /// OpenAI's `user` field: the end user on whose behalf the call is made.
     pub end_user: Option<String>,
-    /// LiteLLM's request tags from the body (`tags`, `metadata.tags`).
-    pub tags: Vec<String>,
+    /// LiteLLM's fields from the body (tags, routing limits, parameter rules, …).
+    pub litellm: LitellmFields,
     /// The size of the JSON body the client sent, when it was read as it arrived.
     sent_bytes: Option<usize>,
     /// `n`: how many choices the reply holds, each up to the output limit.
@@ -95,14 +95,14 @@ impl ChatRequest {
         };
         let end_user = identity::body_end_user(&body, "user")?;
         let choices = choice_count(&body, "n")?;
-        let tags = litellm_fields::take(&mut body, MetadataOwner::Litellm)?.tags;
+        let litellm = litellm_fields::take(&mut body, MetadataOwner::Litellm)?;
         Ok(ChatRequest {
             choices,
             model,
             stream,
             client_wants_usage,
             end_user,
-            tags,
+            litellm,
             sent_bytes: None,
             body,
         })

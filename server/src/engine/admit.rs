@@ -10,8 +10,10 @@ use time::OffsetDateTime;
 use crate::config::{ChosenClass, ClassHints, RequestClasses, RouterSettings};
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
+use crate::engine::litellm_fields::SpendMetadata;
 use crate::policy::auth::{authenticate, Caller};
 use crate::policy::budgets::Budget;
+use crate::routing::overrides::RouteOverrides;
 use crate::state::SharedGateway;
 use app::model::identity::{self, push_tag, MAX_TAGS};
 
@@ -20,6 +22,10 @@ const TIMEOUT_HEADERS: [HeaderName; 2] = [
     HeaderName::from_static("x-litellm-timeout"),
     HeaderName::from_static("x-gatehouse-timeout"),
 ];
+/// LiteLLM's header limiting a request's retries.
+const RETRIES_HEADER: HeaderName = HeaderName::from_static("x-litellm-num-retries");
+/// LiteLLM's header carrying custom spend-log fields (a JSON object).
+const SPEND_METADATA_HEADER: HeaderName = HeaderName::from_static("x-litellm-spend-logs-metadata");
 /// The header by which a client asks for a request class.
 const CLASS_HEADER: HeaderName = HeaderName::from_static("x-gatehouse-request-class");
 /// LiteLLM's request tags, comma-separated.
@@ -38,7 +44,11 @@ pub struct Admitted {
     pub caller: Caller,
     pub(super) started: Instant,
     pub(super) started_at: OffsetDateTime,
-    pub(super) timeout_override: Option<Duration>,
+    /// The retries and time limit its headers set (`x-litellm-num-retries`,
+    /// `x-litellm-timeout`).
+    pub(super) route_limits: RouteOverrides,
+    /// The spend-log metadata its headers set (`x-litellm-spend-logs-metadata`).
+    pub(super) spend_metadata: SpendMetadata,
     pub(super) router: Arc<RouterSettings>,
     pub(super) class: Option<ChosenClass>,
     /// The budgets the caller's requests count against.
@@ -72,7 +82,12 @@ pub async fn admit(
         budget_chain,
         started,
         started_at,
-        timeout_override: timeout_override(headers)?,
+        route_limits: RouteOverrides {
+            timeout: timeout_override(headers)?,
+            num_retries: retries_override(headers)?,
+            ..RouteOverrides::default()
+        },
+        spend_metadata: header_spend_metadata(headers)?,
         router,
         class,
         tags,
@@ -173,4 +188,46 @@ fn timeout_override(headers: &HeaderMap) -> Result<Option<Duration>, ApiError> {
                 None,
             )
         })
+}
+
+/// The client's retry limit, from `x-litellm-num-retries`.
+fn retries_override(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
+    let Some(value) = headers.get(&RETRIES_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                format!("The `{RETRIES_HEADER}` header must be a whole number of retries."),
+                None,
+            )
+        })
+}
+
+/// Custom spend-log fields from `x-litellm-spend-logs-metadata`: a JSON object no larger than
+/// a body's `metadata` may be.
+fn header_spend_metadata(headers: &HeaderMap) -> Result<SpendMetadata, ApiError> {
+    let Some(value) = headers.get(&SPEND_METADATA_HEADER) else {
+        return Ok(SpendMetadata::default());
+    };
+    let refuse = || {
+        ApiError::bad_request(
+            format!("The `{SPEND_METADATA_HEADER}` header must be a JSON object."),
+            None,
+        )
+    };
+    let custom: serde_json::Value =
+        serde_json::from_slice(value.as_bytes()).map_err(|_| refuse())?;
+    identity::check_metadata_size(&custom)?;
+    match custom {
+        serde_json::Value::Object(custom) => Ok(SpendMetadata {
+            spend_logs_metadata: Some(custom),
+            ..SpendMetadata::default()
+        }),
+        _ => Err(refuse()),
+    }
 }

@@ -22,6 +22,7 @@
 mod admit;
 pub mod attempt;
 pub mod call_headers;
+pub mod litellm_fields;
 mod passthrough;
 mod stages;
 pub mod stream;
@@ -36,6 +37,7 @@ use serde_json::Value;
 use crate::core::capabilities::Needs;
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
+use crate::engine::litellm_fields::LitellmFields;
 use crate::routing::attempts::{CostBound, Route};
 use crate::state::SharedGateway;
 
@@ -109,9 +111,9 @@ pub trait Endpoint: Sized + Send + 'static {
         None
     }
 
-    /// LiteLLM's tags the body carries.
-    fn tags(&self) -> &[String] {
-        &[]
+    /// LiteLLM's fields the body carried (tags, routing limits, spend metadata, …).
+    fn litellm(&self) -> Option<&LitellmFields> {
+        None
     }
 
     /// Whether it may go to one deployment only (what it sends cannot be sent twice).
@@ -170,9 +172,16 @@ async fn run<E: Endpoint>(
     let mut request = E::parse(headers, body).await?;
     // 3. authorize, plan
     let needs = request.needs();
-    let mut route = admitted.plan(&gateway, request.model(), &needs)?;
+    let asked = request.litellm().map(|fields| &fields.route);
+    let mut route = admitted.plan(&gateway, request.model(), &needs, asked)?;
     if request.single_attempt() {
         route = route.single_attempt();
+    }
+    if let Some(auth) = request
+        .litellm()
+        .and_then(|fields| fields.client_auth.as_ref())
+    {
+        route = stages::client_route(route, auth)?;
     }
     request.bind(&route)?;
     let mut call = admitted.metered_call(
@@ -180,7 +189,7 @@ async fn run<E: Endpoint>(
         route.first().clone(),
         request.prompt_estimate(&needs),
         request.end_user(),
-        request.tags(),
+        request.litellm(),
         request.streams(),
     );
     // 4. limit

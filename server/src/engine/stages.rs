@@ -7,14 +7,37 @@ use crate::core::capabilities::Needs;
 use crate::core::error::ApiError;
 use crate::core::prices::tokens_cost_ceiling;
 use crate::engine::admit::Admitted;
+use crate::engine::litellm_fields::{ClientAuth, LitellmFields};
 use crate::metering::MeteredCall;
 use crate::policy::auth::Caller;
 use crate::policy::budgets::{Budget, BudgetError};
 use crate::policy::limits::LimitError;
+use crate::providers::client_auth::client_deployment;
 use crate::providers::Deployment;
 use crate::routing::attempts::{Route, Trail};
+use crate::routing::overrides::RouteOverrides;
 use crate::state::SharedGateway;
 use app::model::identity::push_tag;
+
+/// 3b. the route of a request that names its own `api_base` or `api_key`: one attempt, at its
+///     first deployment pointed where the client said, if the model allows it; a 400 otherwise.
+pub fn client_route(route: Route, auth: &ClientAuth) -> Result<Route, ApiError> {
+    let deployment = client_deployment(
+        route.first(),
+        auth.api_base.as_deref(),
+        auth.api_key.as_ref(),
+    )
+    .map_err(|message| ApiError::bad_request(message, Some(client_auth_param(auth))))?;
+    Ok(route.served_by(Arc::new(deployment)))
+}
+
+fn client_auth_param(auth: &ClientAuth) -> &'static str {
+    if auth.api_base.is_some() {
+        "api_base"
+    } else {
+        "api_key"
+    }
+}
 
 impl Admitted {
     /// 2. authorize: the model exists and the key (and its team) may use it.
@@ -26,6 +49,7 @@ impl Admitted {
         gateway: &SharedGateway,
         model: &str,
         needs: &Needs,
+        asked: Option<&RouteOverrides>,
     ) -> Result<Route, ApiError> {
         let groups = gateway.models.groups_owned();
         let group = self
@@ -47,14 +71,31 @@ impl Admitted {
         if chosen_by_caller && group != model && !self.caller.may_use(group, groups.access()) {
             return Err(ApiError::ModelNotAllowed(group.to_string()));
         }
-        Route::plan(
-            groups,
-            self.router.clone(),
-            group,
-            *needs,
-            self.timeout_override,
-        )
-        .map(|route| route.in_class(self.class.clone()))
+        // The request's own routing limits (its body's and its headers'), within the policy.
+        let combined;
+        let asked = match asked {
+            Some(asked) if !asked.is_empty() => {
+                combined = asked.clone().tightest(&self.route_limits);
+                &combined
+            }
+            _ => &self.route_limits,
+        };
+        let settings = if asked.num_retries.is_none()
+            && asked.fallbacks.is_none()
+            && asked.context_window_fallbacks.is_empty()
+        {
+            self.router.clone()
+        } else {
+            let access = groups.access();
+            Arc::new(asked.narrow(
+                &self.router,
+                group,
+                &|name| self.caller.may_use(name, access),
+                &|name| groups.get(name).is_some(),
+            )?)
+        };
+        Route::plan(groups, settings, group, *needs, asked.timeout)
+            .map(|route| route.in_class(self.class.clone()))
     }
 
     /// 4. reserve: the call's largest possible cost, `wanted`, is reserved against every budget
@@ -130,13 +171,23 @@ impl Admitted {
         deployment: Arc<Deployment>,
         prompt_estimate: u64,
         end_user: Option<String>,
-        body_tags: &[String],
+        litellm: Option<&LitellmFields>,
         is_stream: bool,
     ) -> MeteredCall {
         let mut tags = self.tags.clone();
-        for tag in body_tags {
-            push_tag(&mut tags, tag);
-        }
+        let (session_id, metadata) = match litellm {
+            Some(fields) => {
+                for tag in &fields.tags {
+                    push_tag(&mut tags, tag);
+                }
+                let spend = fields.spend.clone().or(&self.spend_metadata);
+                (spend.session_id.clone(), spend.row_metadata())
+            }
+            None => (
+                self.spend_metadata.session_id.clone(),
+                self.spend_metadata.row_metadata(),
+            ),
+        };
         MeteredCall {
             request_id: uuid::Uuid::new_v4().to_string(),
             call_type,
@@ -145,6 +196,8 @@ impl Admitted {
             user_id: self.caller.user_id().cloned(),
             project_id: self.caller.project_id().cloned(),
             tags,
+            session_id,
+            metadata,
             budget_chain: self.budget_chain.clone(),
             reservation: None,
             output_allowance: None,

@@ -34,6 +34,11 @@ pub struct MeteredCall {
     pub project_id: Option<Arc<str>>,
     /// The request's tags (its own and its key's).
     pub tags: Vec<String>,
+    /// LiteLLM's session id (`metadata.session_id`, `litellm_session_id`).
+    pub session_id: Option<String>,
+    /// What the spend row keeps of the request's metadata (trace id, generation name, custom
+    /// `spend_logs_metadata`).
+    pub metadata: Option<serde_json::Value>,
     /// The budgets the call counts against (key, user, member, team), and what it reserved of them.
     pub budget_chain: Option<Arc<[Arc<Budget>]>>,
     pub reservation: Option<Reservation>,
@@ -203,6 +208,8 @@ impl Meter {
             user_id: call.user_id.as_deref().map(str::to_string),
             project_id: call.project_id.as_deref().map(str::to_string),
             request_tags: (!call.tags.is_empty()).then_some(call.tags),
+            session_id: call.session_id,
+            metadata: call.metadata,
             charges,
             payload: call.payload,
         };

@@ -85,6 +85,12 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
         client_wants_usage: bool,
     ) -> Box<dyn StreamTranslator>;
 
+    /// The OpenAI parameters it honours beyond those every adapter does
+    /// (`openai_params::fit`); `None`: every parameter, as an OpenAI-compatible upstream.
+    fn openai_params(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// How this upstream frames its stream.
     fn framing(&self) -> Framing {
         Framing::ServerSentEvents

@@ -8,6 +8,7 @@ pub mod bedrock;
 pub mod catalog;
 pub mod chat_request;
 pub mod chunks;
+pub mod client_auth;
 pub mod cohere;
 pub mod credentials;
 pub mod embedding_list;
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod mock_response;
 pub mod native;
 pub mod openai_compat;
+pub mod openai_params;
 pub mod openai_responses;
 pub mod sse;
 pub mod transport;
@@ -331,6 +333,10 @@ pub struct Deployment {
     pub prices: Prices,
     pub capabilities: Capabilities,
     pub mock_response: Option<String>,
+    /// Its `drop_params`, `additional_drop_params` and `allowed_openai_params`.
+    pub params: openai_params::ParamRules,
+    /// What its clients may set themselves (`configurable_clientside_auth_params`).
+    pub client_auth: Option<std::sync::Arc<client_auth::ClientAuthRules>>,
     /// How it shares its group's traffic.
     pub balance: Balance,
     /// What the router has seen of it: load, latency, usage, health.

@@ -201,6 +201,12 @@ impl Route {
         self
     }
 
+    /// Whether OpenAI parameters a provider lacks are dropped where neither the request nor
+    /// the deployment says (`litellm_settings.drop_params`).
+    pub fn drops_params(&self) -> bool {
+        self.settings.drop_params
+    }
+
     /// Whether the route may make more than one attempt (so the request must be kept for it).
     pub fn may_retry(&self) -> bool {
         let settings = &self.settings;
@@ -282,6 +288,13 @@ impl Route {
 
     /// This route with one attempt only: for a request whose body cannot be replayed.
     pub fn single_attempt(mut self) -> Route {
+        self.single_attempt = true;
+        self
+    }
+
+    /// This route served by `deployment` alone, in one attempt (a client's own upstream).
+    pub fn served_by(mut self, deployment: Arc<Deployment>) -> Route {
+        self.first = deployment;
         self.single_attempt = true;
         self
     }

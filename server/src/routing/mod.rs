@@ -17,6 +17,7 @@ use strategy::RequestShape;
 
 pub mod attempts;
 pub mod live;
+pub mod overrides;
 pub mod policy_check;
 pub mod redis_cooldowns;
 pub mod redis_usage;

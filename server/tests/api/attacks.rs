@@ -237,6 +237,8 @@ fn spend_row(request_id: &str, token_hash: &str) -> SpendRow {
         user_id: None,
         project_id: None,
         request_tags: None,
+        session_id: None,
+        metadata: None,
         charges: Vec::new(),
         payload: None,
     }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 /// A `model_list` entry on a mock, with extra `litellm_params`.
-fn entry(group: &str, mock: &MockUpstream, id: &str, params: &str) -> String {
+pub(crate) fn entry(group: &str, mock: &MockUpstream, id: &str, params: &str) -> String {
     format!(
         "  - model_name: {group}\n    litellm_params: {{ model: openai/gpt-4o-mini, api_base: \"{}\"{params} }}\n    model_info: {{ id: {id} }}\n",
         mock.api_base()
@@ -31,7 +31,7 @@ async fn start_early_in_a_minute() {
     }
 }
 
-async fn app_with(pool: PgPool, model_list: &str, router_settings: &str) -> TestApp {
+pub(crate) async fn app_with(pool: PgPool, model_list: &str, router_settings: &str) -> TestApp {
     let yaml = format!(
         "model_list:\n{model_list}router_settings:\n{router_settings}general_settings:\n  master_key: {MASTER_KEY}\n  proxy_batch_write_at: 0.05\n"
     );
@@ -49,7 +49,7 @@ fn class_and_deployment(response: &reqwest::Response) -> (String, String) {
 }
 
 /// The attempts recorded on the key's spend rows, oldest row first.
-async fn attempts(app: &TestApp, key: &str, rows: usize) -> Vec<Vec<Value>> {
+pub(crate) async fn attempts(app: &TestApp, key: &str, rows: usize) -> Vec<Vec<Value>> {
     wait_for_rows(&app.pool, key, rows).await;
     let filter = app::db::spend::SpendFilter {
         token_hash: Some(app::secrets::hash_key(key)),
@@ -64,7 +64,7 @@ async fn attempts(app: &TestApp, key: &str, rows: usize) -> Vec<Vec<Value>> {
         .collect()
 }
 
-fn outcomes(attempts: &[Value]) -> Vec<(String, String)> {
+pub(crate) fn outcomes(attempts: &[Value]) -> Vec<(String, String)> {
     attempts
         .iter()
         .map(|attempt| {

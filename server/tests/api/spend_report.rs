@@ -40,6 +40,8 @@ fn row(request_id: &str, cost_micros: i64, started_at: OffsetDateTime) -> SpendR
         user_id: None,
         project_id: None,
         request_tags: None,
+        session_id: None,
+        metadata: None,
         charges: Vec::new(),
         payload: None,
     }
@@ -156,6 +158,8 @@ async fn a_batch_turns_what_a_lease_paid_into_spend_once(pool: PgPool) {
         user_id: None,
         project_id: None,
         request_tags: None,
+        session_id: None,
+        metadata: None,
         ..row(request_id, cost, datetime!(2026-11-20 10:00 UTC))
     };
     let batch = [charged("a", 300, 300), charged("b", 200, 200)];

@@ -78,6 +78,8 @@ fn generated_row(seed: &mut Seed, index: usize, first: OffsetDateTime, days: i64
         user_id: optional(seed.pick(&["", "user-1", "user-2"])),
         project_id: optional(project),
         request_tags: (!tags.is_empty()).then_some(tags),
+        session_id: None,
+        metadata: None,
         charges: Vec::new(),
         payload: None,
     }

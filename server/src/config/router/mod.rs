@@ -123,6 +123,9 @@ pub struct RouterSettings {
     /// Per-deployment defaults when a deployment sets none.
     pub timeout: Option<Duration>,
     pub stream_timeout: Option<Duration>,
+    /// `litellm_settings.drop_params`: OpenAI parameters a provider lacks are dropped rather
+    /// than refused, where neither the deployment nor the request says.
+    pub drop_params: bool,
     /// Route policies per request class (`request_classes`).
     pub classes: RequestClasses,
 }
@@ -152,6 +155,7 @@ impl Default for RouterSettings {
             max_fallbacks: DEFAULT_MAX_FALLBACKS,
             timeout: None,
             stream_timeout: None,
+            drop_params: false,
             classes: RequestClasses::default(),
         }
     }
@@ -178,6 +182,8 @@ pub(super) struct RawRouting {
     timeout: Option<f64>,
     request_timeout: Option<f64>,
     stream_timeout: Option<f64>,
+    /// Read from `litellm_settings` only.
+    drop_params: Option<bool>,
     /// Gatehouse always filters by capability before routing; accepted for compatibility.
     #[serde(rename = "enable_pre_call_checks")]
     _enable_pre_call_checks: Option<bool>,
@@ -368,6 +374,7 @@ pub(super) fn settings(
             "stream_timeout",
             router.stream_timeout.or(litellm.stream_timeout),
         )?,
+        drop_params: litellm.drop_params.unwrap_or(false),
         classes: RequestClasses::default(),
     })
 }
@@ -483,7 +490,7 @@ mod tests {
     #[test]
     fn litellm_settings_fill_in_and_router_settings_win() {
         let config = parse(
-            "litellm_settings:\n  num_retries: 3\n  request_timeout: 60\n  default_fallbacks: [claude]\n  drop_params: true\n\
+            "litellm_settings:\n  num_retries: 3\n  request_timeout: 60\n  default_fallbacks: [claude]\n  drop_params: true\n  set_verbose: true\n\
              router_settings:\n  num_retries: 1\n",
         )
         .unwrap();
@@ -491,8 +498,9 @@ mod tests {
         assert_eq!(config.router.timeout, Some(Duration::from_secs(60)));
         assert_eq!(config.router.fallbacks.default, ["claude"]);
         assert_eq!(config.router.strategy, RoutingStrategy::SimpleShuffle);
+        assert!(config.router.drop_params);
         assert!(
-            config.warnings[0].contains("litellm_settings.drop_params"),
+            config.warnings[0].contains("litellm_settings.set_verbose"),
             "{:?}",
             config.warnings
         );

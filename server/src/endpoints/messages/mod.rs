@@ -16,6 +16,7 @@ use crate::core::error::ApiError;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
 use crate::endpoints::request::ChatRequest;
 use crate::endpoints::translate::anthropic::request::to_chat_request;
+use crate::engine::litellm_fields::{self, LitellmFields, MetadataOwner};
 use crate::engine::{Call, Cost, Endpoint};
 use crate::metering::CALL_TYPE_CHAT;
 use crate::routing::attempts::Route;
@@ -29,17 +30,22 @@ pub struct Messages {
     probe: MessagesProbe,
     /// The client's `anthropic-version` and `anthropic-beta`, for a relay.
     forwarded: reqwest::header::HeaderMap,
+    /// LiteLLM's fields from the body (moved into `as_chat` when it is served as chat).
+    litellm: LitellmFields,
     /// Set once the route is known: `None` relays, `Some` serves it as chat.
     as_chat: Option<ChatRequest>,
 }
 
 impl Endpoint for Messages {
     async fn parse(headers: &HeaderMap, body: Body) -> Result<Self, ApiError> {
-        let (request, body_bytes) = read(body).await?;
+        let (mut request, body_bytes) = read(body).await?;
+        // LiteLLM's fields ride in `litellm_metadata`: `metadata` is Anthropic's own.
+        let litellm = litellm_fields::take(&mut request, MetadataOwner::Provider)?;
         let probe = native::probe(&request, body_bytes)?;
         Ok(Messages {
             request,
             probe,
+            litellm,
             forwarded: forwarded_headers(headers),
             as_chat: None,
         })
@@ -64,14 +70,20 @@ impl Endpoint for Messages {
         }
     }
 
-    fn tags(&self) -> &[String] {
-        self.as_chat.as_ref().map_or(&[], |chat| &chat.tags)
+    fn litellm(&self) -> Option<&LitellmFields> {
+        Some(
+            self.as_chat
+                .as_ref()
+                .map_or(&self.litellm, |chat| &chat.litellm),
+        )
     }
 
     fn bind(&mut self, route: &Route) -> Result<(), ApiError> {
         if messages_url(route.first()).is_none() {
             let request = std::mem::take(&mut self.request);
-            self.as_chat = Some(ChatRequest::from_object(to_chat_request(request)?)?);
+            let mut chat = ChatRequest::from_object(to_chat_request(request)?)?;
+            chat.litellm = std::mem::take(&mut self.litellm);
+            self.as_chat = Some(chat);
         }
         Ok(())
     }

@@ -60,6 +60,10 @@ pub fn messages_usage(body: &[u8]) -> Option<Usage> {
 }
 
 impl ChatAdapter for Anthropic {
+    fn openai_params(&self) -> Option<&'static [&'static str]> {
+        Some(crate::providers::openai_params::ANTHROPIC_PARAMS)
+    }
+
     fn anthropic_messages_url(&self) -> Option<&Url> {
         Some(&self.messages_url)
     }

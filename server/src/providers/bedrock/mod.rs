@@ -62,6 +62,10 @@ impl Bedrock {
 }
 
 impl ChatAdapter for Bedrock {
+    fn openai_params(&self) -> Option<&'static [&'static str]> {
+        Some(crate::providers::openai_params::BEDROCK_PARAMS)
+    }
+
     fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError> {
         let body = request::to_converse(request)?;
         if !stream {

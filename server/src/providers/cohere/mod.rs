@@ -38,6 +38,10 @@ impl Cohere {
 }
 
 impl ChatAdapter for Cohere {
+    fn openai_params(&self) -> Option<&'static [&'static str]> {
+        Some(crate::providers::openai_params::COHERE_PARAMS)
+    }
+
     fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError> {
         json_request(&self.chat_url, &request::to_cohere_chat(request, stream)?)
     }

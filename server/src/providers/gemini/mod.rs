@@ -70,6 +70,10 @@ impl Gemini {
 }
 
 impl ChatAdapter for Gemini {
+    fn openai_params(&self) -> Option<&'static [&'static str]> {
+        Some(crate::providers::openai_params::GEMINI_PARAMS)
+    }
+
     fn chat_request(&self, request: ChatBody, stream: bool) -> Result<UpstreamRequest, ApiError> {
         let url = if stream {
             &self.stream_url
