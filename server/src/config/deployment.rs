@@ -382,6 +382,7 @@ pub(super) fn build(
             order: params.order,
         },
         client_auth,
+        forward_client_headers: false,
         state: Arc::default(),
         wildcard,
         identity_headers: std::sync::OnceLock::new(),

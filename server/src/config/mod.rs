@@ -156,6 +156,9 @@ struct RawGeneralSettings {
     /// Environment variables stored deployments may name with `os.environ/`.
     #[serde(default)]
     allowed_environment_references: Vec<String>,
+    /// Every group forwards clients' `x-…` headers (else only `model_group_settings`' list).
+    #[serde(default)]
+    forward_client_headers_to_llm_api: bool,
     /// Responses carry `x-litellm-model-api-base`.
     #[serde(default)]
     return_model_api_base_header: bool,
@@ -200,14 +203,16 @@ impl Config {
             origin: Origin::Config,
         };
         let router_settings = raw.router_settings.unwrap_or_default();
+        let mut litellm_settings = raw.litellm_settings.unwrap_or_default();
+        let forwarding_groups = litellm_settings
+            .model_group_settings
+            .take()
+            .map(|settings| settings.forward_client_headers_to_llm_api)
+            .unwrap_or_default();
         let redis_url = router::redis_url(&router_settings, &resolver)?;
         let redis_references = router::redis_references(&router_settings);
-        let mut router = router::settings(
-            router_settings,
-            raw.litellm_settings.unwrap_or_default(),
-            &resolver,
-            &mut warnings,
-        )?;
+        let mut router =
+            router::settings(router_settings, litellm_settings, &resolver, &mut warnings)?;
         let file_classes = raw.request_classes.unwrap_or_default();
         let routing_base = RoutingBase::new(router.clone(), file_classes.clone());
         router.classes = router::classes::classes(&file_classes, &router, &resolver)?;
@@ -230,6 +235,11 @@ impl Config {
             )? {
                 deployments.push(built);
             }
+        }
+        for deployment in &mut deployments {
+            deployment.forward_client_headers =
+                raw.general_settings.forward_client_headers_to_llm_api
+                    || forwarding_groups.contains(&deployment.model_group);
         }
 
         let master_key = raw

@@ -25,7 +25,7 @@ use crate::metering::CALL_TYPE_CHAT;
 use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply, ReplyContext};
 use crate::providers::framing::Framing;
 use crate::providers::openai_params::{self, ParamChoice, ParamRules};
-use crate::providers::{mock_response, openai_compat, transport, Deployment, Upstream};
+use crate::providers::{forwarding, mock_response, openai_compat, transport, Deployment, Upstream};
 use crate::routing::attempts::{Reusable, Route};
 use crate::state::SharedGateway;
 
@@ -46,8 +46,10 @@ pub enum Egress {
 pub struct ChatCompletions(ChatRequest);
 
 impl Endpoint for ChatCompletions {
-    async fn parse(_headers: &HeaderMap, body: Body) -> Result<Self, ApiError> {
-        ChatRequest::read(body).await.map(ChatCompletions)
+    async fn parse(headers: &HeaderMap, body: Body) -> Result<Self, ApiError> {
+        let mut request = ChatRequest::read(body).await?;
+        request.client_headers = forwarding::forwardable(headers);
+        Ok(ChatCompletions(request))
     }
 
     fn call_type(&self) -> &'static str {
@@ -101,7 +103,9 @@ pub fn chat_call(mut request: ChatRequest, route: &Route, egress: Egress) -> Cal
     let streams = request.stream;
     let client_wants_usage = request.client_wants_usage;
     let params = std::mem::take(&mut request.litellm.params);
+    let client_headers = std::mem::take(&mut request.client_headers);
     let attempts = ChatAttempts {
+        client_headers,
         body: Reusable::new(request.into_body(), route.may_retry()),
         client_wants_usage,
         egress,
@@ -127,6 +131,8 @@ struct ChatAttempts {
     params: ParamRules,
     /// `litellm_settings.drop_params`.
     config_drops: bool,
+    /// The client's headers, for deployments whose group forwards them.
+    client_headers: HeaderMap,
 }
 
 impl ChatAttempts {
@@ -169,6 +175,9 @@ impl WholeAttempt for ChatAttempts {
         call: &CallInfo,
     ) -> BoxFuture<'static, Result<ChatReply, ApiError>> {
         let body = self.body_for(&deployment);
+        let forwarded = deployment
+            .forward_client_headers
+            .then(|| self.client_headers.clone());
         let (http, egress, call) = (gateway.http.clone(), self.egress, call.clone());
         async move {
             let body = body?;
@@ -185,7 +194,10 @@ impl WholeAttempt for ChatAttempts {
                     }
                 }
                 Upstream::Http(adapter) => {
-                    let request = adapter.chat_request(body, false)?;
+                    let mut request = adapter.chat_request(body, false)?;
+                    if let Some(forwarded) = &forwarded {
+                        forwarding::add_to(&mut request.headers, forwarded);
+                    }
                     let reply = transport::fetch(&http, &deployment, request).await?;
                     adapter.chat_reply(reply, &call.context)?
                 }
@@ -235,7 +247,13 @@ impl EventsAttempt for ChatAttempts {
                 openai_compat::pass_through(wants_usage),
             ),
             Upstream::Http(adapter) => (
-                Some(adapter.chat_request(body, true)?),
+                Some({
+                    let mut request = adapter.chat_request(body, true)?;
+                    if deployment.forward_client_headers {
+                        forwarding::add_to(&mut request.headers, &self.client_headers);
+                    }
+                    request
+                }),
                 adapter.framing(),
                 adapter.stream_translator(call.context.clone(), wants_usage),
             ),

@@ -164,7 +164,11 @@ impl<K: NativeKind> Endpoint for Native<K> {
     }
 
     fn litellm(&self) -> Option<&LitellmFields> {
-        Some(&self.request.litellm)
+        Some(
+            self.chat
+                .as_ref()
+                .map_or(&self.request.litellm, |(chat, _)| &chat.litellm),
+        )
     }
 
     fn bind(&mut self, route: &Route) -> Result<(), ApiError> {
@@ -173,7 +177,9 @@ impl<K: NativeKind> Endpoint for Native<K> {
         }
         match self.as_chat.take() {
             Some(translated) => {
-                self.chat = Some(translated?);
+                let (mut chat, egress) = translated?;
+                chat.litellm = std::mem::take(&mut self.request.litellm);
+                self.chat = Some((chat, egress));
                 Ok(())
             }
             None => Err(ApiError::bad_request(

@@ -3,6 +3,7 @@
 //! passed through untouched.
 
 use axum::body::Body;
+use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::core::body::read_body;
@@ -43,6 +44,8 @@ pub struct ChatRequest {
     pub end_user: Option<String>,
     /// LiteLLM's fields from the body (tags, routing limits, parameter rules, …).
     pub litellm: LitellmFields,
+    /// The client's headers an upstream may receive, where its group forwards them.
+    pub client_headers: HeaderMap,
     /// The size of the JSON body the client sent, when it was read as it arrived.
     sent_bytes: Option<usize>,
     /// `n`: how many choices the reply holds, each up to the output limit.
@@ -103,6 +106,7 @@ impl ChatRequest {
             client_wants_usage,
             end_user,
             litellm,
+            client_headers: HeaderMap::new(),
             sent_bytes: None,
             body,
         })

@@ -117,8 +117,19 @@ impl MasterKey {
     }
 }
 
-/// The bearer token of a request: `Authorization: Bearer …`, else `x-api-key` or `api-key`.
+/// The bearer token of a request: LiteLLM's `x-litellm-api-key` (a client whose
+/// `Authorization` carries something else), else `Authorization: Bearer …`, else `x-api-key`
+/// or `api-key`.
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get(LITELLM_KEY_HEADER) {
+        let token = value.to_str().ok()?.trim();
+        let token = token
+            .strip_prefix("Bearer ")
+            .or_else(|| token.strip_prefix("bearer "))
+            .unwrap_or(token)
+            .trim();
+        return (!token.is_empty()).then_some(token);
+    }
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
         let text = value.to_str().ok()?.trim();
         let token = match text.split_once(' ') {
@@ -134,6 +145,9 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
         .filter(|token| !token.is_empty())
 }
+
+/// LiteLLM's header for the virtual key, outranking `Authorization`.
+const LITELLM_KEY_HEADER: &str = "x-litellm-api-key";
 
 /// What authentication reads: the master key, the key and team caches, and the tally of
 /// addresses that presented unknown keys.
@@ -217,5 +231,16 @@ mod tests {
         assert_eq!(presented_key(&headers), Some("sk-abc"));
         headers.insert("authorization", HeaderValue::from_static("Bearer "));
         assert_eq!(presented_key(&headers), None);
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk-provider"),
+        );
+        headers.insert(
+            "x-litellm-api-key",
+            HeaderValue::from_static("Bearer sk-virtual"),
+        );
+        assert_eq!(presented_key(&headers), Some("sk-virtual"));
+        headers.insert("x-litellm-api-key", HeaderValue::from_static("sk-plain"));
+        assert_eq!(presented_key(&headers), Some("sk-plain"));
     }
 }

@@ -12,6 +12,7 @@ pub mod client_auth;
 pub mod cohere;
 pub mod credentials;
 pub mod embedding_list;
+pub mod forwarding;
 pub mod frame;
 pub mod framing;
 pub mod gemini;
@@ -335,6 +336,8 @@ pub struct Deployment {
     pub mock_response: Option<String>,
     /// Its `drop_params`, `additional_drop_params` and `allowed_openai_params`.
     pub params: openai_params::ParamRules,
+    /// Whether its group forwards clients' `x-…` headers (`forward_client_headers_to_llm_api`).
+    pub forward_client_headers: bool,
     /// What its clients may set themselves (`configurable_clientside_auth_params`).
     pub client_auth: Option<std::sync::Arc<client_auth::ClientAuthRules>>,
     /// How it shares its group's traffic.

@@ -386,3 +386,62 @@ async fn a_clients_own_api_base_is_allowed_only_for_a_listed_model_and_pattern(p
     }
     assert_eq!((ours.record.requests(), theirs.record.requests()), (0, 2));
 }
+
+#[sqlx::test(migrations = false)]
+async fn litellms_headers_are_honoured_and_only_allowed_client_headers_reach_the_upstream(
+    pool: PgPool,
+) {
+    let mock = mock().await;
+    let base = mock.api_base();
+    let yaml = format!(
+        "model_list:\n\
+         \x20 - model_name: forwards\n\
+         \x20   litellm_params: {{ model: openai/gpt-4o-mini, api_base: \"{base}\", api_key: sk-upstream }}\n\
+         \x20 - model_name: keeps\n\
+         \x20   litellm_params: {{ model: openai/gpt-4o-mini, api_base: \"{base}\", api_key: sk-upstream }}\n\
+         litellm_settings:\n  model_group_settings:\n    forward_client_headers_to_llm_api: [forwards]\n\
+         general_settings:\n  master_key: {MASTER_KEY}\n  proxy_batch_write_at: 0.05\n"
+    );
+    let app = spawn_app_from_yaml(pool.clone(), &yaml).await;
+    let key = app
+        .new_key(json!({ "models": ["forwards", "keeps"] }))
+        .await;
+    let send = |model: &str| {
+        app.http
+            .post(format!("{}/v1/chat/completions", app.base))
+            // The virtual key in LiteLLM's header; Authorization carries something else.
+            .header("x-litellm-api-key", format!("Bearer {key}"))
+            .header("authorization", "Bearer sk-not-a-gatehouse-key")
+            .header("x-trace-id", "trace-7")
+            .header("x-stainless-lang", "python")
+            .header("x-litellm-tags", "from-header")
+            .json(&hello(model))
+            .send()
+    };
+
+    let response = send("forwards").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        mock.record.last_header("x-trace-id").as_deref(),
+        Some("trace-7")
+    );
+    for never in ["x-stainless-lang", "x-litellm-api-key", "x-litellm-tags"] {
+        assert_eq!(mock.record.last_header(never), None, "{never}");
+    }
+    assert_eq!(
+        mock.record.last_header("authorization").as_deref(),
+        Some("Bearer sk-upstream")
+    );
+
+    let response = send("keeps").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.record.last_header("x-trace-id"), None);
+
+    wait_for_rows(&pool, &key, 2).await;
+    let tags: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT unnest(request_tags) FROM spend_logs")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(tags, ["from-header"]);
+}

@@ -161,6 +161,14 @@ impl Default for RouterSettings {
     }
 }
 
+/// `litellm_settings.model_group_settings`.
+#[derive(Deserialize, Default)]
+pub(in crate::config) struct ModelGroupSettings {
+    /// The groups whose clients' `x-…` headers reach the upstream.
+    #[serde(default)]
+    pub forward_client_headers_to_llm_api: Vec<String>,
+}
+
 /// One list of `{group: [fallback groups]}` maps, as LiteLLM writes them.
 pub(super) type RawFallbacks = Vec<BTreeMap<String, Vec<String>>>;
 
@@ -184,6 +192,8 @@ pub(super) struct RawRouting {
     stream_timeout: Option<f64>,
     /// Read from `litellm_settings` only.
     drop_params: Option<bool>,
+    /// Read from `litellm_settings` only: per-group settings (header forwarding).
+    pub(in crate::config) model_group_settings: Option<ModelGroupSettings>,
     /// Gatehouse always filters by capability before routing; accepted for compatibility.
     #[serde(rename = "enable_pre_call_checks")]
     _enable_pre_call_checks: Option<bool>,

@@ -19,6 +19,7 @@ use crate::endpoints::translate::anthropic::request::to_chat_request;
 use crate::engine::litellm_fields::{self, LitellmFields, MetadataOwner};
 use crate::engine::{Call, Cost, Endpoint};
 use crate::metering::CALL_TYPE_CHAT;
+use crate::providers::forwarding;
 use crate::routing::attempts::Route;
 use app::model::invalid;
 use native::{forwarded_headers, messages_url, MessagesProbe, RelayAttempts};
@@ -30,6 +31,8 @@ pub struct Messages {
     probe: MessagesProbe,
     /// The client's `anthropic-version` and `anthropic-beta`, for a relay.
     forwarded: reqwest::header::HeaderMap,
+    /// The client's headers an upstream may receive (for the chat it may be served as).
+    client_headers: HeaderMap,
     /// LiteLLM's fields from the body (moved into `as_chat` when it is served as chat).
     litellm: LitellmFields,
     /// Set once the route is known: `None` relays, `Some` serves it as chat.
@@ -47,6 +50,7 @@ impl Endpoint for Messages {
             probe,
             litellm,
             forwarded: forwarded_headers(headers),
+            client_headers: forwarding::forwardable(headers),
             as_chat: None,
         })
     }
@@ -83,6 +87,7 @@ impl Endpoint for Messages {
             let request = std::mem::take(&mut self.request);
             let mut chat = ChatRequest::from_object(to_chat_request(request)?)?;
             chat.litellm = std::mem::take(&mut self.litellm);
+            chat.client_headers = std::mem::take(&mut self.client_headers);
             self.as_chat = Some(chat);
         }
         Ok(())
