@@ -224,6 +224,7 @@ pub async fn start(
         retry_budget: RetryBudget::default(),
         store_payloads: config.spend_log.store_payloads,
         api_base_header: config.api_base_header,
+        client_mock_responses: config.client_mock_responses,
         auth_failures: Default::default(),
         new_names: Default::default(),
         refusals: refusals.clone(),

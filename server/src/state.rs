@@ -51,6 +51,9 @@ pub struct Gateway {
     /// `general_settings.return_model_api_base_header`: responses name the upstream's address
     /// in `x-litellm-model-api-base` (off unless the operator turns it on).
     pub api_base_header: bool,
+    /// `general_settings.allow_client_mock_response`: any key's `mock_response` is honoured
+    /// (else only the master key's).
+    pub client_mock_responses: bool,
 }
 
 pub type SharedGateway = Arc<Gateway>;

@@ -46,6 +46,9 @@ pub struct Config {
     pub stored_environment: StoredEnvironment,
     /// `return_model_api_base_header`: responses name the upstream's address.
     pub api_base_header: bool,
+    /// `general_settings.allow_client_mock_response`: clients' `mock_response` is honoured for
+    /// every key, not only the master key.
+    pub client_mock_responses: bool,
     /// Things the file contains that Gatehouse does not use (logged at start-up).
     pub warnings: Vec<String>,
 }
@@ -156,6 +159,9 @@ struct RawGeneralSettings {
     /// Environment variables stored deployments may name with `os.environ/`.
     #[serde(default)]
     allowed_environment_references: Vec<String>,
+    /// Clients' `mock_response` is honoured for every key.
+    #[serde(default)]
+    allow_client_mock_response: bool,
     /// Every group forwards clients' `x-…` headers (else only `model_group_settings`' list).
     #[serde(default)]
     forward_client_headers_to_llm_api: bool,
@@ -297,6 +303,7 @@ impl Config {
             spend_log,
             stored_environment,
             api_base_header: raw.general_settings.return_model_api_base_header,
+            client_mock_responses: raw.general_settings.allow_client_mock_response,
             warnings,
         })
     }

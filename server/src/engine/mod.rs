@@ -177,11 +177,13 @@ async fn run<E: Endpoint>(
     if request.single_attempt() {
         route = route.single_attempt();
     }
-    if let Some(auth) = request
-        .litellm()
-        .and_then(|fields| fields.client_auth.as_ref())
-    {
-        route = stages::client_route(route, auth)?;
+    if let Some(fields) = request.litellm() {
+        if let Some(auth) = &fields.client_auth {
+            route = stages::client_route(route, auth)?;
+        }
+        if let Some(reply) = &fields.mock_response {
+            route = stages::mock_route(&gateway, &admitted, route, reply, &needs);
+        }
     }
     request.bind(&route)?;
     let mut call = admitted.metered_call(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::core::capabilities::Needs;
+use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
 use crate::core::prices::tokens_cost_ceiling;
 use crate::engine::admit::Admitted;
@@ -13,7 +13,7 @@ use crate::policy::auth::Caller;
 use crate::policy::budgets::{Budget, BudgetError};
 use crate::policy::limits::LimitError;
 use crate::providers::client_auth::client_deployment;
-use crate::providers::Deployment;
+use crate::providers::{mock_response, Deployment};
 use crate::routing::attempts::{Route, Trail};
 use crate::routing::overrides::RouteOverrides;
 use crate::state::SharedGateway;
@@ -29,6 +29,24 @@ pub fn client_route(route: Route, auth: &ClientAuth) -> Result<Route, ApiError> 
     )
     .map_err(|message| ApiError::bad_request(message, Some(client_auth_param(auth))))?;
     Ok(route.served_by(Arc::new(deployment)))
+}
+
+/// 3c. the route of a chat request carrying `mock_response`: answered in-process with it, at no
+///     cost, when the caller holds the master key or the config allows clients' mock replies
+///     (`general_settings.allow_client_mock_response`); otherwise the field is ignored.
+pub fn mock_route(
+    gateway: &SharedGateway,
+    admitted: &Admitted,
+    route: Route,
+    reply: &str,
+    needs: &Needs,
+) -> Route {
+    let allowed = admitted.caller.is_master() || gateway.client_mock_responses;
+    if !allowed || needs.mode != Mode::Chat {
+        return route;
+    }
+    let mocked = mock_response::mocked(route.first(), reply);
+    route.served_by(Arc::new(mocked))
 }
 
 fn client_auth_param(auth: &ClientAuth) -> &'static str {

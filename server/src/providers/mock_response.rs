@@ -25,6 +25,20 @@ fn usage(prompt_tokens: u64, text: &str) -> serde_json::Value {
     })
 }
 
+/// `template` answering every request with `text` in-process, at no cost: how a client's
+/// `mock_response` is honoured where the operator allows it (never billed as a real call).
+pub fn mocked(template: &Deployment, text: &str) -> Deployment {
+    Deployment {
+        upstream: crate::providers::Upstream::Mock,
+        mock_response: Some(text.to_string()),
+        prices: crate::core::prices::Prices::default(),
+        state: std::sync::Arc::default(),
+        wildcard: None,
+        identity_headers: std::sync::OnceLock::new(),
+        ..template.clone()
+    }
+}
+
 /// A whole `chat.completion` object.
 pub fn completion(deployment: &Deployment, request_id: &str, prompt_tokens: u64) -> Bytes {
     let text = reply_text(deployment);

@@ -445,3 +445,50 @@ async fn litellms_headers_are_honoured_and_only_allowed_client_headers_reach_the
             .unwrap();
     assert_eq!(tags, ["from-header"]);
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_clients_mock_response_is_honoured_only_where_the_operator_allows_it_and_never_billed(
+    pool: PgPool,
+) {
+    let mock = mock().await;
+    let mut body = hello("priced");
+    body["mock_response"] = json!("canned reply");
+    let content = |reply: &Value| reply["choices"][0]["message"]["content"].clone();
+
+    let app = spawn_config(pool.clone(), TestConfig::new(&mock).models(&["priced"])).await;
+    let key = app.new_key(json!({ "models": ["priced"] })).await;
+    // A plain key's is ignored: the model answers, and is billed.
+    let reply: Value = app.chat(&key, &body).await.json().await.unwrap();
+    assert_eq!(content(&reply), "Hello from the mock upstream.");
+    assert_eq!(mock.record.requests(), 1);
+    // The master key's is honoured, in-process and at no cost, streamed too.
+    let reply: Value = app.chat(MASTER_KEY, &body).await.json().await.unwrap();
+    assert_eq!(content(&reply), "canned reply");
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let text = app.chat(MASTER_KEY, &streamed).await.text().await.unwrap();
+    assert_eq!(streamed_text(&stream_chunks(&text)), "canned reply");
+    assert_eq!(mock.record.requests(), 1);
+    wait_for_rows(&pool, &key, 1).await;
+    wait_for_rows(&pool, MASTER_KEY, 2).await;
+    let master_cost: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(cost_micros), 0)::bigint FROM spend_logs WHERE token_hash = $1",
+    )
+    .bind(app::secrets::hash_key(MASTER_KEY))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(master_cost, 0);
+    app.shutdown().await;
+
+    // `allow_client_mock_response` honours every key's.
+    let yaml = TestConfig::new(&mock).models(&["priced"]).yaml().replace(
+        "general_settings:\n",
+        "general_settings:\n  allow_client_mock_response: true\n",
+    );
+    let app = spawn_app_from_yaml(pool, &yaml).await;
+    let key = app.new_key(json!({ "models": ["priced"] })).await;
+    let reply: Value = app.chat(&key, &body).await.json().await.unwrap();
+    assert_eq!(content(&reply), "canned reply");
+    assert_eq!(mock.record.requests(), 1);
+}
