@@ -47,6 +47,66 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// Fields `/v1/messages/count_tokens` accepts (Anthropic's API reference).
+const COUNT_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+];
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, counted as `messages` bills them
+/// (`PROMPT_TOKENS_PER_MESSAGE` per message), with the same headers required.
+pub async fn count_tokens(
+    State(record): State<Arc<MockRecord>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record.remember(&headers, &body);
+    if headers.get("x-api-key").is_none_or(|key| key.is_empty()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "x-api-key header is required",
+        );
+    }
+    if headers.get("anthropic-version").is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+        );
+    }
+    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "mock: invalid JSON body",
+        );
+    };
+    if let Some(field) = request
+        .keys()
+        .find(|field| !COUNT_FIELDS.contains(&field.as_str()))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            &format!("{field}: Extra inputs are not permitted"),
+        );
+    }
+    let Some(Value::Array(messages)) = request.get("messages") else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "messages: Field required",
+        );
+    };
+    Json(json!({ "input_tokens": PROMPT_TOKENS_PER_MESSAGE * messages.len() as u64 }))
+        .into_response()
+}
+
 pub async fn messages(
     State(record): State<Arc<MockRecord>>,
     headers: HeaderMap,

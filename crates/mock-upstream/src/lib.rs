@@ -272,6 +272,7 @@ pub fn router(record: Arc<MockRecord>) -> Router {
             post(openai_endpoints::transcriptions),
         )
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route(
             "/openai/deployments/{deployment}/{*operation}",
             post(azure::deployment),

@@ -15,5 +15,6 @@ pub mod prices;
 pub mod provider_error;
 pub mod redis_link;
 pub mod secret;
+pub mod tokens;
 pub mod usage;
 pub mod wildcard;

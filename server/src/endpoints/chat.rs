@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::core::capabilities::Needs;
 use crate::core::error::ApiError;
+use crate::core::tokens::Encoding;
 use crate::core::usage::{usage_of_body, Usage};
 use crate::endpoints::request::{for_deployment, ChatRequest};
 use crate::endpoints::translate::anthropic::stream::AnthropicEgress;
@@ -74,6 +75,10 @@ impl Endpoint for ChatCompletions {
 
     fn cost(&self, _route: &Route) -> Result<Cost, ApiError> {
         Ok(chat_cost(&self.0))
+    }
+
+    fn exact_prompt_tokens(&self, encoding: Encoding) -> Option<u64> {
+        self.0.exact_prompt_tokens(encoding)
     }
 
     fn limit_output(&mut self, tokens: u64) {

@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Missing, Mode, Needs};
 use crate::core::error::ApiError;
+use crate::core::tokens::Encoding;
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
 use crate::endpoints::request::{choice_count, ChatRequest};
@@ -199,6 +200,10 @@ impl<K: NativeKind> Endpoint for Native<K> {
             Some((chat, _)) => Ok(chat_cost(chat)),
             None => native_cost(K::ENDPOINT, &self.request, route),
         }
+    }
+
+    fn exact_prompt_tokens(&self, encoding: Encoding) -> Option<u64> {
+        self.chat.as_ref()?.0.exact_prompt_tokens(encoding)
     }
 
     fn limit_output(&mut self, tokens: u64) {

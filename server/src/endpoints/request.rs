@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
+use crate::core::tokens::Encoding;
 use crate::core::usage::estimate_tokens;
 use crate::engine::litellm_fields::{self, LitellmFields, MetadataOwner};
 use crate::providers::adapter::ChatBody;
@@ -121,12 +122,32 @@ impl ChatRequest {
         bytes as u64
     }
 
-    /// The output limit the client set (`max_completion_tokens`, else `max_tokens`).
+    /// The prompt's tokens counted exactly with `encoding`, where it can be: text messages
+    /// and nothing offered beside them (tools and schemas add tokens OpenAI does not publish
+    /// a formula for).
+    pub fn exact_prompt_tokens(&self, encoding: Encoding) -> Option<u64> {
+        let extras = [
+            "tools",
+            "functions",
+            "response_format",
+            "audio",
+            "prediction",
+        ];
+        if extras.iter().any(|field| self.body.contains_key(*field)) {
+            return None;
+        }
+        match self.body.get("messages") {
+            Some(Value::Array(messages)) => encoding.chat_tokens(messages),
+            _ => None,
+        }
+    }
+
     /// How many choices the reply holds (`n`).
     pub fn choices(&self) -> u64 {
         self.choices
     }
 
+    /// The output limit the client set (`max_completion_tokens`, else `max_tokens`).
     pub fn max_output_tokens(&self) -> Option<u64> {
         ["max_completion_tokens", "max_tokens"]
             .iter()

@@ -37,6 +37,7 @@ use serde_json::Value;
 use crate::core::capabilities::Needs;
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
+use crate::core::tokens::Encoding;
 use crate::engine::litellm_fields::LitellmFields;
 use crate::routing::attempts::{CostBound, Route};
 use crate::state::SharedGateway;
@@ -131,6 +132,12 @@ pub trait Endpoint: Sized + Send + 'static {
     /// How its cost is reserved.
     fn cost(&self, route: &Route) -> Result<Cost, ApiError>;
 
+    /// The prompt's tokens counted exactly with `encoding`, where the endpoint can (a chat
+    /// prompt of text): a budget then reserves that, not the prompt's size in bytes.
+    fn exact_prompt_tokens(&self, _encoding: Encoding) -> Option<u64> {
+        None
+    }
+
     /// Holds each choice's output to `tokens`.
     fn limit_output(&mut self, _tokens: u64) {}
 
@@ -203,6 +210,14 @@ async fn run<E: Endpoint>(
             max_output,
             choices,
         } => {
+            // Counted exactly where the route's tokenizer is public, when a budget may limit.
+            let prompt_bound = match stages::budgets_may_limit(&call) {
+                true => route
+                    .encoding()
+                    .and_then(|encoding| request.exact_prompt_tokens(encoding))
+                    .map_or(prompt_bound, |exact| exact.min(prompt_bound)),
+                false => prompt_bound,
+            };
             let held = stages::reserve_output(
                 &gateway,
                 &admitted,

@@ -300,6 +300,13 @@ const MIN_AFFORDABLE_OUTPUT_TOKENS: u64 = 16;
 /// none.
 pub const DEFAULT_OUTPUT_TOKENS: u64 = 4_096;
 
+/// Whether any budget of the call's chain may limit it (else nothing is reserved).
+pub fn budgets_may_limit(call: &MeteredCall) -> bool {
+    call.budget_chain
+        .as_ref()
+        .is_some_and(|chain| may_limit(chain))
+}
+
 /// Step 4 for a chat request (any API shape): reserves the prompt (bounded by `prompt_bound`
 /// tokens) at the route's dearest input price plus its output limit (`max_output`, the
 /// client's; else the largest its deployments declare) at the dearest output price, for each of
@@ -315,11 +322,7 @@ pub async fn reserve_output(
     max_output: Option<u64>,
     choices: u64,
 ) -> Result<Option<u64>, ApiError> {
-    if !call
-        .budget_chain
-        .as_ref()
-        .is_some_and(|chain| may_limit(chain))
-    {
+    if !budgets_may_limit(call) {
         return Ok(None);
     }
     let ceiling = route.price_ceiling();

@@ -18,6 +18,7 @@ use crate::core::failure::Failure;
 use crate::core::health::Busy;
 use crate::core::prices::tokens_cost_ceiling;
 use crate::core::provider_error::ProviderError;
+use crate::core::tokens::Encoding;
 use crate::providers::Deployment;
 use crate::routing::retry::{fallback_kind, retries_allowed, RetryBudget};
 use crate::routing::{ModelGroups, NoDeployment};
@@ -231,24 +232,7 @@ impl Route {
     /// reservation must cover whichever deployment ends up serving.
     pub fn price_ceiling(&self) -> PriceCeiling {
         let mut ceiling = PriceCeiling::default();
-        let mut groups: Vec<&str> = vec![&self.model, &self.first_group];
-        if !self.single_attempt {
-            for kind in [
-                FallbackKind::General,
-                FallbackKind::ContextWindow,
-                FallbackKind::ContentPolicy,
-            ] {
-                groups.extend(
-                    self.settings
-                        .fallbacks
-                        .chain(&self.model, kind)
-                        .iter()
-                        .take(self.settings.max_fallbacks as usize)
-                        .map(String::as_str),
-                );
-            }
-        }
-        for name in groups {
+        for name in self.reachable_groups() {
             let Some(group) = self.groups.get(name) else {
                 continue;
             };
@@ -284,6 +268,54 @@ impl Route {
             }
         }
         ceiling
+    }
+
+    /// The groups this route may reach: the requested one, the first attempt's, and (when it
+    /// may make more than one attempt) its fallback chains within `max_fallbacks`.
+    fn reachable_groups(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = vec![&self.model, &self.first_group];
+        if !self.single_attempt {
+            for kind in [
+                FallbackKind::General,
+                FallbackKind::ContextWindow,
+                FallbackKind::ContentPolicy,
+            ] {
+                groups.extend(
+                    self.settings
+                        .fallbacks
+                        .chain(&self.model, kind)
+                        .iter()
+                        .take(self.settings.max_fallbacks as usize)
+                        .map(String::as_str),
+                );
+            }
+        }
+        groups
+    }
+
+    /// The public tokenizer every deployment this route may call counts with, if they share
+    /// one: a prompt counted with it is what any of them bills.
+    pub fn encoding(&self) -> Option<Encoding> {
+        let of = |deployment: &Deployment| {
+            Encoding::for_model(&deployment.provider, &deployment.upstream_model)
+        };
+        let first = of(&self.first)?;
+        if self.single_attempt {
+            return Some(first);
+        }
+        for name in self.reachable_groups() {
+            let Some(group) = self.groups.get(name) else {
+                continue;
+            };
+            if group
+                .deployments()
+                .iter()
+                .any(|deployment| of(deployment) != Some(first))
+            {
+                return None;
+            }
+        }
+        Some(first)
     }
 
     /// This route with one attempt only: for a request whose body cannot be replayed.

@@ -492,3 +492,48 @@ async fn a_clients_mock_response_is_honoured_only_where_the_operator_allows_it_a
     assert_eq!(content(&reply), "canned reply");
     assert_eq!(mock.record.requests(), 1);
 }
+
+#[sqlx::test(migrations = false)]
+async fn exact_prompt_counts_let_a_request_near_the_budgets_edge_through(pool: PgPool) {
+    use server::core::tokens::Encoding;
+    let mock = mock().await;
+    let base = mock.api_base();
+    // The same prices; only `exact`'s tokenizer is public (gpt-4o-mini: o200k_base).
+    let yaml = format!(
+        "model_list:\n\
+         \x20 - model_name: exact\n\
+         \x20   litellm_params: {{ model: openai/gpt-4o-mini, api_base: \"{base}\" }}\n\
+         \x20 - model_name: bytes\n\
+         \x20   litellm_params: {{ model: openai/mini-clone, api_base: \"{base}\" }}\n\
+         \x20   model_info: {{ input_cost_per_token: 0.00000015, output_cost_per_token: 0.0000006 }}\n\
+         general_settings:\n  master_key: {MASTER_KEY}\n  proxy_batch_write_at: 0.05\n"
+    );
+    let app = spawn_app_from_yaml(pool, &yaml).await;
+    let key = app
+        .new_key(json!({ "models": ["exact", "bytes"], "max_budget": 0.0008 }))
+        .await;
+    let prompt = "The quick brown fox jumps over the lazy dog. ".repeat(200);
+    let body = |model: &str| {
+        json!({"model": model, "max_tokens": 10,
+               "messages": [{"role": "user", "content": prompt}]})
+    };
+    // What each way reserves for the prompt: its size in bytes, or its count.
+    let bytes = serde_json::to_vec(&body("exact")).unwrap().len() as u64;
+    let exact = Encoding::O200k
+        .chat_tokens(body("exact")["messages"].as_array().unwrap())
+        .unwrap();
+    assert!(bytes > 4 * exact, "{bytes} bytes, {exact} tokens");
+
+    // At $0.15 per million input tokens: the byte bound ($0.00136) exceeds the $0.0008 budget,
+    // the exact count ($0.00030) does not.
+    let refused = assert_openai_error(app.chat(&key, &body("bytes")).await, 400).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("budget"),
+        "{refused}"
+    );
+    assert_eq!(app.chat(&key, &body("exact")).await.status(), 200);
+    assert_eq!(mock.record.requests(), 1);
+}

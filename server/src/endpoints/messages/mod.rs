@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::core::body::read_body;
 use crate::core::capabilities::Needs;
 use crate::core::error::ApiError;
+use crate::core::tokens::Encoding;
 use crate::endpoints::chat::{chat_call, chat_cost, Egress};
 use crate::endpoints::request::ChatRequest;
 use crate::endpoints::translate::anthropic::request::to_chat_request;
@@ -102,6 +103,10 @@ impl Endpoint for Messages {
                 choices: 1,
             },
         })
+    }
+
+    fn exact_prompt_tokens(&self, encoding: Encoding) -> Option<u64> {
+        self.as_chat.as_ref()?.exact_prompt_tokens(encoding)
     }
 
     fn limit_output(&mut self, tokens: u64) {
