@@ -9,6 +9,7 @@ pub mod models;
 pub mod native;
 pub mod request;
 pub mod speech;
+pub mod token_count;
 pub mod transcription;
 pub mod translate;
 
@@ -53,6 +54,15 @@ pub fn routes() -> Router<SharedGateway> {
         .route("/v1/models/{*model}", get(models::retrieve_model))
         .route("/models/{*model}", get(models::retrieve_model))
         .route("/v2/rerank", post(serve::<Native<native::Rerank>>))
+        .route(
+            "/v1/messages/count_tokens",
+            post(token_count::count_message_tokens),
+        )
+        .route(
+            "/messages/count_tokens",
+            post(token_count::count_message_tokens),
+        )
+        .route("/utils/token_counter", post(token_count::token_counter))
         .route("/v1/{*rest}", any(unknown_route))
 }
 

@@ -26,3 +26,4 @@ mod reports_api;
 mod routing;
 mod spend_report;
 mod spend_rollups;
+mod token_count;
