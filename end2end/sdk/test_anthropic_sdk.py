@@ -151,3 +151,17 @@ def test_errors_have_anthropics_shape():
         client(new_key()).messages.create(
             model="no-such-model", max_tokens=10, messages=[{"role": "user", "content": "x"}]
         )
+
+
+def test_count_tokens_as_claude_code_calls_it():
+    """`messages.count_tokens`: Anthropic counts for its deployments (the mock: 10 a message);
+    an OpenAI model is counted here, exactly."""
+    sdk = client(new_key())
+    counted = sdk.messages.count_tokens(
+        model="claude", system="Be brief.", messages=[{"role": "user", "content": "Hi"}]
+    )
+    assert counted.input_tokens == 10
+    counted = sdk.messages.count_tokens(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hello world"}]
+    )
+    assert counted.input_tokens == 3 + 1 + 2 + 3

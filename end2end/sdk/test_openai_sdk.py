@@ -56,25 +56,109 @@ def test_streaming_chat_completion():
     assert with_usage[-1].usage.completion_tokens == 5
 
 
+def spend_logs(key, rows):
+    """The key's spend rows, once `rows` of them have landed."""
+    headers = {"Authorization": f"Bearer {MASTER}"}
+    deadline = time.time() + 10
+    while True:
+        logs = httpx.get(f"{BASE}/spend/logs", params={"api_key": key}, headers=headers).json()
+        if len(logs) >= rows or time.time() > deadline:
+            return logs
+        time.sleep(0.1)
+
+
 def test_litellm_fields_in_extra_body_reach_gatehouse_only():
-    """A LiteLLM client's own fields, sent through `extra_body`, are taken off before the call:
-    the mock's OpenAI model refuses unknown arguments exactly as OpenAI does."""
+    """A LiteLLM client's own fields, sent through `extra_body`, are taken off before the call
+    (the mock's OpenAI model refuses unknown arguments exactly as OpenAI does) and land where
+    they belong: tags, session, trace and custom metadata on the spend row."""
     key = new_key(models=["gpt-4o-mini"], key_alias="sdk-litellm-fields")
     extra = {
-        "metadata": {"tags": ["sdk-migrated"], "trace_id": "trace-sdk", "session_id": "s-1"},
+        "metadata": {
+            "tags": ["sdk-migrated"],
+            "trace_id": "trace-sdk",
+            "session_id": "s-1",
+            "generation_name": "gen-sdk",
+            "spend_logs_metadata": {"ticket": "T-7"},
+        },
         "fallbacks": ["gpt-4o-mini"],
         "num_retries": 1,
+        "timeout": 30,
+        "context_window_fallback_dict": {"gpt-4o-mini": "gpt-4o-mini"},
         "mock_response": "not from the upstream",
         "cache": {"no-cache": True},
         "guardrails": ["pii"],
         "drop_params": True,
+        "additional_drop_params": ["seed"],
+        "allowed_openai_params": ["seed"],
     }
     reply = client(key).chat.completions.create(
-        model="gpt-4o-mini", messages=HELLO, temperature=0.5, extra_body=extra
+        model="gpt-4o-mini", messages=HELLO, temperature=0.5, seed=3, extra_body=extra
     )
-    assert reply.choices[0].message.content == REPLY
+    assert reply.choices[0].message.content == REPLY, "a plain key's mock_response is ignored"
     sent = httpx.get(f"{os.environ['MOCK_ROOT']}/mock/last-request").json()["last"]
     assert sorted(sent) == ["messages", "model", "temperature"]
+    [row] = spend_logs(key, 1)
+    assert row["request_tags"] == ["sdk-migrated"]
+    assert row["session_id"] == "s-1"
+    assert row["metadata"]["trace_id"] == "trace-sdk"
+    assert row["metadata"]["generation_name"] == "gen-sdk"
+    assert row["metadata"]["spend_logs_metadata"] == {"ticket": "T-7"}
+
+
+def test_litellm_headers_authenticate_and_tag():
+    """`x-litellm-api-key` carries the key (Authorization may carry something else), and
+    `x-litellm-tags` tags the call; neither reaches the upstream."""
+    key = new_key(models=["gpt-4o-mini"])
+    sdk = openai.OpenAI(
+        base_url=f"{BASE}/v1",
+        api_key="sk-meant-for-someone-else",
+        max_retries=0,
+        default_headers={"x-litellm-api-key": key, "x-litellm-tags": "from-header"},
+    )
+    assert sdk.chat.completions.create(model="gpt-4o-mini", messages=HELLO).choices
+    [row] = spend_logs(key, 1)
+    assert row["request_tags"] == ["from-header"]
+
+
+def test_drop_params_for_a_provider_that_lacks_a_parameter():
+    """`logit_bias` to an Anthropic deployment: a 400 naming it, unless dropped."""
+    key = new_key(models=["claude"])
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(key).chat.completions.create(
+            model="claude", messages=HELLO, logit_bias={"50256": -100}
+        )
+    assert refused.value.body["param"] == "logit_bias"
+    assert "does not support parameters: ['logit_bias']" in refused.value.body["message"]
+    reply = client(key).chat.completions.create(
+        model="claude", messages=HELLO, logit_bias={"50256": -100}, extra_body={"drop_params": True}
+    )
+    assert reply.choices[0].message.content
+
+
+def test_per_request_routing_stays_within_the_keys_models():
+    """A request's `fallbacks` may not reach a model its key may not use."""
+    key = new_key(models=["fail-500"])
+    with pytest.raises(openai.AuthenticationError):
+        client(key).chat.completions.create(
+            model="fail-500", messages=HELLO, extra_body={"fallbacks": ["gpt-4o-mini"]}
+        )
+    key = new_key(models=["fail-500", "gpt-4o-mini"])
+    raw = client(key).chat.completions.with_raw_response.create(
+        model="fail-500", messages=HELLO, extra_body={"fallbacks": ["gpt-4o-mini"], "num_retries": 0}
+    )
+    assert raw.headers["x-litellm-attempted-fallbacks"] == "1"
+    assert raw.parse().choices[0].message.content == REPLY
+
+
+def test_token_counter_counts_an_openai_model_exactly():
+    key = new_key(models=["gpt-4o-mini"])
+    counted = httpx.post(
+        f"{BASE}/utils/token_counter",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "gpt-4o-mini", "prompt": "hello world"},
+    ).json()
+    assert counted["total_tokens"] == 2
+    assert counted["tokenizer_type"] == "openai_tokenizer"
 
 
 def test_a_client_side_api_base_is_refused():

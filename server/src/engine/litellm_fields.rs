@@ -367,6 +367,17 @@ fn spend_metadata(
     })
 }
 
+/// Whether a multipart form's text field goes upstream: `false` for LiteLLM's fields (taken
+/// off: a form carries no routing limits or rules, and tags come by `x-litellm-tags`), a 400
+/// for a client-side destination or credential.
+pub fn keeps_form_field(field: &str) -> Result<bool, ApiError> {
+    match handling(field) {
+        None => Ok(true),
+        Some(Handling::Refused | Handling::ClientAuth) => Err(refused(field)),
+        Some(_) => Ok(false),
+    }
+}
+
 fn refused(field: &str) -> ApiError {
     let param = FIELDS
         .iter()

@@ -423,8 +423,11 @@ async fn audio_streams_both_ways_and_is_billed_by_characters_and_seconds(pool: P
         boundary,
         &[
             ("model", None, b"whisper"),
+            // LiteLLM's fields, before and after the file, are taken off.
+            ("metadata", None, br#"{"trace_id": "t"}"#),
             ("file", Some("a.wav"), &audio),
             ("language", None, b"en"),
+            ("num_retries", None, b"2"),
         ],
     ))
     .await
@@ -437,6 +440,21 @@ async fn audio_streams_both_ways_and_is_billed_by_characters_and_seconds(pool: P
     assert_eq!(received["file_bytes"], audio.len());
     assert_eq!(received["file_name"], "a.wav");
     assert_eq!(received["language"], "en");
+    assert!(
+        received.get("metadata").is_none() && received.get("num_retries").is_none(),
+        "{received}"
+    );
+    let destination = upload(multipart(
+        boundary,
+        &[
+            ("api_base", None, b"http://169.254.169.254/"),
+            ("model", None, b"whisper"),
+            ("file", Some("c.wav"), &audio),
+        ],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(destination.status(), 400);
 
     let late_model = upload(multipart(
         boundary,

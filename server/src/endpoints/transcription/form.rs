@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::core::body::MAX_BODY_BYTES;
 use crate::core::error::ApiError;
+use crate::engine::litellm_fields;
 
 /// Largest text field of a transcription form.
 const MAX_FORM_FIELD_BYTES: u64 = 64 * 1024;
@@ -153,6 +154,11 @@ pub fn relay_form(
                         Ok(value) => value,
                         Err(error) => return fail(error).await,
                     };
+                    match litellm_fields::keeps_form_field(&name) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(error) => return fail(error).await,
+                    }
                     for piece in [
                         part_head(&boundary, &name, None),
                         value,

@@ -18,6 +18,7 @@ use crate::core::body::MAX_BODY_BYTES;
 use crate::core::capabilities::{Mode, Needs};
 use crate::core::error::ApiError;
 use crate::endpoints::audio::{audio_url, unlimited_output};
+use crate::engine::litellm_fields;
 use crate::engine::{Call, CallInfo, Cost, Endpoint, WholeAttempt};
 use crate::providers::adapter::ChatReply;
 use crate::providers::native::NativeEndpoint;
@@ -83,7 +84,9 @@ impl Endpoint for Transcription {
                 }
             } else {
                 let value = read_text_field(field).await?;
-                fields.push((name, value));
+                if litellm_fields::keeps_form_field(&name)? {
+                    fields.push((name, value));
+                }
             }
         }
         let file = file.ok_or_else(|| {
