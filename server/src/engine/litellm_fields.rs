@@ -125,7 +125,13 @@ pub struct SpendMetadata {
     /// `metadata.spend_logs_metadata` (or the `x-litellm-spend-logs-metadata` header): the
     /// client's own fields, bounded with the rest of `metadata`.
     pub spend_logs_metadata: Option<Map<String, Value>>,
+    /// What the request asked of features still to come (`cache`, `guardrails`), recorded
+    /// as it was sent until they read it.
+    pub requested: Map<String, Value>,
 }
+
+/// The largest `cache` or `guardrails` value recorded.
+const MAX_REQUESTED_BYTES: usize = 4096;
 
 impl SpendMetadata {
     /// The spend row's `metadata`: `{trace_id, generation_name, spend_logs_metadata}`, what is
@@ -140,6 +146,9 @@ impl SpendMetadata {
         }
         if let Some(custom) = &self.spend_logs_metadata {
             fields.insert("spend_logs_metadata".into(), Value::Object(custom.clone()));
+        }
+        for (name, value) in &self.requested {
+            fields.insert(name.clone(), value.clone());
         }
         (!fields.is_empty()).then_some(Value::Object(fields))
     }
@@ -158,6 +167,11 @@ impl SpendMetadata {
         if self.spend_logs_metadata.is_none() {
             self.spend_logs_metadata
                 .clone_from(&other.spend_logs_metadata);
+        }
+        for (name, value) in &other.requested {
+            self.requested
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
         }
         self
     }
@@ -293,6 +307,19 @@ fn read_control(fields: &mut LitellmFields, name: &str, value: Value) -> Result<
                 auth.api_base = Some(text);
             }
         }
+        "cache" | "caching" | "guardrails" => {
+            let size = serde_json::to_vec(&value).map_or(usize::MAX, |bytes| bytes.len());
+            if size > MAX_REQUESTED_BYTES {
+                return Err(ApiError::bad_request(
+                    format!("`{name}` may be at most {MAX_REQUESTED_BYTES} bytes."),
+                    FIELDS
+                        .iter()
+                        .map(|(field, _)| *field)
+                        .find(|field| *field == name),
+                ));
+            }
+            fields.spend.requested.insert(name.to_string(), value);
+        }
         _ => {}
     }
     Ok(())
@@ -364,6 +391,7 @@ fn spend_metadata(
         session_id: text("session_id", Some("litellm_session_id"))?,
         generation_name: text("generation_name", None)?,
         spend_logs_metadata,
+        requested: Map::new(),
     })
 }
 

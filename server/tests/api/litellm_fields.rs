@@ -70,6 +70,9 @@ async fn litellm_fields_never_reach_openai_and_the_call_succeeds(pool: PgPool) {
         logged[0]["metadata"]["spend_logs_metadata"],
         json!({"ticket": "T-42"})
     );
+    // Asked of features still to come: recorded as sent.
+    assert_eq!(logged[0]["metadata"]["cache"], json!({"no-cache": true}));
+    assert_eq!(logged[0]["metadata"]["guardrails"], json!(["pii"]));
 
     // LiteLLM's header carries the custom fields too; the body's win where both say.
     let response = app
