@@ -21,7 +21,9 @@ use crate::endpoints::translate::egress::Egressed;
 use crate::endpoints::translate::responses::stream::ResponsesEgress;
 use crate::endpoints::translate::{anthropic, responses};
 use crate::engine::litellm_fields::LitellmFields;
-use crate::engine::{Call, CallInfo, Cost, Endpoint, EventsAttempt, Opening, WholeAttempt};
+use crate::engine::{
+    Call, CallInfo, Cost, Endpoint, EventsAttempt, Opening, OutputCost, WholeAttempt,
+};
 use crate::metering::CALL_TYPE_CHAT;
 use crate::providers::adapter::{to_body, unreadable_reply, ChatBody, ChatReply, ReplyContext};
 use crate::providers::framing::Framing;
@@ -96,11 +98,11 @@ impl Endpoint for ChatCompletions {
 
 /// A chat request's cost: its prompt, and each choice's output, held to what budgets pay for.
 pub fn chat_cost(request: &ChatRequest) -> Cost {
-    Cost::Output {
+    Cost::Output(OutputCost {
         prompt_bound: request.prompt_token_bound(),
         max_output: request.max_output_tokens(),
         choices: request.choices(),
-    }
+    })
 }
 
 /// A chat request's attempts, each through the deployment's adapter, answered in `egress`.

@@ -44,7 +44,7 @@ use crate::state::SharedGateway;
 
 pub use admit::Admitted;
 pub use attempt::{CallInfo, EventsAttempt, Opening, PassthroughAttempt, WholeAttempt};
-pub use stages::DEFAULT_OUTPUT_TOKENS;
+pub use stages::{OutputCost, DEFAULT_OUTPUT_TOKENS};
 
 /// How a request's cost is reserved before it is sent.
 pub enum Cost {
@@ -52,11 +52,7 @@ pub enum Cost {
     /// output limit (the client's `max_output`, else the largest the route declares). When the
     /// budgets pay for less, the output is held to what they pay for, and a stream is ended
     /// when it passes it.
-    Output {
-        prompt_bound: u64,
-        max_output: Option<u64>,
-        choices: u64,
-    },
+    Output(OutputCost),
     /// A call that cannot be cut short once sent: its whole worst case on the route, or the
     /// request is refused. `impose`: an output limit to send when a budget was reserved
     /// against (the request set none, and nothing else bounds it).
@@ -205,29 +201,17 @@ async fn run<E: Endpoint>(
     admitted.limit(&gateway, &mut call).await?;
     // 5. reserve
     match request.cost(&route)? {
-        Cost::Output {
-            prompt_bound,
-            max_output,
-            choices,
-        } => {
-            // Counted exactly where the route's tokenizer is public, when a budget may limit.
-            let prompt_bound = match stages::budgets_may_limit(&call) {
-                true => route
+        Cost::Output(cost) => {
+            // Counted exactly where the route's tokenizer is public (asked only near a budget's
+            // edge).
+            let exact_prompt = || {
+                route
                     .encoding()
                     .and_then(|encoding| request.exact_prompt_tokens(encoding))
-                    .map_or(prompt_bound, |exact| exact.min(prompt_bound)),
-                false => prompt_bound,
             };
-            let held = stages::reserve_output(
-                &gateway,
-                &admitted,
-                &mut call,
-                &route,
-                prompt_bound,
-                max_output,
-                choices,
-            )
-            .await?;
+            let held =
+                stages::reserve_output(&gateway, &admitted, &mut call, &route, cost, exact_prompt)
+                    .await?;
             if let Some(tokens) = held {
                 request.limit_output(tokens);
             }

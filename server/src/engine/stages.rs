@@ -300,16 +300,25 @@ const MIN_AFFORDABLE_OUTPUT_TOKENS: u64 = 16;
 /// none.
 pub const DEFAULT_OUTPUT_TOKENS: u64 = 4_096;
 
-/// Whether any budget of the call's chain may limit it (else nothing is reserved).
-pub fn budgets_may_limit(call: &MeteredCall) -> bool {
-    call.budget_chain
-        .as_ref()
-        .is_some_and(|chain| may_limit(chain))
+/// A chat-shaped call's worst case before budgets hold it: its prompt (at most
+/// `prompt_bound` tokens: its size in bytes), and `choices` times the output limit
+/// (`max_output`, the client's; else the largest the route declares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputCost {
+    pub prompt_bound: u64,
+    pub max_output: Option<u64>,
+    pub choices: u64,
 }
 
+/// A budget is near its edge for a request whose byte-bound reservation is at least
+/// 1/`NEAR_EDGE_SHARE` of what the budget has left: there, counting the prompt exactly can
+/// decide whether it is served. Elsewhere the byte bound, released when the call settles,
+/// refuses nothing, and counting would cost every request (see docs/COMPATIBILITY.md).
+const NEAR_EDGE_SHARE: i64 = 100;
+
 /// Step 4 for a chat request (any API shape): reserves the prompt (bounded by `prompt_bound`
-/// tokens) at the route's dearest input price plus its output limit (`max_output`, the
-/// client's; else the largest its deployments declare) at the dearest output price, for each of
+/// tokens, or counted exactly by `exact_prompt` where a budget is near its edge) at the
+/// route's dearest input price plus its output limit at the dearest output price, for each of
 /// `choices`. When the budgets can pay for less, or nothing but the reservation bounds the
 /// output, returns the output limit (per choice) to send upstream, so the call cannot cost
 /// more than reserved.
@@ -318,19 +327,40 @@ pub async fn reserve_output(
     admitted: &Admitted,
     call: &mut MeteredCall,
     route: &Route,
-    prompt_bound: u64,
-    max_output: Option<u64>,
-    choices: u64,
+    cost: OutputCost,
+    exact_prompt: impl FnOnce() -> Option<u64>,
 ) -> Result<Option<u64>, ApiError> {
-    if !budgets_may_limit(call) {
+    let Some(chain) = call.budget_chain.as_ref().filter(|chain| may_limit(chain)) else {
         return Ok(None);
-    }
+    };
+    let OutputCost {
+        prompt_bound,
+        max_output,
+        choices,
+    } = cost;
     let ceiling = route.price_ceiling();
     let choices = choices.max(1);
     let output_tokens = max_output
         .or(ceiling.max_output_tokens)
         .unwrap_or(DEFAULT_OUTPUT_TOKENS);
-    let prompt_cost = tokens_cost_ceiling(prompt_bound, ceiling.input_micros_per_mtok);
+    let output_cost = tokens_cost_ceiling(
+        output_tokens.saturating_mul(choices),
+        ceiling.output_micros_per_mtok,
+    );
+    let mut prompt_cost = tokens_cost_ceiling(prompt_bound, ceiling.input_micros_per_mtok);
+    let near_edge = |budget: &Arc<Budget>| {
+        budget.headroom().is_some_and(|left| {
+            left < prompt_cost
+                .saturating_add(output_cost)
+                .saturating_mul(NEAR_EDGE_SHARE)
+        })
+    };
+    if chain.iter().any(near_edge) {
+        if let Some(exact) = exact_prompt() {
+            prompt_cost =
+                tokens_cost_ceiling(exact.min(prompt_bound), ceiling.input_micros_per_mtok);
+        }
+    }
     // Each of the `n` choices may produce the whole output limit.
     let minimum = prompt_cost.saturating_add(tokens_cost_ceiling(
         MIN_AFFORDABLE_OUTPUT_TOKENS
@@ -338,10 +368,7 @@ pub async fn reserve_output(
             .saturating_mul(choices),
         ceiling.output_micros_per_mtok,
     ));
-    let wanted = prompt_cost.saturating_add(tokens_cost_ceiling(
-        output_tokens.saturating_mul(choices),
-        ceiling.output_micros_per_mtok,
-    ));
+    let wanted = prompt_cost.saturating_add(output_cost);
     let reserved = admitted.reserve(gateway, call, minimum, wanted).await?;
     if call.reservation.is_some() {
         call.output_allowance = Some(reserved - prompt_cost);

@@ -121,6 +121,20 @@ impl Budget {
         self.held().limit == Limit::Unlimited
     }
 
+    /// What the budget has left as this instance sees it (its limit less the spend seen,
+    /// drawn and reserved here); `None` without a limit or before the limit is known.
+    pub fn headroom(&self) -> Option<i64> {
+        let held = self.held();
+        match held.limit {
+            Limit::Max(max) => Some(
+                max.saturating_sub(held.spend_seen)
+                    .saturating_sub(held.drawn)
+                    .saturating_sub(held.reserved),
+            ),
+            _ => None,
+        }
+    }
+
     /// The share of the budget spent or committed (0 upwards); `None` without a limit or before
     /// the limit is known.
     pub fn used_share(&self) -> Option<f64> {

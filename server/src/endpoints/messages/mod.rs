@@ -18,7 +18,7 @@ use crate::endpoints::chat::{chat_call, chat_cost, Egress};
 use crate::endpoints::request::ChatRequest;
 use crate::endpoints::translate::anthropic::request::to_chat_request;
 use crate::engine::litellm_fields::{self, LitellmFields, MetadataOwner};
-use crate::engine::{Call, Cost, Endpoint};
+use crate::engine::{Call, Cost, Endpoint, OutputCost};
 use crate::metering::CALL_TYPE_CHAT;
 use crate::providers::forwarding;
 use crate::routing::attempts::Route;
@@ -97,11 +97,11 @@ impl Endpoint for Messages {
     fn cost(&self, _route: &Route) -> Result<Cost, ApiError> {
         Ok(match &self.as_chat {
             Some(chat) => chat_cost(chat),
-            None => Cost::Output {
+            None => Cost::Output(OutputCost {
                 prompt_bound: self.probe.body_bytes as u64,
                 max_output: self.request.get("max_tokens").and_then(Value::as_u64),
                 choices: 1,
-            },
+            }),
         })
     }
 
