@@ -47,6 +47,38 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// A Messages API request's JSON object, once its headers pass as Anthropic checks them
+/// (`x-api-key`, `anthropic-version`); the refusal otherwise. Every request is remembered.
+fn authenticated_request(
+    record: &MockRecord,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Map<String, Value>, Box<Response>> {
+    record.remember(headers, body);
+    if headers.get("x-api-key").is_none_or(|key| key.is_empty()) {
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "x-api-key header is required",
+        )));
+    }
+    if headers.get("anthropic-version").is_none() {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+        )));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(request)) => Ok(request),
+        _ => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "mock: invalid JSON body",
+        ))),
+    }
+}
+
 /// Fields `/v1/messages/count_tokens` accepts (Anthropic's API reference).
 const COUNT_FIELDS: &[&str] = &[
     "model",
@@ -64,27 +96,9 @@ pub async fn count_tokens(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record.remember(&headers, &body);
-    if headers.get("x-api-key").is_none_or(|key| key.is_empty()) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "x-api-key header is required",
-        );
-    }
-    if headers.get("anthropic-version").is_none() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "anthropic-version: header is required",
-        );
-    }
-    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "mock: invalid JSON body",
-        );
+    let request = match authenticated_request(&record, &headers, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     if let Some(field) = request
         .keys()
@@ -112,27 +126,9 @@ pub async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record.remember(&headers, &body);
-    if headers.get("x-api-key").is_none_or(|key| key.is_empty()) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "x-api-key header is required",
-        );
-    }
-    if headers.get("anthropic-version").is_none() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "anthropic-version: header is required",
-        );
-    }
-    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "mock: invalid JSON body",
-        );
+    let request = match authenticated_request(&record, &headers, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     if let Some(problem) = validate(&request) {
         return error(StatusCode::BAD_REQUEST, "invalid_request_error", &problem);

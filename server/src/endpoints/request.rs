@@ -170,18 +170,7 @@ impl ChatRequest {
         let Some(Value::Array(messages)) = self.body.get("messages") else {
             return 0;
         };
-        let bytes: usize = messages
-            .iter()
-            .map(|message| match message.get("content") {
-                Some(Value::String(text)) => text.len(),
-                Some(Value::Array(parts)) => parts
-                    .iter()
-                    .filter_map(|part| part.get("text")?.as_str())
-                    .map(str::len)
-                    .sum(),
-                _ => 0,
-            })
-            .sum();
+        let bytes: usize = messages.iter().map(message_text_bytes).sum();
         estimate_tokens(bytes)
     }
 
@@ -230,6 +219,19 @@ impl ChatRequest {
     /// The body to send, its `model` still the client's (see `for_deployment`).
     pub fn into_body(self) -> ChatBody {
         self.body
+    }
+}
+
+/// The bytes of a chat message's text: its content as text, or its text parts.
+pub fn message_text_bytes(message: &Value) -> usize {
+    match message.get("content") {
+        Some(Value::String(text)) => text.len(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|part| part.get("text")?.as_str())
+            .map(str::len)
+            .sum(),
+        _ => 0,
     }
 }
 

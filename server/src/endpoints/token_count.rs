@@ -18,6 +18,7 @@ use crate::core::origin::Origin;
 use crate::core::tokens::Encoding;
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::messages::native::{forwarded_headers, messages_url};
+use crate::endpoints::request::message_text_bytes;
 use crate::policy::auth::authenticate;
 use crate::providers::adapter::{to_body, UpstreamRequest};
 use crate::providers::{anthropic, transport, Deployment};
@@ -188,19 +189,6 @@ fn count_text(deployment: &Deployment, text: &str) -> (u64, Counted) {
     match encoding_of(deployment) {
         Some(encoding) => (encoding.text_tokens(text), Counted::Exact(encoding)),
         None => (estimate_tokens(text.len()), Counted::Estimated),
-    }
-}
-
-/// The bytes of a message's text (its content as text or text parts).
-fn message_text_bytes(message: &Value) -> usize {
-    match message.get("content") {
-        Some(Value::String(text)) => text.len(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|part| part.get("text")?.as_str())
-            .map(str::len)
-            .sum(),
-        _ => 0,
     }
 }
 
