@@ -10,15 +10,18 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Reads a request body up to `MAX_BODY_BYTES`.
 pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|error| {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::BodyTooLarge(MAX_BODY_BYTES)
-            } else {
-                ApiError::bad_request("The request body could not be read.", None)
-            }
-        })
+    read_body_within(body, MAX_BODY_BYTES).await
+}
+
+/// Reads a request body up to `limit` bytes (a 413 past it).
+pub async fn read_body_within(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::BodyTooLarge(limit)
+        } else {
+            ApiError::bad_request("The request body could not be read.", None)
+        }
+    })
 }

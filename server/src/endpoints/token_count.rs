@@ -12,18 +12,29 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-use crate::core::body::read_body;
+use crate::core::body::read_body_within;
 use crate::core::error::ApiError;
 use crate::core::origin::Origin;
+use crate::core::provider_error::ProviderError;
 use crate::core::tokens::Encoding;
 use crate::core::usage::estimate_tokens;
 use crate::endpoints::messages::native::{forwarded_headers, messages_url};
 use crate::endpoints::request::message_text_bytes;
 use crate::policy::auth::authenticate;
-use crate::providers::adapter::{to_body, UpstreamRequest};
+use crate::providers::adapter::{to_body, unreadable_reply, UpstreamRequest};
 use crate::providers::{anthropic, transport, Deployment};
 use crate::state::SharedGateway;
 use app::model::invalid;
+
+/// The largest body a count takes: counting is CPU a key's rate limits do not meter, so it is
+/// held well under the data plane's 32 MiB.
+pub const MAX_COUNT_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A count request's JSON object, within `MAX_COUNT_BODY_BYTES` (a 413 past it).
+async fn read_count_request(body: Body) -> Result<Map<String, Value>, ApiError> {
+    let bytes = read_body_within(body, MAX_COUNT_BODY_BYTES).await?;
+    Ok(invalid::json_object(&bytes)?)
+}
 
 /// Fields Anthropic's count endpoint takes (others are not sent to it).
 const ANTHROPIC_COUNT_FIELDS: [&str; 6] = [
@@ -74,7 +85,7 @@ async fn message_tokens(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&gateway.authenticator(), headers, origin).await?;
-    let request = invalid::json_object(&read_body(body).await?)?;
+    let request = read_count_request(body).await?;
     let model = invalid::model(&request)?;
     let deployment = model_deployment(gateway, &caller, &model)?;
     if let Some(url) = messages_url(&deployment) {
@@ -112,11 +123,17 @@ async fn relay_count(
         body: to_body(&Value::Object(request))?,
     };
     let reply = transport::fetch(&gateway.http, deployment, upstream).await?;
-    let counted: Value = serde_json::from_slice(&reply).map_err(|_| ApiError::Internal)?;
+    // A reply without a count is the upstream's fault (502), not ours.
+    let counted: Value =
+        serde_json::from_slice(&reply).map_err(|error| unreadable_reply("Anthropic", &error))?;
     let tokens = counted
         .get("input_tokens")
         .and_then(Value::as_u64)
-        .ok_or(ApiError::Internal)?;
+        .ok_or_else(|| {
+            ApiError::Upstream(ProviderError::Malformed(
+                "Anthropic's count carried no `input_tokens`".into(),
+            ))
+        })?;
     Ok(Json(json!({ "input_tokens": tokens })).into_response())
 }
 
@@ -129,7 +146,7 @@ pub async fn token_counter(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&gateway.authenticator(), &headers, &origin).await?;
-    let request = invalid::json_object(&read_body(body).await?)?;
+    let request = read_count_request(body).await?;
     let model = invalid::model(&request)?;
     let deployment = model_deployment(&gateway, &caller, &model)?;
     let (tokens, counted) = match (request.get("messages"), request.get("prompt")) {

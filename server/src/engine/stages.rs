@@ -199,7 +199,8 @@ impl Admitted {
                     push_tag(&mut tags, tag);
                 }
                 let spend = fields.spend.clone().or(&self.spend_metadata);
-                (spend.session_id.clone(), spend.row_metadata())
+                let metadata = spend.row_metadata();
+                (spend.session_id, metadata)
             }
             None => (
                 self.spend_metadata.session_id.clone(),

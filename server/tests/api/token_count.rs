@@ -75,6 +75,9 @@ async fn token_counter_counts_openai_models_exactly_and_estimates_the_rest(pool:
     ] {
         assert_openai_error(count(body).await.unwrap(), status).await;
     }
+    // Counting is CPU no rate limit meters: held to 4 MiB.
+    let huge = json!({"model": "gpt-4o-mini", "prompt": "x".repeat(5 * 1024 * 1024)});
+    assert_openai_error(count(huge).await.unwrap(), 413).await;
     let anonymous = app
         .post(
             "/utils/token_counter",
