@@ -28,6 +28,7 @@ LAYERS = {
         ["engine"],
         ["state"],
         ["metering"],
+        ["observe"],
         ["routing", "policy"],
         ["config"],
         ["providers"],

@@ -11,6 +11,7 @@ pub mod core;
 pub mod endpoints;
 pub mod engine;
 pub mod metering;
+pub mod observe;
 pub mod policy;
 pub mod providers;
 pub mod routing;

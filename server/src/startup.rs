@@ -23,6 +23,7 @@ use crate::core::redis_link::RedisLink;
 use crate::metering::upkeep;
 use crate::metering::writer::SpendWriter;
 use crate::metering::Meter;
+use crate::observe::Observer;
 use crate::policy::alerts::Alerts;
 use crate::policy::auth::MasterKey;
 use crate::policy::budgets::{self, Ledger};
@@ -198,11 +199,16 @@ pub async fn start(
         .alert_webhook
         .clone()
         .map(|webhook| Alerts::new(webhook, http.clone(), pool.clone(), tasks.clone()));
+    let observer = Arc::new(
+        Observer::new(&config.observability)
+            .map_err(|message| anyhow::anyhow!("litellm_settings: {message}"))?,
+    );
     let (queue, writer) = SpendWriter::spawn(
         pool.clone(),
         budgets.clone(),
         alerts,
         config.spend_batch_window,
+        observer.flush_meters(),
     );
     let gateway = Arc::new(Gateway {
         models: models.clone(),
@@ -217,7 +223,7 @@ pub async fn start(
             .as_ref()
             .map(|key| MasterKey::new(key.expose())),
         http,
-        meter: Meter::new(queue),
+        meter: Meter::new(queue, observer.clone()),
         tasks: tasks.clone(),
         pool: pool.clone(),
         started_unix: time::OffsetDateTime::now_utc().unix_timestamp(),

@@ -25,7 +25,12 @@ use crate::policy::auth::{authenticate, Caller};
 use crate::state::SharedGateway;
 
 /// The management routes anyone may call: probes, which carry no data.
-pub const PUBLIC_ROUTES: &[&str] = &["/health/liveliness", "/health/readiness"];
+pub const PUBLIC_ROUTES: &[&str] = &[
+    "/health/liveliness",
+    "/health/readiness",
+    // Checks its own credential: the master key, or a metrics token no other route accepts.
+    "/metrics",
+];
 
 /// The caller of a management route: its key, and what it may do (`app::ops::Actor`).
 #[derive(Clone)]

@@ -12,6 +12,7 @@ pub mod customers;
 mod daily_activity;
 mod extract;
 pub mod health;
+pub mod metrics;
 pub mod keys;
 pub mod members;
 pub mod model_info;
@@ -115,6 +116,8 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         // Public (`access::PUBLIC_ROUTES`): probes carry no data.
         .route("/health/liveliness", get(health::liveliness))
         .route("/health/readiness", get(health::readiness))
+        // Public to the caller check: it takes the master key or the metrics token itself.
+        .route("/metrics", get(metrics::metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             gateway.clone(),
             access::require_caller,

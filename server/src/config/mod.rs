@@ -4,6 +4,7 @@
 //! with the line they are on.
 
 mod deployment;
+mod observability;
 mod overrides;
 mod router;
 
@@ -17,6 +18,7 @@ use crate::core::secret::Secret;
 use crate::providers::Deployment;
 
 pub use deployment::stored_deployment;
+pub use observability::{HealthSettings, MetricGroup, ObservabilitySettings, PrometheusSettings};
 use deployment::RawModel;
 pub use overrides::RoutingBase;
 pub use router::classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
@@ -49,6 +51,8 @@ pub struct Config {
     /// `general_settings.allow_client_mock_response`: clients' `mock_response` is honoured for
     /// every key, not only the master key.
     pub client_mock_responses: bool,
+    /// Metrics, callbacks and health checks.
+    pub observability: ObservabilitySettings,
     /// Things the file contains that Gatehouse does not use (logged at start-up).
     pub warnings: Vec<String>,
 }
@@ -168,6 +172,12 @@ struct RawGeneralSettings {
     /// Responses carry `x-litellm-model-api-base`.
     #[serde(default)]
     return_model_api_base_header: bool,
+    /// A bearer token that may read `/metrics` (and nothing else).
+    metrics_token: Option<String>,
+    #[serde(default)]
+    background_health_checks: bool,
+    health_check_interval: Option<f64>,
+    health_check_details: Option<bool>,
 }
 
 impl Config {
@@ -208,8 +218,24 @@ impl Config {
             env,
             origin: Origin::Config,
         };
-        let router_settings = raw.router_settings.unwrap_or_default();
+        let mut router_settings = raw.router_settings.unwrap_or_default();
         let mut litellm_settings = raw.litellm_settings.unwrap_or_default();
+        if !std::mem::take(&mut router_settings.telemetry).is_empty() {
+            warnings.push(format!(
+                "{path}: router_settings: callbacks and Prometheus settings belong in litellm_settings and were ignored here"
+            ));
+        }
+        let observability = observability::settings(
+            std::mem::take(&mut litellm_settings.telemetry),
+            observability::RawGeneralTelemetry {
+                metrics_token: raw.general_settings.metrics_token.as_deref(),
+                background_health_checks: raw.general_settings.background_health_checks,
+                health_check_interval: raw.general_settings.health_check_interval,
+                health_check_details: raw.general_settings.health_check_details,
+            },
+            &resolver,
+            &mut warnings,
+        )?;
         let forwarding_groups = litellm_settings
             .model_group_settings
             .take()
@@ -304,6 +330,7 @@ impl Config {
             stored_environment,
             api_base_header: raw.general_settings.return_model_api_base_header,
             client_mock_responses: raw.general_settings.allow_client_mock_response,
+            observability,
             warnings,
         })
     }
@@ -321,6 +348,7 @@ fn stored_environment(
         &general.master_key,
         &general.database_url,
         &general.alerting_webhook_url,
+        &general.metrics_token,
     ]
     .into_iter()
     .flatten()

@@ -304,6 +304,7 @@ impl From<sqlx::Error> for ApiError {
         if app::db::is_invalid_value(&error) {
             return ApiError::bad_request(app::db::INVALID_VALUE_MESSAGE, None);
         }
+        crate::core::faults::postgres_error();
         tracing::error!(%error, "database error in the API");
         ApiError::Internal
     }

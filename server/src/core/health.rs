@@ -89,6 +89,8 @@ pub struct DeploymentState {
     breaker: Mutex<Breaker>,
     /// Whether the breaker counts failures in a row (so a success must reset it).
     failing: AtomicBool,
+    /// Cooldowns this instance started.
+    cooldowns: AtomicU64,
 }
 
 impl DeploymentState {
@@ -127,6 +129,16 @@ impl DeploymentState {
     fn close(&self) {
         self.cooled_until.store(0, Ordering::Release);
         self.probe_claimed.store(0, Ordering::Release);
+    }
+
+    /// Whether its last attempts failed (a success ends the run).
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Acquire)
+    }
+
+    /// Cooldowns this instance started so far.
+    pub fn cooldowns_started(&self) -> u64 {
+        self.cooldowns.load(Ordering::Relaxed)
     }
 
     /// When its cooldown ends, if it is cooling down.
@@ -293,6 +305,7 @@ impl DeploymentState {
             return None;
         }
         breaker.fails_in_window = 0;
+        self.cooldowns.fetch_add(1, Ordering::Relaxed);
         self.cool_down_until(now + settings.cooldown.as_millis() as u64);
         Some(settings.cooldown)
     }

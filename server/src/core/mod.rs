@@ -7,6 +7,7 @@ pub mod body;
 pub mod capabilities;
 pub mod error;
 pub mod failure;
+pub mod faults;
 pub mod health;
 pub mod limits;
 pub mod notify;

@@ -130,6 +130,7 @@ impl RedisLink {
 
     /// Counts a failure; enough in a row open the breaker.
     fn failed(&self, error: &RedisError) {
+        crate::core::faults::redis_error();
         // A reply Redis gave (a script error, a wrong type) says nothing about its health.
         if error.kind() == ErrorKind::ResponseError {
             return;

@@ -18,6 +18,8 @@
 //! 7. **respond**: a whole reply, server-sent events, or bytes passed through.
 //! 8. **settle** and 9. **meter** (`Meter::record`): the actual cost replaces the reservation;
 //!    one spend row.
+//! 10. **observe** (`Observer::call_ended`, from the meter): metrics. A request refused at any
+//!    earlier stage is observed there (`Observer::refused`).
 
 mod admit;
 pub mod attempt;
@@ -39,6 +41,8 @@ use crate::core::error::ApiError;
 use crate::core::origin::Origin;
 use crate::core::tokens::Encoding;
 use crate::engine::litellm_fields::LitellmFields;
+use crate::metering::MeteredCall;
+use crate::observe::CallContext;
 use crate::routing::attempts::{CostBound, Route};
 use crate::state::SharedGateway;
 
@@ -158,25 +162,72 @@ pub async fn serve<E: Endpoint>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    run::<E>(gateway, &origin, &headers, body)
+    run::<E>(gateway, origin, &headers, body)
         .await
         .unwrap_or_else(E::error_response)
 }
 
 async fn run<E: Endpoint>(
     gateway: SharedGateway,
-    origin: &Origin,
+    origin: Origin,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let observer = gateway.meter.observer();
     // 1. authenticate
-    let admitted = admit::admit(&gateway, headers, origin).await?;
+    let admitted = match admit::admit(&gateway, headers, &origin).await {
+        Ok(admitted) => admitted,
+        Err(error) => {
+            let context = CallContext {
+                route: origin.path,
+                ..CallContext::default()
+            };
+            observer.refused(&context, None, "", error.status().as_u16());
+            return Err(error);
+        }
+    };
+    let context = observer.context(origin.path, &admitted.caller, origin.peer, headers);
+    let refused = |model: &str, error: &ApiError| {
+        observer.refused(
+            &context,
+            Some(&admitted.caller),
+            model,
+            error.status().as_u16(),
+        );
+    };
     // 2. parse
-    let mut request = E::parse(headers, body).await?;
+    let mut request = E::parse(headers, body)
+        .await
+        .inspect_err(|error| refused("", error))?;
+    // 3–5. authorize, plan, limit, reserve
+    let (mut call, route) = prepare(&gateway, &admitted, &mut request)
+        .await
+        .inspect_err(|error| refused(request.model(), error))?;
+    let call_kind = request
+        .into_call(&route)
+        .inspect_err(|error| refused(route.requested_model(), error))?;
+    call.context = context;
+    // 6–9. call, respond, settle, meter, observe
+    match call_kind {
+        Call::Whole {
+            attempts,
+            content_type,
+        } => whole::relay(gateway, call, route, attempts, content_type).await,
+        Call::Events(attempts) => stream::relay(gateway, call, route, attempts).await,
+        Call::Passthrough(attempts) => passthrough::relay(gateway, call, route, attempts).await,
+    }
+}
+
+/// Stages 3 to 5: the request's route, its place in the rate limits, and its reservation.
+async fn prepare<E: Endpoint>(
+    gateway: &SharedGateway,
+    admitted: &Admitted,
+    request: &mut E,
+) -> Result<(MeteredCall, Route), ApiError> {
     // 3. authorize, plan
     let needs = request.needs();
     let asked = request.litellm().map(|fields| &fields.route);
-    let mut route = admitted.plan(&gateway, request.model(), &needs, asked)?;
+    let mut route = admitted.plan(gateway, request.model(), &needs, asked)?;
     if request.single_attempt() {
         route = route.single_attempt();
     }
@@ -185,7 +236,7 @@ async fn run<E: Endpoint>(
             route = stages::client_route(route, auth)?;
         }
         if let Some(reply) = &fields.mock_response {
-            route = stages::mock_route(&gateway, &admitted, route, reply, &needs);
+            route = stages::mock_route(gateway, admitted, route, reply, &needs);
         }
     }
     request.bind(&route)?;
@@ -198,7 +249,7 @@ async fn run<E: Endpoint>(
         request.streams(),
     );
     // 4. limit
-    admitted.limit(&gateway, &mut call).await?;
+    admitted.limit(gateway, &mut call).await?;
     // 5. reserve
     match request.cost(&route)? {
         Cost::Output(cost) => {
@@ -210,7 +261,7 @@ async fn run<E: Endpoint>(
                     .and_then(|encoding| request.exact_prompt_tokens(encoding))
             };
             let held =
-                stages::reserve_output(&gateway, &admitted, &mut call, &route, cost, exact_prompt)
+                stages::reserve_output(gateway, admitted, &mut call, &route, cost, exact_prompt)
                     .await?;
             if let Some(tokens) = held {
                 request.limit_output(tokens);
@@ -218,7 +269,7 @@ async fn run<E: Endpoint>(
         }
         Cost::Whole { bound, impose } => {
             let worst = route.price_ceiling().cost_of(&bound);
-            admitted.reserve(&gateway, &mut call, worst, worst).await?;
+            admitted.reserve(gateway, &mut call, worst, worst).await?;
             if let (Some(tokens), true) = (impose, call.reservation.is_some()) {
                 request.limit_output(tokens);
             }
@@ -229,13 +280,5 @@ async fn run<E: Endpoint>(
             call.keep_request(true, || payload);
         }
     }
-    // 6–9. call, respond, settle, meter
-    match request.into_call(&route)? {
-        Call::Whole {
-            attempts,
-            content_type,
-        } => whole::relay(gateway, call, route, attempts, content_type).await,
-        Call::Events(attempts) => stream::relay(gateway, call, route, attempts).await,
-        Call::Passthrough(attempts) => passthrough::relay(gateway, call, route, attempts).await,
-    }
+    Ok((call, route))
 }

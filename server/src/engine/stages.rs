@@ -8,6 +8,7 @@ use crate::core::error::ApiError;
 use crate::core::prices::tokens_cost_ceiling;
 use crate::engine::admit::Admitted;
 use crate::engine::litellm_fields::{ClientAuth, LitellmFields};
+use crate::observe::CallContext;
 use crate::metering::MeteredCall;
 use crate::policy::auth::Caller;
 use crate::policy::budgets::{Budget, BudgetError};
@@ -229,6 +230,7 @@ impl Admitted {
             started: self.started,
             started_at: self.started_at,
             payload: None,
+            context: CallContext::default(),
         }
     }
 }

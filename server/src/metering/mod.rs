@@ -12,6 +12,7 @@ use app::db::spend::{Charge, Payload, SpendRow};
 use time::OffsetDateTime;
 
 use crate::core::usage::{estimate_tokens, Usage};
+use crate::observe::{CallContext, CallerIds, EndedCall, Observer};
 use crate::policy::budgets::{Budget, Reservation};
 use crate::policy::limits::Admission;
 use crate::providers::Deployment;
@@ -57,6 +58,8 @@ pub struct MeteredCall {
     pub started_at: OffsetDateTime,
     /// The redacted request (and later reply) when payload logging is on.
     pub payload: Option<Box<Payload>>,
+    /// What the observe stage reads beyond the spend row.
+    pub context: CallContext,
 }
 
 impl MeteredCall {
@@ -114,15 +117,25 @@ impl CallOutcome {
     }
 }
 
-/// Costs calls and queues their spend rows.
+/// Costs calls, observes them, and queues their spend rows.
 #[derive(Clone)]
 pub struct Meter {
     queue: SpendQueue,
+    observer: Arc<Observer>,
 }
 
 impl Meter {
-    pub fn new(queue: SpendQueue) -> Self {
-        Meter { queue }
+    pub fn new(queue: SpendQueue, observer: Arc<Observer>) -> Self {
+        Meter { queue, observer }
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// Spend rows waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.depth()
     }
 
     /// Records a finished call: settles its reservation to the actual cost and queues its row.
@@ -213,6 +226,25 @@ impl Meter {
             charges,
             payload: call.payload,
         };
+        self.observer.call_ended(&EndedCall {
+            context: &call.context,
+            caller: CallerIds {
+                token_hash: &row.token_hash,
+                team_id: row.team_id.as_deref(),
+                user_id: row.user_id.as_deref(),
+                end_user: row.end_user.as_deref(),
+            },
+            requested_model: &call.trail.requested_model,
+            call_type: call.call_type,
+            deployment: &call.deployment,
+            trail: &call.trail,
+            status: outcome.http_status,
+            started: call.started,
+            cost_micros,
+            usage: &usage,
+            is_stream: call.is_stream,
+        });
+        drop(call.context.in_flight.take());
         self.queue.push(row).await;
         cost_micros
     }

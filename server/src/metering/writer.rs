@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::observe::metrics::FlushMeters;
 use crate::policy::alerts::Alerts;
 use crate::policy::budgets::Ledger;
 
@@ -35,6 +36,11 @@ pub struct SpendQueue {
 }
 
 impl SpendQueue {
+    /// Rows waiting for the writer.
+    pub fn depth(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+
     pub async fn push(&self, row: SpendRow) {
         if let Err(error) = self.sender.send(row).await {
             // Only after the writer was stopped, which happens after all requests finished.
@@ -56,10 +62,15 @@ impl SpendWriter {
         ledger: Arc<Ledger>,
         alerts: Option<Alerts>,
         window: Duration,
+        flush: FlushMeters,
     ) -> (SpendQueue, SpendWriter) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let stop = CancellationToken::new();
-        let landed = Landed { ledger, alerts };
+        let landed = Landed {
+            ledger,
+            alerts,
+            flush,
+        };
         let task = tokio::spawn(run(receiver, pool, landed, window, stop.clone()));
         (SpendQueue { sender }, SpendWriter { stop, task })
     }
@@ -121,6 +132,8 @@ struct Landed {
     ledger: Arc<Ledger>,
     /// Budgets the rows moved past a soft limit raise an alert.
     alerts: Option<Alerts>,
+    /// Each batch's latency and failures, for `/metrics`.
+    flush: FlushMeters,
 }
 
 /// Writes one batch, retrying with backoff while the database is unavailable; then the ledger
@@ -209,8 +222,15 @@ async fn insert_retrying(
 ) -> Result<(), sqlx::Error> {
     let mut attempt: u32 = 0;
     loop {
-        match spend::insert_batch(pool, rows, landed.ledger.instance()).await {
+        let started = std::time::Instant::now();
+        let inserted = spend::insert_batch(pool, rows, landed.ledger.instance()).await;
+        if inserted.is_err() {
+            landed.flush.failed();
+            crate::core::faults::postgres_error();
+        }
+        match inserted {
             Ok(spends) => {
+                landed.flush.landed(started.elapsed());
                 landed.ledger.flushed(rows, &spends);
                 if let Some(alerts) = &landed.alerts {
                     alerts.after_batch(rows);

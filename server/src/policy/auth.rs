@@ -66,6 +66,17 @@ impl Caller {
         }
     }
 
+    /// The key's and its team's aliases, where they have them.
+    pub fn aliases(&self) -> (Option<&Arc<str>>, Option<&Arc<str>>) {
+        match self {
+            Caller::Key { key, team } => (
+                key.key_alias.as_ref(),
+                team.as_ref().and_then(|team| team.team_alias.as_ref()),
+            ),
+            Caller::Master { .. } => (None, None),
+        }
+    }
+
     pub fn project_id(&self) -> Option<&Arc<str>> {
         match self {
             Caller::Key { key, .. } => key.project_id.as_ref(),
@@ -108,6 +119,14 @@ pub struct MasterKey {
 }
 
 impl MasterKey {
+    /// Whether `presented` is the master key (compared in constant time).
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        app::secrets::hash_key_bytes(presented)
+            .ct_eq(&self.hash)
+            .into()
+    }
+
     pub fn new(secret: &str) -> Self {
         let hash = app::secrets::hash_key_bytes(secret);
         MasterKey {

@@ -8,6 +8,7 @@
 //! budget is roomy an instance leases a share of what is left and admits from memory; near the
 //! edge it leases exactly what each request needs and gives back what it did not use at once.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -186,9 +187,11 @@ impl Budget {
                         want: wanted - free,
                         share: LEASE_SHARE,
                     };
+                    ledger.lease_round_trips.fetch_add(1, Ordering::Relaxed);
                     let outcome =
                         budgets::lease(&ledger.pool, &self.subject, ledger.instance, request)
-                            .await?;
+                            .await
+                            .inspect_err(|_| crate::core::faults::postgres_error())?;
                     let mut held = self.held();
                     let Some(outcome) = outcome else {
                         held.limit = Limit::Unlimited;
@@ -334,6 +337,8 @@ pub struct Ledger {
     instance: Uuid,
     budgets: DashMap<Arc<str>, Arc<Budget>>,
     tasks: tokio_util::task::TaskTracker,
+    /// Leases asked of the database so far.
+    lease_round_trips: AtomicU64,
 }
 
 impl Ledger {
@@ -343,7 +348,13 @@ impl Ledger {
             instance: Uuid::new_v4(),
             budgets: DashMap::new(),
             tasks,
+            lease_round_trips: AtomicU64::new(0),
         })
+    }
+
+    /// Leases asked of the database so far.
+    pub fn lease_round_trips(&self) -> u64 {
+        self.lease_round_trips.load(Ordering::Relaxed)
     }
 
     /// The budget of a subject (`key:…`, `team:…`).

@@ -37,6 +37,8 @@ pub enum Lookup {
 #[derive(Debug)]
 pub struct CachedKey {
     pub token_hash: Arc<str>,
+    /// Its `key_alias` (the `api_key_alias` of its metrics).
+    pub key_alias: Option<Arc<str>>,
     pub models: Vec<String>,
     pub expires_at: Option<OffsetDateTime>,
     pub blocked: bool,
@@ -147,6 +149,8 @@ pub struct KeyCache {
     ledger: Arc<Ledger>,
     entries: DashMap<[u8; 32], CachedSecret>,
     unknown: moka::sync::Cache<[u8; 32], ()>,
+    /// Lookups that went to the database.
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl KeyCache {
@@ -155,6 +159,7 @@ impl KeyCache {
             pool,
             ledger,
             entries: DashMap::new(),
+            misses: Default::default(),
             unknown: moka::sync::Cache::builder()
                 .max_capacity(NEGATIVE_CAPACITY)
                 .time_to_live(NEGATIVE_TTL)
@@ -181,6 +186,8 @@ impl KeyCache {
         if !may_query() {
             return Ok(Lookup::NotQueried);
         }
+        self.misses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(secret) = key_secrets::find_secret(&self.pool, &hex::encode(hash)).await? else {
             self.unknown.insert(*hash, ());
             return Ok(Lookup::Unknown);
@@ -203,6 +210,25 @@ impl KeyCache {
                 Ok(Lookup::Unknown)
             }
         }
+    }
+
+    /// Every key held in memory, once each (a key with several secrets is held once per
+    /// secret).
+    pub fn held(&self) -> Vec<Arc<CachedKey>> {
+        let mut seen = std::collections::HashSet::new();
+        self.entries
+            .iter()
+            .filter(|entry| seen.insert(entry.key.token_hash.clone()))
+            .map(|entry| entry.key.clone())
+            .collect()
+    }
+
+    /// Keys held in memory, and lookups that went to the database so far.
+    pub fn stats(&self) -> (usize, u64) {
+        (
+            self.entries.len(),
+            self.misses.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Reloads one key and its secrets after a change notification.
@@ -350,6 +376,7 @@ impl KeyCache {
         Arc::new(CachedKey {
             role_ceiling,
             token_hash: Arc::from(row.token_hash.as_str()),
+            key_alias: row.key_alias.as_deref().map(Arc::from),
             models: row.models,
             expires_at: row.expires_at,
             blocked: row.blocked,

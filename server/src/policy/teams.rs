@@ -16,6 +16,8 @@ use crate::policy::limits::ScopeLimits;
 #[derive(Debug)]
 pub struct CachedTeam {
     pub team_id: Arc<str>,
+    /// Its `team_alias` (a label of its metrics).
+    pub team_alias: Option<Arc<str>>,
     pub models: Vec<String>,
     /// Blocked or deleted: its keys are refused.
     pub refused: bool,
@@ -44,6 +46,11 @@ impl TeamCache {
 
     /// The team with this id: from memory, or (once) from Postgres. A team that does not exist
     /// comes back refused.
+    /// The team as held in memory, if it is.
+    pub fn held(&self, team_id: &str) -> Option<Arc<CachedTeam>> {
+        self.entries.get(team_id).map(|entry| entry.clone())
+    }
+
     pub async fn lookup(&self, team_id: &Arc<str>) -> Result<Arc<CachedTeam>, sqlx::Error> {
         if let Some(entry) = self.entries.get(team_id) {
             return Ok(entry.clone());
@@ -78,6 +85,7 @@ impl TeamCache {
         let team = Arc::new(match row {
             Some(row) => CachedTeam {
                 team_id: team_id.clone(),
+                team_alias: row.team_alias.as_deref().map(Arc::from),
                 models: row.models.clone(),
                 refused: row.blocked || row.deleted_at.is_some(),
                 limits: ScopeLimits {
@@ -89,6 +97,7 @@ impl TeamCache {
             },
             None => CachedTeam {
                 team_id: team_id.clone(),
+                team_alias: None,
                 models: Vec::new(),
                 refused: true,
                 limits: ScopeLimits {

@@ -34,7 +34,10 @@ pub struct AttemptRecord {
     pub outcome: &'static str,
     /// The HTTP status the attempt ended in (200 on success).
     pub status: u16,
-    pub latency_ms: u64,
+    /// When it was sent.
+    pub started: Instant,
+    /// How long it took (a stream's: to its first bytes).
+    pub latency: Duration,
 }
 
 impl Serialize for AttemptRecord {
@@ -46,7 +49,8 @@ impl Serialize for AttemptRecord {
         record.serialize_field("api_base", &self.deployment.api_base)?;
         record.serialize_field("outcome", self.outcome)?;
         record.serialize_field("status", &self.status)?;
-        record.serialize_field("latency_ms", &self.latency_ms)?;
+        let latency_ms = u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX);
+        record.serialize_field("latency_ms", &latency_ms)?;
         record.end()
     }
 }
@@ -54,6 +58,8 @@ impl Serialize for AttemptRecord {
 /// Every attempt of a request and what they cost in time.
 #[derive(Debug, Clone, Default)]
 pub struct Trail {
+    /// The model group the client asked for.
+    pub requested_model: String,
     pub attempts: Vec<AttemptRecord>,
     /// Retries within a group.
     pub retries: u32,
@@ -332,6 +338,11 @@ impl Route {
     }
 
     /// The deployment of the first attempt.
+    /// The model group the client asked for.
+    pub fn requested_model(&self) -> &str {
+        &self.model
+    }
+
     pub fn first(&self) -> &Arc<Deployment> {
         &self.first
     }
@@ -356,6 +367,7 @@ impl Route {
         let settings = self.settings.clone();
         let mut trail = Trail {
             request_class: self.request_class,
+            requested_model: self.model,
             ..Trail::default()
         };
         let mut group = self.first_group;
@@ -364,7 +376,7 @@ impl Route {
         let mut fallbacks: Option<Vec<String>> = None;
         // The groups this request went to, filled in when it first falls back.
         let mut visited: Option<HashSet<String>> = None;
-        if group != self.model {
+        if group != trail.requested_model {
             trail.fallbacks = 1;
         }
         loop {
@@ -408,7 +420,8 @@ impl Route {
                     deployment: deployment.clone(),
                     outcome,
                     status,
-                    latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                    started,
+                    latency: elapsed,
                 };
                 let error = match result {
                     Ok(value) => {
@@ -480,10 +493,11 @@ impl Route {
                 break;
             }
             let chain = fallbacks.get_or_insert_with(|| {
-                let chain = settings.fallbacks.chain(&self.model, kind);
+                let chain = settings.fallbacks.chain(&trail.requested_model, kind);
                 chain.iter().rev().cloned().collect()
             });
-            let visited = visited.get_or_insert_with(|| HashSet::from([self.model.clone()]));
+            let visited =
+                visited.get_or_insert_with(|| HashSet::from([trail.requested_model.clone()]));
             visited.insert(group.clone());
             let Some(following) = next_unvisited(chain, visited) else {
                 break;

@@ -53,6 +53,8 @@ pub fn retries_allowed(failure: Failure, settings: &RouterSettings) -> u32 {
 pub struct RetryBudget {
     requests: AtomicU64,
     retries: AtomicU64,
+    /// Retries refused because the budget was spent.
+    exhausted: AtomicU64,
 }
 
 impl RetryBudget {
@@ -73,9 +75,17 @@ impl RetryBudget {
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |retries| {
                 (retries < allowed).then_some(retries + 1)
             });
+        if taken.is_err() {
+            self.exhausted.fetch_add(1, Ordering::Relaxed);
+        }
         taken.ok().map(|_| InFlight {
             counter: &self.retries,
         })
+    }
+
+    /// Retries refused so far because the budget was spent.
+    pub fn exhausted(&self) -> u64 {
+        self.exhausted.load(Ordering::Relaxed)
     }
 }
 

@@ -266,6 +266,7 @@ async fn a_poisoned_spend_batch_never_holds_up_other_tenants_rows(pool: PgPool) 
         ledger,
         None,
         std::time::Duration::from_millis(200),
+        Default::default(),
     );
     let mut poisoned = Vec::new();
     let mut row = spend_row("bad-end-user-size", "hash-bad");

@@ -19,6 +19,7 @@ mod limits;
 mod litellm_fields;
 mod messages;
 mod mutations;
+mod observability;
 mod organizations;
 mod providers;
 mod rbac;

@@ -194,6 +194,9 @@ pub(super) struct RawRouting {
     drop_params: Option<bool>,
     /// Read from `litellm_settings` only: per-group settings (header forwarding).
     pub(in crate::config) model_group_settings: Option<ModelGroupSettings>,
+    /// Read from `litellm_settings` only: the telemetry keys (`callbacks`, Prometheus').
+    #[serde(flatten)]
+    pub(in crate::config) telemetry: super::observability::RawTelemetry,
     /// Gatehouse always filters by capability before routing; accepted for compatibility.
     #[serde(rename = "enable_pre_call_checks")]
     _enable_pre_call_checks: Option<bool>,

@@ -1,0 +1,339 @@
+//! The engine's last stage, observe: what every call leaves behind besides its spend row —
+//! Prometheus metrics under LiteLLM's names (and OpenTelemetry's GenAI ones), gathered without
+//! a lock or an allocation per call once its labels have been seen.
+
+pub mod catalog;
+pub mod labels;
+pub mod metrics;
+mod series;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::{header, HeaderMap, HeaderValue};
+
+use crate::config::ObservabilitySettings;
+use crate::core::usage::Usage;
+use crate::policy::auth::Caller;
+use crate::providers::Deployment;
+use crate::routing::attempts::Trail;
+use labels::{Label, LabelValues};
+use metrics::{CallMeasures, FlushMeters, InFlight, Metrics};
+
+/// What the process records about its calls.
+pub struct Observer {
+    metrics: Option<Metrics>,
+    /// Who may read `/metrics`.
+    access: MetricsAccess,
+    /// Whether calls keep what only opted-in labels read.
+    keeps_client_ip: bool,
+    keeps_user_agent: bool,
+    keeps_end_user: bool,
+}
+
+/// Who may read `/metrics` besides the master key.
+#[derive(Default)]
+struct MetricsAccess {
+    /// `require_auth_for_metrics_endpoint: false`: anyone.
+    open: bool,
+    /// `general_settings.metrics_token`, hashed.
+    token_hash: Option<[u8; 32]>,
+}
+
+/// What a call carries for the observe stage beyond what its spend row holds.
+#[derive(Default)]
+pub struct CallContext {
+    /// The path it was sent to (LiteLLM's `route` label).
+    pub route: String,
+    pub key_alias: Option<Arc<str>>,
+    pub team_alias: Option<Arc<str>>,
+    /// Kept only when a metric's labels read them.
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: Option<HeaderValue>,
+    /// Counts the call in `litellm_in_flight_requests` until it is observed.
+    pub in_flight: Option<InFlight>,
+}
+
+/// A call that ended (answered, failed, or cut short), as the observe stage reads it.
+pub struct EndedCall<'a> {
+    pub context: &'a CallContext,
+    pub caller: CallerIds<'a>,
+    pub requested_model: &'a str,
+    pub call_type: &'static str,
+    /// The deployment that answered, or the last one tried.
+    pub deployment: &'a Deployment,
+    pub trail: &'a Trail,
+    pub status: u16,
+    pub started: Instant,
+    pub cost_micros: i64,
+    pub usage: &'a Usage,
+    pub is_stream: bool,
+}
+
+/// Who made a call, as its labels name them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallerIds<'a> {
+    pub token_hash: &'a str,
+    pub team_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub end_user: Option<&'a str>,
+}
+
+impl Observer {
+    /// Records nothing.
+    pub fn off() -> Observer {
+        Observer {
+            metrics: None,
+            access: MetricsAccess::default(),
+            keeps_client_ip: false,
+            keeps_user_agent: false,
+            keeps_end_user: false,
+        }
+    }
+
+    pub fn new(settings: &ObservabilitySettings) -> Result<Observer, String> {
+        let Some(prometheus) = &settings.prometheus else {
+            return Ok(Observer::off());
+        };
+        let metrics = Metrics::new(prometheus)?;
+        Ok(Observer {
+            access: MetricsAccess {
+                open: !prometheus.require_auth,
+                token_hash: prometheus
+                    .token
+                    .as_ref()
+                    .map(|token| app::secrets::hash_key_bytes(token.expose())),
+            },
+            keeps_client_ip: metrics.keeps(Label::ClientIp),
+            keeps_user_agent: metrics.keeps(Label::UserAgent),
+            keeps_end_user: metrics.keeps(Label::EndUser),
+            metrics: Some(metrics),
+        })
+    }
+
+    /// What the spend writer reports its batches to.
+    pub fn flush_meters(&self) -> FlushMeters {
+        self.metrics
+            .as_ref()
+            .map(Metrics::spend_flush)
+            .unwrap_or_default()
+    }
+
+    /// Whether `/metrics` answers without a key.
+    pub fn metrics_open(&self) -> bool {
+        self.access.open
+    }
+
+    /// Whether `presented` is the metrics token (compared in constant time).
+    pub fn is_metrics_token(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.access.token_hash.is_some_and(|hash| {
+            app::secrets::hash_key_bytes(presented)
+                .ct_eq(&hash)
+                .into()
+        })
+    }
+
+    /// The Prometheus registry, when the `prometheus` callback is on.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// What a call starting now carries to its observe stage.
+    pub fn context(
+        &self,
+        route: String,
+        caller: &Caller,
+        peer: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> CallContext {
+        let Some(metrics) = &self.metrics else {
+            return CallContext::default();
+        };
+        let (key_alias, team_alias) = caller.aliases();
+        CallContext {
+            route,
+            key_alias: key_alias.cloned(),
+            team_alias: team_alias.cloned(),
+            client_ip: peer.filter(|_| self.keeps_client_ip),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .filter(|_| self.keeps_user_agent)
+                .cloned(),
+            in_flight: metrics.in_flight(),
+        }
+    }
+
+    /// A request refused before any upstream was called: counted with what is known of it.
+    pub fn refused(
+        &self,
+        context: &CallContext,
+        caller: Option<&Caller>,
+        requested_model: &str,
+        status: u16,
+    ) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        let ids = caller.map(caller_ids).unwrap_or_default();
+        let client_ip = self.client_ip(context);
+        let mut values = LabelValues::default();
+        self.caller_labels(&mut values, context, &ids, &client_ip);
+        values.set(Label::RequestedModel, requested_model);
+        metrics.record_call(
+            &values,
+            &CallMeasures {
+                status,
+                ..CallMeasures::default()
+            },
+        );
+    }
+
+    /// The observe stage of a call that reached an upstream (or was meant to).
+    pub fn call_ended(&self, call: &EndedCall<'_>) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        let client_ip = self.client_ip(call.context);
+        let mut values = LabelValues::default();
+        self.caller_labels(&mut values, call.context, &call.caller, &client_ip);
+        values
+            .set(Label::RequestedModel, call.requested_model)
+            .set(Label::GenAiRequestModel, call.requested_model)
+            .set(Label::GenAiOperationName, operation_name(call.call_type));
+        deployment_labels(&mut values, call.deployment);
+        let measures = measures(call);
+        metrics.record_call(&values, &measures);
+        let mut first_failure = None;
+        for attempt in call.trail.attempts.iter().filter(|a| a.outcome != "success") {
+            first_failure.get_or_insert(attempt.status);
+            let mut attempt_values = values;
+            deployment_labels(&mut attempt_values, &attempt.deployment);
+            metrics.record_failed_attempt(&attempt_values, attempt.status);
+        }
+        if call.trail.fallbacks > 0 {
+            metrics.record_fallback(
+                &values,
+                &call.deployment.model_group,
+                call.status < 400,
+                first_failure.unwrap_or(call.status),
+            );
+        }
+    }
+
+    fn client_ip(&self, context: &CallContext) -> String {
+        context
+            .client_ip
+            .filter(|_| self.keeps_client_ip)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default()
+    }
+
+    fn caller_labels<'a>(
+        &self,
+        values: &mut LabelValues<'a>,
+        context: &'a CallContext,
+        ids: &CallerIds<'a>,
+        client_ip: &'a str,
+    ) {
+        values
+            .set(Label::HashedApiKey, ids.token_hash)
+            .set(Label::ApiKeyAlias, context.key_alias.as_deref().unwrap_or(""))
+            .set(Label::Team, ids.team_id.unwrap_or(""))
+            .set(Label::TeamAlias, context.team_alias.as_deref().unwrap_or(""))
+            .set(Label::User, ids.user_id.unwrap_or(""))
+            .set(Label::Route, &context.route)
+            .set(Label::ClientIp, client_ip);
+        if self.keeps_end_user {
+            values.set(Label::EndUser, ids.end_user.unwrap_or(""));
+        }
+        if let Some(agent) = &context.user_agent {
+            values.set(Label::UserAgent, agent.to_str().unwrap_or(""));
+        }
+    }
+}
+
+fn caller_ids(caller: &Caller) -> CallerIds<'_> {
+    CallerIds {
+        token_hash: caller.token_hash(),
+        team_id: caller.team_id().map(|id| &**id),
+        user_id: caller.user_id().map(|id| &**id),
+        end_user: None,
+    }
+}
+
+fn deployment_labels<'a>(values: &mut LabelValues<'a>, deployment: &'a Deployment) {
+    values
+        .set(Label::Model, &deployment.upstream_model)
+        .set(Label::LitellmModelName, &deployment.upstream_model)
+        .set(Label::ModelId, &deployment.id)
+        .set(Label::ApiBase, &deployment.api_base)
+        .set(Label::ApiProvider, &deployment.provider)
+        .set(Label::ModelGroup, &deployment.model_group)
+        .set(Label::GenAiProviderName, provider_name(&deployment.provider))
+        .set(Label::GenAiResponseModel, &deployment.upstream_model);
+}
+
+/// The timings and amounts of an ended call.
+fn measures(call: &EndedCall<'_>) -> CallMeasures {
+    let total = call.started.elapsed();
+    let answered = call
+        .trail
+        .attempts
+        .last()
+        .filter(|attempt| attempt.outcome == "success" && call.status < 400);
+    // A stream's answering attempt ended at its first bytes; the rest of the stream is the
+    // upstream's time too.
+    let (upstream, first_token, stream_tail) = match answered {
+        Some(attempt) if call.is_stream => {
+            let since = attempt.started.elapsed();
+            let first = attempt.latency;
+            (Some(since), Some(first), since.saturating_sub(first))
+        }
+        Some(attempt) => (Some(attempt.latency), None, Default::default()),
+        None => (None, None, Default::default()),
+    };
+    let overhead = total
+        .saturating_sub(call.trail.upstream_time)
+        .saturating_sub(stream_tail);
+    CallMeasures {
+        status: call.status,
+        total_seconds: Some(total.as_secs_f64()),
+        upstream_seconds: upstream.map(|time| time.as_secs_f64()),
+        first_token_seconds: first_token.map(|time| time.as_secs_f64()),
+        overhead_seconds: overhead.as_secs_f64(),
+        spend_usd: call.cost_micros.max(0) as f64 / 1_000_000.0,
+        input_tokens: call.usage.prompt_tokens,
+        output_tokens: call.usage.completion_tokens,
+    }
+}
+
+/// OpenTelemetry's `gen_ai.operation.name` for a LiteLLM call type.
+pub fn operation_name(call_type: &'static str) -> &'static str {
+    match call_type {
+        "acompletion" | "anthropic_messages" | "aresponses" => "chat",
+        "aembedding" => "embeddings",
+        "atext_completion" => "text_completion",
+        other => other,
+    }
+}
+
+/// OpenTelemetry's `gen_ai.provider.name` for a LiteLLM provider prefix.
+pub fn provider_name(provider: &str) -> &str {
+    match provider {
+        "openai" | "text-completion-openai" => "openai",
+        "azure" | "azure_ai" => "azure.ai.openai",
+        "anthropic" => "anthropic",
+        "bedrock" => "aws.bedrock",
+        "gemini" => "gcp.gemini",
+        "vertex_ai" => "gcp.vertex_ai",
+        "cohere" => "cohere",
+        "mistral" => "mistral_ai",
+        "groq" => "groq",
+        "deepseek" => "deepseek",
+        "xai" => "x_ai",
+        "perplexity" => "perplexity",
+        other => other,
+    }
+}

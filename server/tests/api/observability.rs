@@ -1,0 +1,282 @@
+//! `/metrics`: LiteLLM's metric and label names count what the gateway did (requests, failures,
+//! spend and tokens equal to the spend log's), who may read them, and the labels a deployment
+//! keeps.
+
+use std::collections::BTreeMap;
+
+use crate::common::*;
+use serde_json::json;
+use sqlx::PgPool;
+
+const METRICS_TOKEN: &str = "metrics-scraper-token";
+
+/// One sample of the exposition: its name, labels and value.
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+fn samples(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split("\",")
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (label, value) = pair.split_once("=\"").unwrap();
+                    (label.to_string(), value.trim_end_matches('"').to_string())
+                })
+                .collect();
+            Sample {
+                name: name.to_string(),
+                labels,
+                value: value.parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// The sum of `name`'s samples whose labels include `wanted`.
+fn total(text: &str, name: &str, wanted: &[(&str, &str)]) -> f64 {
+    samples(text)
+        .iter()
+        .filter(|sample| sample.name == name)
+        .filter(|sample| {
+            wanted
+                .iter()
+                .all(|(label, value)| sample.labels.get(*label).map(String::as_str) == Some(*value))
+        })
+        .map(|sample| sample.value)
+        .sum()
+}
+
+/// The label names `name`'s samples carry.
+fn label_names(text: &str, name: &str) -> Vec<String> {
+    let mut names: Vec<String> = samples(text)
+        .into_iter()
+        .filter(|sample| sample.name == name)
+        .flat_map(|sample| sample.labels.into_keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn with_prometheus(mock: &mock_upstream::MockUpstream, models: &[&'static str], extra: &str) -> String {
+    format!(
+        "{}  metrics_token: {METRICS_TOKEN}\nlitellm_settings:\n  callbacks: [\"prometheus\"]\n{extra}",
+        TestConfig::new(mock).models(models).yaml()
+    )
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let response = app.get("/metrics", MASTER_KEY).await;
+    assert_eq!(response.status(), 200);
+    assert!(header(&response, "content-type").starts_with("text/plain; version=0.0.4"));
+    response.text().await.unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn metrics_count_what_the_spend_log_records_under_litellm_names(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app_from_yaml(pool.clone(), &with_prometheus(&mock, &["priced"], "")).await;
+    let team: serde_json::Value = app
+        .manage("/team/new", json!({ "team_alias": "research" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let team_id = team["team_id"].as_str().unwrap();
+    let key = app
+        .new_key(json!({ "key_alias": "observed", "team_id": team_id, "max_budget": 10 }))
+        .await;
+    let hash = app::secrets::hash_key(&key);
+    for _ in 0..3 {
+        assert_eq!(app.chat(&key, &hello("priced")).await.status(), 200);
+    }
+    // Refused before any upstream: an unknown model, and no key at all.
+    assert_eq!(app.chat(&key, &hello("nowhere")).await.status(), 404);
+    assert_eq!(app.chat("", &hello("priced")).await.status(), 401);
+    let rows = wait_for_rows(&pool, &key, 3).await;
+
+    let text = scrape(&app).await;
+    let key_labels = [
+        ("hashed_api_key", hash.as_str()),
+        ("api_key_alias", "observed"),
+        ("team", team_id),
+        ("team_alias", "research"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut labels = key_labels.to_vec();
+        labels.extend_from_slice(extra);
+        labels
+    };
+    assert_eq!(
+        total(
+            &text,
+            "litellm_proxy_total_requests_metric_total",
+            &with(&[("requested_model", "priced"), ("status_code", "200"), ("route", "/v1/chat/completions")])
+        ),
+        3.0
+    );
+    assert_eq!(
+        total(
+            &text,
+            "litellm_proxy_failed_requests_metric_total",
+            &with(&[("requested_model", "nowhere"), ("exception_status", "404"), ("exception_class", "NotFoundError")])
+        ),
+        1.0
+    );
+    assert_eq!(
+        total(&text, "litellm_proxy_total_requests_metric_total", &[("hashed_api_key", ""), ("status_code", "401")]),
+        1.0
+    );
+    // Spend and tokens are the spend log's, to the micro-dollar.
+    let spent: i64 = rows.iter().map(|row| row.0).sum();
+    let prompt: i64 = rows.iter().map(|row| row.1).sum();
+    let completion: i64 = rows.iter().map(|row| row.2).sum();
+    assert!(spent > 0);
+    let spend = total(&text, "litellm_spend_metric_total", &with(&[("model", "priced-model")]));
+    assert!((spend - spent as f64 / 1e6).abs() < 1e-9, "{spend} vs {spent} micro-dollars");
+    assert_eq!(total(&text, "litellm_input_tokens_metric_total", &key_labels), prompt as f64);
+    assert_eq!(total(&text, "litellm_output_tokens_metric_total", &key_labels), completion as f64);
+    assert_eq!(
+        total(&text, "litellm_total_tokens_metric_total", &key_labels),
+        (prompt + completion) as f64
+    );
+    // Latency histograms count each answered call once.
+    for histogram in [
+        "litellm_request_total_latency_metric_count",
+        "litellm_llm_api_latency_metric_count",
+    ] {
+        assert_eq!(total(&text, histogram, &key_labels), 3.0, "{histogram}");
+    }
+    assert_eq!(
+        total(&text, "litellm_overhead_latency_metric_count", &[("model_group", "priced"), ("api_provider", "openai")]),
+        3.0
+    );
+    assert_eq!(
+        total(&text, "litellm_deployment_success_responses_total", &with(&[("litellm_model_name", "priced-model")])),
+        3.0
+    );
+    // OpenTelemetry's GenAI names too.
+    assert_eq!(
+        total(&text, "gen_ai_client_token_usage_sum", &[("gen_ai_token_type", "input"), ("gen_ai_request_model", "priced"), ("gen_ai_provider_name", "openai"), ("gen_ai_operation_name", "chat")]),
+        prompt as f64
+    );
+    assert_eq!(
+        total(&text, "gen_ai_client_operation_duration_seconds_count", &[("gen_ai_response_model", "priced-model")]),
+        3.0
+    );
+    // States read at scrape time.
+    assert_eq!(total(&text, "litellm_deployment_state", &[("litellm_model_name", "priced-model")]), 0.0);
+    assert_eq!(label_names(&text, "litellm_deployment_state"), ["api_base", "api_provider", "litellm_model_name", "model_id"]);
+    let left = total(&text, "litellm_remaining_api_key_budget_metric", &[("hashed_api_key", hash.as_str()), ("api_key_alias", "observed")]);
+    assert!((left - (10.0 - spent as f64 / 1e6)).abs() < 1e-6, "{left}");
+    assert_eq!(total(&text, "litellm_in_flight_requests", &[]), 0.0);
+    assert!(total(&text, "gatehouse_key_cache_entries", &[]) >= 1.0);
+    assert_eq!(total(&text, "gatehouse_spend_flush_failures_total", &[]), 0.0);
+    assert!(total(&text, "gatehouse_spend_flush_seconds_count", &[]) >= 1.0);
+    // People and clients are not labels unless configured.
+    for name in ["end_user", "user_email", "client_ip", "user_agent"] {
+        assert!(!text.contains(&format!("{name}=\"")), "`{name}` is a label by default");
+    }
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn only_the_master_key_or_the_metrics_token_reads_metrics(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_app_from_yaml(pool.clone(), &with_prometheus(&mock, &["priced"], "")).await;
+    let key = app.new_key(json!({})).await;
+    assert_openai_error(app.get("/metrics", "").await, 401).await;
+    assert_openai_error(app.get("/metrics", &key).await, 401).await;
+    let response = app.get("/metrics", METRICS_TOKEN).await;
+    assert_eq!(response.status(), 200);
+    // The metrics token opens nothing else.
+    assert_openai_error(app.get("/key/list", METRICS_TOKEN).await, 401).await;
+    assert_openai_error(app.chat(METRICS_TOKEN, &hello("priced")).await, 401).await;
+    app.shutdown().await;
+
+    // Open on request; absent without the callback.
+    let open = with_prometheus(&mock, &["priced"], "  require_auth_for_metrics_endpoint: false\n");
+    let app = spawn_app_from_yaml(pool.clone(), &open).await;
+    assert_eq!(app.get("/metrics", "").await.status(), 200);
+    app.shutdown().await;
+    let app = spawn_config(pool, TestConfig::new(&mock).models(&["priced"])).await;
+    let body = assert_openai_error(app.get("/metrics", MASTER_KEY).await, 404).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("prometheus"));
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_metrics_config_keeps_only_the_listed_metrics_and_labels(pool: PgPool) {
+    let mock = mock().await;
+    let listed = "  prometheus_metrics_config:\n    - group: traffic\n      metrics: [litellm_proxy_total_requests_metric]\n      include_labels: [requested_model, status_code, user_agent]\n";
+    let app = spawn_app_from_yaml(pool, &with_prometheus(&mock, &["priced"], listed)).await;
+    let key = app.new_key(json!({})).await;
+    let response = app
+        .http
+        .post(format!("{}/v1/chat/completions", app.base))
+        .bearer_auth(&key)
+        .header("user-agent", "observability-test/1")
+        .json(&hello("priced"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = scrape(&app).await;
+    assert_eq!(
+        label_names(&text, "litellm_proxy_total_requests_metric_total"),
+        ["requested_model", "status_code", "user_agent"]
+    );
+    assert_eq!(
+        total(&text, "litellm_proxy_total_requests_metric_total", &[("user_agent", "observability-test/1"), ("requested_model", "priced")]),
+        1.0
+    );
+    assert!(!text.contains("litellm_spend_metric_total"));
+    assert!(!text.contains("litellm_request_total_latency_metric"));
+    // Fixed metrics stay.
+    assert!(text.contains("gen_ai_client_operation_duration_seconds"));
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn failed_attempts_and_fallbacks_are_counted_per_deployment(pool: PgPool) {
+    let mock = mock().await;
+    let yaml = format!(
+        "{}router_settings:\n  num_retries: 0\n  fallbacks: [{{fail-500: [gpt-4o-mini]}}]\n",
+        with_prometheus(&mock, &["fail-500", "gpt-4o-mini"], "")
+    );
+    let app = spawn_app_from_yaml(pool, &yaml).await;
+    let key = app.new_key(json!({})).await;
+    // The upstream's 500 is the gateway's 502 (an upstream failed), in every label.
+    let response = app.chat(&key, &hello("fail-500")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-litellm-attempted-fallbacks"), "1");
+    let text = scrape(&app).await;
+    assert_eq!(
+        total(&text, "litellm_deployment_failure_responses_total", &[("requested_model", "fail-500"), ("litellm_model_name", "mock-fail-500"), ("exception_status", "502"), ("exception_class", "InternalServerError")]),
+        1.0
+    );
+    assert_eq!(
+        total(&text, "litellm_deployment_successful_fallbacks_total", &[("requested_model", "fail-500"), ("fallback_model", "gpt-4o-mini"), ("exception_status", "502")]),
+        1.0
+    );
+    assert_eq!(
+        total(&text, "litellm_deployment_success_responses_total", &[("requested_model", "fail-500"), ("litellm_model_name", "gpt-4o-mini")]),
+        1.0
+    );
+    assert_eq!(
+        total(&text, "litellm_proxy_total_requests_metric_total", &[("requested_model", "fail-500"), ("status_code", "200")]),
+        1.0
+    );
+    app.shutdown().await;
+}
