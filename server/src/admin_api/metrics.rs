@@ -17,7 +17,8 @@ use crate::policy::budgets::Budget;
 use crate::state::SharedGateway;
 
 /// Prometheus' text exposition format.
-const EXPOSITION: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+const EXPOSITION: HeaderValue =
+    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
 pub async fn metrics(
     State(gateway): State<SharedGateway>,
@@ -63,7 +64,8 @@ pub async fn metrics(
             .set(Label::ApiProvider, &deployment.provider)
             .set(Label::ModelGroup, &deployment.model_group);
         let (requests, tokens) = state.minute_usage();
-        let left = |limit: Option<u64>, used: u64| limit.map(|limit| limit.saturating_sub(used) as f64);
+        let left =
+            |limit: Option<u64>, used: u64| limit.map(|limit| limit.saturating_sub(used) as f64);
         readings.deployments.push(DeploymentReading {
             labels,
             state: if state.cooling_for().is_some() {
@@ -123,7 +125,10 @@ pub async fn metrics(
 }
 
 /// The budget of `subject` in a key's chain.
-fn own_budget<'a>(chain: &'a [std::sync::Arc<Budget>], subject: &BudgetSubject) -> Option<&'a Budget> {
+fn own_budget<'a>(
+    chain: &'a [std::sync::Arc<Budget>],
+    subject: &BudgetSubject,
+) -> Option<&'a Budget> {
     let subject = subject.to_string();
     chain
         .iter()

@@ -18,8 +18,8 @@ use crate::core::secret::Secret;
 use crate::providers::Deployment;
 
 pub use deployment::stored_deployment;
-pub use observability::{HealthSettings, MetricGroup, ObservabilitySettings, PrometheusSettings};
 use deployment::RawModel;
+pub use observability::{HealthSettings, MetricGroup, ObservabilitySettings, PrometheusSettings};
 pub use overrides::RoutingBase;
 pub use router::classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
 pub use router::{FallbackKind, Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
@@ -220,13 +220,13 @@ impl Config {
         };
         let mut router_settings = raw.router_settings.unwrap_or_default();
         let mut litellm_settings = raw.litellm_settings.unwrap_or_default();
-        if !std::mem::take(&mut router_settings.telemetry).is_empty() {
+        if !router_settings.take_telemetry().is_empty() {
             warnings.push(format!(
                 "{path}: router_settings: callbacks and Prometheus settings belong in litellm_settings and were ignored here"
             ));
         }
         let observability = observability::settings(
-            std::mem::take(&mut litellm_settings.telemetry),
+            litellm_settings.take_telemetry(),
             observability::RawGeneralTelemetry {
                 metrics_token: raw.general_settings.metrics_token.as_deref(),
                 background_health_checks: raw.general_settings.background_health_checks,

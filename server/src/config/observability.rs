@@ -19,17 +19,13 @@ const MIN_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 const PROMETHEUS: &str = "prometheus";
 
 /// The telemetry keys of `litellm_settings`.
-#[derive(Deserialize, Default)]
 pub(in crate::config) struct RawTelemetry {
-    #[serde(default)]
-    callbacks: Vec<String>,
-    #[serde(default)]
-    success_callback: Vec<String>,
-    #[serde(default)]
-    failure_callback: Vec<String>,
-    prometheus_metrics_config: Option<Vec<MetricGroup>>,
-    prometheus_latency_buckets: Option<Vec<f64>>,
-    require_auth_for_metrics_endpoint: Option<bool>,
+    pub callbacks: Vec<String>,
+    pub success_callback: Vec<String>,
+    pub failure_callback: Vec<String>,
+    pub prometheus_metrics_config: Option<Vec<MetricGroup>>,
+    pub prometheus_latency_buckets: Option<Vec<f64>>,
+    pub require_auth_for_metrics_endpoint: Option<bool>,
 }
 
 impl RawTelemetry {

@@ -388,3 +388,45 @@ fn stored_deployments_are_built_like_config_entries() {
         .to_string();
     assert!(error.contains("allowed_environment_references"), "{error}");
 }
+
+#[test]
+fn telemetry_keys_are_read_and_unknown_callbacks_warned_about() {
+    let config = parse(
+        "model_list: []\nlitellm_settings:\n  callbacks: [prometheus, langfuse_typo]\n  prometheus_latency_buckets: [0.1, 1]\n  unknown_setting: 1\nrouter_settings:\n  callbacks: [prometheus]\ngeneral_settings:\n  metrics_token: os.environ/METRICS\n  background_health_checks: true\n  health_check_interval: 30\n",
+    );
+    let error = config
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+    assert!(error.contains("METRICS"), "{error}");
+    let config = Config::parse(
+        "model_list: []\nlitellm_settings:\n  callbacks: [prometheus, langfuse_typo]\n  prometheus_latency_buckets: [0.1, 1]\n  unknown_setting: 1\nrouter_settings:\n  callbacks: [prometheus]\ngeneral_settings:\n  metrics_token: os.environ/METRICS\n  background_health_checks: true\n  health_check_interval: 30\n",
+        "t.yaml",
+        &|name| (name == "METRICS").then(|| "scrape-token".to_string()),
+    )
+    .unwrap();
+    let prometheus = config.observability.prometheus.unwrap();
+    assert_eq!(prometheus.latency_buckets, Some(vec![0.1, 1.0]));
+    assert!(prometheus.require_auth);
+    assert_eq!(prometheus.token.unwrap().expose(), "scrape-token");
+    assert!(config.observability.health.background);
+    assert_eq!(
+        config.observability.health.interval,
+        Duration::from_secs(30)
+    );
+    let joined = config.warnings.join("\n");
+    assert!(joined.contains("`langfuse_typo`"), "{joined}");
+    assert!(
+        joined.contains("litellm_settings.unknown_setting"),
+        "{joined}"
+    );
+    assert!(joined.contains("router_settings: callbacks"), "{joined}");
+    let without =
+        parse("model_list: []\nlitellm_settings:\n  prometheus_latency_buckets: [1]\n").unwrap();
+    assert!(without.observability.prometheus.is_none());
+    assert!(without.warnings.join("\n").contains("/metrics is off"));
+    let error = parse("model_list: []\ngeneral_settings:\n  health_check_interval: 0.5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("health_check_interval"), "{error}");
+}

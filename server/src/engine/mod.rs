@@ -19,7 +19,7 @@
 //! 8. **settle** and 9. **meter** (`Meter::record`): the actual cost replaces the reservation;
 //!    one spend row.
 //! 10. **observe** (`Observer::call_ended`, from the meter): metrics. A request refused at any
-//!    earlier stage is observed there (`Observer::refused`).
+//!     earlier stage is observed there (`Observer::refused`).
 
 mod admit;
 pub mod attempt;

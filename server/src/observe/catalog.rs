@@ -423,7 +423,13 @@ pub static CATALOG: [MetricDef; 33] = [
         "litellm_deployment_cooled_down",
         "Times a deployment was cooled down",
         Kind::Counter,
-        &[LitellmModelName, ModelId, ApiBase, ApiProvider, ExceptionStatus],
+        &[
+            LitellmModelName,
+            ModelId,
+            ApiBase,
+            ApiProvider,
+            ExceptionStatus,
+        ],
     ),
     litellm(
         "litellm_in_flight_requests",

@@ -334,8 +334,16 @@ impl Metrics {
             return;
         };
         observe(&series.total_latency, Metric::RequestTotalLatency, total);
-        observe(&series.overhead, Metric::OverheadLatency, measures.overhead_seconds);
-        observe(&series.gen_ai_duration, Metric::GenAiOperationDuration, total);
+        observe(
+            &series.overhead,
+            Metric::OverheadLatency,
+            measures.overhead_seconds,
+        );
+        observe(
+            &series.gen_ai_duration,
+            Metric::GenAiOperationDuration,
+            total,
+        );
         if let Some(upstream) = measures.upstream_seconds {
             observe(&series.api_latency, Metric::LlmApiLatency, upstream);
             counter(
@@ -447,7 +455,11 @@ impl Metrics {
             }
         };
         for deployment in &readings.deployments {
-            set(Metric::DeploymentState, &deployment.labels, deployment.state);
+            set(
+                Metric::DeploymentState,
+                &deployment.labels,
+                deployment.state,
+            );
             if let Some(left) = deployment.remaining_requests {
                 set(Metric::RemainingRequests, &deployment.labels, left);
             }
@@ -455,7 +467,8 @@ impl Metrics {
                 set(Metric::RemainingTokens, &deployment.labels, left);
             }
             if deployment.cooldowns > 0 {
-                if let Some(counter) = self.counter(Metric::DeploymentCooledDown, &deployment.labels)
+                if let Some(counter) =
+                    self.counter(Metric::DeploymentCooledDown, &deployment.labels)
                 {
                     counter.inc_by(deployment.cooldowns);
                 }
@@ -485,7 +498,10 @@ impl Metrics {
             (Metric::BudgetLeaseRoundTrips, readings.lease_round_trips),
             (Metric::RedisErrors, readings.redis_errors),
             (Metric::PostgresErrors, readings.postgres_errors),
-            (Metric::RetryBudgetExhausted, readings.retry_budget_exhausted),
+            (
+                Metric::RetryBudgetExhausted,
+                readings.retry_budget_exhausted,
+            ),
         ] {
             if let Some(counter) = self.counter(metric, &none) {
                 // Counted where they happen, as running totals: catch up to them.
@@ -545,7 +561,9 @@ fn default_labels(def: &MetricDef) -> Vec<Label> {
 }
 
 /// The metrics `prometheus_metrics_config` lists, by exposed name, with their labels.
-fn chosen_labels(settings: &PrometheusSettings) -> Result<BTreeMap<&'static str, Vec<Label>>, String> {
+fn chosen_labels(
+    settings: &PrometheusSettings,
+) -> Result<BTreeMap<&'static str, Vec<Label>>, String> {
     let mut chosen = BTreeMap::new();
     for group in settings.metric_groups.iter().flatten() {
         for name in &group.metrics {
@@ -624,4 +642,142 @@ fn family(def: &MetricDef, labels: &[Label], latency: &[f64]) -> prometheus::Res
             )?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MetricGroup;
+
+    fn listed(metrics: &[&str], labels: Option<&[&str]>) -> PrometheusSettings {
+        PrometheusSettings {
+            metric_groups: Some(vec![MetricGroup {
+                group: "g".into(),
+                metrics: metrics.iter().map(|name| name.to_string()).collect(),
+                include_labels: labels.map(|labels| labels.iter().map(|l| l.to_string()).collect()),
+            }]),
+            ..PrometheusSettings::default()
+        }
+    }
+
+    fn error_of(settings: &PrometheusSettings) -> String {
+        match Metrics::new(settings) {
+            Ok(_) => panic!("accepted"),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn unknown_metrics_and_labels_are_refused_by_name() {
+        let error = error_of(&listed(&["litellm_no_such_metric"], None));
+        assert!(error.contains("`litellm_no_such_metric`"), "{error}");
+        let error = error_of(&listed(&["litellm_spend_metric"], Some(&["status_code"])));
+        assert!(error.contains("has no label `status_code`"), "{error}");
+        let error = error_of(&listed(&["gen_ai_client_token_usage"], None));
+        assert!(error.contains("always exposed"), "{error}");
+        let error = error_of(&PrometheusSettings {
+            latency_buckets: Some(vec![1.0, 0.5]),
+            ..PrometheusSettings::default()
+        });
+        assert!(error.contains("increasing"), "{error}");
+    }
+
+    fn call<'a>(key: &'a str) -> LabelValues<'a> {
+        let mut labels = LabelValues::default();
+        labels
+            .set(Label::HashedApiKey, key)
+            .set(Label::RequestedModel, "gpt")
+            .set(Label::Model, "gpt-up")
+            .set(Label::ModelId, "d1");
+        labels
+    }
+
+    fn answered() -> CallMeasures {
+        CallMeasures {
+            status: 200,
+            total_seconds: Some(0.2),
+            upstream_seconds: Some(0.15),
+            spend_usd: 0.25,
+            input_tokens: 10,
+            output_tokens: 5,
+            ..CallMeasures::default()
+        }
+    }
+
+    #[test]
+    fn a_call_adds_to_its_series_and_a_refusal_leaves_no_latency_series() {
+        let metrics = Metrics::new(&PrometheusSettings::default()).unwrap();
+        metrics.record_call(&call("k1"), &answered());
+        metrics.record_call(&call("k1"), &answered());
+        metrics.record_call(
+            &call("k2"),
+            &CallMeasures {
+                status: 429,
+                ..CallMeasures::default()
+            },
+        );
+        let text = metrics.render(&Readings::default());
+        assert!(text.contains("litellm_spend_metric_total{api_key_alias=\"\",api_provider=\"\",hashed_api_key=\"k1\",model=\"gpt-up\",model_id=\"d1\",team=\"\",team_alias=\"\",user=\"\"} 0.5"), "{text}");
+        assert!(
+            text.contains(
+                "exception_class=\"RateLimitError\",exception_status=\"429\",hashed_api_key=\"k2\""
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("litellm_request_total_latency_metric_count{api_key_alias=\"\",hashed_api_key=\"k2\""), "{text}");
+        assert!(text.contains("litellm_input_tokens_metric_total{api_key_alias=\"\",hashed_api_key=\"k1\",model=\"gpt-up\",model_id=\"d1\",requested_model=\"gpt\",team=\"\",team_alias=\"\",user=\"\"} 20"), "{text}");
+    }
+
+    #[test]
+    fn past_the_series_bound_calls_are_counted_under_other() {
+        let mut metrics = Metrics::new(&PrometheusSettings::default()).unwrap();
+        metrics.calls = SeriesCache::with_bound(2);
+        for key in ["a", "b", "c", "d"] {
+            metrics.record_call(&call(key), &answered());
+        }
+        let text = metrics.render(&Readings::default());
+        let requests: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("litellm_proxy_total_requests_metric_total{"))
+            .collect();
+        assert_eq!(requests.len(), 3, "{requests:?}");
+        assert!(requests
+            .iter()
+            .any(|line| line.contains("hashed_api_key=\"other\"") && line.ends_with(" 2")));
+    }
+
+    #[test]
+    fn scrape_readings_replace_the_last_ones() {
+        let metrics = Metrics::new(&PrometheusSettings::default()).unwrap();
+        let deployment = |id: &'static str, state: f64| {
+            let mut labels = LabelValues::default();
+            labels.set(Label::ModelId, id);
+            DeploymentReading {
+                labels,
+                state,
+                cooldowns: 2,
+                remaining_requests: Some(5.0),
+                remaining_tokens: None,
+            }
+        };
+        let first = Readings {
+            deployments: vec![deployment("gone", 2.0)],
+            retry_budget_exhausted: 3,
+            ..Readings::default()
+        };
+        metrics.render(&first);
+        let second = Readings {
+            deployments: vec![deployment("kept", 0.0)],
+            retry_budget_exhausted: 4,
+            ..Readings::default()
+        };
+        let text = metrics.render(&second);
+        assert!(!text.contains("model_id=\"gone\""), "{text}");
+        assert!(text.contains("litellm_deployment_cooled_down_total{api_base=\"\",api_provider=\"\",exception_status=\"\",litellm_model_name=\"\",model_id=\"kept\"} 2"), "{text}");
+        assert!(
+            text.contains("gatehouse_retry_budget_exhausted_total 4"),
+            "{text}"
+        );
+        assert!(!text.contains("litellm_remaining_tokens_metric{"), "{text}");
+    }
 }

@@ -128,11 +128,9 @@ impl Observer {
     /// Whether `presented` is the metrics token (compared in constant time).
     pub fn is_metrics_token(&self, presented: &str) -> bool {
         use subtle::ConstantTimeEq;
-        self.access.token_hash.is_some_and(|hash| {
-            app::secrets::hash_key_bytes(presented)
-                .ct_eq(&hash)
-                .into()
-        })
+        self.access
+            .token_hash
+            .is_some_and(|hash| app::secrets::hash_key_bytes(presented).ct_eq(&hash).into())
     }
 
     /// The Prometheus registry, when the `prometheus` callback is on.
@@ -206,7 +204,12 @@ impl Observer {
         let measures = measures(call);
         metrics.record_call(&values, &measures);
         let mut first_failure = None;
-        for attempt in call.trail.attempts.iter().filter(|a| a.outcome != "success") {
+        for attempt in call
+            .trail
+            .attempts
+            .iter()
+            .filter(|a| a.outcome != "success")
+        {
             first_failure.get_or_insert(attempt.status);
             let mut attempt_values = values;
             deployment_labels(&mut attempt_values, &attempt.deployment);
@@ -239,9 +242,15 @@ impl Observer {
     ) {
         values
             .set(Label::HashedApiKey, ids.token_hash)
-            .set(Label::ApiKeyAlias, context.key_alias.as_deref().unwrap_or(""))
+            .set(
+                Label::ApiKeyAlias,
+                context.key_alias.as_deref().unwrap_or(""),
+            )
             .set(Label::Team, ids.team_id.unwrap_or(""))
-            .set(Label::TeamAlias, context.team_alias.as_deref().unwrap_or(""))
+            .set(
+                Label::TeamAlias,
+                context.team_alias.as_deref().unwrap_or(""),
+            )
             .set(Label::User, ids.user_id.unwrap_or(""))
             .set(Label::Route, &context.route)
             .set(Label::ClientIp, client_ip);
@@ -271,7 +280,10 @@ fn deployment_labels<'a>(values: &mut LabelValues<'a>, deployment: &'a Deploymen
         .set(Label::ApiBase, &deployment.api_base)
         .set(Label::ApiProvider, &deployment.provider)
         .set(Label::ModelGroup, &deployment.model_group)
-        .set(Label::GenAiProviderName, provider_name(&deployment.provider))
+        .set(
+            Label::GenAiProviderName,
+            provider_name(&deployment.provider),
+        )
         .set(Label::GenAiResponseModel, &deployment.upstream_model);
 }
 

@@ -106,7 +106,11 @@ impl<V> SeriesCache<V> {
 fn find<V>(shard: &Shard<V>, hash: u64, values: &[&str]) -> Option<Arc<V>> {
     shard.get(&hash)?.iter().find_map(|entry| {
         let same = entry.values.len() == values.len()
-            && entry.values.iter().zip(values).all(|(kept, value)| **kept == **value);
+            && entry
+                .values
+                .iter()
+                .zip(values)
+                .all(|(kept, value)| **kept == **value);
         same.then(|| entry.series.clone())
     })
 }

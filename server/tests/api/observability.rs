@@ -69,7 +69,11 @@ fn label_names(text: &str, name: &str) -> Vec<String> {
     names
 }
 
-fn with_prometheus(mock: &mock_upstream::MockUpstream, models: &[&'static str], extra: &str) -> String {
+fn with_prometheus(
+    mock: &mock_upstream::MockUpstream,
+    models: &[&'static str],
+    extra: &str,
+) -> String {
     format!(
         "{}  metrics_token: {METRICS_TOKEN}\nlitellm_settings:\n  callbacks: [\"prometheus\"]\n{extra}",
         TestConfig::new(mock).models(models).yaml()
@@ -122,7 +126,11 @@ async fn metrics_count_what_the_spend_log_records_under_litellm_names(pool: PgPo
         total(
             &text,
             "litellm_proxy_total_requests_metric_total",
-            &with(&[("requested_model", "priced"), ("status_code", "200"), ("route", "/v1/chat/completions")])
+            &with(&[
+                ("requested_model", "priced"),
+                ("status_code", "200"),
+                ("route", "/v1/chat/completions")
+            ])
         ),
         3.0
     );
@@ -130,12 +138,20 @@ async fn metrics_count_what_the_spend_log_records_under_litellm_names(pool: PgPo
         total(
             &text,
             "litellm_proxy_failed_requests_metric_total",
-            &with(&[("requested_model", "nowhere"), ("exception_status", "404"), ("exception_class", "NotFoundError")])
+            &with(&[
+                ("requested_model", "nowhere"),
+                ("exception_status", "404"),
+                ("exception_class", "NotFoundError")
+            ])
         ),
         1.0
     );
     assert_eq!(
-        total(&text, "litellm_proxy_total_requests_metric_total", &[("hashed_api_key", ""), ("status_code", "401")]),
+        total(
+            &text,
+            "litellm_proxy_total_requests_metric_total",
+            &[("hashed_api_key", ""), ("status_code", "401")]
+        ),
         1.0
     );
     // Spend and tokens are the spend log's, to the micro-dollar.
@@ -143,10 +159,23 @@ async fn metrics_count_what_the_spend_log_records_under_litellm_names(pool: PgPo
     let prompt: i64 = rows.iter().map(|row| row.1).sum();
     let completion: i64 = rows.iter().map(|row| row.2).sum();
     assert!(spent > 0);
-    let spend = total(&text, "litellm_spend_metric_total", &with(&[("model", "priced-model")]));
-    assert!((spend - spent as f64 / 1e6).abs() < 1e-9, "{spend} vs {spent} micro-dollars");
-    assert_eq!(total(&text, "litellm_input_tokens_metric_total", &key_labels), prompt as f64);
-    assert_eq!(total(&text, "litellm_output_tokens_metric_total", &key_labels), completion as f64);
+    let spend = total(
+        &text,
+        "litellm_spend_metric_total",
+        &with(&[("model", "priced-model")]),
+    );
+    assert!(
+        (spend - spent as f64 / 1e6).abs() < 1e-9,
+        "{spend} vs {spent} micro-dollars"
+    );
+    assert_eq!(
+        total(&text, "litellm_input_tokens_metric_total", &key_labels),
+        prompt as f64
+    );
+    assert_eq!(
+        total(&text, "litellm_output_tokens_metric_total", &key_labels),
+        completion as f64
+    );
     assert_eq!(
         total(&text, "litellm_total_tokens_metric_total", &key_labels),
         (prompt + completion) as f64
@@ -159,34 +188,78 @@ async fn metrics_count_what_the_spend_log_records_under_litellm_names(pool: PgPo
         assert_eq!(total(&text, histogram, &key_labels), 3.0, "{histogram}");
     }
     assert_eq!(
-        total(&text, "litellm_overhead_latency_metric_count", &[("model_group", "priced"), ("api_provider", "openai")]),
+        total(
+            &text,
+            "litellm_overhead_latency_metric_count",
+            &[("model_group", "priced"), ("api_provider", "openai")]
+        ),
         3.0
     );
     assert_eq!(
-        total(&text, "litellm_deployment_success_responses_total", &with(&[("litellm_model_name", "priced-model")])),
+        total(
+            &text,
+            "litellm_deployment_success_responses_total",
+            &with(&[("litellm_model_name", "priced-model")])
+        ),
         3.0
     );
     // OpenTelemetry's GenAI names too.
     assert_eq!(
-        total(&text, "gen_ai_client_token_usage_sum", &[("gen_ai_token_type", "input"), ("gen_ai_request_model", "priced"), ("gen_ai_provider_name", "openai"), ("gen_ai_operation_name", "chat")]),
+        total(
+            &text,
+            "gen_ai_client_token_usage_sum",
+            &[
+                ("gen_ai_token_type", "input"),
+                ("gen_ai_request_model", "priced"),
+                ("gen_ai_provider_name", "openai"),
+                ("gen_ai_operation_name", "chat")
+            ]
+        ),
         prompt as f64
     );
     assert_eq!(
-        total(&text, "gen_ai_client_operation_duration_seconds_count", &[("gen_ai_response_model", "priced-model")]),
+        total(
+            &text,
+            "gen_ai_client_operation_duration_seconds_count",
+            &[("gen_ai_response_model", "priced-model")]
+        ),
         3.0
     );
     // States read at scrape time.
-    assert_eq!(total(&text, "litellm_deployment_state", &[("litellm_model_name", "priced-model")]), 0.0);
-    assert_eq!(label_names(&text, "litellm_deployment_state"), ["api_base", "api_provider", "litellm_model_name", "model_id"]);
-    let left = total(&text, "litellm_remaining_api_key_budget_metric", &[("hashed_api_key", hash.as_str()), ("api_key_alias", "observed")]);
+    assert_eq!(
+        total(
+            &text,
+            "litellm_deployment_state",
+            &[("litellm_model_name", "priced-model")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        label_names(&text, "litellm_deployment_state"),
+        ["api_base", "api_provider", "litellm_model_name", "model_id"]
+    );
+    let left = total(
+        &text,
+        "litellm_remaining_api_key_budget_metric",
+        &[
+            ("hashed_api_key", hash.as_str()),
+            ("api_key_alias", "observed"),
+        ],
+    );
     assert!((left - (10.0 - spent as f64 / 1e6)).abs() < 1e-6, "{left}");
     assert_eq!(total(&text, "litellm_in_flight_requests", &[]), 0.0);
     assert!(total(&text, "gatehouse_key_cache_entries", &[]) >= 1.0);
-    assert_eq!(total(&text, "gatehouse_spend_flush_failures_total", &[]), 0.0);
+    assert_eq!(
+        total(&text, "gatehouse_spend_flush_failures_total", &[]),
+        0.0
+    );
     assert!(total(&text, "gatehouse_spend_flush_seconds_count", &[]) >= 1.0);
     // People and clients are not labels unless configured.
     for name in ["end_user", "user_email", "client_ip", "user_agent"] {
-        assert!(!text.contains(&format!("{name}=\"")), "`{name}` is a label by default");
+        assert!(
+            !text.contains(&format!("{name}=\"")),
+            "`{name}` is a label by default"
+        );
     }
     app.shutdown().await;
 }
@@ -206,13 +279,20 @@ async fn only_the_master_key_or_the_metrics_token_reads_metrics(pool: PgPool) {
     app.shutdown().await;
 
     // Open on request; absent without the callback.
-    let open = with_prometheus(&mock, &["priced"], "  require_auth_for_metrics_endpoint: false\n");
+    let open = with_prometheus(
+        &mock,
+        &["priced"],
+        "  require_auth_for_metrics_endpoint: false\n",
+    );
     let app = spawn_app_from_yaml(pool.clone(), &open).await;
     assert_eq!(app.get("/metrics", "").await.status(), 200);
     app.shutdown().await;
     let app = spawn_config(pool, TestConfig::new(&mock).models(&["priced"])).await;
     let body = assert_openai_error(app.get("/metrics", MASTER_KEY).await, 404).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("prometheus"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("prometheus"));
     app.shutdown().await;
 }
 
@@ -238,7 +318,14 @@ async fn the_metrics_config_keeps_only_the_listed_metrics_and_labels(pool: PgPoo
         ["requested_model", "status_code", "user_agent"]
     );
     assert_eq!(
-        total(&text, "litellm_proxy_total_requests_metric_total", &[("user_agent", "observability-test/1"), ("requested_model", "priced")]),
+        total(
+            &text,
+            "litellm_proxy_total_requests_metric_total",
+            &[
+                ("user_agent", "observability-test/1"),
+                ("requested_model", "priced")
+            ]
+        ),
         1.0
     );
     assert!(!text.contains("litellm_spend_metric_total"));
@@ -263,19 +350,47 @@ async fn failed_attempts_and_fallbacks_are_counted_per_deployment(pool: PgPool) 
     assert_eq!(header(&response, "x-litellm-attempted-fallbacks"), "1");
     let text = scrape(&app).await;
     assert_eq!(
-        total(&text, "litellm_deployment_failure_responses_total", &[("requested_model", "fail-500"), ("litellm_model_name", "mock-fail-500"), ("exception_status", "502"), ("exception_class", "InternalServerError")]),
+        total(
+            &text,
+            "litellm_deployment_failure_responses_total",
+            &[
+                ("requested_model", "fail-500"),
+                ("litellm_model_name", "mock-fail-500"),
+                ("exception_status", "502"),
+                ("exception_class", "InternalServerError")
+            ]
+        ),
         1.0
     );
     assert_eq!(
-        total(&text, "litellm_deployment_successful_fallbacks_total", &[("requested_model", "fail-500"), ("fallback_model", "gpt-4o-mini"), ("exception_status", "502")]),
+        total(
+            &text,
+            "litellm_deployment_successful_fallbacks_total",
+            &[
+                ("requested_model", "fail-500"),
+                ("fallback_model", "gpt-4o-mini"),
+                ("exception_status", "502")
+            ]
+        ),
         1.0
     );
     assert_eq!(
-        total(&text, "litellm_deployment_success_responses_total", &[("requested_model", "fail-500"), ("litellm_model_name", "gpt-4o-mini")]),
+        total(
+            &text,
+            "litellm_deployment_success_responses_total",
+            &[
+                ("requested_model", "fail-500"),
+                ("litellm_model_name", "gpt-4o-mini")
+            ]
+        ),
         1.0
     );
     assert_eq!(
-        total(&text, "litellm_proxy_total_requests_metric_total", &[("requested_model", "fail-500"), ("status_code", "200")]),
+        total(
+            &text,
+            "litellm_proxy_total_requests_metric_total",
+            &[("requested_model", "fail-500"), ("status_code", "200")]
+        ),
         1.0
     );
     app.shutdown().await;

@@ -194,9 +194,18 @@ pub(super) struct RawRouting {
     drop_params: Option<bool>,
     /// Read from `litellm_settings` only: per-group settings (header forwarding).
     pub(in crate::config) model_group_settings: Option<ModelGroupSettings>,
-    /// Read from `litellm_settings` only: the telemetry keys (`callbacks`, Prometheus').
-    #[serde(flatten)]
-    pub(in crate::config) telemetry: super::observability::RawTelemetry,
+    /// Read from `litellm_settings` only: the telemetry keys (`callbacks`, Prometheus'),
+    /// taken out by `take_telemetry`. (Not a flattened struct: keys serde flattens are never
+    /// reported as unknown.)
+    #[serde(default)]
+    callbacks: Vec<String>,
+    #[serde(default)]
+    success_callback: Vec<String>,
+    #[serde(default)]
+    failure_callback: Vec<String>,
+    prometheus_metrics_config: Option<Vec<super::observability::MetricGroup>>,
+    prometheus_latency_buckets: Option<Vec<f64>>,
+    require_auth_for_metrics_endpoint: Option<bool>,
     /// Gatehouse always filters by capability before routing; accepted for compatibility.
     #[serde(rename = "enable_pre_call_checks")]
     _enable_pre_call_checks: Option<bool>,
@@ -205,6 +214,20 @@ pub(super) struct RawRouting {
     redis_host: Option<String>,
     redis_port: Option<NumberOrText>,
     redis_password: Option<String>,
+}
+
+impl RawRouting {
+    /// The telemetry keys, taken out of the routing ones.
+    pub(in crate::config) fn take_telemetry(&mut self) -> super::observability::RawTelemetry {
+        super::observability::RawTelemetry {
+            callbacks: std::mem::take(&mut self.callbacks),
+            success_callback: std::mem::take(&mut self.success_callback),
+            failure_callback: std::mem::take(&mut self.failure_callback),
+            prometheus_metrics_config: self.prometheus_metrics_config.take(),
+            prometheus_latency_buckets: self.prometheus_latency_buckets.take(),
+            require_auth_for_metrics_endpoint: self.require_auth_for_metrics_endpoint.take(),
+        }
+    }
 }
 
 /// A port written as a number or as text (`os.environ/REDIS_PORT`).
