@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every Gatehouse test: formatting and lints; unit and API tests against a real
-# PostgreSQL; the official OpenAI Python SDK against a running Gatehouse; the console in Debian
-# Chromium with Playwright. Installs what it needs (idempotently) first.
+# PostgreSQL; the official OpenAI Python SDK against a running Gatehouse; a real Prometheus
+# scraping it; the console in Debian Chromium with Playwright. Installs what it needs (idempotently) first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 ensure_rust_tools
 ensure_console_tools
-apt_install chromium curl
+apt_install chromium curl prometheus
 ensure_postgres gatehouse_test
 ensure_redis
 prune_stale_executables
@@ -36,6 +36,8 @@ export MOCK_ROOT="http://127.0.0.1:$mock_port"
 export MOCK_API_BASE="$MOCK_ROOT/v1"
 export GATEHOUSE_URL="http://127.0.0.1:$gate_port"
 export GATEHOUSE_MASTER_KEY="sk-e2e-master-$(date +%s)"
+export GATEHOUSE_METRICS_TOKEN="e2e-metrics-$(date +%s)"
+export PROMETHEUS_BIN=/usr/bin/prometheus
 export GATEHOUSE_ADMIN_EMAIL="admin@e2e.test"
 export GATEHOUSE_ADMIN_PASSWORD="e2e-admin-password"
 # Seals the provider credentials the console stores.
@@ -63,6 +65,9 @@ venv="$HOME/.cache/gatehouse/venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r end2end/sdk/requirements.txt
 "$venv/bin/python" -m pytest -q -p no:cacheprovider end2end/sdk
+
+log "observability: a real Prometheus scraping Gatehouse"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider end2end/observability
 
 log "console in Chromium (Playwright)"
 (cd end2end && npm install --no-audit --no-fund --silent && npx playwright test)
