@@ -5,15 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::providers::probe::{probe, Probed};
+use crate::providers::Deployment;
+use crate::routing::live::LiveModels;
 use app::model::{ConnectionTest, DeploymentView};
 use app::state::{BoxFuture, ModelRuntime};
-use serde_json::{json, Map, Value};
-
-use crate::core::capabilities::Mode;
-use crate::core::error::ApiError;
-use crate::providers::adapter::{EmbeddingsWanted, ReplyContext};
-use crate::providers::{transport, Deployment, Upstream};
-use crate::routing::live::LiveModels;
 
 /// Longest a connection test waits for the upstream.
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -82,7 +78,8 @@ impl ModelRuntime for ConsoleModels {
                 ),
                 Some(deployment) => {
                     match tokio::time::timeout(TEST_TIMEOUT, probe(&self.http, &deployment)).await {
-                        Ok(Ok(summary)) => Ok(summary),
+                        Ok(Ok(Probed::Answered(summary))) => Ok(summary),
+                        Ok(Ok(Probed::NotProbed(reason))) => Err(format!("400 {reason}")),
                         Ok(Err(error)) => Err(format!("{} {error}", error.status().as_u16())),
                         Err(_) => Err(format!(
                             "no answer within {} seconds",
@@ -102,61 +99,6 @@ impl ModelRuntime for ConsoleModels {
             }
         })
     }
-}
-
-/// One request of one token (or one embedding of one word); a summary of the answer.
-async fn probe(http: &reqwest::Client, deployment: &Deployment) -> Result<String, ApiError> {
-    let Upstream::Http(adapter) = &deployment.upstream else {
-        return Ok("mock_response deployment: answers without an upstream".into());
-    };
-    let mut body = Map::new();
-    body.insert("model".into(), json!(deployment.upstream_model));
-    if deployment.capabilities.mode == Some(Mode::Embedding) {
-        let embeddings = adapter.embeddings().ok_or_else(|| {
-            ApiError::bad_request("this provider's embeddings API is not spoken yet", None)
-        })?;
-        body.insert("input".into(), json!("ping"));
-        let mut replies = Vec::new();
-        for request in embeddings.embeddings_requests(body)? {
-            replies.push(transport::fetch(http, deployment, request).await?);
-        }
-        let reply = embeddings.embeddings_reply(replies, &EmbeddingsWanted::default())?;
-        let vectors: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
-        let dimensions = vectors["data"][0]["embedding"]
-            .as_array()
-            .map_or(0, Vec::len);
-        return Ok(format!("embedding of {dimensions} dimensions"));
-    }
-    if let Some(mode) = deployment
-        .capabilities
-        .mode
-        .filter(|mode| !Mode::Chat.is_served_by(*mode))
-    {
-        return Err(ApiError::bad_request(
-            format!(
-                "test connection sends a chat or an embedding request; this deployment serves {}",
-                mode.as_str()
-            ),
-            None,
-        ));
-    }
-    body.insert(
-        "messages".into(),
-        json!([{ "role": "user", "content": "Reply with one word: ping" }]),
-    );
-    body.insert("max_tokens".into(), json!(1));
-    let request = adapter.chat_request(body, false)?;
-    let context = ReplyContext {
-        completion_id: "chatcmpl-connection-test".into(),
-        model: deployment.model_group.clone(),
-        created: 0,
-    };
-    let reply = adapter.chat_reply(transport::fetch(http, deployment, request).await?, &context)?;
-    let usage = reply.usage.unwrap_or_default();
-    Ok(format!(
-        "{} answered ({} prompt + {} completion tokens)",
-        deployment.upstream_model, usage.prompt_tokens, usage.completion_tokens
-    ))
 }
 
 fn view_of(deployment: &Deployment) -> DeploymentView {

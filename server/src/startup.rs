@@ -32,6 +32,7 @@ use crate::policy::keys::KeyCache;
 use crate::policy::limits::{Limiter, LocalLimiter, RedisLimiter};
 use crate::policy::tags::TagCache;
 use crate::policy::teams::TeamCache;
+use crate::routing::health_checks::HealthChecks;
 use crate::routing::live::LiveModels;
 use crate::routing::redis_cooldowns::RedisCooldowns;
 use crate::routing::redis_usage;
@@ -168,6 +169,7 @@ pub async fn start(
         Some(link) => Limiter::Redis(RedisLimiter::new(link.clone(), tasks.clone())),
         None => Limiter::Local(LocalLimiter::default()),
     });
+    let redis_for_readiness = redis_link.clone();
     let redis_tasks = redis.zip(redis_link).map(|(redis, link)| {
         (
             tokio::spawn(redis_usage::share_usage(link, models.clone(), stop.clone())),
@@ -210,6 +212,16 @@ pub async fn start(
         config.spend_batch_window,
         observer.flush_meters(),
     );
+    let health = Arc::new(HealthChecks::new(
+        models.clone(),
+        http.clone(),
+        config.observability.health,
+    ));
+    let health_task = config
+        .observability
+        .health
+        .background
+        .then(|| tokio::spawn(health.clone().keep_checking(stop.clone())));
     let gateway = Arc::new(Gateway {
         models: models.clone(),
         keys,
@@ -234,6 +246,8 @@ pub async fn start(
         auth_failures: Default::default(),
         new_names: Default::default(),
         refusals: refusals.clone(),
+        health,
+        redis: redis_for_readiness,
     });
     if gateway.master_key.is_none() {
         tracing::warn!("no general_settings.master_key: the management API is unusable");
@@ -300,6 +314,11 @@ pub async fn start(
             }
             if let Err(error) = refusals_task.await {
                 tracing::warn!(%error, "the tally of refused unknown keys ended badly");
+            }
+            if let Some(task) = health_task {
+                if let Err(error) = task.await {
+                    tracing::warn!(%error, "background health checks ended badly");
+                }
             }
             // After the last spend rows landed: what is left of the leases goes back.
             if let Err(error) = budgets.release_all().await {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 
+use crate::core::redis_link::RedisLink;
 use crate::metering::Meter;
 use crate::policy::auth::{Authenticator, MasterKey};
 use crate::policy::budgets::Ledger;
@@ -13,6 +14,7 @@ use crate::policy::keys::KeyCache;
 use crate::policy::limits::Limiter;
 use crate::policy::tags::TagCache;
 use crate::policy::teams::TeamCache;
+use crate::routing::health_checks::HealthChecks;
 use crate::routing::live::LiveModels;
 use crate::routing::retry::RetryBudget;
 
@@ -54,6 +56,10 @@ pub struct Gateway {
     /// `general_settings.allow_client_mock_response`: any key's `mock_response` is honoured
     /// (else only the master key's).
     pub client_mock_responses: bool,
+    /// The deployments' health checks (`/health`, `background_health_checks`).
+    pub health: Arc<HealthChecks>,
+    /// Redis, when `router_settings` names one (readiness reports it).
+    pub redis: Option<Arc<RedisLink>>,
 }
 
 pub type SharedGateway = Arc<Gateway>;

@@ -27,6 +27,7 @@ use crate::state::SharedGateway;
 /// The management routes anyone may call: probes, which carry no data.
 pub const PUBLIC_ROUTES: &[&str] = &[
     "/health/liveliness",
+    "/health/liveness",
     "/health/readiness",
     // Checks its own credential: the master key, or a metrics token no other route accepts.
     "/metrics",

@@ -115,7 +115,9 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
         .route("/audit/log", get(audit::log))
         // Public (`access::PUBLIC_ROUTES`): probes carry no data.
         .route("/health/liveliness", get(health::liveliness))
+        .route("/health/liveness", get(health::liveliness))
         .route("/health/readiness", get(health::readiness))
+        .route("/health", get(health::health))
         // Public to the caller check: it takes the master key or the metrics token itself.
         .route("/metrics", get(metrics::metrics))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -131,6 +131,18 @@ impl DeploymentState {
         self.probe_claimed.store(0, Ordering::Release);
     }
 
+    /// A health check's probe answered: the deployment takes traffic again.
+    pub fn probe_passed(&self) {
+        if self.cooled_until.load(Ordering::Acquire) != 0 {
+            self.close();
+        }
+        if self.failing.load(Ordering::Acquire) {
+            let mut breaker = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
+            breaker.consecutive = 0;
+            self.failing.store(false, Ordering::Release);
+        }
+    }
+
     /// Whether its last attempts failed (a success ends the run).
     pub fn is_failing(&self) -> bool {
         self.failing.load(Ordering::Acquire)
@@ -353,6 +365,24 @@ mod tests {
             cooldown: Duration::from_millis(cooldown_ms),
             enabled: true,
         }
+    }
+
+    #[test]
+    fn a_passing_health_probe_ends_a_cooldown_and_a_run_of_failures() {
+        let state = DeploymentState::default();
+        state.cool_down_for(Duration::from_secs(60));
+        assert_eq!(state.failed(Failure::Server, &settings(0, 60_000)), None);
+        assert!(state.cooling_for().is_some());
+        state.probe_passed();
+        assert_eq!(state.availability(), Availability::Healthy);
+        assert!(!state.is_failing());
+        assert_eq!(state.cooldowns_started(), 0);
+        assert_eq!(
+            state.failed(Failure::Server, &settings(0, 60_000)),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(state.cooldowns_started(), 1);
+        assert!(state.is_failing());
     }
 
     #[test]

@@ -123,6 +123,17 @@ impl RedisLink {
         }
     }
 
+    /// Whether Redis answers a PING now.
+    pub async fn ping(self: &Arc<Self>) -> bool {
+        self.call(|mut connection| async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+        })
+        .await
+        .is_ok()
+    }
+
     /// The client, for subscriptions (which hold their own connection).
     pub fn client(&self) -> &redis::Client {
         &self.client

@@ -23,7 +23,7 @@ const MAX_BATCH: usize = 2_000;
 /// Rows that may wait in memory before requests wait for the writer: ten full batches, about
 /// 12 MB of rows. A deeper queue only hides a database that cannot keep up, at the cost of
 /// memory (100,000 rows held 60 MB more at peak under the benchmark's load).
-const QUEUE_CAPACITY: usize = 20_000;
+pub const QUEUE_CAPACITY: usize = 20_000;
 /// Longest wait between attempts while the database is unavailable.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// Attempts per batch once shutdown has begun.

@@ -23,6 +23,7 @@ pub mod native;
 pub mod openai_compat;
 pub mod openai_params;
 pub mod openai_responses;
+pub mod probe;
 pub mod sse;
 pub mod transport;
 

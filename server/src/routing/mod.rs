@@ -16,6 +16,7 @@ use crate::providers::Deployment;
 use strategy::RequestShape;
 
 pub mod attempts;
+pub mod health_checks;
 pub mod live;
 pub mod overrides;
 pub mod policy_check;

@@ -14,6 +14,7 @@ mod console_rbac;
 mod deployments;
 mod end_users;
 mod endpoints;
+mod health;
 mod keys;
 mod limits;
 mod litellm_fields;
