@@ -202,7 +202,7 @@ pub async fn start(
         .clone()
         .map(|webhook| Alerts::new(webhook, http.clone(), pool.clone(), tasks.clone()));
     let observer = Arc::new(
-        Observer::new(&config.observability)
+        Observer::new(&config.observability, config.spend_log.store_payloads)
             .map_err(|message| anyhow::anyhow!("litellm_settings: {message}"))?,
     );
     let (queue, writer) = SpendWriter::spawn(
@@ -305,6 +305,7 @@ pub async fn start(
                 tracing::error!("upstream calls still running after {DRAIN_LIMIT:?}");
             }
             writer.finish().await;
+            observer.finish().await;
             stop.cancel();
             if let Err(error) = budget_task.await {
                 tracing::warn!(%error, "budget maintenance ended badly");

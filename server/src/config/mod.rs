@@ -7,6 +7,7 @@ mod deployment;
 mod observability;
 mod overrides;
 mod router;
+mod traces;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +24,7 @@ pub use observability::{HealthSettings, MetricGroup, ObservabilitySettings, Prom
 pub use overrides::RoutingBase;
 pub use router::classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
 pub use router::{FallbackKind, Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
+pub use traces::{OtlpProtocol, Sampler, TraceSettings};
 
 /// Default spend batch window when `proxy_batch_write_at` is not set (seconds).
 const DEFAULT_BATCH_WRITE_SECONDS: f64 = 0.5;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::traces::TraceSettings;
 use super::{ConfigError, Resolver};
 use crate::core::secret::Secret;
 
@@ -17,6 +18,8 @@ const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 const MIN_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Callbacks LiteLLM configs name that Gatehouse serves some other way, or not at all.
 const PROMETHEUS: &str = "prometheus";
+/// LiteLLM's name for the OpenTelemetry callback (and the long one).
+const OTEL: [&str; 2] = ["otel", "opentelemetry"];
 
 /// The telemetry keys of `litellm_settings`.
 pub(in crate::config) struct RawTelemetry {
@@ -91,6 +94,8 @@ impl Default for HealthSettings {
 pub struct ObservabilitySettings {
     /// Set when a callback list names `prometheus`.
     pub prometheus: Option<PrometheusSettings>,
+    /// Set when a callback list names `otel`.
+    pub traces: Option<TraceSettings>,
     pub health: HealthSettings,
 }
 
@@ -109,6 +114,7 @@ pub(in crate::config) fn settings(
     warnings: &mut Vec<String>,
 ) -> Result<ObservabilitySettings, ConfigError> {
     let mut prometheus = false;
+    let mut otel = false;
     for (list, names) in [
         ("callbacks", &raw.callbacks),
         ("success_callback", &raw.success_callback),
@@ -117,6 +123,8 @@ pub(in crate::config) fn settings(
         for name in names {
             if name == PROMETHEUS {
                 prometheus = true;
+            } else if OTEL.contains(&name.as_str()) {
+                otel = true;
             } else {
                 warnings.push(format!(
                     "{}: litellm_settings.{list}: `{name}` is not a callback Gatehouse sends to; nothing is sent there",
@@ -149,7 +157,13 @@ pub(in crate::config) fn settings(
                 )
             })?,
     };
+    let traces = if otel {
+        Some(super::traces::settings(resolver)?)
+    } else {
+        None
+    };
     Ok(ObservabilitySettings {
+        traces,
         prometheus: prometheus.then(|| PrometheusSettings {
             metric_groups: raw.prometheus_metrics_config,
             latency_buckets: raw.prometheus_latency_buckets,

@@ -17,5 +17,6 @@ pub mod provider_error;
 pub mod redis_link;
 pub mod secret;
 pub mod tokens;
+pub mod trace_context;
 pub mod usage;
 pub mod wildcard;

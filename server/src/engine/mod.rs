@@ -42,9 +42,9 @@ use crate::core::origin::Origin;
 use crate::core::tokens::Encoding;
 use crate::engine::litellm_fields::LitellmFields;
 use crate::metering::MeteredCall;
-use crate::observe::CallContext;
 use crate::routing::attempts::{CostBound, Route};
 use crate::state::SharedGateway;
+use std::time::Instant;
 
 pub use admit::Admitted;
 pub use attempt::{CallInfo, EventsAttempt, Opening, PassthroughAttempt, WholeAttempt};
@@ -174,19 +174,18 @@ async fn run<E: Endpoint>(
     body: Body,
 ) -> Result<Response, ApiError> {
     let observer = gateway.meter.observer();
+    let mut context = observer.begin(origin.peer, headers);
     // 1. authenticate
-    let admitted = match admit::admit(&gateway, headers, &origin).await {
+    let admitted = admit::admit(&gateway, headers, &origin).await;
+    context.route = origin.path;
+    let admitted = match admitted {
         Ok(admitted) => admitted,
         Err(error) => {
-            let context = CallContext {
-                route: origin.path,
-                ..CallContext::default()
-            };
             observer.refused(&context, None, "", error.status().as_u16());
             return Err(error);
         }
     };
-    let context = observer.context(origin.path, &admitted.caller, origin.peer, headers);
+    observer.identify(&mut context, &admitted.caller);
     let refused = |model: &str, error: &ApiError| {
         observer.refused(
             &context,
@@ -200,9 +199,21 @@ async fn run<E: Endpoint>(
         .await
         .inspect_err(|error| refused("", error))?;
     // 3–5. authorize, plan, limit, reserve
-    let (mut call, route) = prepare(&gateway, &admitted, &mut request)
-        .await
-        .inspect_err(|error| refused(request.model(), error))?;
+    let preparing = context.trace.is_some().then(Instant::now);
+    let prepared = prepare(&gateway, &admitted, &mut request).await;
+    if let (Some(trace), Some(from)) = (&mut context.trace, preparing) {
+        trace.reserved = Some((from, Instant::now()));
+    }
+    let refused = |model: &str, error: &ApiError| {
+        observer.refused(
+            &context,
+            Some(&admitted.caller),
+            model,
+            error.status().as_u16(),
+        );
+    };
+    let (mut call, route) = prepared.inspect_err(|error| refused(request.model(), error))?;
+    let route = route.propagating(context.propagation.clone());
     let call_kind = request
         .into_call(&route)
         .inspect_err(|error| refused(route.requested_model(), error))?;

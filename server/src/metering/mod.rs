@@ -141,6 +141,7 @@ impl Meter {
     /// Records a finished call: settles its reservation to the actual cost and queues its row.
     /// Returns the cost in micro-dollars.
     pub async fn record(&self, mut call: MeteredCall, outcome: CallOutcome) -> i64 {
+        let metered_from = call.context.trace.is_some().then(Instant::now);
         let (usage, estimated) = match outcome.usage {
             // A stream cut midway reported usage only up to its start: bill what it produced.
             Some(mut usage) if !outcome.success => {
@@ -243,6 +244,9 @@ impl Meter {
             cost_micros,
             usage: &usage,
             is_stream: call.is_stream,
+            request_id: &row.request_id,
+            payload: row.payload.as_deref(),
+            metered_from,
         });
         drop(call.context.in_flight.take());
         self.queue.push(row).await;

@@ -1,11 +1,12 @@
 //! The engine's last stage, observe: what every call leaves behind besides its spend row —
 //! Prometheus metrics under LiteLLM's names (and OpenTelemetry's GenAI ones), gathered without
-//! a lock or an allocation per call once its labels have been seen.
+//! a lock or an allocation per call once its labels have been seen, and OpenTelemetry traces.
 
 pub mod catalog;
 pub mod labels;
 pub mod metrics;
 mod series;
+pub mod traces;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -13,17 +14,25 @@ use std::time::Instant;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 
+use app::db::spend::Payload;
+
 use crate::config::ObservabilitySettings;
+use crate::core::trace_context::{self, Propagation};
 use crate::core::usage::Usage;
 use crate::policy::auth::Caller;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
 use labels::{Label, LabelValues};
 use metrics::{CallMeasures, FlushMeters, InFlight, Metrics};
+use traces::{CallTrace, TracedCall, Tracer};
 
 /// What the process records about its calls.
 pub struct Observer {
     metrics: Option<Metrics>,
+    /// When the `otel` callback is on.
+    tracer: Option<Tracer>,
+    /// Spans carry the redacted request and reply (`store_prompts_in_spend_logs`).
+    prompts: bool,
     /// Who may read `/metrics`.
     access: MetricsAccess,
     /// Whether calls keep what only opted-in labels read.
@@ -44,7 +53,7 @@ struct MetricsAccess {
 /// What a call carries for the observe stage beyond what its spend row holds.
 #[derive(Default)]
 pub struct CallContext {
-    /// The path it was sent to (LiteLLM's `route` label).
+    /// The path it was sent to (LiteLLM's `route` label), once it is authenticated.
     pub route: String,
     pub key_alias: Option<Arc<str>>,
     pub team_alias: Option<Arc<str>>,
@@ -53,6 +62,10 @@ pub struct CallContext {
     pub user_agent: Option<HeaderValue>,
     /// Counts the call in `litellm_in_flight_requests` until it is observed.
     pub in_flight: Option<InFlight>,
+    /// The request's trace, when it is traced.
+    pub trace: Option<CallTrace>,
+    /// What its upstream calls carry of its trace.
+    pub propagation: Propagation,
 }
 
 /// A call that ended (answered, failed, or cut short), as the observe stage reads it.
@@ -69,6 +82,11 @@ pub struct EndedCall<'a> {
     pub cost_micros: i64,
     pub usage: &'a Usage,
     pub is_stream: bool,
+    pub request_id: &'a str,
+    /// The redacted request and reply, when payloads are kept.
+    pub payload: Option<&'a Payload>,
+    /// When metering began.
+    pub metered_from: Option<Instant>,
 }
 
 /// Who made a call, as its labels name them.
@@ -85,6 +103,8 @@ impl Observer {
     pub fn off() -> Observer {
         Observer {
             metrics: None,
+            tracer: None,
+            prompts: false,
             access: MetricsAccess::default(),
             keeps_client_ip: false,
             keeps_user_agent: false,
@@ -92,24 +112,43 @@ impl Observer {
         }
     }
 
-    pub fn new(settings: &ObservabilitySettings) -> Result<Observer, String> {
+    /// What `settings` ask for; `prompts`: spans may carry the redacted request and reply.
+    /// Starts the span exporter (so, within a Tokio runtime).
+    pub fn new(settings: &ObservabilitySettings, prompts: bool) -> Result<Observer, String> {
+        let tracer = settings.traces.as_ref().map(Tracer::new).transpose()?;
+        let mut observer = Observer {
+            tracer,
+            prompts,
+            ..Observer::off()
+        };
         let Some(prometheus) = &settings.prometheus else {
-            return Ok(Observer::off());
+            return Ok(observer);
         };
         let metrics = Metrics::new(prometheus)?;
-        Ok(Observer {
-            access: MetricsAccess {
-                open: !prometheus.require_auth,
-                token_hash: prometheus
-                    .token
-                    .as_ref()
-                    .map(|token| app::secrets::hash_key_bytes(token.expose())),
-            },
-            keeps_client_ip: metrics.keeps(Label::ClientIp),
-            keeps_user_agent: metrics.keeps(Label::UserAgent),
-            keeps_end_user: metrics.keeps(Label::EndUser),
-            metrics: Some(metrics),
-        })
+        observer.access = MetricsAccess {
+            open: !prometheus.require_auth,
+            token_hash: prometheus
+                .token
+                .as_ref()
+                .map(|token| app::secrets::hash_key_bytes(token.expose())),
+        };
+        observer.keeps_client_ip = metrics.keeps(Label::ClientIp);
+        observer.keeps_user_agent = metrics.keeps(Label::UserAgent);
+        observer.keeps_end_user = metrics.keeps(Label::EndUser);
+        observer.metrics = Some(metrics);
+        Ok(observer)
+    }
+
+    /// Sends the spans still queued.
+    pub async fn finish(&self) {
+        if let Some(tracer) = &self.tracer {
+            tracer.finish().await;
+        }
+    }
+
+    /// The span exporter's counts, when tracing is on.
+    pub fn trace_counts(&self) -> Option<&traces::export::ExportCounts> {
+        self.tracer.as_ref().map(Tracer::counts)
     }
 
     /// What the spend writer reports its batches to.
@@ -138,28 +177,50 @@ impl Observer {
         self.metrics.as_ref()
     }
 
-    /// What a call starting now carries to its observe stage.
-    pub fn context(
-        &self,
-        route: String,
-        caller: &Caller,
-        peer: Option<IpAddr>,
-        headers: &HeaderMap,
-    ) -> CallContext {
-        let Some(metrics) = &self.metrics else {
-            return CallContext::default();
+    /// What a request arriving now carries to its observe stage: its trace (a client's
+    /// `traceparent` joined, or a new one, as the sampler decides) and, while metrics are on,
+    /// what its labels read.
+    pub fn begin(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> CallContext {
+        let incoming = trace_context::incoming(headers);
+        let trace = self
+            .tracer
+            .as_ref()
+            .and_then(|tracer| tracer.start(incoming));
+        let propagation = match (&trace, incoming) {
+            (Some(trace), _) => Propagation::Traced {
+                trace_id: trace.trace_id,
+            },
+            (None, Some(_)) => headers
+                .get(trace_context::TRACEPARENT)
+                .cloned()
+                .map_or(Propagation::None, Propagation::PassThrough),
+            (None, None) => Propagation::None,
         };
-        let (key_alias, team_alias) = caller.aliases();
-        CallContext {
-            route,
-            key_alias: key_alias.cloned(),
-            team_alias: team_alias.cloned(),
-            client_ip: peer.filter(|_| self.keeps_client_ip),
-            user_agent: headers
+        let mut context = CallContext {
+            trace,
+            propagation,
+            ..CallContext::default()
+        };
+        if let Some(metrics) = &self.metrics {
+            context.client_ip = peer.filter(|_| self.keeps_client_ip);
+            context.user_agent = headers
                 .get(header::USER_AGENT)
                 .filter(|_| self.keeps_user_agent)
-                .cloned(),
-            in_flight: metrics.in_flight(),
+                .cloned();
+            context.in_flight = metrics.in_flight();
+        }
+        context
+    }
+
+    /// The caller is known: its aliases label the call.
+    pub fn identify(&self, context: &mut CallContext, caller: &Caller) {
+        if let Some(trace) = &mut context.trace {
+            trace.admitted = Some(Instant::now());
+        }
+        if self.metrics.is_some() {
+            let (key_alias, team_alias) = caller.aliases();
+            context.key_alias = key_alias.cloned();
+            context.team_alias = team_alias.cloned();
         }
     }
 
@@ -171,6 +232,10 @@ impl Observer {
         requested_model: &str,
         status: u16,
     ) {
+        if let (Some(tracer), Some(trace)) = (&self.tracer, &context.trace) {
+            let error = labels::exception_class(status);
+            tracer.refused(trace, &context.route, status, error);
+        }
         let Some(metrics) = &self.metrics else {
             return;
         };
@@ -190,6 +255,9 @@ impl Observer {
 
     /// The observe stage of a call that reached an upstream (or was meant to).
     pub fn call_ended(&self, call: &EndedCall<'_>) {
+        if let (Some(tracer), Some(trace)) = (&self.tracer, &call.context.trace) {
+            tracer.record(&self.traced(call, trace));
+        }
         let Some(metrics) = &self.metrics else {
             return;
         };
@@ -222,6 +290,34 @@ impl Observer {
                 call.status < 400,
                 first_failure.unwrap_or(call.status),
             );
+        }
+    }
+
+    fn traced<'a>(&self, call: &'a EndedCall<'a>, trace: &'a CallTrace) -> TracedCall<'a> {
+        let deployment = call.deployment;
+        let messages = call.payload.filter(|_| self.prompts).map(|payload| {
+            let text = |value: &Option<serde_json::Value>| {
+                value.as_ref().map(ToString::to_string).unwrap_or_default()
+            };
+            (text(&payload.request), text(&payload.response))
+        });
+        TracedCall {
+            trace,
+            operation: operation_name(call.call_type),
+            requested_model: call.requested_model,
+            provider: provider_name(&deployment.provider),
+            response_model: &deployment.upstream_model,
+            request_id: call.request_id,
+            status: call.status,
+            error: (call.status >= 400).then(|| labels::exception_class(call.status)),
+            input_tokens: call.usage.prompt_tokens,
+            output_tokens: call.usage.completion_tokens,
+            cached_tokens: call.usage.cached_tokens,
+            spend_usd: call.cost_micros.max(0) as f64 / 1_000_000.0,
+            attempts: &call.trail.attempts,
+            is_stream: call.is_stream,
+            metered_from: call.metered_from,
+            messages,
         }
     }
 

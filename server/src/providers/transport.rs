@@ -113,9 +113,11 @@ async fn send(
     http: &reqwest::Client,
     deployment: &Deployment,
     url: reqwest::Url,
-    headers: reqwest::header::HeaderMap,
+    mut headers: reqwest::header::HeaderMap,
     body: reqwest::Body,
 ) -> Result<reqwest::Response, ApiError> {
+    // Before the credentials: a signature (SigV4) covers it.
+    crate::core::trace_context::add_to(&mut headers);
     let mut outgoing = http
         .post(url)
         .headers(headers)

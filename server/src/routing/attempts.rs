@@ -4,6 +4,7 @@
 //! attempt is recorded for the response headers and the spend row. An attempt ends before the
 //! first byte reaches the client, so nothing is retried after that.
 
+use crate::core::trace_context::{with_upstream, Propagation};
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct AttemptRecord {
     pub status: u16,
     /// When it was sent.
     pub started: Instant,
+    /// Its span in the request's trace (0: not traced).
+    pub span_id: u64,
     /// How long it took (a stream's: to its first bytes).
     pub latency: Duration,
 }
@@ -91,6 +94,8 @@ pub struct Route {
     /// The client's per-attempt time limit (`x-litellm-timeout`), if it set one.
     timeout_override: Option<Duration>,
     single_attempt: bool,
+    /// What each attempt's upstream calls carry of the request's trace.
+    propagation: Propagation,
     request_class: Option<ChosenClass>,
 }
 
@@ -199,7 +204,14 @@ impl Route {
             timeout_override,
             single_attempt: false,
             request_class: None,
+            propagation: Propagation::None,
         })
+    }
+
+    /// This route, its attempts' upstream calls carrying the request's trace.
+    pub fn propagating(mut self, propagation: Propagation) -> Route {
+        self.propagation = propagation;
+        self
     }
 
     /// This route, planned in a request class (reported with the response).
@@ -398,8 +410,16 @@ impl Route {
                     }
                 };
                 let busy = deployment.state.busy();
+                let span_id = if self.propagation.is_traced() {
+                    fastrand::u64(1..)
+                } else {
+                    0
+                };
                 let started = Instant::now();
-                let limited = attempt(deployment.clone());
+                let limited = with_upstream(
+                    self.propagation.for_attempt(span_id),
+                    attempt(deployment.clone()),
+                );
                 let mut client_limit_hit = false;
                 let result = match self.timeout_override {
                     Some(limit) => match tokio::time::timeout(limit, limited).await {
@@ -421,6 +441,7 @@ impl Route {
                     outcome,
                     status,
                     started,
+                    span_id,
                     latency: elapsed,
                 };
                 let error = match result {
