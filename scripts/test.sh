@@ -66,8 +66,9 @@ venv="$HOME/.cache/gatehouse/venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r end2end/sdk/requirements.txt
 "$venv/bin/python" -m pytest -q -p no:cacheprovider end2end/sdk
 
-log "observability: a real Prometheus scraping Gatehouse"
-"$venv/bin/python" -m pytest -q -p no:cacheprovider end2end/observability
+log "observability: a real Prometheus scraping Gatehouse, a real OTLP receiver"
+"$venv/bin/pip" install -q --disable-pip-version-check -r end2end/observability/requirements.txt
+GATEHOUSE_E2E_DATABASE_URL="$e2e_url" "$venv/bin/python" -m pytest -q -p no:cacheprovider end2end/observability
 
 log "console in Chromium (Playwright)"
 (cd end2end && npm install --no-audit --no-fund --silent && npx playwright test)

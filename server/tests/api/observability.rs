@@ -395,3 +395,184 @@ async fn failed_attempts_and_fallbacks_are_counted_per_deployment(pool: PgPool) 
     );
     app.shutdown().await;
 }
+
+/// A loopback OTLP/HTTP receiver: every span it was sent, decoded with the official types.
+async fn otlp_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>,
+) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = spans.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let kept = kept.clone();
+                async move {
+                    assert_eq!(headers["content-type"], "application/x-protobuf");
+                    let request = ExportTraceServiceRequest::decode(body).unwrap();
+                    for resource in request.resource_spans {
+                        for scope in resource.scope_spans {
+                            kept.lock().unwrap().extend(scope.spans);
+                        }
+                    }
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}"), spans)
+}
+
+fn attribute(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> String {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let value = span
+        .attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(|attribute| attribute.value.clone()?.value);
+    match value {
+        Some(Value::StringValue(text)) => text,
+        Some(Value::IntValue(number)) => number.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}
+
+fn traced(mock: &mock_upstream::MockUpstream, collector: &str, sampler: &str) -> String {
+    format!(
+        "{}environment_variables:\n  OTEL_EXPORTER_OTLP_ENDPOINT: \"{collector}\"\n  OTEL_BSP_SCHEDULE_DELAY: \"20\"\n  OTEL_TRACES_SAMPLER: {sampler}\nlitellm_settings:\n  callbacks: [\"otel\"]\nrouter_settings:\n  num_retries: 0\n  fallbacks: [{{fail-500: [gpt-4o-mini]}}]\n",
+        TestConfig::new(mock).models(&["fail-500", "gpt-4o-mini"]).yaml()
+    )
+}
+
+const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+
+#[sqlx::test(migrations = false)]
+async fn a_traced_request_shows_each_attempt_as_a_span_of_the_clients_trace(pool: PgPool) {
+    let mock = mock().await;
+    let (collector, spans) = otlp_receiver().await;
+    let app = spawn_app_from_yaml(pool, &traced(&mock, &collector, "parentbased_always_on")).await;
+    let key = app.new_key(json!({ "key_alias": "traced" })).await;
+    let response = app
+        .http
+        .post(format!("{}/v1/chat/completions", app.base))
+        .bearer_auth(&key)
+        .header("traceparent", format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"))
+        .json(&hello("fail-500"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while spans.lock().unwrap().len() < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "spans: {:?}",
+            spans.lock().unwrap().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let spans = spans.lock().unwrap().clone();
+    let hex = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    assert!(spans.iter().all(|span| hex(&span.trace_id) == CLIENT_TRACE));
+    let root = spans.iter().find(|span| span.kind == 2).unwrap();
+    assert_eq!(root.name, "chat fail-500");
+    assert_eq!(hex(&root.parent_span_id), CLIENT_SPAN);
+    for (key, value) in [
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.provider.name", "openai"),
+        ("gen_ai.request.model", "fail-500"),
+        ("gen_ai.response.model", "gpt-4o-mini"),
+        ("gen_ai.usage.input_tokens", "10"),
+        ("gen_ai.usage.output_tokens", "5"),
+        ("http.response.status_code", "200"),
+    ] {
+        assert_eq!(attribute(root, key), value, "{key}");
+    }
+    let children: Vec<&str> = spans
+        .iter()
+        .filter(|span| span.parent_span_id == root.span_id)
+        .map(|span| span.name.as_str())
+        .collect();
+    for name in [
+        "gatehouse.auth",
+        "gatehouse.reserve",
+        "gatehouse.meter",
+        "chat mock-fail-500",
+        "chat gpt-4o-mini",
+    ] {
+        assert!(children.contains(&name), "{name} in {children:?}");
+    }
+    // The fallback is visible: a failed attempt, then the one that answered.
+    let failed = spans
+        .iter()
+        .find(|span| span.name == "chat mock-fail-500")
+        .unwrap();
+    assert_eq!((failed.kind, failed.status.as_ref().unwrap().code), (3, 2));
+    assert_eq!(attribute(failed, "error.type"), "server_error");
+    assert_eq!(attribute(failed, "gatehouse.attempt"), "0");
+    let answered = spans
+        .iter()
+        .find(|span| span.name == "chat gpt-4o-mini")
+        .unwrap();
+    assert_eq!(attribute(answered, "gatehouse.attempt"), "1");
+    assert!(answered.start_time_unix_nano >= failed.end_time_unix_nano);
+    assert!(root.end_time_unix_nano >= answered.end_time_unix_nano);
+    // The upstream was called as a child of the attempt's span.
+    assert_eq!(
+        mock.record.last_header("traceparent").unwrap(),
+        format!("00-{CLIENT_TRACE}-{}-01", hex(&answered.span_id))
+    );
+    app.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_untraced_request_passes_the_clients_traceparent_on(pool: PgPool) {
+    let mock = mock().await;
+    let (collector, spans) = otlp_receiver().await;
+    let app = spawn_app_from_yaml(pool, &traced(&mock, &collector, "parentbased_always_on")).await;
+    let key = app.new_key(json!({})).await;
+    let unsampled = format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-00");
+    let response = app
+        .http
+        .post(format!("{}/v1/chat/completions", app.base))
+        .bearer_auth(&key)
+        .header("traceparent", &unsampled)
+        .json(&hello("gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.record.last_header("traceparent").unwrap(), unsampled);
+    // A request without one is a new trace's root (always on without a parent).
+    assert_eq!(app.chat(&key, &hello("gpt-4o-mini")).await.status(), 200);
+    let traceparent = mock.record.last_header("traceparent").unwrap();
+    assert!(
+        traceparent.starts_with("00-") && !traceparent.contains(CLIENT_TRACE),
+        "{traceparent}"
+    );
+    app.shutdown().await;
+    // Only the second request was traced, and shutdown sent its spans.
+    let spans = spans.lock().unwrap();
+    assert!(!spans.is_empty());
+    let hex = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    assert!(spans.iter().all(|span| hex(&span.trace_id) != CLIENT_TRACE));
+    assert!(traceparent.contains(&hex(&spans[0].trace_id)));
+}
