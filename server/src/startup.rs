@@ -202,8 +202,12 @@ pub async fn start(
         .clone()
         .map(|webhook| Alerts::new(webhook, http.clone(), pool.clone(), tasks.clone()));
     let observer = Arc::new(
-        Observer::new(&config.observability, config.spend_log.store_payloads)
-            .map_err(|message| anyhow::anyhow!("litellm_settings: {message}"))?,
+        Observer::new(
+            &config.observability,
+            config.spend_log.store_payloads,
+            http.clone(),
+        )
+        .map_err(|message| anyhow::anyhow!("litellm_settings: {message}"))?,
     );
     let (queue, writer) = SpendWriter::spawn(
         pool.clone(),

@@ -3,6 +3,8 @@
 //! counted as it happens is read from the registry; what is a state (deployments' health and
 //! headroom, budgets left, queues, caches) is read here at scrape time.
 
+use std::sync::atomic::Ordering;
+
 use app::model::subject::BudgetSubject;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -50,6 +52,26 @@ pub async fn metrics(
         retry_budget_exhausted: gateway.retry_budget.exhausted(),
         ..Readings::default()
     };
+    if let Some(callbacks) = observer.callbacks() {
+        for (name, counts) in callbacks.counts() {
+            for (outcome, total) in [
+                ("sent", &counts.sent),
+                ("dropped", &counts.dropped),
+                ("failed", &counts.failed),
+            ] {
+                readings
+                    .callback_logs
+                    .push((name, outcome, total.load(Ordering::Relaxed)));
+            }
+        }
+    }
+    readings.trace_spans = observer.trace_counts().map(|counts| {
+        (
+            counts.exported.load(Ordering::Relaxed),
+            counts.dropped.load(Ordering::Relaxed),
+            counts.failed_exports.load(Ordering::Relaxed),
+        )
+    });
     (readings.key_cache_entries, readings.key_cache_misses) = {
         let (entries, misses) = gateway.keys.stats();
         (entries as u64, misses)

@@ -20,7 +20,9 @@ use crate::providers::Deployment;
 
 pub use deployment::stored_deployment;
 use deployment::RawModel;
-pub use observability::{HealthSettings, MetricGroup, ObservabilitySettings, PrometheusSettings};
+pub use observability::{
+    HealthSettings, MetricGroup, ObservabilitySettings, PrometheusSettings, SinkKind, SinkSettings,
+};
 pub use overrides::RoutingBase;
 pub use router::classes::{ChosenClass, ClassHints, Degrade, RequestClass, RequestClasses};
 pub use router::{FallbackKind, Fallbacks, RetryPolicy, RouterSettings, RoutingStrategy};
@@ -75,7 +77,7 @@ impl StoredEnvironment {
 
     /// Names no tenant may read even when listed: the database, the secrets that seal
     /// credentials and sessions, and the master key.
-    const NEVER: [&'static str; 9] = [
+    const NEVER: [&'static str; 15] = [
         "DATABASE_URL",
         "GATEHOUSE_SECRETS_KEY",
         "GATEHOUSE_SECRETS_KEY_PREVIOUS",
@@ -85,6 +87,13 @@ impl StoredEnvironment {
         "REDIS_URL",
         "REDIS_PASSWORD",
         "SLACK_WEBHOOK_URL",
+        // The telemetry sinks' credentials.
+        "LANGFUSE_PUBLIC_KEY",
+        "LANGFUSE_SECRET_KEY",
+        "GENERIC_LOGGER_HEADERS",
+        "GATEHOUSE_WEBHOOK_SECRET",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
     ];
 }
 

@@ -20,6 +20,47 @@ const MIN_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 const PROMETHEUS: &str = "prometheus";
 /// LiteLLM's name for the OpenTelemetry callback (and the long one).
 const OTEL: [&str; 2] = ["otel", "opentelemetry"];
+/// Langfuse's default host (its EU cloud), as LiteLLM's.
+const LANGFUSE_CLOUD: &str = "https://cloud.langfuse.com";
+
+/// Where a request-log callback sends each call's log.
+#[derive(Debug, Clone)]
+pub enum SinkKind {
+    /// `langfuse`: its public ingestion API (`LANGFUSE_HOST`, `LANGFUSE_PUBLIC_KEY`,
+    /// `LANGFUSE_SECRET_KEY`).
+    Langfuse {
+        host: String,
+        public_key: Secret,
+        secret_key: Secret,
+    },
+    /// `generic_api` (LiteLLM's name) or `webhook`: batched JSON POSTs to
+    /// `GENERIC_LOGGER_ENDPOINT` with `GENERIC_LOGGER_HEADERS`, signed with HMAC-SHA256 when
+    /// `GATEHOUSE_WEBHOOK_SECRET` is set.
+    Webhook {
+        url: String,
+        headers: Vec<(String, Secret)>,
+        secret: Option<Secret>,
+    },
+    /// `file`: JSON Lines appended to `file_callback_params.path`.
+    File { path: std::path::PathBuf },
+}
+
+/// A request-log callback and which calls it logs.
+#[derive(Debug, Clone)]
+pub struct SinkSettings {
+    pub kind: SinkKind,
+    /// Named in `callbacks` or `success_callback`.
+    pub on_success: bool,
+    /// Named in `callbacks` or `failure_callback`.
+    pub on_failure: bool,
+}
+
+/// `litellm_settings.file_callback_params`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCallbackParams {
+    pub path: std::path::PathBuf,
+}
 
 /// The telemetry keys of `litellm_settings`.
 pub(in crate::config) struct RawTelemetry {
@@ -29,6 +70,7 @@ pub(in crate::config) struct RawTelemetry {
     pub prometheus_metrics_config: Option<Vec<MetricGroup>>,
     pub prometheus_latency_buckets: Option<Vec<f64>>,
     pub require_auth_for_metrics_endpoint: Option<bool>,
+    pub file_callback_params: Option<FileCallbackParams>,
 }
 
 impl RawTelemetry {
@@ -39,6 +81,7 @@ impl RawTelemetry {
             && self.prometheus_metrics_config.is_none()
             && self.prometheus_latency_buckets.is_none()
             && self.require_auth_for_metrics_endpoint.is_none()
+            && self.file_callback_params.is_none()
     }
 }
 
@@ -96,6 +139,8 @@ pub struct ObservabilitySettings {
     pub prometheus: Option<PrometheusSettings>,
     /// Set when a callback list names `otel`.
     pub traces: Option<TraceSettings>,
+    /// The request-log callbacks (`langfuse`, `generic_api`, `file`).
+    pub sinks: Vec<SinkSettings>,
     pub health: HealthSettings,
 }
 
@@ -115,16 +160,32 @@ pub(in crate::config) fn settings(
 ) -> Result<ObservabilitySettings, ConfigError> {
     let mut prometheus = false;
     let mut otel = false;
-    for (list, names) in [
-        ("callbacks", &raw.callbacks),
-        ("success_callback", &raw.success_callback),
-        ("failure_callback", &raw.failure_callback),
+    let mut sinks: Vec<(&'static str, SinkSettings)> = Vec::new();
+    for (list, names, on_success, on_failure) in [
+        ("callbacks", &raw.callbacks, true, true),
+        ("success_callback", &raw.success_callback, true, false),
+        ("failure_callback", &raw.failure_callback, false, true),
     ] {
         for name in names {
             if name == PROMETHEUS {
                 prometheus = true;
             } else if OTEL.contains(&name.as_str()) {
                 otel = true;
+            } else if let Some(sink) = sink_name(name) {
+                match sinks.iter_mut().find(|(known, _)| *known == sink) {
+                    Some((_, settings)) => {
+                        settings.on_success |= on_success;
+                        settings.on_failure |= on_failure;
+                    }
+                    None => sinks.push((
+                        sink,
+                        SinkSettings {
+                            kind: sink_kind(sink, raw.file_callback_params.as_ref(), resolver)?,
+                            on_success,
+                            on_failure,
+                        },
+                    )),
+                }
             } else {
                 warnings.push(format!(
                     "{}: litellm_settings.{list}: `{name}` is not a callback Gatehouse sends to; nothing is sent there",
@@ -163,6 +224,7 @@ pub(in crate::config) fn settings(
         None
     };
     Ok(ObservabilitySettings {
+        sinks: sinks.into_iter().map(|(_, settings)| settings).collect(),
         traces,
         prometheus: prometheus.then(|| PrometheusSettings {
             metric_groups: raw.prometheus_metrics_config,
@@ -174,6 +236,73 @@ pub(in crate::config) fn settings(
             background: general.background_health_checks,
             interval,
             details: general.health_check_details.unwrap_or(true),
+        },
+    })
+}
+
+/// The sink a callback name stands for.
+fn sink_name(name: &str) -> Option<&'static str> {
+    match name {
+        "langfuse" => Some("langfuse"),
+        "generic_api" | "webhook" => Some("webhook"),
+        "file" => Some("file"),
+        _ => None,
+    }
+}
+
+fn sink_kind(
+    sink: &str,
+    file: Option<&FileCallbackParams>,
+    resolver: &Resolver<'_>,
+) -> Result<SinkKind, ConfigError> {
+    let var = |name: &str| {
+        resolver
+            .variable(name)
+            .filter(|value| !value.trim().is_empty())
+    };
+    let required = |name: &str| {
+        var(name).ok_or_else(|| {
+            resolver.invalid(
+                "litellm_settings.callbacks".into(),
+                &format!("`{sink}` needs the environment variable {name}"),
+            )
+        })
+    };
+    let url = |name: &str, value: String| match reqwest::Url::parse(&value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            Ok(value.trim_end_matches('/').to_string())
+        }
+        _ => Err(resolver.invalid(name.into(), &format!("`{value}` is not an http(s) URL"))),
+    };
+    Ok(match sink {
+        "langfuse" => SinkKind::Langfuse {
+            host: url(
+                "LANGFUSE_HOST",
+                var("LANGFUSE_HOST").unwrap_or_else(|| LANGFUSE_CLOUD.to_string()),
+            )?,
+            public_key: Secret::new(required("LANGFUSE_PUBLIC_KEY")?),
+            secret_key: Secret::new(required("LANGFUSE_SECRET_KEY")?),
+        },
+        "webhook" => SinkKind::Webhook {
+            url: url(
+                "GENERIC_LOGGER_ENDPOINT",
+                required("GENERIC_LOGGER_ENDPOINT")?,
+            )?,
+            headers: var("GENERIC_LOGGER_HEADERS")
+                .map(|list| super::traces::pairs(&list))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| (name, Secret::new(value)))
+                .collect(),
+            secret: var("GATEHOUSE_WEBHOOK_SECRET").map(Secret::new),
+        },
+        _ => SinkKind::File {
+            path: file.map(|params| params.path.clone()).ok_or_else(|| {
+                resolver.invalid(
+                    "litellm_settings.file_callback_params".into(),
+                    "the `file` callback needs `path`",
+                )
+            })?,
         },
     })
 }

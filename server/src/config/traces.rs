@@ -170,7 +170,7 @@ fn grpc_url(base: &str) -> String {
 }
 
 /// `key=value,key2=value2` (values percent-decoded, as the specification asks).
-fn pairs(list: &str) -> Vec<(String, String)> {
+pub(in crate::config) fn pairs(list: &str) -> Vec<(String, String)> {
     list.split(',')
         .filter_map(|pair| pair.split_once('='))
         .map(|(key, value)| {

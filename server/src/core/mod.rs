@@ -10,6 +10,7 @@ pub mod failure;
 pub mod faults;
 pub mod health;
 pub mod limits;
+pub mod logging_off;
 pub mod notify;
 pub mod origin;
 pub mod prices;

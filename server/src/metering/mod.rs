@@ -247,6 +247,7 @@ impl Meter {
             request_id: &row.request_id,
             payload: row.payload.as_deref(),
             metered_from,
+            row: &row,
         });
         drop(call.context.in_flight.take());
         self.queue.push(row).await;

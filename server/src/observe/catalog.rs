@@ -111,6 +111,9 @@ pub enum Metric {
     RedisErrors,
     PostgresErrors,
     RetryBudgetExhausted,
+    CallbackLogs,
+    TraceSpans,
+    TraceExportsFailed,
 }
 
 impl Metric {
@@ -206,7 +209,7 @@ const GEN_AI_LABELS: &[Label] = &[
 ];
 
 /// In `Metric`'s order.
-pub static CATALOG: [MetricDef; 33] = [
+pub static CATALOG: [MetricDef; 36] = [
     litellm(
         "litellm_proxy_total_requests_metric_total",
         "litellm_proxy_total_requests_metric",
@@ -519,6 +522,24 @@ pub static CATALOG: [MetricDef; 33] = [
     fixed(
         "gatehouse_retry_budget_exhausted_total",
         "Retries not made because the retry budget was spent",
+        Kind::Counter,
+        &[],
+    ),
+    fixed(
+        "gatehouse_callback_logs_total",
+        "Request logs per callback: sent, dropped (its queue was full) or failed (after retries)",
+        Kind::Counter,
+        &[Callback, Outcome],
+    ),
+    fixed(
+        "gatehouse_trace_spans_total",
+        "Spans exported, or dropped because the export queue was full",
+        Kind::Counter,
+        &[Outcome],
+    ),
+    fixed(
+        "gatehouse_trace_exports_failed_total",
+        "Span batches the collector did not take (not retried)",
         Kind::Counter,
         &[],
     ),

@@ -33,13 +33,16 @@ pub enum Label {
     GenAiResponseModel,
     GenAiTokenType,
     ErrorType,
+    /// Gatehouse's own: a request-log callback, and what became of what it was given.
+    Callback,
+    Outcome,
 }
 
 /// How many labels there are: the size of a call's value table.
 pub const LABEL_COUNT: usize = Label::ALL.len();
 
 impl Label {
-    pub const ALL: [Label; 27] = [
+    pub const ALL: [Label; 29] = [
         Label::EndUser,
         Label::HashedApiKey,
         Label::ApiKeyAlias,
@@ -67,6 +70,8 @@ impl Label {
         Label::GenAiResponseModel,
         Label::GenAiTokenType,
         Label::ErrorType,
+        Label::Callback,
+        Label::Outcome,
     ];
 
     /// LiteLLM's name for it.
@@ -99,6 +104,8 @@ impl Label {
             Label::GenAiResponseModel => "gen_ai_response_model",
             Label::GenAiTokenType => "gen_ai_token_type",
             Label::ErrorType => "error_type",
+            Label::Callback => "callback",
+            Label::Outcome => "outcome",
         }
     }
 

@@ -153,6 +153,10 @@ pub struct Readings<'a> {
     pub redis_errors: u64,
     pub postgres_errors: u64,
     pub retry_budget_exhausted: u64,
+    /// Per callback: (callback, outcome, total).
+    pub callback_logs: Vec<(&'static str, &'static str, u64)>,
+    /// When tracing is on: spans exported and dropped, batches failed.
+    pub trace_spans: Option<(u64, u64, u64)>,
 }
 
 /// The registry and what a call looks its handles up by.
@@ -503,10 +507,29 @@ impl Metrics {
                 readings.retry_budget_exhausted,
             ),
         ] {
-            if let Some(counter) = self.counter(metric, &none) {
-                // Counted where they happen, as running totals: catch up to them.
-                counter.inc_by(total.saturating_sub(counter.get()));
+            self.catch_up(metric, &none, total);
+        }
+        for (callback, outcome, total) in &readings.callback_logs {
+            let mut labels = LabelValues::default();
+            labels
+                .set(Label::Callback, callback)
+                .set(Label::Outcome, outcome);
+            self.catch_up(Metric::CallbackLogs, &labels, *total);
+        }
+        if let Some((exported, dropped, failed)) = readings.trace_spans {
+            for (outcome, total) in [("exported", exported), ("dropped", dropped)] {
+                let mut labels = LabelValues::default();
+                labels.set(Label::Outcome, outcome);
+                self.catch_up(Metric::TraceSpans, &labels, total);
             }
+            self.catch_up(Metric::TraceExportsFailed, &none, failed);
+        }
+    }
+
+    /// A counter kept as a running total elsewhere: brought up to it.
+    fn catch_up(&self, metric: Metric, labels: &LabelValues<'_>, total: u64) {
+        if let Some(counter) = self.counter(metric, labels) {
+            counter.inc_by(total.saturating_sub(counter.get()));
         }
     }
 }

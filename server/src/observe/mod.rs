@@ -2,6 +2,7 @@
 //! Prometheus metrics under LiteLLM's names (and OpenTelemetry's GenAI ones), gathered without
 //! a lock or an allocation per call once its labels have been seen, and OpenTelemetry traces.
 
+pub mod callbacks;
 pub mod catalog;
 pub mod labels;
 pub mod metrics;
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 
-use app::db::spend::Payload;
+use app::db::spend::{Payload, SpendRow};
 
 use crate::config::ObservabilitySettings;
 use crate::core::trace_context::{self, Propagation};
@@ -22,6 +23,7 @@ use crate::core::usage::Usage;
 use crate::policy::auth::Caller;
 use crate::providers::Deployment;
 use crate::routing::attempts::Trail;
+use callbacks::Callbacks;
 use labels::{Label, LabelValues};
 use metrics::{CallMeasures, FlushMeters, InFlight, Metrics};
 use traces::{CallTrace, TracedCall, Tracer};
@@ -31,6 +33,8 @@ pub struct Observer {
     metrics: Option<Metrics>,
     /// When the `otel` callback is on.
     tracer: Option<Tracer>,
+    /// The request-log callbacks, when any is configured.
+    callbacks: Option<Callbacks>,
     /// Spans carry the redacted request and reply (`store_prompts_in_spend_logs`).
     prompts: bool,
     /// Who may read `/metrics`.
@@ -66,6 +70,8 @@ pub struct CallContext {
     pub trace: Option<CallTrace>,
     /// What its upstream calls carry of its trace.
     pub propagation: Propagation,
+    /// Its key or team turned request logs off: no callback gets it, no span its messages.
+    pub logging_off: bool,
 }
 
 /// A call that ended (answered, failed, or cut short), as the observe stage reads it.
@@ -87,6 +93,8 @@ pub struct EndedCall<'a> {
     pub payload: Option<&'a Payload>,
     /// When metering began.
     pub metered_from: Option<Instant>,
+    /// The call's spend row, which request logs are made from.
+    pub row: &'a SpendRow,
 }
 
 /// Who made a call, as its labels name them.
@@ -104,6 +112,7 @@ impl Observer {
         Observer {
             metrics: None,
             tracer: None,
+            callbacks: None,
             prompts: false,
             access: MetricsAccess::default(),
             keeps_client_ip: false,
@@ -114,10 +123,17 @@ impl Observer {
 
     /// What `settings` ask for; `prompts`: spans may carry the redacted request and reply.
     /// Starts the span exporter (so, within a Tokio runtime).
-    pub fn new(settings: &ObservabilitySettings, prompts: bool) -> Result<Observer, String> {
+    pub fn new(
+        settings: &ObservabilitySettings,
+        prompts: bool,
+        http: reqwest::Client,
+    ) -> Result<Observer, String> {
         let tracer = settings.traces.as_ref().map(Tracer::new).transpose()?;
+        let callbacks =
+            (!settings.sinks.is_empty()).then(|| Callbacks::start(&settings.sinks, http));
         let mut observer = Observer {
             tracer,
+            callbacks,
             prompts,
             ..Observer::off()
         };
@@ -139,11 +155,19 @@ impl Observer {
         Ok(observer)
     }
 
-    /// Sends the spans still queued.
+    /// Sends the spans and request logs still queued.
     pub async fn finish(&self) {
         if let Some(tracer) = &self.tracer {
             tracer.finish().await;
         }
+        if let Some(callbacks) = &self.callbacks {
+            callbacks.finish().await;
+        }
+    }
+
+    /// The request-log callbacks, when any is configured.
+    pub fn callbacks(&self) -> Option<&Callbacks> {
+        self.callbacks.as_ref()
     }
 
     /// The span exporter's counts, when tracing is on.
@@ -217,7 +241,10 @@ impl Observer {
         if let Some(trace) = &mut context.trace {
             trace.admitted = Some(Instant::now());
         }
-        if self.metrics.is_some() {
+        if self.callbacks.is_some() || self.prompts {
+            context.logging_off = caller.logging_off();
+        }
+        if self.metrics.is_some() || self.callbacks.is_some() {
             let (key_alias, team_alias) = caller.aliases();
             context.key_alias = key_alias.cloned();
             context.team_alias = team_alias.cloned();
@@ -258,6 +285,11 @@ impl Observer {
         if let (Some(tracer), Some(trace)) = (&self.tracer, &call.context.trace) {
             tracer.record(&self.traced(call, trace));
         }
+        if let Some(callbacks) = &self.callbacks {
+            if !call.context.logging_off && callbacks.wants(call.status < 400) {
+                callbacks.log(callbacks::payload::call_log(call.row, call.context));
+            }
+        }
         let Some(metrics) = &self.metrics else {
             return;
         };
@@ -295,12 +327,15 @@ impl Observer {
 
     fn traced<'a>(&self, call: &'a EndedCall<'a>, trace: &'a CallTrace) -> TracedCall<'a> {
         let deployment = call.deployment;
-        let messages = call.payload.filter(|_| self.prompts).map(|payload| {
-            let text = |value: &Option<serde_json::Value>| {
-                value.as_ref().map(ToString::to_string).unwrap_or_default()
-            };
-            (text(&payload.request), text(&payload.response))
-        });
+        let messages = call
+            .payload
+            .filter(|_| self.prompts && !call.context.logging_off)
+            .map(|payload| {
+                let text = |value: &Option<serde_json::Value>| {
+                    value.as_ref().map(ToString::to_string).unwrap_or_default()
+                };
+                (text(&payload.request), text(&payload.response))
+            });
         TracedCall {
             trace,
             operation: operation_name(call.call_type),

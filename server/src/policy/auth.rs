@@ -66,6 +66,16 @@ impl Caller {
         }
     }
 
+    /// Whether the key's or its team's metadata turns request logs off.
+    pub fn logging_off(&self) -> bool {
+        match self {
+            Caller::Key { key, team } => {
+                key.logging_off || team.as_ref().is_some_and(|team| team.logging_off)
+            }
+            Caller::Master { .. } => false,
+        }
+    }
+
     /// The key's and its team's aliases, where they have them.
     pub fn aliases(&self) -> (Option<&Arc<str>>, Option<&Arc<str>>) {
         match self {

@@ -39,6 +39,8 @@ pub struct CachedKey {
     pub token_hash: Arc<str>,
     /// Its `key_alias` (the `api_key_alias` of its metrics).
     pub key_alias: Option<Arc<str>>,
+    /// Its metadata turns its request logs off (`disable_logging`).
+    pub logging_off: bool,
     pub models: Vec<String>,
     pub expires_at: Option<OffsetDateTime>,
     pub blocked: bool,
@@ -377,6 +379,7 @@ impl KeyCache {
             role_ceiling,
             token_hash: Arc::from(row.token_hash.as_str()),
             key_alias: row.key_alias.as_deref().map(Arc::from),
+            logging_off: crate::core::logging_off::requested_by(&row.metadata),
             models: row.models,
             expires_at: row.expires_at,
             blocked: row.blocked,

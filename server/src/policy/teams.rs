@@ -18,6 +18,8 @@ pub struct CachedTeam {
     pub team_id: Arc<str>,
     /// Its `team_alias` (a label of its metrics).
     pub team_alias: Option<Arc<str>>,
+    /// Its metadata turns its keys' request logs off.
+    pub logging_off: bool,
     pub models: Vec<String>,
     /// Blocked or deleted: its keys are refused.
     pub refused: bool,
@@ -86,6 +88,7 @@ impl TeamCache {
             Some(row) => CachedTeam {
                 team_id: team_id.clone(),
                 team_alias: row.team_alias.as_deref().map(Arc::from),
+                logging_off: crate::core::logging_off::requested_by(&row.metadata),
                 models: row.models.clone(),
                 refused: row.blocked || row.deleted_at.is_some(),
                 limits: ScopeLimits {
@@ -98,6 +101,7 @@ impl TeamCache {
             None => CachedTeam {
                 team_id: team_id.clone(),
                 team_alias: None,
+                logging_off: false,
                 models: Vec::new(),
                 refused: true,
                 limits: ScopeLimits {

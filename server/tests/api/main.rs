@@ -9,6 +9,7 @@ mod attacks;
 mod attribution;
 mod audit;
 mod budgets;
+mod callbacks;
 mod chat;
 mod console_rbac;
 mod deployments;
