@@ -42,8 +42,12 @@ class Gatehouse:
         raise RuntimeError(open(self.log.name).read())
 
     def stop(self):
-        """Stops it the way an orchestrator does (SIGTERM), letting it send what it holds."""
+        """Stops it the way an orchestrator does (SIGTERM), letting it send what it holds;
+        returns what it logged."""
         self.process.terminate()
         self.process.wait(timeout=30)
         self.log.close()
+        with open(self.log.name) as file:
+            logged = file.read()
         self.workdir.cleanup()
+        return logged

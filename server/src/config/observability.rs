@@ -71,6 +71,7 @@ pub(in crate::config) struct RawTelemetry {
     pub prometheus_latency_buckets: Option<Vec<f64>>,
     pub require_auth_for_metrics_endpoint: Option<bool>,
     pub file_callback_params: Option<FileCallbackParams>,
+    pub json_logs: Option<bool>,
 }
 
 impl RawTelemetry {
@@ -82,6 +83,7 @@ impl RawTelemetry {
             && self.prometheus_latency_buckets.is_none()
             && self.require_auth_for_metrics_endpoint.is_none()
             && self.file_callback_params.is_none()
+            && self.json_logs.is_none()
     }
 }
 
@@ -141,6 +143,9 @@ pub struct ObservabilitySettings {
     pub traces: Option<TraceSettings>,
     /// The request-log callbacks (`langfuse`, `generic_api`, `file`).
     pub sinks: Vec<SinkSettings>,
+    /// `json_logs` (or `JSON_LOGS=true`): the process logs JSON lines, one per request among
+    /// them.
+    pub json_logs: bool,
     pub health: HealthSettings,
 }
 
@@ -223,7 +228,12 @@ pub(in crate::config) fn settings(
     } else {
         None
     };
+    let json_logs = raw.json_logs.unwrap_or(false)
+        || resolver
+            .variable("JSON_LOGS")
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"));
     Ok(ObservabilitySettings {
+        json_logs,
         sinks: sinks.into_iter().map(|(_, settings)| settings).collect(),
         traces,
         prometheus: prometheus.then(|| PrometheusSettings {

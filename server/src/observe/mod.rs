@@ -37,6 +37,8 @@ pub struct Observer {
     callbacks: Option<Callbacks>,
     /// Spans carry the redacted request and reply (`store_prompts_in_spend_logs`).
     prompts: bool,
+    /// `json_logs`: a log line per request.
+    request_lines: bool,
     /// Who may read `/metrics`.
     access: MetricsAccess,
     /// Whether calls keep what only opted-in labels read.
@@ -114,6 +116,7 @@ impl Observer {
             tracer: None,
             callbacks: None,
             prompts: false,
+            request_lines: false,
             access: MetricsAccess::default(),
             keeps_client_ip: false,
             keeps_user_agent: false,
@@ -135,6 +138,7 @@ impl Observer {
             tracer,
             callbacks,
             prompts,
+            request_lines: settings.json_logs,
             ..Observer::off()
         };
         let Some(prometheus) = &settings.prometheus else {
@@ -244,7 +248,7 @@ impl Observer {
         if self.callbacks.is_some() || self.prompts {
             context.logging_off = caller.logging_off();
         }
-        if self.metrics.is_some() || self.callbacks.is_some() {
+        if self.metrics.is_some() || self.callbacks.is_some() || self.request_lines {
             let (key_alias, team_alias) = caller.aliases();
             context.key_alias = key_alias.cloned();
             context.team_alias = team_alias.cloned();
@@ -262,6 +266,10 @@ impl Observer {
         if let (Some(tracer), Some(trace)) = (&self.tracer, &context.trace) {
             let error = labels::exception_class(status);
             tracer.refused(trace, &context.route, status, error);
+        }
+        if self.request_lines {
+            let team = caller.and_then(|caller| caller.team_id()).map(|id| &**id);
+            log_line("", context, team, requested_model, None, status, None);
         }
         let Some(metrics) = &self.metrics else {
             return;
@@ -284,6 +292,17 @@ impl Observer {
     pub fn call_ended(&self, call: &EndedCall<'_>) {
         if let (Some(tracer), Some(trace)) = (&self.tracer, &call.context.trace) {
             tracer.record(&self.traced(call, trace));
+        }
+        if self.request_lines {
+            log_line(
+                call.request_id,
+                call.context,
+                call.caller.team_id,
+                call.requested_model,
+                Some(&call.deployment.id),
+                call.status,
+                Some(call.started.elapsed()),
+            );
         }
         if let Some(callbacks) = &self.callbacks {
             if !call.context.logging_off && callbacks.wants(call.status < 400) {
@@ -392,6 +411,30 @@ impl Observer {
             values.set(Label::UserAgent, agent.to_str().unwrap_or(""));
         }
     }
+}
+
+/// `json_logs`' line for a request: who, what, where it went, how it ended. No key, no prompt.
+fn log_line(
+    request_id: &str,
+    context: &CallContext,
+    team: Option<&str>,
+    model: &str,
+    deployment: Option<&str>,
+    status: u16,
+    latency: Option<std::time::Duration>,
+) {
+    tracing::info!(
+        target: "gatehouse::request",
+        request_id,
+        route = context.route.as_str(),
+        key_alias = context.key_alias.as_deref(),
+        team,
+        model,
+        deployment,
+        status,
+        latency_ms = latency.map(|latency| latency.as_secs_f64() * 1e3),
+        "request"
+    );
 }
 
 fn caller_ids(caller: &Caller) -> CallerIds<'_> {

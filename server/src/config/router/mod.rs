@@ -207,6 +207,7 @@ pub(super) struct RawRouting {
     prometheus_latency_buckets: Option<Vec<f64>>,
     require_auth_for_metrics_endpoint: Option<bool>,
     file_callback_params: Option<super::observability::FileCallbackParams>,
+    json_logs: Option<bool>,
     /// Gatehouse always filters by capability before routing; accepted for compatibility.
     #[serde(rename = "enable_pre_call_checks")]
     _enable_pre_call_checks: Option<bool>,
@@ -228,6 +229,7 @@ impl RawRouting {
             prometheus_latency_buckets: self.prometheus_latency_buckets.take(),
             require_auth_for_metrics_endpoint: self.require_auth_for_metrics_endpoint.take(),
             file_callback_params: self.file_callback_params.take(),
+            json_logs: self.json_logs.take(),
         }
     }
 }
