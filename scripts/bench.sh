@@ -8,6 +8,7 @@
 # to HEAD then): e.g. scripts/routing-bypass.patch, which calls the planned deployment directly,
 # so the A/B reads what routing costs. BENCH_INSTRUCTIONS=<n> also counts, under callgrind, the
 # instructions each binary executes per request over n requests (deterministic, unlike req/s).
+# BENCH_TELEMETRY=1 (with BENCH_INSTRUCTIONS) also counts them with metrics and traces on.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -152,6 +153,56 @@ if [ -w "$halt_poll" ]; then
 fi
 peak_rss_kb="$(awk '/VmHWM/ {print $2}' /proc/$gate_pid/status)"
 
+new_key() { # PORT FIELDS
+  curl -fsS "http://127.0.0.1:$1/key/generate" -H 'Authorization: Bearer sk-bench-master' \
+    -H 'Content-Type: application/json' -d "$2" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'
+}
+# NAME BINARY FIELDS [CONFIG] -> instructions per request: a fresh process under callgrind,
+# instrumented only while it serves INSTRUCTIONS requests (after 200 uninstrumented ones) and
+# writes their spend rows.
+instructions_per_request() {
+  local port pid key
+  port="$(free_port)"
+  psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS gatehouse_bench_ir_$1 WITH (FORCE)" -c "CREATE DATABASE gatehouse_bench_ir_$1" >/dev/null
+  DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_ir_$1" RUST_LOG=warn taskset -c 0 valgrind --tool=callgrind \
+    --instr-atstart=no --callgrind-out-file="$work/ir-$1.out" "$2" \
+    --config "${4:-$work/config.yaml}" --port "$port" >"$work/ir-$1.log" 2>&1 &
+  pid=$!
+  for _ in 1 2 3 4 5 6; do wait_for_http "http://127.0.0.1:$port/health/liveliness" 2>/dev/null && break; done
+  key="$(new_key "$port" "$3")"
+  python3 - "$port" "$key" "$INSTRUCTIONS" "$pid" <<'PY'
+import http.client, subprocess, sys, time
+port, key, count, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+body = '{"model":"bench","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}'
+headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def send(n):
+  for _ in range(n):
+      connection.request("POST", "/v1/chat/completions", body, headers)
+      response = connection.getresponse()
+      response.read()
+      assert response.status == 200, response.status
+send(200)
+time.sleep(1)
+control = lambda *args: subprocess.run(["callgrind_control", *args, pid], check=True, capture_output=True)
+control("-i", "on")
+control("-z")
+send(count)
+time.sleep(1.5)  # the batched spend rows are written
+control("-d")
+PY
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  python3 - "$INSTRUCTIONS" "$work"/ir-"$1".out* <<'PY'
+import re, sys
+count, files = int(sys.argv[1]), sys.argv[2:]
+# The dump taken after the measured requests holds the most instructions (the one at exit holds
+# only what ran since).
+totals = [int(m.group(1)) for f in files for m in [re.search(r"^(?:summary|totals): (\d+)", open(f).read(), re.M)] if m]
+print(round(max(totals) / count))
+PY
+}
+
 # A/B against the baseline: a fresh process of each binary, each on a fresh database, take turns
 # at 32 connections (ROUNDS rounds of DURATION each), so neither carries the runs before it (a
 # spend log of a million rows costs PostgreSQL more per insert) and a drift in the machine's
@@ -163,10 +214,6 @@ if [ -n "$baseline_bin" ]; then
     DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_$1" RUST_LOG=warn taskset -c 0 "$2" \
       --config "$work/config.yaml" --port "$3" >"$work/$1.log" 2>&1 &
     echo $!
-  }
-  new_key() { # PORT FIELDS
-    curl -fsS "http://127.0.0.1:$1/key/generate" -H 'Authorization: Bearer sk-bench-master' \
-      -H 'Content-Type: application/json' -d "$2" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'
   }
   kill "$gate_pid" 2>/dev/null || true
   wait "$gate_pid" 2>/dev/null || true
@@ -207,56 +254,58 @@ g, b = statistics.median(gate), statistics.median(base)
 print(round(g), round(b), f"{(g / b - 1) * 100:+.1f}")' "${gate_rounds[*]}" "${base_rounds[*]}")
   if [ "$INSTRUCTIONS" -gt 0 ]; then
     apt_install valgrind
-    # NAME BINARY FIELDS -> instructions per request: a fresh process under callgrind,
-    # instrumented only while it serves INSTRUCTIONS requests (after 200 uninstrumented ones)
-    # and writes their spend rows.
-    instructions_per_request() {
-      local port pid key
-      port="$(free_port)"
-      psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS gatehouse_bench_ir_$1 WITH (FORCE)" -c "CREATE DATABASE gatehouse_bench_ir_$1" >/dev/null
-      DATABASE_URL="${DATABASE_URL%/*}/gatehouse_bench_ir_$1" RUST_LOG=warn taskset -c 0 valgrind --tool=callgrind \
-        --instr-atstart=no --callgrind-out-file="$work/ir-$1.out" "$2" \
-        --config "$work/config.yaml" --port "$port" >"$work/ir-$1.log" 2>&1 &
-      pid=$!
-      for _ in 1 2 3 4 5 6; do wait_for_http "http://127.0.0.1:$port/health/liveliness" 2>/dev/null && break; done
-      key="$(new_key "$port" "$3")"
-      python3 - "$port" "$key" "$INSTRUCTIONS" "$pid" <<'PY'
-import http.client, subprocess, sys, time
-port, key, count, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-body = '{"model":"bench","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}'
-headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-def send(n):
-    for _ in range(n):
-        connection.request("POST", "/v1/chat/completions", body, headers)
-        response = connection.getresponse()
-        response.read()
-        assert response.status == 200, response.status
-send(200)
-time.sleep(1)
-control = lambda *args: subprocess.run(["callgrind_control", *args, pid], check=True, capture_output=True)
-control("-i", "on")
-control("-z")
-send(count)
-time.sleep(1.5)  # the batched spend rows are written
-control("-d")
-PY
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-      python3 - "$INSTRUCTIONS" "$work"/ir-"$1".out* <<'PY'
-import re, sys
-count, files = int(sys.argv[1]), sys.argv[2:]
-# The dump taken after the measured requests holds the most instructions (the one at exit holds
-# only what ran since).
-totals = [int(m.group(1)) for f in files for m in [re.search(r"^(?:summary|totals): (\d+)", open(f).read(), re.M)] if m]
-print(round(max(totals) / count))
-PY
-    }
     log "instructions per request (callgrind, $INSTRUCTIONS requests each)"
     gate_ir="$(instructions_per_request gate "$CARGO_TARGET_DIR/release/gatehouse" "$KEY_FIELDS")"
     base_ir="$(instructions_per_request base "$baseline_bin" "$BASELINE_KEY_FIELDS")"
     ir_change="$(python3 -c "print(f'{($gate_ir / $base_ir - 1) * 100:+.1f}')")"
   fi
+fi
+
+# Telemetry's cost (BENCH_TELEMETRY=1 with BENCH_INSTRUCTIONS): the same binary with Prometheus
+# metrics and OpenTelemetry traces on (every request sampled, its spans exported to a local
+# OTLP/HTTP receiver) against both off, in instructions per request.
+telemetry_ir=""
+if [ "${BENCH_TELEMETRY:-0}" = 1 ] && [ "$INSTRUCTIONS" -gt 0 ]; then
+  apt_install valgrind
+  receiver_port="$(free_port)"
+  python3 - "$receiver_port" "$work/otlp-posts" >"$work/otlp.log" 2>&1 <<'PY' &
+import http.server, sys
+port, tally = int(sys.argv[1]), sys.argv[2]
+posts = 0
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global posts
+        self.rfile.read(int(self.headers["Content-Length"]))
+        posts += 1
+        open(tally, "w").write(str(posts))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Receiver).serve_forever()
+PY
+  receiver_pid=$!
+  cp "$work/config.yaml" "$work/telemetry.yaml"
+  cat >>"$work/telemetry.yaml" <<YAML
+  metrics_token: bench-metrics-token
+environment_variables:
+  OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:$receiver_port"
+  OTEL_TRACES_SAMPLER: always_on
+  OTEL_BSP_SCHEDULE_DELAY: "1000"
+litellm_settings:
+  callbacks: ["prometheus", "otel"]
+YAML
+  log "instructions per request with metrics and traces off, then on"
+  off_ir="$(instructions_per_request telemetry_off "$CARGO_TARGET_DIR/release/gatehouse" "$KEY_FIELDS")"
+  on_ir="$(instructions_per_request telemetry_on "$CARGO_TARGET_DIR/release/gatehouse" "$KEY_FIELDS" "$work/telemetry.yaml")"
+  kill "$receiver_pid" 2>/dev/null || true
+  otlp_posts="$(cat "$work/otlp-posts" 2>/dev/null || echo 0)"
+  if [ "$otlp_posts" = 0 ]; then
+    echo "the OTLP receiver got no spans: the traced run measured nothing" >&2
+    exit 1
+  fi
+  telemetry_ir="$(python3 -c "print(f'{($on_ir / $off_ir - 1) * 100:+.1f}')")"
 fi
 
 # Every proxied request must have exactly one spend row (warm-up included).
@@ -272,7 +321,7 @@ reports_section="$(python3 -c 'import re; m = re.search(r"<!-- reports:begin -->
 cat >docs/BENCHMARKS.md <<MD
 # Benchmarks
 
-Reproduce with \`$(if [ "$ROUNDS" != 3 ]; then echo "BENCH_ROUNDS=$ROUNDS "; fi)$(if [ -n "$BASELINE_PATCH" ]; then echo "BENCH_BASELINE_PATCH=$BASELINE_PATCH "; elif [ -n "$BASELINE" ]; then echo "BENCH_BASELINE=$BASELINE "; fi)$(if [ -n "$BASELINE" ] && [ "$BASELINE_KEY_FIELDS" != "$default_baseline_fields" ]; then echo "BENCH_BASELINE_KEY_FIELDS='$BASELINE_KEY_FIELDS' "; fi)$(if [ "$INSTRUCTIONS" -gt 0 ]; then echo "BENCH_INSTRUCTIONS=$INSTRUCTIONS "; fi)bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` by default).
+Reproduce with \`$(if [ -n "$telemetry_ir" ]; then echo "BENCH_TELEMETRY=1 "; fi)$(if [ "$ROUNDS" != 3 ]; then echo "BENCH_ROUNDS=$ROUNDS "; fi)$(if [ -n "$BASELINE_PATCH" ]; then echo "BENCH_BASELINE_PATCH=$BASELINE_PATCH "; elif [ -n "$BASELINE" ]; then echo "BENCH_BASELINE=$BASELINE "; fi)$(if [ -n "$BASELINE" ] && [ "$BASELINE_KEY_FIELDS" != "$default_baseline_fields" ]; then echo "BENCH_BASELINE_KEY_FIELDS='$BASELINE_KEY_FIELDS' "; fi)$(if [ "$INSTRUCTIONS" -gt 0 ]; then echo "BENCH_INSTRUCTIONS=$INSTRUCTIONS "; fi)bash scripts/bench.sh\` (release build; \`BENCH_DURATION=15s\` by default).
 
 ## Non-streaming chat completions through Gatehouse vs. the upstream called directly
 
@@ -349,6 +398,27 @@ batched spend rows included): **$gate_ir** this commit, **$base_ir** $baseline_l
 (**$ir_change %**). Unlike requests/s, this count does not drift with the machine.
 IR
 fi)
+MD
+fi
+if [ -n "$telemetry_ir" ]; then
+  cat >>docs/BENCHMARKS.md <<MD
+
+## Telemetry on against off (this commit)
+
+The measured binary under callgrind twice, each a fresh process on a fresh database, one
+connection, $INSTRUCTIONS requests after 200 uninstrumented ones, every thread counted: once with
+the config above, once with \`litellm_settings.callbacks: ["prometheus", "otel"]\` — every
+request counted in the Prometheus registry (LiteLLM's metrics and labels, the GenAI
+histograms) and traced (\`OTEL_TRACES_SAMPLER=always_on\`: its request, stage and attempt spans
+encoded and exported in batches over OTLP/HTTP to a receiver on loopback, which took
+$otlp_posts exports).
+
+| telemetry | instructions per request |
+|---|---:|
+| off | $off_ir |
+| metrics and traces on | $on_ir |
+
+Metrics and traces add **$telemetry_ir %** instructions per request.
 MD
 fi
 cat >>docs/BENCHMARKS.md <<MD

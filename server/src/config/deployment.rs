@@ -386,6 +386,7 @@ pub(super) fn build(
         state: Arc::default(),
         wildcard,
         identity_headers: std::sync::OnceLock::new(),
+        span_attributes: std::sync::OnceLock::new(),
     }))
 }
 
@@ -465,6 +466,7 @@ fn specialize(
         capabilities,
         wildcard: None,
         identity_headers: std::sync::OnceLock::new(),
+        span_attributes: std::sync::OnceLock::new(),
         ..template.clone()
     })
 }

@@ -56,13 +56,30 @@ pub fn incoming(headers: &HeaderMap) -> Option<Incoming> {
     })
 }
 
-/// `traceparent` for a span of a trace.
+/// `traceparent` for a span of a trace (written digit by digit: it is made for every traced
+/// attempt).
 pub fn traceparent(trace_id: u128, span_id: u64, sampled: bool) -> HeaderValue {
-    let text = format!(
-        "00-{trace_id:032x}-{span_id:016x}-{}",
-        if sampled { "01" } else { "00" }
-    );
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    let (trace_part, span_part) = text.split_at_mut(36);
+    let digits = trace_id
+        .to_be_bytes()
+        .into_iter()
+        .zip(trace_part[3..35].chunks_exact_mut(2))
+        .chain(
+            span_id
+                .to_be_bytes()
+                .into_iter()
+                .zip(span_part[..16].chunks_exact_mut(2)),
+        );
+    for (byte, pair) in digits {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    if sampled {
+        text[54] = b'1';
+    }
+    HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// What a request's upstream calls carry of its trace.

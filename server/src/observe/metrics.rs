@@ -93,12 +93,20 @@ const CALL_METRICS: [Metric; 14] = [
     Metric::GenAiTimeToFirstToken,
 ];
 
-/// Labels whose values follow from the status or are set per handle: not part of a call's key.
-const DERIVED: [Label; 4] = [
+/// Labels whose values follow from others in the key (the status, the route, the deployment)
+/// or are set per handle: not hashed into a call's key.
+const DERIVED: [Label; 9] = [
     Label::ExceptionStatus,
     Label::ExceptionClass,
     Label::ErrorType,
     Label::GenAiTokenType,
+    // The route's endpoint's operation; the requested model; the deployment's model and
+    // provider.
+    Label::GenAiOperationName,
+    Label::GenAiRequestModel,
+    Label::GenAiResponseModel,
+    Label::GenAiProviderName,
+    Label::LitellmModelName,
 ];
 
 /// The value every label but the status takes in the overflow series.
@@ -204,7 +212,14 @@ impl Metrics {
             .filter_map(|metric| kept[*metric as usize].as_ref())
             .flat_map(|kept| kept.labels.iter().copied())
             .filter(|label| !DERIVED.contains(label))
-            .chain([Label::StatusCode])
+            // What the derived labels follow from.
+            .chain([
+                Label::StatusCode,
+                Label::Route,
+                Label::RequestedModel,
+                Label::Model,
+                Label::ApiProvider,
+            ])
             .collect();
         call_key.sort_unstable();
         call_key.dedup();

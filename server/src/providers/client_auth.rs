@@ -170,6 +170,7 @@ pub fn client_deployment(
         state: Arc::default(),
         wildcard: None,
         identity_headers: std::sync::OnceLock::new(),
+        span_attributes: std::sync::OnceLock::new(),
         ..template.clone()
     })
 }

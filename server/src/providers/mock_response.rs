@@ -35,6 +35,7 @@ pub fn mocked(template: &Deployment, text: &str) -> Deployment {
         state: std::sync::Arc::default(),
         wildcard: None,
         identity_headers: std::sync::OnceLock::new(),
+        span_attributes: std::sync::OnceLock::new(),
         ..template.clone()
     }
 }

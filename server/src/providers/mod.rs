@@ -349,6 +349,9 @@ pub struct Deployment {
     pub wildcard: Option<std::sync::Arc<dyn Specialize>>,
     /// Its id, group and api_base as response header values, rendered on first use.
     pub identity_headers: std::sync::OnceLock<identity::IdentityHeaders>,
+    /// Its span attributes as OTLP encodes them (an attempt's, and a reply's), written by the
+    /// tracer on first use: they are the same on every span of it.
+    pub span_attributes: std::sync::OnceLock<[Box<[u8]>; 2]>,
 }
 
 /// How a wildcard entry (`model_name: anthropic/*`) serves each model it matches: the

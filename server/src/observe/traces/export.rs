@@ -1,15 +1,15 @@
 //! The span exporter: requests hand their encoded spans to a queue bounded by
 //! `OTEL_BSP_MAX_QUEUE_SIZE` spans — when it is full the spans are dropped and counted, never
-//! waited for — and one task sends them in batches (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, or every
-//! `OTEL_BSP_SCHEDULE_DELAY`) over OTLP/HTTP protobuf or gRPC. A failed export is counted and
-//! not retried: a dead collector never holds requests or memory.
+//! waited for — and one task sends them in batches (when `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans
+//! are waiting, else every `OTEL_BSP_SCHEDULE_DELAY`) over OTLP/HTTP protobuf or gRPC. A failed
+//! export is counted and not retried: a dead collector never holds requests or memory.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -25,27 +25,47 @@ pub struct ExportCounts {
     pub failed_exports: AtomicU64,
 }
 
-/// The request side: hands spans to the exporter task.
+/// The request side: hands spans to the exporter task. A request appends its encoded spans to
+/// the pending list (a short lock, no task woken) and wakes the exporter only when a batch is
+/// full; otherwise the exporter takes what is pending every `OTEL_BSP_SCHEDULE_DELAY`.
 pub struct SpanQueue {
-    sender: mpsc::UnboundedSender<(Vec<u8>, usize)>,
+    pending: Mutex<Vec<Vec<u8>>>,
+    full: Notify,
     max_queue: usize,
-    counts: Arc<ExportCounts>,
+    max_batch: usize,
+    counts: ExportCounts,
 }
 
 impl SpanQueue {
     /// Queues `spans` encoded spans, or drops them when the queue is full.
     pub fn push(&self, bytes: Vec<u8>, spans: usize) {
-        let queued = self.counts.queued.fetch_add(spans, Ordering::Relaxed);
-        if queued + spans > self.max_queue || self.sender.send((bytes, spans)).is_err() {
+        let queued = self.counts.queued.fetch_add(spans, Ordering::Relaxed) + spans;
+        if queued > self.max_queue {
             self.counts.queued.fetch_sub(spans, Ordering::Relaxed);
             self.counts
                 .dropped
                 .fetch_add(spans as u64, Ordering::Relaxed);
+            return;
+        }
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(bytes);
+        if queued >= self.max_batch {
+            self.full.notify_one();
         }
     }
 
     pub fn counts(&self) -> &ExportCounts {
         &self.counts
+    }
+
+    /// Everything pending, and how many spans it holds.
+    fn take(&self) -> (Vec<Vec<u8>>, usize) {
+        let taken =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let spans = self.counts.queued.swap(0, Ordering::Relaxed);
+        (taken, spans)
     }
 }
 
@@ -66,7 +86,10 @@ impl Exporter {
 }
 
 /// Starts the exporter task; `resource` is the encoded resource every batch names.
-pub fn spawn(settings: &TraceSettings, resource: Vec<u8>) -> Result<(SpanQueue, Exporter), String> {
+pub fn spawn(
+    settings: &TraceSettings,
+    resource: Vec<u8>,
+) -> Result<(Arc<SpanQueue>, Exporter), String> {
     let client = match settings.protocol {
         OtlpProtocol::HttpProtobuf => reqwest::Client::builder(),
         // gRPC is HTTP/2; over plain http, with prior knowledge (h2c) as collectors expect.
@@ -86,8 +109,13 @@ pub fn spawn(settings: &TraceSettings, resource: Vec<u8>) -> Result<(SpanQueue, 
         value.set_sensitive(true);
         headers.insert(name, value);
     }
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let counts = Arc::new(ExportCounts::default());
+    let queue = Arc::new(SpanQueue {
+        pending: Mutex::new(Vec::new()),
+        full: Notify::new(),
+        max_queue: settings.max_queue,
+        max_batch: settings.max_batch,
+        counts: ExportCounts::default(),
+    });
     let stop = CancellationToken::new();
     let target = Target {
         client,
@@ -96,22 +124,8 @@ pub fn spawn(settings: &TraceSettings, resource: Vec<u8>) -> Result<(SpanQueue, 
         headers,
         resource,
     };
-    let task = tokio::spawn(run(
-        receiver,
-        target,
-        counts.clone(),
-        settings.max_batch,
-        settings.delay,
-        stop.clone(),
-    ));
-    Ok((
-        SpanQueue {
-            sender,
-            max_queue: settings.max_queue,
-            counts,
-        },
-        Exporter { stop, task },
-    ))
+    let task = tokio::spawn(run(queue.clone(), target, settings.delay, stop.clone()));
+    Ok((queue, Exporter { stop, task }))
 }
 
 struct Target {
@@ -122,56 +136,43 @@ struct Target {
     resource: Vec<u8>,
 }
 
-async fn run(
-    mut receiver: mpsc::UnboundedReceiver<(Vec<u8>, usize)>,
-    target: Target,
-    counts: Arc<ExportCounts>,
-    max_batch: usize,
-    delay: Duration,
-    stop: CancellationToken,
-) {
-    let mut batch: Vec<Vec<u8>> = Vec::new();
-    let mut spans = 0;
+async fn run(queue: Arc<SpanQueue>, target: Target, delay: Duration, stop: CancellationToken) {
     loop {
-        let deadline = tokio::time::sleep(delay);
-        tokio::pin!(deadline);
-        let stopping = loop {
-            tokio::select! {
-                received = receiver.recv() => match received {
-                    Some((bytes, count)) => {
-                        batch.push(bytes);
-                        spans += count;
-                        if spans >= max_batch {
-                            break false;
-                        }
-                    }
-                    None => break true,
-                },
-                () = &mut deadline => break false,
-                () = stop.cancelled() => break true,
-            }
+        let stopping = tokio::select! {
+            () = queue.full.notified() => false,
+            () = tokio::time::sleep(delay) => false,
+            () = stop.cancelled() => true,
         };
-        if stopping {
-            while let Ok((bytes, count)) = receiver.try_recv() {
-                batch.push(bytes);
-                spans += count;
-            }
-        }
+        let (pending, spans) = queue.take();
         if spans > 0 {
-            counts.queued.fetch_sub(spans, Ordering::Relaxed);
-            let sent = send(&target, &batch).await;
-            let counter = if sent {
-                &counts.exported
-            } else {
-                &counts.failed_exports
-            };
-            counter.fetch_add(if sent { spans as u64 } else { 1 }, Ordering::Relaxed);
-            batch.clear();
-            spans = 0;
+            // Batches of at most max_batch spans (a request's spans stay together).
+            let mut batch: Vec<Vec<u8>> = Vec::new();
+            let mut in_batch = 0;
+            let per_request = spans.div_ceil(pending.len().max(1)).max(1);
+            for bytes in pending {
+                batch.push(bytes);
+                in_batch += per_request;
+                if in_batch >= queue.max_batch {
+                    export(&target, &queue.counts, &batch, in_batch).await;
+                    batch.clear();
+                    in_batch = 0;
+                }
+            }
+            if !batch.is_empty() {
+                export(&target, &queue.counts, &batch, in_batch).await;
+            }
         }
         if stopping {
             return;
         }
+    }
+}
+
+async fn export(target: &Target, counts: &ExportCounts, batch: &[Vec<u8>], spans: usize) {
+    if send(target, batch).await {
+        counts.exported.fetch_add(spans as u64, Ordering::Relaxed);
+    } else {
+        counts.failed_exports.fetch_add(1, Ordering::Relaxed);
     }
 }
 

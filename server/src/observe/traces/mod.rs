@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 
 use crate::config::{Sampler, TraceSettings};
 use crate::core::trace_context::Incoming;
-use encode::{Span, SpanBuffer, SpanKind, Value};
+use crate::providers::Deployment;
+use encode::{key, Span, SpanBuffer, SpanKind, Value};
 use export::{ExportCounts, Exporter, SpanQueue};
 
 /// A traced request: its ids and when its early stages ended.
@@ -35,9 +36,12 @@ pub struct CallTrace {
     pub started_at: OffsetDateTime,
 }
 
+/// Room for a typical request's spans (about 1.3 KB for five), so the buffer is allocated once.
+const SPAN_BYTES: usize = 2_048;
+
 pub struct Tracer {
     sampler: Sampler,
-    queue: SpanQueue,
+    queue: std::sync::Arc<SpanQueue>,
     exporter: Mutex<Option<Exporter>>,
 }
 
@@ -46,8 +50,8 @@ pub struct TracedCall<'a> {
     pub trace: &'a CallTrace,
     pub operation: &'static str,
     pub requested_model: &'a str,
-    pub provider: &'a str,
-    pub response_model: &'a str,
+    /// The deployment that answered (or was tried last).
+    pub deployment: &'a Deployment,
     pub request_id: &'a str,
     pub status: u16,
     pub error: Option<&'static str>,
@@ -127,27 +131,26 @@ impl Tracer {
         }
     }
 
-    /// A request refused before any upstream was called: its span and its authentication's.
+    /// A request refused before any upstream was called: its span.
     pub fn refused(&self, trace: &CallTrace, route: &str, status: u16, error: &'static str) {
-        let clock = Clock {
-            started: trace.started,
-            started_at: trace.started_at,
-        };
-        let started = trace.started;
-        let now = Instant::now();
-        let mut spans = SpanBuffer::default();
+        let clock = Clock::of(trace);
+        let mut spans = SpanBuffer::with_capacity(256);
         spans.push(&Span {
             trace_id: trace.trace_id,
             span_id: trace.span_id,
             parent_span_id: trace.parent_span_id,
             name: &["POST ", route],
             kind: SpanKind::Server,
-            start_unix_nanos: clock.at(started),
-            end_unix_nanos: clock.at(now),
+            start_unix_nanos: clock.at(trace.started),
+            end_unix_nanos: clock.at(Instant::now()),
             attributes: &[
-                ("http.response.status_code", Value::Int(i64::from(status))),
-                ("error.type", Value::Str(error)),
+                (
+                    key!("http.response.status_code"),
+                    Value::Int(i64::from(status)),
+                ),
+                (key!("error.type"), Value::Str(error)),
             ],
+            encoded_attributes: &[],
             error: Some(error),
         });
         self.queue.push(spans.bytes, spans.spans);
@@ -156,45 +159,49 @@ impl Tracer {
     /// The spans of a call that reached (or was meant to reach) an upstream.
     pub fn record(&self, call: &TracedCall<'_>) {
         let trace = call.trace;
-        let clock = Clock {
-            started: trace.started,
-            started_at: trace.started_at,
-        };
+        let clock = Clock::of(trace);
         let now = Instant::now();
-        let mut spans = SpanBuffer::default();
-        let mut attributes: Vec<(&str, Value<'_>)> = Vec::with_capacity(14);
-        attributes.extend([
-            ("gen_ai.operation.name", Value::Str(call.operation)),
-            ("gen_ai.provider.name", Value::Str(call.provider)),
-            ("gen_ai.request.model", Value::Str(call.requested_model)),
-            ("gen_ai.response.model", Value::Str(call.response_model)),
+        let mut spans = SpanBuffer::with_capacity(SPAN_BYTES);
+        let mut attributes = [(key!("unset"), Value::Int(0)); 12];
+        let base = [
+            (key!("gen_ai.operation.name"), Value::Str(call.operation)),
             (
-                "gen_ai.usage.input_tokens",
+                key!("gen_ai.request.model"),
+                Value::Str(call.requested_model),
+            ),
+            (
+                key!("gen_ai.usage.input_tokens"),
                 Value::Int(saturating(call.input_tokens)),
             ),
             (
-                "gen_ai.usage.output_tokens",
+                key!("gen_ai.usage.output_tokens"),
                 Value::Int(saturating(call.output_tokens)),
             ),
             (
-                "http.response.status_code",
+                key!("http.response.status_code"),
                 Value::Int(i64::from(call.status)),
             ),
-            ("gatehouse.request_id", Value::Str(call.request_id)),
-            ("gatehouse.spend_usd", Value::Double(call.spend_usd)),
-        ]);
+            (key!("gatehouse.request_id"), Value::Str(call.request_id)),
+            (key!("gatehouse.spend_usd"), Value::Double(call.spend_usd)),
+        ];
+        attributes[..base.len()].copy_from_slice(&base);
+        let mut count = base.len();
+        let mut add = |attribute| {
+            attributes[count] = attribute;
+            count += 1;
+        };
         if call.cached_tokens > 0 {
-            attributes.push((
-                "gen_ai.usage.cache_read.input_tokens",
+            add((
+                key!("gen_ai.usage.cache_read.input_tokens"),
                 Value::Int(saturating(call.cached_tokens)),
             ));
         }
         if let Some(error) = call.error {
-            attributes.push(("error.type", Value::Str(error)));
+            add((key!("error.type"), Value::Str(error)));
         }
         if let Some((input, output)) = &call.messages {
-            attributes.push(("gen_ai.input.messages", Value::Str(input)));
-            attributes.push(("gen_ai.output.messages", Value::Str(output)));
+            add((key!("gen_ai.input.messages"), Value::Str(input)));
+            add((key!("gen_ai.output.messages"), Value::Str(output)));
         }
         spans.push(&Span {
             trace_id: trace.trace_id,
@@ -204,7 +211,9 @@ impl Tracer {
             kind: SpanKind::Server,
             start_unix_nanos: clock.at(trace.started),
             end_unix_nanos: clock.at(now),
-            attributes: &attributes,
+            attributes: &attributes[..count],
+            // The answering deployment's provider and model.
+            encoded_attributes: &deployment_attributes(call.deployment)[1],
             error: call.error,
         });
         let mut stage = |name: &'static str, from: Instant, to: Instant| {
@@ -217,6 +226,7 @@ impl Tracer {
                 start_unix_nanos: clock.at(from),
                 end_unix_nanos: clock.at(to),
                 attributes: &[],
+                encoded_attributes: &[],
                 error: None,
             });
         };
@@ -240,28 +250,19 @@ impl Tracer {
         for (index, attempt) in call.attempts.iter().enumerate() {
             let failed = attempt.outcome != "success";
             let deployment = &attempt.deployment;
-            let index = i64::try_from(index).unwrap_or(i64::MAX);
-            let mut attributes = vec![
-                ("gen_ai.operation.name", Value::Str(call.operation)),
+            let attributes = [
                 (
-                    "gen_ai.provider.name",
-                    Value::Str(super::provider_name(&deployment.provider)),
+                    key!("gatehouse.attempt"),
+                    Value::Int(i64::try_from(index).unwrap_or(i64::MAX)),
                 ),
                 (
-                    "gen_ai.request.model",
-                    Value::Str(&deployment.upstream_model),
-                ),
-                ("gatehouse.deployment_id", Value::Str(&deployment.id)),
-                ("gatehouse.model_group", Value::Str(&attempt.model_group)),
-                ("gatehouse.attempt", Value::Int(index)),
-                (
-                    "http.response.status_code",
+                    key!("http.response.status_code"),
                     Value::Int(i64::from(attempt.status)),
                 ),
+                (key!("error.type"), Value::Str(attempt.outcome)),
             ];
-            if failed {
-                attributes.push(("error.type", Value::Str(attempt.outcome)));
-            }
+            // The error's type only on a failed attempt.
+            let kept = if failed { 3 } else { 2 };
             spans.push(&Span {
                 trace_id: trace.trace_id,
                 span_id: if attempt.span_id == 0 {
@@ -274,12 +275,37 @@ impl Tracer {
                 kind: SpanKind::Client,
                 start_unix_nanos: clock.at(attempt.started),
                 end_unix_nanos: clock.at(attempt.started + attempt.latency),
-                attributes: &attributes,
+                attributes: &attributes[..kept],
+                encoded_attributes: &deployment_attributes(deployment)[0],
                 error: failed.then_some(attempt.outcome),
             });
         }
         self.queue.push(spans.bytes, spans.spans);
     }
+}
+
+/// A deployment's attributes, encoded on its first traced call: an attempt's (its provider,
+/// model, id and group) and a reply's (the provider and model that answered).
+fn deployment_attributes(deployment: &Deployment) -> &[Box<[u8]>; 2] {
+    deployment.span_attributes.get_or_init(|| {
+        let provider = Value::Str(super::provider_name(&deployment.provider));
+        let model = Value::Str(&deployment.upstream_model);
+        [
+            encode::attribute_fields(&[
+                (key!("gen_ai.provider.name"), provider),
+                (key!("gen_ai.request.model"), model),
+                (key!("gatehouse.deployment_id"), Value::Str(&deployment.id)),
+                (
+                    key!("gatehouse.model_group"),
+                    Value::Str(&deployment.model_group),
+                ),
+            ]),
+            encode::attribute_fields(&[
+                (key!("gen_ai.provider.name"), provider),
+                (key!("gen_ai.response.model"), model),
+            ]),
+        ]
+    })
 }
 
 /// Whether a ratio sampler keeps `trace_id` (its lower 64 bits, as OpenTelemetry's does).
@@ -301,17 +327,27 @@ fn saturating(value: u64) -> i64 {
 /// Turns the call's instants into Unix nanoseconds.
 struct Clock {
     started: Instant,
-    started_at: OffsetDateTime,
+    /// `started` in Unix nanoseconds.
+    base: u64,
 }
 
 impl Clock {
+    fn of(trace: &CallTrace) -> Clock {
+        Clock {
+            started: trace.started,
+            base: u64::try_from(trace.started_at.unix_timestamp_nanos()).unwrap_or(0),
+        }
+    }
+
     fn at(&self, instant: Instant) -> u64 {
-        let base = self.started_at.unix_timestamp_nanos();
-        let offset = match instant.checked_duration_since(self.started) {
-            Some(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
-            None => -i128::try_from(self.started.duration_since(instant).as_nanos()).unwrap_or(0),
-        };
-        u64::try_from(base.saturating_add(offset)).unwrap_or(0)
+        let nanos =
+            |duration: std::time::Duration| u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        match instant.checked_duration_since(self.started) {
+            Some(after) => self.base.saturating_add(nanos(after)),
+            None => self
+                .base
+                .saturating_sub(nanos(self.started.duration_since(instant))),
+        }
     }
 }
 
