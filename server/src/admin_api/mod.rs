@@ -15,6 +15,7 @@ pub mod health;
 pub mod keys;
 pub mod members;
 pub mod metrics;
+pub mod model_group_info;
 pub mod model_info;
 pub mod models;
 pub mod organizations;
@@ -107,6 +108,11 @@ pub fn routes(gateway: SharedGateway) -> Router<SharedGateway> {
             get(daily_activity::team_daily_activity),
         )
         .route("/model/info", get(model_info::model_info))
+        .route("/model_group/info", get(model_group_info::model_group_info))
+        .route(
+            "/v1/model_group/info",
+            get(model_group_info::model_group_info),
+        )
         .route("/v1/model/info", get(model_info::model_info))
         .route("/model/new", post(models::create))
         .route("/model/update", post(models::update))

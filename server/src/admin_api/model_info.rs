@@ -11,7 +11,7 @@ use crate::providers::Deployment;
 use crate::state::SharedGateway;
 
 /// Micro-dollars per million tokens as LiteLLM's dollars per token.
-fn dollars_per_token(micros_per_mtok: i64) -> f64 {
+pub(super) fn dollars_per_token(micros_per_mtok: i64) -> f64 {
     micros_per_mtok as f64 / 1e12
 }
 

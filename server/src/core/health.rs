@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::core::clock::unix_minute;
+use crate::core::deployment_stats::DeploymentStats;
 use crate::core::failure::Failure;
 
 /// Weight of a new latency sample in the moving average.
@@ -31,12 +33,6 @@ fn now_millis() -> u64 {
 /// `DeploymentState::minute` while one caller zeroes the counters for a new minute.
 const ROLLING_MINUTE: u64 = u64::MAX;
 
-/// The minute of Unix time: usage counts per minute line up across instances.
-pub fn unix_minute() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs() / 60)
-}
 
 /// When failures put a deployment in cooldown: the router settings' `allowed_fails`,
 /// `cooldown_time` and `disable_cooldowns`.
@@ -91,6 +87,8 @@ pub struct DeploymentState {
     failing: AtomicBool,
     /// Cooldowns this instance started.
     cooldowns: AtomicU64,
+    /// Its last half hour, minute by minute (the capability table's).
+    pub stats: DeploymentStats,
 }
 
 impl DeploymentState {
@@ -163,7 +161,8 @@ impl DeploymentState {
 
     /// Counts a request in flight until the guard drops (least-busy routing).
     pub fn busy(self: &std::sync::Arc<Self>) -> Busy {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.in_flight(in_flight);
         Busy {
             state: self.clone(),
         }
@@ -252,6 +251,7 @@ impl DeploymentState {
     /// A successful attempt: its latency (time to first token for streams) joins the average
     /// and the breaker closes.
     pub fn succeeded(&self, elapsed: Duration, stream: bool) {
+        self.stats.succeeded(elapsed, stream);
         let average = if stream {
             &self.first_token
         } else {
@@ -285,6 +285,7 @@ impl DeploymentState {
     /// after `CONSECUTIVE_FAILURES_EJECT` in a row, or at once when a probe fails. Returns the
     /// cooldown started, if any.
     pub fn failed(&self, failure: Failure, settings: &Cooldowns) -> Option<Duration> {
+        self.stats.failed(failure);
         if !failure.counts_against_health() {
             // A probe answered with the client's error: the deployment itself is up.
             if self.cooldown_over() {

@@ -5,6 +5,8 @@
 pub mod access_groups;
 pub mod body;
 pub mod capabilities;
+pub mod clock;
+pub mod deployment_stats;
 pub mod error;
 pub mod failure;
 pub mod faults;

@@ -165,6 +165,11 @@ impl Meter {
         call.deployment
             .state
             .count_tokens(usage.prompt_tokens.saturating_add(usage.completion_tokens));
+        call.deployment.state.stats.billed(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            u64::try_from(cost_micros).unwrap_or(0),
+        );
         // A request its first attempt served needs no list: the row itself says it all.
         let attempts = match call.trail.attempts.as_slice() {
             [only] if only.outcome == "success" && outcome.success && call.trail.fallbacks == 0 => {

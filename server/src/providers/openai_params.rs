@@ -65,6 +65,15 @@ const EVERY_PROVIDER: [&str; 13] = [
     "tool_choice",
 ];
 
+/// The OpenAI parameters an adapter honours, given those it adds to `EVERY_PROVIDER` (`None`:
+/// an OpenAI-compatible upstream, which honours them all).
+pub fn supported(beyond_every: Option<&'static [&'static str]>) -> Vec<&'static str> {
+    match beyond_every {
+        None => OPENAI_CHAT_PARAMS.to_vec(),
+        Some(extra) => EVERY_PROVIDER.iter().chain(extra).copied().collect(),
+    }
+}
+
 /// What Anthropic's Messages adapter translates beyond `EVERY_PROVIDER`.
 pub const ANTHROPIC_PARAMS: &[&str] = &[
     "parallel_tool_calls",

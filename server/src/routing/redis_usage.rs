@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::core::redis_link::RedisLink;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::health::unix_minute;
+use crate::core::clock::unix_minute;
 use crate::providers::Deployment;
 use crate::routing::live::LiveModels;
 

@@ -160,3 +160,120 @@ async fn ready(app: &TestApp) -> (u16, Value) {
     let response = app.get("/health/readiness", "").await;
     (response.status().as_u16(), response.json().await.unwrap())
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_capability_table_shows_what_each_deployment_did(pool: PgPool) {
+    let mock = mock().await;
+    let base = mock.api_base();
+    let yaml = format!(
+        "model_list:\n  - model_name: pair\n    litellm_params: {{ model: openai/gpt-4o-mini, api_base: \"{base}\", rpm: 600 }}\n    model_info: {{ input_cost_per_token: 0.000002, output_cost_per_token: 0.000008 }}\n  - model_name: pair\n    litellm_params: {{ model: openai/mock-fail-500, api_base: \"{base}\", rpm: 300 }}\n  - model_name: other\n    litellm_params: {{ model: openai/gpt-4o-mini, api_base: \"{base}\" }}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n  proxy_batch_write_at: 0.05\nrouter_settings:\n  num_retries: 1\n  disable_cooldowns: true\n"
+    );
+    let app = spawn_app_from_yaml(pool, &yaml).await;
+    let key = app.new_key(json!({ "models": ["pair"] })).await;
+    // The failing deployment takes a third of the first attempts (by rpm); each retry goes to
+    // the other.
+    for _ in 0..24 {
+        assert_eq!(app.chat(&key, &hello("pair")).await.status(), 200);
+    }
+    let table: Value = app
+        .get("/model_group/info", MASTER_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let groups: Vec<&str> = table["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|group| group["model_group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["other", "pair"]);
+    let pair = &table["data"][1];
+    assert_eq!(pair["providers"], json!(["openai"]));
+    assert_eq!(pair["rpm"], 900);
+    assert!(pair["supported_openai_params"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("max_tokens")));
+    let deployments = pair["deployments"].as_array().unwrap();
+    let healthy = deployments
+        .iter()
+        .find(|d| d["model"] == "gpt-4o-mini")
+        .unwrap();
+    let failing = deployments
+        .iter()
+        .find(|d| d["model"] == "mock-fail-500")
+        .unwrap();
+    let measured = &healthy["measured"];
+    assert_eq!(measured["successes"], 24);
+    assert_eq!(measured["failure_rate"], 0.0);
+    assert!(measured["p50_latency_ms"].as_f64().unwrap() > 0.0);
+    assert!(
+        measured["p95_latency_ms"].as_f64().unwrap()
+            >= measured["p50_latency_ms"].as_f64().unwrap()
+    );
+    assert_eq!(
+        (
+            measured["input_tokens"].clone(),
+            measured["output_tokens"].clone()
+        ),
+        (json!(240), json!(120))
+    );
+    // 24 × (10 × $2 + 5 × $8) per million tokens.
+    assert!(
+        (measured["spend_usd"].as_f64().unwrap() - 0.00144).abs() < 1e-9,
+        "{measured}"
+    );
+    assert!((measured["observed_usd_per_1m_tokens"].as_f64().unwrap() - 4.0).abs() < 1e-9);
+    assert_eq!(healthy["declared"]["input_usd_per_1m_tokens"], 2.0);
+    let minutes = measured["minutes"].as_array().unwrap();
+    assert_eq!(minutes.len(), 15);
+    let recent: u64 = minutes
+        .iter()
+        .rev()
+        .take(2)
+        .map(|m| m["attempts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(recent, 24);
+    let failed = &failing["measured"];
+    assert!(
+        failed["failures"]["server_error"].as_u64().unwrap_or(0) > 0,
+        "{failing}"
+    );
+    assert_eq!(failed["failure_rate"], 1.0);
+    assert_eq!(failing["cooldown"]["state"], "failing");
+    assert!(healthy["api_base"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1"));
+
+    // A key sees the groups it may use, without the address its credentials go to.
+    let seen: Value = app
+        .get("/model_group/info", &key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["data"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["data"][0]["deployments"][0]["api_base"], Value::Null);
+    let one: Value = app
+        .get("/model_group/info?model_group=other&minutes=1", MASTER_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        one["data"][0]["deployments"][0]["measured"]["minutes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_openai_error(
+        app.get("/model_group/info?minutes=99", MASTER_KEY).await,
+        400,
+    )
+    .await;
+    assert_openai_error(app.get("/model_group/info", "").await, 401).await;
+    app.shutdown().await;
+}
