@@ -63,6 +63,7 @@ def prometheus():
                 response.raise_for_status()
                 return response.json()["data"]["result"]
 
+            query.url = url
             yield query
         finally:
             server.terminate()

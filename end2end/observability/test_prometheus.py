@@ -65,3 +65,17 @@ def test_promql_returns_the_requests_and_spend_sent(prometheus):
         )
     )
     assert 0 < p95 < 60
+
+
+def test_every_dashboard_query_is_valid_promql(prometheus):
+    """The Grafana dashboard in docs/ runs against the real Prometheus."""
+    import json
+    import pathlib
+
+    dashboard = json.loads((pathlib.Path(__file__).parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(expressions) > 10
+    for expression in expressions:
+        query = expression.replace("$team", ".*").replace("$model", ".*")
+        response = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query})
+        assert response.status_code == 200 and response.json()["status"] == "success", (query, response.text)

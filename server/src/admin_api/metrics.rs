@@ -102,7 +102,7 @@ pub async fn metrics(
             remaining_tokens: left(deployment.balance.tpm, tokens),
         });
     }
-    let mut teams_seen: Vec<&str> = Vec::new();
+    let mut teams_seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut team_aliases = Vec::new();
     for key in &keys {
         if let Some(budget) = own_budget(&key.budget_chain, &BudgetSubject::key(&key.token_hash)) {
@@ -119,10 +119,9 @@ pub async fn metrics(
         let Some(team_id) = key.team_id.as_deref() else {
             continue;
         };
-        if teams_seen.contains(&team_id) {
+        if !teams_seen.insert(team_id) {
             continue;
         }
-        teams_seen.push(team_id);
         if let Some(budget) = own_budget(&key.budget_chain, &BudgetSubject::team(team_id)) {
             let alias = gateway
                 .teams

@@ -40,7 +40,12 @@ pub async fn model_group_info(
             Some("minutes"),
         ));
     }
-    let for_admin = actor.is_admin();
+    let shown = Shown {
+        window,
+        address: actor.is_admin(),
+        // What every tenant's traffic did is for those who read everything.
+        measured: actor.reads_everything(),
+    };
     let groups = gateway.models.groups();
     let health = gateway.health.latest();
     let data: Vec<Value> = groups
@@ -53,24 +58,25 @@ pub async fn model_group_info(
         })
         .filter(|name| actor.caller.may_use(name, groups.access()))
         .filter_map(|name| groups.named(name).map(|group| (name, group)))
-        .map(|(name, group)| {
-            group_entry(
-                name,
-                group.deployments(),
-                window,
-                for_admin,
-                health.as_deref(),
-            )
-        })
+        .map(|(name, group)| group_entry(name, group.deployments(), shown, health.as_deref()))
         .collect();
     Ok(Json(json!({ "data": data })))
+}
+
+/// What the caller may see of each deployment.
+#[derive(Clone, Copy)]
+struct Shown {
+    window: usize,
+    /// Its `api_base` (admins).
+    address: bool,
+    /// What was measured of every tenant's traffic (those who read everything).
+    measured: bool,
 }
 
 fn group_entry(
     name: &str,
     deployments: &[std::sync::Arc<Deployment>],
-    window: usize,
-    for_admin: bool,
+    shown: Shown,
     health: Option<&HealthReport>,
 ) -> Value {
     let mut providers: Vec<&str> = deployments.iter().map(|d| d.provider.as_str()).collect();
@@ -108,7 +114,7 @@ fn group_entry(
         "supported_openai_params": params,
         "deployments": deployments
             .iter()
-            .map(|deployment| deployment_entry(deployment, window, for_admin, health))
+            .map(|deployment| deployment_entry(deployment, shown, health))
             .collect::<Vec<Value>>(),
     })
 }
@@ -118,12 +124,8 @@ fn millis(value: Option<f64>) -> Value {
     value.map_or(Value::Null, |ms| json!((ms * 10.0).round() / 10.0))
 }
 
-fn deployment_entry(
-    deployment: &Deployment,
-    window: usize,
-    for_admin: bool,
-    health: Option<&HealthReport>,
-) -> Value {
+fn deployment_entry(deployment: &Deployment, shown: Shown, health: Option<&HealthReport>) -> Value {
+    let window = shown.window;
     let state = &deployment.state;
     let stats: StatsSummary = state.stats.summary(window);
     let cooling = state.cooling_for();
@@ -188,8 +190,13 @@ fn deployment_entry(
         "health_response_time": checked.map(|(_, endpoint)| endpoint.latency.as_secs_f64() * 1e3),
         "health_checked_at": checked.map(|(report, _)| report.checked_at.unix_timestamp()),
     });
-    if for_admin {
+    if shown.address {
         entry["api_base"] = json!(deployment.api_base);
+    }
+    if !shown.measured {
+        if let Some(fields) = entry.as_object_mut() {
+            fields.remove("measured");
+        }
     }
     entry
 }

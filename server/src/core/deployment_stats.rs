@@ -7,8 +7,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::core::failure::Failure;
 use crate::core::clock::unix_minute;
+use crate::core::failure::Failure;
 
 /// Minutes kept.
 pub const MINUTES: usize = 30;

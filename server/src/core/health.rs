@@ -33,7 +33,6 @@ fn now_millis() -> u64 {
 /// `DeploymentState::minute` while one caller zeroes the counters for a new minute.
 const ROLLING_MINUTE: u64 = u64::MAX;
 
-
 /// When failures put a deployment in cooldown: the router settings' `allowed_fails`,
 /// `cooldown_time` and `disable_cooldowns`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -212,7 +212,18 @@ async fn run<E: Endpoint>(
             error.status().as_u16(),
         );
     };
-    let (mut call, route) = prepared.inspect_err(|error| refused(request.model(), error))?;
+    // A model the gateway does not serve is not a label: any client could name millions.
+    let (mut call, route) = prepared.inspect_err(|error| {
+        let model = request.model();
+        refused(
+            if gateway.models.groups().serves(model) {
+                model
+            } else {
+                ""
+            },
+            error,
+        )
+    })?;
     let route = route.propagating(context.propagation.clone());
     let call_kind = request
         .into_call(&route)

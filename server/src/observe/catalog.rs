@@ -578,3 +578,37 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod dashboard_tests {
+    use super::*;
+
+    /// The dashboard shipped in docs/ names only metrics that exist.
+    #[test]
+    fn the_grafana_dashboard_names_only_exposed_metrics() {
+        let dashboard = include_str!("../../../docs/grafana-dashboard.json");
+        let names: Vec<&str> = dashboard
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| {
+                word.starts_with("litellm_")
+                    || word.starts_with("gatehouse_")
+                    || word.starts_with("gen_ai_")
+            })
+            // Labels share the prefixes (`litellm_model_name`, `gen_ai_token_type`).
+            .filter(|word| super::super::labels::Label::from_name(word).is_none())
+            .collect();
+        assert!(names.len() > 10);
+        for name in names {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(name);
+            assert!(
+                CATALOG
+                    .iter()
+                    .any(|def| def.name == name || def.name == base),
+                "the dashboard names `{name}`, which /metrics does not expose"
+            );
+        }
+    }
+}

@@ -143,9 +143,20 @@ impl Default for LabelValues<'_> {
     }
 }
 
+/// The longest label value kept (longer ones are cut at a character boundary).
+pub const MAX_VALUE_BYTES: usize = 256;
+
 impl<'a> LabelValues<'a> {
     pub fn set(&mut self, label: Label, value: &'a str) -> &mut Self {
-        self.values[label.index()] = value;
+        self.values[label.index()] = if value.len() > MAX_VALUE_BYTES {
+            let mut end = MAX_VALUE_BYTES;
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            &value[..end]
+        } else {
+            value
+        };
         self
     }
 
@@ -213,6 +224,18 @@ mod tests {
             .map(Label::name)
             .collect();
         assert_eq!(off, ["end_user", "user_email", "client_ip", "user_agent"]);
+    }
+
+    #[test]
+    fn a_label_value_is_cut_at_a_character_boundary() {
+        let long = "é".repeat(200);
+        let mut values = LabelValues::default();
+        values.set(Label::UserAgent, &long);
+        let kept = values.get(Label::UserAgent);
+        assert!(kept.len() <= MAX_VALUE_BYTES && kept.len() >= MAX_VALUE_BYTES - 1);
+        assert!(long.starts_with(kept));
+        values.set(Label::Model, "gpt");
+        assert_eq!(values.get(Label::Model), "gpt");
     }
 
     #[test]

@@ -177,6 +177,8 @@ pub struct Metrics {
     /// Past the cache's bound: one series per status.
     overflow: SeriesCache<CallSeries>,
     in_flight: Option<Gauge>,
+    /// One scrape at a time: a scrape resets and sets the readings, then gathers.
+    scraping: std::sync::Mutex<()>,
 }
 
 impl Metrics {
@@ -230,6 +232,7 @@ impl Metrics {
             calls: SeriesCache::default(),
             overflow: SeriesCache::with_bound(1_000),
             in_flight: None,
+            scraping: std::sync::Mutex::new(()),
         };
         metrics.in_flight = metrics.gauge(Metric::InFlightRequests, &LabelValues::default());
         Ok(metrics)
@@ -323,9 +326,16 @@ impl Metrics {
         {
             Found::Series(series) => series,
             Found::Full => {
-                for label in self.call_key.iter() {
-                    if *label != Label::StatusCode {
-                        labels.set(*label, OVERFLOW);
+                // Every label but those the status gives: no call lends the overflow its names.
+                for label in Label::ALL {
+                    if !matches!(
+                        label,
+                        Label::StatusCode
+                            | Label::ExceptionStatus
+                            | Label::ExceptionClass
+                            | Label::ErrorType
+                    ) {
+                        labels.set(label, OVERFLOW);
                     }
                 }
                 match self.overflow.get_or_make(&[&status], CallSeries::default) {
@@ -445,6 +455,10 @@ impl Metrics {
 
     /// The exposition text: the readings set, then every kept metric.
     pub fn render(&self, readings: &Readings<'_>) -> String {
+        let _one_at_a_time = self
+            .scraping
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.apply(readings);
         let mut text = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {

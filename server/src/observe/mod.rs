@@ -161,12 +161,17 @@ impl Observer {
 
     /// Sends the spans and request logs still queued.
     pub async fn finish(&self) {
-        if let Some(tracer) = &self.tracer {
-            tracer.finish().await;
-        }
-        if let Some(callbacks) = &self.callbacks {
-            callbacks.finish().await;
-        }
+        let spans = async {
+            if let Some(tracer) = &self.tracer {
+                tracer.finish().await;
+            }
+        };
+        let logs = async {
+            if let Some(callbacks) = &self.callbacks {
+                callbacks.finish().await;
+            }
+        };
+        tokio::join!(spans, logs);
     }
 
     /// The request-log callbacks, when any is configured.
@@ -263,7 +268,9 @@ impl Observer {
         requested_model: &str,
         status: u16,
     ) {
-        if let (Some(tracer), Some(trace)) = (&self.tracer, &context.trace) {
+        // Only a known caller's refusals are traced: an unknown one's sampled `traceparent`
+        // would otherwise fill the span queue.
+        if let (Some(tracer), Some(trace), Some(_)) = (&self.tracer, &context.trace, caller) {
             let error = labels::exception_class(status);
             tracer.refused(trace, &context.route, status, error);
         }
@@ -305,7 +312,8 @@ impl Observer {
             );
         }
         if let Some(callbacks) = &self.callbacks {
-            if !call.context.logging_off && callbacks.wants(call.status < 400) {
+            // A stream cut midway answered 200 and still failed: the row says which.
+            if !call.context.logging_off && callbacks.wants(call.row.status == "success") {
                 callbacks.log(callbacks::payload::call_log(call.row, call.context));
             }
         }

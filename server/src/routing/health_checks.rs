@@ -153,8 +153,8 @@ impl HealthChecks {
     /// out of rotation (for two intervals, renewed while they fail) and putting passing ones
     /// back.
     pub async fn keep_checking(self: Arc<Self>, stop: CancellationToken) {
-        let hold = self.settings.interval.saturating_mul(2);
         loop {
+            let started = Instant::now();
             let round = async {
                 let _running = self.running.lock().await;
                 self.round().await
@@ -163,6 +163,12 @@ impl HealthChecks {
                 report = round => report,
                 () = stop.cancelled() => return,
             };
+            // Out until the round after next has ended, however long rounds take.
+            let hold = self
+                .settings
+                .interval
+                .saturating_mul(2)
+                .saturating_add(started.elapsed());
             for endpoint in &report.endpoints {
                 let state = &endpoint.deployment.state;
                 match &endpoint.outcome {

@@ -256,6 +256,9 @@ async fn the_capability_table_shows_what_each_deployment_did(pool: PgPool) {
         .unwrap();
     assert_eq!(seen["data"].as_array().unwrap().len(), 1);
     assert_eq!(seen["data"][0]["deployments"][0]["api_base"], Value::Null);
+    // Nor what every tenant's traffic did there: that is for those who read everything.
+    assert_eq!(seen["data"][0]["deployments"][0]["measured"], Value::Null);
+    assert!(seen["data"][0]["deployments"][0]["cooldown"].is_object());
     let one: Value = app
         .get("/model_group/info?model_group=other&minutes=1", MASTER_KEY)
         .await

@@ -195,12 +195,13 @@ async fn deliver(
     let mut batch: Vec<Arc<CallLog>> = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
             received = receiver.recv_many(&mut batch, BATCH) => {
                 if received == 0 {
                     return;
                 }
             }
-            () = stop.cancelled() => break,
         }
         let window = tokio::time::sleep(BATCH_WINDOW);
         tokio::pin!(window);

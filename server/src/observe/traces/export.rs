@@ -4,7 +4,7 @@
 //! are waiting, else every `OTEL_BSP_SCHEDULE_DELAY`) over OTLP/HTTP protobuf or gRPC. A failed
 //! export is counted and not retried: a dead collector never holds requests or memory.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,39 +19,49 @@ use crate::config::{OtlpProtocol, TraceSettings};
 /// What the exporter counted, for `/metrics`.
 #[derive(Default)]
 pub struct ExportCounts {
-    pub queued: AtomicUsize,
     pub dropped: AtomicU64,
     pub exported: AtomicU64,
     pub failed_exports: AtomicU64,
 }
 
+/// How long shutdown waits for the queued spans.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
 /// The request side: hands spans to the exporter task. A request appends its encoded spans to
 /// the pending list (a short lock, no task woken) and wakes the exporter only when a batch is
 /// full; otherwise the exporter takes what is pending every `OTEL_BSP_SCHEDULE_DELAY`.
 pub struct SpanQueue {
-    pending: Mutex<Vec<Vec<u8>>>,
+    pending: Mutex<Pending>,
     full: Notify,
     max_queue: usize,
     max_batch: usize,
     counts: ExportCounts,
 }
 
+/// Each request's encoded spans and their count; the total, kept with them.
+#[derive(Default)]
+struct Pending {
+    requests: Vec<(Vec<u8>, usize)>,
+    spans: usize,
+}
+
 impl SpanQueue {
-    /// Queues `spans` encoded spans, or drops them when the queue is full.
+    /// Queues `spans` encoded spans, or drops them (counted) when the queue is full.
     pub fn push(&self, bytes: Vec<u8>, spans: usize) {
-        let queued = self.counts.queued.fetch_add(spans, Ordering::Relaxed) + spans;
-        if queued > self.max_queue {
-            self.counts.queued.fetch_sub(spans, Ordering::Relaxed);
-            self.counts
-                .dropped
-                .fetch_add(spans as u64, Ordering::Relaxed);
-            return;
-        }
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(bytes);
-        if queued >= self.max_batch {
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.spans + spans > self.max_queue {
+                drop(pending);
+                self.counts
+                    .dropped
+                    .fetch_add(spans as u64, Ordering::Relaxed);
+                return;
+            }
+            pending.requests.push((bytes, spans));
+            pending.spans += spans;
+            pending.spans >= self.max_batch
+        };
+        if full {
             self.full.notify_one();
         }
     }
@@ -60,12 +70,9 @@ impl SpanQueue {
         &self.counts
     }
 
-    /// Everything pending, and how many spans it holds.
-    fn take(&self) -> (Vec<Vec<u8>>, usize) {
-        let taken =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-        let spans = self.counts.queued.swap(0, Ordering::Relaxed);
-        (taken, spans)
+    /// Everything pending.
+    fn take(&self) -> Vec<(Vec<u8>, usize)> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner)).requests
     }
 }
 
@@ -76,11 +83,17 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Sends what is still queued, then stops.
-    pub async fn finish(self) {
+    /// Sends what is still queued (within `DRAIN_LIMIT`; a collector still busy then is
+    /// abandoned), then stops.
+    pub async fn finish(mut self) {
         self.stop.cancel();
-        if let Err(error) = self.task.await {
-            tracing::warn!(%error, "the span exporter ended badly");
+        match tokio::time::timeout(DRAIN_LIMIT, &mut self.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "the span exporter ended badly"),
+            Err(_) => {
+                tracing::warn!("spans still queued at shutdown were dropped");
+                self.task.abort();
+            }
         }
     }
 }
@@ -110,7 +123,7 @@ pub fn spawn(
         headers.insert(name, value);
     }
     let queue = Arc::new(SpanQueue {
-        pending: Mutex::new(Vec::new()),
+        pending: Mutex::new(Pending::default()),
         full: Notify::new(),
         max_queue: settings.max_queue,
         max_batch: settings.max_batch,
@@ -143,24 +156,20 @@ async fn run(queue: Arc<SpanQueue>, target: Target, delay: Duration, stop: Cance
             () = tokio::time::sleep(delay) => false,
             () = stop.cancelled() => true,
         };
-        let (pending, spans) = queue.take();
-        if spans > 0 {
-            // Batches of at most max_batch spans (a request's spans stay together).
-            let mut batch: Vec<Vec<u8>> = Vec::new();
-            let mut in_batch = 0;
-            let per_request = spans.div_ceil(pending.len().max(1)).max(1);
-            for bytes in pending {
-                batch.push(bytes);
-                in_batch += per_request;
-                if in_batch >= queue.max_batch {
-                    export(&target, &queue.counts, &batch, in_batch).await;
-                    batch.clear();
-                    in_batch = 0;
-                }
-            }
-            if !batch.is_empty() {
+        // Batches of at most max_batch spans (a request's spans stay together).
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut in_batch = 0;
+        for (bytes, spans) in queue.take() {
+            batch.push(bytes);
+            in_batch += spans;
+            if in_batch >= queue.max_batch {
                 export(&target, &queue.counts, &batch, in_batch).await;
+                batch.clear();
+                in_batch = 0;
             }
+        }
+        if !batch.is_empty() {
+            export(&target, &queue.counts, &batch, in_batch).await;
         }
         if stopping {
             return;
