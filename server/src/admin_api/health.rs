@@ -74,7 +74,7 @@ pub async fn health(
     Query(query): Query<HealthQuery>,
 ) -> Result<Json<Value>, ApiError> {
     actor.require_reads_everything("check the deployments' health")?;
-    let report = gateway.health.report().await;
+    let report = gateway.health.report().await.ok_or(ApiError::Internal)?;
     let details = gateway.health.settings().details;
     let show_address = actor.is_admin();
     let mut healthy = Vec::new();

@@ -84,22 +84,31 @@ impl HealthChecks {
     }
 
     /// A report: the background checks' latest when they run (no probe is sent on request),
-    /// else the last one if it is younger than `MIN_REFRESH`, else a new round.
-    pub async fn report(&self) -> Arc<HealthReport> {
+    /// else the last one if it is younger than `MIN_REFRESH`, else a new round. The round runs
+    /// in a task of its own: a caller that leaves does not waste the probes already sent, and
+    /// the next caller gets their report.
+    pub async fn report(self: &Arc<Self>) -> Option<Arc<HealthReport>> {
         if self.settings.background {
             if let Some(latest) = self.latest() {
-                return latest;
+                return Some(latest);
             }
         }
         if let Some(fresh) = self.fresh() {
-            return fresh;
+            return Some(fresh);
         }
-        let _running = self.running.lock().await;
-        // A round that ran while this one waited is fresh enough.
-        if let Some(fresh) = self.fresh() {
-            return fresh;
-        }
-        self.round().await
+        let checks = self.clone();
+        let round = tokio::spawn(async move {
+            let _running = checks.running.lock().await;
+            // A round that ran while this one waited is fresh enough.
+            match checks.fresh() {
+                Some(fresh) => fresh,
+                None => checks.round().await,
+            }
+        });
+        round
+            .await
+            .inspect_err(|error| tracing::error!(%error, "a health round failed"))
+            .ok()
     }
 
     fn fresh(&self) -> Option<Arc<HealthReport>> {

@@ -280,3 +280,31 @@ async fn the_capability_table_shows_what_each_deployment_did(pool: PgPool) {
     assert_openai_error(app.get("/model_group/info", "").await, 401).await;
     app.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_health_round_outlives_a_caller_that_leaves(pool: PgPool) {
+    let mock = mock().await;
+    let app = spawn_config(
+        pool,
+        TestConfig::new(&mock).models(&["gpt-4o-mini", "hang"]),
+    )
+    .await;
+    // The caller gives up while the hanging deployment's probe (1 s) is still out.
+    let impatient = app
+        .http
+        .get(format!("{}/health", app.base))
+        .bearer_auth(MASTER_KEY)
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(impatient.is_err());
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let probes = mock.record.requests();
+    assert_eq!(probes, 2);
+    // The round finished anyway: the next caller gets it without new probes.
+    let report = health(&app, "").await;
+    assert_eq!(mock.record.requests(), probes);
+    assert_eq!(models_of(&report["unhealthy_endpoints"]), ["hang"]);
+    assert_eq!(models_of(&report["healthy_endpoints"]), ["gpt-4o-mini"]);
+    app.shutdown().await;
+}
