@@ -96,7 +96,7 @@ test('a team admin edits its team\'s keys within the team\'s limits and sees no 
   await openEdit(row);
   await row.getByLabel('RPM').fill('500');
   await row.getByRole('button', { name: 'Save key' }).click();
-  await expect(page.getByRole('alert')).toBeVisible();
+  await expect(page.getByRole('alert').filter({ hasText: 'rpm_limit' })).toBeVisible();
   expect((await keyInfo(request, (await teamKey.json()).token_id)).rpm_limit).toBeNull();
 
   await openEdit(row);
